@@ -1,0 +1,123 @@
+/* check.h - a check at run time, one run of it, and the check-type vtable.
+ *
+ * The scheduler owns struct check objects. To run one it fills a struct
+ * check_run and calls type->start(); the checker does its work on the loop
+ * and calls check_run_finish() exactly once, always from a loop callback
+ * (never from inside start). check_run_finish() evaluates the conditions,
+ * settles the outcome and hands the result to the daemon. */
+#ifndef SHIPWATCH_CHECK_H
+#define SHIPWATCH_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cond.h"
+#include "config.h"
+
+struct daemon;
+struct check;
+
+/* A check's state, and also a single result's outcome. The numeric values
+ * are stored in the database and exported as shipwatch_check_state. */
+enum check_state {
+    STATE_UNKNOWN = 0,
+    STATE_UP = 1,
+    STATE_DEGRADED = 2,
+    STATE_DOWN = 3,
+};
+
+const char *check_state_name(enum check_state s);   /* "up", "down", ... */
+int check_state_parse(const char *s, enum check_state *out);
+
+#define RESULT_ERROR_MAX 256
+#define RESULT_CONDITION_MAX 256
+
+/* One run of a check: a value type, copied freely. */
+struct result {
+    int64_t started_ms;                 /* wall clock, unix ms */
+    int64_t duration_us;
+    enum check_state outcome;
+    int status;                         /* HTTP status or exec exit code; -1 none */
+    int64_t cert_expiry_s;              /* unix seconds of the peer certificate's
+                                           expiry; 0 unknown */
+    char error[RESULT_ERROR_MAX];       /* error text or plugin message; "" none */
+    char failed_condition[RESULT_CONDITION_MAX]; /* "[STATUS] (503) == 200"; "" none */
+};
+
+/* One run in flight. The checker reads the check's config, fills facts and
+ * result.{status,error,cert_expiry_s}, and sets outcome when it decides it
+ * itself (exec plugins, timeouts, connection errors); otherwise leaves it
+ * STATE_UP and the conditions decide. */
+struct check_run {
+    struct check *check;
+    struct daemon *daemon;
+    uint64_t started_ns;                /* uv_hrtime() at start */
+    struct result result;
+    struct cond_facts facts;
+    char *body;                         /* captured body/output, owned by the run */
+    size_t body_len;
+    void *priv;                         /* the checker's own state */
+    bool cancelled;                     /* set by check_run_cancel */
+};
+
+struct check_type {
+    const char *name;
+    enum check_kind kind;
+    /* Begin the run. 0, or a negative errno when it could not start (the
+     * caller then records an unknown result with that error). */
+    int (*start)(struct check_run *run);
+    /* Abort a run in flight; the checker must still call check_run_finish()
+     * from a later loop callback. May be NULL for types that cannot hang. */
+    void (*cancel)(struct check_run *run);
+};
+
+extern const struct check_type check_http_type;
+extern const struct check_type check_tcp_type;
+extern const struct check_type check_exec_type;
+extern const struct check_type check_heartbeat_type;
+
+/* The type for a kind. */
+const struct check_type *check_type_for(enum check_kind kind);
+
+/* A configured check and its live state. */
+struct check {
+    const struct conf_check *conf;      /* owned by the daemon's config */
+    const struct check_type *type;
+    struct daemon *daemon;
+
+    enum check_state state;             /* settled state */
+    int fail_streak;                    /* consecutive failed results */
+    int ok_streak;                      /* consecutive good results */
+    struct result last;                 /* last result; started_ms 0 when none */
+    int64_t state_since_ms;             /* when state last changed */
+    int64_t last_ping_ms;               /* heartbeat: last ping; 0 never */
+
+    bool paused;
+    struct check_run *run;              /* run in flight, or NULL */
+
+    /* counters, exported as metrics */
+    uint64_t runs_total;
+    uint64_t skipped_total;             /* ticks skipped: still running */
+    uint64_t results_total[4];          /* by outcome */
+
+    /* scheduler bookkeeping, owned by sched.c */
+    int64_t next_due_ms;                /* loop time (uv_now) of the next run */
+    int64_t offset_ms;                  /* stable offset within the interval */
+    int64_t interval_override_ms;       /* post-deploy cadence; 0 none */
+    size_t heap_index;
+    bool queued;                        /* waiting for a concurrency slot */
+    struct check *queue_next;
+};
+
+/* Called by a checker exactly once per run, from a loop callback. Computes
+ * duration, evaluates conditions (unless the checker already set an outcome
+ * other than STATE_UP), and passes the result on. The run is freed. */
+void check_run_finish(struct check_run *run);
+
+/* Record a heartbeat ping for the check with this token (the /hb route and
+ * tests call it). kind is "ping", "start" or "fail". Returns 0, or -ENOENT when
+ * no heartbeat check has that token. */
+int check_heartbeat_ping(struct daemon *d, const char *token, const char *kind);
+
+#endif

@@ -1,0 +1,181 @@
+/* config.h - the YAML configuration: parsing, validation, defaults.
+ *
+ * config_load() reads the whole file, expands ${VAR} and ${VAR:-default}
+ * from the environment, and fills a struct config. Every problem found is
+ * appended to a struct config_errors as "FILE:LINE:COL: message" naming the
+ * key, so --check-config can print them all at once. */
+#ifndef SHIPWATCH_CONFIG_H
+#define SHIPWATCH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cond;
+
+/* Defaults applied where a key is absent (documented in docs/configuration.md). */
+#define CONFIG_DEFAULT_INTERVAL_MS 30000
+#define CONFIG_DEFAULT_TIMEOUT_MS 5000
+#define CONFIG_DEFAULT_FAILURE_THRESHOLD 3
+#define CONFIG_DEFAULT_SUCCESS_THRESHOLD 2
+#define CONFIG_DEFAULT_MAX_CONCURRENCY 256
+#define CONFIG_DEFAULT_HTTP "127.0.0.1:9321"
+#define CONFIG_DEFAULT_MAX_BODY_BYTES (64 * 1024)
+#define CONFIG_DEFAULT_MAX_OUTPUT_BYTES (16 * 1024)
+#define CONFIG_DEFAULT_RETENTION_RAW_MS (14LL * 86400 * 1000)
+#define CONFIG_DEFAULT_RETENTION_ROLLUPS_MS (400LL * 86400 * 1000)
+#define CONFIG_DEFAULT_VERIFY_WINDOW_MS (5 * 60 * 1000)
+#define CONFIG_DEFAULT_VERIFY_INTERVAL_MS 5000
+#define CONFIG_DEFAULT_IPC_MAX_MESSAGE (1024 * 1024)
+#define CONFIG_DEFAULT_DRAIN_TIMEOUT_MS 10000
+
+/* One key/value HTTP header. */
+struct conf_header {
+    char *name;
+    char *value;
+};
+
+enum check_kind {
+    CHECK_HTTP,
+    CHECK_TCP,
+    CHECK_EXEC,
+    CHECK_HEARTBEAT,
+};
+
+struct conf_check {
+    char *name;                /* unique across the file */
+    char *app;                 /* may be NULL when the check names none */
+    char *env;                 /* may be NULL */
+    enum check_kind kind;
+    const char *type_name;     /* "http", "tcp", ... (static string) */
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    int failure_threshold;
+    int success_threshold;
+    bool paused;               /* "enabled: false" */
+
+    char **conditions;         /* source text, as written */
+    struct cond **conds;       /* parsed, same order, nconditions long */
+    size_t nconditions;
+
+    /* http */
+    char *url;
+    char *method;              /* default "GET" */
+    struct conf_header *headers;
+    size_t nheaders;
+    char *body;                /* request body, may be NULL */
+    bool follow_redirects;     /* default false */
+    bool verify_tls;           /* default true */
+    size_t max_body_bytes;     /* default CONFIG_DEFAULT_MAX_BODY_BYTES */
+
+    /* tcp */
+    char *host;
+    int port;
+
+    /* exec */
+    char **argv;               /* NULL-terminated */
+    size_t argc;
+    size_t max_output_bytes;   /* default CONFIG_DEFAULT_MAX_OUTPUT_BYTES */
+
+    /* heartbeat */
+    char *token;               /* secret: never logged */
+    int64_t period_ms;
+    int64_t grace_ms;
+
+    int line;                  /* 1-based line of the list item, for messages */
+    uint64_t fingerprint;      /* hash over every field above but line: equal
+                                  fingerprints mean an unchanged check on reload */
+};
+
+struct conf_app {
+    char *name;
+    char *deploy_token;        /* secret */
+    char *deploy_secret;       /* secret, HMAC key */
+    int64_t verify_window_ms;
+    int64_t verify_interval_ms;
+};
+
+struct conf_notifier {
+    char *name;
+    char *type;                /* webhook | slack | discord | email | exec | alertmanager */
+    char *url;                 /* secret: may embed a token */
+};
+
+struct conf_alert {
+    char **notify;             /* notifier names */
+    size_t nnotify;
+    char *severity;            /* critical | warning | info; default critical */
+    bool send_on_resolved;
+    int64_t repeat_interval_ms;
+    char *app, *env, *check;   /* matchers, NULL = any */
+};
+
+struct config {
+    char *path;
+
+    struct {
+        char *socket;          /* default $XDG_RUNTIME_DIR/shipwatch.sock, or
+                                  /run/shipwatch/shipwatch.sock as root */
+        char **http;           /* listen addresses, default one: 127.0.0.1:9321 */
+        size_t nhttp;
+        char **admins;         /* user or group names */
+        size_t nadmins;
+        int max_concurrency;   /* checks in flight at once */
+        int64_t drain_timeout_ms;
+        size_t ipc_max_message;
+    } daemon;
+
+    struct {
+        char *driver;          /* "sqlite" (default) or "postgres" */
+        char *path;            /* sqlite file; default $XDG_STATE_HOME/shipwatch/history.db,
+                                  or /var/lib/shipwatch/history.db as root */
+        char *dsn;             /* postgres; secret */
+        int64_t retention_raw_ms;
+        int64_t retention_rollups_ms;
+    } storage;
+
+    struct {
+        int64_t interval_ms;
+        int64_t timeout_ms;
+        int failure_threshold;
+        int success_threshold;
+    } defaults;
+
+    struct conf_app *apps;
+    size_t napps;
+    struct conf_check *checks;
+    size_t nchecks;
+    struct conf_notifier *notifiers;
+    size_t nnotifiers;
+    struct conf_alert *alerts;
+    size_t nalerts;
+};
+
+/* Every error found in one load, each "FILE:LINE:COL: message". */
+struct config_errors {
+    char **msgs;
+    size_t n;
+};
+
+/* Load and validate path. On success returns 0 and *out owns a config that
+ * the caller frees with config_free(); errs is left empty. On failure returns
+ * -EINVAL (or -errno when the file cannot be read), *out is NULL and errs
+ * holds at least one message; the caller frees it with config_errors_finish().
+ * errs must be zeroed before the call. */
+int config_load(const char *path, struct config **out, struct config_errors *errs);
+
+/* Same as config_load, from a buffer; name is used in messages. */
+int config_load_buffer(const char *name, const char *buf, size_t len, struct config **out,
+                       struct config_errors *errs);
+
+/* Free a config and everything it owns. NULL is a no-op. */
+void config_free(struct config *c);
+
+/* Free the messages in errs and zero it. */
+void config_errors_finish(struct config_errors *errs);
+
+/* Look up a check or app by name; NULL when absent. */
+const struct conf_check *config_find_check(const struct config *c, const char *name);
+const struct conf_app *config_find_app(const struct config *c, const char *name);
+
+#endif

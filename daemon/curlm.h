@@ -1,0 +1,42 @@
+/* curlm.h - libcurl's multi-socket API on the daemon's libuv loop.
+ *
+ * One CURLM per daemon, shared by HTTP checks and notifiers, driven by a
+ * uv_poll per socket (CURLMOPT_SOCKETFUNCTION) and one uv_timer
+ * (CURLMOPT_TIMERFUNCTION). A CURLSH shares DNS, SSL sessions and the CA
+ * store across transfers. */
+#ifndef SHIPWATCH_CURLM_H
+#define SHIPWATCH_CURLM_H
+
+#include <curl/curl.h>
+#include <uv.h>
+
+struct curlm;
+
+/* Called once when a transfer ends, with curl's result code. The easy handle
+ * has already been removed from the multi handle; the callee owns it again
+ * (typically curl_easy_cleanup). */
+typedef void (*curlm_done_fn)(CURL *easy, CURLcode rc, void *arg);
+
+/* Create on loop. Calls curl_global_init once per process. NULL on failure. */
+struct curlm *curlm_create(uv_loop_t *loop);
+
+/* Abort every transfer (their callbacks run with CURLE_ABORTED_BY_CALLBACK),
+ * close every handle; frees asynchronously once libuv has closed them. NULL
+ * is a no-op. */
+void curlm_destroy(struct curlm *m);
+
+/* Prepare an easy handle with the shared options (CURLOPT_NOSIGNAL, the
+ * share handle). The caller sets the rest. NULL on failure. */
+CURL *curlm_easy(struct curlm *m);
+
+/* Start a transfer. On 0 the multi owns easy until done runs. */
+int curlm_add(struct curlm *m, CURL *easy, curlm_done_fn done, void *arg);
+
+/* Abort one transfer: done runs with CURLE_ABORTED_BY_CALLBACK from a later
+ * loop callback. */
+void curlm_cancel(struct curlm *m, CURL *easy);
+
+/* Transfers in flight. */
+unsigned curlm_running(const struct curlm *m);
+
+#endif

@@ -1,0 +1,71 @@
+/* sched.h - the fixed-rate scheduler.
+ *
+ * Each check runs at offset + k * interval on the loop clock, where offset is
+ * a stable hash of the check's name spread over the interval: a slow run never
+ * pushes the next one later (no drift), and 10,000 checks never fire in one
+ * burst. At most max_concurrency runs are in flight; due checks beyond that
+ * wait in a FIFO, never dropped. A check still running when it is due again is
+ * skipped and counted (check.skipped_total), never run twice at once.
+ * Timers: one uv_timer for the whole heap. */
+#ifndef SHIPWATCH_SCHED_H
+#define SHIPWATCH_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon;
+struct check;
+struct sched;
+
+struct sched_stats {
+    uint64_t started_total;      /* runs started */
+    uint64_t skipped_total;      /* ticks skipped because the check was still running */
+    uint64_t queued_total;       /* runs that waited for a concurrency slot */
+    size_t in_flight;
+    size_t queue_length;
+    /* start lag (actual start - due time) in microseconds, for the last
+       SCHED_LAG_SAMPLES runs, a ring; benchmarks read p50/p99 from it */
+    uint32_t *lag_us;
+    size_t lag_count;
+};
+#define SCHED_LAG_SAMPLES 65536
+
+/* Create a scheduler on d->loop. NULL on allocation failure. */
+struct sched *sched_create(struct daemon *d, int max_concurrency);
+
+/* Cancel every run in flight and free. NULL is a no-op. The checks are not
+ * freed: the daemon owns them. */
+void sched_destroy(struct sched *s);
+
+/* The stable offset of a check within its interval, in [0, interval_ms). */
+int64_t sched_offset(const char *name, int64_t interval_ms);
+
+/* Start scheduling c: its first run is due at the next point of its own grid
+ * (start + offset), so within one interval of the call. 0 or -ENOMEM. */
+int sched_add(struct sched *s, struct check *c);
+
+/* Stop scheduling c; a run in flight is cancelled and its result dropped. */
+void sched_remove(struct sched *s, struct check *c);
+
+/* Run c now, outside its grid (the grid is unchanged). -EBUSY when a run is
+ * already in flight, -ESHUTDOWN when draining. */
+int sched_run_now(struct sched *s, struct check *c);
+
+/* Use interval_ms instead of the configured interval (post-deploy cadence);
+ * 0 restores the configured one. The grid restarts from now. */
+void sched_set_interval(struct sched *s, struct check *c, int64_t interval_ms);
+
+/* Called by check_run_finish when c's run has ended: frees the slot and
+ * starts the next queued check. */
+void sched_run_done(struct sched *s, struct check *c);
+
+/* Stop starting runs (drain). Runs in flight go on. */
+void sched_stop(struct sched *s);
+
+/* Cancel every run in flight (their checkers still call finish). */
+void sched_cancel_all(struct sched *s);
+
+/* Current statistics. */
+void sched_get_stats(const struct sched *s, struct sched_stats *out);
+
+#endif

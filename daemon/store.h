@@ -1,0 +1,152 @@
+/* store.h - the history store: one interface, one backend per engine.
+ *
+ * The loop thread never blocks on the store after open: writes are queued
+ * and committed in batches by the backend (SQLite: a writer thread fed by a
+ * bounded queue, results back by uv_async; PostgreSQL: libpq's non-blocking
+ * API on uv_poll). Queries complete through a callback on the loop thread.
+ * Backends implement struct store_ops; callers use the store_* functions.
+ *
+ * Ownership: every pointer passed to a store_* function is copied before the
+ * call returns; rows handed to a callback are valid only during the call. */
+#ifndef SHIPWATCH_STORE_H
+#define SHIPWATCH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "check.h"
+
+struct config;
+
+/* An event: state change, deploy, reload, notifier failure, ... */
+struct event {
+    int64_t id;                 /* assigned by the store on write; 0 before */
+    int64_t ts_ms;
+    const char *type;           /* "state", "deploy", "reload", "daemon", "alert", ... */
+    const char *check;          /* NULL when not about one check */
+    const char *app;
+    const char *env;
+    const char *message;        /* one line for people */
+    const char *data;           /* JSON object text, or NULL */
+};
+
+/* What the store keeps of a check between restarts. */
+struct store_check_state {
+    const char *check;
+    enum check_state state;
+    int fail_streak;
+    int ok_streak;
+    int64_t state_since_ms;
+    struct result last;         /* last.started_ms 0 when none */
+};
+
+enum store_granularity {
+    STORE_RAW,
+    STORE_MINUTE,
+    STORE_HOUR,
+};
+
+/* One row of history: a raw result (count 1) or a rollup. */
+struct store_history_row {
+    int64_t ts_ms;              /* result start, or bucket start */
+    int64_t count;              /* results in the bucket (1 for raw) */
+    int64_t failures;           /* non-up results */
+    int64_t latency_min_us;
+    int64_t latency_avg_us;
+    int64_t latency_p95_us;
+    int64_t latency_max_us;
+    enum check_state outcome;   /* raw only */
+    int status;                 /* raw only */
+    const char *error;          /* raw only; "" none */
+    const char *failed_condition; /* raw only; "" none */
+};
+
+struct store_history_query {
+    const char *check;
+    int64_t from_ms;            /* inclusive */
+    int64_t to_ms;              /* exclusive */
+    size_t limit;               /* newest first; 0 = default 1000 */
+    enum store_granularity granularity;
+};
+
+struct store_event_query {
+    const char *app, *check, *type;  /* NULL = any */
+    int64_t before_id;          /* page: events with id < before_id; 0 = newest */
+    size_t limit;               /* 0 = default 100 */
+};
+
+/* err is 0 or a negative errno; rows valid only during the call. */
+typedef void (*store_history_fn)(int err, const struct store_history_row *rows, size_t n,
+                                 void *arg);
+typedef void (*store_events_fn)(int err, const struct event *events, size_t n, void *arg);
+/* Called once per stored check state by store_load_states. */
+typedef void (*store_state_fn)(const struct store_check_state *s, void *arg);
+
+struct store;
+
+struct store_ops {
+    const char *name;
+    int (*open)(struct store *st, const struct config *conf);
+    void (*close)(struct store *st);
+    int (*load_states)(struct store *st, store_state_fn fn, void *arg);
+    void (*put_result)(struct store *st, const struct store_check_state *s);
+    void (*put_event)(struct store *st, const struct event *ev);
+    int (*history)(struct store *st, const struct store_history_query *q, store_history_fn fn,
+                   void *arg);
+    int (*events)(struct store *st, const struct store_event_query *q, store_events_fn fn,
+                  void *arg);
+    void (*retention)(struct store *st, int64_t now_ms);
+    void (*stats)(struct store *st, size_t *queue_length, uint64_t *write_errors);
+};
+
+/* Common part of every backend; a backend's own struct embeds it first. */
+struct store {
+    const struct store_ops *ops;
+    uv_loop_t *loop;
+    int64_t retention_raw_ms;
+    int64_t retention_rollups_ms;
+    char errstr[256];           /* last error text, for logs */
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+/* Open the backend named by conf->storage.driver on loop: create the file or
+ * connect, apply pending migrations, start the writer. Synchronous; called
+ * before the loop runs. 0 and *out, or a negative errno with the reason in
+ * errbuf. */
+int store_open(uv_loop_t *loop, const struct config *conf, struct store **out, char *errbuf,
+               size_t errlen);
+
+/* Flush every queued write, stop the writer and free. Blocks until the data
+ * is committed: call at shutdown only. NULL is a no-op. */
+void store_close(struct store *st);
+
+/* Synchronous read of every stored check state, at start-up. */
+int store_load_states(struct store *st, store_state_fn fn, void *arg);
+
+/* Queue a result together with the check's state after it. Never blocks:
+ * when the queue is full the oldest queued write is kept and this one is
+ * counted as a write error and logged. */
+void store_put_result(struct store *st, const struct store_check_state *s);
+
+/* Queue an event; the store assigns ev->id, so events are numbered in order
+ * of this call. Returns the id. */
+int64_t store_put_event(struct store *st, const struct event *ev);
+
+/* Asynchronous queries; fn runs later on the loop thread. 0 or -errno (fn is
+ * then not called). */
+int store_history(struct store *st, const struct store_history_query *q, store_history_fn fn,
+                  void *arg);
+int store_events(struct store *st, const struct store_event_query *q, store_events_fn fn,
+                 void *arg);
+
+/* Trim raw results older than retention.raw and rollups older than
+ * retention.rollups, in the writer, without blocking the loop. */
+void store_retention(struct store *st, int64_t now_ms);
+
+/* Writes queued but not committed, and the count of failed writes. */
+void store_stats(struct store *st, size_t *queue_length, uint64_t *write_errors);
+
+#endif

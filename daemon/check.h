@@ -94,6 +94,9 @@ struct check {
     int64_t last_ping_ms;               /* heartbeat: last ping; 0 never */
 
     bool paused;
+    bool removed;                       /* dropped by a reload while its run was
+                                           in flight: freed when the run ends;
+                                           conf must not be read any more */
     struct check_run *run;              /* run in flight, or NULL */
 
     /* counters, exported as metrics */
@@ -109,6 +112,12 @@ struct check {
     bool queued;                        /* waiting for a concurrency slot */
     struct check *queue_next;
 };
+
+/* Create a check for conf, state unknown. NULL on allocation failure. */
+struct check *check_create(struct daemon *d, const struct conf_check *conf);
+
+/* Free a check that has no run in flight. NULL is a no-op. */
+void check_destroy(struct check *c);
 
 /* Called by a checker exactly once per run, from a loop callback. Computes
  * duration, evaluates conditions (unless the checker already set an outcome

@@ -10,6 +10,7 @@
 #ifndef SHIPWATCH_SCHED_H
 #define SHIPWATCH_SCHED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,8 +45,10 @@ int64_t sched_offset(const char *name, int64_t interval_ms);
  * (start + offset), so within one interval of the call. 0 or -ENOMEM. */
 int sched_add(struct sched *s, struct check *c);
 
-/* Stop scheduling c; a run in flight is cancelled and its result dropped. */
-void sched_remove(struct sched *s, struct check *c);
+/* Stop scheduling c. Returns true when c is free to destroy now; false when
+ * a run was in flight: it is cancelled, its result dropped, c is marked
+ * removed, and sched_run_done destroys c when that run ends. */
+bool sched_remove(struct sched *s, struct check *c);
 
 /* Run c now, outside its grid (the grid is unchanged). -EBUSY when a run is
  * already in flight, -ESHUTDOWN when draining. */
@@ -55,8 +58,8 @@ int sched_run_now(struct sched *s, struct check *c);
  * 0 restores the configured one. The grid restarts from now. */
 void sched_set_interval(struct sched *s, struct check *c, int64_t interval_ms);
 
-/* Called by check_run_finish when c's run has ended: frees the slot and
- * starts the next queued check. */
+/* Called by check_run_finish when c's run has ended: frees the slot, starts
+ * the next queued check, and destroys c if it was removed meanwhile. */
 void sched_run_done(struct sched *s, struct check *c);
 
 /* Stop starting runs (drain). Runs in flight go on. */

@@ -1,0 +1,124 @@
+/* check.c - check types, state names, and the end of every run. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "daemon.h"
+#include "sched.h"
+
+static const char *const state_names[] = {
+    [STATE_UNKNOWN] = "unknown",
+    [STATE_UP] = "up",
+    [STATE_DEGRADED] = "degraded",
+    [STATE_DOWN] = "down",
+};
+
+/* The name of a state, as stored, exported and shown. */
+const char *check_state_name(enum check_state s)
+{
+    if ((unsigned)s >= sizeof(state_names) / sizeof(state_names[0])) {
+        return "unknown";
+    }
+    return state_names[s];
+}
+
+/* Parse a state name; 0 or -EINVAL. */
+int check_state_parse(const char *s, enum check_state *out)
+{
+    for (size_t i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++) {
+        if (strcmp(s, state_names[i]) == 0) {
+            *out = (enum check_state)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static const struct check_type *const check_types[] = {
+    [CHECK_HTTP] = &check_http_type,
+    [CHECK_TCP] = &check_tcp_type,
+    [CHECK_EXEC] = &check_exec_type,
+    [CHECK_HEARTBEAT] = &check_heartbeat_type,
+};
+
+/* The vtable for a kind. */
+const struct check_type *check_type_for(enum check_kind kind)
+{
+    if ((unsigned)kind >= sizeof(check_types) / sizeof(check_types[0])) {
+        return NULL;
+    }
+    return check_types[kind];
+}
+
+/* Create a check for conf, state unknown. */
+struct check *check_create(struct daemon *d, const struct conf_check *conf)
+{
+    struct check *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    c->conf = conf;
+    c->type = check_type_for(conf->kind);
+    c->daemon = d;
+    c->state = STATE_UNKNOWN;
+    c->paused = conf->paused;
+    c->last.status = -1;
+    return c;
+}
+
+/* Free a check with no run in flight. */
+void check_destroy(struct check *c)
+{
+    free(c);
+}
+
+/* Evaluate the check's conditions against what the run learned; the first
+ * that fails marks the result down and is recorded with its actual value. */
+static void evaluate(struct check_run *run)
+{
+    const struct conf_check *conf = run->check->conf;
+    struct result *r = &run->result;
+
+    if (run->facts.response_time_ms < 0) {
+        run->facts.response_time_ms = r->duration_us / 1000;
+    }
+    if (run->facts.body == NULL && run->body != NULL) {
+        run->facts.body = run->body;
+        run->facts.body_len = run->body_len;
+    }
+    for (size_t i = 0; i < conf->nconditions; i++) {
+        if (!cond_eval(conf->conds[i], &run->facts, r->failed_condition,
+                       sizeof(r->failed_condition))) {
+            r->outcome = STATE_DOWN;
+            return;
+        }
+    }
+    r->failed_condition[0] = '\0';
+}
+
+/* End a run: settle the outcome, hand the result on, free the run. */
+void check_run_finish(struct check_run *run)
+{
+    struct check *c = run->check;
+    struct daemon *d = run->daemon;
+    struct result r;
+    bool cancelled = run->cancelled;
+
+    run->result.duration_us = (int64_t)((uv_hrtime() - run->started_ns) / 1000);
+    if (!cancelled && run->result.outcome == STATE_UP) {
+        evaluate(run);
+    }
+    r = run->result;
+    if (c->run == run) {
+        c->run = NULL;
+    }
+    free(run->body);
+    free(run);
+
+    if (!cancelled && !c->removed) {
+        daemon_on_result(d, c, &r);
+    }
+    /* sched_run_done frees c when a reload removed it meanwhile. */
+    sched_run_done(d->sched, c);
+}

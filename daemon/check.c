@@ -106,7 +106,8 @@ void check_run_finish(struct check_run *run)
     bool cancelled = run->cancelled;
 
     run->result.duration_us = (int64_t)((uv_hrtime() - run->started_ns) / 1000);
-    if (!cancelled && run->result.outcome == STATE_UP) {
+    /* A removed check's conf belongs to a freed configuration: not read. */
+    if (!cancelled && !c->removed && run->result.outcome == STATE_UP) {
         evaluate(run);
     }
     r = run->result;

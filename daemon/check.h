@@ -4,7 +4,11 @@
  * check_run and calls type->start(); the checker does its work on the loop
  * and calls check_run_finish() exactly once, always from a loop callback
  * (never from inside start). check_run_finish() evaluates the conditions,
- * settles the outcome and hands the result to the daemon. */
+ * settles the outcome and hands the result to the daemon.
+ *
+ * A checker copies what it needs from check->conf in start(): a reload may
+ * swap the conf pointer (same fingerprint) or free it (removed check) while
+ * the run is in flight. */
 #ifndef SHIPWATCH_CHECK_H
 #define SHIPWATCH_CHECK_H
 
@@ -58,7 +62,8 @@ struct check_run {
     char *body;                         /* captured body/output, owned by the run */
     size_t body_len;
     void *priv;                         /* the checker's own state */
-    bool cancelled;                     /* set by check_run_cancel */
+    bool cancelled;                     /* set by the scheduler before it calls
+                                           type->cancel; the result is dropped */
 };
 
 struct check_type {

@@ -24,6 +24,7 @@ struct daemon {
     const char *config_path;
 
     struct check **checks;        /* one per conf->checks entry, same order */
+    struct check **by_name;       /* the same checks sorted by name */
     size_t nchecks;
 
     struct sched *sched;
@@ -38,10 +39,26 @@ struct daemon {
     uv_timer_t retention_timer;
 
     bool draining;
+    bool drain_cancelled;         /* runs in flight were cancelled at the deadline */
+    uint64_t drain_started;       /* loop time when draining began */
     int64_t started_ms;           /* wall clock at start */
     uint64_t reloads_total;
     uint64_t reload_failures_total;
 };
+
+/* Bring the daemon up on loop: open the store, restore states, schedule
+ * every check, watch signals. conf passes to d, which frees it. 0 or a
+ * negative errno (already logged); call daemon_finish either way. */
+int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const char *config_path);
+
+/* After the loop stopped: close every handle, flush and close the store,
+ * free everything. */
+void daemon_finish(struct daemon *d);
+
+/* Reload config_path. An invalid file changes nothing and returns -EINVAL
+ * with the messages in errs (zeroed by the caller, freed with
+ * config_errors_finish). */
+int daemon_reload(struct daemon *d, struct config_errors *errs);
 
 /* Called by check_run_finish with a finished result: applies the state
  * machine, stores the result, emits a state event on change. */

@@ -1,0 +1,477 @@
+/* daemon.c - the daemon's context: start-up, results, events, reload, drain. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "curlm.h"
+#include "daemon.h"
+#include "duration.h"
+#include "log.h"
+#include "sched.h"
+#include "state.h"
+#include "store.h"
+
+#define RETENTION_FIRST_MS (60 * 1000)
+#define RETENTION_EVERY_MS (60 * 60 * 1000)
+#define DRAIN_POLL_MS 20
+
+/* Wall clock in unix milliseconds. */
+int64_t daemon_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Order checks by name, for the index. */
+static int cmp_check_name(const void *a, const void *b)
+{
+    const struct check *x = *(const struct check *const *)a;
+    const struct check *y = *(const struct check *const *)b;
+    return strcmp(x->conf->name, y->conf->name);
+}
+
+/* Sorted copy of checks, for bsearch by name. NULL on allocation failure. */
+static struct check **index_by_name(struct check **checks, size_t n)
+{
+    struct check **v = malloc((n ? n : 1) * sizeof(*v));
+    if (v != NULL) {
+        memcpy(v, checks, n * sizeof(*v));
+        qsort(v, n, sizeof(*v), cmp_check_name);
+    }
+    return v;
+}
+
+/* Binary search of a sorted index; the position, or -1. */
+static ssize_t index_find(struct check **index, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(name, index[mid]->conf->name);
+        if (cmp == 0) {
+            return (ssize_t)mid;
+        }
+        if (cmp < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return -1;
+}
+
+/* Find a check by name; NULL when absent. */
+struct check *daemon_find_check(struct daemon *d, const char *name)
+{
+    ssize_t i = index_find(d->by_name, d->nchecks, name);
+    return i < 0 ? NULL : d->by_name[i];
+}
+
+/* Store an event and log it. */
+void daemon_emit_event(struct daemon *d, const struct event *ev)
+{
+    store_put_event(d->store, ev);
+    log_info(LOG_KV("event", ev->type, "check", ev->check, "app", ev->app, "env", ev->env), "%s",
+             ev->message);
+}
+
+/* The JSON text of a result, for event data. Caller frees. */
+static char *result_json(const struct result *r)
+{
+    json_t *o = json_pack("{s:I, s:I, s:s, s:i}", "ts_ms", (json_int_t)r->started_ms,
+                          "duration_us", (json_int_t)r->duration_us, "outcome",
+                          check_state_name(r->outcome), "status", r->status);
+    if (o == NULL) {
+        return NULL;
+    }
+    if (r->error[0] != '\0') {
+        json_object_set_new(o, "error", json_string(r->error));
+    }
+    if (r->failed_condition[0] != '\0') {
+        json_object_set_new(o, "failed_condition", json_string(r->failed_condition));
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* Emit the event for a state change of c caused by r. */
+static void emit_state_change(struct daemon *d, struct check *c, enum check_state from,
+                              const struct result *r)
+{
+    char msg[512];
+    const char *why = r->failed_condition[0] != '\0' ? r->failed_condition : r->error;
+    if (why[0] != '\0') {
+        snprintf(msg, sizeof(msg), "%s: %s -> %s (%s)", c->conf->name, check_state_name(from),
+                 check_state_name(c->state), why);
+    } else {
+        snprintf(msg, sizeof(msg), "%s: %s -> %s", c->conf->name, check_state_name(from),
+                 check_state_name(c->state));
+    }
+    char *res = result_json(r);
+    json_t *o = json_pack("{s:s, s:s}", "from", check_state_name(from), "to",
+                          check_state_name(c->state));
+    char *data = NULL;
+    if (o != NULL) {
+        json_t *rj = res != NULL ? json_loads(res, 0, NULL) : NULL;
+        if (rj != NULL) {
+            json_object_set_new(o, "result", rj);
+        }
+        data = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    free(res);
+    struct event ev = {
+        .ts_ms = r->started_ms,
+        .type = "state",
+        .check = c->conf->name,
+        .app = c->conf->app,
+        .env = c->conf->env,
+        .message = msg,
+        .data = data,
+    };
+    daemon_emit_event(d, &ev);
+    free(data);
+}
+
+/* A finished result: state machine, store, event on change. */
+void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
+{
+    enum check_state from;
+    bool changed = state_apply(c, r, &from);
+    struct store_check_state s = {
+        .check = c->conf->name,
+        .state = c->state,
+        .fail_streak = c->fail_streak,
+        .ok_streak = c->ok_streak,
+        .state_since_ms = c->state_since_ms,
+        .last = *r,
+    };
+    store_put_result(d->store, &s);
+    if (changed) {
+        emit_state_change(d, c, from, r);
+    }
+}
+
+/* Restore one stored state onto the check of that name, if it still exists. */
+static void restore_state(const struct store_check_state *s, void *arg)
+{
+    struct daemon *d = arg;
+    struct check *c = daemon_find_check(d, s->check);
+    if (c == NULL) {
+        return;
+    }
+    c->state = s->state;
+    c->fail_streak = s->fail_streak;
+    c->ok_streak = s->ok_streak;
+    c->state_since_ms = s->state_since_ms;
+    c->last = s->last;
+}
+
+/* Create the checks of conf; on failure nothing is left allocated. */
+static int build_checks(struct daemon *d, const struct config *conf, struct check ***out)
+{
+    struct check **v = calloc(conf->nchecks ? conf->nchecks : 1, sizeof(*v));
+    if (v == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < conf->nchecks; i++) {
+        v[i] = check_create(d, &conf->checks[i]);
+        if (v[i] == NULL) {
+            while (i-- > 0) {
+                check_destroy(v[i]);
+            }
+            free(v);
+            return -ENOMEM;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+/* Run the retention job in the store's writer. */
+static void on_retention(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    store_retention(d->store, daemon_now_ms());
+}
+
+/* Log every message of a failed load. */
+static void log_config_errors(const struct config_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++) {
+        log_error(LOG_NOKV, "%s", errs->msgs[i]);
+    }
+}
+
+/* Reload the configuration: unchanged checks keep their state and schedule,
+ * changed ones restart with their state carried over, removed ones stop.
+ * An invalid file changes nothing. Returns 0 or -EINVAL; errs (zeroed by
+ * the caller) receives the messages. */
+int daemon_reload(struct daemon *d, struct config_errors *errs)
+{
+    struct config *conf = NULL;
+    int rc = config_load(d->config_path, &conf, errs);
+    if (rc < 0) {
+        d->reload_failures_total++;
+        log_config_errors(errs);
+        struct event ev = {.ts_ms = daemon_now_ms(),
+                           .type = "reload",
+                           .message = "configuration reload failed; keeping the running one"};
+        daemon_emit_event(d, &ev);
+        return rc;
+    }
+
+    struct check **next;
+    rc = build_checks(d, conf, &next);
+    if (rc < 0) {
+        config_free(conf);
+        return rc;
+    }
+    bool *carried = calloc(d->nchecks + 1, sizeof(*carried)); /* by old index position */
+    bool *reused = calloc(conf->nchecks + 1, sizeof(*reused)); /* by new position */
+    struct check **by_name = NULL;
+    if (carried == NULL || reused == NULL) {
+        free(carried);
+        free(reused);
+        for (size_t i = 0; i < conf->nchecks; i++) {
+            check_destroy(next[i]);
+        }
+        free(next);
+        config_free(conf);
+        return -ENOMEM;
+    }
+    size_t kept = 0, changed = 0, added = 0, removed = 0;
+    for (size_t i = 0; i < conf->nchecks; i++) {
+        ssize_t at = index_find(d->by_name, d->nchecks, conf->checks[i].name);
+        if (at < 0) {
+            added++;
+            continue;
+        }
+        struct check *old = d->by_name[at];
+        if (old->conf->fingerprint == conf->checks[i].fingerprint) {
+            /* Same definition: keep the running object, point it at the new
+             * (identical) configuration entry. */
+            check_destroy(next[i]);
+            next[i] = old;
+            old->conf = &conf->checks[i];
+            carried[at] = true;
+            reused[i] = true;
+            kept++;
+        } else {
+            next[i]->state = old->state;
+            next[i]->fail_streak = old->fail_streak;
+            next[i]->ok_streak = old->ok_streak;
+            next[i]->state_since_ms = old->state_since_ms;
+            next[i]->last = old->last;
+            next[i]->last_ping_ms = old->last_ping_ms;
+            changed++;
+        }
+    }
+    /* Everything old that is not carried over stops now. */
+    for (size_t i = 0; i < d->nchecks; i++) {
+        struct check *old = d->by_name[i];
+        if (carried[i]) {
+            continue;
+        }
+        if (config_find_check(conf, old->conf->name) == NULL) {
+            removed++;
+        }
+        if (sched_remove(d->sched, old)) {
+            check_destroy(old);
+        } else {
+            old->conf = NULL;
+        }
+    }
+    for (size_t i = 0; i < conf->nchecks; i++) {
+        if (!reused[i] && sched_add(d->sched, next[i]) < 0) {
+            log_error(LOG_KV("check", conf->checks[i].name), "cannot schedule check");
+        }
+    }
+    free(carried);
+    free(reused);
+    by_name = index_by_name(next, conf->nchecks);
+    free(d->by_name);
+    d->by_name = by_name;
+    free(d->checks);
+    config_free(d->conf);
+    d->checks = next;
+    d->nchecks = conf->nchecks;
+    d->conf = conf;
+    d->reloads_total++;
+
+    char msg[160];
+    snprintf(msg, sizeof(msg),
+             "configuration reloaded: %zu checks (%zu unchanged, %zu changed, %zu added, "
+             "%zu removed)",
+             conf->nchecks, kept, changed, added, removed);
+    struct event ev = {.ts_ms = daemon_now_ms(), .type = "reload", .message = msg};
+    daemon_emit_event(d, &ev);
+    return 0;
+}
+
+/* SIGHUP: reload. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    struct config_errors errs = {0};
+    if (!d->draining) {
+        daemon_reload(d, &errs);
+    }
+    config_errors_finish(&errs);
+}
+
+/* Close every handle still open on the loop. */
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h)) {
+        uv_close(h, NULL);
+    }
+}
+
+/* Drain: poll until no run is in flight, then tear down and stop the loop. */
+static void on_drain_poll(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    struct sched_stats st;
+    sched_get_stats(d->sched, &st);
+    if (st.in_flight > 0) {
+        int64_t waited = (int64_t)(uv_now(d->loop) - d->drain_started);
+        if (!d->drain_cancelled && waited >= d->conf->daemon.drain_timeout_ms) {
+            log_warn(LOG_NOKV, "drain deadline reached: cancelling %zu checks in flight",
+                     st.in_flight);
+            d->drain_cancelled = true;
+            sched_cancel_all(d->sched);
+        }
+        return;
+    }
+    uv_timer_stop(t);
+    uv_stop(d->loop);
+}
+
+/* SIGTERM / SIGINT: stop scheduling and drain. */
+static void on_sigterm(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    if (d->draining) {
+        return;
+    }
+    log_info(LOG_NOKV, "received %s: draining", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    d->draining = true;
+    d->drain_started = uv_now(d->loop);
+    sched_stop(d->sched);
+    uv_timer_start(&d->drain_timer, on_drain_poll, 0, DRAIN_POLL_MS);
+}
+
+/* Start a signal watcher; logs and returns the libuv error. */
+static int watch_signal(struct daemon *d, uv_signal_t *h, uv_signal_cb cb, int signum)
+{
+    int rc = uv_signal_init(d->loop, h);
+    if (rc == 0) {
+        h->data = d;
+        rc = uv_signal_start(h, cb, signum);
+    }
+    if (rc < 0) {
+        log_error(LOG_NOKV, "cannot watch signal %d: %s", signum, uv_strerror(rc));
+    }
+    return rc;
+}
+
+/* Bring the daemon up on loop with conf (whose ownership passes to d). */
+int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const char *config_path)
+{
+    char err[256];
+    int rc;
+
+    memset(d, 0, sizeof(*d));
+    d->loop = loop;
+    d->conf = conf;
+    d->config_path = config_path;
+    d->started_ms = daemon_now_ms();
+
+    /* curl runs with CURLOPT_NOSIGNAL; a closed peer must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = store_open(loop, conf, &d->store, err, sizeof(err));
+    if (rc < 0) {
+        log_error(LOG_KV("driver", conf->storage.driver), "cannot open store: %s", err);
+        return rc;
+    }
+    d->curlm = curlm_create(loop);
+    d->sched = sched_create(d, conf->daemon.max_concurrency);
+    if (d->curlm == NULL || d->sched == NULL) {
+        log_error(LOG_NOKV, "out of memory at start-up");
+        return -ENOMEM;
+    }
+    rc = build_checks(d, conf, &d->checks);
+    if (rc < 0) {
+        return rc;
+    }
+    d->nchecks = conf->nchecks;
+    d->by_name = index_by_name(d->checks, d->nchecks);
+    if (d->by_name == NULL) {
+        return -ENOMEM;
+    }
+    rc = store_load_states(d->store, restore_state, d);
+    if (rc < 0) {
+        log_error(LOG_NOKV, "cannot restore check states: %s", strerror(-rc));
+        return rc;
+    }
+    for (size_t i = 0; i < d->nchecks; i++) {
+        rc = sched_add(d->sched, d->checks[i]);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+
+    if ((rc = watch_signal(d, &d->sig_term, on_sigterm, SIGTERM)) < 0 ||
+        (rc = watch_signal(d, &d->sig_int, on_sigterm, SIGINT)) < 0 ||
+        (rc = watch_signal(d, &d->sig_hup, on_sighup, SIGHUP)) < 0) {
+        return rc;
+    }
+    uv_timer_init(loop, &d->drain_timer);
+    d->drain_timer.data = d;
+    uv_timer_init(loop, &d->retention_timer);
+    d->retention_timer.data = d;
+    uv_timer_start(&d->retention_timer, on_retention, RETENTION_FIRST_MS, RETENTION_EVERY_MS);
+
+    char msg[160];
+    snprintf(msg, sizeof(msg), "shipwatchd %s started: %zu checks, store %s", SHIPWATCH_VERSION,
+             d->nchecks, conf->storage.driver);
+    struct event ev = {.ts_ms = d->started_ms, .type = "daemon", .message = msg};
+    daemon_emit_event(d, &ev);
+    return 0;
+}
+
+/* Tear everything down after the loop stopped; flushes the store. */
+void daemon_finish(struct daemon *d)
+{
+    if (d->store != NULL) {
+        struct event ev = {.ts_ms = daemon_now_ms(), .type = "daemon", .message = "shipwatchd stopped"};
+        daemon_emit_event(d, &ev);
+    }
+    sched_destroy(d->sched);
+    d->sched = NULL;
+    curlm_destroy(d->curlm);
+    d->curlm = NULL;
+    uv_walk(d->loop, close_handle, NULL);
+    uv_run(d->loop, UV_RUN_DEFAULT);
+    for (size_t i = 0; i < d->nchecks; i++) {
+        check_destroy(d->checks[i]);
+    }
+    free(d->checks);
+    d->checks = NULL;
+    free(d->by_name);
+    d->by_name = NULL;
+    store_close(d->store);
+    d->store = NULL;
+    config_free(d->conf);
+    d->conf = NULL;
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Build the libFuzzer targets with clang and run each for SECONDS (default 60).
+# Results go to build-fuzz/fuzzlog.json in meson's testlog format.
+set -u
+cd "$(dirname "$0")/.."
+seconds="${1:-60}"
+dir=build-fuzz
+
+sh scripts/deps.sh
+[ -d "$dir" ] || CC=clang meson setup "$dir" -Dfuzz=true -Dtui=disabled >/dev/null || exit 1
+ninja -C "$dir" || exit 1
+
+log="$dir/fuzzlog.json"
+: >"$log"
+status=0
+for target in "$dir"/tests/fuzz/fuzz_*; do
+    [ -x "$target" ] || continue
+    name=$(basename "$target")
+    corpus="$dir/corpus/$name"
+    mkdir -p "$corpus"
+    dict="tests/fuzz/${name#fuzz_}.dict"
+    set -- -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+    [ -f "$dict" ] && set -- "$@" -dict="$dict"
+    if [ -d "tests/fuzz/seeds/${name#fuzz_}" ]; then
+        set -- "$@" "$corpus" "tests/fuzz/seeds/${name#fuzz_}"
+    else
+        set -- "$@" "$corpus"
+    fi
+    echo "fuzz: $name for ${seconds}s"
+    if "$target" "$@" >"$dir/$name.log" 2>&1; then
+        result=OK
+    else
+        result=FAIL
+        status=1
+        tail -40 "$dir/$name.log"
+    fi
+    printf '{"name": "%s", "result": "%s"}\n' "$name" "$result" >>"$log"
+    echo "fuzz: $name: $result"
+done
+exit "$status"

@@ -1,0 +1,220 @@
+"""Integration harness: the real shipwatchd against real local servers.
+
+Every server binds 127.0.0.1 on a port the kernel picks; every wait is
+bounded. Paths come from the environment meson sets (SHIPWATCHD, SOURCE_ROOT).
+"""
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+SOURCE_ROOT = os.environ.get(
+    'SOURCE_ROOT', os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+SHIPWATCHD = os.environ.get('SHIPWATCHD', os.path.join(SOURCE_ROOT, 'build', 'daemon', 'shipwatchd'))
+SHIPWATCH = os.environ.get('SHIPWATCH', os.path.join(SOURCE_ROOT, 'build', 'tui', 'shipwatch'))
+TARGET = os.path.join(SOURCE_ROOT, 'tests', 'integration', 'target.py')
+PLUGINS = os.path.join(SOURCE_ROOT, 'tests', 'integration', 'plugins')
+
+# Under valgrind or sanitizers everything is slower; waits scale with this.
+SLOW = float(os.environ.get('SHIPWATCH_TEST_SLOW', '1'))
+
+
+def wait_until(pred, timeout=10.0, interval=0.05, what='condition'):
+    """Poll pred() until it returns a truthy value; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout * SLOW
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError('timed out after %.1fs waiting for %s (last: %r)' %
+                         (timeout * SLOW, what, last))
+
+
+def closed_port():
+    """A TCP port on 127.0.0.1 with nothing listening on it."""
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Target:
+    """The local HTTP target (tests/integration/target.py) on 127.0.0.1."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([sys.executable, TARGET, '--port', '0', *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.isdigit():
+            self.proc.kill()
+            raise RuntimeError('target.py did not print its port: %r' % line)
+        self.port = int(line)
+        self.base = 'http://127.0.0.1:%d' % self.port
+
+    def url(self, path):
+        return self.base + path
+
+    def get(self, path):
+        import urllib.request
+        with urllib.request.urlopen(self.url(path), timeout=5) as r:
+            return r.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Daemon:
+    """One shipwatchd with a private directory, config and database."""
+
+    def __init__(self, config, workdir=None, env=None):
+        self.dir = workdir or tempfile.mkdtemp(prefix='shipwatch-it-')
+        self.db = os.path.join(self.dir, 'history.db')
+        self.socket = os.path.join(self.dir, 'shipwatch.sock')
+        self.config_path = os.path.join(self.dir, 'shipwatch.yml')
+        self.log_path = os.path.join(self.dir, 'daemon.log')
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+        self.write_config(config)
+
+    def write_config(self, body):
+        """Write the config; {db} and {socket} are filled in."""
+        text = textwrap.dedent(body).replace('{db}', self.db).replace('{socket}', self.socket)
+        with open(self.config_path, 'w', encoding='utf-8') as f:
+            f.write(text)
+
+    def check_config(self):
+        return subprocess.run([SHIPWATCHD, '--check-config', '--config', self.config_path],
+                              capture_output=True, text=True, timeout=30 * SLOW, env=self.env)
+
+    def start(self, wait_db=True):
+        self.logf = open(self.log_path, 'a', encoding='utf-8')
+        self.proc = subprocess.Popen([SHIPWATCHD, '--config', self.config_path,
+                                      '--log-level', 'debug'],
+                                     stdout=self.logf, stderr=self.logf, env=self.env)
+        if wait_db:
+            wait_until(lambda: self.proc.poll() is not None or self.table_exists('events'),
+                       what='the daemon to create its database')
+            if self.proc.poll() is not None:
+                raise AssertionError('shipwatchd exited %d:\n%s' % (self.proc.returncode, self.log()))
+        return self
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Stop the daemon; returns its exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError('shipwatchd did not exit within %ss of %s:\n%s' %
+                                     (timeout, sig, self.log()))
+        self.logf.close()
+        return self.proc.returncode
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding='utf-8', errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    # --- the store, read the way an operator would with sqlite3 ---
+
+    def query(self, sql, args=()):
+        if not os.path.exists(self.db):
+            return []
+        con = sqlite3.connect('file:%s?mode=ro' % self.db, uri=True, timeout=5)
+        try:
+            return con.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            con.close()
+
+    def table_exists(self, name):
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                               (name,)))
+
+    def results(self, check):
+        """Raw results of a check, oldest first, as dicts."""
+        rows = self.query(
+            'SELECT r.ts, r.duration_us, r.outcome, r.status, r.error, r.failed_condition '
+            'FROM results r JOIN checks c ON c.id = r.check_id WHERE c.name = ? ORDER BY r.ts',
+            (check,))
+        keys = ('ts', 'duration_us', 'outcome', 'status', 'error', 'failed_condition')
+        return [dict(zip(keys, r)) for r in rows]
+
+    def state(self, check):
+        rows = self.query(
+            'SELECT s.state, s.fail_streak, s.ok_streak FROM check_state s '
+            'JOIN checks c ON c.id = s.check_id WHERE c.name = ?', (check,))
+        return rows[0] if rows else None
+
+    def events(self, type_=None, check=None):
+        sql = 'SELECT id, ts, type, check_name, message FROM events WHERE 1=1'
+        args = []
+        if type_:
+            sql += ' AND type = ?'
+            args.append(type_)
+        if check:
+            sql += ' AND check_name = ?'
+            args.append(check)
+        return self.query(sql + ' ORDER BY id', args)
+
+    def wait_results(self, check, n, timeout=10):
+        return wait_until(lambda: len(self.results(check)) >= n and self.results(check),
+                          timeout=timeout, what='%d results of %s' % (n, check))
+
+
+# Outcome numbers as the store keeps them (enum check_state).
+UNKNOWN, UP, DEGRADED, DOWN = 0, 1, 2, 3
+
+
+class DaemonTest(unittest.TestCase):
+    """Base class: tracks daemons and targets and stops them after each test."""
+
+    def setUp(self):
+        self._stoppers = []
+
+    def tearDown(self):
+        for stop in reversed(self._stoppers):
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - best effort cleanup
+                pass
+
+    def target(self, *args):
+        t = Target(*args)
+        self._stoppers.append(t.stop)
+        return t
+
+    def daemon(self, config, **kw):
+        d = Daemon(config, **kw)
+        self._stoppers.append(lambda: d.stop(signal.SIGKILL) if d.proc else None)
+        return d
+
+
+def main():
+    unittest.main(verbosity=2)

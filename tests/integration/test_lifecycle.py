@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""The daemon's life: --check-config, restart restoring state, SIGHUP reload
+with a valid and an invalid file, SIGTERM during a run."""
+import signal
+import subprocess
+import time
+
+from harness import (DOWN, PLUGINS, SHIPWATCHD, UP, DaemonTest, main, wait_until)
+
+BASE = '''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+defaults:
+  interval: 300ms
+  timeout: 1s
+  failure-threshold: 2
+  success-threshold: 2
+checks:
+'''
+
+
+class LifecycleTest(DaemonTest):
+
+    def test_version_and_help(self):
+        out = subprocess.run([SHIPWATCHD, '--version'], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0)
+        self.assertRegex(out.stdout, r'^shipwatchd \d+\.\d+\.\d+')
+        out = subprocess.run([SHIPWATCHD, '--help'], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0)
+        self.assertIn('--check-config', out.stdout)
+        out = subprocess.run([SHIPWATCHD, '--bogus'], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 2)
+        out = subprocess.run([SHIPWATCHD, '--log-format', 'xml'], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn('--log-format', out.stderr)
+
+    def test_check_config(self):
+        t = self.target()
+        d = self.daemon(BASE + '''
+  - name: a
+    type: http
+    url: %s/ok
+''' % t.base)
+        out = d.check_config()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn('ok: 1 check', out.stdout)
+
+        d.write_config(BASE + '''
+  - name: a
+    type: http
+    interval: 5x
+  - name: a
+    type: tcp
+    host: 127.0.0.1
+    port: 99999
+''')
+        out = d.check_config()
+        self.assertEqual(out.returncode, 1)
+        lines = out.stderr.strip().splitlines()
+        self.assertGreaterEqual(len(lines), 3, out.stderr)
+        for line in lines:
+            self.assertRegex(line, r'^.*shipwatch\.yml:\d+:\d+: ')
+        text = out.stderr
+        self.assertIn('checks[0].interval: bad duration', text)
+        self.assertIn('needs url', text)
+        self.assertIn('duplicate check name "a"', text)
+        self.assertIn('checks[1].port', text)
+        # The daemon refuses to start on the same file, with the same messages.
+        proc = subprocess.run([SHIPWATCHD, '--config', d.config_path], capture_output=True,
+                              text=True, timeout=30)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn('bad duration', proc.stderr)
+
+    def test_restart_restores_state(self):
+        t = self.target()
+        cfg = BASE + '''
+  - name: down-one
+    type: http
+    url: %s/status/503
+''' % t.base
+        d = self.daemon(cfg)
+        d.start()
+        wait_until(lambda: d.state('down-one') and d.state('down-one')[1] >= 3,
+                   what='a fail streak of 3')
+        self.assertEqual(d.stop(), 0)
+        before = d.state('down-one')
+        self.assertEqual(before[0], DOWN)
+        nstate = len(d.events('state', 'down-one'))
+
+        d2 = self.daemon(cfg, workdir=d.dir)
+        d2.start()
+        n = len(d2.results('down-one'))
+        d2.wait_results('down-one', n + 2)
+        after = d2.state('down-one')
+        self.assertEqual(after[0], DOWN)
+        self.assertGreater(after[1], before[1], 'the fail streak carries on across a restart')
+        # No new state event: the state was restored, not rediscovered.
+        self.assertEqual(len(d2.events('state', 'down-one')), nstate)
+        self.assertEqual(d2.stop(), 0)
+
+    def test_sighup_valid_and_invalid(self):
+        t = self.target()
+        d = self.daemon(BASE + '''
+  - name: keep
+    type: http
+    url: %(b)s/ok
+  - name: drop
+    type: http
+    url: %(b)s/ok
+''' % {'b': t.base})
+        d.start()
+        d.wait_results('keep', 2)
+        d.wait_results('drop', 1)
+        d.write_config(BASE + '''
+  - name: keep
+    type: http
+    url: %(b)s/ok
+  - name: added
+    type: http
+    url: %(b)s/status/500
+''' % {'b': t.base})
+        d.signal(signal.SIGHUP)
+        d.wait_results('added', 1)
+        wait_until(lambda: d.events('reload'), what='a reload event')
+        self.assertIn('1 unchanged', d.events('reload')[-1][4])
+        self.assertIn('1 added', d.events('reload')[-1][4])
+        self.assertIn('1 removed', d.events('reload')[-1][4])
+        time.sleep(0.5)
+        n_drop = len(d.results('drop'))
+        n_keep = len(d.results('keep'))
+        time.sleep(1.0)
+        self.assertEqual(len(d.results('drop')), n_drop, 'a removed check stops')
+        self.assertGreater(len(d.results('keep')), n_keep, 'an unchanged check goes on')
+
+        # An invalid file keeps the running configuration and logs every error.
+        d.write_config(BASE + '''
+  - name: keep
+    type: http
+    interval: nope
+''')
+        d.signal(signal.SIGHUP)
+        wait_until(lambda: 'reload failed' in (d.events('reload')[-1][4] if d.events('reload')
+                                               else ''), what='a failed reload event')
+        self.assertIn('bad duration', d.log())
+        n_added = len(d.results('added'))
+        d.wait_results('added', n_added + 2)
+        self.assertIsNone(d.proc.poll())
+        self.assertEqual(d.stop(), 0)
+
+    def test_sigterm_during_run(self):
+        d = self.daemon(BASE + '''
+  - name: hang
+    type: exec
+    command: ["%s/hang.sh"]
+    timeout: 30s
+  - name: fine
+    type: exec
+    command: ["%s/exit0.sh"]
+''' % (PLUGINS, PLUGINS))
+        # A short drain deadline so the hanging plugin is cancelled.
+        text = open(d.config_path, encoding='utf-8').read().replace(
+            'daemon:\n', 'daemon:\n  drain-timeout: 1s\n', 1)
+        with open(d.config_path, 'w', encoding='utf-8') as f:
+            f.write(text)
+        d.start()
+        d.wait_results('fine', 2)
+        time.sleep(0.3)
+        started = time.monotonic()
+        self.assertEqual(d.stop(signal.SIGTERM), 0)
+        self.assertLess(time.monotonic() - started, 10)
+        integrity = d.query('PRAGMA integrity_check')
+        self.assertEqual(integrity, [('ok',)])
+        n = len(d.results('fine'))
+        d2 = self.daemon(open(d.config_path).read(), workdir=d.dir)
+        d2.start()
+        d2.wait_results('fine', n + 1)
+        self.assertEqual(d2.stop(signal.SIGINT), 0)
+
+
+if __name__ == '__main__':
+    main()

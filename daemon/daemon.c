@@ -450,9 +450,46 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
     return 0;
 }
 
+/* Order lag samples. */
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Log the scheduler's totals and start-lag percentiles (benchmarks read it). */
+static void log_sched_stats(struct daemon *d)
+{
+    struct sched_stats st;
+    sched_get_stats(d->sched, &st);
+    size_t n = st.lag_count < SCHED_LAG_SAMPLES ? st.lag_count : SCHED_LAG_SAMPLES;
+    uint32_t p50 = 0, p99 = 0;
+    uint32_t *v = n > 0 ? malloc(n * sizeof(*v)) : NULL;
+    if (v != NULL) {
+        memcpy(v, st.lag_us, n * sizeof(*v));
+        qsort(v, n, sizeof(*v), cmp_u32);
+        p50 = v[n / 2];
+        p99 = v[(n * 99) / 100];
+        free(v);
+    }
+    char started[24], skipped[24], queued[24], s50[16], s99[16];
+    snprintf(started, sizeof(started), "%" PRIu64, st.started_total);
+    snprintf(skipped, sizeof(skipped), "%" PRIu64, st.skipped_total);
+    snprintf(queued, sizeof(queued), "%" PRIu64, st.queued_total);
+    snprintf(s50, sizeof(s50), "%" PRIu32, p50);
+    snprintf(s99, sizeof(s99), "%" PRIu32, p99);
+    log_info(LOG_KV("started", started, "skipped", skipped, "queued", queued, "lag_p50_us", s50,
+                    "lag_p99_us", s99),
+             "scheduler: %s runs started, %s skipped, start lag p50 %s us, p99 %s us", started,
+             skipped, s50, s99);
+}
+
 /* Tear everything down after the loop stopped; flushes the store. */
 void daemon_finish(struct daemon *d)
 {
+    if (d->sched != NULL) {
+        log_sched_stats(d);
+    }
     if (d->store != NULL) {
         struct event ev = {.ts_ms = daemon_now_ms(), .type = "daemon", .message = "shipwatchd stopped"};
         daemon_emit_event(d, &ev);

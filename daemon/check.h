@@ -115,7 +115,9 @@ struct check {
     int64_t interval_override_ms;       /* post-deploy cadence; 0 none */
     size_t heap_index;
     bool queued;                        /* waiting for a concurrency slot */
+    int64_t queue_due_ms;               /* due time of the queued tick */
     struct check *queue_next;
+    size_t running_index;               /* position in the running set */
 };
 
 /* Create a check for conf, state unknown. NULL on allocation failure. */

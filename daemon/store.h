@@ -88,11 +88,10 @@ struct store;
 
 struct store_ops {
     const char *name;
-    int (*open)(struct store *st, const struct config *conf);
     void (*close)(struct store *st);
     int (*load_states)(struct store *st, store_state_fn fn, void *arg);
     void (*put_result)(struct store *st, const struct store_check_state *s);
-    void (*put_event)(struct store *st, const struct event *ev);
+    int64_t (*put_event)(struct store *st, const struct event *ev);
     int (*history)(struct store *st, const struct store_history_query *q, store_history_fn fn,
                    void *arg);
     int (*events)(struct store *st, const struct store_event_query *q, store_events_fn fn,
@@ -110,7 +109,9 @@ struct store {
     char errstr[256];           /* last error text, for logs */
 };
 
-extern const struct store_ops store_sqlite_ops;
+/* The SQLite backend's constructor; store_open calls it. */
+int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store **out,
+                      char *errbuf, size_t errlen);
 
 /* Open the backend named by conf->storage.driver on loop: create the file or
  * connect, apply pending migrations, start the writer. Synchronous; called

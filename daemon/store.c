@@ -1,0 +1,64 @@
+/* store.c - pick a backend, dispatch through its ops. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "store.h"
+
+/* Open the backend named by conf->storage.driver. */
+int store_open(uv_loop_t *loop, const struct config *conf, struct store **out, char *errbuf,
+               size_t errlen)
+{
+    *out = NULL;
+    if (conf->storage.driver == NULL || strcmp(conf->storage.driver, "sqlite") == 0) {
+        return store_sqlite_open(loop, conf, out, errbuf, errlen);
+    }
+    snprintf(errbuf, errlen, "storage driver \"%s\" is not available in this build",
+             conf->storage.driver);
+    return -ENOTSUP;
+}
+
+void store_close(struct store *st)
+{
+    if (st != NULL) {
+        st->ops->close(st);
+    }
+}
+
+int store_load_states(struct store *st, store_state_fn fn, void *arg)
+{
+    return st->ops->load_states(st, fn, arg);
+}
+
+void store_put_result(struct store *st, const struct store_check_state *s)
+{
+    st->ops->put_result(st, s);
+}
+
+int64_t store_put_event(struct store *st, const struct event *ev)
+{
+    return st->ops->put_event(st, ev);
+}
+
+int store_history(struct store *st, const struct store_history_query *q, store_history_fn fn,
+                  void *arg)
+{
+    return st->ops->history(st, q, fn, arg);
+}
+
+int store_events(struct store *st, const struct store_event_query *q, store_events_fn fn,
+                 void *arg)
+{
+    return st->ops->events(st, q, fn, arg);
+}
+
+void store_retention(struct store *st, int64_t now_ms)
+{
+    st->ops->retention(st, now_ms);
+}
+
+void store_stats(struct store *st, size_t *queue_length, uint64_t *write_errors)
+{
+    st->ops->stats(st, queue_length, write_errors);
+}

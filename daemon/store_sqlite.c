@@ -1,0 +1,1119 @@
+/* store_sqlite.c - the embedded history store.
+ *
+ * One writer thread owns the write connection. The loop thread puts owned
+ * records on a bounded queue and never waits; the writer commits them up to
+ * STORE_BATCH a transaction (WAL, synchronous=NORMAL). Queries travel the
+ * same queue, so a query sees every write queued before it; their rows come
+ * back to the loop through a uv_async. Rollups are computed by the writer
+ * from raw rows, per check, as minutes and hours close; progress is stored,
+ * so a restart neither loses nor doubles a bucket. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "schema.h"
+#include "store.h"
+
+#define STORE_QUEUE_MAX 65536
+#define STORE_BATCH 1000
+#define ROLLUP_EVERY_MS 10000
+#define ROLLUP_MARGIN_MS 60000 /* a minute is rolled up once it closed a minute ago */
+#define MINUTE_MS 60000LL
+#define HOUR_MS 3600000LL
+#define RETENTION_CHUNK 10000
+#define HISTORY_DEFAULT 1000
+#define HISTORY_MAX 100000
+#define EVENTS_DEFAULT 100
+#define EVENTS_MAX 10000
+
+enum rec_kind {
+    REC_RESULT,
+    REC_EVENT,
+    REC_HISTORY,
+    REC_EVENTS,
+    REC_RETENTION,
+    REC_STOP,
+};
+
+/* One queued record; owns its strings. */
+struct rec {
+    enum rec_kind kind;
+    struct rec *next;
+    int err;                        /* query: 0 or -errno */
+    /* REC_RESULT */
+    char *check;
+    struct store_check_state st;
+    /* REC_EVENT */
+    struct event ev;
+    /* REC_HISTORY */
+    struct store_history_query hq;
+    store_history_fn hfn;
+    struct store_history_row *hrows;
+    size_t nh;
+    /* REC_EVENTS */
+    struct store_event_query eq;
+    store_events_fn efn;
+    struct event *erows;
+    size_t ne;
+    void *arg;
+    /* REC_RETENTION */
+    int64_t now_ms;
+};
+
+struct store_sqlite {
+    struct store base;
+    char *path;
+    sqlite3 *db;                    /* the writer's connection */
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct rec *head, *tail;        /* queue to the writer, under mu */
+    size_t queued;
+    struct rec *done_head;          /* finished queries, under mu */
+    uv_async_t async;
+    bool async_started;
+    int64_t next_event_id;          /* loop thread only */
+    uint64_t write_errors;          /* under mu */
+    uint64_t dropped_logged;        /* loop thread: last count logged */
+    /* writer-thread only */
+    sqlite3_stmt *ins_result, *up_state, *ins_event, *get_check, *ins_check;
+    bool in_txn;
+    int64_t next_minute, next_hour; /* rollup progress */
+    int64_t last_rollup_ms;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *xstrdup(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+/* Execute SQL without results; logs and returns -EIO on failure. */
+static int exec_sql(sqlite3 *db, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error(LOG_KV("store", "sqlite"), "%s: %s", what, msg != NULL ? msg : "?");
+        sqlite3_free(msg);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* mkdir -p of the directory part of path. */
+static int make_parent(const char *path)
+{
+    char *dir = strdup(path);
+    if (dir == NULL) {
+        return -ENOMEM;
+    }
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        for (char *p = dir + 1; rc == 0; p++) {
+            if (*p == '/' || *p == '\0') {
+                char c = *p;
+                *p = '\0';
+                if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+                    rc = -errno;
+                }
+                *p = c;
+                if (c == '\0') {
+                    break;
+                }
+            }
+        }
+    }
+    free(dir);
+    return rc;
+}
+
+/* Apply pending migrations; refuse a newer schema. */
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    if (exec_sql(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+                     "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
+                 "create schema_version") < 0) {
+        snprintf(err, errlen, "cannot create schema_version: %s", sqlite3_errmsg(db));
+        return -EIO;
+    }
+    sqlite3_stmt *q;
+    int current = 0;
+    if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &q,
+                           NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read schema version: %s", sqlite3_errmsg(db));
+        return -EIO;
+    }
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        current = sqlite3_column_int(q, 0);
+    }
+    sqlite3_finalize(q);
+    if ((size_t)current > schema_sqlite_count) {
+        snprintf(err, errlen,
+                 "database schema version %d is newer than this shipwatchd knows (%zu): "
+                 "refusing to touch it",
+                 current, schema_sqlite_count);
+        return -EPROTO;
+    }
+    for (size_t i = (size_t)current; i < schema_sqlite_count; i++) {
+        const struct schema_migration *m = &schema_sqlite[i];
+        char *msg = NULL;
+        char record[256];
+        snprintf(record, sizeof(record),
+                 "INSERT INTO schema_version VALUES (%d, '%s', %" PRId64 ")", m->version, m->name,
+                 wall_ms());
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, record, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(err, errlen, "migration %04d_%s failed: %s", m->version, m->name,
+                     msg != NULL ? msg : sqlite3_errmsg(db));
+            sqlite3_free(msg);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return -EIO;
+        }
+        log_info(LOG_KV("store", "sqlite"), "applied migration %04d_%s", m->version, m->name);
+    }
+    return 0;
+}
+
+/* --- records --- */
+
+static void rec_free(struct rec *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    free(r->check);
+    free((char *)r->ev.type);
+    free((char *)r->ev.check);
+    free((char *)r->ev.app);
+    free((char *)r->ev.env);
+    free((char *)r->ev.message);
+    free((char *)r->ev.data);
+    free((char *)r->hq.check);
+    free((char *)r->eq.app);
+    free((char *)r->eq.check);
+    free((char *)r->eq.type);
+    for (size_t i = 0; i < r->nh; i++) {
+        free((char *)r->hrows[i].error);
+        free((char *)r->hrows[i].failed_condition);
+    }
+    free(r->hrows);
+    for (size_t i = 0; i < r->ne; i++) {
+        free((char *)r->erows[i].type);
+        free((char *)r->erows[i].check);
+        free((char *)r->erows[i].app);
+        free((char *)r->erows[i].env);
+        free((char *)r->erows[i].message);
+        free((char *)r->erows[i].data);
+    }
+    free(r->erows);
+    free(r);
+}
+
+/* Queue r for the writer. Queries and control records are never dropped;
+ * writes are dropped (and counted) when the queue is full. */
+static int enqueue(struct store_sqlite *s, struct rec *r, bool droppable)
+{
+    pthread_mutex_lock(&s->mu);
+    if (droppable && s->queued >= STORE_QUEUE_MAX) {
+        s->write_errors++;
+        pthread_mutex_unlock(&s->mu);
+        rec_free(r);
+        return -ENOBUFS;
+    }
+    r->next = NULL;
+    if (s->tail != NULL) {
+        s->tail->next = r;
+    } else {
+        s->head = r;
+    }
+    s->tail = r;
+    s->queued++;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+/* --- writer thread --- */
+
+static void bind_text_or_null(sqlite3_stmt *q, int i, const char *s)
+{
+    if (s == NULL || s[0] == '\0') {
+        sqlite3_bind_null(q, i);
+    } else {
+        sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
+    }
+}
+
+/* The id of a check name, creating it. -1 on error. */
+static int64_t check_id(struct store_sqlite *s, const char *name)
+{
+    int64_t id = -1;
+    sqlite3_reset(s->get_check);
+    sqlite3_bind_text(s->get_check, 1, name, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(s->get_check) == SQLITE_ROW) {
+        return sqlite3_column_int64(s->get_check, 0);
+    }
+    sqlite3_reset(s->ins_check);
+    sqlite3_bind_text(s->ins_check, 1, name, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(s->ins_check) == SQLITE_DONE) {
+        id = sqlite3_last_insert_rowid(s->db);
+    }
+    return id;
+}
+
+static void txn_begin(struct store_sqlite *s)
+{
+    if (!s->in_txn && exec_sql(s->db, "BEGIN", "begin") == 0) {
+        s->in_txn = true;
+    }
+}
+
+static void txn_commit(struct store_sqlite *s)
+{
+    if (s->in_txn) {
+        if (exec_sql(s->db, "COMMIT", "commit") < 0) {
+            exec_sql(s->db, "ROLLBACK", "rollback");
+            pthread_mutex_lock(&s->mu);
+            s->write_errors++;
+            pthread_mutex_unlock(&s->mu);
+        }
+        s->in_txn = false;
+    }
+}
+
+static void count_error(struct store_sqlite *s, const char *what)
+{
+    log_error(LOG_KV("store", "sqlite"), "%s: %s", what, sqlite3_errmsg(s->db));
+    pthread_mutex_lock(&s->mu);
+    s->write_errors++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Write one result and the check's state after it. */
+static void write_result(struct store_sqlite *s, struct rec *r)
+{
+    int64_t id = check_id(s, r->check);
+    if (id < 0) {
+        count_error(s, "cannot register check");
+        return;
+    }
+    const struct result *res = &r->st.last;
+    int rc = SQLITE_CONSTRAINT;
+    /* Two results of one check in the same millisecond (a heartbeat ping
+     * beside a scheduled run): the later one moves by a millisecond. */
+    for (int64_t bump = 0; bump < 8 && rc == SQLITE_CONSTRAINT; bump++) {
+        sqlite3_stmt *q = s->ins_result;
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int64(q, 2, res->started_ms + bump);
+        sqlite3_bind_int64(q, 3, res->duration_us);
+        sqlite3_bind_int(q, 4, (int)res->outcome);
+        if (res->status >= 0) {
+            sqlite3_bind_int(q, 5, res->status);
+        } else {
+            sqlite3_bind_null(q, 5);
+        }
+        bind_text_or_null(q, 6, res->error);
+        bind_text_or_null(q, 7, res->failed_condition);
+        rc = sqlite3_step(q);
+    }
+    if (rc != SQLITE_DONE) {
+        count_error(s, "cannot insert result");
+        return;
+    }
+    sqlite3_stmt *q = s->up_state;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int(q, 2, (int)r->st.state);
+    sqlite3_bind_int(q, 3, r->st.fail_streak);
+    sqlite3_bind_int(q, 4, r->st.ok_streak);
+    sqlite3_bind_int64(q, 5, r->st.state_since_ms);
+    sqlite3_bind_int64(q, 6, res->started_ms);
+    sqlite3_bind_int64(q, 7, res->duration_us);
+    sqlite3_bind_int(q, 8, (int)res->outcome);
+    if (res->status >= 0) {
+        sqlite3_bind_int(q, 9, res->status);
+    } else {
+        sqlite3_bind_null(q, 9);
+    }
+    bind_text_or_null(q, 10, res->error);
+    bind_text_or_null(q, 11, res->failed_condition);
+    sqlite3_bind_int64(q, 12, res->cert_expiry_s);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        count_error(s, "cannot update check state");
+    }
+}
+
+static void write_event(struct store_sqlite *s, struct rec *r)
+{
+    sqlite3_stmt *q = s->ins_event;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, r->ev.id);
+    sqlite3_bind_int64(q, 2, r->ev.ts_ms);
+    sqlite3_bind_text(q, 3, r->ev.type, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(q, 4, r->ev.check);
+    bind_text_or_null(q, 5, r->ev.app);
+    bind_text_or_null(q, 6, r->ev.env);
+    sqlite3_bind_text(q, 7, r->ev.message != NULL ? r->ev.message : "", -1, SQLITE_TRANSIENT);
+    bind_text_or_null(q, 8, r->ev.data);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        count_error(s, "cannot insert event");
+    }
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Aggregate raw rows of one check in [from, to) into buckets of width
+ * bucket_ms, written to table. Returns 0 or -EIO. */
+static int rollup_check(struct store_sqlite *s, int64_t id, int64_t from, int64_t to,
+                        int64_t bucket_ms, const char *table, int64_t **buf, size_t *cap)
+{
+    sqlite3_stmt *q = NULL, *ins = NULL;
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "INSERT OR REPLACE INTO %s VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", table);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT ts, duration_us, outcome FROM results WHERE check_id = ?1 "
+                           "AND ts >= ?2 AND ts < ?3 ORDER BY ts",
+                           -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, sql, -1, &ins, NULL) != SQLITE_OK) {
+        sqlite3_finalize(q);
+        sqlite3_finalize(ins);
+        return -EIO;
+    }
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, from);
+    sqlite3_bind_int64(q, 3, to);
+    int64_t bucket = INT64_MIN, failures = 0, sum = 0;
+    size_t n = 0;
+    int rc = 0;
+    for (;;) {
+        int step = sqlite3_step(q);
+        int64_t ts = 0, lat = 0;
+        if (step == SQLITE_ROW) {
+            ts = sqlite3_column_int64(q, 0);
+            lat = sqlite3_column_int64(q, 1);
+        } else if (step != SQLITE_DONE) {
+            rc = -EIO;
+            break;
+        }
+        int64_t b = step == SQLITE_ROW ? ts - ts % bucket_ms : INT64_MAX;
+        if (b != bucket && n > 0) {
+            qsort(*buf, n, sizeof(**buf), cmp_i64);
+            sqlite3_reset(ins);
+            sqlite3_bind_int64(ins, 1, id);
+            sqlite3_bind_int64(ins, 2, bucket);
+            sqlite3_bind_int64(ins, 3, (int64_t)n);
+            sqlite3_bind_int64(ins, 4, failures);
+            sqlite3_bind_int64(ins, 5, (*buf)[0]);
+            sqlite3_bind_int64(ins, 6, sum / (int64_t)n);
+            sqlite3_bind_int64(ins, 7, (*buf)[(n * 95 + 99) / 100 - 1]);
+            sqlite3_bind_int64(ins, 8, (*buf)[n - 1]);
+            if (sqlite3_step(ins) != SQLITE_DONE) {
+                rc = -EIO;
+                break;
+            }
+            n = 0;
+            failures = 0;
+            sum = 0;
+        }
+        if (step != SQLITE_ROW) {
+            break;
+        }
+        bucket = b;
+        if (n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 1024;
+            int64_t *v = realloc(*buf, nc * sizeof(*v));
+            if (v == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            *buf = v;
+            *cap = nc;
+        }
+        (*buf)[n++] = lat;
+        sum += lat;
+        failures += sqlite3_column_int(q, 2) != STATE_UP;
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+/* Roll up [from, to) for every check into table. */
+static int rollup_range(struct store_sqlite *s, int64_t from, int64_t to, int64_t bucket_ms,
+                        const char *table)
+{
+    sqlite3_stmt *ids;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM checks", -1, &ids, NULL) != SQLITE_OK) {
+        return -EIO;
+    }
+    int64_t *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    while (rc == 0 && sqlite3_step(ids) == SQLITE_ROW) {
+        rc = rollup_check(s, sqlite3_column_int64(ids, 0), from, to, bucket_ms, table, &buf,
+                          &cap);
+    }
+    sqlite3_finalize(ids);
+    free(buf);
+    return rc;
+}
+
+/* Roll up every minute and hour that has closed since the last pass. */
+static void rollup(struct store_sqlite *s, int64_t now_ms)
+{
+    int64_t minute_end = (now_ms - ROLLUP_MARGIN_MS) / MINUTE_MS * MINUTE_MS;
+    int64_t hour_end = (now_ms - ROLLUP_MARGIN_MS) / HOUR_MS * HOUR_MS;
+    if (s->next_minute == 0) {
+        /* First pass on an empty store: start from the oldest raw row. */
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(s->db, "SELECT MIN(ts) FROM results", -1, &q, NULL) == SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+                int64_t t = sqlite3_column_int64(q, 0);
+                s->next_minute = t - t % MINUTE_MS;
+                s->next_hour = t - t % HOUR_MS;
+            }
+            sqlite3_finalize(q);
+        }
+        if (s->next_minute == 0) {
+            return;
+        }
+    }
+    if (minute_end <= s->next_minute && hour_end <= s->next_hour) {
+        return;
+    }
+    txn_begin(s);
+    int rc = 0;
+    if (minute_end > s->next_minute) {
+        rc = rollup_range(s, s->next_minute, minute_end, MINUTE_MS, "rollups_minute");
+    }
+    if (rc == 0 && hour_end > s->next_hour) {
+        rc = rollup_range(s, s->next_hour, hour_end, HOUR_MS, "rollups_hour");
+    }
+    if (rc == 0) {
+        int64_t nm = minute_end > s->next_minute ? minute_end : s->next_minute;
+        int64_t nh = hour_end > s->next_hour ? hour_end : s->next_hour;
+        char sql[160];
+        snprintf(sql, sizeof(sql),
+                 "INSERT OR REPLACE INTO rollup_progress VALUES (1, %" PRId64 ", %" PRId64 ")",
+                 nm, nh);
+        if (exec_sql(s->db, sql, "rollup progress") == 0) {
+            s->next_minute = nm;
+            s->next_hour = nh;
+        }
+    } else {
+        count_error(s, "rollup failed");
+    }
+    txn_commit(s);
+}
+
+/* Delete rows older than the retention, in chunks. */
+static void retention(struct store_sqlite *s, int64_t now_ms)
+{
+    int64_t raw_before = now_ms - s->base.retention_raw_ms;
+    int64_t roll_before = now_ms - s->base.retention_rollups_ms;
+    static const char *const per_check[] = {
+        "DELETE FROM results WHERE check_id = ?1 AND ts < ?2",
+        "DELETE FROM rollups_minute WHERE check_id = ?1 AND bucket_ts < ?3",
+        "DELETE FROM rollups_hour WHERE check_id = ?1 AND bucket_ts < ?3",
+    };
+    sqlite3_stmt *ids;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM checks", -1, &ids, NULL) != SQLITE_OK) {
+        count_error(s, "retention");
+        return;
+    }
+    int64_t deleted = 0;
+    while (sqlite3_step(ids) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(ids, 0);
+        txn_begin(s);
+        for (size_t i = 0; i < sizeof(per_check) / sizeof(per_check[0]); i++) {
+            sqlite3_stmt *q;
+            if (sqlite3_prepare_v2(s->db, per_check[i], -1, &q, NULL) != SQLITE_OK) {
+                count_error(s, "retention");
+                continue;
+            }
+            sqlite3_bind_int64(q, 1, id);
+            sqlite3_bind_int64(q, 2, raw_before);
+            sqlite3_bind_int64(q, 3, roll_before);
+            if (sqlite3_step(q) == SQLITE_DONE) {
+                deleted += sqlite3_changes(s->db);
+            }
+            sqlite3_finalize(q);
+        }
+        txn_commit(s);
+    }
+    sqlite3_finalize(ids);
+    /* Events go with the rollups, a chunk a transaction. */
+    for (int changes = RETENTION_CHUNK; changes >= RETENTION_CHUNK;) {
+        sqlite3_stmt *q;
+        changes = 0;
+        if (sqlite3_prepare_v2(s->db,
+                               "DELETE FROM events WHERE id IN (SELECT id FROM events "
+                               "WHERE ts < ?1 LIMIT 10000)",
+                               -1, &q, NULL) != SQLITE_OK) {
+            break;
+        }
+        sqlite3_bind_int64(q, 1, roll_before);
+        if (sqlite3_step(q) == SQLITE_DONE) {
+            changes = sqlite3_changes(s->db);
+            deleted += changes;
+        }
+        sqlite3_finalize(q);
+    }
+    char n[24];
+    snprintf(n, sizeof(n), "%" PRId64, deleted);
+    log_info(LOG_KV("store", "sqlite", "deleted", n), "retention: %s old rows deleted", n);
+}
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return t != NULL ? (const char *)t : "";
+}
+
+/* Run a history query into r->hrows. */
+static void run_history(struct store_sqlite *s, struct rec *r)
+{
+    const struct store_history_query *hq = &r->hq;
+    size_t limit = hq->limit == 0 ? HISTORY_DEFAULT : hq->limit;
+    if (limit > HISTORY_MAX) {
+        limit = HISTORY_MAX;
+    }
+    const char *sql =
+        hq->granularity == STORE_RAW
+            ? "SELECT ts, 1, outcome != 1, duration_us, duration_us, duration_us, duration_us, "
+              "outcome, COALESCE(status, -1), error, failed_condition FROM results "
+              "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND ts >= ?2 AND ts < ?3 "
+              "ORDER BY ts DESC LIMIT ?4"
+        : hq->granularity == STORE_MINUTE
+            ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
+              "0, -1, NULL, NULL FROM rollups_minute WHERE check_id = (SELECT id FROM checks "
+              "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
+              "LIMIT ?4"
+            : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
+              "0, -1, NULL, NULL FROM rollups_hour WHERE check_id = (SELECT id FROM checks "
+              "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
+              "LIMIT ?4";
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        r->err = -EIO;
+        return;
+    }
+    sqlite3_bind_text(q, 1, hq->check != NULL ? hq->check : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 2, hq->from_ms);
+    sqlite3_bind_int64(q, 3, hq->to_ms > 0 ? hq->to_ms : INT64_MAX);
+    sqlite3_bind_int64(q, 4, (int64_t)limit);
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (r->nh == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct store_history_row *v = realloc(r->hrows, cap * sizeof(*v));
+            if (v == NULL) {
+                r->err = -ENOMEM;
+                break;
+            }
+            r->hrows = v;
+        }
+        struct store_history_row *row = &r->hrows[r->nh++];
+        row->ts_ms = sqlite3_column_int64(q, 0);
+        row->count = sqlite3_column_int64(q, 1);
+        row->failures = sqlite3_column_int64(q, 2);
+        row->latency_min_us = sqlite3_column_int64(q, 3);
+        row->latency_avg_us = sqlite3_column_int64(q, 4);
+        row->latency_p95_us = sqlite3_column_int64(q, 5);
+        row->latency_max_us = sqlite3_column_int64(q, 6);
+        row->outcome = (enum check_state)sqlite3_column_int(q, 7);
+        row->status = sqlite3_column_int(q, 8);
+        row->error = strdup(col_text(q, 9));
+        row->failed_condition = strdup(col_text(q, 10));
+    }
+    if (step != SQLITE_DONE && r->err == 0) {
+        r->err = -EIO;
+    }
+    sqlite3_finalize(q);
+}
+
+/* Run an events query into r->erows. */
+static void run_events(struct store_sqlite *s, struct rec *r)
+{
+    const struct store_event_query *eq = &r->eq;
+    size_t limit = eq->limit == 0 ? EVENTS_DEFAULT : eq->limit;
+    if (limit > EVENTS_MAX) {
+        limit = EVENTS_MAX;
+    }
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, ts, type, check_name, app, env, message, data FROM events "
+                           "WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR check_name = ?2) "
+                           "AND (?3 IS NULL OR type = ?3) AND id < ?4 ORDER BY id DESC LIMIT ?5",
+                           -1, &q, NULL) != SQLITE_OK) {
+        r->err = -EIO;
+        return;
+    }
+    bind_text_or_null(q, 1, eq->app);
+    bind_text_or_null(q, 2, eq->check);
+    bind_text_or_null(q, 3, eq->type);
+    sqlite3_bind_int64(q, 4, eq->before_id > 0 ? eq->before_id : INT64_MAX);
+    sqlite3_bind_int64(q, 5, (int64_t)limit);
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (r->ne == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct event *v = realloc(r->erows, cap * sizeof(*v));
+            if (v == NULL) {
+                r->err = -ENOMEM;
+                break;
+            }
+            r->erows = v;
+        }
+        struct event *ev = &r->erows[r->ne++];
+        ev->id = sqlite3_column_int64(q, 0);
+        ev->ts_ms = sqlite3_column_int64(q, 1);
+        ev->type = strdup(col_text(q, 2));
+        ev->check = sqlite3_column_type(q, 3) == SQLITE_NULL ? NULL : strdup(col_text(q, 3));
+        ev->app = sqlite3_column_type(q, 4) == SQLITE_NULL ? NULL : strdup(col_text(q, 4));
+        ev->env = sqlite3_column_type(q, 5) == SQLITE_NULL ? NULL : strdup(col_text(q, 5));
+        ev->message = strdup(col_text(q, 6));
+        ev->data = sqlite3_column_type(q, 7) == SQLITE_NULL ? NULL : strdup(col_text(q, 7));
+    }
+    if (step != SQLITE_DONE && r->err == 0) {
+        r->err = -EIO;
+    }
+    sqlite3_finalize(q);
+}
+
+/* Hand a finished query back to the loop. */
+static void complete(struct store_sqlite *s, struct rec *r)
+{
+    pthread_mutex_lock(&s->mu);
+    r->next = s->done_head;
+    s->done_head = r;
+    pthread_mutex_unlock(&s->mu);
+    uv_async_send(&s->async);
+}
+
+/* The writer: batches of writes in one transaction; queries in order. */
+static void *writer_main(void *arg)
+{
+    struct store_sqlite *s = arg;
+    bool stop = false;
+    while (!stop) {
+        pthread_mutex_lock(&s->mu);
+        if (s->head == NULL) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&s->cv, &s->mu, &until);
+        }
+        struct rec *batch = s->head;
+        size_t n = 0;
+        struct rec *last = NULL;
+        for (struct rec *r = batch; r != NULL && n < STORE_BATCH; r = r->next) {
+            last = r;
+            n++;
+        }
+        if (last != NULL) {
+            s->head = last->next;
+            if (s->head == NULL) {
+                s->tail = NULL;
+            }
+            last->next = NULL;
+            s->queued -= n;
+        }
+        pthread_mutex_unlock(&s->mu);
+
+        for (struct rec *r = batch, *next; r != NULL; r = next) {
+            next = r->next;
+            switch (r->kind) {
+            case REC_RESULT:
+                txn_begin(s);
+                write_result(s, r);
+                rec_free(r);
+                break;
+            case REC_EVENT:
+                txn_begin(s);
+                write_event(s, r);
+                rec_free(r);
+                break;
+            case REC_HISTORY:
+                txn_commit(s);
+                run_history(s, r);
+                complete(s, r);
+                break;
+            case REC_EVENTS:
+                txn_commit(s);
+                run_events(s, r);
+                complete(s, r);
+                break;
+            case REC_RETENTION:
+                txn_commit(s);
+                retention(s, r->now_ms);
+                rec_free(r);
+                break;
+            case REC_STOP:
+                stop = true;
+                rec_free(r);
+                break;
+            }
+        }
+        txn_commit(s);
+        int64_t now = wall_ms();
+        if (stop || now - s->last_rollup_ms >= ROLLUP_EVERY_MS) {
+            s->last_rollup_ms = now;
+            rollup(s, now);
+        }
+    }
+    return NULL;
+}
+
+/* On the loop: run the callbacks of finished queries. */
+static void on_async(uv_async_t *h)
+{
+    struct store_sqlite *s = h->data;
+    pthread_mutex_lock(&s->mu);
+    struct rec *r = s->done_head;
+    s->done_head = NULL;
+    pthread_mutex_unlock(&s->mu);
+    while (r != NULL) {
+        struct rec *next = r->next;
+        if (r->kind == REC_HISTORY) {
+            r->hfn(r->err, r->hrows, r->nh, r->arg);
+        } else {
+            r->efn(r->err, r->erows, r->ne, r->arg);
+        }
+        rec_free(r);
+        r = next;
+    }
+}
+
+/* --- ops --- */
+
+static void sqlite_close(struct store *st)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    if (s->thread_started) {
+        struct rec *r = calloc(1, sizeof(*r));
+        if (r != NULL) {
+            r->kind = REC_STOP;
+            enqueue(s, r, false);
+        }
+        pthread_join(s->thread, NULL);
+    }
+    /* Queries that finished but were never delivered are dropped. */
+    for (struct rec *r = s->done_head, *next; r != NULL; r = next) {
+        next = r->next;
+        rec_free(r);
+    }
+    for (struct rec *r = s->head, *next; r != NULL; r = next) {
+        next = r->next;
+        rec_free(r);
+    }
+    sqlite3_finalize(s->ins_result);
+    sqlite3_finalize(s->up_state);
+    sqlite3_finalize(s->ins_event);
+    sqlite3_finalize(s->get_check);
+    sqlite3_finalize(s->ins_check);
+    if (s->db != NULL) {
+        exec_sql(s->db, "PRAGMA optimize", "optimize");
+        if (sqlite3_close(s->db) != SQLITE_OK) {
+            log_error(LOG_KV("store", "sqlite"), "close: %s", sqlite3_errmsg(s->db));
+        }
+    }
+    if (s->async_started && !uv_is_closing((uv_handle_t *)&s->async)) {
+        uv_close((uv_handle_t *)&s->async, NULL);
+        uv_run(s->base.loop, UV_RUN_NOWAIT);
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s->path);
+    free(s);
+}
+
+static int sqlite_load_states(struct store *st, store_state_fn fn, void *arg)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    sqlite3_stmt *q;
+    /* At start-up, before anything is queued; the connection is serialized
+     * (SQLITE_OPEN_FULLMUTEX) in any case. */
+    int rc = sqlite3_prepare_v2(
+        s->db,
+        "SELECT c.name, s.state, s.fail_streak, s.ok_streak, s.state_since, s.last_ts, "
+        "s.last_duration_us, s.last_outcome, COALESCE(s.last_status, -1), s.last_error, "
+        "s.last_failed, COALESCE(s.last_cert_expiry, 0) FROM check_state s JOIN checks c ON "
+        "c.id = s.check_id",
+        -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        return -EIO;
+    }
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct store_check_state cs = {0};
+        cs.check = col_text(q, 0);
+        cs.state = (enum check_state)sqlite3_column_int(q, 1);
+        cs.fail_streak = sqlite3_column_int(q, 2);
+        cs.ok_streak = sqlite3_column_int(q, 3);
+        cs.state_since_ms = sqlite3_column_int64(q, 4);
+        cs.last.started_ms = sqlite3_column_int64(q, 5);
+        cs.last.duration_us = sqlite3_column_int64(q, 6);
+        cs.last.outcome = (enum check_state)sqlite3_column_int(q, 7);
+        cs.last.status = sqlite3_column_int(q, 8);
+        snprintf(cs.last.error, sizeof(cs.last.error), "%s", col_text(q, 9));
+        snprintf(cs.last.failed_condition, sizeof(cs.last.failed_condition), "%s",
+                 col_text(q, 10));
+        cs.last.cert_expiry_s = sqlite3_column_int64(q, 11);
+        fn(&cs, arg);
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* Log dropped writes, at most once per thousand. */
+static void note_drop(struct store_sqlite *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t n = s->write_errors;
+    pthread_mutex_unlock(&s->mu);
+    if (n >= s->dropped_logged + 1000 || s->dropped_logged == 0) {
+        s->dropped_logged = n;
+        log_error(LOG_KV("store", "sqlite"), "write queue full (%d): dropping writes",
+                  STORE_QUEUE_MAX);
+    }
+}
+
+static void sqlite_put_result(struct store *st, const struct store_check_state *cs)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL || (r->check = strdup(cs->check)) == NULL) {
+        free(r);
+        return;
+    }
+    r->kind = REC_RESULT;
+    r->st = *cs;
+    r->st.check = NULL;
+    if (enqueue(s, r, true) < 0) {
+        note_drop(s);
+    }
+}
+
+static int64_t sqlite_put_event(struct store *st, const struct event *ev)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    int64_t id = s->next_event_id++;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return id;
+    }
+    r->kind = REC_EVENT;
+    r->ev.id = id;
+    r->ev.ts_ms = ev->ts_ms;
+    r->ev.type = xstrdup(ev->type != NULL ? ev->type : "daemon");
+    r->ev.check = xstrdup(ev->check);
+    r->ev.app = xstrdup(ev->app);
+    r->ev.env = xstrdup(ev->env);
+    r->ev.message = xstrdup(ev->message != NULL ? ev->message : "");
+    r->ev.data = xstrdup(ev->data);
+    if (enqueue(s, r, true) < 0) {
+        note_drop(s);
+    }
+    return id;
+}
+
+static int sqlite_history(struct store *st, const struct store_history_query *q,
+                          store_history_fn fn, void *arg)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    r->kind = REC_HISTORY;
+    r->hq = *q;
+    r->hq.check = xstrdup(q->check);
+    r->hfn = fn;
+    r->arg = arg;
+    return enqueue(s, r, false);
+}
+
+static int sqlite_events(struct store *st, const struct store_event_query *q,
+                         store_events_fn fn, void *arg)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    r->kind = REC_EVENTS;
+    r->eq = *q;
+    r->eq.app = xstrdup(q->app);
+    r->eq.check = xstrdup(q->check);
+    r->eq.type = xstrdup(q->type);
+    r->efn = fn;
+    r->arg = arg;
+    return enqueue(s, r, false);
+}
+
+static void sqlite_retention(struct store *st, int64_t now_ms)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r != NULL) {
+        r->kind = REC_RETENTION;
+        r->now_ms = now_ms;
+        enqueue(s, r, false);
+    }
+}
+
+static void sqlite_stats(struct store *st, size_t *queue_length, uint64_t *write_errors)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    pthread_mutex_lock(&s->mu);
+    *queue_length = s->queued;
+    *write_errors = s->write_errors;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite_close,
+    .load_states = sqlite_load_states,
+    .put_result = sqlite_put_result,
+    .put_event = sqlite_put_event,
+    .history = sqlite_history,
+    .events = sqlite_events,
+    .retention = sqlite_retention,
+    .stats = sqlite_stats,
+};
+
+/* Read one integer with a query; def when there is no row. */
+static int64_t query_int(sqlite3 *db, const char *sql, int64_t def)
+{
+    sqlite3_stmt *q;
+    int64_t v = def;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+            v = sqlite3_column_int64(q, 0);
+        }
+        sqlite3_finalize(q);
+    }
+    return v;
+}
+
+/* Open the SQLite store: file, pragmas, migrations, statements, writer. */
+int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store **out,
+                      char *errbuf, size_t errlen)
+{
+    struct store_sqlite *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    s->base.ops = &sqlite_ops;
+    s->base.loop = loop;
+    s->base.retention_raw_ms = conf->storage.retention_raw_ms;
+    s->base.retention_rollups_ms = conf->storage.retention_rollups_ms;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->path = strdup(conf->storage.path);
+    int rc = -EIO;
+    if (s->path == NULL) {
+        rc = -ENOMEM;
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    rc = make_parent(s->path);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "%s: cannot create its directory: %s", s->path, strerror(-rc));
+        goto fail;
+    }
+    rc = -EIO;
+    if (sqlite3_open_v2(s->path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(errbuf, errlen, "%s: %s", s->path,
+                 s->db != NULL ? sqlite3_errmsg(s->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                     "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(errbuf, errlen, "%s: %s", s->path, msg != NULL ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        goto fail;
+    }
+    rc = migrate(s->db, errbuf, errlen);
+    if (rc < 0) {
+        char tmp[256];
+        snprintf(tmp, sizeof(tmp), "%s", errbuf);
+        snprintf(errbuf, errlen, "%s: %s", s->path, tmp);
+        goto fail;
+    }
+    rc = -EIO;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1,
+                           &s->ins_result, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO check_state VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                           "?7, ?8, ?9, ?10, ?11, ?12)",
+                           -1, &s->up_state, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           -1, &s->ins_event, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT id FROM checks WHERE name = ?1", -1, &s->get_check,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT INTO checks (name) VALUES (?1)", -1, &s->ins_check,
+                           NULL) != SQLITE_OK) {
+        snprintf(errbuf, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    s->next_event_id = query_int(s->db, "SELECT MAX(id) FROM events", 0) + 1;
+    s->next_minute = query_int(s->db, "SELECT next_minute FROM rollup_progress", 0);
+    s->next_hour = query_int(s->db, "SELECT next_hour FROM rollup_progress", 0);
+    s->last_rollup_ms = wall_ms();
+
+    rc = uv_async_init(loop, &s->async, on_async);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "uv_async_init: %s", uv_strerror(rc));
+        goto fail;
+    }
+    s->async.data = s;
+    s->async_started = true;
+    rc = pthread_create(&s->thread, NULL, writer_main, s);
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "cannot start the writer thread: %s", strerror(rc));
+        rc = -rc;
+        goto fail;
+    }
+    s->thread_started = true;
+    *out = &s->base;
+    return 0;
+fail:
+    sqlite_close(&s->base);
+    return rc;
+}

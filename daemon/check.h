@@ -97,6 +97,8 @@ struct check {
     struct result last;                 /* last result; started_ms 0 when none */
     int64_t state_since_ms;             /* when state last changed */
     int64_t last_ping_ms;               /* heartbeat: last ping; 0 never */
+    int64_t heartbeat_since_ms;         /* heartbeat: when watching began */
+    int64_t heartbeat_started_ms;       /* heartbeat: last "start"; 0 none */
 
     bool paused;
     bool removed;                       /* dropped by a reload while its run was

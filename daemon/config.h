@@ -98,7 +98,12 @@ struct conf_app {
 struct conf_notifier {
     char *name;
     char *type;                /* webhook | slack | discord | email | exec | alertmanager */
-    char *url;                 /* secret: may embed a token */
+    char *url;                 /* secret: may embed a token; smtp(s):// for email */
+    char **argv;               /* exec: the command, NULL-terminated */
+    size_t argc;
+    char *from;                /* email: sender address */
+    char **to;                 /* email: recipient addresses */
+    size_t nto;
 };
 
 struct conf_alert {

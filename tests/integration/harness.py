@@ -76,6 +76,7 @@ class Target:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.proc.stdout.close()
 
 
 class Daemon:
@@ -91,6 +92,10 @@ class Daemon:
         self.env.update(env or {})
         self.proc = None
         self.write_config(config)
+
+    def config_text(self):
+        with open(self.config_path, encoding='utf-8') as f:
+            return f.read()
 
     def write_config(self, body):
         """Write the config; {db} and {socket} are filled in."""
@@ -114,7 +119,7 @@ class Daemon:
                 raise AssertionError('shipwatchd exited %d:\n%s' % (self.proc.returncode, self.log()))
         return self
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):

@@ -9,7 +9,6 @@ from harness import (DOWN, DEGRADED, PLUGINS, UNKNOWN, UP, DaemonTest, closed_po
 CONFIG = '''
 daemon:
   socket: {socket}
-  http: 127.0.0.1:0
 storage:
   path: {db}
 defaults:

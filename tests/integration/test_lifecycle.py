@@ -121,7 +121,7 @@ class LifecycleTest(DaemonTest):
     type: http
     url: %(b)s/status/500
 ''' % {'b': t.base})
-        d.signal(signal.SIGHUP)
+        d.send_signal(signal.SIGHUP)
         d.wait_results('added', 1)
         wait_until(lambda: d.events('reload'), what='a reload event')
         self.assertIn('1 unchanged', d.events('reload')[-1][4])
@@ -140,7 +140,7 @@ class LifecycleTest(DaemonTest):
     type: http
     interval: nope
 ''')
-        d.signal(signal.SIGHUP)
+        d.send_signal(signal.SIGHUP)
         wait_until(lambda: 'reload failed' in (d.events('reload')[-1][4] if d.events('reload')
                                                else ''), what='a failed reload event')
         self.assertIn('bad duration', d.log())
@@ -160,10 +160,9 @@ class LifecycleTest(DaemonTest):
     command: ["%s/exit0.sh"]
 ''' % (PLUGINS, PLUGINS))
         # A short drain deadline so the hanging plugin is cancelled.
-        text = open(d.config_path, encoding='utf-8').read().replace(
+        text = d.config_text().replace(
             'daemon:\n', 'daemon:\n  drain-timeout: 1s\n', 1)
-        with open(d.config_path, 'w', encoding='utf-8') as f:
-            f.write(text)
+        d.write_config(text)
         d.start()
         d.wait_results('fine', 2)
         time.sleep(0.3)
@@ -173,7 +172,7 @@ class LifecycleTest(DaemonTest):
         integrity = d.query('PRAGMA integrity_check')
         self.assertEqual(integrity, [('ok',)])
         n = len(d.results('fine'))
-        d2 = self.daemon(open(d.config_path).read(), workdir=d.dir)
+        d2 = self.daemon(d.config_text(), workdir=d.dir)
         d2.start()
         d2.wait_results('fine', n + 1)
         self.assertEqual(d2.stop(signal.SIGINT), 0)

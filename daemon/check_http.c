@@ -1,0 +1,221 @@
+/* check_http.c - HTTP checks through the shared curl multi engine.
+ *
+ * Every run is a fresh connection (a pooled one could hide a dead backend).
+ * The body is kept up to max-body bytes for conditions; past that it is read
+ * and dropped, and a body over 16 times the cap aborts the transfer, so a
+ * runaway response costs neither memory nor the check's whole timeout. */
+#define _DEFAULT_SOURCE /* timegm */
+#define _XOPEN_SOURCE 700 /* strptime */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "curlm.h"
+#include "daemon.h"
+
+#define REDIRECTS_MAX 10
+#define BODY_ABORT_FACTOR 16
+
+struct http_run {
+    CURL *easy;
+    struct curl_slist *headers;
+    char errbuf[CURL_ERROR_SIZE];
+    size_t cap;                 /* body bytes kept */
+    size_t seen;                /* body bytes received */
+    bool overflow;              /* aborted: body over the abort limit */
+};
+
+/* CURLOPT_WRITEFUNCTION: keep up to the cap, count the rest. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct check_run *run = arg;
+    struct http_run *h = run->priv;
+    size_t n = size * nmemb;
+    h->seen += n;
+    if (run->body_len < h->cap) {
+        size_t keep = h->cap - run->body_len < n ? h->cap - run->body_len : n;
+        if (run->body == NULL) {
+            run->body = malloc(h->cap > 0 ? h->cap : 1);
+            if (run->body == NULL) {
+                return 0;
+            }
+        }
+        memcpy(run->body + run->body_len, data, keep);
+        run->body_len += keep;
+    }
+    if (h->seen > h->cap * BODY_ABORT_FACTOR && h->cap > 0) {
+        h->overflow = true;
+        return 0;
+    }
+    return n;
+}
+
+/* Parse certinfo's "Expire date" (e.g. "Jan  1 00:00:00 2030 GMT") into unix s. */
+static int64_t parse_expiry(const char *v)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(v, "%b %d %H:%M:%S %Y", &tm);
+    if (end == NULL) {
+        end = strptime(v, "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    return end != NULL ? (int64_t)timegm(&tm) : 0;
+}
+
+/* The peer certificate's expiry from CURLINFO_CERTINFO, 0 when unknown. */
+static int64_t cert_expiry(CURL *easy)
+{
+    struct curl_certinfo *ci = NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || ci == NULL ||
+        ci->num_of_certs < 1) {
+        return 0;
+    }
+    for (struct curl_slist *s = ci->certinfo[0]; s != NULL; s = s->next) {
+        if (strncmp(s->data, "Expire date:", 12) == 0) {
+            return parse_expiry(s->data + 12);
+        }
+    }
+    return 0;
+}
+
+/* The transfer ended: fill the result and finish the run. */
+static void on_done(CURL *easy, CURLcode rc, void *arg)
+{
+    struct check_run *run = arg;
+    struct http_run *h = run->priv;
+    struct result *r = &run->result;
+    long code = 0;
+    double total = 0;
+
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &total);
+    run->facts.response_time_ms = (int64_t)(total * 1000.0);
+    if (code > 0) {
+        r->status = (int)code;
+        run->facts.status = (int)code;
+    }
+    long connects = 0;
+    curl_off_t connect_us = 0;
+    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+    run->facts.connected = (code > 0 || connect_us > 0) ? 1 : 0;
+    int64_t expiry = cert_expiry(easy);
+    if (expiry > 0) {
+        r->cert_expiry_s = expiry;
+        run->facts.cert_expiry_ms = expiry * 1000 - daemon_now_ms();
+    }
+
+    if (run->cancelled) {
+        /* dropped by check_run_finish */
+    } else if (h->overflow) {
+        r->outcome = STATE_DOWN;
+        snprintf(r->error, sizeof(r->error), "response body over %zu bytes: transfer aborted",
+                 h->cap * BODY_ABORT_FACTOR);
+    } else if (rc != CURLE_OK) {
+        r->outcome = STATE_DOWN;
+        snprintf(r->error, sizeof(r->error), "%s",
+                 h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
+    } else if (run->check->conf->nconditions == 0 && code >= 400) {
+        r->outcome = STATE_DOWN;
+        snprintf(r->error, sizeof(r->error), "HTTP %ld", code);
+    }
+
+    curl_slist_free_all(h->headers);
+    curl_easy_cleanup(easy);
+    free(h);
+    run->priv = NULL;
+    check_run_finish(run);
+}
+
+/* Begin an HTTP run. */
+static int http_start(struct check_run *run)
+{
+    const struct conf_check *c = run->check->conf;
+    struct curlm *m = run->daemon->curlm;
+    struct http_run *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        return -ENOMEM;
+    }
+    h->easy = curlm_easy(m);
+    if (h->easy == NULL) {
+        free(h);
+        return -ENOMEM;
+    }
+    h->cap = c->max_body_bytes;
+    run->priv = h;
+    CURL *e = h->easy;
+    curl_easy_setopt(e, CURLOPT_URL, c->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "shipwatch/" SHIPWATCH_VERSION);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, run);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, c->follow_redirects ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)REDIRECTS_MAX);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
+    if (strncmp(c->url, "https:", 6) == 0) {
+        curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
+    }
+    if (c->method != NULL && strcmp(c->method, "GET") != 0) {
+        if (strcmp(c->method, "HEAD") == 0) {
+            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        } else {
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c->method);
+        }
+    }
+    if (c->body != NULL) {
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, c->body);
+        if (c->method == NULL || strcmp(c->method, "GET") == 0) {
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "POST");
+        }
+    }
+    for (size_t i = 0; i < c->nheaders; i++) {
+        char line[1024];
+        snprintf(line, sizeof(line), "%s: %s", c->headers[i].name, c->headers[i].value);
+        struct curl_slist *n = curl_slist_append(h->headers, line);
+        if (n == NULL) {
+            curl_slist_free_all(h->headers);
+            curl_easy_cleanup(e);
+            free(h);
+            run->priv = NULL;
+            return -ENOMEM;
+        }
+        h->headers = n;
+    }
+    if (h->headers != NULL) {
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
+    }
+    int rc = curlm_add(m, e, on_done, run);
+    if (rc < 0) {
+        curl_slist_free_all(h->headers);
+        curl_easy_cleanup(e);
+        free(h);
+        run->priv = NULL;
+    }
+    return rc;
+}
+
+/* Abort a run in flight. */
+static void http_cancel(struct check_run *run)
+{
+    struct http_run *h = run->priv;
+    if (h != NULL) {
+        curlm_cancel(run->daemon->curlm, h->easy);
+    }
+}
+
+const struct check_type check_http_type = {
+    .name = "http",
+    .kind = CHECK_HTTP,
+    .start = http_start,
+    .cancel = http_cancel,
+};

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "OK - fine|time=1"
+exit 0

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "WARNING - getting full|used=85%"
+exit 1

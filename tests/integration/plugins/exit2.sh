@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "CRITICAL - it broke"
+exit 2

@@ -1,0 +1,1580 @@
+/* test_config.c - loading, validating and freeing the YAML configuration. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "cond.h"
+#include "config.h"
+
+#define NAME "t.yml"
+
+/* The example of DESIGN.md, "Configuration, by example", verbatim. */
+static const char design_example[] =
+    "daemon:\n"
+    "  socket: /run/shipwatch/shipwatch.sock   # default: $XDG_RUNTIME_DIR/shipwatch.sock\n"
+    "  http: 127.0.0.1:9321                    # /metrics, /healthz, webhooks, heartbeats\n"
+    "  admins: [ops]                           # users or groups allowed to change state\n"
+    "storage:\n"
+    "  driver: sqlite                          # sqlite (default) | postgres\n"
+    "  path: /var/lib/shipwatch/history.db\n"
+    "  dsn: ${SHIPWATCH_PG_DSN:-}\n"
+    "  retention: { raw: 14d, rollups: 400d }\n"
+    "defaults:\n"
+    "  interval: 30s\n"
+    "  timeout: 5s\n"
+    "  failure-threshold: 3\n"
+    "  success-threshold: 2\n"
+    "apps:\n"
+    "  - name: api\n"
+    "    deploy-token: ${API_DEPLOY_TOKEN}\n"
+    "    verify: { window: 5m, interval: 5s }\n"
+    "checks:\n"
+    "  - name: api-health\n"
+    "    app: api\n"
+    "    env: production\n"
+    "    type: http\n"
+    "    url: https://api.example.com/healthz\n"
+    "    interval: 15s\n"
+    "    conditions:\n"
+    "      - \"[STATUS] == 200\"\n"
+    "      - \"[RESPONSE_TIME] < 500\"\n"
+    "      - \"[BODY].status == UP\"\n"
+    "      - \"[CERTIFICATE_EXPIRATION] > 336h\"\n"
+    "  - name: api-db-port\n"
+    "    app: api\n"
+    "    env: production\n"
+    "    type: tcp\n"
+    "    host: 10.0.0.5\n"
+    "    port: 5432\n"
+    "  - name: nightly-backup\n"
+    "    app: api\n"
+    "    env: production\n"
+    "    type: heartbeat\n"
+    "    token: ${BACKUP_HB_TOKEN}\n"
+    "    period: 24h\n"
+    "    grace: 30m\n"
+    "  - name: disk-root\n"
+    "    app: host\n"
+    "    type: exec\n"
+    "    command: [\"/usr/lib/nagios/plugins/check_disk\", \"-w\", \"20%\", \"-c\", \"10%\", "
+    "\"-p\", \"/\"]\n"
+    "notifiers:\n"
+    "  - name: ops\n"
+    "    type: webhook                         # webhook | slack | discord | email | exec | "
+    "alertmanager\n"
+    "    url: ${OPS_WEBHOOK_URL}\n"
+    "alerts:                                   # rules; each may match app, env, check; none = "
+    "all checks\n"
+    "  - notify: [ops]\n"
+    "    severity: critical\n"
+    "    send-on-resolved: true\n"
+    "    repeat-interval: 1h\n";
+
+/* The variables the example needs. */
+static void set_example_env(void)
+{
+    setenv("API_DEPLOY_TOKEN", "tok-api-123", 1);
+    setenv("BACKUP_HB_TOKEN", "hb-backup-456", 1);
+    setenv("OPS_WEBHOOK_URL", "https://hooks.example.com/T0/secret", 1);
+    unsetenv("SHIPWATCH_PG_DSN");
+}
+
+/* Load text; returns the rc. */
+static int load(const char *text, struct config **c, struct config_errors *e)
+{
+    memset(e, 0, sizeof(*e));
+    return config_load_buffer(NAME, text, strlen(text), c, e);
+}
+
+/* Load text that must be valid; fails the test with every message if not. */
+static struct config *load_ok(const char *text)
+{
+    struct config *c = (struct config *)0x1;
+    struct config_errors e;
+    int rc = load(text, &c, &e);
+    if (rc != 0) {
+        for (size_t i = 0; i < e.n; i++) {
+            print_error("  %s\n", e.msgs[i]);
+        }
+        config_errors_finish(&e);
+        fail_msg("expected a valid configuration, got %d", rc);
+    }
+    assert_int_equal(e.n, 0);
+    assert_non_null(c);
+    return c;
+}
+
+/* Load text that must fail with exactly the messages given (NULL ended). */
+static void load_bad(const char *text, ...)
+{
+    struct config *c = (struct config *)0x1;
+    struct config_errors e;
+    int rc = load(text, &c, &e);
+    assert_int_equal(rc, -EINVAL);
+    assert_null(c);
+    va_list ap;
+    va_start(ap, text);
+    size_t i = 0;
+    bool ok = true;
+    for (const char *want = va_arg(ap, const char *); want != NULL;
+         want = va_arg(ap, const char *), i++) {
+        if (i >= e.n || strcmp(e.msgs[i], want) != 0) {
+            print_error("message %zu: want \"%s\"\n", i, want);
+            ok = false;
+        }
+    }
+    va_end(ap);
+    if (!ok || i != e.n) {
+        for (size_t j = 0; j < e.n; j++) {
+            print_error("  got %zu: \"%s\"\n", j, e.msgs[j]);
+        }
+        config_errors_finish(&e);
+        fail_msg("%zu messages expected, %zu got", i, e.n);
+    }
+    config_errors_finish(&e);
+}
+
+/* Load text that must fail; returns the messages for custom checks. */
+static void load_fail(const char *text, struct config_errors *e)
+{
+    struct config *c = (struct config *)0x1;
+    int rc = load(text, &c, e);
+    assert_int_equal(rc, -EINVAL);
+    assert_null(c);
+    assert_true(e->n >= 1);
+}
+
+/* True when some message contains needle. */
+static bool any_contains(const struct config_errors *e, const char *needle)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        if (strstr(e->msgs[i], needle) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A check that is valid alone, for tests about something else. */
+#define TCP_CHECK "checks:\n  - name: a\n    type: tcp\n    host: h\n    port: 1\n"
+
+/* ------------------------------------------------------------ valid files */
+
+/* The DESIGN example loads, every value lands where it should. */
+static void test_design_example(void **state)
+{
+    set_example_env();
+    struct config *c = load_ok(design_example);
+    assert_string_equal(c->path, NAME);
+    assert_string_equal(c->daemon.socket, "/run/shipwatch/shipwatch.sock");
+    assert_int_equal(c->daemon.nhttp, 1);
+    assert_string_equal(c->daemon.http[0], "127.0.0.1:9321");
+    assert_null(c->daemon.http[1]);
+    assert_int_equal(c->daemon.nadmins, 1);
+    assert_string_equal(c->daemon.admins[0], "ops");
+    assert_int_equal(c->daemon.max_concurrency, CONFIG_DEFAULT_MAX_CONCURRENCY);
+    assert_int_equal(c->daemon.drain_timeout_ms, CONFIG_DEFAULT_DRAIN_TIMEOUT_MS);
+    assert_int_equal(c->daemon.ipc_max_message, CONFIG_DEFAULT_IPC_MAX_MESSAGE);
+
+    assert_string_equal(c->storage.driver, "sqlite");
+    assert_string_equal(c->storage.path, "/var/lib/shipwatch/history.db");
+    assert_null(c->storage.dsn);
+    assert_int_equal(c->storage.retention_raw_ms, 14LL * 86400000);
+    assert_int_equal(c->storage.retention_rollups_ms, 400LL * 86400000);
+
+    assert_int_equal(c->defaults.interval_ms, 30000);
+    assert_int_equal(c->defaults.timeout_ms, 5000);
+    assert_int_equal(c->defaults.failure_threshold, 3);
+    assert_int_equal(c->defaults.success_threshold, 2);
+
+    assert_int_equal(c->napps, 1);
+    assert_string_equal(c->apps[0].name, "api");
+    assert_string_equal(c->apps[0].deploy_token, "tok-api-123");
+    assert_null(c->apps[0].deploy_secret);
+    assert_int_equal(c->apps[0].verify_window_ms, 300000);
+    assert_int_equal(c->apps[0].verify_interval_ms, 5000);
+    assert_ptr_equal(config_find_app(c, "api"), &c->apps[0]);
+    assert_null(config_find_app(c, "host"));
+
+    assert_int_equal(c->nchecks, 4);
+    const struct conf_check *h = config_find_check(c, "api-health");
+    assert_ptr_equal(h, &c->checks[0]);
+    assert_string_equal(h->app, "api");
+    assert_string_equal(h->env, "production");
+    assert_int_equal(h->kind, CHECK_HTTP);
+    assert_string_equal(h->type_name, "http");
+    assert_string_equal(h->url, "https://api.example.com/healthz");
+    assert_string_equal(h->method, "GET");
+    assert_int_equal(h->interval_ms, 15000);
+    assert_int_equal(h->timeout_ms, 5000);
+    assert_int_equal(h->failure_threshold, 3);
+    assert_int_equal(h->success_threshold, 2);
+    assert_false(h->paused);
+    assert_false(h->follow_redirects);
+    assert_true(h->verify_tls);
+    assert_int_equal(h->max_body_bytes, CONFIG_DEFAULT_MAX_BODY_BYTES);
+    assert_int_equal(h->nconditions, 4);
+    assert_string_equal(h->conditions[0], "[STATUS] == 200");
+    assert_string_equal(h->conditions[3], "[CERTIFICATE_EXPIRATION] > 336h");
+    for (size_t i = 0; i < h->nconditions; i++) {
+        assert_non_null(h->conds[i]);
+    }
+    assert_int_equal(h->line, 20);
+
+    const struct conf_check *t = config_find_check(c, "api-db-port");
+    assert_int_equal(t->kind, CHECK_TCP);
+    assert_string_equal(t->host, "10.0.0.5");
+    assert_int_equal(t->port, 5432);
+    assert_int_equal(t->interval_ms, 30000);
+    assert_int_equal(t->nconditions, 0);
+
+    const struct conf_check *b = config_find_check(c, "nightly-backup");
+    assert_int_equal(b->kind, CHECK_HEARTBEAT);
+    assert_string_equal(b->token, "hb-backup-456");
+    assert_int_equal(b->period_ms, 86400000);
+    assert_int_equal(b->grace_ms, 1800000);
+    assert_int_equal(b->failure_threshold, 1);
+    assert_int_equal(b->success_threshold, 1);
+    assert_int_equal(b->interval_ms, 10000);
+
+    const struct conf_check *x = config_find_check(c, "disk-root");
+    assert_int_equal(x->kind, CHECK_EXEC);
+    assert_null(x->env);
+    assert_int_equal(x->argc, 7);
+    assert_string_equal(x->argv[0], "/usr/lib/nagios/plugins/check_disk");
+    assert_string_equal(x->argv[6], "/");
+    assert_null(x->argv[7]);
+    assert_int_equal(x->max_output_bytes, CONFIG_DEFAULT_MAX_OUTPUT_BYTES);
+    assert_null(config_find_check(c, "nope"));
+    assert_null(config_find_check(c, ""));
+
+    assert_int_equal(c->nnotifiers, 1);
+    assert_string_equal(c->notifiers[0].name, "ops");
+    assert_string_equal(c->notifiers[0].type, "webhook");
+    assert_string_equal(c->notifiers[0].url, "https://hooks.example.com/T0/secret");
+
+    assert_int_equal(c->nalerts, 1);
+    assert_int_equal(c->alerts[0].nnotify, 1);
+    assert_string_equal(c->alerts[0].notify[0], "ops");
+    assert_string_equal(c->alerts[0].severity, "critical");
+    assert_true(c->alerts[0].send_on_resolved);
+    assert_int_equal(c->alerts[0].repeat_interval_ms, 3600000);
+    assert_null(c->alerts[0].app);
+    assert_null(c->alerts[0].check);
+    config_free(c);
+}
+
+/* Find a file of the source tree from the build tree the test runs in:
+ * path in buf (size n), or NULL. */
+static const char *source_file(const char *rel, char *buf, size_t n)
+{
+    const char *ups[] = {"", "../", "../../", "../../../", "../../../../"};
+    for (size_t i = 0; i < sizeof(ups) / sizeof(ups[0]); i++) {
+        snprintf(buf, n, "%s%s", ups[i], rel);
+        if (access(buf, R_OK) == 0) {
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* Read a whole small file into a NUL-terminated malloc'd buffer. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The demo configuration shipped in examples/ loads. */
+static void test_demo_file(void **state)
+{
+    char path[256];
+    if (source_file("examples/demo.yml", path, sizeof(path)) == NULL) {
+        skip();
+    }
+    setenv("SHIPWATCH_DEMO_DIR", "/tmp/sw-demo-test", 1);
+    struct config *c = NULL;
+    struct config_errors e = {0};
+    int rc = config_load(path, &c, &e);
+    for (size_t i = 0; i < e.n; i++) {
+        print_error("  %s\n", e.msgs[i]);
+    }
+    assert_int_equal(rc, 0);
+    assert_string_equal(c->daemon.socket, "/tmp/sw-demo-test/shipwatch.sock");
+    assert_true(c->nchecks >= 5);
+    assert_int_equal(config_find_check(c, "shop-cache")->interval_ms, 10000);
+    assert_int_equal(config_find_check(c, "shop-web")->interval_ms, 5000);
+    config_free(c);
+    unsetenv("SHIPWATCH_DEMO_DIR");
+}
+
+/* Every YAML block of docs/configuration.md that holds a whole file loads,
+ * the full example with the values the text promises. */
+static void test_docs_examples(void **state)
+{
+    char path[256];
+    if (source_file("docs/configuration.md", path, sizeof(path)) == NULL) {
+        skip();
+    }
+    char *doc = slurp(path);
+    set_example_env();
+    unsetenv("API_DEPLOY_SECRET");
+    setenv("API_PROBE_TOKEN", "probe-1", 1);
+    unsetenv("SMTP_URL");
+    int blocks = 0;
+    struct config *full = NULL;
+    for (char *p = strstr(doc, "```yaml\n"); p != NULL; p = strstr(p, "```yaml\n")) {
+        p += strlen("```yaml\n");
+        char *end = strstr(p, "```\n");
+        assert_non_null(end);
+        *end = '\0';
+        /* Fragments (a conditions: list alone) are not whole files. */
+        if (strncmp(p, "conditions:", 11) != 0) {
+            struct config *c = load_ok(p);
+            blocks++;
+            if (strstr(p, "nightly-backup") != NULL) {
+                full = c;
+            } else {
+                config_free(c);
+            }
+        }
+        p = end + 4;
+    }
+    assert_int_equal(blocks, 2);
+    assert_non_null(full);
+    assert_int_equal(full->nchecks, 6);
+    assert_int_equal(full->nnotifiers, 3);
+    assert_int_equal(full->nalerts, 3);
+    const struct conf_check *login = config_find_check(full, "api-login");
+    assert_int_equal(login->nconditions, 2);
+    assert_true(login->follow_redirects);
+    assert_string_equal(login->method, "POST");
+    assert_true(config_find_check(full, "api-staging")->paused);
+    assert_string_equal(config_find_check(full, "api-health")->headers[0].value, "Bearer probe-1");
+    assert_null(full->apps[0].deploy_secret);
+    assert_string_equal(full->notifiers[1].url, "smtp://localhost:25");
+    assert_int_equal(full->notifiers[2].argc, 1);
+    config_free(full);
+    free(doc);
+    unsetenv("API_PROBE_TOKEN");
+}
+
+/* A file with one check and nothing else gets every default. */
+static void test_minimal(void **state)
+{
+    struct config *c = load_ok(TCP_CHECK);
+    assert_int_equal(c->nchecks, 1);
+    const struct conf_check *k = &c->checks[0];
+    assert_int_equal(k->interval_ms, CONFIG_DEFAULT_INTERVAL_MS);
+    assert_int_equal(k->timeout_ms, CONFIG_DEFAULT_TIMEOUT_MS);
+    assert_int_equal(k->failure_threshold, CONFIG_DEFAULT_FAILURE_THRESHOLD);
+    assert_int_equal(k->success_threshold, CONFIG_DEFAULT_SUCCESS_THRESHOLD);
+    assert_null(k->app);
+    assert_int_equal(c->daemon.nhttp, 1);
+    assert_string_equal(c->daemon.http[0], CONFIG_DEFAULT_HTTP);
+    assert_string_equal(c->storage.driver, "sqlite");
+    assert_non_null(c->storage.path);
+    assert_non_null(c->daemon.socket);
+    assert_int_equal(c->storage.retention_raw_ms, CONFIG_DEFAULT_RETENTION_RAW_MS);
+    assert_int_equal(c->storage.retention_rollups_ms, CONFIG_DEFAULT_RETENTION_ROLLUPS_MS);
+    assert_int_equal(c->napps + c->nnotifiers + c->nalerts, 0);
+    config_free(c);
+
+    /* An empty mapping is a configuration with nothing to check. */
+    c = load_ok("{}\n");
+    assert_int_equal(c->nchecks, 0);
+    config_free(c);
+}
+
+/* defaults: apply to checks that do not set the key, wherever it sits. */
+static void test_defaults_inherited(void **state)
+{
+    struct config *c = load_ok("checks:\n"
+                               "  - {name: a, type: tcp, host: h, port: 1}\n"
+                               "  - {name: b, type: tcp, host: h, port: 1, interval: 1m,"
+                               " failure-threshold: 7, timeout: 20s}\n"
+                               "  - {name: hb, type: heartbeat, token: t, period: 1h}\n"
+                               "  - {name: hb2, type: heartbeat, token: t2, period: 1h,"
+                               " interval: 1s, failure-threshold: 4}\n"
+                               "defaults:\n"
+                               "  interval: 100ms\n"
+                               "  timeout: 20s\n"
+                               "  failure-threshold: 5\n"
+                               "  success-threshold: 6\n");
+    assert_int_equal(c->checks[0].interval_ms, 100);
+    assert_int_equal(c->checks[0].timeout_ms, 20000);
+    assert_int_equal(c->checks[0].failure_threshold, 5);
+    assert_int_equal(c->checks[0].success_threshold, 6);
+    assert_int_equal(c->checks[1].interval_ms, 60000);
+    assert_int_equal(c->checks[1].failure_threshold, 7);
+    assert_int_equal(c->checks[1].success_threshold, 6);
+    assert_int_equal(c->checks[2].interval_ms, 10000);
+    assert_int_equal(c->checks[2].failure_threshold, 1);
+    assert_int_equal(c->checks[2].success_threshold, 1);
+    assert_int_equal(c->checks[2].grace_ms, 0);
+    assert_int_equal(c->checks[3].interval_ms, 1000);
+    assert_int_equal(c->checks[3].failure_threshold, 4);
+    config_free(c);
+}
+
+/* daemon.http takes one string, or a list; an empty list turns HTTP off. */
+static void test_http_forms(void **state)
+{
+    struct config *c = load_ok("daemon:\n  http: 0.0.0.0:80\n" TCP_CHECK);
+    assert_int_equal(c->daemon.nhttp, 1);
+    assert_string_equal(c->daemon.http[0], "0.0.0.0:80");
+    config_free(c);
+
+    c = load_ok("daemon:\n  http: [\"127.0.0.1:9321\", \"[::1]:9321\"]\n" TCP_CHECK);
+    assert_int_equal(c->daemon.nhttp, 2);
+    assert_string_equal(c->daemon.http[1], "[::1]:9321");
+    assert_null(c->daemon.http[2]);
+    config_free(c);
+
+    c = load_ok("daemon:\n  http:\n    - localhost:1\n    - 10.1.2.3:65535\n" TCP_CHECK);
+    assert_int_equal(c->daemon.nhttp, 2);
+    config_free(c);
+
+    c = load_ok("daemon:\n  http: []\n" TCP_CHECK);
+    assert_int_equal(c->daemon.nhttp, 0);
+    config_free(c);
+
+    load_bad("daemon:\n  http: [localhost, \"::1:80\", \"h:0\", \"h:70000\", {a: b}]\n",
+             NAME ":2:10: daemon.http[0]: expected HOST:PORT, such as 127.0.0.1:9321 or "
+                  "[::1]:9321",
+             NAME ":2:21: daemon.http[1]: expected HOST:PORT, such as 127.0.0.1:9321 or "
+                  "[::1]:9321",
+             NAME ":2:31: daemon.http[2]: expected HOST:PORT, such as 127.0.0.1:9321 or "
+                  "[::1]:9321",
+             NAME ":2:38: daemon.http[3]: expected HOST:PORT, such as 127.0.0.1:9321 or "
+                  "[::1]:9321",
+             NAME ":2:49: daemon.http[4]: expected a string", NULL);
+}
+
+/* Every key of every section, set to a non-default value. */
+static void test_all_keys(void **state)
+{
+    setenv("SW_T_DSN", "postgres://u:p@h/db", 1);
+    struct config *c =
+        load_ok("daemon:\n"
+                "  socket: /tmp/x.sock\n"
+                "  admins: [ops, \"deploy-bot\"]\n"
+                "  max-concurrency: 100000\n"
+                "  drain-timeout: 2s\n"
+                "  ipc-max-message: 4MiB\n"
+                "storage:\n"
+                "  driver: postgres\n"
+                "  dsn: ${SW_T_DSN}\n"
+                "  retention:\n"
+                "    raw: 1h\n"
+                "    rollups: 1h\n"
+                "apps:\n"
+                "  - name: shop\n"
+                "    deploy-token: abc\n"
+                "    deploy-secret: \"s3cr3t!\"\n"
+                "    verify: {window: 1s, interval: 100ms}\n"
+                "checks:\n"
+                "  - name: web\n"
+                "    type: http\n"
+                "    url: HTTP://h/\n"
+                "    method: POST\n"
+                "    headers:\n"
+                "      Authorization: Bearer x\n"
+                "      X-Empty: \"\"\n"
+                "    body: '{\"a\": 1}'\n"
+                "    follow-redirects: yes\n"
+                "    verify-tls: off\n"
+                "    max-body: 1MiB\n"
+                "    enabled: false\n"
+                "    timeout: 1ms\n"
+                "    success-threshold: 1000\n"
+                "  - name: cmd\n"
+                "    type: exec\n"
+                "    command: /bin/true\n"
+                "    max-output: 100\n"
+                "notifiers:\n"
+                "  - {name: mail, type: email, url: \"smtps://u:p@mx:465\", from: a@b, to: c@d}\n"
+                "  - {name: run, type: exec, command: [/bin/echo, hi]}\n"
+                "  - {name: am, type: alertmanager, url: \"http://am:9093\"}\n"
+                "alerts:\n"
+                "  - {notify: mail, app: shop, env: prod, check: web, severity: info}\n"
+                "  - {notify: [run, am], send-on-resolved: no}\n");
+    unsetenv("SW_T_DSN");
+    assert_string_equal(c->daemon.socket, "/tmp/x.sock");
+    assert_int_equal(c->daemon.nadmins, 2);
+    assert_int_equal(c->daemon.max_concurrency, 100000);
+    assert_int_equal(c->daemon.drain_timeout_ms, 2000);
+    assert_int_equal(c->daemon.ipc_max_message, 4 * 1024 * 1024);
+    assert_string_equal(c->storage.driver, "postgres");
+    assert_string_equal(c->storage.dsn, "postgres://u:p@h/db");
+    assert_null(c->storage.path);
+    assert_int_equal(c->storage.retention_raw_ms, 3600000);
+    assert_string_equal(c->apps[0].deploy_secret, "s3cr3t!");
+    assert_int_equal(c->apps[0].verify_window_ms, 1000);
+    assert_int_equal(c->apps[0].verify_interval_ms, 100);
+    const struct conf_check *w = &c->checks[0];
+    assert_string_equal(w->url, "HTTP://h/");
+    assert_string_equal(w->method, "POST");
+    assert_int_equal(w->nheaders, 2);
+    assert_string_equal(w->headers[0].name, "Authorization");
+    assert_string_equal(w->headers[0].value, "Bearer x");
+    assert_string_equal(w->headers[1].value, "");
+    assert_string_equal(w->body, "{\"a\": 1}");
+    assert_true(w->follow_redirects);
+    assert_false(w->verify_tls);
+    assert_int_equal(w->max_body_bytes, 1024 * 1024);
+    assert_true(w->paused);
+    assert_int_equal(w->timeout_ms, 1);
+    assert_int_equal(w->success_threshold, 1000);
+    const struct conf_check *x = &c->checks[1];
+    assert_int_equal(x->argc, 1);
+    assert_string_equal(x->argv[0], "/bin/true");
+    assert_null(x->argv[1]);
+    assert_int_equal(x->max_output_bytes, 100);
+    assert_string_equal(c->notifiers[0].from, "a@b");
+    assert_int_equal(c->notifiers[0].nto, 1);
+    assert_string_equal(c->notifiers[0].to[0], "c@d");
+    assert_int_equal(c->notifiers[1].argc, 2);
+    assert_string_equal(c->notifiers[1].argv[1], "hi");
+    assert_string_equal(c->alerts[0].check, "web");
+    assert_string_equal(c->alerts[0].severity, "info");
+    assert_false(c->alerts[1].send_on_resolved);
+    assert_int_equal(c->alerts[1].nnotify, 2);
+    config_free(c);
+}
+
+/* A command written as one string is one argv word: never split. */
+static void test_command_string(void **state)
+{
+    struct config *c = load_ok("checks:\n  - name: a\n    type: exec\n"
+                               "    command: /usr/bin/check thing --flag\n");
+    assert_int_equal(c->checks[0].argc, 1);
+    assert_string_equal(c->checks[0].argv[0], "/usr/bin/check thing --flag");
+    config_free(c);
+
+    /* Empty arguments after the program are kept. */
+    c = load_ok("checks:\n  - {name: a, type: exec, command: [prog, \"\", x]}\n");
+    assert_int_equal(c->checks[0].argc, 3);
+    assert_string_equal(c->checks[0].argv[1], "");
+    config_free(c);
+
+    load_bad("checks:\n  - {name: a, type: exec, command: []}\n"
+             "  - {name: b, type: exec, command: [\"\", x]}\n"
+             "  - {name: c, type: exec, command: {a: b}}\n",
+             NAME ":2:27: checks[0].command: needs a program to run",
+             NAME ":3:27: checks[1].command: needs a program to run",
+             NAME ":4:27: checks[2].command: expected a list", NULL);
+}
+
+/* ${VAR}, ${VAR:-default}, $$ and what is left alone. */
+static void test_env_expansion(void **state)
+{
+    setenv("SW_T_HOST", "db.internal", 1);
+    setenv("SW_T_PORT", "6543", 1);
+    setenv("SW_T_EMPTY", "", 1);
+    unsetenv("SW_T_UNSET");
+    struct config *c = load_ok("checks:\n"
+                               "  - name: a-${SW_T_HOST}\n"
+                               "    type: tcp\n"
+                               "    host: ${SW_T_HOST}\n"
+                               "    port: ${SW_T_PORT}\n"
+                               "    env: ${SW_T_UNSET:-staging}\n"
+                               "    app: ${SW_T_EMPTY:-fallback}\n"
+                               "  - name: \"cost$$5 $x $ ${SW_T_UNSET:-}end\"\n"
+                               "    type: tcp\n"
+                               "    host: h\n"
+                               "    port: ${SW_T_UNSET:-22}\n"
+                               "    env: ${SW_T_EMPTY}\n"
+                               "    app: ${SW_T_UNSET:-a:b-}\n");
+    assert_string_equal(c->checks[0].name, "a-db.internal");
+    assert_string_equal(c->checks[0].host, "db.internal");
+    assert_int_equal(c->checks[0].port, 6543);
+    assert_string_equal(c->checks[0].env, "staging");
+    assert_string_equal(c->checks[0].app, "fallback");
+    assert_string_equal(c->checks[1].name, "cost$5 $x $ end");
+    assert_int_equal(c->checks[1].port, 22);
+    assert_null(c->checks[1].env); /* empty is the same as absent */
+    assert_string_equal(c->checks[1].app, "a:b-");
+    config_free(c);
+
+    /* Keys are never expanded. */
+    load_bad("${SW_T_HOST}: 1\n", NAME ":1:1: ${SW_T_HOST}: unknown key", NULL);
+
+    load_bad("apps:\n  - name: api\n    deploy-token: ${SW_T_UNSET}\n",
+             NAME ":3:5: apps[0].deploy-token: environment variable SW_T_UNSET is not set", NULL);
+    load_bad("checks:\n  - {name: \"a${SW_T_HOST\", type: tcp, host: h, port: 1}\n",
+             NAME ":2:6: checks[0].name: unterminated ${ (write $$ for a literal $)", NULL);
+    load_bad("checks:\n  - {name: \"${SW_T_UNSET:-x\", type: tcp, host: h, port: 1}\n",
+             NAME ":2:6: checks[0].name: unterminated ${ (write $$ for a literal $)", NULL);
+    load_bad("checks:\n  - {name: \"${}\", type: tcp, host: h, port: 1}\n"
+             "  - {name: \"${A-b}\", type: tcp, host: h, port: 1}\n"
+             "  - {name: \"${9A}\", type: tcp, host: h, port: 1}\n",
+             NAME ":2:6: checks[0].name: bad variable name in ${...}",
+             NAME ":3:6: checks[1].name: bad ${...}: use ${NAME} or ${NAME:-default}",
+             NAME ":4:6: checks[2].name: bad ${...}: use ${NAME} or ${NAME:-default}", NULL);
+    /* Expansion comes before conversion: a bad port from the environment. */
+    setenv("SW_T_PORT", "http", 1);
+    load_bad("checks:\n  - {name: a, type: tcp, host: h, port: \"${SW_T_PORT}\"}\n",
+             NAME ":2:35: checks[0].port: expected an integer from 1 to 65535", NULL);
+    /* An unset variable in a list item names the item. */
+    load_bad("checks:\n  - name: a\n    type: exec\n    command: [x, \"${SW_T_UNSET}\"]\n",
+             NAME ":4:18: checks[0].command[1]: environment variable SW_T_UNSET is not set", NULL);
+    unsetenv("SW_T_HOST");
+    unsetenv("SW_T_PORT");
+    unsetenv("SW_T_EMPTY");
+}
+
+/* Anchors and aliases work for values; merge keys do not exist. */
+static void test_aliases(void **state)
+{
+    struct config *c =
+        load_ok("x-common: &conds\n"
+                "  - \"[CONNECTED] == true\"\n"
+                "x-hosts: &host db.internal\n"
+                "checks:\n"
+                "  - {name: a, type: tcp, host: *host, port: 1, conditions: *conds}\n"
+                "  - {name: b, type: tcp, host: *host, port: 2, conditions: *conds}\n");
+    assert_string_equal(c->checks[1].host, "db.internal");
+    assert_int_equal(c->checks[1].nconditions, 1);
+    assert_string_equal(c->checks[1].conditions[0], "[CONNECTED] == true");
+    assert_ptr_not_equal(c->checks[0].conds[0], c->checks[1].conds[0]);
+    config_free(c);
+
+    load_bad("checks:\n  - {name: a, type: tcp, host: *nope, port: 1}\n",
+             NAME ":2:32: unknown alias *nope", NULL);
+    /* An alias inside its own anchor is not yet defined: no cycles. */
+    load_bad("a: &x [*x]\n", NAME ":1:8: unknown alias *x", NULL);
+    load_bad("checks:\n  - <<: {name: a}\n", NAME ":2:5: checks[0].<<: unknown key",
+             NAME ":2:5: checks[0]: check needs a name",
+             NAME ":2:5: checks[0]: check needs a type (http, tcp, exec, heartbeat)", NULL);
+}
+
+/* config_load reads a file; errors name the path. */
+static void test_load_file(void **state)
+{
+    const char *dir = getenv("TEST_TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/cfg-test-%ld.yml", dir ? dir : "/tmp", (long)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(TCP_CHECK "  - {name: a, type: tcp, host: h, port: 2}\n", f);
+    fclose(f);
+
+    struct config *c = (struct config *)0x1;
+    struct config_errors e = {0};
+    assert_int_equal(config_load(path, &c, &e), -EINVAL);
+    assert_null(c);
+    assert_int_equal(e.n, 1);
+    char want[4200];
+    snprintf(want, sizeof(want),
+             "%s:6:6: checks[1].name: duplicate check name \"a\" (first at "
+             "line 2)",
+             path);
+    assert_string_equal(e.msgs[0], want);
+    config_errors_finish(&e);
+    assert_int_equal(e.n, 0);
+    assert_null(e.msgs);
+
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(TCP_CHECK, f);
+    fclose(f);
+    assert_int_equal(config_load(path, &c, &e), 0);
+    assert_string_equal(c->path, path);
+    config_free(c);
+    unlink(path);
+
+    c = (struct config *)0x1;
+    assert_int_equal(config_load(path, &c, &e), -ENOENT);
+    assert_null(c);
+    snprintf(want, sizeof(want), "%s: cannot read: %s", path, strerror(ENOENT));
+    assert_int_equal(e.n, 1);
+    assert_string_equal(e.msgs[0], want);
+    config_errors_finish(&e);
+
+    /* A directory opens but cannot be read. */
+    assert_int_equal(config_load(dir ? dir : "/tmp", &c, &e), -EISDIR);
+    assert_true(any_contains(&e, "cannot read"));
+    config_errors_finish(&e);
+
+    /* A file over 4 MiB is refused before parsing. */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("checks: []\n", f);
+    for (int i = 0; i < 4 * 1024; i++) {
+        char line[1025];
+        memset(line, '#', 1023);
+        line[1023] = '\n';
+        line[1024] = '\0';
+        fputs(line, f);
+    }
+    fclose(f);
+    assert_int_equal(config_load(path, &c, &e), -EINVAL);
+    assert_null(c);
+    snprintf(want, sizeof(want), "%s: file too large (over 4 MiB)", path);
+    assert_int_equal(e.n, 1);
+    assert_string_equal(e.msgs[0], want);
+    config_errors_finish(&e);
+    unlink(path);
+}
+
+/* -------------------------------------------------------- error classes */
+
+/* Unknown keys at every level, with their path and position. */
+static void test_unknown_keys(void **state)
+{
+    load_bad("daemon:\n"
+             "  http: 127.0.0.1:1\n"
+             "  sockt: /x\n"
+             "storag: {}\n"
+             "storage:\n"
+             "  retention: {raw: 14d, rolups: 1d}\n"
+             "checks:\n"
+             "  - {name: a, type: tcp, host: h, port: 1, intervall: 5s}\n"
+             "apps:\n"
+             "  - {name: x, verify: {windw: 1m}}\n"
+             "alerts:\n"
+             "  - {notify: [], sevrity: info}\n",
+             NAME ":3:3: daemon.sockt: unknown key", NAME ":4:1: storag: unknown key",
+             NAME ":6:25: storage.retention.rolups: unknown key",
+             NAME ":8:44: checks[0].intervall: unknown key",
+             NAME ":10:24: apps[0].verify.windw: unknown key",
+             NAME ":12:6: alerts[0].notify: needs at least one notifier",
+             NAME ":12:18: alerts[0].sevrity: unknown key", NULL);
+}
+
+/* Duplicate keys, at the top and inside. */
+static void test_duplicate_keys(void **state)
+{
+    load_bad("checks: []\n"
+             "checks: []\n"
+             "daemon:\n"
+             "  socket: /a\n"
+             "  socket: /b\n",
+             NAME ":2:1: checks: duplicate key (first at line 1)",
+             NAME ":5:3: daemon.socket: duplicate key (first at line 4)", NULL);
+}
+
+/* Wrong YAML types name what was expected. */
+static void test_wrong_types(void **state)
+{
+    load_bad("daemon: [1]\n"
+             "storage: x\n"
+             "defaults:\n"
+             "  interval: [30s]\n"
+             "  failure-threshold: three\n"
+             "apps: {name: a}\n"
+             "checks:\n"
+             "  - just-a-string\n"
+             "  - name: [a]\n"
+             "    type: tcp\n"
+             "    host: h\n"
+             "    port: 1\n"
+             "    enabled: maybe\n"
+             "  - {name: c, type: http, url: \"http://x\", headers: [a], conditions: {a: b}}\n"
+             "notifiers: 3\n"
+             "alerts:\n"
+             "  - {notify: {a: b}}\n",
+             NAME ":1:1: daemon: expected a mapping", NAME ":2:1: storage: expected a mapping",
+             NAME ":4:3: defaults.interval: expected a duration (500ms, 30s, 5m, 24h, 14d)",
+             NAME ":5:3: defaults.failure-threshold: expected an integer from 1 to 1000",
+             NAME ":6:1: apps: expected a list", NAME ":8:5: checks[0]: expected a mapping",
+             NAME ":9:5: checks[1].name: expected a string",
+             NAME ":13:5: checks[1].enabled: expected a boolean",
+             NAME ":14:44: checks[2].headers: expected a mapping",
+             NAME ":14:58: checks[2].conditions: expected a list",
+             NAME ":15:1: notifiers: expected a list",
+             NAME ":17:6: alerts[0].notify: expected a list", NULL);
+}
+
+/* Values out of range or malformed. */
+static void test_bad_values(void **state)
+{
+    load_bad("daemon:\n"
+             "  max-concurrency: 0\n"
+             "  ipc-max-message: 1KiB\n"
+             "  drain-timeout: -1s\n"
+             "storage:\n"
+             "  driver: mysql\n"
+             "  retention: {raw: 30d, rollups: 7d}\n"
+             "defaults:\n"
+             "  interval: 50ms\n"
+             "  timeout: 0\n"
+             "checks:\n"
+             "  - name: a\n"
+             "    type: tcp\n"
+             "    host: h\n"
+             "    port: 65536\n"
+             "  - {name: b, type: tcp, host: h, port: 0}\n"
+             "  - {name: c, type: tcp, host: h, port: -1, success-threshold: 1001}\n"
+             "  - {name: d, type: http, url: ftp://x, method: get, max-body: 1.5MiB}\n"
+             "  - {name: e, type: heartbeat, token: \"a/b\", period: 500ms, grace: 1.5h}\n"
+             "  - {name: f, type: htp}\n"
+             "  - {name: g, type: tcp, host: h, port: 1, interval: 5x}\n",
+             NAME ":2:3: daemon.max-concurrency: expected an integer from 1 to 100000",
+             NAME ":3:3: daemon.ipc-max-message: expected a size from 4KiB to 64MiB bytes "
+                  "(such as 65536, 64KiB or 1MiB)",
+             NAME ":4:3: daemon.drain-timeout: bad duration \"-1s\" (use 500ms, 30s, 5m, 24h, "
+                  "14d)",
+             NAME ":6:3: storage.driver: unknown driver \"mysql\" (sqlite, postgres)",
+             NAME ":7:3: storage.retention: rollups must be kept at least as long as raw",
+             NAME ":9:3: defaults.interval: must be at least 100ms",
+             NAME ":10:3: defaults.timeout: must be at least 1ms",
+             NAME ":15:5: checks[0].port: expected an integer from 1 to 65535",
+             NAME ":16:35: checks[1].port: expected an integer from 1 to 65535",
+             NAME ":17:35: checks[2].port: expected an integer from 1 to 65535",
+             NAME ":17:45: checks[2].success-threshold: expected an integer from 1 to 1000",
+             NAME ":18:27: checks[3].url: expected an http:// or https:// URL",
+             NAME ":18:41: checks[3].method: expected an HTTP method in capitals, such as GET, "
+                  "HEAD or POST",
+             NAME ":18:54: checks[3].max-body: expected a size from 1 to 16MiB bytes (such as "
+                  "65536, 64KiB or 1MiB)",
+             NAME ":19:32: checks[4].token: use only letters, digits and - _ . ~ (the token is "
+                  "part of the /hb/ URL)",
+             NAME ":19:46: checks[4].period: must be at least 1s",
+             NAME ":19:61: checks[4].grace: bad duration \"1.5h\" (use 500ms, 30s, 5m, 24h, 14d)",
+             NAME ":20:15: checks[5].type: unknown type \"htp\" (http, tcp, exec, heartbeat)",
+             NAME ":21:44: checks[6].interval: bad duration \"5x\" (use 500ms, 30s, 5m, 24h, "
+                  "14d)",
+             NULL);
+}
+
+/* What each check type needs, and keys that belong to another type. */
+static void test_required_keys(void **state)
+{
+    load_bad("checks:\n"
+             "  - {type: tcp, host: h, port: 1}\n"
+             "  - {name: a}\n"
+             "  - {name: b, type: http}\n"
+             "  - {name: c, type: tcp}\n"
+             "  - {name: d, type: exec}\n"
+             "  - {name: e, type: heartbeat}\n"
+             "  - {name: f, type: tcp, host: h, port: 1, url: \"http://x\", token: t}\n"
+             "  - {name: g, type: heartbeat, token: t, period: 1m, timeout: 1s, conditions: []}\n"
+             "  - {name: h, type: http, url: ~}\n",
+             NAME ":2:5: checks[0]: check needs a name",
+             NAME ":3:5: checks[1]: check needs a type (http, tcp, exec, heartbeat)",
+             NAME ":4:5: checks[2]: http check needs url",
+             NAME ":5:5: checks[3]: tcp check needs host",
+             NAME ":5:5: checks[3]: tcp check needs port",
+             NAME ":6:5: checks[4]: exec check needs command",
+             NAME ":7:5: checks[5]: heartbeat check needs token",
+             NAME ":7:5: checks[5]: heartbeat check needs period",
+             NAME ":8:44: checks[6].url: not a key of tcp checks",
+             NAME ":8:61: checks[6].token: not a key of tcp checks",
+             NAME ":9:54: checks[7].timeout: not a key of heartbeat checks",
+             NAME ":9:67: checks[7].conditions: not a key of heartbeat checks",
+             NAME ":10:5: checks[8]: http check needs url", NULL);
+}
+
+/* Names are unique per list; the first occurrence is named. */
+static void test_duplicate_names(void **state)
+{
+    load_bad("apps:\n"
+             "  - name: api\n"
+             "  - name: api\n"
+             "checks:\n"
+             "  - {name: x, type: tcp, host: h, port: 1}\n"
+             "  - {name: api, type: tcp, host: h, port: 1}\n"
+             "  - {name: x, type: tcp, host: h, port: 2}\n"
+             "  - {name: x, type: tcp, host: h, port: 3}\n"
+             "  - {name: hb1, type: heartbeat, token: same, period: 1h}\n"
+             "  - {name: hb2, type: heartbeat, token: same, period: 1h}\n"
+             "notifiers:\n"
+             "  - {name: n, type: slack, url: \"https://s\"}\n"
+             "  - {name: n, type: discord, url: \"https://d\"}\n",
+             NAME ":3:5: apps[1].name: duplicate app name \"api\" (first at line 2)",
+             NAME ":7:6: checks[2].name: duplicate check name \"x\" (first at line 5)",
+             NAME ":8:6: checks[3].name: duplicate check name \"x\" (first at line 5)",
+             NAME ":10:34: checks[5].token: same token as the check at line 9",
+             NAME ":13:6: notifiers[1].name: duplicate notifier name \"n\" (first at line 12)",
+             NULL);
+}
+
+/* Conditions are parsed with cond_parse; its reason is in the message. */
+static void test_bad_condition(void **state)
+{
+    const char *badcond = "[STAUS] == 200";
+    struct cond *cd = NULL;
+    char reason[256] = "";
+    assert_int_equal(cond_parse(badcond, &cd, reason, sizeof(reason)), -EINVAL);
+    assert_true(reason[0] != '\0');
+    char want[512];
+    snprintf(want, sizeof(want), NAME ":7:9: checks[0].conditions[1]: bad condition: %s", reason);
+    load_bad("checks:\n"
+             "  - name: a\n"
+             "    type: http\n"
+             "    url: http://x\n"
+             "    conditions:\n"
+             "      - \"[STATUS] == 200\"\n"
+             "      - \"[STAUS] == 200\"\n"
+             "      - \"\"\n",
+             want, NAME ":8:9: checks[0].conditions[2]: must not be empty", NULL);
+}
+
+/* Alerts name notifiers and checks that exist; apps need not be declared. */
+static void test_alert_references(void **state)
+{
+    load_bad(TCP_CHECK "  - {name: b, type: tcp, host: h, port: 1, app: undeclared}\n"
+                       "notifiers:\n"
+                       "  - {name: ops, type: webhook, url: \"https://x\"}\n"
+                       "alerts:\n"
+                       "  - notify: [ops, pager]\n"
+                       "    check: nope\n"
+                       "    app: whatever\n"
+                       "  - notify: nobody\n",
+             NAME ":10:19: alerts[0].notify[1]: unknown notifier \"pager\"",
+             NAME ":11:5: alerts[0].check: unknown check \"nope\"",
+             NAME ":13:5: alerts[1].notify: unknown notifier \"nobody\"", NULL);
+}
+
+/* Notifier types and what each needs. */
+static void test_notifiers(void **state)
+{
+    load_bad("notifiers:\n"
+             "  - {name: a, type: webhook}\n"
+             "  - {name: b, type: email, url: \"https://x\"}\n"
+             "  - {name: c, type: exec, url: \"https://x\"}\n"
+             "  - {name: d, type: pager, url: \"https://x\"}\n"
+             "  - {name: e}\n"
+             "  - {name: f, type: slack, url: \"hooks.slack.com/x\", from: a@b}\n",
+             NAME ":2:5: notifiers[0]: webhook notifier needs url",
+             NAME ":3:5: notifiers[1]: email notifier needs from",
+             NAME ":3:5: notifiers[1]: email notifier needs to",
+             NAME ":3:28: notifiers[1].url: expected an smtp:// or smtps:// URL",
+             NAME ":4:5: notifiers[2]: exec notifier needs command",
+             NAME ":4:27: notifiers[2].url: not a key of exec notifiers",
+             NAME ":5:15: notifiers[3].type: unknown type \"pager\" (webhook, slack, discord, "
+                  "email, exec, alertmanager)",
+             NAME ":6:5: notifiers[4]: notifier needs a type (webhook, slack, discord, email, "
+                  "exec, alertmanager)",
+             NAME ":7:28: notifiers[5].url: expected an http:// or https:// URL",
+             NAME ":7:54: notifiers[5].from: not a key of slack notifiers", NULL);
+}
+
+/* postgres needs dsn; its value, like every secret, never shows. */
+static void test_secrets_not_shown(void **state)
+{
+    load_bad("storage:\n  driver: postgres\n" TCP_CHECK,
+             NAME ":2:3: storage: the postgres driver needs dsn", NULL);
+    setenv("SW_T_SECRET", "hunter2 with space", 1);
+    struct config_errors e;
+    load_fail("apps:\n"
+              "  - name: a\n"
+              "    deploy-token: ${SW_T_SECRET}\n"
+              "    deploy-secret: \"hunter2\\there\"\n"
+              "checks:\n"
+              "  - {name: h, type: http, url: \"https://hunter2 x\"}\n"
+              "  - {name: t, type: heartbeat, token: \"hunter2!\", period: 1h}\n"
+              "notifiers:\n"
+              "  - {name: n, type: slack, url: \"hunter2\"}\n",
+              &e);
+    assert_int_equal(e.n, 5);
+    assert_false(any_contains(&e, "hunter2"));
+    assert_true(any_contains(&e, "apps[0].deploy-token: must not contain spaces"));
+    assert_true(any_contains(&e, "apps[0].deploy-secret: must not contain spaces"));
+    assert_true(any_contains(&e, "checks[0].url: expected"));
+    assert_true(any_contains(&e, "checks[1].token: use only"));
+    assert_true(any_contains(&e, "notifiers[0].url: expected"));
+    config_errors_finish(&e);
+    unsetenv("SW_T_SECRET");
+}
+
+/* Headers: names are tokens, unique ignoring case; values single-line. */
+static void test_headers(void **state)
+{
+    load_bad("checks:\n"
+             "  - name: a\n"
+             "    type: http\n"
+             "    url: http://x\n"
+             "    headers:\n"
+             "      X-A: 1\n"
+             "      x-a: 2\n"
+             "      \"Bad Name\": 3\n"
+             "      X-B: \"a\\r\\nInjected: yes\"\n"
+             "      [x]: 1\n",
+             NAME ":7:7: checks[0].headers.x-a: duplicate header",
+             NAME ":8:7: checks[0].headers: bad header name \"Bad Name\"",
+             NAME ":9:7: checks[0].headers.X-B: control characters are not allowed",
+             NAME ":10:7: checks[0].headers: header names must be strings", NULL);
+}
+
+/* Many errors in one file are all reported, in file order. */
+static void test_many_errors_sorted(void **state)
+{
+    load_bad("alerts:\n"
+             "  - {notify: [ghost]}\n"
+             "checks:\n"
+             "  - {name: a, type: tcp, host: h, port: 1, interval: 1x}\n"
+             "  - {name: a, type: udp}\n"
+             "daemon: {sockt: /x}\n",
+             NAME ":2:15: alerts[0].notify[0]: unknown notifier \"ghost\"",
+             NAME ":4:44: checks[0].interval: bad duration \"1x\" (use 500ms, 30s, 5m, 24h, 14d)",
+             NAME ":5:6: checks[1].name: duplicate check name \"a\" (first at line 4)",
+             NAME ":5:15: checks[1].type: unknown type \"udp\" (http, tcp, exec, heartbeat)",
+             NAME ":6:10: daemon.sockt: unknown key", NULL);
+
+    /* A flood of errors stops at a limit, with a last line saying so. */
+    size_t cap = 300 * 40 + 64, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    n += (size_t)snprintf(buf + n, cap - n, "checks:\n");
+    for (int i = 0; i < 300; i++) {
+        n += (size_t)snprintf(buf + n, cap - n, "  - {name: c%d, type: x}\n", i);
+    }
+    struct config_errors e;
+    load_fail(buf, &e);
+    assert_int_equal(e.n, 201);
+    assert_string_equal(e.msgs[200], NAME ": too many errors (200 shown); fix these first");
+    config_errors_finish(&e);
+    free(buf);
+}
+
+/* YAML syntax errors carry libyaml's text and position. */
+static void test_yaml_syntax(void **state)
+{
+    load_bad("checks:\n  - name: a\n   type: tcp\n",
+             NAME ":3:4: did not find expected '-' indicator (while parsing a block collection "
+                  "at line 2)",
+             NULL);
+    load_bad("a: b: c\n", NAME ":1:5: mapping values are not allowed in this context", NULL);
+    load_bad("daemon: {socket: /x\n",
+             NAME ":2:1: did not find expected ',' or '}' (while parsing a flow mapping at line "
+                  "1)",
+             NULL);
+    load_bad("a: \"unterminated\n",
+             NAME ":2:1: found unexpected end of stream (while scanning a quoted scalar at line "
+                  "1)",
+             NULL);
+    load_bad("a: 1\n---\nb: 2\n", NAME ":2:1: only one YAML document is allowed", NULL);
+    load_bad("checks:\n\t- a\n",
+             NAME ":2:1: found character that cannot start any token (while scanning for the "
+                  "next token at line 2)",
+             NULL);
+}
+
+/* ----------------------------------------------------------- hostile input */
+
+/* Empty files, files of comments, and roots that are not mappings. */
+static void test_empty_and_not_mapping(void **state)
+{
+    const char *empty_msg = NAME ":1:1: empty configuration: expected a mapping with checks";
+    load_bad("", empty_msg, NULL);
+    load_bad("# nothing\n\n", empty_msg, NULL);
+    load_bad("---\n", empty_msg, NULL);
+    load_bad("~\n", empty_msg, NULL);
+    const char *top = ": expected a mapping at the top level (daemon, storage, defaults, apps, "
+                      "checks, notifiers, alerts)";
+    char want[256];
+    snprintf(want, sizeof(want), NAME ":1:1%s", top);
+    load_bad("- a\n- b\n", want, NULL);
+    load_bad("hello\n", want, NULL);
+    load_bad("\"x\"\n", want, NULL);
+    snprintf(want, sizeof(want), NAME ":1:3%s", top);
+    load_bad("  42\n", want, NULL);
+    load_bad("? [a, b]\n: c\n", NAME ":1:3: top level: keys must be strings", NULL);
+}
+
+/* Deep nesting stops at a limit instead of recursing. */
+static void test_deep_nesting(void **state)
+{
+    size_t depth = 100000;
+    char *buf = malloc(2 * depth + 16);
+    assert_non_null(buf);
+    size_t n = 0;
+    memcpy(buf, "a: ", 3);
+    n = 3;
+    for (size_t i = 0; i < depth; i++) {
+        buf[n++] = '[';
+    }
+    for (size_t i = 0; i < depth; i++) {
+        buf[n++] = ']';
+    }
+    buf[n++] = '\n';
+    buf[n] = '\0';
+    load_bad(buf, NAME ":1:67: nesting deeper than 64 levels", NULL);
+
+    /* Block style, a mapping per line, does the same. */
+    n = 0;
+    for (size_t i = 0; i < 200 && n + 300 < 2 * depth; i++) {
+        for (size_t j = 0; j < i; j++) {
+            buf[n++] = ' ';
+        }
+        memcpy(buf + n, "k:\n", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    struct config_errors e;
+    load_fail(buf, &e);
+    assert_int_equal(e.n, 1);
+    assert_non_null(strstr(e.msgs[0], ": nesting deeper than 64 levels"));
+    config_errors_finish(&e);
+    free(buf);
+}
+
+/* A 1 MB value is fine where values may be long; 2 MB is refused. */
+static void test_huge_scalar(void **state)
+{
+    size_t big = 1000 * 1000;
+    char *buf = malloc(big * 2 + 256);
+    assert_non_null(buf);
+    int n = snprintf(buf, 256, "checks:\n  - {name: a, type: http, url: \"http://x\", body: \"");
+    memset(buf + n, 'b', big);
+    strcpy(buf + n + big, "\"}\n");
+    struct config *c = load_ok(buf);
+    assert_int_equal(strlen(c->checks[0].body), big);
+    config_free(c);
+
+    memset(buf + n, 'b', 2 * big);
+    strcpy(buf + n + 2 * big, "\"}\n");
+    load_bad(buf, NAME ":2:44: checks[0].body: value longer than 1048576 bytes", NULL);
+
+    /* A 1 MB key is a YAML error (implicit keys stop at 1024 characters);
+     * a long unknown key is cut short in the message. */
+    struct config_errors e;
+    size_t klens[] = {big, 1000};
+    for (size_t i = 0; i < 2; i++) {
+        memcpy(buf, "checks: []\n", 11);
+        memset(buf + 11, 'k', klens[i]);
+        strcpy(buf + 11 + klens[i], ": 1\n");
+        load_fail(buf, &e);
+        assert_int_equal(e.n, 1);
+        assert_true(strlen(e.msgs[0]) < 200);
+        if (i == 1) {
+            assert_non_null(strstr(e.msgs[0], ":2:1: kkkk"));
+            assert_non_null(strstr(e.msgs[0], "kkk...: unknown key"));
+        }
+        config_errors_finish(&e);
+    }
+
+    /* A huge check name is refused by length, not echoed. */
+    n = snprintf(buf, 256, "checks:\n  - {type: tcp, host: h, port: 1, name: ");
+    memset(buf + n, 'n', 200);
+    strcpy(buf + n + 200, "}\n");
+    load_bad(buf, NAME ":2:35: checks[0].name: too long (at most 128 bytes)", NULL);
+    free(buf);
+}
+
+/* Random bytes, invalid UTF-8 and control characters fail cleanly. */
+static void test_binary_garbage(void **state)
+{
+    load_bad("checks: \xff\xfe\n", NAME ":1:9: invalid leading UTF-8 octet (byte 0xff)", NULL);
+    load_bad("a: b\x01\n", NAME ":1:5: control characters are not allowed (byte 0x01)", NULL);
+    struct config *c = (struct config *)0x1;
+    struct config_errors e = {0};
+    /* A NUL byte inside the buffer. */
+    assert_int_equal(config_load_buffer(NAME, "a: b\0c\n", 7, &c, &e), -EINVAL);
+    assert_null(c);
+    assert_true(e.n >= 1);
+    config_errors_finish(&e);
+    load_bad("checks: [\"a\\0b\"]\n", NAME ":1:10: NUL character in a value", NULL);
+
+    /* A fixed-seed pseudo-random stream: never crashes, never leaks. */
+    unsigned seed = 12345;
+    char buf[4096];
+    for (int round = 0; round < 300; round++) {
+        size_t len = (size_t)(round * 13 % (int)sizeof(buf));
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            /* Mix YAML punctuation with random bytes so the parser goes deep. */
+            static const char punct[] = "-:[]{},&*!|>'\"%@` \n#?abc";
+            buf[i] = (seed >> 16) % 3 == 0 ? (char)(seed >> 8)
+                                           : punct[(seed >> 20) % (sizeof(punct) - 1)];
+        }
+        c = NULL;
+        int rc = config_load_buffer(NAME, buf, len, &c, &e);
+        if (rc == 0) {
+            config_free(c);
+        } else {
+            assert_null(c);
+            assert_true(e.n >= 1);
+            for (size_t i = 0; i < e.n; i++) {
+                assert_int_equal(strncmp(e.msgs[i], NAME ":", strlen(NAME ":")), 0);
+            }
+        }
+        config_errors_finish(&e);
+    }
+}
+
+/* Every prefix of a valid file loads or fails cleanly. */
+static void test_truncated(void **state)
+{
+    set_example_env();
+    size_t len = strlen(design_example);
+    size_t valid = 0;
+    for (size_t cut = 0; cut < len; cut++) {
+        struct config *c = NULL;
+        struct config_errors e = {0};
+        int rc = config_load_buffer(NAME, design_example, cut, &c, &e);
+        if (rc == 0) {
+            assert_non_null(c);
+            assert_int_equal(e.n, 0);
+            valid++;
+            config_free(c);
+        } else {
+            assert_int_equal(rc, -EINVAL);
+            assert_null(c);
+            assert_true(e.n >= 1);
+        }
+        config_errors_finish(&e);
+    }
+    /* Some prefixes end on a line and are valid, many are not. */
+    assert_true(valid > 10);
+    assert_true(valid < len / 2);
+}
+
+/* Seconds since t0. */
+static double since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* An alias bomb costs bounded time and memory. The time bounds are loose
+ * (valgrind runs these too); an unbounded expansion would take hours. */
+static void test_billion_laughs(void **state)
+{
+    const char *bomb = "x-a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+                       "x-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                       "x-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+                       "x-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+                       "x-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+                       "x-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+                       "x-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+                       "x-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+                       "x-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
+                       "checks: *i\n"
+                       "daemon: {admins: *i}\n";
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct config_errors e;
+    load_fail(bomb, &e);
+    assert_true(since(&t0) < 20.0);
+    /* Items of an aliased list are reported where each alias is written. */
+    assert_int_equal(e.n, 20);
+    assert_string_equal(e.msgs[0], NAME ":9:10: daemon.admins[0]: expected a string");
+    assert_string_equal(e.msgs[1], NAME ":9:10: checks[0]: expected a mapping");
+    assert_string_equal(e.msgs[19], NAME ":9:37: checks[9]: expected a mapping");
+    config_errors_finish(&e);
+
+    /* One alias to a check with a 1000-word command, repeated 3,000 times:
+     * three million strings if walked in full; the walk budget stops it. */
+    size_t cap = 64 * 1024, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    n += (size_t)snprintf(buf, cap, "x-m: &m {name: a, type: exec, command: [");
+    for (int i = 0; i < 1000; i++) {
+        n += (size_t)snprintf(buf + n, cap - n, "w,");
+    }
+    n += (size_t)snprintf(buf + n, cap - n, "w]}\nchecks: [");
+    for (int i = 0; i < 3000; i++) {
+        n += (size_t)snprintf(buf + n, cap - n, "*m,");
+    }
+    snprintf(buf + n, cap - n, "*m]\n");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    load_fail(buf, &e);
+    assert_true(since(&t0) < 20.0);
+    assert_int_equal(e.n, 1);
+    assert_non_null(strstr(e.msgs[0], ": aliases expand to more than 2000000 nodes"));
+    config_errors_finish(&e);
+
+    /* 50,000 aliased copies of one small check: every name a duplicate;
+     * the error limit ends the report. */
+    free(buf);
+    cap = 50000 * 3 + 256;
+    buf = malloc(cap);
+    assert_non_null(buf);
+    n = (size_t)snprintf(buf, cap, "x-m: &m {name: a, type: tcp, host: h, port: 1}\nchecks: [");
+    for (int i = 0; i < 49999; i++) {
+        memcpy(buf + n, "*m,", 3);
+        n += 3;
+    }
+    memcpy(buf + n, "*m]\n", 5);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    load_fail(buf, &e);
+    assert_true(since(&t0) < 20.0);
+    assert_int_equal(e.n, 201);
+    /* Aliased items are reported where each alias is written. */
+    assert_string_equal(e.msgs[0], NAME ":2:13: checks[1].name: duplicate check name \"a\" "
+                                        "(first at line 2)");
+    config_errors_finish(&e);
+    free(buf);
+}
+
+/* More nodes than the limit is an error before the walk. */
+static void test_node_limit(void **state)
+{
+    size_t count = 510000, cap = count * 2 + 64, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    n += (size_t)snprintf(buf, cap, "x: [");
+    for (size_t i = 0; i < count; i++) {
+        buf[n++] = '1';
+        buf[n++] = ',';
+    }
+    buf[n - 1] = ']';
+    buf[n++] = '\n';
+    buf[n] = '\0';
+    struct config_errors e;
+    load_fail(buf, &e);
+    assert_int_equal(e.n, 1);
+    assert_non_null(strstr(e.msgs[0], ": too many YAML nodes (limit 500000)"));
+    config_errors_finish(&e);
+    free(buf);
+}
+
+/* ------------------------------------------------------------- reload */
+
+/* Fingerprints: equal when only the position changed, different when any
+ * semantic field changed. */
+static void test_fingerprint(void **state)
+{
+    const char *base = "checks:\n"
+                       "  - name: a\n"
+                       "    type: http\n"
+                       "    url: http://x/\n"
+                       "    conditions: [\"[STATUS] == 200\"]\n"
+                       "    headers: {A: b}\n";
+    struct config *c1 = load_ok(base);
+    struct config *c2 = load_ok("# moved down\n\n"
+                                "checks:\n"
+                                "  - {type: http, name: a, headers: {A: b},\n"
+                                "     conditions: [\"[STATUS] == 200\"], url: \"http://x/\"}\n");
+    assert_int_not_equal(c1->checks[0].line, c2->checks[0].line);
+    assert_true(c1->checks[0].fingerprint == c2->checks[0].fingerprint);
+    config_free(c2);
+
+    const char *variants[] = {
+        "    interval: 31s\n",
+        "    timeout: 4s\n",
+        "    failure-threshold: 4\n",
+        "    success-threshold: 1\n",
+        "    enabled: false\n",
+        "    app: x\n",
+        "    env: y\n",
+        "    method: HEAD\n",
+        "    body: b\n",
+        "    follow-redirects: true\n",
+        "    verify-tls: false\n",
+        "    max-body: 1KiB\n",
+    };
+    uint64_t seen[sizeof(variants) / sizeof(variants[0])];
+    for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s%s", base, variants[i]);
+        c2 = load_ok(buf);
+        seen[i] = c2->checks[0].fingerprint;
+        assert_true(seen[i] != c1->checks[0].fingerprint);
+        for (size_t j = 0; j < i; j++) {
+            assert_true(seen[j] != seen[i]);
+        }
+        config_free(c2);
+    }
+    /* Condition text, header value, url, each matters. */
+    const char *changed[] = {
+        "checks:\n  - {name: a, type: http, url: \"http://x/\", headers: {A: c},"
+        " conditions: [\"[STATUS] == 200\"]}\n",
+        "checks:\n  - {name: a, type: http, url: \"http://x/\", headers: {A: b},"
+        " conditions: [\"[STATUS] == 201\"]}\n",
+        "checks:\n  - {name: a, type: http, url: \"http://y/\", headers: {A: b},"
+        " conditions: [\"[STATUS] == 200\"]}\n",
+        "checks:\n  - {name: b, type: http, url: \"http://x/\", headers: {A: b},"
+        " conditions: [\"[STATUS] == 200\"]}\n",
+    };
+    for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++) {
+        c2 = load_ok(changed[i]);
+        assert_true(c2->checks[0].fingerprint != c1->checks[0].fingerprint);
+        config_free(c2);
+    }
+    config_free(c1);
+
+    /* Other types: host, port, argv, token, period, grace. */
+    const char *pairs[][2] = {
+        {"checks:\n  - {name: a, type: tcp, host: h, port: 1}\n",
+         "checks:\n  - {name: a, type: tcp, host: h, port: 2}\n"},
+        {"checks:\n  - {name: a, type: tcp, host: h, port: 1}\n",
+         "checks:\n  - {name: a, type: tcp, host: i, port: 1}\n"},
+        {"checks:\n  - {name: a, type: exec, command: [a, b]}\n",
+         "checks:\n  - {name: a, type: exec, command: [ab]}\n"},
+        {"checks:\n  - {name: a, type: exec, command: [a]}\n",
+         "checks:\n  - {name: a, type: exec, command: [a], max-output: 1KiB}\n"},
+        {"checks:\n  - {name: a, type: heartbeat, token: t, period: 1h}\n",
+         "checks:\n  - {name: a, type: heartbeat, token: u, period: 1h}\n"},
+        {"checks:\n  - {name: a, type: heartbeat, token: t, period: 1h}\n",
+         "checks:\n  - {name: a, type: heartbeat, token: t, period: 2h}\n"},
+        {"checks:\n  - {name: a, type: heartbeat, token: t, period: 1h}\n",
+         "checks:\n  - {name: a, type: heartbeat, token: t, period: 1h, grace: 1m}\n"},
+        {"checks:\n  - {name: a, type: tcp, host: h, port: 1}\n",
+         "defaults: {interval: 1m}\nchecks:\n  - {name: a, type: tcp, host: h, port: 1}\n"},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        c1 = load_ok(pairs[i][0]);
+        c2 = load_ok(pairs[i][1]);
+        assert_true(c1->checks[0].fingerprint != c2->checks[0].fingerprint);
+        config_free(c1);
+        config_free(c2);
+        /* And the same text twice gives the same fingerprint. */
+        c1 = load_ok(pairs[i][0]);
+        c2 = load_ok(pairs[i][0]);
+        assert_true(c1->checks[0].fingerprint == c2->checks[0].fingerprint);
+        config_free(c1);
+        config_free(c2);
+    }
+}
+
+/* --------------------------------------------------------- environment */
+
+/* Expected default paths for the current user; writes 0 on success. */
+static int check_default_paths(void)
+{
+    setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+    setenv("XDG_STATE_HOME", "/home/u/.st", 1);
+    struct config_errors e = {0};
+    struct config *c = NULL;
+    if (config_load_buffer(NAME, TCP_CHECK, strlen(TCP_CHECK), &c, &e) != 0) {
+        for (size_t i = 0; i < e.n; i++) {
+            print_error("  %s\n", e.msgs[i]);
+        }
+        config_errors_finish(&e);
+        return 8;
+    }
+    int bad = 0;
+    if (geteuid() == 0) {
+        bad |= strcmp(c->daemon.socket, "/run/shipwatch/shipwatch.sock") != 0;
+        bad |= strcmp(c->storage.path, "/var/lib/shipwatch/history.db") != 0;
+    } else {
+        bad |= strcmp(c->daemon.socket, "/run/user/4242/shipwatch.sock") != 0 ? 16 : 0;
+        bad |= strcmp(c->storage.path, "/home/u/.st/shipwatch/history.db") != 0 ? 32 : 0;
+        config_free(c);
+        unsetenv("XDG_RUNTIME_DIR");
+        unsetenv("XDG_STATE_HOME");
+        setenv("HOME", "/home/zed", 1);
+        if (config_load_buffer(NAME, TCP_CHECK, strlen(TCP_CHECK), &c, &e) != 0) {
+            config_errors_finish(&e);
+            return 8;
+        }
+        char want[64];
+        snprintf(want, sizeof(want), "/tmp/shipwatch-%u.sock", (unsigned)geteuid());
+        bad |= strcmp(c->daemon.socket, want) != 0;
+        bad |= strcmp(c->storage.path, "/home/zed/.local/state/shipwatch/history.db") != 0 ? 2 : 0;
+        /* A relative XDG path is ignored, as the spec says. */
+        config_free(c);
+        setenv("XDG_RUNTIME_DIR", "relative", 1);
+        if (config_load_buffer(NAME, TCP_CHECK, strlen(TCP_CHECK), &c, &e) != 0) {
+            config_errors_finish(&e);
+            return 8;
+        }
+        bad |= strcmp(c->daemon.socket, want) != 0 ? 4 : 0;
+    }
+    config_free(c);
+    return bad;
+}
+
+/* Default socket and database paths, as root and as another user. */
+static void test_default_paths(void **state)
+{
+    char *saved_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    assert_int_equal(check_default_paths(), 0);
+    if (geteuid() == 0) {
+        /* Also check the unprivileged branch in a child that drops root. */
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0) {
+                _exit(99);
+            }
+            _exit(check_default_paths());
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    unsetenv("XDG_RUNTIME_DIR");
+    unsetenv("XDG_STATE_HOME");
+    if (saved_home != NULL) {
+        setenv("HOME", saved_home, 1);
+        free(saved_home);
+    }
+
+    /* A socket path longer than a sockaddr_un holds is refused. */
+    char buf[512];
+    snprintf(buf, sizeof(buf), "daemon:\n  socket: /%0120d.sock\n" TCP_CHECK, 0);
+    load_bad(buf, NAME ":2:3: daemon.socket: path too long for a Unix socket (at most 107 bytes)",
+             NULL);
+}
+
+/* NULL and empty values are no-ops where the header says so. */
+static void test_free_null(void **state)
+{
+    config_free(NULL);
+    struct config_errors e = {0};
+    config_errors_finish(&e);
+    config_errors_finish(NULL);
+    assert_null(config_find_check(NULL, "a"));
+    assert_null(config_find_app(NULL, "a"));
+    struct config *c = load_ok(TCP_CHECK);
+    assert_null(config_find_app(c, "a"));
+    assert_null(config_find_check(c, NULL));
+    config_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_design_example),
+        cmocka_unit_test(test_demo_file),
+        cmocka_unit_test(test_docs_examples),
+        cmocka_unit_test(test_minimal),
+        cmocka_unit_test(test_defaults_inherited),
+        cmocka_unit_test(test_http_forms),
+        cmocka_unit_test(test_all_keys),
+        cmocka_unit_test(test_command_string),
+        cmocka_unit_test(test_env_expansion),
+        cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_duplicate_keys),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_required_keys),
+        cmocka_unit_test(test_duplicate_names),
+        cmocka_unit_test(test_bad_condition),
+        cmocka_unit_test(test_alert_references),
+        cmocka_unit_test(test_notifiers),
+        cmocka_unit_test(test_secrets_not_shown),
+        cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_many_errors_sorted),
+        cmocka_unit_test(test_yaml_syntax),
+        cmocka_unit_test(test_empty_and_not_mapping),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_huge_scalar),
+        cmocka_unit_test(test_binary_garbage),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_billion_laughs),
+        cmocka_unit_test(test_node_limit),
+        cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_default_paths),
+        cmocka_unit_test(test_free_null),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

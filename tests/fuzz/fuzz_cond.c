@@ -1,0 +1,42 @@
+/* fuzz_cond.c - libFuzzer: condition text and a response body from outside.
+ * Input: condition text, a NUL byte, then the body. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cond.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *sep = memchr(data, 0, size);
+    size_t tl = sep != NULL ? (size_t)(sep - data) : size;
+    char *text = malloc(tl + 1);
+    if (text == NULL) {
+        return 0;
+    }
+    memcpy(text, data, tl);
+    text[tl] = '\0';
+    struct cond *c = NULL;
+    char err[256];
+    if (cond_parse(text, &c, err, sizeof(err)) == 0) {
+        struct cond_facts f;
+        cond_facts_init(&f);
+        f.status = 200;
+        f.response_time_ms = 10;
+        f.connected = 1;
+        f.cert_expiry_ms = 3600000;
+        f.deploy_version = "1.0";
+        if (sep != NULL) {
+            f.body = (const char *)sep + 1;
+            f.body_len = size - tl - 1;
+        }
+        char why[256];
+        cond_eval(c, &f, why, sizeof(why));
+        cond_free(c);
+    }
+    free(text);
+    return 0;
+}

@@ -840,7 +840,9 @@ static void sqlite_close(struct store *st)
     sqlite3_finalize(s->get_check);
     sqlite3_finalize(s->ins_check);
     if (s->db != NULL) {
-        exec_sql(s->db, "PRAGMA optimize", "optimize");
+        if (s->thread_started) {
+            exec_sql(s->db, "PRAGMA optimize", "optimize");
+        }
         if (sqlite3_close(s->db) != SQLITE_OK) {
             log_error(LOG_KV("store", "sqlite"), "close: %s", sqlite3_errmsg(s->db));
         }

@@ -1,0 +1,301 @@
+/* test_sched.c - the fixed-rate scheduler on a real loop, with a test check
+ * type whose runs take a set time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "daemon.h"
+#include "sched.h"
+
+/* --- sinks the scheduler reports to (the real ones live in daemon.c) --- */
+
+#define MAX_STARTS 4096
+
+static int64_t run_ms;             /* how long each test run takes */
+static int in_flight, max_in_flight;
+static uint64_t starts[64][MAX_STARTS];
+static size_t nstarts[64];
+static int results;
+
+int64_t daemon_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
+{
+    results++;
+}
+
+/* --- the test check type --- */
+
+struct trun {
+    uv_timer_t timer;
+    struct check_run *run;
+};
+
+static void on_closed(uv_handle_t *h)
+{
+    struct trun *t = h->data;
+    struct check_run *run = t->run;
+    free(t);
+    in_flight--;
+    check_run_finish(run);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    uv_close((uv_handle_t *)h, on_closed);
+}
+
+static int test_start(struct check_run *run)
+{
+    struct trun *t = calloc(1, sizeof(*t));
+    t->run = run;
+    run->priv = t;
+    uv_timer_init(run->daemon->loop, &t->timer);
+    t->timer.data = t;
+    uv_timer_start(&t->timer, on_timer, (uint64_t)run_ms, 0);
+    int id = atoi(run->check->conf->name + 1);
+    if (id >= 0 && id < 64 && nstarts[id] < MAX_STARTS) {
+        starts[id][nstarts[id]++] = uv_now(run->daemon->loop);
+    }
+    if (++in_flight > max_in_flight) {
+        max_in_flight = in_flight;
+    }
+    return 0;
+}
+
+static void test_cancel(struct check_run *run)
+{
+    struct trun *t = run->priv;
+    if (!uv_is_closing((uv_handle_t *)&t->timer)) {
+        uv_timer_stop(&t->timer);
+        uv_close((uv_handle_t *)&t->timer, on_closed);
+    }
+}
+
+static const struct check_type test_type = {
+    .name = "test", .start = test_start, .cancel = test_cancel};
+
+/* --- fixture --- */
+
+struct fixture {
+    uv_loop_t loop;
+    struct daemon d;
+    struct conf_check confs[64];
+    struct check *checks[64];
+    char names[64][8];
+    int n;
+};
+
+static struct fixture *setup(int n, int64_t interval_ms, int64_t run_for_ms, int concurrency)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    uv_loop_init(&f->loop);
+    f->d.loop = &f->loop;
+    f->d.sched = sched_create(&f->d, concurrency);
+    f->n = n;
+    run_ms = run_for_ms;
+    in_flight = max_in_flight = 0;
+    results = 0;
+    memset(nstarts, 0, sizeof(nstarts));
+    for (int i = 0; i < n; i++) {
+        snprintf(f->names[i], sizeof(f->names[i]), "c%d", i);
+        f->confs[i].name = f->names[i];
+        f->confs[i].interval_ms = interval_ms;
+        f->confs[i].failure_threshold = 1;
+        f->confs[i].success_threshold = 1;
+        f->checks[i] = check_create(&f->d, &f->confs[i]);
+        f->checks[i]->type = &test_type;
+        assert_int_equal(sched_add(f->d.sched, f->checks[i]), 0);
+    }
+    return f;
+}
+
+/* Run the loop for ms milliseconds. */
+static void run_for(struct fixture *f, int64_t ms)
+{
+    uint64_t until = uv_now(&f->loop) + (uint64_t)ms;
+    while (uv_now(&f->loop) < until) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        uv_update_time(&f->loop);
+    }
+}
+
+static void teardown_fixture(struct fixture *f)
+{
+    sched_stop(f->d.sched);
+    sched_cancel_all(f->d.sched);
+    for (int i = 0; i < 100 && in_flight > 0; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    sched_destroy(f->d.sched);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < f->n; i++) {
+        check_destroy(f->checks[i]);
+    }
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    free(f);
+}
+
+/* A keep-alive timer so UV_RUN_ONCE never blocks forever. */
+static void tick(uv_timer_t *t)
+{
+}
+
+static void with_ticker(struct fixture *f, uv_timer_t *t)
+{
+    uv_timer_init(&f->loop, t);
+    uv_timer_start(t, tick, 5, 5);
+}
+
+/* --- tests --- */
+
+static void offsets_are_spread_and_stable(void **state)
+{
+    int64_t interval = 30000;
+    int buckets[300] = {0};
+    for (int i = 0; i < 10000; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "api-%d-health", i);
+        int64_t off = sched_offset(name, interval);
+        assert_true(off >= 0 && off < interval);
+        assert_int_equal(off, sched_offset(name, interval));
+        buckets[off / 100]++;
+    }
+    /* 10,000 over 300 buckets of 100 ms: about 33 each; none over 3x. */
+    for (int i = 0; i < 300; i++) {
+        assert_true(buckets[i] < 100);
+    }
+}
+
+static void fixed_rate_without_drift(void **state)
+{
+    /* Interval 100 ms, runs take 70 ms: starts stay on the grid. */
+    struct fixture *f = setup(1, 100, 70, 8);
+    uv_timer_t t;
+    with_ticker(f, &t);
+    run_for(f, 1250);
+    size_t n = nstarts[0];
+    assert_true(n >= 11 && n <= 13);
+    for (size_t i = 1; i < n; i++) {
+        int64_t gap = (int64_t)(starts[0][i] - starts[0][0]);
+        int64_t want = (int64_t)i * 100;
+        assert_true(gap >= want - 5 && gap <= want + 40);
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    teardown_fixture(f);
+}
+
+static void slow_runs_skip_never_overlap(void **state)
+{
+    /* Runs take 250 ms at a 100 ms interval: ticks are skipped, never doubled. */
+    struct fixture *f = setup(1, 100, 250, 8);
+    uv_timer_t t;
+    with_ticker(f, &t);
+    run_for(f, 1100);
+    assert_int_equal(max_in_flight, 1);
+    assert_true(f->checks[0]->skipped_total >= 5);
+    assert_true(nstarts[0] >= 3 && nstarts[0] <= 5);
+    uv_close((uv_handle_t *)&t, NULL);
+    teardown_fixture(f);
+}
+
+static void concurrency_cap_queues(void **state)
+{
+    /* 10 checks wanting 5x what one slot gives: they queue, none is
+     * dropped, and every one runs. */
+    struct fixture *f = setup(10, 200, 50, 1);
+    uv_timer_t t;
+    with_ticker(f, &t);
+    run_for(f, 1000);
+    assert_int_equal(max_in_flight, 1);
+    for (int i = 0; i < 10; i++) {
+        assert_true(nstarts[i] >= 1);
+    }
+    struct sched_stats st;
+    sched_get_stats(f->d.sched, &st);
+    assert_true(st.queued_total >= 1);
+    uv_close((uv_handle_t *)&t, NULL);
+    teardown_fixture(f);
+}
+
+static void first_run_within_one_interval(void **state)
+{
+    struct fixture *f = setup(40, 400, 5, 64);
+    uint64_t t0 = uv_now(&f->loop);
+    uv_timer_t t;
+    with_ticker(f, &t);
+    run_for(f, 420);
+    for (int i = 0; i < 40; i++) {
+        assert_true(nstarts[i] >= 1);
+        assert_true(starts[i][0] - t0 <= 405);
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    teardown_fixture(f);
+}
+
+static void remove_running_and_run_now(void **state)
+{
+    struct fixture *f = setup(2, 10000, 200, 8);
+    uv_timer_t t;
+    with_ticker(f, &t);
+    /* run_now starts at once, and refuses a second run. */
+    assert_int_equal(sched_run_now(f->d.sched, f->checks[0]), 0);
+    assert_int_equal(sched_run_now(f->d.sched, f->checks[0]), -EBUSY);
+    assert_int_equal(nstarts[0], 1);
+    /* Removing the running check cancels it; it is freed when it ends. */
+    struct check *c = f->checks[0];
+    assert_false(sched_remove(f->d.sched, c));
+    assert_true(c->removed);
+    run_for(f, 50);
+    assert_int_equal(in_flight, 0);
+    assert_int_equal(results, 0); /* a cancelled result is dropped */
+    f->checks[0] = check_create(&f->d, &f->confs[0]); /* the old one was freed */
+    /* Removing an idle check is immediate. */
+    assert_true(sched_remove(f->d.sched, f->checks[1]));
+    uv_close((uv_handle_t *)&t, NULL);
+    teardown_fixture(f);
+}
+
+static void set_interval_and_stop(void **state)
+{
+    struct fixture *f = setup(1, 10000, 5, 8);
+    uv_timer_t t;
+    with_ticker(f, &t);
+    sched_set_interval(f->d.sched, f->checks[0], 50);
+    run_for(f, 330);
+    assert_true(nstarts[0] >= 5);
+    sched_stop(f->d.sched);
+    size_t before = nstarts[0];
+    run_for(f, 200);
+    assert_int_equal(nstarts[0], before);
+    assert_int_equal(sched_run_now(f->d.sched, f->checks[0]), -ESHUTDOWN);
+    uv_close((uv_handle_t *)&t, NULL);
+    teardown_fixture(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(offsets_are_spread_and_stable),
+        cmocka_unit_test(fixed_rate_without_drift),
+        cmocka_unit_test(slow_runs_skip_never_overlap),
+        cmocka_unit_test(concurrency_cap_queues),
+        cmocka_unit_test(first_run_within_one_interval),
+        cmocka_unit_test(remove_running_and_run_now),
+        cmocka_unit_test(set_interval_and_stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

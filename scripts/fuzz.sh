@@ -14,7 +14,7 @@ log="$dir/fuzzlog.json"
 : >"$log"
 status=0
 for target in "$dir"/tests/fuzz/fuzz_*; do
-    [ -x "$target" ] || continue
+    [ -f "$target" ] && [ -x "$target" ] || continue
     name=$(basename "$target")
     corpus="$dir/corpus/$name"
     mkdir -p "$corpus"

@@ -466,7 +466,7 @@ static void set_str(struct value *v, const char *s, size_t n)
     }
     memcpy(v->str, s, n);
     v->str[n] = '\0';
-    int64_t num;
+    int64_t num = 0;
     v->numeric = parse_int(v->str, &num);
     v->num = num;
 }

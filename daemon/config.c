@@ -272,7 +272,9 @@ static struct ynode *node_new(struct ctx *x, enum ynode_type type, const yaml_ma
         x->nodes = v;
         x->capnodes = cap;
     }
-    struct ynode *n = calloc(1, offsetof(struct ynode, text) + text_len + 1);
+    /* Never smaller than the struct itself, however short the text. */
+    size_t size = offsetof(struct ynode, text) + text_len + 1;
+    struct ynode *n = calloc(1, size > sizeof(struct ynode) ? size : sizeof(struct ynode));
     if (n == NULL) {
         return NULL;
     }

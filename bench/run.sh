@@ -85,11 +85,11 @@ echo
 ./build-bench/bench/bare_loop "$work/urls" 60000 64
 
 # --- curl --parallel ---
-sed 's/^/url = /' "$work/urls" >"$work/curl.cfg"
-printf 'output = /dev/null\n' >>"$work/curl.cfg"
+sed 's/^/url = /; a output = /dev/null' "$work/urls" >"$work/curl.cfg"
+
 start=$(date +%s.%N)
 /usr/bin/time -f "%U %S %M" -o "$work/curl.time" \
-    curl -s --parallel --parallel-max 64 -K "$work/curl.cfg" -o /dev/null >/dev/null 2>&1 || true
+    curl -s --parallel --parallel-max 64 -H "Connection: close" -K "$work/curl.cfg" >/dev/null 2>&1 || true
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" '{ printf "curl_parallel requests=10000 seconds=%.2f rate=%.0f cpu_us_per_req=%.1f peak_rss_kib=%d\n", e - s, 10000 / (e - s), ($1 + $2) * 1e6 / 10000, $3 }' "$work/curl.time"
 

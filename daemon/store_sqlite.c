@@ -25,6 +25,7 @@
 #define STORE_QUEUE_MAX 65536
 #define STORE_BATCH 1000
 #define ROLLUP_EVERY_MS 10000
+#define GATHER_MS 100         /* a batch waits this long to fill before commit */
 #define ROLLUP_MARGIN_MS 60000 /* a minute is rolled up once it closed a minute ago */
 #define MINUTE_MS 60000LL
 #define HOUR_MS 3600000LL
@@ -78,6 +79,7 @@ struct store_sqlite {
     pthread_cond_t cv;
     struct rec *head, *tail;        /* queue to the writer, under mu */
     size_t queued;
+    bool urgent;                    /* a query or stop waits: commit now */
     struct rec *done_head;          /* finished queries, under mu */
     uv_async_t async;
     bool async_started;
@@ -247,7 +249,14 @@ static int enqueue(struct store_sqlite *s, struct rec *r, bool droppable)
     }
     s->tail = r;
     s->queued++;
-    pthread_cond_signal(&s->cv);
+    /* Wake the writer for the first record, a full batch, or a query;
+     * otherwise let the batch fill (fewer, larger transactions). */
+    if (!droppable) {
+        s->urgent = true;
+    }
+    if (s->queued == 1 || s->queued >= STORE_BATCH || !droppable) {
+        pthread_cond_signal(&s->cv);
+    }
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
@@ -731,6 +740,19 @@ static void *writer_main(void *arg)
             until.tv_sec += 1;
             pthread_cond_timedwait(&s->cv, &s->mu, &until);
         }
+        if (s->head != NULL && s->queued < STORE_BATCH && !s->urgent) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += GATHER_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (s->queued < STORE_BATCH && !s->urgent &&
+                   pthread_cond_timedwait(&s->cv, &s->mu, &until) == 0) {
+            }
+        }
+        s->urgent = false;
         struct rec *batch = s->head;
         size_t n = 0;
         struct rec *last = NULL;

@@ -23,6 +23,8 @@ PLUGINS = os.path.join(SOURCE_ROOT, 'tests', 'integration', 'plugins')
 
 # Under valgrind or sanitizers everything is slower; waits scale with this.
 SLOW = float(os.environ.get('SHIPWATCH_TEST_SLOW', '1'))
+# A command the daemon runs under, e.g. valgrind (meson test --setup valgrind).
+WRAPPER = os.environ.get('SHIPWATCHD_WRAPPER', '').split()
 
 
 def wait_until(pred, timeout=10.0, interval=0.05, what='condition'):
@@ -109,7 +111,7 @@ class Daemon:
 
     def start(self, wait_db=True):
         self.logf = open(self.log_path, 'a', encoding='utf-8')
-        self.proc = subprocess.Popen([SHIPWATCHD, '--config', self.config_path,
+        self.proc = subprocess.Popen([*WRAPPER, SHIPWATCHD, '--config', self.config_path,
                                       '--log-level', 'debug'],
                                      stdout=self.logf, stderr=self.logf, env=self.env)
         if wait_db:

@@ -133,8 +133,5 @@ int main(int argc, char **argv)
     if (uv_loop_close(&loop) == UV_EBUSY) {
         log_warn(LOG_NOKV, "event loop closed with handles still open");
     }
-    if (rc == 0) {
-        log_info(LOG_NOKV, "shipwatchd stopped");
-    }
     return rc == 0 ? 0 : 1;
 }

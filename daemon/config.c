@@ -27,6 +27,7 @@
 #include "cond.h"
 #include "config.h"
 #include "duration.h"
+#include "ipc_client.h"
 
 #define CONFIG_MAX_FILE (4 * 1024 * 1024) /* bytes of YAML read at most */
 #define CONFIG_MAX_NODES 500000           /* scalars, collections and aliases */
@@ -2326,14 +2327,8 @@ static void finish_config(struct ctx *x, const struct fstate *storage_st, struct
     struct config *c = x->c;
     bool root = geteuid() == 0;
     if (c->daemon.socket == NULL) {
-        char buf[64];
-        if (root) {
-            c->daemon.socket = strdup("/run/shipwatch/shipwatch.sock");
-        } else if ((c->daemon.socket = env_path(x, "XDG_RUNTIME_DIR", "/shipwatch.sock")) == NULL) {
-            snprintf(buf, sizeof(buf), "/tmp/shipwatch-%u.sock", (unsigned)geteuid());
-            c->daemon.socket = strdup(buf);
-        }
-        if (c->daemon.socket == NULL) {
+        /* One default for the daemon and its clients. */
+        if ((c->daemon.socket = ipc_default_socket_path()) == NULL) {
             x->oom = true;
         } else if (strlen(c->daemon.socket) > CONFIG_SUN_PATH_MAX) {
             report(x, top_at,

@@ -53,6 +53,17 @@ int store_events(struct store *st, const struct store_event_query *q, store_even
     return st->ops->events(st, q, fn, arg);
 }
 
+int64_t store_put_deploy(struct store *st, const struct deploy *dep)
+{
+    return st->ops->put_deploy(st, dep);
+}
+
+int store_deploys(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
+                  void *arg)
+{
+    return st->ops->deploys(st, q, fn, arg);
+}
+
 void store_retention(struct store *st, int64_t now_ms)
 {
     st->ops->retention(st, now_ms);

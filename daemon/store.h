@@ -32,6 +32,25 @@ struct event {
     const char *data;           /* JSON object text, or NULL */
 };
 
+/* A deploy: what was shipped where, and (later) its verdict. */
+struct deploy {
+    int64_t id;                 /* assigned by the store on write; 0 before */
+    const char *app, *env, *version;
+    const char *commit, *author, *source, *url, *description;   /* NULL = none */
+    const char *status;         /* started | succeeded | failed */
+    int64_t started_ms;
+    int64_t finished_ms;        /* 0 = not finished */
+    const char *verdict;        /* pending | healthy | degraded | failed; NULL none */
+    const char *verdict_reason, *failing_check, *rollback_version;
+    const char *ext_id;         /* the sender's id (webhooks), unique; NULL none */
+};
+
+struct store_deploy_query {
+    const char *app, *env;      /* NULL = any */
+    int64_t before_id;          /* page: deploys with id < before_id; 0 = newest */
+    size_t limit;               /* 0 = default 50 */
+};
+
 /* What the store keeps of a check between restarts. */
 struct store_check_state {
     const char *check;
@@ -81,6 +100,7 @@ struct store_event_query {
 typedef void (*store_history_fn)(int err, const struct store_history_row *rows, size_t n,
                                  void *arg);
 typedef void (*store_events_fn)(int err, const struct event *events, size_t n, void *arg);
+typedef void (*store_deploys_fn)(int err, const struct deploy *deploys, size_t n, void *arg);
 /* Called once per stored check state by store_load_states. */
 typedef void (*store_state_fn)(const struct store_check_state *s, void *arg);
 
@@ -96,6 +116,9 @@ struct store_ops {
                    void *arg);
     int (*events)(struct store *st, const struct store_event_query *q, store_events_fn fn,
                   void *arg);
+    int64_t (*put_deploy)(struct store *st, const struct deploy *dep);
+    int (*deploys)(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
+                   void *arg);
     void (*retention)(struct store *st, int64_t now_ms);
     void (*stats)(struct store *st, size_t *queue_length, uint64_t *write_errors);
 };
@@ -136,12 +159,18 @@ void store_put_result(struct store *st, const struct store_check_state *s);
  * of this call. Returns the id. */
 int64_t store_put_event(struct store *st, const struct event *ev);
 
+/* Queue a deploy: a new one (dep->id 0) gets the next id, returned; one
+ * with an id replaces the stored row (a verdict, an end time). */
+int64_t store_put_deploy(struct store *st, const struct deploy *dep);
+
 /* Asynchronous queries; fn runs later on the loop thread. 0 or -errno (fn is
  * then not called). */
 int store_history(struct store *st, const struct store_history_query *q, store_history_fn fn,
                   void *arg);
 int store_events(struct store *st, const struct store_event_query *q, store_events_fn fn,
                  void *arg);
+int store_deploys(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
+                  void *arg);
 
 /* Trim raw results older than retention.raw and rollups older than
  * retention.rollups, in the writer, without blocking the loop. */

@@ -34,12 +34,16 @@
 #define HISTORY_MAX 100000
 #define EVENTS_DEFAULT 100
 #define EVENTS_MAX 10000
+#define DEPLOYS_DEFAULT 50
+#define DEPLOYS_MAX 1000
 
 enum rec_kind {
     REC_RESULT,
     REC_EVENT,
     REC_HISTORY,
     REC_EVENTS,
+    REC_DEPLOY,
+    REC_DEPLOYS,
     REC_RETENTION,
     REC_STOP,
 };
@@ -65,6 +69,13 @@ struct rec {
     struct event *erows;
     size_t ne;
     void *arg;
+    /* REC_DEPLOY */
+    struct deploy dep;
+    /* REC_DEPLOYS */
+    struct store_deploy_query dq;
+    store_deploys_fn dfn;
+    struct deploy *drows;
+    size_t nd;
     /* REC_RETENTION */
     int64_t now_ms;
 };
@@ -84,10 +95,11 @@ struct store_sqlite {
     uv_async_t async;
     bool async_started;
     int64_t next_event_id;          /* loop thread only */
+    int64_t next_deploy_id;         /* loop thread only */
     uint64_t write_errors;          /* under mu */
     uint64_t dropped_logged;        /* loop thread: last count logged */
     /* writer-thread only */
-    sqlite3_stmt *ins_result, *up_state, *ins_event, *get_check, *ins_check;
+    sqlite3_stmt *ins_result, *up_state, *ins_event, *get_check, *ins_check, *put_deploy;
     bool in_txn;
     int64_t next_minute, next_hour; /* rollup progress */
     int64_t last_rollup_ms;
@@ -197,6 +209,37 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 
 /* --- records --- */
 
+static void deploy_free_strings(struct deploy *d)
+{
+    const char **f[] = {&d->app, &d->env, &d->version, &d->commit, &d->author, &d->source,
+                        &d->url, &d->description, &d->status, &d->verdict, &d->verdict_reason,
+                        &d->failing_check, &d->rollback_version, &d->ext_id};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        free((char *)*f[i]);
+        *f[i] = NULL;
+    }
+}
+
+/* Copy dep's strings into out; false on ENOMEM (out is then freed). */
+static bool deploy_copy(struct deploy *out, const struct deploy *dep)
+{
+    *out = *dep;
+    const char **f[] = {&out->app, &out->env, &out->version, &out->commit, &out->author,
+                        &out->source, &out->url, &out->description, &out->status,
+                        &out->verdict, &out->verdict_reason, &out->failing_check,
+                        &out->rollback_version, &out->ext_id};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        if (*f[i] != NULL && (*f[i] = strdup(*f[i])) == NULL) {
+            ok = false;
+        }
+    }
+    if (!ok) {
+        deploy_free_strings(out);
+    }
+    return ok;
+}
+
 static void rec_free(struct rec *r)
 {
     if (r == NULL) {
@@ -227,6 +270,13 @@ static void rec_free(struct rec *r)
         free((char *)r->erows[i].data);
     }
     free(r->erows);
+    deploy_free_strings(&r->dep);
+    free((char *)r->dq.app);
+    free((char *)r->dq.env);
+    for (size_t i = 0; i < r->nd; i++) {
+        deploy_free_strings(&r->drows[i]);
+    }
+    free(r->drows);
     free(r);
 }
 
@@ -386,6 +436,37 @@ static void write_event(struct store_sqlite *s, struct rec *r)
     bind_text_or_null(q, 8, r->ev.data);
     if (sqlite3_step(q) != SQLITE_DONE) {
         count_error(s, "cannot insert event");
+    }
+}
+
+static void write_deploy(struct store_sqlite *s, struct rec *r)
+{
+    const struct deploy *d = &r->dep;
+    sqlite3_stmt *q = s->put_deploy;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, d->id);
+    bind_text_or_null(q, 2, d->app);
+    bind_text_or_null(q, 3, d->env);
+    bind_text_or_null(q, 4, d->version);
+    bind_text_or_null(q, 5, d->commit);
+    bind_text_or_null(q, 6, d->author);
+    bind_text_or_null(q, 7, d->source);
+    bind_text_or_null(q, 8, d->url);
+    bind_text_or_null(q, 9, d->description);
+    bind_text_or_null(q, 10, d->status);
+    sqlite3_bind_int64(q, 11, d->started_ms);
+    if (d->finished_ms > 0) {
+        sqlite3_bind_int64(q, 12, d->finished_ms);
+    } else {
+        sqlite3_bind_null(q, 12);
+    }
+    bind_text_or_null(q, 13, d->verdict);
+    bind_text_or_null(q, 14, d->verdict_reason);
+    bind_text_or_null(q, 15, d->failing_check);
+    bind_text_or_null(q, 16, d->rollback_version);
+    bind_text_or_null(q, 17, d->ext_id);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        count_error(s, "cannot write deploy");
     }
 }
 
@@ -604,6 +685,29 @@ static const char *col_text(sqlite3_stmt *q, int i)
     return t != NULL ? (const char *)t : "";
 }
 
+/* A copy of column i, or NULL for SQL NULL. */
+static const char *col_or_null(sqlite3_stmt *q, int i)
+{
+    return sqlite3_column_type(q, i) == SQLITE_NULL ? NULL : strdup(col_text(q, i));
+}
+
+/* Room for one more row in *rows (n used of *cap, each size bytes). 0, or
+ * -ENOMEM with *rows unchanged. */
+static int grow_rows(void *rows, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap) {
+        return 0;
+    }
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *v = realloc(*(void **)rows, ncap * size);
+    if (v == NULL) {
+        return -ENOMEM;
+    }
+    *(void **)rows = v;
+    *cap = ncap;
+    return 0;
+}
+
 /* Run a history query into r->hrows. */
 static void run_history(struct store_sqlite *s, struct rec *r)
 {
@@ -639,14 +743,9 @@ static void run_history(struct store_sqlite *s, struct rec *r)
     size_t cap = 0;
     int step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-        if (r->nh == cap) {
-            cap = cap ? cap * 2 : 64;
-            struct store_history_row *v = realloc(r->hrows, cap * sizeof(*v));
-            if (v == NULL) {
-                r->err = -ENOMEM;
-                break;
-            }
-            r->hrows = v;
+        if (grow_rows(&r->hrows, r->nh, &cap, sizeof(*r->hrows)) < 0) {
+            r->err = -ENOMEM;
+            break;
         }
         struct store_history_row *row = &r->hrows[r->nh++];
         row->ts_ms = sqlite3_column_int64(q, 0);
@@ -692,24 +791,74 @@ static void run_events(struct store_sqlite *s, struct rec *r)
     size_t cap = 0;
     int step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-        if (r->ne == cap) {
-            cap = cap ? cap * 2 : 64;
-            struct event *v = realloc(r->erows, cap * sizeof(*v));
-            if (v == NULL) {
-                r->err = -ENOMEM;
-                break;
-            }
-            r->erows = v;
+        if (grow_rows(&r->erows, r->ne, &cap, sizeof(*r->erows)) < 0) {
+            r->err = -ENOMEM;
+            break;
         }
         struct event *ev = &r->erows[r->ne++];
         ev->id = sqlite3_column_int64(q, 0);
         ev->ts_ms = sqlite3_column_int64(q, 1);
         ev->type = strdup(col_text(q, 2));
-        ev->check = sqlite3_column_type(q, 3) == SQLITE_NULL ? NULL : strdup(col_text(q, 3));
-        ev->app = sqlite3_column_type(q, 4) == SQLITE_NULL ? NULL : strdup(col_text(q, 4));
-        ev->env = sqlite3_column_type(q, 5) == SQLITE_NULL ? NULL : strdup(col_text(q, 5));
+        ev->check = col_or_null(q, 3);
+        ev->app = col_or_null(q, 4);
+        ev->env = col_or_null(q, 5);
         ev->message = strdup(col_text(q, 6));
-        ev->data = sqlite3_column_type(q, 7) == SQLITE_NULL ? NULL : strdup(col_text(q, 7));
+        ev->data = col_or_null(q, 7);
+    }
+    if (step != SQLITE_DONE && r->err == 0) {
+        r->err = -EIO;
+    }
+    sqlite3_finalize(q);
+}
+
+/* Run a deploys query into r->drows. */
+static void run_deploys(struct store_sqlite *s, struct rec *r)
+{
+    const struct store_deploy_query *dq = &r->dq;
+    size_t limit = dq->limit == 0 ? DEPLOYS_DEFAULT : dq->limit;
+    if (limit > DEPLOYS_MAX) {
+        limit = DEPLOYS_MAX;
+    }
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, app, env, version, commit_sha, author, source, url, "
+                           "description, status, started_ms, COALESCE(finished_ms, 0), verdict, "
+                           "verdict_reason, failing_check, rollback_version, ext_id FROM deploys "
+                           "WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR env = ?2) "
+                           "AND id < ?3 ORDER BY id DESC LIMIT ?4",
+                           -1, &q, NULL) != SQLITE_OK) {
+        r->err = -EIO;
+        return;
+    }
+    bind_text_or_null(q, 1, dq->app);
+    bind_text_or_null(q, 2, dq->env);
+    sqlite3_bind_int64(q, 3, dq->before_id > 0 ? dq->before_id : INT64_MAX);
+    sqlite3_bind_int64(q, 4, (int64_t)limit);
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (grow_rows(&r->drows, r->nd, &cap, sizeof(*r->drows)) < 0) {
+            r->err = -ENOMEM;
+            break;
+        }
+        struct deploy *d = &r->drows[r->nd++];
+        d->id = sqlite3_column_int64(q, 0);
+        d->app = col_or_null(q, 1);
+        d->env = col_or_null(q, 2);
+        d->version = col_or_null(q, 3);
+        d->commit = col_or_null(q, 4);
+        d->author = col_or_null(q, 5);
+        d->source = col_or_null(q, 6);
+        d->url = col_or_null(q, 7);
+        d->description = col_or_null(q, 8);
+        d->status = col_or_null(q, 9);
+        d->started_ms = sqlite3_column_int64(q, 10);
+        d->finished_ms = sqlite3_column_int64(q, 11);
+        d->verdict = col_or_null(q, 12);
+        d->verdict_reason = col_or_null(q, 13);
+        d->failing_check = col_or_null(q, 14);
+        d->rollback_version = col_or_null(q, 15);
+        d->ext_id = col_or_null(q, 16);
     }
     if (step != SQLITE_DONE && r->err == 0) {
         r->err = -EIO;
@@ -793,6 +942,16 @@ static void *writer_main(void *arg)
                 run_events(s, r);
                 complete(s, r);
                 break;
+            case REC_DEPLOY:
+                txn_begin(s);
+                write_deploy(s, r);
+                rec_free(r);
+                break;
+            case REC_DEPLOYS:
+                txn_commit(s);
+                run_deploys(s, r);
+                complete(s, r);
+                break;
             case REC_RETENTION:
                 txn_commit(s);
                 retention(s, r->now_ms);
@@ -826,6 +985,8 @@ static void on_async(uv_async_t *h)
         struct rec *next = r->next;
         if (r->kind == REC_HISTORY) {
             r->hfn(r->err, r->hrows, r->nh, r->arg);
+        } else if (r->kind == REC_DEPLOYS) {
+            r->dfn(r->err, r->drows, r->nd, r->arg);
         } else {
             r->efn(r->err, r->erows, r->ne, r->arg);
         }
@@ -861,6 +1022,7 @@ static void sqlite_close(struct store *st)
     sqlite3_finalize(s->ins_event);
     sqlite3_finalize(s->get_check);
     sqlite3_finalize(s->ins_check);
+    sqlite3_finalize(s->put_deploy);
     if (s->db != NULL) {
         if (s->thread_started) {
             exec_sql(s->db, "PRAGMA optimize", "optimize");
@@ -1002,6 +1164,40 @@ static int sqlite_events(struct store *st, const struct store_event_query *q,
     return enqueue(s, r, false);
 }
 
+static int64_t sqlite_put_deploy(struct store *st, const struct deploy *dep)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    int64_t id = dep->id > 0 ? dep->id : s->next_deploy_id++;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL || !deploy_copy(&r->dep, dep)) {
+        free(r);
+        return id;
+    }
+    r->kind = REC_DEPLOY;
+    r->dep.id = id;
+    if (enqueue(s, r, true) < 0) {
+        note_drop(s);
+    }
+    return id;
+}
+
+static int sqlite_deploys(struct store *st, const struct store_deploy_query *q,
+                          store_deploys_fn fn, void *arg)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    r->kind = REC_DEPLOYS;
+    r->dq = *q;
+    r->dq.app = xstrdup(q->app);
+    r->dq.env = xstrdup(q->env);
+    r->dfn = fn;
+    r->arg = arg;
+    return enqueue(s, r, false);
+}
+
 static void sqlite_retention(struct store *st, int64_t now_ms)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
@@ -1030,6 +1226,8 @@ static const struct store_ops sqlite_ops = {
     .put_event = sqlite_put_event,
     .history = sqlite_history,
     .events = sqlite_events,
+    .put_deploy = sqlite_put_deploy,
+    .deploys = sqlite_deploys,
     .retention = sqlite_retention,
     .stats = sqlite_stats,
 };
@@ -1112,11 +1310,19 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
         sqlite3_prepare_v2(s->db, "SELECT id FROM checks WHERE name = ?1", -1, &s->get_check,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO checks (name) VALUES (?1)", -1, &s->ins_check,
-                           NULL) != SQLITE_OK) {
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO deploys (id, app, env, version, commit_sha, "
+                           "author, source, url, description, status, started_ms, finished_ms, "
+                           "verdict, verdict_reason, failing_check, rollback_version, ext_id) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                           "?15, ?16, ?17)",
+                           -1, &s->put_deploy, NULL) != SQLITE_OK) {
         snprintf(errbuf, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
         goto fail;
     }
     s->next_event_id = query_int(s->db, "SELECT MAX(id) FROM events", 0) + 1;
+    s->next_deploy_id = query_int(s->db, "SELECT MAX(id) FROM deploys", 0) + 1;
     s->next_minute = query_int(s->db, "SELECT next_minute FROM rollup_progress", 0);
     s->next_hour = query_int(s->db, "SELECT next_hour FROM rollup_progress", 0);
     s->last_rollup_ms = wall_ms();

@@ -109,6 +109,10 @@ struct got {
     struct store_history_row rows[64];
     int64_t event_ids[64];
     char event_types[64][16];
+    struct {
+        int64_t id;
+        char app[16], version[16], verdict[16], commit[16];
+    } deploys[64];
 };
 
 static void on_history(int err, const struct store_history_row *rows, size_t n, void *arg)
@@ -133,6 +137,23 @@ static void on_events(int err, const struct event *evs, size_t n, void *arg)
     for (size_t i = 0; i < n && i < 64; i++) {
         g->event_ids[i] = evs[i].id;
         snprintf(g->event_types[i], sizeof(g->event_types[i]), "%s", evs[i].type);
+    }
+}
+
+static void on_deploys(int err, const struct deploy *ds, size_t n, void *arg)
+{
+    struct got *g = arg;
+    g->done = true;
+    g->err = err;
+    g->n = n;
+    for (size_t i = 0; i < n && i < 64; i++) {
+        g->deploys[i].id = ds[i].id;
+        snprintf(g->deploys[i].app, sizeof(g->deploys[i].app), "%s", ds[i].app);
+        snprintf(g->deploys[i].version, sizeof(g->deploys[i].version), "%s", ds[i].version);
+        snprintf(g->deploys[i].verdict, sizeof(g->deploys[i].verdict), "%s",
+                 ds[i].verdict ? ds[i].verdict : "(null)");
+        snprintf(g->deploys[i].commit, sizeof(g->deploys[i].commit), "%s",
+                 ds[i].commit ? ds[i].commit : "(null)");
     }
 }
 
@@ -363,6 +384,69 @@ static void events_in_order_with_filters(void **state)
     uv_loop_close(&loop);
 }
 
+/* Deploys get ids in order, list newest first with filters and paging, and
+ * an update by id replaces the row (a verdict arriving later). */
+static void deploys_record_list_update(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char path[600];
+    new_path(path, sizeof(path));
+    struct store *st = open_store(&loop, path);
+    int64_t ids[6];
+    for (int i = 0; i < 6; i++) {
+        char ver[16];
+        snprintf(ver, sizeof(ver), "v%d", i);
+        struct deploy d = {.app = i % 2 ? "shop" : "api", .env = "prod", .version = ver,
+                           .status = "succeeded", .started_ms = now_ms(),
+                           .commit = i == 0 ? NULL : "abc123", .verdict = "pending"};
+        ids[i] = store_put_deploy(st, &d);
+        assert_true(ids[i] > 0);
+        if (i > 0) {
+            assert_int_equal(ids[i], ids[i - 1] + 1);
+        }
+    }
+    struct got g = {0};
+    struct store_deploy_query q = {.app = "shop"};
+    assert_int_equal(store_deploys(st, &q, on_deploys, &g), 0);
+    wait_for(&loop, &g);
+    assert_int_equal(g.err, 0);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.deploys[0].id, ids[5]);
+    assert_string_equal(g.deploys[0].version, "v5");
+    assert_string_equal(g.deploys[2].app, "shop");
+
+    memset(&g, 0, sizeof(g));
+    q = (struct store_deploy_query){.before_id = ids[3], .limit = 2};
+    store_deploys(st, &q, on_deploys, &g);
+    wait_for(&loop, &g);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.deploys[0].id, ids[2]);
+    assert_int_equal(g.deploys[1].id, ids[1]);
+
+    struct deploy upd = {.id = ids[0], .app = "api", .env = "prod", .version = "v0",
+                         .status = "succeeded", .started_ms = now_ms(), .verdict = "healthy"};
+    assert_int_equal(store_put_deploy(st, &upd), ids[0]);
+    store_close(st);
+
+    /* Survives a restart; ids go on. */
+    st = open_store(&loop, path);
+    memset(&g, 0, sizeof(g));
+    q = (struct store_deploy_query){.app = "api", .env = "prod"};
+    store_deploys(st, &q, on_deploys, &g);
+    wait_for(&loop, &g);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.deploys[2].id, ids[0]);
+    assert_string_equal(g.deploys[2].verdict, "healthy");
+    assert_string_equal(g.deploys[2].commit, "(null)");
+    assert_string_equal(g.deploys[1].commit, "abc123");
+    struct deploy more = {.app = "api", .env = "prod", .version = "v6", .status = "succeeded",
+                          .started_ms = now_ms()};
+    assert_int_equal(store_put_deploy(st, &more), ids[5] + 1);
+    store_close(st);
+    uv_loop_close(&loop);
+}
+
 static void retention_trims_old_rows(void **state)
 {
     uv_loop_t loop;
@@ -425,6 +509,7 @@ int main(void)
         cmocka_unit_test(history_states_and_rollups),
         cmocka_unit_test(states_survive_restart),
         cmocka_unit_test(events_in_order_with_filters),
+        cmocka_unit_test(deploys_record_list_update),
         cmocka_unit_test(retention_trims_old_rows),
         cmocka_unit_test(insert_rate),
     };

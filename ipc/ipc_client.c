@@ -1,0 +1,273 @@
+/* ipc_client.c - a blocking msgpack-RPC client over a Unix socket. */
+#include "ipc_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct ipc_notice_node {
+    struct ipc_notice n;
+    struct ipc_notice_node *next;
+};
+
+char *ipc_default_socket_path(void)
+{
+    char buf[128];
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (geteuid() == 0) {
+        return strdup("/run/shipwatch/shipwatch.sock");
+    }
+    if (xdg != NULL && xdg[0] == '/') {
+        size_t n = strlen(xdg) + sizeof("/shipwatch.sock");
+        char *s = malloc(n);
+        if (s != NULL) {
+            snprintf(s, n, "%s/shipwatch.sock", xdg);
+        }
+        return s;
+    }
+    snprintf(buf, sizeof(buf), "/tmp/shipwatch-%u.sock", (unsigned)geteuid());
+    return strdup(buf);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int fail(struct ipc_client *c, int err, const char *fmt, const char *arg)
+{
+    snprintf(c->errmsg, sizeof(c->errmsg), fmt, arg);
+    return err;
+}
+
+int ipc_client_open(struct ipc_client *c, const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->next_msgid = 1;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        return fail(c, -ENAMETOOLONG, "socket path too long: %s", path);
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (ipc_reader_init(&c->rd, &ipc_limits_client) < 0) {
+        return fail(c, -ENOMEM, "%s", "out of memory");
+    }
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int err = errno;
+        snprintf(c->errmsg, sizeof(c->errmsg), "cannot connect to %s: %s", path, strerror(err));
+        ipc_client_close(c);
+        return -err;
+    }
+    return 0;
+}
+
+void ipc_client_close(struct ipc_client *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+        ipc_reader_finish(&c->rd);
+    } else if (c->rd.up.buffer != NULL) {
+        ipc_reader_finish(&c->rd);
+    }
+    c->fd = -1;
+    memset(&c->rd, 0, sizeof(c->rd));
+    while (c->qhead != NULL) {
+        struct ipc_notice_node *next = c->qhead->next;
+        ipc_type_free(&ipc_notice_type, &c->qhead->n);
+        free(c->qhead);
+        c->qhead = next;
+    }
+    c->qtail = NULL;
+}
+
+static int send_all(struct ipc_client *c, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (k < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            int err = errno;
+            return fail(c, err == EPIPE || err == ECONNRESET ? -EPIPE : -err,
+                        "cannot write to the daemon: %s", strerror(err));
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Read what is there, waiting until deadline (-1: forever). 1 when bytes
+ * came, 0 at the deadline, -errno. */
+static int fill(struct ipc_client *c, int64_t deadline)
+{
+    for (;;) {
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - mono_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        int r = poll(&pfd, 1, wait);
+        if (r < 0 && errno == EINTR) {
+            return fail(c, -EINTR, "%s", "interrupted");
+        }
+        if (r == 0) {
+            return 0;
+        }
+        size_t avail;
+        char *buf = ipc_reader_buffer(&c->rd, 64 * 1024, &avail);
+        if (buf == NULL) {
+            return fail(c, -ENOMEM, "%s", "out of memory");
+        }
+        ssize_t k = read(c->fd, buf, avail);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k < 0) {
+            return fail(c, -errno, "cannot read from the daemon: %s", strerror(errno));
+        }
+        if (k == 0) {
+            return fail(c, -EPIPE, "%s", "the daemon closed the connection");
+        }
+        ipc_reader_consumed(&c->rd, (size_t)k);
+        return 1;
+    }
+}
+
+/* The next envelope: 1, 0 at the deadline, -errno. */
+static int next_envelope(struct ipc_client *c, int64_t deadline, struct ipc_envelope *env)
+{
+    for (;;) {
+        msgpack_object *o;
+        uint32_t id;
+        bool has_id;
+        enum ipc_wire_err e = ipc_reader_next(&c->rd, &o, &id, &has_id);
+        if (e == IPC_WIRE_OK) {
+            char why[128];
+            if (ipc_envelope_parse(o, env, why, sizeof(why)) < 0) {
+                return fail(c, -EPROTO, "bad message from the daemon: %s", why);
+            }
+            return 1;
+        }
+        if (e != IPC_WIRE_MORE) {
+            return fail(c, -EPROTO, "bad message from the daemon: %s", ipc_wire_strerror(e));
+        }
+        int r = fill(c, deadline);
+        if (r <= 0) {
+            return r;
+        }
+    }
+}
+
+/* Keep a notification for ipc_client_notice. */
+static void keep_notice(struct ipc_client *c, const struct ipc_envelope *env)
+{
+    char why[200];
+    if (env->method_len != strlen(IPC_NOTICE_METHOD) ||
+        memcmp(env->method, IPC_NOTICE_METHOD, env->method_len) != 0) {
+        return;     /* a notification this client does not know */
+    }
+    struct ipc_notice_node *q = calloc(1, sizeof(*q));
+    if (q == NULL) {
+        return;
+    }
+    if (ipc_decode_params(env->params, &ipc_notice_type, &q->n, why, sizeof(why)) < 0) {
+        ipc_type_free(&ipc_notice_type, &q->n);
+        free(q);
+        return;
+    }
+    if (c->qtail != NULL) {
+        c->qtail->next = q;
+    } else {
+        c->qhead = q;
+    }
+    c->qtail = q;
+}
+
+int ipc_client_call(struct ipc_client *c, enum ipc_method_id id, const void *params,
+                    void *result, int timeout_ms)
+{
+    const struct ipc_method *m = &ipc_methods[id];
+    uint32_t msgid = c->next_msgid++;
+    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    ipc_encode_request(&sb, msgid, m, params);
+    int r = send_all(c, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    if (r < 0) {
+        return r;
+    }
+    for (;;) {
+        struct ipc_envelope env;
+        r = next_envelope(c, deadline, &env);
+        if (r == 0) {
+            return fail(c, -ETIMEDOUT, "no answer to %s in time", m->name);
+        }
+        if (r < 0) {
+            return r;
+        }
+        if (env.kind == IPC_NOTIFY) {
+            keep_notice(c, &env);
+            continue;
+        }
+        if (env.kind != IPC_RESPONSE || env.msgid != msgid) {
+            continue;
+        }
+        char why[256];
+        if (env.error->type != MSGPACK_OBJECT_NIL) {
+            struct ipc_error e = {0};
+            if (ipc_type_unpack(env.error, &ipc_error_type, &e, why, sizeof(why)) < 0) {
+                c->errcode = IPC_E_INTERNAL;
+                snprintf(c->errmsg, sizeof(c->errmsg), "%s failed", m->name);
+            } else {
+                c->errcode = e.code != NULL ? ipc_errcode_parse(e.code, strlen(e.code))
+                                            : IPC_E_INTERNAL;
+                snprintf(c->errmsg, sizeof(c->errmsg), "%s",
+                         e.message != NULL ? e.message : "error");
+            }
+            ipc_type_free(&ipc_error_type, &e);
+            return IPC_CALL_REMOTE;
+        }
+        if (ipc_type_unpack(env.result, m->result, result, why, sizeof(why)) < 0) {
+            ipc_type_free(m->result, result);
+            return fail(c, -EPROTO, "bad answer from the daemon: %s", why);
+        }
+        return 0;
+    }
+}
+
+int ipc_client_notice(struct ipc_client *c, struct ipc_notice *n, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    while (c->qhead == NULL) {
+        struct ipc_envelope env;
+        int r = next_envelope(c, deadline, &env);
+        if (r <= 0) {
+            return r;
+        }
+        if (env.kind == IPC_NOTIFY) {
+            keep_notice(c, &env);
+        }
+    }
+    struct ipc_notice_node *q = c->qhead;
+    c->qhead = q->next;
+    if (c->qhead == NULL) {
+        c->qtail = NULL;
+    }
+    *n = q->n;
+    free(q);
+    return 1;
+}

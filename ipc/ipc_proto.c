@@ -1,0 +1,680 @@
+/* ipc_proto.c - field tables, their codec, the method table. */
+#include "ipc_proto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc_wire.h"
+
+/* --- codec --- */
+
+#define AT(v, off) ((char *)(v) + (off))
+
+static size_t count_at(const void *v, const struct ipc_field *f)
+{
+    return *(const size_t *)AT(v, f->count_off);
+}
+
+void ipc_type_pack(msgpack_packer *pk, const struct ipc_type *t, const void *v)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->nfields; i++) {
+        const struct ipc_field *f = &t->fields[i];
+        if (f->type != IPC_F_STR || *(char *const *)AT(v, f->off) != NULL) {
+            n++;
+        }
+    }
+    msgpack_pack_map(pk, n);
+    for (size_t i = 0; i < t->nfields; i++) {
+        const struct ipc_field *f = &t->fields[i];
+        const char *s;
+        switch (f->type) {
+        case IPC_F_STR:
+            s = *(char *const *)AT(v, f->off);
+            if (s == NULL) {
+                continue;
+            }
+            ipc_pack_cstr(pk, f->key);
+            ipc_pack_cstr(pk, s);
+            break;
+        case IPC_F_I64:
+            ipc_pack_cstr(pk, f->key);
+            msgpack_pack_int64(pk, *(const int64_t *)AT(v, f->off));
+            break;
+        case IPC_F_BOOL:
+            ipc_pack_cstr(pk, f->key);
+            if (*(const bool *)AT(v, f->off)) {
+                msgpack_pack_true(pk);
+            } else {
+                msgpack_pack_false(pk);
+            }
+            break;
+        case IPC_F_STRV: {
+            char *const *sv = *(char *const *const *)AT(v, f->off);
+            size_t k = count_at(v, f);
+            ipc_pack_cstr(pk, f->key);
+            msgpack_pack_array(pk, k);
+            for (size_t j = 0; j < k; j++) {
+                ipc_pack_cstr(pk, sv[j]);
+            }
+            break;
+        }
+        case IPC_F_ARRAY: {
+            const char *base = *(const char *const *)AT(v, f->off);
+            size_t k = count_at(v, f);
+            ipc_pack_cstr(pk, f->key);
+            msgpack_pack_array(pk, k);
+            for (size_t j = 0; j < k; j++) {
+                ipc_type_pack(pk, f->elem, base + j * f->elem->size);
+            }
+            break;
+        }
+        }
+    }
+}
+
+/* A copy of a msgpack string; NULL (and *bad) when it holds a NUL. */
+static char *dup_str(const msgpack_object *o, bool *bad)
+{
+    const char *p = o->via.str.ptr;
+    uint32_t n = o->via.str.size;
+    if (n > 0 && memchr(p, '\0', n) != NULL) {
+        *bad = true;
+        return NULL;
+    }
+    char *s = malloc((size_t)n + 1);
+    if (s != NULL) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+static int unpack_field(const msgpack_object *o, const struct ipc_field *f, void *v, char *why,
+                        size_t whylen)
+{
+    bool bad = false;
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        return 0;   /* absent; required fields are checked by the caller */
+    }
+    switch (f->type) {
+    case IPC_F_STR: {
+        if (o->type != MSGPACK_OBJECT_STR) {
+            snprintf(why, whylen, "%s: expected a string", f->key);
+            return -1;
+        }
+        char **dst = (char **)AT(v, f->off);
+        char *s = dup_str(o, &bad);
+        if (s == NULL) {
+            snprintf(why, whylen, "%s: %s", f->key, bad ? "contains a NUL byte" : "out of memory");
+            return -1;
+        }
+        free(*dst);
+        *dst = s;
+        return 0;
+    }
+    case IPC_F_I64: {
+        int64_t *dst = (int64_t *)AT(v, f->off);
+        if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+            *dst = (int64_t)o->via.u64;
+        } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+            *dst = o->via.i64;
+        } else {
+            snprintf(why, whylen, "%s: expected an integer", f->key);
+            return -1;
+        }
+        return 0;
+    }
+    case IPC_F_BOOL:
+        if (o->type != MSGPACK_OBJECT_BOOLEAN) {
+            snprintf(why, whylen, "%s: expected a boolean", f->key);
+            return -1;
+        }
+        *(bool *)AT(v, f->off) = o->via.boolean;
+        return 0;
+    case IPC_F_STRV: {
+        if (o->type != MSGPACK_OBJECT_ARRAY) {
+            snprintf(why, whylen, "%s: expected an array of strings", f->key);
+            return -1;
+        }
+        char ***dst = (char ***)AT(v, f->off);
+        size_t *cnt = (size_t *)AT(v, f->count_off);
+        if (*dst != NULL) {
+            snprintf(why, whylen, "%s: given twice", f->key);
+            return -1;
+        }
+        uint32_t n = o->via.array.size;
+        *dst = calloc(n ? n : 1, sizeof(char *));
+        if (*dst == NULL) {
+            snprintf(why, whylen, "%s: out of memory", f->key);
+            return -1;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            const msgpack_object *e = &o->via.array.ptr[i];
+            if (e->type != MSGPACK_OBJECT_STR) {
+                snprintf(why, whylen, "%s[%u]: expected a string", f->key, i);
+                return -1;
+            }
+            if (((*dst)[i] = dup_str(e, &bad)) == NULL) {
+                snprintf(why, whylen, "%s[%u]: %s", f->key, i,
+                         bad ? "contains a NUL byte" : "out of memory");
+                return -1;
+            }
+            *cnt = i + 1;
+        }
+        return 0;
+    }
+    case IPC_F_ARRAY: {
+        if (o->type != MSGPACK_OBJECT_ARRAY) {
+            snprintf(why, whylen, "%s: expected an array", f->key);
+            return -1;
+        }
+        char **dst = (char **)AT(v, f->off);
+        size_t *cnt = (size_t *)AT(v, f->count_off);
+        if (*dst != NULL) {
+            snprintf(why, whylen, "%s: given twice", f->key);
+            return -1;
+        }
+        uint32_t n = o->via.array.size;
+        *dst = calloc(n ? n : 1, f->elem->size);
+        if (*dst == NULL) {
+            snprintf(why, whylen, "%s: out of memory", f->key);
+            return -1;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            char sub[200];
+            *cnt = i + 1;
+            if (ipc_type_unpack(&o->via.array.ptr[i], f->elem, *dst + i * f->elem->size, sub,
+                                sizeof(sub)) < 0) {
+                snprintf(why, whylen, "%s[%u].%s", f->key, i, sub);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    }
+    return 0;
+}
+
+int ipc_type_unpack(const msgpack_object *o, const struct ipc_type *t, void *v, char *why,
+                    size_t whylen)
+{
+    uint64_t seen = 0;      /* field tables have fewer than 64 fields */
+    if (o->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR) {
+                snprintf(why, whylen, "keys must be strings");
+                return -1;
+            }
+            for (size_t j = 0; j < t->nfields; j++) {
+                const struct ipc_field *f = &t->fields[j];
+                if (strlen(f->key) == kv->key.via.str.size &&
+                    memcmp(f->key, kv->key.via.str.ptr, kv->key.via.str.size) == 0) {
+                    if (unpack_field(&kv->val, f, v, why, whylen) < 0) {
+                        return -1;
+                    }
+                    if (kv->val.type != MSGPACK_OBJECT_NIL) {
+                        seen |= 1ull << j;
+                    }
+                    break;
+                }
+            }
+        }
+    } else if (o->type != MSGPACK_OBJECT_NIL) {
+        snprintf(why, whylen, "expected a map of %s fields", t->name);
+        return -1;
+    }
+    for (size_t j = 0; j < t->nfields; j++) {
+        if (t->fields[j].required && !(seen & (1ull << j))) {
+            snprintf(why, whylen, "%s: missing", t->fields[j].key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void ipc_type_free(const struct ipc_type *t, void *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < t->nfields; i++) {
+        const struct ipc_field *f = &t->fields[i];
+        switch (f->type) {
+        case IPC_F_STR:
+            free(*(char **)AT(v, f->off));
+            *(char **)AT(v, f->off) = NULL;
+            break;
+        case IPC_F_STRV: {
+            char **sv = *(char ***)AT(v, f->off);
+            size_t n = count_at(v, f);
+            for (size_t j = 0; j < n; j++) {
+                free(sv[j]);
+            }
+            free(sv);
+            *(char ***)AT(v, f->off) = NULL;
+            *(size_t *)AT(v, f->count_off) = 0;
+            break;
+        }
+        case IPC_F_ARRAY: {
+            char *base = *(char **)AT(v, f->off);
+            size_t n = count_at(v, f);
+            for (size_t j = 0; j < n; j++) {
+                ipc_type_free(f->elem, base + j * f->elem->size);
+            }
+            free(base);
+            *(char **)AT(v, f->off) = NULL;
+            *(size_t *)AT(v, f->count_off) = 0;
+            break;
+        }
+        case IPC_F_I64:
+        case IPC_F_BOOL:
+            break;
+        }
+    }
+}
+
+/* --- field tables --- */
+
+#define STR(T, f) {.key = #f, .type = IPC_F_STR, .off = offsetof(T, f)}
+#define STR_REQ(T, f) {.key = #f, .type = IPC_F_STR, .off = offsetof(T, f), .required = true}
+#define I64(T, f) {.key = #f, .type = IPC_F_I64, .off = offsetof(T, f)}
+#define BOOL(T, f) {.key = #f, .type = IPC_F_BOOL, .off = offsetof(T, f)}
+#define STRV(T, f, n) {.key = #f, .type = IPC_F_STRV, .off = offsetof(T, f), .count_off = offsetof(T, n)}
+#define ARRAY(T, f, n, e) \
+    {.key = #f, .type = IPC_F_ARRAY, .off = offsetof(T, f), .count_off = offsetof(T, n), .elem = &(e)}
+#define TYPE(var, T, tab) \
+    const struct ipc_type var = {.name = #T, .size = sizeof(struct T), .fields = tab, \
+                                 .nfields = sizeof(tab) / sizeof(tab[0])}
+
+static const struct ipc_field error_fields[] = {
+    STR(struct ipc_error, code),
+    STR(struct ipc_error, message),
+};
+TYPE(ipc_error_type, ipc_error, error_fields);
+
+static const struct ipc_field hello_params_fields[] = {
+    STR(struct ipc_hello_params, client),
+    I64(struct ipc_hello_params, protocol),
+};
+TYPE(ipc_hello_params_type, ipc_hello_params, hello_params_fields);
+
+static const struct ipc_field hello_result_fields[] = {
+    I64(struct ipc_hello_result, protocol),
+    STR(struct ipc_hello_result, version),
+    STRV(struct ipc_hello_result, capabilities, ncapabilities),
+    I64(struct ipc_hello_result, pid),
+    I64(struct ipc_hello_result, started_ms),
+    I64(struct ipc_hello_result, uid),
+    BOOL(struct ipc_hello_result, admin),
+};
+TYPE(ipc_hello_result_type, ipc_hello_result, hello_result_fields);
+
+static const struct ipc_field check_fields[] = {
+    STR(struct ipc_check, name),
+    STR(struct ipc_check, app),
+    STR(struct ipc_check, env),
+    STR(struct ipc_check, type),
+    STR(struct ipc_check, target),
+    STR(struct ipc_check, state),
+    BOOL(struct ipc_check, paused),
+    BOOL(struct ipc_check, running),
+    I64(struct ipc_check, interval_ms),
+    I64(struct ipc_check, timeout_ms),
+    I64(struct ipc_check, state_since_ms),
+    I64(struct ipc_check, fail_streak),
+    I64(struct ipc_check, ok_streak),
+    I64(struct ipc_check, runs_total),
+    I64(struct ipc_check, skipped_total),
+    I64(struct ipc_check, last_ms),
+    I64(struct ipc_check, last_duration_us),
+    STR(struct ipc_check, last_outcome),
+    I64(struct ipc_check, last_status),
+    STR(struct ipc_check, last_error),
+    STR(struct ipc_check, last_condition),
+};
+TYPE(ipc_check_type, ipc_check, check_fields);
+
+static const struct ipc_field app_status_fields[] = {
+    STR(struct ipc_app_status, app),
+    STR(struct ipc_app_status, env),
+    STR(struct ipc_app_status, state),
+    I64(struct ipc_app_status, up),
+    I64(struct ipc_app_status, down),
+    I64(struct ipc_app_status, degraded),
+    I64(struct ipc_app_status, unknown),
+    I64(struct ipc_app_status, paused),
+};
+TYPE(ipc_app_status_type, ipc_app_status, app_status_fields);
+
+static const struct ipc_field status_fields[] = {
+    STR(struct ipc_status, version),
+    I64(struct ipc_status, pid),
+    I64(struct ipc_status, started_ms),
+    I64(struct ipc_status, now_ms),
+    STR(struct ipc_status, config),
+    STR(struct ipc_status, store),
+    I64(struct ipc_status, store_queue),
+    I64(struct ipc_status, store_write_errors),
+    I64(struct ipc_status, checks),
+    I64(struct ipc_status, up),
+    I64(struct ipc_status, down),
+    I64(struct ipc_status, degraded),
+    I64(struct ipc_status, unknown),
+    I64(struct ipc_status, paused),
+    I64(struct ipc_status, clients),
+    I64(struct ipc_status, subscribers),
+    BOOL(struct ipc_status, draining),
+    ARRAY(struct ipc_status, apps, napps, ipc_app_status_type),
+};
+TYPE(ipc_status_type, ipc_status, status_fields);
+
+static const struct ipc_field checks_filter_fields[] = {
+    STR(struct ipc_checks_filter, app),
+    STR(struct ipc_checks_filter, env),
+    STR(struct ipc_checks_filter, state),
+};
+TYPE(ipc_checks_filter_type, ipc_checks_filter, checks_filter_fields);
+
+static const struct ipc_field checks_fields[] = {
+    ARRAY(struct ipc_checks, checks, nchecks, ipc_check_type),
+};
+TYPE(ipc_checks_type, ipc_checks, checks_fields);
+
+static const struct ipc_field check_ref_fields[] = {
+    STR_REQ(struct ipc_check_ref, check),
+};
+TYPE(ipc_check_ref_type, ipc_check_ref, check_ref_fields);
+
+static const struct ipc_field history_params_fields[] = {
+    STR_REQ(struct ipc_history_params, check),
+    I64(struct ipc_history_params, from_ms),
+    I64(struct ipc_history_params, to_ms),
+    I64(struct ipc_history_params, limit),
+    STR(struct ipc_history_params, granularity),
+};
+TYPE(ipc_history_params_type, ipc_history_params, history_params_fields);
+
+static const struct ipc_field history_row_fields[] = {
+    I64(struct ipc_history_row, ts_ms),
+    I64(struct ipc_history_row, count),
+    I64(struct ipc_history_row, failures),
+    I64(struct ipc_history_row, latency_min_us),
+    I64(struct ipc_history_row, latency_avg_us),
+    I64(struct ipc_history_row, latency_p95_us),
+    I64(struct ipc_history_row, latency_max_us),
+    STR(struct ipc_history_row, outcome),
+    I64(struct ipc_history_row, status),
+    STR(struct ipc_history_row, error),
+    STR(struct ipc_history_row, failed_condition),
+};
+TYPE(ipc_history_row_type, ipc_history_row, history_row_fields);
+
+static const struct ipc_field history_fields[] = {
+    STR(struct ipc_history, check),
+    STR(struct ipc_history, granularity),
+    ARRAY(struct ipc_history, rows, nrows, ipc_history_row_type),
+};
+TYPE(ipc_history_type, ipc_history, history_fields);
+
+static const struct ipc_field run_fields[] = {
+    STR(struct ipc_run, check),
+    STR(struct ipc_run, outcome),
+    STR(struct ipc_run, state),
+    I64(struct ipc_run, started_ms),
+    I64(struct ipc_run, duration_us),
+    I64(struct ipc_run, status),
+    STR(struct ipc_run, error),
+    STR(struct ipc_run, failed_condition),
+};
+TYPE(ipc_run_type, ipc_run, run_fields);
+
+static const struct ipc_field paused_fields[] = {
+    STR(struct ipc_paused, check),
+    BOOL(struct ipc_paused, paused),
+};
+TYPE(ipc_paused_type, ipc_paused, paused_fields);
+
+static const struct ipc_field deploy_fields[] = {
+    I64(struct ipc_deploy, id),
+    STR_REQ(struct ipc_deploy, app),
+    STR_REQ(struct ipc_deploy, env),
+    STR_REQ(struct ipc_deploy, version),
+    STR(struct ipc_deploy, commit),
+    STR(struct ipc_deploy, author),
+    STR(struct ipc_deploy, source),
+    STR(struct ipc_deploy, url),
+    STR(struct ipc_deploy, description),
+    STR(struct ipc_deploy, status),
+    I64(struct ipc_deploy, started_ms),
+    I64(struct ipc_deploy, finished_ms),
+    STR(struct ipc_deploy, verdict),
+    STR(struct ipc_deploy, verdict_reason),
+    STR(struct ipc_deploy, failing_check),
+    STR(struct ipc_deploy, rollback_version),
+};
+TYPE(ipc_deploy_type, ipc_deploy, deploy_fields);
+
+static const struct ipc_field deploys_query_fields[] = {
+    STR(struct ipc_deploys_query, app),
+    STR(struct ipc_deploys_query, env),
+    I64(struct ipc_deploys_query, before_id),
+    I64(struct ipc_deploys_query, limit),
+};
+TYPE(ipc_deploys_query_type, ipc_deploys_query, deploys_query_fields);
+
+static const struct ipc_field deploys_fields[] = {
+    ARRAY(struct ipc_deploys, deploys, ndeploys, ipc_deploy_type),
+};
+TYPE(ipc_deploys_type, ipc_deploys, deploys_fields);
+
+static const struct ipc_field events_query_fields[] = {
+    STR(struct ipc_events_query, app),
+    STR(struct ipc_events_query, check),
+    STR(struct ipc_events_query, type),
+    I64(struct ipc_events_query, before_id),
+    I64(struct ipc_events_query, limit),
+};
+TYPE(ipc_events_query_type, ipc_events_query, events_query_fields);
+
+static const struct ipc_field event_fields[] = {
+    I64(struct ipc_event, id),
+    I64(struct ipc_event, ts_ms),
+    STR(struct ipc_event, type),
+    STR(struct ipc_event, check),
+    STR(struct ipc_event, app),
+    STR(struct ipc_event, env),
+    STR(struct ipc_event, message),
+    STR(struct ipc_event, data),
+};
+TYPE(ipc_event_type, ipc_event, event_fields);
+
+static const struct ipc_field events_fields[] = {
+    ARRAY(struct ipc_events, events, nevents, ipc_event_type),
+    I64(struct ipc_events, next_before_id),
+};
+TYPE(ipc_events_type, ipc_events, events_fields);
+
+static const struct ipc_field topics_fields[] = {
+    STRV(struct ipc_topics, topics, ntopics),
+};
+TYPE(ipc_topics_type, ipc_topics, topics_fields);
+
+static const struct ipc_field notice_fields[] = {
+    STR(struct ipc_notice, topic),
+    I64(struct ipc_notice, id),
+    I64(struct ipc_notice, ts_ms),
+    STR(struct ipc_notice, type),
+    STR(struct ipc_notice, check),
+    STR(struct ipc_notice, app),
+    STR(struct ipc_notice, env),
+    STR(struct ipc_notice, message),
+    STR(struct ipc_notice, data),
+    STR(struct ipc_notice, outcome),
+    STR(struct ipc_notice, state),
+    I64(struct ipc_notice, duration_us),
+    I64(struct ipc_notice, status),
+    STR(struct ipc_notice, error),
+    STR(struct ipc_notice, failed_condition),
+    STR(struct ipc_notice, level),
+};
+TYPE(ipc_notice_type, ipc_notice, notice_fields);
+
+static const struct ipc_field reload_fields[] = {
+    I64(struct ipc_reload, checks),
+    I64(struct ipc_reload, added),
+    I64(struct ipc_reload, removed),
+    I64(struct ipc_reload, changed),
+    I64(struct ipc_reload, unchanged),
+};
+TYPE(ipc_reload_type, ipc_reload, reload_fields);
+
+/* --- methods --- */
+
+const struct ipc_method ipc_methods[IPC_M_COUNT] = {
+    {IPC_M_HELLO, "daemon.hello", &ipc_hello_params_type, &ipc_hello_result_type, false},
+    {IPC_M_STATUS_GET, "status.get", NULL, &ipc_status_type, false},
+    {IPC_M_CHECKS_LIST, "checks.list", &ipc_checks_filter_type, &ipc_checks_type, false},
+    {IPC_M_CHECKS_GET, "checks.get", &ipc_check_ref_type, &ipc_check_type, false},
+    {IPC_M_CHECKS_HISTORY, "checks.history", &ipc_history_params_type, &ipc_history_type, false},
+    {IPC_M_CHECKS_RUN, "checks.run", &ipc_check_ref_type, &ipc_run_type, true},
+    {IPC_M_CHECKS_PAUSE, "checks.pause", &ipc_check_ref_type, &ipc_paused_type, true},
+    {IPC_M_CHECKS_RESUME, "checks.resume", &ipc_check_ref_type, &ipc_paused_type, true},
+    {IPC_M_DEPLOYS_LIST, "deploys.list", &ipc_deploys_query_type, &ipc_deploys_type, false},
+    {IPC_M_DEPLOYS_RECORD, "deploys.record", &ipc_deploy_type, &ipc_deploy_type, true},
+    {IPC_M_EVENTS_LIST, "events.list", &ipc_events_query_type, &ipc_events_type, false},
+    {IPC_M_EVENTS_SUBSCRIBE, "events.subscribe", &ipc_topics_type, &ipc_topics_type, false},
+    {IPC_M_EVENTS_UNSUBSCRIBE, "events.unsubscribe", &ipc_topics_type, &ipc_topics_type, false},
+    {IPC_M_RELOAD, "daemon.reload", NULL, &ipc_reload_type, true},
+};
+
+const struct ipc_method *ipc_method_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < IPC_M_COUNT; i++) {
+        if (strlen(ipc_methods[i].name) == len && memcmp(ipc_methods[i].name, name, len) == 0) {
+            return &ipc_methods[i];
+        }
+    }
+    return NULL;
+}
+
+static const char *const errcode_names[] = {
+    [IPC_OK] = "ok",
+    [IPC_E_MALFORMED] = "malformed",
+    [IPC_E_TOO_LARGE] = "too_large",
+    [IPC_E_NO_METHOD] = "no_method",
+    [IPC_E_INVALID_PARAMS] = "invalid_params",
+    [IPC_E_NOT_FOUND] = "not_found",
+    [IPC_E_DENIED] = "denied",
+    [IPC_E_UNAVAILABLE] = "unavailable",
+    [IPC_E_INTERNAL] = "internal",
+};
+
+const char *ipc_errcode_name(enum ipc_errcode c)
+{
+    if ((size_t)c < sizeof(errcode_names) / sizeof(errcode_names[0])) {
+        return errcode_names[c];
+    }
+    return "internal";
+}
+
+enum ipc_errcode ipc_errcode_parse(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(errcode_names) / sizeof(errcode_names[0]); i++) {
+        if (strlen(errcode_names[i]) == len && memcmp(errcode_names[i], name, len) == 0) {
+            return (enum ipc_errcode)i;
+        }
+    }
+    return IPC_E_INTERNAL;
+}
+
+static const char *const topic_names[] = {"results", "states", "deploys", "alerts", "log"};
+
+const char *ipc_topic_name(enum ipc_topic t)
+{
+    for (size_t i = 0; i < sizeof(topic_names) / sizeof(topic_names[0]); i++) {
+        if ((unsigned)t == 1u << i) {
+            return topic_names[i];
+        }
+    }
+    return "?";
+}
+
+unsigned ipc_topic_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof(topic_names) / sizeof(topic_names[0]); i++) {
+        if (strcmp(name, topic_names[i]) == 0) {
+            return 1u << i;
+        }
+    }
+    return 0;
+}
+
+/* --- whole messages --- */
+
+void ipc_encode_request(msgpack_sbuffer *sb, uint32_t msgid, const struct ipc_method *m,
+                        const void *params)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    ipc_pack_request_head(&pk, msgid, m->name);
+    if (m->params != NULL && params != NULL) {
+        msgpack_pack_array(&pk, 1);
+        ipc_type_pack(&pk, m->params, params);
+    } else {
+        msgpack_pack_array(&pk, 0);
+    }
+}
+
+void ipc_encode_result(msgpack_sbuffer *sb, uint32_t msgid, const struct ipc_type *t,
+                       const void *result)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    ipc_pack_response_head(&pk, msgid);
+    msgpack_pack_nil(&pk);
+    ipc_type_pack(&pk, t, result);
+}
+
+void ipc_encode_error(msgpack_sbuffer *sb, uint32_t msgid, enum ipc_errcode code,
+                      const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct ipc_error e = {.code = (char *)ipc_errcode_name(code), .message = msg};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    ipc_pack_response_head(&pk, msgid);
+    ipc_type_pack(&pk, &ipc_error_type, &e);
+    msgpack_pack_nil(&pk);
+}
+
+void ipc_encode_notify(msgpack_sbuffer *sb, const struct ipc_type *t, const void *params)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    ipc_pack_notify_head(&pk, IPC_NOTICE_METHOD);
+    msgpack_pack_array(&pk, 1);
+    ipc_type_pack(&pk, t, params);
+}
+
+int ipc_decode_params(const msgpack_object *params, const struct ipc_type *t, void *v, char *why,
+                      size_t whylen)
+{
+    static const msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
+    if (params->type != MSGPACK_OBJECT_ARRAY || params->via.array.size > 1) {
+        snprintf(why, whylen, "params must be an array of at most one map");
+        return -1;
+    }
+    if (t == NULL) {
+        return 0;
+    }
+    return ipc_type_unpack(params->via.array.size == 1 ? &params->via.array.ptr[0] : &nil, t, v,
+                           why, whylen);
+}

@@ -1,0 +1,389 @@
+/* ipc_proto.h - the methods of the socket and their typed params and results.
+ *
+ * Every method's params and result is a C struct here, described once by a
+ * table of fields (struct ipc_type). ipc_encode_* and ipc_decode turn them
+ * into msgpack and back; nothing outside ipc/ builds or reads maps by hand.
+ *
+ * On the wire a struct is a map keyed by the field names; strings that are
+ * NULL are left out, integers and booleans are always present. A request's
+ * params are an array holding one such map (or empty when the method takes
+ * none); unknown keys are ignored, so fields can be added. docs/protocol.md
+ * documents every field. */
+#ifndef SHIPWATCH_IPC_PROTO_H
+#define SHIPWATCH_IPC_PROTO_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPC_PROTOCOL 1
+
+/* --- field tables --- */
+
+enum ipc_ftype {
+    IPC_F_STR,                  /* char *, NULL = absent */
+    IPC_F_I64,                  /* int64_t */
+    IPC_F_BOOL,                 /* bool */
+    IPC_F_STRV,                 /* char **, count at count_off */
+    IPC_F_ARRAY,                /* elem *, count at count_off */
+};
+
+struct ipc_type;
+
+struct ipc_field {
+    const char *key;
+    enum ipc_ftype type;
+    size_t off;
+    size_t count_off;           /* STRV, ARRAY */
+    const struct ipc_type *elem;    /* ARRAY */
+    bool required;              /* decoding fails without it */
+};
+
+struct ipc_type {
+    const char *name;
+    size_t size;
+    const struct ipc_field *fields;
+    size_t nfields;
+};
+
+/* Pack v as a map. */
+void ipc_type_pack(msgpack_packer *pk, const struct ipc_type *t, const void *v);
+
+/* Fill v (zeroed by the caller) from a map. 0, or -1 with why naming the
+ * field ("check: expected a string"). Whatever was filled is freed with
+ * ipc_type_free either way. */
+int ipc_type_unpack(const msgpack_object *o, const struct ipc_type *t, void *v, char *why,
+                    size_t whylen);
+
+/* Free what ipc_type_unpack (or a caller following the same ownership)
+ * allocated inside v; v itself is not freed. */
+void ipc_type_free(const struct ipc_type *t, void *v);
+
+/* --- errors --- */
+
+enum ipc_errcode {
+    IPC_OK = 0,
+    IPC_E_MALFORMED,            /* not a valid msgpack-RPC message */
+    IPC_E_TOO_LARGE,            /* over a limit */
+    IPC_E_NO_METHOD,            /* unknown method */
+    IPC_E_INVALID_PARAMS,       /* params missing or of the wrong type */
+    IPC_E_NOT_FOUND,            /* no such check, ... */
+    IPC_E_DENIED,               /* the caller may not do this */
+    IPC_E_UNAVAILABLE,          /* the daemon cannot do it now (draining, store down) */
+    IPC_E_INTERNAL,
+};
+
+/* "malformed", "too_large", ... and back; unknown names parse as internal. */
+const char *ipc_errcode_name(enum ipc_errcode c);
+enum ipc_errcode ipc_errcode_parse(const char *name, size_t len);
+
+/* The error element of a response: {code, message}. */
+struct ipc_error {
+    char *code;
+    char *message;
+};
+extern const struct ipc_type ipc_error_type;
+
+/* --- methods --- */
+
+enum ipc_method_id {
+    IPC_M_HELLO,
+    IPC_M_STATUS_GET,
+    IPC_M_CHECKS_LIST,
+    IPC_M_CHECKS_GET,
+    IPC_M_CHECKS_HISTORY,
+    IPC_M_CHECKS_RUN,
+    IPC_M_CHECKS_PAUSE,
+    IPC_M_CHECKS_RESUME,
+    IPC_M_DEPLOYS_LIST,
+    IPC_M_DEPLOYS_RECORD,
+    IPC_M_EVENTS_LIST,
+    IPC_M_EVENTS_SUBSCRIBE,
+    IPC_M_EVENTS_UNSUBSCRIBE,
+    IPC_M_RELOAD,
+    IPC_M_COUNT
+};
+
+struct ipc_method {
+    enum ipc_method_id id;
+    const char *name;
+    const struct ipc_type *params;  /* NULL: takes none */
+    const struct ipc_type *result;
+    bool mutating;              /* needs an admin */
+};
+
+extern const struct ipc_method ipc_methods[IPC_M_COUNT];
+
+/* The method with this name; NULL when there is none. */
+const struct ipc_method *ipc_method_find(const char *name, size_t len);
+
+/* Notifications of a subscription: [2, "event", [notice]]. */
+#define IPC_NOTICE_METHOD "event"
+
+/* Topics of events.subscribe. */
+enum ipc_topic {
+    IPC_TOPIC_RESULTS = 1 << 0,
+    IPC_TOPIC_STATES = 1 << 1,
+    IPC_TOPIC_DEPLOYS = 1 << 2,
+    IPC_TOPIC_ALERTS = 1 << 3,
+    IPC_TOPIC_LOG = 1 << 4,
+    IPC_TOPIC_ALL = (1 << 5) - 1,
+};
+const char *ipc_topic_name(enum ipc_topic t);
+/* A topic's bit, or 0 when the name is not a topic. */
+unsigned ipc_topic_parse(const char *name);
+
+/* Encode a whole message into sb (appended). */
+void ipc_encode_request(msgpack_sbuffer *sb, uint32_t msgid, const struct ipc_method *m,
+                        const void *params);
+void ipc_encode_result(msgpack_sbuffer *sb, uint32_t msgid, const struct ipc_type *t,
+                       const void *result);
+void ipc_encode_error(msgpack_sbuffer *sb, uint32_t msgid, enum ipc_errcode code,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void ipc_encode_notify(msgpack_sbuffer *sb, const struct ipc_type *t, const void *params);
+
+/* Decode a request's params (an array of zero or one map) into v, zeroed by
+ * the caller and freed with ipc_type_free. 0, or -1 with why. */
+int ipc_decode_params(const msgpack_object *params, const struct ipc_type *t, void *v, char *why,
+                      size_t whylen);
+
+/* --- the structs --- */
+
+/* daemon.hello */
+struct ipc_hello_params {
+    char *client;               /* "shipwatch 0.1.0", for the log */
+    int64_t protocol;           /* the client's IPC_PROTOCOL */
+};
+struct ipc_hello_result {
+    int64_t protocol;
+    char *version;
+    char **capabilities;
+    size_t ncapabilities;
+    int64_t pid;
+    int64_t started_ms;
+    int64_t uid;                /* the caller's uid, as the daemon saw it */
+    bool admin;                 /* whether the caller may call mutating methods */
+};
+extern const struct ipc_type ipc_hello_params_type, ipc_hello_result_type;
+
+/* A check as status.get, checks.list and checks.get show it. */
+struct ipc_check {
+    char *name;
+    char *app;
+    char *env;
+    char *type;                 /* http | tcp | exec | heartbeat */
+    char *target;               /* url, host:port, command, or heartbeat token hint */
+    char *state;                /* up | down | degraded | unknown */
+    bool paused;
+    bool running;
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    int64_t state_since_ms;
+    int64_t fail_streak;
+    int64_t ok_streak;
+    int64_t runs_total;
+    int64_t skipped_total;
+    int64_t last_ms;            /* start of the last run; 0 never */
+    int64_t last_duration_us;
+    char *last_outcome;
+    int64_t last_status;        /* HTTP status or exit code; -1 none */
+    char *last_error;
+    char *last_condition;       /* the failed condition */
+};
+extern const struct ipc_type ipc_check_type;
+
+struct ipc_app_status {
+    char *app;
+    char *env;
+    char *state;                /* the worst state of its checks */
+    int64_t up, down, degraded, unknown, paused;
+};
+extern const struct ipc_type ipc_app_status_type;
+
+/* status.get */
+struct ipc_status {
+    char *version;
+    int64_t pid;
+    int64_t started_ms;
+    int64_t now_ms;
+    char *config;               /* the configuration file */
+    char *store;                /* sqlite | postgres */
+    int64_t store_queue;
+    int64_t store_write_errors;
+    int64_t checks, up, down, degraded, unknown, paused;
+    int64_t clients;            /* connected to the socket */
+    int64_t subscribers;
+    bool draining;
+    struct ipc_app_status *apps;
+    size_t napps;
+};
+extern const struct ipc_type ipc_status_type;
+
+/* checks.list */
+struct ipc_checks_filter {
+    char *app;
+    char *env;
+    char *state;
+};
+struct ipc_checks {
+    struct ipc_check *checks;
+    size_t nchecks;
+};
+extern const struct ipc_type ipc_checks_filter_type, ipc_checks_type;
+
+/* checks.get, checks.run, checks.pause, checks.resume */
+struct ipc_check_ref {
+    char *check;
+};
+extern const struct ipc_type ipc_check_ref_type;
+
+/* checks.history */
+struct ipc_history_params {
+    char *check;
+    int64_t from_ms;            /* default: to - 1 h */
+    int64_t to_ms;              /* default: now */
+    int64_t limit;              /* default 1000, at most 10000 */
+    char *granularity;          /* raw | minute | hour | auto (default) */
+};
+struct ipc_history_row {
+    int64_t ts_ms;
+    int64_t count;
+    int64_t failures;
+    int64_t latency_min_us;
+    int64_t latency_avg_us;
+    int64_t latency_p95_us;
+    int64_t latency_max_us;
+    char *outcome;              /* raw rows only */
+    int64_t status;             /* raw rows only; -1 none */
+    char *error;
+    char *failed_condition;
+};
+struct ipc_history {
+    char *check;
+    char *granularity;          /* what was used: raw | minute | hour */
+    struct ipc_history_row *rows;   /* newest first */
+    size_t nrows;
+};
+extern const struct ipc_type ipc_history_params_type, ipc_history_row_type, ipc_history_type;
+
+/* checks.run: the run's result, once it finished. */
+struct ipc_run {
+    char *check;
+    char *outcome;
+    char *state;                /* the check's state after it */
+    int64_t started_ms;
+    int64_t duration_us;
+    int64_t status;
+    char *error;
+    char *failed_condition;
+};
+extern const struct ipc_type ipc_run_type;
+
+/* checks.pause, checks.resume */
+struct ipc_paused {
+    char *check;
+    bool paused;
+};
+extern const struct ipc_type ipc_paused_type;
+
+/* deploys.record params and result; deploys.list rows. */
+struct ipc_deploy {
+    int64_t id;                 /* assigned by the daemon */
+    char *app;
+    char *env;
+    char *version;
+    char *commit;
+    char *author;
+    char *source;               /* cli | api | github | ...; default "cli" */
+    char *url;
+    char *description;
+    char *status;               /* started | succeeded | failed; default succeeded */
+    int64_t started_ms;         /* default now */
+    int64_t finished_ms;
+    char *verdict;              /* pending | healthy | degraded | failed */
+    char *verdict_reason;
+    char *failing_check;
+    char *rollback_version;
+};
+extern const struct ipc_type ipc_deploy_type;
+
+struct ipc_deploys_query {
+    char *app;
+    char *env;
+    int64_t before_id;          /* paging: deploys with a smaller id */
+    int64_t limit;              /* default 50 */
+};
+struct ipc_deploys {
+    struct ipc_deploy *deploys; /* newest first */
+    size_t ndeploys;
+};
+extern const struct ipc_type ipc_deploys_query_type, ipc_deploys_type;
+
+/* events.list */
+struct ipc_events_query {
+    char *app;
+    char *check;
+    char *type;
+    int64_t before_id;
+    int64_t limit;              /* default 100, at most 1000 */
+};
+struct ipc_event {
+    int64_t id;
+    int64_t ts_ms;
+    char *type;
+    char *check;
+    char *app;
+    char *env;
+    char *message;
+    char *data;                 /* JSON text */
+};
+struct ipc_events {
+    struct ipc_event *events;   /* newest first */
+    size_t nevents;
+    int64_t next_before_id;     /* pass as before_id for the next page; 0 at the end */
+};
+extern const struct ipc_type ipc_events_query_type, ipc_event_type, ipc_events_type;
+
+/* events.subscribe, events.unsubscribe */
+struct ipc_topics {
+    char **topics;
+    size_t ntopics;
+};
+extern const struct ipc_type ipc_topics_type;
+
+/* A notification: what happened, on which topic. Fields that do not apply
+ * to the topic are absent (NULL) or zero. */
+struct ipc_notice {
+    char *topic;                /* results | states | deploys | alerts | log */
+    int64_t id;                 /* event id; 0 for results and log */
+    int64_t ts_ms;
+    char *type;                 /* event type */
+    char *check;
+    char *app;
+    char *env;
+    char *message;
+    char *data;                 /* JSON text */
+    /* results */
+    char *outcome;
+    char *state;
+    int64_t duration_us;
+    int64_t status;
+    char *error;
+    char *failed_condition;
+    /* log */
+    char *level;
+};
+extern const struct ipc_type ipc_notice_type;
+
+/* daemon.reload */
+struct ipc_reload {
+    int64_t checks;
+    int64_t added;
+    int64_t removed;
+    int64_t changed;
+    int64_t unchanged;
+};
+extern const struct ipc_type ipc_reload_type;
+
+#endif

@@ -1,0 +1,389 @@
+/* ipc_wire.c - msgpack-RPC framing with limits. */
+#include "ipc_wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Deeper than any message of ours; limits above it are clamped. */
+#define DEPTH_HARD 64
+
+const struct ipc_limits ipc_limits_server = {
+    .max_message = 1u << 20,
+    .max_depth = 16,
+    .max_string = 64u << 10,
+    .max_elements = 10000,
+};
+
+const struct ipc_limits ipc_limits_client = {
+    .max_message = 64u << 20,
+    .max_depth = 32,
+    .max_string = 1u << 20,
+    .max_elements = 1000000,
+};
+
+const char *ipc_wire_strerror(enum ipc_wire_err e)
+{
+    switch (e) {
+    case IPC_WIRE_OK:
+        return "ok";
+    case IPC_WIRE_MORE:
+        return "truncated message";
+    case IPC_WIRE_INVALID:
+        return "not msgpack";
+    case IPC_WIRE_TOO_BIG:
+        return "message too large";
+    case IPC_WIRE_TOO_DEEP:
+        return "message nested too deeply";
+    case IPC_WIRE_STRING:
+        return "string too long";
+    case IPC_WIRE_ELEMENTS:
+        return "array or map too long";
+    }
+    return "unknown error";
+}
+
+static uint64_t be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+enum ipc_wire_err ipc_wire_scan(const unsigned char *p, size_t n, const struct ipc_limits *lim,
+                                size_t *len)
+{
+    uint64_t stack[DEPTH_HARD];     /* items left in each open container */
+    unsigned depth = 0;
+    unsigned max_depth = lim->max_depth < DEPTH_HARD ? lim->max_depth : DEPTH_HARD;
+    size_t max = lim->max_message;
+    size_t i = 0;
+
+    for (;;) {
+        if (i >= n) {
+            return IPC_WIRE_MORE;
+        }
+        unsigned char b = p[i];
+        size_t hdr = 1;             /* type byte and length field */
+        size_t lenbytes = 0;        /* size of the length field */
+        uint64_t payload = 0;       /* bytes after the header */
+        uint64_t entries = 0;       /* container: entries (pairs for a map) */
+        unsigned items_per = 0;     /* container: 1 array, 2 map; 0 scalar */
+        bool sized = false;         /* a str, bin or ext */
+        uint64_t declared = 0;      /* its declared length */
+
+        if (b <= 0x7f || b >= 0xe0) {
+            /* fixint */
+        } else if (b <= 0x8f) {
+            entries = b & 0x0f;
+            items_per = 2;
+        } else if (b <= 0x9f) {
+            entries = b & 0x0f;
+            items_per = 1;
+        } else if (b <= 0xbf) {
+            payload = declared = b & 0x1f;
+            sized = true;
+        } else {
+            switch (b) {
+            case 0xc0: case 0xc2: case 0xc3:
+                break;
+            case 0xc1:
+                return IPC_WIRE_INVALID;
+            case 0xc4: case 0xd9: lenbytes = 1; sized = true; break;
+            case 0xc5: case 0xda: lenbytes = 2; sized = true; break;
+            case 0xc6: case 0xdb: lenbytes = 4; sized = true; break;
+            case 0xc7: lenbytes = 1; sized = true; payload = 1; break;  /* + ext type */
+            case 0xc8: lenbytes = 2; sized = true; payload = 1; break;
+            case 0xc9: lenbytes = 4; sized = true; payload = 1; break;
+            case 0xca: payload = 4; break;
+            case 0xcb: payload = 8; break;
+            case 0xcc: case 0xd0: payload = 1; break;
+            case 0xcd: case 0xd1: payload = 2; break;
+            case 0xce: case 0xd2: payload = 4; break;
+            case 0xcf: case 0xd3: payload = 8; break;
+            case 0xd4: payload = 2; break;
+            case 0xd5: payload = 3; break;
+            case 0xd6: payload = 5; break;
+            case 0xd7: payload = 9; break;
+            case 0xd8: payload = 17; break;
+            case 0xdc: lenbytes = 2; items_per = 1; break;
+            case 0xdd: lenbytes = 4; items_per = 1; break;
+            case 0xde: lenbytes = 2; items_per = 2; break;
+            case 0xdf: lenbytes = 4; items_per = 2; break;
+            default:
+                return IPC_WIRE_INVALID;
+            }
+        }
+        hdr += lenbytes;
+        if (i + hdr > max) {
+            return IPC_WIRE_TOO_BIG;
+        }
+        if (i + hdr > n) {
+            return IPC_WIRE_MORE;
+        }
+        if (lenbytes > 0) {
+            uint64_t v = be(p + i + 1, lenbytes);
+            if (items_per > 0) {
+                entries = v;
+            } else {
+                declared = v;
+                payload += v;
+            }
+        }
+        i += hdr;
+
+        if (items_per > 0) {
+            if (entries > lim->max_elements) {
+                return IPC_WIRE_ELEMENTS;
+            }
+            if (entries > 0) {
+                if (depth >= max_depth) {
+                    return IPC_WIRE_TOO_DEEP;
+                }
+                stack[depth++] = entries * items_per;
+                continue;
+            }
+        } else {
+            if (sized && declared > lim->max_string) {
+                return IPC_WIRE_STRING;
+            }
+            if (payload > max - i) {
+                return IPC_WIRE_TOO_BIG;
+            }
+            if (payload > n - i) {
+                return IPC_WIRE_MORE;
+            }
+            i += payload;
+        }
+
+        /* An item ended: close every container it was the last item of. */
+        while (depth > 0) {
+            if (--stack[depth - 1] > 0) {
+                break;
+            }
+            depth--;
+        }
+        if (depth == 0) {
+            *len = i;
+            return IPC_WIRE_OK;
+        }
+    }
+}
+
+bool ipc_wire_peek_msgid(const unsigned char *p, size_t n, uint32_t *msgid)
+{
+    if (n < 3 || p[0] != 0x94 || p[1] != 0x00) {
+        return false;
+    }
+    unsigned char b = p[2];
+    size_t w;
+    if (b <= 0x7f) {
+        *msgid = b;
+        return true;
+    }
+    switch (b) {
+    case 0xcc: w = 1; break;
+    case 0xcd: w = 2; break;
+    case 0xce: w = 4; break;
+    default:
+        return false;
+    }
+    if (n < 3 + w) {
+        return false;
+    }
+    *msgid = (uint32_t)be(p + 3, w);
+    return true;
+}
+
+/* --- reader --- */
+
+/* A small first buffer: a thousand idle clients must stay cheap. The
+ * unpacker grows it for a large message. */
+#define READER_INITIAL 4096
+
+int ipc_reader_init(struct ipc_reader *r, const struct ipc_limits *lim)
+{
+    memset(r, 0, sizeof(*r));
+    r->lim = *lim;
+    if (!msgpack_unpacker_init(&r->up, READER_INITIAL)) {
+        return -ENOMEM;
+    }
+    msgpack_unpacked_init(&r->msg);
+    return 0;
+}
+
+void ipc_reader_finish(struct ipc_reader *r)
+{
+    msgpack_unpacked_destroy(&r->msg);
+    msgpack_unpacker_destroy(&r->up);
+}
+
+char *ipc_reader_buffer(struct ipc_reader *r, size_t want, size_t *avail)
+{
+    if (msgpack_unpacker_buffer_capacity(&r->up) < want &&
+        !msgpack_unpacker_reserve_buffer(&r->up, want)) {
+        return NULL;
+    }
+    *avail = msgpack_unpacker_buffer_capacity(&r->up);
+    return msgpack_unpacker_buffer(&r->up);
+}
+
+void ipc_reader_consumed(struct ipc_reader *r, size_t n)
+{
+    msgpack_unpacker_buffer_consumed(&r->up, n);
+}
+
+int ipc_reader_feed(struct ipc_reader *r, const void *p, size_t n)
+{
+    size_t avail;
+    char *buf = ipc_reader_buffer(r, n, &avail);
+    if (buf == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(buf, p, n);
+    ipc_reader_consumed(r, n);
+    return 0;
+}
+
+size_t ipc_reader_pending(const struct ipc_reader *r)
+{
+    /* The unpacker's buffer fields are public in msgpack-c: bytes between
+     * off and used are buffered and not yet unpacked. */
+    return r->up.used - r->up.off;
+}
+
+enum ipc_wire_err ipc_reader_next(struct ipc_reader *r, msgpack_object **obj, uint32_t *msgid,
+                                  bool *has_msgid)
+{
+    const unsigned char *p = (const unsigned char *)r->up.buffer + r->up.off;
+    size_t n = ipc_reader_pending(r);
+    size_t len = 0;
+
+    *has_msgid = false;
+    if (n == 0) {
+        return IPC_WIRE_MORE;
+    }
+    enum ipc_wire_err e = ipc_wire_scan(p, n, &r->lim, &len);
+    if (e == IPC_WIRE_MORE) {
+        return e;
+    }
+    if (e != IPC_WIRE_OK) {
+        *has_msgid = ipc_wire_peek_msgid(p, n, msgid);
+        return e;
+    }
+    /* The walk saw a whole message within limits: unpacking it is bounded. */
+    msgpack_unpack_return rc = msgpack_unpacker_next(&r->up, &r->msg);
+    if (rc != MSGPACK_UNPACK_SUCCESS) {
+        *has_msgid = ipc_wire_peek_msgid(p, n, msgid);
+        return rc == MSGPACK_UNPACK_NOMEM_ERROR ? IPC_WIRE_TOO_BIG : IPC_WIRE_INVALID;
+    }
+    *obj = &r->msg.data;
+    return IPC_WIRE_OK;
+}
+
+/* --- envelopes --- */
+
+static bool get_u32(const msgpack_object *o, uint32_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > UINT32_MAX) {
+        return false;
+    }
+    *v = (uint32_t)o->via.u64;
+    return true;
+}
+
+int ipc_envelope_parse(const msgpack_object *o, struct ipc_envelope *env, char *why,
+                       size_t whylen)
+{
+    memset(env, 0, sizeof(*env));
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 3 || o->via.array.size > 4) {
+        snprintf(why, whylen, "a message must be an array of 3 or 4 elements");
+        return -1;
+    }
+    const msgpack_object *a = o->via.array.ptr;
+    uint32_t kind;
+    if (!get_u32(&a[0], &kind) || kind > IPC_NOTIFY) {
+        snprintf(why, whylen, "the first element must be 0, 1 or 2");
+        return -1;
+    }
+    env->kind = (enum ipc_kind)kind;
+    if (kind == IPC_NOTIFY) {
+        if (o->via.array.size != 3) {
+            snprintf(why, whylen, "a notification has 3 elements");
+            return -1;
+        }
+        if (a[1].type != MSGPACK_OBJECT_STR) {
+            snprintf(why, whylen, "the method must be a string");
+            return -1;
+        }
+        if (a[2].type != MSGPACK_OBJECT_ARRAY) {
+            snprintf(why, whylen, "params must be an array");
+            return -1;
+        }
+        env->method = a[1].via.str.ptr;
+        env->method_len = a[1].via.str.size;
+        env->params = &a[2];
+        return 0;
+    }
+    if (o->via.array.size != 4) {
+        snprintf(why, whylen, "a %s has 4 elements", kind == IPC_REQUEST ? "request" : "response");
+        return -1;
+    }
+    if (!get_u32(&a[1], &env->msgid)) {
+        snprintf(why, whylen, "the msgid must be an unsigned 32-bit integer");
+        return -1;
+    }
+    env->has_msgid = true;
+    if (kind == IPC_RESPONSE) {
+        env->error = &a[2];
+        env->result = &a[3];
+        return 0;
+    }
+    if (a[2].type != MSGPACK_OBJECT_STR) {
+        snprintf(why, whylen, "the method must be a string");
+        return -1;
+    }
+    if (a[3].type != MSGPACK_OBJECT_ARRAY) {
+        snprintf(why, whylen, "params must be an array");
+        return -1;
+    }
+    env->method = a[2].via.str.ptr;
+    env->method_len = a[2].via.str.size;
+    env->params = &a[3];
+    return 0;
+}
+
+void ipc_pack_cstr(msgpack_packer *pk, const char *s)
+{
+    if (s == NULL) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void ipc_pack_request_head(msgpack_packer *pk, uint32_t msgid, const char *method)
+{
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_uint8(pk, IPC_REQUEST);
+    msgpack_pack_uint32(pk, msgid);
+    ipc_pack_cstr(pk, method);
+}
+
+void ipc_pack_response_head(msgpack_packer *pk, uint32_t msgid)
+{
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_uint8(pk, IPC_RESPONSE);
+    msgpack_pack_uint32(pk, msgid);
+}
+
+void ipc_pack_notify_head(msgpack_packer *pk, const char *method)
+{
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_uint8(pk, IPC_NOTIFY);
+    ipc_pack_cstr(pk, method);
+}

@@ -1482,6 +1482,11 @@ static const struct field daemon_fields[] = {
      .off = CO(daemon.ipc_max_message),
      .min = KB(4),
      .max = MB(64)},
+    {.key = "ipc-max-queue",
+     .parse = p_size,
+     .off = CO(daemon.ipc_max_queue),
+     .min = KB(64),
+     .max = MB(256)},
 };
 
 static const char *const drivers[] = {"sqlite", "postgres", NULL};
@@ -2430,6 +2435,7 @@ static void parse_root(struct ctx *x, const struct ynode *root)
     c->daemon.max_concurrency = CONFIG_DEFAULT_MAX_CONCURRENCY;
     c->daemon.drain_timeout_ms = CONFIG_DEFAULT_DRAIN_TIMEOUT_MS;
     c->daemon.ipc_max_message = CONFIG_DEFAULT_IPC_MAX_MESSAGE;
+    c->daemon.ipc_max_queue = CONFIG_DEFAULT_IPC_MAX_QUEUE;
     c->storage.retention_raw_ms = CONFIG_DEFAULT_RETENTION_RAW_MS;
     c->storage.retention_rollups_ms = CONFIG_DEFAULT_RETENTION_ROLLUPS_MS;
     c->defaults.interval_ms = CONFIG_DEFAULT_INTERVAL_MS;

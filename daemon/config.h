@@ -27,6 +27,7 @@ struct cond;
 #define CONFIG_DEFAULT_VERIFY_WINDOW_MS (5 * 60 * 1000)
 #define CONFIG_DEFAULT_VERIFY_INTERVAL_MS 5000
 #define CONFIG_DEFAULT_IPC_MAX_MESSAGE (1024 * 1024)
+#define CONFIG_DEFAULT_IPC_MAX_QUEUE (1024 * 1024)
 #define CONFIG_DEFAULT_DRAIN_TIMEOUT_MS 10000
 
 /* One key/value HTTP header. */
@@ -128,6 +129,7 @@ struct config {
         int max_concurrency;   /* checks in flight at once */
         int64_t drain_timeout_ms;
         size_t ipc_max_message;
+        size_t ipc_max_queue;  /* bytes queued to one client */
     } daemon;
 
     struct {

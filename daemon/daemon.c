@@ -12,6 +12,7 @@
 #include "curlm.h"
 #include "daemon.h"
 #include "duration.h"
+#include "ipc_server.h"
 #include "log.h"
 #include "sched.h"
 #include "state.h"
@@ -74,12 +75,14 @@ struct check *daemon_find_check(struct daemon *d, const char *name)
     return i < 0 ? NULL : d->by_name[i];
 }
 
-/* Store an event and log it. */
+/* Store an event, log it, and send it to the socket's subscribers. */
 void daemon_emit_event(struct daemon *d, const struct event *ev)
 {
-    store_put_event(d->store, ev);
+    struct event stored = *ev;
+    stored.id = store_put_event(d->store, ev);
     log_info(LOG_KV("event", ev->type, "check", ev->check, "app", ev->app, "env", ev->env), "%s",
              ev->message);
+    ipc_server_on_event(d->ipc, &stored);
 }
 
 /* The JSON text of a result, for event data. Caller frees. */
@@ -155,6 +158,7 @@ void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
         .last = *r,
     };
     store_put_result(d->store, &s);
+    ipc_server_on_result(d->ipc, c, r);
     if (changed) {
         emit_state_change(d, c, from, r);
     }
@@ -196,6 +200,13 @@ static int build_checks(struct daemon *d, const struct config *conf, struct chec
     return 0;
 }
 
+/* Log lines of the loop thread, to "log" subscribers. */
+static void log_to_ipc(enum log_level level, const char *msg, const char *const *kv, void *arg)
+{
+    struct daemon *d = arg;
+    ipc_server_on_log(d->ipc, level, msg, kv);
+}
+
 /* Run the retention job in the store's writer. */
 static void on_retention(uv_timer_t *t)
 {
@@ -215,7 +226,7 @@ static void log_config_errors(const struct config_errors *errs)
  * changed ones restart with their state carried over, removed ones stop.
  * An invalid file changes nothing. Returns 0 or -EINVAL; errs (zeroed by
  * the caller) receives the messages. */
-int daemon_reload(struct daemon *d, struct config_errors *errs)
+int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_counts *counts)
 {
     struct config *conf = NULL;
     int rc = config_load(d->config_path, &conf, errs);
@@ -306,6 +317,14 @@ int daemon_reload(struct daemon *d, struct config_errors *errs)
     d->nchecks = conf->nchecks;
     d->conf = conf;
     d->reloads_total++;
+    ipc_server_reconfigure(d->ipc);
+    if (counts != NULL) {
+        *counts = (struct reload_counts){.checks = conf->nchecks,
+                                         .unchanged = kept,
+                                         .changed = changed,
+                                         .added = added,
+                                         .removed = removed};
+    }
 
     char msg[160];
     snprintf(msg, sizeof(msg),
@@ -323,7 +342,7 @@ static void on_sighup(uv_signal_t *h, int signum)
     struct daemon *d = h->data;
     struct config_errors errs = {0};
     if (!d->draining) {
-        daemon_reload(d, &errs);
+        daemon_reload(d, &errs, NULL);
     }
     config_errors_finish(&errs);
 }
@@ -398,6 +417,15 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
 
     /* curl runs with CURLOPT_NOSIGNAL; a closed peer must not kill us. */
     signal(SIGPIPE, SIG_IGN);
+
+    /* The socket first: a second daemon is refused before it touches the
+     * store, and the umask trick that creates it 0660 needs one thread. */
+    rc = ipc_server_start(d, &d->ipc, err, sizeof(err));
+    if (rc < 0) {
+        log_error(LOG_KV("socket", conf->daemon.socket), "%s", err);
+        return rc;
+    }
+    log_set_hook(log_to_ipc, d);
 
     rc = store_open(loop, conf, &d->store, err, sizeof(err));
     if (rc < 0) {
@@ -494,6 +522,8 @@ void daemon_finish(struct daemon *d)
         struct event ev = {.ts_ms = daemon_now_ms(), .type = "daemon", .message = "shipwatchd stopped"};
         daemon_emit_event(d, &ev);
     }
+    log_set_hook(NULL, NULL);
+    ipc_server_close(d->ipc);
     sched_destroy(d->sched);
     d->sched = NULL;
     curlm_destroy(d->curlm);
@@ -509,6 +539,8 @@ void daemon_finish(struct daemon *d)
     d->by_name = NULL;
     store_close(d->store);
     d->store = NULL;
+    ipc_server_free(d->ipc);
+    d->ipc = NULL;
     config_free(d->conf);
     d->conf = NULL;
 }

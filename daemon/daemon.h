@@ -17,6 +17,7 @@ struct sched;
 struct store;
 struct curlm;
 struct event;
+struct ipc_server;
 
 struct daemon {
     uv_loop_t *loop;
@@ -30,6 +31,7 @@ struct daemon {
     struct sched *sched;
     struct store *store;
     struct curlm *curlm;
+    struct ipc_server *ipc;
 
     uv_signal_t sig_term;
     uv_signal_t sig_int;
@@ -55,10 +57,15 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
  * free everything. */
 void daemon_finish(struct daemon *d);
 
+/* What a reload did to the checks. */
+struct reload_counts {
+    size_t checks, unchanged, changed, added, removed;
+};
+
 /* Reload config_path. An invalid file changes nothing and returns -EINVAL
  * with the messages in errs (zeroed by the caller, freed with
- * config_errors_finish). */
-int daemon_reload(struct daemon *d, struct config_errors *errs);
+ * config_errors_finish). counts (may be NULL) receives what changed. */
+int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_counts *counts);
 
 /* Called by check_run_finish with a finished result: applies the state
  * machine, stores the result, emits a state event on change. */

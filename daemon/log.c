@@ -1,5 +1,6 @@
 /* log.c - structured logging to stderr. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,19 @@ const char log_kv_end[] = "";
 
 static enum log_format log_format = LOG_FORMAT_JSON;
 static enum log_level log_min = LOG_INFO;
+
+static log_hook_fn log_hook;
+static void *log_hook_arg;
+static pthread_t log_hook_thread;
+static int log_hook_busy;
+
+/* Install fn for lines of the calling thread. */
+void log_set_hook(log_hook_fn fn, void *arg)
+{
+    log_hook = fn;
+    log_hook_arg = arg;
+    log_hook_thread = pthread_self();
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -142,4 +156,11 @@ void log_emit(enum log_level level, const char *const *kv, const char *fmt, ...)
     do {
         n = write(STDERR_FILENO, line, pos);
     } while (n < 0 && errno == EINTR);
+
+    if (log_hook != NULL && level >= LOG_INFO && !log_hook_busy &&
+        pthread_equal(pthread_self(), log_hook_thread)) {
+        log_hook_busy = 1;
+        log_hook(level, msg, kv, log_hook_arg);
+        log_hook_busy = 0;
+    }
 }

@@ -35,6 +35,13 @@ int log_format_parse(const char *s, enum log_format *out);
 void log_emit(enum log_level level, const char *const *kv, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A function that sees every line of level info and above written by the
+ * thread that set it (the loop thread); lines it writes itself are not fed
+ * back to it. NULL removes it. */
+typedef void (*log_hook_fn)(enum log_level level, const char *msg, const char *const *kv,
+                            void *arg);
+void log_set_hook(log_hook_fn fn, void *arg);
+
 #define log_debug(kv, ...) log_emit(LOG_DEBUG, kv, __VA_ARGS__)
 #define log_info(kv, ...) log_emit(LOG_INFO, kv, __VA_ARGS__)
 #define log_warn(kv, ...) log_emit(LOG_WARN, kv, __VA_ARGS__)

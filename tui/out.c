@@ -1,0 +1,275 @@
+/* out.c - tables, JSON, times. */
+#define _XOPEN_SOURCE 700 /* wcwidth */
+#include "out.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#define COL_GAP 2
+
+void table_init(struct table *t, size_t ncols)
+{
+    memset(t, 0, sizeof(*t));
+    t->ncols = ncols;
+}
+
+void table_row(struct table *t, ...)
+{
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **v = realloc(t->cells, cap * t->ncols * sizeof(*v));
+        if (v == NULL) {
+            return;
+        }
+        t->cells = v;
+        t->cap = cap;
+    }
+    va_list ap;
+    va_start(ap, t);
+    for (size_t i = 0; i < t->ncols; i++) {
+        const char *s = va_arg(ap, const char *);
+        t->cells[t->nrows * t->ncols + i] = strdup(s != NULL && s[0] != '\0' ? s : "-");
+    }
+    va_end(ap);
+    t->nrows++;
+}
+
+/* Columns a string takes on a terminal; control characters count as one
+ * (they are printed as '?'). */
+static size_t width(const char *s)
+{
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    size_t w = 0;
+    while (*s != '\0') {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+        if (n == (size_t)-1 || n == (size_t)-2) {
+            memset(&st, 0, sizeof(st));
+            w++;
+            s++;
+            continue;
+        }
+        int cw = wcwidth(wc);
+        w += cw > 0 ? (size_t)cw : 1;
+        s += n;
+    }
+    return w;
+}
+
+/* Print s with control characters replaced, at most max columns (0: no
+ * limit); returns the columns printed. */
+static size_t put_cell(const char *s, size_t max)
+{
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    size_t w = 0;
+    while (*s != '\0') {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+        int cw;
+        if (n == (size_t)-1 || n == (size_t)-2 || wc < 0x20 || wc == 0x7f) {
+            memset(&st, 0, sizeof(st));
+            n = 1;
+            cw = 1;
+            if (max && w + 1 > max) {
+                break;
+            }
+            putchar('?');
+        } else {
+            cw = wcwidth(wc);
+            cw = cw > 0 ? cw : 1;
+            if (max && w + (size_t)cw > max) {
+                break;
+            }
+            fwrite(s, 1, n, stdout);
+        }
+        w += (size_t)cw;
+        s += n;
+    }
+    return w;
+}
+
+static size_t term_width(void)
+{
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+        return ws.ws_col;
+    }
+    return 0;
+}
+
+void table_print(const struct table *t)
+{
+    size_t *wd = calloc(t->ncols, sizeof(*wd));
+    if (wd == NULL) {
+        return;
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t c = 0; c < t->ncols; c++) {
+            size_t w = width(t->cells[r * t->ncols + c]);
+            if (w > wd[c]) {
+                wd[c] = w;
+            }
+        }
+    }
+    size_t tw = term_width();
+    for (size_t r = 0; r < t->nrows; r++) {
+        size_t col = 0;
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *s = t->cells[r * t->ncols + c];
+            bool last = c + 1 == t->ncols;
+            size_t room = 0;
+            if (tw) {
+                if (col >= tw) {
+                    break;
+                }
+                room = tw - col;
+            }
+            size_t w = put_cell(s, room);
+            col += w;
+            if (!last) {
+                size_t pad = wd[c] - w + COL_GAP;
+                for (; pad > 0 && (!tw || col < tw); pad--, col++) {
+                    putchar(' ');
+                }
+            }
+        }
+        putchar('\n');
+    }
+    free(wd);
+}
+
+void table_free(struct table *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++) {
+        free(t->cells[i]);
+    }
+    free(t->cells);
+    memset(t, 0, sizeof(*t));
+}
+
+json_t *out_json(const struct ipc_type *t, const void *v)
+{
+    json_t *o = json_object();
+    const char *base = v;
+    for (size_t i = 0; i < t->nfields; i++) {
+        const struct ipc_field *f = &t->fields[i];
+        const void *at = base + f->off;
+        switch (f->type) {
+        case IPC_F_STR: {
+            const char *s = *(char *const *)at;
+            if (s == NULL) {
+                break;
+            }
+            json_t *j = NULL;
+            if (strcmp(f->key, "data") == 0) {
+                j = json_loads(s, JSON_DECODE_ANY, NULL);
+            }
+            json_object_set_new(o, f->key, j != NULL ? j : json_string(s));
+            break;
+        }
+        case IPC_F_I64:
+            json_object_set_new(o, f->key, json_integer(*(const int64_t *)at));
+            break;
+        case IPC_F_BOOL:
+            json_object_set_new(o, f->key, json_boolean(*(const bool *)at));
+            break;
+        case IPC_F_STRV: {
+            char *const *sv = *(char *const *const *)at;
+            size_t n = *(const size_t *)(base + f->count_off);
+            json_t *a = json_array();
+            for (size_t k = 0; k < n; k++) {
+                json_array_append_new(a, json_string(sv[k]));
+            }
+            json_object_set_new(o, f->key, a);
+            break;
+        }
+        case IPC_F_ARRAY: {
+            const char *ev = *(const char *const *)at;
+            size_t n = *(const size_t *)(base + f->count_off);
+            json_t *a = json_array();
+            for (size_t k = 0; k < n; k++) {
+                json_array_append_new(a, out_json(f->elem, ev + k * f->elem->size));
+            }
+            json_object_set_new(o, f->key, a);
+            break;
+        }
+        }
+    }
+    return o;
+}
+
+void out_json_print(json_t *j, bool compact)
+{
+    size_t flags = JSON_PRESERVE_ORDER | (compact ? JSON_COMPACT : JSON_INDENT(2));
+    json_dumpf(j, stdout, flags);
+    putchar('\n');
+    json_decref(j);
+}
+
+char *out_time(int64_t ms, char *buf, size_t len)
+{
+    if (ms <= 0) {
+        snprintf(buf, len, "-");
+        return buf;
+    }
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&s, &tm);
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+char *out_span_us(int64_t us, char *buf, size_t len)
+{
+    int64_t s = us / 1000000;
+    if (us < 1000) {
+        snprintf(buf, len, "%lldus", (long long)us);
+    } else if (us < 1000000) {
+        snprintf(buf, len, "%lldms", (long long)(us / 1000));
+    } else if (s < 60) {
+        snprintf(buf, len, "%.1fs", (double)us / 1e6);
+    } else if (s < 3600) {
+        snprintf(buf, len, "%lldm%llds", (long long)(s / 60), (long long)(s % 60));
+    } else if (s < 86400) {
+        snprintf(buf, len, "%lldh%lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    } else {
+        snprintf(buf, len, "%lldd%lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+    }
+    return buf;
+}
+
+char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t len)
+{
+    if (ms <= 0) {
+        snprintf(buf, len, "never");
+        return buf;
+    }
+    int64_t d = now_ms - ms;
+    if (d < 1000) {
+        snprintf(buf, len, "now");
+        return buf;
+    }
+    char span[32];
+    /* Whole seconds: "1.2s ago" is more precision than anyone reads. */
+    out_span_us(d / 1000 * 1000000, span, sizeof(span));
+    if (d < 60000) {
+        snprintf(span, sizeof(span), "%llds", (long long)(d / 1000));
+    }
+    snprintf(buf, len, "%s ago", span);
+    return buf;
+}
+
+int64_t out_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -34,6 +35,19 @@ static void print_summary(const struct config *c, const char *path)
            c->nchecks, c->nchecks == 1 ? "" : "s", c->napps, c->napps == 1 ? "" : "s",
            c->nnotifiers, c->nnotifiers == 1 ? "" : "s", c->nalerts, c->nalerts == 1 ? "" : "s",
            c->storage.driver);
+}
+
+/* Every check in flight and every client of the socket is a descriptor:
+ * take the hard limit, not the soft default of 1024. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            log_warn(LOG_NOKV, "cannot raise the open-file limit: %s", strerror(errno));
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -116,6 +130,8 @@ int main(int argc, char **argv)
         config_free(conf);
         return 0;
     }
+
+    raise_nofile();
 
     uv_loop_t loop;
     int rc = uv_loop_init(&loop);

@@ -20,8 +20,13 @@ char *ipc_default_socket_path(void)
 {
     char buf[128];
     const char *xdg = getenv("XDG_RUNTIME_DIR");
+    const char *rt = getenv("RUNTIME_DIRECTORY");
     if (geteuid() == 0) {
         return strdup("/run/shipwatch/shipwatch.sock");
+    }
+    /* systemd's RuntimeDirectory= (the shipped unit: /run/shipwatch). */
+    if (rt != NULL && rt[0] == '/' && strchr(rt, ':') == NULL) {
+        xdg = rt;
     }
     if (xdg != NULL && xdg[0] == '/') {
         size_t n = strlen(xdg) + sizeof("/shipwatch.sock");

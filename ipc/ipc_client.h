@@ -26,7 +26,9 @@ struct ipc_client {
 
 /* The socket a client uses when neither --socket nor SHIPWATCH_SOCKET says:
  * the daemon's own default (root: /run/shipwatch/shipwatch.sock; otherwise
- * $XDG_RUNTIME_DIR/shipwatch.sock, or /tmp/shipwatch-UID.sock without it).
+ * $RUNTIME_DIRECTORY/shipwatch.sock under a systemd unit with
+ * RuntimeDirectory=, $XDG_RUNTIME_DIR/shipwatch.sock, or
+ * /tmp/shipwatch-UID.sock without either).
  * Allocated; NULL on ENOMEM. */
 char *ipc_default_socket_path(void);
 

@@ -16,6 +16,7 @@
 #include "out.h"
 
 #define CALL_TIMEOUT_MS 30000
+#define CLI_SYSTEM_SOCKET "/run/shipwatch/shipwatch.sock"
 #define HISTORY_DEFAULT_SINCE_MS (60LL * 60 * 1000)
 
 enum {
@@ -871,6 +872,10 @@ int cli_run(const char *socket, bool json, int argc, char **argv)
         if (socket == NULL) {
             fprintf(stderr, "shipwatch: out of memory\n");
             return CLI_EXIT_ERROR;
+        }
+        /* A user on a server whose daemon runs as a system service. */
+        if (access(socket, F_OK) < 0 && access(CLI_SYSTEM_SOCKET, F_OK) == 0) {
+            socket = CLI_SYSTEM_SOCKET;
         }
     }
     int rc = cli_connect(&x.cl, socket);

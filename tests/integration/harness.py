@@ -93,6 +93,7 @@ class Daemon:
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.proc = None
+        self.clients = []
         self.write_config(config)
 
     def config_text(self):
@@ -128,6 +129,9 @@ class Daemon:
         """Stop the daemon; returns its exit code."""
         if self.proc is None:
             return None
+        for c in self.clients:
+            c.close()
+        self.clients = []
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -143,6 +147,7 @@ class Daemon:
     def rpc(self, timeout=10.0):
         """A client on this daemon's socket, hello already said."""
         c = Rpc(self.socket, timeout)
+        self.clients.append(c)
         c.call('daemon.hello', {'client': 'tests', 'protocol': 1})
         return c
 

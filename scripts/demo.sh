@@ -17,5 +17,6 @@ trap 'kill $target 2>/dev/null; wait $target 2>/dev/null' EXIT INT TERM
 
 build/daemon/shipwatchd --check-config --config examples/demo.yml
 echo "shipwatchd is watching the demo; history in $SHIPWATCH_DEMO_DIR/history.db."
+echo "In another terminal: SHIPWATCH_SOCKET=$SHIPWATCH_DEMO_DIR/shipwatch.sock build/tui/shipwatch status"
 echo "Ctrl-C to stop."
 build/daemon/shipwatchd --config examples/demo.yml --log-format text

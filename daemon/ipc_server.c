@@ -89,6 +89,12 @@ struct ipc_server {
     struct run_wait *waits;
     uv_timer_t run_timer;
     size_t topic_subs[5];        /* subscribers per topic bit */
+    size_t *app_slot;            /* per check: its slot in apps, SIZE_MAX none */
+    struct {
+        const char *app, *env;   /* point into the configuration */
+    } *apps;
+    size_t napps;
+    uint64_t apps_gen;           /* d->reloads_total when built */
     bool in_publish;             /* a notification is being sent: log lines
                                     it causes are not sent on */
     struct ipc_server_stats st;
@@ -537,6 +543,48 @@ static void count_state(int64_t *counts, const struct check *c)
     }
 }
 
+/* The (app, env) of every check as a slot in s->apps, in order of first
+ * appearance; rebuilt once per configuration, so status.get is linear in
+ * the checks. 0 or -ENOMEM. */
+static int index_apps(struct ipc_server *s)
+{
+    struct daemon *d = s->d;
+    if (s->app_slot != NULL && s->apps_gen == d->reloads_total) {
+        return 0;
+    }
+    free(s->app_slot);
+    free(s->apps);
+    s->napps = 0;
+    s->app_slot = malloc((d->nchecks + 1) * sizeof(*s->app_slot));
+    s->apps = calloc(d->nchecks + 1, sizeof(*s->apps));
+    if (s->app_slot == NULL || s->apps == NULL) {
+        free(s->app_slot);
+        free(s->apps);
+        s->app_slot = NULL;
+        s->apps = NULL;
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < d->nchecks; i++) {
+        const struct conf_check *cc = d->checks[i]->conf;
+        s->app_slot[i] = SIZE_MAX;
+        if (cc->app == NULL) {
+            continue;
+        }
+        size_t j = 0;
+        while (j < s->napps && !(same(s->apps[j].app, cc->app) && same(s->apps[j].env, cc->env))) {
+            j++;
+        }
+        if (j == s->napps) {
+            s->apps[j].app = cc->app;
+            s->apps[j].env = cc->env;
+            s->napps++;
+        }
+        s->app_slot[i] = j;
+    }
+    s->apps_gen = d->reloads_total;
+    return 0;
+}
+
 static void m_status(struct conn *c, uint32_t msgid)
 {
     struct ipc_server *s = c->srv;
@@ -544,33 +592,26 @@ static void m_status(struct conn *c, uint32_t msgid)
     size_t qlen = 0;
     uint64_t werr = 0;
     store_stats(d->store, &qlen, &werr);
-    struct ipc_app_status *apps = calloc(d->nchecks + 1, sizeof(*apps));
-    int *worst = calloc(d->nchecks + 1, sizeof(*worst));
-    if (apps == NULL || worst == NULL) {
+    struct ipc_app_status *apps = NULL;
+    int *worst = NULL;
+    if (index_apps(s) < 0 || (apps = calloc(s->napps + 1, sizeof(*apps))) == NULL ||
+        (worst = calloc(s->napps + 1, sizeof(*worst))) == NULL) {
         free(apps);
-        free(worst);
         respond_error(c, msgid, IPC_E_INTERNAL, "out of memory");
         return;
     }
+    for (size_t j = 0; j < s->napps; j++) {
+        apps[j].app = (char *)s->apps[j].app;
+        apps[j].env = (char *)s->apps[j].env;
+        worst[j] = -1;
+    }
     int64_t total[5] = {0};
-    size_t napps = 0;
-    /* Checks are few enough per app that a linear search over the apps
-     * seen so far is cheaper than a hash. */
     for (size_t i = 0; i < d->nchecks; i++) {
         const struct check *ck = d->checks[i];
         count_state(total, ck);
-        if (ck->conf->app == NULL) {
+        size_t j = s->app_slot[i];
+        if (j == SIZE_MAX) {
             continue;
-        }
-        size_t j = 0;
-        while (j < napps && !(same(apps[j].app, ck->conf->app) && same(apps[j].env, ck->conf->env))) {
-            j++;
-        }
-        if (j == napps) {
-            apps[napps].app = ck->conf->app;
-            apps[napps].env = ck->conf->env;
-            worst[napps] = -1;
-            napps++;
         }
         int64_t counts[5] = {apps[j].up, apps[j].down, apps[j].degraded, apps[j].unknown,
                              apps[j].paused};
@@ -604,7 +645,7 @@ static void m_status(struct conn *c, uint32_t msgid)
         .subscribers = (int64_t)s->st.subscribers,
         .draining = d->draining,
         .apps = apps,
-        .napps = napps,
+        .napps = s->napps,
     };
     respond_result(c, msgid, &ipc_status_type, &r);
     free(apps);
@@ -1650,6 +1691,8 @@ void ipc_server_free(struct ipc_server *s)
     }
     free(s->admin_uids);
     free(s->admin_gids);
+    free(s->app_slot);
+    free(s->apps);
     free(s->path);
     free(s);
 }

@@ -33,16 +33,10 @@
 #define TEXT_MAX 4096            /* description, url */
 #define MAX_PEER_GROUPS 256
 
-/* Bytes shared by every client a notification goes to. */
-struct blob {
-    size_t refs;
-    size_t len;
-    char data[];
-};
-
+/* One write: what a client was sent in one loop turn. */
 struct wreq {
     uv_write_t req;
-    struct blob *blob;
+    char *data;
 };
 
 struct conn {
@@ -58,6 +52,8 @@ struct conn {
     bool read_paused;            /* its responses queued beyond the limit */
     unsigned topics;
     unsigned refs;               /* the handle, plus one per pending query */
+    msgpack_sbuffer out;         /* messages of this loop turn, not yet written */
+    struct conn *dirty_next;     /* in the server's flush list when out has bytes */
     struct conn *zombie_next;    /* closed, waiting for its last reference */
 };
 
@@ -86,6 +82,9 @@ struct ipc_server {
     size_t nadmin_gids;
     struct conn *conns;
     struct conn *zombies;        /* closed with queries still pending */
+    struct conn *dirty;          /* clients with output to write this turn */
+    uv_check_t flush;            /* writes it after the loop's I/O phase */
+    uv_prepare_t flush_pre;      /* and before the loop blocks for I/O */
     struct run_wait *waits;
     uv_timer_t run_timer;
     size_t topic_subs[5];        /* subscribers per topic bit */
@@ -102,27 +101,10 @@ struct ipc_server {
 
 /* --- output --- */
 
-static struct blob *blob_from(const msgpack_sbuffer *sb)
-{
-    struct blob *b = malloc(sizeof(*b) + sb->size);
-    if (b != NULL) {
-        b->refs = 1;
-        b->len = sb->size;
-        memcpy(b->data, sb->data, sb->size);
-    }
-    return b;
-}
-
-static void blob_unref(struct blob *b)
-{
-    if (b != NULL && --b->refs == 0) {
-        free(b);
-    }
-}
-
+/* Bytes waiting for c in the daemon: handed to libuv, or not yet. */
 static size_t queued(const struct conn *c)
 {
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe);
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe) + c->out.size;
 }
 
 static void conn_close(struct conn *c, const char *why);
@@ -133,7 +115,7 @@ static void on_write(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
     struct conn *c = req->handle->data;
-    blob_unref(w->blob);
+    free(w->data);
     free(w);
     if (c->open && c->read_paused && queued(c) <= c->srv->max_queue / 2) {
         c->read_paused = false;
@@ -141,46 +123,79 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
-/* Queue b (one more reference) to c. 0, or -1 when the write failed and c
- * was closed. */
-static int conn_send(struct conn *c, struct blob *b)
-{
-    struct wreq *w = malloc(sizeof(*w));
-    if (w == NULL) {
-        conn_close(c, "out of memory");
-        return -1;
-    }
-    w->blob = b;
-    b->refs++;
-    uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->len);
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_write);
-    if (rc < 0) {
-        blob_unref(b);
-        free(w);
-        conn_close(c, uv_strerror(rc));
-        return -1;
-    }
-    return 0;
-}
-
-/* Send a response encoded in sb; stop reading c while its queue is over the
- * limit, so a client that never reads its answers cannot grow it. */
-static void conn_respond(struct conn *c, const msgpack_sbuffer *sb)
+/* Add a whole message to c's output of this loop turn. Everything a client
+ * is sent in one turn (a burst of results, the answers to pipelined
+ * requests) leaves in one write: one system call for it, one for its
+ * reader. */
+static void conn_queue(struct conn *c, const char *data, size_t len)
 {
     if (!c->open) {
         return;
     }
-    struct blob *b = blob_from(sb);
-    if (b == NULL) {
+    if (c->out.size == 0) {
+        c->dirty_next = c->srv->dirty;
+        c->srv->dirty = c;
+    }
+    /* msgpack_sbuffer_write aborts on ENOMEM, as every allocation in
+     * msgpack-c's packer does. */
+    msgpack_sbuffer_write(&c->out, data, len);
+}
+
+/* Hand c's output to libuv; stop reading c while its queue is over the
+ * limit, so a client that never reads its answers cannot grow it. */
+static void conn_flush(struct conn *c)
+{
+    if (!c->open || c->out.size == 0) {
+        return;
+    }
+    struct wreq *w = malloc(sizeof(*w));
+    if (w == NULL) {
         conn_close(c, "out of memory");
         return;
     }
-    int rc = conn_send(c, b);
-    blob_unref(b);
-    if (rc == 0 && !c->read_paused && queued(c) > c->srv->max_queue) {
+    size_t len = c->out.size;
+    w->data = msgpack_sbuffer_release(&c->out);
+    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_write);
+    if (rc < 0) {
+        free(w->data);
+        free(w);
+        conn_close(c, uv_strerror(rc));
+        return;
+    }
+    if (!c->read_paused && queued(c) > c->srv->max_queue) {
         c->read_paused = true;
         uv_read_stop((uv_stream_t *)&c->pipe);
     }
+}
+
+/* Write what each client got: after the I/O callbacks of a loop turn, and
+ * before the loop blocks (so output from timers does not wait for it). */
+static void flush_all(struct ipc_server *s)
+{
+    struct conn *c = s->dirty;
+    s->dirty = NULL;
+    while (c != NULL) {
+        struct conn *next = c->dirty_next;
+        c->dirty_next = NULL;
+        conn_flush(c);
+        c = next;
+    }
+}
+
+static void on_flush(uv_check_t *h)
+{
+    flush_all(h->data);
+}
+
+static void on_flush_pre(uv_prepare_t *h)
+{
+    flush_all(h->data);
+}
+
+static void conn_respond(struct conn *c, const msgpack_sbuffer *sb)
+{
+    conn_queue(c, sb->data, sb->size);
 }
 
 static void respond_result(struct conn *c, uint32_t msgid, const struct ipc_type *t,
@@ -264,6 +279,10 @@ static void conn_close(struct conn *c, const char *why)
         c->next->prev = c->prev;
     }
     s->st.clients--;
+    /* Still in the flush list, maybe: conn_flush skips it (not open), and
+     * its memory lives until the close callback, after the flush. */
+    msgpack_sbuffer_destroy(&c->out);
+    msgpack_sbuffer_init(&c->out);
     if (why != NULL) {
         char pid[16], uid[16];
         snprintf(pid, sizeof(pid), "%d", (int)c->pid);
@@ -287,6 +306,10 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 
 static void conn_close_after_write(struct conn *c)
 {
+    conn_flush(c);
+    if (!c->open) {
+        return;
+    }
     uv_read_stop((uv_stream_t *)&c->pipe);
     uv_shutdown_t *req = malloc(sizeof(*req));
     if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->pipe, on_shutdown) < 0) {
@@ -1397,19 +1420,13 @@ static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notic
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     ipc_encode_notify(&sb, &ipc_notice_type, n);
-    struct blob *b = blob_from(&sb);
-    msgpack_sbuffer_destroy(&sb);
-    if (b == NULL) {
-        s->in_publish = false;
-        return;
-    }
     for (struct conn *c = s->conns, *next; c != NULL; c = next) {
         next = c->next;
         if (!(c->topics & topic)) {
             continue;
         }
         size_t q = queued(c);
-        if (q + b->len > s->max_queue) {
+        if (q + sb.size > s->max_queue) {
             char pid[16], uid[16], qs[24];
             snprintf(pid, sizeof(pid), "%d", (int)c->pid);
             snprintf(uid, sizeof(uid), "%u", (unsigned)c->uid);
@@ -1422,11 +1439,10 @@ static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notic
             conn_close(c, NULL);
             continue;
         }
-        if (conn_send(c, b) == 0) {
-            s->st.notices_total++;
-        }
+        conn_queue(c, sb.data, sb.size);
+        s->st.notices_total++;
     }
-    blob_unref(b);
+    msgpack_sbuffer_destroy(&sb);
     s->in_publish = false;
 }
 
@@ -1602,6 +1618,14 @@ int ipc_server_start(struct daemon *d, struct ipc_server **out, char *err, size_
     s->d = d;
     s->euid = geteuid();
     *out = s;
+    uv_check_init(d->loop, &s->flush);
+    s->flush.data = s;
+    uv_check_start(&s->flush, on_flush);
+    uv_unref((uv_handle_t *)&s->flush);
+    uv_prepare_init(d->loop, &s->flush_pre);
+    s->flush_pre.data = s;
+    uv_prepare_start(&s->flush_pre, on_flush_pre);
+    uv_unref((uv_handle_t *)&s->flush_pre);
     ipc_server_reconfigure(s);
     uv_timer_init(d->loop, &s->run_timer);
     s->run_timer.data = s;
@@ -1663,6 +1687,10 @@ void ipc_server_close(struct ipc_server *s)
     }
     if (!uv_is_closing((uv_handle_t *)&s->run_timer)) {
         uv_close((uv_handle_t *)&s->run_timer, NULL);
+    }
+    if (!uv_is_closing((uv_handle_t *)&s->flush)) {
+        uv_close((uv_handle_t *)&s->flush, NULL);
+        uv_close((uv_handle_t *)&s->flush_pre, NULL);
     }
     if (s->listening) {
         uv_close((uv_handle_t *)&s->listener, NULL);

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Deeper than any message of ours; limits above it are clamped. */
-#define DEPTH_HARD 64
 
 const struct ipc_limits ipc_limits_server = {
     .max_message = 1u << 20,
@@ -52,16 +50,21 @@ static uint64_t be(const unsigned char *p, size_t n)
     return v;
 }
 
-enum ipc_wire_err ipc_wire_scan(const unsigned char *p, size_t n, const struct ipc_limits *lim,
-                                size_t *len)
+/* Walk from where st left off. On IPC_WIRE_MORE, st records the start of
+ * the first item not yet whole and the containers open around it, so the
+ * next call goes on from there: a message trickled in a byte at a time is
+ * walked once, not once per byte. */
+static enum ipc_wire_err scan(struct ipc_scan *st, const unsigned char *p, size_t n,
+                              const struct ipc_limits *lim, size_t *len)
 {
-    uint64_t stack[DEPTH_HARD];     /* items left in each open container */
-    unsigned depth = 0;
-    unsigned max_depth = lim->max_depth < DEPTH_HARD ? lim->max_depth : DEPTH_HARD;
+    uint64_t *stack = st->stack;    /* items left in each open container */
+    unsigned max_depth = lim->max_depth < IPC_SCAN_DEPTH ? lim->max_depth : IPC_SCAN_DEPTH;
     size_t max = lim->max_message;
-    size_t i = 0;
+    size_t i = st->pos;
 
     for (;;) {
+        /* Everything before i is whole: resume here next time. */
+        st->pos = i;
         if (i >= n) {
             return IPC_WIRE_MORE;
         }
@@ -138,11 +141,12 @@ enum ipc_wire_err ipc_wire_scan(const unsigned char *p, size_t n, const struct i
             if (entries > lim->max_elements) {
                 return IPC_WIRE_ELEMENTS;
             }
+            /* An empty container is a level of nesting too. */
+            if (st->depth >= max_depth) {
+                return IPC_WIRE_TOO_DEEP;
+            }
             if (entries > 0) {
-                if (depth >= max_depth) {
-                    return IPC_WIRE_TOO_DEEP;
-                }
-                stack[depth++] = entries * items_per;
+                stack[st->depth++] = entries * items_per;
                 continue;
             }
         } else {
@@ -159,17 +163,24 @@ enum ipc_wire_err ipc_wire_scan(const unsigned char *p, size_t n, const struct i
         }
 
         /* An item ended: close every container it was the last item of. */
-        while (depth > 0) {
-            if (--stack[depth - 1] > 0) {
+        while (st->depth > 0) {
+            if (--stack[st->depth - 1] > 0) {
                 break;
             }
-            depth--;
+            st->depth--;
         }
-        if (depth == 0) {
+        if (st->depth == 0) {
             *len = i;
             return IPC_WIRE_OK;
         }
     }
+}
+
+enum ipc_wire_err ipc_wire_scan(const unsigned char *p, size_t n, const struct ipc_limits *lim,
+                                size_t *len)
+{
+    struct ipc_scan st = {0};
+    return scan(&st, p, n, lim, len);
 }
 
 bool ipc_wire_peek_msgid(const unsigned char *p, size_t n, uint32_t *msgid)
@@ -183,17 +194,25 @@ bool ipc_wire_peek_msgid(const unsigned char *p, size_t n, uint32_t *msgid)
         *msgid = b;
         return true;
     }
+    /* Any integer encoding of a value in 0..UINT32_MAX, as the envelope
+     * parser (through msgpack-c) accepts. */
     switch (b) {
-    case 0xcc: w = 1; break;
-    case 0xcd: w = 2; break;
-    case 0xce: w = 4; break;
+    case 0xcc: case 0xd0: w = 1; break;
+    case 0xcd: case 0xd1: w = 2; break;
+    case 0xce: case 0xd2: w = 4; break;
+    case 0xcf: case 0xd3: w = 8; break;
     default:
         return false;
     }
     if (n < 3 + w) {
         return false;
     }
-    *msgid = (uint32_t)be(p + 3, w);
+    uint64_t v = be(p + 3, w);
+    bool is_signed = b >= 0xd0;
+    if ((is_signed && (p[3] & 0x80)) || v > UINT32_MAX) {
+        return false;
+    }
+    *msgid = (uint32_t)v;
     return true;
 }
 
@@ -265,10 +284,17 @@ enum ipc_wire_err ipc_reader_next(struct ipc_reader *r, msgpack_object **obj, ui
     if (n == 0) {
         return IPC_WIRE_MORE;
     }
-    enum ipc_wire_err e = ipc_wire_scan(p, n, &r->lim, &len);
+    /* Resume the walk where the last call stopped, unless a message was
+     * taken off the front since (the unpacker's offset moved). */
+    if (r->scan_off != r->up.off) {
+        memset(&r->scan, 0, sizeof(r->scan));
+        r->scan_off = r->up.off;
+    }
+    enum ipc_wire_err e = scan(&r->scan, p, n, &r->lim, &len);
     if (e == IPC_WIRE_MORE) {
         return e;
     }
+    memset(&r->scan, 0, sizeof(r->scan));
     if (e != IPC_WIRE_OK) {
         *has_msgid = ipc_wire_peek_msgid(p, n, msgid);
         return e;
@@ -298,7 +324,7 @@ int ipc_envelope_parse(const msgpack_object *o, struct ipc_envelope *env, char *
                        size_t whylen)
 {
     memset(env, 0, sizeof(*env));
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 3 || o->via.array.size > 4) {
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 1) {
         snprintf(why, whylen, "a message must be an array of 3 or 4 elements");
         return -1;
     }
@@ -309,6 +335,14 @@ int ipc_envelope_parse(const msgpack_object *o, struct ipc_envelope *env, char *
         return -1;
     }
     env->kind = (enum ipc_kind)kind;
+    /* The msgid first, so even a misshapen request can be answered. */
+    if (kind != IPC_NOTIFY && o->via.array.size >= 2 && get_u32(&a[1], &env->msgid)) {
+        env->has_msgid = true;
+    }
+    if (o->via.array.size < 3 || o->via.array.size > 4) {
+        snprintf(why, whylen, "a message must be an array of 3 or 4 elements");
+        return -1;
+    }
     if (kind == IPC_NOTIFY) {
         if (o->via.array.size != 3) {
             snprintf(why, whylen, "a notification has 3 elements");
@@ -331,11 +365,10 @@ int ipc_envelope_parse(const msgpack_object *o, struct ipc_envelope *env, char *
         snprintf(why, whylen, "a %s has 4 elements", kind == IPC_REQUEST ? "request" : "response");
         return -1;
     }
-    if (!get_u32(&a[1], &env->msgid)) {
+    if (!env->has_msgid) {
         snprintf(why, whylen, "the msgid must be an unsigned 32-bit integer");
         return -1;
     }
-    env->has_msgid = true;
     if (kind == IPC_RESPONSE) {
         env->error = &a[2];
         env->result = &a[3];

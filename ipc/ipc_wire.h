@@ -60,11 +60,23 @@ enum ipc_wire_err ipc_wire_scan(const unsigned char *p, size_t n, const struct i
  * response to a message too broken to unpack can still be addressed to. */
 bool ipc_wire_peek_msgid(const unsigned char *p, size_t n, uint32_t *msgid);
 
+/* Deeper than any message of ours; limits above it are clamped. */
+#define IPC_SCAN_DEPTH 64
+
+/* Where a walk of an unfinished message stopped. */
+struct ipc_scan {
+    size_t pos;                 /* first byte not yet walked */
+    unsigned depth;             /* containers open at pos */
+    uint64_t stack[IPC_SCAN_DEPTH];     /* items left in each */
+};
+
 /* A streaming reader for one connection. */
 struct ipc_reader {
     msgpack_unpacker up;
     msgpack_unpacked msg;
     struct ipc_limits lim;
+    struct ipc_scan scan;       /* the walk of the message at scan_off */
+    size_t scan_off;
 };
 
 /* 0, or -ENOMEM. */

@@ -82,6 +82,7 @@ struct ipc_server {
     size_t nadmin_gids;
     struct conn *conns;
     struct conn *zombies;        /* closed with queries still pending */
+    struct pending *pendings;    /* store queries not answered yet */
     struct conn *dirty;          /* clients with output to write this turn */
     uv_check_t flush;            /* writes it after the loop's I/O phase */
     uv_prepare_t flush_pre;      /* and before the loop blocks for I/O */
@@ -409,6 +410,7 @@ struct pending {
     char *check;
     const char *granularity;
     size_t limit;
+    struct pending *prev, *next;    /* the server's, for the store's close */
 };
 
 static struct pending *pending_new(struct conn *c, uint32_t msgid)
@@ -418,15 +420,34 @@ static struct pending *pending_new(struct conn *c, uint32_t msgid)
         p->conn = c;
         p->msgid = msgid;
         c->refs++;
+        p->next = c->srv->pendings;
+        if (p->next != NULL) {
+            p->next->prev = p;
+        }
+        c->srv->pendings = p;
     }
     return p;
 }
 
-static void pending_done(struct pending *p)
+static void pending_free(struct ipc_server *s, struct pending *p)
 {
-    conn_unref(p->conn);
+    if (p->prev != NULL) {
+        p->prev->next = p->next;
+    } else {
+        s->pendings = p->next;
+    }
+    if (p->next != NULL) {
+        p->next->prev = p->prev;
+    }
     free(p->check);
     free(p);
+}
+
+static void pending_done(struct pending *p)
+{
+    struct ipc_server *s = p->conn->srv;
+    conn_unref(p->conn);
+    pending_free(s, p);
 }
 
 /* The url with any user:password@ replaced, for display. */
@@ -1123,6 +1144,62 @@ static void m_events_list(struct conn *c, uint32_t msgid, const struct ipc_event
     }
 }
 
+static int64_t ppm(int64_t runs, int64_t failures)
+{
+    return runs > 0 ? (runs - failures) * 1000000 / runs : -1;
+}
+
+static void on_check_stats(int err, const struct store_check_stats *rows, size_t n, void *arg)
+{
+    struct pending *p = arg;
+    struct conn *c = p->conn;
+    struct ipc_check_stats *v = err < 0 ? NULL : calloc(n + 1, sizeof(*v));
+    int64_t *spark = err < 0 ? NULL : calloc(n * STORE_SPARK_MINUTES + 1, sizeof(*spark));
+    if (v == NULL || spark == NULL) {
+        respond_error(c, p->msgid, err < 0 ? IPC_E_UNAVAILABLE : IPC_E_INTERNAL,
+                      "statistics query failed: %s", strerror(err < 0 ? -err : ENOMEM));
+        free(v);
+        free(spark);
+        pending_done(p);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct store_check_stats *r = &rows[i];
+        memcpy(spark + i * STORE_SPARK_MINUTES, r->spark, sizeof(r->spark));
+        v[i] = (struct ipc_check_stats){
+            .check = (char *)r->check,
+            .runs_24h = r->runs_24h,
+            .failures_24h = r->failures_24h,
+            .uptime_24h_ppm = ppm(r->runs_24h, r->failures_24h),
+            .runs_7d = r->runs_7d,
+            .failures_7d = r->failures_7d,
+            .uptime_7d_ppm = ppm(r->runs_7d, r->failures_7d),
+            .p95_1h_us = r->p95_1h_us,
+            .spark = spark + i * STORE_SPARK_MINUTES,
+            .nspark = STORE_SPARK_MINUTES,
+        };
+    }
+    struct ipc_checks_stats res = {.stats = v, .nstats = n};
+    respond_result(c, p->msgid, &ipc_checks_stats_type, &res);
+    free(v);
+    free(spark);
+    pending_done(p);
+}
+
+static void m_checks_stats(struct conn *c, uint32_t msgid)
+{
+    struct pending *pd = pending_new(c, msgid);
+    if (pd == NULL) {
+        respond_error(c, msgid, IPC_E_INTERNAL, "out of memory");
+        return;
+    }
+    int rc = store_check_stats(c->srv->d->store, daemon_now_ms(), on_check_stats, pd);
+    if (rc < 0) {
+        respond_error(c, msgid, IPC_E_UNAVAILABLE, "statistics query failed: %s", strerror(-rc));
+        pending_done(pd);
+    }
+}
+
 static void m_events_subscribe(struct conn *c, uint32_t msgid, const struct ipc_topics *p,
                                bool subscribe)
 {
@@ -1228,6 +1305,7 @@ static void handle_request(struct conn *c, const struct ipc_envelope *env)
     case IPC_M_EVENTS_SUBSCRIBE: m_events_subscribe(c, id, &p.topics, true); break;
     case IPC_M_EVENTS_UNSUBSCRIBE: m_events_subscribe(c, id, &p.topics, false); break;
     case IPC_M_RELOAD: m_reload(c, id); break;
+    case IPC_M_CHECKS_STATS: m_checks_stats(c, id); break;
     case IPC_M_COUNT: break;
     }
     if (m->params != NULL) {
@@ -1709,8 +1787,11 @@ void ipc_server_free(struct ipc_server *s)
     if (s == NULL) {
         return;
     }
-    /* Clients closed while a store query was pending: the store dropped the
-     * query at close, so nothing will release them now. */
+    /* Queries the store dropped at its close, and the clients they held:
+     * nothing will release them now. */
+    while (s->pendings != NULL) {
+        pending_free(s, s->pendings);
+    }
     while (s->zombies != NULL) {
         struct conn *c = s->zombies;
         s->zombies = c->zombie_next;

@@ -64,6 +64,11 @@ int store_deploys(struct store *st, const struct store_deploy_query *q, store_de
     return st->ops->deploys(st, q, fn, arg);
 }
 
+int store_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg)
+{
+    return st->ops->check_stats(st, now_ms, fn, arg);
+}
+
 void store_retention(struct store *st, int64_t now_ms)
 {
     st->ops->retention(st, now_ms);

@@ -96,11 +96,26 @@ struct store_event_query {
     size_t limit;               /* 0 = default 100 */
 };
 
+/* Aggregates of one check for the dashboard. Counts come from the hour
+ * rollups plus the minute rollups of the hour not closed yet, so they run
+ * to the last closed minute. */
+#define STORE_SPARK_MINUTES 30
+struct store_check_stats {
+    const char *check;
+    int64_t runs_24h, failures_24h;
+    int64_t runs_7d, failures_7d;
+    int64_t p95_1h_us;          /* the worst minute p95 of the last hour; 0 none */
+    int64_t spark[STORE_SPARK_MINUTES];     /* average latency a minute, oldest
+                                               first; -1 for a minute without runs */
+};
+
 /* err is 0 or a negative errno; rows valid only during the call. */
 typedef void (*store_history_fn)(int err, const struct store_history_row *rows, size_t n,
                                  void *arg);
 typedef void (*store_events_fn)(int err, const struct event *events, size_t n, void *arg);
 typedef void (*store_deploys_fn)(int err, const struct deploy *deploys, size_t n, void *arg);
+typedef void (*store_check_stats_fn)(int err, const struct store_check_stats *rows, size_t n,
+                                     void *arg);
 /* Called once per stored check state by store_load_states. */
 typedef void (*store_state_fn)(const struct store_check_state *s, void *arg);
 
@@ -119,6 +134,7 @@ struct store_ops {
     int64_t (*put_deploy)(struct store *st, const struct deploy *dep);
     int (*deploys)(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
                    void *arg);
+    int (*check_stats)(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg);
     void (*retention)(struct store *st, int64_t now_ms);
     void (*stats)(struct store *st, size_t *queue_length, uint64_t *write_errors);
 };
@@ -171,6 +187,10 @@ int store_events(struct store *st, const struct store_event_query *q, store_even
                  void *arg);
 int store_deploys(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
                   void *arg);
+
+/* Uptime and latency aggregates of every check with history, as of now_ms.
+ * Asynchronous like the queries above. */
+int store_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg);
 
 /* Trim raw results older than retention.raw and rollups older than
  * retention.rollups, in the writer, without blocking the loop. */

@@ -44,6 +44,7 @@ enum rec_kind {
     REC_EVENTS,
     REC_DEPLOY,
     REC_DEPLOYS,
+    REC_STATS,
     REC_RETENTION,
     REC_STOP,
 };
@@ -76,8 +77,12 @@ struct rec {
     store_deploys_fn dfn;
     struct deploy *drows;
     size_t nd;
-    /* REC_RETENTION */
+    /* REC_RETENTION, REC_STATS */
     int64_t now_ms;
+    /* REC_STATS */
+    store_check_stats_fn sfn;
+    struct store_check_stats *srows;
+    size_t ns;
 };
 
 struct store_sqlite {
@@ -277,6 +282,10 @@ static void rec_free(struct rec *r)
         deploy_free_strings(&r->drows[i]);
     }
     free(r->drows);
+    for (size_t i = 0; i < r->ns; i++) {
+        free((char *)r->srows[i].check);
+    }
+    free(r->srows);
     free(r);
 }
 
@@ -811,6 +820,104 @@ static void run_events(struct store_sqlite *s, struct rec *r)
     sqlite3_finalize(q);
 }
 
+/* The stats row of check id in r, added when missing. NULL on ENOMEM. */
+static struct store_check_stats *stats_row(struct rec *r, size_t *cap, int64_t id,
+                                           int64_t **ids, const char *name)
+{
+    for (size_t i = r->ns; i-- > 0;) {
+        if ((*ids)[i] == id) {
+            return &r->srows[i];
+        }
+    }
+    if (r->ns == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        struct store_check_stats *v = realloc(r->srows, nc * sizeof(*v));
+        int64_t *w = v != NULL ? realloc(*ids, nc * sizeof(*w)) : NULL;
+        if (v != NULL) {
+            r->srows = v;
+        }
+        if (w == NULL) {
+            return NULL;
+        }
+        *ids = w;
+        *cap = nc;
+    }
+    struct store_check_stats *st = &r->srows[r->ns];
+    memset(st, 0, sizeof(*st));
+    st->check = strdup(name);
+    for (size_t m = 0; m < STORE_SPARK_MINUTES; m++) {
+        st->spark[m] = -1;
+    }
+    (*ids)[r->ns++] = id;
+    return st;
+}
+
+/* Uptime and latency aggregates of every check into r->srows: closed hours
+ * from rollups_hour, the open hour's closed minutes from rollups_minute. */
+static void run_stats(struct store_sqlite *s, struct rec *r)
+{
+    const int64_t now = r->now_ms;
+    const int64_t day = now - 24 * HOUR_MS, week = now - 7 * 24 * HOUR_MS;
+    const int64_t hour_start = s->next_hour;     /* first hour not rolled up */
+    const int64_t spark_from = (now / MINUTE_MS - STORE_SPARK_MINUTES) * MINUTE_MS;
+    const int64_t minute_from = hour_start < now - HOUR_MS ? hour_start : now - HOUR_MS;
+    static const char *const sql[] = {
+        "SELECT r.check_id, c.name, r.bucket_ts, r.count, r.failures, 0, 0 FROM rollups_hour r "
+        "JOIN checks c ON c.id = r.check_id WHERE r.bucket_ts >= ?1 AND r.bucket_ts < ?2",
+        "SELECT r.check_id, c.name, r.bucket_ts, r.count, r.failures, r.lat_avg_us, "
+        "r.lat_p95_us FROM rollups_minute r JOIN checks c ON c.id = r.check_id "
+        "WHERE r.bucket_ts >= ?1 AND r.bucket_ts < ?2",
+    };
+    int64_t *ids = NULL;
+    size_t cap = 0;
+    for (int pass = 0; pass < 2 && r->err == 0; pass++) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(s->db, sql[pass], -1, &q, NULL) != SQLITE_OK) {
+            r->err = -EIO;
+            break;
+        }
+        sqlite3_bind_int64(q, 1, pass == 0 ? week - week % HOUR_MS : minute_from);
+        sqlite3_bind_int64(q, 2, pass == 0 ? hour_start : INT64_MAX);
+        int step;
+        while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+            struct store_check_stats *st =
+                stats_row(r, &cap, sqlite3_column_int64(q, 0), &ids, col_text(q, 1));
+            if (st == NULL || st->check == NULL) {
+                r->err = -ENOMEM;
+                break;
+            }
+            int64_t ts = sqlite3_column_int64(q, 2);
+            int64_t n = sqlite3_column_int64(q, 3), f = sqlite3_column_int64(q, 4);
+            /* Minutes before the open hour were counted with their hour. */
+            if (pass == 0 || ts >= hour_start) {
+                st->runs_7d += n;
+                st->failures_7d += f;
+                if (ts >= day - day % (pass == 0 ? HOUR_MS : MINUTE_MS)) {
+                    st->runs_24h += n;
+                    st->failures_24h += f;
+                }
+            }
+            if (pass == 1) {
+                int64_t p95 = sqlite3_column_int64(q, 6);
+                if (ts >= now - HOUR_MS && p95 > st->p95_1h_us) {
+                    st->p95_1h_us = p95;
+                }
+                if (ts >= spark_from) {
+                    size_t m = (size_t)((ts - spark_from) / MINUTE_MS);
+                    if (m < STORE_SPARK_MINUTES) {
+                        st->spark[m] = sqlite3_column_int64(q, 5);
+                    }
+                }
+            }
+        }
+        if (step != SQLITE_DONE && r->err == 0) {
+            r->err = -EIO;
+        }
+        sqlite3_finalize(q);
+    }
+    free(ids);
+}
+
 /* Run a deploys query into r->drows. */
 static void run_deploys(struct store_sqlite *s, struct rec *r)
 {
@@ -952,6 +1059,11 @@ static void *writer_main(void *arg)
                 run_deploys(s, r);
                 complete(s, r);
                 break;
+            case REC_STATS:
+                txn_commit(s);
+                run_stats(s, r);
+                complete(s, r);
+                break;
             case REC_RETENTION:
                 txn_commit(s);
                 retention(s, r->now_ms);
@@ -987,6 +1099,8 @@ static void on_async(uv_async_t *h)
             r->hfn(r->err, r->hrows, r->nh, r->arg);
         } else if (r->kind == REC_DEPLOYS) {
             r->dfn(r->err, r->drows, r->nd, r->arg);
+        } else if (r->kind == REC_STATS) {
+            r->sfn(r->err, r->srows, r->ns, r->arg);
         } else {
             r->efn(r->err, r->erows, r->ne, r->arg);
         }
@@ -1198,6 +1312,21 @@ static int sqlite_deploys(struct store *st, const struct store_deploy_query *q,
     return enqueue(s, r, false);
 }
 
+static int sqlite_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn,
+                              void *arg)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    r->kind = REC_STATS;
+    r->now_ms = now_ms;
+    r->sfn = fn;
+    r->arg = arg;
+    return enqueue(s, r, false);
+}
+
 static void sqlite_retention(struct store *st, int64_t now_ms)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
@@ -1228,6 +1357,7 @@ static const struct store_ops sqlite_ops = {
     .events = sqlite_events,
     .put_deploy = sqlite_put_deploy,
     .deploys = sqlite_deploys,
+    .check_stats = sqlite_check_stats,
     .retention = sqlite_retention,
     .stats = sqlite_stats,
 };

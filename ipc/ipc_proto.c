@@ -61,6 +61,16 @@ void ipc_type_pack(msgpack_packer *pk, const struct ipc_type *t, const void *v)
             }
             break;
         }
+        case IPC_F_I64V: {
+            const int64_t *iv = *(const int64_t *const *)AT(v, f->off);
+            size_t k = count_at(v, f);
+            ipc_pack_cstr(pk, f->key);
+            msgpack_pack_array(pk, k);
+            for (size_t j = 0; j < k; j++) {
+                msgpack_pack_int64(pk, iv[j]);
+            }
+            break;
+        }
         case IPC_F_ARRAY: {
             const char *base = *(const char *const *)AT(v, f->off);
             size_t k = count_at(v, f);
@@ -73,6 +83,20 @@ void ipc_type_pack(msgpack_packer *pk, const struct ipc_type *t, const void *v)
         }
         }
     }
+}
+
+/* An integer object as int64; false when it is not one or does not fit. */
+static bool get_i64(const msgpack_object *o, int64_t *v)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+        *v = (int64_t)o->via.u64;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *v = o->via.i64;
+        return true;
+    }
+    return false;
 }
 
 /* A copy of a msgpack string; NULL (and *bad) when it holds a NUL. */
@@ -115,15 +139,35 @@ static int unpack_field(const msgpack_object *o, const struct ipc_field *f, void
         *dst = s;
         return 0;
     }
-    case IPC_F_I64: {
-        int64_t *dst = (int64_t *)AT(v, f->off);
-        if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
-            *dst = (int64_t)o->via.u64;
-        } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-            *dst = o->via.i64;
-        } else {
+    case IPC_F_I64:
+        if (!get_i64(o, (int64_t *)AT(v, f->off))) {
             snprintf(why, whylen, "%s: expected an integer", f->key);
             return -1;
+        }
+        return 0;
+    case IPC_F_I64V: {
+        if (o->type != MSGPACK_OBJECT_ARRAY) {
+            snprintf(why, whylen, "%s: expected an array of integers", f->key);
+            return -1;
+        }
+        int64_t **dst = (int64_t **)AT(v, f->off);
+        size_t *cnt = (size_t *)AT(v, f->count_off);
+        if (*dst != NULL) {
+            snprintf(why, whylen, "%s: given twice", f->key);
+            return -1;
+        }
+        uint32_t n = o->via.array.size;
+        *dst = calloc(n ? n : 1, sizeof(int64_t));
+        if (*dst == NULL) {
+            snprintf(why, whylen, "%s: out of memory", f->key);
+            return -1;
+        }
+        *cnt = n;
+        for (uint32_t i = 0; i < n; i++) {
+            if (!get_i64(&o->via.array.ptr[i], &(*dst)[i])) {
+                snprintf(why, whylen, "%s[%u]: expected an integer", f->key, i);
+                return -1;
+            }
         }
         return 0;
     }
@@ -259,6 +303,11 @@ void ipc_type_free(const struct ipc_type *t, void *v)
             *(size_t *)AT(v, f->count_off) = 0;
             break;
         }
+        case IPC_F_I64V:
+            free(*(int64_t **)AT(v, f->off));
+            *(int64_t **)AT(v, f->off) = NULL;
+            *(size_t *)AT(v, f->count_off) = 0;
+            break;
         case IPC_F_ARRAY: {
             char *base = *(char **)AT(v, f->off);
             size_t n = count_at(v, f);
@@ -283,6 +332,7 @@ void ipc_type_free(const struct ipc_type *t, void *v)
 #define STR_REQ(T, f) {.key = #f, .type = IPC_F_STR, .off = offsetof(T, f), .required = true}
 #define I64(T, f) {.key = #f, .type = IPC_F_I64, .off = offsetof(T, f)}
 #define BOOL(T, f) {.key = #f, .type = IPC_F_BOOL, .off = offsetof(T, f)}
+#define I64V(T, f, n) {.key = #f, .type = IPC_F_I64V, .off = offsetof(T, f), .count_off = offsetof(T, n)}
 #define STRV(T, f, n) {.key = #f, .type = IPC_F_STRV, .off = offsetof(T, f), .count_off = offsetof(T, n)}
 #define ARRAY(T, f, n, e) \
     {.key = #f, .type = IPC_F_ARRAY, .off = offsetof(T, f), .count_off = offsetof(T, n), .elem = &(e)}
@@ -523,6 +573,24 @@ static const struct ipc_field notice_fields[] = {
 };
 TYPE(ipc_notice_type, ipc_notice, notice_fields);
 
+static const struct ipc_field check_stats_fields[] = {
+    STR(struct ipc_check_stats, check),
+    I64(struct ipc_check_stats, runs_24h),
+    I64(struct ipc_check_stats, failures_24h),
+    I64(struct ipc_check_stats, uptime_24h_ppm),
+    I64(struct ipc_check_stats, runs_7d),
+    I64(struct ipc_check_stats, failures_7d),
+    I64(struct ipc_check_stats, uptime_7d_ppm),
+    I64(struct ipc_check_stats, p95_1h_us),
+    I64V(struct ipc_check_stats, spark, nspark),
+};
+TYPE(ipc_check_stats_type, ipc_check_stats, check_stats_fields);
+
+static const struct ipc_field checks_stats_fields[] = {
+    ARRAY(struct ipc_checks_stats, stats, nstats, ipc_check_stats_type),
+};
+TYPE(ipc_checks_stats_type, ipc_checks_stats, checks_stats_fields);
+
 static const struct ipc_field reload_fields[] = {
     I64(struct ipc_reload, checks),
     I64(struct ipc_reload, added),
@@ -549,6 +617,7 @@ const struct ipc_method ipc_methods[IPC_M_COUNT] = {
     {IPC_M_EVENTS_SUBSCRIBE, "events.subscribe", &ipc_topics_type, &ipc_topics_type, false},
     {IPC_M_EVENTS_UNSUBSCRIBE, "events.unsubscribe", &ipc_topics_type, &ipc_topics_type, false},
     {IPC_M_RELOAD, "daemon.reload", NULL, &ipc_reload_type, true},
+    {IPC_M_CHECKS_STATS, "checks.stats", NULL, &ipc_checks_stats_type, false},
 };
 
 const struct ipc_method *ipc_method_find(const char *name, size_t len)

@@ -26,6 +26,7 @@ enum ipc_ftype {
     IPC_F_I64,                  /* int64_t */
     IPC_F_BOOL,                 /* bool */
     IPC_F_STRV,                 /* char **, count at count_off */
+    IPC_F_I64V,                 /* int64_t *, count at count_off */
     IPC_F_ARRAY,                /* elem *, count at count_off */
 };
 
@@ -103,6 +104,7 @@ enum ipc_method_id {
     IPC_M_EVENTS_SUBSCRIBE,
     IPC_M_EVENTS_UNSUBSCRIBE,
     IPC_M_RELOAD,
+    IPC_M_CHECKS_STATS,
     IPC_M_COUNT
 };
 
@@ -376,6 +378,24 @@ struct ipc_notice {
     char *level;
 };
 extern const struct ipc_type ipc_notice_type;
+
+/* checks.stats: uptime and latency aggregates, one per check with history. */
+struct ipc_check_stats {
+    char *check;
+    int64_t runs_24h, failures_24h;
+    int64_t uptime_24h_ppm;     /* good runs per million; -1 without runs */
+    int64_t runs_7d, failures_7d;
+    int64_t uptime_7d_ppm;
+    int64_t p95_1h_us;          /* the worst minute p95 of the last hour; 0 none */
+    int64_t *spark;             /* average latency a minute, last 30 minutes,
+                                   oldest first; -1 for a minute without runs */
+    size_t nspark;
+};
+struct ipc_checks_stats {
+    struct ipc_check_stats *stats;
+    size_t nstats;
+};
+extern const struct ipc_type ipc_check_stats_type, ipc_checks_stats_type;
 
 /* daemon.reload */
 struct ipc_reload {

@@ -863,28 +863,36 @@ int cli_run(const char *socket, bool json, int argc, char **argv)
         socket = x.o.socket;
     }
 
-    char *def = NULL;
-    if (socket == NULL) {
-        socket = getenv("SHIPWATCH_SOCKET");
+    char *path = cli_socket_path(socket);
+    if (path == NULL) {
+        return CLI_EXIT_ERROR;
     }
-    if (socket == NULL || socket[0] == '\0') {
-        socket = def = ipc_default_socket_path();
-        if (socket == NULL) {
-            fprintf(stderr, "shipwatch: out of memory\n");
-            return CLI_EXIT_ERROR;
-        }
-        /* A user on a server whose daemon runs as a system service. */
-        if (access(socket, F_OK) < 0 && access(CLI_SYSTEM_SOCKET, F_OK) == 0) {
-            socket = CLI_SYSTEM_SOCKET;
-        }
-    }
-    int rc = cli_connect(&x.cl, socket);
+    int rc = cli_connect(&x.cl, path);
     if (rc == 0) {
         rc = c->run(&x, args);
         ipc_client_close(&x.cl);
     }
-    free(def);
+    free(path);
     return rc;
+}
+
+char *cli_socket_path(const char *given)
+{
+    if (given == NULL || given[0] == '\0') {
+        given = getenv("SHIPWATCH_SOCKET");
+    }
+    char *path = given != NULL && given[0] != '\0' ? strdup(given) : ipc_default_socket_path();
+    if (path == NULL) {
+        fprintf(stderr, "shipwatch: out of memory\n");
+        return NULL;
+    }
+    /* A user on a server whose daemon runs as a system service. */
+    if ((given == NULL || given[0] == '\0') && access(path, F_OK) < 0 &&
+        access(CLI_SYSTEM_SOCKET, F_OK) == 0) {
+        free(path);
+        path = strdup(CLI_SYSTEM_SOCKET);
+    }
+    return path;
 }
 
 int cli_connect(struct ipc_client *cl, const char *socket)

@@ -27,4 +27,9 @@ int cli_connect(struct ipc_client *cl, const char *socket);
 
 void cli_usage(FILE *f);
 
+/* The socket to use: given (--socket), else $SHIPWATCH_SOCKET, else the
+ * default (see ipc_default_socket_path), else the system socket when only
+ * that exists. Allocated; NULL after printing why. */
+char *cli_socket_path(const char *given);
+
 #endif

@@ -5,6 +5,12 @@
 #include <string.h>
 
 #include "cli.h"
+#ifdef SHIPWATCH_TUI
+#include "dash.h"
+#include "ipc_client.h"
+#include <stdlib.h>
+#include <unistd.h>
+#endif
 
 int main(int argc, char **argv)
 {
@@ -44,9 +50,18 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        /* The dashboard will live here; until then, say what there is. */
-        cli_usage(stderr);
+#ifdef SHIPWATCH_TUI
+        char *path = cli_socket_path(socket);
+        if (path == NULL) {
+            return CLI_EXIT_ERROR;
+        }
+        int rc = dash_run(path);
+        free(path);
+        return rc;
+#else
+        fprintf(stderr, "shipwatch: built without the dashboard (ncurses); see --help\n");
         return CLI_EXIT_USAGE;
+#endif
     }
     return cli_run(socket, json, argc - optind, argv + optind);
 }

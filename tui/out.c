@@ -1,5 +1,7 @@
 /* out.c - tables, JSON, times. */
+#ifndef _XOPEN_SOURCE
 #define _XOPEN_SOURCE 700 /* wcwidth */
+#endif
 #include "out.h"
 
 #include <stdarg.h>
@@ -187,6 +189,16 @@ json_t *out_json(const struct ipc_type *t, const void *v)
             json_t *a = json_array();
             for (size_t k = 0; k < n; k++) {
                 json_array_append_new(a, json_string(sv[k]));
+            }
+            json_object_set_new(o, f->key, a);
+            break;
+        }
+        case IPC_F_I64V: {
+            const int64_t *iv = *(const int64_t *const *)at;
+            size_t n = *(const size_t *)(base + f->count_off);
+            json_t *a = json_array();
+            for (size_t k = 0; k < n; k++) {
+                json_array_append_new(a, json_integer(iv[k]));
             }
             json_object_set_new(o, f->key, a);
             break;

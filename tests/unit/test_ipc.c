@@ -329,6 +329,33 @@ static const struct ipc_events events = {
     .next_before_id = 40,
 };
 
+static int64_t spark_a[] = {-1, 1200, 3400, -5600000000LL};
+static int64_t spark_b[] = {7};
+static struct ipc_check_stats stats_rows[] = {
+    {.check = "web",
+     .runs_24h = 1440,
+     .failures_24h = 3,
+     .uptime_24h_ppm = 997916,
+     .runs_7d = 10080,
+     .failures_7d = 17,
+     .uptime_7d_ppm = 998313,
+     .p95_1h_us = 81234,
+     .spark = spark_a,
+     .nspark = 4},
+    {.check = "db",
+     .runs_24h = 11,
+     .failures_24h = 12,
+     .uptime_24h_ppm = 13,
+     .runs_7d = 14,
+     .failures_7d = 15,
+     .uptime_7d_ppm = -1,
+     .p95_1h_us = 16,
+     .spark = spark_b,
+     .nspark = 1},
+};
+
+static const struct ipc_checks_stats checks_stats = {.stats = stats_rows, .nstats = 2};
+
 static const struct ipc_reload reload = {
     .checks = 12,
     .added = 3,
@@ -606,6 +633,32 @@ static void eq_events(const void *x, const void *y)
     EQ_I(next_before_id);
 }
 
+static void eq_check_stats(const void *x, const void *y)
+{
+    const struct ipc_check_stats *a = x, *b = y;
+    EQ_S(check);
+    EQ_I(runs_24h);
+    EQ_I(failures_24h);
+    EQ_I(uptime_24h_ppm);
+    EQ_I(runs_7d);
+    EQ_I(failures_7d);
+    EQ_I(uptime_7d_ppm);
+    EQ_I(p95_1h_us);
+    EQ_I(nspark);
+    for (size_t i = 0; i < a->nspark && i < b->nspark; i++) {
+        eq_i("spark[]", a->spark[i], b->spark[i]);
+    }
+}
+
+static void eq_checks_stats(const void *x, const void *y)
+{
+    const struct ipc_checks_stats *a = x, *b = y;
+    EQ_I(nstats);
+    for (size_t i = 0; i < a->nstats && i < b->nstats; i++) {
+        eq_check_stats(&a->stats[i], &b->stats[i]);
+    }
+}
+
 static void eq_reload(const void *x, const void *y)
 {
     const struct ipc_reload *a = x, *b = y;
@@ -666,6 +719,8 @@ static const struct fixture fixtures[] = {
     {&ipc_event_type, &event_rows[0], eq_event},
     {&ipc_events_type, &events, eq_events},
     {&ipc_reload_type, &reload, eq_reload},
+    {&ipc_check_stats_type, &stats_rows[0], eq_check_stats},
+    {&ipc_checks_stats_type, &checks_stats, eq_checks_stats},
     {&ipc_notice_type, &notice, eq_notice},
 };
 
@@ -702,6 +757,7 @@ static void assert_filled(const struct ipc_type *t, const void *v)
             set = *(const bool *)p;
             break;
         case IPC_F_STRV:
+        case IPC_F_I64V:
             set = *(const size_t *)(base + f->count_off) > 0;
             break;
         case IPC_F_ARRAY: {

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""The dashboard as an operator sees it: shipwatch in a tmux pane of fixed
+size, driven with send-keys and read with capture-pane."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
+from harness import SHIPWATCH, SLOW, DaemonTest, main, wait_until  # noqa: E402
+
+BASE = '''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+defaults:
+  interval: 300ms
+  timeout: 1s
+  failure-threshold: 1
+  success-threshold: 1
+checks:
+  - name: web
+    app: shop
+    env: prod
+    type: http
+    url: %s/health
+  - name: api
+    app: shop
+    env: prod
+    type: http
+    url: %s/ok
+  - name: nightly
+    app: batch
+    env: prod
+    type: exec
+    command: [/bin/true]
+'''
+
+
+class Pane:
+    """A tmux server of our own with one pane running the dashboard."""
+
+    def __init__(self, cmd, width=100, height=30, env=None):
+        self.sock = os.path.join(tempfile.mkdtemp(prefix='shipwatch-tmux-'), 'tmux')
+        self.done = os.path.join(os.path.dirname(self.sock), 'exit')
+        env_prefix = ' '.join('%s=%s' % kv for kv in (env or {}).items())
+        shell = "%s %s; echo EXIT=$? > %s; echo EXIT=$(cat %s); sleep 600" % (
+            env_prefix, cmd, self.done, self.done)
+        self.tmux('new-session', '-d', '-s', 't', '-x', str(width), '-y', str(height),
+                  'sh', '-c', shell)
+
+    def tmux(self, *args):
+        return subprocess.run(['tmux', '-S', self.sock, *args], capture_output=True, text=True,
+                              timeout=10)
+
+    def screen(self):
+        return self.tmux('capture-pane', '-p', '-t', 't').stdout
+
+    def keys(self, *keys):
+        self.tmux('send-keys', '-t', 't', *keys)
+
+    def resize(self, w, h):
+        self.tmux('resize-window', '-t', 't', '-x', str(w), '-y', str(h))
+
+    def wait(self, pred, what, timeout=10):
+        """The screen, once pred(screen) holds."""
+        def check():
+            s = self.screen()
+            return s if pred(s) else None
+        try:
+            return wait_until(check, timeout=timeout, what=what + ' on screen')
+        except AssertionError as e:
+            raise AssertionError('%s\n--- screen ---\n%s' % (e, self.screen())) from None
+
+    def exit_code(self):
+        try:
+            with open(self.done) as f:
+                return int(f.read().split('=')[1])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+
+    def kill(self):
+        self.tmux('kill-server')
+
+
+def row(screen, name):
+    """The overview line of a check."""
+    for line in screen.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] == name:
+            return line
+    return ''
+
+
+class DashboardTest(DaemonTest):
+
+    def setUp(self):
+        super().setUp()
+        if shutil.which('tmux') is None:
+            self.skipTest('tmux is not installed')
+
+    def pane(self, d, width=100, height=30, env=None):
+        p = Pane('%s --socket %s' % (SHIPWATCH, d.socket), width, height,
+                 dict({'LANG': 'C.UTF-8', 'TERM': 'screen'}, **(env or {})))
+        self._stoppers.append(lambda: p.kill() and None)
+        return p
+
+    def test_dashboard(self):
+        t = self.target()
+        d = self.daemon(BASE % (t.base, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d)
+        s = p.wait(lambda s: 'UP' in row(s, 'web') and 'UP' in row(s, 'api'), 'web and api up')
+        self.assertIn('shop / prod', s)
+        self.assertIn('batch / prod', s)
+        self.assertIn('connected', s.splitlines()[0])
+        self.assertRegex(s.splitlines()[0], r'3 up\s+0 down')
+
+        # The target goes down: DOWN on its row within its interval, then back.
+        t.get('/toggle?state=down')
+        s = p.wait(lambda s: 'DOWN' in row(s, 'web'), 'web down', timeout=5)
+        self.assertIn('503', row(s, 'web'))
+        t.get('/toggle?state=up')
+        p.wait(lambda s: 'UP' in row(s, 'web'), 'web up again', timeout=5)
+
+        # Filtering narrows the rows.
+        p.keys('/', 'a', 'p', 'i', 'Enter')
+        s = p.wait(lambda s: row(s, 'web') == '' and row(s, 'api') != '', 'the filter')
+        self.assertIn('filter: api', s)
+        p.keys('Escape')
+        p.wait(lambda s: row(s, 'web') != '', 'the filter cleared')
+
+        # A recorded deploy shows on the detail view's time axis.
+        subprocess.run([SHIPWATCH, '--socket', d.socket, 'deploy', 'record', '--app', 'shop',
+                        '--env', 'prod', '--version', '4.2.0'], check=True, capture_output=True)
+        p.wait(lambda s: 'deploy 4.2.0' in s, 'the deploy on the app row')
+        p.keys('Home')
+        p.keys('Enter')
+        s = p.wait(lambda s: 'recent results' in s and '^' in s, 'the detail view')
+        self.assertIn('deploy 4.2.0', s)
+        self.assertRegex(s, r'UP\s+web\s+shop/prod')
+        p.keys('Escape')
+        p.wait(lambda s: 'STATE' in s and row(s, 'nightly') != '', 'back to the overview')
+
+        # Other views.
+        p.keys('2')
+        p.wait(lambda s: 'VERSION' in s and '4.2.0' in s, 'the deploys view')
+        p.keys('4')
+        p.wait(lambda s: 'MESSAGE' in s and 'deploy shop/prod 4.2.0' in s, 'the events view')
+        p.keys('3')
+        p.wait(lambda s: 'resolved' in s and 'web' in s, 'the alerts view')
+        p.keys('?')
+        p.wait(lambda s: 'Keys' in s and 'pause or resume' in s, 'the help')
+        p.keys('Escape', '1')
+
+        # Resizing keeps a sane layout.
+        for w, h in ((60, 20), (200, 60), (100, 30)):
+            p.resize(w, h)
+            s = p.wait(lambda s, w=w: row(s, 'web') != '' and
+                       max(len(x) for x in s.splitlines()) <= w, 'a %dx%d layout' % (w, h))
+            self.assertLessEqual(len(s.splitlines()), h)
+            self.assertIn('Overview', s)
+
+        # The daemon restarts: a banner, then live data again.
+        self.assertEqual(d.stop(), 0)
+        p.wait(lambda s: 'daemon unreachable' in s, 'the banner')
+        d.start()
+        s = p.wait(lambda s: 'daemon unreachable' not in s and 'reconnected' in s,
+                   'the reconnection', timeout=20)
+        p.wait(lambda s: 'UP' in row(s, 'web'), 'live data again')
+
+        # q quits and gives the terminal back.
+        p.keys('q')
+        wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
+        self.assertEqual(p.exit_code(), 0)
+        s = p.screen()
+        self.assertIn('EXIT=0', s)
+        self.assertNotIn('Overview', s)
+
+    def test_signals_restore_the_terminal(self):
+        t = self.target()
+        d = self.daemon(BASE % (t.base, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        for sig, code in (('TERM', 143), ('HUP', 129)):
+            p = self.pane(d, 80, 24)
+            p.wait(lambda s: 'Overview' in s, 'the dashboard')
+            subprocess.run(['pkill', '-%s' % sig, '-f', '^%s --socket %s$' % (SHIPWATCH, d.socket)])
+            wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit on ' + sig)
+            self.assertEqual(p.exit_code(), code)
+            self.assertNotIn('Overview', p.screen())
+            p.kill()
+
+    def test_garbage_from_the_daemon(self):
+        path = os.path.join(tempfile.mkdtemp(prefix='shipwatch-it-'), 'fake.sock')
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(4)
+
+        def serve():
+            try:
+                c, _ = srv.accept()
+                c.recv(4096)
+                c.sendall(b'\xc1\xc1 this is not msgpack-rpc')
+                time.sleep(5)
+                c.close()
+            except OSError:
+                pass
+
+        th = threading.Thread(target=serve, daemon=True)
+        th.start()
+        p = Pane('%s --socket %s' % (SHIPWATCH, path), 80, 24, {'LANG': 'C.UTF-8'})
+        self._stoppers.append(lambda: p.kill() and None)
+        wait_until(lambda: p.exit_code() is not None, what='the dashboard to give up')
+        self.assertEqual(p.exit_code(), 1)
+        s = p.screen()
+        self.assertIn('shipwatch: the daemon sent a malformed message', s)
+        self.assertNotIn('Overview', s)
+        srv.close()
+
+    def test_without_a_terminal(self):
+        out = subprocess.run([SHIPWATCH, '--socket', '/nonexistent'], capture_output=True,
+                             text=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(out.returncode, 2)
+        self.assertIn('needs a terminal', out.stderr)
+
+
+if __name__ == '__main__':
+    main()

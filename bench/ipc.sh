@@ -12,36 +12,8 @@ set -eu
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
 
-[ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
-ninja -C build-bench daemon/shipwatchd bench/ipc_bench >/dev/null
-
-work=$(mktemp -d /tmp/shipwatch-ipcbench.XXXXXX)
-daemon=""
-cleanup() {
-    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-{
-    echo "daemon: {socket: $work/sw.sock, max-concurrency: 1000}"
-    echo "storage: {path: $work/history.db}"
-    echo "defaults: {interval: 1s, timeout: 2s}"
-    echo "checks:"
-    i=0
-    while [ $i -lt 1000 ]; do
-        echo "  - {name: c$i, app: app$((i % 20)), env: prod, type: tcp, host: 127.0.0.1, port: $port}"
-        i=$((i + 1))
-    done
-} > "$work/bench.yml"
-
-ulimit -n 65536 2>/dev/null || true
-build-bench/daemon/shipwatchd --config "$work/bench.yml" --log-level warn 2>"$work/daemon.log" &
-daemon=$!
-i=0
-while [ ! -S "$work/sw.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 2   # every check has run once
+. bench/tcp_daemon.sh
+start_tcp_daemon 1000 1s 50 bench/ipc_bench
 
 cpu() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
 hz=$(getconf CLK_TCK)

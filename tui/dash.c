@@ -1144,7 +1144,7 @@ static void draw_graph(struct dash *d, const struct ipc_check *c, int y0, int gh
             addstr(d->utf8 ? "─" : "-");
         }
     }
-    int label_end = 0;
+    int label_start = -1, label_end = 0;
     for (size_t i = d->deploys.ndeploys; i-- > 0;) {
         const struct ipc_deploy *dp = &d->deploys.deploys[i];
         if (!same_str(dp->app, c->app) || !same_str(dp->env, c->env) || dp->started_ms < from) {
@@ -1160,8 +1160,17 @@ static void draw_graph(struct dash *d, const struct ipc_check *c, int y0, int gh
         char label[80];
         int len = snprintf(label, sizeof(label), "deploy %s", dp->version);
         int lx = 10 + col + len <= w ? 10 + col : w - len;
-        if (lx >= label_end && lx >= 0) {
+        /* Deploys come oldest first: a newer label that would overlap
+         * replaces the older one. */
+        if (lx < label_end && label_start >= 0) {
+            move(y0 + gh + 1, label_start);
+            for (int k = label_start; k < label_end && k < w; k++) {
+                addch(' ');
+            }
+        }
+        if (lx >= 0) {
             put(y0 + gh + 1, lx, w - lx, label);
+            label_start = lx;
             label_end = lx + len + 1;
         }
         style_off(d, C_TITLE, A_BOLD);

@@ -270,6 +270,14 @@ class SocketTest(DaemonTest):
         self.assertRegex(e.exception.message, r'shipwatch\.yml:\d+:\d+: .*bogus-key')
         self.assertEqual(c.call('status.get')['checks'], 3)
 
+        # checks.stats: one row per check with history (figures are in the
+        # store's unit tests; here the shape through the socket).
+        stats = c.call('checks.stats')['stats']
+        for row in stats:
+            self.assertIn(row['check'], ('web', 'db', 'api'))
+            self.assertEqual(len(row['spark']), 30)
+            self.assertGreaterEqual(row['runs_7d'], row['runs_24h'])
+
         with self.assertRaises(RpcError) as e:
             c.call('no.such.method')
         self.assertEqual(e.exception.code, 'no_method')

@@ -179,8 +179,7 @@ class DashboardTest(DaemonTest):
         p.keys('q')
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
         self.assertEqual(p.exit_code(), 0)
-        s = p.screen()
-        self.assertIn('EXIT=0', s)
+        s = p.wait(lambda s: 'EXIT=0' in s, 'the shell again')
         self.assertNotIn('Overview', s)
 
     def test_signals_restore_the_terminal(self):
@@ -194,8 +193,24 @@ class DashboardTest(DaemonTest):
             subprocess.run(['pkill', '-%s' % sig, '-f', '^%s --socket %s$' % (SHIPWATCH, d.socket)])
             wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit on ' + sig)
             self.assertEqual(p.exit_code(), code)
-            self.assertNotIn('Overview', p.screen())
+            s = p.wait(lambda s: 'EXIT=%d' % code in s, 'the shell again')
+            self.assertNotIn('Overview', s)
             p.kill()
+
+    def test_plain_terminal(self):
+        """Not UTF-8 and NO_COLOR: ASCII drawing, states still read."""
+        t = self.target()
+        d = self.daemon(BASE % (t.base, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d, 80, 24, {'LANG': 'C', 'LC_ALL': 'C', 'NO_COLOR': '1'})
+        s = p.wait(lambda s: 'UP' in row(s, 'web'), 'web up')
+        self.assertTrue(all(ord(ch) < 128 for ch in s), s)
+        p.keys('Enter')
+        s = p.wait(lambda s: 'recent results' in s, 'the detail view')
+        self.assertTrue(all(ord(ch) < 128 for ch in s), s)
+        p.keys('q')
+        wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
 
     def test_garbage_from_the_daemon(self):
         path = os.path.join(tempfile.mkdtemp(prefix='shipwatch-it-'), 'fake.sock')
@@ -219,7 +234,7 @@ class DashboardTest(DaemonTest):
         self._stoppers.append(lambda: p.kill() and None)
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to give up')
         self.assertEqual(p.exit_code(), 1)
-        s = p.screen()
+        s = p.wait(lambda s: 'EXIT=1' in s, 'the shell again')
         self.assertIn('shipwatch: the daemon sent a malformed message', s)
         self.assertNotIn('Overview', s)
         srv.close()

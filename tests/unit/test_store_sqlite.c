@@ -157,6 +157,29 @@ static void on_deploys(int err, const struct deploy *ds, size_t n, void *arg)
     }
 }
 
+struct got_stats {
+    bool done;
+    int err;
+    size_t n;
+    struct store_check_stats web;
+    bool has_web;
+};
+
+static void on_check_stats(int err, const struct store_check_stats *rows, size_t n, void *arg)
+{
+    struct got_stats *g = arg;
+    g->done = true;
+    g->err = err;
+    g->n = n;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].check, "web") == 0) {
+            g->web = rows[i];
+            g->web.check = NULL;
+            g->has_web = true;
+        }
+    }
+}
+
 static void wait_for(uv_loop_t *loop, struct got *g)
 {
     for (int i = 0; i < 1000 && !g->done; i++) {
@@ -447,6 +470,57 @@ static void deploys_record_list_update(void **state)
     uv_loop_close(&loop);
 }
 
+/* Uptime over 24 hours and 7 days, the last hour's p95 and the minute
+ * sparkline come from the rollups, each result counted once. */
+static void check_stats_from_rollups(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char path[600];
+    new_path(path, sizeof(path));
+    struct store *st = open_store(&loop, path);
+    int64_t now = now_ms();
+    int64_t two_hours = (now - 2 * 3600 * 1000) / 60000 * 60000;
+    int64_t three_days = (now - 3 * 86400 * 1000LL) / 60000 * 60000;
+    int64_t recent = (now - 3 * 60 * 1000) / 60000 * 60000;
+    for (int i = 0; i < 60; i++) {
+        put(st, "web", two_hours + i * 1000, 1000, i % 10 == 9 ? STATE_DOWN : STATE_UP, 200);
+    }
+    for (int i = 0; i < 100; i++) {
+        put(st, "web", three_days + i * 100, 1000, i % 2 ? STATE_DOWN : STATE_UP, 200);
+    }
+    for (int i = 0; i < 20; i++) {
+        put(st, "web", recent + i * 1000, (i + 1) * 1000, i < 19 ? STATE_UP : STATE_DOWN, 200);
+    }
+    put(st, "db", recent, 5000, STATE_UP, 0);
+    store_close(st);    /* rolls up every closed minute and hour */
+
+    st = open_store(&loop, path);
+    struct got_stats g = {0};
+    assert_int_equal(store_check_stats(st, now, on_check_stats, &g), 0);
+    for (int i = 0; i < 1000 && !g.done; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    assert_true(g.done);
+    assert_int_equal(g.err, 0);
+    assert_int_equal(g.n, 2);
+    assert_true(g.has_web);
+    assert_int_equal(g.web.runs_24h, 80);
+    assert_int_equal(g.web.failures_24h, 7);
+    assert_int_equal(g.web.runs_7d, 180);
+    assert_int_equal(g.web.failures_7d, 57);
+    /* 20 latencies 1..20 ms in the recent minute: p95 19 ms, average 10.5. */
+    assert_int_equal(g.web.p95_1h_us, 19000);
+    int64_t spark_from = (now / 60000 - STORE_SPARK_MINUTES) * 60000;
+    size_t m = (size_t)((recent - spark_from) / 60000);
+    assert_true(m < STORE_SPARK_MINUTES);
+    assert_int_equal(g.web.spark[m], 10500);
+    assert_int_equal(g.web.spark[0], -1);
+    store_close(st);
+    uv_loop_close(&loop);
+}
+
 static void retention_trims_old_rows(void **state)
 {
     uv_loop_t loop;
@@ -510,6 +584,7 @@ int main(void)
         cmocka_unit_test(states_survive_restart),
         cmocka_unit_test(events_in_order_with_filters),
         cmocka_unit_test(deploys_record_list_update),
+        cmocka_unit_test(check_stats_from_rollups),
         cmocka_unit_test(retention_trims_old_rows),
         cmocka_unit_test(insert_rate),
     };

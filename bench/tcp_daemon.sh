@@ -1,0 +1,43 @@
+# Sourced by bench/ipc.sh and bench/tui.sh: a release shipwatchd running N
+# tcp checks at INTERVAL against a closed port on 127.0.0.1 (each run is a
+# refused connect: cheap results at exactly N/INTERVAL a second), in apps of
+# GROUP checks. Sets $work (a scratch directory, removed at exit), $daemon
+# (its pid) and the socket $work/sw.sock.
+#
+#   start_tcp_daemon N INTERVAL GROUP TARGETS...   # TARGETS: extra ninja targets
+
+start_tcp_daemon() {
+    n=$1 interval=$2 group=$3
+    shift 3
+    [ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
+    ninja -C build-bench daemon/shipwatchd "$@" >/dev/null
+
+    work=$(mktemp -d /tmp/shipwatch-bench.XXXXXX)
+    daemon=""
+    trap 'cleanup_tcp_daemon' EXIT INT TERM
+
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    {
+        echo "daemon: {socket: $work/sw.sock, max-concurrency: 1000}"
+        echo "storage: {path: $work/history.db}"
+        echo "defaults: {interval: $interval, timeout: 2s}"
+        echo "checks:"
+        i=0
+        while [ $i -lt "$n" ]; do
+            echo "  - {name: check-$i, app: app$((i / group)), env: prod, type: tcp, host: 127.0.0.1, port: $port}"
+            i=$((i + 1))
+        done
+    } > "$work/bench.yml"
+
+    ulimit -n 65536 2>/dev/null || true
+    build-bench/daemon/shipwatchd --config "$work/bench.yml" --log-level warn 2>"$work/daemon.log" &
+    daemon=$!
+    i=0
+    while [ ! -S "$work/sw.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    sleep 3     # every check has run once
+}
+
+cleanup_tcp_daemon() {
+    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+    rm -rf "$work"
+}

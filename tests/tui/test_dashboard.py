@@ -212,32 +212,47 @@ class DashboardTest(DaemonTest):
         p.keys('q')
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
 
-    def test_garbage_from_the_daemon(self):
+    def fake_daemon(self, answer):
+        """A socket that answers the first request with answer(msgid)."""
+        import msgpack
         path = os.path.join(tempfile.mkdtemp(prefix='shipwatch-it-'), 'fake.sock')
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         srv.bind(path)
         srv.listen(4)
+        self._stoppers.append(lambda: srv.close())
 
         def serve():
             try:
                 c, _ = srv.accept()
-                c.recv(4096)
-                c.sendall(b'\xc1\xc1 this is not msgpack-rpc')
+                unpacker = msgpack.Unpacker(raw=False)
+                unpacker.feed(c.recv(4096))
+                c.sendall(answer(next(unpacker)[1]))
                 time.sleep(5)
                 c.close()
-            except OSError:
+            except (OSError, StopIteration):
                 pass
 
-        th = threading.Thread(target=serve, daemon=True)
-        th.start()
+        threading.Thread(target=serve, daemon=True).start()
+        return path
+
+    def dashboard_gives_up(self, path, message):
         p = Pane('%s --socket %s' % (SHIPWATCH, path), 80, 24, {'LANG': 'C.UTF-8'})
         self._stoppers.append(lambda: p.kill() and None)
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to give up')
         self.assertEqual(p.exit_code(), 1)
         s = p.wait(lambda s: 'EXIT=1' in s, 'the shell again')
-        self.assertIn('shipwatch: the daemon sent a malformed message', s)
+        self.assertIn(message, s)
         self.assertNotIn('Overview', s)
-        srv.close()
+
+    def test_garbage_from_the_daemon(self):
+        path = self.fake_daemon(lambda msgid: b'\xc1\xc1 this is not msgpack-rpc')
+        self.dashboard_gives_up(path, 'shipwatch: the daemon sent a malformed message')
+
+    def test_another_protocol(self):
+        import msgpack
+        path = self.fake_daemon(lambda msgid: msgpack.packb(
+            [1, msgid, None, {'protocol': 99, 'version': '9.0.0'}]))
+        self.dashboard_gives_up(path, 'shipwatch: the daemon speaks protocol 99, this client 1')
 
     def test_without_a_terminal(self):
         out = subprocess.run([SHIPWATCH, '--socket', '/nonexistent'], capture_output=True,

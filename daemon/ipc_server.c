@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "deploy.h"
 #include "ipc_proto.h"
 #include "ipc_wire.h"
 #include "peercred.h"
@@ -29,8 +30,6 @@
 #define DEPLOYS_MAX_LIMIT 1000
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT 1000
-#define FIELD_MAX 256            /* app, env, version, author, ... */
-#define TEXT_MAX 4096            /* description, url */
 #define MAX_PEER_GROUPS 256
 
 /* One write: what a client was sent in one loop turn. */
@@ -914,97 +913,28 @@ static void m_checks_pause(struct conn *c, uint32_t msgid, const struct ipc_chec
     respond_result(c, msgid, &ipc_paused_type, &r);
 }
 
-static bool one_of(const char *s, const char *const *set)
-{
-    for (; *set != NULL; set++) {
-        if (strcmp(s, *set) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Why a deploy record is refused, or NULL. */
-static const char *deploy_invalid(const struct ipc_deploy *p, char *why, size_t len)
-{
-    static const char *const statuses[] = {"started", "succeeded", "failed", NULL};
-    const struct {
-        const char *key, *val;
-        size_t max;
-    } f[] = {
-        {"app", p->app, FIELD_MAX},          {"env", p->env, FIELD_MAX},
-        {"version", p->version, FIELD_MAX},  {"commit", p->commit, FIELD_MAX},
-        {"author", p->author, FIELD_MAX},    {"source", p->source, FIELD_MAX},
-        {"url", p->url, TEXT_MAX},           {"description", p->description, TEXT_MAX},
-    };
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-        if (f[i].val == NULL) {
-            continue;
-        }
-        if (f[i].val[0] == '\0' && i < 3) {
-            snprintf(why, len, "%s: must not be empty", f[i].key);
-            return why;
-        }
-        if (strlen(f[i].val) > f[i].max) {
-            snprintf(why, len, "%s: longer than %zu bytes", f[i].key, f[i].max);
-            return why;
-        }
-    }
-    if (p->status != NULL && !one_of(p->status, statuses)) {
-        snprintf(why, len, "status: %s is not one of started, succeeded, failed", p->status);
-        return why;
-    }
-    if (p->started_ms < 0 || p->finished_ms < 0) {
-        snprintf(why, len, "started_ms and finished_ms are unix milliseconds");
-        return why;
-    }
-    return NULL;
-}
-
 static void m_deploys_record(struct conn *c, uint32_t msgid, const struct ipc_deploy *p)
 {
-    struct ipc_server *s = c->srv;
     char why[128];
-    if (deploy_invalid(p, why, sizeof(why)) != NULL) {
-        respond_error(c, msgid, IPC_E_INVALID_PARAMS, "%s", why);
-        return;
-    }
-    int64_t now = daemon_now_ms();
-    const char *status = p->status != NULL ? p->status : "succeeded";
     struct deploy dep = {
         .app = p->app,
         .env = p->env,
         .version = p->version,
         .commit = p->commit,
         .author = p->author,
-        .source = p->source != NULL ? p->source : "cli",
+        .source = p->source,
         .url = p->url,
         .description = p->description,
-        .status = status,
-        .started_ms = p->started_ms > 0 ? p->started_ms : now,
-        .finished_ms = p->finished_ms > 0 ? p->finished_ms
-                       : strcmp(status, "started") != 0 ? now
-                                                        : 0,
+        .status = p->status,
+        .started_ms = p->started_ms,
+        .finished_ms = p->finished_ms,
     };
-    dep.id = store_put_deploy(s->d->store, &dep);
-    if (dep.id <= 0) {
-        respond_error(c, msgid, IPC_E_UNAVAILABLE, "the store did not accept the deploy");
+    int rc = deploy_record(c->srv->d, &dep, why, sizeof(why));
+    if (rc < 0) {
+        respond_error(c, msgid, rc == -EINVAL ? IPC_E_INVALID_PARAMS : IPC_E_UNAVAILABLE, "%s",
+                      why);
         return;
     }
-
-    char msg[FIELD_MAX * 3 + 64];
-    snprintf(msg, sizeof(msg), "deploy %s/%s %s%s%s (%s)", dep.app, dep.env, dep.version,
-             dep.author ? " by " : "", dep.author ? dep.author : "", status);
-    char data[64];
-    snprintf(data, sizeof(data), "{\"deploy_id\":%lld}", (long long)dep.id);
-    struct event ev = {.ts_ms = now,
-                       .type = "deploy",
-                       .app = dep.app,
-                       .env = dep.env,
-                       .message = msg,
-                       .data = data};
-    daemon_emit_event(s->d, &ev);
-
     struct ipc_deploy r = {
         .id = dep.id,
         .app = (char *)dep.app,

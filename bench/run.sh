@@ -128,7 +128,7 @@ run_daemon() { # NAME CHECKS INTERVAL BLACKHOLED
     d="$work/$name"
     mkdir -p "$d"
     {
-        echo "daemon: { socket: $d/s.sock, max-concurrency: 4096 }"
+        echo "daemon: { socket: $d/s.sock, http: 127.0.0.1:0, max-concurrency: 4096 }"
         echo "storage: { path: $d/history.db }"
         echo "defaults: { interval: $iv, timeout: 2s, failure-threshold: 3, success-threshold: 2 }"
         echo "checks:"

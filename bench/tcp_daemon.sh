@@ -18,7 +18,7 @@ start_tcp_daemon() {
 
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     {
-        echo "daemon: {socket: $work/sw.sock, max-concurrency: 1000}"
+        echo "daemon: {socket: $work/sw.sock, http: 127.0.0.1:0, max-concurrency: 1000}"
         echo "storage: {path: $work/history.db}"
         echo "defaults: {interval: $interval, timeout: 2s}"
         echo "checks:"

@@ -34,6 +34,11 @@ enum check_state {
 const char *check_state_name(enum check_state s);   /* "up", "down", ... */
 int check_state_parse(const char *s, enum check_state *out);
 
+/* Bounds of the duration histogram exported as
+ * shipwatch_check_duration_seconds (microseconds, ascending). */
+#define CHECK_DURATION_BUCKETS 10
+extern const int64_t check_duration_bounds_us[CHECK_DURATION_BUCKETS];
+
 #define RESULT_ERROR_MAX 256
 #define RESULT_CONDITION_MAX 256
 
@@ -110,6 +115,10 @@ struct check {
     uint64_t runs_total;
     uint64_t skipped_total;             /* ticks skipped: still running */
     uint64_t results_total[4];          /* by outcome */
+    uint64_t duration_buckets[CHECK_DURATION_BUCKETS];  /* results at or under each
+                                           bound of check_duration_bounds_us */
+    uint64_t duration_count;
+    int64_t duration_sum_us;
 
     /* scheduler bookkeeping, owned by sched.c */
     int64_t next_due_ms;                /* loop time (uv_now) of the next run */

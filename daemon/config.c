@@ -843,7 +843,8 @@ static const char *v_listen(const char *s)
         return bad; /* a bare IPv6 address needs brackets */
     }
     int64_t port;
-    if (parse_number(colon + 1, false, &port) < 0 || port < 1 || port > 65535) {
+    /* Port 0: a free port the kernel picks, logged at start (tests). */
+    if (parse_number(colon + 1, false, &port) < 0 || port < 0 || port > 65535) {
         return bad;
     }
     return NULL;

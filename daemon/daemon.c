@@ -11,7 +11,9 @@
 
 #include "curlm.h"
 #include "daemon.h"
+#include "deploy.h"
 #include "duration.h"
+#include "http.h"
 #include "ipc_server.h"
 #include "log.h"
 #include "sched.h"
@@ -198,6 +200,15 @@ static int build_checks(struct daemon *d, const struct config *conf, struct chec
     }
     *out = v;
     return 0;
+}
+
+/* The stored deploys at start-up: each app and env's last one. */
+static void on_loaded_deploys(int err, const struct deploy *deps, size_t n, void *arg)
+{
+    struct daemon *d = arg;
+    for (size_t i = 0; err == 0 && i < n; i++) {
+        deploy_track(d, &deps[i], false);
+    }
 }
 
 /* Log lines of the loop thread, to "log" subscribers. */
@@ -432,6 +443,14 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
         log_error(LOG_KV("driver", conf->storage.driver), "cannot open store: %s", err);
         return rc;
     }
+    rc = http_server_start(d, &d->http, err, sizeof(err));
+    if (rc < 0) {
+        log_error(LOG_NOKV, "%s", err);
+        return rc;
+    }
+    /* The last deploys, for /metrics; asynchronous like every query. */
+    struct store_deploy_query dq = {.limit = 1000};
+    store_deploys(d->store, &dq, on_loaded_deploys, d);
     d->curlm = curlm_create(loop);
     d->sched = sched_create(d, conf->daemon.max_concurrency);
     if (d->curlm == NULL || d->sched == NULL) {
@@ -524,6 +543,7 @@ void daemon_finish(struct daemon *d)
     }
     log_set_hook(NULL, NULL);
     ipc_server_close(d->ipc);
+    http_server_close(d->http);
     sched_destroy(d->sched);
     d->sched = NULL;
     curlm_destroy(d->curlm);
@@ -541,6 +561,9 @@ void daemon_finish(struct daemon *d)
     d->store = NULL;
     ipc_server_free(d->ipc);
     d->ipc = NULL;
+    http_server_free(d->http);
+    d->http = NULL;
+    deploy_track_free(d);
     config_free(d->conf);
     d->conf = NULL;
 }

@@ -19,6 +19,18 @@ struct curlm;
 struct event;
 struct ipc_server;
 
+/* Deploys counted for /metrics: recorded since start, by app, env, verdict. */
+struct deploy_count {
+    char *app, *env, *verdict;
+    uint64_t count;
+};
+
+/* The last deploy of an app and env (loaded from the store at start). */
+struct deploy_last {
+    char *app, *env, *version;
+    int64_t started_ms;
+};
+
 struct daemon {
     uv_loop_t *loop;
     struct config *conf;          /* current configuration, owned */
@@ -32,6 +44,12 @@ struct daemon {
     struct store *store;
     struct curlm *curlm;
     struct ipc_server *ipc;
+    struct http_server *http;
+
+    struct deploy_count *deploy_counts;
+    size_t ndeploy_counts;
+    struct deploy_last *deploy_lasts;
+    size_t ndeploy_lasts;
 
     uv_signal_t sig_term;
     uv_signal_t sig_int;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -84,11 +85,14 @@ int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen
     if (dep->finished_ms <= 0 && strcmp(dep->status, "started") != 0) {
         dep->finished_ms = now;
     }
+    bool is_new = dep->id == 0;
     dep->id = store_put_deploy(d->store, dep);
     if (dep->id <= 0) {
         snprintf(why, whylen, "the store did not accept the deploy");
         return -EIO;
     }
+
+    deploy_track(d, dep, is_new);
 
     char msg[DEPLOY_FIELD_MAX * 4 + 64];
     snprintf(msg, sizeof(msg), "deploy %s/%s %s%s%s (%s)", dep->app, dep->env, dep->version,
@@ -103,4 +107,78 @@ int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen
                        .data = data};
     daemon_emit_event(d, &ev);
     return 0;
+}
+
+static bool eq(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+static char *dup(const char *s)
+{
+    return strdup(s != NULL ? s : "");
+}
+
+void deploy_track(struct daemon *d, const struct deploy *dep, bool count)
+{
+    if (count) {
+        const char *verdict = dep->verdict != NULL ? dep->verdict : "none";
+        size_t i = 0;
+        while (i < d->ndeploy_counts &&
+               !(eq(d->deploy_counts[i].app, dep->app) && eq(d->deploy_counts[i].env, dep->env) &&
+                 eq(d->deploy_counts[i].verdict, verdict))) {
+            i++;
+        }
+        if (i == d->ndeploy_counts) {
+            struct deploy_count *v =
+                realloc(d->deploy_counts, (d->ndeploy_counts + 1) * sizeof(*v));
+            if (v == NULL) {
+                return;
+            }
+            d->deploy_counts = v;
+            v[i] = (struct deploy_count){dup(dep->app), dup(dep->env), dup(verdict), 0};
+            d->ndeploy_counts++;
+        }
+        d->deploy_counts[i].count++;
+    }
+    size_t i = 0;
+    while (i < d->ndeploy_lasts &&
+           !(eq(d->deploy_lasts[i].app, dep->app) && eq(d->deploy_lasts[i].env, dep->env))) {
+        i++;
+    }
+    if (i == d->ndeploy_lasts) {
+        struct deploy_last *v = realloc(d->deploy_lasts, (d->ndeploy_lasts + 1) * sizeof(*v));
+        if (v == NULL) {
+            return;
+        }
+        d->deploy_lasts = v;
+        v[i] = (struct deploy_last){dup(dep->app), dup(dep->env), NULL, 0};
+        d->ndeploy_lasts++;
+    }
+    struct deploy_last *l = &d->deploy_lasts[i];
+    if (dep->started_ms >= l->started_ms) {
+        free(l->version);
+        l->version = dup(dep->version);
+        l->started_ms = dep->started_ms;
+    }
+}
+
+void deploy_track_free(struct daemon *d)
+{
+    for (size_t i = 0; i < d->ndeploy_counts; i++) {
+        free(d->deploy_counts[i].app);
+        free(d->deploy_counts[i].env);
+        free(d->deploy_counts[i].verdict);
+    }
+    free(d->deploy_counts);
+    d->deploy_counts = NULL;
+    d->ndeploy_counts = 0;
+    for (size_t i = 0; i < d->ndeploy_lasts; i++) {
+        free(d->deploy_lasts[i].app);
+        free(d->deploy_lasts[i].env);
+        free(d->deploy_lasts[i].version);
+    }
+    free(d->deploy_lasts);
+    d->deploy_lasts = NULL;
+    d->ndeploy_lasts = 0;
 }

@@ -3,6 +3,7 @@
 #ifndef SHIPWATCH_DEPLOY_H
 #define SHIPWATCH_DEPLOY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct daemon;
@@ -20,5 +21,12 @@ int deploy_validate(const struct deploy *dep, char *why, size_t whylen);
  * unless started, source "cli"), store it and emit its "deploy" event.
  * 0 with dep->id set, -EINVAL with why, or -EIO when the store refused. */
 int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen);
+
+/* Note dep in the daemon's tables for /metrics: counted when count is set,
+ * and as its app and env's last deploy when it is the newest seen. */
+void deploy_track(struct daemon *d, const struct deploy *dep, bool count);
+
+/* Free those tables. */
+void deploy_track_free(struct daemon *d);
 
 #endif

@@ -45,8 +45,12 @@ struct deploy {
     const char *ext_id;         /* the sender's id (webhooks), unique; NULL none */
 };
 
+/* Writes queued beyond this are dropped and counted (every backend). */
+#define STORE_QUEUE_MAX 65536
+
 struct store_deploy_query {
     const char *app, *env;      /* NULL = any */
+    const char *ext_id;         /* the sender's id; NULL = any */
     int64_t before_id;          /* page: deploys with id < before_id; 0 = newest */
     size_t limit;               /* 0 = default 50 */
 };

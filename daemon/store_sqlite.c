@@ -22,7 +22,6 @@
 #include "schema.h"
 #include "store.h"
 
-#define STORE_QUEUE_MAX 65536
 #define STORE_BATCH 1000
 #define ROLLUP_EVERY_MS 10000
 #define GATHER_MS 100         /* a batch waits this long to fill before commit */
@@ -278,6 +277,7 @@ static void rec_free(struct rec *r)
     deploy_free_strings(&r->dep);
     free((char *)r->dq.app);
     free((char *)r->dq.env);
+    free((char *)r->dq.ext_id);
     for (size_t i = 0; i < r->nd; i++) {
         deploy_free_strings(&r->drows[i]);
     }
@@ -932,7 +932,8 @@ static void run_deploys(struct store_sqlite *s, struct rec *r)
                            "description, status, started_ms, COALESCE(finished_ms, 0), verdict, "
                            "verdict_reason, failing_check, rollback_version, ext_id FROM deploys "
                            "WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR env = ?2) "
-                           "AND id < ?3 ORDER BY id DESC LIMIT ?4",
+                           "AND (?5 IS NULL OR ext_id = ?5) AND id < ?3 ORDER BY id DESC "
+                           "LIMIT ?4",
                            -1, &q, NULL) != SQLITE_OK) {
         r->err = -EIO;
         return;
@@ -941,6 +942,7 @@ static void run_deploys(struct store_sqlite *s, struct rec *r)
     bind_text_or_null(q, 2, dq->env);
     sqlite3_bind_int64(q, 3, dq->before_id > 0 ? dq->before_id : INT64_MAX);
     sqlite3_bind_int64(q, 4, (int64_t)limit);
+    bind_text_or_null(q, 5, dq->ext_id);
     size_t cap = 0;
     int step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1307,6 +1309,7 @@ static int sqlite_deploys(struct store *st, const struct store_deploy_query *q,
     r->dq = *q;
     r->dq.app = xstrdup(q->app);
     r->dq.env = xstrdup(q->env);
+    r->dq.ext_id = xstrdup(q->ext_id);
     r->dfn = fn;
     r->arg = arg;
     return enqueue(s, r, false);

@@ -103,6 +103,10 @@ class Daemon:
     def write_config(self, body):
         """Write the config; {db} and {socket} are filled in."""
         text = textwrap.dedent(body).replace('{db}', self.db).replace('{socket}', self.socket)
+        # A free HTTP port unless the test names one: daemons never collide
+        # on the default 127.0.0.1:9321.
+        if 'daemon:\n' in text and '\n  http:' not in text:
+            text = text.replace('daemon:\n', 'daemon:\n  http: 127.0.0.1:0\n', 1)
         with open(self.config_path, 'w', encoding='utf-8') as f:
             f.write(text)
 
@@ -150,6 +154,13 @@ class Daemon:
         self.clients.append(c)
         c.call('daemon.hello', {'client': 'tests', 'protocol': 1})
         return c
+
+    def http_base(self):
+        """http://127.0.0.1:PORT of the daemon's (first) HTTP listener."""
+        import re
+        m = wait_until(lambda: re.search(r'http listening on ([0-9.]+:\d+)', self.log()),
+                       what='the HTTP listener')
+        return 'http://' + m.group(1)
 
     def log(self):
         try:

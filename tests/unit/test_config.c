@@ -457,16 +457,21 @@ static void test_http_forms(void **state)
     assert_int_equal(c->daemon.nhttp, 0);
     config_free(c);
 
-    load_bad("daemon:\n  http: [localhost, \"::1:80\", \"h:0\", \"h:70000\", {a: b}]\n",
+    /* Port 0 asks for a free port (the daemon logs which). */
+    c = load_ok("daemon:\n  http: 127.0.0.1:0\n" TCP_CHECK);
+    assert_string_equal(c->daemon.http[0], "127.0.0.1:0");
+    config_free(c);
+
+    load_bad("daemon:\n  http: [localhost, \"::1:80\", \"h:-1\", \"h:70000\", {a: b}]\n",
              NAME ":2:10: daemon.http[0]: expected HOST:PORT, such as 127.0.0.1:9321 or "
                   "[::1]:9321",
              NAME ":2:21: daemon.http[1]: expected HOST:PORT, such as 127.0.0.1:9321 or "
                   "[::1]:9321",
              NAME ":2:31: daemon.http[2]: expected HOST:PORT, such as 127.0.0.1:9321 or "
                   "[::1]:9321",
-             NAME ":2:38: daemon.http[3]: expected HOST:PORT, such as 127.0.0.1:9321 or "
+             NAME ":2:39: daemon.http[3]: expected HOST:PORT, such as 127.0.0.1:9321 or "
                   "[::1]:9321",
-             NAME ":2:49: daemon.http[4]: expected a string", NULL);
+             NAME ":2:50: daemon.http[4]: expected a string", NULL);
 }
 
 /* Every key of every section, set to a non-default value. */

@@ -1,0 +1,1107 @@
+/* http.c - HTTP/1.1 on the daemon's loop, parsed by http-parser. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <http_parser.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "check.h"
+#include "config.h"
+#include "daemon.h"
+#include "deploy.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+
+#define URL_MAX 2048
+#define HEADER_VALUE_MAX 1024
+#define READ_CHUNK 65536
+
+enum phase {
+    PH_IDLE,                    /* keep-alive, between requests */
+    PH_HEADERS,                 /* a request started: its headers */
+    PH_BODY,
+    PH_HANDLING,                /* complete; the answer is being made or written */
+};
+
+/* Headers the routes look at. */
+enum hdr {
+    H_NONE = -1,
+    H_AUTHORIZATION,
+    H_CONTENT_TYPE,
+    H_SIGNATURE,                /* X-Shipwatch-Signature-256 */
+    H_COUNT
+};
+
+static const char *const hdr_names[] = {"authorization", "content-type",
+                                        "x-shipwatch-signature-256"};
+
+struct hconn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    struct http_server *srv;
+    http_parser parser;
+    struct hconn *prev, *next;
+    enum phase phase;
+    bool open;
+    bool keep_alive;
+    bool paused;                /* the parser stopped after a whole request */
+    unsigned refs;              /* the handles (2), plus one per pending query */
+
+    char *in;                   /* bytes read, not yet parsed */
+    size_t in_len, in_cap;
+
+    /* the request being read */
+    char url[URL_MAX + 1];
+    size_t url_len;
+    size_t header_bytes;
+    enum hdr cur;               /* header whose value is being read */
+    bool in_value;
+    char field[64];
+    size_t field_len;
+    char hdr[H_COUNT][HEADER_VALUE_MAX + 1];
+    bool hdr_set[H_COUNT];
+    char *body;
+    size_t body_len, body_cap;
+    bool sized;                 /* had a Content-Length or was chunked */
+    bool too_big;               /* a limit was passed: answer then close */
+    int too_big_status;
+};
+
+struct deploy_req;
+
+struct http_server {
+    struct daemon *d;
+    struct deploy_req *reqs;    /* deploys waiting for the store */
+    uv_tcp_t *listeners;
+    size_t nlisteners;
+    struct hconn *conns;
+    struct http_stats st;
+    http_parser_settings settings;
+};
+
+struct wreq {
+    uv_write_t req;
+    char *data;
+};
+
+/* --- connection lifetime --- */
+
+static void hconn_unref(struct hconn *c)
+{
+    if (--c->refs > 0) {
+        return;
+    }
+    free(c->in);
+    free(c->body);
+    free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    hconn_unref(h->data);
+}
+
+static void hconn_close(struct hconn *c)
+{
+    if (!c->open) {
+        return;
+    }
+    c->open = false;
+    struct http_server *s = c->srv;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    s->st.connections--;
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct hconn *c = t->data;
+    c->srv->st.timeouts_total++;
+    hconn_close(c);
+}
+
+static void arm(struct hconn *c, uint64_t ms)
+{
+    uv_timer_start(&c->timer, on_deadline, ms, 0);
+}
+
+/* --- responses --- */
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    }
+    return "Unknown";
+}
+
+static void parse_more(struct hconn *c);
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static void reset_request(struct hconn *c)
+{
+    c->url_len = 0;
+    c->url[0] = '\0';
+    c->header_bytes = 0;
+    c->cur = H_NONE;
+    c->in_value = false;
+    c->field_len = 0;
+    memset(c->hdr_set, 0, sizeof(c->hdr_set));
+    c->body_len = 0;
+    c->too_big = false;
+}
+
+/* After the last answer: read and drop what the client still sends, for
+ * a moment, so closing with unread input (an RST) does not destroy the
+ * answer before the client read it. */
+#define LINGER_MS 2000
+
+static void on_linger_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct hconn *c = st->data;
+    c->in_len = 0;
+    if (n < 0) {
+        hconn_close(c);
+    }
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct hconn *c = req->data;
+    free(req);
+    if (c->open && status < 0) {
+        hconn_close(c);
+    }
+}
+
+static void linger(struct hconn *c)
+{
+    uv_shutdown_t *req = malloc(sizeof(*req));
+    if (req == NULL) {
+        hconn_close(c);
+        return;
+    }
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        free(req);
+        hconn_close(c);
+        return;
+    }
+    arm(c, LINGER_MS);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_linger_read);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct hconn *c = req->handle->data;
+    free(w->data);
+    free(w);
+    if (!c->open) {
+        return;
+    }
+    if (status < 0) {
+        hconn_close(c);
+        return;
+    }
+    if (!c->keep_alive) {
+        linger(c);
+        return;
+    }
+    /* Ready for the next request on this connection. */
+    reset_request(c);
+    c->phase = PH_IDLE;
+    arm(c, HTTP_IDLE_TIMEOUT_MS);
+    if (c->paused) {
+        c->paused = false;
+        http_parser_pause(&c->parser, 0);
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    parse_more(c);
+}
+
+/* Answer the current request. extra is more header lines ("Allow: GET\r\n")
+ * or NULL. */
+static void respond(struct hconn *c, int status, const char *type, const char *body, size_t len,
+                    const char *extra)
+{
+    if (!c->open) {
+        return;
+    }
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                     status, reason(status), type, len, extra != NULL ? extra : "",
+                     c->keep_alive ? "" : "Connection: close\r\n");
+    struct wreq *w = malloc(sizeof(*w));
+    char *data = malloc((size_t)n + len);
+    if (w == NULL || data == NULL) {
+        free(w);
+        free(data);
+        hconn_close(c);
+        return;
+    }
+    memcpy(data, head, (size_t)n);
+    if (c->parser.method == HTTP_HEAD) {
+        len = 0;    /* the headers say how long the body would be */
+    }
+    memcpy(data + n, body, len);
+    w->data = data;
+    uv_buf_t buf = uv_buf_init(data, (unsigned)((size_t)n + len));
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) < 0) {
+        free(data);
+        free(w);
+        hconn_close(c);
+    }
+}
+
+static void respond_json(struct hconn *c, int status, json_t *j, const char *extra)
+{
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (s == NULL) {
+        respond(c, 500, "application/json", "{\"error\":\"out of memory\"}", 25, NULL);
+        return;
+    }
+    size_t len = strlen(s);
+    s[len] = '\n';      /* json_dumps leaves room for the NUL we overwrite */
+    respond(c, status, "application/json", s, len + 1, extra);
+    free(s);
+}
+
+static void respond_error(struct hconn *c, int status, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void respond_error(struct hconn *c, int status, const char *extra, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    respond_json(c, status, json_pack("{s:s}", "error", msg), extra);
+}
+
+/* --- routes --- */
+
+static bool path_is(const char *path, const char *want)
+{
+    return strcmp(path, want) == 0;
+}
+
+static void route_healthz(struct hconn *c)
+{
+    respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL);
+}
+
+static void route_readyz(struct hconn *c)
+{
+    struct daemon *d = c->srv->d;
+    size_t queue = 0;
+    uint64_t errors = 0;
+    store_stats(d->store, &queue, &errors);
+    const char *why = d->draining ? "shutting down"
+                      : d->conf == NULL ? "no configuration"
+                      : queue >= STORE_QUEUE_MAX ? "the store's write queue is full"
+                                                 : NULL;
+    if (why != NULL) {
+        respond_json(c, 503, json_pack("{s:s, s:s}", "status", "unavailable", "reason", why),
+                     NULL);
+        return;
+    }
+    respond_json(c, 200,
+                 json_pack("{s:s, s:I, s:I, s:I}", "status", "ready", "checks",
+                           (json_int_t)d->nchecks, "store_queue", (json_int_t)queue,
+                           "store_write_errors", (json_int_t)errors),
+                 NULL);
+}
+
+static void route_metrics(struct hconn *c)
+{
+    struct metrics_buf b = {0};
+    if (metrics_render(c->srv->d, &b) < 0) {
+        free(b.data);
+        respond_error(c, 500, NULL, "out of memory");
+        return;
+    }
+    respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
+    free(b.data);
+}
+
+/* /hb/TOKEN, /hb/TOKEN/start, /hb/TOKEN/fail */
+static void route_heartbeat(struct hconn *c, const char *rest)
+{
+    char token[256];
+    const char *slash = strchr(rest, '/');
+    const char *kind = "ping";
+    size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+    if (slash != NULL) {
+        kind = slash + 1;
+        if (strcmp(kind, "start") != 0 && strcmp(kind, "fail") != 0) {
+            respond_error(c, 404, NULL, "no such route: expected /hb/TOKEN, /hb/TOKEN/start or "
+                                        "/hb/TOKEN/fail");
+            return;
+        }
+    }
+    if (n == 0 || n >= sizeof(token)) {
+        respond_error(c, 404, NULL, "no heartbeat check has that token");
+        return;
+    }
+    memcpy(token, rest, n);
+    token[n] = '\0';
+    if (check_heartbeat_ping(c->srv->d, token, kind) < 0) {
+        respond_error(c, 404, NULL, "no heartbeat check has that token");
+        return;
+    }
+    respond(c, 200, "text/plain; charset=utf-8", "OK\n", 3, NULL);
+}
+
+/* Constant-time comparison of two strings. */
+static bool secret_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}
+
+/* Whether the request is signed or carries the app's token. */
+static bool deploy_authorized(const struct hconn *c, const struct conf_app *app)
+{
+    if (c->hdr_set[H_AUTHORIZATION] && app->deploy_token != NULL &&
+        strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
+        secret_equal(c->hdr[H_AUTHORIZATION] + 7, app->deploy_token)) {
+        return true;
+    }
+    if (c->hdr_set[H_SIGNATURE] && app->deploy_secret != NULL &&
+        strncmp(c->hdr[H_SIGNATURE], "sha256=", 7) == 0) {
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        unsigned int maclen = 0;
+        if (HMAC(EVP_sha256(), app->deploy_secret, (int)strlen(app->deploy_secret),
+                 (const unsigned char *)c->body, c->body_len, mac, &maclen) == NULL) {
+            return false;
+        }
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
+        for (unsigned i = 0; i < maclen; i++) {
+            snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+        }
+        /* Hex digits in either case. */
+        char given[2 * EVP_MAX_MD_SIZE + 1];
+        size_t n = strlen(c->hdr[H_SIGNATURE] + 7);
+        if (n != 2 * maclen) {
+            return false;
+        }
+        for (size_t i = 0; i <= n; i++) {
+            char ch = c->hdr[H_SIGNATURE][7 + i];
+            given[i] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
+        }
+        return CRYPTO_memcmp(hex, given, n) == 0;
+    }
+    return false;
+}
+
+/* A string member of o into *out (NULL when absent). false after
+ * answering 400 when it is there but not a string. */
+static bool str_member(struct hconn *c, json_t *o, const char *key, const char **out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_string(v)) {
+        respond_error(c, 400, NULL, "%s: expected a string", key);
+        return false;
+    }
+    *out = json_string_value(v);
+    if (strlen(*out) != json_string_length(v)) {
+        respond_error(c, 400, NULL, "%s: contains a NUL character", key);
+        return false;
+    }
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* RFC 3339 ("2026-11-23T09:30:00Z", "...T09:30:00.250+01:00") to unix ms.
+ * 0, or -1 when it is not one. */
+static int parse_rfc3339(const char *s, int64_t *ms)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19 ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
+        return -1;
+    }
+    const char *p = s + n;
+    int frac = 0, digits = 0;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (digits++ < 3) {
+                frac = frac * 10 + (*p - '0');
+            }
+        }
+        if (digits == 0) {
+            return -1;
+        }
+        for (; digits < 3; digits++) {
+            frac *= 10;
+        }
+    }
+    int off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        int oh, om;
+        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) {
+            return -1;
+        }
+        off = (*p == '-' ? -1 : 1) * (oh * 60 + om);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p != '\0') {
+        return -1;
+    }
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60;
+    *ms = secs * 1000 + frac;
+    return 0;
+}
+
+/* started_at / finished_at: RFC 3339 text or unix seconds. */
+static bool time_member(struct hconn *c, json_t *o, const char *key, int64_t *ms)
+{
+    json_t *v = json_object_get(o, key);
+    *ms = 0;
+    if (v == NULL || json_is_null(v)) {
+        return true;
+    }
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *ms = (int64_t)json_integer_value(v) * 1000;
+        return true;
+    }
+    if (json_is_string(v) && parse_rfc3339(json_string_value(v), ms) == 0 && *ms >= 0) {
+        return true;
+    }
+    respond_error(c, 400, NULL, "%s: expected an RFC 3339 time or unix seconds", key);
+    return false;
+}
+
+/* A deploy waiting for the lookup of its id among the stored ones. */
+struct deploy_req {
+    struct hconn *c;
+    json_t *doc;                /* owns the strings dep points to */
+    struct deploy dep;
+    struct deploy_req *prev, *next;
+};
+
+static void deploy_req_free(struct http_server *s, struct deploy_req *r)
+{
+    if (r->prev != NULL) {
+        r->prev->next = r->next;
+    } else {
+        s->reqs = r->next;
+    }
+    if (r->next != NULL) {
+        r->next->prev = r->prev;
+    }
+    json_decref(r->doc);
+    hconn_unref(r->c);
+    free(r);
+}
+
+static void deploy_answer(struct hconn *c, const struct deploy *dep, int status)
+{
+    respond_json(c, status,
+                 json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)dep->id, "app",
+                           dep->app, "env", dep->env, "version", dep->version, "status",
+                           dep->status),
+                 NULL);
+}
+
+static void on_deploy_lookup(int err, const struct deploy *found, size_t n, void *arg)
+{
+    struct deploy_req *r = arg;
+    struct hconn *c = r->c;
+    if (c->open) {
+        char why[256];
+        int status = 201;
+        if (err < 0) {
+            respond_error(c, 503, NULL, "the store cannot be read: %s", strerror(-err));
+            goto done;
+        }
+        if (n > 0) {
+            /* The same id again: update that deploy (a status, an end),
+             * keeping what this request leaves out. */
+            const struct deploy *f = &found[0];
+            struct deploy *p = &r->dep;
+            p->id = f->id;
+            p->commit = p->commit != NULL ? p->commit : f->commit;
+            p->author = p->author != NULL ? p->author : f->author;
+            p->url = p->url != NULL ? p->url : f->url;
+            p->description = p->description != NULL ? p->description : f->description;
+            p->started_ms = p->started_ms > 0 ? p->started_ms : f->started_ms;
+            status = 200;
+        }
+        int rc = deploy_record(c->srv->d, &r->dep, why, sizeof(why));
+        if (rc < 0) {
+            respond_error(c, rc == -EINVAL ? 400 : 503, NULL, "%s", why);
+        } else {
+            deploy_answer(c, &r->dep, status);
+        }
+    }
+done:
+    deploy_req_free(c->srv, r);
+}
+
+static void route_deploys(struct hconn *c)
+{
+    struct daemon *d = c->srv->d;
+    if (!c->sized) {
+        c->keep_alive = false;  /* whatever follows cannot be told from a body */
+        respond_error(c, 411, NULL, "a deploy needs a Content-Length");
+        return;
+    }
+    if (!c->hdr_set[H_CONTENT_TYPE] ||
+        strncasecmp(c->hdr[H_CONTENT_TYPE], "application/json", 16) != 0) {
+        respond_error(c, 415, NULL, "expected Content-Type: application/json");
+        return;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(c->body != NULL ? c->body : "", c->body_len, JSON_REJECT_DUPLICATES,
+                             &jerr);
+    if (doc == NULL) {
+        respond_error(c, 400, NULL, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
+        return;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        respond_error(c, 400, NULL, "expected a JSON object");
+        return;
+    }
+    struct deploy dep = {.source = "api"};
+    const char *source = NULL;
+    if (!str_member(c, doc, "app", &dep.app) || !str_member(c, doc, "env", &dep.env) ||
+        !str_member(c, doc, "version", &dep.version) ||
+        !str_member(c, doc, "commit", &dep.commit) ||
+        !str_member(c, doc, "author", &dep.author) || !str_member(c, doc, "url", &dep.url) ||
+        !str_member(c, doc, "status", &dep.status) ||
+        !str_member(c, doc, "description", &dep.description) ||
+        !str_member(c, doc, "id", &dep.ext_id) || !str_member(c, doc, "source", &source) ||
+        !time_member(c, doc, "started_at", &dep.started_ms) ||
+        !time_member(c, doc, "finished_at", &dep.finished_ms)) {
+        json_decref(doc);
+        return;
+    }
+    if (source != NULL) {
+        dep.source = source;
+    }
+    char why[256];
+    if (deploy_validate(&dep, why, sizeof(why)) < 0) {
+        respond_error(c, 400, NULL, "%s", why);
+        json_decref(doc);
+        return;
+    }
+    const struct conf_app *app = config_find_app(d->conf, dep.app);
+    /* dep's strings live in doc: answer before letting it go. */
+    if (app == NULL) {
+        respond_error(c, 404, NULL, "no app named %s in the configuration", dep.app);
+        json_decref(doc);
+        return;
+    }
+    if (!deploy_authorized(c, app)) {
+        respond_error(c, 401, "WWW-Authenticate: Bearer\r\n",
+                      "a deploy of %s needs its deploy-token as a bearer token or a "
+                      "X-Shipwatch-Signature-256 made with its deploy-secret",
+                      dep.app);
+        json_decref(doc);
+        return;
+    }
+    struct deploy_req *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        json_decref(doc);
+        respond_error(c, 500, NULL, "out of memory");
+        return;
+    }
+    r->c = c;
+    r->doc = doc;
+    r->dep = dep;
+    c->refs++;
+    r->next = c->srv->reqs;
+    if (r->next != NULL) {
+        r->next->prev = r;
+    }
+    c->srv->reqs = r;
+    if (dep.ext_id == NULL) {
+        on_deploy_lookup(0, NULL, 0, r);
+        return;
+    }
+    struct store_deploy_query q = {.ext_id = dep.ext_id, .limit = 1};
+    int rc = store_deploys(d->store, &q, on_deploy_lookup, r);
+    if (rc < 0) {
+        on_deploy_lookup(rc, NULL, 0, r);
+    }
+}
+
+static void route(struct hconn *c)
+{
+    struct http_server *s = c->srv;
+    s->st.requests_total++;
+    char *path = c->url;
+    char *q = strchr(path, '?');
+    if (q != NULL) {
+        *q = '\0';
+    }
+    enum http_method m = (enum http_method)c->parser.method;
+    bool get = m == HTTP_GET || m == HTTP_HEAD;
+    if (path_is(path, "/healthz") || path_is(path, "/readyz") || path_is(path, "/metrics")) {
+        if (!get) {
+            respond_error(c, 405, "Allow: GET, HEAD\r\n", "%s takes GET", path);
+        } else if (path_is(path, "/healthz")) {
+            route_healthz(c);
+        } else if (path_is(path, "/readyz")) {
+            route_readyz(c);
+        } else {
+            route_metrics(c);
+        }
+        return;
+    }
+    if (strncmp(path, "/hb/", 4) == 0) {
+        if (m != HTTP_GET && m != HTTP_POST && m != HTTP_HEAD) {
+            respond_error(c, 405, "Allow: GET, POST, HEAD\r\n", "heartbeats take GET or POST");
+        } else {
+            route_heartbeat(c, path + 4);
+        }
+        return;
+    }
+    if (path_is(path, "/api/v1/deploys")) {
+        if (m != HTTP_POST) {
+            respond_error(c, 405, "Allow: POST\r\n", "/api/v1/deploys takes POST");
+        } else {
+            route_deploys(c);
+        }
+        return;
+    }
+    respond_error(c, 404, NULL, "no such route: %s", path);
+}
+
+/* --- parsing --- */
+
+static struct hconn *of(http_parser *p)
+{
+    return p->data;
+}
+
+/* Count header bytes; false (and the request marked) past the limit. */
+static bool count_header(struct hconn *c, size_t n)
+{
+    c->header_bytes += n;
+    if (c->header_bytes > HTTP_MAX_HEADER_BYTES) {
+        c->too_big = true;
+        c->too_big_status = 431;
+        return false;
+    }
+    return true;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    struct hconn *c = of(p);
+    reset_request(c);
+    c->phase = PH_HEADERS;
+    arm(c, HTTP_HEADER_TIMEOUT_MS);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    struct hconn *c = of(p);
+    if (!count_header(c, n) || c->url_len + n > URL_MAX) {
+        c->too_big = true;
+        c->too_big_status = 431;
+        return 1;
+    }
+    memcpy(c->url + c->url_len, at, n);
+    c->url_len += n;
+    c->url[c->url_len] = '\0';
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    struct hconn *c = of(p);
+    if (!count_header(c, n)) {
+        return 1;
+    }
+    if (c->in_value) {
+        c->in_value = false;
+        c->field_len = 0;
+    }
+    for (size_t i = 0; i < n && c->field_len + 1 < sizeof(c->field); i++) {
+        char ch = at[i];
+        c->field[c->field_len++] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+    }
+    c->field[c->field_len] = '\0';
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    struct hconn *c = of(p);
+    if (!count_header(c, n)) {
+        return 1;
+    }
+    if (!c->in_value) {
+        c->in_value = true;
+        c->cur = H_NONE;
+        for (int i = 0; i < H_COUNT; i++) {
+            if (strcmp(c->field, hdr_names[i]) == 0) {
+                c->cur = (enum hdr)i;
+                c->hdr_set[i] = true;
+                c->hdr[i][0] = '\0';
+            }
+        }
+    }
+    if (c->cur != H_NONE) {
+        size_t have = strlen(c->hdr[c->cur]);
+        size_t take = n < HEADER_VALUE_MAX - have ? n : HEADER_VALUE_MAX - have;
+        memcpy(c->hdr[c->cur] + have, at, take);
+        c->hdr[c->cur][have + take] = '\0';
+    }
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct hconn *c = of(p);
+    c->phase = PH_BODY;
+    arm(c, HTTP_BODY_TIMEOUT_MS);
+    bool chunked = (p->flags & F_CHUNKED) != 0;
+    bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
+    if (has_length && p->content_length > HTTP_MAX_BODY_BYTES) {
+        c->too_big = true;
+        c->too_big_status = 413;
+        return -1;   /* 1 would mean "no body" to http-parser */
+    }
+    c->sized = chunked || has_length;
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    struct hconn *c = of(p);
+    if (c->body_len + n > HTTP_MAX_BODY_BYTES) {
+        c->too_big = true;
+        c->too_big_status = 413;
+        return 1;
+    }
+    if (c->body_len + n + 1 > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 4096;
+        while (cap < c->body_len + n + 1) {
+            cap *= 2;
+        }
+        char *b = realloc(c->body, cap);
+        if (b == NULL) {
+            c->too_big = true;
+            c->too_big_status = 413;
+            return 1;
+        }
+        c->body = b;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, at, n);
+    c->body_len += n;
+    c->body[c->body_len] = '\0';
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct hconn *c = of(p);
+    c->phase = PH_HANDLING;
+    uv_timer_stop(&c->timer);
+    c->keep_alive = http_should_keep_alive(p) != 0;
+    /* One request at a time: the rest of the input waits for the answer. */
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->paused = true;
+    http_parser_pause(p, 1);
+    route(c);
+    return 0;
+}
+
+/* Parse what is buffered, up to the end of a request. */
+static void parse_more(struct hconn *c)
+{
+    if (c->in_len == 0 || c->paused || !c->open) {
+        return;
+    }
+    size_t n = http_parser_execute(&c->parser, &c->srv->settings, c->in, c->in_len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (n < c->in_len) {
+        memmove(c->in, c->in + n, c->in_len - n);
+    }
+    c->in_len -= n;
+    if (e == HPE_OK || e == HPE_PAUSED) {
+        return;
+    }
+    /* A parse error: answer what can be answered, then close. */
+    c->keep_alive = false;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->paused = true;
+    if (c->too_big) {
+        const char *what = c->too_big_status == 431 ? "request headers over 16 KiB"
+                                                    : "request body over 1 MiB";
+        respond_error(c, c->too_big_status, NULL, "%s", what);
+    } else {
+        respond_error(c, 400, NULL, "malformed request: %s", http_errno_description(e));
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct hconn *c = h->data;
+    if (c->in_cap - c->in_len < READ_CHUNK) {
+        size_t cap = c->in_len + READ_CHUNK;
+        char *p = realloc(c->in, cap);
+        if (p == NULL) {
+            *buf = uv_buf_init(NULL, 0);
+            return;
+        }
+        c->in = p;
+        c->in_cap = cap;
+    }
+    *buf = uv_buf_init(c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct hconn *c = st->data;
+    if (n < 0) {
+        hconn_close(c);
+        return;
+    }
+    c->in_len += (size_t)n;
+    parse_more(c);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    struct http_server *s = l->data;
+    if (status < 0) {
+        return;
+    }
+    struct hconn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        log_error(LOG_NOKV, "http: out of memory accepting a connection");
+        return;
+    }
+    c->srv = s;
+    c->refs = 2;
+    uv_tcp_init(s->d->loop, &c->tcp);
+    uv_timer_init(s->d->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open = true;
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->st.connections++;
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 ||
+        s->st.connections > HTTP_MAX_CONNECTIONS) {
+        if (s->st.connections > HTTP_MAX_CONNECTIONS) {
+            s->st.rejected_total++;
+        }
+        hconn_close(c);
+        return;
+    }
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->phase = PH_IDLE;
+    arm(c, HTTP_HEADER_TIMEOUT_MS);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* --- the server --- */
+
+/* "host:port", "[v6]:port" or ":port" into sa. 0 or -EINVAL. */
+static int parse_listen(const char *spec, struct sockaddr_storage *sa)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    if (colon == NULL || colon[1] == '\0') {
+        return -EINVAL;
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 0 || port > 65535) {
+        return -EINVAL;
+    }
+    size_t hl = (size_t)(colon - spec);
+    if (hl >= sizeof(host)) {
+        return -EINVAL;
+    }
+    memcpy(host, spec, hl);
+    host[hl] = '\0';
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)sa) < 0 ? -EINVAL : 0;
+    }
+    if (uv_ip4_addr(hl == 0 ? "0.0.0.0" : host, (int)port, (struct sockaddr_in *)sa) == 0) {
+        return 0;
+    }
+    /* A name ("localhost"): resolved once, at start, before the loop runs. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_ADDRCONFIG};
+    struct addrinfo *res = NULL;
+    char ps[8];
+    snprintf(ps, sizeof(ps), "%ld", port);
+    if (getaddrinfo(host, ps, &hints, &res) != 0 || res == NULL) {
+        return -EINVAL;
+    }
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+int http_server_start(struct daemon *d, struct http_server **out, char *err, size_t errlen)
+{
+    const struct config *conf = d->conf;
+    struct http_server *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    *out = s;
+    s->d = d;
+    s->settings.on_message_begin = on_message_begin;
+    s->settings.on_url = on_url;
+    s->settings.on_header_field = on_header_field;
+    s->settings.on_header_value = on_header_value;
+    s->settings.on_headers_complete = on_headers_complete;
+    s->settings.on_body = on_body;
+    s->settings.on_message_complete = on_message_complete;
+    s->listeners = calloc(conf->daemon.nhttp + 1, sizeof(*s->listeners));
+    if (s->listeners == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < conf->daemon.nhttp; i++) {
+        const char *spec = conf->daemon.http[i];
+        struct sockaddr_storage sa;
+        if (parse_listen(spec, &sa) < 0) {
+            snprintf(err, errlen, "daemon.http: cannot listen on %s", spec);
+            return -EINVAL;
+        }
+        uv_tcp_t *l = &s->listeners[s->nlisteners++];
+        uv_tcp_init(d->loop, l);
+        l->data = s;
+        int rc = uv_tcp_bind(l, (const struct sockaddr *)&sa,
+                             sa.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+        if (rc == 0) {
+            rc = uv_listen((uv_stream_t *)l, 128, on_connection);
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "daemon.http: cannot listen on %s: %s", spec, uv_strerror(rc));
+            return rc;
+        }
+        /* The address as bound: port 0 became a real one. */
+        struct sockaddr_storage bound;
+        int blen = sizeof(bound);
+        char host[64] = "?", addr[96];
+        int port = 0;
+        if (uv_tcp_getsockname(l, (struct sockaddr *)&bound, &blen) == 0) {
+            if (bound.ss_family == AF_INET6) {
+                uv_ip6_name((struct sockaddr_in6 *)&bound, host, sizeof(host));
+                port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+                snprintf(addr, sizeof(addr), "[%s]:%d", host, port);
+            } else {
+                uv_ip4_name((struct sockaddr_in *)&bound, host, sizeof(host));
+                port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+                snprintf(addr, sizeof(addr), "%s:%d", host, port);
+            }
+        } else {
+            snprintf(addr, sizeof(addr), "%s", spec);
+        }
+        log_info(LOG_KV("http", addr), "http listening on %s", addr);
+    }
+    return 0;
+}
+
+void http_server_close(struct http_server *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < s->nlisteners; i++) {
+        if (!uv_is_closing((uv_handle_t *)&s->listeners[i])) {
+            uv_close((uv_handle_t *)&s->listeners[i], NULL);
+        }
+    }
+    while (s->conns != NULL) {
+        hconn_close(s->conns);
+    }
+}
+
+void http_server_free(struct http_server *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    /* Lookups the store dropped at its close. */
+    while (s->reqs != NULL) {
+        deploy_req_free(s, s->reqs);
+    }
+    free(s->listeners);
+    free(s);
+}
+
+void http_server_get_stats(const struct http_server *s, struct http_stats *out)
+{
+    if (s == NULL) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    *out = s->st;
+}

@@ -1,0 +1,414 @@
+/* metrics.c - Prometheus text format 0.0.4, written straight into a buffer:
+ * 10,000 checks are about 150,000 series, so each line is a memcpy of its
+ * check's escaped labels and a number formatted by hand. */
+#include "metrics.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "daemon.h"
+#include "ipc_server.h"
+#include "store.h"
+
+static bool grow(struct metrics_buf *b, size_t n)
+{
+    if (b->len + n <= b->cap) {
+        return true;
+    }
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + n) {
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (p == NULL) {
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+/* Failure to grow is remembered and reported at the end. */
+static bool oom;
+
+static void put(struct metrics_buf *b, const char *s, size_t n)
+{
+    if (!grow(b, n)) {
+        oom = true;
+        return;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static void puts_(struct metrics_buf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+static void put_i64(struct metrics_buf *b, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0) {
+        tmp[n++] = '-';
+    }
+    if (!grow(b, n)) {
+        oom = true;
+        return;
+    }
+    while (n > 0) {
+        b->data[b->len++] = tmp[--n];
+    }
+}
+
+/* Microseconds as seconds: "0.001234". */
+static void put_seconds_us(struct metrics_buf *b, int64_t us)
+{
+    put_i64(b, us / 1000000);
+    char frac[8];
+    snprintf(frac, sizeof(frac), ".%06lld", (long long)(us % 1000000 < 0 ? 0 : us % 1000000));
+    puts_(b, frac);
+}
+
+static void family(struct metrics_buf *b, const char *name, const char *type, const char *help)
+{
+    puts_(b, "# HELP ");
+    puts_(b, name);
+    puts_(b, " ");
+    puts_(b, help);
+    puts_(b, "\n# TYPE ");
+    puts_(b, name);
+    puts_(b, " ");
+    puts_(b, type);
+    puts_(b, "\n");
+}
+
+/* A label value, escaped as the format wants: backslash, quote, newline. */
+static void put_label(struct metrics_buf *b, const char *name, const char *v, bool comma)
+{
+    if (comma) {
+        puts_(b, ",");
+    }
+    puts_(b, name);
+    puts_(b, "=\"");
+    for (const char *p = v != NULL ? v : ""; *p != '\0'; p++) {
+        if (*p == '\\') {
+            puts_(b, "\\\\");
+        } else if (*p == '"') {
+            puts_(b, "\\\"");
+        } else if (*p == '\n') {
+            puts_(b, "\\n");
+        } else {
+            put(b, p, 1);
+        }
+    }
+    puts_(b, "\"");
+}
+
+/* One sample: name{labels[,extra]} value */
+static void sample(struct metrics_buf *b, const char *name, const char *labels, size_t llen,
+                   const char *extra, int64_t v)
+{
+    puts_(b, name);
+    puts_(b, "{");
+    put(b, labels, llen);
+    if (extra != NULL) {
+        puts_(b, extra);
+    }
+    puts_(b, "} ");
+    put_i64(b, v);
+    puts_(b, "\n");
+}
+
+/* The labels of every check, escaped once: "check=...,app=...,env=...,type=...". */
+static char **check_labels(struct daemon *d, size_t **lens)
+{
+    char **v = calloc(d->nchecks + 1, sizeof(*v));
+    *lens = calloc(d->nchecks + 1, sizeof(**lens));
+    if (v == NULL || *lens == NULL) {
+        free(v);
+        free(*lens);
+        return NULL;
+    }
+    for (size_t i = 0; i < d->nchecks; i++) {
+        const struct conf_check *cc = d->checks[i]->conf;
+        struct metrics_buf lb = {0};
+        put_label(&lb, "check", cc->name, false);
+        put_label(&lb, "app", cc->app, true);
+        put_label(&lb, "env", cc->env, true);
+        put_label(&lb, "type", cc->type_name, true);
+        v[i] = lb.data;
+        (*lens)[i] = lb.len;
+    }
+    return v;
+}
+
+static void checks(struct daemon *d, struct metrics_buf *b)
+{
+    size_t *lens = NULL;
+    char **labels = check_labels(d, &lens);
+    if (labels == NULL) {
+        oom = true;
+        return;
+    }
+    family(b, "shipwatch_check_up", "gauge", "1 when the check's state is up, else 0.");
+    for (size_t i = 0; i < d->nchecks; i++) {
+        sample(b, "shipwatch_check_up", labels[i], lens[i], NULL,
+               d->checks[i]->state == STATE_UP);
+    }
+    family(b, "shipwatch_check_state", "gauge",
+           "The check's state: 0 unknown, 1 up, 2 degraded, 3 down.");
+    for (size_t i = 0; i < d->nchecks; i++) {
+        sample(b, "shipwatch_check_state", labels[i], lens[i], NULL, d->checks[i]->state);
+    }
+    family(b, "shipwatch_check_duration_seconds", "histogram",
+           "How long the check's runs took, since the daemon started.");
+    for (size_t i = 0; i < d->nchecks; i++) {
+        const struct check *c = d->checks[i];
+        for (int k = 0; k < CHECK_DURATION_BUCKETS; k++) {
+            char le[40];
+            int64_t us = check_duration_bounds_us[k];
+            snprintf(le, sizeof(le), ",le=\"%lld.%06lld\"", (long long)(us / 1000000),
+                     (long long)(us % 1000000));
+            sample(b, "shipwatch_check_duration_seconds_bucket", labels[i], lens[i], le,
+                   (int64_t)c->duration_buckets[k]);
+        }
+        sample(b, "shipwatch_check_duration_seconds_bucket", labels[i], lens[i],
+               ",le=\"+Inf\"", (int64_t)c->duration_count);
+        puts_(b, "shipwatch_check_duration_seconds_sum{");
+        put(b, labels[i], lens[i]);
+        puts_(b, "} ");
+        put_seconds_us(b, c->duration_sum_us);
+        puts_(b, "\n");
+        sample(b, "shipwatch_check_duration_seconds_count", labels[i], lens[i], NULL,
+               (int64_t)c->duration_count);
+    }
+    family(b, "shipwatch_check_results_total", "counter",
+           "Results of the check by outcome, since the daemon started.");
+    static const char *const outcomes[] = {",result=\"unknown\"", ",result=\"up\"",
+                                           ",result=\"degraded\"", ",result=\"down\""};
+    for (size_t i = 0; i < d->nchecks; i++) {
+        for (int k = 0; k < 4; k++) {
+            sample(b, "shipwatch_check_results_total", labels[i], lens[i], outcomes[k],
+                   (int64_t)d->checks[i]->results_total[k]);
+        }
+    }
+    family(b, "shipwatch_check_last_run_timestamp_seconds", "gauge",
+           "When the check's last run started, in unix seconds; absent before its first.");
+    for (size_t i = 0; i < d->nchecks; i++) {
+        if (d->checks[i]->last.started_ms > 0) {
+            sample(b, "shipwatch_check_last_run_timestamp_seconds", labels[i], lens[i], NULL,
+                   d->checks[i]->last.started_ms / 1000);
+        }
+    }
+    family(b, "shipwatch_check_http_status_code", "gauge",
+           "The HTTP status of an http check's last response; absent without one.");
+    for (size_t i = 0; i < d->nchecks; i++) {
+        const struct check *c = d->checks[i];
+        if (c->conf->kind == CHECK_HTTP && c->last.started_ms > 0 && c->last.status >= 0) {
+            sample(b, "shipwatch_check_http_status_code", labels[i], lens[i], NULL,
+                   c->last.status);
+        }
+    }
+    family(b, "shipwatch_check_tls_expiry_timestamp_seconds", "gauge",
+           "When the peer certificate seen by an https check expires, in unix seconds.");
+    for (size_t i = 0; i < d->nchecks; i++) {
+        if (d->checks[i]->last.cert_expiry_s > 0) {
+            sample(b, "shipwatch_check_tls_expiry_timestamp_seconds", labels[i], lens[i], NULL,
+                   d->checks[i]->last.cert_expiry_s);
+        }
+    }
+    for (size_t i = 0; i < d->nchecks; i++) {
+        free(labels[i]);
+    }
+    free(labels);
+    free(lens);
+}
+
+static void deploys(struct daemon *d, struct metrics_buf *b)
+{
+    family(b, "shipwatch_deploys_total", "counter",
+           "Deploys recorded since the daemon started, by app, env and verdict.");
+    for (size_t i = 0; i < d->ndeploy_counts; i++) {
+        const struct deploy_count *s = &d->deploy_counts[i];
+        puts_(b, "shipwatch_deploys_total{");
+        put_label(b, "app", s->app, false);
+        put_label(b, "env", s->env, true);
+        put_label(b, "verdict", s->verdict, true);
+        puts_(b, "} ");
+        put_i64(b, (int64_t)s->count);
+        puts_(b, "\n");
+    }
+    family(b, "shipwatch_deploy_last_timestamp_seconds", "gauge",
+           "When the last deploy of the app and env started, in unix seconds.");
+    for (size_t i = 0; i < d->ndeploy_lasts; i++) {
+        const struct deploy_last *s = &d->deploy_lasts[i];
+        puts_(b, "shipwatch_deploy_last_timestamp_seconds{");
+        put_label(b, "app", s->app, false);
+        put_label(b, "env", s->env, true);
+        puts_(b, "} ");
+        put_i64(b, s->started_ms / 1000);
+        puts_(b, "\n");
+    }
+    family(b, "shipwatch_deploy_info", "gauge",
+           "1 for the version last deployed to the app and env.");
+    for (size_t i = 0; i < d->ndeploy_lasts; i++) {
+        const struct deploy_last *s = &d->deploy_lasts[i];
+        puts_(b, "shipwatch_deploy_info{");
+        put_label(b, "app", s->app, false);
+        put_label(b, "env", s->env, true);
+        put_label(b, "version", s->version, true);
+        puts_(b, "} 1\n");
+    }
+}
+
+/* Seconds since boot of the process start, from /proc/self/stat. */
+static int64_t start_ticks(void)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p == NULL) {
+        return -1;
+    }
+    /* Field 22 is starttime; after ')' come fields 3 onwards. */
+    long long v = -1;
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok != NULL; tok = strtok(NULL, " ")) {
+        if (++field == 22) {
+            v = atoll(tok);
+            break;
+        }
+    }
+    return v;
+}
+
+static void process(struct metrics_buf *b)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    int64_t cpu_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+                     (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+    family(b, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    puts_(b, "process_cpu_seconds_total ");
+    put_seconds_us(b, cpu_us);
+    puts_(b, "\n");
+
+    long page = sysconf(_SC_PAGESIZE);
+    long long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%lld %lld", &size, &resident) != 2) {
+            size = resident = 0;
+        }
+        fclose(f);
+    }
+    family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    puts_(b, "process_resident_memory_bytes ");
+    put_i64(b, resident * page);
+    puts_(b, "\n");
+    family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    puts_(b, "process_virtual_memory_bytes ");
+    put_i64(b, size * page);
+    puts_(b, "\n");
+
+    int64_t fds = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir != NULL) {
+        struct dirent *e;
+        while ((e = readdir(dir)) != NULL) {
+            fds += e->d_name[0] != '.';
+        }
+        closedir(dir);
+        fds--;  /* the directory's own descriptor */
+    }
+    family(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+    puts_(b, "process_open_fds ");
+    put_i64(b, fds);
+    puts_(b, "\n");
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+    puts_(b, "process_max_fds ");
+    put_i64(b, rl.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_cur);
+    puts_(b, "\n");
+
+    /* Boot time from /proc/stat's btime, plus the start in clock ticks. */
+    int64_t btime = 0;
+    f = fopen("/proc/stat", "r");
+    if (f != NULL) {
+        char line[256];
+        while (fgets(line, sizeof(line), f) != NULL) {
+            if (strncmp(line, "btime ", 6) == 0) {
+                btime = atoll(line + 6);
+                break;
+            }
+        }
+        fclose(f);
+    }
+    int64_t ticks = start_ticks();
+    long hz = sysconf(_SC_CLK_TCK);
+    if (btime > 0 && ticks >= 0 && hz > 0) {
+        family(b, "process_start_time_seconds", "gauge",
+               "Start time of the process since unix epoch in seconds.");
+        puts_(b, "process_start_time_seconds ");
+        put_i64(b, btime + ticks / hz);
+        puts_(b, "\n");
+    }
+}
+
+int metrics_render(struct daemon *d, struct metrics_buf *b)
+{
+    oom = false;
+    family(b, "shipwatch_build_info", "gauge", "1, labelled with the daemon's version.");
+    puts_(b, "shipwatch_build_info{version=\"" SHIPWATCH_VERSION "\"} 1\n");
+    checks(d, b);
+    deploys(d, b);
+
+    struct ipc_server_stats ist;
+    ipc_server_get_stats(d->ipc, &ist);
+    family(b, "shipwatch_ipc_clients", "gauge", "Clients connected to the daemon's socket.");
+    puts_(b, "shipwatch_ipc_clients ");
+    put_i64(b, (int64_t)ist.clients);
+    puts_(b, "\n");
+    family(b, "shipwatch_ipc_slow_disconnects_total", "counter",
+           "Socket subscribers disconnected because they stopped reading.");
+    puts_(b, "shipwatch_ipc_slow_disconnects_total ");
+    put_i64(b, (int64_t)ist.slow_disconnects_total);
+    puts_(b, "\n");
+
+    size_t queue = 0;
+    uint64_t errors = 0;
+    store_stats(d->store, &queue, &errors);
+    family(b, "shipwatch_store_queue_length", "gauge", "Writes queued for the store, not yet committed.");
+    puts_(b, "shipwatch_store_queue_length ");
+    put_i64(b, (int64_t)queue);
+    puts_(b, "\n");
+    family(b, "shipwatch_store_write_errors_total", "counter",
+           "Writes the store failed or dropped since the daemon started.");
+    puts_(b, "shipwatch_store_write_errors_total ");
+    put_i64(b, (int64_t)errors);
+    puts_(b, "\n");
+    process(b);
+    return oom ? -ENOMEM : 0;
+}

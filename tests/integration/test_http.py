@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""The HTTP side, with curl and raw sockets against the running daemon:
+health, /metrics (promtool and a real Prometheus), heartbeats, the deploy
+API and every error status, keep-alive, and the limits and deadlines."""
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import textwrap
+import time
+import urllib.request
+
+from harness import SHIPWATCH, SLOW, DaemonTest, Rpc, main, wait_until
+
+CONFIG = '''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+defaults:
+  interval: 300ms
+  timeout: 1s
+  failure-threshold: 1
+  success-threshold: 1
+apps:
+  - name: shop
+    deploy-token: tok-123
+    deploy-secret: mac-456
+  - name: quiet
+checks:
+  - name: web
+    app: shop
+    env: prod
+    type: http
+    url: %s/ok
+  - name: backup
+    app: shop
+    env: prod
+    type: heartbeat
+    token: hb-0123456789abcdef
+    period: 1h
+    grace: 1m
+'''
+
+
+def curl(*args, data=None):
+    """(status, headers text, body) of one curl call."""
+    cmd = ['curl', '-sS', '-o', '-', '-D', '/dev/stderr', '--max-time', str(10 * SLOW), *args]
+    out = subprocess.run(cmd, input=data, capture_output=True, timeout=30 * SLOW)
+    head = out.stderr.decode('latin-1')
+    status = int(head.split()[1]) if head.startswith('HTTP/') else 0
+    return status, head, out.stdout.decode('utf-8', 'replace')
+
+
+def raw(base, data, read=True, timeout=5):
+    """Send bytes on a fresh connection; what came back until it closed."""
+    host, port = base[len('http://'):].split(':')
+    s = socket.create_connection((host, int(port)), timeout=timeout * SLOW)
+    s.sendall(data)
+    got = b''
+    if read:
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            pass
+    s.close()
+    return got.decode('latin-1')
+
+
+class HttpTest(DaemonTest):
+
+    def start(self):
+        t = self.target()
+        d = self.daemon(CONFIG % t.base)
+        d.start()
+        self.base = d.http_base()
+        return d
+
+    def post_deploy(self, body, *headers, ctype='application/json'):
+        args = ['-X', 'POST', '-H', 'Content-Type: ' + ctype]
+        for h in headers:
+            args += ['-H', h]
+        return curl(*args, '--data-binary', '@-', self.base + '/api/v1/deploys',
+                    data=body.encode() if isinstance(body, str) else body)
+
+    def test_health_and_routes(self):
+        d = self.start()
+        status, head, body = curl(self.base + '/healthz')
+        self.assertEqual((status, json.loads(body)), (200, {'status': 'ok'}))
+        self.assertIn('application/json', head)
+        status, _, body = curl(self.base + '/readyz')
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body)['status'], 'ready')
+        self.assertEqual(json.loads(body)['checks'], 2)
+        status, _, body = curl(self.base + '/nope')
+        self.assertEqual(status, 404)
+        self.assertIn('no such route', json.loads(body)['error'])
+        status, head, _ = curl('-X', 'POST', '-d', 'x', self.base + '/metrics')
+        self.assertEqual(status, 405)
+        self.assertIn('Allow: GET, HEAD', head)
+        got = raw(self.base, b'HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+        self.assertTrue(got.startswith('HTTP/1.1 200 OK'), got)
+        self.assertIn('Content-Length: 16\r\n', got)
+        self.assertTrue(got.endswith('\r\n\r\n'), 'HEAD answered with a body: %r' % got)
+        # Keep-alive: two requests, one connection.
+        got = raw(self.base, b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+                             b'GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+        self.assertEqual(got.count('HTTP/1.1 200 OK'), 2)
+        self.assertIn('"ready"', got)
+        # Garbage is a 400 and a closed connection.
+        got = raw(self.base, b'\x16\x03\x01 not http at all\r\n\r\n')
+        self.assertTrue(got.startswith('HTTP/1.1 400'), got)
+        self.assertIn('malformed request', got)
+        self.assertIsNone(d.proc.poll())
+
+    def test_metrics(self):
+        d = self.start()
+        wait_until(lambda: 'shipwatch_check_up{check="web"' in curl(self.base + '/metrics')[2]
+                   and 'check="web",app="shop",env="prod",type="http"} 1' in
+                   curl(self.base + '/metrics')[2], what='web up in /metrics')
+        status, head, body = curl(self.base + '/metrics')
+        self.assertEqual(status, 200)
+        self.assertIn('text/plain; version=0.0.4', head)
+        for family in ('shipwatch_check_up', 'shipwatch_check_state',
+                       'shipwatch_check_duration_seconds', 'shipwatch_check_results_total',
+                       'shipwatch_check_last_run_timestamp_seconds',
+                       'shipwatch_check_http_status_code', 'shipwatch_deploys_total',
+                       'shipwatch_deploy_last_timestamp_seconds', 'shipwatch_deploy_info',
+                       'shipwatch_ipc_clients', 'shipwatch_store_queue_length',
+                       'shipwatch_store_write_errors_total', 'shipwatch_build_info',
+                       'process_cpu_seconds_total', 'process_resident_memory_bytes',
+                       'process_open_fds', 'process_max_fds', 'process_start_time_seconds'):
+            self.assertIn('# TYPE %s ' % family, body)
+            self.assertIn('# HELP %s ' % family, body)
+        self.assertIn('shipwatch_check_http_status_code{check="web",app="shop",env="prod",'
+                      'type="http"} 200', body)
+        self.assertRegex(body, r'shipwatch_check_duration_seconds_bucket\{check="web",.*'
+                               r'le="\+Inf"\} [1-9]')
+        self.assertRegex(body, r'process_start_time_seconds 1\d{9}\n')
+        # A deploy shows in the deploy families.
+        self.assertEqual(self.post_deploy('{"app":"shop","env":"prod","version":"7.1"}',
+                                          'Authorization: Bearer tok-123')[0], 201)
+        body = curl(self.base + '/metrics')[2]
+        self.assertIn('shipwatch_deploys_total{app="shop",env="prod",verdict="none"} 1', body)
+        self.assertIn('shipwatch_deploy_info{app="shop",env="prod",version="7.1"} 1', body)
+        rpc = d.rpc()
+        self.assertIn('shipwatch_ipc_clients 1\n', curl(self.base + '/metrics')[2])
+        rpc.close()
+
+        promtool = shutil.which('promtool')
+        if promtool is None:
+            self.skipTest('promtool is not installed')
+        out = subprocess.run([promtool, 'check', 'metrics'], input=body.encode(),
+                             capture_output=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout.decode() + out.stderr.decode())
+
+    def test_prometheus_scrapes(self):
+        prometheus = shutil.which('prometheus')
+        if prometheus is None:
+            self.skipTest('prometheus is not installed')
+        d = self.start()
+        work = tempfile.mkdtemp(prefix='shipwatch-prom-')
+        s = socket.socket()
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+        s.close()
+        with open(os.path.join(work, 'prometheus.yml'), 'w') as f:
+            f.write(textwrap.dedent('''
+                global:
+                  scrape_interval: 1s
+                scrape_configs:
+                  - job_name: shipwatch
+                    static_configs:
+                      - targets: ['%s']
+            ''' % self.base[len('http://'):]))
+        p = subprocess.Popen([prometheus, '--config.file', os.path.join(work, 'prometheus.yml'),
+                              '--storage.tsdb.path', os.path.join(work, 'data'),
+                              '--web.listen-address', '127.0.0.1:%d' % port],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def stop():
+            p.terminate()
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self._stoppers.append(stop)
+
+        def up_series():
+            try:
+                with urllib.request.urlopen('http://127.0.0.1:%d/api/v1/query?query='
+                                            'shipwatch_check_up' % port, timeout=5) as r:
+                    res = json.load(r)['data']['result']
+            except OSError:
+                return None
+            names = sorted(x['metric']['check'] for x in res)
+            return names if names == ['backup', 'web'] else None
+
+        self.assertEqual(wait_until(up_series, timeout=60, what='Prometheus to scrape'),
+                         ['backup', 'web'])
+
+    def test_heartbeats(self):
+        d = self.start()
+        rpc = d.rpc()
+        token = 'hb-0123456789abcdef'
+        status, _, body = curl(self.base + '/hb/' + token)
+        self.assertEqual((status, body), (200, 'OK\n'))
+        wait_until(lambda: rpc.call('checks.get', {'check': 'backup'})['state'] == 'up',
+                   what='the heartbeat check up')
+        self.assertEqual(curl('-X', 'POST', self.base + '/hb/%s/start' % token)[0], 200)
+        self.assertEqual(curl(self.base + '/hb/%s/fail' % token)[0], 200)
+        wait_until(lambda: rpc.call('checks.get', {'check': 'backup'})['state'] == 'down',
+                   what='the heartbeat check down after /fail')
+        self.assertEqual(curl(self.base + '/hb/%s' % token)[0], 200)
+        status, _, body = curl(self.base + '/hb/not-a-token')
+        self.assertEqual(status, 404)
+        self.assertEqual(curl(self.base + '/hb/%s/other' % token)[0], 404)
+        status, head, _ = curl('-X', 'PUT', self.base + '/hb/' + token)
+        self.assertEqual(status, 405)
+        self.assertIn('Allow: GET, POST, HEAD', head)
+
+    def test_deploys(self):
+        d = self.start()
+        rpc = d.rpc()
+        bearer = 'Authorization: Bearer tok-123'
+        status, _, body = self.post_deploy(json.dumps({
+            'app': 'shop', 'env': 'prod', 'version': '3.0.0', 'commit': 'abc1234',
+            'author': 'ci', 'status': 'started', 'id': 'gh-run-42',
+            'started_at': '2026-11-23T09:00:00Z', 'url': 'https://ci.example/42'}), bearer)
+        self.assertEqual(status, 201, body)
+        first = json.loads(body)
+        self.assertEqual(first['status'], 'started')
+        # The same id again: the same deploy, updated, what it leaves out kept.
+        status, _, body = self.post_deploy(json.dumps({
+            'app': 'shop', 'env': 'prod', 'version': '3.0.0', 'status': 'succeeded',
+            'id': 'gh-run-42', 'finished_at': '2026-11-23T09:04:30.500+01:00'}), bearer)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)['id'], first['id'])
+        deps = rpc.call('deploys.list')['deploys']
+        self.assertEqual(len(deps), 1)
+        self.assertEqual(deps[0]['status'], 'succeeded')
+        self.assertEqual(deps[0]['commit'], 'abc1234')
+        self.assertEqual(deps[0]['source'], 'api')
+        self.assertEqual(deps[0]['started_ms'], 1795424400000)
+        self.assertEqual(deps[0]['finished_ms'], 1795420800000 + 270500)
+
+        # A signature with the app's secret, upper- or lower-case hex.
+        body = json.dumps({'app': 'shop', 'env': 'prod', 'version': '3.0.1'}).encode()
+        sig = hmac.new(b'mac-456', body, hashlib.sha256).hexdigest()
+        self.assertEqual(self.post_deploy(body, 'X-Shipwatch-Signature-256: sha256=' + sig)[0],
+                         201)
+        self.assertEqual(self.post_deploy(
+            body, 'X-Shipwatch-Signature-256: sha256=' + sig.upper())[0], 201)
+        # The CLI's record lands in the same place.
+        subprocess.run([SHIPWATCH, '--socket', d.socket, 'deploy', 'record', '--app', 'shop',
+                        '--env', 'prod', '--version', '3.0.2'], check=True, capture_output=True)
+        self.assertEqual([x['version'] for x in rpc.call('deploys.list')['deploys']],
+                         ['3.0.2', '3.0.1', '3.0.1', '3.0.0'])
+
+        # Every refusal stores nothing.
+        before = len(rpc.call('deploys.list')['deploys'])
+        good = '{"app":"shop","env":"prod","version":"9"}'
+        cases = [
+            (good, [], 401, 'deploy-token'),
+            (good, ['Authorization: Bearer wrong'], 401, 'deploy-token'),
+            (good, ['Authorization: Basic dG9rLTEyMw=='], 401, None),
+            (good, ['X-Shipwatch-Signature-256: sha256=' + '0' * 64], 401, None),
+            (good, ['X-Shipwatch-Signature-256: sha256=' + sig], 401, None),   # other body
+            (good, ['X-Shipwatch-Signature-256: ' + sig], 401, None),
+            ('{"app":"shop","env":"prod"', [bearer], 400, 'malformed JSON at byte'),
+            ('[1, 2]', [bearer], 400, 'expected a JSON object'),
+            ('{"app":"shop","env":"prod","version":9}', [bearer], 400, 'version: expected a string'),
+            ('{"app":"shop","env":"prod"}', [bearer], 400, 'version: missing'),
+            ('{"app":"shop","env":"prod","version":"9","status":"maybe"}', [bearer], 400,
+             'status'),
+            ('{"app":"shop","env":"prod","version":"9","started_at":"yesterday"}', [bearer],
+             400, 'started_at'),
+            ('{"app":"shop","env":"prod","version":"9","app":"x"}', [bearer], 400, 'duplicate'),
+            ('{"app":"nope","env":"prod","version":"9"}', [bearer], 404, 'no app named nope'),
+            ('{"app":"quiet","env":"prod","version":"9"}', [bearer], 401, None),
+        ]
+        for body, headers, want, text in cases:
+            status, head, got = self.post_deploy(body, *headers)
+            self.assertEqual(status, want, (body, headers, got))
+            if text is not None:
+                self.assertIn(text, json.loads(got)['error'], (body, headers))
+            if want == 401:
+                self.assertIn('WWW-Authenticate: Bearer', head)
+        status, _, got = self.post_deploy(good, bearer, ctype='text/plain')
+        self.assertEqual(status, 415)
+        status, head, _ = curl(self.base + '/api/v1/deploys')
+        self.assertEqual(status, 405)
+        self.assertIn('Allow: POST', head)
+        got = raw(self.base, b'POST /api/v1/deploys HTTP/1.1\r\nHost: x\r\n'
+                             b'Content-Type: application/json\r\n\r\n')
+        self.assertTrue(got.startswith('HTTP/1.1 411'), got)
+        got = raw(self.base, b'POST /api/v1/deploys HTTP/1.1\r\nHost: x\r\n'
+                             b'Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n')
+        self.assertTrue(got.startswith('HTTP/1.1 413'), got)
+        got = raw(self.base, b'POST /api/v1/deploys HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: '
+                             b'chunked\r\nContent-Type: application/json\r\n\r\n' +
+                             (b'10000\r\n' + b' ' * 0x10000 + b'\r\n') * 17)
+        self.assertTrue(got.startswith('HTTP/1.1 413'), got[:100])
+        got = raw(self.base, b'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ' + b'a' * 20000 +
+                  b'\r\n\r\n')
+        self.assertTrue(got.startswith('HTTP/1.1 431'), got[:100])
+        self.assertEqual(len(rpc.call('deploys.list')['deploys']), before)
+
+    def test_slow_clients_are_dropped(self):
+        d = self.start()
+        # A slowloris: a header line every second, never the end. The
+        # header deadline (10 s) closes it while others are served.
+        host, port = self.base[len('http://'):].split(':')
+        slow = socket.create_connection((host, int(port)), timeout=30)
+        slow.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n')
+        t0 = time.monotonic()
+        closed = False
+        served = 0
+        while time.monotonic() - t0 < 20:
+            try:
+                slow.sendall(b'X-Drip: 1\r\n')
+            except OSError:
+                closed = True
+                break
+            slow.settimeout(0.01)
+            try:
+                if slow.recv(1) == b'':
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+                break
+            self.assertEqual(curl(self.base + '/healthz')[0], 200)
+            served += 1
+            time.sleep(0.5)
+        took = time.monotonic() - t0
+        slow.close()
+        self.assertTrue(closed, 'the slow client was never dropped')
+        self.assertGreaterEqual(took, 9)
+        self.assertLess(took, 15)
+        self.assertGreater(served, 10)
+        # An idle connection that never sends a byte goes too.
+        idle = socket.create_connection((host, int(port)), timeout=30)
+        t0 = time.monotonic()
+        self.assertEqual(idle.recv(1), b'')
+        self.assertLess(time.monotonic() - t0, 15)
+        idle.close()
+        self.assertIsNone(d.proc.poll())
+
+
+if __name__ == '__main__':
+    main()

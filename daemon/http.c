@@ -90,12 +90,41 @@ struct http_server {
     struct hconn *conns;
     struct http_stats st;
     http_parser_settings settings;
+    struct metrics_cache *metrics;  /* the last render, while fresh */
+    struct metrics_buf spare;       /* a released render's buffer */
+    uint64_t metrics_at;            /* loop time it was rendered */
 };
+
+/* The rendered /metrics, shared by the scrapes of one second: a burst of
+ * scrapes costs one render, and a write holds a reference while the bytes
+ * go out. */
+struct metrics_cache {
+    size_t refs;
+    struct metrics_buf buf;
+    struct metrics_buf *spare;  /* where its buffer goes when the last
+                                   reference goes, if that is empty */
+};
+
+#define METRICS_CACHE_MS 1000
 
 struct wreq {
     uv_write_t req;
-    char *data;
+    char *head;
+    char *body;                 /* owned copy, or NULL */
+    struct metrics_cache *shared;   /* or a reference to this */
 };
+
+static void metrics_unref(struct metrics_cache *m)
+{
+    if (m != NULL && --m->refs == 0) {
+        if (m->spare != NULL && m->spare->data == NULL) {
+            *m->spare = m->buf;     /* mapped pages for the next render */
+        } else {
+            free(m->buf.data);
+        }
+        free(m);
+    }
+}
 
 /* --- connection lifetime --- */
 
@@ -229,7 +258,9 @@ static void on_written(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
     struct hconn *c = req->handle->data;
-    free(w->data);
+    free(w->head);
+    free(w->body);
+    metrics_unref(w->shared);
     free(w);
     if (!c->open) {
         return;
@@ -256,37 +287,59 @@ static void on_written(uv_write_t *req, int status)
 
 /* Answer the current request. extra is more header lines ("Allow: GET\r\n")
  * or NULL. */
-static void respond(struct hconn *c, int status, const char *type, const char *body, size_t len,
-                    const char *extra)
+/* Write the status line, headers and body: a copy of body, or (when
+ * shared is set) a reference to the shared render it points into. */
+static void send_response(struct hconn *c, int status, const char *type, const char *body,
+                          size_t len, const char *extra, struct metrics_cache *shared)
 {
     if (!c->open) {
         return;
     }
-    char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-                     status, reason(status), type, len, extra != NULL ? extra : "",
-                     c->keep_alive ? "" : "Connection: close\r\n");
-    struct wreq *w = malloc(sizeof(*w));
-    char *data = malloc((size_t)n + len);
-    if (w == NULL || data == NULL) {
+    struct wreq *w = calloc(1, sizeof(*w));
+    char *head = malloc(512);
+    if (w == NULL || head == NULL) {
         free(w);
-        free(data);
+        free(head);
         hconn_close(c);
         return;
     }
-    memcpy(data, head, (size_t)n);
+    int n = snprintf(head, 512,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+                     status, reason(status), type, len, extra != NULL ? extra : "",
+                     c->keep_alive ? "" : "Connection: close\r\n");
+    w->head = head;
     if (c->parser.method == HTTP_HEAD) {
         len = 0;    /* the headers say how long the body would be */
     }
-    memcpy(data + n, body, len);
-    w->data = data;
-    uv_buf_t buf = uv_buf_init(data, (unsigned)((size_t)n + len));
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) < 0) {
-        free(data);
+    uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)n), uv_buf_init(NULL, 0)};
+    if (len > 0 && shared != NULL) {
+        w->shared = shared;
+        shared->refs++;
+        bufs[1] = uv_buf_init((char *)body, (unsigned)len);
+    } else if (len > 0) {
+        w->body = malloc(len);
+        if (w->body == NULL) {
+            free(head);
+            free(w);
+            hconn_close(c);
+            return;
+        }
+        memcpy(w->body, body, len);
+        bufs[1] = uv_buf_init(w->body, (unsigned)len);
+    }
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, len > 0 ? 2 : 1, on_written) < 0) {
+        free(w->head);
+        free(w->body);
+        metrics_unref(w->shared);
         free(w);
         hconn_close(c);
     }
+}
+
+static void respond(struct hconn *c, int status, const char *type, const char *body, size_t len,
+                    const char *extra)
+{
+    send_response(c, status, type, body, len, extra, NULL);
 }
 
 static void respond_json(struct hconn *c, int status, json_t *j, const char *extra)
@@ -351,14 +404,42 @@ static void route_readyz(struct hconn *c)
 
 static void route_metrics(struct hconn *c)
 {
-    struct metrics_buf b = {0};
-    if (metrics_render(c->srv->d, &b) < 0) {
-        free(b.data);
-        respond_error(c, 500, NULL, "out of memory");
-        return;
+    struct http_server *s = c->srv;
+    uint64_t now = uv_now(s->d->loop);
+    if (s->metrics == NULL || now - s->metrics_at >= METRICS_CACHE_MS) {
+        uint64_t t0 = uv_hrtime();
+        struct metrics_cache *m = s->metrics;
+        if (m != NULL && m->refs == 1) {
+            /* No write holds the last render: write over it. Its pages are
+             * mapped already; a fresh 20 MB buffer costs more in page
+             * faults than the rendering itself. */
+            m->buf.len = 0;
+            s->metrics = NULL;
+        } else if ((m = calloc(1, sizeof(*m))) != NULL) {
+            m->buf = s->spare;
+            m->buf.len = 0;
+            memset(&s->spare, 0, sizeof(s->spare));
+        }
+        if (m == NULL || metrics_render(s->d, &m->buf) < 0) {
+            if (m != NULL) {
+                free(m->buf.data);
+            }
+            free(m);
+            respond_error(c, 500, NULL, "out of memory");
+            return;
+        }
+        m->refs = 1;
+        m->spare = &s->spare;
+        char us[24], bytes[24];
+        snprintf(us, sizeof(us), "%llu", (unsigned long long)((uv_hrtime() - t0) / 1000));
+        snprintf(bytes, sizeof(bytes), "%zu", m->buf.len);
+        log_debug(LOG_KV("render_us", us, "bytes", bytes), "metrics rendered in %s us", us);
+        metrics_unref(s->metrics);
+        s->metrics = m;
+        s->metrics_at = now;
     }
-    respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
-    free(b.data);
+    send_response(c, 200, "text/plain; version=0.0.4; charset=utf-8", s->metrics->buf.data,
+                  s->metrics->buf.len, NULL, s->metrics);
 }
 
 /* /hb/TOKEN, /hb/TOKEN/start, /hb/TOKEN/fail */
@@ -1093,6 +1174,11 @@ void http_server_free(struct http_server *s)
     while (s->reqs != NULL) {
         deploy_req_free(s, s->reqs);
     }
+    if (s->metrics != NULL) {
+        s->metrics->spare = NULL;
+    }
+    metrics_unref(s->metrics);
+    free(s->spare.data);
     free(s->listeners);
     free(s);
 }

@@ -134,67 +134,71 @@ static void sample(struct metrics_buf *b, const char *name, const char *labels, 
     puts_(b, "\n");
 }
 
-/* The labels of every check, escaped once: "check=...,app=...,env=...,type=...". */
-static char **check_labels(struct daemon *d, size_t **lens)
+/* The labels of every check, escaped once, back to back in one buffer:
+ * "check=...,app=...,env=...,type=..."; offs[i] is where check i's start
+ * (offs[nchecks] the end). */
+static int check_labels(struct daemon *d, struct metrics_buf *lb, size_t **offs)
 {
-    char **v = calloc(d->nchecks + 1, sizeof(*v));
-    *lens = calloc(d->nchecks + 1, sizeof(**lens));
-    if (v == NULL || *lens == NULL) {
-        free(v);
-        free(*lens);
-        return NULL;
+    *offs = calloc(d->nchecks + 1, sizeof(**offs));
+    if (*offs == NULL || !grow(lb, d->nchecks * 96 + 1)) {
+        return -ENOMEM;
     }
     for (size_t i = 0; i < d->nchecks; i++) {
         const struct conf_check *cc = d->checks[i]->conf;
-        struct metrics_buf lb = {0};
-        put_label(&lb, "check", cc->name, false);
-        put_label(&lb, "app", cc->app, true);
-        put_label(&lb, "env", cc->env, true);
-        put_label(&lb, "type", cc->type_name, true);
-        v[i] = lb.data;
-        (*lens)[i] = lb.len;
+        (*offs)[i] = lb->len;
+        put_label(lb, "check", cc->name, false);
+        put_label(lb, "app", cc->app, true);
+        put_label(lb, "env", cc->env, true);
+        put_label(lb, "type", cc->type_name, true);
     }
-    return v;
+    (*offs)[d->nchecks] = lb->len;
+    return oom ? -ENOMEM : 0;
 }
 
 static void checks(struct daemon *d, struct metrics_buf *b)
 {
-    size_t *lens = NULL;
-    char **labels = check_labels(d, &lens);
-    if (labels == NULL) {
+    struct metrics_buf lb = {0};
+    size_t *offs = NULL;
+    if (check_labels(d, &lb, &offs) < 0) {
         oom = true;
+        free(lb.data);
+        free(offs);
         return;
     }
+    /* The i-th check's labels and their length. */
+#define LBL(i) (lb.data + offs[i]), (offs[(i) + 1] - offs[i])
     family(b, "shipwatch_check_up", "gauge", "1 when the check's state is up, else 0.");
     for (size_t i = 0; i < d->nchecks; i++) {
-        sample(b, "shipwatch_check_up", labels[i], lens[i], NULL,
+        sample(b, "shipwatch_check_up", LBL(i), NULL,
                d->checks[i]->state == STATE_UP);
     }
     family(b, "shipwatch_check_state", "gauge",
            "The check's state: 0 unknown, 1 up, 2 degraded, 3 down.");
     for (size_t i = 0; i < d->nchecks; i++) {
-        sample(b, "shipwatch_check_state", labels[i], lens[i], NULL, d->checks[i]->state);
+        sample(b, "shipwatch_check_state", LBL(i), NULL, d->checks[i]->state);
     }
     family(b, "shipwatch_check_duration_seconds", "histogram",
            "How long the check's runs took, since the daemon started.");
+    char le[CHECK_DURATION_BUCKETS][32];
+    for (int k = 0; k < CHECK_DURATION_BUCKETS; k++) {
+        int64_t us = check_duration_bounds_us[k];
+        snprintf(le[k], sizeof(le[k]), ",le=\"%lld.%06lld\"", (long long)(us / 1000000),
+                 (long long)(us % 1000000));
+    }
     for (size_t i = 0; i < d->nchecks; i++) {
         const struct check *c = d->checks[i];
         for (int k = 0; k < CHECK_DURATION_BUCKETS; k++) {
-            char le[40];
-            int64_t us = check_duration_bounds_us[k];
-            snprintf(le, sizeof(le), ",le=\"%lld.%06lld\"", (long long)(us / 1000000),
-                     (long long)(us % 1000000));
-            sample(b, "shipwatch_check_duration_seconds_bucket", labels[i], lens[i], le,
+            sample(b, "shipwatch_check_duration_seconds_bucket", LBL(i), le[k],
                    (int64_t)c->duration_buckets[k]);
         }
-        sample(b, "shipwatch_check_duration_seconds_bucket", labels[i], lens[i],
+        sample(b, "shipwatch_check_duration_seconds_bucket", LBL(i),
                ",le=\"+Inf\"", (int64_t)c->duration_count);
         puts_(b, "shipwatch_check_duration_seconds_sum{");
-        put(b, labels[i], lens[i]);
+        put(b, LBL(i));
         puts_(b, "} ");
         put_seconds_us(b, c->duration_sum_us);
         puts_(b, "\n");
-        sample(b, "shipwatch_check_duration_seconds_count", labels[i], lens[i], NULL,
+        sample(b, "shipwatch_check_duration_seconds_count", LBL(i), NULL,
                (int64_t)c->duration_count);
     }
     family(b, "shipwatch_check_results_total", "counter",
@@ -203,7 +207,7 @@ static void checks(struct daemon *d, struct metrics_buf *b)
                                            ",result=\"degraded\"", ",result=\"down\""};
     for (size_t i = 0; i < d->nchecks; i++) {
         for (int k = 0; k < 4; k++) {
-            sample(b, "shipwatch_check_results_total", labels[i], lens[i], outcomes[k],
+            sample(b, "shipwatch_check_results_total", LBL(i), outcomes[k],
                    (int64_t)d->checks[i]->results_total[k]);
         }
     }
@@ -211,7 +215,7 @@ static void checks(struct daemon *d, struct metrics_buf *b)
            "When the check's last run started, in unix seconds; absent before its first.");
     for (size_t i = 0; i < d->nchecks; i++) {
         if (d->checks[i]->last.started_ms > 0) {
-            sample(b, "shipwatch_check_last_run_timestamp_seconds", labels[i], lens[i], NULL,
+            sample(b, "shipwatch_check_last_run_timestamp_seconds", LBL(i), NULL,
                    d->checks[i]->last.started_ms / 1000);
         }
     }
@@ -220,7 +224,7 @@ static void checks(struct daemon *d, struct metrics_buf *b)
     for (size_t i = 0; i < d->nchecks; i++) {
         const struct check *c = d->checks[i];
         if (c->conf->kind == CHECK_HTTP && c->last.started_ms > 0 && c->last.status >= 0) {
-            sample(b, "shipwatch_check_http_status_code", labels[i], lens[i], NULL,
+            sample(b, "shipwatch_check_http_status_code", LBL(i), NULL,
                    c->last.status);
         }
     }
@@ -228,15 +232,13 @@ static void checks(struct daemon *d, struct metrics_buf *b)
            "When the peer certificate seen by an https check expires, in unix seconds.");
     for (size_t i = 0; i < d->nchecks; i++) {
         if (d->checks[i]->last.cert_expiry_s > 0) {
-            sample(b, "shipwatch_check_tls_expiry_timestamp_seconds", labels[i], lens[i], NULL,
+            sample(b, "shipwatch_check_tls_expiry_timestamp_seconds", LBL(i), NULL,
                    d->checks[i]->last.cert_expiry_s);
         }
     }
-    for (size_t i = 0; i < d->nchecks; i++) {
-        free(labels[i]);
-    }
-    free(labels);
-    free(lens);
+#undef LBL
+    free(lb.data);
+    free(offs);
 }
 
 static void deploys(struct daemon *d, struct metrics_buf *b)
@@ -380,6 +382,10 @@ static void process(struct metrics_buf *b)
 int metrics_render(struct daemon *d, struct metrics_buf *b)
 {
     oom = false;
+    /* About 2 KiB a check: one allocation instead of a chain of copies. */
+    if (!grow(b, 65536 + d->nchecks * 2304)) {
+        return -ENOMEM;
+    }
     family(b, "shipwatch_build_info", "gauge", "1, labelled with the daemon's version.");
     puts_(b, "shipwatch_build_info{version=\"" SHIPWATCH_VERSION "\"} 1\n");
     checks(d, b);

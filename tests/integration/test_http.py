@@ -148,11 +148,14 @@ class HttpTest(DaemonTest):
         # A deploy shows in the deploy families.
         self.assertEqual(self.post_deploy('{"app":"shop","env":"prod","version":"7.1"}',
                                           'Authorization: Bearer tok-123')[0], 201)
-        body = curl(self.base + '/metrics')[2]
+        # A render serves the scrapes of one second: wait for the next.
+        body = wait_until(lambda: (lambda b: b if 'shipwatch_deploy_info{app="shop",env="prod",'
+                                   'version="7.1"} 1' in b else None)(curl(self.base + '/metrics')[2]),
+                          what='the deploy in /metrics')
         self.assertIn('shipwatch_deploys_total{app="shop",env="prod",verdict="none"} 1', body)
-        self.assertIn('shipwatch_deploy_info{app="shop",env="prod",version="7.1"} 1', body)
         rpc = d.rpc()
-        self.assertIn('shipwatch_ipc_clients 1\n', curl(self.base + '/metrics')[2])
+        wait_until(lambda: 'shipwatch_ipc_clients 1\n' in curl(self.base + '/metrics')[2],
+                   what='the socket client in /metrics')
         rpc.close()
 
         promtool = shutil.which('promtool')

@@ -1483,6 +1483,10 @@ static const struct field daemon_fields[] = {
      .off = CO(daemon.ipc_max_message),
      .min = KB(4),
      .max = MB(64)},
+    {.key = "github-secret",
+     .parse = p_str,
+     .off = CO(daemon.github_secret),
+     .valid = v_secret},
     {.key = "ipc-max-queue",
      .parse = p_size,
      .off = CO(daemon.ipc_max_queue),
@@ -1543,6 +1547,7 @@ static const struct field app_fields[] = {
     [APP_NAME] = {.key = "name", .parse = p_str, .off = AO(name), .valid = v_name},
     {.key = "deploy-token", .parse = p_str, .off = AO(deploy_token), .valid = v_secret},
     {.key = "deploy-secret", .parse = p_str, .off = AO(deploy_secret), .valid = v_secret},
+    {.key = "github-repo", .parse = p_str, .off = AO(github_repo), .valid = v_secret},
     {.key = "verify", .parse = p_map, .sub = verify_fields, .nsub = NFIELDS(verify_fields)},
 };
 
@@ -2483,6 +2488,7 @@ void config_free(struct config *c)
     free(c->daemon.socket);
     strv_free(c->daemon.http, c->daemon.nhttp);
     strv_free(c->daemon.admins, c->daemon.nadmins);
+    free(c->daemon.github_secret);
     free(c->storage.driver);
     free(c->storage.path);
     free(c->storage.dsn);
@@ -2491,6 +2497,7 @@ void config_free(struct config *c)
         free(a->name);
         free(a->deploy_token);
         free(a->deploy_secret);
+        free(a->github_repo);
     }
     free(c->apps);
     for (size_t i = 0; i < c->nchecks; i++) {

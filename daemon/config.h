@@ -92,6 +92,7 @@ struct conf_app {
     char *name;
     char *deploy_token;        /* secret */
     char *deploy_secret;       /* secret, HMAC key */
+    char *github_repo;         /* "owner/name" whose GitHub deployments are this app's */
     int64_t verify_window_ms;
     int64_t verify_interval_ms;
 };
@@ -130,6 +131,7 @@ struct config {
         int64_t drain_timeout_ms;
         size_t ipc_max_message;
         size_t ipc_max_queue;  /* bytes queued to one client */
+        char *github_secret;   /* secret: the GitHub webhook's, for X-Hub-Signature-256 */
     } daemon;
 
     struct {

@@ -42,11 +42,14 @@ enum hdr {
     H_AUTHORIZATION,
     H_CONTENT_TYPE,
     H_SIGNATURE,                /* X-Shipwatch-Signature-256 */
+    H_HUB_SIGNATURE,            /* X-Hub-Signature-256 (GitHub) */
+    H_GITHUB_EVENT,             /* X-GitHub-Event */
     H_COUNT
 };
 
 static const char *const hdr_names[] = {"authorization", "content-type",
-                                        "x-shipwatch-signature-256"};
+                                        "x-shipwatch-signature-256", "x-hub-signature-256",
+                                        "x-github-event"};
 
 struct hconn {
     uv_tcp_t tcp;
@@ -477,6 +480,35 @@ static bool secret_equal(const char *a, const char *b)
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
+/* Whether header ("sha256=HEX") is the HMAC-SHA256 of the body with secret;
+ * compared in constant time, hex digits in either case. */
+static bool body_signed(const struct hconn *c, const char *header, const char *secret)
+{
+    if (strncmp(header, "sha256=", 7) != 0) {
+        return false;
+    }
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)c->body,
+             c->body_len, mac, &maclen) == NULL) {
+        return false;
+    }
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < maclen; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    }
+    char given[2 * EVP_MAX_MD_SIZE + 1];
+    size_t n = strlen(header + 7);
+    if (n != 2 * maclen) {
+        return false;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        char ch = header[7 + i];
+        given[i] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
+    }
+    return CRYPTO_memcmp(hex, given, n) == 0;
+}
+
 /* Whether the request is signed or carries the app's token. */
 static bool deploy_authorized(const struct hconn *c, const struct conf_app *app)
 {
@@ -485,31 +517,8 @@ static bool deploy_authorized(const struct hconn *c, const struct conf_app *app)
         secret_equal(c->hdr[H_AUTHORIZATION] + 7, app->deploy_token)) {
         return true;
     }
-    if (c->hdr_set[H_SIGNATURE] && app->deploy_secret != NULL &&
-        strncmp(c->hdr[H_SIGNATURE], "sha256=", 7) == 0) {
-        unsigned char mac[EVP_MAX_MD_SIZE];
-        unsigned int maclen = 0;
-        if (HMAC(EVP_sha256(), app->deploy_secret, (int)strlen(app->deploy_secret),
-                 (const unsigned char *)c->body, c->body_len, mac, &maclen) == NULL) {
-            return false;
-        }
-        char hex[2 * EVP_MAX_MD_SIZE + 1];
-        for (unsigned i = 0; i < maclen; i++) {
-            snprintf(hex + 2 * i, 3, "%02x", mac[i]);
-        }
-        /* Hex digits in either case. */
-        char given[2 * EVP_MAX_MD_SIZE + 1];
-        size_t n = strlen(c->hdr[H_SIGNATURE] + 7);
-        if (n != 2 * maclen) {
-            return false;
-        }
-        for (size_t i = 0; i <= n; i++) {
-            char ch = c->hdr[H_SIGNATURE][7 + i];
-            given[i] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
-        }
-        return CRYPTO_memcmp(hex, given, n) == 0;
-    }
-    return false;
+    return c->hdr_set[H_SIGNATURE] && app->deploy_secret != NULL &&
+           body_signed(c, c->hdr[H_SIGNATURE], app->deploy_secret);
 }
 
 /* A string member of o into *out (NULL when absent). false after
@@ -675,6 +684,8 @@ done:
     deploy_req_free(c->srv, r);
 }
 
+static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *dep);
+
 static void route_deploys(struct hconn *c)
 {
     struct daemon *d = c->srv->d;
@@ -738,6 +749,15 @@ static void route_deploys(struct hconn *c)
         json_decref(doc);
         return;
     }
+    record_deploy(c, doc, &dep);
+}
+
+/* Record dep (its strings in doc, which passes to this call): a new deploy,
+ * or, when its ext_id is stored already, an update of that one. */
+static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *depp)
+{
+    struct daemon *d = c->srv->d;
+    struct deploy dep = *depp;
     struct deploy_req *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         json_decref(doc);
@@ -762,6 +782,139 @@ static void route_deploys(struct hconn *c)
     if (rc < 0) {
         on_deploy_lookup(rc, NULL, 0, r);
     }
+}
+
+/* A string inside a JSON document by a path of object keys; NULL when
+ * any step is missing or the end is not a string. */
+static const char *jstr(json_t *o, const char *a, const char *b, const char *k)
+{
+    json_t *v = json_object_get(o, a);
+    if (b != NULL) {
+        v = json_object_get(v, b);
+    }
+    if (k != NULL) {
+        v = json_object_get(v, k);
+    }
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The app of a repository: the one whose github-repo is its full name, else
+ * the one named as the repository. */
+static const struct conf_app *app_of_repo(const struct config *conf, const char *full,
+                                          const char *name)
+{
+    for (size_t i = 0; full != NULL && i < conf->napps; i++) {
+        if (conf->apps[i].github_repo != NULL && strcmp(conf->apps[i].github_repo, full) == 0) {
+            return &conf->apps[i];
+        }
+    }
+    return name != NULL ? config_find_app(conf, name) : NULL;
+}
+
+/* POST /webhooks/github: deployment and deployment_status events. */
+static void route_github(struct hconn *c)
+{
+    struct daemon *d = c->srv->d;
+    const char *secret = d->conf->daemon.github_secret;
+    if (secret == NULL) {
+        respond_error(c, 404, NULL, "the GitHub webhook is off: set daemon.github-secret");
+        return;
+    }
+    if (!c->sized) {
+        c->keep_alive = false;
+        respond_error(c, 411, NULL, "a webhook needs a Content-Length");
+        return;
+    }
+    if (!c->hdr_set[H_HUB_SIGNATURE] || !body_signed(c, c->hdr[H_HUB_SIGNATURE], secret)) {
+        respond_error(c, 401, NULL, "X-Hub-Signature-256 is missing or does not match the "
+                                    "body and daemon.github-secret");
+        return;
+    }
+    if (!c->hdr_set[H_CONTENT_TYPE] ||
+        strncasecmp(c->hdr[H_CONTENT_TYPE], "application/json", 16) != 0) {
+        respond_error(c, 415, NULL, "set the webhook's content type to application/json");
+        return;
+    }
+    const char *event = c->hdr_set[H_GITHUB_EVENT] ? c->hdr[H_GITHUB_EVENT] : "";
+    if (strcmp(event, "ping") == 0) {
+        respond_json(c, 200, json_pack("{s:b}", "ok", 1), NULL);
+        return;
+    }
+    if (strcmp(event, "deployment") != 0 && strcmp(event, "deployment_status") != 0) {
+        respond_json(c, 202, json_pack("{s:s}", "ignored", event), NULL);
+        return;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(c->body != NULL ? c->body : "", c->body_len, 0, &jerr);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        respond_error(c, 400, NULL, "malformed JSON at byte %d", jerr.position);
+        return;
+    }
+    json_t *dp = json_object_get(doc, "deployment");
+    json_t *gid = json_object_get(dp, "id");
+    const char *full = jstr(doc, "repository", "full_name", NULL);
+    const char *repo = jstr(doc, "repository", "name", NULL);
+    struct deploy dep = {
+        .env = jstr(dp, "environment", NULL, NULL),
+        .commit = jstr(dp, "sha", NULL, NULL),
+        .author = jstr(dp, "creator", "login", NULL),
+        .description = jstr(dp, "description", NULL, NULL),
+        .source = "github",
+        .status = "started",
+    };
+    /* The version: the deployment payload's "version", else its ref. */
+    dep.version = jstr(dp, "payload", "version", NULL);
+    if (dep.version == NULL) {
+        dep.version = jstr(dp, "ref", NULL, NULL);
+    }
+    if (!json_is_integer(gid) || dep.env == NULL || dep.version == NULL) {
+        respond_error(c, 400, NULL, "a %s event needs deployment.id, .environment and .ref",
+                      event);
+        json_decref(doc);
+        return;
+    }
+    if (strcmp(event, "deployment_status") == 0) {
+        const char *state = jstr(doc, "deployment_status", "state", NULL);
+        const char *url = jstr(doc, "deployment_status", "target_url", NULL);
+        dep.url = url != NULL && url[0] != '\0' ? url : jstr(doc, "deployment_status", "log_url", NULL);
+        if (state == NULL) {
+            respond_error(c, 400, NULL, "deployment_status.state: missing");
+            json_decref(doc);
+            return;
+        }
+        if (strcmp(state, "success") == 0) {
+            dep.status = "succeeded";
+        } else if (strcmp(state, "failure") == 0 || strcmp(state, "error") == 0) {
+            dep.status = "failed";
+        } else if (strcmp(state, "inactive") == 0) {
+            respond_json(c, 202, json_pack("{s:s}", "ignored", "inactive"), NULL);
+            json_decref(doc);
+            return;
+        }
+    }
+    const struct conf_app *app = app_of_repo(d->conf, full, repo);
+    if (app == NULL) {
+        respond_error(c, 404, NULL, "no app for repository %s: name one with github-repo",
+                      full != NULL ? full : "(unnamed)");
+        json_decref(doc);
+        return;
+    }
+    /* Copies in doc: a reload may free the configuration before the
+     * store answers the lookup. */
+    json_object_set_new(doc, "shipwatch_app", json_string(app->name));
+    dep.app = json_string_value(json_object_get(doc, "shipwatch_app"));
+    char ext[64];
+    snprintf(ext, sizeof(ext), "github:%lld", (long long)json_integer_value(gid));
+    json_object_set_new(doc, "shipwatch_ext_id", json_string(ext));
+    dep.ext_id = json_string_value(json_object_get(doc, "shipwatch_ext_id"));
+    char why[256];
+    if (deploy_validate(&dep, why, sizeof(why)) < 0) {
+        respond_error(c, 400, NULL, "%s", why);
+        json_decref(doc);
+        return;
+    }
+    record_deploy(c, doc, &dep);
 }
 
 static void route(struct hconn *c)
@@ -800,6 +953,14 @@ static void route(struct hconn *c)
             respond_error(c, 405, "Allow: POST\r\n", "/api/v1/deploys takes POST");
         } else {
             route_deploys(c);
+        }
+        return;
+    }
+    if (path_is(path, "/webhooks/github")) {
+        if (m != HTTP_POST) {
+            respond_error(c, 405, "Allow: POST\r\n", "/webhooks/github takes POST");
+        } else {
+            route_github(c);
         }
         return;
     }

@@ -28,6 +28,7 @@ static const char config_text[] =
     "daemon:\n"
     "  socket: %s/sw.sock\n"
     "  http: 127.0.0.1:0\n"
+    "  github-secret: gh\n"
     "storage:\n"
     "  path: %s/history.db\n"
     "apps:\n"

@@ -19,6 +19,7 @@ from harness import SHIPWATCH, SLOW, DaemonTest, Rpc, main, wait_until
 CONFIG = '''
 daemon:
   socket: {socket}
+  github-secret: gh-hook-secret
 storage:
   path: {db}
 defaults:
@@ -30,6 +31,7 @@ apps:
   - name: shop
     deploy-token: tok-123
     deploy-secret: mac-456
+    github-repo: acme/storefront
   - name: quiet
 checks:
   - name: web
@@ -317,6 +319,76 @@ class HttpTest(DaemonTest):
                   b'\r\n\r\n')
         self.assertTrue(got.startswith('HTTP/1.1 431'), got[:100])
         self.assertEqual(len(rpc.call('deploys.list')['deploys']), before)
+
+    def github(self, event, payload, secret=b'gh-hook-secret', signature=None):
+        body = json.dumps(payload).encode()
+        sig = signature if signature is not None else \
+            'sha256=' + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        headers = ['-X', 'POST', '-H', 'Content-Type: application/json',
+                   '-H', 'X-GitHub-Event: ' + event, '-H', 'X-GitHub-Delivery: 1']
+        if sig:
+            headers += ['-H', 'X-Hub-Signature-256: ' + sig]
+        return curl(*headers, '--data-binary', '@-', self.base + '/webhooks/github', data=body)
+
+    def test_github_webhook(self):
+        d = self.start()
+        rpc = d.rpc()
+        deployment = {'id': 9001, 'sha': 'f00dfeed' * 5, 'ref': 'v5.2.0', 'environment': 'prod',
+                      'creator': {'login': 'octocat'}, 'payload': {}}
+        repo = {'full_name': 'acme/storefront', 'name': 'storefront'}
+        status, _, body = self.github('ping', {'zen': 'Keep it logically awesome.'})
+        self.assertEqual((status, json.loads(body)), (200, {'ok': True}))
+        status, _, body = self.github('deployment', {'deployment': deployment,
+                                                     'repository': repo})
+        self.assertEqual(status, 201, body)
+        dep_id = json.loads(body)['id']
+        deps = rpc.call('deploys.list')['deploys']
+        self.assertEqual(len(deps), 1)
+        self.assertEqual((deps[0]['app'], deps[0]['env'], deps[0]['version'], deps[0]['status'],
+                          deps[0]['source'], deps[0]['author'], deps[0]['commit']),
+                         ('shop', 'prod', 'v5.2.0', 'started', 'github', 'octocat',
+                          'f00dfeed' * 5))
+        # Its status, later: the same deploy.
+        status, _, body = self.github('deployment_status', {
+            'deployment': deployment, 'repository': repo,
+            'deployment_status': {'state': 'success', 'target_url': 'https://shop.example'}})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)['id'], dep_id)
+        deps = rpc.call('deploys.list')['deploys']
+        self.assertEqual(len(deps), 1)
+        self.assertEqual(deps[0]['status'], 'succeeded')
+        self.assertEqual(deps[0]['url'], 'https://shop.example')
+        # A failure of another deployment; the payload's version wins over the ref.
+        other = dict(deployment, id=9002, payload={'version': '5.2.1'})
+        status, _, body = self.github('deployment_status', {
+            'deployment': other, 'repository': repo, 'deployment_status': {'state': 'failure'}})
+        self.assertEqual(status, 201, body)
+        deps = rpc.call('deploys.list')['deploys']
+        self.assertEqual((deps[0]['version'], deps[0]['status']), ('5.2.1', 'failed'))
+        # Other events are accepted and ignored; so is an inactive status.
+        self.assertEqual(self.github('push', {'ref': 'refs/heads/main'})[0], 202)
+        self.assertEqual(self.github('deployment_status', {
+            'deployment': other, 'repository': repo,
+            'deployment_status': {'state': 'inactive'}})[0], 202)
+        # Signatures: wrong secret, missing, malformed.
+        n = len(rpc.call('deploys.list')['deploys'])
+        payload = {'deployment': dict(deployment, id=9003), 'repository': repo}
+        for kw in ({'secret': b'wrong'}, {'signature': ''}, {'signature': 'sha1=abc'},
+                   {'signature': 'sha256=' + '0' * 64}):
+            self.assertEqual(self.github('deployment', payload, **kw)[0], 401, kw)
+        # A repository no app claims; a payload without an environment.
+        status, _, body = self.github('deployment', {'deployment': dict(deployment, id=9004),
+                                                     'repository': {'full_name': 'acme/x',
+                                                                    'name': 'x'}})
+        self.assertEqual(status, 404)
+        self.assertIn('acme/x', json.loads(body)['error'])
+        bad = dict(deployment, id=9005)
+        del bad['environment']
+        self.assertEqual(self.github('deployment', {'deployment': bad, 'repository': repo})[0],
+                         400)
+        self.assertEqual(len(rpc.call('deploys.list')['deploys']), n)
+        status, head, _ = curl(self.base + '/webhooks/github')
+        self.assertEqual(status, 405)
 
     def test_slow_clients_are_dropped(self):
         d = self.start()

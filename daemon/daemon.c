@@ -19,6 +19,7 @@
 #include "sched.h"
 #include "state.h"
 #include "store.h"
+#include "verify.h"
 
 #define RETENTION_FIRST_MS (60 * 1000)
 #define RETENTION_EVERY_MS (60 * 60 * 1000)
@@ -161,6 +162,7 @@ void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
     };
     store_put_result(d->store, &s);
     ipc_server_on_result(d->ipc, c, r);
+    verify_on_result(d, c, r);
     if (changed) {
         emit_state_change(d, c, from, r);
     }
@@ -208,6 +210,7 @@ static void on_loaded_deploys(int err, const struct deploy *deps, size_t n, void
     struct daemon *d = arg;
     for (size_t i = 0; err == 0 && i < n; i++) {
         deploy_track(d, &deps[i], false);
+        verify_note_stored(d, &deps[i]);
     }
 }
 
@@ -542,6 +545,7 @@ void daemon_finish(struct daemon *d)
         daemon_emit_event(d, &ev);
     }
     log_set_hook(NULL, NULL);
+    verify_finish(d);
     ipc_server_close(d->ipc);
     http_server_close(d->http);
     sched_destroy(d->sched);

@@ -18,6 +18,9 @@ struct store;
 struct curlm;
 struct event;
 struct ipc_server;
+struct http_server;
+struct verify_window;
+struct healthy;
 
 /* Deploys counted for /metrics: recorded since start, by app, env, verdict. */
 struct deploy_count {
@@ -50,6 +53,8 @@ struct daemon {
     size_t ndeploy_counts;
     struct deploy_last *deploy_lasts;
     size_t ndeploy_lasts;
+    struct verify_window *windows;   /* post-deploy verifications running */
+    struct healthy *healthy;         /* last healthy version per app-env */
 
     uv_signal_t sig_term;
     uv_signal_t sig_int;

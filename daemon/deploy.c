@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "store.h"
+#include "verify.h"
 
 static bool one_of(const char *s, const char *const *set)
 {
@@ -92,7 +93,12 @@ int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen
         return -EIO;
     }
 
-    deploy_track(d, dep, is_new);
+    /* Counted once it has a verdict (verify.c), or now when it failed. */
+    if (is_new && strcmp(dep->status, "failed") == 0) {
+        deploy_track(d, dep, true);
+    } else {
+        deploy_track(d, dep, false);
+    }
 
     char msg[DEPLOY_FIELD_MAX * 4 + 64];
     snprintf(msg, sizeof(msg), "deploy %s/%s %s%s%s (%s)", dep->app, dep->env, dep->version,
@@ -106,6 +112,7 @@ int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen
                        .message = msg,
                        .data = data};
     daemon_emit_event(d, &ev);
+    verify_on_deploy(d, dep);
     return 0;
 }
 

@@ -154,7 +154,13 @@ class HttpTest(DaemonTest):
         body = wait_until(lambda: (lambda b: b if 'shipwatch_deploy_info{app="shop",env="prod",'
                                    'version="7.1"} 1' in b else None)(curl(self.base + '/metrics')[2]),
                           what='the deploy in /metrics')
-        self.assertIn('shipwatch_deploys_total{app="shop",env="prod",verdict="none"} 1', body)
+        # Counted by verdict once judged; a failed deploy at once, as none.
+        self.assertNotIn('shipwatch_deploys_total{app="shop"', body)
+        self.assertEqual(self.post_deploy('{"app":"shop","env":"prod","version":"7.2",'
+                                          '"status":"failed"}', 'Authorization: Bearer tok-123')[0],
+                         201)
+        wait_until(lambda: 'shipwatch_deploys_total{app="shop",env="prod",verdict="none"} 1'
+                   in curl(self.base + '/metrics')[2], what='the failed deploy counted')
         rpc = d.rpc()
         wait_until(lambda: 'shipwatch_ipc_clients 1\n' in curl(self.base + '/metrics')[2],
                    what='the socket client in /metrics')

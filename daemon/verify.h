@@ -1,0 +1,38 @@
+/* verify.h - post-deploy verification.
+ *
+ * When a deploy of an app and env succeeds, that app-env's checks run at
+ * the app's verify.interval for verify.window; then the deploy gets its
+ * verdict: failed when one of the checks is down at the end, degraded when
+ * any result in the window was not up, healthy otherwise. A failed verdict
+ * names the first check that failed in the window and the last version
+ * whose verdict was healthy (the rollback target). A new deploy of the same
+ * app-env ends the running window with its verdict so far. The verdict is
+ * stored on the deploy, counted in shipwatch_deploys_total and sent as a
+ * "deploy.verdict" event. */
+#ifndef SHIPWATCH_VERIFY_H
+#define SHIPWATCH_VERIFY_H
+
+#include <stdbool.h>
+
+struct daemon;
+struct deploy;
+struct check;
+struct result;
+
+/* A deploy was recorded (new or updated): start a window when it
+ * succeeded, after ending any window of its app-env. */
+void verify_on_deploy(struct daemon *d, const struct deploy *dep);
+
+/* A result of c: tallied into its app-env's window, if one runs. */
+void verify_on_result(struct daemon *d, const struct check *c, const struct result *r);
+
+/* The last healthy version of app/env as known, or NULL. */
+const char *verify_last_healthy(const struct daemon *d, const char *app, const char *env);
+
+/* Note a stored deploy's verdict at start-up (the last healthy versions). */
+void verify_note_stored(struct daemon *d, const struct deploy *dep);
+
+/* End every window without a verdict and free (shutdown). */
+void verify_finish(struct daemon *d);
+
+#endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "deploy.h"
 #include "daemon.h"
 #include "sched.h"
 
@@ -108,6 +109,8 @@ void check_run_finish(struct check_run *run)
     run->result.duration_us = (int64_t)((uv_hrtime() - run->started_ns) / 1000);
     /* A removed check's conf belongs to a freed configuration: not read. */
     if (!cancelled && !c->removed && run->result.outcome == STATE_UP) {
+        /* [DEPLOY].version: the app-env's last succeeded deploy. */
+        run->facts.deploy_version = deploy_succeeded_version(d, c->conf->app, c->conf->env);
         evaluate(run);
     }
     r = run->result;

@@ -668,6 +668,7 @@ bool cond_eval(const struct cond *c, const struct cond_facts *f, char *why, size
 {
     struct value l, r;
     bool ok = false;
+    bool right_resolved = false;    /* r holds a placeholder's value */
 
     resolve(&c->left, f, &l);
     if (l.known) {
@@ -688,6 +689,7 @@ bool cond_eval(const struct cond *c, const struct cond_facts *f, char *why, size
             ok = c->op == OP_EQ ? m : !m;
         } else {
             resolve(&c->right, f, &r);
+            right_resolved = c->right.kind != K_LITERAL;
             ok = r.known && compare(&l, c->op, &r);
         }
     }
@@ -700,7 +702,14 @@ bool cond_eval(const struct cond *c, const struct cond_facts *f, char *why, size
         char actual[WHY_VALUE_MAX + 8];
         render(actual, sizeof(actual), l.known ? l.str : "n/a");
         const char *rest = sep;
-        snprintf(why, whylen, "%.*s (%s) %s", (int)lhs_len, c->text, actual, rest);
+        if (right_resolved) {
+            /* Both sides were placeholders: show both values. */
+            char other[WHY_VALUE_MAX + 8];
+            render(other, sizeof(other), r.known ? r.str : "n/a");
+            snprintf(why, whylen, "%.*s (%s) %s (%s)", (int)lhs_len, c->text, actual, rest, other);
+        } else {
+            snprintf(why, whylen, "%.*s (%s) %s", (int)lhs_len, c->text, actual, rest);
+        }
     }
     return ok;
 }

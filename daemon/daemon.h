@@ -32,6 +32,8 @@ struct deploy_count {
 struct deploy_last {
     char *app, *env, *version;
     int64_t started_ms;
+    char *succeeded_version;    /* of the last deploy that succeeded */
+    int64_t succeeded_ms;
 };
 
 struct daemon {

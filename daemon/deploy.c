@@ -159,7 +159,7 @@ void deploy_track(struct daemon *d, const struct deploy *dep, bool count)
             return;
         }
         d->deploy_lasts = v;
-        v[i] = (struct deploy_last){dup(dep->app), dup(dep->env), NULL, 0};
+        v[i] = (struct deploy_last){dup(dep->app), dup(dep->env), NULL, 0, NULL, 0};
         d->ndeploy_lasts++;
     }
     struct deploy_last *l = &d->deploy_lasts[i];
@@ -168,6 +168,22 @@ void deploy_track(struct daemon *d, const struct deploy *dep, bool count)
         l->version = dup(dep->version);
         l->started_ms = dep->started_ms;
     }
+    if (dep->status != NULL && strcmp(dep->status, "succeeded") == 0 &&
+        dep->started_ms >= l->succeeded_ms) {
+        free(l->succeeded_version);
+        l->succeeded_version = dup(dep->version);
+        l->succeeded_ms = dep->started_ms;
+    }
+}
+
+const char *deploy_succeeded_version(const struct daemon *d, const char *app, const char *env)
+{
+    for (size_t i = 0; app != NULL && i < d->ndeploy_lasts; i++) {
+        if (eq(d->deploy_lasts[i].app, app) && eq(d->deploy_lasts[i].env, env)) {
+            return d->deploy_lasts[i].succeeded_version;
+        }
+    }
+    return NULL;
 }
 
 void deploy_track_free(struct daemon *d)
@@ -184,6 +200,7 @@ void deploy_track_free(struct daemon *d)
         free(d->deploy_lasts[i].app);
         free(d->deploy_lasts[i].env);
         free(d->deploy_lasts[i].version);
+        free(d->deploy_lasts[i].succeeded_version);
     }
     free(d->deploy_lasts);
     d->deploy_lasts = NULL;

@@ -26,6 +26,9 @@ int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen
  * and as its app and env's last deploy when it is the newest seen. */
 void deploy_track(struct daemon *d, const struct deploy *dep, bool count);
 
+/* The version of app/env's last succeeded deploy, or NULL: [DEPLOY].version. */
+const char *deploy_succeeded_version(const struct daemon *d, const char *app, const char *env);
+
 /* Free those tables. */
 void deploy_track_free(struct daemon *d);
 

@@ -30,6 +30,14 @@ checks:
     env: prod
     type: http
     url: %s/ok
+  - name: drift
+    app: api
+    env: prod
+    type: http
+    url: %s/json
+    conditions:
+      - "[STATUS] == 200"
+      - "[BODY].version == [DEPLOY].version"
 '''
 
 
@@ -37,7 +45,7 @@ class VerifyTest(DaemonTest):
 
     def test_verdicts(self):
         t = self.target()
-        d = self.daemon(CONFIG % (t.base, t.base))
+        d = self.daemon(CONFIG % (t.base, t.base, t.base))
         d.start()
         rpc = d.rpc()
         wait_until(lambda: rpc.call('checks.get', {'check': 'web'})['state'] == 'up',
@@ -102,6 +110,23 @@ class VerifyTest(DaemonTest):
         self.assertIn('cut short', got['verdict_reason'])
         wait_until(lambda: verdict(v4)['verdict'] == 'healthy', timeout=15,
                    what='the verdict of 3.1')
+
+        # [DEPLOY].version: the target serves version 1.2.3; a deploy of
+        # another version is drift, of the same version is not.
+        def drift():
+            return rpc.call('checks.run', {'check': 'drift'})
+        r = drift()
+        self.assertEqual(r['outcome'], 'down')
+        self.assertIn('[DEPLOY].version (n/a)', r['failed_condition'])
+        rpc.call('deploys.record', {'app': 'api', 'env': 'prod', 'version': '1.2.2'})
+        r = drift()
+        self.assertEqual(r['outcome'], 'down')
+        self.assertIn('1.2.2', r['failed_condition'])
+        rpc.call('deploys.record', {'app': 'api', 'env': 'prod', 'version': '1.2.3'})
+        self.assertEqual(drift()['outcome'], 'up')
+        rpc.call('deploys.record', {'app': 'api', 'env': 'prod', 'version': '1.2.4',
+                                    'status': 'failed'})
+        self.assertEqual(drift()['outcome'], 'up', 'a failed deploy is not the version')
 
         # A deploy that failed is not verified.
         v5 = deploy('4.0', status='failed')

@@ -62,6 +62,13 @@ static void placeholders_and_operators(void **state)
     assert_string_equal(why, "[CERTIFICATE_EXPIRATION] (3d) > 168h");
     assert_true(eval("[DEPLOY].version == 1.2.3", &f, why));
     assert_true(eval("[BODY].version == [DEPLOY].version", &f, why));
+    /* Placeholders on both sides: the why shows both values. */
+    f.deploy_version = "1.2.4";
+    assert_false(eval("[BODY].version == [DEPLOY].version", &f, why));
+    assert_string_equal(why, "[BODY].version (1.2.3) == [DEPLOY].version (1.2.4)");
+    f.deploy_version = NULL;
+    assert_false(eval("[BODY].version == [DEPLOY].version", &f, why));
+    assert_string_equal(why, "[BODY].version (1.2.3) == [DEPLOY].version (n/a)");
 }
 
 static void body_and_json_paths(void **state)

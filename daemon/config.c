@@ -1487,6 +1487,9 @@ static const struct field daemon_fields[] = {
      .parse = p_str,
      .off = CO(daemon.github_secret),
      .valid = v_secret},
+    {.key = "deploy-token", .parse = p_str, .off = CO(daemon.deploy_token), .valid = v_secret},
+    {.key = "deploy-secret", .parse = p_str, .off = CO(daemon.deploy_secret), .valid = v_secret},
+    {.key = "auto-register-apps", .parse = p_bool, .off = CO(daemon.auto_register_apps)},
     {.key = "ipc-max-queue",
      .parse = p_size,
      .off = CO(daemon.ipc_max_queue),
@@ -2489,6 +2492,8 @@ void config_free(struct config *c)
     strv_free(c->daemon.http, c->daemon.nhttp);
     strv_free(c->daemon.admins, c->daemon.nadmins);
     free(c->daemon.github_secret);
+    free(c->daemon.deploy_token);
+    free(c->daemon.deploy_secret);
     free(c->storage.driver);
     free(c->storage.path);
     free(c->storage.dsn);

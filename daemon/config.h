@@ -132,6 +132,9 @@ struct config {
         size_t ipc_max_message;
         size_t ipc_max_queue;  /* bytes queued to one client */
         char *github_secret;   /* secret: the GitHub webhook's, for X-Hub-Signature-256 */
+        char *deploy_token;    /* secret: a bearer token good for every app's deploys */
+        char *deploy_secret;   /* secret: an HMAC key good for every app's deploys */
+        bool auto_register_apps;   /* deploys of apps not in apps: accepted */
     } daemon;
 
     struct {

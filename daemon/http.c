@@ -509,16 +509,26 @@ static bool body_signed(const struct hconn *c, const char *header, const char *s
     return CRYPTO_memcmp(hex, given, n) == 0;
 }
 
-/* Whether the request is signed or carries the app's token. */
-static bool deploy_authorized(const struct hconn *c, const struct conf_app *app)
+/* Whether the request carries token as a bearer token, or is signed with
+ * secret (either may be NULL). */
+static bool credentials_match(const struct hconn *c, const char *token, const char *secret)
 {
-    if (c->hdr_set[H_AUTHORIZATION] && app->deploy_token != NULL &&
+    if (c->hdr_set[H_AUTHORIZATION] && token != NULL &&
         strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
-        secret_equal(c->hdr[H_AUTHORIZATION] + 7, app->deploy_token)) {
+        secret_equal(c->hdr[H_AUTHORIZATION] + 7, token)) {
         return true;
     }
-    return c->hdr_set[H_SIGNATURE] && app->deploy_secret != NULL &&
-           body_signed(c, c->hdr[H_SIGNATURE], app->deploy_secret);
+    return c->hdr_set[H_SIGNATURE] && secret != NULL &&
+           body_signed(c, c->hdr[H_SIGNATURE], secret);
+}
+
+/* Whether the request may record a deploy of app (NULL: an app not in
+ * the configuration): the app's own credentials, or the daemon-wide ones. */
+static bool deploy_authorized(const struct hconn *c, const struct conf_app *app)
+{
+    const struct config *conf = c->srv->d->conf;
+    return (app != NULL && credentials_match(c, app->deploy_token, app->deploy_secret)) ||
+           credentials_match(c, conf->daemon.deploy_token, conf->daemon.deploy_secret);
 }
 
 /* A string member of o into *out (NULL when absent). false after
@@ -736,15 +746,16 @@ static void route_deploys(struct hconn *c)
     }
     const struct conf_app *app = config_find_app(d->conf, dep.app);
     /* dep's strings live in doc: answer before letting it go. */
-    if (app == NULL) {
+    if (app == NULL && !d->conf->daemon.auto_register_apps) {
         respond_error(c, 404, NULL, "no app named %s in the configuration", dep.app);
         json_decref(doc);
         return;
     }
     if (!deploy_authorized(c, app)) {
         respond_error(c, 401, "WWW-Authenticate: Bearer\r\n",
-                      "a deploy of %s needs its deploy-token as a bearer token or a "
-                      "X-Shipwatch-Signature-256 made with its deploy-secret",
+                      "a deploy of %s needs its deploy-token (or daemon.deploy-token) as a "
+                      "bearer token, or an X-Shipwatch-Signature-256 made with its "
+                      "deploy-secret (or daemon.deploy-secret)",
                       dep.app);
         json_decref(doc);
         return;
@@ -894,15 +905,16 @@ static void route_github(struct hconn *c)
         }
     }
     const struct conf_app *app = app_of_repo(d->conf, full, repo);
-    if (app == NULL) {
+    if (app == NULL && (!d->conf->daemon.auto_register_apps || repo == NULL)) {
         respond_error(c, 404, NULL, "no app for repository %s: name one with github-repo",
                       full != NULL ? full : "(unnamed)");
         json_decref(doc);
         return;
     }
     /* Copies in doc: a reload may free the configuration before the
-     * store answers the lookup. */
-    json_object_set_new(doc, "shipwatch_app", json_string(app->name));
+     * store answers the lookup. An app of its own for the repository when
+     * auto-register-apps is on. */
+    json_object_set_new(doc, "shipwatch_app", json_string(app != NULL ? app->name : repo));
     dep.app = json_string_value(json_object_get(doc, "shipwatch_app"));
     char ext[64];
     snprintf(ext, sizeof(ext), "github:%lld", (long long)json_integer_value(gid));

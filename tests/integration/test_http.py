@@ -396,6 +396,28 @@ class HttpTest(DaemonTest):
         status, head, _ = curl(self.base + '/webhooks/github')
         self.assertEqual(status, 405)
 
+    def test_auto_register_and_daemon_credentials(self):
+        t = self.target()
+        d = self.daemon((CONFIG % t.base).replace(
+            'daemon:\n', 'daemon:\n  deploy-token: all-apps\n  auto-register-apps: true\n'))
+        d.start()
+        self.base = d.http_base()
+        rpc = d.rpc()
+        new = '{"app":"newapp","env":"prod","version":"1"}'
+        self.assertEqual(self.post_deploy(new, 'Authorization: Bearer all-apps')[0], 201)
+        # Another app's own token is not good for it; the daemon's is good for all.
+        self.assertEqual(self.post_deploy(new, 'Authorization: Bearer tok-123')[0], 401)
+        self.assertEqual(self.post_deploy('{"app":"shop","env":"prod","version":"2"}',
+                                          'Authorization: Bearer all-apps')[0], 201)
+        self.assertEqual(self.post_deploy(new)[0], 401)
+        # A repository no app claims becomes an app of its name.
+        status, _, body = self.github('deployment', {
+            'deployment': {'id': 77, 'ref': 'main', 'environment': 'staging', 'sha': 'abc'},
+            'repository': {'full_name': 'acme/widgets', 'name': 'widgets'}})
+        self.assertEqual(status, 201, body)
+        apps = sorted({x['app'] for x in rpc.call('deploys.list')['deploys']})
+        self.assertEqual(apps, ['newapp', 'shop', 'widgets'])
+
     def test_slow_clients_are_dropped(self):
         d = self.start()
         # A slowloris: a header line every second, never the end. The

@@ -61,6 +61,7 @@ struct hconn {
     bool open;
     bool keep_alive;
     bool paused;                /* the parser stopped after a whole request */
+    bool lingering;             /* answered for the last time, draining input */
     unsigned refs;              /* the handles (2), plus one per pending query */
 
     char *in;                   /* bytes read, not yet parsed */
@@ -169,7 +170,9 @@ static void hconn_close(struct hconn *c)
 static void on_deadline(uv_timer_t *t)
 {
     struct hconn *c = t->data;
-    c->srv->st.timeouts_total++;
+    if (!c->lingering) {
+        c->srv->st.timeouts_total++;
+    }
     hconn_close(c);
 }
 
@@ -253,6 +256,7 @@ static void linger(struct hconn *c)
         hconn_close(c);
         return;
     }
+    c->lingering = true;
     arm(c, LINGER_MS);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_linger_read);
 }

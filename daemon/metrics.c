@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "daemon.h"
+#include "http.h"
 #include "ipc_server.h"
 #include "store.h"
 
@@ -401,6 +402,27 @@ int metrics_render(struct daemon *d, struct metrics_buf *b)
            "Socket subscribers disconnected because they stopped reading.");
     puts_(b, "shipwatch_ipc_slow_disconnects_total ");
     put_i64(b, (int64_t)ist.slow_disconnects_total);
+    puts_(b, "\n");
+
+    struct http_stats hst;
+    http_server_get_stats(d->http, &hst);
+    family(b, "shipwatch_http_connections", "gauge", "Connections open to the HTTP endpoint.");
+    puts_(b, "shipwatch_http_connections ");
+    put_i64(b, (int64_t)hst.connections);
+    puts_(b, "\n");
+    family(b, "shipwatch_http_requests_total", "counter", "HTTP requests answered.");
+    puts_(b, "shipwatch_http_requests_total ");
+    put_i64(b, (int64_t)hst.requests_total);
+    puts_(b, "\n");
+    family(b, "shipwatch_http_timeouts_total", "counter",
+           "HTTP connections closed at a header, body or idle deadline.");
+    puts_(b, "shipwatch_http_timeouts_total ");
+    put_i64(b, (int64_t)hst.timeouts_total);
+    puts_(b, "\n");
+    family(b, "shipwatch_http_rejected_total", "counter",
+           "HTTP connections refused over the connection limit.");
+    puts_(b, "shipwatch_http_rejected_total ");
+    put_i64(b, (int64_t)hst.rejected_total);
     puts_(b, "\n");
 
     size_t queue = 0;

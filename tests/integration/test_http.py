@@ -138,6 +138,8 @@ class HttpTest(DaemonTest):
                        'shipwatch_deploy_last_timestamp_seconds', 'shipwatch_deploy_info',
                        'shipwatch_ipc_clients', 'shipwatch_store_queue_length',
                        'shipwatch_store_write_errors_total', 'shipwatch_build_info',
+                       'shipwatch_http_requests_total', 'shipwatch_http_timeouts_total',
+                       'shipwatch_http_connections', 'shipwatch_http_rejected_total',
                        'process_cpu_seconds_total', 'process_resident_memory_bytes',
                        'process_open_fds', 'process_max_fds', 'process_start_time_seconds'):
             self.assertIn('# TYPE %s ' % family, body)
@@ -450,6 +452,8 @@ class HttpTest(DaemonTest):
         took = time.monotonic() - t0
         slow.close()
         self.assertTrue(closed, 'the slow client was never dropped')
+        wait_until(lambda: 'shipwatch_http_timeouts_total 1\n' in curl(self.base + '/metrics')[2],
+                   what='the drop counted in /metrics')
         self.assertGreaterEqual(took, 9)
         self.assertLess(took, 15)
         self.assertGreater(served, 10)

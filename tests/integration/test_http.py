@@ -123,6 +123,27 @@ class HttpTest(DaemonTest):
         self.assertIn('malformed request', got)
         self.assertIsNone(d.proc.poll())
 
+    def test_several_addresses_and_ipv6(self):
+        probe = socket.socket(socket.AF_INET6)
+        try:
+            probe.bind(('::1', 0))
+        except OSError:
+            self.skipTest('no IPv6 loopback')
+        finally:
+            probe.close()
+        t = self.target()
+        d = self.daemon((CONFIG % t.base).replace(
+            'daemon:\n', 'daemon:\n  http: ["127.0.0.1:0", "[::1]:0"]\n'))
+        d.start()
+        import re
+        addrs = wait_until(lambda: (lambda m: m if len(m) == 2 else None)(
+            re.findall(r'http listening on (\S+?)[" ]', d.log())), what='two listeners')
+        self.assertRegex(addrs[0], r'^127\.0\.0\.1:\d+$')
+        self.assertRegex(addrs[1], r'^\[::1\]:\d+$')
+        for a in addrs:
+            status, _, body = curl('-g', 'http://%s/healthz' % a)
+            self.assertEqual((status, json.loads(body)['status']), (200, 'ok'), a)
+
     def test_metrics(self):
         d = self.start()
         wait_until(lambda: 'shipwatch_check_up{check="web"' in curl(self.base + '/metrics')[2]

@@ -29,13 +29,6 @@
 #define HEADER_VALUE_MAX 1024
 #define READ_CHUNK 65536
 
-enum phase {
-    PH_IDLE,                    /* keep-alive, between requests */
-    PH_HEADERS,                 /* a request started: its headers */
-    PH_BODY,
-    PH_HANDLING,                /* complete; the answer is being made or written */
-};
-
 /* Headers the routes look at. */
 enum hdr {
     H_NONE = -1,
@@ -57,7 +50,6 @@ struct hconn {
     struct http_server *srv;
     http_parser parser;
     struct hconn *prev, *next;
-    enum phase phase;
     bool open;
     bool keep_alive;
     bool paused;                /* the parser stopped after a whole request */
@@ -282,7 +274,6 @@ static void on_written(uv_write_t *req, int status)
     }
     /* Ready for the next request on this connection. */
     reset_request(c);
-    c->phase = PH_IDLE;
     arm(c, HTTP_IDLE_TIMEOUT_MS);
     if (c->paused) {
         c->paused = false;
@@ -1006,7 +997,6 @@ static int on_message_begin(http_parser *p)
 {
     struct hconn *c = of(p);
     reset_request(c);
-    c->phase = PH_HEADERS;
     arm(c, HTTP_HEADER_TIMEOUT_MS);
     return 0;
 }
@@ -1072,7 +1062,6 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
 static int on_headers_complete(http_parser *p)
 {
     struct hconn *c = of(p);
-    c->phase = PH_BODY;
     arm(c, HTTP_BODY_TIMEOUT_MS);
     bool chunked = (p->flags & F_CHUNKED) != 0;
     bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
@@ -1116,7 +1105,6 @@ static int on_body(http_parser *p, const char *at, size_t n)
 static int on_message_complete(http_parser *p)
 {
     struct hconn *c = of(p);
-    c->phase = PH_HANDLING;
     uv_timer_stop(&c->timer);
     c->keep_alive = http_should_keep_alive(p) != 0;
     /* One request at a time: the rest of the input waits for the answer. */
@@ -1216,7 +1204,6 @@ static void on_connection(uv_stream_t *l, int status)
     }
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    c->phase = PH_IDLE;
     arm(c, HTTP_HEADER_TIMEOUT_MS);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }

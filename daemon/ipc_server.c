@@ -572,17 +572,16 @@ static bool same(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-static void count_state(int64_t *counts, const struct check *c)
+/* Count c in the counters of its state, and in paused when it is. */
+static void count_state(const struct check *c, int64_t *up, int64_t *down, int64_t *degraded,
+                        int64_t *unknown, int64_t *paused)
 {
-    /* counts: up, down, degraded, unknown, paused */
-    if (c->paused) {
-        counts[4]++;
-    }
+    *paused += c->paused;
     switch (c->state) {
-    case STATE_UP: counts[0]++; break;
-    case STATE_DOWN: counts[1]++; break;
-    case STATE_DEGRADED: counts[2]++; break;
-    case STATE_UNKNOWN: counts[3]++; break;
+    case STATE_UP: (*up)++; break;
+    case STATE_DOWN: (*down)++; break;
+    case STATE_DEGRADED: (*degraded)++; break;
+    case STATE_UNKNOWN: (*unknown)++; break;
     }
 }
 
@@ -648,22 +647,16 @@ static void m_status(struct conn *c, uint32_t msgid)
         apps[j].env = (char *)s->apps[j].env;
         worst[j] = -1;
     }
-    int64_t total[5] = {0};
+    int64_t up = 0, down = 0, degraded = 0, unknown = 0, paused = 0;
     for (size_t i = 0; i < d->nchecks; i++) {
         const struct check *ck = d->checks[i];
-        count_state(total, ck);
+        count_state(ck, &up, &down, &degraded, &unknown, &paused);
         size_t j = s->app_slot[i];
         if (j == SIZE_MAX) {
             continue;
         }
-        int64_t counts[5] = {apps[j].up, apps[j].down, apps[j].degraded, apps[j].unknown,
-                             apps[j].paused};
-        count_state(counts, ck);
-        apps[j].up = counts[0];
-        apps[j].down = counts[1];
-        apps[j].degraded = counts[2];
-        apps[j].unknown = counts[3];
-        apps[j].paused = counts[4];
+        struct ipc_app_status *a = &apps[j];
+        count_state(ck, &a->up, &a->down, &a->degraded, &a->unknown, &a->paused);
         if (severity(ck->state) > worst[j]) {
             worst[j] = severity(ck->state);
             apps[j].state = (char *)check_state_name(ck->state);
@@ -679,11 +672,11 @@ static void m_status(struct conn *c, uint32_t msgid)
         .store_queue = (int64_t)qlen,
         .store_write_errors = (int64_t)werr,
         .checks = (int64_t)d->nchecks,
-        .up = total[0],
-        .down = total[1],
-        .degraded = total[2],
-        .unknown = total[3],
-        .paused = total[4],
+        .up = up,
+        .down = down,
+        .degraded = degraded,
+        .unknown = unknown,
+        .paused = paused,
         .clients = (int64_t)s->st.clients,
         .subscribers = (int64_t)s->st.subscribers,
         .draining = d->draining,
@@ -1193,8 +1186,6 @@ static void m_reload(struct conn *c, uint32_t msgid)
 
 static void handle_request(struct conn *c, const struct ipc_envelope *env)
 {
-    struct ipc_server *s = c->srv;
-    s->st.requests_total++;
     const struct ipc_method *m = ipc_method_find(env->method, env->method_len);
     if (m == NULL) {
         respond_error(c, env->msgid, IPC_E_NO_METHOD, "no method named %.*s",
@@ -1202,7 +1193,6 @@ static void handle_request(struct conn *c, const struct ipc_envelope *env)
         return;
     }
     if (m->mutating && !c->admin) {
-        s->st.denied_total++;
         respond_error(c, env->msgid, IPC_E_DENIED,
                       "%s needs an admin: uid %u is not root, the daemon's user or in "
                       "daemon.admins",
@@ -1246,7 +1236,6 @@ static void handle_request(struct conn *c, const struct ipc_envelope *env)
 /* Handle every whole message buffered for c. */
 static void drain_messages(struct conn *c)
 {
-    struct ipc_server *s = c->srv;
     while (c->open) {
         msgpack_object *o;
         uint32_t msgid = 0;
@@ -1257,7 +1246,6 @@ static void drain_messages(struct conn *c)
         }
         if (e != IPC_WIRE_OK) {
             /* The stream cannot be resynced: answer if we can, then close. */
-            s->st.malformed_total++;
             if (has_msgid) {
                 respond_error(c, msgid,
                               e == IPC_WIRE_INVALID ? IPC_E_MALFORMED : IPC_E_TOO_LARGE,
@@ -1271,7 +1259,6 @@ static void drain_messages(struct conn *c)
         struct ipc_envelope env;
         char why[128];
         if (ipc_envelope_parse(o, &env, why, sizeof(why)) < 0) {
-            s->st.malformed_total++;
             if (env.has_msgid) {
                 respond_error(c, env.msgid, IPC_E_MALFORMED, "%s", why);
                 continue;
@@ -1352,7 +1339,6 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     s->conns = c;
     s->st.clients++;
-    s->st.accepted_total++;
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 
@@ -1448,7 +1434,6 @@ static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notic
             continue;
         }
         conn_queue(c, sb.data, sb.size);
-        s->st.notices_total++;
     }
     msgpack_sbuffer_destroy(&sb);
     s->in_publish = false;

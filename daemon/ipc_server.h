@@ -23,12 +23,7 @@ struct ipc_server;
 struct ipc_server_stats {
     uint64_t clients;                  /* connected now */
     uint64_t subscribers;              /* of those, subscribed to a topic */
-    uint64_t accepted_total;
-    uint64_t requests_total;
-    uint64_t denied_total;
-    uint64_t malformed_total;          /* messages refused as malformed or too large */
     uint64_t slow_disconnects_total;   /* subscribers dropped for a full queue */
-    uint64_t notices_total;            /* notifications queued to clients */
 };
 
 /* Claim d->conf->daemon.socket and listen. A socket another daemon listens

@@ -116,6 +116,36 @@ static char *dup_str(const msgpack_object *o, bool *bad)
     return s;
 }
 
+/* The zeroed storage of an array field (STRV, I64V, ARRAY) for the array
+ * o, stored in v with its count; NULL with why when o is not an array, the
+ * field came twice, or memory ran out. Zeroed elements free cleanly, so
+ * the count covers them all from the start. */
+static void *new_array(const msgpack_object *o, const struct ipc_field *f, void *v, size_t elem,
+                       const char *what, char *why, size_t whylen)
+{
+    /* The field is a pointer of the element's type: copied as bytes, not
+     * accessed through a void * of another type. */
+    void *cur;
+    memcpy(&cur, AT(v, f->off), sizeof(cur));
+    if (o->type != MSGPACK_OBJECT_ARRAY) {
+        snprintf(why, whylen, "%s: expected %s", f->key, what);
+        return NULL;
+    }
+    if (cur != NULL) {
+        snprintf(why, whylen, "%s: given twice", f->key);
+        return NULL;
+    }
+    uint32_t n = o->via.array.size;
+    void *p = calloc(n ? n : 1, elem);
+    if (p == NULL) {
+        snprintf(why, whylen, "%s: out of memory", f->key);
+        return NULL;
+    }
+    memcpy(AT(v, f->off), &p, sizeof(p));
+    *(size_t *)AT(v, f->count_off) = n;
+    return p;
+}
+
 static int unpack_field(const msgpack_object *o, const struct ipc_field *f, void *v, char *why,
                         size_t whylen)
 {
@@ -146,25 +176,12 @@ static int unpack_field(const msgpack_object *o, const struct ipc_field *f, void
         }
         return 0;
     case IPC_F_I64V: {
-        if (o->type != MSGPACK_OBJECT_ARRAY) {
-            snprintf(why, whylen, "%s: expected an array of integers", f->key);
+        int64_t *iv = new_array(o, f, v, sizeof(int64_t), "an array of integers", why, whylen);
+        if (iv == NULL) {
             return -1;
         }
-        int64_t **dst = (int64_t **)AT(v, f->off);
-        size_t *cnt = (size_t *)AT(v, f->count_off);
-        if (*dst != NULL) {
-            snprintf(why, whylen, "%s: given twice", f->key);
-            return -1;
-        }
-        uint32_t n = o->via.array.size;
-        *dst = calloc(n ? n : 1, sizeof(int64_t));
-        if (*dst == NULL) {
-            snprintf(why, whylen, "%s: out of memory", f->key);
-            return -1;
-        }
-        *cnt = n;
-        for (uint32_t i = 0; i < n; i++) {
-            if (!get_i64(&o->via.array.ptr[i], &(*dst)[i])) {
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if (!get_i64(&o->via.array.ptr[i], &iv[i])) {
                 snprintf(why, whylen, "%s[%u]: expected an integer", f->key, i);
                 return -1;
             }
@@ -179,58 +196,32 @@ static int unpack_field(const msgpack_object *o, const struct ipc_field *f, void
         *(bool *)AT(v, f->off) = o->via.boolean;
         return 0;
     case IPC_F_STRV: {
-        if (o->type != MSGPACK_OBJECT_ARRAY) {
-            snprintf(why, whylen, "%s: expected an array of strings", f->key);
+        char **sv = new_array(o, f, v, sizeof(char *), "an array of strings", why, whylen);
+        if (sv == NULL) {
             return -1;
         }
-        char ***dst = (char ***)AT(v, f->off);
-        size_t *cnt = (size_t *)AT(v, f->count_off);
-        if (*dst != NULL) {
-            snprintf(why, whylen, "%s: given twice", f->key);
-            return -1;
-        }
-        uint32_t n = o->via.array.size;
-        *dst = calloc(n ? n : 1, sizeof(char *));
-        if (*dst == NULL) {
-            snprintf(why, whylen, "%s: out of memory", f->key);
-            return -1;
-        }
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
             const msgpack_object *e = &o->via.array.ptr[i];
             if (e->type != MSGPACK_OBJECT_STR) {
                 snprintf(why, whylen, "%s[%u]: expected a string", f->key, i);
                 return -1;
             }
-            if (((*dst)[i] = dup_str(e, &bad)) == NULL) {
+            if ((sv[i] = dup_str(e, &bad)) == NULL) {
                 snprintf(why, whylen, "%s[%u]: %s", f->key, i,
                          bad ? "contains a NUL byte" : "out of memory");
                 return -1;
             }
-            *cnt = i + 1;
         }
         return 0;
     }
     case IPC_F_ARRAY: {
-        if (o->type != MSGPACK_OBJECT_ARRAY) {
-            snprintf(why, whylen, "%s: expected an array", f->key);
+        char *base = new_array(o, f, v, f->elem->size, "an array", why, whylen);
+        if (base == NULL) {
             return -1;
         }
-        char **dst = (char **)AT(v, f->off);
-        size_t *cnt = (size_t *)AT(v, f->count_off);
-        if (*dst != NULL) {
-            snprintf(why, whylen, "%s: given twice", f->key);
-            return -1;
-        }
-        uint32_t n = o->via.array.size;
-        *dst = calloc(n ? n : 1, f->elem->size);
-        if (*dst == NULL) {
-            snprintf(why, whylen, "%s: out of memory", f->key);
-            return -1;
-        }
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
             char sub[200];
-            *cnt = i + 1;
-            if (ipc_type_unpack(&o->via.array.ptr[i], f->elem, *dst + i * f->elem->size, sub,
+            if (ipc_type_unpack(&o->via.array.ptr[i], f->elem, base + i * f->elem->size, sub,
                                 sizeof(sub)) < 0) {
                 snprintf(why, whylen, "%s[%u].%s", f->key, i, sub);
                 return -1;

@@ -852,9 +852,13 @@ static void route_github(struct hconn *c)
     }
     json_error_t jerr;
     json_t *doc = json_loadb(c->body != NULL ? c->body : "", c->body_len, 0, &jerr);
+    if (doc == NULL) {
+        respond_error(c, 400, NULL, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
+        return;
+    }
     if (!json_is_object(doc)) {
         json_decref(doc);
-        respond_error(c, 400, NULL, "malformed JSON at byte %d", jerr.position);
+        respond_error(c, 400, NULL, "expected a JSON object");
         return;
     }
     json_t *dp = json_object_get(doc, "deployment");

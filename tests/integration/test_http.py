@@ -415,6 +415,16 @@ class HttpTest(DaemonTest):
         del bad['environment']
         self.assertEqual(self.github('deployment', {'deployment': bad, 'repository': repo})[0],
                          400)
+        # Signed, but truncated or not an object.
+        for raw_body, text in ((b'{"deployment": {"id": 1', 'malformed JSON at byte'),
+                               (b'[1, 2]', 'expected a JSON object')):
+            sig = 'sha256=' + hmac.new(b'gh-hook-secret', raw_body, hashlib.sha256).hexdigest()
+            status, _, got = curl('-X', 'POST', '-H', 'Content-Type: application/json',
+                                  '-H', 'X-GitHub-Event: deployment',
+                                  '-H', 'X-Hub-Signature-256: ' + sig, '--data-binary', '@-',
+                                  self.base + '/webhooks/github', data=raw_body)
+            self.assertEqual(status, 400, got)
+            self.assertIn(text, json.loads(got)['error'])
         self.assertEqual(len(rpc.call('deploys.list')['deploys']), n)
         status, head, _ = curl(self.base + '/webhooks/github')
         self.assertEqual(status, 405)

@@ -10,6 +10,7 @@
  * "FILE:LINE:COL: path.to.key: message", sorted by position. Values of
  * string keys are never quoted in messages, so secrets (tokens, DSNs, URLs)
  * cannot leak into logs; only durations, enumerations and names are. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1203,6 +1204,105 @@ static int p_list(struct ctx *x, const struct field *f, const struct ynode *v, s
     return rc;
 }
 
+/* Report s as not one of f->choices. */
+static void report_choice(struct ctx *x, const struct field *f, struct mark at, const char *path,
+                          const char *s)
+{
+    char list[256] = "", q[300];
+    for (size_t i = 0; f->choices[i] != NULL; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "", f->choices[i]);
+    }
+    report(x, at, "%s: unknown %s %s (%s)", path, f->key, quote(q, sizeof(q), s), list);
+}
+
+static ssize_t choice_find(const struct field *f, const char *s)
+{
+    for (size_t i = 0; f->choices[i] != NULL; i++) {
+        if (strcmp(s, f->choices[i]) == 0) {
+            return (ssize_t)i;
+        }
+    }
+    return -1;
+}
+
+/* A set of f->choices, as a list (or one string): bit i for choice i,
+ * stored as unsigned at off. */
+static int p_flags(struct ctx *x, const struct field *f, const struct ynode *v, struct mark at,
+                   const char *path, void *base)
+{
+    char **vec;
+    size_t n;
+    int rc = get_strings(x, f, v, at, path, &vec, &n);
+    if (rc != 0) {
+        return rc;
+    }
+    unsigned bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        ssize_t c = choice_find(f, vec[i]);
+        if (c < 0) {
+            report_choice(x, f, at, path, vec[i]);
+            rc = -1;
+        } else {
+            bits |= 1u << c;
+        }
+    }
+    strv_free(vec, n);
+    if (rc == 0 && bits == 0) {
+        report(x, at, "%s: needs at least one item", path);
+        rc = -1;
+    }
+    if (rc == 0) {
+        *AT(base, f->off, unsigned) = bits;
+    }
+    return rc;
+}
+
+/* One of f->choices, stored as its index (an int) at off. */
+static int p_index(struct ctx *x, const struct field *f, const struct ynode *v, struct mark at,
+                   const char *path, void *base)
+{
+    char *s;
+    int rc = scalar_get(x, v, at, path, "a string", true, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    ssize_t c = choice_find(f, s);
+    if (c < 0) {
+        report_choice(x, f, at, path, s);
+        rc = -1;
+    } else {
+        *AT(base, f->off, int) = (int)c;
+    }
+    free(s);
+    return rc;
+}
+
+/* A time of day "HH:MM" (24 h), stored as minutes after midnight (int). */
+static int p_clock(struct ctx *x, const struct field *f, const struct ynode *v, struct mark at,
+                   const char *path, void *base)
+{
+    char *s;
+    int rc = scalar_get(x, v, at, path, "a time of day (HH:MM)", true, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    bool ok = strlen(s) == 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+              s[2] == ':' && isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]);
+    int h = ok ? (s[0] - '0') * 10 + (s[1] - '0') : 0;
+    int m = ok ? (s[3] - '0') * 10 + (s[4] - '0') : 0;
+    if (!ok || h > 23 || m > 59) {
+        char q[300];
+        report(x, at, "%s: bad time of day %s (use HH:MM, 00:00 to 23:59)", path,
+               quote(q, sizeof(q), s));
+        rc = -1;
+    } else {
+        *AT(base, f->off, int) = h * 60 + m;
+    }
+    free(s);
+    return rc;
+}
+
 /* A command: argv, NULL-terminated, at least one word, argv[0] not empty. */
 static int p_argv(struct ctx *x, const struct field *f, const struct ynode *v, struct mark at,
                   const char *path, void *base)
@@ -1450,6 +1550,7 @@ static void parse_fields(struct ctx *x, const struct ynode *m, const char *path,
 #define KB(n) ((int64_t)(n)*1024)
 #define MB(n) ((int64_t)(n)*1024 * 1024)
 #define SEC(n) ((int64_t)(n)*1000)
+#define HOUR(n) ((int64_t)(n)*3600 * 1000)
 
 #define CO(m) offsetof(struct config, m)
 
@@ -1542,6 +1643,10 @@ static const struct field defaults_fields[] = {
 static const struct field verify_fields[] = {
     {.key = "window", .parse = p_duration, .off = AO(verify_window_ms), .min = SEC(1)},
     {.key = "interval", .parse = p_duration, .off = AO(verify_interval_ms), .min = 100},
+    {.key = "start-timeout",
+     .parse = p_duration,
+     .off = AO(verify_start_timeout_ms),
+     .min = SEC(1)},
 };
 
 enum { APP_NAME };
@@ -1605,6 +1710,7 @@ enum {
     CK_COMMAND,
     CK_TOKEN,
     CK_PERIOD,
+    CK_DEPENDS,
 };
 
 static const struct field check_fields[] = {
@@ -1643,6 +1749,12 @@ static const struct field check_fields[] = {
                    .off = KO(period_ms),
                    .min = SEC(1),
                    .kinds = HEARTBEAT},
+    [CK_DEPENDS] = {.key = "depends-on",
+                    .parse = p_list,
+                    .off = KO(depends_on),
+                    .off2 = KO(ndepends_on),
+                    .max = 100,
+                    .valid = v_name},
     {.key = "app", .parse = p_str, .off = KO(app), .valid = v_name},
     {.key = "env", .parse = p_str, .off = KO(env), .valid = v_name},
     {.key = "enabled", .parse = p_notbool, .off = KO(paused)},
@@ -1678,7 +1790,10 @@ static const char *const notifier_types[] = {
     "webhook", "slack", "discord", "email", "exec", "alertmanager", NULL,
 };
 
-enum { NT_NAME, NT_TYPE, NT_URL, NT_COMMAND, NT_FROM, NT_TO };
+enum { NT_NAME, NT_TYPE, NT_URL, NT_COMMAND, NT_FROM, NT_TO, NT_TLS };
+
+/* In the order of enum conf_tls. */
+static const char *const tls_modes[] = {"auto", "required", "none", NULL};
 
 static const struct field notifier_fields[] = {
     [NT_NAME] = {.key = "name", .parse = p_str, .off = NO(name), .valid = v_name},
@@ -1694,6 +1809,11 @@ static const struct field notifier_fields[] = {
                .min = 1,
                .max = 100,
                .valid = v_text},
+    [NT_TLS] = {.key = "tls", .parse = p_index, .off = NO(tls), .choices = tls_modes},
+    {.key = "timeout", .parse = p_duration, .off = NO(timeout_ms), .min = 100, .max = HOUR(1)},
+    {.key = "retry-initial", .parse = p_duration, .off = NO(retry_initial_ms), .min = 10},
+    {.key = "retry-max", .parse = p_duration, .off = NO(retry_max_ms), .min = 10},
+    {.key = "max-age", .parse = p_duration, .off = NO(max_age_ms), .min = SEC(1)},
 };
 
 #define LO(m) offsetof(struct conf_alert, m)
@@ -1701,6 +1821,16 @@ static const struct field notifier_fields[] = {
 static const char *const severities[] = {"critical", "warning", "info", NULL};
 
 enum { AL_NOTIFY, AL_CHECK };
+
+/* In the order of the bits of enum alert_on. */
+static const char *const alert_kinds[] = {
+    "down", "degraded", "heartbeat", "certificate", "deploy-failed", "flapping", NULL,
+};
+
+static const struct field flapping_fields[] = {
+    {.key = "changes", .parse = p_int, .off = LO(flap_changes), .min = 2, .max = 1000},
+    {.key = "window", .parse = p_duration, .off = LO(flap_window_ms), .min = SEC(1)},
+};
 
 static const struct field alert_fields[] = {
     [AL_NOTIFY] = {.key = "notify",
@@ -1716,6 +1846,30 @@ static const struct field alert_fields[] = {
     {.key = "repeat-interval", .parse = p_duration, .off = LO(repeat_interval_ms)},
     {.key = "app", .parse = p_str, .off = LO(app), .valid = v_name},
     {.key = "env", .parse = p_str, .off = LO(env), .valid = v_name},
+    {.key = "on", .parse = p_flags, .off = LO(on), .choices = alert_kinds, .max = 16},
+    {.key = "degraded-for", .parse = p_duration, .off = LO(degraded_for_ms)},
+    {.key = "certificate-days", .parse = p_int, .off = LO(cert_days), .min = 1, .max = 3650},
+    {.key = "flapping", .parse = p_map, .sub = flapping_fields, .nsub = NFIELDS(flapping_fields)},
+};
+
+#define MO(m) offsetof(struct conf_maintenance, m)
+
+static const char *const weekdays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
+
+enum { MT_NAME, MT_CHECK, MT_START, MT_DURATION };
+
+static const struct field maintenance_fields[] = {
+    [MT_NAME] = {.key = "name", .parse = p_str, .off = MO(name), .valid = v_name},
+    [MT_CHECK] = {.key = "check", .parse = p_str, .off = MO(check), .valid = v_name},
+    [MT_START] = {.key = "start", .parse = p_clock, .off = MO(start_min)},
+    [MT_DURATION] = {.key = "duration",
+                     .parse = p_duration,
+                     .off = MO(duration_ms),
+                     .min = SEC(60),
+                     .max = 7 * 24 * HOUR(1)},
+    {.key = "app", .parse = p_str, .off = MO(app), .valid = v_name},
+    {.key = "env", .parse = p_str, .off = MO(env), .valid = v_name},
+    {.key = "days", .parse = p_flags, .off = MO(days), .choices = weekdays, .max = 7},
 };
 
 /* ---------------------------------------------------------- name index */
@@ -1905,6 +2059,7 @@ static void parse_apps(struct ctx *x, const struct ynode *v, struct mark at)
         }
         a->verify_window_ms = CONFIG_DEFAULT_VERIFY_WINDOW_MS;
         a->verify_interval_ms = CONFIG_DEFAULT_VERIFY_INTERVAL_MS;
+        a->verify_start_timeout_ms = CONFIG_DEFAULT_VERIFY_START_TIMEOUT_MS;
         struct fstate st[NFIELDS(app_fields)] = {0};
         parse_fields(x, m, ipath, app_fields, NFIELDS(app_fields), a, st, 0, NULL);
         name_at[c->napps - 1] = written_at(st[APP_NAME].at, m, iat);
@@ -2014,6 +2169,80 @@ static void need(struct ctx *x, const struct fstate *st, int field, struct mark 
     }
 }
 
+/* depends-on: every parent exists and is not the check itself, and no
+ * chain comes back to where it started (two checks holding each other's
+ * alerts back would both stay silent). */
+static void check_dependencies(struct ctx *x, const struct mark *dep_at)
+{
+    struct config *c = x->c;
+    struct config_priv *pv = x->priv;
+    bool any = false;
+    for (size_t i = 0; i < c->nchecks; i++) {
+        const struct conf_check *k = &c->checks[i];
+        for (size_t j = 0; j < k->ndepends_on; j++) {
+            char q[300];
+            any = true;
+            if (k->name != NULL && strcmp(k->depends_on[j], k->name) == 0) {
+                report(x, dep_at[i], "checks[%zu].depends-on[%zu]: a check cannot depend on itself",
+                       i, j);
+            } else if (index_find(c->checks, sizeof(*c->checks), KO(name), pv->check_order,
+                                  pv->ncheck_order, k->depends_on[j]) < 0) {
+                report(x, dep_at[i], "checks[%zu].depends-on[%zu]: unknown check %s", i, j,
+                       quote(q, sizeof(q), k->depends_on[j]));
+            }
+        }
+    }
+    if (!any || x->nerrs > 0) {
+        return;
+    }
+    /* Depth-first walk with colours: 1 on the path, 2 done. */
+    unsigned char *colour = calloc(c->nchecks, 1);
+    size_t *stack = malloc(c->nchecks * sizeof(*stack));
+    size_t *edge = malloc(c->nchecks * sizeof(*edge));
+    if (colour == NULL || stack == NULL || edge == NULL) {
+        x->oom = true;
+        goto out;
+    }
+    for (size_t root = 0; root < c->nchecks; root++) {
+        if (colour[root] != 0) {
+            continue;
+        }
+        size_t sp = 0;
+        stack[sp] = root;
+        edge[sp++] = 0;
+        colour[root] = 1;
+        while (sp > 0) {
+            size_t v = stack[sp - 1];
+            const struct conf_check *k = &c->checks[v];
+            if (edge[sp - 1] == k->ndepends_on) {
+                colour[v] = 2;
+                sp--;
+                continue;
+            }
+            ssize_t w = index_find(c->checks, sizeof(*c->checks), KO(name), pv->check_order,
+                                   pv->ncheck_order, k->depends_on[edge[sp - 1]++]);
+            if (w < 0 || colour[w] == 2) {
+                continue;
+            }
+            if (colour[w] == 1) {
+                char q[300];
+                char q2[300];
+                report(x, dep_at[v],
+                       "checks[%zu].depends-on: a cycle: %s depends on %s, which leads back to it",
+                       v, quote(q, sizeof(q), k->name), quote(q2, sizeof(q2), c->checks[w].name));
+                goto out;
+            }
+            colour[w] = 1;
+            stack[sp] = (size_t)w;
+            edge[sp++] = 0;
+        }
+    }
+out:
+    free(colour);
+    free(stack);
+    free(edge);
+}
+
 /* checks: */
 static void parse_checks(struct ctx *x, const struct ynode *v, struct mark at)
 {
@@ -2025,9 +2254,11 @@ static void parse_checks(struct ctx *x, const struct ynode *v, struct mark at)
     c->checks = items_new(x, (size_t)n, sizeof(*c->checks));
     struct mark *name_at = items_new(x, (size_t)n, sizeof(*name_at));
     struct mark *token_at = items_new(x, (size_t)n, sizeof(*token_at));
-    if (c->checks == NULL || name_at == NULL || token_at == NULL) {
+    struct mark *dep_at = items_new(x, (size_t)n, sizeof(*dep_at));
+    if (c->checks == NULL || name_at == NULL || token_at == NULL || dep_at == NULL) {
         free(name_at);
         free(token_at);
+        free(dep_at);
         return;
     }
     for (size_t i = 0; i < (size_t)n && !x->stop; i++) {
@@ -2050,6 +2281,7 @@ static void parse_checks(struct ctx *x, const struct ynode *v, struct mark at)
         parse_fields(x, m, ipath, check_fields, NFIELDS(check_fields), k, st, bit, kind_name);
         name_at[c->nchecks - 1] = written_at(st[CK_NAME].at, m, iat);
         token_at[c->nchecks - 1] = written_at(st[CK_TOKEN].at, m, iat);
+        dep_at[c->nchecks - 1] = written_at(st[CK_DEPENDS].at, m, iat);
         if (!st[CK_NAME].set && !st[CK_NAME].bad) {
             report(x, iat, "%s: check needs a name", ipath);
         }
@@ -2119,8 +2351,12 @@ static void parse_checks(struct ctx *x, const struct ynode *v, struct mark at)
         }
         free(tok);
     }
+    if (x->priv->check_order != NULL) {
+        check_dependencies(x, dep_at);
+    }
     free(name_at);
     free(token_at);
+    free(dep_at);
 }
 
 /* notifiers: */
@@ -2145,8 +2381,15 @@ static void parse_notifiers(struct ctx *x, const struct ynode *v, struct mark at
         if (m == NULL) {
             continue;
         }
+        nt->timeout_ms = CONFIG_DEFAULT_NOTIFY_TIMEOUT_MS;
+        nt->retry_initial_ms = CONFIG_DEFAULT_RETRY_INITIAL_MS;
+        nt->retry_max_ms = CONFIG_DEFAULT_RETRY_MAX_MS;
+        nt->max_age_ms = CONFIG_DEFAULT_NOTIFY_MAX_AGE_MS;
         struct fstate st[NFIELDS(notifier_fields)] = {0};
         parse_fields(x, m, ipath, notifier_fields, NFIELDS(notifier_fields), nt, st, 0, NULL);
+        if (nt->retry_max_ms < nt->retry_initial_ms) {
+            report(x, iat, "%s.retry-max: must be at least retry-initial", ipath);
+        }
         name_at[c->nnotifiers - 1] = written_at(st[NT_NAME].at, m, iat);
         if (!st[NT_NAME].set && !st[NT_NAME].bad) {
             report(x, iat, "%s: notifier needs a name", ipath);
@@ -2190,7 +2433,7 @@ static void parse_notifiers(struct ctx *x, const struct ynode *v, struct mark at
             need(x, st, NT_FROM, iat, ipath, "email", "notifier", "from");
             need(x, st, NT_TO, iat, ipath, "email", "notifier", "to");
         } else {
-            for (int f = NT_FROM; f <= NT_TO; f++) {
+            for (int f = NT_FROM; f <= NT_TLS; f++) {
                 if (st[f].seen) {
                     report(x, st[f].at, "%s.%s: not a key of %s notifiers", ipath,
                            notifier_fields[f].key, nt->type);
@@ -2231,6 +2474,11 @@ static void parse_alerts(struct ctx *x, const struct ynode *v, struct mark at)
             continue;
         }
         struct fstate st[NFIELDS(alert_fields)] = {0};
+        a->on = ALERT_ON_DEFAULT;
+        a->degraded_for_ms = CONFIG_DEFAULT_DEGRADED_FOR_MS;
+        a->cert_days = CONFIG_DEFAULT_CERT_DAYS;
+        a->flap_changes = CONFIG_DEFAULT_FLAP_CHANGES;
+        a->flap_window_ms = CONFIG_DEFAULT_FLAP_WINDOW_MS;
         parse_fields(x, m, ipath, alert_fields, NFIELDS(alert_fields), a, st, 0, NULL);
         if (a->severity == NULL && (a->severity = strdup("critical")) == NULL) {
             x->oom = true;
@@ -2279,14 +2527,76 @@ static void parse_alerts(struct ctx *x, const struct ynode *v, struct mark at)
     }
 }
 
+/* maintenance: recurring windows (after checks, which they may name) */
+static void parse_maintenance(struct ctx *x, const struct ynode *v, struct mark at)
+{
+    struct config *c = x->c;
+    struct config_priv *pv = x->priv;
+    ssize_t n = list_count(x, v, at, "maintenance", CONFIG_MAX_ITEMS);
+    if (n <= 0) {
+        return;
+    }
+    c->maintenance = items_new(x, (size_t)n, sizeof(*c->maintenance));
+    struct mark *name_at = items_new(x, (size_t)n, sizeof(*name_at));
+    if (c->maintenance == NULL || name_at == NULL) {
+        free(name_at);
+        return;
+    }
+    for (size_t i = 0; i < (size_t)n && !x->stop; i++) {
+        char ipath[PATH_BUF];
+        struct mark iat;
+        struct conf_maintenance *mt = &c->maintenance[c->nmaintenance++];
+        const struct ynode *m = item_map(x, v, i, "maintenance", ipath, sizeof(ipath), &iat);
+        if (m == NULL) {
+            continue;
+        }
+        mt->days = 0x7f;
+        struct fstate st[NFIELDS(maintenance_fields)] = {0};
+        parse_fields(x, m, ipath, maintenance_fields, NFIELDS(maintenance_fields), mt, st, 0, NULL);
+        name_at[c->nmaintenance - 1] = written_at(st[MT_NAME].at, m, iat);
+        if (!st[MT_NAME].set && !st[MT_NAME].bad) {
+            report(x, iat, "%s: maintenance window needs a name", ipath);
+        }
+        need(x, st, MT_START, iat, ipath, "a", "maintenance window", "start");
+        need(x, st, MT_DURATION, iat, ipath, "a", "maintenance window", "duration");
+        if (mt->check != NULL && (pv->check_order == NULL ||
+                                  index_find(c->checks, sizeof(*c->checks), KO(name),
+                                             pv->check_order, pv->ncheck_order, mt->check) < 0)) {
+            char q[300];
+            report(x, st[MT_CHECK].at, "%s.check: unknown check %s", ipath,
+                   quote(q, sizeof(q), mt->check));
+        }
+    }
+    size_t nidx;
+    size_t *idx = index_build(c->maintenance, c->nmaintenance, sizeof(*c->maintenance), MO(name),
+                              &nidx);
+    if (idx == NULL) {
+        x->oom = true;
+    } else {
+        report_duplicates(x, c->maintenance, sizeof(*c->maintenance), MO(name), idx, nidx, name_at,
+                          "maintenance", "maintenance window");
+        free(idx);
+    }
+    free(name_at);
+}
+
 /* --------------------------------------------------------------- top level */
 
-enum { TOP_DAEMON, TOP_STORAGE, TOP_DEFAULTS, TOP_APPS, TOP_CHECKS, TOP_NOTIFIERS, TOP_ALERTS };
+enum {
+    TOP_DAEMON,
+    TOP_STORAGE,
+    TOP_DEFAULTS,
+    TOP_APPS,
+    TOP_CHECKS,
+    TOP_NOTIFIERS,
+    TOP_ALERTS,
+    TOP_MAINTENANCE,
+};
 
 static const char *const top_keys[] = {
-    [TOP_DAEMON] = "daemon", [TOP_STORAGE] = "storage", [TOP_DEFAULTS] = "defaults",
-    [TOP_APPS] = "apps",     [TOP_CHECKS] = "checks",   [TOP_NOTIFIERS] = "notifiers",
-    [TOP_ALERTS] = "alerts",
+    [TOP_DAEMON] = "daemon",         [TOP_STORAGE] = "storage", [TOP_DEFAULTS] = "defaults",
+    [TOP_APPS] = "apps",             [TOP_CHECKS] = "checks",   [TOP_NOTIFIERS] = "notifiers",
+    [TOP_ALERTS] = "alerts",         [TOP_MAINTENANCE] = "maintenance",
 };
 
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
@@ -2474,6 +2784,9 @@ static void parse_root(struct ctx *x, const struct ynode *root)
         parse_alerts(x, val[TOP_ALERTS], at[TOP_ALERTS]);
     }
     if (!x->stop) {
+        parse_maintenance(x, val[TOP_MAINTENANCE], at[TOP_MAINTENANCE]);
+    }
+    if (!x->stop) {
         finish_config(x, sst, root->at);
     }
 }
@@ -2526,6 +2839,7 @@ void config_free(struct config *c)
         free(k->host);
         strv_free(k->argv, k->argc);
         free(k->token);
+        strv_free(k->depends_on, k->ndepends_on);
     }
     free(c->checks);
     for (size_t i = 0; i < c->nnotifiers; i++) {
@@ -2547,6 +2861,14 @@ void config_free(struct config *c)
         free(a->check);
     }
     free(c->alerts);
+    for (size_t i = 0; i < c->nmaintenance; i++) {
+        struct conf_maintenance *mt = &c->maintenance[i];
+        free(mt->name);
+        free(mt->app);
+        free(mt->env);
+        free(mt->check);
+    }
+    free(c->maintenance);
     free(pv->check_order);
     free(pv->app_order);
     free(pv->notifier_order);

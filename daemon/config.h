@@ -29,6 +29,15 @@ struct cond;
 #define CONFIG_DEFAULT_IPC_MAX_MESSAGE (1024 * 1024)
 #define CONFIG_DEFAULT_IPC_MAX_QUEUE (1024 * 1024)
 #define CONFIG_DEFAULT_DRAIN_TIMEOUT_MS 10000
+#define CONFIG_DEFAULT_VERIFY_START_TIMEOUT_MS (15 * 60 * 1000)
+#define CONFIG_DEFAULT_NOTIFY_TIMEOUT_MS 10000
+#define CONFIG_DEFAULT_RETRY_INITIAL_MS 1000
+#define CONFIG_DEFAULT_RETRY_MAX_MS (5 * 60 * 1000)
+#define CONFIG_DEFAULT_NOTIFY_MAX_AGE_MS (24LL * 3600 * 1000)
+#define CONFIG_DEFAULT_DEGRADED_FOR_MS (5 * 60 * 1000)
+#define CONFIG_DEFAULT_CERT_DAYS 14
+#define CONFIG_DEFAULT_FLAP_CHANGES 6
+#define CONFIG_DEFAULT_FLAP_WINDOW_MS (10 * 60 * 1000)
 
 /* One key/value HTTP header. */
 struct conf_header {
@@ -54,6 +63,10 @@ struct conf_check {
     int failure_threshold;
     int success_threshold;
     bool paused;               /* "enabled: false" */
+
+    char **depends_on;         /* names of parent checks; their outage holds
+                                  this check's alerts back */
+    size_t ndepends_on;
 
     char **conditions;         /* source text, as written */
     struct cond **conds;       /* parsed, same order, nconditions long */
@@ -95,6 +108,14 @@ struct conf_app {
     char *github_repo;         /* "owner/name" whose GitHub deployments are this app's */
     int64_t verify_window_ms;
     int64_t verify_interval_ms;
+    int64_t verify_start_timeout_ms;   /* a started deploy's quiet window at most */
+};
+
+/* email: how the SMTP connection is protected. */
+enum conf_tls {
+    CONF_TLS_AUTO,             /* smtps:// implicit TLS; smtp:// STARTTLS when offered */
+    CONF_TLS_REQUIRED,         /* smtp:// STARTTLS or fail */
+    CONF_TLS_NONE,             /* plain text (a local relay) */
 };
 
 struct conf_notifier {
@@ -106,6 +127,23 @@ struct conf_notifier {
     char *from;                /* email: sender address */
     char **to;                 /* email: recipient addresses */
     size_t nto;
+    enum conf_tls tls;         /* email */
+    int64_t timeout_ms;        /* one delivery attempt; default 10 s */
+    int64_t retry_initial_ms;  /* first backoff; doubles each failure; default 1 s */
+    int64_t retry_max_ms;      /* backoff ceiling; default 5 min */
+    int64_t max_age_ms;        /* a notification not delivered by then is
+                                  dropped with an event; default 24 h */
+};
+
+/* What an alert rule fires on (bits of conf_alert.on). */
+enum alert_on {
+    ALERT_ON_DOWN = 1 << 0,           /* a check turns down */
+    ALERT_ON_DEGRADED = 1 << 1,       /* degraded for degraded_for_ms */
+    ALERT_ON_HEARTBEAT = 1 << 2,      /* a heartbeat check misses its ping */
+    ALERT_ON_CERTIFICATE = 1 << 3,    /* a certificate expires within cert_days */
+    ALERT_ON_DEPLOY_FAILED = 1 << 4,  /* a deploy's verdict is failed */
+    ALERT_ON_FLAPPING = 1 << 5,       /* flap_changes state changes in flap_window */
+    ALERT_ON_DEFAULT = (1 << 0) | (1 << 2) | (1 << 4) | (1 << 5),
 };
 
 struct conf_alert {
@@ -115,6 +153,21 @@ struct conf_alert {
     bool send_on_resolved;
     int64_t repeat_interval_ms;
     char *app, *env, *check;   /* matchers, NULL = any */
+    unsigned on;               /* enum alert_on bits; default ALERT_ON_DEFAULT */
+    int64_t degraded_for_ms;   /* default 5 min */
+    int cert_days;             /* default 14 */
+    int flap_changes;          /* default 6 */
+    int64_t flap_window_ms;    /* default 10 min */
+};
+
+/* A recurring maintenance window: on the given UTC weekdays, from start for
+ * duration; notifications of matching alerts are held meanwhile. */
+struct conf_maintenance {
+    char *name;
+    char *app, *env, *check;   /* matchers, NULL = any */
+    unsigned days;             /* bit 0 Sunday .. bit 6 Saturday; default all */
+    int start_min;             /* minutes after 00:00 UTC */
+    int64_t duration_ms;
 };
 
 struct config {
@@ -161,6 +214,8 @@ struct config {
     size_t nnotifiers;
     struct conf_alert *alerts;
     size_t nalerts;
+    struct conf_maintenance *maintenance;
+    size_t nmaintenance;
 };
 
 /* Every error found in one load, each "FILE:LINE:COL: message". */

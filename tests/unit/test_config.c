@@ -358,7 +358,7 @@ static void test_docs_examples(void **state)
         }
         p = end + 4;
     }
-    assert_int_equal(blocks, 2);
+    assert_int_equal(blocks, 3);
     assert_non_null(full);
     assert_int_equal(full->nchecks, 6);
     assert_int_equal(full->nnotifiers, 3);
@@ -975,6 +975,114 @@ static void test_notifiers(void **state)
              NAME ":7:54: notifiers[5].from: not a key of slack notifiers", NULL);
 }
 
+/* Alert rule keys, depends-on and maintenance windows: defaults, values. */
+static void test_alerting_keys(void **state)
+{
+    struct config *c = load_ok("checks:\n"
+                               "  - {name: db, type: tcp, host: h, port: 1}\n"
+                               "  - {name: web, type: tcp, host: h, port: 2, depends-on: db}\n"
+                               "notifiers:\n"
+                               "  - {name: ops, type: webhook, url: \"https://x\"}\n"
+                               "  - name: mail\n"
+                               "    type: email\n"
+                               "    url: smtp://127.0.0.1:2525\n"
+                               "    from: a@example.com\n"
+                               "    to: [b@example.com, c@example.com]\n"
+                               "    tls: none\n"
+                               "    timeout: 2s\n"
+                               "    retry-initial: 200ms\n"
+                               "    retry-max: 1m\n"
+                               "    max-age: 1h\n"
+                               "alerts:\n"
+                               "  - notify: ops\n"
+                               "  - notify: [mail]\n"
+                               "    on: [degraded, certificate]\n"
+                               "    degraded-for: 30s\n"
+                               "    certificate-days: 30\n"
+                               "    flapping: {changes: 4, window: 1m}\n"
+                               "maintenance:\n"
+                               "  - {name: nightly, start: \"23:30\", duration: 2h, days: [sat, sun]}\n"
+                               "  - {name: daily, app: api, start: \"00:00\", duration: 1h}\n"
+                               "apps:\n"
+                               "  - {name: api, verify: {start-timeout: 5m}}\n");
+    assert_int_equal(c->checks[0].ndepends_on, 0);
+    assert_int_equal(c->checks[1].ndepends_on, 1);
+    assert_string_equal(c->checks[1].depends_on[0], "db");
+    assert_int_equal(c->notifiers[0].timeout_ms, CONFIG_DEFAULT_NOTIFY_TIMEOUT_MS);
+    assert_int_equal(c->notifiers[0].retry_initial_ms, CONFIG_DEFAULT_RETRY_INITIAL_MS);
+    assert_int_equal(c->notifiers[0].tls, CONF_TLS_AUTO);
+    assert_int_equal(c->notifiers[1].tls, CONF_TLS_NONE);
+    assert_int_equal(c->notifiers[1].timeout_ms, 2000);
+    assert_int_equal(c->notifiers[1].retry_initial_ms, 200);
+    assert_int_equal(c->notifiers[1].retry_max_ms, 60000);
+    assert_int_equal(c->notifiers[1].max_age_ms, 3600000);
+    assert_int_equal(c->alerts[0].on, ALERT_ON_DEFAULT);
+    assert_int_equal(c->alerts[0].degraded_for_ms, CONFIG_DEFAULT_DEGRADED_FOR_MS);
+    assert_int_equal(c->alerts[0].flap_changes, CONFIG_DEFAULT_FLAP_CHANGES);
+    assert_int_equal(c->alerts[1].on, ALERT_ON_DEGRADED | ALERT_ON_CERTIFICATE);
+    assert_int_equal(c->alerts[1].degraded_for_ms, 30000);
+    assert_int_equal(c->alerts[1].cert_days, 30);
+    assert_int_equal(c->alerts[1].flap_changes, 4);
+    assert_int_equal(c->alerts[1].flap_window_ms, 60000);
+    assert_int_equal(c->nmaintenance, 2);
+    assert_int_equal(c->maintenance[0].start_min, 23 * 60 + 30);
+    assert_int_equal(c->maintenance[0].duration_ms, 2 * 3600 * 1000);
+    assert_int_equal(c->maintenance[0].days, (1u << 6) | 1u);
+    assert_int_equal(c->maintenance[1].days, 0x7f);
+    assert_string_equal(c->maintenance[1].app, "api");
+    assert_int_equal(c->apps[0].verify_start_timeout_ms, 5 * 60 * 1000);
+    config_free(c);
+}
+
+/* What is wrong with alerting keys is reported where it is written. */
+static void test_alerting_bad(void **state)
+{
+    load_bad("checks:\n"
+             "  - {name: a, type: tcp, host: h, port: 1, depends-on: [a]}\n"
+             "  - {name: b, type: tcp, host: h, port: 1, depends-on: [nope]}\n"
+             "notifiers:\n"
+             "  - {name: m, type: email, url: \"smtp://x\", from: a, to: b, tls: maybe}\n"
+             "  - {name: w, type: webhook, url: \"https://x\", tls: none, retry-initial: 10m}\n"
+             "alerts:\n"
+             "  - {notify: w, on: [down, sideways], flapping: {changes: 1}}\n"
+             "  - {notify: w, on: []}\n"
+             "maintenance:\n"
+             "  - {name: x, start: \"25:00\", duration: 1h, days: [someday]}\n"
+             "  - {name: x, check: ghost, start: \"1:00\"}\n",
+             NAME ":2:44: checks[0].depends-on[0]: a check cannot depend on itself",
+             NAME ":3:44: checks[1].depends-on[0]: unknown check \"nope\"",
+             NAME ":5:61: notifiers[0].tls: unknown tls \"maybe\" (auto, required, none)",
+             NAME ":6:5: notifiers[1].retry-max: must be at least retry-initial",
+             NAME ":6:48: notifiers[1].tls: not a key of webhook notifiers",
+             NAME ":8:17: alerts[0].on: unknown on \"sideways\" (down, degraded, heartbeat, "
+                  "certificate, deploy-failed, flapping)",
+             NAME ":8:50: alerts[0].flapping.changes: expected an integer from 2 to 1000",
+             NAME ":9:17: alerts[1].on: needs at least one item",
+             NAME ":11:15: maintenance[0].start: bad time of day \"25:00\" (use HH:MM, 00:00 to "
+                  "23:59)",
+             NAME ":11:45: maintenance[0].days: unknown days \"someday\" (sun, mon, tue, wed, thu, "
+                  "fri, sat)",
+             NAME ":12:5: maintenance[1]: a maintenance window needs duration",
+             NAME ":12:6: maintenance[1].name: duplicate maintenance window name \"x\" (first at "
+                  "line 11)",
+             NAME ":12:15: maintenance[1].check: unknown check \"ghost\"",
+             NAME ":12:29: maintenance[1].start: bad time of day \"1:00\" (use HH:MM, 00:00 to "
+                  "23:59)",
+             NULL);
+}
+
+/* A chain of depends-on that comes back to its start is refused. */
+static void test_dependency_cycle(void **state)
+{
+    load_bad("checks:\n"
+             "  - {name: a, type: tcp, host: h, port: 1, depends-on: c}\n"
+             "  - {name: b, type: tcp, host: h, port: 1, depends-on: a}\n"
+             "  - {name: c, type: tcp, host: h, port: 1, depends-on: [b]}\n",
+             NAME ":3:44: checks[1].depends-on: a cycle: \"b\" depends on \"a\", which leads back "
+                  "to it",
+             NULL);
+}
+
 /* postgres needs dsn; its value, like every secret, never shows. */
 static void test_secrets_not_shown(void **state)
 {
@@ -1566,6 +1674,9 @@ int main(void)
         cmocka_unit_test(test_bad_condition),
         cmocka_unit_test(test_alert_references),
         cmocka_unit_test(test_notifiers),
+        cmocka_unit_test(test_alerting_keys),
+        cmocka_unit_test(test_alerting_bad),
+        cmocka_unit_test(test_dependency_cycle),
         cmocka_unit_test(test_secrets_not_shown),
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_many_errors_sorted),

@@ -78,3 +78,34 @@ void store_stats(struct store *st, size_t *queue_length, uint64_t *write_errors)
 {
     st->ops->stats(st, queue_length, write_errors);
 }
+
+int store_load_alerting(struct store *st, int64_t now_ms, const struct store_alerting_load *l)
+{
+    return st->ops->load_alerting(st, now_ms, l);
+}
+
+int64_t store_put_alert(struct store *st, const struct alert *a)
+{
+    return st->ops->put_alert(st, a);
+}
+
+int64_t store_put_mute(struct store *st, const struct mute *m)
+{
+    return st->ops->put_mute(st, m);
+}
+
+int64_t store_put_outbox(struct store *st, const struct outbox_item *o)
+{
+    return st->ops->put_outbox(st, o);
+}
+
+void store_delete_outbox(struct store *st, int64_t id)
+{
+    st->ops->delete_outbox(st, id);
+}
+
+int store_alerts(struct store *st, const struct store_alert_query *q, store_alerts_fn fn,
+                 void *arg)
+{
+    return st->ops->alerts(st, q, fn, arg);
+}

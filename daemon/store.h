@@ -45,6 +45,58 @@ struct deploy {
     const char *ext_id;         /* the sender's id (webhooks), unique; NULL none */
 };
 
+/* An alert: one incident of a check (or of an app-env's deploys). */
+struct alert {
+    int64_t id;                 /* assigned by the store on write; 0 before */
+    const char *kind;           /* down | degraded | heartbeat | certificate |
+                                   flapping | deploy-failed */
+    const char *check;          /* NULL for deploy-failed */
+    const char *app, *env;      /* NULL none */
+    const char *severity;       /* critical | warning | info */
+    const char *status;         /* firing | acknowledged | resolved */
+    const char *summary;        /* one line for people */
+    int64_t started_ms;
+    int64_t resolved_ms;        /* 0 while open */
+    const char *ack_by;         /* NULL unless acknowledged */
+    int64_t ack_ms;
+    const char *ack_comment;
+    const char *muted_by;       /* why notifications are held ("silence 3",
+                                   "maintenance nightly"); NULL none */
+    int64_t deploy_id;          /* deploy-failed: the deploy; 0 none */
+    int64_t last_notified_ms;   /* 0 never */
+    int64_t notifications;      /* notifications queued for it */
+};
+
+/* A silence or an ad-hoc maintenance window: notifications of the alerts
+ * it matches are held while now is in [starts_ms, ends_ms). */
+struct mute {
+    int64_t id;                 /* assigned by the store on write; 0 before */
+    const char *kind;           /* silence | maintenance */
+    const char *check, *app, *env, *severity;   /* matchers; NULL = any */
+    int64_t starts_ms, ends_ms;
+    const char *author, *comment;
+    int64_t created_ms;
+};
+
+/* A notification owed: the body is rendered (the generic webhook JSON) when
+ * it is queued, so a restart delivers exactly what was decided. */
+struct outbox_item {
+    int64_t id;                 /* assigned by the store on write; 0 before */
+    int64_t alert_id;
+    const char *notifier;       /* its name in the configuration */
+    const char *payload;        /* JSON object text */
+    int64_t created_ms;
+    int64_t attempts;           /* deliveries tried so far */
+    int64_t next_ms;            /* wall clock of the next try */
+};
+
+struct store_alert_query {
+    const char *status;         /* open | firing | acknowledged | resolved; NULL = any */
+    const char *check, *app;    /* NULL = any */
+    int64_t before_id;          /* page: alerts with id < before_id; 0 = newest */
+    size_t limit;               /* 0 = default 100 */
+};
+
 /* Writes queued beyond this are dropped and counted (every backend). */
 #define STORE_QUEUE_MAX 65536
 
@@ -120,8 +172,17 @@ typedef void (*store_events_fn)(int err, const struct event *events, size_t n, v
 typedef void (*store_deploys_fn)(int err, const struct deploy *deploys, size_t n, void *arg);
 typedef void (*store_check_stats_fn)(int err, const struct store_check_stats *rows, size_t n,
                                      void *arg);
+typedef void (*store_alerts_fn)(int err, const struct alert *alerts, size_t n, void *arg);
 /* Called once per stored check state by store_load_states. */
 typedef void (*store_state_fn)(const struct store_check_state *s, void *arg);
+
+/* What store_load_alerting hands back at start-up, one call per row. */
+struct store_alerting_load {
+    void (*alert)(const struct alert *a, void *arg);          /* every open alert */
+    void (*mute)(const struct mute *m, void *arg);            /* ends_ms > now */
+    void (*outbox)(const struct outbox_item *o, void *arg);   /* every row */
+    void *arg;
+};
 
 struct store;
 
@@ -140,6 +201,13 @@ struct store_ops {
                    void *arg);
     int (*check_stats)(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg);
     void (*retention)(struct store *st, int64_t now_ms);
+    int (*load_alerting)(struct store *st, int64_t now_ms, const struct store_alerting_load *l);
+    int64_t (*put_alert)(struct store *st, const struct alert *a);
+    int (*alerts)(struct store *st, const struct store_alert_query *q, store_alerts_fn fn,
+                  void *arg);
+    int64_t (*put_mute)(struct store *st, const struct mute *m);
+    int64_t (*put_outbox)(struct store *st, const struct outbox_item *o);
+    void (*delete_outbox)(struct store *st, int64_t id);
     void (*stats)(struct store *st, size_t *queue_length, uint64_t *write_errors);
 };
 
@@ -199,6 +267,24 @@ int store_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn,
 /* Trim raw results older than retention.raw and rollups older than
  * retention.rollups, in the writer, without blocking the loop. */
 void store_retention(struct store *st, int64_t now_ms);
+
+/* Synchronous read at start-up of the open alerts, the silences and
+ * maintenance windows not yet over at now_ms, and the outbox. 0 or -errno. */
+int store_load_alerting(struct store *st, int64_t now_ms, const struct store_alerting_load *l);
+
+/* Queue an alert, a mute or an outbox row: a new one (id 0) gets the next
+ * id, returned; one with an id replaces the stored row. */
+int64_t store_put_alert(struct store *st, const struct alert *a);
+int64_t store_put_mute(struct store *st, const struct mute *m);
+int64_t store_put_outbox(struct store *st, const struct outbox_item *o);
+
+/* Queue the removal of a delivered (or abandoned) outbox row. */
+void store_delete_outbox(struct store *st, int64_t id);
+
+/* Alerts, newest first; asynchronous like the queries above. Writes queued
+ * before the call are seen. */
+int store_alerts(struct store *st, const struct store_alert_query *q, store_alerts_fn fn,
+                 void *arg);
 
 /* Writes queued but not committed, and the count of failed writes. */
 void store_stats(struct store *st, size_t *queue_length, uint64_t *write_errors);

@@ -6,7 +6,11 @@
  * same queue, so a query sees every write queued before it; their rows come
  * back to the loop through a uv_async. Rollups are computed by the writer
  * from raw rows, per check, as minutes and hours close; progress is stored,
- * so a restart neither loses nor doubles a bucket. */
+ * so a restart neither loses nor doubles a bucket.
+ *
+ * Alerts, mutes and the outbox are written like deploys (ids assigned on the
+ * loop thread, the row replaced by id), but are never dropped when the queue
+ * is full: losing one would lose or repeat a notification. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -35,6 +39,8 @@
 #define EVENTS_MAX 10000
 #define DEPLOYS_DEFAULT 50
 #define DEPLOYS_MAX 1000
+#define ALERTS_DEFAULT 100
+#define ALERTS_MAX 1000
 
 enum rec_kind {
     REC_RESULT,
@@ -45,6 +51,12 @@ enum rec_kind {
     REC_DEPLOYS,
     REC_STATS,
     REC_RETENTION,
+    REC_ALERT,
+    REC_MUTE,
+    REC_OUTBOX,
+    REC_OUTBOX_DELETE,
+    REC_ALERTS,
+    REC_LOAD_ALERTING,
     REC_STOP,
 };
 
@@ -82,6 +94,24 @@ struct rec {
     store_check_stats_fn sfn;
     struct store_check_stats *srows;
     size_t ns;
+    /* REC_ALERT, REC_MUTE, REC_OUTBOX */
+    struct alert alert;
+    struct mute mute;
+    struct outbox_item outbox;
+    /* REC_OUTBOX_DELETE */
+    int64_t outbox_id;
+    /* REC_ALERTS */
+    struct store_alert_query aq;
+    store_alerts_fn afn;
+    /* REC_ALERTS, REC_LOAD_ALERTING (with now_ms) */
+    struct alert *arows;
+    size_t na;
+    /* REC_LOAD_ALERTING */
+    struct mute *mrows;
+    size_t nm;
+    struct outbox_item *orows;
+    size_t no;
+    bool loaded;                    /* under mu: the writer is done with it */
 };
 
 struct store_sqlite {
@@ -96,14 +126,19 @@ struct store_sqlite {
     size_t queued;
     bool urgent;                    /* a query or stop waits: commit now */
     struct rec *done_head;          /* finished queries, under mu */
+    pthread_cond_t loaded_cv;       /* a synchronous load finished, under mu */
     uv_async_t async;
     bool async_started;
     int64_t next_event_id;          /* loop thread only */
     int64_t next_deploy_id;         /* loop thread only */
+    int64_t next_alert_id;          /* loop thread only */
+    int64_t next_mute_id;           /* loop thread only */
+    int64_t next_outbox_id;         /* loop thread only */
     uint64_t write_errors;          /* under mu */
     uint64_t dropped_logged;        /* loop thread: last count logged */
     /* writer-thread only */
     sqlite3_stmt *ins_result, *up_state, *ins_event, *get_check, *ins_check, *put_deploy;
+    sqlite3_stmt *put_alert, *put_mute, *put_outbox, *del_outbox;
     bool in_txn;
     int64_t next_minute, next_hour; /* rollup progress */
     int64_t last_rollup_ms;
@@ -244,6 +279,82 @@ static bool deploy_copy(struct deploy *out, const struct deploy *dep)
     return ok;
 }
 
+/* Free n strings, setting them to NULL. */
+static void strings_free(const char **const *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)*f[i]);
+        *f[i] = NULL;
+    }
+}
+
+/* Replace n borrowed strings by copies. false on ENOMEM, with every string
+ * freed and NULL. */
+static bool strings_dup(const char **const *f, size_t n)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        if (*f[i] != NULL && (*f[i] = strdup(*f[i])) == NULL) {
+            ok = false;
+        }
+    }
+    if (!ok) {
+        strings_free(f, n);
+    }
+    return ok;
+}
+
+#define ALERT_STRINGS(a)                                                                   \
+    {&(a)->kind, &(a)->check, &(a)->app, &(a)->env, &(a)->severity, &(a)->status,          \
+     &(a)->summary, &(a)->ack_by, &(a)->ack_comment, &(a)->muted_by}
+#define MUTE_STRINGS(m)                                                                    \
+    {&(m)->kind, &(m)->check, &(m)->app, &(m)->env, &(m)->severity, &(m)->author,          \
+     &(m)->comment}
+#define OUTBOX_STRINGS(o) {&(o)->notifier, &(o)->payload}
+#define NSTRINGS(f) (sizeof(f) / sizeof((f)[0]))
+
+static void alert_free_strings(struct alert *a)
+{
+    const char **f[] = ALERT_STRINGS(a);
+    strings_free(f, NSTRINGS(f));
+}
+
+/* Copy a and its strings into out; false on ENOMEM (out is then freed). */
+static bool alert_copy(struct alert *out, const struct alert *a)
+{
+    *out = *a;
+    const char **f[] = ALERT_STRINGS(out);
+    return strings_dup(f, NSTRINGS(f));
+}
+
+static void mute_free_strings(struct mute *m)
+{
+    const char **f[] = MUTE_STRINGS(m);
+    strings_free(f, NSTRINGS(f));
+}
+
+/* Copy m and its strings into out; false on ENOMEM (out is then freed). */
+static bool mute_copy(struct mute *out, const struct mute *m)
+{
+    *out = *m;
+    const char **f[] = MUTE_STRINGS(out);
+    return strings_dup(f, NSTRINGS(f));
+}
+
+static void outbox_free_strings(struct outbox_item *o)
+{
+    const char **f[] = OUTBOX_STRINGS(o);
+    strings_free(f, NSTRINGS(f));
+}
+
+/* Copy o and its strings into out; false on ENOMEM (out is then freed). */
+static bool outbox_copy(struct outbox_item *out, const struct outbox_item *o)
+{
+    *out = *o;
+    const char **f[] = OUTBOX_STRINGS(out);
+    return strings_dup(f, NSTRINGS(f));
+}
+
 static void rec_free(struct rec *r)
 {
     if (r == NULL) {
@@ -286,6 +397,24 @@ static void rec_free(struct rec *r)
         free((char *)r->srows[i].check);
     }
     free(r->srows);
+    alert_free_strings(&r->alert);
+    mute_free_strings(&r->mute);
+    outbox_free_strings(&r->outbox);
+    free((char *)r->aq.status);
+    free((char *)r->aq.check);
+    free((char *)r->aq.app);
+    for (size_t i = 0; i < r->na; i++) {
+        alert_free_strings(&r->arows[i]);
+    }
+    free(r->arows);
+    for (size_t i = 0; i < r->nm; i++) {
+        mute_free_strings(&r->mrows[i]);
+    }
+    free(r->mrows);
+    for (size_t i = 0; i < r->no; i++) {
+        outbox_free_strings(&r->orows[i]);
+    }
+    free(r->orows);
     free(r);
 }
 
@@ -328,6 +457,22 @@ static void bind_text_or_null(sqlite3_stmt *q, int i, const char *s)
         sqlite3_bind_null(q, i);
     } else {
         sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
+    }
+}
+
+/* For NOT NULL columns: NULL is written as "". */
+static void bind_text_or_empty(sqlite3_stmt *q, int i, const char *s)
+{
+    sqlite3_bind_text(q, i, s != NULL ? s : "", -1, SQLITE_TRANSIENT);
+}
+
+/* For optional times and ids: 0 is written as NULL. */
+static void bind_int_or_null(sqlite3_stmt *q, int i, int64_t v)
+{
+    if (v != 0) {
+        sqlite3_bind_int64(q, i, v);
+    } else {
+        sqlite3_bind_null(q, i);
     }
 }
 
@@ -476,6 +621,84 @@ static void write_deploy(struct store_sqlite *s, struct rec *r)
     bind_text_or_null(q, 17, d->ext_id);
     if (sqlite3_step(q) != SQLITE_DONE) {
         count_error(s, "cannot write deploy");
+    }
+}
+
+/* Insert or replace an alert by id. */
+static void write_alert(struct store_sqlite *s, struct rec *r)
+{
+    const struct alert *a = &r->alert;
+    sqlite3_stmt *q = s->put_alert;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, a->id);
+    bind_text_or_empty(q, 2, a->kind);
+    bind_text_or_null(q, 3, a->check);
+    bind_text_or_null(q, 4, a->app);
+    bind_text_or_null(q, 5, a->env);
+    bind_text_or_empty(q, 6, a->severity);
+    bind_text_or_empty(q, 7, a->status);
+    bind_text_or_empty(q, 8, a->summary);
+    sqlite3_bind_int64(q, 9, a->started_ms);
+    bind_int_or_null(q, 10, a->resolved_ms);
+    bind_text_or_null(q, 11, a->ack_by);
+    bind_int_or_null(q, 12, a->ack_ms);
+    bind_text_or_null(q, 13, a->ack_comment);
+    bind_text_or_null(q, 14, a->muted_by);
+    bind_int_or_null(q, 15, a->deploy_id);
+    bind_int_or_null(q, 16, a->last_notified_ms);
+    sqlite3_bind_int64(q, 17, a->notifications);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        count_error(s, "cannot write alert");
+    }
+}
+
+/* Insert or replace a mute by id. */
+static void write_mute(struct store_sqlite *s, struct rec *r)
+{
+    const struct mute *m = &r->mute;
+    sqlite3_stmt *q = s->put_mute;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, m->id);
+    bind_text_or_empty(q, 2, m->kind);
+    bind_text_or_null(q, 3, m->check);
+    bind_text_or_null(q, 4, m->app);
+    bind_text_or_null(q, 5, m->env);
+    bind_text_or_null(q, 6, m->severity);
+    sqlite3_bind_int64(q, 7, m->starts_ms);
+    sqlite3_bind_int64(q, 8, m->ends_ms);
+    bind_text_or_null(q, 9, m->author);
+    bind_text_or_null(q, 10, m->comment);
+    sqlite3_bind_int64(q, 11, m->created_ms);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        count_error(s, "cannot write mute");
+    }
+}
+
+/* Insert or replace an outbox row by id. */
+static void write_outbox(struct store_sqlite *s, struct rec *r)
+{
+    const struct outbox_item *o = &r->outbox;
+    sqlite3_stmt *q = s->put_outbox;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, o->id);
+    sqlite3_bind_int64(q, 2, o->alert_id);
+    bind_text_or_empty(q, 3, o->notifier);
+    bind_text_or_empty(q, 4, o->payload);
+    sqlite3_bind_int64(q, 5, o->created_ms);
+    sqlite3_bind_int64(q, 6, o->attempts);
+    sqlite3_bind_int64(q, 7, o->next_ms);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        count_error(s, "cannot write outbox row");
+    }
+}
+
+static void delete_outbox(struct store_sqlite *s, struct rec *r)
+{
+    sqlite3_stmt *q = s->del_outbox;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, r->outbox_id);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        count_error(s, "cannot delete outbox row");
     }
 }
 
@@ -683,6 +906,28 @@ static void retention(struct store_sqlite *s, int64_t now_ms)
         }
         sqlite3_finalize(q);
     }
+    /* Resolved alerts and mutes over go with the rollups too; an open alert
+     * stays however old it is. */
+    static const char *const alerting[] = {
+        "DELETE FROM alerts WHERE status = 'resolved' AND resolved < ?1",
+        "DELETE FROM mutes WHERE ends < ?1",
+    };
+    txn_begin(s);
+    for (size_t i = 0; i < sizeof(alerting) / sizeof(alerting[0]); i++) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(s->db, alerting[i], -1, &q, NULL) != SQLITE_OK) {
+            count_error(s, "retention");
+            continue;
+        }
+        sqlite3_bind_int64(q, 1, roll_before);
+        if (sqlite3_step(q) == SQLITE_DONE) {
+            deleted += sqlite3_changes(s->db);
+        } else {
+            count_error(s, "retention");
+        }
+        sqlite3_finalize(q);
+    }
+    txn_commit(s);
     char n[24];
     snprintf(n, sizeof(n), "%" PRId64, deleted);
     log_info(LOG_KV("store", "sqlite", "deleted", n), "retention: %s old rows deleted", n);
@@ -975,6 +1220,189 @@ static void run_deploys(struct store_sqlite *s, struct rec *r)
     sqlite3_finalize(q);
 }
 
+/* A copy of column i, NULL for SQL NULL; *oom is set when a copy failed. */
+static const char *col_copy(sqlite3_stmt *q, int i, bool *oom)
+{
+    if (sqlite3_column_type(q, i) == SQLITE_NULL) {
+        return NULL;
+    }
+    char *v = strdup(col_text(q, i));
+    if (v == NULL) {
+        *oom = true;
+    }
+    return v;
+}
+
+#define ALERT_COLUMNS                                                                      \
+    "id, kind, check_name, app, env, severity, status, summary, started, "                 \
+    "COALESCE(resolved, 0), ack_by, COALESCE(ack_ts, 0), ack_comment, muted_by, "          \
+    "COALESCE(deploy_id, 0), COALESCE(last_notified, 0), notifications"
+
+/* Fill a from a row of ALERT_COLUMNS; false on ENOMEM (a is then freed). */
+static bool alert_from_row(sqlite3_stmt *q, struct alert *a)
+{
+    bool oom = false;
+    memset(a, 0, sizeof(*a));
+    a->id = sqlite3_column_int64(q, 0);
+    a->kind = col_copy(q, 1, &oom);
+    a->check = col_copy(q, 2, &oom);
+    a->app = col_copy(q, 3, &oom);
+    a->env = col_copy(q, 4, &oom);
+    a->severity = col_copy(q, 5, &oom);
+    a->status = col_copy(q, 6, &oom);
+    a->summary = col_copy(q, 7, &oom);
+    a->started_ms = sqlite3_column_int64(q, 8);
+    a->resolved_ms = sqlite3_column_int64(q, 9);
+    a->ack_by = col_copy(q, 10, &oom);
+    a->ack_ms = sqlite3_column_int64(q, 11);
+    a->ack_comment = col_copy(q, 12, &oom);
+    a->muted_by = col_copy(q, 13, &oom);
+    a->deploy_id = sqlite3_column_int64(q, 14);
+    a->last_notified_ms = sqlite3_column_int64(q, 15);
+    a->notifications = sqlite3_column_int64(q, 16);
+    if (oom) {
+        alert_free_strings(a);
+    }
+    return !oom;
+}
+
+/* Run an alerts query into r->arows. The SQL is put together per query so
+ * that each filter can use its index: "open" and one open status say
+ * status != 'resolved', which the partial index alerts_open needs. */
+static void run_alerts(struct store_sqlite *s, struct rec *r)
+{
+    const struct store_alert_query *aq = &r->aq;
+    size_t limit = aq->limit == 0 ? ALERTS_DEFAULT : aq->limit;
+    if (limit > ALERTS_MAX) {
+        limit = ALERTS_MAX;
+    }
+    const char *status = aq->status;
+    if (status != NULL && (status[0] == '\0' || strcmp(status, "all") == 0)) {
+        status = NULL;
+    }
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT " ALERT_COLUMNS " FROM alerts WHERE id < ?1%s%s%s ORDER BY id DESC "
+             "LIMIT ?2",
+             status == NULL                    ? ""
+             : strcmp(status, "open") == 0     ? " AND status != 'resolved'"
+             : strcmp(status, "resolved") == 0 ? " AND status = ?3"
+                                               : " AND status != 'resolved' AND status = ?3",
+             aq->check != NULL ? " AND check_name = ?4" : "",
+             aq->app != NULL ? " AND app = ?5" : "");
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        log_error(LOG_KV("store", "sqlite"), "alerts query: %s", sqlite3_errmsg(s->db));
+        r->err = -EIO;
+        return;
+    }
+    sqlite3_bind_int64(q, 1, aq->before_id > 0 ? aq->before_id : INT64_MAX);
+    sqlite3_bind_int64(q, 2, (int64_t)limit);
+    if (status != NULL) {
+        sqlite3_bind_text(q, 3, status, -1, SQLITE_TRANSIENT);
+    }
+    if (aq->check != NULL) {
+        sqlite3_bind_text(q, 4, aq->check, -1, SQLITE_TRANSIENT);
+    }
+    if (aq->app != NULL) {
+        sqlite3_bind_text(q, 5, aq->app, -1, SQLITE_TRANSIENT);
+    }
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (grow_rows(&r->arows, r->na, &cap, sizeof(*r->arows)) < 0 ||
+            !alert_from_row(q, &r->arows[r->na])) {
+            r->err = -ENOMEM;
+            break;
+        }
+        r->na++;
+    }
+    if (step != SQLITE_DONE && r->err == 0) {
+        r->err = -EIO;
+    }
+    sqlite3_finalize(q);
+}
+
+/* Read every open alert, every mute not over at r->now_ms (soonest ending
+ * first) and every outbox row (in id order) into r. */
+static void run_load_alerting(struct store_sqlite *s, struct rec *r)
+{
+    static const char *const sql[] = {
+        "SELECT " ALERT_COLUMNS " FROM alerts WHERE status != 'resolved' ORDER BY id",
+        "SELECT id, kind, check_name, app, env, severity, starts, ends, author, comment, "
+        "created FROM mutes WHERE ends > ?1 ORDER BY ends, id",
+        "SELECT id, alert_id, notifier, payload, created, attempts, next_ts FROM outbox "
+        "ORDER BY id",
+    };
+    size_t cap[3] = {0, 0, 0};
+    for (size_t pass = 0; pass < 3 && r->err == 0; pass++) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(s->db, sql[pass], -1, &q, NULL) != SQLITE_OK) {
+            log_error(LOG_KV("store", "sqlite"), "load alerting: %s", sqlite3_errmsg(s->db));
+            r->err = -EIO;
+            break;
+        }
+        if (pass == 1) {
+            sqlite3_bind_int64(q, 1, r->now_ms);
+        }
+        int step;
+        while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+            bool oom = false;
+            if (pass == 0) {
+                if (grow_rows(&r->arows, r->na, &cap[0], sizeof(*r->arows)) < 0 ||
+                    !alert_from_row(q, &r->arows[r->na])) {
+                    oom = true;
+                } else {
+                    r->na++;
+                }
+            } else if (pass == 1) {
+                if (grow_rows(&r->mrows, r->nm, &cap[1], sizeof(*r->mrows)) < 0) {
+                    oom = true;
+                } else {
+                    struct mute *m = &r->mrows[r->nm];
+                    memset(m, 0, sizeof(*m));
+                    m->id = sqlite3_column_int64(q, 0);
+                    m->kind = col_copy(q, 1, &oom);
+                    m->check = col_copy(q, 2, &oom);
+                    m->app = col_copy(q, 3, &oom);
+                    m->env = col_copy(q, 4, &oom);
+                    m->severity = col_copy(q, 5, &oom);
+                    m->starts_ms = sqlite3_column_int64(q, 6);
+                    m->ends_ms = sqlite3_column_int64(q, 7);
+                    m->author = col_copy(q, 8, &oom);
+                    m->comment = col_copy(q, 9, &oom);
+                    m->created_ms = sqlite3_column_int64(q, 10);
+                    r->nm++;    /* freed with r, copied or not */
+                }
+            } else {
+                if (grow_rows(&r->orows, r->no, &cap[2], sizeof(*r->orows)) < 0) {
+                    oom = true;
+                } else {
+                    struct outbox_item *o = &r->orows[r->no];
+                    memset(o, 0, sizeof(*o));
+                    o->id = sqlite3_column_int64(q, 0);
+                    o->alert_id = sqlite3_column_int64(q, 1);
+                    o->notifier = col_copy(q, 2, &oom);
+                    o->payload = col_copy(q, 3, &oom);
+                    o->created_ms = sqlite3_column_int64(q, 4);
+                    o->attempts = sqlite3_column_int64(q, 5);
+                    o->next_ms = sqlite3_column_int64(q, 6);
+                    r->no++;
+                }
+            }
+            if (oom) {
+                r->err = -ENOMEM;
+                break;
+            }
+        }
+        if (step != SQLITE_DONE && r->err == 0) {
+            log_error(LOG_KV("store", "sqlite"), "load alerting: %s", sqlite3_errmsg(s->db));
+            r->err = -EIO;
+        }
+        sqlite3_finalize(q);
+    }
+}
+
 /* Hand a finished query back to the loop. */
 static void complete(struct store_sqlite *s, struct rec *r)
 {
@@ -1071,6 +1499,40 @@ static void *writer_main(void *arg)
                 retention(s, r->now_ms);
                 rec_free(r);
                 break;
+            case REC_ALERT:
+                txn_begin(s);
+                write_alert(s, r);
+                rec_free(r);
+                break;
+            case REC_MUTE:
+                txn_begin(s);
+                write_mute(s, r);
+                rec_free(r);
+                break;
+            case REC_OUTBOX:
+                txn_begin(s);
+                write_outbox(s, r);
+                rec_free(r);
+                break;
+            case REC_OUTBOX_DELETE:
+                txn_begin(s);
+                delete_outbox(s, r);
+                rec_free(r);
+                break;
+            case REC_ALERTS:
+                txn_commit(s);
+                run_alerts(s, r);
+                complete(s, r);
+                break;
+            case REC_LOAD_ALERTING:
+                /* The caller waits for it and frees it. */
+                txn_commit(s);
+                run_load_alerting(s, r);
+                pthread_mutex_lock(&s->mu);
+                r->loaded = true;
+                pthread_cond_broadcast(&s->loaded_cv);
+                pthread_mutex_unlock(&s->mu);
+                break;
             case REC_STOP:
                 stop = true;
                 rec_free(r);
@@ -1103,6 +1565,8 @@ static void on_async(uv_async_t *h)
             r->dfn(r->err, r->drows, r->nd, r->arg);
         } else if (r->kind == REC_STATS) {
             r->sfn(r->err, r->srows, r->ns, r->arg);
+        } else if (r->kind == REC_ALERTS) {
+            r->afn(r->err, r->arows, r->na, r->arg);
         } else {
             r->efn(r->err, r->erows, r->ne, r->arg);
         }
@@ -1139,6 +1603,10 @@ static void sqlite_close(struct store *st)
     sqlite3_finalize(s->get_check);
     sqlite3_finalize(s->ins_check);
     sqlite3_finalize(s->put_deploy);
+    sqlite3_finalize(s->put_alert);
+    sqlite3_finalize(s->put_mute);
+    sqlite3_finalize(s->put_outbox);
+    sqlite3_finalize(s->del_outbox);
     if (s->db != NULL) {
         if (s->thread_started) {
             exec_sql(s->db, "PRAGMA optimize", "optimize");
@@ -1153,6 +1621,7 @@ static void sqlite_close(struct store *st)
     }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->loaded_cv);
     free(s->path);
     free(s);
 }
@@ -1341,6 +1810,154 @@ static void sqlite_retention(struct store *st, int64_t now_ms)
     }
 }
 
+/* The next id of a sequence for a new row (id 0), or the row's own id for a
+ * replacement, moving the sequence past it. */
+static int64_t take_id(int64_t *next, int64_t id)
+{
+    if (id <= 0) {
+        return (*next)++;
+    }
+    if (id >= *next) {
+        *next = id + 1;
+    }
+    return id;
+}
+
+/* A write that could not even be queued (out of memory): logged, counted. */
+static void lost_write(struct store_sqlite *s, const char *what, int64_t id)
+{
+    char n[24];
+    snprintf(n, sizeof(n), "%" PRId64, id);
+    log_error(LOG_KV("store", "sqlite", "id", n), "out of memory: %s %s not written", what, n);
+    pthread_mutex_lock(&s->mu);
+    s->write_errors++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Synchronous: the writer reads the rows (after every write queued before)
+ * while the loop thread waits; the callbacks then run here, on the loop
+ * thread, with rows owned by the record and freed after them. */
+static int sqlite_load_alerting(struct store *st, int64_t now_ms,
+                                const struct store_alerting_load *l)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    r->kind = REC_LOAD_ALERTING;
+    r->now_ms = now_ms;
+    int rc = enqueue(s, r, false);
+    if (rc < 0) {
+        return rc;
+    }
+    pthread_mutex_lock(&s->mu);
+    while (!r->loaded) {
+        pthread_cond_wait(&s->loaded_cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    rc = r->err;
+    if (rc == 0) {
+        for (size_t i = 0; i < r->na && l->alert != NULL; i++) {
+            l->alert(&r->arows[i], l->arg);
+        }
+        for (size_t i = 0; i < r->nm && l->mute != NULL; i++) {
+            l->mute(&r->mrows[i], l->arg);
+        }
+        for (size_t i = 0; i < r->no && l->outbox != NULL; i++) {
+            l->outbox(&r->orows[i], l->arg);
+        }
+    }
+    rec_free(r);
+    return rc;
+}
+
+/* Alerts, mutes, outbox rows and their removal are never dropped: a full
+ * queue grows past STORE_QUEUE_MAX for them, as for queries. */
+static int64_t sqlite_put_alert(struct store *st, const struct alert *a)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    int64_t id = take_id(&s->next_alert_id, a->id);
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL || !alert_copy(&r->alert, a)) {
+        free(r);
+        lost_write(s, "alert", id);
+        return id;
+    }
+    r->kind = REC_ALERT;
+    r->alert.id = id;
+    enqueue(s, r, false);
+    return id;
+}
+
+static int64_t sqlite_put_mute(struct store *st, const struct mute *m)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    int64_t id = take_id(&s->next_mute_id, m->id);
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL || !mute_copy(&r->mute, m)) {
+        free(r);
+        lost_write(s, "mute", id);
+        return id;
+    }
+    r->kind = REC_MUTE;
+    r->mute.id = id;
+    enqueue(s, r, false);
+    return id;
+}
+
+static int64_t sqlite_put_outbox(struct store *st, const struct outbox_item *o)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    int64_t id = take_id(&s->next_outbox_id, o->id);
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL || !outbox_copy(&r->outbox, o)) {
+        free(r);
+        lost_write(s, "outbox row", id);
+        return id;
+    }
+    r->kind = REC_OUTBOX;
+    r->outbox.id = id;
+    enqueue(s, r, false);
+    return id;
+}
+
+static void sqlite_delete_outbox(struct store *st, int64_t id)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        lost_write(s, "outbox removal", id);
+        return;
+    }
+    r->kind = REC_OUTBOX_DELETE;
+    r->outbox_id = id;
+    enqueue(s, r, false);
+}
+
+static int sqlite_alerts(struct store *st, const struct store_alert_query *q,
+                         store_alerts_fn fn, void *arg)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    r->kind = REC_ALERTS;
+    r->aq = *q;
+    r->aq.status = xstrdup(q->status);
+    r->aq.check = xstrdup(q->check);
+    r->aq.app = xstrdup(q->app);
+    if ((q->status != NULL && r->aq.status == NULL) || (q->check != NULL && r->aq.check == NULL) ||
+        (q->app != NULL && r->aq.app == NULL)) {
+        rec_free(r);
+        return -ENOMEM;
+    }
+    r->afn = fn;
+    r->arg = arg;
+    return enqueue(s, r, false);
+}
+
 static void sqlite_stats(struct store *st, size_t *queue_length, uint64_t *write_errors)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
@@ -1362,6 +1979,12 @@ static const struct store_ops sqlite_ops = {
     .deploys = sqlite_deploys,
     .check_stats = sqlite_check_stats,
     .retention = sqlite_retention,
+    .load_alerting = sqlite_load_alerting,
+    .put_alert = sqlite_put_alert,
+    .alerts = sqlite_alerts,
+    .put_mute = sqlite_put_mute,
+    .put_outbox = sqlite_put_outbox,
+    .delete_outbox = sqlite_delete_outbox,
     .stats = sqlite_stats,
 };
 
@@ -1379,6 +2002,18 @@ static int64_t query_int(sqlite3 *db, const char *sql, int64_t def)
     return v;
 }
 
+/* The id after the largest an AUTOINCREMENT table ever held: sqlite_sequence
+ * remembers it after the row is deleted, so an id is never handed out twice. */
+static int64_t next_autoincrement_id(sqlite3 *db, const char *table)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT MAX(COALESCE((SELECT MAX(id) FROM %s), 0), COALESCE((SELECT seq FROM "
+             "sqlite_sequence WHERE name = '%s'), 0))",
+             table, table);
+    return query_int(db, sql, 0) + 1;
+}
+
 /* Open the SQLite store: file, pragmas, migrations, statements, writer. */
 int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store **out,
                       char *errbuf, size_t errlen)
@@ -1394,6 +2029,7 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
     s->base.retention_rollups_ms = conf->storage.retention_rollups_ms;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->loaded_cv, NULL);
     s->path = strdup(conf->storage.path);
     int rc = -EIO;
     if (s->path == NULL) {
@@ -1450,12 +2086,33 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
                            "verdict, verdict_reason, failing_check, rollback_version, ext_id) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
                            "?15, ?16, ?17)",
-                           -1, &s->put_deploy, NULL) != SQLITE_OK) {
+                           -1, &s->put_deploy, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO alerts (id, kind, check_name, app, env, "
+                           "severity, status, summary, started, resolved, ack_by, ack_ts, "
+                           "ack_comment, muted_by, deploy_id, last_notified, notifications) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                           "?15, ?16, ?17)",
+                           -1, &s->put_alert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO mutes (id, kind, check_name, app, env, "
+                           "severity, starts, ends, author, comment, created) VALUES (?1, ?2, "
+                           "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                           -1, &s->put_mute, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO outbox (id, alert_id, notifier, payload, "
+                           "created, attempts, next_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           -1, &s->put_outbox, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM outbox WHERE id = ?1", -1, &s->del_outbox,
+                           NULL) != SQLITE_OK) {
         snprintf(errbuf, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
         goto fail;
     }
     s->next_event_id = query_int(s->db, "SELECT MAX(id) FROM events", 0) + 1;
     s->next_deploy_id = query_int(s->db, "SELECT MAX(id) FROM deploys", 0) + 1;
+    s->next_alert_id = next_autoincrement_id(s->db, "alerts");
+    s->next_mute_id = next_autoincrement_id(s->db, "mutes");
+    s->next_outbox_id = next_autoincrement_id(s->db, "outbox");
     s->next_minute = query_int(s->db, "SELECT next_minute FROM rollup_progress", 0);
     s->next_hour = query_int(s->db, "SELECT next_hour FROM rollup_progress", 0);
     s->last_rollup_ms = wall_ms();

@@ -71,6 +71,9 @@ struct check *check_create(struct daemon *d, const struct conf_check *conf)
 /* Free a check with no run in flight. */
 void check_destroy(struct check *c)
 {
+    if (c != NULL) {
+        free(c->alerting);      /* alert.c's; owns no pointers */
+    }
     free(c);
 }
 

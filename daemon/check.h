@@ -21,6 +21,7 @@
 
 struct daemon;
 struct check;
+struct alert_check;
 
 /* A check's state, and also a single result's outcome. The numeric values
  * are stored in the database and exported as shipwatch_check_state. */
@@ -110,6 +111,7 @@ struct check {
                                            in flight: freed when the run ends;
                                            conf must not be read any more */
     struct check_run *run;              /* run in flight, or NULL */
+    struct alert_check *alerting;       /* alert.c's per-check state, or NULL */
 
     /* counters, exported as metrics */
     uint64_t runs_total;

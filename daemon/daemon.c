@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert.h"
 #include "curlm.h"
 #include "daemon.h"
 #include "deploy.h"
@@ -166,6 +167,7 @@ void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
     if (changed) {
         emit_state_change(d, c, from, r);
     }
+    alert_on_result(d, c, r, changed, from);
 }
 
 /* Restore one stored state onto the check of that name, if it still exists. */
@@ -331,6 +333,7 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
     d->nchecks = conf->nchecks;
     d->conf = conf;
     d->reloads_total++;
+    alert_on_reload(d);
     ipc_server_reconfigure(d->ipc);
     if (counts != NULL) {
         *counts = (struct reload_counts){.checks = conf->nchecks,
@@ -480,6 +483,10 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
             return rc;
         }
     }
+    rc = alert_init(d);
+    if (rc < 0) {
+        return rc;
+    }
 
     if ((rc = watch_signal(d, &d->sig_term, on_sigterm, SIGTERM)) < 0 ||
         (rc = watch_signal(d, &d->sig_int, on_sigterm, SIGINT)) < 0 ||
@@ -546,6 +553,7 @@ void daemon_finish(struct daemon *d)
     }
     log_set_hook(NULL, NULL);
     verify_finish(d);
+    alert_finish(d);
     ipc_server_close(d->ipc);
     http_server_close(d->http);
     sched_destroy(d->sched);

@@ -21,6 +21,7 @@ struct ipc_server;
 struct http_server;
 struct verify_window;
 struct healthy;
+struct alerting;
 
 /* Deploys counted for /metrics: recorded since start, by app, env, verdict. */
 struct deploy_count {
@@ -57,6 +58,7 @@ struct daemon {
     size_t ndeploy_lasts;
     struct verify_window *windows;   /* post-deploy verifications running */
     struct healthy *healthy;         /* last healthy version per app-env */
+    struct alerting *alerting;       /* alert.c's state */
 
     uv_signal_t sig_term;
     uv_signal_t sig_int;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert.h"
 #include "daemon.h"
 #include "store.h"
 #include "verify.h"
@@ -113,6 +114,7 @@ int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen
                        .data = data};
     daemon_emit_event(d, &ev);
     verify_on_deploy(d, dep);
+    alert_on_deploy(d, dep);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "check.h"
 #include "daemon.h"
 #include "http.h"
@@ -242,6 +243,46 @@ static void checks(struct daemon *d, struct metrics_buf *b)
     free(offs);
 }
 
+/* One notifier's sample of one of the two notification families. */
+struct notifier_walk {
+    struct metrics_buf *b;
+    bool failed;                /* which family */
+};
+
+static void notifier_sample(const char *name, uint64_t sent, uint64_t failed, void *arg)
+{
+    struct notifier_walk *w = arg;
+    puts_(w->b, w->failed ? "shipwatch_notifications_failed_total{"
+                          : "shipwatch_notifications_sent_total{");
+    put_label(w->b, "notifier", name, false);
+    puts_(w->b, "} ");
+    put_i64(w->b, (int64_t)(w->failed ? failed : sent));
+    puts_(w->b, "\n");
+}
+
+static void alerts(struct daemon *d, struct metrics_buf *b)
+{
+    uint64_t firing[ALERT_NSEVERITIES];
+    alert_firing(d, firing);
+    family(b, "shipwatch_alerts_firing", "gauge",
+           "Alerts open (firing or acknowledged), by severity.");
+    for (int s = ALERT_NSEVERITIES - 1; s >= 0; s--) {
+        puts_(b, "shipwatch_alerts_firing{");
+        put_label(b, "severity", alert_severity_name((enum alert_severity)s), false);
+        puts_(b, "} ");
+        put_i64(b, (int64_t)firing[s]);
+        puts_(b, "\n");
+    }
+    family(b, "shipwatch_notifications_sent_total", "counter",
+           "Notifications delivered (answered 2xx, or exit 0), by notifier.");
+    struct notifier_walk w = {.b = b, .failed = false};
+    alert_notifier_counts(d, notifier_sample, &w);
+    family(b, "shipwatch_notifications_failed_total", "counter",
+           "Delivery attempts that failed (each retry counts), by notifier.");
+    w.failed = true;
+    alert_notifier_counts(d, notifier_sample, &w);
+}
+
 static void deploys(struct daemon *d, struct metrics_buf *b)
 {
     family(b, "shipwatch_deploys_total", "counter",
@@ -391,6 +432,7 @@ int metrics_render(struct daemon *d, struct metrics_buf *b)
     puts_(b, "shipwatch_build_info{version=\"" SHIPWATCH_VERSION "\"} 1\n");
     checks(d, b);
     deploys(d, b);
+    alerts(d, b);
 
     struct ipc_server_stats ist;
     ipc_server_get_stats(d->ipc, &ist);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert.h"
 #include "check.h"
 #include "config.h"
 #include "daemon.h"
@@ -179,6 +180,7 @@ static void judge(struct verify_window *w, bool cut_short)
                        .message = msg,
                        .data = data};
     daemon_emit_event(d, &ev);
+    alert_on_deploy(d, dep);
     free(failing);
     free(rb);
     dep->verdict = dep->verdict_reason = dep->failing_check = dep->rollback_version = NULL;

@@ -322,6 +322,7 @@ void ipc_type_free(const struct ipc_type *t, void *v)
 #define STR(T, f) {.key = #f, .type = IPC_F_STR, .off = offsetof(T, f)}
 #define STR_REQ(T, f) {.key = #f, .type = IPC_F_STR, .off = offsetof(T, f), .required = true}
 #define I64(T, f) {.key = #f, .type = IPC_F_I64, .off = offsetof(T, f)}
+#define I64_REQ(T, f) {.key = #f, .type = IPC_F_I64, .off = offsetof(T, f), .required = true}
 #define BOOL(T, f) {.key = #f, .type = IPC_F_BOOL, .off = offsetof(T, f)}
 #define I64V(T, f, n) {.key = #f, .type = IPC_F_I64V, .off = offsetof(T, f), .count_off = offsetof(T, n)}
 #define STRV(T, f, n) {.key = #f, .type = IPC_F_STRV, .off = offsetof(T, f), .count_off = offsetof(T, n)}
@@ -582,6 +583,104 @@ static const struct ipc_field checks_stats_fields[] = {
 };
 TYPE(ipc_checks_stats_type, ipc_checks_stats, checks_stats_fields);
 
+static const struct ipc_field alert_fields[] = {
+    I64(struct ipc_alert, id),
+    STR(struct ipc_alert, kind),
+    STR(struct ipc_alert, check),
+    STR(struct ipc_alert, app),
+    STR(struct ipc_alert, env),
+    STR(struct ipc_alert, severity),
+    STR(struct ipc_alert, status),
+    STR(struct ipc_alert, summary),
+    I64(struct ipc_alert, started_ms),
+    I64(struct ipc_alert, resolved_ms),
+    STR(struct ipc_alert, ack_by),
+    I64(struct ipc_alert, ack_ms),
+    STR(struct ipc_alert, ack_comment),
+    STR(struct ipc_alert, muted_by),
+    I64(struct ipc_alert, deploy_id),
+    I64(struct ipc_alert, notifications),
+};
+TYPE(ipc_alert_type, ipc_alert, alert_fields);
+
+static const struct ipc_field alerts_query_fields[] = {
+    STR(struct ipc_alerts_query, status),
+    STR(struct ipc_alerts_query, check),
+    STR(struct ipc_alerts_query, app),
+    I64(struct ipc_alerts_query, before_id),
+    I64(struct ipc_alerts_query, limit),
+};
+TYPE(ipc_alerts_query_type, ipc_alerts_query, alerts_query_fields);
+
+static const struct ipc_field alerts_fields[] = {
+    ARRAY(struct ipc_alerts, alerts, nalerts, ipc_alert_type),
+    I64(struct ipc_alerts, next_before_id),
+};
+TYPE(ipc_alerts_type, ipc_alerts, alerts_fields);
+
+static const struct ipc_field ack_params_fields[] = {
+    I64_REQ(struct ipc_ack_params, id),
+    STR(struct ipc_ack_params, comment),
+};
+TYPE(ipc_ack_params_type, ipc_ack_params, ack_params_fields);
+
+static const struct ipc_field mute_params_fields[] = {
+    STR(struct ipc_mute_params, check),
+    STR(struct ipc_mute_params, app),
+    STR(struct ipc_mute_params, env),
+    STR(struct ipc_mute_params, severity),
+    I64(struct ipc_mute_params, starts_ms),
+    I64(struct ipc_mute_params, duration_ms),
+    I64(struct ipc_mute_params, ends_ms),
+    STR(struct ipc_mute_params, comment),
+};
+TYPE(ipc_mute_params_type, ipc_mute_params, mute_params_fields);
+
+static const struct ipc_field mute_fields[] = {
+    I64(struct ipc_mute, id),
+    STR(struct ipc_mute, kind),
+    STR(struct ipc_mute, check),
+    STR(struct ipc_mute, app),
+    STR(struct ipc_mute, env),
+    STR(struct ipc_mute, severity),
+    I64(struct ipc_mute, starts_ms),
+    I64(struct ipc_mute, ends_ms),
+    STR(struct ipc_mute, author),
+    STR(struct ipc_mute, comment),
+    I64(struct ipc_mute, created_ms),
+};
+TYPE(ipc_mute_type, ipc_mute, mute_fields);
+
+static const struct ipc_field mutes_fields[] = {
+    ARRAY(struct ipc_mutes, mutes, nmutes, ipc_mute_type),
+};
+TYPE(ipc_mutes_type, ipc_mutes, mutes_fields);
+
+static const struct ipc_field maint_window_fields[] = {
+    STR(struct ipc_maint_window, name),
+    STR(struct ipc_maint_window, app),
+    STR(struct ipc_maint_window, env),
+    STR(struct ipc_maint_window, check),
+    STRV(struct ipc_maint_window, days, ndays),
+    STR(struct ipc_maint_window, start),
+    I64(struct ipc_maint_window, duration_ms),
+    I64(struct ipc_maint_window, next_start_ms),
+    I64(struct ipc_maint_window, next_end_ms),
+    BOOL(struct ipc_maint_window, active),
+};
+TYPE(ipc_maint_window_type, ipc_maint_window, maint_window_fields);
+
+static const struct ipc_field maintenance_fields[] = {
+    ARRAY(struct ipc_maintenance, mutes, nmutes, ipc_mute_type),
+    ARRAY(struct ipc_maintenance, windows, nwindows, ipc_maint_window_type),
+};
+TYPE(ipc_maintenance_type, ipc_maintenance, maintenance_fields);
+
+static const struct ipc_field id_ref_fields[] = {
+    I64_REQ(struct ipc_id_ref, id),
+};
+TYPE(ipc_id_ref_type, ipc_id_ref, id_ref_fields);
+
 static const struct ipc_field reload_fields[] = {
     I64(struct ipc_reload, checks),
     I64(struct ipc_reload, added),
@@ -609,6 +708,14 @@ const struct ipc_method ipc_methods[IPC_M_COUNT] = {
     {IPC_M_EVENTS_UNSUBSCRIBE, "events.unsubscribe", &ipc_topics_type, &ipc_topics_type, false},
     {IPC_M_RELOAD, "daemon.reload", NULL, &ipc_reload_type, true},
     {IPC_M_CHECKS_STATS, "checks.stats", NULL, &ipc_checks_stats_type, false},
+    {IPC_M_ALERTS_LIST, "alerts.list", &ipc_alerts_query_type, &ipc_alerts_type, false},
+    {IPC_M_ALERTS_ACK, "alerts.ack", &ipc_ack_params_type, &ipc_alert_type, true},
+    {IPC_M_ALERTS_SILENCE, "alerts.silence", &ipc_mute_params_type, &ipc_mute_type, true},
+    {IPC_M_ALERTS_UNSILENCE, "alerts.unsilence", &ipc_id_ref_type, &ipc_mute_type, true},
+    {IPC_M_ALERTS_SILENCES, "alerts.silences", NULL, &ipc_mutes_type, false},
+    {IPC_M_MAINTENANCE_LIST, "maintenance.list", NULL, &ipc_maintenance_type, false},
+    {IPC_M_MAINTENANCE_ADD, "maintenance.add", &ipc_mute_params_type, &ipc_mute_type, true},
+    {IPC_M_MAINTENANCE_REMOVE, "maintenance.remove", &ipc_id_ref_type, &ipc_mute_type, true},
 };
 
 const struct ipc_method *ipc_method_find(const char *name, size_t len)

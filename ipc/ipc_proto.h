@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Bumped when a message changes shape. New methods and new fields do not
+ * bump it: unknown keys are ignored and daemon.hello lists the methods. */
 #define IPC_PROTOCOL 1
 
 /* --- field tables --- */
@@ -105,6 +107,14 @@ enum ipc_method_id {
     IPC_M_EVENTS_UNSUBSCRIBE,
     IPC_M_RELOAD,
     IPC_M_CHECKS_STATS,
+    IPC_M_ALERTS_LIST,
+    IPC_M_ALERTS_ACK,
+    IPC_M_ALERTS_SILENCE,
+    IPC_M_ALERTS_UNSILENCE,
+    IPC_M_ALERTS_SILENCES,
+    IPC_M_MAINTENANCE_LIST,
+    IPC_M_MAINTENANCE_ADD,
+    IPC_M_MAINTENANCE_REMOVE,
     IPC_M_COUNT
 };
 
@@ -396,6 +406,121 @@ struct ipc_checks_stats {
     size_t nstats;
 };
 extern const struct ipc_type ipc_check_stats_type, ipc_checks_stats_type;
+
+/* An alert as alerts.list and alerts.ack show it: one incident of a check,
+ * or of an app-env's deploys (deploy-failed). */
+struct ipc_alert {
+    int64_t id;
+    char *kind;                 /* down | degraded | heartbeat | certificate |
+                                   flapping | deploy-failed */
+    char *check;                /* absent for deploy-failed */
+    char *app;
+    char *env;
+    char *severity;             /* critical | warning | info */
+    char *status;               /* firing | acknowledged | resolved */
+    char *summary;              /* one line for people */
+    int64_t started_ms;
+    int64_t resolved_ms;        /* 0 while open */
+    char *ack_by;               /* who acknowledged it; absent until then */
+    int64_t ack_ms;             /* 0 until acknowledged */
+    char *ack_comment;
+    char *muted_by;             /* "silence 4", "maintenance nightly"; absent
+                                   while its notifications go out */
+    int64_t deploy_id;          /* deploy-failed: the deploy; 0 none */
+    int64_t notifications;      /* notifications queued for it so far */
+};
+extern const struct ipc_type ipc_alert_type;
+
+/* alerts.list */
+struct ipc_alerts_query {
+    char *status;               /* open (default) | firing | acknowledged |
+                                   resolved | all */
+    char *check;
+    char *app;
+    int64_t before_id;          /* paging: alerts with a smaller id */
+    int64_t limit;              /* default 100, at most 1000 */
+};
+struct ipc_alerts {
+    struct ipc_alert *alerts;   /* newest first */
+    size_t nalerts;
+    int64_t next_before_id;     /* pass as before_id for the next page; 0 at the end */
+};
+extern const struct ipc_type ipc_alerts_query_type, ipc_alerts_type;
+
+/* alerts.ack */
+struct ipc_ack_params {
+    int64_t id;                 /* required */
+    char *comment;
+};
+extern const struct ipc_type ipc_ack_params_type;
+
+/* alerts.silence and maintenance.add: what to mute and for how long. Give
+ * duration_ms or ends_ms. */
+struct ipc_mute_params {
+    char *check;                /* matchers; absent = any */
+    char *app;
+    char *env;
+    char *severity;
+    int64_t starts_ms;          /* default now */
+    int64_t duration_ms;        /* from starts_ms */
+    int64_t ends_ms;
+    char *comment;
+};
+extern const struct ipc_type ipc_mute_params_type;
+
+/* A silence or an ad-hoc maintenance window, as stored. */
+struct ipc_mute {
+    int64_t id;
+    char *kind;                 /* silence | maintenance */
+    char *check;                /* matchers; absent = any */
+    char *app;
+    char *env;
+    char *severity;
+    int64_t starts_ms;
+    int64_t ends_ms;
+    char *author;               /* the user name of who added it */
+    char *comment;
+    int64_t created_ms;
+};
+extern const struct ipc_type ipc_mute_type;
+
+/* alerts.silences */
+struct ipc_mutes {
+    struct ipc_mute *mutes;     /* soonest ending first */
+    size_t nmutes;
+};
+extern const struct ipc_type ipc_mutes_type;
+
+/* A recurring maintenance window of the configuration. */
+struct ipc_maint_window {
+    char *name;
+    char *app;                  /* matchers; absent = any */
+    char *env;
+    char *check;
+    char **days;                /* "sun" .. "sat", UTC */
+    size_t ndays;
+    char *start;                /* "02:00", UTC */
+    int64_t duration_ms;
+    int64_t next_start_ms;      /* the current window's when active */
+    int64_t next_end_ms;
+    bool active;
+};
+extern const struct ipc_type ipc_maint_window_type;
+
+/* maintenance.list */
+struct ipc_maintenance {
+    struct ipc_mute *mutes;     /* ad-hoc windows not over yet */
+    size_t nmutes;
+    struct ipc_maint_window *windows;   /* configured, in configuration order */
+    size_t nwindows;
+};
+extern const struct ipc_type ipc_maintenance_type;
+
+/* alerts.unsilence, maintenance.remove */
+struct ipc_id_ref {
+    int64_t id;                 /* required */
+};
+extern const struct ipc_type ipc_id_ref_type;
 
 /* daemon.reload */
 struct ipc_reload {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "duration.h"
@@ -40,16 +41,24 @@ enum {
     O_BEFORE = 1 << 17,
     O_SOCKET = 1 << 18,
     O_HELP = 1 << 19,
+    O_ALL = 1 << 20,
+    O_COMMENT = 1 << 21,
+    O_SEVERITY = 1 << 22,
+    O_FOR = 1 << 23,
+    O_UNTIL = 1 << 24,
+    O_START = 1 << 25,
 };
 
 struct opts {
     unsigned set;
     bool json;
     bool follow;
+    bool all;
     const char *app, *env, *state, *check, *type, *granularity, *topics;
     const char *version, *commit, *author, *status, *url, *description;
+    const char *comment, *severity, *until, *start;
     const char *socket;
-    int64_t limit, since_ms, before;
+    int64_t limit, since_ms, before, for_ms;
 };
 
 struct ctx {
@@ -595,6 +604,421 @@ static int cmd_events(struct ctx *x, char **args)
     return x->o.follow ? follow(x, last_id) : CLI_EXIT_OK;
 }
 
+/* --- alerts --- */
+
+/* A positive integer operand, the id of an alert, silence or window. */
+static int parse_id(const char *cmd, const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1) {
+        fprintf(stderr, "shipwatch %s: expected an id (a positive integer), got '%s'\n", cmd, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Exactly n digits at *p as an int; *p moves past them. */
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char ch = (*p)[i];
+        if (ch < '0' || ch > '9') {
+            return false;
+        }
+        v = v * 10 + (ch - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+/* A point in time as an operator writes it, in unix ms: "+30m" (from now),
+ * "14:30" (local, the next one), "2026-11-23 14:30[:00]" (local), or
+ * "2026-11-23T14:30[:00][Z|+01:00]" (local without a zone). 0 or -1. */
+static int parse_when(const char *s, int64_t now_ms, int64_t *out)
+{
+    int64_t span;
+    if (s[0] == '+') {
+        if (duration_parse(s + 1, &span) < 0 || span <= 0) {
+            return -1;
+        }
+        *out = now_ms + span;
+        return 0;
+    }
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    bool date = false;
+    const char *p = s;
+    if (strlen(s) > 4 && s[4] == '-') {
+        if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+            !digits(&p, 2, &d) || (*p != ' ' && *p != 'T')) {
+            return -1;
+        }
+        p++;
+        date = true;
+    }
+    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi)) {
+        return -1;
+    }
+    if (*p == ':') {
+        p++;
+        if (!digits(&p, 2, &sec)) {
+            return -1;
+        }
+    }
+    if ((date && (mo < 1 || mo > 12 || d < 1 || d > 31)) || h > 23 || mi > 59 || sec > 59) {
+        return -1;
+    }
+    const char *zone = p;
+    if (date && (zone[0] == 'Z' || zone[0] == '+' || zone[0] == '-')) {
+        int zh = 0, zm = 0;
+        int sign = zone[0] == '-' ? -1 : 1;
+        const char *q = zone + 1;
+        if (zone[0] != 'Z' && (!digits(&q, 2, &zh) || *q++ != ':' || !digits(&q, 2, &zm))) {
+            return -1;
+        }
+        if (*q != '\0' || zh > 23 || zm > 59) {
+            return -1;
+        }
+        int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+                    sign * (zh * 3600 + zm * 60);
+        *out = t * 1000;
+        return 0;
+    }
+    if (*zone != '\0') {
+        return -1;
+    }
+    time_t now_s = (time_t)(now_ms / 1000);
+    struct tm tm;
+    localtime_r(&now_s, &tm);
+    if (date) {
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+    }
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    if (t == (time_t)-1) {
+        return -1;
+    }
+    if (!date && (int64_t)t * 1000 <= now_ms) {
+        tm.tm_mday++;       /* that time today is over: tomorrow's */
+        tm.tm_isdst = -1;
+        t = mktime(&tm);
+    }
+    *out = (int64_t)t * 1000;
+    return 0;
+}
+
+/* "5m", "2h3m": how long ago ms was, without " ago". */
+static char *age(int64_t ms, int64_t now, char *buf, size_t len)
+{
+    out_ago(ms, now, buf, len);
+    char *sp = strstr(buf, " ago");
+    if (sp != NULL) {
+        *sp = '\0';
+    }
+    return buf;
+}
+
+/* What an alert is about: its check, or app/env for a deploy's. */
+static char *alert_subject(const struct ipc_alert *a, char *buf, size_t len)
+{
+    if (a->check != NULL) {
+        snprintf(buf, len, "%s", a->check);
+    } else {
+        snprintf(buf, len, "%s/%s", a->app ? a->app : "-", a->env ? a->env : "-");
+    }
+    return buf;
+}
+
+static int cmd_alerts(struct ctx *x, char **args)
+{
+    if ((x->o.set & O_ALL) && (x->o.set & O_STATUS)) {
+        fprintf(stderr, "shipwatch alerts: --all and --status exclude each other\n");
+        return CLI_EXIT_USAGE;
+    }
+    struct ipc_alerts_query q = {
+        .status = (char *)(x->o.all ? "all" : x->o.status),
+        .check = (char *)x->o.check,
+        .app = (char *)x->o.app,
+        .before_id = x->o.before,
+        .limit = x->o.limit,
+    };
+    struct ipc_alerts r = {0};
+    int rc = call(x, IPC_M_ALERTS_LIST, &q, &r, CALL_TIMEOUT_MS);
+    if (rc != 0) {
+        return rc;
+    }
+    if (x->o.json) {
+        out_json_print(out_json(&ipc_alerts_type, &r), false);
+        ipc_type_free(&ipc_alerts_type, &r);
+        return 0;
+    }
+    struct table t;
+    table_init(&t, 8);
+    table_row(&t, "ID", "STATUS", "SEVERITY", "KIND", "CHECK/APP-ENV", "AGE", "MUTED",
+              "SUMMARY");
+    int64_t now = out_now_ms();
+    for (size_t i = 0; i < r.nalerts; i++) {
+        const struct ipc_alert *a = &r.alerts[i];
+        char id[24], subject[300], ago[32];
+        snprintf(id, sizeof(id), "%lld", (long long)a->id);
+        table_row(&t, id, a->status, a->severity, a->kind,
+                  alert_subject(a, subject, sizeof(subject)),
+                  age(a->started_ms, now, ago, sizeof(ago)), a->muted_by, a->summary);
+    }
+    if (r.nalerts == 0 && x->o.all) {
+        printf("no alerts\n");
+    } else if (r.nalerts == 0) {
+        printf("no %s alerts\n", q.status != NULL ? q.status : "open");
+    } else {
+        table_print(&t);
+    }
+    table_free(&t);
+    ipc_type_free(&ipc_alerts_type, &r);
+    return 0;
+}
+
+static int cmd_ack(struct ctx *x, char **args)
+{
+    struct ipc_ack_params p = {.comment = (char *)x->o.comment};
+    if (parse_id("ack", args[0], &p.id) < 0) {
+        return CLI_EXIT_USAGE;
+    }
+    struct ipc_alert a = {0};
+    int rc = call(x, IPC_M_ALERTS_ACK, &p, &a, CALL_TIMEOUT_MS);
+    if (rc != 0) {
+        return rc;
+    }
+    if (x->o.json) {
+        out_json_print(out_json(&ipc_alert_type, &a), false);
+    } else {
+        char subject[300];
+        printf("alert %lld (%s %s) acknowledged by %s\n", (long long)a.id, a.kind ? a.kind : "?",
+               alert_subject(&a, subject, sizeof(subject)), a.ack_by ? a.ack_by : "?");
+    }
+    ipc_type_free(&ipc_alert_type, &a);
+    return 0;
+}
+
+/* The matchers of a mute, "check web, app shop", or "everything". */
+static char *mute_matchers(const struct ipc_mute *m, char *buf, size_t len)
+{
+    const char *keys[] = {"check", "app", "env", "severity"};
+    const char *vals[] = {m->check, m->app, m->env, m->severity};
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < 4 && pos + 1 < len; i++) {
+        if (vals[i] != NULL) {
+            int n = snprintf(buf + pos, len - pos, "%s%s %s", pos ? ", " : "", keys[i], vals[i]);
+            pos = n < 0 ? len : pos + (size_t)n;
+        }
+    }
+    if (pos == 0) {
+        snprintf(buf, len, "every alert");
+    }
+    return buf;
+}
+
+/* silence, maintenance add: the mute the options describe. */
+static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
+{
+    const char *cmd = id == IPC_M_ALERTS_SILENCE ? "silence" : "maintenance add";
+    if (id == IPC_M_ALERTS_SILENCE) {
+        if (x->o.check == NULL && x->o.app == NULL && x->o.env == NULL && x->o.severity == NULL) {
+            fprintf(stderr, "shipwatch silence: give at least one of --check, --app, --env, "
+                            "--severity\n");
+            return CLI_EXIT_USAGE;
+        }
+        if (!(x->o.set & O_FOR)) {
+            fprintf(stderr, "shipwatch silence: --for is required\n");
+            return CLI_EXIT_USAGE;
+        }
+    } else if (!!(x->o.set & O_FOR) == !!(x->o.set & O_UNTIL)) {
+        fprintf(stderr, "shipwatch maintenance add: give one of --for and --until\n");
+        return CLI_EXIT_USAGE;
+    }
+    int64_t now = out_now_ms();
+    struct ipc_mute_params p = {
+        .check = (char *)x->o.check,
+        .app = (char *)x->o.app,
+        .env = (char *)x->o.env,
+        .severity = (char *)x->o.severity,
+        .comment = (char *)x->o.comment,
+        .duration_ms = x->o.for_ms,
+    };
+    if (x->o.start != NULL && parse_when(x->o.start, now, &p.starts_ms) < 0) {
+        fprintf(stderr, "shipwatch %s: --start: expected a time like 14:30, 2026-11-23 14:30, "
+                        "2026-11-23T14:30Z or +30m, got '%s'\n",
+                cmd, x->o.start);
+        return CLI_EXIT_USAGE;
+    }
+    if (x->o.until != NULL && parse_when(x->o.until, now, &p.ends_ms) < 0) {
+        fprintf(stderr, "shipwatch %s: --until: expected a time like 14:30, 2026-11-23 14:30, "
+                        "2026-11-23T14:30Z or +2h, got '%s'\n",
+                cmd, x->o.until);
+        return CLI_EXIT_USAGE;
+    }
+    struct ipc_mute m = {0};
+    int rc = call(x, id, &p, &m, CALL_TIMEOUT_MS);
+    if (rc != 0) {
+        return rc;
+    }
+    if (x->o.json) {
+        out_json_print(out_json(&ipc_mute_type, &m), false);
+    } else {
+        char from[32], until[32], match[1200];
+        out_time(m.starts_ms, from, sizeof(from));
+        out_time(m.ends_ms, until, sizeof(until));
+        printf("%s %lld: %s, from %s until %s\n", what, (long long)m.id,
+               mute_matchers(&m, match, sizeof(match)), from, until);
+    }
+    ipc_type_free(&ipc_mute_type, &m);
+    return 0;
+}
+
+static int cmd_silence(struct ctx *x, char **args)
+{
+    return mute_add(x, IPC_M_ALERTS_SILENCE, "silence");
+}
+
+static int cmd_maintenance_add(struct ctx *x, char **args)
+{
+    return mute_add(x, IPC_M_MAINTENANCE_ADD, "maintenance window");
+}
+
+/* unsilence, maintenance remove. */
+static int mute_remove(struct ctx *x, char **args, enum ipc_method_id id, const char *what)
+{
+    struct ipc_id_ref ref;
+    if (parse_id(id == IPC_M_ALERTS_UNSILENCE ? "unsilence" : "maintenance remove", args[0],
+                 &ref.id) < 0) {
+        return CLI_EXIT_USAGE;
+    }
+    struct ipc_mute m = {0};
+    int rc = call(x, id, &ref, &m, CALL_TIMEOUT_MS);
+    if (rc != 0) {
+        return rc;
+    }
+    if (x->o.json) {
+        out_json_print(out_json(&ipc_mute_type, &m), false);
+    } else {
+        char match[1200];
+        printf("%s %lld (%s) removed\n", what, (long long)m.id,
+               mute_matchers(&m, match, sizeof(match)));
+    }
+    ipc_type_free(&ipc_mute_type, &m);
+    return 0;
+}
+
+static int cmd_unsilence(struct ctx *x, char **args)
+{
+    return mute_remove(x, args, IPC_M_ALERTS_UNSILENCE, "silence");
+}
+
+static int cmd_maintenance_remove(struct ctx *x, char **args)
+{
+    return mute_remove(x, args, IPC_M_MAINTENANCE_REMOVE, "maintenance window");
+}
+
+/* A table of silences or ad-hoc windows. */
+static void print_mutes(const struct ipc_mute *ms, size_t n)
+{
+    struct table t;
+    table_init(&t, 9);
+    table_row(&t, "ID", "CHECK", "APP", "ENV", "SEVERITY", "FROM", "UNTIL", "AUTHOR", "COMMENT");
+    for (size_t i = 0; i < n; i++) {
+        const struct ipc_mute *m = &ms[i];
+        char id[24], from[32], until[32];
+        snprintf(id, sizeof(id), "%lld", (long long)m->id);
+        table_row(&t, id, m->check, m->app, m->env, m->severity,
+                  out_time(m->starts_ms, from, sizeof(from)),
+                  out_time(m->ends_ms, until, sizeof(until)), m->author, m->comment);
+    }
+    table_print(&t);
+    table_free(&t);
+}
+
+static int cmd_silences(struct ctx *x, char **args)
+{
+    struct ipc_mutes r = {0};
+    int rc = call(x, IPC_M_ALERTS_SILENCES, NULL, &r, CALL_TIMEOUT_MS);
+    if (rc != 0) {
+        return rc;
+    }
+    if (x->o.json) {
+        out_json_print(out_json(&ipc_mutes_type, &r), false);
+    } else if (r.nmutes == 0) {
+        printf("no silences\n");
+    } else {
+        print_mutes(r.mutes, r.nmutes);
+    }
+    ipc_type_free(&ipc_mutes_type, &r);
+    return 0;
+}
+
+static int cmd_maintenance(struct ctx *x, char **args)
+{
+    struct ipc_maintenance r = {0};
+    int rc = call(x, IPC_M_MAINTENANCE_LIST, NULL, &r, CALL_TIMEOUT_MS);
+    if (rc != 0) {
+        return rc;
+    }
+    if (x->o.json) {
+        out_json_print(out_json(&ipc_maintenance_type, &r), false);
+        ipc_type_free(&ipc_maintenance_type, &r);
+        return 0;
+    }
+    if (r.nwindows > 0) {
+        struct table t;
+        table_init(&t, 9);
+        table_row(&t, "NAME", "CHECK", "APP", "ENV", "DAYS", "START", "DURATION", "NEXT", "ACTIVE");
+        for (size_t i = 0; i < r.nwindows; i++) {
+            const struct ipc_maint_window *w = &r.windows[i];
+            char days[64] = "", start[16], dur[32], next[32];
+            size_t pos = 0;
+            for (size_t k = 0; k < w->ndays && pos + 1 < sizeof(days); k++) {
+                int n = snprintf(days + pos, sizeof(days) - pos, "%s%s", k ? "," : "", w->days[k]);
+                pos = n < 0 ? sizeof(days) : pos + (size_t)n;
+            }
+            snprintf(start, sizeof(start), "%s UTC", w->start ? w->start : "?");
+            table_row(&t, w->name, w->check, w->app, w->env, w->ndays == 7 ? "every day" : days,
+                      start, duration_format(w->duration_ms, dur, sizeof(dur)),
+                      out_time(w->next_start_ms, next, sizeof(next)), w->active ? "yes" : "no");
+        }
+        printf("configured windows:\n");
+        table_print(&t);
+        table_free(&t);
+    }
+    if (r.nmutes > 0) {
+        printf("%sad-hoc windows:\n", r.nwindows > 0 ? "\n" : "");
+        print_mutes(r.mutes, r.nmutes);
+    }
+    if (r.nwindows == 0 && r.nmutes == 0) {
+        printf("no maintenance windows\n");
+    }
+    ipc_type_free(&ipc_maintenance_type, &r);
+    return 0;
+}
+
 /* --- reload --- */
 
 static int cmd_reload(struct ctx *x, char **args)
@@ -644,6 +1068,29 @@ static const struct cmd cmds[] = {
      O_APP | O_CHECK | O_TYPE | O_LIMIT | O_BEFORE | O_FOLLOW | O_TOPICS, 0, 0, cmd_events,
      "the event log; --follow streams it"},
     {"reload", "", 0, 0, 0, cmd_reload, "reload the daemon's configuration"},
+    {"alerts", "[--all | --status S] [--app A] [--check C] [--limit N] [--before ID]",
+     O_ALL | O_STATUS | O_APP | O_CHECK | O_LIMIT | O_BEFORE, 0, 0, cmd_alerts,
+     "alerts, newest first: the open ones, or --all"},
+    {"ack", "ID [--comment TEXT]", O_COMMENT, 1, 1, cmd_ack,
+     "acknowledge an alert: no more repeats"},
+    {"silence",
+     "[--check C] [--app A] [--env E] [--severity S] --for DURATION [--comment TEXT]",
+     O_CHECK | O_APP | O_ENV | O_SEVERITY | O_FOR | O_COMMENT, 0, 0, cmd_silence,
+     "hold the notifications of matching alerts for a while"},
+    {"silences", "", 0, 0, 0, cmd_silences, "the silences not over yet"},
+    {"unsilence", "ID", 0, 1, 1, cmd_unsilence, "end a silence now"},
+    {"maintenance list", "", 0, 0, 0, cmd_maintenance,
+     "maintenance windows: configured and ad-hoc"},
+    {"maintenance add",
+     "[--check C] [--app A] [--env E] [--severity S] (--for DURATION | --until TIME) "
+     "[--start TIME] [--comment TEXT]",
+     O_CHECK | O_APP | O_ENV | O_SEVERITY | O_FOR | O_UNTIL | O_START | O_COMMENT, 0, 0,
+     cmd_maintenance_add, "add an ad-hoc maintenance window"},
+    {"maintenance remove", "ID", 0, 1, 1, cmd_maintenance_remove,
+     "end an ad-hoc maintenance window now"},
+    /* Plain "maintenance" lists; after the two-word forms, which match first. */
+    {"maintenance", "[list | add ... | remove ID]", 0, 0, 0, cmd_maintenance,
+     "the same as maintenance list"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -652,7 +1099,7 @@ void cli_usage(FILE *f)
     fprintf(f, "usage: shipwatch [--socket PATH] [--json] COMMAND [ARGS]\n"
                "       shipwatch --help | --version\n\ncommands:\n");
     for (size_t i = 0; i < NCMDS; i++) {
-        fprintf(f, "  %-15s %s\n", cmds[i].name, cmds[i].help);
+        fprintf(f, "  %-19s %s\n", cmds[i].name, cmds[i].help);
     }
     fprintf(f, "\nEvery command takes --json (one JSON document; one object a line with\n"
                "events --follow) and --socket PATH (default: $SHIPWATCH_SOCKET, or the\n"
@@ -688,6 +1135,12 @@ static const struct option longopts[] = {
     {"url", required_argument, NULL, 'U'},
     {"description", required_argument, NULL, 'd'},
     {"before", required_argument, NULL, 'b'},
+    {"all", no_argument, NULL, 'A'},
+    {"comment", required_argument, NULL, 'm'},
+    {"severity", required_argument, NULL, 'v'},
+    {"for", required_argument, NULL, 'F'},
+    {"until", required_argument, NULL, 'N'},
+    {"start", required_argument, NULL, 'B'},
     {NULL, 0, NULL, 0},
 };
 
@@ -714,6 +1167,12 @@ static unsigned opt_bit(int ch)
     case 'U': return O_URL;
     case 'd': return O_DESCRIPTION;
     case 'b': return O_BEFORE;
+    case 'A': return O_ALL;
+    case 'm': return O_COMMENT;
+    case 'v': return O_SEVERITY;
+    case 'F': return O_FOR;
+    case 'N': return O_UNTIL;
+    case 'B': return O_START;
     }
     return 0;
 }
@@ -789,6 +1248,19 @@ static int parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o
         case 'x': o->status = optarg; break;
         case 'U': o->url = optarg; break;
         case 'd': o->description = optarg; break;
+        case 'A': o->all = true; break;
+        case 'm': o->comment = optarg; break;
+        case 'v': o->severity = optarg; break;
+        case 'F':
+            if (duration_parse(optarg, &o->for_ms) < 0 || o->for_ms <= 0) {
+                fprintf(stderr, "shipwatch: --for: expected a duration like 30m, 2h or 1d, "
+                                "got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'N': o->until = optarg; break;
+        case 'B': o->start = optarg; break;
         }
     }
     if ((o->set & O_TOPICS) && !o->follow) {
@@ -826,6 +1298,7 @@ int cli_run(const char *socket, bool json, int argc, char **argv)
     if (c == NULL) {
         if (strcmp(argv[0], "deploy") == 0) {
             fprintf(stderr, "shipwatch: deploy: expected 'deploy record'\n");
+
         } else {
             fprintf(stderr, "shipwatch: %s is not a command (see shipwatch --help)\n", argv[0]);
         }

@@ -1,8 +1,10 @@
 /* dash.c - the dashboard: one libuv loop for the terminal and the socket.
  *
- * The state the views draw from (checks, deploys, events) is fetched when
- * the link comes up and then kept current from the daemon's notifications;
- * nothing is polled but the per-check statistics, once a minute. Drawing is
+ * The state the views draw from (checks, deploys, alerts, events) is
+ * fetched when the link comes up and then kept current from the daemon's
+ * notifications; nothing is polled but the per-check statistics, once a
+ * minute, and the open alerts every 30 seconds (a mute that runs out
+ * changes them without an event). Drawing is
  * coalesced: a change marks the screen dirty and a short timer redraws, so
  * a burst of results costs one refresh, and ncurses writes only the cells
  * that changed. */
@@ -20,6 +22,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "duration.h"
 #include "link.h"
 #include "out.h"
 
@@ -30,6 +33,10 @@
 #define EVENTS_MAX 1000
 #define FILTER_MAX 64
 #define MSG_MAX 256
+#define ALERTS_MAX 500           /* open alerts fetched */
+#define ALERTS_EVERY_MS 30000    /* besides on every alert event */
+#define INPUT_MAX 200            /* a prompt's answer */
+#define SILENCE_DEFAULT "1h"
 
 enum view {
     V_OVERVIEW,
@@ -51,6 +58,13 @@ enum sort {
 };
 
 static const char *const sort_names[] = {"app", "name", "state", "latency"};
+
+/* A question on the status line. */
+enum prompt {
+    P_NONE,
+    P_ACK,                      /* a comment for an acknowledgement */
+    P_SILENCE,                  /* how long to silence */
+};
 
 /* What the dashboard knows of a check beyond ipc_check. */
 struct row {
@@ -100,6 +114,10 @@ struct dash {
     bool events_paused;
     unsigned events_missed;
     char msg[MSG_MAX];          /* the status line */
+    enum prompt prompt;         /* P_NONE, or what the status line asks */
+    char input[INPUT_MAX];      /* the answer typed so far */
+    int64_t prompt_alert;       /* the alert it is about */
+    char *prompt_check, *prompt_app, *prompt_env;  /* that alert's, for a silence */
 
     /* data */
     struct ipc_checks checks;   /* configuration order */
@@ -109,6 +127,12 @@ struct dash {
     size_t ev_head, nev;
     int64_t last_event_id;
     int64_t daemon_started_ms;
+    struct ipc_alerts alerts;   /* the open ones, newest first */
+    bool alerts_loaded;         /* alerts.list answered once */
+    bool alerts_missing;        /* the daemon has no alerts.list */
+    bool alerts_loading;        /* a call in flight */
+    bool alerts_again;          /* and an alert event since it went out */
+    uv_timer_t alerts_timer;
 
     /* the check detail */
     char *detail;               /* its name */
@@ -459,10 +483,92 @@ static void on_subscribed(struct link *l, int err, enum ipc_errcode code, const 
     link_call(l, IPC_M_EVENTS_LIST, &q, on_events, d);
 }
 
+/* The alert on line i of the alerts view's list, or NULL. */
+static const struct ipc_alert *alert_on_line(const struct dash *d, int i)
+{
+    if (d->list == NULL || i < 0 || i >= d->nlist || d->list[i] < 0 ||
+        (size_t)d->list[i] >= d->alerts.nalerts) {
+        return NULL;
+    }
+    return &d->alerts.alerts[d->list[i]];
+}
+
+/* Rebuild d->list for the alerts view: indexes of the alerts the filter
+ * lets through. */
+static void build_alerts_list(struct dash *d)
+{
+    free(d->list);
+    d->list = malloc((d->alerts.nalerts + 1) * sizeof(int));
+    d->nlist = 0;
+    for (size_t i = 0; d->list != NULL && i < d->alerts.nalerts; i++) {
+        const struct ipc_alert *a = &d->alerts.alerts[i];
+        if (matches(d, a->check != NULL ? a->check : a->app, a->summary, a->kind)) {
+            d->list[d->nlist++] = (int)i;
+        }
+    }
+}
+
+static void fetch_alerts(struct dash *d);
+
+static void on_alerts(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                      void *result, void *arg)
+{
+    struct dash *d = arg;
+    d->alerts_loading = false;
+    if (err != 0) {
+        d->alerts_again = false;
+        if (err > 0 && code == IPC_E_NO_METHOD) {
+            d->alerts_missing = true;      /* a daemon from before alerts */
+        } else if (err > 0) {
+            status_msg(d, "alerts.list: %s", msg);
+        }
+        mark(d);
+        return;
+    }
+    /* The selection stays on its alert when the list changes under it. */
+    const struct ipc_alert *was = d->view == V_ALERTS ? alert_on_line(d, d->sel) : NULL;
+    int64_t sel_id = was != NULL ? was->id : 0;
+    ipc_type_free(&ipc_alerts_type, &d->alerts);
+    take(&d->alerts, result, sizeof(d->alerts));
+    d->alerts_loaded = true;
+    d->alerts_missing = false;
+    if (d->view == V_ALERTS) {
+        build_alerts_list(d);
+        for (int i = 0; sel_id != 0 && i < d->nlist; i++) {
+            if (d->alerts.alerts[d->list[i]].id == sel_id) {
+                d->sel = i;
+                break;
+            }
+        }
+    }
+    if (d->alerts_again) {
+        d->alerts_again = false;
+        fetch_alerts(d);
+    }
+    mark(d);
+}
+
+/* Ask for the open alerts again: one call in flight at a time, and one
+ * more after it when alert events came meanwhile. */
+static void fetch_alerts(struct dash *d)
+{
+    if (d->alerts_loading) {
+        d->alerts_again = true;
+        return;
+    }
+    if (d->link.state != LINK_UP) {
+        return;
+    }
+    struct ipc_alerts_query q = {.status = "open", .limit = ALERTS_MAX};
+    d->alerts_loading = true;
+    link_call(&d->link, IPC_M_ALERTS_LIST, &q, on_alerts, d);
+}
+
 static void fetch_all(struct dash *d)
 {
     link_call(&d->link, IPC_M_CHECKS_LIST, NULL, on_checks, d);
     fetch_deploys(d);
+    fetch_alerts(d);
     char *topics[] = {"results", "states", "deploys", "alerts", "log"};
     struct ipc_topics t = {.topics = topics, .ntopics = 5};
     link_call(&d->link, IPC_M_EVENTS_SUBSCRIBE, &t, on_subscribed, d);
@@ -528,6 +634,9 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
     }
     if (strcmp(topic, "deploys") == 0) {
         fetch_deploys(d);
+    }
+    if (strcmp(topic, "alerts") == 0 && n->type != NULL && strncmp(n->type, "alert", 5) == 0) {
+        fetch_alerts(d);    /* alert, alert.mute; not notifier */
     }
     if (strcmp(topic, "log") == 0) {
         /* Reloads change the set of checks; pauses their flags. */
@@ -806,7 +915,15 @@ static void draw_header(struct dash *d, int w)
         default: counts[3]++; break;
         }
     }
+    /* Firing alerts once the daemon keeps them; else checks down. */
     int firing = counts[1];
+    if (d->alerts_loaded && !d->alerts_missing) {
+        firing = 0;
+        for (size_t i = 0; i < d->alerts.nalerts; i++) {
+            firing += d->alerts.alerts[i].status != NULL &&
+                      strcmp(d->alerts.alerts[i].status, "firing") == 0;
+        }
+    }
     style_on(d, C_TITLE, A_BOLD);
     put(0, 0, w, "shipwatch");
     style_off(d, C_TITLE, A_BOLD);
@@ -998,22 +1115,99 @@ static void draw_deploys(struct dash *d, int y0, int h, int w)
     }
 }
 
-/* Events matching the view: all, or (alerts) state changes to down. */
-static bool alert_line(const struct evline *e)
+/* The word for an alert's status: it reads without colour. */
+static const char *alert_word(const char *status, int *pair)
 {
-    return e->type != NULL && (strncmp(e->type, "alert", 5) == 0 ||
-                               (strcmp(e->type, "state") == 0 && e->text != NULL &&
-                                strstr(e->text, "-> down") != NULL));
+    if (status != NULL && strcmp(status, "firing") == 0) {
+        *pair = C_DOWN;
+        return "FIRING";
+    }
+    if (status != NULL && strcmp(status, "acknowledged") == 0) {
+        *pair = C_DEGRADED;
+        return "ACKED";
+    }
+    *pair = C_UP;
+    return status != NULL && strcmp(status, "resolved") == 0 ? "resolved" : "?";
 }
 
-static void draw_events(struct dash *d, int y0, int h, int w, bool alerts)
+/* The alerts view: the open alerts, newest first, from alerts.list. */
+static void draw_alerts(struct dash *d, int y0, int h, int w)
+{
+    build_alerts_list(d);
+    fix_selection(d, h - 1, NULL);
+    int64_t now = out_now_ms();
+    /* At 80 columns the essentials; from 100 the severity; wider, longer
+     * names and mutes. The summary takes what is left. */
+    bool wide = w >= 110;
+    int sev_w = w >= 100 ? 9 : 0;
+    int kind_w = wide ? 13 : 10;
+    int subj_w = w >= 150 ? 28 : wide ? 22 : 14;
+    int muted_w = wide ? 20 : 11;
+    attron(A_BOLD);
+    putf(y0, 0, w, "%-5s %-8s %-*.*s%-*s %-*s %5s  %-*s %s", "ID", "STATUS", sev_w, sev_w,
+         "SEVERITY ", kind_w, "KIND", subj_w, "CHECK/APP-ENV", "AGE", muted_w, "MUTED",
+         "SUMMARY");
+    attroff(A_BOLD);
+    for (int i = 0; i < h - 1 && d->top + i < d->nlist; i++) {
+        const struct ipc_alert *a = alert_on_line(d, d->top + i);
+        if (a == NULL) {
+            continue;
+        }
+        int y = y0 + 1 + i;
+        bool selected = d->top + i == d->sel;
+        if (selected) {
+            attron(A_REVERSE);
+            move(y, 0);
+            for (int x = 0; x < w; x++) {
+                addch(' ');
+            }
+        }
+        char subject[128], ago[32];
+        if (a->check != NULL) {
+            snprintf(subject, sizeof(subject), "%s", a->check);
+        } else {
+            snprintf(subject, sizeof(subject), "%s/%s", a->app ? a->app : "-",
+                     a->env ? a->env : "-");
+        }
+        out_ago(a->started_ms, now, ago, sizeof(ago));
+        char *sp = strstr(ago, " ago");
+        if (sp != NULL) {
+            *sp = '\0';
+        }
+        int pair = 0;
+        const char *word = alert_word(a->status, &pair);
+        putf(y, 0, w, "%-5lld ", (long long)a->id);
+        style_on(d, pair, pair == C_DOWN ? A_BOLD : 0);
+        putf(y, 6, w - 6, "%-8s", word);
+        style_off(d, pair, pair == C_DOWN ? A_BOLD : 0);
+        int x = 15;
+        char sev[16];
+        snprintf(sev, sizeof(sev), "%-8.8s ", a->severity ? a->severity : "-");
+        putf(y, x, w - x, "%-*.*s%-*.*s %-*.*s %5s  %-*.*s %s", sev_w, sev_w, sev, kind_w, kind_w,
+             a->kind ? a->kind : "-", subj_w, subj_w, subject, ago, muted_w, muted_w,
+             a->muted_by ? a->muted_by : "-", a->summary ? a->summary : "");
+        if (selected) {
+            attroff(A_REVERSE);
+        }
+    }
+    if (d->nlist == 0) {
+        put(y0 + 2, 2, w - 2,
+            d->alerts_missing     ? "this shipwatchd keeps no alerts (it predates them)"
+            : !d->alerts_loaded   ? "loading..."
+            : d->alerts.nalerts   ? "nothing matches the filter"
+                                  : "no open alerts");
+    }
+}
+
+/* The events view: a live tail of the event log. */
+static void draw_events(struct dash *d, int y0, int h, int w)
 {
     free(d->list);
     d->list = malloc((d->nev + 1) * sizeof(int));
     d->nlist = 0;
     for (size_t i = 0; d->list != NULL && i < d->nev; i++) {
         const struct evline *e = ev_at(d, i);
-        if ((!alerts || alert_line(e)) && matches(d, e->text, e->check, e->app)) {
+        if (matches(d, e->text, e->check, e->app)) {
             d->list[d->nlist++] = (int)i;
         }
     }
@@ -1023,11 +1217,7 @@ static void draw_events(struct dash *d, int y0, int h, int w, bool alerts)
     }
     fix_selection(d, h - 1, NULL);
     attron(A_BOLD);
-    if (alerts) {
-        putf(y0, 0, w, "%-19s %-8s %-20s %-12s %s", "TIME", "STATUS", "CHECK", "APP", "WHAT");
-    } else {
-        putf(y0, 0, w, "%-19s %-8s %-20s %-12s %s", "TIME", "TYPE", "CHECK", "APP", "MESSAGE");
-    }
+    putf(y0, 0, w, "%-19s %-8s %-20s %-12s %s", "TIME", "TYPE", "CHECK", "APP", "MESSAGE");
     attroff(A_BOLD);
     if (d->events_paused) {
         style_on(d, C_BANNER, A_REVERSE);
@@ -1040,12 +1230,7 @@ static void draw_events(struct dash *d, int y0, int h, int w, bool alerts)
         out_time(e->ts_ms, when, sizeof(when));
         const char *kind = e->type ? e->type : "-";
         int pair = 0;
-        if (alerts) {
-            int k = find_check(d, e->check);
-            bool still = k >= 0 && state_color(d->checks.checks[k].state) == C_DOWN;
-            kind = still ? "FIRING" : "resolved";
-            pair = still ? C_DOWN : C_UP;
-        } else if (strcmp(kind, "state") == 0 && e->text != NULL) {
+        if (strcmp(kind, "state") == 0 && e->text != NULL) {
             const char *to = strstr(e->text, "-> ");
             pair = to != NULL ? state_color(to[3] == 'u' && to[4] == 'p' ? "up"
                                             : to[3] == 'd' && to[4] == 'o' ? "down"
@@ -1068,7 +1253,7 @@ static void draw_events(struct dash *d, int y0, int h, int w, bool alerts)
         }
     }
     if (d->nlist == 0) {
-        put(y0 + 2, 2, w - 2, alerts ? "no check has gone down" : "no events");
+        put(y0 + 2, 2, w - 2, "no events");
     }
 }
 
@@ -1257,6 +1442,7 @@ static void draw_help(struct dash *d, int h, int w)
         "  j k, arrows   move          PgUp PgDn Home End",
         "  /             filter rows (Enter applies, Esc clears)",
         "  s             sort: app, name, state, latency",
+        "  a  s  u       alerts: acknowledge, silence, unsilence",
         "  r             run the selected check now",
         "  p             pause or resume the selected check",
         "  g             graph range in the check view: 1h, 24h, 7d",
@@ -1287,6 +1473,22 @@ static void draw_help(struct dash *d, int h, int w)
     }
 }
 
+/* The question of the status line and the answer typed so far. */
+static void draw_prompt(struct dash *d, int y, int w)
+{
+    char q[300];
+    if (d->prompt == P_ACK) {
+        snprintf(q, sizeof(q), "acknowledge alert %lld, comment (optional): ",
+                 (long long)d->prompt_alert);
+    } else {
+        snprintf(q, sizeof(q), "silence %s%s%s for: ",
+                 d->prompt_check != NULL ? d->prompt_check : d->prompt_app ? d->prompt_app : "-",
+                 d->prompt_check != NULL ? "" : "/",
+                 d->prompt_check != NULL ? "" : d->prompt_env ? d->prompt_env : "-");
+    }
+    putf(y, 1, w - 2, "%s%s_   Enter sends, Esc cancels", q, d->input);
+}
+
 static void draw(struct dash *d)
 {
     int h, w;
@@ -1307,8 +1509,8 @@ static void draw(struct dash *d)
     switch (d->view) {
     case V_OVERVIEW: draw_overview(d, y0, body, w); break;
     case V_DEPLOYS: draw_deploys(d, y0, body, w); break;
-    case V_ALERTS: draw_events(d, y0, body, w, true); break;
-    case V_EVENTS: draw_events(d, y0, body, w, false); break;
+    case V_ALERTS: draw_alerts(d, y0, body, w); break;
+    case V_EVENTS: draw_events(d, y0, body, w); break;
     case V_DETAIL: draw_detail(d, y0, body, w); break;
     case V_COUNT: break;
     }
@@ -1317,8 +1519,12 @@ static void draw(struct dash *d)
     for (int x = 0; x < w; x++) {
         addch(' ');
     }
-    const char *hint = "? help  q quit  / filter  s sort  Enter open  r run  p pause";
-    if (d->msg[0] != '\0') {
+    const char *hint = d->view == V_ALERTS
+                           ? "? help  q quit  / filter  a ack  s silence  u unsilence  Enter open"
+                           : "? help  q quit  / filter  s sort  Enter open  r run  p pause";
+    if (d->prompt != P_NONE) {
+        draw_prompt(d, h - 1, w);
+    } else if (d->msg[0] != '\0') {
         put(h - 1, 1, w - 2, d->msg);
     } else {
         put(h - 1, 1, w - 2, hint);
@@ -1349,6 +1555,11 @@ static void on_tick(uv_timer_t *t)
     mark(t->data);      /* ages and uptimes move */
 }
 
+static void on_alerts_timer(uv_timer_t *t)
+{
+    fetch_alerts(t->data);
+}
+
 static void on_stats_timer(uv_timer_t *t)
 {
     struct dash *d = t->data;
@@ -1367,8 +1578,12 @@ static int selected_check(const struct dash *d)
     if (d->view == V_OVERVIEW && d->sel >= 0 && d->sel < d->nlist && d->list[d->sel] >= 0) {
         return d->list[d->sel];
     }
-    if ((d->view == V_EVENTS || d->view == V_ALERTS) && d->sel >= 0 && d->sel < d->nlist) {
+    if (d->view == V_EVENTS && d->sel >= 0 && d->sel < d->nlist) {
         return find_check(d, ev_at(d, (size_t)d->list[d->sel])->check);
+    }
+    if (d->view == V_ALERTS) {
+        const struct ipc_alert *a = alert_on_line(d, d->sel);
+        return a != NULL ? find_check(d, a->check) : -1;
     }
     return -1;
 }
@@ -1408,11 +1623,179 @@ static void on_paused(struct link *l, int err, enum ipc_errcode code, const char
     status_msg(d, "%s %s", p->check, p->paused ? "paused" : "resumed");
 }
 
+/* --- alert actions --- */
+
+static const struct ipc_alert *selected_alert(const struct dash *d)
+{
+    return d->view == V_ALERTS ? alert_on_line(d, d->sel) : NULL;
+}
+
+/* Report a failed action on the status line; a denial in plain words. */
+static void action_failed(struct dash *d, int err, enum ipc_errcode code, const char *what,
+                          const char *msg)
+{
+    if (err > 0 && code == IPC_E_DENIED) {
+        status_msg(d, "permission denied: %s needs an admin", what);
+    } else {
+        status_msg(d, "%s: %s", what, msg != NULL ? msg : "failed");
+    }
+}
+
+static void on_acked(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                     void *result, void *arg)
+{
+    struct dash *d = arg;
+    if (err != 0) {
+        action_failed(d, err, code, "acknowledging", msg);
+        return;
+    }
+    const struct ipc_alert *a = result;
+    status_msg(d, "alert %lld acknowledged by %s", (long long)a->id, a->ack_by ? a->ack_by : "?");
+    fetch_alerts(d);
+}
+
+static void on_silenced(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                        void *result, void *arg)
+{
+    struct dash *d = arg;
+    if (err != 0) {
+        action_failed(d, err, code, "silencing", msg);
+        return;
+    }
+    const struct ipc_mute *m = result;
+    char until[32];
+    status_msg(d, "silence %lld until %s", (long long)m->id,
+               out_time(m->ends_ms, until, sizeof(until)));
+    fetch_alerts(d);
+}
+
+static void on_unsilenced(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                          void *result, void *arg)
+{
+    struct dash *d = arg;
+    if (err != 0) {
+        action_failed(d, err, code, "unsilencing", msg);
+        return;
+    }
+    const struct ipc_mute *m = result;
+    status_msg(d, "silence %lld removed", (long long)m->id);
+    fetch_alerts(d);
+}
+
+static void prompt_close(struct dash *d)
+{
+    d->prompt = P_NONE;
+    d->input[0] = '\0';
+    free(d->prompt_check);
+    free(d->prompt_app);
+    free(d->prompt_env);
+    d->prompt_check = d->prompt_app = d->prompt_env = NULL;
+    mark(d);
+}
+
+/* Ask on the status line about the selected alert. */
+static void prompt_open(struct dash *d, enum prompt p)
+{
+    const struct ipc_alert *a = selected_alert(d);
+    if (a == NULL) {
+        status_msg(d, "no alert selected");
+        return;
+    }
+    prompt_close(d);
+    d->prompt = p;
+    d->prompt_alert = a->id;
+    d->prompt_check = dup_or_null(a->check);
+    d->prompt_app = dup_or_null(a->app);
+    d->prompt_env = dup_or_null(a->env);
+    if (p == P_SILENCE) {
+        snprintf(d->input, sizeof(d->input), "%s", SILENCE_DEFAULT);
+    }
+    mark(d);
+}
+
+/* Enter on a prompt: send what it asked for. */
+static void prompt_send(struct dash *d)
+{
+    if (d->prompt == P_ACK) {
+        struct ipc_ack_params p = {.id = d->prompt_alert,
+                                   .comment = d->input[0] != '\0' ? d->input : NULL};
+        status_msg(d, "acknowledging alert %lld...", (long long)d->prompt_alert);
+        link_call(&d->link, IPC_M_ALERTS_ACK, &p, on_acked, d);
+    } else if (d->prompt == P_SILENCE) {
+        int64_t ms = 0;
+        if (duration_parse(d->input, &ms) < 0 || ms <= 0) {
+            status_msg(d, "not a duration: '%s' (like 30m, 2h, 1d)", d->input);
+            prompt_close(d);
+            return;
+        }
+        char comment[64];
+        snprintf(comment, sizeof(comment), "from the dashboard, alert %lld",
+                 (long long)d->prompt_alert);
+        /* The check; a deploy's alert has none: its app and env. */
+        struct ipc_mute_params p = {
+            .check = d->prompt_check,
+            .app = d->prompt_check == NULL ? d->prompt_app : NULL,
+            .env = d->prompt_check == NULL ? d->prompt_env : NULL,
+            .duration_ms = ms,
+            .comment = comment,
+        };
+        status_msg(d, "silencing...");
+        link_call(&d->link, IPC_M_ALERTS_SILENCE, &p, on_silenced, d);
+    }
+    prompt_close(d);
+}
+
+/* A key while the status line asks. */
+static void key_prompt(struct dash *d, int ch)
+{
+    size_t n = strlen(d->input);
+    if (ch == 27) {
+        prompt_close(d);
+        status_msg(d, "cancelled");
+    } else if (ch == '\n' || ch == KEY_ENTER || ch == '\r') {
+        prompt_send(d);
+    } else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+        /* A whole UTF-8 character: its continuation bytes, then its lead. */
+        while (n > 0 && ((unsigned char)d->input[n - 1] & 0xc0) == 0x80) {
+            n--;
+        }
+        d->input[n > 0 ? n - 1 : 0] = '\0';
+    } else if (ch >= 0x20 && ch < 0x100 && ch != 0x7f && n + 1 < sizeof(d->input)) {
+        d->input[n] = (char)ch;
+        d->input[n + 1] = '\0';
+    }
+    mark(d);
+}
+
+/* u: end the silence that mutes the selected alert. */
+static void unsilence_selected(struct dash *d)
+{
+    const struct ipc_alert *a = selected_alert(d);
+    if (a == NULL) {
+        status_msg(d, "no alert selected");
+        return;
+    }
+    char *end = NULL;
+    long long id = 0;
+    if (a->muted_by != NULL && strncmp(a->muted_by, "silence ", 8) == 0) {
+        id = strtoll(a->muted_by + 8, &end, 10);
+    }
+    if (id < 1 || end == NULL || *end != '\0') {
+        status_msg(d, a->muted_by != NULL ? "alert %lld is muted by %s, not by a silence"
+                                          : "alert %lld is not silenced%s",
+                   (long long)a->id, a->muted_by != NULL ? a->muted_by : "");
+        return;
+    }
+    struct ipc_id_ref ref = {.id = id};
+    status_msg(d, "removing silence %lld...", id);
+    link_call(&d->link, IPC_M_ALERTS_UNSILENCE, &ref, on_unsilenced, d);
+}
+
 static void switch_view(struct dash *d, enum view v)
 {
     if (d->view != v) {
         d->view = v;
-        d->sel = v == V_EVENTS || v == V_ALERTS ? 1 << 30 : 0;
+        d->sel = v == V_EVENTS ? 1 << 30 : 0;
         d->top = 0;
     }
     mark(d);
@@ -1468,6 +1851,10 @@ static void key(struct dash *d, int ch)
     int h = LINES, page = h > 6 ? h - 6 : 1;
     if (d->editing) {
         key_filter(d, ch);
+        return;
+    }
+    if (d->prompt != P_NONE) {
+        key_prompt(d, ch);
         return;
     }
     if (d->help) {
@@ -1528,7 +1915,21 @@ static void key(struct dash *d, int ch)
         d->editing = true;
         break;
     case 's':
-        d->sort = (enum sort)((d->sort + 1) % S_COUNT);
+        if (d->view == V_ALERTS) {
+            prompt_open(d, P_SILENCE);
+        } else {
+            d->sort = (enum sort)((d->sort + 1) % S_COUNT);
+        }
+        break;
+    case 'a':
+        if (d->view == V_ALERTS) {
+            prompt_open(d, P_ACK);
+        }
+        break;
+    case 'u':
+        if (d->view == V_ALERTS) {
+            unsilence_selected(d);
+        }
         break;
     case 'g':
         if (d->view == V_DETAIL) {
@@ -1537,7 +1938,7 @@ static void key(struct dash *d, int ch)
         }
         break;
     case ' ':
-        if (d->view == V_EVENTS || d->view == V_ALERTS) {
+        if (d->view == V_EVENTS) {
             d->events_paused = !d->events_paused;
             d->events_missed = 0;
         }
@@ -1726,6 +2127,9 @@ int dash_run(const char *socket)
     uv_timer_init(&loop, &d->stats_timer);
     d->stats_timer.data = d;
     uv_timer_start(&d->stats_timer, on_stats_timer, STATS_EVERY_MS, STATS_EVERY_MS);
+    uv_timer_init(&loop, &d->alerts_timer);
+    d->alerts_timer.data = d;
+    uv_timer_start(&d->alerts_timer, on_alerts_timer, ALERTS_EVERY_MS, ALERTS_EVERY_MS);
 
     struct link_ops ops = {.state = on_link_state, .notice = on_notice};
     d->dirty = true;
@@ -1754,6 +2158,8 @@ int dash_run(const char *socket)
     free(d->rows);
     ipc_type_free(&ipc_checks_type, &d->checks);
     ipc_type_free(&ipc_deploys_type, &d->deploys);
+    ipc_type_free(&ipc_alerts_type, &d->alerts);
+    prompt_close(d);
     ipc_type_free(&ipc_history_type, &d->hist);
     ipc_type_free(&ipc_events_type, &d->detail_states);
     for (size_t i = 0; i < EVENTS_MAX; i++) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The socket: every method and CLI subcommand, concurrency, slow and hostile
 clients, authorization by uid, and claiming the socket path."""
+import calendar
 import json
 import os
 import random
@@ -35,6 +36,25 @@ defaults:
   failure-threshold: 1
   success-threshold: 1
 checks:
+'''
+
+# Appended after the checks: a notifier nobody listens on, a rule for every
+# check, a recurring maintenance window.
+ALERTING = '''
+notifiers:
+  - name: hook
+    type: webhook
+    url: http://127.0.0.1:%d/alerts
+    retry-initial: 1s
+    retry-max: 5s
+alerts:
+  - notify: [hook]
+maintenance:
+  - name: nightly
+    app: shop
+    days: [sat, sun]
+    start: "02:00"
+    duration: 2h
 '''
 
 
@@ -445,6 +465,260 @@ class SocketTest(DaemonTest):
         out = subprocess.run([SHIPWATCH, '--version'], capture_output=True, text=True)
         self.assertRegex(out.stdout, r'^shipwatch \d+\.\d+\.\d+\n$')
 
+    # --- alerts, silences, maintenance ---
+
+    def alerting(self):
+        """Checks as web_and_db (db is down), a rule that alerts on every
+        check through a notifier nobody listens to, a recurring window."""
+        return self.web_and_db() + ALERTING % closed_port()
+
+    def assert_invalid(self, c, method, params, why=None):
+        with self.assertRaises(RpcError) as e:
+            c.call(method, params)
+        self.assertEqual(e.exception.code, 'invalid_params', (method, params))
+        if why is not None:
+            self.assertIn(why, e.exception.message, (method, params))
+
+    def assert_not_found(self, c, method, params):
+        with self.assertRaises(RpcError) as e:
+            c.call(method, params)
+        self.assertEqual(e.exception.code, 'not_found', (method, params))
+
+    def test_alert_methods(self):
+        import pwd
+        me = pwd.getpwuid(os.getuid()).pw_name
+        d = self.start(self.alerting())
+        c = d.rpc()
+        caps = c.call('daemon.hello', {'client': 'alerts', 'protocol': 1})['capabilities']
+        for m in ('alerts.list', 'alerts.ack', 'alerts.silence', 'alerts.unsilence',
+                  'alerts.silences', 'maintenance.list', 'maintenance.add',
+                  'maintenance.remove'):
+            self.assertIn(m, caps)
+
+        # alerts.list: db's alert, open by default, filters and paging
+        a = wait_until(lambda: (c.call('alerts.list', {'check': 'db'})['alerts'] or [None])[0],
+                       what='an alert for db')
+        self.assertEqual((a['kind'], a['status'], a['severity'], a['app'], a['env']),
+                         ('down', 'firing', 'critical', 'shop', 'prod'))
+        self.assertIn('db', a['summary'])
+        self.assertGreater(a['started_ms'], 0)
+        self.assertEqual((a['resolved_ms'], a['ack_ms']), (0, 0))
+        self.assertNotIn('ack_by', a)
+        wait_until(lambda: c.call('checks.get', {'check': 'web'})['state'] == 'up',
+                   what='web up')
+        page = c.call('alerts.list')
+        self.assertEqual([x['id'] for x in page['alerts']], [a['id']])
+        self.assertEqual(page['next_before_id'], 0)
+        self.assertEqual(c.call('alerts.list', {'limit': 1})['next_before_id'], a['id'])
+        self.assertEqual(c.call('alerts.list', {'before_id': a['id']})['alerts'], [])
+        self.assertEqual(c.call('alerts.list', {'status': 'resolved'})['alerts'], [])
+        self.assertEqual(len(c.call('alerts.list', {'status': 'all'})['alerts']), 1)
+        self.assertEqual(c.call('alerts.list', {'app': 'api'})['alerts'], [])
+        for bad in ({'status': 'sideways'}, {'status': 5}, {'limit': -1}, {'limit': 1001},
+                    {'limit': 'ten'}, {'check': ['db']}, {'before_id': -1}):
+            self.assert_invalid(c, 'alerts.list', bad)
+
+        # alerts.ack: the id is required, an integer, and must exist
+        for bad, why in (({}, 'id: missing'), ({'comment': 'x'}, 'id: missing'),
+                         ({'id': 'x'}, 'id: expected an integer'),
+                         ({'id': 1.5}, 'id: expected an integer'), ({'id': 0}, 'id'),
+                         ({'id': a['id'], 'comment': 5}, 'comment: expected a string'),
+                         ({'id': a['id'], 'comment': 'x' * 5000}, 'comment')):
+            self.assert_invalid(c, 'alerts.ack', bad, why)
+        self.assert_not_found(c, 'alerts.ack', {'id': a['id'] + 1000})
+        r = c.call('alerts.ack', {'id': a['id'], 'comment': 'on it'})
+        self.assertEqual((r['id'], r['status'], r['ack_by'], r['ack_comment']),
+                         (a['id'], 'acknowledged', me, 'on it'))
+        self.assertGreaterEqual(r['ack_ms'], a['started_ms'])
+        self.assertEqual([x['id'] for x in c.call('alerts.list',
+                                                  {'status': 'acknowledged'})['alerts']],
+                         [a['id']])
+        self.assertEqual(c.call('alerts.list', {'status': 'firing'})['alerts'], [])
+        self.assertEqual(len(c.call('alerts.list')['alerts']), 1, 'acknowledged is open')
+
+        # alerts.silence: a duration or an end, sane matchers
+        now = int(time.time() * 1000)
+        for bad, why in (({'check': 'db'}, 'duration_ms'),
+                         ({'check': 'db', 'duration_ms': 1000, 'ends_ms': now + 10000},
+                          'duration_ms'),
+                         ({'check': 'db', 'duration_ms': -5}, 'duration_ms'),
+                         ({'check': 'db', 'duration_ms': '1h'}, 'duration_ms: expected an integer'),
+                         ({'check': 'db', 'ends_ms': now - 1000}, 'ends_ms'),
+                         ({'check': 'db', 'ends_ms': now + 1000, 'starts_ms': now + 2000},
+                          'ends_ms'),
+                         ({'check': 'db', 'duration_ms': 2 ** 62, 'starts_ms': 2 ** 62},
+                          'duration_ms'),
+                         ({'check': 'db', 'duration_ms': 1000, 'severity': 'loud'}, 'severity'),
+                         ({'check': 5, 'duration_ms': 1000}, 'check: expected a string'),
+                         ({'check': 'db', 'duration_ms': 1000, 'comment': 'x' * 5000},
+                          'comment')):
+            self.assert_invalid(c, 'alerts.silence', bad, why)
+        self.assertEqual(c.call('alerts.silences')['mutes'], [])
+        s = c.call('alerts.silence', {'check': 'db', 'duration_ms': 3600000, 'comment': 'flaky'})
+        self.assertGreater(s['id'], 0)
+        self.assertEqual((s['kind'], s['check'], s['author'], s['comment']),
+                         ('silence', 'db', me, 'flaky'))
+        self.assertNotIn('app', s)
+        self.assertEqual(s['ends_ms'] - s['starts_ms'], 3600000)
+        self.assertGreaterEqual(s['starts_ms'], now - 1000)
+        self.assertEqual([x['id'] for x in c.call('alerts.silences')['mutes']], [s['id']])
+        self.assertEqual(c.call('maintenance.list')['mutes'], [])
+        wait_until(lambda: c.call('alerts.list', {'check': 'db'})['alerts'][0].get('muted_by')
+                   == 'silence %d' % s['id'], what='the alert muted by the silence')
+
+        # alerts.unsilence: by id, of a silence
+        for bad, why in (({}, 'id: missing'), ({'id': 'x'}, 'id: expected an integer'),
+                         ({'id': -1}, 'id')):
+            self.assert_invalid(c, 'alerts.unsilence', bad, why)
+        self.assert_not_found(c, 'alerts.unsilence', {'id': s['id'] + 1000})
+        self.assert_not_found(c, 'maintenance.remove', {'id': s['id']})
+        r = c.call('alerts.unsilence', {'id': s['id']})
+        self.assertEqual((r['id'], r['kind'], r['check']), (s['id'], 'silence', 'db'))
+        self.assertEqual(c.call('alerts.silences')['mutes'], [])
+        wait_until(lambda: 'muted_by' not in c.call('alerts.list', {'check': 'db'})['alerts'][0],
+                   what='the alert no longer muted')
+
+        # maintenance.list: the configured window, and ad-hoc ones
+        ml = c.call('maintenance.list')
+        self.assertEqual(ml['mutes'], [])
+        self.assertEqual(len(ml['windows']), 1)
+        w = ml['windows'][0]
+        self.assertEqual((w['name'], w['app'], w['start'], w['duration_ms']),
+                         ('nightly', 'shop', '02:00', 7200000))
+        self.assertEqual(sorted(w['days']), ['sat', 'sun'])
+        self.assertNotIn('check', w)
+        self.assertEqual(w['next_end_ms'] - w['next_start_ms'], 7200000)
+        now = int(time.time() * 1000)
+        self.assertEqual(w['active'], w['next_start_ms'] <= now < w['next_end_ms'])
+        self.assertGreater(w['next_end_ms'], now)
+
+        for bad, why in (({'app': 'shop'}, 'duration_ms'),
+                         ({'app': 'shop', 'ends_ms': 'later'}, 'ends_ms: expected an integer'),
+                         ({'app': 'shop', 'duration_ms': 0}, 'duration_ms'),
+                         ({'app': 'shop', 'duration_ms': 1000, 'starts_ms': -1}, 'starts_ms')):
+            self.assert_invalid(c, 'maintenance.add', bad, why)
+        m = c.call('maintenance.add', {'app': 'shop', 'env': 'prod', 'ends_ms': now + 600000,
+                                       'comment': 'migration'})
+        self.assertEqual((m['kind'], m['app'], m['env'], m['author'], m['ends_ms']),
+                         ('maintenance', 'shop', 'prod', me, now + 600000))
+        self.assertEqual([x['id'] for x in c.call('maintenance.list')['mutes']], [m['id']])
+        self.assertEqual(c.call('alerts.silences')['mutes'], [])
+        self.assert_not_found(c, 'alerts.unsilence', {'id': m['id']})
+        for bad in ({}, {'id': 'x'}, {'id': 0}):
+            self.assert_invalid(c, 'maintenance.remove', bad)
+        self.assert_not_found(c, 'maintenance.remove', {'id': m['id'] + 1000})
+        self.assertEqual(c.call('maintenance.remove', {'id': m['id']})['id'], m['id'])
+        self.assertEqual(c.call('maintenance.list')['mutes'], [])
+
+        # A resolved alert cannot be acknowledged: db leaves the configuration.
+        d.write_config(d.config_text().replace('  - name: db\n', '  - name: db2\n'))
+        c.call('daemon.reload')
+        r = wait_until(lambda: c.call('alerts.list', {'check': 'db', 'status': 'resolved'})
+                       ['alerts'], what='the alert resolved')[0]
+        self.assertGreater(r['resolved_ms'], 0)
+        with self.assertRaises(RpcError) as e:
+            c.call('alerts.ack', {'id': a['id']})
+        self.assertEqual(e.exception.code, 'invalid_params')
+        self.assertIn('alert %d is resolved' % a['id'], e.exception.message)
+
+    def test_alert_cli(self):
+        import pwd
+        me = pwd.getpwuid(os.getuid()).pw_name
+        d = self.start(self.alerting())
+        c = d.rpc()
+        a = wait_until(lambda: (c.call('alerts.list', {'check': 'db'})['alerts'] or [None])[0],
+                       what='an alert for db')
+
+        out = self.cli(d, 'alerts').stdout.splitlines()
+        self.assertRegex(out[0],
+                         r'^ID +STATUS +SEVERITY +KIND +CHECK/APP-ENV +AGE +MUTED +SUMMARY$')
+        self.assertRegex(out[1], r'^%d +firing +critical +down +db +\S+ +- +db is down' % a['id'])
+        self.assertEqual([x['id'] for x in self.cli_json(d, 'alerts', '--all')['alerts']],
+                         [a['id']])
+        self.assertEqual(self.cli_json(d, 'alerts', '--status', 'resolved')['alerts'], [])
+        self.assertEqual(self.cli(d, 'alerts', '--status', 'resolved').stdout,
+                         'no resolved alerts\n')
+        self.assertEqual(self.cli_json(d, 'alerts', '--app', 'api')['alerts'], [])
+        self.assertEqual(len(self.cli_json(d, 'alerts', '--check', 'db')['alerts']), 1)
+        out = self.cli(d, 'alerts', '--status', 'sideways', check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('status', out.stderr)
+
+        out = self.cli(d, 'ack', str(a['id']), '--comment', 'on it').stdout
+        self.assertEqual(out, 'alert %d (down db) acknowledged by %s\n' % (a['id'], me))
+        self.assertEqual(self.cli_json(d, 'alerts')['alerts'][0]['ack_comment'], 'on it')
+        out = self.cli(d, 'ack', '999999', check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertEqual(out.stderr, 'shipwatch: alerts.ack: no open alert with id 999999\n')
+
+        out = self.cli(d, 'silence', '--check', 'db', '--for', '90m', '--comment', 'flaky')
+        m = re.match(r'^silence (\d+): check db, from (.+) until (.+)\n$', out.stdout)
+        self.assertIsNotNone(m, out.stdout)
+        sid = int(m.group(1))
+        js = self.cli_json(d, 'silences')['mutes']
+        self.assertEqual([(x['id'], x['check'], x['author'], x['ends_ms'] - x['starts_ms'])
+                          for x in js], [(sid, 'db', me, 90 * 60000)])
+        out = self.cli(d, 'silences').stdout.splitlines()
+        self.assertRegex(out[0], r'^ID +CHECK +APP +ENV +SEVERITY +FROM +UNTIL +AUTHOR +COMMENT$')
+        self.assertRegex(out[1], r'^%d +db +- +- +- +.* %s +flaky$' % (sid, re.escape(me)))
+        js = self.cli_json(d, 'silence', '--app', 'shop', '--severity', 'critical', '--for', '1h')
+        self.assertEqual((js['app'], js['severity'], js['kind']), ('shop', 'critical', 'silence'))
+        self.assertEqual(self.cli(d, 'unsilence', str(sid)).stdout,
+                         'silence %d (check db) removed\n' % sid)
+        self.assertEqual(self.cli_json(d, 'unsilence', str(js['id']))['id'], js['id'])
+        self.assertEqual(self.cli(d, 'silences').stdout, 'no silences\n')
+        out = self.cli(d, 'unsilence', str(sid), check=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn('no silence with id %d' % sid, out.stderr)
+
+        out = self.cli(d, 'maintenance').stdout
+        self.assertIn('configured windows:', out)
+        self.assertRegex(out, r'\nnightly +- +shop +- +sun,sat +02:00 UTC +2h +\S+ \S+ +(yes|no)\n')
+        self.assertEqual(self.cli(d, 'maintenance', 'list').stdout, out)
+        out = self.cli(d, 'maintenance', 'add', '--app', 'shop', '--start', '+1h', '--for', '30m',
+                       '--comment', 'migration').stdout
+        m = re.match(r'^maintenance window (\d+): app shop, from .+ until .+\n$', out)
+        self.assertIsNotNone(m, out)
+        mid = int(m.group(1))
+        js = self.cli_json(d, 'maintenance')
+        self.assertEqual([(x['id'], x['ends_ms'] - x['starts_ms'], x['comment'])
+                          for x in js['mutes']], [(mid, 30 * 60000, 'migration')])
+        self.assertGreater(js['mutes'][0]['starts_ms'], int(time.time() * 1000) + 3500 * 1000)
+        self.assertEqual(js['windows'][0]['name'], 'nightly')
+        self.assertIn('ad-hoc windows:', self.cli(d, 'maintenance').stdout)
+        until = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 7200))
+        js = self.cli_json(d, 'maintenance', 'add', '--check', 'web', '--until', until)
+        self.assertEqual(js['ends_ms'],
+                         calendar.timegm(time.strptime(until, '%Y-%m-%dT%H:%M:%SZ')) * 1000)
+        self.assertEqual(self.cli(d, 'maintenance', 'remove', str(mid)).stdout,
+                         'maintenance window %d (app shop) removed\n' % mid)
+        self.cli(d, 'maintenance', 'remove', str(js['id']))
+        out = self.cli(d, 'maintenance', 'remove', str(mid), check=False)
+        self.assertEqual(out.returncode, 1)
+
+        # usage errors: 2, before anything is sent
+        for args in (['ack'], ['ack', 'x'], ['ack', '1', '2'], ['silence', '--for', '1h'],
+                     ['silence', '--check', 'db'], ['silence', '--check', 'db', '--for', 'soon'],
+                     ['silence', '--check', 'db', '--until', '+1h'],
+                     ['maintenance', 'add', '--app', 'shop'],
+                     ['maintenance', 'add', '--for', '1h', '--until', '+2h'],
+                     ['maintenance', 'add', '--for', '1h', '--start', 'noon'],
+                     ['maintenance', 'add', '--until', '2026-13-01 10:00'],
+                     ['maintenance', 'remove'], ['maintenance', 'bogus'],
+                     ['alerts', '--all', '--status', 'firing'], ['unsilence'],
+                     ['unsilence', '0'], ['silences', 'x']):
+            out = self.cli(d, *args, check=False)
+            self.assertEqual(out.returncode, 2, (args, out.stderr))
+            self.assertTrue(out.stderr.startswith('shipwatch'), out.stderr)
+        self.assertEqual(self.cli_json(d, 'silences')['mutes'], [])
+        self.assertEqual(self.cli_json(d, 'maintenance')['mutes'], [])
+        out = subprocess.run([SHIPWATCH, '--help'], capture_output=True, text=True).stdout
+        for cmd in ('alerts', 'ack', 'silence', 'silences', 'unsilence', 'maintenance list',
+                    'maintenance add', 'maintenance remove'):
+            self.assertIn('  ' + cmd + ' ', out)
+        self.assertIn('--for DURATION', self.cli(d, 'silence', '--help').stdout)
+        self.assertIn('--until TIME', self.cli(d, 'maintenance', 'add', '--help').stdout)
+
     def test_cli_without_daemon(self):
         path = os.path.join(tempfile.mkdtemp(prefix='shipwatch-it-'), 'none.sock')
         out = subprocess.run([SHIPWATCH, '--socket', path, 'status'], capture_output=True,
@@ -731,6 +1005,23 @@ class SocketTest(DaemonTest):
                      ['deploy', 'record', '--app', 'a', '--env', 'e', '--version', '1']):
             self.assertEqual(run(*args).returncode, 4, args)
         self.assertFalse(d.rpc().call('checks.get', {'check': 'web'})['paused'])
+
+        # Alerts: anyone reads them; acting on them needs an admin.
+        for args in (['alerts'], ['silences'], ['maintenance']):
+            out = run(*args)
+            self.assertEqual(out.returncode, 0, (args, out.stderr))
+        for method, args in (('alerts.ack', ['ack', '1', '--comment', 'mine']),
+                             ('alerts.silence', ['silence', '--check', 'web', '--for', '1h']),
+                             ('alerts.unsilence', ['unsilence', '1']),
+                             ('maintenance.add', ['maintenance', 'add', '--app', 'shop',
+                                                  '--for', '1h']),
+                             ('maintenance.remove', ['maintenance', 'remove', '1'])):
+            out = run(*args)
+            self.assertEqual(out.returncode, 4, (args, out.stderr))
+            self.assertIn(method + ' needs an admin', out.stderr)
+            self.assertIn('uid %d' % nobody.pw_uid, out.stderr)
+        self.assertEqual(d.rpc().call('alerts.silences')['mutes'], [])
+        self.assertEqual(d.rpc().call('maintenance.list')['mutes'], [])
 
         # Named in daemon.admins (by group here): allowed after a reload.
         d.write_config(d.config_text().replace('daemon:\n', 'daemon:\n  admins: [%s]\n' % group))

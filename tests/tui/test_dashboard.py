@@ -2,6 +2,7 @@
 """The dashboard as an operator sees it: shipwatch in a tmux pane of fixed
 size, driven with send-keys and read with capture-pane."""
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -11,7 +12,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
-from harness import SHIPWATCH, SLOW, DaemonTest, main, wait_until  # noqa: E402
+from harness import SHIPWATCH, SLOW, DaemonTest, closed_port, main, wait_until  # noqa: E402
 
 BASE = '''
 daemon:
@@ -23,6 +24,14 @@ defaults:
   timeout: 1s
   failure-threshold: 1
   success-threshold: 1
+notifiers:
+  - name: hook
+    type: webhook
+    url: http://127.0.0.1:%d/alerts
+    retry-initial: 1s
+    retry-max: 5s
+alerts:
+  - notify: [hook]
 checks:
   - name: web
     app: shop
@@ -88,6 +97,15 @@ class Pane:
         self.tmux('kill-server')
 
 
+def alert_row(screen, check):
+    """The alerts view's line of a check's alert."""
+    for line in screen.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[0].isdigit() and parts[4] == check:
+            return line
+    return ''
+
+
 def row(screen, name):
     """The overview line of a check."""
     for line in screen.splitlines():
@@ -112,7 +130,7 @@ class DashboardTest(DaemonTest):
 
     def test_dashboard(self):
         t = self.target()
-        d = self.daemon(BASE % (t.base, t.base))
+        d = self.daemon(BASE % (closed_port(), t.base, t.base))
         d.start()
         wait_until(lambda: os.path.exists(d.socket), what='the socket')
         p = self.pane(d)
@@ -153,10 +171,43 @@ class DashboardTest(DaemonTest):
         p.wait(lambda s: 'VERSION' in s and '4.2.0' in s, 'the deploys view')
         p.keys('4')
         p.wait(lambda s: 'MESSAGE' in s and 'deploy shop/prod 4.2.0' in s, 'the events view')
+        # Alerts: web's first outage is over, so none is open; a second one is.
         p.keys('3')
-        p.wait(lambda s: 'resolved' in s and 'web' in s, 'the alerts view')
+        p.wait(lambda s: 'CHECK/APP-ENV' in s and 'no open alerts' in s, 'the alerts view')
+        t.get('/toggle?state=down')
+        s = p.wait(lambda s: 'FIRING' in alert_row(s, 'web'), "web's alert firing")
+        self.assertRegex(s.splitlines()[0], r'\b1 firing')
+        self.assertIn('down', alert_row(s, 'web'))
+        # a: acknowledge, with a comment typed on the status line.
+        p.keys('a')
+        p.wait(lambda s: 'comment (optional)' in s, 'the acknowledge prompt')
+        p.keys('looking', 'Enter')
+        p.wait(lambda s: 'ACKED' in alert_row(s, 'web'), 'the alert acknowledged')
+        rpc = d.rpc()
+        a = rpc.call('alerts.list', {'check': 'web'})['alerts'][0]
+        self.assertEqual((a['status'], a['ack_comment']), ('acknowledged', 'looking'))
+        # Esc cancels a prompt.
+        p.keys('a')
+        p.wait(lambda s: 'comment (optional)' in s, 'the prompt again')
+        p.keys('Escape')
+        p.wait(lambda s: 'cancelled' in s, 'the prompt cancelled')
+        # s: silence the alert's check, 1h unless told otherwise.
+        p.keys('s')
+        p.wait(lambda s: 'silence web for: 1h_' in s, 'the silence prompt')
+        p.keys('Enter')
+        s = p.wait(lambda s: re.search(r'silence \d+', alert_row(s, 'web')), 'the alert muted')
+        mutes = rpc.call('alerts.silences')['mutes']
+        self.assertEqual([(m['check'], m['ends_ms'] - m['starts_ms']) for m in mutes],
+                         [('web', 3600000)])
+        # u: the silence goes.
+        p.keys('u')
+        p.wait(lambda s: alert_row(s, 'web') != '' and 'silence' not in alert_row(s, 'web'),
+               'the alert unmuted')
+        self.assertEqual(rpc.call('alerts.silences')['mutes'], [])
+        t.get('/toggle?state=up')
+        p.wait(lambda s: 'no open alerts' in s, 'the alert resolved')
         p.keys('?')
-        p.wait(lambda s: 'Keys' in s and 'pause or resume' in s, 'the help')
+        p.wait(lambda s: 'Keys' in s and 'pause or resume' in s and 'unsilence' in s, 'the help')
         p.keys('Escape', '1')
 
         # Resizing keeps a sane layout.
@@ -182,9 +233,51 @@ class DashboardTest(DaemonTest):
         s = p.wait(lambda s: 'EXIT=0' in s, 'the shell again')
         self.assertNotIn('Overview', s)
 
+    def test_alert_actions_denied(self):
+        """Someone who may read but not act: "permission denied", no crash."""
+        if os.getuid() != 0 or shutil.which('setpriv') is None:
+            self.skipTest('needs root and setpriv to act as nobody')
+        import grp
+        import pwd
+        nobody = pwd.getpwnam('nobody')
+        group = grp.getgrgid(nobody.pw_gid).gr_name
+        t = self.target()
+        t.get('/toggle?state=down')
+        d = self.daemon(BASE % (closed_port(), t.base, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        os.chmod(d.dir, 0o755)
+        os.chown(d.socket, 0, nobody.pw_gid)
+        cli = os.path.join(d.dir, 'shipwatch')
+        shutil.copy(SHIPWATCH, cli)
+        os.chmod(cli, 0o755)
+        p = Pane('setpriv --reuid=nobody --regid=%s --clear-groups %s --socket %s' %
+                 (group, cli, d.socket), 100, 30, {'LANG': 'C.UTF-8', 'TERM': 'screen'})
+        self._stoppers.append(lambda: p.kill() and None)
+        p.wait(lambda s: 'Overview' in s, 'the dashboard')
+        p.keys('3')
+        p.wait(lambda s: 'FIRING' in alert_row(s, 'web'), "web's alert")
+        p.keys('a')
+        p.wait(lambda s: 'comment (optional)' in s, 'the acknowledge prompt')
+        p.keys('Enter')
+        p.wait(lambda s: 'permission denied' in s, 'the denial')
+        p.keys('s')
+        p.wait(lambda s: 'silence web for' in s, 'the silence prompt')
+        p.keys('Enter')
+        s = p.wait(lambda s: 'permission denied: silencing' in s, 'the second denial')
+        self.assertIn('FIRING', alert_row(s, 'web'))
+        self.assertIsNone(p.exit_code())
+        rpc = d.rpc()
+        self.assertEqual(rpc.call('alerts.list', {'check': 'web'})['alerts'][0]['status'],
+                         'firing')
+        self.assertEqual(rpc.call('alerts.silences')['mutes'], [])
+        p.keys('q')
+        wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
+        self.assertEqual(p.exit_code(), 0)
+
     def test_signals_restore_the_terminal(self):
         t = self.target()
-        d = self.daemon(BASE % (t.base, t.base))
+        d = self.daemon(BASE % (closed_port(), t.base, t.base))
         d.start()
         wait_until(lambda: os.path.exists(d.socket), what='the socket')
         for sig, code in (('TERM', 143), ('HUP', 129)):
@@ -200,7 +293,7 @@ class DashboardTest(DaemonTest):
     def test_plain_terminal(self):
         """Not UTF-8 and NO_COLOR: ASCII drawing, states still read."""
         t = self.target()
-        d = self.daemon(BASE % (t.base, t.base))
+        d = self.daemon(BASE % (closed_port(), t.base, t.base))
         d.start()
         wait_until(lambda: os.path.exists(d.socket), what='the socket')
         p = self.pane(d, 80, 24, {'LANG': 'C', 'LC_ALL': 'C', 'NO_COLOR': '1'})

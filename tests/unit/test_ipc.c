@@ -364,6 +364,132 @@ static const struct ipc_reload reload = {
     .unchanged = 6,
 };
 
+static const struct ipc_alert alert_rows[] = {
+    {.id = 3,
+     .kind = "down",
+     .check = "shop-web",
+     .app = "shop",
+     .env = "prod",
+     .severity = "critical",
+     .status = "acknowledged",
+     .summary = "shop-web is down: [STATUS] (503) == 200",
+     .started_ms = 1700000000000,
+     .resolved_ms = 1700000900000,
+     .ack_by = "Zo\xc3\xab",
+     .ack_ms = 1700000100000,
+     .ack_comment = "looking into it",
+     .muted_by = "silence 4",
+     .deploy_id = 9007199254740993,
+     .notifications = 2},
+    {.id = 4294967296,
+     .kind = "deploy-failed",
+     .check = "-",
+     .app = "blog",
+     .env = "staging",
+     .severity = "info",
+     .status = "resolved",
+     .summary = "deploy 2024.01.05-rc1 failed",
+     .started_ms = -5,
+     .resolved_ms = 1,
+     .ack_by = "ci",
+     .ack_ms = 2,
+     .ack_comment = "",
+     .muted_by = "maintenance nightly",
+     .deploy_id = 12,
+     .notifications = INT64_MAX},
+};
+
+static const struct ipc_alerts alerts = {
+    .alerts = (struct ipc_alert *)alert_rows,
+    .nalerts = NELEM(alert_rows),
+    .next_before_id = 3,
+};
+
+static const struct ipc_alerts_query alerts_query = {
+    .status = "acknowledged",
+    .check = "shop-web",
+    .app = "shop",
+    .before_id = 77,
+    .limit = 1000,
+};
+
+static const struct ipc_ack_params ack_params = {.id = 4294967297, .comment = "on it"};
+
+static const struct ipc_mute_params mute_params = {
+    .check = "shop-web",
+    .app = "shop",
+    .env = "prod",
+    .severity = "warning",
+    .starts_ms = 1700000000000,
+    .duration_ms = 7200000,
+    .ends_ms = 1700007200001,
+    .comment = "migration, ticket 42",
+};
+
+static const struct ipc_mute mute_rows[] = {
+    {.id = 4,
+     .kind = "silence",
+     .check = "shop-web",
+     .app = "shop",
+     .env = "prod",
+     .severity = "critical",
+     .starts_ms = 1700000000000,
+     .ends_ms = 1700003600000,
+     .author = "ana",
+     .comment = "flaky upstream",
+     .created_ms = 1699999999999},
+    {.id = 5,
+     .kind = "maintenance",
+     .check = "blog-db",
+     .app = "blog",
+     .env = "staging",
+     .severity = "info",
+     .starts_ms = -1,
+     .ends_ms = INT64_MAX,
+     .author = "uid 65534",
+     .comment = "",
+     .created_ms = 1},
+};
+
+static const struct ipc_mutes mutes = {.mutes = (struct ipc_mute *)mute_rows,
+                                       .nmutes = NELEM(mute_rows)};
+
+static char *weekend[] = {"sat", "sun"};
+static char *weekdays[] = {"mon", "tue", "wed", "thu", "fri"};
+static const struct ipc_maint_window window_rows[] = {
+    {.name = "nightly",
+     .app = "shop",
+     .env = "prod",
+     .check = "shop-web",
+     .days = weekend,
+     .ndays = NELEM(weekend),
+     .start = "02:00",
+     .duration_ms = 7200000,
+     .next_start_ms = 1700006400000,
+     .next_end_ms = 1700013600000,
+     .active = true},
+    {.name = "backup",
+     .app = "blog",
+     .env = "staging",
+     .check = "blog-db",
+     .days = weekdays,
+     .ndays = NELEM(weekdays),
+     .start = "23:30",
+     .duration_ms = 60000,
+     .next_start_ms = 1,
+     .next_end_ms = 60001,
+     .active = true},
+};
+
+static const struct ipc_maintenance maintenance = {
+    .mutes = (struct ipc_mute *)mute_rows,
+    .nmutes = NELEM(mute_rows),
+    .windows = (struct ipc_maint_window *)window_rows,
+    .nwindows = NELEM(window_rows),
+};
+
+static const struct ipc_id_ref id_ref = {.id = 4};
+
 static const struct ipc_notice notice = {
     .topic = "results",
     .id = 99,
@@ -690,6 +816,129 @@ static void eq_notice(const void *x, const void *y)
     EQ_S(level);
 }
 
+static void eq_alert(const void *x, const void *y)
+{
+    const struct ipc_alert *a = x, *b = y;
+    EQ_I(id);
+    EQ_S(kind);
+    EQ_S(check);
+    EQ_S(app);
+    EQ_S(env);
+    EQ_S(severity);
+    EQ_S(status);
+    EQ_S(summary);
+    EQ_I(started_ms);
+    EQ_I(resolved_ms);
+    EQ_S(ack_by);
+    EQ_I(ack_ms);
+    EQ_S(ack_comment);
+    EQ_S(muted_by);
+    EQ_I(deploy_id);
+    EQ_I(notifications);
+}
+
+static void eq_alerts(const void *x, const void *y)
+{
+    const struct ipc_alerts *a = x, *b = y;
+    EQ_I(nalerts);
+    for (size_t i = 0; i < a->nalerts && i < b->nalerts; i++) {
+        eq_alert(&a->alerts[i], &b->alerts[i]);
+    }
+    EQ_I(next_before_id);
+}
+
+static void eq_alerts_query(const void *x, const void *y)
+{
+    const struct ipc_alerts_query *a = x, *b = y;
+    EQ_S(status);
+    EQ_S(check);
+    EQ_S(app);
+    EQ_I(before_id);
+    EQ_I(limit);
+}
+
+static void eq_ack_params(const void *x, const void *y)
+{
+    const struct ipc_ack_params *a = x, *b = y;
+    EQ_I(id);
+    EQ_S(comment);
+}
+
+static void eq_mute_params(const void *x, const void *y)
+{
+    const struct ipc_mute_params *a = x, *b = y;
+    EQ_S(check);
+    EQ_S(app);
+    EQ_S(env);
+    EQ_S(severity);
+    EQ_I(starts_ms);
+    EQ_I(duration_ms);
+    EQ_I(ends_ms);
+    EQ_S(comment);
+}
+
+static void eq_mute(const void *x, const void *y)
+{
+    const struct ipc_mute *a = x, *b = y;
+    EQ_I(id);
+    EQ_S(kind);
+    EQ_S(check);
+    EQ_S(app);
+    EQ_S(env);
+    EQ_S(severity);
+    EQ_I(starts_ms);
+    EQ_I(ends_ms);
+    EQ_S(author);
+    EQ_S(comment);
+    EQ_I(created_ms);
+}
+
+static void eq_mutes(const void *x, const void *y)
+{
+    const struct ipc_mutes *a = x, *b = y;
+    EQ_I(nmutes);
+    for (size_t i = 0; i < a->nmutes && i < b->nmutes; i++) {
+        eq_mute(&a->mutes[i], &b->mutes[i]);
+    }
+}
+
+static void eq_maint_window(const void *x, const void *y)
+{
+    const struct ipc_maint_window *a = x, *b = y;
+    EQ_S(name);
+    EQ_S(app);
+    EQ_S(env);
+    EQ_S(check);
+    EQ_I(ndays);
+    for (size_t i = 0; i < a->ndays && i < b->ndays; i++) {
+        eq_s("days[]", a->days[i], b->days[i]);
+    }
+    EQ_S(start);
+    EQ_I(duration_ms);
+    EQ_I(next_start_ms);
+    EQ_I(next_end_ms);
+    EQ_B(active);
+}
+
+static void eq_maintenance(const void *x, const void *y)
+{
+    const struct ipc_maintenance *a = x, *b = y;
+    EQ_I(nmutes);
+    for (size_t i = 0; i < a->nmutes && i < b->nmutes; i++) {
+        eq_mute(&a->mutes[i], &b->mutes[i]);
+    }
+    EQ_I(nwindows);
+    for (size_t i = 0; i < a->nwindows && i < b->nwindows; i++) {
+        eq_maint_window(&a->windows[i], &b->windows[i]);
+    }
+}
+
+static void eq_id_ref(const void *x, const void *y)
+{
+    const struct ipc_id_ref *a = x, *b = y;
+    EQ_I(id);
+}
+
 /* A filled value of a type and how to compare two. */
 struct fixture {
     const struct ipc_type *t;
@@ -722,6 +971,16 @@ static const struct fixture fixtures[] = {
     {&ipc_check_stats_type, &stats_rows[0], eq_check_stats},
     {&ipc_checks_stats_type, &checks_stats, eq_checks_stats},
     {&ipc_notice_type, &notice, eq_notice},
+    {&ipc_alert_type, &alert_rows[0], eq_alert},
+    {&ipc_alerts_type, &alerts, eq_alerts},
+    {&ipc_alerts_query_type, &alerts_query, eq_alerts_query},
+    {&ipc_ack_params_type, &ack_params, eq_ack_params},
+    {&ipc_mute_params_type, &mute_params, eq_mute_params},
+    {&ipc_mute_type, &mute_rows[0], eq_mute},
+    {&ipc_mutes_type, &mutes, eq_mutes},
+    {&ipc_maint_window_type, &window_rows[0], eq_maint_window},
+    {&ipc_maintenance_type, &maintenance, eq_maintenance},
+    {&ipc_id_ref_type, &id_ref, eq_id_ref},
 };
 
 /* The fixture of type t; fails the test when there is none. */
@@ -1843,6 +2102,41 @@ static void test_params_wrong_types(void **state)
     P(msgpack_pack_array(&b.pk, 0));
     rejects(&b, &ipc_topics_type, "topics: given twice");
 
+    /* The alerts methods: ids and durations are integers, matchers strings. */
+    mp_params1(&b, "id");
+    mp_str(&b, "3");
+    rejects(&b, &ipc_ack_params_type, "id: expected an integer");
+    mp_params1(&b, "id");
+    P(msgpack_pack_double(&b.pk, 3.0));
+    rejects(&b, &ipc_id_ref_type, "id: expected an integer");
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 2));
+    mp_str(&b, "id");
+    P(msgpack_pack_int(&b.pk, 3));
+    mp_str(&b, "comment");
+    P(msgpack_pack_true(&b.pk));
+    rejects(&b, &ipc_ack_params_type, "comment: expected a string");
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 2));
+    mp_str(&b, "check");
+    mp_str(&b, "web");
+    mp_str(&b, "duration_ms");
+    mp_str(&b, "1h");
+    rejects(&b, &ipc_mute_params_type, "duration_ms: expected an integer");
+    mp_params1(&b, "severity");
+    P(msgpack_pack_int(&b.pk, 2));
+    rejects(&b, &ipc_mute_params_type, "severity: expected a string");
+    mp_params1(&b, "ends_ms");
+    P(msgpack_pack_uint64(&b.pk, UINT64_MAX));
+    rejects(&b, &ipc_mute_params_type, "ends_ms: expected an integer");
+    mp_params1(&b, "status");
+    P(msgpack_pack_array(&b.pk, 1));
+    mp_str(&b, "open");
+    rejects(&b, &ipc_alerts_query_type, "status: expected a string");
+    mp_params1(&b, "limit");
+    mp_str(&b, "all");
+    rejects(&b, &ipc_alerts_query_type, "limit: expected an integer");
+
     /* A key that is not a string. */
     P(msgpack_pack_array(&b.pk, 1));
     P(msgpack_pack_map(&b.pk, 2));
@@ -1887,6 +2181,35 @@ static void test_params_missing(void **state)
     mp_str(&b, "commit");
     mp_str(&b, "abc");
     rejects(&b, &ipc_deploy_type, "version: missing");
+
+    /* alerts.ack, alerts.unsilence, maintenance.remove need an id; a
+     * comment alone is not enough, nor is a nil id. */
+    mp_params1(&b, "comment");
+    mp_str(&b, "on it");
+    rejects(&b, &ipc_ack_params_type, "id: missing");
+    P(msgpack_pack_array(&b.pk, 0));
+    rejects(&b, &ipc_ack_params_type, "id: missing");
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 0));
+    rejects(&b, &ipc_id_ref_type, "id: missing");
+    mp_params1(&b, "id");
+    P(msgpack_pack_nil(&b.pk));
+    rejects(&b, &ipc_id_ref_type, "id: missing");
+    mp_params1(&b, "ID");
+    P(msgpack_pack_int(&b.pk, 4));
+    rejects(&b, &ipc_id_ref_type, "id: missing");
+
+    /* Every field of alerts.silence's params is optional to the codec (the
+     * daemon wants duration_ms or ends_ms): an empty map decodes. */
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 0));
+    struct ipc_mute_params mp = {0};
+    char mwhy[128];
+    assert_int_equal(decode(&b, &ipc_mute_params_type, &mp, mwhy, sizeof(mwhy)), 0);
+    assert_null(mp.check);
+    assert_int_equal(mp.duration_ms, 0);
+    ipc_type_free(&ipc_mute_params_type, &mp);
+    msgpack_sbuffer_clear(&b.sb);
 
     /* params that are not an array of at most one map. */
     P(msgpack_pack_map(&b.pk, 1));
@@ -2068,6 +2391,45 @@ static void test_result_wrong_types(void **state)
     struct ipc_paused pz = {0};
     assert_int_equal(ipc_type_unpack(unpack(&u, &b), &ipc_paused_type, &pz, why, sizeof(why)), -1);
     assert_string_equal(why, "paused: expected a boolean");
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_clear(&b.sb);
+
+    /* An alert deep in alerts.list's answer; a window's day not a string. */
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "alerts");
+    P(msgpack_pack_array(&b.pk, 2));
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "id");
+    P(msgpack_pack_int(&b.pk, 2));
+    P(msgpack_pack_map(&b.pk, 2));
+    mp_str(&b, "summary");
+    mp_str(&b, "down");
+    mp_str(&b, "id");
+    mp_str(&b, "1");
+    struct ipc_alerts al = {0};
+    assert_int_equal(ipc_type_unpack(unpack(&u, &b), &ipc_alerts_type, &al, why, sizeof(why)), -1);
+    assert_string_equal(why, "alerts[1].id: expected an integer");
+    ipc_type_free(&ipc_alerts_type, &al);
+    assert_null(al.alerts);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_clear(&b.sb);
+
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "windows");
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 2));
+    mp_str(&b, "name");
+    mp_str(&b, "nightly");
+    mp_str(&b, "days");
+    P(msgpack_pack_array(&b.pk, 2));
+    mp_str(&b, "sat");
+    P(msgpack_pack_int(&b.pk, 0));
+    struct ipc_maintenance mt = {0};
+    assert_int_equal(
+        ipc_type_unpack(unpack(&u, &b), &ipc_maintenance_type, &mt, why, sizeof(why)), -1);
+    assert_string_equal(why, "windows[0].days[1]: expected a string");
+    ipc_type_free(&ipc_maintenance_type, &mt);
+    assert_null(mt.windows);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_clear(&b.sb);
 
@@ -2328,8 +2690,11 @@ static void test_methods(void **state)
     }
 
     /* The admin methods of docs/protocol.md, and no others. */
-    static const char *const admin[] = {"checks.run", "checks.pause", "checks.resume",
-                                        "deploys.record", "daemon.reload"};
+    static const char *const admin[] = {"checks.run",         "checks.pause",
+                                        "checks.resume",      "deploys.record",
+                                        "daemon.reload",      "alerts.ack",
+                                        "alerts.silence",     "alerts.unsilence",
+                                        "maintenance.add",    "maintenance.remove"};
     size_t nadmin = 0;
     for (size_t i = 0; i < IPC_M_COUNT; i++) {
         bool want = false;

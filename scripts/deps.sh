@@ -8,8 +8,8 @@ PACKAGES="
   libuv1-dev libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev
   libsqlite3-dev libmsgpack-dev libncurses-dev libhiredis-dev libpq-dev
   libhttp-parser-dev libcmocka-dev scdoc
-  sqlite3 curl tmux valgrind python3-msgpack
-  nginx-light postgresql redis-server prometheus
+  sqlite3 curl tmux valgrind python3-msgpack python3-aiosmtpd
+  nginx-light postgresql redis-server prometheus prometheus-alertmanager
 "
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -31,7 +31,7 @@ if [ -n "$missing" ]; then
     apt-get install -y -q --no-install-recommends $missing
 fi
 # Packaged servers must not run as system services: tests start private ones.
-for svc in nginx postgresql redis-server prometheus; do
+for svc in nginx postgresql redis-server prometheus prometheus-alertmanager; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
         systemctl stop "$svc" || true
     fi

@@ -94,6 +94,7 @@ class Daemon:
         self.env.update(env or {})
         self.proc = None
         self.clients = []
+        self.log_mark = 0              # where this start's lines begin in the log
         self.write_config(config)
 
     def config_text(self):
@@ -115,6 +116,8 @@ class Daemon:
                               capture_output=True, text=True, timeout=30 * SLOW, env=self.env)
 
     def start(self, wait_db=True):
+        # The log is appended to across restarts on one directory.
+        self.log_mark = len(self.log())
         self.logf = open(self.log_path, 'a', encoding='utf-8')
         self.proc = subprocess.Popen([*WRAPPER, SHIPWATCHD, '--config', self.config_path,
                                       '--log-level', 'debug'],
@@ -158,7 +161,8 @@ class Daemon:
     def http_base(self):
         """http://127.0.0.1:PORT of the daemon's (first) HTTP listener."""
         import re
-        m = wait_until(lambda: re.search(r'http listening on ([0-9.]+:\d+)', self.log()),
+        m = wait_until(lambda: re.search(r'http listening on ([0-9.]+:\d+)',
+                                         self.log()[self.log_mark:]),
                        what='the HTTP listener')
         return 'http://' + m.group(1)
 
@@ -319,6 +323,33 @@ class DaemonTest(unittest.TestCase):
         t = Target(*args)
         self._stoppers.append(lambda: t.stop() and None)
         return t
+
+    # --- receivers of notifications (receivers.py), stopped after the test ---
+
+    def receiver(self):
+        """An HTTP receiver on 127.0.0.1 that records every request."""
+        from receivers import HttpReceiver
+        r = HttpReceiver()
+        self._stoppers.append(lambda: r.stop() and None)
+        return r
+
+    def smtp_sink(self, port=None):
+        """An SMTP server on 127.0.0.1 that records every message."""
+        from receivers import SmtpSink
+        s = SmtpSink(port)
+        self._stoppers.append(lambda: s.stop() and None)
+        return s
+
+    def alertmanager(self):
+        """A private prometheus-alertmanager; skips the test without the binary."""
+        from receivers import Alertmanager, alertmanager_present
+        if not alertmanager_present():
+            if os.environ.get('CI'):
+                self.fail('prometheus-alertmanager is missing in CI: scripts/deps.sh installs it')
+            self.skipTest('prometheus-alertmanager is not installed (scripts/deps.sh installs it)')
+        am = Alertmanager()
+        self._stoppers.append(lambda: am.stop() and None)
+        return am
 
     def daemon(self, config, **kw):
         d = Daemon(config, **kw)

@@ -497,11 +497,19 @@ static void check_target(const struct conf_check *cc, char *out, size_t len)
     }
 }
 
-/* Fill v from c; the strings point into c and buf, nothing is allocated. */
+/* Fill v from c; the strings point into c and buf (the target, then what
+ * holds its alerts back), nothing is allocated. */
 static void check_view(const struct check *c, struct ipc_check *v, char *buf, size_t len)
 {
     const struct conf_check *cc = c->conf;
     check_target(cc, buf, len);
+    char *held = NULL;
+    size_t used = strlen(buf) + 1;
+    const char *why = c->state != STATE_UP ? alert_held_by(c->daemon, c) : NULL;
+    if (why != NULL && used < len) {
+        held = buf + used;
+        snprintf(held, len - used, "%s", why);
+    }
     *v = (struct ipc_check){
         .name = cc->name,
         .app = cc->app,
@@ -524,6 +532,7 @@ static void check_view(const struct check *c, struct ipc_check *v, char *buf, si
         .last_status = c->last.started_ms ? c->last.status : -1,
         .last_error = c->last.error[0] ? (char *)c->last.error : NULL,
         .last_condition = c->last.failed_condition[0] ? (char *)c->last.failed_condition : NULL,
+        .held_by = held,
     };
 }
 

@@ -377,6 +377,7 @@ static const struct ipc_field check_fields[] = {
     I64(struct ipc_check, last_status),
     STR(struct ipc_check, last_error),
     STR(struct ipc_check, last_condition),
+    STR(struct ipc_check, held_by),
 };
 TYPE(ipc_check_type, ipc_check, check_fields);
 

@@ -203,6 +203,8 @@ struct ipc_check {
     int64_t last_status;        /* HTTP status or exit code; -1 none */
     char *last_error;
     char *last_condition;       /* the failed condition */
+    char *held_by;              /* what holds its new alerts back ("depends-on db",
+                                   "deploy 12", "flapping"); absent when nothing */
 };
 extern const struct ipc_type ipc_check_type;
 

@@ -173,6 +173,9 @@ static void print_check_detail(const struct ipc_check *c)
     if (c->last_condition) {
         printf("failed:     %s\n", c->last_condition);
     }
+    if (c->held_by) {
+        printf("held by:    %s (its new alerts wait)\n", c->held_by);
+    }
     if (c->last_error) {
         printf("error:      %s\n", c->last_error);
     }

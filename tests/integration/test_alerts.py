@@ -737,6 +737,10 @@ class AlertsTest(DaemonTest):
         self.assertEqual([a['check'] for a in open_now], ['db'], open_now)
         payloads = hook.payloads()
         self.assertEqual([p['alert']['check'] for p in payloads], ['db'], payloads)
+        # The children say what holds them; the parent is held by nothing.
+        for c in ('web1', 'web2'):
+            self.assertEqual(rpc.call('checks.get', {'check': c}).get('held_by'), 'depends-on db')
+        self.assertNotIn('held_by', rpc.call('checks.get', {'check': 'db'}))
 
         # The parent recovers; web1 is still down and gets its alert now,
         # web2 recovered with the parent and never gets one.

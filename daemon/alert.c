@@ -71,6 +71,7 @@ struct quiet {
 /* A notification owed. */
 struct pending {
     struct outbox_item o;       /* notifier and payload owned */
+    char *body;                 /* payload with o.id as its delivery_id: what is sent */
     struct notify_send *send;   /* in flight, or NULL */
     struct alerting *al;
     struct pending *next;
@@ -409,6 +410,7 @@ static void pending_free(struct pending *p)
 {
     free((char *)p->o.notifier);
     free((char *)p->o.payload);
+    free(p->body);
     free(p);
 }
 
@@ -422,8 +424,9 @@ static struct pending *pending_add(struct alerting *al, const struct outbox_item
     p->o = *o;
     p->o.notifier = dup(o->notifier);
     p->o.payload = dup(o->payload);
+    p->body = notify_with_delivery_id(o->payload, o->id);
     p->al = al;
-    if (p->o.notifier == NULL || p->o.payload == NULL) {
+    if (p->o.notifier == NULL || p->o.payload == NULL || p->body == NULL) {
         pending_free(p);
         return NULL;
     }
@@ -460,6 +463,7 @@ static void queue_notifications(struct alerting *al, struct open_alert *oa, cons
     /* A notifier named by several rules gets one copy. */
     const char **sent = calloc(conf->nnotifiers + 1, sizeof(*sent));
     size_t nsent = 0;
+    char *payload = NULL;
     if (sent == NULL) {
         log_error(LOG_KV("alert", oa->a.kind), "out of memory queueing a notification");
         return;
@@ -480,24 +484,26 @@ static void queue_notifications(struct alerting *al, struct open_alert *oa, cons
                 continue;
             }
             sent[nsent++] = r->notify[j];
+            /* Rendered once per event; the row's id becomes the
+             * delivery_id when the body is made (pending_add). */
+            if (payload == NULL && (payload = notify_payload(&oa->a, event, 0, now)) == NULL) {
+                log_error(LOG_KV("alert", oa->a.kind), "out of memory rendering a notification");
+                break;
+            }
             struct outbox_item o = {.alert_id = oa->a.id,
                                     .notifier = r->notify[j],
-                                    .payload = "{}",
+                                    .payload = payload,
                                     .created_ms = now,
                                     .next_ms = now};
             o.id = store_put_outbox(d->store, &o);
-            char *payload = notify_payload(&oa->a, event, o.id, now);
-            if (payload == NULL) {
-                store_delete_outbox(d->store, o.id);
-                continue;
+            if (pending_add(al, &o) == NULL) {
+                log_error(LOG_KV("notifier", o.notifier),
+                          "out of memory: notification %" PRId64 " waits for a restart", o.id);
             }
-            o.payload = payload;
-            store_put_outbox(d->store, &o);
-            pending_add(al, &o);
-            free(payload);
         }
     }
     free(sent);
+    free(payload);
     if (nsent > 0) {
         oa->a.last_notified_ms = now;
         oa->a.notifications += (int64_t)nsent;
@@ -556,7 +562,7 @@ static void schedule_sends(struct alerting *al)
             p = nx;
             continue;
         }
-        p->send = notify_start(d, nc, p->o.payload, on_sent, p);
+        p->send = notify_start(d, nc, p->body, on_sent, p);
         if (p->send == NULL) {
             /* Could not even start (out of memory): try again later. */
             p->o.next_ms = now + nc->retry_initial_ms;

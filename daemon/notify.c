@@ -331,6 +331,19 @@ char *notify_payload(const struct alert *a, const char *event, int64_t delivery_
     return out;
 }
 
+/* payload with its delivery_id replaced; key order is kept. */
+char *notify_with_delivery_id(const char *payload, int64_t delivery_id)
+{
+    json_t *root = json_loads(payload, JSON_REJECT_DUPLICATES, NULL);
+    char *out = NULL;
+    if (json_is_object(root) &&
+        json_object_set_new(root, "delivery_id", json_integer(delivery_id)) == 0) {
+        out = json_dumps(root, JSON_COMPACT);
+    }
+    json_decref(root);
+    return out;
+}
+
 /* --- the payload read back --- */
 
 /* A generic body, parsed and checked. Strings point into root. */

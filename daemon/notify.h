@@ -49,6 +49,12 @@ struct notify_send;
 char *notify_payload(const struct alert *a, const char *event, int64_t delivery_id,
                      int64_t now_ms);
 
+/* The body actually sent for an outbox row: payload (queued with
+ * delivery_id 0, before the row had its id) with delivery_id set to the
+ * row's id, so one store write queues a notification. A malloc'd string,
+ * NULL when payload is not a JSON object or on allocation failure. */
+char *notify_with_delivery_id(const char *payload, int64_t delivery_id);
+
 /* Render payload (the generic body) for a notifier of type type: the HTTP
  * request body, or for email the whole RFC 5322 message (from and to give
  * its headers). A malloc'd string, NULL when the payload is not a valid

@@ -171,6 +171,7 @@ static const struct ipc_check check_rows[] = {
         .last_status = 503,
         .last_error = "HTTP 503",
         .last_condition = "[STATUS] == 200",
+        .held_by = "depends-on db",
     },
     {
         .name = "shop-db",
@@ -630,6 +631,7 @@ static void eq_check(const void *x, const void *y)
     EQ_I(last_status);
     EQ_S(last_error);
     EQ_S(last_condition);
+    EQ_S(held_by);
 }
 
 static void eq_app_status(const void *x, const void *y)

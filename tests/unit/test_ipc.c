@@ -195,6 +195,7 @@ static const struct ipc_check check_rows[] = {
         .last_status = -1,
         .last_error = "connect: refused",
         .last_condition = "[CONNECTED] == true",
+        .held_by = "deploy 12",
     },
 };
 

@@ -796,6 +796,21 @@ static const char *v_secret(const char *s)
     return NULL;
 }
 
+/* Where Redis listens: redis://[:password@]host[:port][/db] or unix:///path. */
+static const char *v_redis_url(const char *s)
+{
+    if (strncmp(s, "rediss://", 9) == 0) {
+        return "TLS to Redis (rediss://) is not supported; use a local tunnel";
+    }
+    if (strncmp(s, "redis://", 8) != 0 && strncmp(s, "unix:///", 8) != 0) {
+        return "expected redis://[:password@]host[:port][/db] or unix:///path";
+    }
+    if (s[8] == '\0') {
+        return "names no host";
+    }
+    return v_secret(s);
+}
+
 /* An http:// or https:// URL. */
 static const char *v_http_url(const char *s)
 {
@@ -971,6 +986,21 @@ static int p_enum(struct ctx *x, const struct field *f, const struct ynode *v, s
     report(x, at, "%s: unknown %s %s (%s)", path, f->key, quote(q, sizeof(q), s), list);
     free(s);
     return -1;
+}
+
+/* A check's locations: "one" (default) or "all". */
+static int p_locations(struct ctx *x, const struct field *f, const struct ynode *v, struct mark at,
+                       const char *path, void *base)
+{
+    struct field e = *f;
+    char *choice = NULL;
+    e.off = 0;
+    int rc = p_enum(x, &e, v, at, path, &choice);
+    if (rc == 0) {
+        ((struct conf_check *)base)->locations_all = strcmp(choice, "all") == 0;
+    }
+    free(choice);
+    return rc;
 }
 
 /* A duration in [min, max] milliseconds. */
@@ -1608,7 +1638,7 @@ static const struct field retention_fields[] = {
      .min = SEC(3600)},
 };
 
-enum { STORAGE_DRIVER, STORAGE_PATH, STORAGE_DSN, STORAGE_RETENTION };
+enum { STORAGE_DRIVER, STORAGE_PATH, STORAGE_DSN, STORAGE_RETENTION, STORAGE_SPOOL };
 
 static const struct field storage_fields[] = {
     [STORAGE_DRIVER] = {.key = "driver",
@@ -1621,6 +1651,35 @@ static const struct field storage_fields[] = {
                            .parse = p_map,
                            .sub = retention_fields,
                            .nsub = NFIELDS(retention_fields)},
+    [STORAGE_SPOOL] = {.key = "spool", .parse = p_str, .off = CO(storage.spool), .valid = v_path},
+    {.key = "pool", .parse = p_int, .off = CO(storage.pool), .min = 1, .max = 64},
+    {.key = "batch", .parse = p_int, .off = CO(storage.batch), .min = 1, .max = 100000},
+    {.key = "queue",
+     .parse = p_size,
+     .off = CO(storage.queue),
+     .min = 1000,
+     .max = 10000000},
+    {.key = "spool-max",
+     .parse = p_size,
+     .off = CO(storage.spool_max_bytes),
+     .min = MB(1),
+     .max = MB(1024) * 1024},
+};
+
+static const struct field redis_fields[] = {
+    /* first: finish_cluster reads its state */
+    {.key = "url", .parse = p_str, .off = CO(redis.url), .valid = v_redis_url},
+    {.key = "prefix", .parse = p_str, .off = CO(redis.prefix), .valid = v_name},
+};
+
+/* Top-level scalars. */
+enum { ROOT_CLUSTER, ROOT_NODE_NAME };
+static const struct field root_fields[] = {
+    [ROOT_CLUSTER] = {.key = "cluster", .parse = p_str, .off = CO(cluster), .valid = v_name},
+    [ROOT_NODE_NAME] = {.key = "node-name",
+                        .parse = p_str,
+                        .off = CO(node_name),
+                        .valid = v_name},
 };
 
 static const struct field defaults_fields[] = {
@@ -1711,7 +1770,11 @@ enum {
     CK_TOKEN,
     CK_PERIOD,
     CK_DEPENDS,
+    CK_LOCATIONS,
+    CK_QUORUM,
 };
+
+static const char *const check_locations[] = {"one", "all", NULL};
 
 static const struct field check_fields[] = {
     [CK_NAME] = {.key = "name", .parse = p_str, .off = KO(name), .valid = v_name},
@@ -1755,6 +1818,8 @@ static const struct field check_fields[] = {
                     .off2 = KO(ndepends_on),
                     .max = 100,
                     .valid = v_name},
+    [CK_LOCATIONS] = {.key = "locations", .parse = p_locations, .choices = check_locations},
+    [CK_QUORUM] = {.key = "quorum", .parse = p_int, .off = KO(quorum), .min = 1, .max = 64},
     {.key = "app", .parse = p_str, .off = KO(app), .valid = v_name},
     {.key = "env", .parse = p_str, .off = KO(env), .valid = v_name},
     {.key = "enabled", .parse = p_notbool, .off = KO(paused)},
@@ -2131,6 +2196,8 @@ static uint64_t check_fingerprint(const struct conf_check *k)
     h = fp_str(h, k->token);
     h = fp_int(h, k->period_ms);
     h = fp_int(h, k->grace_ms);
+    h = fp_int(h, k->locations_all);
+    h = fp_int(h, k->quorum);
     return h;
 }
 
@@ -2297,6 +2364,15 @@ static void parse_checks(struct ctx *x, const struct ynode *v, struct mark at)
         }
         if (!st[CK_SUCCESS].set) {
             k->success_threshold = heartbeat ? 1 : c->defaults.success_threshold;
+        }
+        if (!st[CK_QUORUM].set) {
+            k->quorum = 1;
+        } else if (!k->locations_all) {
+            report(x, st[CK_QUORUM].at, "%s.quorum: needs \"locations: all\"", ipath);
+        }
+        if (k->locations_all && heartbeat) {
+            report(x, st[CK_LOCATIONS].at,
+                   "%s.locations: a heartbeat is pinged, not run: it has one location", ipath);
         }
         if (!st[CK_TYPE].set) {
             if (!st[CK_TYPE].bad) {
@@ -2591,12 +2667,16 @@ enum {
     TOP_NOTIFIERS,
     TOP_ALERTS,
     TOP_MAINTENANCE,
+    TOP_REDIS,
+    TOP_CLUSTER,
+    TOP_NODE_NAME,
 };
 
 static const char *const top_keys[] = {
     [TOP_DAEMON] = "daemon",         [TOP_STORAGE] = "storage", [TOP_DEFAULTS] = "defaults",
     [TOP_APPS] = "apps",             [TOP_CHECKS] = "checks",   [TOP_NOTIFIERS] = "notifiers",
     [TOP_ALERTS] = "alerts",         [TOP_MAINTENANCE] = "maintenance",
+    [TOP_REDIS] = "redis",           [TOP_CLUSTER] = "cluster", [TOP_NODE_NAME] = "node-name",
 };
 
 #define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
@@ -2644,12 +2724,43 @@ static const char *home_dir(void)
     return pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
 }
 
+/* The default path of a file in the daemon's state directory:
+ * /var/lib/shipwatch as root, else $XDG_STATE_HOME/shipwatch or
+ * ~/.local/state/shipwatch. NULL when no default exists (reported against
+ * key) or on ENOMEM (flagged). */
+static char *state_path(struct ctx *x, const char *name, const char *key, struct mark at)
+{
+    char suffix[64];
+    snprintf(suffix, sizeof(suffix), "/shipwatch/%s", name);
+    char *p;
+    if (geteuid() == 0) {
+        p = malloc(strlen("/var/lib") + strlen(suffix) + 1);
+        if (p != NULL) {
+            sprintf(p, "/var/lib%s", suffix);
+        }
+    } else if ((p = env_path(x, "XDG_STATE_HOME", suffix)) == NULL && !x->oom) {
+        const char *home = home_dir();
+        if (home == NULL) {
+            report(x, at, "%s: not set, and neither XDG_STATE_HOME nor HOME gives a default",
+                   key);
+            return NULL;
+        }
+        size_t n = strlen(home) + strlen("/.local/state") + strlen(suffix) + 1;
+        if ((p = malloc(n)) != NULL) {
+            snprintf(p, n, "%s/.local/state%s", home, suffix);
+        }
+    }
+    if (p == NULL) {
+        x->oom = true;
+    }
+    return p;
+}
+
 /* Fill defaults that depend on the environment and other keys, and check
  * what needs more than one key. */
 static void finish_config(struct ctx *x, const struct fstate *storage_st, struct mark top_at)
 {
     struct config *c = x->c;
-    bool root = geteuid() == 0;
     if (c->daemon.socket == NULL) {
         /* One default for the daemon and its clients. */
         if ((c->daemon.socket = ipc_default_socket_path()) == NULL) {
@@ -2681,31 +2792,60 @@ static void finish_config(struct ctx *x, const struct fstate *storage_st, struct
             report(x, at, "storage: the postgres driver needs dsn");
         }
     } else if (c->storage.path == NULL && !storage_st[STORAGE_PATH].bad) {
-        if (root) {
-            c->storage.path = strdup("/var/lib/shipwatch/history.db");
-        } else if ((c->storage.path = env_path(x, "XDG_STATE_HOME", "/shipwatch/history.db")) ==
-                   NULL) {
-            const char *home = home_dir();
-            if (home == NULL) {
-                report(x, top_at,
-                       "storage.path: not set, and neither XDG_STATE_HOME nor HOME "
-                       "gives a default");
+        if ((c->storage.path = state_path(x, "history.db", "storage.path", top_at)) == NULL) {
+            return;
+        }
+    }
+    if (c->storage.spool == NULL && !storage_st[STORAGE_SPOOL].bad) {
+        const char *slash = c->storage.path != NULL ? strrchr(c->storage.path, '/') : NULL;
+        if (slash != NULL) {
+            size_t dir = (size_t)(slash - c->storage.path);
+            size_t n = dir + sizeof("/spool");
+            if ((c->storage.spool = malloc(n)) == NULL) {
+                x->oom = true;
                 return;
             }
-            size_t n = strlen(home) + sizeof("/.local/state/shipwatch/history.db");
-            c->storage.path = malloc(n);
-            if (c->storage.path != NULL) {
-                snprintf(c->storage.path, n, "%s/.local/state/shipwatch/history.db", home);
-            }
-        }
-        if (c->storage.path == NULL) {
-            x->oom = true;
+            snprintf(c->storage.spool, n, "%.*s/spool", (int)dir, c->storage.path);
+        } else if ((c->storage.spool = state_path(x, "spool", "storage.spool", top_at)) == NULL) {
+            return;
         }
     }
     if (c->storage.retention_rollups_ms < c->storage.retention_raw_ms) {
         struct mark at =
             storage_st[STORAGE_RETENTION].seen ? storage_st[STORAGE_RETENTION].at : top_at;
         report(x, at, "storage.retention: rollups must be kept at least as long as raw");
+    }
+}
+
+/* Defaults of the Redis and cluster keys: the prefix, this node's name
+ * (the host name), and what needs Redis. */
+static void finish_cluster(struct ctx *x, struct mark cluster_at, bool url_bad)
+{
+    struct config *c = x->c;
+    if (c->redis.prefix == NULL && (c->redis.prefix = strdup(CONFIG_DEFAULT_REDIS_PREFIX)) == NULL) {
+        x->oom = true;
+        return;
+    }
+    if (c->node_name == NULL) {
+        char host[256];
+        if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0') {
+            snprintf(host, sizeof(host), "shipwatchd");
+        }
+        host[sizeof(host) - 1] = '\0';
+        if ((c->node_name = strdup(host)) == NULL) {
+            x->oom = true;
+            return;
+        }
+    }
+    if (c->cluster != NULL && c->redis.url == NULL && !url_bad) {
+        report(x, cluster_at, "cluster: sharing checks needs redis.url");
+    }
+    for (size_t i = 0; i < c->nchecks; i++) {
+        if (c->checks[i].locations_all && c->cluster == NULL) {
+            report(x, cluster_at,
+                   "checks[%zu].locations: \"all\" needs a cluster (cluster and redis.url)", i);
+            break;
+        }
     }
 }
 
@@ -2757,6 +2897,10 @@ static void parse_root(struct ctx *x, const struct ynode *root)
     c->daemon.ipc_max_queue = CONFIG_DEFAULT_IPC_MAX_QUEUE;
     c->storage.retention_raw_ms = CONFIG_DEFAULT_RETENTION_RAW_MS;
     c->storage.retention_rollups_ms = CONFIG_DEFAULT_RETENTION_ROLLUPS_MS;
+    c->storage.pool = CONFIG_DEFAULT_STORE_POOL;
+    c->storage.batch = CONFIG_DEFAULT_STORE_BATCH;
+    c->storage.queue = CONFIG_DEFAULT_STORE_QUEUE;
+    c->storage.spool_max_bytes = CONFIG_DEFAULT_SPOOL_MAX_BYTES;
     c->defaults.interval_ms = CONFIG_DEFAULT_INTERVAL_MS;
     c->defaults.timeout_ms = CONFIG_DEFAULT_TIMEOUT_MS;
     c->defaults.failure_threshold = CONFIG_DEFAULT_FAILURE_THRESHOLD;
@@ -2771,6 +2915,17 @@ static void parse_root(struct ctx *x, const struct ynode *root)
                   NFIELDS(storage_fields), sst);
     parse_section(x, val[TOP_DEFAULTS], at[TOP_DEFAULTS], "defaults", defaults_fields,
                   NFIELDS(defaults_fields), fst);
+    struct fstate rst[NFIELDS(redis_fields)] = {0};
+    parse_section(x, val[TOP_REDIS], at[TOP_REDIS], "redis", redis_fields, NFIELDS(redis_fields),
+                  rst);
+    if (val[TOP_CLUSTER] != NULL && !x->stop) {
+        const struct field *f = &root_fields[ROOT_CLUSTER];
+        f->parse(x, f, val[TOP_CLUSTER], at[TOP_CLUSTER], f->key, c);
+    }
+    if (val[TOP_NODE_NAME] != NULL && !x->stop) {
+        const struct field *f = &root_fields[ROOT_NODE_NAME];
+        f->parse(x, f, val[TOP_NODE_NAME], at[TOP_NODE_NAME], f->key, c);
+    }
     if (!x->stop) {
         parse_apps(x, val[TOP_APPS], at[TOP_APPS]);
     }
@@ -2788,6 +2943,9 @@ static void parse_root(struct ctx *x, const struct ynode *root)
     }
     if (!x->stop) {
         finish_config(x, sst, root->at);
+    }
+    if (!x->stop) {
+        finish_cluster(x, at[TOP_CLUSTER].line ? at[TOP_CLUSTER] : root->at, rst[0].bad);
     }
 }
 
@@ -2810,6 +2968,11 @@ void config_free(struct config *c)
     free(c->storage.driver);
     free(c->storage.path);
     free(c->storage.dsn);
+    free(c->storage.spool);
+    free(c->redis.url);
+    free(c->redis.prefix);
+    free(c->cluster);
+    free(c->node_name);
     for (size_t i = 0; i < c->napps; i++) {
         struct conf_app *a = &c->apps[i];
         free(a->name);

@@ -38,6 +38,11 @@ struct cond;
 #define CONFIG_DEFAULT_CERT_DAYS 14
 #define CONFIG_DEFAULT_FLAP_CHANGES 6
 #define CONFIG_DEFAULT_FLAP_WINDOW_MS (10 * 60 * 1000)
+#define CONFIG_DEFAULT_STORE_POOL 2
+#define CONFIG_DEFAULT_STORE_BATCH 1000
+#define CONFIG_DEFAULT_STORE_QUEUE 65536
+#define CONFIG_DEFAULT_SPOOL_MAX_BYTES (1024LL * 1024 * 1024)
+#define CONFIG_DEFAULT_REDIS_PREFIX "shipwatch"
 
 /* One key/value HTTP header. */
 struct conf_header {
@@ -95,6 +100,13 @@ struct conf_check {
     char *token;               /* secret: never logged */
     int64_t period_ms;
     int64_t grace_ms;
+
+    /* cluster */
+    bool locations_all;        /* "locations: all": run by every daemon of the
+                                  cluster, each result reported per location */
+    int quorum;                /* locations that must agree a check is down
+                                  (or degraded); default 1, only with
+                                  locations_all */
 
     int line;                  /* 1-based line of the list item, for messages */
     uint64_t fingerprint;      /* hash over every field above but line: equal
@@ -195,9 +207,29 @@ struct config {
         char *path;            /* sqlite file; default $XDG_STATE_HOME/shipwatch/history.db,
                                   or /var/lib/shipwatch/history.db as root */
         char *dsn;             /* postgres; secret */
+        int pool;              /* postgres: query connections besides the
+                                  writer's; default 2 */
+        int batch;             /* rows a write transaction at most; default 1000 */
+        size_t queue;          /* writes held in memory while the store is
+                                  unreachable; beyond, spooled; default 65536 */
+        char *spool;           /* the spool file; default beside path:
+                                  <dir of path>/spool */
+        size_t spool_max_bytes;    /* beyond, results are dropped and counted;
+                                      default 1 GiB */
         int64_t retention_raw_ms;
         int64_t retention_rollups_ms;
     } storage;
+
+    struct {
+        char *url;             /* redis://[:password@]host[:port][/db] or
+                                  unix:///path; NULL = no Redis; secret */
+        char *prefix;          /* of every key and channel; default "shipwatch" */
+    } redis;
+
+    char *cluster;             /* daemons with the same name share the checks
+                                  (needs redis.url); NULL = run every check here */
+    char *node_name;           /* this daemon's name in the cluster and its
+                                  location; default the host name */
 
     struct {
         int64_t interval_ms;

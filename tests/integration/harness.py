@@ -26,6 +26,9 @@ SLOW = float(os.environ.get('SHIPWATCH_TEST_SLOW', '1'))
 # A command the daemon runs under, e.g. valgrind (meson test --setup valgrind).
 WRAPPER = os.environ.get('SHIPWATCHD_WRAPPER', '').split()
 
+sys.path.insert(0, os.path.join(SOURCE_ROOT, 'tests'))
+import servers  # noqa: E402  (PostgreSQL and Redis for the tests)
+
 
 def wait_until(pred, timeout=10.0, interval=0.05, what='condition'):
     """Poll pred() until it returns a truthy value; fail after timeout seconds."""
@@ -42,11 +45,7 @@ def wait_until(pred, timeout=10.0, interval=0.05, what='condition'):
 
 def closed_port():
     """A TCP port on 127.0.0.1 with nothing listening on it."""
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return servers.free_port()
 
 
 class Target:

@@ -338,6 +338,7 @@ static void test_docs_examples(void **state)
     set_example_env();
     unsetenv("API_DEPLOY_SECRET");
     setenv("API_PROBE_TOKEN", "probe-1", 1);
+    setenv("REDIS_PASSWORD", "pw", 1);
     unsetenv("SMTP_URL");
     int blocks = 0;
     struct config *full = NULL;
@@ -358,7 +359,7 @@ static void test_docs_examples(void **state)
         }
         p = end + 4;
     }
-    assert_int_equal(blocks, 3);
+    assert_int_equal(blocks, 4);
     assert_non_null(full);
     assert_int_equal(full->nchecks, 6);
     assert_int_equal(full->nnotifiers, 3);
@@ -375,6 +376,7 @@ static void test_docs_examples(void **state)
     config_free(full);
     free(doc);
     unsetenv("API_PROBE_TOKEN");
+    unsetenv("REDIS_PASSWORD");
 }
 
 /* A file with one check and nothing else gets every default. */
@@ -1071,6 +1073,76 @@ static void test_alerting_bad(void **state)
              NULL);
 }
 
+/* Storage tuning, Redis, cluster, node name, locations and quorum. */
+static void test_scaling_keys(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("storage:\n"
+                               "  driver: postgres\n"
+                               "  dsn: host=127.0.0.1 dbname=shipwatch\n"
+                               "  pool: 4\n"
+                               "  batch: 5000\n"
+                               "  queue: 100000\n"
+                               "  spool: /var/spool/shipwatch.spool\n"
+                               "  spool-max: 64MiB\n"
+                               "redis: {url: \"redis://:pw@127.0.0.1:6380/2\", prefix: sw}\n"
+                               "cluster: eu\n"
+                               "node-name: web-1\n"
+                               "checks:\n"
+                               "  - {name: a, type: tcp, host: h, port: 1, locations: all, "
+                               "quorum: 2}\n"
+                               "  - {name: b, type: tcp, host: h, port: 1, locations: one}\n");
+    assert_int_equal(c->storage.pool, 4);
+    assert_int_equal(c->storage.batch, 5000);
+    assert_int_equal(c->storage.queue, 100000);
+    assert_string_equal(c->storage.spool, "/var/spool/shipwatch.spool");
+    assert_int_equal(c->storage.spool_max_bytes, 64 * 1024 * 1024);
+    assert_string_equal(c->redis.url, "redis://:pw@127.0.0.1:6380/2");
+    assert_string_equal(c->redis.prefix, "sw");
+    assert_string_equal(c->cluster, "eu");
+    assert_string_equal(c->node_name, "web-1");
+    assert_true(c->checks[0].locations_all);
+    assert_int_equal(c->checks[0].quorum, 2);
+    assert_false(c->checks[1].locations_all);
+    assert_int_equal(c->checks[1].quorum, 1);
+    config_free(c);
+
+    /* Defaults: no Redis, no cluster, the host name, a spool beside the file. */
+    c = load_ok("storage: {path: /tmp/sw/history.db}\n" TCP_CHECK);
+    assert_int_equal(c->storage.pool, CONFIG_DEFAULT_STORE_POOL);
+    assert_int_equal(c->storage.batch, CONFIG_DEFAULT_STORE_BATCH);
+    assert_int_equal(c->storage.queue, CONFIG_DEFAULT_STORE_QUEUE);
+    assert_int_equal(c->storage.spool_max_bytes, CONFIG_DEFAULT_SPOOL_MAX_BYTES);
+    assert_string_equal(c->storage.spool, "/tmp/sw/spool");
+    assert_null(c->redis.url);
+    assert_string_equal(c->redis.prefix, "shipwatch");
+    assert_null(c->cluster);
+    char host[256];
+    assert_int_equal(gethostname(host, sizeof(host)), 0);
+    assert_string_equal(c->node_name, host);
+    config_free(c);
+
+    load_bad("storage: {pool: 0, batch: 0, queue: 10}\n"
+             "redis: {url: \"rediss://x\"}\n"
+             "cluster: eu\n"
+             "checks:\n"
+             "  - {name: a, type: tcp, host: h, port: 1, quorum: 2}\n"
+             "  - {name: b, type: tcp, host: h, port: 1, locations: some}\n",
+             NAME ":1:11: storage.pool: expected an integer from 1 to 64",
+             NAME ":1:20: storage.batch: expected an integer from 1 to 100000",
+             NAME ":1:30: storage.queue: expected a size from 1000 to 10000000 bytes (such as "
+                  "65536, 64KiB or 1MiB)",
+             NAME ":2:9: redis.url: TLS to Redis (rediss://) is not supported; use a local "
+                  "tunnel",
+             NAME ":5:44: checks[0].quorum: needs \"locations: all\"",
+             NAME ":6:44: checks[1].locations: unknown locations \"some\" (one, all)",
+             NULL);
+    load_bad("cluster: eu\n" TCP_CHECK, NAME ":1:1: cluster: sharing checks needs redis.url", NULL);
+    load_bad("checks:\n  - {name: a, type: tcp, host: h, port: 1, locations: all}\n",
+             NAME ":1:1: checks[0].locations: \"all\" needs a cluster (cluster and redis.url)",
+             NULL);
+}
+
 /* A chain of depends-on that comes back to its start is refused. */
 static void test_dependency_cycle(void **state)
 {
@@ -1676,6 +1748,7 @@ int main(void)
         cmocka_unit_test(test_notifiers),
         cmocka_unit_test(test_alerting_keys),
         cmocka_unit_test(test_alerting_bad),
+        cmocka_unit_test(test_scaling_keys),
         cmocka_unit_test(test_dependency_cycle),
         cmocka_unit_test(test_secrets_not_shown),
         cmocka_unit_test(test_headers),

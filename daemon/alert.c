@@ -20,6 +20,7 @@
 #include "log.h"
 #include "notify.h"
 #include "store.h"
+#include "storewatch.h"
 
 #define TICK_MS 1000
 #define FAILING_EVENT_AFTER 3       /* failures in a row before a notifier event */
@@ -95,6 +96,7 @@ struct alerting {
     size_t ncounts;
     uv_timer_t tick;
     uv_timer_t send_timer;
+    struct storewatch store_watch;  /* rides on the tick: the store's outages */
     char held[300];
     int open_handles;           /* timers not yet closed */
     bool closing;
@@ -1057,6 +1059,7 @@ static void on_tick(uv_timer_t *t)
     struct alerting *al = t->data;
     struct daemon *d = al->d;
     int64_t now = daemon_now_ms();
+    storewatch_tick(d, &al->store_watch);
     /* Quiet windows that timed out. */
     for (struct quiet **qp = &al->quiet; *qp != NULL;) {
         struct quiet *q = *qp;

@@ -384,12 +384,21 @@ static void route_readyz(struct hconn *c)
     size_t queue = 0;
     uint64_t errors = 0;
     store_stats(d->store, &queue, &errors);
+    struct store_health h;
+    store_health(d->store, &h);
+    char why_store[200];
+    snprintf(why_store, sizeof(why_store), "store degraded: %s",
+             h.reason[0] != '\0' ? h.reason : "unavailable");
     const char *why = d->draining ? "shutting down"
                       : d->conf == NULL ? "no configuration"
+                      : h.degraded ? why_store
                       : queue >= STORE_QUEUE_MAX ? "the store's write queue is full"
                                                  : NULL;
     if (why != NULL) {
-        respond_json(c, 503, json_pack("{s:s, s:s}", "status", "unavailable", "reason", why),
+        respond_json(c, 503,
+                     json_pack("{s:s, s:s, s:I, s:I}", "status", "unavailable", "reason", why,
+                               "store_queue", (json_int_t)queue, "store_spooled_bytes",
+                               (json_int_t)h.spooled_bytes),
                      NULL);
         return;
     }

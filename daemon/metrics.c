@@ -479,6 +479,26 @@ int metrics_render(struct daemon *d, struct metrics_buf *b)
     puts_(b, "shipwatch_store_write_errors_total ");
     put_i64(b, (int64_t)errors);
     puts_(b, "\n");
+    struct store_health h;
+    store_health(d->store, &h);
+    family(b, "shipwatch_store_up", "gauge",
+           "1 while the store takes writes, 0 while it is degraded (writes wait).");
+    puts_(b, h.degraded ? "shipwatch_store_up 0\n" : "shipwatch_store_up 1\n");
+    family(b, "shipwatch_store_spooled_bytes", "gauge",
+           "Writes waiting in the spool file for the store to come back.");
+    puts_(b, "shipwatch_store_spooled_bytes ");
+    put_i64(b, (int64_t)h.spooled_bytes);
+    puts_(b, "\n");
+    family(b, "shipwatch_store_reconnects_total", "counter",
+           "Connections to the store re-established after a failure.");
+    puts_(b, "shipwatch_store_reconnects_total ");
+    put_i64(b, (int64_t)h.reconnects);
+    puts_(b, "\n");
+    family(b, "shipwatch_store_dropped_total", "counter",
+           "Results dropped because the memory queue and the spool file were full.");
+    puts_(b, "shipwatch_store_dropped_total ");
+    put_i64(b, (int64_t)h.dropped);
+    puts_(b, "\n");
     process(b);
     return oom ? -ENOMEM : 0;
 }

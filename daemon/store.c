@@ -14,6 +14,9 @@ int store_open(uv_loop_t *loop, const struct config *conf, struct store **out, c
     if (conf->storage.driver == NULL || strcmp(conf->storage.driver, "sqlite") == 0) {
         return store_sqlite_open(loop, conf, out, errbuf, errlen);
     }
+    if (strcmp(conf->storage.driver, "postgres") == 0) {
+        return store_pg_open(loop, conf, out, errbuf, errlen);
+    }
     snprintf(errbuf, errlen, "storage driver \"%s\" is not available in this build",
              conf->storage.driver);
     return -ENOTSUP;
@@ -77,6 +80,12 @@ void store_retention(struct store *st, int64_t now_ms)
 void store_stats(struct store *st, size_t *queue_length, uint64_t *write_errors)
 {
     st->ops->stats(st, queue_length, write_errors);
+}
+
+void store_health(struct store *st, struct store_health *h)
+{
+    memset(h, 0, sizeof(*h));
+    st->ops->health(st, h);
 }
 
 int store_load_alerting(struct store *st, int64_t now_ms, const struct store_alerting_load *l)

@@ -184,6 +184,17 @@ struct store_alerting_load {
     void *arg;
 };
 
+/* Whether the store can write now, for /readyz, metrics and events. */
+struct store_health {
+    bool degraded;              /* writes wait (in memory or spooled) */
+    char reason[160];           /* why, for people; "" when not degraded */
+    int64_t since_ms;           /* wall clock when it became degraded; 0 */
+    size_t queued;              /* writes held in memory */
+    uint64_t spooled_bytes;     /* writes waiting in the spool file */
+    uint64_t reconnects;        /* connections re-established since open */
+    uint64_t dropped;           /* results dropped: queue and spool full */
+};
+
 struct store;
 
 struct store_ops {
@@ -209,6 +220,7 @@ struct store_ops {
     int64_t (*put_outbox)(struct store *st, const struct outbox_item *o);
     void (*delete_outbox)(struct store *st, int64_t id);
     void (*stats)(struct store *st, size_t *queue_length, uint64_t *write_errors);
+    void (*health)(struct store *st, struct store_health *h);
 };
 
 /* Common part of every backend; a backend's own struct embeds it first. */
@@ -223,6 +235,12 @@ struct store {
 /* The SQLite backend's constructor; store_open calls it. */
 int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store **out,
                       char *errbuf, size_t errlen);
+
+/* The PostgreSQL backend's constructor; store_open calls it. The server
+ * being unreachable is not an error: the store opens degraded and connects
+ * later. A malformed DSN or a database newer than this binary is. */
+int store_pg_open(uv_loop_t *loop, const struct config *conf, struct store **out,
+                  char *errbuf, size_t errlen);
 
 /* Open the backend named by conf->storage.driver on loop: create the file or
  * connect, apply pending migrations, start the writer. Synchronous; called
@@ -288,5 +306,8 @@ int store_alerts(struct store *st, const struct store_alert_query *q, store_aler
 
 /* Writes queued but not committed, and the count of failed writes. */
 void store_stats(struct store *st, size_t *queue_length, uint64_t *write_errors);
+
+/* Fill h with the store's health now; never blocks. */
+void store_health(struct store *st, struct store_health *h);
 
 #endif

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "schema.h"
 #include "store.h"
+#include "store_rec.h"
 
 #define STORE_BATCH 1000
 #define ROLLUP_EVERY_MS 10000
@@ -41,78 +42,6 @@
 #define DEPLOYS_MAX 1000
 #define ALERTS_DEFAULT 100
 #define ALERTS_MAX 1000
-
-enum rec_kind {
-    REC_RESULT,
-    REC_EVENT,
-    REC_HISTORY,
-    REC_EVENTS,
-    REC_DEPLOY,
-    REC_DEPLOYS,
-    REC_STATS,
-    REC_RETENTION,
-    REC_ALERT,
-    REC_MUTE,
-    REC_OUTBOX,
-    REC_OUTBOX_DELETE,
-    REC_ALERTS,
-    REC_LOAD_ALERTING,
-    REC_STOP,
-};
-
-/* One queued record; owns its strings. */
-struct rec {
-    enum rec_kind kind;
-    struct rec *next;
-    int err;                        /* query: 0 or -errno */
-    /* REC_RESULT */
-    char *check;
-    struct store_check_state st;
-    /* REC_EVENT */
-    struct event ev;
-    /* REC_HISTORY */
-    struct store_history_query hq;
-    store_history_fn hfn;
-    struct store_history_row *hrows;
-    size_t nh;
-    /* REC_EVENTS */
-    struct store_event_query eq;
-    store_events_fn efn;
-    struct event *erows;
-    size_t ne;
-    void *arg;
-    /* REC_DEPLOY */
-    struct deploy dep;
-    /* REC_DEPLOYS */
-    struct store_deploy_query dq;
-    store_deploys_fn dfn;
-    struct deploy *drows;
-    size_t nd;
-    /* REC_RETENTION, REC_STATS */
-    int64_t now_ms;
-    /* REC_STATS */
-    store_check_stats_fn sfn;
-    struct store_check_stats *srows;
-    size_t ns;
-    /* REC_ALERT, REC_MUTE, REC_OUTBOX */
-    struct alert alert;
-    struct mute mute;
-    struct outbox_item outbox;
-    /* REC_OUTBOX_DELETE */
-    int64_t outbox_id;
-    /* REC_ALERTS */
-    struct store_alert_query aq;
-    store_alerts_fn afn;
-    /* REC_ALERTS, REC_LOAD_ALERTING (with now_ms) */
-    struct alert *arows;
-    size_t na;
-    /* REC_LOAD_ALERTING */
-    struct mute *mrows;
-    size_t nm;
-    struct outbox_item *orows;
-    size_t no;
-    bool loaded;                    /* under mu: the writer is done with it */
-};
 
 struct store_sqlite {
     struct store base;
@@ -244,178 +173,6 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
         log_info(LOG_KV("store", "sqlite"), "applied migration %04d_%s", m->version, m->name);
     }
     return 0;
-}
-
-/* --- records --- */
-
-static void deploy_free_strings(struct deploy *d)
-{
-    const char **f[] = {&d->app, &d->env, &d->version, &d->commit, &d->author, &d->source,
-                        &d->url, &d->description, &d->status, &d->verdict, &d->verdict_reason,
-                        &d->failing_check, &d->rollback_version, &d->ext_id};
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-        free((char *)*f[i]);
-        *f[i] = NULL;
-    }
-}
-
-/* Copy dep's strings into out; false on ENOMEM (out is then freed). */
-static bool deploy_copy(struct deploy *out, const struct deploy *dep)
-{
-    *out = *dep;
-    const char **f[] = {&out->app, &out->env, &out->version, &out->commit, &out->author,
-                        &out->source, &out->url, &out->description, &out->status,
-                        &out->verdict, &out->verdict_reason, &out->failing_check,
-                        &out->rollback_version, &out->ext_id};
-    bool ok = true;
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-        if (*f[i] != NULL && (*f[i] = strdup(*f[i])) == NULL) {
-            ok = false;
-        }
-    }
-    if (!ok) {
-        deploy_free_strings(out);
-    }
-    return ok;
-}
-
-/* Free n strings, setting them to NULL. */
-static void strings_free(const char **const *f, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free((char *)*f[i]);
-        *f[i] = NULL;
-    }
-}
-
-/* Replace n borrowed strings by copies. false on ENOMEM, with every string
- * freed and NULL. */
-static bool strings_dup(const char **const *f, size_t n)
-{
-    bool ok = true;
-    for (size_t i = 0; i < n; i++) {
-        if (*f[i] != NULL && (*f[i] = strdup(*f[i])) == NULL) {
-            ok = false;
-        }
-    }
-    if (!ok) {
-        strings_free(f, n);
-    }
-    return ok;
-}
-
-#define ALERT_STRINGS(a)                                                                   \
-    {&(a)->kind, &(a)->check, &(a)->app, &(a)->env, &(a)->severity, &(a)->status,          \
-     &(a)->summary, &(a)->ack_by, &(a)->ack_comment, &(a)->muted_by}
-#define MUTE_STRINGS(m)                                                                    \
-    {&(m)->kind, &(m)->check, &(m)->app, &(m)->env, &(m)->severity, &(m)->author,          \
-     &(m)->comment}
-#define OUTBOX_STRINGS(o) {&(o)->notifier, &(o)->payload}
-#define NSTRINGS(f) (sizeof(f) / sizeof((f)[0]))
-
-static void alert_free_strings(struct alert *a)
-{
-    const char **f[] = ALERT_STRINGS(a);
-    strings_free(f, NSTRINGS(f));
-}
-
-/* Copy a and its strings into out; false on ENOMEM (out is then freed). */
-static bool alert_copy(struct alert *out, const struct alert *a)
-{
-    *out = *a;
-    const char **f[] = ALERT_STRINGS(out);
-    return strings_dup(f, NSTRINGS(f));
-}
-
-static void mute_free_strings(struct mute *m)
-{
-    const char **f[] = MUTE_STRINGS(m);
-    strings_free(f, NSTRINGS(f));
-}
-
-/* Copy m and its strings into out; false on ENOMEM (out is then freed). */
-static bool mute_copy(struct mute *out, const struct mute *m)
-{
-    *out = *m;
-    const char **f[] = MUTE_STRINGS(out);
-    return strings_dup(f, NSTRINGS(f));
-}
-
-static void outbox_free_strings(struct outbox_item *o)
-{
-    const char **f[] = OUTBOX_STRINGS(o);
-    strings_free(f, NSTRINGS(f));
-}
-
-/* Copy o and its strings into out; false on ENOMEM (out is then freed). */
-static bool outbox_copy(struct outbox_item *out, const struct outbox_item *o)
-{
-    *out = *o;
-    const char **f[] = OUTBOX_STRINGS(out);
-    return strings_dup(f, NSTRINGS(f));
-}
-
-static void rec_free(struct rec *r)
-{
-    if (r == NULL) {
-        return;
-    }
-    free(r->check);
-    free((char *)r->ev.type);
-    free((char *)r->ev.check);
-    free((char *)r->ev.app);
-    free((char *)r->ev.env);
-    free((char *)r->ev.message);
-    free((char *)r->ev.data);
-    free((char *)r->hq.check);
-    free((char *)r->eq.app);
-    free((char *)r->eq.check);
-    free((char *)r->eq.type);
-    for (size_t i = 0; i < r->nh; i++) {
-        free((char *)r->hrows[i].error);
-        free((char *)r->hrows[i].failed_condition);
-    }
-    free(r->hrows);
-    for (size_t i = 0; i < r->ne; i++) {
-        free((char *)r->erows[i].type);
-        free((char *)r->erows[i].check);
-        free((char *)r->erows[i].app);
-        free((char *)r->erows[i].env);
-        free((char *)r->erows[i].message);
-        free((char *)r->erows[i].data);
-    }
-    free(r->erows);
-    deploy_free_strings(&r->dep);
-    free((char *)r->dq.app);
-    free((char *)r->dq.env);
-    free((char *)r->dq.ext_id);
-    for (size_t i = 0; i < r->nd; i++) {
-        deploy_free_strings(&r->drows[i]);
-    }
-    free(r->drows);
-    for (size_t i = 0; i < r->ns; i++) {
-        free((char *)r->srows[i].check);
-    }
-    free(r->srows);
-    alert_free_strings(&r->alert);
-    mute_free_strings(&r->mute);
-    outbox_free_strings(&r->outbox);
-    free((char *)r->aq.status);
-    free((char *)r->aq.check);
-    free((char *)r->aq.app);
-    for (size_t i = 0; i < r->na; i++) {
-        alert_free_strings(&r->arows[i]);
-    }
-    free(r->arows);
-    for (size_t i = 0; i < r->nm; i++) {
-        mute_free_strings(&r->mrows[i]);
-    }
-    free(r->mrows);
-    for (size_t i = 0; i < r->no; i++) {
-        outbox_free_strings(&r->orows[i]);
-    }
-    free(r->orows);
-    free(r);
 }
 
 /* Queue r for the writer. Queries and control records are never dropped;
@@ -1261,7 +1018,7 @@ static bool alert_from_row(sqlite3_stmt *q, struct alert *a)
     a->last_notified_ms = sqlite3_column_int64(q, 15);
     a->notifications = sqlite3_column_int64(q, 16);
     if (oom) {
-        alert_free_strings(a);
+        rec_alert_free(a);
     }
     return !oom;
 }
@@ -1754,7 +1511,7 @@ static int64_t sqlite_put_deploy(struct store *st, const struct deploy *dep)
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = dep->id > 0 ? dep->id : s->next_deploy_id++;
     struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !deploy_copy(&r->dep, dep)) {
+    if (r == NULL || !rec_deploy_copy(&r->dep, dep)) {
         free(r);
         return id;
     }
@@ -1879,7 +1636,7 @@ static int64_t sqlite_put_alert(struct store *st, const struct alert *a)
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = take_id(&s->next_alert_id, a->id);
     struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !alert_copy(&r->alert, a)) {
+    if (r == NULL || !rec_alert_copy(&r->alert, a)) {
         free(r);
         lost_write(s, "alert", id);
         return id;
@@ -1895,7 +1652,7 @@ static int64_t sqlite_put_mute(struct store *st, const struct mute *m)
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = take_id(&s->next_mute_id, m->id);
     struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !mute_copy(&r->mute, m)) {
+    if (r == NULL || !rec_mute_copy(&r->mute, m)) {
         free(r);
         lost_write(s, "mute", id);
         return id;
@@ -1911,7 +1668,7 @@ static int64_t sqlite_put_outbox(struct store *st, const struct outbox_item *o)
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = take_id(&s->next_outbox_id, o->id);
     struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !outbox_copy(&r->outbox, o)) {
+    if (r == NULL || !rec_outbox_copy(&r->outbox, o)) {
         free(r);
         lost_write(s, "outbox row", id);
         return id;
@@ -1967,6 +1724,15 @@ static void sqlite_stats(struct store *st, size_t *queue_length, uint64_t *write
     pthread_mutex_unlock(&s->mu);
 }
 
+/* SQLite is a file: never degraded, only the queue to report. */
+static void sqlite_health(struct store *st, struct store_health *h)
+{
+    struct store_sqlite *s = (struct store_sqlite *)st;
+    pthread_mutex_lock(&s->mu);
+    h->queued = s->queued;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -1986,6 +1752,7 @@ static const struct store_ops sqlite_ops = {
     .put_outbox = sqlite_put_outbox,
     .delete_outbox = sqlite_delete_outbox,
     .stats = sqlite_stats,
+    .health = sqlite_health,
 };
 
 /* Read one integer with a query; def when there is no row. */

@@ -12,5 +12,7 @@ struct schema_migration {
 
 extern const struct schema_migration schema_sqlite[];
 extern const size_t schema_sqlite_count;
+extern const struct schema_migration schema_postgres[];
+extern const size_t schema_postgres_count;
 
 #endif

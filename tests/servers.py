@@ -17,6 +17,8 @@ As a command, it runs another command beside a fresh server:
                                       # SHIPWATCH_TEST_REDISCTL
     servers.py postgres redis -- CMD  # both
 
+With SHIPWATCH_PG_DURABLE=1 the server keeps fsync on (benchmarks).
+
 PostgreSQL refuses to run as root: as root the server runs as the
 `postgres` system user (Debian's package creates it).
 """
@@ -129,12 +131,13 @@ class PgServer:
     def stop(self, mode='stop'):
         subprocess.run([self.ctl, mode], check=False)
 
-    def psql(self, sql, db='shipwatch'):
+    def psql(self, sql, db='shipwatch', quiet=False):
         """Run sql; return psql's unaligned, tuples-only output."""
         r = subprocess.run([os.path.join(self.bindir, 'psql'), '-X', '-q', '-At', '-h',
                             '127.0.0.1', '-p', str(self.port), '-U', 'shipwatch', '-d', db,
                             '-v', 'ON_ERROR_STOP=1', '-c', sql],
-                           check=True, stdout=subprocess.PIPE, text=True)
+                           check=True, stdout=subprocess.PIPE, text=True,
+                           stderr=subprocess.DEVNULL if quiet else None)
         return r.stdout.strip()
 
     def __exit__(self, *exc):
@@ -204,7 +207,8 @@ def main(argv):
     servers = []
     try:
         if 'postgres' in kinds:
-            pg = PgServer()
+            # Benchmarks want the server's real durability settings.
+            pg = PgServer(durable=os.environ.get('SHIPWATCH_PG_DURABLE') == '1')
             servers.append(pg)
             pg.__enter__()
             env['SHIPWATCH_TEST_PG_DSN'] = pg.dsn

@@ -1,0 +1,92 @@
+#!/bin/sh
+# The store writer: sustained results/s into PostgreSQL and SQLite through
+# the daemon's own store code, CPU per 1,000 results and at 5,000 a second,
+# bytes on disk per raw result, and query times over 30 days of rollups for
+# 10,000 checks; beside them, in the same run, each engine's raw ceiling
+# (COPY for PostgreSQL, one INSERT ... SELECT for SQLite) of the same rows.
+#
+#   sh bench/store.sh [RESULTS]       # default 1,000,000
+#
+# PostgreSQL runs private, on 127.0.0.1, with its default durability
+# (fsync on, synchronous_commit on): tests/servers.py with
+# SHIPWATCH_PG_DURABLE=1.
+set -eu
+cd "$(dirname "$0")/.."
+results="${1:-1000000}"
+checks=10000
+
+[ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
+ninja -C build-bench bench/store_bench >/dev/null
+
+if [ -z "${SHIPWATCH_TEST_PG_DSN:-}" ]; then
+    SHIPWATCH_PG_DURABLE=1 exec /usr/bin/python3 tests/servers.py postgres -- sh "$0" "$@"
+fi
+
+work=$(mktemp -d /tmp/shipwatch-store-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT INT TERM
+bench=build-bench/bench/store_bench
+pg="$SHIPWATCH_TEST_PG_DSN"
+psql_() { psql -X -q -At -v ON_ERROR_STOP=1 "$pg" "$@"; }
+ms() { date +%s%3N; }
+
+echo "== machine: $(nproc) cores, $(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -1), $(uname -r), $(date -u +%F)"
+echo "== PostgreSQL $(psql_ -c 'SHOW server_version'), fsync $(psql_ -c 'SHOW fsync'), SQLite $(sqlite3 --version | cut -d' ' -f1)"
+
+# --- writer throughput and CPU ---
+$bench postgres "$pg" --results "$results" --checks $checks --rate 5000 --seconds 10 2>/dev/null
+$bench sqlite "$work/h.db" --results "$results" --checks $checks --rate 5000 --seconds 10 2>/dev/null
+
+# --- bytes per raw result ---
+n=$(psql_ -c 'SELECT count(*) FROM results')
+bytes=$(psql_ -c "SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('results')")
+echo "postgres bytes: $bytes for $n results = $((bytes / n)) B per result (heap + index, every partition)"
+sqlite3 "$work/h.db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+n=$(sqlite3 "$work/h.db" 'SELECT count(*) FROM results')
+bytes=$(sqlite3 "$work/h.db" "SELECT sum(pgsize) FROM dbstat WHERE name = 'results'" 2>/dev/null || stat -c %s "$work/h.db")
+echo "sqlite bytes: $bytes for $n results = $((bytes / n)) B per result (the clustered table)"
+
+# --- ceilings: the same rows, straight into an empty table of the same shape ---
+psql_ -c "COPY (SELECT check_id, ts, duration_us, outcome, status, error, failed_condition FROM results) TO STDOUT" > "$work/rows.tsv"
+psql_ -c "CREATE TABLE copy_ceiling (LIKE results INCLUDING DEFAULTS); CREATE INDEX ON copy_ceiling (check_id, ts)"
+t0=$(ms)
+psql_ -c "\\copy copy_ceiling FROM '$work/rows.tsv'"
+t1=$(ms)
+echo "postgres ceiling: COPY of the same $n rows in $((t1 - t0)) ms = $((n * 1000 / (t1 - t0 + 1))) rows/s"
+t0=$(ms)
+sqlite3 "$work/h.db" "CREATE TABLE ceiling AS SELECT * FROM results WHERE 0;
+CREATE INDEX ceiling_ct ON ceiling (check_id, ts);
+INSERT INTO ceiling SELECT * FROM results;"
+t1=$(ms)
+echo "sqlite ceiling: INSERT ... SELECT of the same $n rows, one transaction, in $((t1 - t0)) ms = $((n * 1000 / (t1 - t0 + 1))) rows/s"
+
+# --- 30 days of hour rollups for 10,000 checks, then the queries ---
+now=$(date +%s)000
+from=$((now - 30 * 86400000))
+psql_ -c "INSERT INTO checks (name) SELECT 'q-' || i FROM generate_series(1, $checks) i ON CONFLICT DO NOTHING;
+INSERT INTO rollups_hour SELECT c.id, $from + h * 3600000, 120, (c.id + h) % 7, 100, 200, 400, 900
+  FROM checks c, generate_series(0, 719) h WHERE c.name LIKE 'q-%' ON CONFLICT DO NOTHING;
+ANALYZE rollups_hour"
+sqlite3 "$work/h.db" "INSERT OR IGNORE INTO checks (name) SELECT 'q-' || value FROM generate_series(1, $checks);
+INSERT OR IGNORE INTO rollups_hour SELECT c.id, $from + h.value * 3600000, 120, (c.id + h.value) % 7, 100, 200, 400, 900
+  FROM checks c, generate_series(0, 719) h WHERE c.name LIKE 'q-%';
+ANALYZE"
+hist="SELECT bucket_ts, count, failures, lat_avg_us, lat_p95_us FROM rollups_hour
+  WHERE check_id = (SELECT id FROM checks WHERE name = 'q-5000') AND bucket_ts >= $from AND bucket_ts < $now
+  ORDER BY bucket_ts DESC LIMIT 1000"
+uptime="SELECT check_id, 1.0 - sum(failures) * 1.0 / sum(count) FROM rollups_hour
+  WHERE bucket_ts >= $from AND bucket_ts < $now GROUP BY check_id"
+for q in hist uptime; do
+    eval sql=\"\$$q\"
+    best=999999
+    for i in 1 2 3 4 5; do
+        t0=$(date +%s%N); psql_ -c "$sql" >/dev/null; t1=$(date +%s%N)
+        t=$(( (t1 - t0) / 1000 )); [ "$t" -lt "$best" ] && best=$t
+    done
+    echo "postgres $q over 30 days (10,000 checks of hour rollups): best of 5 $((best / 1000)).$(( (best % 1000) / 100 )) ms (psql round trip included)"
+    best=999999
+    for i in 1 2 3 4 5; do
+        t0=$(date +%s%N); sqlite3 "$work/h.db" "$sql" >/dev/null; t1=$(date +%s%N)
+        t=$(( (t1 - t0) / 1000 )); [ "$t" -lt "$best" ] && best=$t
+    done
+    echo "sqlite $q over 30 days (10,000 checks of hour rollups): best of 5 $((best / 1000)).$(( (best % 1000) / 100 )) ms (sqlite3 start included)"
+done

@@ -1,0 +1,257 @@
+/* store_bench.c - the store's own writer under load: sustained results/s,
+ * CPU per 1,000 results, and CPU at a paced rate.
+ *
+ *   store_bench sqlite PATH     [--results N] [--checks K] [--rate R] [--seconds S]
+ *   store_bench postgres DSN    [...]
+ *
+ * Phase 1 puts N results of K checks through store_put_result as fast as the
+ * store takes them (the producer keeps the queue between a quarter and a half
+ * full, so nothing is dropped) and waits for a query queued behind the last
+ * one: everything before it is committed. Phase 2 (with --rate) puts R
+ * results a second for S seconds in 10 ms ticks and reports the process's
+ * CPU over that span. The producer's own cost (a struct fill a result) is
+ * included in the CPU figures. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "store.h"
+
+struct bench {
+    uv_loop_t *loop;
+    struct store *st;
+    uv_timer_t tick;
+    uint64_t total, put, checks;
+    uint64_t seq;               /* results put so far, every phase */
+    int64_t base_ms;
+    size_t low_water, chunk;
+    uint64_t rate;              /* paced: results a second; 0 = as fast as possible */
+    uint64_t started_ns;
+    bool barrier_sent, done;
+    int barrier_err;
+    char (*names)[24];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Result i: check i % checks, one a second per check, 1% down. */
+static void put_one(struct bench *b, uint64_t i)
+{
+    uint64_t c = i % b->checks, k = i / b->checks;
+    bool down = i % 100 == 7;
+    struct store_check_state s = {
+        .check = b->names[c],
+        .state = down ? STATE_DOWN : STATE_UP,
+        .fail_streak = down ? 1 : 0,
+        .ok_streak = down ? 0 : 1,
+        .state_since_ms = b->base_ms,
+        .last =
+            {
+                .started_ms = b->base_ms + (int64_t)k * 1000 + (int64_t)(c % 1000),
+                .duration_us = 200 + (int64_t)(i % 5000),
+                .outcome = down ? STATE_DOWN : STATE_UP,
+                .status = down ? -1 : 200,
+            },
+    };
+    if (down) {
+        snprintf(s.last.error, sizeof(s.last.error), "connect: connection refused");
+    }
+    store_put_result(b->st, &s);
+}
+
+static void on_barrier(int err, const struct alert *a, size_t n, void *arg)
+{
+    (void)a;
+    (void)n;
+    struct bench *b = arg;
+    b->barrier_err = err;
+    b->done = true;
+    uv_timer_stop(&b->tick);
+    uv_stop(b->loop);   /* the store's own handles keep the loop alive */
+}
+
+static void send_barrier(struct bench *b)
+{
+    struct store_alert_query q = {.status = "open", .limit = 1};
+    b->barrier_sent = true;
+    int rc = store_alerts(b->st, &q, on_barrier, b);
+    if (rc < 0) {
+        /* The store is not taking queries (down): poll again. */
+        b->barrier_sent = false;
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    if (b->put >= b->total) {
+        if (!b->barrier_sent) {
+            send_barrier(b);
+        }
+        return;
+    }
+    uint64_t n;
+    if (b->rate > 0) {
+        /* Paced: as many as are due by now. */
+        uint64_t due = (uint64_t)((double)(uv_hrtime() - b->started_ns) / 1e9 * (double)b->rate);
+        n = due > b->put ? due - b->put : 0;
+    } else {
+        size_t q;
+        uint64_t errs;
+        store_stats(b->st, &q, &errs);
+        n = q < b->low_water ? b->chunk : 0;
+    }
+    if (n > b->total - b->put) {
+        n = b->total - b->put;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        put_one(b, b->seq++);
+    }
+    b->put += n;
+}
+
+/* Put total results (rate a second, or as fast as the store takes them) and
+ * wait until they are committed. */
+static int run_phase(struct bench *b, uint64_t total, uint64_t rate, double *secs, double *cpu)
+{
+    b->total = total;
+    b->put = 0;
+    b->rate = rate;
+    b->barrier_sent = b->done = false;
+    b->started_ns = uv_hrtime();
+    double t0 = now_s(), c0 = cpu_s();
+    uv_timer_start(&b->tick, on_tick, 0, rate > 0 ? 10 : 1);
+    uv_run(b->loop, UV_RUN_DEFAULT);
+    *secs = now_s() - t0;
+    *cpu = cpu_s() - c0;
+    return b->barrier_err;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: store_bench sqlite PATH | postgres DSN [--results N] [--checks K] "
+                    "[--rate R] [--seconds S] [--batch B]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        usage();
+    }
+    uint64_t results = 1000000, checks = 10000, rate = 0, seconds = 10;
+    int batch = CONFIG_DEFAULT_STORE_BATCH;
+    for (int i = 3; i + 1 < argc; i += 2) {
+        uint64_t v = strtoull(argv[i + 1], NULL, 10);
+        if (strcmp(argv[i], "--results") == 0) {
+            results = v;
+        } else if (strcmp(argv[i], "--checks") == 0) {
+            checks = v;
+        } else if (strcmp(argv[i], "--rate") == 0) {
+            rate = v;
+        } else if (strcmp(argv[i], "--seconds") == 0) {
+            seconds = v;
+        } else if (strcmp(argv[i], "--batch") == 0) {
+            batch = (int)v;
+        } else {
+            usage();
+        }
+    }
+    if (checks == 0 || results == 0) {
+        usage();
+    }
+
+    struct config conf = {0};
+    char spool[512];
+    snprintf(spool, sizeof(spool), "/tmp/shipwatch-store-bench-%d.spool", (int)getpid());
+    conf.storage.driver = argv[1];
+    if (strcmp(argv[1], "sqlite") == 0) {
+        conf.storage.path = argv[2];
+    } else if (strcmp(argv[1], "postgres") == 0) {
+        conf.storage.dsn = argv[2];
+    } else {
+        usage();
+    }
+    conf.storage.pool = CONFIG_DEFAULT_STORE_POOL;
+    conf.storage.batch = batch;
+    conf.storage.queue = 1000000;
+    conf.storage.spool = spool;
+    conf.storage.spool_max_bytes = CONFIG_DEFAULT_SPOOL_MAX_BYTES;
+    conf.storage.retention_raw_ms = CONFIG_DEFAULT_RETENTION_RAW_MS;
+    conf.storage.retention_rollups_ms = CONFIG_DEFAULT_RETENTION_ROLLUPS_MS;
+    conf.node_name = "store-bench";
+
+    struct bench *b = calloc(1, sizeof(*b));
+    if (b == NULL || (b->names = calloc(checks, sizeof(b->names[0]))) == NULL) {
+        return 1;
+    }
+    b->checks = checks;
+    for (uint64_t i = 0; i < checks; i++) {
+        snprintf(b->names[i], sizeof(b->names[i]), "bench-%05" PRIu64, i);
+    }
+    b->low_water = 20000;
+    b->chunk = 5000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    /* Results end about now, so they fall in the current partitions. */
+    b->base_ms = (int64_t)ts.tv_sec * 1000 - (int64_t)(results / checks + 2) * 1000;
+    if (rate > 0) {
+        b->base_ms -= (int64_t)(rate * seconds / checks + 1) * 1000;
+    }
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    b->loop = &loop;
+    char err[256];
+    int rc = store_open(&loop, &conf, &b->st, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "store_bench: %s\n", err);
+        return 1;
+    }
+    uv_timer_init(&loop, &b->tick);
+    b->tick.data = b;
+
+    double secs, cpu;
+    rc = run_phase(b, results, 0, &secs, &cpu);
+    size_t q;
+    uint64_t errs;
+    store_stats(b->st, &q, &errs);
+    printf("%s write: %" PRIu64 " results of %" PRIu64 " checks in %.2f s = %.0f results/s, "
+           "CPU %.2f s = %.1f ms per 1,000 results, write errors %" PRIu64 "%s\n",
+           argv[1], results, checks, secs, (double)results / secs, cpu,
+           cpu * 1000.0 / ((double)results / 1000.0), errs, rc < 0 ? " (query failed)" : "");
+    if (rate > 0) {
+        rc = run_phase(b, rate * seconds, rate, &secs, &cpu);
+        printf("%s paced: %" PRIu64 " results/s for %.1f s, CPU %.1f%% of a core%s\n", argv[1],
+               rate, secs, cpu / secs * 100.0, rc < 0 ? " (query failed)" : "");
+    }
+    fflush(stdout);
+    uv_close((uv_handle_t *)&b->tick, NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    store_close(b->st);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    free(b->names);
+    free(b);
+    return 0;
+}

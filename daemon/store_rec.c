@@ -1,0 +1,175 @@
+/* store_rec.c - copy and free the records the backends queue. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_rec.h"
+
+void rec_deploy_free(struct deploy *d)
+{
+    const char **f[] = {&d->app, &d->env, &d->version, &d->commit, &d->author, &d->source,
+                        &d->url, &d->description, &d->status, &d->verdict, &d->verdict_reason,
+                        &d->failing_check, &d->rollback_version, &d->ext_id};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        free((char *)*f[i]);
+        *f[i] = NULL;
+    }
+}
+
+/* Copy dep's strings into out; false on ENOMEM (out is then freed). */
+bool rec_deploy_copy(struct deploy *out, const struct deploy *dep)
+{
+    *out = *dep;
+    const char **f[] = {&out->app, &out->env, &out->version, &out->commit, &out->author,
+                        &out->source, &out->url, &out->description, &out->status,
+                        &out->verdict, &out->verdict_reason, &out->failing_check,
+                        &out->rollback_version, &out->ext_id};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        if (*f[i] != NULL && (*f[i] = strdup(*f[i])) == NULL) {
+            ok = false;
+        }
+    }
+    if (!ok) {
+        rec_deploy_free(out);
+    }
+    return ok;
+}
+
+/* Free n strings, setting them to NULL. */
+static void strings_free(const char **const *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)*f[i]);
+        *f[i] = NULL;
+    }
+}
+
+/* Replace n borrowed strings by copies. false on ENOMEM, with every string
+ * freed and NULL. */
+static bool strings_dup(const char **const *f, size_t n)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        if (*f[i] != NULL && (*f[i] = strdup(*f[i])) == NULL) {
+            ok = false;
+        }
+    }
+    if (!ok) {
+        strings_free(f, n);
+    }
+    return ok;
+}
+
+#define ALERT_STRINGS(a)                                                                   \
+    {&(a)->kind, &(a)->check, &(a)->app, &(a)->env, &(a)->severity, &(a)->status,          \
+     &(a)->summary, &(a)->ack_by, &(a)->ack_comment, &(a)->muted_by}
+#define MUTE_STRINGS(m)                                                                    \
+    {&(m)->kind, &(m)->check, &(m)->app, &(m)->env, &(m)->severity, &(m)->author,          \
+     &(m)->comment}
+#define OUTBOX_STRINGS(o) {&(o)->notifier, &(o)->payload}
+#define NSTRINGS(f) (sizeof(f) / sizeof((f)[0]))
+
+void rec_alert_free(struct alert *a)
+{
+    const char **f[] = ALERT_STRINGS(a);
+    strings_free(f, NSTRINGS(f));
+}
+
+/* Copy a and its strings into out; false on ENOMEM (out is then freed). */
+bool rec_alert_copy(struct alert *out, const struct alert *a)
+{
+    *out = *a;
+    const char **f[] = ALERT_STRINGS(out);
+    return strings_dup(f, NSTRINGS(f));
+}
+
+void rec_mute_free(struct mute *m)
+{
+    const char **f[] = MUTE_STRINGS(m);
+    strings_free(f, NSTRINGS(f));
+}
+
+/* Copy m and its strings into out; false on ENOMEM (out is then freed). */
+bool rec_mute_copy(struct mute *out, const struct mute *m)
+{
+    *out = *m;
+    const char **f[] = MUTE_STRINGS(out);
+    return strings_dup(f, NSTRINGS(f));
+}
+
+void rec_outbox_free(struct outbox_item *o)
+{
+    const char **f[] = OUTBOX_STRINGS(o);
+    strings_free(f, NSTRINGS(f));
+}
+
+/* Copy o and its strings into out; false on ENOMEM (out is then freed). */
+bool rec_outbox_copy(struct outbox_item *out, const struct outbox_item *o)
+{
+    *out = *o;
+    const char **f[] = OUTBOX_STRINGS(out);
+    return strings_dup(f, NSTRINGS(f));
+}
+
+void rec_free(struct rec *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    free(r->check);
+    free((char *)r->ev.type);
+    free((char *)r->ev.check);
+    free((char *)r->ev.app);
+    free((char *)r->ev.env);
+    free((char *)r->ev.message);
+    free((char *)r->ev.data);
+    free((char *)r->hq.check);
+    free((char *)r->eq.app);
+    free((char *)r->eq.check);
+    free((char *)r->eq.type);
+    for (size_t i = 0; i < r->nh; i++) {
+        free((char *)r->hrows[i].error);
+        free((char *)r->hrows[i].failed_condition);
+    }
+    free(r->hrows);
+    for (size_t i = 0; i < r->ne; i++) {
+        free((char *)r->erows[i].type);
+        free((char *)r->erows[i].check);
+        free((char *)r->erows[i].app);
+        free((char *)r->erows[i].env);
+        free((char *)r->erows[i].message);
+        free((char *)r->erows[i].data);
+    }
+    free(r->erows);
+    rec_deploy_free(&r->dep);
+    free((char *)r->dq.app);
+    free((char *)r->dq.env);
+    free((char *)r->dq.ext_id);
+    for (size_t i = 0; i < r->nd; i++) {
+        rec_deploy_free(&r->drows[i]);
+    }
+    free(r->drows);
+    for (size_t i = 0; i < r->ns; i++) {
+        free((char *)r->srows[i].check);
+    }
+    free(r->srows);
+    rec_alert_free(&r->alert);
+    rec_mute_free(&r->mute);
+    rec_outbox_free(&r->outbox);
+    free((char *)r->aq.status);
+    free((char *)r->aq.check);
+    free((char *)r->aq.app);
+    for (size_t i = 0; i < r->na; i++) {
+        rec_alert_free(&r->arows[i]);
+    }
+    free(r->arows);
+    for (size_t i = 0; i < r->nm; i++) {
+        rec_mute_free(&r->mrows[i]);
+    }
+    free(r->mrows);
+    for (size_t i = 0; i < r->no; i++) {
+        rec_outbox_free(&r->orows[i]);
+    }
+    free(r->orows);
+    free(r);
+}

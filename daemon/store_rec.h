@@ -1,0 +1,106 @@
+/* store_rec.h - a queued store record, shared by the backends.
+ *
+ * The loop thread turns every store_* call into one owned record (strings
+ * copied, so the caller's memory may go away) and queues it for the
+ * backend's writer. Writes carry their row; queries carry their parameters,
+ * the callback, and later the rows read for it. */
+#ifndef SHIPWATCH_STORE_REC_H
+#define SHIPWATCH_STORE_REC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+enum rec_kind {
+    REC_RESULT,
+    REC_EVENT,
+    REC_HISTORY,
+    REC_EVENTS,
+    REC_DEPLOY,
+    REC_DEPLOYS,
+    REC_STATS,
+    REC_RETENTION,
+    REC_ALERT,
+    REC_MUTE,
+    REC_OUTBOX,
+    REC_OUTBOX_DELETE,
+    REC_ALERTS,
+    REC_LOAD_ALERTING,
+    REC_STOP,
+};
+
+/* One queued record; owns its strings. */
+struct rec {
+    enum rec_kind kind;
+    struct rec *next;
+    int err;                        /* query: 0 or -errno */
+    /* REC_RESULT */
+    char *check;
+    struct store_check_state st;
+    /* REC_EVENT */
+    struct event ev;
+    /* REC_HISTORY */
+    struct store_history_query hq;
+    store_history_fn hfn;
+    struct store_history_row *hrows;
+    size_t nh;
+    /* REC_EVENTS */
+    struct store_event_query eq;
+    store_events_fn efn;
+    struct event *erows;
+    size_t ne;
+    void *arg;
+    /* REC_DEPLOY */
+    struct deploy dep;
+    /* REC_DEPLOYS */
+    struct store_deploy_query dq;
+    store_deploys_fn dfn;
+    struct deploy *drows;
+    size_t nd;
+    /* REC_RETENTION, REC_STATS */
+    int64_t now_ms;
+    /* REC_STATS */
+    store_check_stats_fn sfn;
+    struct store_check_stats *srows;
+    size_t ns;
+    /* REC_ALERT, REC_MUTE, REC_OUTBOX */
+    struct alert alert;
+    struct mute mute;
+    struct outbox_item outbox;
+    /* REC_OUTBOX_DELETE */
+    int64_t outbox_id;
+    /* REC_ALERTS */
+    struct store_alert_query aq;
+    store_alerts_fn afn;
+    /* REC_ALERTS, REC_LOAD_ALERTING (with now_ms) */
+    struct alert *arows;
+    size_t na;
+    /* REC_LOAD_ALERTING */
+    struct mute *mrows;
+    size_t nm;
+    struct outbox_item *orows;
+    size_t no;
+    bool loaded;                    /* SQLite, under mu: the writer is done with it */
+    uint64_t rn;                    /* PostgreSQL writes: the record number, in
+                                       queue order; 0 for queries */
+};
+
+/* Free every string of d and set it to NULL; d itself is not freed. */
+void rec_deploy_free(struct deploy *d);
+
+/* Copy dep and its strings into out; false on ENOMEM (out is then freed). */
+bool rec_deploy_copy(struct deploy *out, const struct deploy *dep);
+
+void rec_alert_free(struct alert *a);
+bool rec_alert_copy(struct alert *out, const struct alert *a);
+void rec_mute_free(struct mute *m);
+bool rec_mute_copy(struct mute *out, const struct mute *m);
+void rec_outbox_free(struct outbox_item *o);
+bool rec_outbox_copy(struct outbox_item *out, const struct outbox_item *o);
+
+/* Free r with every string and row it owns. NULL is a no-op. */
+void rec_free(struct rec *r);
+
+#endif

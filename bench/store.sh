@@ -63,7 +63,7 @@ echo "sqlite ceiling: INSERT ... SELECT of the same $n rows, one transaction, in
 now=$(date +%s)000
 from=$((now - 30 * 86400000))
 psql_ -c "INSERT INTO checks (name) SELECT 'q-' || i FROM generate_series(1, $checks) i ON CONFLICT DO NOTHING;
-INSERT INTO rollups_hour SELECT c.id, $from + h * 3600000, 120, (c.id + h) % 7, 100, 200, 400, 900
+INSERT INTO rollups_hour SELECT c.id, $from + h::bigint * 3600000, 120, (c.id + h) % 7, 100, 200, 400, 900
   FROM checks c, generate_series(0, 719) h WHERE c.name LIKE 'q-%' ON CONFLICT DO NOTHING;
 ANALYZE rollups_hour"
 sqlite3 "$work/h.db" "INSERT OR IGNORE INTO checks (name) SELECT 'q-' || value FROM generate_series(1, $checks);

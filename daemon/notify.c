@@ -35,6 +35,7 @@
 #include "log.h"
 #include "notify.h"
 #include "store.h"
+#include "utf8.h"
 
 extern char **environ;
 
@@ -127,49 +128,12 @@ static char *sb_take(struct sbuf *b)
 
 /* --- UTF-8 --- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        return 1;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return 0;
-    }
-    return len;
-}
-
 /* The bytes that stand for the character at s (n bytes left) in sb_text's
  * output, and in *len how many input bytes it takes. */
 static const char *text_char(const char *s, size_t n, bool clean, size_t *len, size_t *outlen)
 {
     const unsigned char *u = (const unsigned char *)s;
-    *len = utf8_seq(u, n);
+    *len = utf8_seq_len(u, n);
     *outlen = *len;
     if (*len == 0) {
         *len = 1;
@@ -225,7 +189,7 @@ static char *cut_units(const char *s, size_t max)
     size_t n = strlen(s);
     size_t units = 0, i = 0, fit = 0;   /* fit: bytes that leave room for the ellipsis */
     while (i < n) {
-        size_t len = utf8_seq(u + i, n - i);
+        size_t len = utf8_seq_len(u + i, n - i);
         if (len == 0) {
             len = 1;
         }

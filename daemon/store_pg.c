@@ -37,6 +37,7 @@
 #include "schema.h"
 #include "store.h"
 #include "store_rec.h"
+#include "utf8.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -136,42 +137,6 @@ static void sb_i64(struct sbuf *b, int64_t v)
     sb_add(b, t, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-        return 0;
-    }
-    return len;
-}
-
 /* Append s as an SQL literal (standard_conforming_strings on: only the
  * quote is special), NULL as NULL. Invalid UTF-8 becomes U+FFFD, so one
  * hostile error text never fails a whole batch. */
@@ -187,7 +152,7 @@ static void sb_lit(struct sbuf *b, const char *s)
     const unsigned char *u = (const unsigned char *)s;
     size_t run = 0;     /* bytes copied as they are, pending */
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_len(u + i, n - i);
+        size_t l = utf8_seq_len(u + i, n - i);
         if (l == 0 || u[i] == '\'') {
             sb_add(b, s + i - run, run);
             run = 0;
@@ -215,7 +180,7 @@ static void sb_copy(struct sbuf *b, const char *s)
     const unsigned char *u = (const unsigned char *)s;
     size_t run = 0;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_len(u + i, n - i);
+        size_t l = utf8_seq_len(u + i, n - i);
         const char *esc = l == 0        ? "\xef\xbf\xbd"
                           : u[i] == '\\' ? "\\\\"
                           : u[i] == '\t'  ? "\\t"
@@ -3262,15 +3227,11 @@ static int pg_load_alerting(struct store *st, int64_t now_ms, const struct store
 static void pg_put_result(struct store *st, const struct store_check_state *cs)
 {
     struct store_pg *s = (struct store_pg *)st;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || (r->check = strdup(cs->check != NULL ? cs->check : "")) == NULL) {
-        free(r);
+    struct rec *r = rec_new_result(cs);
+    if (r == NULL) {
         s->write_errors++;
         return;
     }
-    r->kind = REC_RESULT;
-    r->st = *cs;
-    r->st.check = NULL;
     enqueue_write(s, r, true);
 }
 
@@ -3278,206 +3239,97 @@ static int64_t pg_put_event(struct store *st, const struct event *ev)
 {
     struct store_pg *s = (struct store_pg *)st;
     int64_t id = id_take(s, ID_EVENT);
-    struct rec *r = calloc(1, sizeof(*r));
+    struct rec *r = rec_new_event(ev, id);
     if (r == NULL) {
         s->write_errors++;
         return id;
     }
-    r->kind = REC_EVENT;
-    r->ev.id = id;
-    r->ev.ts_ms = ev->ts_ms;
-    r->ev.type = xstrdup(ev_type(ev->type));
-    r->ev.check = xstrdup(ev->check);
-    r->ev.app = xstrdup(ev->app);
-    r->ev.env = xstrdup(ev->env);
-    r->ev.message = xstrdup(ev->message != NULL ? ev->message : "");
-    r->ev.data = xstrdup(ev->data);
     enqueue_write(s, r, true);
     return id;
 }
 
-/* A write that could not even be queued (out of memory): logged, counted. */
-static void lost_write(struct store_pg *s, const char *what, int64_t id)
+/* Queue a row write that is never dropped; r NULL (out of memory) is
+ * logged and counted. Returns id. */
+static int64_t put_row(struct store_pg *s, struct rec *r, const char *what, int64_t id)
 {
-    char n[24];
-    snprintf(n, sizeof(n), "%" PRId64, id);
-    log_error(LOG_KV("store", "postgres", "id", n), "out of memory: %s %s not written", what, n);
-    s->write_errors++;
+    if (r == NULL) {
+        char n[24];
+        snprintf(n, sizeof(n), "%" PRId64, id);
+        log_error(LOG_KV("store", "postgres", "id", n), "out of memory: %s %s not written", what,
+                  n);
+        s->write_errors++;
+        return id;
+    }
+    enqueue_write(s, r, false);
+    return id;
 }
 
 static int64_t pg_put_deploy(struct store *st, const struct deploy *dep)
 {
     struct store_pg *s = (struct store_pg *)st;
     int64_t id = dep->id > 0 ? dep->id : id_take(s, ID_DEPLOY);
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !rec_deploy_copy(&r->dep, dep)) {
-        free(r);
-        lost_write(s, "deploy", id);
-        return id;
-    }
-    r->kind = REC_DEPLOY;
-    r->dep.id = id;
-    enqueue_write(s, r, false);
-    return id;
+    return put_row(s, rec_new_deploy(dep, id), "deploy", id);
 }
 
 static int64_t pg_put_alert(struct store *st, const struct alert *a)
 {
     struct store_pg *s = (struct store_pg *)st;
     int64_t id = a->id > 0 ? a->id : id_take(s, ID_ALERT);
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !rec_alert_copy(&r->alert, a)) {
-        free(r);
-        lost_write(s, "alert", id);
-        return id;
-    }
-    r->kind = REC_ALERT;
-    r->alert.id = id;
-    enqueue_write(s, r, false);
-    return id;
+    return put_row(s, rec_new_alert(a, id), "alert", id);
 }
 
 static int64_t pg_put_mute(struct store *st, const struct mute *m)
 {
     struct store_pg *s = (struct store_pg *)st;
     int64_t id = m->id > 0 ? m->id : id_take(s, ID_MUTE);
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !rec_mute_copy(&r->mute, m)) {
-        free(r);
-        lost_write(s, "mute", id);
-        return id;
-    }
-    r->kind = REC_MUTE;
-    r->mute.id = id;
-    enqueue_write(s, r, false);
-    return id;
+    return put_row(s, rec_new_mute(m, id), "mute", id);
 }
 
 static int64_t pg_put_outbox(struct store *st, const struct outbox_item *o)
 {
     struct store_pg *s = (struct store_pg *)st;
     int64_t id = o->id > 0 ? o->id : id_take(s, ID_OUTBOX);
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !rec_outbox_copy(&r->outbox, o)) {
-        free(r);
-        lost_write(s, "outbox row", id);
-        return id;
-    }
-    r->kind = REC_OUTBOX;
-    r->outbox.id = id;
-    enqueue_write(s, r, false);
-    return id;
+    return put_row(s, rec_new_outbox(o, id), "outbox row", id);
 }
 
 static void pg_delete_outbox(struct store *st, int64_t id)
 {
-    struct store_pg *s = (struct store_pg *)st;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        lost_write(s, "outbox removal", id);
-        return;
-    }
-    r->kind = REC_OUTBOX_DELETE;
-    r->outbox_id = id;
-    enqueue_write(s, r, false);
+    put_row((struct store_pg *)st, rec_new_outbox_delete(id), "outbox removal", id);
+}
+
+/* Queue a query record; NULL (out of memory) is -ENOMEM. */
+static int query_put(struct store *st, struct rec *r)
+{
+    return r != NULL ? query_queue((struct store_pg *)st, r) : -ENOMEM;
 }
 
 static int pg_history(struct store *st, const struct store_history_query *q, store_history_fn fn,
                       void *arg)
 {
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_HISTORY;
-    r->hq = *q;
-    r->hq.check = xstrdup(q->check);
-    r->hfn = fn;
-    r->arg = arg;
-    if (q->check != NULL && r->hq.check == NULL) {
-        rec_free(r);
-        return -ENOMEM;
-    }
-    return query_queue((struct store_pg *)st, r);
+    return query_put(st, rec_new_history(q, fn, arg));
 }
 
 static int pg_events(struct store *st, const struct store_event_query *q, store_events_fn fn,
                      void *arg)
 {
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_EVENTS;
-    r->eq = *q;
-    r->eq.app = xstrdup(q->app);
-    r->eq.check = xstrdup(q->check);
-    r->eq.type = xstrdup(q->type);
-    r->efn = fn;
-    r->arg = arg;
-    if ((q->app != NULL && r->eq.app == NULL) || (q->check != NULL && r->eq.check == NULL) ||
-        (q->type != NULL && r->eq.type == NULL)) {
-        rec_free(r);
-        return -ENOMEM;
-    }
-    return query_queue((struct store_pg *)st, r);
+    return query_put(st, rec_new_events(q, fn, arg));
 }
 
 static int pg_deploys(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
                       void *arg)
 {
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_DEPLOYS;
-    r->dq = *q;
-    r->dq.app = xstrdup(q->app);
-    r->dq.env = xstrdup(q->env);
-    r->dq.ext_id = xstrdup(q->ext_id);
-    r->dfn = fn;
-    r->arg = arg;
-    if ((q->app != NULL && r->dq.app == NULL) || (q->env != NULL && r->dq.env == NULL) ||
-        (q->ext_id != NULL && r->dq.ext_id == NULL)) {
-        rec_free(r);
-        return -ENOMEM;
-    }
-    return query_queue((struct store_pg *)st, r);
+    return query_put(st, rec_new_deploys(q, fn, arg));
 }
 
 static int pg_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg)
 {
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_STATS;
-    r->now_ms = now_ms;
-    r->sfn = fn;
-    r->arg = arg;
-    return query_queue((struct store_pg *)st, r);
+    return query_put(st, rec_new_check_stats(now_ms, fn, arg));
 }
 
 static int pg_alerts(struct store *st, const struct store_alert_query *q, store_alerts_fn fn,
                      void *arg)
 {
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_ALERTS;
-    r->aq = *q;
-    r->aq.status = xstrdup(q->status);
-    r->aq.check = xstrdup(q->check);
-    r->aq.app = xstrdup(q->app);
-    r->afn = fn;
-    r->arg = arg;
-    if ((q->status != NULL && r->aq.status == NULL) || (q->check != NULL && r->aq.check == NULL) ||
-        (q->app != NULL && r->aq.app == NULL)) {
-        rec_free(r);
-        return -ENOMEM;
-    }
-    return query_queue((struct store_pg *)st, r);
+    return query_put(st, rec_new_alerts(q, fn, arg));
 }
 
 static void pg_retention(struct store *st, int64_t now_ms)

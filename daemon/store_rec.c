@@ -173,3 +173,178 @@ void rec_free(struct rec *r)
     free(r->orows);
     free(r);
 }
+
+struct rec *rec_new(enum rec_kind kind)
+{
+    struct rec *r = calloc(1, sizeof(*r));
+    if (r != NULL) {
+        r->kind = kind;
+    }
+    return r;
+}
+
+/* r, or NULL with r freed when its strings could not all be copied. */
+static struct rec *rec_made(struct rec *r, bool copied)
+{
+    if (!copied) {
+        rec_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+struct rec *rec_new_result(const struct store_check_state *cs)
+{
+    struct rec *r = rec_new(REC_RESULT);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->st = *cs;
+    r->st.check = NULL;
+    r->check = strdup(cs->check != NULL ? cs->check : "");
+    return rec_made(r, r->check != NULL);
+}
+
+struct rec *rec_new_event(const struct event *ev, int64_t id)
+{
+    struct rec *r = rec_new(REC_EVENT);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->ev = *ev;
+    r->ev.id = id;
+    if (r->ev.type == NULL) {
+        r->ev.type = "daemon";
+    }
+    if (r->ev.message == NULL) {
+        r->ev.message = "";
+    }
+    const char **f[] = {&r->ev.type, &r->ev.check, &r->ev.app, &r->ev.env, &r->ev.message,
+                        &r->ev.data};
+    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+}
+
+/* A record for one row write: the row copied, with its id set. */
+static struct rec *row_rec(enum rec_kind kind, const void *row, int64_t id)
+{
+    struct rec *r = rec_new(kind);
+    if (r == NULL) {
+        return NULL;
+    }
+    bool ok = true;
+    switch (kind) {
+    case REC_DEPLOY:
+        ok = rec_deploy_copy(&r->dep, row);
+        r->dep.id = id;
+        break;
+    case REC_ALERT:
+        ok = rec_alert_copy(&r->alert, row);
+        r->alert.id = id;
+        break;
+    case REC_MUTE:
+        ok = rec_mute_copy(&r->mute, row);
+        r->mute.id = id;
+        break;
+    case REC_OUTBOX:
+        ok = rec_outbox_copy(&r->outbox, row);
+        r->outbox.id = id;
+        break;
+    default:
+        r->outbox_id = id;
+        break;
+    }
+    return rec_made(r, ok);
+}
+
+struct rec *rec_new_deploy(const struct deploy *dep, int64_t id)
+{
+    return row_rec(REC_DEPLOY, dep, id);
+}
+
+struct rec *rec_new_alert(const struct alert *a, int64_t id)
+{
+    return row_rec(REC_ALERT, a, id);
+}
+
+struct rec *rec_new_mute(const struct mute *m, int64_t id)
+{
+    return row_rec(REC_MUTE, m, id);
+}
+
+struct rec *rec_new_outbox(const struct outbox_item *o, int64_t id)
+{
+    return row_rec(REC_OUTBOX, o, id);
+}
+
+struct rec *rec_new_outbox_delete(int64_t id)
+{
+    return row_rec(REC_OUTBOX_DELETE, NULL, id);
+}
+
+/* A query record with its callback; the caller copies the parameters. */
+static struct rec *query_rec(enum rec_kind kind, void *arg)
+{
+    struct rec *r = rec_new(kind);
+    if (r != NULL) {
+        r->arg = arg;
+    }
+    return r;
+}
+
+struct rec *rec_new_history(const struct store_history_query *q, store_history_fn fn, void *arg)
+{
+    struct rec *r = query_rec(REC_HISTORY, arg);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->hq = *q;
+    r->hfn = fn;
+    const char **f[] = {&r->hq.check};
+    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+}
+
+struct rec *rec_new_events(const struct store_event_query *q, store_events_fn fn, void *arg)
+{
+    struct rec *r = query_rec(REC_EVENTS, arg);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->eq = *q;
+    r->efn = fn;
+    const char **f[] = {&r->eq.app, &r->eq.check, &r->eq.type};
+    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+}
+
+struct rec *rec_new_deploys(const struct store_deploy_query *q, store_deploys_fn fn, void *arg)
+{
+    struct rec *r = query_rec(REC_DEPLOYS, arg);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->dq = *q;
+    r->dfn = fn;
+    const char **f[] = {&r->dq.app, &r->dq.env, &r->dq.ext_id};
+    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+}
+
+struct rec *rec_new_check_stats(int64_t now_ms, store_check_stats_fn fn, void *arg)
+{
+    struct rec *r = query_rec(REC_STATS, arg);
+    if (r != NULL) {
+        r->now_ms = now_ms;
+        r->sfn = fn;
+    }
+    return r;
+}
+
+struct rec *rec_new_alerts(const struct store_alert_query *q, store_alerts_fn fn, void *arg)
+{
+    struct rec *r = query_rec(REC_ALERTS, arg);
+    if (r == NULL) {
+        return NULL;
+    }
+    r->aq = *q;
+    r->afn = fn;
+    const char **f[] = {&r->aq.status, &r->aq.check, &r->aq.app};
+    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+}

@@ -103,4 +103,26 @@ bool rec_outbox_copy(struct outbox_item *out, const struct outbox_item *o);
 /* Free r with every string and row it owns. NULL is a no-op. */
 void rec_free(struct rec *r);
 
+/* New records, zeroed but for their kind and what they are given; every
+ * string is copied. NULL on ENOMEM, with nothing left allocated. */
+struct rec *rec_new(enum rec_kind kind);
+
+/* Writes. A NULL check name is written as "", a NULL event type as
+ * "daemon" and a NULL message as "". id is the row's id as the backend
+ * assigned it. */
+struct rec *rec_new_result(const struct store_check_state *cs);
+struct rec *rec_new_event(const struct event *ev, int64_t id);
+struct rec *rec_new_deploy(const struct deploy *dep, int64_t id);
+struct rec *rec_new_alert(const struct alert *a, int64_t id);
+struct rec *rec_new_mute(const struct mute *m, int64_t id);
+struct rec *rec_new_outbox(const struct outbox_item *o, int64_t id);
+struct rec *rec_new_outbox_delete(int64_t id);
+
+/* Queries: the parameters, the callback and its argument. */
+struct rec *rec_new_history(const struct store_history_query *q, store_history_fn fn, void *arg);
+struct rec *rec_new_events(const struct store_event_query *q, store_events_fn fn, void *arg);
+struct rec *rec_new_deploys(const struct store_deploy_query *q, store_deploys_fn fn, void *arg);
+struct rec *rec_new_check_stats(int64_t now_ms, store_check_stats_fn fn, void *arg);
+struct rec *rec_new_alerts(const struct store_alert_query *q, store_alerts_fn fn, void *arg);
+
 #endif

@@ -80,11 +80,6 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *xstrdup(const char *s)
-{
-    return s != NULL ? strdup(s) : NULL;
-}
-
 /* Execute SQL without results; logs and returns -EIO on failure. */
 static int exec_sql(sqlite3 *db, const char *sql, const char *what)
 {
@@ -1338,9 +1333,8 @@ static void sqlite_close(struct store *st)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     if (s->thread_started) {
-        struct rec *r = calloc(1, sizeof(*r));
+        struct rec *r = rec_new(REC_STOP);
         if (r != NULL) {
-            r->kind = REC_STOP;
             enqueue(s, r, false);
         }
         pthread_join(s->thread, NULL);
@@ -1433,135 +1427,71 @@ static void note_drop(struct store_sqlite *s)
     }
 }
 
-static void sqlite_put_result(struct store *st, const struct store_check_state *cs)
+/* Queue a write that a full queue may drop; r NULL (out of memory) is
+ * dropped too. */
+static void put_droppable(struct store_sqlite *s, struct rec *r)
 {
-    struct store_sqlite *s = (struct store_sqlite *)st;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || (r->check = strdup(cs->check)) == NULL) {
-        free(r);
-        return;
-    }
-    r->kind = REC_RESULT;
-    r->st = *cs;
-    r->st.check = NULL;
-    if (enqueue(s, r, true) < 0) {
+    if (r != NULL && enqueue(s, r, true) < 0) {
         note_drop(s);
     }
+}
+
+/* Queue a query record; NULL (out of memory) is -ENOMEM. */
+static int query_put(struct store *st, struct rec *r)
+{
+    return r != NULL ? enqueue((struct store_sqlite *)st, r, false) : -ENOMEM;
+}
+
+static void sqlite_put_result(struct store *st, const struct store_check_state *cs)
+{
+    put_droppable((struct store_sqlite *)st, rec_new_result(cs));
 }
 
 static int64_t sqlite_put_event(struct store *st, const struct event *ev)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = s->next_event_id++;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return id;
-    }
-    r->kind = REC_EVENT;
-    r->ev.id = id;
-    r->ev.ts_ms = ev->ts_ms;
-    r->ev.type = xstrdup(ev->type != NULL ? ev->type : "daemon");
-    r->ev.check = xstrdup(ev->check);
-    r->ev.app = xstrdup(ev->app);
-    r->ev.env = xstrdup(ev->env);
-    r->ev.message = xstrdup(ev->message != NULL ? ev->message : "");
-    r->ev.data = xstrdup(ev->data);
-    if (enqueue(s, r, true) < 0) {
-        note_drop(s);
-    }
+    put_droppable(s, rec_new_event(ev, id));
     return id;
 }
 
 static int sqlite_history(struct store *st, const struct store_history_query *q,
                           store_history_fn fn, void *arg)
 {
-    struct store_sqlite *s = (struct store_sqlite *)st;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_HISTORY;
-    r->hq = *q;
-    r->hq.check = xstrdup(q->check);
-    r->hfn = fn;
-    r->arg = arg;
-    return enqueue(s, r, false);
+    return query_put(st, rec_new_history(q, fn, arg));
 }
 
 static int sqlite_events(struct store *st, const struct store_event_query *q,
                          store_events_fn fn, void *arg)
 {
-    struct store_sqlite *s = (struct store_sqlite *)st;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_EVENTS;
-    r->eq = *q;
-    r->eq.app = xstrdup(q->app);
-    r->eq.check = xstrdup(q->check);
-    r->eq.type = xstrdup(q->type);
-    r->efn = fn;
-    r->arg = arg;
-    return enqueue(s, r, false);
+    return query_put(st, rec_new_events(q, fn, arg));
 }
 
 static int64_t sqlite_put_deploy(struct store *st, const struct deploy *dep)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = dep->id > 0 ? dep->id : s->next_deploy_id++;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !rec_deploy_copy(&r->dep, dep)) {
-        free(r);
-        return id;
-    }
-    r->kind = REC_DEPLOY;
-    r->dep.id = id;
-    if (enqueue(s, r, true) < 0) {
-        note_drop(s);
-    }
+    put_droppable(s, rec_new_deploy(dep, id));
     return id;
 }
 
 static int sqlite_deploys(struct store *st, const struct store_deploy_query *q,
                           store_deploys_fn fn, void *arg)
 {
-    struct store_sqlite *s = (struct store_sqlite *)st;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_DEPLOYS;
-    r->dq = *q;
-    r->dq.app = xstrdup(q->app);
-    r->dq.env = xstrdup(q->env);
-    r->dq.ext_id = xstrdup(q->ext_id);
-    r->dfn = fn;
-    r->arg = arg;
-    return enqueue(s, r, false);
+    return query_put(st, rec_new_deploys(q, fn, arg));
 }
 
 static int sqlite_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn,
                               void *arg)
 {
-    struct store_sqlite *s = (struct store_sqlite *)st;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_STATS;
-    r->now_ms = now_ms;
-    r->sfn = fn;
-    r->arg = arg;
-    return enqueue(s, r, false);
+    return query_put(st, rec_new_check_stats(now_ms, fn, arg));
 }
 
 static void sqlite_retention(struct store *st, int64_t now_ms)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
-    struct rec *r = calloc(1, sizeof(*r));
+    struct rec *r = rec_new(REC_RETENTION);
     if (r != NULL) {
-        r->kind = REC_RETENTION;
         r->now_ms = now_ms;
         enqueue(s, r, false);
     }
@@ -1580,15 +1510,22 @@ static int64_t take_id(int64_t *next, int64_t id)
     return id;
 }
 
-/* A write that could not even be queued (out of memory): logged, counted. */
-static void lost_write(struct store_sqlite *s, const char *what, int64_t id)
+/* Queue a row write; r NULL (out of memory) is logged and counted.
+ * Returns id. */
+static int64_t put_row(struct store_sqlite *s, struct rec *r, const char *what, int64_t id)
 {
-    char n[24];
-    snprintf(n, sizeof(n), "%" PRId64, id);
-    log_error(LOG_KV("store", "sqlite", "id", n), "out of memory: %s %s not written", what, n);
-    pthread_mutex_lock(&s->mu);
-    s->write_errors++;
-    pthread_mutex_unlock(&s->mu);
+    if (r == NULL) {
+        char n[24];
+        snprintf(n, sizeof(n), "%" PRId64, id);
+        log_error(LOG_KV("store", "sqlite", "id", n), "out of memory: %s %s not written", what,
+                  n);
+        pthread_mutex_lock(&s->mu);
+        s->write_errors++;
+        pthread_mutex_unlock(&s->mu);
+        return id;
+    }
+    enqueue(s, r, false);
+    return id;
 }
 
 /* Synchronous: the writer reads the rows (after every write queued before)
@@ -1598,11 +1535,10 @@ static int sqlite_load_alerting(struct store *st, int64_t now_ms,
                                 const struct store_alerting_load *l)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
-    struct rec *r = calloc(1, sizeof(*r));
+    struct rec *r = rec_new(REC_LOAD_ALERTING);
     if (r == NULL) {
         return -ENOMEM;
     }
-    r->kind = REC_LOAD_ALERTING;
     r->now_ms = now_ms;
     int rc = enqueue(s, r, false);
     if (rc < 0) {
@@ -1635,84 +1571,32 @@ static int64_t sqlite_put_alert(struct store *st, const struct alert *a)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = take_id(&s->next_alert_id, a->id);
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !rec_alert_copy(&r->alert, a)) {
-        free(r);
-        lost_write(s, "alert", id);
-        return id;
-    }
-    r->kind = REC_ALERT;
-    r->alert.id = id;
-    enqueue(s, r, false);
-    return id;
+    return put_row(s, rec_new_alert(a, id), "alert", id);
 }
 
 static int64_t sqlite_put_mute(struct store *st, const struct mute *m)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = take_id(&s->next_mute_id, m->id);
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !rec_mute_copy(&r->mute, m)) {
-        free(r);
-        lost_write(s, "mute", id);
-        return id;
-    }
-    r->kind = REC_MUTE;
-    r->mute.id = id;
-    enqueue(s, r, false);
-    return id;
+    return put_row(s, rec_new_mute(m, id), "mute", id);
 }
 
 static int64_t sqlite_put_outbox(struct store *st, const struct outbox_item *o)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = take_id(&s->next_outbox_id, o->id);
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL || !rec_outbox_copy(&r->outbox, o)) {
-        free(r);
-        lost_write(s, "outbox row", id);
-        return id;
-    }
-    r->kind = REC_OUTBOX;
-    r->outbox.id = id;
-    enqueue(s, r, false);
-    return id;
+    return put_row(s, rec_new_outbox(o, id), "outbox row", id);
 }
 
 static void sqlite_delete_outbox(struct store *st, int64_t id)
 {
-    struct store_sqlite *s = (struct store_sqlite *)st;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        lost_write(s, "outbox removal", id);
-        return;
-    }
-    r->kind = REC_OUTBOX_DELETE;
-    r->outbox_id = id;
-    enqueue(s, r, false);
+    put_row((struct store_sqlite *)st, rec_new_outbox_delete(id), "outbox removal", id);
 }
 
 static int sqlite_alerts(struct store *st, const struct store_alert_query *q,
                          store_alerts_fn fn, void *arg)
 {
-    struct store_sqlite *s = (struct store_sqlite *)st;
-    struct rec *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -ENOMEM;
-    }
-    r->kind = REC_ALERTS;
-    r->aq = *q;
-    r->aq.status = xstrdup(q->status);
-    r->aq.check = xstrdup(q->check);
-    r->aq.app = xstrdup(q->app);
-    if ((q->status != NULL && r->aq.status == NULL) || (q->check != NULL && r->aq.check == NULL) ||
-        (q->app != NULL && r->aq.app == NULL)) {
-        rec_free(r);
-        return -ENOMEM;
-    }
-    r->afn = fn;
-    r->arg = arg;
-    return enqueue(s, r, false);
+    return query_put(st, rec_new_alerts(q, fn, arg));
 }
 
 static void sqlite_stats(struct store *st, size_t *queue_length, uint64_t *write_errors)

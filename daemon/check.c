@@ -73,6 +73,7 @@ void check_destroy(struct check *c)
 {
     if (c != NULL) {
         free(c->alerting);      /* alert.c's; owns no pointers */
+        free(c->locations);
     }
     free(c);
 }

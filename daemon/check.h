@@ -91,6 +91,20 @@ extern const struct check_type check_heartbeat_type;
 /* The type for a kind. */
 const struct check_type *check_type_for(enum check_kind kind);
 
+/* One location's view of a "locations: all" check: that daemon's own
+ * state machine over its own results. */
+#define CHECK_LOCATIONS_MAX 64
+#define CHECK_LOCATION_NAME_MAX 256
+struct check_location {
+    char name[CHECK_LOCATION_NAME_MAX]; /* the daemon's node name */
+    enum check_state state;             /* that location's settled state */
+    int fail_streak;
+    int ok_streak;
+    int64_t state_since_ms;
+    struct result last;                 /* its last result */
+    int64_t heard_ms;                   /* loop time (uv_now) it was last heard */
+};
+
 /* A configured check and its live state. */
 struct check {
     const struct conf_check *conf;      /* owned by the daemon's config */
@@ -131,6 +145,24 @@ struct check {
     int64_t queue_due_ms;               /* due time of the queued tick */
     struct check *queue_next;
     size_t running_index;               /* position in the running set */
+
+    /* cluster bookkeeping (cluster.c, sched.c, daemon.c) */
+    bool lease_pending;                 /* this tick's lease was asked for */
+    bool lease_held;                    /* this daemon holds the check's lease */
+    bool lease_defer;                   /* last ask deferred to the preferred node:
+                                           the next one takes a free lease */
+    int64_t lease_keep_until_ms;        /* loop time before which a lease taken
+                                           over from a silent preferred node is
+                                           not yielded back */
+    uint64_t lease_seq;                 /* pairs a lease reply with its request */
+    int64_t lease_due_ms;               /* due time of the tick that asked */
+    int64_t lease_until_ms;             /* loop time the held lease ends */
+    uint64_t skipped_not_owner_total;   /* ticks skipped: another daemon holds it */
+    int64_t peer_ms;                    /* loop time of the last peer result applied */
+    char last_node[CHECK_LOCATION_NAME_MAX];  /* who ran `last` (with Redis); "" unknown */
+    struct check_location *locations;   /* locations: all: each one's latest view,
+                                           this daemon's own included; owned */
+    size_t nlocations;
 };
 
 /* Create a check for conf, state unknown. NULL on allocation failure. */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "cluster.h"
 #include "cond.h"
 #include "config.h"
 #include "duration.h"
@@ -805,10 +806,15 @@ static const char *v_redis_url(const char *s)
     if (strncmp(s, "redis://", 8) != 0 && strncmp(s, "unix:///", 8) != 0) {
         return "expected redis://[:password@]host[:port][/db] or unix:///path";
     }
-    if (s[8] == '\0') {
-        return "names no host";
+    const char *why = v_secret(s);
+    if (why != NULL) {
+        return why;
     }
-    return v_secret(s);
+    /* The daemon's own parser, so --check-config refuses what start would
+     * (a bad port or db). The reason never holds the password. */
+    static char reason[200];
+    struct cluster_url u;
+    return cluster_url_parse(s, &u, reason, sizeof(reason)) < 0 ? reason : NULL;
 }
 
 /* An http:// or https:// URL. */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "alert.h"
+#include "cluster.h"
 #include "curlm.h"
 #include "daemon.h"
 #include "deploy.h"
@@ -87,6 +88,7 @@ void daemon_emit_event(struct daemon *d, const struct event *ev)
     log_info(LOG_KV("event", ev->type, "check", ev->check, "app", ev->app, "env", ev->env), "%s",
              ev->message);
     ipc_server_on_event(d->ipc, &stored);
+    cluster_publish_event(d->cluster, &stored);
 }
 
 /* The JSON text of a result, for event data. Caller frees. */
@@ -148,11 +150,64 @@ static void emit_state_change(struct daemon *d, struct check *c, enum check_stat
     free(data);
 }
 
-/* A finished result: state machine, store, event on change. */
-void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
+/* The interval c runs at now. */
+static int64_t interval_now(const struct check *c)
 {
-    enum check_state from;
-    bool changed = state_apply(c, r, &from);
+    return c->interval_override_ms > 0 ? c->interval_override_ms : c->conf->interval_ms;
+}
+
+/* This daemon's location name. */
+static const char *own_location(const struct daemon *d)
+{
+    return d->cluster != NULL ? cluster_node(d->cluster) : d->conf->node_name;
+}
+
+/* c's view of location name, added when new and create is set; NULL when
+ * absent or when CHECK_LOCATIONS_MAX are known already. */
+static struct check_location *location_of(struct check *c, const char *name, bool create)
+{
+    for (size_t i = 0; i < c->nlocations; i++) {
+        if (strcmp(c->locations[i].name, name) == 0) {
+            return &c->locations[i];
+        }
+    }
+    if (!create || c->nlocations >= CHECK_LOCATIONS_MAX || name == NULL ||
+        strlen(name) >= CHECK_LOCATION_NAME_MAX) {
+        return NULL;
+    }
+    struct check_location *v = realloc(c->locations, (c->nlocations + 1) * sizeof(*v));
+    if (v == NULL) {
+        return NULL;
+    }
+    c->locations = v;
+    struct check_location *loc = &v[c->nlocations++];
+    memset(loc, 0, sizeof(*loc));
+    snprintf(loc->name, sizeof(loc->name), "%s", name);
+    loc->state = STATE_UNKNOWN;
+    loc->last.status = -1;
+    return loc;
+}
+
+/* Recompute a locations-all check's state from its live locations (a
+ * location unheard for three intervals no longer counts). True when it
+ * changed (then since ts_ms). */
+static bool aggregate(struct daemon *d, struct check *c, int64_t ts_ms)
+{
+    int64_t iv = interval_now(c) > c->conf->interval_ms ? interval_now(c) : c->conf->interval_ms;
+    enum check_state next = state_aggregate(c->locations, &c->nlocations, c->conf->quorum,
+                                            (int64_t)uv_now(d->loop), 3 * iv);
+    if (next == c->state) {
+        return false;
+    }
+    c->state = next;
+    c->state_since_ms = ts_ms;
+    return true;
+}
+
+/* A result this daemon ran, with c's state after it: stored, sent to the
+ * socket's subscribers, to a running verification and to the peers. */
+static void record_result(struct daemon *d, struct check *c, const struct result *r)
+{
     struct store_check_state s = {
         .check = c->conf->name,
         .state = c->state,
@@ -164,6 +219,111 @@ void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
     store_put_result(d->store, &s);
     ipc_server_on_result(d->ipc, c, r);
     verify_on_result(d, c, r);
+    cluster_publish_result(d->cluster, c, r);
+}
+/* This daemon's own result of a locations-all check: its location's state
+ * machine, then the aggregate; stored here; alerted on by the lease holder. */
+static void on_location_result(struct daemon *d, struct check *c, const struct result *r)
+{
+    struct check_location *own = location_of(c, own_location(d), true);
+    state_count(c, r);
+    if (own != NULL) {
+        state_location_apply(own, c->conf, r);
+        own->heard_ms = (int64_t)uv_now(d->loop);
+        c->fail_streak = own->fail_streak;
+        c->ok_streak = own->ok_streak;
+    }
+    c->last = *r;
+    if (d->cluster != NULL) {
+        snprintf(c->last_node, sizeof(c->last_node), "%s", own_location(d));
+    }
+    enum check_state from = c->state;
+    bool changed = aggregate(d, c, r->started_ms);
+    record_result(d, c, r);
+    if (cluster_owns(d->cluster, c)) {
+        if (changed) {
+            emit_state_change(d, c, from, r);
+        }
+        alert_on_result(d, c, r, changed, from);
+    }
+}
+
+/* A peer's result (see daemon.h). */
+void daemon_on_peer_result(struct daemon *d, struct check *c, const struct cluster_msg *m)
+{
+    const struct result *r = &m->result;
+    int64_t now = (int64_t)uv_now(d->loop);
+    if (c->removed) {
+        return;
+    }
+    if (c->conf->locations_all) {
+        struct check_location *loc = location_of(c, m->node, true);
+        if (loc == NULL) {
+            return;
+        }
+        loc->state = m->state;
+        loc->fail_streak = m->fail_streak;
+        loc->ok_streak = m->ok_streak;
+        loc->state_since_ms = m->state_since_ms;
+        loc->last = *r;
+        loc->heard_ms = now;
+        c->peer_ms = now;
+        enum check_state from = c->state;
+        bool changed = aggregate(d, c, r->started_ms);
+        ipc_server_on_result(d->ipc, c, r);
+        verify_on_result(d, c, r);
+        if (cluster_owns(d->cluster, c)) {
+            if (changed) {
+                emit_state_change(d, c, from, r);
+            }
+            alert_on_result(d, c, r, changed, from);
+        }
+        return;
+    }
+    /* A shared check: its runner's view, unless this daemon runs it (a
+     * late result from the previous holder, or Redis was down). */
+    if (cluster_owns(d->cluster, c)) {
+        return;
+    }
+    enum check_state from = c->state;
+    c->state = m->state;
+    c->state_since_ms = m->state_since_ms;
+    c->fail_streak = m->fail_streak;
+    c->ok_streak = m->ok_streak;
+    c->last = *r;
+    c->peer_ms = now;
+    snprintf(c->last_node, sizeof(c->last_node), "%s", m->node);
+    ipc_server_on_result(d->ipc, c, r);
+    verify_on_result(d, c, r);
+    /* An alert this daemon opened while it ran the check (before the lease
+     * moved) resolves when the new runner reports it up; nothing new opens
+     * here (no certificate date: the runner alerts on that). */
+    if (c->state == STATE_UP && c->alerting != NULL) {
+        struct result quiet = *r;
+        quiet.cert_expiry_s = 0;
+        alert_on_result(d, c, &quiet, from != c->state, from);
+    }
+}
+
+/* A peer's event: shown, not stored, not published again. */
+void daemon_on_peer_event(struct daemon *d, const char *node, const struct event *ev)
+{
+    ipc_server_on_event(d->ipc, ev);
+}
+
+/* A finished result: state machine, store, event on change. */
+void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
+{
+    if (c->conf->locations_all) {
+        on_location_result(d, c, r);
+        return;
+    }
+    enum check_state from;
+    bool changed = state_apply(c, r, &from);
+    if (d->cluster != NULL) {
+        snprintf(c->last_node, sizeof(c->last_node), "%s", own_location(d));
+    }
+    record_result(d, c, r);
     if (changed) {
         emit_state_change(d, c, from, r);
     }
@@ -420,6 +580,12 @@ static int watch_signal(struct daemon *d, uv_signal_t *h, uv_signal_cb cb, int s
     return rc;
 }
 
+/* The scheduler's gate: the check's lease. */
+static bool lease_gate(struct check *c, int64_t interval_ms, void *arg)
+{
+    return cluster_lease(arg, c, interval_ms) == CLUSTER_RUN;
+}
+
 /* Bring the daemon up on loop with conf (whose ownership passes to d). */
 int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const char *config_path)
 {
@@ -462,6 +628,15 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
     if (d->curlm == NULL || d->sched == NULL) {
         log_error(LOG_NOKV, "out of memory at start-up");
         return -ENOMEM;
+    }
+    /* Before the checks are scheduled: their first ticks ask for leases. */
+    rc = cluster_create(d, &d->cluster, err, sizeof(err));
+    if (rc < 0) {
+        log_error(LOG_NOKV, "redis.url: %s", err);
+        return rc;
+    }
+    if (d->cluster != NULL) {
+        sched_set_gate(d->sched, lease_gate, d->cluster);
     }
     rc = build_checks(d, conf, &d->checks);
     if (rc < 0) {
@@ -551,6 +726,17 @@ void daemon_finish(struct daemon *d)
         struct event ev = {.ts_ms = daemon_now_ms(), .type = "daemon", .message = "shipwatchd stopped"};
         daemon_emit_event(d, &ev);
     }
+    if (d->cluster != NULL) {
+        /* Give this daemon's leases back so peers take its checks at their
+         * next tick, waiting for Redis a bounded time. */
+        if (d->sched != NULL) {
+            sched_stop(d->sched);
+        }
+        cluster_close(d->cluster);
+        while (!cluster_closed(d->cluster)) {
+            uv_run(d->loop, UV_RUN_ONCE);
+        }
+    }
     log_set_hook(NULL, NULL);
     verify_finish(d);
     alert_finish(d);
@@ -569,6 +755,8 @@ void daemon_finish(struct daemon *d)
     d->checks = NULL;
     free(d->by_name);
     d->by_name = NULL;
+    cluster_free(d->cluster);
+    d->cluster = NULL;
     store_close(d->store);
     d->store = NULL;
     ipc_server_free(d->ipc);

@@ -22,6 +22,8 @@ struct http_server;
 struct verify_window;
 struct healthy;
 struct alerting;
+struct cluster;
+struct cluster_msg;
 
 /* Deploys counted for /metrics: recorded since start, by app, env, verdict. */
 struct deploy_count {
@@ -51,6 +53,7 @@ struct daemon {
     struct curlm *curlm;
     struct ipc_server *ipc;
     struct http_server *http;
+    struct cluster *cluster;      /* Redis fan-out and leases; NULL without redis.url */
 
     struct deploy_count *deploy_counts;
     size_t ndeploy_counts;
@@ -97,6 +100,16 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
 /* Called by check_run_finish with a finished result: applies the state
  * machine, stores the result, emits a state event on change. */
 void daemon_on_result(struct daemon *d, struct check *c, const struct result *r);
+
+/* A peer daemon's result for c (cluster.c, after parsing): for a shared
+ * check this daemon does not run, takes the peer's state and last result;
+ * for a "locations: all" check, updates that location and the aggregated
+ * state. Sent to the socket's subscribers, never stored; alerts only where
+ * this daemon holds the lease of a locations-all check. */
+void daemon_on_peer_result(struct daemon *d, struct check *c, const struct cluster_msg *m);
+
+/* A peer's event: to the socket's subscribers only (the peer stored it). */
+void daemon_on_peer_event(struct daemon *d, const char *node, const struct event *ev);
 
 /* Emit an event: stored and, once the socket lands, sent to subscribers. */
 void daemon_emit_event(struct daemon *d, const struct event *ev);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "cluster.h"
 #include "config.h"
 #include "daemon.h"
 #include "deploy.h"
@@ -533,6 +534,8 @@ static void check_view(const struct check *c, struct ipc_check *v, char *buf, si
         .last_error = c->last.error[0] ? (char *)c->last.error : NULL,
         .last_condition = c->last.failed_condition[0] ? (char *)c->last.failed_condition : NULL,
         .held_by = held,
+        .runner = c->last_node[0] != '\0' ? (char *)c->last_node : NULL,
+        .skipped_not_owner = (int64_t)c->skipped_not_owner_total,
     };
 }
 
@@ -680,6 +683,8 @@ static void m_status(struct conn *c, uint32_t msgid)
             apps[j].state = (char *)check_state_name(ck->state);
         }
     }
+    struct cluster_stats cst;
+    cluster_get_stats(d->cluster, &cst);
     struct ipc_status r = {
         .version = SHIPWATCH_VERSION,
         .pid = getpid(),
@@ -698,6 +703,11 @@ static void m_status(struct conn *c, uint32_t msgid)
         .clients = (int64_t)s->st.clients,
         .subscribers = (int64_t)s->st.subscribers,
         .draining = d->draining,
+        .node = d->cluster != NULL ? (char *)cluster_node(d->cluster) : NULL,
+        .cluster = d->cluster != NULL ? d->conf->cluster : NULL,
+        .cluster_connected = cst.connected,
+        .cluster_peers = (int64_t)cst.peers,
+        .checks_owned = (int64_t)cst.checks_owned,
         .apps = apps,
         .napps = s->napps,
     };
@@ -757,6 +767,22 @@ static void m_checks_get(struct conn *c, uint32_t msgid, const struct ipc_check_
         char target[TARGET_MAX];
         struct ipc_check v;
         check_view(ck, &v, target, sizeof(target));
+        /* locations: all: each location's own view, this daemon's included. */
+        struct ipc_location locs[CHECK_LOCATIONS_MAX];
+        size_t n = 0;
+        for (size_t i = 0; i < ck->nlocations && n < CHECK_LOCATIONS_MAX; i++) {
+            const struct check_location *l = &ck->locations[i];
+            locs[n++] = (struct ipc_location){
+                .name = (char *)l->name,
+                .state = (char *)check_state_name(l->state),
+                .last_ms = l->last.started_ms,
+                .last_outcome =
+                    l->last.started_ms ? (char *)check_state_name(l->last.outcome) : NULL,
+                .last_error = l->last.error[0] ? (char *)l->last.error : NULL,
+            };
+        }
+        v.locations = locs;
+        v.nlocations = n;
         respond_result(c, msgid, &ipc_check_type, &v);
     }
 }

@@ -15,9 +15,11 @@
 
 #include "alert.h"
 #include "check.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "http.h"
 #include "ipc_server.h"
+#include "sched.h"
 #include "store.h"
 
 static bool grow(struct metrics_buf *b, size_t n)
@@ -421,6 +423,52 @@ static void process(struct metrics_buf *b)
     }
 }
 
+/* One unlabelled sample. */
+static void plain(struct metrics_buf *b, const char *name, int64_t v)
+{
+    puts_(b, name);
+    puts_(b, " ");
+    put_i64(b, v);
+    puts_(b, "\n");
+}
+
+/* The Redis fan-out and lease families; absent without redis.url. */
+static void cluster_metrics(struct daemon *d, struct metrics_buf *b)
+{
+    if (d->cluster == NULL) {
+        return;
+    }
+    struct cluster_stats cs;
+    cluster_get_stats(d->cluster, &cs);
+    struct sched_stats ss;
+    sched_get_stats(d->sched, &ss);
+    family(b, "shipwatch_cluster_connected", "gauge",
+           "1 while Redis is reachable; 0 while every check runs here alone.");
+    plain(b, "shipwatch_cluster_connected", cs.connected);
+    family(b, "shipwatch_cluster_checks_owned", "gauge", "Check leases this daemon holds.");
+    plain(b, "shipwatch_cluster_checks_owned", (int64_t)cs.checks_owned);
+    family(b, "shipwatch_cluster_peers", "gauge",
+           "Other daemons heard from on Redis within the last 10 seconds.");
+    plain(b, "shipwatch_cluster_peers", (int64_t)cs.peers);
+    family(b, "shipwatch_cluster_messages_total", "counter",
+           "Messages on the Redis bus, by what became of them.");
+    puts_(b, "shipwatch_cluster_messages_total{result=\"published\"} ");
+    put_i64(b, (int64_t)cs.published_total);
+    puts_(b, "\nshipwatch_cluster_messages_total{result=\"dropped\"} ");
+    put_i64(b, (int64_t)cs.dropped_total);
+    puts_(b, "\nshipwatch_cluster_messages_total{result=\"received\"} ");
+    put_i64(b, (int64_t)cs.received_total);
+    puts_(b, "\nshipwatch_cluster_messages_total{result=\"rejected\"} ");
+    put_i64(b, (int64_t)cs.rejected_total);
+    puts_(b, "\n");
+    family(b, "shipwatch_cluster_reconnects_total", "counter",
+           "Connections to Redis re-established after a failure.");
+    plain(b, "shipwatch_cluster_reconnects_total", (int64_t)cs.reconnects_total);
+    family(b, "shipwatch_cluster_skipped_not_owner_total", "counter",
+           "Due ticks not run here because another daemon holds the check's lease.");
+    plain(b, "shipwatch_cluster_skipped_not_owner_total", (int64_t)ss.skipped_not_owner_total);
+}
+
 int metrics_render(struct daemon *d, struct metrics_buf *b)
 {
     oom = false;
@@ -499,6 +547,7 @@ int metrics_render(struct daemon *d, struct metrics_buf *b)
     puts_(b, "shipwatch_store_dropped_total ");
     put_i64(b, (int64_t)h.dropped);
     puts_(b, "\n");
+    cluster_metrics(d, b);
     process(b);
     return oom ? -ENOMEM : 0;
 }

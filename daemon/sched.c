@@ -26,10 +26,13 @@ struct sched {
     size_t nrunning;
     size_t caprunning;
     int max_concurrency;
+    sched_gate_fn gate;           /* the cluster's lease gate, or NULL */
+    void *gate_arg;
     bool stopped;
     uint64_t epoch_ms;            /* loop time the grids are anchored to */
     uint64_t started_total;
     uint64_t skipped_total;
+    uint64_t skipped_not_owner_total;
     uint64_t queued_total;
     size_t queue_length;
     uint32_t *lag_us;             /* ring of SCHED_LAG_SAMPLES */
@@ -268,17 +271,11 @@ static void start_run(struct sched *s, struct check *c, int64_t due_ms)
     }
 }
 
-/* A check is due: start it, queue it, or skip the tick. */
-static void due(struct sched *s, struct check *c, int64_t due_ms)
+static void arm(struct sched *s);
+
+/* A tick that may run: start it, or queue it for a slot. */
+static void go(struct sched *s, struct check *c, int64_t due_ms)
 {
-    if (c->paused) {
-        return;
-    }
-    if (c->run != NULL || c->queued) {
-        c->skipped_total++;
-        s->skipped_total++;
-        return;
-    }
     if ((int)s->nrunning < s->max_concurrency) {
         start_run(s, c, due_ms);
     } else {
@@ -287,7 +284,58 @@ static void due(struct sched *s, struct check *c, int64_t due_ms)
     }
 }
 
-static void arm(struct sched *s);
+/* A check is due: ask the cluster, start it, queue it, or skip the tick. */
+static void due(struct sched *s, struct check *c, int64_t due_ms)
+{
+    if (c->paused) {
+        return;
+    }
+    if (c->run != NULL || c->queued || c->lease_pending) {
+        c->skipped_total++;
+        s->skipped_total++;
+        return;
+    }
+    /* The gate never blocks: its answer goes on with the tick later
+     * (sched_lease_reply), or it says "run" at once. */
+    if (s->gate != NULL && !s->gate(c, interval_of(c), s->gate_arg)) {
+        c->lease_pending = true;
+        c->lease_due_ms = due_ms;
+        return;
+    }
+    go(s, c, due_ms);
+}
+
+/* The lease asked for by c's tick was answered. */
+void sched_lease_reply(struct sched *s, struct check *c, bool granted, int64_t retry_in_ms)
+{
+    c->lease_pending = false;
+    if (s->stopped || c->paused || c->removed) {
+        return;
+    }
+    if (granted) {
+        if (c->run != NULL || c->queued) {
+            c->skipped_total++;
+            s->skipped_total++;
+            return;
+        }
+        go(s, c, c->lease_due_ms);
+        return;
+    }
+    c->skipped_not_owner_total++;
+    s->skipped_not_owner_total++;
+    /* Ask again right after the holder's lease would end: if the holder
+     * is alive it renews first and this tick is skipped again; if it
+     * died, this daemon takes the check over then. Only ever earlier than
+     * the grid's own next tick. */
+    if (retry_in_ms >= 0 && c->heap_index < s->nheap && s->heap[c->heap_index] == c) {
+        int64_t at = (int64_t)uv_now(s->daemon->loop) + retry_in_ms + 1;
+        if (at < c->next_due_ms) {
+            c->next_due_ms = at;
+            heap_up(s, c->heap_index);
+            arm(s);
+        }
+    }
+}
 
 /* The timer: run everything that is due, advance each on its grid. */
 static void on_timer(uv_timer_t *t)
@@ -453,6 +501,13 @@ void sched_run_done(struct sched *s, struct check *c)
     }
 }
 
+/* Put a gate before every due tick. */
+void sched_set_gate(struct sched *s, sched_gate_fn fn, void *arg)
+{
+    s->gate = fn;
+    s->gate_arg = arg;
+}
+
 /* Stop starting runs. */
 void sched_stop(struct sched *s)
 {
@@ -483,6 +538,7 @@ void sched_get_stats(const struct sched *s, struct sched_stats *out)
 {
     out->started_total = s->started_total;
     out->skipped_total = s->skipped_total;
+    out->skipped_not_owner_total = s->skipped_not_owner_total;
     out->queued_total = s->queued_total;
     out->in_flight = s->nrunning;
     out->queue_length = s->queue_length;

@@ -21,6 +21,7 @@ struct sched;
 struct sched_stats {
     uint64_t started_total;      /* runs started */
     uint64_t skipped_total;      /* ticks skipped because the check was still running */
+    uint64_t skipped_not_owner_total;  /* ticks another daemon of the cluster ran */
     uint64_t queued_total;       /* runs that waited for a concurrency slot */
     size_t in_flight;
     size_t queue_length;
@@ -61,6 +62,19 @@ void sched_set_interval(struct sched *s, struct check *c, int64_t interval_ms);
 /* Called by check_run_finish when c's run has ended: frees the slot, starts
  * the next queued check, and destroys c if it was removed meanwhile. */
 void sched_run_done(struct sched *s, struct check *c);
+
+/* Asked each time c is due, with the interval it runs at now: true when
+ * the tick may go on now; false when the answer comes later through
+ * sched_lease_reply (the cluster's lease gate). Must not block. */
+typedef bool (*sched_gate_fn)(struct check *c, int64_t interval_ms, void *arg);
+void sched_set_gate(struct sched *s, sched_gate_fn fn, void *arg);
+
+/* The answer to a lease asked for by c's due tick (cluster_lease): when
+ * granted the tick goes on (starts or waits for a slot); when not, it is
+ * counted in skipped_not_owner_total, and retry_in_ms >= 0 (the holder's
+ * lease life left) brings c's next tick forward to just after that lease
+ * ends, so a dead holder's check moves without waiting a whole interval. */
+void sched_lease_reply(struct sched *s, struct check *c, bool granted, int64_t retry_in_ms);
 
 /* Stop starting runs (drain). Runs in flight go on. */
 void sched_stop(struct sched *s);

@@ -19,4 +19,23 @@
  * changed, with the previous state in *from. */
 bool state_apply(struct check *c, const struct result *r, enum check_state *from);
 
+/* Count r in c's metrics (outcomes, duration histogram) alone. state_apply
+ * does it itself; a locations-all check's own results use this with
+ * state_location_apply. */
+void state_count(struct check *c, const struct result *r);
+
+/* Apply r to one location's state machine, with conf's thresholds, by the
+ * same rules. Returns true when that location's state changed. */
+bool state_location_apply(struct check_location *loc, const struct conf_check *conf,
+                          const struct result *r);
+
+/* The state of a "locations: all" check from its locations' views. Only
+ * locations heard within max_age_ms before now count; the others are
+ * removed from locs (*n shrinks). With q = min(quorum, locations left):
+ * down when at least q say down; degraded when at least q say down or
+ * degraded; up when any says up; else unknown. The min keeps a daemon that
+ * lost its peers (Redis down) able to see an outage on its own. */
+enum check_state state_aggregate(struct check_location *locs, size_t *n, int quorum,
+                                 int64_t now_ms, int64_t max_age_ms);
+
 #endif

@@ -355,6 +355,15 @@ static const struct ipc_field hello_result_fields[] = {
 };
 TYPE(ipc_hello_result_type, ipc_hello_result, hello_result_fields);
 
+static const struct ipc_field location_fields[] = {
+    STR(struct ipc_location, name),
+    STR(struct ipc_location, state),
+    I64(struct ipc_location, last_ms),
+    STR(struct ipc_location, last_outcome),
+    STR(struct ipc_location, last_error),
+};
+TYPE(ipc_location_type, ipc_location, location_fields);
+
 static const struct ipc_field check_fields[] = {
     STR(struct ipc_check, name),
     STR(struct ipc_check, app),
@@ -378,6 +387,9 @@ static const struct ipc_field check_fields[] = {
     STR(struct ipc_check, last_error),
     STR(struct ipc_check, last_condition),
     STR(struct ipc_check, held_by),
+    STR(struct ipc_check, runner),
+    I64(struct ipc_check, skipped_not_owner),
+    ARRAY(struct ipc_check, locations, nlocations, ipc_location_type),
 };
 TYPE(ipc_check_type, ipc_check, check_fields);
 
@@ -411,6 +423,11 @@ static const struct ipc_field status_fields[] = {
     I64(struct ipc_status, clients),
     I64(struct ipc_status, subscribers),
     BOOL(struct ipc_status, draining),
+    STR(struct ipc_status, node),
+    STR(struct ipc_status, cluster),
+    BOOL(struct ipc_status, cluster_connected),
+    I64(struct ipc_status, cluster_peers),
+    I64(struct ipc_status, checks_owned),
     ARRAY(struct ipc_status, apps, napps, ipc_app_status_type),
 };
 TYPE(ipc_status_type, ipc_status, status_fields);

@@ -180,6 +180,16 @@ struct ipc_hello_result {
 };
 extern const struct ipc_type ipc_hello_params_type, ipc_hello_result_type;
 
+/* One location's view of a "locations: all" check (checks.get). */
+struct ipc_location {
+    char *name;                 /* the daemon's node name */
+    char *state;                /* that location's own state */
+    int64_t last_ms;            /* start of its last run */
+    char *last_outcome;
+    char *last_error;
+};
+extern const struct ipc_type ipc_location_type;
+
 /* A check as status.get, checks.list and checks.get show it. */
 struct ipc_check {
     char *name;
@@ -205,6 +215,11 @@ struct ipc_check {
     char *last_condition;       /* the failed condition */
     char *held_by;              /* what holds its new alerts back ("depends-on db",
                                    "deploy 12", "flapping"); absent when nothing */
+    char *runner;               /* node name of the daemon that ran the last result
+                                   (cluster); absent without Redis */
+    int64_t skipped_not_owner;  /* ticks another daemon of the cluster ran */
+    struct ipc_location *locations;   /* locations: all: each location heard from */
+    size_t nlocations;
 };
 extern const struct ipc_type ipc_check_type;
 
@@ -230,6 +245,11 @@ struct ipc_status {
     int64_t clients;            /* connected to the socket */
     int64_t subscribers;
     bool draining;
+    char *node;                 /* this daemon's node name (redis.url set) */
+    char *cluster;              /* the cluster it shares checks in; absent none */
+    bool cluster_connected;     /* Redis reachable */
+    int64_t cluster_peers;      /* other daemons heard from lately */
+    int64_t checks_owned;       /* check leases this daemon holds */
     struct ipc_app_status *apps;
     size_t napps;
 };

@@ -1138,6 +1138,8 @@ static void test_scaling_keys(void **state)
              NAME ":6:44: checks[1].locations: unknown locations \"some\" (one, all)",
              NULL);
     load_bad("cluster: eu\n" TCP_CHECK, NAME ":1:1: cluster: sharing checks needs redis.url", NULL);
+    load_bad("redis: {url: \"redis://h:99999/0\"}\n" TCP_CHECK,
+             NAME ":1:9: redis.url: port must be 1-65535", NULL);
     load_bad("checks:\n  - {name: a, type: tcp, host: h, port: 1, locations: all}\n",
              NAME ":1:1: checks[0].locations: \"all\" needs a cluster (cluster and redis.url)",
              NULL);

@@ -148,6 +148,17 @@ static const struct ipc_hello_result hello_result = {
     .admin = true,
 };
 
+static const struct ipc_location location_rows[] = {
+    {.name = "fra-1", .state = "down", .last_ms = 1700000031000, .last_outcome = "degraded",
+     .last_error = "HTTP 503"},
+    {.name = "nyc-2", .state = "up", .last_ms = 1700000032000, .last_outcome = "up",
+     .last_error = "slow"},
+    {.name = "sfo-3", .state = "degraded", .last_ms = 1700000033000, .last_outcome = "down",
+     .last_error = "timeout"},
+    {.name = "sin-4", .state = "unknown", .last_ms = 1700000034000, .last_outcome = "unknown",
+     .last_error = "refused"},
+};
+
 static const struct ipc_check check_rows[] = {
     {
         .name = "shop-web",
@@ -172,6 +183,10 @@ static const struct ipc_check check_rows[] = {
         .last_error = "HTTP 503",
         .last_condition = "[STATUS] == 200",
         .held_by = "depends-on db",
+        .runner = "fra-1",
+        .skipped_not_owner = 17,
+        .locations = (struct ipc_location *)location_rows,
+        .nlocations = 2,
     },
     {
         .name = "shop-db",
@@ -196,6 +211,10 @@ static const struct ipc_check check_rows[] = {
         .last_error = "connect: refused",
         .last_condition = "[CONNECTED] == true",
         .held_by = "deploy 12",
+        .runner = "nyc-2",
+        .skipped_not_owner = 18,
+        .locations = (struct ipc_location *)location_rows + 2,
+        .nlocations = 2,
     },
 };
 
@@ -236,6 +255,11 @@ static const struct ipc_status status = {
     .clients = 15,
     .subscribers = 16,
     .draining = true,
+    .node = "fra-1",
+    .cluster = "edge",
+    .cluster_connected = true,
+    .cluster_peers = 19,
+    .checks_owned = 20,
     .apps = (struct ipc_app_status *)app_rows,
     .napps = NELEM(app_rows),
 };
@@ -633,6 +657,17 @@ static void eq_check(const void *x, const void *y)
     EQ_S(last_error);
     EQ_S(last_condition);
     EQ_S(held_by);
+    EQ_S(runner);
+    EQ_I(skipped_not_owner);
+    EQ_I(nlocations);
+    for (size_t i = 0; i < a->nlocations && i < b->nlocations; i++) {
+        const struct ipc_location *la = &a->locations[i], *lb = &b->locations[i];
+        eq_s("locations[].name", la->name, lb->name);
+        eq_s("locations[].state", la->state, lb->state);
+        eq_i("locations[].last_ms", la->last_ms, lb->last_ms);
+        eq_s("locations[].last_outcome", la->last_outcome, lb->last_outcome);
+        eq_s("locations[].last_error", la->last_error, lb->last_error);
+    }
 }
 
 static void eq_app_status(const void *x, const void *y)
@@ -668,6 +703,11 @@ static void eq_status(const void *x, const void *y)
     EQ_I(clients);
     EQ_I(subscribers);
     EQ_B(draining);
+    EQ_S(node);
+    EQ_S(cluster);
+    EQ_B(cluster_connected);
+    EQ_I(cluster_peers);
+    EQ_I(checks_owned);
     EQ_I(napps);
     for (size_t i = 0; i < a->napps && i < b->napps; i++) {
         eq_app_status(&a->apps[i], &b->apps[i]);

@@ -1,0 +1,194 @@
+/* cluster.h - several daemons on one Redis: fan-out, work sharing, locations.
+ *
+ * With redis.url set, every result a daemon runs and every event it emits
+ * is published as JSON on <prefix>:<cluster or "default">:results and
+ * :events; each daemon subscribes and applies its peers' messages, so a
+ * client attached to any daemon sees the whole fleet. A peer's result
+ * updates the check's state and last result and reaches the socket's
+ * subscribers; it is never stored here (its runner stores it) and never
+ * drives this daemon's alerts. Every daemon also says it is alive on
+ * :nodes every CLUSTER_NODE_EVERY_MS (shipwatch_cluster_peers).
+ *
+ * With `cluster` set, checks are shared: one lease per check in Redis,
+ * <prefix>:<cluster>:lease:<check> = node name, taken or renewed by a Lua
+ * script each time the check is due; only its holder runs it. Why leases
+ * rather than a stream with a consumer group and XAUTOCLAIM:
+ *  - the scheduler already owns the timing (fixed rate, offsets, post-deploy
+ *    cadence); a lease only answers "is it mine this tick", so nothing about
+ *    timing moves into Redis and a daemon alone behaves exactly as without
+ *    Redis;
+ *  - a stream needs a producer that enqueues each tick once for the whole
+ *    cluster, i.e. a leader (itself a lease) plus pending-entry bookkeeping;
+ *    a crashed consumer's entries move only after XAUTOCLAIM's idle time and
+ *    then run late, out of their grid, or twice;
+ *  - a lease gives stickiness: the same daemon keeps a check while it lives
+ *    (connection reuse, stable per-daemon metrics), and a dead daemon's
+ *    checks move by expiry alone, with no one having to notice the death;
+ *  - the cost is one small EVAL per check per interval, the same order as
+ *    the result's PUBLISH.
+ * Spreading: for each check, rendezvous hashing over this node and the
+ * live peers with the same check names (a fingerprint in their "alive"
+ * message) names a preferred node. A free lease is taken at once by its
+ * preferred node; another node defers for the grace first and takes it
+ * only if it is still free. A holder that is not the preferred node yields
+ * the lease at its next tick (that tick is skipped; the preferred node
+ * takes the check just after, one grace late), so daemons started one
+ * after another still end up sharing the checks evenly.
+ * The lease lives interval + min(interval / 4, 2 s). A daemon that does not
+ * get it learns its PTTL and asks again just after it expires, so the
+ * checks of a daemon that died move within two intervals. A graceful
+ * shutdown deletes the leases this daemon holds.
+ *
+ * With `locations: all` every daemon runs the check and publishes each
+ * result with its node name as the location; every daemon keeps each
+ * location's latest state and derives the check's state from them (see
+ * state_aggregate). The lease then only says which daemon alerts on, and
+ * stores, the aggregated state.
+ *
+ * Redis unreachable: every daemon runs all of its checks alone, logs it and
+ * emits a "cluster" event; it reconnects with backoff (100 ms doubling to
+ * 10 s, +-20% jitter) and rejoins. Messages from Redis are hostile input:
+ * capped at CLUSTER_MSG_MAX, typed field by field, unknown checks ignored.
+ *
+ * Everything runs on the daemon's loop (hiredis's libuv adapter); nothing
+ * blocks but the name lookup hiredis 0.14 does in redisAsyncConnect. */
+#ifndef SHIPWATCH_CLUSTER_H
+#define SHIPWATCH_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "check.h"
+
+struct daemon;
+struct event;
+struct cluster;
+
+#define CLUSTER_MSG_MAX (64 * 1024)  /* bytes of one message at most */
+#define CLUSTER_NAME_MAX 256         /* a check or node name, with its NUL */
+#define CLUSTER_EVENT_TEXT_MAX 4096  /* an event's message */
+#define CLUSTER_EVENT_DATA_MAX 16384 /* an event's data, as JSON text */
+#define CLUSTER_NODE_EVERY_MS 2000   /* "alive" messages */
+#define CLUSTER_PEER_TTL_MS 10000    /* a peer not heard from for this long is gone */
+#define CLUSTER_FP_MAX 24            /* a checks fingerprint (hex), with its NUL */
+
+/* Where Redis is, from redis.url. */
+struct cluster_url {
+    bool unix_socket;
+    char host[256];     /* tcp: name or address (no brackets) */
+    int port;           /* default 6379 */
+    char path[108];     /* unix socket path */
+    char user[128];     /* ACL user; "" none */
+    char password[256]; /* "" none; secret, never logged */
+    int db;             /* SELECT; default 0 */
+};
+
+/* Parse redis://[[user]:password@]host[:port][/db] (host may be [v6]) or
+ * unix:///path[?db=N]; user and password are percent-decoded. 0, or
+ * -EINVAL with the reason (never the password) in err. */
+int cluster_url_parse(const char *url, struct cluster_url *out, char *err, size_t errlen);
+
+enum cluster_msg_kind {
+    CLUSTER_MSG_RESULT,
+    CLUSTER_MSG_EVENT,
+    CLUSTER_MSG_NODE,
+};
+
+/* One message from a peer, parsed. The strings of an event are owned by
+ * the message and freed by cluster_msg_finish. */
+struct cluster_msg {
+    enum cluster_msg_kind kind;
+    char node[CLUSTER_NAME_MAX];    /* the sender, also the location */
+    int64_t ts_ms;                  /* node: when sent; event: its time */
+    char checks_fp[CLUSTER_FP_MAX]; /* node: its checks' fingerprint; "" none */
+    /* result */
+    char check[CLUSTER_NAME_MAX]; /* also an event's check ("" none) */
+    struct result result;
+    enum check_state state; /* the sender's state of the check after it
+                               (for a location: that location's) */
+    int64_t state_since_ms;
+    int fail_streak;
+    int ok_streak;
+    bool location; /* a per-location result (locations: all) */
+    /* event */
+    char *type;      /* never NULL in an event */
+    char *app, *env; /* NULL none */
+    char *message;   /* never NULL in an event */
+    char *data;      /* JSON object text, NULL none */
+};
+
+/* Parse one message of len bytes (not NUL-terminated). 0, -EMSGSIZE when
+ * longer than CLUSTER_MSG_MAX, -EINVAL when not a well-formed message.
+ * On failure *m holds nothing to free. */
+int cluster_msg_parse(const char *buf, size_t len, struct cluster_msg *m);
+
+/* Free what a parsed message owns; the struct itself is the caller's. */
+void cluster_msg_finish(struct cluster_msg *m);
+
+/* JSON texts of the messages this daemon sends; the caller frees them.
+ * NULL on allocation failure. */
+char *cluster_encode_result(const char *node, const char *check, const struct result *r,
+                            enum check_state state, int64_t state_since_ms, int fail_streak,
+                            int ok_streak, bool location);
+char *cluster_encode_event(const char *node, const struct event *ev);
+char *cluster_encode_node(const char *node, int64_t ts_ms, const char *checks_fp);
+
+/* Start connecting to d->conf->redis.url (asynchronously). *out is NULL and
+ * 0 returned when no URL is configured. -EINVAL with err for a bad URL,
+ * -ENOMEM. */
+int cluster_create(struct daemon *d, struct cluster **out, char *err, size_t errlen);
+
+/* At shutdown, once the scheduler stopped: delete the leases this daemon
+ * holds and disconnect, waiting for the replies up to a bounded time
+ * (cluster_closed turns true; the caller runs the loop meanwhile). */
+void cluster_close(struct cluster *cl);
+bool cluster_closed(const struct cluster *cl);
+
+/* Free after the loop ran the handles' close callbacks. NULL is a no-op. */
+void cluster_free(struct cluster *cl);
+
+/* This daemon's node name (redis, cluster and node-name are read at start
+ * only; a reload does not change them). */
+const char *cluster_node(const struct cluster *cl);
+
+/* Whether both connections are up (subscribed, authenticated). */
+bool cluster_connected(const struct cluster *cl);
+
+/* Whether this daemon alone decides about c: no cluster, Redis down, or
+ * this daemon holds c's lease. It then stores and alerts on c's state. */
+bool cluster_owns(const struct cluster *cl, const struct check *c);
+
+/* What the scheduler does with a due check. */
+enum cluster_gate {
+    CLUSTER_RUN,   /* run it now */
+    CLUSTER_ASKED, /* the lease was asked for: sched_lease_reply decides */
+};
+
+/* The lease gate, asked by the scheduler each time c is due at
+ * interval_ms; the lease lives interval + grace. Never blocks: with no cluster, Redis
+ * down, or a locations-all check (run everywhere; the lease only names the
+ * alerting daemon) it answers CLUSTER_RUN at once. */
+enum cluster_gate cluster_lease(struct cluster *cl, struct check *c, int64_t interval_ms);
+
+/* The lease's grace beyond the interval: min(interval / 4, 2 s). */
+int64_t cluster_lease_grace_ms(int64_t interval_ms);
+
+/* Publish c's result r (c's state after it) and an event. Dropped while
+ * Redis is unreachable (pub/sub is at most once anyway). */
+void cluster_publish_result(struct cluster *cl, const struct check *c, const struct result *r);
+void cluster_publish_event(struct cluster *cl, const struct event *ev);
+
+struct cluster_stats {
+    bool connected;
+    size_t checks_owned; /* leases held now */
+    size_t peers;        /* other daemons heard from within CLUSTER_PEER_TTL_MS */
+    uint64_t published_total;
+    uint64_t received_total; /* peers' messages applied */
+    uint64_t rejected_total; /* malformed or oversized messages */
+    uint64_t dropped_total;  /* not published: Redis down or backlogged */
+    uint64_t reconnects_total;
+};
+void cluster_get_stats(const struct cluster *cl, struct cluster_stats *out);
+
+#endif

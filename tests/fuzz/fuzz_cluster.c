@@ -1,0 +1,109 @@
+/* fuzz_cluster.c - libFuzzer: a peer's bytes on the Redis bus, and redis.url.
+ * Input: the first byte picks the target (even: a bus message, odd: a URL),
+ * the rest is the input. A message that parses is encoded again (results
+ * and events) and must parse back to the same fields; aborts otherwise. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "store.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Equal strings, NULL counting as "". */
+static bool same(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+static void check_result(const struct cluster_msg *m)
+{
+    char *text = cluster_encode_result(m->node, m->check, &m->result, m->state, m->state_since_ms,
+                                       m->fail_streak, m->ok_streak, m->location);
+    if (text == NULL) {
+        return;
+    }
+    struct cluster_msg b;
+    if (cluster_msg_parse(text, strlen(text), &b) != 0) {
+        /* A cut error text may end invalid UTF-8 that jansson then drops;
+         * nothing else may fail. */
+        abort();
+    }
+    if (b.kind != CLUSTER_MSG_RESULT || strcmp(b.node, m->node) != 0 ||
+        strcmp(b.check, m->check) != 0 || b.result.started_ms != m->result.started_ms ||
+        b.result.duration_us != m->result.duration_us || b.result.outcome != m->result.outcome ||
+        b.result.status != m->result.status || b.state != m->state ||
+        b.fail_streak != m->fail_streak || b.ok_streak != m->ok_streak ||
+        b.location != m->location ||
+        strcmp(b.result.failed_condition, m->result.failed_condition) != 0) {
+        abort();
+    }
+    cluster_msg_finish(&b);
+    free(text);
+}
+
+static void check_event(const struct cluster_msg *m)
+{
+    struct event ev = {.ts_ms = m->ts_ms,
+                       .type = m->type,
+                       .check = m->check[0] ? m->check : NULL,
+                       .app = m->app,
+                       .env = m->env,
+                       .message = m->message,
+                       .data = m->data};
+    char *text = cluster_encode_event(m->node, &ev);
+    if (text == NULL) {
+        return;
+    }
+    struct cluster_msg b;
+    if (cluster_msg_parse(text, strlen(text), &b) != 0 || b.kind != CLUSTER_MSG_EVENT ||
+        b.ts_ms != m->ts_ms || !same(b.type, m->type) || strcmp(b.check, m->check) != 0 ||
+        !same(b.message, m->message) || !same(b.data, m->data)) {
+        abort();
+    }
+    cluster_msg_finish(&b);
+    free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0) {
+        return 0;
+    }
+    const char *in = (const char *)data + 1;
+    size_t len = size - 1;
+    if (data[0] & 1) {
+        char *url = malloc(len + 1);
+        if (url == NULL) {
+            return 0;
+        }
+        memcpy(url, in, len);
+        url[len] = '\0';
+        struct cluster_url u;
+        char err[200];
+        if (cluster_url_parse(url, &u, err, sizeof(err)) == 0) {
+            if (!u.unix_socket && (u.host[0] == '\0' || u.port < 1 || u.port > 65535)) {
+                abort();
+            }
+            if (u.unix_socket && u.path[0] != '/') {
+                abort();
+            }
+        }
+        free(url);
+        return 0;
+    }
+    struct cluster_msg m;
+    if (cluster_msg_parse(in, len, &m) != 0) {
+        return 0;
+    }
+    if (m.kind == CLUSTER_MSG_RESULT) {
+        check_result(&m);
+    } else if (m.kind == CLUSTER_MSG_EVENT) {
+        check_event(&m);
+    }
+    cluster_msg_finish(&m);
+    return 0;
+}

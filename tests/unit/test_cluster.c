@@ -1,0 +1,453 @@
+/* test_cluster.c - redis.url and bus message parsing (incl. hostile input),
+ * per-location states and the quorum. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "state.h"
+#include "store.h"
+
+/* --- redis.url --- */
+
+static void url_tcp(void **state)
+{
+    struct cluster_url u;
+    char err[200];
+    assert_int_equal(cluster_url_parse("redis://127.0.0.1:6380/2", &u, err, sizeof(err)), 0);
+    assert_false(u.unix_socket);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 6380);
+    assert_int_equal(u.db, 2);
+    assert_string_equal(u.password, "");
+
+    assert_int_equal(cluster_url_parse("redis://cache.internal", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.host, "cache.internal");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+
+    assert_int_equal(cluster_url_parse("redis://host/", &u, err, sizeof(err)), 0);
+    assert_int_equal(u.db, 0);
+
+    assert_int_equal(cluster_url_parse("redis://:s%40cr%3At@h:1/0", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.password, "s@cr:t");
+    assert_string_equal(u.host, "h");
+    assert_int_equal(u.port, 1);
+
+    assert_int_equal(cluster_url_parse("redis://ops:pw@h", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.user, "ops");
+    assert_string_equal(u.password, "pw");
+
+    /* A raw '@' in the password: the last '@' ends the credentials. */
+    assert_int_equal(cluster_url_parse("redis://:p@ss@h:7", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.password, "p@ss");
+    assert_string_equal(u.host, "h");
+
+    assert_int_equal(cluster_url_parse("redis://[::1]:6390/3", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 6390);
+    assert_int_equal(u.db, 3);
+}
+
+static void url_unix(void **state)
+{
+    struct cluster_url u;
+    char err[200];
+    assert_int_equal(cluster_url_parse("unix:///run/redis/redis.sock", &u, err, sizeof(err)), 0);
+    assert_true(u.unix_socket);
+    assert_string_equal(u.path, "/run/redis/redis.sock");
+    assert_int_equal(cluster_url_parse("unix:///tmp/r.sock?db=4", &u, err, sizeof(err)), 0);
+    assert_int_equal(u.db, 4);
+}
+
+static void url_bad(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "http://h",
+        "rediss://h",
+        "redis://",
+        "redis://:6379",
+        "redis://h:0",
+        "redis://h:65536",
+        "redis://h:99999999999999",
+        "redis://h:-1",
+        "redis://h:12ab",
+        "redis://h/x",
+        "redis://h/-1",
+        "redis://h/1/2",
+        "redis://password@h",
+        "redis://:%zz@h",
+        "redis://:%4@h",
+        "redis://:%@h",
+        "redis://:%00@h",
+        "redis://[::1",
+        "redis://[::1]x",
+        "redis://h h",
+        "unix://",
+        "unix://relative.sock",
+        "unix:///tmp/r.sock?db=x",
+        "unix:///tmp/r.sock?x=1",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct cluster_url u;
+        char err[200] = "";
+        if (cluster_url_parse(bad[i], &u, err, sizeof(err)) != -EINVAL) {
+            fail_msg("accepted %s", bad[i]);
+        }
+        assert_true(err[0] != '\0');
+        /* the password never appears in the reason */
+        assert_null(strstr(err, "%zz"));
+    }
+    struct cluster_url u;
+    char err[200];
+    assert_int_equal(cluster_url_parse(NULL, &u, err, sizeof(err)), -EINVAL);
+
+    /* Overlong parts are refused, not cut. */
+    char url[2048];
+    memset(url, 'a', sizeof(url));
+    memcpy(url, "redis://", 8);
+    url[sizeof(url) - 1] = '\0';
+    assert_int_equal(cluster_url_parse(url, &u, err, sizeof(err)), -EINVAL);
+    snprintf(url, sizeof(url), "redis://:%0600d@h", 0);
+    assert_int_equal(cluster_url_parse(url, &u, err, sizeof(err)), -EINVAL);
+    snprintf(url, sizeof(url), "unix:///%0300d", 0);
+    assert_int_equal(cluster_url_parse(url, &u, err, sizeof(err)), -EINVAL);
+}
+
+/* --- messages --- */
+
+static int parse_s(const char *s, struct cluster_msg *m)
+{
+    return cluster_msg_parse(s, strlen(s), m);
+}
+
+static void result_round_trip(void **state)
+{
+    struct result r;
+    memset(&r, 0, sizeof(r));
+    r.started_ms = 1700000000123;
+    r.duration_us = 4567;
+    r.outcome = STATE_DOWN;
+    r.status = 503;
+    r.cert_expiry_s = 1800000000;
+    snprintf(r.error, sizeof(r.error), "HTTP 503 \"quoted\" \\ and \xc3\xa9");
+    snprintf(r.failed_condition, sizeof(r.failed_condition), "[STATUS] (503) == 200");
+    char *text =
+        cluster_encode_result("node-a", "api health", &r, STATE_DEGRADED, 1699, 2, 0, true);
+    assert_non_null(text);
+
+    struct cluster_msg m;
+    assert_int_equal(parse_s(text, &m), 0);
+    assert_int_equal(m.kind, CLUSTER_MSG_RESULT);
+    assert_string_equal(m.node, "node-a");
+    assert_string_equal(m.check, "api health");
+    assert_int_equal(m.result.started_ms, r.started_ms);
+    assert_int_equal(m.result.duration_us, r.duration_us);
+    assert_int_equal(m.result.outcome, STATE_DOWN);
+    assert_int_equal(m.result.status, 503);
+    assert_int_equal(m.result.cert_expiry_s, r.cert_expiry_s);
+    assert_string_equal(m.result.error, r.error);
+    assert_string_equal(m.result.failed_condition, r.failed_condition);
+    assert_int_equal(m.state, STATE_DEGRADED);
+    assert_int_equal(m.state_since_ms, 1699);
+    assert_int_equal(m.fail_streak, 2);
+    assert_int_equal(m.ok_streak, 0);
+    assert_true(m.location);
+    cluster_msg_finish(&m);
+    free(text);
+
+    /* Invalid UTF-8 in the error text is dropped, not a broken message. */
+    snprintf(r.error, sizeof(r.error), "bad \xff\xfe bytes");
+    text = cluster_encode_result("n", "c", &r, STATE_UP, 0, 0, 1, false);
+    assert_non_null(text);
+    assert_int_equal(parse_s(text, &m), 0);
+    assert_string_equal(m.result.error, "");
+    assert_false(m.location);
+    free(text);
+}
+
+static void event_round_trip(void **state)
+{
+    struct event ev = {
+        .ts_ms = 42,
+        .type = "state",
+        .check = "db",
+        .app = "shop",
+        .env = "prod",
+        .message = "db: up -> down",
+        .data = "{\"from\":\"up\",\"to\":\"down\"}",
+    };
+    char *text = cluster_encode_event("b", &ev);
+    assert_non_null(text);
+    struct cluster_msg m;
+    assert_int_equal(parse_s(text, &m), 0);
+    assert_int_equal(m.kind, CLUSTER_MSG_EVENT);
+    assert_string_equal(m.node, "b");
+    assert_int_equal(m.ts_ms, 42);
+    assert_string_equal(m.type, "state");
+    assert_string_equal(m.check, "db");
+    assert_string_equal(m.app, "shop");
+    assert_string_equal(m.env, "prod");
+    assert_string_equal(m.message, "db: up -> down");
+    assert_string_equal(m.data, "{\"from\":\"up\",\"to\":\"down\"}");
+    cluster_msg_finish(&m);
+    free(text);
+
+    /* Not about a check, no data, data not an object: omitted. */
+    struct event ev2 = {.ts_ms = 1, .type = "daemon", .message = "started", .data = "[1]"};
+    text = cluster_encode_event("b", &ev2);
+    assert_int_equal(parse_s(text, &m), 0);
+    assert_string_equal(m.check, "");
+    assert_null(m.app);
+    assert_null(m.data);
+    cluster_msg_finish(&m);
+    free(text);
+
+    text = cluster_encode_node("c", 77, "00ff00ff00ff00ff");
+    assert_int_equal(parse_s(text, &m), 0);
+    assert_int_equal(m.kind, CLUSTER_MSG_NODE);
+    assert_string_equal(m.node, "c");
+    assert_int_equal(m.ts_ms, 77);
+    assert_string_equal(m.checks_fp, "00ff00ff00ff00ff");
+    free(text);
+    text = cluster_encode_node("c", 77, NULL);
+    assert_int_equal(parse_s(text, &m), 0);
+    assert_string_equal(m.checks_fp, "");
+    free(text);
+    /* a fingerprint that is too long or not a string */
+    assert_int_equal(parse_s("{\"v\":1,\"kind\":\"node\",\"node\":\"n\",\"ts_ms\":1,"
+                             "\"checks\":\"0123456789abcdef0123456789\"}",
+                             &m),
+                     -EINVAL);
+    assert_int_equal(parse_s("{\"v\":1,\"kind\":\"node\",\"node\":\"n\",\"ts_ms\":1,"
+                             "\"checks\":5}",
+                             &m),
+                     -EINVAL);
+}
+
+#define RES                                                                                        \
+    "\"v\":1,\"kind\":\"result\",\"node\":\"n\",\"ts_ms\":1,\"duration_us\":2,\"outcome\":\"up\"," \
+    "\"state\":\"up\""
+
+static void hostile_messages(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "null",
+        "[]",
+        "\"x\"",
+        "{",
+        "{}",
+        "{\"v\":2,\"kind\":\"node\",\"node\":\"n\",\"ts_ms\":1}",
+        "{\"v\":\"1\",\"kind\":\"node\",\"node\":\"n\",\"ts_ms\":1}",
+        "{\"v\":1,\"kind\":\"node\",\"node\":\"\",\"ts_ms\":1}",
+        "{\"v\":1,\"kind\":\"node\",\"node\":\"a\\u0000b\",\"ts_ms\":1}",
+        "{\"v\":1,\"kind\":\"node\",\"node\":\"a\\nb\",\"ts_ms\":1}",
+        "{\"v\":1,\"kind\":\"node\",\"node\":5,\"ts_ms\":1}",
+        "{\"v\":1,\"kind\":\"node\",\"node\":\"n\"}",
+        "{\"v\":1,\"kind\":\"node\",\"node\":\"n\",\"ts_ms\":-5}",
+        "{\"v\":1,\"kind\":\"node\",\"node\":\"n\",\"ts_ms\":1.5}",
+        "{\"v\":1,\"kind\":\"node\",\"node\":\"n\",\"ts_ms\":1,\"ts_ms\":2}",
+        "{\"v\":1,\"kind\":\"what\",\"node\":\"n\",\"ts_ms\":1}",
+        "{\"v\":1,\"node\":\"n\",\"ts_ms\":1}",
+        "{" RES "}", /* no check */
+        "{" RES ",\"check\":\"\"}",
+        "{" RES ",\"check\":[\"c\"]}",
+        "{" RES ",\"check\":\"c\",\"outcome\":\"sideways\"}",
+        "{" RES ",\"check\":\"c\",\"status\":-2}",
+        "{" RES ",\"check\":\"c\",\"status\":99999999999}",
+        "{" RES ",\"check\":\"c\",\"fail_streak\":-1}",
+        "{" RES ",\"check\":\"c\",\"ok_streak\":\"1\"}",
+        "{" RES ",\"check\":\"c\",\"error\":7}",
+        "{" RES ",\"check\":\"c\",\"error\":\"a\\u0000b\"}",
+        "{" RES ",\"check\":\"c\",\"location\":1}",
+        "{\"v\":1,\"kind\":\"result\",\"node\":\"n\",\"check\":\"c\",\"ts_ms\":1,\"outcome\":"
+        "\"up\","
+        "\"state\":\"up\"}", /* no duration */
+        "{\"v\":1,\"kind\":\"event\",\"node\":\"n\",\"ts_ms\":1,\"message\":\"m\"}",
+        "{\"v\":1,\"kind\":\"event\",\"node\":\"n\",\"ts_ms\":1,\"type\":\"t\"}",
+        "{\"v\":1,\"kind\":\"event\",\"node\":\"n\",\"ts_ms\":1,\"type\":\"t\",\"message\":\"m\","
+        "\"data\":[1]}",
+        "{\"v\":1,\"kind\":\"event\",\"node\":\"n\",\"ts_ms\":1,\"type\":\"t\",\"message\":\"m\","
+        "\"data\":\"{}\"}",
+        "{\"v\":1,\"kind\":\"event\",\"node\":\"n\",\"ts_ms\":1,\"type\":\"\",\"message\":\"m\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct cluster_msg m;
+        if (parse_s(bad[i], &m) != -EINVAL) {
+            fail_msg("accepted %s", bad[i]);
+        }
+        /* nothing is left owned */
+        assert_null(m.type);
+        assert_null(m.message);
+    }
+
+    /* Oversized, before any parsing. */
+    size_t big = CLUSTER_MSG_MAX + 1;
+    char *buf = malloc(big);
+    assert_non_null(buf);
+    memset(buf, ' ', big);
+    struct cluster_msg m;
+    assert_int_equal(cluster_msg_parse(buf, big, &m), -EMSGSIZE);
+
+    /* Deep nesting within the cap: refused, no crash. */
+    size_t depth = 20000;
+    for (size_t i = 0; i < depth; i++) {
+        buf[i] = '[';
+    }
+    assert_int_equal(cluster_msg_parse(buf, depth, &m), -EINVAL);
+
+    /* A name one byte too long is refused; error text is cut on a
+     * character boundary. */
+    char name[CLUSTER_NAME_MAX + 1];
+    memset(name, 'n', CLUSTER_NAME_MAX);
+    name[CLUSTER_NAME_MAX] = '\0';
+    snprintf(buf, big, "{\"v\":1,\"kind\":\"node\",\"node\":\"%s\",\"ts_ms\":1}", name);
+    assert_int_equal(parse_s(buf, &m), -EINVAL);
+    name[CLUSTER_NAME_MAX - 1] = '\0';
+    snprintf(buf, big, "{\"v\":1,\"kind\":\"node\",\"node\":\"%s\",\"ts_ms\":1}", name);
+    assert_int_equal(parse_s(buf, &m), 0);
+
+    int n = snprintf(buf, big, "{" RES ",\"check\":\"c\",\"error\":\"");
+    for (int i = 0; i < 400; i++) {
+        n += snprintf(buf + n, big - (size_t)n, "\xc3\xa9");
+    }
+    snprintf(buf + n, big - (size_t)n, "\"}");
+    assert_int_equal(parse_s(buf, &m), 0);
+    size_t elen = strlen(m.result.error);
+    assert_true(elen < RESULT_ERROR_MAX);
+    assert_int_equal(elen % 2, 0); /* whole two-byte characters only */
+    assert_true(m.result.status == -1);
+
+    /* Event text over its cap is refused. */
+    char *msg = malloc(CLUSTER_EVENT_TEXT_MAX + 10);
+    assert_non_null(msg);
+    memset(msg, 'x', CLUSTER_EVENT_TEXT_MAX + 9);
+    msg[CLUSTER_EVENT_TEXT_MAX + 9] = '\0';
+    snprintf(
+        buf, big,
+        "{\"v\":1,\"kind\":\"event\",\"node\":\"n\",\"ts_ms\":1,\"type\":\"t\",\"message\":\"%s\"}",
+        msg);
+    assert_int_equal(parse_s(buf, &m), -EINVAL);
+    assert_null(m.message);
+    free(msg);
+
+    /* Unknown extra fields are ignored (newer peers). */
+    assert_int_equal(parse_s("{\"v\":1,\"kind\":\"node\",\"node\":\"n\",\"ts_ms\":1,\"x\":{}}", &m),
+                     0);
+
+    /* Random bytes never crash the parser. */
+    srand(7);
+    for (int round = 0; round < 20000; round++) {
+        size_t len = (size_t)(rand() % 200);
+        for (size_t i = 0; i < len; i++) {
+            static const char alphabet[] = "{}[]\":,01v\\ kindoderesultstatenull";
+            buf[i] = (rand() % 4 == 0) ? (char)(rand() % 256)
+                                       : alphabet[rand() % (sizeof(alphabet) - 1)];
+        }
+        if (cluster_msg_parse(buf, len, &m) == 0) {
+            cluster_msg_finish(&m);
+        }
+    }
+    free(buf);
+}
+
+/* --- locations and quorum --- */
+
+static struct check_location loc(const char *name, enum check_state s, int64_t heard)
+{
+    struct check_location l;
+    memset(&l, 0, sizeof(l));
+    snprintf(l.name, sizeof(l.name), "%s", name);
+    l.state = s;
+    l.heard_ms = heard;
+    return l;
+}
+
+static void quorum(void **state)
+{
+    struct check_location v[4];
+    size_t n;
+
+    /* Quorum 2 of 3: one location down is not enough. */
+    v[0] = loc("a", STATE_UP, 100);
+    v[1] = loc("b", STATE_UP, 100);
+    v[2] = loc("c", STATE_DOWN, 100);
+    n = 3;
+    assert_int_equal(state_aggregate(v, &n, 2, 100, 1000), STATE_UP);
+    v[1].state = STATE_DOWN;
+    assert_int_equal(state_aggregate(v, &n, 2, 100, 1000), STATE_DOWN);
+    v[1].state = STATE_DEGRADED;
+    assert_int_equal(state_aggregate(v, &n, 2, 100, 1000), STATE_DEGRADED);
+
+    /* Quorum 1: any location down. */
+    v[1].state = STATE_UP;
+    assert_int_equal(state_aggregate(v, &n, 1, 100, 1000), STATE_DOWN);
+
+    /* Expired locations are dropped; the quorum shrinks to the live ones so
+     * a daemon left alone still sees its own outage. */
+    v[0] = loc("a", STATE_DOWN, 5000);
+    v[1] = loc("b", STATE_DOWN, 100);
+    v[2] = loc("c", STATE_UP, 100);
+    n = 3;
+    assert_int_equal(state_aggregate(v, &n, 2, 5000, 1000), STATE_DOWN);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].name, "a");
+
+    /* Nothing heard: unknown; only unknowns: unknown. */
+    n = 0;
+    assert_int_equal(state_aggregate(v, &n, 2, 0, 1000), STATE_UNKNOWN);
+    v[0] = loc("a", STATE_UNKNOWN, 1);
+    v[1] = loc("b", STATE_UNKNOWN, 1);
+    n = 2;
+    assert_int_equal(state_aggregate(v, &n, 1, 1, 1000), STATE_UNKNOWN);
+}
+
+static void location_machine(void **state)
+{
+    struct conf_check conf = {.name = "c", .failure_threshold = 2, .success_threshold = 2};
+    struct check_location l = loc("a", STATE_UNKNOWN, 0);
+    l.last.status = -1;
+    struct result r;
+    memset(&r, 0, sizeof(r));
+    r.outcome = STATE_UP;
+    r.started_ms = 10;
+    assert_true(state_location_apply(&l, &conf, &r)); /* first result settles */
+    assert_int_equal(l.state, STATE_UP);
+    r.outcome = STATE_DOWN;
+    r.started_ms = 20;
+    assert_false(state_location_apply(&l, &conf, &r));
+    r.started_ms = 30;
+    assert_true(state_location_apply(&l, &conf, &r));
+    assert_int_equal(l.state, STATE_DOWN);
+    assert_int_equal(l.state_since_ms, 30);
+    assert_int_equal(l.fail_streak, 2);
+    assert_int_equal(l.last.started_ms, 30);
+}
+
+static void lease_grace(void **state)
+{
+    assert_int_equal(cluster_lease_grace_ms(1000), 250);
+    assert_int_equal(cluster_lease_grace_ms(30000), 2000);
+    assert_int_equal(cluster_lease_grace_ms(0), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(url_tcp),          cmocka_unit_test(url_unix),
+        cmocka_unit_test(url_bad),          cmocka_unit_test(result_round_trip),
+        cmocka_unit_test(event_round_trip), cmocka_unit_test(hostile_messages),
+        cmocka_unit_test(quorum),           cmocka_unit_test(location_machine),
+        cmocka_unit_test(lease_grace),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

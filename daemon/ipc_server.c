@@ -685,6 +685,8 @@ static void m_status(struct conn *c, uint32_t msgid)
     }
     struct cluster_stats cst;
     cluster_get_stats(d->cluster, &cst);
+    struct store_health sh;
+    store_health(d->store, &sh);
     struct ipc_status r = {
         .version = SHIPWATCH_VERSION,
         .pid = getpid(),
@@ -694,6 +696,9 @@ static void m_status(struct conn *c, uint32_t msgid)
         .store = d->conf->storage.driver,
         .store_queue = (int64_t)qlen,
         .store_write_errors = (int64_t)werr,
+        .store_degraded = sh.degraded,
+        .store_reason = sh.degraded && sh.reason[0] != '\0' ? sh.reason : NULL,
+        .store_spooled_bytes = (int64_t)sh.spooled_bytes,
         .checks = (int64_t)d->nchecks,
         .up = up,
         .down = down,

@@ -456,6 +456,7 @@ struct store_pg {
 
 static void writer_next(struct store_pg *s);
 static void conn_fail(struct pgconn *c, const char *why);
+static void conn_connect_step(struct pgconn *c);
 static void writer_connected(struct pgconn *c);
 static void pool_dispatch(struct store_pg *s);
 static void alerts_release(struct store_pg *s, int err);
@@ -614,7 +615,11 @@ static void conn_start(struct pgconn *c)
     c->state = C_CONNECTING;
     deadline_start(c, s->connect_ms);
     int rc = poll_set(c, UV_WRITABLE, true);
-    if (rc < 0) {
+    if (rc == -EBADF) {
+        /* No socket yet: the connect failed at once (refused). Let
+         * PQconnectPoll say so in libpq's words. */
+        conn_connect_step(c);
+    } else if (rc < 0) {
         conn_fail(c, uv_strerror(rc));
     }
 }
@@ -848,7 +853,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
      * forever with its error unread. Let libpq read the error and report. */
     c->events = 0;
     if (++c->poll_errors > POLL_ERRORS_MAX) {
-        conn_fail(c, uv_strerror(status));
+        /* libpq's own words when it has any (a refused connect), else the
+         * socket's. */
+        const char *why = c->pg != NULL ? PQerrorMessage(c->pg) : "";
+        conn_fail(c, why[0] != '\0' ? why : uv_strerror(status));
         return;
     }
     conn_io(c, UV_READABLE | (c->want & UV_WRITABLE));

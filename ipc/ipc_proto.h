@@ -241,6 +241,9 @@ struct ipc_status {
     char *store;                /* sqlite | postgres */
     int64_t store_queue;
     int64_t store_write_errors;
+    bool store_degraded;        /* writes wait: the store is unreachable */
+    char *store_reason;         /* why, while degraded; absent otherwise */
+    int64_t store_spooled_bytes;    /* writes waiting in the spool file */
     int64_t checks, up, down, degraded, unknown, paused;
     int64_t clients;            /* connected to the socket */
     int64_t subscribers;

@@ -116,6 +116,16 @@ static int cmd_status(struct ctx *x, char **args)
            up, s.draining ? ", shutting down" : "");
     printf("store %s, %lld writes queued, %lld write errors\n", s.store ? s.store : "?",
            (long long)s.store_queue, (long long)s.store_write_errors);
+    if (s.store_degraded) {
+        printf("store DEGRADED: %s; %lld bytes spooled, checks go on\n",
+               s.store_reason ? s.store_reason : "unavailable", (long long)s.store_spooled_bytes);
+    }
+    if (s.node != NULL) {
+        printf("node %s%s%s, Redis %s, %lld peers, %lld check leases held\n", s.node,
+               s.cluster ? " in cluster " : "", s.cluster ? s.cluster : "",
+               s.cluster_connected ? "connected" : "UNREACHABLE (running every check alone)",
+               (long long)s.cluster_peers, (long long)s.checks_owned);
+    }
     printf("%lld checks: %lld up, %lld down, %lld degraded, %lld unknown, %lld paused\n",
            (long long)s.checks, (long long)s.up, (long long)s.down, (long long)s.degraded,
            (long long)s.unknown, (long long)s.paused);

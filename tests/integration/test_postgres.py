@@ -10,11 +10,12 @@ newest result."""
 import os
 import re
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
 
-from harness import DaemonTest, SLOW, main, servers, wait_until
+from harness import SHIPWATCH, DaemonTest, SLOW, main, servers, wait_until
 
 CHECKS = 200
 
@@ -165,12 +166,22 @@ class PostgresTest(DaemonTest):
         status, body = self.http(d, '/readyz')
         self.assertEqual(status, 503)
         self.assertIn('store degraded', body)
-        # Checks run meanwhile, and the socket answers.
+        # Checks run meanwhile, and the socket answers and says why.
         wait_until(lambda: sum(self.counted(d).values()) >= 40, what='checks running')
-        self.assertEqual(d.rpc().call('status.get')['checks'], 20)
+        st = d.rpc().call('status.get')
+        self.assertEqual(st['checks'], 20)
+        self.assertTrue(st['store_degraded'])
+        self.assertIn('127.0.0.1', st['store_reason'])
+        out = subprocess.run([SHIPWATCH, 'status'], capture_output=True, text=True, timeout=30,
+                             env=dict(os.environ, SHIPWATCH_SOCKET=d.socket))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn('store DEGRADED: ', out.stdout)
         self.pg.start()
         wait_until(lambda: self.http(d, '/readyz')[0] == 200, timeout=60,
                    what='/readyz once the server is up')
+        st = d.rpc().call('status.get')
+        self.assertFalse(st['store_degraded'])
+        self.assertFalse(st.get('store_reason'))
         self.pause_all(d, 20)
         counted = self.counted(d)
         self.assertEqual(d.stop(), 0)

@@ -246,6 +246,9 @@ static const struct ipc_status status = {
     .store = "sqlite",
     .store_queue = 3,
     .store_write_errors = INT64_MAX,
+    .store_degraded = true,
+    .store_reason = "connection refused",
+    .store_spooled_bytes = 4096,
     .checks = 12,
     .up = 7,
     .down = 2,
@@ -694,6 +697,9 @@ static void eq_status(const void *x, const void *y)
     EQ_S(store);
     EQ_I(store_queue);
     EQ_I(store_write_errors);
+    EQ_B(store_degraded);
+    EQ_S(store_reason);
+    EQ_I(store_spooled_bytes);
     EQ_I(checks);
     EQ_I(up);
     EQ_I(down);

@@ -381,6 +381,7 @@ static const char *const id_seq[ID_KINDS] = {"events_id_seq", "deploys_id_seq", 
 struct idblock {
     int64_t next, end;          /* current block [next, end) */
     int64_t spare;              /* start of a reserved block not yet used; 0 none */
+    int64_t local_max;          /* largest id numbered without a block; 0 none */
     bool exhausted_logged;
 };
 
@@ -981,14 +982,24 @@ static int64_t id_take(struct store_pg *s, enum id_kind k)
         b->end = b->spare + ID_BLOCK;
         b->spare = 0;
     }
-    if (b->next >= b->end && !b->exhausted_logged) {
-        b->exhausted_logged = true;
-        log_warn(LOG_KV("store", "postgres", "sequence", id_seq[k]),
-                 "id block used up while the database is unreachable: continuing locally");
+    if (b->next >= b->end && b->local_max == 0) {
+        /* No block (the database was unreachable at start, or is gone
+         * since the last block ran out): number from the clock in
+         * microseconds, far above anything a sequence has handed out, so
+         * these rows never replace existing ones; the next block is taken
+         * past them (ids_sql), so ids keep increasing. */
+        int64_t base = wall_ms() * 1000;
+        b->next = b->next > base ? b->next : base;
+        if (!b->exhausted_logged) {
+            b->exhausted_logged = true;
+            log_warn(LOG_KV("store", "postgres", "sequence", id_seq[k]),
+                     "no id block while the database is unreachable: numbering from the clock");
+        }
     }
     int64_t id = b->next++;
     if (b->next >= b->end) {
         b->end = b->next;
+        b->local_max = id;
     }
     if (b->spare == 0 && !s->ids_fetching) {
         writer_kick(s);
@@ -1014,7 +1025,19 @@ static void ids_sql(const struct store_pg *s, struct sbuf *b)
     for (int k = 0; k < ID_KINDS; k++) {
         sb_str(b, first ? "" : ", ");
         first = false;
-        if (s->ids[k].spare == 0) {
+        if (s->ids[k].spare == 0 && s->ids[k].local_max > 0) {
+            /* Move the sequence past the ids numbered locally first: the
+             * FROM subquery runs before the select list. */
+            sb_str(b, "(SELECT nextval('");
+            sb_str(b, id_seq[k]);
+            sb_str(b, "') FROM (SELECT setval('");
+            sb_str(b, id_seq[k]);
+            sb_str(b, "', GREATEST(last_value, ");
+            sb_i64(b, s->ids[k].local_max);
+            sb_str(b, ")) FROM ");
+            sb_str(b, id_seq[k]);
+            sb_str(b, ") AS past)");
+        } else if (s->ids[k].spare == 0) {
             sb_str(b, "nextval('");
             sb_str(b, id_seq[k]);
             sb_str(b, "')");
@@ -1054,6 +1077,7 @@ static void ids_apply(struct store_pg *s, const PGresult *r)
         if (b->next >= b->end) {
             b->next = v;
             b->end = v + ID_BLOCK;
+            b->local_max = 0;
             b->exhausted_logged = false;
         } else {
             b->spare = v;

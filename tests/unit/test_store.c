@@ -1276,6 +1276,51 @@ static void pg_outage_spools_and_catches_up(void **state)
     uv_loop_close(&loop);
 }
 
+/* A store opened while the server is down has no id block: its ids must
+ * not replace rows the database already has, and ids taken after it comes
+ * back must still be larger. */
+static void pg_start_degraded_keeps_ids(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char path[600];
+    new_path(path, sizeof(path));
+    struct config *c = make_conf(path);
+    struct event ev = {.ts_ms = now_ms(), .type = "daemon", .message = "before"};
+    struct store *st = open_conf(&loop, c);
+    int64_t before = store_put_event(st, &ev);
+    assert_true(pump(&loop, st, all_written, 10000));
+    store_close(st);
+
+    pgctl("stop");
+    st = open_conf(&loop, c);
+    assert_true(is_degraded(st));
+    ev.message = "while down";
+    int64_t down1 = store_put_event(st, &ev);
+    int64_t down2 = store_put_event(st, &ev);
+    assert_true(down1 > before);
+    assert_true(down2 > down1);
+    pgctl("start");
+    assert_true(pump(&loop, st, all_written, 30000));
+    /* A block taken now lies past the ids numbered while down. */
+    ev.message = "after";
+    int64_t after = 0;
+    for (int i = 0; i < 200 && after <= down2; i++) {
+        after = store_put_event(st, &ev);
+        pump(&loop, st, all_written, 50);
+    }
+    assert_true(after > down2);
+    assert_true(pump(&loop, st, all_written, 10000));
+    store_close(st);
+    free_conf(c);
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM events WHERE id IN (%" PRId64 ", %" PRId64
+             ", %" PRId64 ")", before, down1, down2);
+    assert_int_equal(sql_int(path, sql), 3);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM events WHERE message = 'before'"), 1);
+    uv_loop_close(&loop);
+}
+
 /* Kill the writer's backend during batches: a batch whose COMMIT reply was
  * lost is not written twice, and none is lost. */
 static void pg_lost_commit_not_doubled(void **state)
@@ -1469,6 +1514,7 @@ static const struct CMUnitTest pg_tests[] = {
     cmocka_unit_test(pg_corrupt_spool_is_skipped),
     cmocka_unit_test(pg_lost_commit_not_doubled),
     cmocka_unit_test(pg_outage_spools_and_catches_up),
+    cmocka_unit_test(pg_start_degraded_keeps_ids),
     cmocka_unit_test(pg_silent_server_times_out),
 };
 

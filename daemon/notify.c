@@ -42,6 +42,7 @@ static const struct notifier_class *const notifier_classes[] = {
     &notify_discord_class,
     &notify_email_class,
     &notify_exec_class,
+    &notify_ntfy_class,
     &notify_slack_class,
     &notify_webhook_class,
 };

@@ -17,6 +17,8 @@
  *                 the payload on stdin; exit status 0 is delivered
  *   alertmanager  POST [{labels, annotations, startsAt, endsAt}] to
  *                 URL/api/v2/alerts
+ *   ntfy          POST the chat message to an ntfy topic URL with Title,
+ *                 Priority and Tags headers
  *
  * HTTP types run on the daemon's loop (libcurl multi through curlm), exec
  * through uv_spawn. Email runs on a thread of its own per attempt, reporting

@@ -129,6 +129,7 @@ extern const struct notifier_class notify_alertmanager_class;
 extern const struct notifier_class notify_discord_class;
 extern const struct notifier_class notify_email_class;
 extern const struct notifier_class notify_exec_class;
+extern const struct notifier_class notify_ntfy_class;
 extern const struct notifier_class notify_slack_class;
 extern const struct notifier_class notify_webhook_class;
 

@@ -627,6 +627,48 @@ static void render_alertmanager_body(void **state)
     free(p);
 }
 
+/* The chat message of the firing fixture, as ntfy's body carries it. */
+static void firing_text(char *out, size_t len)
+{
+    char host[256] = "";
+    gethostname(host, sizeof(host));
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, len,
+             "[FIRING] critical api-health (api/production): " SUMMARY "\n"
+             "Started: 2026-11-23T10:00:00.000Z\n"
+             "Alert #3 (down)%s%s",
+             host[0] != '\0' ? " on " : "", host);
+}
+
+static void render_ntfy_body(void **state)
+{
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("ntfy");
+    char *r = notify_render(&n, p, T_CREATED);
+    char want[1024];
+    firing_text(want, sizeof(want));
+    assert_string_equal(r, want);
+    free(r);
+    free(p);
+
+    /* A long summary: the message stays within ntfy's 4096 bytes, cut
+     * between characters with an ellipsis. */
+    char summary[6000];
+    for (size_t i = 0; i + 2 < sizeof(summary); i += 2) {
+        memcpy(summary + i, "\xC3\xA9", 2);
+    }
+    summary[sizeof(summary) - 2] = '\0';
+    struct alert a = firing_alert();
+    a.summary = summary;
+    p = notify_payload(&a, "firing", 1, T_CREATED);
+    r = notify_render(&n, p, T_CREATED);
+    assert_non_null(r);
+    assert_true(strlen(r) <= 4096);
+    assert_string_equal(r + strlen(r) - 3, "\xE2\x80\xA6");
+    free(r);
+    free(p);
+}
+
 /* --- live: a loop, curl, small servers --- */
 
 static uv_loop_t loop;
@@ -1341,6 +1383,140 @@ static void live_exec_timeout_kills_group(void **state)
     free(p);
 }
 
+/* Every header line of an HTTP request is one of want (NULL-terminated),
+ * and every one of want is there: the exact header set, in any order. */
+static void assert_headers_exactly(const char *req, const char *const *want)
+{
+    char *h = headers_of(req);
+    size_t nwant = 0;
+    while (want[nwant] != NULL) {
+        assert_header(h, want[nwant]);
+        nwant++;
+    }
+    size_t lines = 0;
+    for (const char *l = strstr(h, "\r\n") + 2; *l != '\0'; l = strstr(l, "\r\n") + 2) {
+        lines++;
+    }
+    if (lines != nwant) {
+        fail_msg("%zu header lines, expected %zu:\n%s", lines, nwant, h);
+    }
+    free(h);
+}
+
+/* ntfy: POST to the topic, the token from the URL as a bearer header, the
+ * summary as the Title, Priority and Tags from severity, event, app, env. */
+static void live_ntfy_firing(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("ntfy");
+    char u[256];
+    snprintf(u, sizeof(u), "http://:tk_AbC123@127.0.0.1:%d/shipwatch-alerts", srv.port);
+    n.url = u;
+    deliver(&n, p);
+    assert_true(done_ok);
+    assert_int_equal(srv.requests, 1);
+    assert_memory_equal(srv.req, "POST /shipwatch-alerts HTTP/1.1\r\n", 33);
+    char body[1024];
+    firing_text(body, sizeof(body));
+    char host[64], length[64];
+    snprintf(host, sizeof(host), "Host: 127.0.0.1:%d", srv.port);
+    snprintf(length, sizeof(length), "Content-Length: %zu", strlen(body));
+    const char *const want[] = {
+        host,
+        "User-Agent: shipwatch/" SHIPWATCH_VERSION,
+        "Accept: */*",
+        "Content-Type: text/plain; charset=utf-8",
+        "Title: " SUMMARY,
+        "Priority: 5",
+        "Tags: rotating_light,api,production",
+        "Authorization: Bearer tk_AbC123",
+        length,
+        NULL,
+    };
+    assert_headers_exactly(srv.req, want);
+    assert_string_equal(strstr(srv.req, "\r\n\r\n") + 4, body);
+    free(p);
+    srv_stop();
+}
+
+/* Resolved, warning, text that is not ASCII: RFC 2047 words on one line,
+ * Priority 4, the check mark; no token, no Authorization. */
+static void live_ntfy_resolved(void **state)
+{
+    srv_start(SRV_200);
+    struct alert a = firing_alert();
+    a.status = "resolved";
+    a.severity = "warning";
+    a.resolved_ms = T_RESOLVED;
+    a.env = "pr\xC3\xBC" "fung,eu";
+    a.summary = "Überwachung wieder grün — Dienst erreichbar, alle Prüfungen bestanden";
+    char *p = notify_payload(&a, "resolved", 8, T_CREATED);
+    struct conf_notifier n = notifier("ntfy");
+    n.url = (char *)url("/ops");
+    deliver(&n, p);
+    assert_true(done_ok);
+    assert_memory_equal(srv.req, "POST /ops HTTP/1.1\r\n", 20);
+    char *h = headers_of(srv.req);
+    assert_header(h, "Priority: 4");
+    assert_null(header_line(h, "Authorization: "));
+    assert_null(strstr(h, "\r\n "));                /* nothing folded */
+    const char *const labels[] = {"Title: ", "Tags: "};
+    const char *const plain[] = {a.summary, "white_check_mark,api,pr\xC3\xBC" "fung_eu"};
+    for (size_t k = 0; k < 2; k++) {
+        const char *c = header_line(h, labels[k]);
+        assert_non_null(c);
+        c += strlen(labels[k]);
+        char decoded[1024];
+        size_t dn = 0;
+        for (;;) {
+            assert_memory_equal(c, "=?UTF-8?B?", 10);
+            const char *end = strstr(c, "?=");
+            assert_non_null(end);
+            dn += unbase64(c + 10, (size_t)(end - c - 10), decoded + dn);
+            c = end + 2;
+            if (*c != ' ') {
+                break;
+            }
+            c++;
+        }
+        assert_memory_equal(c, "\r\n", 2);
+        decoded[dn] = '\0';
+        assert_string_equal(decoded, plain[k]);
+    }
+    free(h);
+    free(p);
+    srv_stop();
+}
+
+/* Info is ntfy's default priority, acknowledged has its own tag; a user
+ * and password stay Basic auth, sent by libcurl. */
+static void live_ntfy_basic_auth(void **state)
+{
+    srv_start(SRV_200);
+    struct alert a = firing_alert();
+    a.severity = "info";
+    a.status = "acknowledged";
+    a.ack_by = "alice";
+    a.ack_ms = T_ACK;
+    a.app = NULL;
+    a.env = NULL;
+    char *p = notify_payload(&a, "acknowledged", 9, T_CREATED);
+    struct conf_notifier n = notifier("ntfy");
+    char u[256];
+    snprintf(u, sizeof(u), "http://u:p@127.0.0.1:%d/t", srv.port);
+    n.url = u;
+    deliver(&n, p);
+    assert_true(done_ok);
+    char *h = headers_of(srv.req);
+    assert_header(h, "Priority: 3");
+    assert_header(h, "Tags: eyes");
+    assert_header(h, "Authorization: Basic dTpw");
+    free(h);
+    free(p);
+    srv_stop();
+}
+
 /* Many at once, mixed, all end. */
 static void live_many(void **state)
 {
@@ -1380,6 +1556,7 @@ int main(void)
         cmocka_unit_test(render_email_no_header_injection),
         cmocka_unit_test(render_email_utf8_subject),
         cmocka_unit_test(render_alertmanager_body),
+        cmocka_unit_test(render_ntfy_body),
         cmocka_unit_test_setup_teardown(live_webhook_200, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_slack_503, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_alertmanager_path, live_setup, live_teardown),
@@ -1391,6 +1568,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(live_exec_delivers, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_exec_failures, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_exec_timeout_kills_group, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_ntfy_firing, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_ntfy_resolved, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_ntfy_basic_auth, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_many, live_setup, live_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,7 +114,7 @@ char *notify_buf_take(struct notify_buf *b)
 
 /* --- UTF-8 --- */
 
-/* The bytes that stand for the character at s (n bytes left) in sb_text's
+/* The bytes that stand for the character at s (n bytes left) in notify_buf_text's
  * output, and in *len how many input bytes it takes. */
 static const char *text_char(const char *s, size_t n, bool clean, size_t *len, size_t *outlen)
 {
@@ -159,7 +159,7 @@ void notify_buf_text(struct notify_buf *b, const char *s, size_t max, bool clean
     }
 }
 
-/* A malloc'd valid UTF-8 copy of s, at most max bytes (see sb_text). */
+/* A malloc'd valid UTF-8 copy of s, at most max bytes (see notify_buf_text). */
 static char *utf8_copy(const char *s, size_t max)
 {
     struct notify_buf b = {0};

@@ -59,11 +59,13 @@ static char *render_email(const struct conf_notifier *conf, const struct notify_
     if (gmtime_r(&now_s, &tm) == NULL) {
         return NULL;
     }
-    notify_buf_fmt(&b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday], tm.tm_mday,
-           months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    notify_buf_fmt(&b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday],
+                   tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec);
 
     notify_buf_str(&b, "From: ");
-    notify_buf_text(&b, conf->from != NULL ? conf->from : "shipwatch@localhost", LINE_VALUE_MAX, true);
+    notify_buf_text(&b, conf->from != NULL ? conf->from : "shipwatch@localhost", LINE_VALUE_MAX,
+                    true);
     notify_buf_str(&b, "\r\n");
     if (conf->nto > 0) {
         notify_buf_str(&b, "To: ");
@@ -103,12 +105,12 @@ static char *render_email(const struct conf_notifier *conf, const struct notify_
         }
     }
     host[hn] = '\0';
-    notify_buf_fmt(&b, "Message-ID: <shipwatch.alert-%lld.delivery-%lld@%s>\r\n", (long long)v->id,
-           (long long)v->delivery_id, hn > 0 ? host : "localhost");
+    notify_buf_fmt(&b, "Message-ID: <shipwatch.alert-%lld.delivery-%lld@%s>\r\n",
+                   (long long)v->id, (long long)v->delivery_id, hn > 0 ? host : "localhost");
     notify_buf_str(&b, "MIME-Version: 1.0\r\n"
-               "Content-Type: text/plain; charset=utf-8\r\n"
-               "Content-Transfer-Encoding: 8bit\r\n"
-               "Auto-Submitted: auto-generated\r\n");
+                       "Content-Type: text/plain; charset=utf-8\r\n"
+                       "Content-Transfer-Encoding: 8bit\r\n"
+                       "Auto-Submitted: auto-generated\r\n");
     notify_buf_fmt(&b, "X-Shipwatch-Alert-Id: %lld\r\n", (long long)v->id);
     notify_buf_fmt(&b, "X-Shipwatch-Event: %s\r\n", v->event);
     notify_buf_str(&b, "\r\n");

@@ -97,6 +97,7 @@ static void on_exec_timer(uv_timer_t *t)
     uv_timer_start(&s->timer, on_exec_timer, KILL_WAIT_MS, 0);
 }
 
+/* The command exited: decide now, or once its output is drained. */
 static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
 {
     struct notify_send *s = p->data;
@@ -113,6 +114,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
     }
 }
 
+/* Reads of stdout and stderr go to one buffer, copied from at once. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct notify_send *s = h->data;

@@ -1858,7 +1858,7 @@ static const struct field check_fields[] = {
 #define NO(m) offsetof(struct conf_notifier, m)
 
 static const char *const notifier_types[] = {
-    "webhook", "slack", "discord", "email", "exec", "alertmanager", NULL,
+    "webhook", "slack", "discord", "email", "exec", "alertmanager", "ntfy", NULL,
 };
 
 enum { NT_NAME, NT_TYPE, NT_URL, NT_COMMAND, NT_FROM, NT_TO, NT_TLS };
@@ -2480,7 +2480,7 @@ static void parse_notifiers(struct ctx *x, const struct ynode *v, struct mark at
             if (!st[NT_TYPE].bad) {
                 report(x, iat,
                        "%s: notifier needs a type (webhook, slack, discord, email, exec, "
-                       "alertmanager)",
+                       "alertmanager, ntfy)",
                        ipath);
             }
             continue;

@@ -4,7 +4,9 @@
  * this module only renders and sends. Every notification starts as the
  * generic webhook body (notify_payload), a JSON object documented in
  * docs/alerts.md; the outbox stores that text, and each notifier type
- * renders its own message from it at send time:
+ * renders its own message from it at send time. A type is a class, one
+ * file daemon/notify_<type>.c and one row in notify.c's notifier_classes[];
+ * notify_class.h states what a class provides. Today's types:
  *
  *   webhook       POST the payload as it is
  *   slack         POST {"text": ...} to an incoming webhook
@@ -15,6 +17,8 @@
  *                 the payload on stdin; exit status 0 is delivered
  *   alertmanager  POST [{labels, annotations, startsAt, endsAt}] to
  *                 URL/api/v2/alerts
+ *   ntfy          POST the chat message to an ntfy topic URL with Title,
+ *                 Priority and Tags headers
  *
  * HTTP types run on the daemon's loop (libcurl multi through curlm), exec
  * through uv_spawn. Email runs on a thread of its own per attempt, reporting

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "daemon.h"
 #include "duration.h"
 
 #define KILL_GRACE_MS 2000
@@ -177,7 +176,7 @@ static void on_timer(uv_timer_t *t)
 static int exec_start(struct check_run *run)
 {
     const struct conf_check *c = run->check->conf;
-    uv_loop_t *loop = run->daemon->loop;
+    uv_loop_t *loop = run->env->loop;
     struct exec_run *x = calloc(1, sizeof(*x));
     if (x == NULL) {
         return -ENOMEM;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "harness.h"
 #include "sched.h"
 
 /* --- what the runs report to --- */
@@ -25,14 +26,6 @@ static size_t nstarts[64];
 static int results;
 
 static struct result last_result;
-
-/* The runs' clock: fixed, the scheduler reads the loop's own. */
-static int64_t fixed_now_ms(void *arg)
-{
-    return 1700000000000;
-}
-
-static const struct check_clock fixed_clock = {.now_ms = fixed_now_ms};
 
 /* The env's on_result: count, keep the last. */
 static void count_result(void *arg, struct check *c, const struct result *r)
@@ -104,6 +97,7 @@ static const struct check_type failing_type = {.name = "failing", .start = faili
 
 struct fixture {
     uv_loop_t loop;
+    struct harness_clock clock;
     struct check_env env;
     struct sched *sched;
     struct conf_check confs[64];
@@ -116,8 +110,9 @@ static struct fixture *setup(int n, int64_t interval_ms, int64_t run_for_ms, int
 {
     struct fixture *f = calloc(1, sizeof(*f));
     uv_loop_init(&f->loop);
+    harness_clock_init(&f->clock, 1700000000000);
     f->env = (struct check_env){
-        .loop = &f->loop, .clock = &fixed_clock, .on_result = count_result};
+        .loop = &f->loop, .clock = &f->clock.clock, .on_result = count_result};
     f->sched = sched_create(&f->loop, &f->env, concurrency);
     f->n = n;
     run_ms = run_for_ms;
@@ -309,7 +304,7 @@ static void failed_start_is_an_unknown_result(void **state)
     assert_int_equal(sched_run_now(f->sched, f->checks[0]), 0);
     assert_int_equal(results, 1);
     assert_int_equal(last_result.outcome, STATE_UNKNOWN);
-    assert_int_equal(last_result.started_ms, 1700000000000);
+    assert_int_equal(last_result.started_ms, f->clock.now_ms);
     assert_string_equal(last_result.error, "cannot start: Input/output error");
     assert_null(f->checks[0]->run);
     struct sched_stats st;

@@ -50,6 +50,16 @@ const struct check_type *check_type_for(enum check_kind kind)
     return check_types[kind];
 }
 
+/* What cc watches, for display, through its type's describe. */
+void check_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    const struct check_type *t = check_type_for(cc->kind);
+    out[0] = '\0';
+    if (t != NULL && t->describe != NULL) {
+        t->describe(cc, out, len);
+    }
+}
+
 /* The env's clock, unix milliseconds. */
 int64_t check_env_now_ms(const struct check_env *env)
 {

@@ -122,6 +122,9 @@ struct check_type {
     /* Abort a run in flight; the checker must still call check_run_finish()
      * from a later loop callback. May be NULL for types that cannot hang. */
     void (*cancel)(struct check_run *run);
+    /* What a check of this type watches, for display, secrets left out;
+     * always NUL-terminates out (len > 0). */
+    void (*describe)(const struct conf_check *cc, char *out, size_t len);
 };
 
 extern const struct check_type check_http_type;
@@ -131,6 +134,10 @@ extern const struct check_type check_heartbeat_type;
 
 /* The type for a kind. */
 const struct check_type *check_type_for(enum check_kind kind);
+
+/* What cc watches, for display (a URL without its user:password@, host:port,
+ * the command line, a heartbeat's period); "" for an unknown kind. len > 0. */
+void check_describe(const struct conf_check *cc, char *out, size_t len);
 
 /* One location's view of a "locations: all" check: that daemon's own
  * state machine over its own results. */

@@ -68,11 +68,19 @@ static int heartbeat_start(struct check_run *run)
     return 0;
 }
 
+/* The period and grace, for display (the token is a secret). */
+static void heartbeat_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    snprintf(out, len, "every %llds, %llds grace", (long long)(cc->period_ms / 1000),
+             (long long)(cc->grace_ms / 1000));
+}
+
 const struct check_type check_heartbeat_type = {
     .name = "heartbeat",
     .kind = CHECK_HEARTBEAT,
     .start = heartbeat_start,
     .cancel = NULL,
+    .describe = heartbeat_describe,
 };
 
 /* Constant-time string equality, for tokens. */

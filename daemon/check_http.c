@@ -215,9 +215,25 @@ static void http_cancel(struct check_run *run)
     }
 }
 
+/* The url with any user:password@ replaced by ***@, for display. */
+static void http_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    const char *url = cc->url != NULL ? cc->url : "";
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme != NULL ? scheme + 3 : url;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t)(end - host));
+    if (at == NULL) {
+        snprintf(out, len, "%s", url);
+    } else {
+        snprintf(out, len, "%.*s***@%s", (int)(host - url), url, at + 1);
+    }
+}
+
 const struct check_type check_http_type = {
     .name = "http",
     .kind = CHECK_HTTP,
     .start = http_start,
     .cancel = http_cancel,
+    .describe = http_describe,
 };

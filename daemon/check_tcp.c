@@ -179,9 +179,16 @@ static void tcp_cancel(struct check_run *run)
     }
 }
 
+/* host:port, for display. */
+static void tcp_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    snprintf(out, len, "%s:%d", cc->host != NULL ? cc->host : "", cc->port);
+}
+
 const struct check_type check_tcp_type = {
     .name = "tcp",
     .kind = CHECK_TCP,
     .start = tcp_start,
     .cancel = tcp_cancel,
+    .describe = tcp_describe,
 };

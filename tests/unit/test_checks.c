@@ -1,6 +1,7 @@
 /* test_checks.c - every checker on its own loop, without a daemon: HTTP
  * against a canned local server, TCP against a listening and a closed
- * port, exec with real /bin/sh plugins, heartbeats on a fake clock. */
+ * port, exec with real /bin/sh plugins, heartbeats on a fake clock; and
+ * what each type shows of its target. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,6 +87,40 @@ static const struct result *run(struct fixture *f, const char *name)
     const struct result *r = harness_checks_run(&f->h, check_named(f, name), DEADLINE_MS);
     assert_non_null(r);
     return r;
+}
+
+/* --- describe --- */
+
+static void describe_leaves_secrets_out(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n"
+            "  - {name: web, type: http, url: 'https://bob:hunter2@example.com:8443/health?x=1'}\n"
+            "  - {name: plain, type: http, url: 'http://example.com/a@b'}\n"
+            "  - {name: db, type: tcp, host: 10.0.0.5, port: 5432}\n"
+            "  - {name: disk, type: exec, command: [/usr/lib/check_disk, -w, '20%%']}\n"
+            "  - {name: backup, type: heartbeat, token: s3cret-token, period: 24h, grace: 30m}\n");
+    char out[256];
+    check_describe(check_named(f, "web")->conf, out, sizeof(out));
+    assert_string_equal(out, "https://***@example.com:8443/health?x=1");
+    assert_null(strstr(out, "hunter2"));
+    /* An @ in the path is not a password. */
+    check_describe(check_named(f, "plain")->conf, out, sizeof(out));
+    assert_string_equal(out, "http://example.com/a@b");
+    check_describe(check_named(f, "db")->conf, out, sizeof(out));
+    assert_string_equal(out, "10.0.0.5:5432");
+    check_describe(check_named(f, "disk")->conf, out, sizeof(out));
+    assert_string_equal(out, "/usr/lib/check_disk -w 20%");
+    check_describe(check_named(f, "backup")->conf, out, sizeof(out));
+    assert_string_equal(out, "every 86400s, 1800s grace");
+    /* A short buffer truncates, always terminated. */
+    char small[8];
+    check_describe(check_named(f, "disk")->conf, small, sizeof(small));
+    assert_string_equal(small, "/usr/li");
+    /* Every type has a describe. */
+    for (int k = CHECK_HTTP; k <= CHECK_HEARTBEAT; k++) {
+        assert_non_null(check_type_for((enum check_kind)k)->describe);
+    }
 }
 
 /* --- http --- */
@@ -390,6 +425,7 @@ static void heartbeat_found_by_token(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(describe_leaves_secrets_out, setup, teardown),
         cmocka_unit_test_setup_teardown(http_up_when_conditions_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(http_down_on_error_status_or_failed_condition, setup,
                                         teardown),

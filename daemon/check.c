@@ -63,7 +63,7 @@ void check_describe(const struct conf_check *cc, char *out, size_t len)
 /* The env's clock, unix milliseconds. */
 int64_t check_env_now_ms(const struct check_env *env)
 {
-    return env->clock->now_ms(env->clock->arg);
+    return env->clock->now_ms(env->clock);
 }
 
 /* Create a check for conf, state unknown. */

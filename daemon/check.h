@@ -65,10 +65,10 @@ struct result {
 };
 
 /* A wall clock handed in: the daemon's reads the real time, a test's is
- * moved by hand. */
+ * moved by hand. The same shape as common/'s struct clock. */
 struct check_clock {
-    int64_t (*now_ms)(void *arg);       /* unix milliseconds */
-    void *arg;
+    int64_t (*now_ms)(const struct check_clock *c);  /* unix ms now, by this clock */
+    void *ctx;                          /* the source's own data; not owned */
 };
 
 /* Everything a run needs from outside, handed in by its creator. */

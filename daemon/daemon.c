@@ -36,7 +36,7 @@ int64_t daemon_now_ms(void)
 }
 
 /* The wall clock, as handed to the checks. */
-static int64_t wall_now_ms(void *arg)
+static int64_t wall_now_ms(const struct check_clock *c)
 {
     return daemon_now_ms();
 }

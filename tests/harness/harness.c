@@ -157,16 +157,16 @@ struct config *harness_config(const char *yaml)
 }
 
 /* check_clock.now_ms of a fake clock. */
-static int64_t fake_now_ms(void *arg)
+static int64_t fake_now_ms(const struct check_clock *c)
 {
-    const struct harness_clock *hc = arg;
+    const struct harness_clock *hc = c->ctx;
     return hc->now_ms;
 }
 
 /* Start a fake clock at now_ms. */
 void harness_clock_init(struct harness_clock *hc, int64_t now_ms)
 {
-    hc->clock = (struct check_clock){.now_ms = fake_now_ms, .arg = hc};
+    hc->clock = (struct check_clock){.now_ms = fake_now_ms, .ctx = hc};
     hc->now_ms = now_ms;
 }
 

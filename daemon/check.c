@@ -1,12 +1,10 @@
-/* check.c - check types, state names, and the end of every run. */
+/* check.c - check types, state names, and the start and end of every run. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "deploy.h"
-#include "daemon.h"
-#include "sched.h"
 
 static const char *const state_names[] = {
     [STATE_UNKNOWN] = "unknown",
@@ -52,8 +50,24 @@ const struct check_type *check_type_for(enum check_kind kind)
     return check_types[kind];
 }
 
+/* What cc watches, for display, through its type's describe. */
+void check_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    const struct check_type *t = check_type_for(cc->kind);
+    out[0] = '\0';
+    if (t != NULL && t->describe != NULL) {
+        t->describe(cc, out, len);
+    }
+}
+
+/* The env's clock, unix milliseconds. */
+int64_t check_env_now_ms(const struct check_env *env)
+{
+    return env->clock->now_ms(env->clock);
+}
+
 /* Create a check for conf, state unknown. */
-struct check *check_create(struct daemon *d, const struct conf_check *conf)
+struct check *check_create(const struct conf_check *conf)
 {
     struct check *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -61,7 +75,6 @@ struct check *check_create(struct daemon *d, const struct conf_check *conf)
     }
     c->conf = conf;
     c->type = check_type_for(conf->kind);
-    c->daemon = d;
     c->state = STATE_UNKNOWN;
     c->paused = conf->paused;
     c->last.status = -1;
@@ -102,11 +115,43 @@ static void evaluate(struct check_run *run)
     r->failed_condition[0] = '\0';
 }
 
+/* Start a run of c in env; a start that fails ends the run at once. */
+int check_run_start(struct check *c, const struct check_env *env, check_run_end_fn on_end,
+                    void *on_end_arg)
+{
+    struct check_run *run = calloc(1, sizeof(*run));
+    if (run == NULL) {
+        return -ENOMEM;
+    }
+    run->check = c;
+    run->env = env;
+    run->on_end = on_end;
+    run->on_end_arg = on_end_arg;
+    run->started_ns = uv_hrtime();
+    run->result.started_ms = check_env_now_ms(env);
+    run->result.outcome = STATE_UP;
+    run->result.status = -1;
+    cond_facts_init(&run->facts);
+    c->run = run;
+    c->runs_total++;
+
+    int rc = c->type->start(run);
+    if (rc < 0) {
+        run->result.outcome = STATE_UNKNOWN;
+        snprintf(run->result.error, sizeof(run->result.error), "cannot start: %s",
+                 strerror(-rc));
+        check_run_finish(run);
+    }
+    return 0;
+}
+
 /* End a run: settle the outcome, hand the result on, free the run. */
 void check_run_finish(struct check_run *run)
 {
     struct check *c = run->check;
-    struct daemon *d = run->daemon;
+    const struct check_env *env = run->env;
+    check_run_end_fn on_end = run->on_end;
+    void *on_end_arg = run->on_end_arg;
     struct result r;
     bool cancelled = run->cancelled;
 
@@ -114,7 +159,9 @@ void check_run_finish(struct check_run *run)
     /* A removed check's conf belongs to a freed configuration: not read. */
     if (!cancelled && !c->removed && run->result.outcome == STATE_UP) {
         /* [DEPLOY].version: the app-env's last succeeded deploy. */
-        run->facts.deploy_version = deploy_succeeded_version(d, c->conf->app, c->conf->env);
+        if (env->deploy_version != NULL) {
+            run->facts.deploy_version = env->deploy_version(env->arg, c->conf->app, c->conf->env);
+        }
         evaluate(run);
     }
     r = run->result;
@@ -124,9 +171,11 @@ void check_run_finish(struct check_run *run)
     free(run->body);
     free(run);
 
-    if (!cancelled && !c->removed) {
-        daemon_on_result(d, c, &r);
+    if (!cancelled && !c->removed && env->on_result != NULL) {
+        env->on_result(env->arg, c, &r);
     }
-    /* sched_run_done frees c when a reload removed it meanwhile. */
-    sched_run_done(d->sched, c);
+    /* The scheduler's on_end frees c when a reload removed it meanwhile. */
+    if (on_end != NULL) {
+        on_end(on_end_arg, c);
+    }
 }

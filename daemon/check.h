@@ -1,14 +1,22 @@
 /* check.h - a check at run time, one run of it, and the check-type vtable.
  *
- * The scheduler owns struct check objects. To run one it fills a struct
- * check_run and calls type->start(); the checker does its work on the loop
- * and calls check_run_finish() exactly once, always from a loop callback
- * (never from inside start). check_run_finish() evaluates the conditions,
- * settles the outcome and hands the result to the daemon.
+ * The daemon owns struct check objects; the scheduler runs them. A run is
+ * started with check_run_start() in a struct check_env: the loop, the curl
+ * engine, the clock and the callback that receives results, all handed in,
+ * so a checker never reaches the daemon and a test can run one on its own
+ * loop with a fake clock. The checker does its work on env->loop and calls
+ * check_run_finish() exactly once, always from a loop callback (never from
+ * inside start). check_run_finish() evaluates the conditions, settles the
+ * outcome, hands the result to env->on_result and then tells whoever
+ * started the run (on_end) that it is over.
  *
  * A checker copies what it needs from check->conf in start(): a reload may
  * swap the conf pointer (same fingerprint) or free it (removed check) while
- * the run is in flight. */
+ * the run is in flight.
+ *
+ * Ownership: the env and the clock belong to their creator and must outlive
+ * every run and scheduler pointing at them; a run belongs to the checker
+ * until check_run_finish() frees it. */
 #ifndef SHIPWATCH_CHECK_H
 #define SHIPWATCH_CHECK_H
 
@@ -22,6 +30,7 @@
 struct daemon;
 struct check;
 struct alert_check;
+struct curlm;
 
 /* A check's state, and also a single result's outcome. The numeric values
  * are stored in the database and exported as shipwatch_check_state. */
@@ -55,13 +64,45 @@ struct result {
     char failed_condition[RESULT_CONDITION_MAX]; /* "[STATUS] (503) == 200"; "" none */
 };
 
+/* A wall clock handed in: the daemon's reads the real time, a test's is
+ * moved by hand. The same shape as common/'s struct clock. */
+struct check_clock {
+    int64_t (*now_ms)(const struct check_clock *c);  /* unix ms now, by this clock */
+    void *ctx;                          /* the source's own data; not owned */
+};
+
+/* Everything a run needs from outside, handed in by its creator. */
+struct check_env {
+    uv_loop_t *loop;                    /* where checkers do their work */
+    struct curlm *curlm;                /* the HTTP engine; NULL when no http
+                                           check runs in this env */
+    const struct check_clock *clock;    /* results' and pings' timestamps */
+    /* A finished run's result; not called for a cancelled run or a check a
+     * reload removed. r is valid for the call only. */
+    void (*on_result)(void *arg, struct check *c, const struct result *r);
+    /* [DEPLOY].version: the version last deployed with success to app/env
+     * (either may be NULL), or NULL. The callback may be NULL. */
+    const char *(*deploy_version)(void *arg, const char *app, const char *env);
+    void *arg;                          /* passed to the callbacks */
+};
+
+/* The env's clock, unix milliseconds. */
+int64_t check_env_now_ms(const struct check_env *env);
+
+/* Called once a run of c has ended (after env->on_result, if that was
+ * called); c->run is NULL again. A check whose removed flag is set may be
+ * destroyed here. */
+typedef void (*check_run_end_fn)(void *arg, struct check *c);
+
 /* One run in flight. The checker reads the check's config, fills facts and
  * result.{status,error,cert_expiry_s}, and sets outcome when it decides it
  * itself (exec plugins, timeouts, connection errors); otherwise leaves it
  * STATE_UP and the conditions decide. */
 struct check_run {
     struct check *check;
-    struct daemon *daemon;
+    const struct check_env *env;        /* the loop, curl, clock, result sink */
+    check_run_end_fn on_end;            /* the starter's, may be NULL */
+    void *on_end_arg;
     uint64_t started_ns;                /* uv_hrtime() at start */
     struct result result;
     struct cond_facts facts;
@@ -81,6 +122,9 @@ struct check_type {
     /* Abort a run in flight; the checker must still call check_run_finish()
      * from a later loop callback. May be NULL for types that cannot hang. */
     void (*cancel)(struct check_run *run);
+    /* What a check of this type watches, for display, secrets left out;
+     * always NUL-terminates out (len > 0). */
+    void (*describe)(const struct conf_check *cc, char *out, size_t len);
 };
 
 extern const struct check_type check_http_type;
@@ -90,6 +134,10 @@ extern const struct check_type check_heartbeat_type;
 
 /* The type for a kind. */
 const struct check_type *check_type_for(enum check_kind kind);
+
+/* What cc watches, for display (a URL without its user:password@, host:port,
+ * the command line, a heartbeat's period); "" for an unknown kind. len > 0. */
+void check_describe(const struct conf_check *cc, char *out, size_t len);
 
 /* One location's view of a "locations: all" check: that daemon's own
  * state machine over its own results. */
@@ -109,7 +157,9 @@ struct check_location {
 struct check {
     const struct conf_check *conf;      /* owned by the daemon's config */
     const struct check_type *type;
-    struct daemon *daemon;
+    struct daemon *daemon;              /* the owner, set by the daemon for the
+                                           domain modules; checkers, check.c and
+                                           the scheduler never read it */
 
     enum check_state state;             /* settled state */
     int fail_streak;                    /* consecutive failed results */
@@ -165,20 +215,35 @@ struct check {
     size_t nlocations;
 };
 
-/* Create a check for conf, state unknown. NULL on allocation failure. */
-struct check *check_create(struct daemon *d, const struct conf_check *conf);
+/* Create a check for conf (which the caller keeps owning), state unknown.
+ * NULL on allocation failure. */
+struct check *check_create(const struct conf_check *conf);
 
 /* Free a check that has no run in flight. NULL is a no-op. */
 void check_destroy(struct check *c);
 
+/* Start a run of c (which has none in flight) in env: c->run is set and
+ * type->start called. When start fails the run ends at once with an unknown
+ * result, on_result and on_end included, before this returns. on_end (may
+ * be NULL) is called with on_end_arg once the run has ended. 0 when a run
+ * was made; -ENOMEM when not (then nothing was called). */
+int check_run_start(struct check *c, const struct check_env *env, check_run_end_fn on_end,
+                    void *on_end_arg);
+
 /* Called by a checker exactly once per run, from a loop callback. Computes
  * duration, evaluates conditions (unless the checker already set an outcome
- * other than STATE_UP), and passes the result on. The run is freed. */
+ * other than STATE_UP), passes the result to env->on_result, then calls
+ * on_end. The run is freed. */
 void check_run_finish(struct check_run *run);
 
-/* Record a heartbeat ping for the check with this token (the /hb route and
- * tests call it). kind is "ping", "start" or "fail". Returns 0, or -ENOENT when
- * no heartbeat check has that token. */
-int check_heartbeat_ping(struct daemon *d, const char *token, const char *kind);
+/* The heartbeat check among checks[0..n) whose token is token, or NULL.
+ * The comparison takes the same time for every check. */
+struct check *check_heartbeat_find(struct check *const *checks, size_t n, const char *token);
+
+/* Record a ping on heartbeat check c (the /hb route and tests call it):
+ * kind is "ping", "start" or "fail"; a ping or a fail is a result handed to
+ * env->on_result at once, stamped with env's clock. 0, or -EINVAL for
+ * another kind. */
+int check_heartbeat_ping(const struct check_env *env, struct check *c, const char *kind);
 
 #endif

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "daemon.h"
 #include "duration.h"
 
 #define KILL_GRACE_MS 2000
@@ -177,7 +176,7 @@ static void on_timer(uv_timer_t *t)
 static int exec_start(struct check_run *run)
 {
     const struct conf_check *c = run->check->conf;
-    uv_loop_t *loop = run->daemon->loop;
+    uv_loop_t *loop = run->env->loop;
     struct exec_run *x = calloc(1, sizeof(*x));
     if (x == NULL) {
         return -ENOMEM;
@@ -234,9 +233,21 @@ static void exec_cancel(struct check_run *run)
     }
 }
 
+/* The command line, its words joined by spaces, for display. */
+static void exec_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    size_t pos = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < cc->argc && pos + 1 < len; i++) {
+        int n = snprintf(out + pos, len - pos, "%s%s", i ? " " : "", cc->argv[i]);
+        pos = n < 0 ? len : pos + (size_t)n;
+    }
+}
+
 const struct check_type check_exec_type = {
     .name = "exec",
     .kind = CHECK_EXEC,
     .start = exec_start,
     .cancel = exec_cancel,
+    .describe = exec_describe,
 };

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "daemon.h"
 #include "duration.h"
 
 struct hb_run {
@@ -35,7 +34,7 @@ static void on_judge(uv_timer_t *t)
     struct check *c = run->check;
     if (!run->cancelled && !c->removed) {
         const struct conf_check *conf = c->conf;
-        int64_t now = daemon_now_ms();
+        int64_t now = check_env_now_ms(run->env);
         if (c->heartbeat_since_ms == 0) {
             c->heartbeat_since_ms = now;
         }
@@ -63,10 +62,17 @@ static int heartbeat_start(struct check_run *run)
     }
     hb->run = run;
     run->priv = hb;
-    uv_timer_init(run->daemon->loop, &hb->timer);
+    uv_timer_init(run->env->loop, &hb->timer);
     hb->timer.data = hb;
     uv_timer_start(&hb->timer, on_judge, 0, 0);
     return 0;
+}
+
+/* The period and grace, for display (the token is a secret). */
+static void heartbeat_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    snprintf(out, len, "every %llds, %llds grace", (long long)(cc->period_ms / 1000),
+             (long long)(cc->grace_ms / 1000));
 }
 
 const struct check_type check_heartbeat_type = {
@@ -74,6 +80,7 @@ const struct check_type check_heartbeat_type = {
     .kind = CHECK_HEARTBEAT,
     .start = heartbeat_start,
     .cancel = NULL,
+    .describe = heartbeat_describe,
 };
 
 /* Constant-time string equality, for tokens. */
@@ -86,8 +93,22 @@ static bool token_equal(const char *a, const char *b)
     return CRYPTO_memcmp(a, b, la) == 0;
 }
 
-/* Record a ping for the heartbeat check with this token. */
-int check_heartbeat_ping(struct daemon *d, const char *token, const char *kind)
+/* The heartbeat check with this token; every check is compared. */
+struct check *check_heartbeat_find(struct check *const *checks, size_t n, const char *token)
+{
+    struct check *c = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct conf_check *conf = checks[i]->conf;
+        if (conf->kind == CHECK_HEARTBEAT && conf->token != NULL &&
+            token_equal(conf->token, token)) {
+            c = checks[i];
+        }
+    }
+    return c;
+}
+
+/* Record a ping on heartbeat check c; a ping or a fail is a result. */
+int check_heartbeat_ping(const struct check_env *env, struct check *c, const char *kind)
 {
     bool ping = strcmp(kind, "ping") == 0;
     bool fail = strcmp(kind, "fail") == 0;
@@ -95,18 +116,7 @@ int check_heartbeat_ping(struct daemon *d, const char *token, const char *kind)
     if (!ping && !fail && !start) {
         return -EINVAL;
     }
-    struct check *c = NULL;
-    for (size_t i = 0; i < d->nchecks; i++) {
-        const struct conf_check *conf = d->checks[i]->conf;
-        if (conf->kind == CHECK_HEARTBEAT && conf->token != NULL &&
-            token_equal(conf->token, token)) {
-            c = d->checks[i];
-        }
-    }
-    if (c == NULL) {
-        return -ENOENT;
-    }
-    int64_t now = daemon_now_ms();
+    int64_t now = check_env_now_ms(env);
     if (start) {
         c->heartbeat_started_ms = now;
         return 0;
@@ -123,6 +133,8 @@ int check_heartbeat_ping(struct daemon *d, const char *token, const char *kind)
         r.outcome = STATE_DOWN;
         snprintf(r.error, sizeof(r.error), "job reported failure");
     }
-    daemon_on_result(d, c, &r);
+    if (env->on_result != NULL) {
+        env->on_result(env->arg, c, &r);
+    }
     return 0;
 }

@@ -14,7 +14,6 @@
 
 #include "check.h"
 #include "curlm.h"
-#include "daemon.h"
 
 #define REDIRECTS_MAX 10
 #define BODY_ABORT_FACTOR 16
@@ -105,7 +104,7 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
     int64_t expiry = cert_expiry(easy);
     if (expiry > 0) {
         r->cert_expiry_s = expiry;
-        run->facts.cert_expiry_ms = expiry * 1000 - daemon_now_ms();
+        run->facts.cert_expiry_ms = expiry * 1000 - check_env_now_ms(run->env);
     }
 
     if (run->cancelled) {
@@ -134,7 +133,10 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
 static int http_start(struct check_run *run)
 {
     const struct conf_check *c = run->check->conf;
-    struct curlm *m = run->daemon->curlm;
+    struct curlm *m = run->env->curlm;
+    if (m == NULL) {
+        return -ENOTSUP;
+    }
     struct http_run *h = calloc(1, sizeof(*h));
     if (h == NULL) {
         return -ENOMEM;
@@ -209,7 +211,22 @@ static void http_cancel(struct check_run *run)
 {
     struct http_run *h = run->priv;
     if (h != NULL) {
-        curlm_cancel(run->daemon->curlm, h->easy);
+        curlm_cancel(run->env->curlm, h->easy);
+    }
+}
+
+/* The url with any user:password@ replaced by ***@, for display. */
+static void http_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    const char *url = cc->url != NULL ? cc->url : "";
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme != NULL ? scheme + 3 : url;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t)(end - host));
+    if (at == NULL) {
+        snprintf(out, len, "%s", url);
+    } else {
+        snprintf(out, len, "%.*s***@%s", (int)(host - url), url, at + 1);
     }
 }
 
@@ -218,4 +235,5 @@ const struct check_type check_http_type = {
     .kind = CHECK_HTTP,
     .start = http_start,
     .cancel = http_cancel,
+    .describe = http_describe,
 };

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "daemon.h"
 #include "duration.h"
 
 struct tcp_run {
@@ -99,7 +98,7 @@ static void on_timeout(uv_timer_t *h)
 /* Connect to the first resolved address. */
 static void connect_to(struct tcp_run *t, const struct sockaddr *sa)
 {
-    int rc = uv_tcp_init(t->run->daemon->loop, &t->tcp);
+    int rc = uv_tcp_init(t->run->env->loop, &t->tcp);
     if (rc < 0) {
         settle(t, false, "connect %s: %s", uv_strerror(rc));
         return;
@@ -147,7 +146,7 @@ static int tcp_start(struct check_run *run)
     snprintf(t->target, sizeof(t->target), strchr(c->host, ':') ? "[%s]:%d" : "%s:%d", c->host,
              c->port);
     run->priv = t;
-    uv_loop_t *loop = run->daemon->loop;
+    uv_loop_t *loop = run->env->loop;
     uv_timer_init(loop, &t->timer);
     t->timer.data = t;
     uv_timer_start(&t->timer, on_timeout, (uint64_t)t->timeout_ms, 0);
@@ -180,9 +179,16 @@ static void tcp_cancel(struct check_run *run)
     }
 }
 
+/* host:port, for display. */
+static void tcp_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    snprintf(out, len, "%s:%d", cc->host != NULL ? cc->host : "", cc->port);
+}
+
 const struct check_type check_tcp_type = {
     .name = "tcp",
     .kind = CHECK_TCP,
     .start = tcp_start,
     .cancel = tcp_cancel,
+    .describe = tcp_describe,
 };

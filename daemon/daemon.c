@@ -35,6 +35,14 @@ int64_t daemon_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The wall clock, as handed to the checks. */
+static int64_t wall_now_ms(const struct check_clock *c)
+{
+    return daemon_now_ms();
+}
+
+static const struct check_clock wall_clock = {.now_ms = wall_now_ms};
+
 /* Order checks by name, for the index. */
 static int cmp_check_name(const void *a, const void *b)
 {
@@ -353,7 +361,7 @@ static int build_checks(struct daemon *d, const struct config *conf, struct chec
         return -ENOMEM;
     }
     for (size_t i = 0; i < conf->nchecks; i++) {
-        v[i] = check_create(d, &conf->checks[i]);
+        v[i] = check_create(&conf->checks[i]);
         if (v[i] == NULL) {
             while (i-- > 0) {
                 check_destroy(v[i]);
@@ -361,6 +369,7 @@ static int build_checks(struct daemon *d, const struct config *conf, struct chec
             free(v);
             return -ENOMEM;
         }
+        v[i]->daemon = d;
     }
     *out = v;
     return 0;
@@ -580,6 +589,18 @@ static int watch_signal(struct daemon *d, uv_signal_t *h, uv_signal_cb cb, int s
     return rc;
 }
 
+/* A run's result (check_env.on_result). */
+static void on_check_result(void *arg, struct check *c, const struct result *r)
+{
+    daemon_on_result(arg, c, r);
+}
+
+/* [DEPLOY].version for a run (check_env.deploy_version). */
+static const char *last_deploy_version(void *arg, const char *app, const char *env)
+{
+    return deploy_succeeded_version(arg, app, env);
+}
+
 /* The scheduler's gate: the check's lease. */
 static bool lease_gate(struct check *c, int64_t interval_ms, void *arg)
 {
@@ -624,7 +645,13 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
     struct store_deploy_query dq = {.limit = 1000};
     store_deploys(d->store, &dq, on_loaded_deploys, d);
     d->curlm = curlm_create(loop);
-    d->sched = sched_create(d, conf->daemon.max_concurrency);
+    d->check_env = (struct check_env){.loop = loop,
+                                      .curlm = d->curlm,
+                                      .clock = &wall_clock,
+                                      .on_result = on_check_result,
+                                      .deploy_version = last_deploy_version,
+                                      .arg = d};
+    d->sched = sched_create(loop, &d->check_env, conf->daemon.max_concurrency);
     if (d->curlm == NULL || d->sched == NULL) {
         log_error(LOG_NOKV, "out of memory at start-up");
         return -ENOMEM;

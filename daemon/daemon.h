@@ -48,6 +48,8 @@ struct daemon {
     struct check **by_name;       /* the same checks sorted by name */
     size_t nchecks;
 
+    struct check_env check_env;   /* what the checks run in: loop, curl, the
+                                     wall clock, daemon_on_result */
     struct sched *sched;
     struct store *store;
     struct curlm *curlm;

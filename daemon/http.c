@@ -470,7 +470,9 @@ static void route_heartbeat(struct hconn *c, const char *rest)
     }
     memcpy(token, rest, n);
     token[n] = '\0';
-    if (check_heartbeat_ping(c->srv->d, token, kind) < 0) {
+    struct daemon *d = c->srv->d;
+    struct check *hb = check_heartbeat_find(d->checks, d->nchecks, token);
+    if (hb == NULL || check_heartbeat_ping(&d->check_env, hb, kind) < 0) {
         respond_error(c, 404, NULL, "no heartbeat check has that token");
         return;
     }

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "daemon.h"
 #include "log.h"
 #include "sched.h"
 
@@ -15,7 +14,8 @@
 #define SCHED_BATCH 10000
 
 struct sched {
-    struct daemon *daemon;
+    uv_loop_t *loop;              /* the grids' clock and the timer's loop */
+    const struct check_env *env;  /* where runs are started */
     uv_timer_t timer;
     struct check **heap;          /* min-heap on next_due_ms */
     size_t nheap;
@@ -233,41 +233,29 @@ static void record_lag(struct sched *s, uint64_t lag_ms_x1000)
     s->lag_count++;
 }
 
+/* A run started here ended (check_run_finish's on_end). */
+static void on_run_end(void *arg, struct check *c)
+{
+    sched_run_done(arg, c);
+}
+
 /* Start one run of c, due at due_ms (loop time). */
 static void start_run(struct sched *s, struct check *c, int64_t due_ms)
 {
-    struct daemon *d = s->daemon;
-    struct check_run *run = calloc(1, sizeof(*run));
-    if (run == NULL) {
-        log_error(LOG_KV("check", c->conf->name), "out of memory starting a run");
-        return;
-    }
     if (running_add(s, c) < 0) {
-        free(run);
         log_error(LOG_KV("check", c->conf->name), "out of memory starting a run");
         return;
     }
-    int64_t now = (int64_t)uv_now(d->loop);
+    int64_t now = (int64_t)uv_now(s->loop);
     if (due_ms >= 0) {
         record_lag(s, (uint64_t)(now > due_ms ? now - due_ms : 0) * 1000);
     }
-    run->check = c;
-    run->daemon = d;
-    run->started_ns = uv_hrtime();
-    run->result.started_ms = daemon_now_ms();
-    run->result.outcome = STATE_UP;
-    run->result.status = -1;
-    cond_facts_init(&run->facts);
-    c->run = run;
-    c->runs_total++;
     s->started_total++;
-
-    int rc = c->type->start(run);
-    if (rc < 0) {
-        run->result.outcome = STATE_UNKNOWN;
-        snprintf(run->result.error, sizeof(run->result.error), "cannot start: %s",
-                 strerror(-rc));
-        check_run_finish(run);
+    /* A start that fails ends the run, and calls on_run_end, at once. */
+    if (check_run_start(c, s->env, on_run_end, s) < 0) {
+        s->started_total--;
+        running_del(s, c);
+        log_error(LOG_KV("check", c->conf->name), "out of memory starting a run");
     }
 }
 
@@ -328,7 +316,7 @@ void sched_lease_reply(struct sched *s, struct check *c, bool granted, int64_t r
      * died, this daemon takes the check over then. Only ever earlier than
      * the grid's own next tick. */
     if (retry_in_ms >= 0 && c->heap_index < s->nheap && s->heap[c->heap_index] == c) {
-        int64_t at = (int64_t)uv_now(s->daemon->loop) + retry_in_ms + 1;
+        int64_t at = (int64_t)uv_now(s->loop) + retry_in_ms + 1;
         if (at < c->next_due_ms) {
             c->next_due_ms = at;
             heap_up(s, c->heap_index);
@@ -341,7 +329,7 @@ void sched_lease_reply(struct sched *s, struct check *c, bool granted, int64_t r
 static void on_timer(uv_timer_t *t)
 {
     struct sched *s = t->data;
-    int64_t now = (int64_t)uv_now(s->daemon->loop);
+    int64_t now = (int64_t)uv_now(s->loop);
     size_t handled = 0;
 
     while (!s->stopped && s->nheap > 0 && s->heap[0]->next_due_ms <= now &&
@@ -373,30 +361,31 @@ static void arm(struct sched *s)
         uv_timer_stop(&s->timer);
         return;
     }
-    int64_t now = (int64_t)uv_now(s->daemon->loop);
+    int64_t now = (int64_t)uv_now(s->loop);
     int64_t wait = s->heap[0]->next_due_ms - now;
     uv_timer_start(&s->timer, on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 
 /* --- public --- */
 
-/* Create a scheduler on d->loop. */
-struct sched *sched_create(struct daemon *d, int max_concurrency)
+/* Create a scheduler on loop that starts runs in env. */
+struct sched *sched_create(uv_loop_t *loop, const struct check_env *env, int max_concurrency)
 {
     struct sched *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         return NULL;
     }
     s->lag_us = calloc(SCHED_LAG_SAMPLES, sizeof(*s->lag_us));
-    if (s->lag_us == NULL || uv_timer_init(d->loop, &s->timer) < 0) {
+    if (s->lag_us == NULL || uv_timer_init(loop, &s->timer) < 0) {
         free(s->lag_us);
         free(s);
         return NULL;
     }
     s->timer.data = s;
-    s->daemon = d;
+    s->loop = loop;
+    s->env = env;
     s->max_concurrency = max_concurrency > 0 ? max_concurrency : 1;
-    s->epoch_ms = uv_now(d->loop);
+    s->epoch_ms = uv_now(loop);
     return s;
 }
 
@@ -425,7 +414,7 @@ void sched_destroy(struct sched *s)
 int sched_add(struct sched *s, struct check *c)
 {
     int64_t iv = interval_of(c);
-    int64_t now = (int64_t)uv_now(s->daemon->loop);
+    int64_t now = (int64_t)uv_now(s->loop);
     int64_t off = sched_offset(c->conf->name, iv);
     /* The grid point epoch + off + k*iv that is the first >= now. */
     int64_t base = (int64_t)s->epoch_ms + off;
@@ -481,7 +470,7 @@ void sched_set_interval(struct sched *s, struct check *c, int64_t interval_ms)
     heap_remove(s, c);
     c->interval_override_ms = interval_ms;
     int64_t iv = interval_of(c);
-    c->next_due_ms = (int64_t)uv_now(s->daemon->loop) + iv;
+    c->next_due_ms = (int64_t)uv_now(s->loop) + iv;
     if (heap_push(s, c) < 0) {
         log_error(LOG_KV("check", c->conf->name), "out of memory rescheduling");
     }

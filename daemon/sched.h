@@ -6,7 +6,12 @@
  * burst. At most max_concurrency runs are in flight; due checks beyond that
  * wait in a FIFO, never dropped. A check still running when it is due again is
  * skipped and counted (check.skipped_total), never run twice at once.
- * Timers: one uv_timer for the whole heap. */
+ * Timers: one uv_timer for the whole heap.
+ *
+ * The scheduler knows no daemon: it is handed the loop its grids and timer
+ * live on, and the check_env its runs start in (check_run_start), which
+ * delivers their results. It does not own the checks, the loop or the env;
+ * both must outlive it. */
 #ifndef SHIPWATCH_SCHED_H
 #define SHIPWATCH_SCHED_H
 
@@ -14,8 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct daemon;
+/* libuv's uv_loop_t, by its struct name: pthread.h includes <sched.h>, which
+ * the daemon's include path resolves to this file, so it cannot include
+ * uv.h itself. */
+struct uv_loop_s;
 struct check;
+struct check_env;
 struct sched;
 
 struct sched_stats {
@@ -32,8 +41,10 @@ struct sched_stats {
 };
 #define SCHED_LAG_SAMPLES 65536
 
-/* Create a scheduler on d->loop. NULL on allocation failure. */
-struct sched *sched_create(struct daemon *d, int max_concurrency);
+/* Create a scheduler on loop whose runs start in env (normally env->loop
+ * is loop). NULL on allocation failure. */
+struct sched *sched_create(struct uv_loop_s *loop, const struct check_env *env,
+                           int max_concurrency);
 
 /* Cancel every run in flight and free. NULL is a no-op. The checks are not
  * freed: the daemon owns them. */
@@ -59,8 +70,8 @@ int sched_run_now(struct sched *s, struct check *c);
  * 0 restores the configured one. The grid restarts from now. */
 void sched_set_interval(struct sched *s, struct check *c, int64_t interval_ms);
 
-/* Called by check_run_finish when c's run has ended: frees the slot, starts
- * the next queued check, and destroys c if it was removed meanwhile. */
+/* Called (through the run's on_end) when c's run has ended: frees the slot,
+ * starts the next queued check, and destroys c if it was removed meanwhile. */
 void sched_run_done(struct sched *s, struct check *c);
 
 /* Asked each time c is due, with the interval it runs at now: true when

@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include "check.h"
-#include "daemon.h"
+#include "harness.h"
 #include "sched.h"
 
-/* --- sinks the scheduler reports to (the real ones live in daemon.c) --- */
+/* --- what the runs report to --- */
 
 #define MAX_STARTS 4096
 
@@ -25,23 +25,13 @@ static uint64_t starts[64][MAX_STARTS];
 static size_t nstarts[64];
 static int results;
 
-int64_t daemon_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static struct result last_result;
 
-void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
+/* The env's on_result: count, keep the last. */
+static void count_result(void *arg, struct check *c, const struct result *r)
 {
     results++;
-}
-
-/* check.c asks for [DEPLOY].version; the scheduler's tests have no deploys. */
-const char *deploy_succeeded_version(const struct daemon *d, const char *app, const char *env);
-const char *deploy_succeeded_version(const struct daemon *d, const char *app, const char *env)
-{
-    return NULL;
+    last_result = *r;
 }
 
 /* --- the test check type --- */
@@ -70,12 +60,12 @@ static int test_start(struct check_run *run)
     struct trun *t = calloc(1, sizeof(*t));
     t->run = run;
     run->priv = t;
-    uv_timer_init(run->daemon->loop, &t->timer);
+    uv_timer_init(run->env->loop, &t->timer);
     t->timer.data = t;
     uv_timer_start(&t->timer, on_timer, (uint64_t)run_ms, 0);
     int id = atoi(run->check->conf->name + 1);
     if (id >= 0 && id < 64 && nstarts[id] < MAX_STARTS) {
-        starts[id][nstarts[id]++] = uv_now(run->daemon->loop);
+        starts[id][nstarts[id]++] = uv_now(run->env->loop);
     }
     if (++in_flight > max_in_flight) {
         max_in_flight = in_flight;
@@ -95,11 +85,21 @@ static void test_cancel(struct check_run *run)
 static const struct check_type test_type = {
     .name = "test", .start = test_start, .cancel = test_cancel};
 
+/* A type whose runs cannot start. */
+static int failing_start(struct check_run *run)
+{
+    return -EIO;
+}
+
+static const struct check_type failing_type = {.name = "failing", .start = failing_start};
+
 /* --- fixture --- */
 
 struct fixture {
     uv_loop_t loop;
-    struct daemon d;
+    struct harness_clock clock;
+    struct check_env env;
+    struct sched *sched;
     struct conf_check confs[64];
     struct check *checks[64];
     char names[64][8];
@@ -110,8 +110,10 @@ static struct fixture *setup(int n, int64_t interval_ms, int64_t run_for_ms, int
 {
     struct fixture *f = calloc(1, sizeof(*f));
     uv_loop_init(&f->loop);
-    f->d.loop = &f->loop;
-    f->d.sched = sched_create(&f->d, concurrency);
+    harness_clock_init(&f->clock, 1700000000000);
+    f->env = (struct check_env){
+        .loop = &f->loop, .clock = &f->clock.clock, .on_result = count_result};
+    f->sched = sched_create(&f->loop, &f->env, concurrency);
     f->n = n;
     run_ms = run_for_ms;
     in_flight = max_in_flight = 0;
@@ -123,9 +125,9 @@ static struct fixture *setup(int n, int64_t interval_ms, int64_t run_for_ms, int
         f->confs[i].interval_ms = interval_ms;
         f->confs[i].failure_threshold = 1;
         f->confs[i].success_threshold = 1;
-        f->checks[i] = check_create(&f->d, &f->confs[i]);
+        f->checks[i] = check_create(&f->confs[i]);
         f->checks[i]->type = &test_type;
-        assert_int_equal(sched_add(f->d.sched, f->checks[i]), 0);
+        assert_int_equal(sched_add(f->sched, f->checks[i]), 0);
     }
     return f;
 }
@@ -142,12 +144,12 @@ static void run_for(struct fixture *f, int64_t ms)
 
 static void teardown_fixture(struct fixture *f)
 {
-    sched_stop(f->d.sched);
-    sched_cancel_all(f->d.sched);
+    sched_stop(f->sched);
+    sched_cancel_all(f->sched);
     for (int i = 0; i < 100 && in_flight > 0; i++) {
         uv_run(&f->loop, UV_RUN_NOWAIT);
     }
-    sched_destroy(f->d.sched);
+    sched_destroy(f->sched);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     for (int i = 0; i < f->n; i++) {
         check_destroy(f->checks[i]);
@@ -232,7 +234,7 @@ static void concurrency_cap_queues(void **state)
         assert_true(nstarts[i] >= 1);
     }
     struct sched_stats st;
-    sched_get_stats(f->d.sched, &st);
+    sched_get_stats(f->sched, &st);
     assert_true(st.queued_total >= 1);
     uv_close((uv_handle_t *)&t, NULL);
     teardown_fixture(f);
@@ -259,19 +261,19 @@ static void remove_running_and_run_now(void **state)
     uv_timer_t t;
     with_ticker(f, &t);
     /* run_now starts at once, and refuses a second run. */
-    assert_int_equal(sched_run_now(f->d.sched, f->checks[0]), 0);
-    assert_int_equal(sched_run_now(f->d.sched, f->checks[0]), -EBUSY);
+    assert_int_equal(sched_run_now(f->sched, f->checks[0]), 0);
+    assert_int_equal(sched_run_now(f->sched, f->checks[0]), -EBUSY);
     assert_int_equal(nstarts[0], 1);
     /* Removing the running check cancels it; it is freed when it ends. */
     struct check *c = f->checks[0];
-    assert_false(sched_remove(f->d.sched, c));
+    assert_false(sched_remove(f->sched, c));
     assert_true(c->removed);
     run_for(f, 50);
     assert_int_equal(in_flight, 0);
     assert_int_equal(results, 0); /* a cancelled result is dropped */
-    f->checks[0] = check_create(&f->d, &f->confs[0]); /* the old one was freed */
+    f->checks[0] = check_create(&f->confs[0]); /* the old one was freed */
     /* Removing an idle check is immediate. */
-    assert_true(sched_remove(f->d.sched, f->checks[1]));
+    assert_true(sched_remove(f->sched, f->checks[1]));
     uv_close((uv_handle_t *)&t, NULL);
     teardown_fixture(f);
 }
@@ -281,15 +283,37 @@ static void set_interval_and_stop(void **state)
     struct fixture *f = setup(1, 10000, 5, 8);
     uv_timer_t t;
     with_ticker(f, &t);
-    sched_set_interval(f->d.sched, f->checks[0], 50);
+    sched_set_interval(f->sched, f->checks[0], 50);
     run_for(f, 330);
     assert_true(nstarts[0] >= 5);
-    sched_stop(f->d.sched);
+    sched_stop(f->sched);
     size_t before = nstarts[0];
     run_for(f, 200);
     assert_int_equal(nstarts[0], before);
-    assert_int_equal(sched_run_now(f->d.sched, f->checks[0]), -ESHUTDOWN);
+    assert_int_equal(sched_run_now(f->sched, f->checks[0]), -ESHUTDOWN);
     uv_close((uv_handle_t *)&t, NULL);
+    teardown_fixture(f);
+}
+
+static void failed_start_is_an_unknown_result(void **state)
+{
+    /* A start that fails ends the run at once: an unknown result, stamped
+     * by the env's clock, and the slot is free again. */
+    struct fixture *f = setup(1, 10000, 5, 1);
+    f->checks[0]->type = &failing_type;
+    assert_int_equal(sched_run_now(f->sched, f->checks[0]), 0);
+    assert_int_equal(results, 1);
+    assert_int_equal(last_result.outcome, STATE_UNKNOWN);
+    assert_int_equal(last_result.started_ms, f->clock.now_ms);
+    assert_string_equal(last_result.error, "cannot start: Input/output error");
+    assert_null(f->checks[0]->run);
+    struct sched_stats st;
+    sched_get_stats(f->sched, &st);
+    assert_int_equal(st.in_flight, 0);
+    assert_int_equal(st.started_total, 1);
+    assert_int_equal(f->checks[0]->runs_total, 1);
+    assert_int_equal(sched_run_now(f->sched, f->checks[0]), 0);
+    assert_int_equal(results, 2);
     teardown_fixture(f);
 }
 
@@ -303,6 +327,7 @@ int main(void)
         cmocka_unit_test(first_run_within_one_interval),
         cmocka_unit_test(remove_running_and_run_now),
         cmocka_unit_test(set_interval_and_stop),
+        cmocka_unit_test(failed_start_is_an_unknown_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

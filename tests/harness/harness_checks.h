@@ -1,0 +1,56 @@
+/* harness_checks.h - a checker's world without a daemon: a private loop, a
+ * curl engine on it, a fake clock, and a check_env whose results are
+ * collected for the test to read.
+ *
+ * The test owns the struct (usually on its stack or in a fixture) and the
+ * checks it runs; harness_checks_finish closes the loop and everything on
+ * it. Collected results are copies, valid until the struct is finished. */
+#ifndef SHIPWATCH_HARNESS_CHECKS_H
+#define SHIPWATCH_HARNESS_CHECKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "check.h"
+#include "harness.h"
+
+#define HARNESS_RESULTS_MAX 64
+
+/* One result handed to the env's on_result. */
+struct harness_result {
+    struct check *check;
+    struct result result;
+};
+
+struct harness_checks {
+    uv_loop_t loop;
+    struct curlm *curlm;
+    struct harness_clock clock;         /* the env's clock, a fake one */
+    struct check_env env;               /* points at loop, curlm, clock */
+    struct harness_result results[HARNESS_RESULTS_MAX];
+    size_t nresults;                    /* results received (beyond the
+                                           array's end: counted, not kept) */
+    size_t ended;                       /* runs ended (their on_end) */
+    const char *deploy_version;         /* the answer to [DEPLOY].version,
+                                           NULL unknown */
+};
+
+/* Start the loop, the curl engine and the clock (at now_ms) and fill env.
+ * 0 or a negative errno. */
+int harness_checks_init(struct harness_checks *h, int64_t now_ms);
+
+/* Close the curl engine and the loop. uv_loop_close's result: 0 when no
+ * handle leaked. */
+int harness_checks_finish(struct harness_checks *h);
+
+/* Run c once in env and wait at most deadline_ms for the run to end. Its
+ * result (inside h->results), or NULL when the run did not end in time or
+ * its result was dropped (a cancelled run). */
+const struct result *harness_checks_run(struct harness_checks *h, struct check *c,
+                                        int64_t deadline_ms);
+
+/* The last result collected, or NULL. */
+const struct result *harness_checks_last(const struct harness_checks *h);
+
+#endif

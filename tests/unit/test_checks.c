@@ -1,0 +1,445 @@
+/* test_checks.c - every checker on its own loop, without a daemon: HTTP
+ * against a canned local server, TCP against a listening and a closed
+ * port, exec with real /bin/sh plugins, heartbeats on a fake clock; and
+ * what each type shows of its target. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "config.h"
+#include "harness.h"
+#include "harness_checks.h"
+#include "harness_httpd.h"
+
+#define T0_MS 1700000000000LL       /* the fake clock's start */
+#define DEADLINE_MS 5000            /* a run that takes longer fails the test */
+#define YAML_MAX 4096
+
+/* One test's world: the env, a configuration, its checks. */
+struct fixture {
+    struct harness_checks h;
+    struct config *conf;
+    struct check *checks[16];
+    size_t nchecks;
+};
+
+/* Load yaml (a printf format) and create its checks. */
+static void load(struct fixture *f, const char *fmt, ...)
+{
+    char yaml[YAML_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(yaml, sizeof(yaml), fmt, ap);
+    va_end(ap);
+    f->conf = harness_config(yaml);
+    assert_non_null(f->conf);
+    assert_true(f->conf->nchecks <= 16);
+    for (size_t i = 0; i < f->conf->nchecks; i++) {
+        f->checks[i] = check_create(&f->conf->checks[i]);
+        assert_non_null(f->checks[i]);
+    }
+    f->nchecks = f->conf->nchecks;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(harness_checks_init(&f->h, T0_MS), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(harness_checks_finish(&f->h), 0);
+    for (size_t i = 0; i < f->nchecks; i++) {
+        check_destroy(f->checks[i]);
+    }
+    config_free(f->conf);
+    free(f);
+    return 0;
+}
+
+/* The check named name. */
+static struct check *check_named(struct fixture *f, const char *name)
+{
+    for (size_t i = 0; i < f->nchecks; i++) {
+        if (strcmp(f->checks[i]->conf->name, name) == 0) {
+            return f->checks[i];
+        }
+    }
+    fail_msg("no check %s", name);
+    return NULL;
+}
+
+/* Run the check named name once; its result. */
+static const struct result *run(struct fixture *f, const char *name)
+{
+    const struct result *r = harness_checks_run(&f->h, check_named(f, name), DEADLINE_MS);
+    assert_non_null(r);
+    return r;
+}
+
+/* --- describe --- */
+
+static void describe_leaves_secrets_out(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n"
+            "  - {name: web, type: http, url: 'https://bob:hunter2@example.com:8443/health?x=1'}\n"
+            "  - {name: plain, type: http, url: 'http://example.com/a@b'}\n"
+            "  - {name: db, type: tcp, host: 10.0.0.5, port: 5432}\n"
+            "  - {name: disk, type: exec, command: [/usr/lib/check_disk, -w, '20%%']}\n"
+            "  - {name: backup, type: heartbeat, token: s3cret-token, period: 24h, grace: 30m}\n");
+    char out[256];
+    check_describe(check_named(f, "web")->conf, out, sizeof(out));
+    assert_string_equal(out, "https://***@example.com:8443/health?x=1");
+    assert_null(strstr(out, "hunter2"));
+    /* An @ in the path is not a password. */
+    check_describe(check_named(f, "plain")->conf, out, sizeof(out));
+    assert_string_equal(out, "http://example.com/a@b");
+    check_describe(check_named(f, "db")->conf, out, sizeof(out));
+    assert_string_equal(out, "10.0.0.5:5432");
+    check_describe(check_named(f, "disk")->conf, out, sizeof(out));
+    assert_string_equal(out, "/usr/lib/check_disk -w 20%");
+    check_describe(check_named(f, "backup")->conf, out, sizeof(out));
+    assert_string_equal(out, "every 86400s, 1800s grace");
+    /* A short buffer truncates, always terminated. */
+    char small[8];
+    check_describe(check_named(f, "disk")->conf, small, sizeof(small));
+    assert_string_equal(small, "/usr/li");
+    /* Every type has a describe. */
+    for (int k = CHECK_HTTP; k <= CHECK_HEARTBEAT; k++) {
+        assert_non_null(check_type_for((enum check_kind)k)->describe);
+    }
+}
+
+/* --- http --- */
+
+static void http_up_when_conditions_hold(void **state)
+{
+    struct fixture *f = *state;
+    struct harness_httpd *srv = harness_httpd_start(&f->h.loop, 200, "{\"status\": \"UP\"}");
+    assert_non_null(srv);
+    load(f,
+         "checks:\n"
+         "  - name: api\n"
+         "    type: http\n"
+         "    url: http://127.0.0.1:%d/health\n"
+         "    conditions: ['[STATUS] == 200', '[BODY].status == UP', '[RESPONSE_TIME] < 5000']\n",
+         harness_httpd_port(srv));
+    const struct result *r = run(f, "api");
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->error, "");
+    assert_string_equal(r->failed_condition, "");
+    assert_int_equal(r->started_ms, T0_MS);
+    assert_true(r->duration_us > 0);
+    assert_int_equal(harness_httpd_requests(srv), 1);
+    const char *req = harness_httpd_last_request(srv);
+    assert_true(strncmp(req, "GET /health HTTP/1.1\r\n", 22) == 0);
+    assert_non_null(strstr(req, "User-Agent: shipwatch/"));
+    assert_int_equal(check_named(f, "api")->runs_total, 1);
+    assert_null(check_named(f, "api")->run);
+    harness_httpd_stop(srv);
+}
+
+static void http_down_on_error_status_or_failed_condition(void **state)
+{
+    struct fixture *f = *state;
+    struct harness_httpd *srv = harness_httpd_start(&f->h.loop, 503, "maintenance");
+    assert_non_null(srv);
+    load(f,
+         "checks:\n"
+         "  - {name: bare, type: http, url: 'http://127.0.0.1:%d/'}\n"
+         "  - {name: cond, type: http, url: 'http://127.0.0.1:%d/',\n"
+         "     conditions: ['[STATUS] == 200']}\n"
+         "  - {name: body, type: http, url: 'http://127.0.0.1:%d/',\n"
+         "     conditions: ['[BODY] == pat(*maint*)']}\n",
+         harness_httpd_port(srv), harness_httpd_port(srv), harness_httpd_port(srv));
+    /* No condition: a status of 400 or more is down. */
+    const struct result *r = run(f, "bare");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_int_equal(r->status, 503);
+    assert_string_equal(r->error, "HTTP 503");
+    /* A condition that fails names itself with the actual value. */
+    r = run(f, "cond");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->failed_condition, "[STATUS] (503) == 200");
+    /* With conditions, they alone decide. */
+    r = run(f, "body");
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_int_equal(r->status, 503);
+    harness_httpd_stop(srv);
+}
+
+static void http_sends_method_headers_and_body(void **state)
+{
+    struct fixture *f = *state;
+    struct harness_httpd *srv = harness_httpd_start(&f->h.loop, 200, "ok");
+    assert_non_null(srv);
+    load(f,
+         "checks:\n"
+         "  - name: post\n"
+         "    type: http\n"
+         "    url: http://127.0.0.1:%d/probe\n"
+         "    method: PUT\n"
+         "    headers: {X-Probe: yes-it-is}\n"
+         "    body: '{\"ping\": 1}'\n",
+         harness_httpd_port(srv));
+    const struct result *r = run(f, "post");
+    assert_int_equal(r->outcome, STATE_UP);
+    const char *req = harness_httpd_last_request(srv);
+    assert_true(strncmp(req, "PUT /probe HTTP/1.1\r\n", 21) == 0);
+    assert_non_null(strstr(req, "X-Probe: yes-it-is\r\n"));
+    assert_non_null(strstr(req, "\r\n\r\n{\"ping\": 1}"));
+    harness_httpd_stop(srv);
+}
+
+static void http_deploy_version_comes_from_the_env(void **state)
+{
+    struct fixture *f = *state;
+    struct harness_httpd *srv = harness_httpd_start(&f->h.loop, 200, "ok");
+    assert_non_null(srv);
+    load(f,
+         "checks:\n"
+         "  - {name: v, app: api, env: prod, type: http, url: 'http://127.0.0.1:%d/',\n"
+         "     conditions: ['[DEPLOY].version == 1.4.2']}\n",
+         harness_httpd_port(srv));
+    f->h.deploy_version = "1.4.2";
+    assert_int_equal(run(f, "v")->outcome, STATE_UP);
+    f->h.deploy_version = "1.4.1";
+    const struct result *r = run(f, "v");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_non_null(strstr(r->failed_condition, "1.4.1"));
+    harness_httpd_stop(srv);
+}
+
+static void http_refused_is_down(void **state)
+{
+    struct fixture *f = *state;
+    int port = harness_closed_port();
+    assert_true(port > 0);
+    load(f, "checks:\n  - {name: gone, type: http, url: 'http://127.0.0.1:%d/', timeout: 2s}\n",
+         port);
+    const struct result *r = run(f, "gone");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_int_equal(r->status, -1);
+    assert_true(r->error[0] != '\0');
+}
+
+/* --- tcp --- */
+
+static void tcp_listening_port_is_up(void **state)
+{
+    struct fixture *f = *state;
+    struct harness_httpd *srv = harness_httpd_start(&f->h.loop, 200, "");
+    assert_non_null(srv);
+    load(f,
+         "checks:\n"
+         "  - {name: port, type: tcp, host: 127.0.0.1, port: %d,\n"
+         "     conditions: ['[CONNECTED] == true', '[RESPONSE_TIME] < 5000']}\n",
+         harness_httpd_port(srv));
+    const struct result *r = run(f, "port");
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_string_equal(r->error, "");
+    assert_string_equal(r->failed_condition, "");
+    harness_httpd_stop(srv);
+}
+
+static void tcp_closed_port_is_down(void **state)
+{
+    struct fixture *f = *state;
+    int port = harness_closed_port();
+    assert_true(port > 0);
+    load(f, "checks:\n  - {name: port, type: tcp, host: 127.0.0.1, port: %d}\n", port);
+    const struct result *r = run(f, "port");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    char want[128];
+    snprintf(want, sizeof(want), "connect 127.0.0.1:%d: connection refused", port);
+    assert_string_equal(r->error, want);
+}
+
+/* --- exec --- */
+
+static void exec_follows_nagios_exit_codes(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = harness_tmpdir("checks-exec");
+    assert_non_null(dir);
+    static const struct {
+        const char *name;
+        const char *script;
+        enum check_state outcome;
+        int status;
+        const char *message;
+    } plugins[] = {
+        {"ok", "#!/bin/sh\necho 'OK - all good | load=0.1'\necho second line\nexit 0\n",
+         STATE_UP, 0, "OK - all good"},
+        {"warn", "#!/bin/sh\necho 'WARNING - slow'\nexit 1\n", STATE_DEGRADED, 1, "WARNING - slow"},
+        {"crit", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n", STATE_DOWN, 2,
+         "CRITICAL - broken"},
+        {"unknown", "#!/bin/sh\necho 'UNKNOWN - no idea'\nexit 3\n", STATE_UNKNOWN, 3,
+         "UNKNOWN - no idea"},
+    };
+    char yaml[YAML_MAX] = "checks:\n";
+    for (size_t i = 0; i < sizeof(plugins) / sizeof(plugins[0]); i++) {
+        char *path = harness_write_file(dir, plugins[i].name, plugins[i].script, 0755);
+        assert_non_null(path);
+        size_t used = strlen(yaml);
+        snprintf(yaml + used, sizeof(yaml) - used,
+                 "  - {name: %s, type: exec, command: ['%s']}\n", plugins[i].name, path);
+        free(path);
+    }
+    load(f, "%s", yaml);
+    for (size_t i = 0; i < sizeof(plugins) / sizeof(plugins[0]); i++) {
+        const struct result *r = run(f, plugins[i].name);
+        assert_int_equal(r->outcome, plugins[i].outcome);
+        assert_int_equal(r->status, plugins[i].status);
+        assert_string_equal(r->error, plugins[i].message);
+    }
+    assert_int_equal(harness_tmpdir_remove(dir), 0);
+    free(dir);
+}
+
+static void exec_timeout_kills_the_plugin(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n"
+            "  - {name: hang, type: exec, command: [/bin/sh, -c, 'exec sleep 30'],\n"
+            "     timeout: 200ms}\n"
+            "  - {name: nothere, type: exec, command: [/nonexistent/plugin]}\n");
+    const struct result *r = run(f, "hang");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_int_equal(r->status, -1);
+    assert_string_equal(r->error, "timed out after 200ms (killed)");
+    /* The timer counts whole milliseconds of loop time. */
+    assert_true(r->duration_us >= 199000);
+    /* A plugin that cannot start is unknown, and says why. */
+    r = run(f, "nothere");
+    assert_int_equal(r->outcome, STATE_UNKNOWN);
+    assert_non_null(strstr(r->error, "spawn /nonexistent/plugin"));
+}
+
+/* Loop condition: no run of the check in flight. */
+static bool run_over(void *arg)
+{
+    const struct check *c = arg;
+    return c->run == NULL;
+}
+
+static void cancelled_run_is_dropped(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n  - {name: hang, type: exec, command: [/bin/sh, -c, 'exec sleep 30']}\n");
+    struct check *c = check_named(f, "hang");
+    assert_int_equal(check_run_start(c, &f->h.env, NULL, NULL), 0);
+    assert_non_null(c->run);
+    c->run->cancelled = true;
+    c->type->cancel(c->run);
+    assert_true(harness_run_until(&f->h.loop, run_over, c, DEADLINE_MS));
+    assert_int_equal(f->h.nresults, 0);
+}
+
+/* --- heartbeat --- */
+
+static void heartbeat_lateness_on_the_fake_clock(void **state)
+{
+    struct fixture *f = *state;
+    load(f,
+         "checks:\n  - {name: cron, type: heartbeat, token: tok-1, period: 60s, grace: 30s}\n");
+    struct check *c = check_named(f, "cron");
+    /* The first run starts the watch: not late yet. */
+    assert_int_equal(run(f, "cron")->outcome, STATE_UP);
+    assert_int_equal(c->heartbeat_since_ms, T0_MS);
+    harness_clock_advance(&f->h.clock, 90 * 1000);
+    assert_int_equal(run(f, "cron")->outcome, STATE_UP);
+    harness_clock_advance(&f->h.clock, 1000);
+    const struct result *r = run(f, "cron");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->error, "no ping for 1m31s (period 1m, grace 30s)");
+    /* A ping is an up result at once, and restarts the wait. */
+    size_t before = f->h.nresults;
+    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "ping"), 0);
+    assert_int_equal(f->h.nresults, before + 1);
+    r = harness_checks_last(&f->h);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_int_equal(r->started_ms, T0_MS + 91 * 1000);
+    assert_int_equal(c->last_ping_ms, T0_MS + 91 * 1000);
+    harness_clock_advance(&f->h.clock, 60 * 1000);
+    assert_int_equal(run(f, "cron")->outcome, STATE_UP);
+    harness_clock_advance(&f->h.clock, 31 * 1000);
+    assert_int_equal(run(f, "cron")->outcome, STATE_DOWN);
+}
+
+static void heartbeat_ping_kinds(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n  - {name: job, type: heartbeat, token: tok-2, period: 1h, grace: 5m}\n");
+    struct check *c = check_named(f, "job");
+    /* "start" records no result; the next ping carries the job's duration. */
+    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "start"), 0);
+    assert_int_equal(f->h.nresults, 0);
+    harness_clock_advance(&f->h.clock, 5000);
+    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "ping"), 0);
+    const struct result *r = harness_checks_last(&f->h);
+    assert_non_null(r);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_int_equal(r->duration_us, 5000 * 1000);
+    assert_int_equal(c->heartbeat_started_ms, 0);
+    /* "fail" is a down result. */
+    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "fail"), 0);
+    r = harness_checks_last(&f->h);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->error, "job reported failure");
+    assert_int_equal(r->duration_us, 0);
+    /* Anything else is refused and records nothing. */
+    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "bogus"), -EINVAL);
+    assert_int_equal(f->h.nresults, 2);
+}
+
+static void heartbeat_found_by_token(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n"
+            "  - {name: a, type: heartbeat, token: tok-a, period: 1h}\n"
+            "  - {name: b, type: heartbeat, token: tok-b, period: 1h}\n"
+            "  - {name: c, type: tcp, host: 127.0.0.1, port: 1}\n");
+    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks, "tok-a"), check_named(f, "a"));
+    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks, "tok-b"), check_named(f, "b"));
+    assert_null(check_heartbeat_find(f->checks, f->nchecks, "tok-"));
+    assert_null(check_heartbeat_find(f->checks, f->nchecks, "tok-bb"));
+    assert_null(check_heartbeat_find(f->checks, f->nchecks, ""));
+    assert_null(check_heartbeat_find(f->checks, 0, "tok-a"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(describe_leaves_secrets_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_up_when_conditions_hold, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_down_on_error_status_or_failed_condition, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(http_sends_method_headers_and_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_deploy_version_comes_from_the_env, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_refused_is_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(tcp_listening_port_is_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(tcp_closed_port_is_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(exec_follows_nagios_exit_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(exec_timeout_kills_the_plugin, setup, teardown),
+        cmocka_unit_test_setup_teardown(cancelled_run_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_lateness_on_the_fake_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_ping_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_found_by_token, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

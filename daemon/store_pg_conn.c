@@ -580,7 +580,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 /* Send a query: params NULL for a simple-query string (several statements
  * run as one transaction). 0, or the connection has failed. */
 int conn_send_for(struct pgconn *c, const char *sql, int nparams,
-                         const char *const *params, pg_done_fn done, int64_t timeout_ms)
+                  const char *const *params, pg_done_fn done, int64_t timeout_ms)
 {
     int ok = nparams > 0 ? PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)
                          : PQsendQuery(c->pg, sql);
@@ -600,7 +600,7 @@ int conn_send_for(struct pgconn *c, const char *sql, int nparams,
 }
 
 int conn_send(struct pgconn *c, const char *sql, int nparams, const char *const *params,
-                     pg_done_fn done)
+              pg_done_fn done)
 {
     return conn_send_for(c, sql, nparams, params, done, c->s->query_ms);
 }
@@ -608,7 +608,7 @@ int conn_send(struct pgconn *c, const char *sql, int nparams, const char *const 
 /* Send a simple-query string with a COPY ... FROM STDIN in it; copy (taken
  * over, freed by the connection) is its data, sent when the server asks. */
 int conn_send_copy(struct pgconn *c, const char *sql, char *copy, size_t len,
-                          pg_done_fn done)
+                   pg_done_fn done)
 {
     free(c->copy);
     c->copy = copy;

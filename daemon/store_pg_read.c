@@ -632,19 +632,19 @@ static int query_put(struct store *st, struct rec *r)
 }
 
 int pg_history(struct store *st, const struct store_history_query *q, store_history_fn fn,
-                      void *arg)
+               void *arg)
 {
     return query_put(st, rec_new_history(q, fn, arg));
 }
 
 int pg_events(struct store *st, const struct store_event_query *q, store_events_fn fn,
-                     void *arg)
+              void *arg)
 {
     return query_put(st, rec_new_events(q, fn, arg));
 }
 
 int pg_deploys(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
-                      void *arg)
+               void *arg)
 {
     return query_put(st, rec_new_deploys(q, fn, arg));
 }
@@ -655,7 +655,7 @@ int pg_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn, vo
 }
 
 int pg_alerts(struct store *st, const struct store_alert_query *q, store_alerts_fn fn,
-                     void *arg)
+              void *arg)
 {
     return query_put(st, rec_new_alerts(q, fn, arg));
 }

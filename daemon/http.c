@@ -700,6 +700,7 @@ done:
 }
 
 static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *dep);
+
 /* POST /api/v1/deploys: a deploy as JSON, authorized by its app's
  * deploy-token or deploy-secret once the body names the app. */
 static void route_deploys(struct hconn *c, const char *rest)

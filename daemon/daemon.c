@@ -618,6 +618,12 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
     d->conf = conf;
     d->config_path = config_path;
     d->started_ms = daemon_now_ms();
+    d->deploys = deploys_create();
+    d->verifier = verifier_create();
+    if (d->deploys == NULL || d->verifier == NULL) {
+        log_error(LOG_NOKV, "out of memory");
+        return -ENOMEM;
+    }
 
     /* curl runs with CURLOPT_NOSIGNAL; a closed peer must not kill us. */
     signal(SIGPIPE, SIG_IGN);
@@ -790,7 +796,10 @@ void daemon_finish(struct daemon *d)
     d->ipc = NULL;
     http_server_free(d->http);
     d->http = NULL;
-    deploy_track_free(d);
+    deploys_destroy(d->deploys);
+    d->deploys = NULL;
+    verifier_destroy(d->verifier);
+    d->verifier = NULL;
     config_free(d->conf);
     d->conf = NULL;
 }

@@ -19,25 +19,11 @@ struct curlm;
 struct event;
 struct ipc_server;
 struct http_server;
-struct verify_window;
-struct healthy;
+struct deploys;
+struct verifier;
 struct alerting;
 struct cluster;
 struct cluster_msg;
-
-/* Deploys counted for /metrics: recorded since start, by app, env, verdict. */
-struct deploy_count {
-    char *app, *env, *verdict;
-    uint64_t count;
-};
-
-/* The last deploy of an app and env (loaded from the store at start). */
-struct deploy_last {
-    char *app, *env, *version;
-    int64_t started_ms;
-    char *succeeded_version;    /* of the last deploy that succeeded */
-    int64_t succeeded_ms;
-};
 
 struct daemon {
     uv_loop_t *loop;
@@ -57,12 +43,8 @@ struct daemon {
     struct http_server *http;
     struct cluster *cluster;      /* Redis fan-out and leases; NULL without redis.url */
 
-    struct deploy_count *deploy_counts;
-    size_t ndeploy_counts;
-    struct deploy_last *deploy_lasts;
-    size_t ndeploy_lasts;
-    struct verify_window *windows;   /* post-deploy verifications running */
-    struct healthy *healthy;         /* last healthy version per app-env */
+    struct deploys *deploys;         /* deploy.c's tables, owned */
+    struct verifier *verifier;       /* verify.c's windows and verdicts, owned */
     struct alerting *alerting;       /* alert.c's state */
 
     uv_signal_t sig_term;

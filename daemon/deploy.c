@@ -128,43 +128,97 @@ static char *dup(const char *s)
     return strdup(s != NULL ? s : "");
 }
 
+/* The deploy tables: counts since start and each app-env's last deploy. */
+struct deploys {
+    struct deploy_count *counts;
+    size_t ncounts;
+    struct deploy_last *lasts;
+    size_t nlasts;
+};
+
+/* Empty tables; NULL on ENOMEM. */
+struct deploys *deploys_create(void)
+{
+    return calloc(1, sizeof(struct deploys));
+}
+
+/* Free the tables and every string in them. */
+void deploys_destroy(struct deploys *ds)
+{
+    if (ds == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < ds->ncounts; i++) {
+        free(ds->counts[i].app);
+        free(ds->counts[i].env);
+        free(ds->counts[i].verdict);
+    }
+    free(ds->counts);
+    for (size_t i = 0; i < ds->nlasts; i++) {
+        free(ds->lasts[i].app);
+        free(ds->lasts[i].env);
+        free(ds->lasts[i].version);
+        free(ds->lasts[i].succeeded_version);
+    }
+    free(ds->lasts);
+    free(ds);
+}
+
+/* The deploys counted since start, *n of them. */
+const struct deploy_count *deploys_counts(const struct deploys *ds, size_t *n)
+{
+    *n = ds != NULL ? ds->ncounts : 0;
+    return ds != NULL ? ds->counts : NULL;
+}
+
+/* The last deploy of every app and env seen, *n of them. */
+const struct deploy_last *deploys_lasts(const struct deploys *ds, size_t *n)
+{
+    *n = ds != NULL ? ds->nlasts : 0;
+    return ds != NULL ? ds->lasts : NULL;
+}
+
+/* Count dep (when count is set) and note it as its app-env's last. */
 void deploy_track(struct daemon *d, const struct deploy *dep, bool count)
 {
+    struct deploys *ds = d->deploys;
+    if (ds == NULL) {
+        return;
+    }
     if (count) {
         const char *verdict = dep->verdict != NULL ? dep->verdict : "none";
         size_t i = 0;
-        while (i < d->ndeploy_counts &&
-               !(eq(d->deploy_counts[i].app, dep->app) && eq(d->deploy_counts[i].env, dep->env) &&
-                 eq(d->deploy_counts[i].verdict, verdict))) {
+        while (i < ds->ncounts &&
+               !(eq(ds->counts[i].app, dep->app) && eq(ds->counts[i].env, dep->env) &&
+                 eq(ds->counts[i].verdict, verdict))) {
             i++;
         }
-        if (i == d->ndeploy_counts) {
-            struct deploy_count *v =
-                realloc(d->deploy_counts, (d->ndeploy_counts + 1) * sizeof(*v));
+        if (i == ds->ncounts) {
+            struct deploy_count *v = realloc(ds->counts, (ds->ncounts + 1) * sizeof(*v));
             if (v == NULL) {
                 return;
             }
-            d->deploy_counts = v;
+            ds->counts = v;
             v[i] = (struct deploy_count){dup(dep->app), dup(dep->env), dup(verdict), 0};
-            d->ndeploy_counts++;
+            ds->ncounts++;
         }
-        d->deploy_counts[i].count++;
+        ds->counts[i].count++;
     }
     size_t i = 0;
-    while (i < d->ndeploy_lasts &&
-           !(eq(d->deploy_lasts[i].app, dep->app) && eq(d->deploy_lasts[i].env, dep->env))) {
+    while (i < ds->nlasts &&
+           !(eq(ds->lasts[i].app, dep->app) && eq(ds->lasts[i].env, dep->env))) {
         i++;
     }
-    if (i == d->ndeploy_lasts) {
-        struct deploy_last *v = realloc(d->deploy_lasts, (d->ndeploy_lasts + 1) * sizeof(*v));
+    if (i == ds->nlasts) {
+        struct deploy_last *v = realloc(ds->lasts, (ds->nlasts + 1) * sizeof(*v));
         if (v == NULL) {
             return;
         }
-        d->deploy_lasts = v;
+        ds->lasts = v;
         v[i] = (struct deploy_last){dup(dep->app), dup(dep->env), NULL, 0, NULL, 0};
-        d->ndeploy_lasts++;
+        ds->nlasts++;
     }
-    struct deploy_last *l = &d->deploy_lasts[i];
+    struct deploy_last *l = &ds->lasts[i];
     if (dep->started_ms >= l->started_ms) {
         free(l->version);
         l->version = dup(dep->version);
@@ -178,33 +232,15 @@ void deploy_track(struct daemon *d, const struct deploy *dep, bool count)
     }
 }
 
+/* app/env's last succeeded version, or NULL. */
 const char *deploy_succeeded_version(const struct daemon *d, const char *app, const char *env)
 {
-    for (size_t i = 0; app != NULL && i < d->ndeploy_lasts; i++) {
-        if (eq(d->deploy_lasts[i].app, app) && eq(d->deploy_lasts[i].env, env)) {
-            return d->deploy_lasts[i].succeeded_version;
+    size_t n;
+    const struct deploy_last *lasts = deploys_lasts(d->deploys, &n);
+    for (size_t i = 0; app != NULL && i < n; i++) {
+        if (eq(lasts[i].app, app) && eq(lasts[i].env, env)) {
+            return lasts[i].succeeded_version;
         }
     }
     return NULL;
-}
-
-void deploy_track_free(struct daemon *d)
-{
-    for (size_t i = 0; i < d->ndeploy_counts; i++) {
-        free(d->deploy_counts[i].app);
-        free(d->deploy_counts[i].env);
-        free(d->deploy_counts[i].verdict);
-    }
-    free(d->deploy_counts);
-    d->deploy_counts = NULL;
-    d->ndeploy_counts = 0;
-    for (size_t i = 0; i < d->ndeploy_lasts; i++) {
-        free(d->deploy_lasts[i].app);
-        free(d->deploy_lasts[i].env);
-        free(d->deploy_lasts[i].version);
-        free(d->deploy_lasts[i].succeeded_version);
-    }
-    free(d->deploy_lasts);
-    d->deploy_lasts = NULL;
-    d->ndeploy_lasts = 0;
 }

@@ -368,18 +368,17 @@ static void respond_error(struct hconn *c, int status, const char *extra, const 
 
 /* --- routes --- */
 
-static bool path_is(const char *path, const char *want)
+/* GET /healthz: the daemon answers. */
+static void route_healthz(struct hconn *c, const char *rest)
 {
-    return strcmp(path, want) == 0;
-}
-
-static void route_healthz(struct hconn *c)
-{
+    (void)rest;
     respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL);
 }
 
-static void route_readyz(struct hconn *c)
+/* GET /readyz: 200 while the daemon can take work, 503 with the reason. */
+static void route_readyz(struct hconn *c, const char *rest)
 {
+    (void)rest;
     struct daemon *d = c->srv->d;
     size_t queue = 0;
     uint64_t errors = 0;
@@ -409,8 +408,10 @@ static void route_readyz(struct hconn *c)
                  NULL);
 }
 
-static void route_metrics(struct hconn *c)
+/* GET /metrics: the Prometheus text, rendered at most once a second. */
+static void route_metrics(struct hconn *c, const char *rest)
 {
+    (void)rest;
     struct http_server *s = c->srv;
     uint64_t now = uv_now(s->d->loop);
     if (s->metrics == NULL || now - s->metrics_at >= METRICS_CACHE_MS) {
@@ -702,14 +703,12 @@ done:
 
 static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *dep);
 
-static void route_deploys(struct hconn *c)
+/* POST /api/v1/deploys: a deploy as JSON, authorized by its app's
+ * deploy-token or deploy-secret once the body names the app. */
+static void route_deploys(struct hconn *c, const char *rest)
 {
+    (void)rest;
     struct daemon *d = c->srv->d;
-    if (!c->sized) {
-        c->keep_alive = false;  /* whatever follows cannot be told from a body */
-        respond_error(c, 411, NULL, "a deploy needs a Content-Length");
-        return;
-    }
     if (!c->hdr_set[H_CONTENT_TYPE] ||
         strncasecmp(c->hdr[H_CONTENT_TYPE], "application/json", 16) != 0) {
         respond_error(c, 415, NULL, "expected Content-Type: application/json");
@@ -829,24 +828,10 @@ static const struct conf_app *app_of_repo(const struct config *conf, const char 
 }
 
 /* POST /webhooks/github: deployment and deployment_status events. */
-static void route_github(struct hconn *c)
+static void route_github(struct hconn *c, const char *rest)
 {
+    (void)rest;
     struct daemon *d = c->srv->d;
-    const char *secret = d->conf->daemon.github_secret;
-    if (secret == NULL) {
-        respond_error(c, 404, NULL, "the GitHub webhook is off: set daemon.github-secret");
-        return;
-    }
-    if (!c->sized) {
-        c->keep_alive = false;
-        respond_error(c, 411, NULL, "a webhook needs a Content-Length");
-        return;
-    }
-    if (!c->hdr_set[H_HUB_SIGNATURE] || !body_signed(c, c->hdr[H_HUB_SIGNATURE], secret)) {
-        respond_error(c, 401, NULL, "X-Hub-Signature-256 is missing or does not match the "
-                                    "body and daemon.github-secret");
-        return;
-    }
     if (!c->hdr_set[H_CONTENT_TYPE] ||
         strncasecmp(c->hdr[H_CONTENT_TYPE], "application/json", 16) != 0) {
         respond_error(c, 415, NULL, "set the webhook's content type to application/json");
@@ -939,6 +924,84 @@ static void route_github(struct hconn *c)
     record_deploy(c, doc, &dep);
 }
 
+/* Who may call a route, checked by the router unless said otherwise. */
+enum route_auth {
+    AUTH_NONE,
+    AUTH_APP,       /* the app's deploy-token or deploy-secret (or the daemon's);
+                       checked by the handler once the body names the app */
+    AUTH_GITHUB,    /* X-Hub-Signature-256 with daemon.github-secret; the route
+                       is off (404) while no secret is set */
+};
+
+#define METHOD(m) ((uint64_t)1 << (m))
+
+/* One route: which requests it takes and what the router checks first. */
+struct route {
+    const char *path;           /* the whole path, or its start with prefix */
+    bool prefix;                /* handler gets the rest of the path */
+    uint64_t methods;           /* METHOD(HTTP_...) bits */
+    const char *allow;          /* Allow header of the 405 */
+    const char *wrong_method;   /* text of the 405 */
+    const char *body;           /* takes a body: text of the 411 without a
+                                   Content-Length (or chunks); NULL: no body */
+    enum route_auth auth;
+    void (*handler)(struct hconn *c, const char *rest);
+};
+
+/* Every route of the server, tried in order; docs/http.md describes them. */
+static const struct route routes[] = {
+    {.path = "/healthz",
+     .methods = METHOD(HTTP_GET) | METHOD(HTTP_HEAD),
+     .allow = "GET, HEAD",
+     .wrong_method = "/healthz takes GET",
+     .handler = route_healthz},
+    {.path = "/readyz",
+     .methods = METHOD(HTTP_GET) | METHOD(HTTP_HEAD),
+     .allow = "GET, HEAD",
+     .wrong_method = "/readyz takes GET",
+     .handler = route_readyz},
+    {.path = "/metrics",
+     .methods = METHOD(HTTP_GET) | METHOD(HTTP_HEAD),
+     .allow = "GET, HEAD",
+     .wrong_method = "/metrics takes GET",
+     .handler = route_metrics},
+    {.path = "/hb/",
+     .prefix = true,
+     .methods = METHOD(HTTP_GET) | METHOD(HTTP_POST) | METHOD(HTTP_HEAD),
+     .allow = "GET, POST, HEAD",
+     .wrong_method = "heartbeats take GET or POST",
+     .handler = route_heartbeat},
+    {.path = "/api/v1/deploys",
+     .methods = METHOD(HTTP_POST),
+     .allow = "POST",
+     .wrong_method = "/api/v1/deploys takes POST",
+     .body = "a deploy needs a Content-Length",
+     .auth = AUTH_APP,
+     .handler = route_deploys},
+    {.path = "/webhooks/github",
+     .methods = METHOD(HTTP_POST),
+     .allow = "POST",
+     .wrong_method = "/webhooks/github takes POST",
+     .body = "a webhook needs a Content-Length",
+     .auth = AUTH_GITHUB,
+     .handler = route_github},
+};
+
+/* The route of path, or NULL. */
+static const struct route *route_find(const char *path)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const struct route *r = &routes[i];
+        if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0
+                      : strcmp(path, r->path) == 0) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* Answer the request in c: find its route, check the method, the body and
+ * who asks, in that order, then run the handler. */
 static void route(struct hconn *c)
 {
     struct http_server *s = c->srv;
@@ -948,45 +1011,37 @@ static void route(struct hconn *c)
     if (q != NULL) {
         *q = '\0';
     }
-    enum http_method m = (enum http_method)c->parser.method;
-    bool get = m == HTTP_GET || m == HTTP_HEAD;
-    if (path_is(path, "/healthz") || path_is(path, "/readyz") || path_is(path, "/metrics")) {
-        if (!get) {
-            respond_error(c, 405, "Allow: GET, HEAD\r\n", "%s takes GET", path);
-        } else if (path_is(path, "/healthz")) {
-            route_healthz(c);
-        } else if (path_is(path, "/readyz")) {
-            route_readyz(c);
-        } else {
-            route_metrics(c);
-        }
+    const struct route *r = route_find(path);
+    if (r == NULL) {
+        respond_error(c, 404, NULL, "no such route: %s", path);
         return;
     }
-    if (strncmp(path, "/hb/", 4) == 0) {
-        if (m != HTTP_GET && m != HTTP_POST && m != HTTP_HEAD) {
-            respond_error(c, 405, "Allow: GET, POST, HEAD\r\n", "heartbeats take GET or POST");
-        } else {
-            route_heartbeat(c, path + 4);
-        }
+    unsigned m = c->parser.method;
+    if (m >= 64 || (r->methods & METHOD(m)) == 0) {
+        char allow[64];
+        snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
+        respond_error(c, 405, allow, "%s", r->wrong_method);
         return;
     }
-    if (path_is(path, "/api/v1/deploys")) {
-        if (m != HTTP_POST) {
-            respond_error(c, 405, "Allow: POST\r\n", "/api/v1/deploys takes POST");
-        } else {
-            route_deploys(c);
-        }
+    const char *github_secret =
+        r->auth == AUTH_GITHUB ? s->d->conf->daemon.github_secret : NULL;
+    if (r->auth == AUTH_GITHUB && github_secret == NULL) {
+        respond_error(c, 404, NULL, "the GitHub webhook is off: set daemon.github-secret");
         return;
     }
-    if (path_is(path, "/webhooks/github")) {
-        if (m != HTTP_POST) {
-            respond_error(c, 405, "Allow: POST\r\n", "/webhooks/github takes POST");
-        } else {
-            route_github(c);
-        }
+    if (r->body != NULL && !c->sized) {
+        c->keep_alive = false;  /* whatever follows cannot be told from a body */
+        respond_error(c, 411, NULL, "%s", r->body);
         return;
     }
-    respond_error(c, 404, NULL, "no such route: %s", path);
+    if (r->auth == AUTH_GITHUB &&
+        (!c->hdr_set[H_HUB_SIGNATURE] ||
+         !body_signed(c, c->hdr[H_HUB_SIGNATURE], github_secret))) {
+        respond_error(c, 401, NULL, "X-Hub-Signature-256 is missing or does not match the "
+                                    "body and daemon.github-secret");
+        return;
+    }
+    r->handler(c, path + (r->prefix ? strlen(r->path) : strlen(path)));
 }
 
 /* --- parsing --- */

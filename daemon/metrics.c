@@ -17,6 +17,7 @@
 #include "check.h"
 #include "cluster.h"
 #include "daemon.h"
+#include "deploy.h"
 #include "http.h"
 #include "ipc_server.h"
 #include "sched.h"
@@ -289,8 +290,11 @@ static void deploys(struct daemon *d, struct metrics_buf *b)
 {
     family(b, "shipwatch_deploys_total", "counter",
            "Deploys recorded since the daemon started, by app, env and verdict.");
-    for (size_t i = 0; i < d->ndeploy_counts; i++) {
-        const struct deploy_count *s = &d->deploy_counts[i];
+    size_t ncounts, nlasts;
+    const struct deploy_count *counts = deploys_counts(d->deploys, &ncounts);
+    const struct deploy_last *lasts = deploys_lasts(d->deploys, &nlasts);
+    for (size_t i = 0; i < ncounts; i++) {
+        const struct deploy_count *s = &counts[i];
         puts_(b, "shipwatch_deploys_total{");
         put_label(b, "app", s->app, false);
         put_label(b, "env", s->env, true);
@@ -301,8 +305,8 @@ static void deploys(struct daemon *d, struct metrics_buf *b)
     }
     family(b, "shipwatch_deploy_last_timestamp_seconds", "gauge",
            "When the last deploy of the app and env started, in unix seconds.");
-    for (size_t i = 0; i < d->ndeploy_lasts; i++) {
-        const struct deploy_last *s = &d->deploy_lasts[i];
+    for (size_t i = 0; i < nlasts; i++) {
+        const struct deploy_last *s = &lasts[i];
         puts_(b, "shipwatch_deploy_last_timestamp_seconds{");
         put_label(b, "app", s->app, false);
         put_label(b, "env", s->env, true);
@@ -312,8 +316,8 @@ static void deploys(struct daemon *d, struct metrics_buf *b)
     }
     family(b, "shipwatch_deploy_info", "gauge",
            "1 for the version last deployed to the app and env.");
-    for (size_t i = 0; i < d->ndeploy_lasts; i++) {
-        const struct deploy_last *s = &d->deploy_lasts[i];
+    for (size_t i = 0; i < nlasts; i++) {
+        const struct deploy_last *s = &lasts[i];
         puts_(b, "shipwatch_deploy_info{");
         put_label(b, "app", s->app, false);
         put_label(b, "env", s->env, true);

@@ -6,16 +6,28 @@
 #include "config.h"
 #include "store.h"
 
+/* One row per backend; the first is the default when no driver is named. */
+struct store_backend {
+    const char *name;           /* storage.driver */
+    int (*open)(uv_loop_t *loop, const struct config *conf, struct store **out, char *errbuf,
+                size_t errlen);
+};
+
+static const struct store_backend backends[] = {
+    {.name = "sqlite", .open = store_sqlite_open},
+    {.name = "postgres", .open = store_pg_open},
+};
+
 /* Open the backend named by conf->storage.driver. */
 int store_open(uv_loop_t *loop, const struct config *conf, struct store **out, char *errbuf,
                size_t errlen)
 {
     *out = NULL;
-    if (conf->storage.driver == NULL || strcmp(conf->storage.driver, "sqlite") == 0) {
-        return store_sqlite_open(loop, conf, out, errbuf, errlen);
-    }
-    if (strcmp(conf->storage.driver, "postgres") == 0) {
-        return store_pg_open(loop, conf, out, errbuf, errlen);
+    const char *driver = conf->storage.driver != NULL ? conf->storage.driver : backends[0].name;
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strcmp(driver, backends[i].name) == 0) {
+            return backends[i].open(loop, conf, out, errbuf, errlen);
+        }
     }
     snprintf(errbuf, errlen, "storage driver \"%s\" is not available in this build",
              conf->storage.driver);

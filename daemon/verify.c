@@ -37,6 +37,35 @@ struct healthy {
     struct healthy *next;
 };
 
+/* This module's state, one per daemon (d->verifier). */
+struct verifier {
+    struct verify_window *windows;  /* post-deploy verifications running */
+    struct healthy *healthy;        /* last healthy version per app-env */
+};
+
+/* No windows, no healthy versions; NULL on ENOMEM. */
+struct verifier *verifier_create(void)
+{
+    return calloc(1, sizeof(struct verifier));
+}
+
+/* Free the healthy versions and v; its windows were ended by verify_finish. */
+void verifier_destroy(struct verifier *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    while (v->healthy != NULL) {
+        struct healthy *h = v->healthy;
+        v->healthy = h->next;
+        free(h->app);
+        free(h->env);
+        free(h->version);
+        free(h);
+    }
+    free(v);
+}
+
 static char *dup(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
@@ -83,9 +112,13 @@ static void set_cadence(struct daemon *d, const char *app, const char *env, int6
     }
 }
 
+/* The last healthy version of app/env as known, or NULL. */
 const char *verify_last_healthy(const struct daemon *d, const char *app, const char *env)
 {
-    for (const struct healthy *h = d->healthy; h != NULL; h = h->next) {
+    if (d->verifier == NULL) {
+        return NULL;
+    }
+    for (const struct healthy *h = d->verifier->healthy; h != NULL; h = h->next) {
         if (eq(h->app, app) && eq(h->env, env)) {
             return h->version;
         }
@@ -93,9 +126,11 @@ const char *verify_last_healthy(const struct daemon *d, const char *app, const c
     return NULL;
 }
 
+/* Note dep as its app-env's last healthy version unless a newer one is. */
 static void set_healthy(struct daemon *d, const struct deploy *dep)
 {
-    struct healthy *h = d->healthy;
+    struct verifier *v = d->verifier;
+    struct healthy *h = v->healthy;
     while (h != NULL && !(eq(h->app, dep->app) && eq(h->env, dep->env))) {
         h = h->next;
     }
@@ -105,8 +140,8 @@ static void set_healthy(struct daemon *d, const struct deploy *dep)
         }
         h->app = dup(dep->app);
         h->env = dup(dep->env);
-        h->next = d->healthy;
-        d->healthy = h;
+        h->next = v->healthy;
+        v->healthy = h;
     } else if (h->id > dep->id) {
         return;     /* a newer healthy one is known */
     }
@@ -115,9 +150,10 @@ static void set_healthy(struct daemon *d, const struct deploy *dep)
     h->id = dep->id;
 }
 
+/* A stored deploy's verdict at start-up. */
 void verify_note_stored(struct daemon *d, const struct deploy *dep)
 {
-    if (dep->verdict != NULL && strcmp(dep->verdict, "healthy") == 0) {
+    if (d->verifier != NULL && dep->verdict != NULL && strcmp(dep->verdict, "healthy") == 0) {
         set_healthy(d, dep);
     }
 }
@@ -186,7 +222,7 @@ static void judge(struct verify_window *w, bool cut_short)
     dep->verdict = dep->verdict_reason = dep->failing_check = dep->rollback_version = NULL;
 
     set_cadence(d, dep->app, dep->env, 0);
-    for (struct verify_window **p = &d->windows; *p != NULL; p = &(*p)->next) {
+    for (struct verify_window **p = &d->verifier->windows; *p != NULL; p = &(*p)->next) {
         if (*p == w) {
             *p = w->next;
             break;
@@ -200,10 +236,15 @@ static void on_window_end(uv_timer_t *t)
     judge(t->data, false);
 }
 
+/* A deploy was recorded: end its app-env's window, start one. */
 void verify_on_deploy(struct daemon *d, const struct deploy *dep)
 {
+    struct verifier *v = d->verifier;
+    if (v == NULL) {
+        return;
+    }
     /* A newer deploy of the app-env ends the running window. */
-    for (struct verify_window *w = d->windows, *next; w != NULL; w = next) {
+    for (struct verify_window *w = v->windows, *next; w != NULL; w = next) {
         next = w->next;
         if (eq(w->od.dep.app, dep->app) && eq(w->od.dep.env, dep->env) &&
             w->od.dep.id != dep->id) {
@@ -213,7 +254,7 @@ void verify_on_deploy(struct daemon *d, const struct deploy *dep)
     if (dep->status == NULL || strcmp(dep->status, "succeeded") != 0 || d->draining) {
         return;
     }
-    for (struct verify_window *w = d->windows; w != NULL; w = w->next) {
+    for (struct verify_window *w = v->windows; w != NULL; w = w->next) {
         if (w->od.dep.id == dep->id) {
             return;     /* already verifying this one */
         }
@@ -234,8 +275,8 @@ void verify_on_deploy(struct daemon *d, const struct deploy *dep)
     uv_timer_init(d->loop, &w->timer);
     w->timer.data = w;
     uv_timer_start(&w->timer, on_window_end, (uint64_t)window, 0);
-    w->next = d->windows;
-    d->windows = w;
+    w->next = v->windows;
+    v->windows = w;
     set_cadence(d, dep->app, dep->env, interval);
     char win[32];
     snprintf(win, sizeof(win), "%lld", (long long)window);
@@ -243,9 +284,13 @@ void verify_on_deploy(struct daemon *d, const struct deploy *dep)
              "verifying deploy %s of %s/%s", dep->version, dep->app, dep->env);
 }
 
+/* Tally a result of c into its app-env's window, if one runs. */
 void verify_on_result(struct daemon *d, const struct check *c, const struct result *r)
 {
-    for (struct verify_window *w = d->windows; w != NULL; w = w->next) {
+    if (d->verifier == NULL) {
+        return;
+    }
+    for (struct verify_window *w = d->verifier->windows; w != NULL; w = w->next) {
         if (of_app_env(c, w->od.dep.app, w->od.dep.env)) {
             w->results++;
             if (r->outcome != STATE_UP) {
@@ -258,20 +303,14 @@ void verify_on_result(struct daemon *d, const struct check *c, const struct resu
     }
 }
 
+/* End every window without a verdict (shutdown). */
 void verify_finish(struct daemon *d)
 {
-    while (d->windows != NULL) {
-        struct verify_window *w = d->windows;
-        d->windows = w->next;
+    struct verifier *v = d->verifier;
+    while (v != NULL && v->windows != NULL) {
+        struct verify_window *w = v->windows;
+        v->windows = w->next;
         /* Left pending: the daemon stops before the window ends. */
         uv_close((uv_handle_t *)&w->timer, on_window_closed);
-    }
-    while (d->healthy != NULL) {
-        struct healthy *h = d->healthy;
-        d->healthy = h->next;
-        free(h->app);
-        free(h->env);
-        free(h->version);
-        free(h);
     }
 }

@@ -8,7 +8,12 @@
  * whose verdict was healthy (the rollback target). A new deploy of the same
  * app-env ends the running window with its verdict so far. The verdict is
  * stored on the deploy, counted in shipwatch_deploys_total and sent as a
- * "deploy.verdict" event. */
+ * "deploy.verdict" event.
+ *
+ * The windows running and the last healthy versions live in a struct
+ * verifier owned by this module: the daemon creates it at start
+ * (d->verifier), ends its windows with verify_finish while the loop still
+ * runs, and destroys it at the end. */
 #ifndef SHIPWATCH_VERIFY_H
 #define SHIPWATCH_VERIFY_H
 
@@ -18,6 +23,14 @@ struct daemon;
 struct deploy;
 struct check;
 struct result;
+struct verifier;
+
+/* A verifier with no window running; NULL on ENOMEM. */
+struct verifier *verifier_create(void);
+
+/* Free v and what it knows; its windows must be ended (verify_finish).
+ * NULL is a no-op. */
+void verifier_destroy(struct verifier *v);
 
 /* A deploy was recorded (new or updated): start a window when it
  * succeeded, after ending any window of its app-env. */
@@ -32,7 +45,8 @@ const char *verify_last_healthy(const struct daemon *d, const char *app, const c
 /* Note a stored deploy's verdict at start-up (the last healthy versions). */
 void verify_note_stored(struct daemon *d, const struct deploy *dep);
 
-/* End every window without a verdict and free (shutdown). */
+/* End every window without a verdict, closing its timer (shutdown, before
+ * the loop's handles are closed); verifier_destroy frees the rest. */
 void verify_finish(struct daemon *d);
 
 #endif

@@ -429,6 +429,40 @@ class HttpTest(DaemonTest):
         status, head, _ = curl(self.base + '/webhooks/github')
         self.assertEqual(status, 405)
 
+    def test_route_checks_in_order(self):
+        # The router checks the method, whether the route is on, the body's
+        # length and the signature, in that order, before any handler runs.
+        self.start()
+        status, head, body = curl(self.base + '/webhooks/github')
+        self.assertEqual(status, 405)
+        self.assertIn('Allow: POST', head)
+        self.assertEqual(json.loads(body)['error'], '/webhooks/github takes POST')
+        status, _, body = curl('-X', 'DELETE', self.base + '/healthz?x=1')
+        self.assertEqual((status, json.loads(body)['error']), (405, '/healthz takes GET'))
+        self.assertEqual(curl(self.base + '/healthz?x=1')[0], 200)
+        self.assertEqual(curl(self.base + '/hb')[0], 404)
+        self.assertEqual(curl(self.base + '/healthz/')[0], 404)
+        got = raw(self.base, b'POST /webhooks/github HTTP/1.1\r\nHost: x\r\n'
+                             b'Content-Type: application/json\r\n\r\n')
+        self.assertTrue(got.startswith('HTTP/1.1 411'), got)
+        self.assertIn('a webhook needs a Content-Length', got)
+        status, _, body = curl('-X', 'POST', '-H', 'Content-Type: application/json',
+                               '--data-binary', '{}', self.base + '/webhooks/github')
+        self.assertEqual(status, 401)
+        self.assertIn('X-Hub-Signature-256', json.loads(body)['error'])
+
+    def test_github_webhook_off_without_secret(self):
+        t = self.target()
+        d = self.daemon((CONFIG % t.base).replace('  github-secret: gh-hook-secret\n', ''))
+        d.start()
+        self.base = d.http_base()
+        # Off comes before the length check: no secret, no webhook at all.
+        got = raw(self.base, b'POST /webhooks/github HTTP/1.1\r\nHost: x\r\n'
+                             b'Content-Type: application/json\r\n\r\n')
+        self.assertTrue(got.startswith('HTTP/1.1 404'), got)
+        self.assertIn('the GitHub webhook is off', got)
+        self.assertEqual(curl(self.base + '/webhooks/github')[0], 405)
+
     def test_auto_register_and_daemon_credentials(self):
         t = self.target()
         d = self.daemon((CONFIG % t.base).replace(

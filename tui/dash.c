@@ -15,7 +15,6 @@
 #include "dash.h"
 
 #include <curses.h>
-#include <errno.h>
 #include <langinfo.h>
 #include <signal.h>
 #include <stdarg.h>

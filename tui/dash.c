@@ -126,13 +126,6 @@ static void ev_push(struct dash *d, int64_t id, int64_t ts, const char *type, co
 
 /* --- the daemon's answers --- */
 
-/* Move a decoded result into the dashboard's state. */
-static void take(void *dst, void *src, size_t size)
-{
-    memcpy(dst, src, size);
-    memset(src, 0, size);       /* the link frees an empty struct */
-}
-
 /* One latency into a check's sparkline ring. */
 static void spark_add(struct row *r, int64_t us, bool failed)
 {
@@ -157,7 +150,7 @@ static void on_checks(struct link *l, int err, enum ipc_errcode code, const char
     }
     /* Keep the sparklines of checks that stay. */
     struct ipc_checks next;
-    take(&next, result, sizeof(next));
+    panel_take(&next, result, sizeof(next));
     struct row *rows = calloc(next.nchecks + 1, sizeof(*rows));
     if (rows == NULL) {
         ipc_type_free(&ipc_checks_type, &next);
@@ -193,7 +186,7 @@ static void on_stats(struct link *l, int err, enum ipc_errcode code, const char 
         }
         struct row *r = &d->rows[k];
         ipc_type_free(&ipc_check_stats_type, &r->st);
-        take(&r->st, &s->stats[i], sizeof(r->st));
+        panel_take(&r->st, &s->stats[i], sizeof(r->st));
         r->has_stats = true;
         /* Seed the sparkline from the minute averages when it is empty. */
         if (r->nspark == 0) {
@@ -223,7 +216,7 @@ static void on_deploys(struct link *l, int err, enum ipc_errcode code, const cha
         return;
     }
     ipc_type_free(&ipc_deploys_type, &d->deploys);
-    take(&d->deploys, result, sizeof(d->deploys));
+    panel_take(&d->deploys, result, sizeof(d->deploys));
     dash_mark(d);
 }
 
@@ -288,7 +281,7 @@ static void on_alerts(struct link *l, int err, enum ipc_errcode code, const char
     const struct ipc_alert *was = shown ? panel_alerts_at(d, d->cur->sel) : NULL;
     int64_t sel_id = was != NULL ? was->id : 0;
     ipc_type_free(&ipc_alerts_type, &d->alerts);
-    take(&d->alerts, result, sizeof(d->alerts));
+    panel_take(&d->alerts, result, sizeof(d->alerts));
     d->alerts_loaded = true;
     d->alerts_missing = false;
     if (shown) {
@@ -493,91 +486,6 @@ static void draw_banner(struct dash *d, int y, int w)
     theme_off(ROLE_BANNER, A_BOLD | A_REVERSE);
 }
 
-/* A box of h rows and w columns at (y0, x0), blank inside. */
-static void draw_box(int y0, int x0, int h, int w)
-{
-    for (int y = 0; y < h; y++) {
-        move(y0 + y, x0);
-        for (int x = 0; x < w; x++) {
-            bool edge = y == 0 || y == h - 1 || x == 0 || x == w - 1;
-            addch(edge ? (y == 0 || y == h - 1 ? (x == 0 || x == w - 1 ? '+' : '-') : '|')
-                       : ' ');
-        }
-    }
-}
-
-/* The line of s that fits in w columns, broken between two items (two
- * spaces); its length in *len. Returns where the next line starts. */
-static const char *wrap_next(const char *s, int w, size_t *len)
-{
-    size_t cut = strlen(s);
-    if (cut > (size_t)w) {
-        cut = (size_t)w;
-        while (cut > 1 && !(s[cut] == ' ' && s[cut - 1] == ' ')) {
-            cut--;
-        }
-        cut = cut > 1 ? cut - 1 : (size_t)w;
-    }
-    if (len != NULL) {
-        *len = cut;
-    }
-    s += cut;
-    while (*s == ' ') {
-        s++;
-    }
-    return s;
-}
-
-/* The help, generated from the bindings: the keys in one or two columns,
- * then the `:` commands, wrapped. */
-static void draw_help(int h, int w)
-{
-    enum { COL_W = 37, COMMANDS_MAX = 1024 };
-    size_t nkeys = 0;
-    char line[128];
-    while (keys_help_line(nkeys, line, sizeof(line))) {
-        nkeys++;
-    }
-    int ncols = w - 2 >= 2 * COL_W + 4 ? 2 : 1;
-    int bw = ncols == 2 ? 2 * COL_W + 4 : 64 < w - 2 ? 64 : w - 2;
-    int key_rows = (int)(nkeys + (size_t)ncols - 1) / ncols;
-    char commands[COMMANDS_MAX];
-    keys_commands(commands, sizeof(commands));
-    /* The commands wrapped at the box's inner width: count the rows. */
-    int inner = bw - 4;
-    int cmd_rows = 0;
-    for (const char *s = commands; *s != '\0' && inner > 0; cmd_rows++) {
-        s = wrap_next(s, inner, NULL);
-    }
-    int n = 1 + key_rows + 1 + cmd_rows;     /* title, keys, title, commands */
-    int bh = n + 2 < h - 2 ? n + 2 : h - 2;
-    int y0 = (h - bh) / 2, x0 = (w - bw) / 2;
-    int last = y0 + bh - 2;                  /* the last row inside */
-    draw_box(y0, x0, bh, bw);
-    attron(A_BOLD);
-    panel_put(y0 + 1, x0 + 2, bw - 4, "Keys");
-    attroff(A_BOLD);
-    for (size_t i = 0; i < nkeys; i++) {
-        int y = y0 + 2 + (int)i % key_rows;
-        int x = x0 + 2 + (int)i / key_rows * COL_W;
-        if (y <= last && keys_help_line(i, line, sizeof(line))) {
-            panel_put(y, x, (ncols == 2 ? COL_W - 1 : bw - 4), line);
-        }
-    }
-    int y = y0 + 2 + key_rows;
-    if (y <= last) {
-        attron(A_BOLD);
-        panel_put(y, x0 + 2, bw - 4, "Commands (type : then a command, Enter)");
-        attroff(A_BOLD);
-    }
-    for (const char *s = commands; *s != '\0' && inner > 0 && ++y <= last;) {
-        size_t len = 0;
-        const char *next = wrap_next(s, inner, &len);
-        panel_putf(y, x0 + 2, inner, "%.*s", (int)len, s);
-        s = next;
-    }
-}
-
 /* The status line: a question, a message, or the keys of the panel. */
 static void draw_status(struct dash *d, int h, int w)
 {
@@ -625,7 +533,8 @@ static void draw(struct dash *d)
     d->cur->cls->draw(d, d->cur, &body);
     draw_status(d, h, w);
     if (d->help) {
-        draw_help(h, w);
+        struct rect all = {.y = 0, .x = 0, .h = h, .w = w};
+        panel_help.draw(d, &d->help_panel, &all);
     }
     refresh();
 }
@@ -1332,6 +1241,7 @@ int dash_run(const char *socket)
     for (int i = 0; i < PANEL_COUNT; i++) {
         d->panels[i].cls = panel_classes[i];
     }
+    d->help_panel.cls = &panel_help;
     d->cur = d->back = &d->panels[PANEL_OVERVIEW];
     the_dash = d;
     const char *cs = nl_langinfo(CODESET);

@@ -209,6 +209,13 @@ void panel_fix_selection(const struct dash *d, struct panel *p, int h)
     }
 }
 
+/* A copy and a zeroing: the link frees an empty struct. */
+void panel_take(void *dst, void *src, size_t size)
+{
+    memcpy(dst, src, size);
+    memset(src, 0, size);
+}
+
 /* A copy, or NULL for NULL (and when out of memory). */
 char *panel_strdup(const char *s)
 {

@@ -127,6 +127,7 @@ extern const struct panel_class panel_deploys;
 extern const struct panel_class panel_alerts;
 extern const struct panel_class panel_events;
 extern const struct panel_class panel_check;
+extern const struct panel_class panel_help;     /* drawn over the others */
 
 struct dash {
     uv_loop_t *loop;
@@ -141,7 +142,8 @@ struct dash {
     struct panel *cur;          /* on screen */
     struct panel *back;         /* where Esc from the check view goes */
     enum sort sort;
-    bool help;
+    bool help;                  /* the help is over the panel */
+    struct panel help_panel;
     bool editing;               /* typing a filter */
     char filter[FILTER_MAX];
     bool events_paused;
@@ -220,6 +222,9 @@ bool panel_same_str(const char *a, const char *b);
 bool panel_rows_alloc(struct panel *p, size_t n);
 /* Keep the selection on a selectable row, scrolled into view in h rows. */
 void panel_fix_selection(const struct dash *d, struct panel *p, int h);
+/* Move a decoded result (size bytes) from src, which the link frees
+ * after the callback, to dst; src is left empty. */
+void panel_take(void *dst, void *src, size_t size);
 /* strdup that passes NULL through. */
 char *panel_strdup(const char *s);
 

@@ -26,8 +26,7 @@ static void on_history(struct link *l, int err, enum ipc_errcode code, const cha
         return;
     }
     ipc_type_free(&ipc_history_type, &d->hist);
-    memcpy(&d->hist, result, sizeof(d->hist));
-    memset(result, 0, sizeof(d->hist));     /* the link frees an empty struct */
+    panel_take(&d->hist, result, sizeof(d->hist));
     dash_mark(d);
 }
 
@@ -38,8 +37,7 @@ static void on_states(struct link *l, int err, enum ipc_errcode code, const char
     struct dash *d = arg;
     if (err == 0) {
         ipc_type_free(&ipc_events_type, &d->detail_states);
-        memcpy(&d->detail_states, result, sizeof(d->detail_states));
-        memset(result, 0, sizeof(d->detail_states));
+        panel_take(&d->detail_states, result, sizeof(d->detail_states));
         dash_mark(d);
     }
 }

@@ -233,6 +233,66 @@ class DashboardTest(DaemonTest):
         s = p.wait(lambda s: 'EXIT=0' in s, 'the shell again')
         self.assertNotIn('Overview', s)
 
+    def test_command_line(self):
+        """`:` as in k9s: views, checks and quitting by name."""
+        t = self.target()
+        d = self.daemon(BASE % (closed_port(), t.base, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d)
+        p.wait(lambda s: 'UP' in row(s, 'web') and 'UP' in row(s, 'api'), 'web and api up')
+        # The help lists the keys and the commands, both from the table.
+        p.keys('?')
+        s = p.wait(lambda s: 'Keys' in s and 'Commands' in s, 'the help')
+        self.assertIn(':quit (:q)', s)
+        self.assertIn('pause or resume', s)
+        p.keys('Escape')
+        p.wait(lambda s: 'Commands' not in s, 'the help closed')
+
+        def command(text):
+            p.keys(':')
+            p.wait(lambda s: s.splitlines()[-1].strip().startswith(':_'), 'the command line')
+            p.keys(text, 'Enter')
+
+        command('alerts')
+        p.wait(lambda s: 'CHECK/APP-ENV' in s, 'the alerts view')
+        command('events')
+        p.wait(lambda s: 'MESSAGE' in s, 'the events view')
+        command('d')
+        p.wait(lambda s: 'VERSION' in s, 'the deploys view by alias')
+        command('check api')
+        p.wait(lambda s: 'recent results' in s and re.search(r'UP\s+api\s+shop/prod', s),
+               "api's check view")
+        command('o')
+        p.wait(lambda s: 'STATE' in s and row(s, 'web') != '', 'the overview')
+        command('bogus')
+        p.wait(lambda s: 'unknown command: bogus' in s, 'an unknown command')
+        # Esc leaves the command line and runs nothing.
+        p.keys(':', 'q', 'Escape')
+        p.wait(lambda s: 'cancelled' in s, 'the command line cancelled')
+        self.assertIsNone(p.exit_code())
+        # Checks by name: pause, resume, run.
+        command('pause api')
+        p.wait(lambda s: 'api paused' in s and 'paused' in row(s, 'api'), 'api paused')
+        rpc = d.rpc()
+        self.assertTrue([c for c in rpc.call('checks.list')['checks']
+                         if c['name'] == 'api'][0]['paused'])
+        command('resume api')
+        p.wait(lambda s: 'api resumed' in s and 'http' in row(s, 'api'), 'api resumed')
+        command('run web')
+        p.wait(lambda s: re.search(r'web: up in', s), 'the run')
+        command('run nosuch')
+        p.wait(lambda s: 'no check called nosuch' in s, 'an unknown check')
+        command('filter api')
+        s = p.wait(lambda s: row(s, 'web') == '' and row(s, 'api') != '', 'the filter')
+        self.assertIn('filter: api', s)
+        command('sort name')
+        p.wait(lambda s: 'sort: name' in s, 'sorted by name')
+        # :q quits and gives the terminal back.
+        command('q')
+        wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
+        self.assertEqual(p.exit_code(), 0)
+
     def test_alert_actions_denied(self):
         """Someone who may read but not act: "permission denied", no crash."""
         if os.getuid() != 0 or shutil.which('setpriv') is None:

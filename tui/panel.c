@@ -1,0 +1,223 @@
+/* panel.c - what the dashboard's panels share: printing, filtering and
+ * keeping a table's selection in view. */
+#include "panel.h"
+
+#include <curses.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "out.h"
+#include "theme.h"
+
+const char *const sort_names[S_COUNT] = {"app", "name", "state", "latency"};
+
+/* Print s, a column at a time, control characters as '?'. */
+void panel_put(int y, int x, int w, const char *s)
+{
+    if (w <= 0 || s == NULL) {
+        return;
+    }
+    move(y, x);
+    int used = 0;
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    while (*s != '\0' && used < w) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
+        if (n == (size_t)-1 || n == (size_t)-2 || wc < 0x20 || wc == 0x7f) {
+            memset(&st, 0, sizeof(st));
+            addch('?');
+            used++;
+            s += (n == (size_t)-1 || n == (size_t)-2) ? 1 : n;
+            continue;
+        }
+        int cw = wcwidth(wc);
+        cw = cw < 0 ? 1 : cw;
+        if (used + cw > w) {
+            break;
+        }
+        addnstr(s, (int)n);
+        used += cw;
+        s += n;
+    }
+}
+
+/* Format into a line-sized buffer, then panel_put. */
+void panel_putf(int y, int x, int w, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    panel_put(y, x, w, buf);
+}
+
+/* Spaces across the row, in the attributes on. */
+void panel_fill(int y, int w)
+{
+    move(y, 0);
+    for (int x = 0; x < w; x++) {
+        addch(' ');
+    }
+}
+
+/* A substring match on any of three fields. */
+bool panel_matches(const struct dash *d, const char *a, const char *b, const char *c)
+{
+    if (d->filter[0] == '\0') {
+        return true;
+    }
+    return (a != NULL && strstr(a, d->filter) != NULL) ||
+           (b != NULL && strstr(b, d->filter) != NULL) ||
+           (c != NULL && strstr(c, d->filter) != NULL);
+}
+
+/* A linear search: a few hundred checks at most. */
+int panel_find_check(const struct dash *d, const char *name)
+{
+    if (name == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < d->checks.nchecks; i++) {
+        if (strcmp(d->checks.checks[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Deploys come newest first: the first match. */
+const struct ipc_deploy *panel_last_deploy(const struct dash *d, const char *app,
+                                           const char *env)
+{
+    for (size_t i = 0; i < d->deploys.ndeploys; i++) {
+        const struct ipc_deploy *dp = &d->deploys.deploys[i];
+        if (app != NULL && dp->app != NULL && strcmp(dp->app, app) == 0 &&
+            (env == NULL || (dp->env != NULL && strcmp(dp->env, env) == 0))) {
+            return dp;
+        }
+    }
+    return NULL;
+}
+
+/* Event i counted from the ring's head. */
+const struct evline *panel_event_at(const struct dash *d, size_t i)
+{
+    return &d->events[(d->ev_head + i) % EVENTS_MAX];
+}
+
+/* UP, DOWN, DEGR or UNKN. */
+const char *panel_state_word(const char *state)
+{
+    switch (theme_state_role(state)) {
+    case ROLE_UP: return "UP";
+    case ROLE_DOWN: return "DOWN";
+    case ROLE_DEGRADED: return "DEGR";
+    default: return "UNKN";
+    }
+}
+
+/* out_span_us, or "-" for nothing. */
+void panel_span_us(int64_t us, char *buf, size_t len)
+{
+    if (us <= 0) {
+        snprintf(buf, len, "-");
+    } else {
+        out_span_us(us, buf, len);
+    }
+}
+
+/* "99.95%", "100%" or "-". */
+void panel_uptime(int64_t ppm, bool has, char *buf, size_t len)
+{
+    if (!has || ppm < 0) {
+        snprintf(buf, len, "-");
+    } else if (ppm >= 1000000) {
+        snprintf(buf, len, "100%%");
+    } else {
+        snprintf(buf, len, "%.2f%%", (double)ppm / 10000.0);
+    }
+}
+
+/* An age for a column: "5s", "2m31s". */
+void panel_age(int64_t ms, int64_t now_ms, char *buf, size_t len)
+{
+    out_ago(ms, now_ms, buf, len);
+    char *sp = strstr(buf, " ago");
+    if (sp != NULL) {
+        *sp = '\0';
+    }
+}
+
+/* Equal strings, or both absent. */
+bool panel_same_str(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The old rows go; n + 1 so that an empty table still allocates. */
+bool panel_rows_alloc(struct panel *p, size_t n)
+{
+    free(p->rows);
+    p->rows = malloc((n + 1) * sizeof(int));
+    p->nrows = 0;
+    return p->rows != NULL;
+}
+
+/* Clamp, skip unselectable rows (forward first), then scroll. */
+void panel_fix_selection(const struct dash *d, struct panel *p, int h)
+{
+    if (p->nrows == 0) {
+        p->sel = 0;
+        p->top = 0;
+        return;
+    }
+    if (p->sel >= p->nrows) {
+        p->sel = p->nrows - 1;
+    }
+    if (p->sel < 0) {
+        p->sel = 0;
+    }
+    if (p->cls->selectable != NULL) {
+        int s = p->sel;
+        while (s < p->nrows && !p->cls->selectable(d, p, s)) {
+            s++;
+        }
+        if (s == p->nrows) {
+            s = p->sel;
+            while (s > 0 && !p->cls->selectable(d, p, s)) {
+                s--;
+            }
+        }
+        p->sel = s;
+    }
+    if (p->sel < p->top) {
+        p->top = p->sel;
+    }
+    if (p->sel >= p->top + h) {
+        p->top = p->sel - h + 1;
+    }
+    if (p->top > p->nrows - h) {
+        p->top = p->nrows - h > 0 ? p->nrows - h : 0;
+    }
+    if (p->top < 0) {
+        p->top = 0;
+    }
+}
+
+/* A copy and a zeroing: the link frees an empty struct. */
+void panel_take(void *dst, void *src, size_t size)
+{
+    memcpy(dst, src, size);
+    memset(src, 0, size);
+}
+
+/* A copy, or NULL for NULL (and when out of memory). */
+char *panel_strdup(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}

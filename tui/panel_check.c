@@ -1,0 +1,309 @@
+/* panel_check.c - one check: its latency graph with failures and deploys,
+ * its recent results and its state changes. */
+#include <curses.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "out.h"
+#include "panel.h"
+#include "theme.h"
+
+static const int64_t range_ms[] = {3600LL * 1000, 86400LL * 1000, 7 * 86400LL * 1000};
+static const char *const range_names[] = {"1h", "24h", "7d"};
+#define NRANGES ((int)(sizeof(range_ms) / sizeof(range_ms[0])))
+
+static const char *const bar_utf8[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+
+/* checks.history answered. */
+static void on_history(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                       void *result, void *arg)
+{
+    struct dash *d = arg;
+    d->hist_loading = false;
+    if (err != 0) {
+        dash_status(d, "checks.history: %s", msg);
+        return;
+    }
+    ipc_type_free(&ipc_history_type, &d->hist);
+    panel_take(&d->hist, result, sizeof(d->hist));
+    dash_mark(d);
+}
+
+/* events.list of the check's state changes answered. */
+static void on_states(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                      void *result, void *arg)
+{
+    struct dash *d = arg;
+    if (err == 0) {
+        ipc_type_free(&ipc_events_type, &d->detail_states);
+        panel_take(&d->detail_states, result, sizeof(d->detail_states));
+        dash_mark(d);
+    }
+}
+
+/* The history of the range and the last state changes. */
+void panel_check_fetch(struct dash *d)
+{
+    int64_t now = out_now_ms();
+    struct ipc_history_params p = {.check = d->detail,
+                                   .from_ms = now - range_ms[d->range],
+                                   .to_ms = now + 1,
+                                   .limit = 10000};
+    d->hist_loading = true;
+    link_call(&d->link, IPC_M_CHECKS_HISTORY, &p, on_history, d);
+    struct ipc_events_query q = {.check = d->detail, .type = "state", .limit = 20};
+    link_call(&d->link, IPC_M_EVENTS_LIST, &q, on_states, d);
+}
+
+/* Forget the last check's figures, remember where we came from. */
+void panel_check_open(struct dash *d, int k)
+{
+    free(d->detail);
+    d->detail = strdup(d->checks.checks[k].name);
+    ipc_type_free(&ipc_history_type, &d->hist);
+    memset(&d->hist, 0, sizeof(d->hist));
+    ipc_type_free(&ipc_events_type, &d->detail_states);
+    memset(&d->detail_states, 0, sizeof(d->detail_states));
+    if (d->cur != &d->panels[PANEL_CHECK]) {
+        d->back = d->cur;
+    }
+    d->cur = &d->panels[PANEL_CHECK];
+    panel_check_fetch(d);
+    dash_mark(d);
+}
+
+/* The bars: one column per time slot, the slot's worst latency. */
+static void draw_bars(const struct dash *d, int y0, int gh, int cols, const int64_t *lat,
+                      const bool *fail, int64_t max)
+{
+    for (int col = 0; col < cols; col++) {
+        /* Height in eighths of a row. */
+        int64_t eighths = lat[col] * gh * 8 / max;
+        for (int row = 0; row < gh; row++) {
+            int64_t here = eighths - (int64_t)(gh - 1 - row) * 8;
+            if (here <= 0) {
+                continue;
+            }
+            move(y0 + row, 10 + col);
+            if (fail[col]) {
+                theme_on(ROLE_DOWN, 0);
+            }
+            if (d->utf8) {
+                addstr(bar_utf8[here >= 8 ? 7 : here - 1]);
+            } else {
+                addch(here >= 4 ? '#' : '.');
+            }
+            if (fail[col]) {
+                theme_off(ROLE_DOWN, 0);
+            }
+        }
+    }
+}
+
+/* The deploys of the check's app on the axis as ^, their versions under. */
+static void draw_deploys(const struct dash *d, const struct ipc_check *c, int y, int cols, int w,
+                         int64_t from)
+{
+    int label_start = -1, label_end = 0;
+    for (size_t i = d->deploys.ndeploys; i-- > 0;) {
+        const struct ipc_deploy *dp = &d->deploys.deploys[i];
+        if (!panel_same_str(dp->app, c->app) || !panel_same_str(dp->env, c->env) ||
+            dp->started_ms < from) {
+            continue;
+        }
+        int col = (int)((dp->started_ms - from) * cols / range_ms[d->range]);
+        if (col < 0 || col >= cols) {
+            continue;
+        }
+        theme_on(ROLE_TITLE, A_BOLD);
+        mvaddch(y, 10 + col, '^');
+        /* The label starts under its mark, or ends there near the edge. */
+        char label[80];
+        int len = snprintf(label, sizeof(label), "deploy %s", dp->version);
+        int lx = 10 + col + len <= w ? 10 + col : w - len;
+        /* Deploys come oldest first: a newer label that would overlap
+         * replaces the older one. */
+        if (lx < label_end && label_start >= 0) {
+            move(y + 1, label_start);
+            for (int k = label_start; k < label_end && k < w; k++) {
+                addch(' ');
+            }
+        }
+        if (lx >= 0) {
+            panel_put(y + 1, lx, w - lx, label);
+            label_start = lx;
+            label_end = lx + len + 1;
+        }
+        theme_off(ROLE_TITLE, A_BOLD);
+    }
+}
+
+/* The latency graph: one column per time slot, the slot's worst latency
+ * as a bar; failures marked under the axis, deploys of the check's app on
+ * it. */
+static void draw_graph(const struct dash *d, const struct ipc_check *c, int y0, int gh, int w)
+{
+    int64_t now = out_now_ms();
+    int64_t from = now - range_ms[d->range];
+    int cols = w - 10;
+    if (cols < 10 || gh < 2) {
+        return;
+    }
+    int64_t *lat = calloc((size_t)cols, sizeof(int64_t));
+    bool *fail = calloc((size_t)cols, sizeof(bool));
+    if (lat == NULL || fail == NULL) {
+        free(lat);
+        free(fail);
+        return;
+    }
+    int64_t max = 1;
+    for (size_t i = 0; i < d->hist.nrows; i++) {
+        const struct ipc_history_row *r = &d->hist.rows[i];
+        int col = (int)((r->ts_ms - from) * cols / range_ms[d->range]);
+        if (col < 0 || col >= cols) {
+            continue;
+        }
+        if (r->latency_max_us > lat[col]) {
+            lat[col] = r->latency_max_us;
+        }
+        if (r->failures > 0) {
+            fail[col] = true;
+        }
+        if (lat[col] > max) {
+            max = lat[col];
+        }
+    }
+    char scale[16];
+    out_span_us(max, scale, sizeof(scale));
+    panel_put(y0, 0, 9, scale);
+    panel_put(y0 + gh - 1, 0, 9, "0");
+    draw_bars(d, y0, gh, cols, lat, fail, max);
+    /* The axis: failures as x. */
+    move(y0 + gh, 10);
+    for (int col = 0; col < cols; col++) {
+        if (fail[col]) {
+            theme_on(ROLE_DOWN, A_BOLD);
+            addch('x');
+            theme_off(ROLE_DOWN, A_BOLD);
+        } else {
+            addstr(d->utf8 ? "─" : "-");
+        }
+    }
+    draw_deploys(d, c, y0 + gh, cols, w, from);
+    char when[32];
+    panel_putf(y0 + gh + 2, 10, w - 10, "%s .. now (%s; r run, p pause, g range, Esc back)",
+               out_time(from, when, sizeof(when)), range_names[d->range]);
+    free(lat);
+    free(fail);
+}
+
+/* Recent results (raw rows, newest first) and state changes side by side
+ * when there is room, else one under the other. */
+static void draw_lists(const struct dash *d, int y, int bottom, int w)
+{
+    int half = w >= 110 ? w / 2 : w;
+    theme_on(ROLE_HEADER, 0);
+    panel_put(y, 0, half, "recent results");
+    theme_off(ROLE_HEADER, 0);
+    int ry = y + 1;
+    bool raw = d->hist.granularity != NULL && strcmp(d->hist.granularity, "raw") == 0;
+    for (size_t i = 0; raw && i < d->hist.nrows && ry < bottom; i++, ry++) {
+        const struct ipc_history_row *hr = &d->hist.rows[i];
+        char when[32], took[16];
+        out_time(hr->ts_ms, when, sizeof(when));
+        out_span_us(hr->latency_max_us, took, sizeof(took));
+        enum role role = theme_state_role(hr->outcome);
+        theme_on(role, 0);
+        panel_putf(ry, 0, 5, "%s", panel_state_word(hr->outcome));
+        theme_off(role, 0);
+        panel_putf(ry, 5, half - 6, "%s %7s %s", when + 11, took,
+                   hr->failed_condition ? hr->failed_condition : hr->error ? hr->error : "");
+    }
+    if (!raw) {
+        panel_put(ry, 0, half, "(rollups for this range; 1h shows every result)");
+    }
+    int sx = half < w ? half : 0;
+    int sy = half < w ? y : ry + 1;
+    theme_on(ROLE_HEADER, 0);
+    panel_put(sy, sx, w - sx, "state changes");
+    theme_off(ROLE_HEADER, 0);
+    for (size_t i = 0; i < d->detail_states.nevents && sy + 1 + (int)i < bottom; i++) {
+        const struct ipc_event *e = &d->detail_states.events[i];
+        char when[32];
+        out_time(e->ts_ms, when, sizeof(when));
+        panel_putf(sy + 1 + (int)i, sx, w - sx, "%s %s", when, e->message ? e->message : "");
+    }
+}
+
+/* The check's line, its figures, the graph and the lists. */
+static void draw(struct dash *d, struct panel *p, const struct rect *rc)
+{
+    int y0 = rc->y, h = rc->h, w = rc->w;
+    int k = panel_find_check(d, d->detail);
+    if (k < 0) {
+        panel_putf(y0 + 1, 2, w - 2, "%s is not configured any more (Esc to go back)",
+                   d->detail);
+        return;
+    }
+    const struct ipc_check *c = &d->checks.checks[k];
+    const struct row *r = &d->rows[k];
+    int64_t now = out_now_ms();
+    char since[32], u24[16], u7[16], p95[16];
+    out_ago(c->state_since_ms, now, since, sizeof(since));
+    panel_uptime(r->st.uptime_24h_ppm, r->has_stats && r->st.runs_24h > 0, u24, sizeof(u24));
+    panel_uptime(r->st.uptime_7d_ppm, r->has_stats && r->st.runs_7d > 0, u7, sizeof(u7));
+    panel_span_us(r->has_stats ? r->st.p95_1h_us : 0, p95, sizeof(p95));
+    enum role role = theme_state_role(c->state);
+    theme_on(role, A_BOLD);
+    panel_putf(y0, 0, 6, "%s", panel_state_word(c->state));
+    theme_off(role, A_BOLD);
+    panel_putf(y0, 6, w - 6, "%s  %s/%s  %s %s%s  since %s", c->name, c->app ? c->app : "-",
+               c->env ? c->env : "-", c->type, c->target ? c->target : "",
+               c->paused ? "  PAUSED" : "", since);
+    panel_putf(y0 + 1, 6, w - 6, "uptime 24h %s, 7d %s; p95 1h %s; %lld runs, %lld skipped", u24,
+               u7, p95, (long long)c->runs_total, (long long)c->skipped_total);
+    int gh = h >= 30 ? 10 : h >= 20 ? 6 : 3;
+    draw_graph(d, c, y0 + 3, gh, w);
+    if (d->hist_loading && d->hist.nrows == 0) {
+        panel_put(y0 + 3, 10, w - 10, "loading...");
+    }
+    draw_lists(d, y0 + 3 + gh + 4, y0 + h, w);
+}
+
+/* g (or `:range 24h`): the graph's range; Esc, h: back. */
+static int on_action(struct dash *d, struct panel *p, enum action a, const char *arg)
+{
+    if (a == A_BACK) {
+        return PANEL_HANDLED | PANEL_BACK;
+    }
+    if (a != A_RANGE) {
+        return PANEL_IGNORED;
+    }
+    int next = (d->range + 1) % NRANGES;
+    for (int i = 0; arg != NULL && i < NRANGES; i++) {
+        next = strcmp(arg, range_names[i]) == 0 ? i : next;
+    }
+    if (arg != NULL && strcmp(arg, range_names[next]) != 0) {
+        dash_status(d, "range: 1h, 24h or 7d, not '%s'", arg);
+        return PANEL_HANDLED | PANEL_REDRAW;
+    }
+    d->range = next;
+    panel_check_fetch(d);
+    return PANEL_HANDLED | PANEL_REDRAW;
+}
+
+/* The check on screen. */
+static int selected_check(const struct dash *d, const struct panel *p)
+{
+    return panel_find_check(d, d->detail);
+}
+
+const struct panel_class panel_check = {
+    .name = "Check",
+    .command = "check",
+    .tab = false,
+    .draw = draw,
+    .on_action = on_action,
+    .selected_check = selected_check,
+};

@@ -21,11 +21,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "schema.h"
 #include "store.h"
 #include "store_rec.h"
+#include "util.h"
 
 #define STORE_BATCH 1000
 #define ROLLUP_EVERY_MS 10000
@@ -72,13 +74,6 @@ struct store_sqlite {
     int64_t next_minute, next_hour; /* rollup progress */
     int64_t last_rollup_ms;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Execute SQL without results; logs and returns -EIO on failure. */
 static int exec_sql(sqlite3 *db, const char *sql, const char *what)
@@ -154,7 +149,7 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
         char record[256];
         snprintf(record, sizeof(record),
                  "INSERT INTO schema_version VALUES (%d, '%s', %" PRId64 ")", m->version, m->name,
-                 wall_ms());
+                 clock_wall_ms());
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(db, record, NULL, NULL, &msg) != SQLITE_OK ||
@@ -624,7 +619,7 @@ static void retention(struct store_sqlite *s, int64_t now_ms)
     while (sqlite3_step(ids) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(ids, 0);
         txn_begin(s);
-        for (size_t i = 0; i < sizeof(per_check) / sizeof(per_check[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(per_check); i++) {
             sqlite3_stmt *q;
             if (sqlite3_prepare_v2(s->db, per_check[i], -1, &q, NULL) != SQLITE_OK) {
                 count_error(s, "retention");
@@ -665,7 +660,7 @@ static void retention(struct store_sqlite *s, int64_t now_ms)
         "DELETE FROM mutes WHERE ends < ?1",
     };
     txn_begin(s);
-    for (size_t i = 0; i < sizeof(alerting) / sizeof(alerting[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(alerting); i++) {
         sqlite3_stmt *q;
         if (sqlite3_prepare_v2(s->db, alerting[i], -1, &q, NULL) != SQLITE_OK) {
             count_error(s, "retention");
@@ -1292,7 +1287,7 @@ static void *writer_main(void *arg)
             }
         }
         txn_commit(s);
-        int64_t now = wall_ms();
+        int64_t now = clock_wall_ms();
         if (stop || now - s->last_rollup_ms >= ROLLUP_EVERY_MS) {
             s->last_rollup_ms = now;
             rollup(s, now);
@@ -1766,7 +1761,7 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
     s->next_outbox_id = next_autoincrement_id(s->db, "outbox");
     s->next_minute = query_int(s->db, "SELECT next_minute FROM rollup_progress", 0);
     s->next_hour = query_int(s->db, "SELECT next_hour FROM rollup_progress", 0);
-    s->last_rollup_ms = wall_ms();
+    s->last_rollup_ms = clock_wall_ms();
 
     rc = uv_async_init(loop, &s->async, on_async);
     if (rc < 0) {

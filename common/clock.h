@@ -27,6 +27,9 @@ extern const struct clock clock_system;
 /* Unix time in milliseconds. */
 int64_t clock_wall_ms(void);
 
+/* Unix time in microseconds (for latencies measured across processes). */
+int64_t clock_wall_us(void);
+
 /* Monotonic time in nanoseconds, from an arbitrary origin. */
 int64_t clock_mono_ns(void);
 

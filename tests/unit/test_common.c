@@ -45,6 +45,8 @@ static void test_clock_real(void **state)
     assert_true(now >= before && now <= after);
     assert_true(clock_now_ms(&clock_system) >= now);
     assert_true(clock_now_ms(NULL) >= now);
+    int64_t us = clock_wall_us();
+    assert_true(us / 1000 >= now && us / 1000 <= after);
 
     int64_t ns = clock_mono_ns();
     int64_t ms = clock_mono_ms();

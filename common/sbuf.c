@@ -37,7 +37,7 @@ void sbuf_adopt(struct sbuf *b, char *data, size_t cap)
 {
     free(b->data);
     b->data = data;
-    b->cap = data != NULL ? cap : 0;
+    b->cap = data == NULL ? 0 : b->max > 0 && cap > b->max ? b->max : cap;
     b->len = 0;
     b->failed = false;
     if (b->data != NULL && b->cap > 0) {
@@ -74,25 +74,6 @@ bool sbuf_reserve(struct sbuf *b, size_t n)
     b->data = p;
     b->cap = cap;
     return true;
-}
-
-/* Append bytes. */
-void sbuf_append(struct sbuf *b, const char *s, size_t n)
-{
-    if (!sbuf_reserve(b, n)) {
-        return;
-    }
-    if (n > 0) {
-        memcpy(b->data + b->len, s, n);
-    }
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-/* Append a string. */
-void sbuf_append_str(struct sbuf *b, const char *s)
-{
-    sbuf_append(b, s, strlen(s));
 }
 
 /* Append formatted text: first into the room there is, then once more

@@ -13,11 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sbuf {
     char *data;  /* the text, NUL-terminated; owned; NULL before the first append */
     size_t len;  /* bytes of text, the NUL not counted */
-    size_t cap;  /* bytes allocated at data */
+    size_t cap;  /* bytes usable at data (at most max when there is one) */
     size_t max;  /* the most bytes data may take, the NUL included; 0 = no limit */
     bool failed; /* an append failed: out of memory or over max; sticky until reset */
 };
@@ -40,11 +41,24 @@ void sbuf_adopt(struct sbuf *b, char *data, size_t cap);
  * them); false, and failed set, when that is impossible. */
 bool sbuf_reserve(struct sbuf *b, size_t n);
 
-/* Append n bytes of s (which may hold NULs). */
-void sbuf_append(struct sbuf *b, const char *s, size_t n);
+/* Append n bytes of s (which may hold NULs). Inline, because renderers
+ * call it per field: with room already there it is a compare and a copy
+ * (cap never exceeds max, so the room is within the limit). */
+static inline void sbuf_append(struct sbuf *b, const char *s, size_t n)
+{
+    if ((n >= b->cap - b->len || b->failed) && !sbuf_reserve(b, n)) {
+        return;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
 
 /* Append the string s. */
-void sbuf_append_str(struct sbuf *b, const char *s);
+static inline void sbuf_append_str(struct sbuf *b, const char *s)
+{
+    sbuf_append(b, s, strlen(s));
+}
 
 /* Append printf-style text, of any length. */
 void sbuf_appendf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

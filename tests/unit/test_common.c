@@ -179,6 +179,17 @@ static void test_sbuf_reuse(void **state)
     sbuf_append_str(&other, "ok");
     assert_string_equal(other.data, "ok");
     sbuf_finish(&other);
+
+    /* A block larger than the limit does not lift the limit. */
+    struct sbuf small;
+    sbuf_init(&small, 8);
+    sbuf_adopt(&small, malloc(100), 100);
+    sbuf_append_str(&small, "1234567");
+    assert_false(small.failed);
+    sbuf_append_str(&small, "8");
+    assert_true(small.failed);
+    assert_string_equal(small.data, "1234567");
+    sbuf_finish(&small);
 }
 
 /* JSON strings: quotes, backslashes, controls, invalid UTF-8, NULL. */

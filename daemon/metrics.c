@@ -53,16 +53,17 @@ static void put_label(struct sbuf *b, const char *name, const char *v, bool comm
     }
     sbuf_append_str(b, name);
     sbuf_append_str(b, "=\"");
-    for (const char *p = v != NULL ? v : ""; *p != '\0'; p++) {
-        if (*p == '\\') {
-            sbuf_append_str(b, "\\\\");
-        } else if (*p == '"') {
-            sbuf_append_str(b, "\\\"");
-        } else if (*p == '\n') {
-            sbuf_append_str(b, "\\n");
-        } else {
-            sbuf_append(b, p, 1);
+    /* Runs without a special character are copied at once. */
+    const char *p = v != NULL ? v : "";
+    for (;;) {
+        size_t run = strcspn(p, "\\\"\n");
+        sbuf_append(b, p, run);
+        p += run;
+        if (*p == '\0') {
+            break;
         }
+        sbuf_append_str(b, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n");
+        p++;
     }
     sbuf_append_str(b, "\"");
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ipc_client.h"
 
 #define MAX_THREADS 1000
@@ -36,11 +37,10 @@ struct worker {
     char err[256];
 };
 
-static int64_t now_us(clockid_t clk)
+/* Monotonic microseconds, for pacing and round trips. */
+static int64_t mono_us(void)
 {
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return clock_mono_ns() / 1000;
 }
 
 static void sample(struct worker *w, int64_t us)
@@ -75,19 +75,19 @@ static void *rtt_worker(void *arg)
         w->failed = 1;
         return NULL;
     }
-    while (now_us(CLOCK_MONOTONIC) < w->start_us) {
+    while (mono_us() < w->start_us) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
-    while (now_us(CLOCK_MONOTONIC) < w->deadline_us) {
+    while (mono_us() < w->deadline_us) {
         struct ipc_status s = {0};
-        int64_t t0 = now_us(CLOCK_MONOTONIC);
+        int64_t t0 = mono_us();
         if (ipc_client_call(&c, IPC_M_STATUS_GET, NULL, &s, 10000) != 0) {
             snprintf(w->err, sizeof(w->err), "status.get: %s", c.errmsg);
             w->failed = 1;
             break;
         }
-        sample(w, now_us(CLOCK_MONOTONIC) - t0);
+        sample(w, mono_us() - t0);
         ipc_type_free(&ipc_status_type, &s);
         w->count++;
     }
@@ -113,7 +113,7 @@ static void *fanout_worker(void *arg)
     }
     ipc_type_free(&ipc_topics_type, &got);
     for (;;) {
-        int64_t left = (w->deadline_us - now_us(CLOCK_MONOTONIC)) / 1000;
+        int64_t left = (w->deadline_us - mono_us()) / 1000;
         if (left <= 0) {
             break;
         }
@@ -129,8 +129,8 @@ static void *fanout_worker(void *arg)
         }
         int64_t created = n.ts_ms * 1000 + n.duration_us;
         /* Counted from the common start, when every subscriber is in. */
-        if (now_us(CLOCK_MONOTONIC) >= w->start_us) {
-            sample(w, now_us(CLOCK_REALTIME) - created);
+        if (mono_us() >= w->start_us) {
+            sample(w, clock_wall_us() - created);
             w->count++;
         }
         ipc_type_free(&ipc_notice_type, &n);
@@ -164,7 +164,7 @@ int main(int argc, char **argv)
     }
     /* Connections first, then the clock: time to subscribe is not counted.
      * Every worker measures until the same deadline. */
-    int64_t start = now_us(CLOCK_MONOTONIC) + 1000000;
+    int64_t start = mono_us() + 1000000;
     for (int i = 0; i < n; i++) {
         ws[i].socket = argv[2];
         ws[i].start_us = start;

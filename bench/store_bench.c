@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "config.h"
 #include "store.h"
 
@@ -41,9 +42,7 @@ struct bench {
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)clock_mono_ns() / 1e9;
 }
 
 static double cpu_s(void)
@@ -211,10 +210,8 @@ int main(int argc, char **argv)
     }
     b->low_water = 20000;
     b->chunk = 5000;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     /* Results end about now, so they fall in the current partitions. */
-    b->base_ms = (int64_t)ts.tv_sec * 1000 - (int64_t)(results / checks + 2) * 1000;
+    b->base_ms = clock_wall_ms() / 1000 * 1000 - (int64_t)(results / checks + 2) * 1000;
     if (rate > 0) {
         b->base_ms -= (int64_t)(rate * seconds / checks + 1) * 1000;
     }

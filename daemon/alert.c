@@ -13,14 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "civil.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
 #include "store.h"
 #include "storewatch.h"
+#include "util.h"
 
 #define TICK_MS 1000
 #define FAILING_EVENT_AFTER 3       /* failures in a row before a notifier event */
@@ -177,7 +178,7 @@ static bool alert_copy(struct alert *out, const struct alert *a)
 {
     *out = *a;
     const char **f[] = ALERT_STRINGS(out);
-    if (!copy_strings(f, sizeof(f) / sizeof(f[0]))) {
+    if (!copy_strings(f, ARRAY_SIZE(f))) {
         alert_copy_free(out);
         return false;
     }
@@ -187,14 +188,14 @@ static bool alert_copy(struct alert *out, const struct alert *a)
 void alert_copy_free(struct alert *a)
 {
     const char **f[] = ALERT_STRINGS(a);
-    free_strings(f, sizeof(f) / sizeof(f[0]));
+    free_strings(f, ARRAY_SIZE(f));
 }
 
 static bool mute_copy(struct mute *out, const struct mute *m)
 {
     *out = *m;
     const char **f[] = MUTE_STRINGS(out);
-    if (!copy_strings(f, sizeof(f) / sizeof(f[0]))) {
+    if (!copy_strings(f, ARRAY_SIZE(f))) {
         mute_copy_free(out);
         return false;
     }
@@ -204,7 +205,7 @@ static bool mute_copy(struct mute *out, const struct mute *m)
 void mute_copy_free(struct mute *m)
 {
     const char **f[] = MUTE_STRINGS(m);
-    free_strings(f, sizeof(f) / sizeof(f[0]));
+    free_strings(f, ARRAY_SIZE(f));
 }
 
 /* Replace an owned string field. */
@@ -317,12 +318,9 @@ static bool mute_matches(const struct mute *m, const struct alert *a, int64_t no
 /* Day of the week (0 Sunday) and minute of the day of a UTC time. */
 static void utc_parts(int64_t ms, int *wday, int64_t *day_start_ms)
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    *wday = tm.tm_wday;
     int64_t day_ms = ms % 86400000LL;
     *day_start_ms = ms - day_ms;
+    *wday = civil_weekday(*day_start_ms / 86400000LL);
 }
 
 bool alert_maintenance_window(const struct conf_maintenance *m, int64_t now_ms,
@@ -910,7 +908,7 @@ static void evaluate(struct alerting *al, struct check *c)
     }
     /* Flapping first: it holds the others back. */
     static const enum kind order[] = {K_FLAPPING, K_DOWN, K_HEARTBEAT, K_DEGRADED, K_CERT};
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
         enum kind k = order[i];
         struct open_alert *oa = ac->open[k];
         if (oa != NULL && !want[k]) {

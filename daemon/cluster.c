@@ -14,6 +14,7 @@
 
 #include "cluster.h"
 #include "daemon.h"
+#include "hash.h"
 #include "log.h"
 #include "sched.h"
 #include "store.h"
@@ -988,23 +989,10 @@ static struct peer *peer_note(struct cluster *cl, const char *name)
     return &cl->peers[at];
 }
 
-/* 64-bit FNV-1a of a string. */
+/* 64-bit FNV-1a of a string, from the basis nodes have always used. */
 static uint64_t fnv(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s != '\0'; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return h;
-}
-
-/* splitmix64's finalizer: every input bit moves every output bit. */
-static uint64_t mix(uint64_t h)
-{
-    h += 0x9e3779b97f4a7c15ULL;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    return h ^ (h >> 31);
+    return hash_fnv1a_str(HASH_FNV_INIT_SHIPWATCH, s);
 }
 
 /* The rendezvous weight of node for check. The node's hash is mixed
@@ -1012,18 +1000,18 @@ static uint64_t mix(uint64_t h)
  * short names like "a" and "b" winning 17 and 43 checks of 60. */
 static uint64_t weight(const char *node, const char *check)
 {
-    return mix(mix(fnv(node)) ^ fnv(check));
+    return hash_mix(hash_mix(fnv(node)) ^ fnv(check));
 }
 
 /* The fingerprint of this daemon's set of check names (definitions may
  * differ per node, e.g. a header naming the node). */
 static void checks_fp(const struct cluster *cl, char *out, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = HASH_FNV_INIT_SHIPWATCH;
     const struct daemon *d = cl->d;
     for (size_t i = 0; i < d->nchecks; i++) {
         const struct check *c = d->by_name[i];
-        h = (h ^ mix(fnv(c->conf->name))) * 1099511628211ULL;
+        h = (h ^ hash_mix(fnv(c->conf->name))) * HASH_FNV_PRIME;
     }
     snprintf(out, len, "%016" PRIx64, h);
 }

@@ -9,6 +9,7 @@
 
 #include "cond.h"
 #include "duration.h"
+#include "util.h"
 
 #define COND_TEXT_MAX 1024
 #define VALUE_MAX 256          /* rendered value kept for comparison */
@@ -186,7 +187,7 @@ static int parse_placeholder(const char *s, struct operand *o, char *err, size_t
     int rc = 1; /* not a placeholder */
     if (s[0] == '[') {
         rc = -EINVAL;
-        for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(placeholders); i++) {
             size_t pl = strlen(placeholders[i].name);
             if (strncmp(s, placeholders[i].name, pl) != 0) {
                 continue;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "alert.h"
+#include "clock.h"
 #include "cluster.h"
 #include "curlm.h"
 #include "daemon.h"
@@ -27,12 +28,11 @@
 #define RETENTION_EVERY_MS (60 * 60 * 1000)
 #define DRAIN_POLL_MS 20
 
-/* Wall clock in unix milliseconds. */
+/* Wall clock in unix milliseconds (clock_wall_ms, for the modules that
+ * still read the time through the daemon). */
 int64_t daemon_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_wall_ms();
 }
 
 /* The wall clock, as handed to the checks. */

@@ -4,10 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "civil.h"
+#include "clock.h"
 #include "log.h"
+#include "util.h"
 
 #define LOG_LINE_MAX 4096
 
@@ -41,7 +43,7 @@ void log_init(enum log_format format, enum log_level min_level)
 /* Parse a level name. */
 int log_level_parse(const char *s, enum log_level *out)
 {
-    for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(level_names); i++) {
         if (strcmp(s, level_names[i]) == 0) {
             *out = (enum log_level)i;
             return 0;
@@ -101,13 +103,8 @@ void log_emit(enum log_level level, const char *const *kv, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
 
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char when[40];
-    size_t wl = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + wl, sizeof(when) - wl, ".%03ldZ", ts.tv_nsec / 1000000);
+    char when[CIVIL_RFC3339_LEN];
+    civil_format_rfc3339(clock_wall_ms(), when, sizeof(when));
 
     char line[LOG_LINE_MAX];
     size_t pos = 0;

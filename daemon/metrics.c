@@ -20,132 +20,77 @@
 #include "deploy.h"
 #include "http.h"
 #include "ipc_server.h"
+#include "sbuf.h"
 #include "sched.h"
 #include "store.h"
 
-static bool grow(struct metrics_buf *b, size_t n)
-{
-    if (b->len + n <= b->cap) {
-        return true;
-    }
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + n) {
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (p == NULL) {
-        return false;
-    }
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-/* Failure to grow is remembered and reported at the end. */
-static bool oom;
-
-static void put(struct metrics_buf *b, const char *s, size_t n)
-{
-    if (!grow(b, n)) {
-        oom = true;
-        return;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-}
-
-static void puts_(struct metrics_buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-static void put_i64(struct metrics_buf *b, int64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? (uint64_t)(-(v + 1)) + 1 : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u > 0);
-    if (v < 0) {
-        tmp[n++] = '-';
-    }
-    if (!grow(b, n)) {
-        oom = true;
-        return;
-    }
-    while (n > 0) {
-        b->data[b->len++] = tmp[--n];
-    }
-}
-
 /* Microseconds as seconds: "0.001234". */
-static void put_seconds_us(struct metrics_buf *b, int64_t us)
+static void put_seconds_us(struct sbuf *b, int64_t us)
 {
-    put_i64(b, us / 1000000);
+    sbuf_append_i64(b, us / 1000000);
     char frac[8];
     snprintf(frac, sizeof(frac), ".%06lld", (long long)(us % 1000000 < 0 ? 0 : us % 1000000));
-    puts_(b, frac);
+    sbuf_append_str(b, frac);
 }
 
-static void family(struct metrics_buf *b, const char *name, const char *type, const char *help)
+static void family(struct sbuf *b, const char *name, const char *type, const char *help)
 {
-    puts_(b, "# HELP ");
-    puts_(b, name);
-    puts_(b, " ");
-    puts_(b, help);
-    puts_(b, "\n# TYPE ");
-    puts_(b, name);
-    puts_(b, " ");
-    puts_(b, type);
-    puts_(b, "\n");
+    sbuf_append_str(b, "# HELP ");
+    sbuf_append_str(b, name);
+    sbuf_append_str(b, " ");
+    sbuf_append_str(b, help);
+    sbuf_append_str(b, "\n# TYPE ");
+    sbuf_append_str(b, name);
+    sbuf_append_str(b, " ");
+    sbuf_append_str(b, type);
+    sbuf_append_str(b, "\n");
 }
 
 /* A label value, escaped as the format wants: backslash, quote, newline. */
-static void put_label(struct metrics_buf *b, const char *name, const char *v, bool comma)
+static void put_label(struct sbuf *b, const char *name, const char *v, bool comma)
 {
     if (comma) {
-        puts_(b, ",");
+        sbuf_append_str(b, ",");
     }
-    puts_(b, name);
-    puts_(b, "=\"");
-    for (const char *p = v != NULL ? v : ""; *p != '\0'; p++) {
-        if (*p == '\\') {
-            puts_(b, "\\\\");
-        } else if (*p == '"') {
-            puts_(b, "\\\"");
-        } else if (*p == '\n') {
-            puts_(b, "\\n");
-        } else {
-            put(b, p, 1);
+    sbuf_append_str(b, name);
+    sbuf_append_str(b, "=\"");
+    /* Runs without a special character are copied at once. */
+    const char *p = v != NULL ? v : "";
+    for (;;) {
+        size_t run = strcspn(p, "\\\"\n");
+        sbuf_append(b, p, run);
+        p += run;
+        if (*p == '\0') {
+            break;
         }
+        sbuf_append_str(b, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n");
+        p++;
     }
-    puts_(b, "\"");
+    sbuf_append_str(b, "\"");
 }
 
 /* One sample: name{labels[,extra]} value */
-static void sample(struct metrics_buf *b, const char *name, const char *labels, size_t llen,
+static void sample(struct sbuf *b, const char *name, const char *labels, size_t llen,
                    const char *extra, int64_t v)
 {
-    puts_(b, name);
-    puts_(b, "{");
-    put(b, labels, llen);
+    sbuf_append_str(b, name);
+    sbuf_append_str(b, "{");
+    sbuf_append(b, labels, llen);
     if (extra != NULL) {
-        puts_(b, extra);
+        sbuf_append_str(b, extra);
     }
-    puts_(b, "} ");
-    put_i64(b, v);
-    puts_(b, "\n");
+    sbuf_append_str(b, "} ");
+    sbuf_append_i64(b, v);
+    sbuf_append_str(b, "\n");
 }
 
 /* The labels of every check, escaped once, back to back in one buffer:
  * "check=...,app=...,env=...,type=..."; offs[i] is where check i's start
  * (offs[nchecks] the end). */
-static int check_labels(struct daemon *d, struct metrics_buf *lb, size_t **offs)
+static int check_labels(struct daemon *d, struct sbuf *lb, size_t **offs)
 {
     *offs = calloc(d->nchecks + 1, sizeof(**offs));
-    if (*offs == NULL || !grow(lb, d->nchecks * 96 + 1)) {
+    if (*offs == NULL || !sbuf_reserve(lb, d->nchecks * 96 + 1)) {
         return -ENOMEM;
     }
     for (size_t i = 0; i < d->nchecks; i++) {
@@ -157,18 +102,18 @@ static int check_labels(struct daemon *d, struct metrics_buf *lb, size_t **offs)
         put_label(lb, "type", cc->type_name, true);
     }
     (*offs)[d->nchecks] = lb->len;
-    return oom ? -ENOMEM : 0;
+    return lb->failed ? -ENOMEM : 0;
 }
 
-static void checks(struct daemon *d, struct metrics_buf *b)
+static int checks(struct daemon *d, struct sbuf *b)
 {
-    struct metrics_buf lb = {0};
+    struct sbuf lb;
+    sbuf_init(&lb, 0);
     size_t *offs = NULL;
     if (check_labels(d, &lb, &offs) < 0) {
-        oom = true;
-        free(lb.data);
+        sbuf_finish(&lb);
         free(offs);
-        return;
+        return -ENOMEM;
     }
     /* The i-th check's labels and their length. */
 #define LBL(i) (lb.data + offs[i]), (offs[(i) + 1] - offs[i])
@@ -198,11 +143,11 @@ static void checks(struct daemon *d, struct metrics_buf *b)
         }
         sample(b, "shipwatch_check_duration_seconds_bucket", LBL(i),
                ",le=\"+Inf\"", (int64_t)c->duration_count);
-        puts_(b, "shipwatch_check_duration_seconds_sum{");
-        put(b, LBL(i));
-        puts_(b, "} ");
+        sbuf_append_str(b, "shipwatch_check_duration_seconds_sum{");
+        sbuf_append(b, LBL(i));
+        sbuf_append_str(b, "} ");
         put_seconds_us(b, c->duration_sum_us);
-        puts_(b, "\n");
+        sbuf_append_str(b, "\n");
         sample(b, "shipwatch_check_duration_seconds_count", LBL(i), NULL,
                (int64_t)c->duration_count);
     }
@@ -242,39 +187,40 @@ static void checks(struct daemon *d, struct metrics_buf *b)
         }
     }
 #undef LBL
-    free(lb.data);
+    sbuf_finish(&lb);
     free(offs);
+    return 0;
 }
 
 /* One notifier's sample of one of the two notification families. */
 struct notifier_walk {
-    struct metrics_buf *b;
+    struct sbuf *b;
     bool failed;                /* which family */
 };
 
 static void notifier_sample(const char *name, uint64_t sent, uint64_t failed, void *arg)
 {
     struct notifier_walk *w = arg;
-    puts_(w->b, w->failed ? "shipwatch_notifications_failed_total{"
+    sbuf_append_str(w->b, w->failed ? "shipwatch_notifications_failed_total{"
                           : "shipwatch_notifications_sent_total{");
     put_label(w->b, "notifier", name, false);
-    puts_(w->b, "} ");
-    put_i64(w->b, (int64_t)(w->failed ? failed : sent));
-    puts_(w->b, "\n");
+    sbuf_append_str(w->b, "} ");
+    sbuf_append_i64(w->b, (int64_t)(w->failed ? failed : sent));
+    sbuf_append_str(w->b, "\n");
 }
 
-static void alerts(struct daemon *d, struct metrics_buf *b)
+static void alerts(struct daemon *d, struct sbuf *b)
 {
     uint64_t firing[ALERT_NSEVERITIES];
     alert_firing(d, firing);
     family(b, "shipwatch_alerts_firing", "gauge",
            "Alerts open (firing or acknowledged), by severity.");
     for (int s = ALERT_NSEVERITIES - 1; s >= 0; s--) {
-        puts_(b, "shipwatch_alerts_firing{");
+        sbuf_append_str(b, "shipwatch_alerts_firing{");
         put_label(b, "severity", alert_severity_name((enum alert_severity)s), false);
-        puts_(b, "} ");
-        put_i64(b, (int64_t)firing[s]);
-        puts_(b, "\n");
+        sbuf_append_str(b, "} ");
+        sbuf_append_i64(b, (int64_t)firing[s]);
+        sbuf_append_str(b, "\n");
     }
     family(b, "shipwatch_notifications_sent_total", "counter",
            "Notifications delivered (answered 2xx, or exit 0), by notifier.");
@@ -286,7 +232,7 @@ static void alerts(struct daemon *d, struct metrics_buf *b)
     alert_notifier_counts(d, notifier_sample, &w);
 }
 
-static void deploys(struct daemon *d, struct metrics_buf *b)
+static void deploys(struct daemon *d, struct sbuf *b)
 {
     family(b, "shipwatch_deploys_total", "counter",
            "Deploys recorded since the daemon started, by app, env and verdict.");
@@ -295,34 +241,34 @@ static void deploys(struct daemon *d, struct metrics_buf *b)
     const struct deploy_last *lasts = deploys_lasts(d->deploys, &nlasts);
     for (size_t i = 0; i < ncounts; i++) {
         const struct deploy_count *s = &counts[i];
-        puts_(b, "shipwatch_deploys_total{");
+        sbuf_append_str(b, "shipwatch_deploys_total{");
         put_label(b, "app", s->app, false);
         put_label(b, "env", s->env, true);
         put_label(b, "verdict", s->verdict, true);
-        puts_(b, "} ");
-        put_i64(b, (int64_t)s->count);
-        puts_(b, "\n");
+        sbuf_append_str(b, "} ");
+        sbuf_append_i64(b, (int64_t)s->count);
+        sbuf_append_str(b, "\n");
     }
     family(b, "shipwatch_deploy_last_timestamp_seconds", "gauge",
            "When the last deploy of the app and env started, in unix seconds.");
     for (size_t i = 0; i < nlasts; i++) {
         const struct deploy_last *s = &lasts[i];
-        puts_(b, "shipwatch_deploy_last_timestamp_seconds{");
+        sbuf_append_str(b, "shipwatch_deploy_last_timestamp_seconds{");
         put_label(b, "app", s->app, false);
         put_label(b, "env", s->env, true);
-        puts_(b, "} ");
-        put_i64(b, s->started_ms / 1000);
-        puts_(b, "\n");
+        sbuf_append_str(b, "} ");
+        sbuf_append_i64(b, s->started_ms / 1000);
+        sbuf_append_str(b, "\n");
     }
     family(b, "shipwatch_deploy_info", "gauge",
            "1 for the version last deployed to the app and env.");
     for (size_t i = 0; i < nlasts; i++) {
         const struct deploy_last *s = &lasts[i];
-        puts_(b, "shipwatch_deploy_info{");
+        sbuf_append_str(b, "shipwatch_deploy_info{");
         put_label(b, "app", s->app, false);
         put_label(b, "env", s->env, true);
         put_label(b, "version", s->version, true);
-        puts_(b, "} 1\n");
+        sbuf_append_str(b, "} 1\n");
     }
 }
 
@@ -353,16 +299,16 @@ static int64_t start_ticks(void)
     return v;
 }
 
-static void process(struct metrics_buf *b)
+static void process(struct sbuf *b)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     int64_t cpu_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
                      (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
     family(b, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
-    puts_(b, "process_cpu_seconds_total ");
+    sbuf_append_str(b, "process_cpu_seconds_total ");
     put_seconds_us(b, cpu_us);
-    puts_(b, "\n");
+    sbuf_append_str(b, "\n");
 
     long page = sysconf(_SC_PAGESIZE);
     long long size = 0, resident = 0;
@@ -374,13 +320,13 @@ static void process(struct metrics_buf *b)
         fclose(f);
     }
     family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    puts_(b, "process_resident_memory_bytes ");
-    put_i64(b, resident * page);
-    puts_(b, "\n");
+    sbuf_append_str(b, "process_resident_memory_bytes ");
+    sbuf_append_i64(b, resident * page);
+    sbuf_append_str(b, "\n");
     family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-    puts_(b, "process_virtual_memory_bytes ");
-    put_i64(b, size * page);
-    puts_(b, "\n");
+    sbuf_append_str(b, "process_virtual_memory_bytes ");
+    sbuf_append_i64(b, size * page);
+    sbuf_append_str(b, "\n");
 
     int64_t fds = 0;
     DIR *dir = opendir("/proc/self/fd");
@@ -393,15 +339,15 @@ static void process(struct metrics_buf *b)
         fds--;  /* the directory's own descriptor */
     }
     family(b, "process_open_fds", "gauge", "Number of open file descriptors.");
-    puts_(b, "process_open_fds ");
-    put_i64(b, fds);
-    puts_(b, "\n");
+    sbuf_append_str(b, "process_open_fds ");
+    sbuf_append_i64(b, fds);
+    sbuf_append_str(b, "\n");
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-    puts_(b, "process_max_fds ");
-    put_i64(b, rl.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_cur);
-    puts_(b, "\n");
+    sbuf_append_str(b, "process_max_fds ");
+    sbuf_append_i64(b, rl.rlim_cur == RLIM_INFINITY ? -1 : (int64_t)rl.rlim_cur);
+    sbuf_append_str(b, "\n");
 
     /* Boot time from /proc/stat's btime, plus the start in clock ticks. */
     int64_t btime = 0;
@@ -421,23 +367,23 @@ static void process(struct metrics_buf *b)
     if (btime > 0 && ticks >= 0 && hz > 0) {
         family(b, "process_start_time_seconds", "gauge",
                "Start time of the process since unix epoch in seconds.");
-        puts_(b, "process_start_time_seconds ");
-        put_i64(b, btime + ticks / hz);
-        puts_(b, "\n");
+        sbuf_append_str(b, "process_start_time_seconds ");
+        sbuf_append_i64(b, btime + ticks / hz);
+        sbuf_append_str(b, "\n");
     }
 }
 
 /* One unlabelled sample. */
-static void plain(struct metrics_buf *b, const char *name, int64_t v)
+static void plain(struct sbuf *b, const char *name, int64_t v)
 {
-    puts_(b, name);
-    puts_(b, " ");
-    put_i64(b, v);
-    puts_(b, "\n");
+    sbuf_append_str(b, name);
+    sbuf_append_str(b, " ");
+    sbuf_append_i64(b, v);
+    sbuf_append_str(b, "\n");
 }
 
 /* The Redis fan-out and lease families; absent without redis.url. */
-static void cluster_metrics(struct daemon *d, struct metrics_buf *b)
+static void cluster_metrics(struct daemon *d, struct sbuf *b)
 {
     if (d->cluster == NULL) {
         return;
@@ -456,15 +402,15 @@ static void cluster_metrics(struct daemon *d, struct metrics_buf *b)
     plain(b, "shipwatch_cluster_peers", (int64_t)cs.peers);
     family(b, "shipwatch_cluster_messages_total", "counter",
            "Messages on the Redis bus, by what became of them.");
-    puts_(b, "shipwatch_cluster_messages_total{result=\"published\"} ");
-    put_i64(b, (int64_t)cs.published_total);
-    puts_(b, "\nshipwatch_cluster_messages_total{result=\"dropped\"} ");
-    put_i64(b, (int64_t)cs.dropped_total);
-    puts_(b, "\nshipwatch_cluster_messages_total{result=\"received\"} ");
-    put_i64(b, (int64_t)cs.received_total);
-    puts_(b, "\nshipwatch_cluster_messages_total{result=\"rejected\"} ");
-    put_i64(b, (int64_t)cs.rejected_total);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_cluster_messages_total{result=\"published\"} ");
+    sbuf_append_i64(b, (int64_t)cs.published_total);
+    sbuf_append_str(b, "\nshipwatch_cluster_messages_total{result=\"dropped\"} ");
+    sbuf_append_i64(b, (int64_t)cs.dropped_total);
+    sbuf_append_str(b, "\nshipwatch_cluster_messages_total{result=\"received\"} ");
+    sbuf_append_i64(b, (int64_t)cs.received_total);
+    sbuf_append_str(b, "\nshipwatch_cluster_messages_total{result=\"rejected\"} ");
+    sbuf_append_i64(b, (int64_t)cs.rejected_total);
+    sbuf_append_str(b, "\n");
     family(b, "shipwatch_cluster_reconnects_total", "counter",
            "Connections to Redis re-established after a failure.");
     plain(b, "shipwatch_cluster_reconnects_total", (int64_t)cs.reconnects_total);
@@ -473,85 +419,99 @@ static void cluster_metrics(struct daemon *d, struct metrics_buf *b)
     plain(b, "shipwatch_cluster_skipped_not_owner_total", (int64_t)ss.skipped_not_owner_total);
 }
 
-int metrics_render(struct daemon *d, struct metrics_buf *b)
+/* Every family into b. */
+static int render(struct daemon *d, struct sbuf *b)
 {
-    oom = false;
     /* About 2 KiB a check: one allocation instead of a chain of copies. */
-    if (!grow(b, 65536 + d->nchecks * 2304)) {
+    if (!sbuf_reserve(b, 65536 + d->nchecks * 2304)) {
         return -ENOMEM;
     }
     family(b, "shipwatch_build_info", "gauge", "1, labelled with the daemon's version.");
-    puts_(b, "shipwatch_build_info{version=\"" SHIPWATCH_VERSION "\"} 1\n");
-    checks(d, b);
+    sbuf_append_str(b, "shipwatch_build_info{version=\"" SHIPWATCH_VERSION "\"} 1\n");
+    int rc = checks(d, b);
     deploys(d, b);
     alerts(d, b);
 
     struct ipc_server_stats ist;
     ipc_server_get_stats(d->ipc, &ist);
     family(b, "shipwatch_ipc_clients", "gauge", "Clients connected to the daemon's socket.");
-    puts_(b, "shipwatch_ipc_clients ");
-    put_i64(b, (int64_t)ist.clients);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_ipc_clients ");
+    sbuf_append_i64(b, (int64_t)ist.clients);
+    sbuf_append_str(b, "\n");
     family(b, "shipwatch_ipc_slow_disconnects_total", "counter",
            "Socket subscribers disconnected because they stopped reading.");
-    puts_(b, "shipwatch_ipc_slow_disconnects_total ");
-    put_i64(b, (int64_t)ist.slow_disconnects_total);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_ipc_slow_disconnects_total ");
+    sbuf_append_i64(b, (int64_t)ist.slow_disconnects_total);
+    sbuf_append_str(b, "\n");
 
     struct http_stats hst;
     http_server_get_stats(d->http, &hst);
     family(b, "shipwatch_http_connections", "gauge", "Connections open to the HTTP endpoint.");
-    puts_(b, "shipwatch_http_connections ");
-    put_i64(b, (int64_t)hst.connections);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_http_connections ");
+    sbuf_append_i64(b, (int64_t)hst.connections);
+    sbuf_append_str(b, "\n");
     family(b, "shipwatch_http_requests_total", "counter", "HTTP requests answered.");
-    puts_(b, "shipwatch_http_requests_total ");
-    put_i64(b, (int64_t)hst.requests_total);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_http_requests_total ");
+    sbuf_append_i64(b, (int64_t)hst.requests_total);
+    sbuf_append_str(b, "\n");
     family(b, "shipwatch_http_timeouts_total", "counter",
            "HTTP connections closed at a header, body or idle deadline.");
-    puts_(b, "shipwatch_http_timeouts_total ");
-    put_i64(b, (int64_t)hst.timeouts_total);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_http_timeouts_total ");
+    sbuf_append_i64(b, (int64_t)hst.timeouts_total);
+    sbuf_append_str(b, "\n");
     family(b, "shipwatch_http_rejected_total", "counter",
            "HTTP connections refused over the connection limit.");
-    puts_(b, "shipwatch_http_rejected_total ");
-    put_i64(b, (int64_t)hst.rejected_total);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_http_rejected_total ");
+    sbuf_append_i64(b, (int64_t)hst.rejected_total);
+    sbuf_append_str(b, "\n");
 
     size_t queue = 0;
     uint64_t errors = 0;
     store_stats(d->store, &queue, &errors);
     family(b, "shipwatch_store_queue_length", "gauge", "Writes queued for the store, not yet committed.");
-    puts_(b, "shipwatch_store_queue_length ");
-    put_i64(b, (int64_t)queue);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_store_queue_length ");
+    sbuf_append_i64(b, (int64_t)queue);
+    sbuf_append_str(b, "\n");
     family(b, "shipwatch_store_write_errors_total", "counter",
            "Writes the store failed or dropped since the daemon started.");
-    puts_(b, "shipwatch_store_write_errors_total ");
-    put_i64(b, (int64_t)errors);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_store_write_errors_total ");
+    sbuf_append_i64(b, (int64_t)errors);
+    sbuf_append_str(b, "\n");
     struct store_health h;
     store_health(d->store, &h);
     family(b, "shipwatch_store_up", "gauge",
            "1 while the store takes writes, 0 while it is degraded (writes wait).");
-    puts_(b, h.degraded ? "shipwatch_store_up 0\n" : "shipwatch_store_up 1\n");
+    sbuf_append_str(b, h.degraded ? "shipwatch_store_up 0\n" : "shipwatch_store_up 1\n");
     family(b, "shipwatch_store_spooled_bytes", "gauge",
            "Writes waiting in the spool file for the store to come back.");
-    puts_(b, "shipwatch_store_spooled_bytes ");
-    put_i64(b, (int64_t)h.spooled_bytes);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_store_spooled_bytes ");
+    sbuf_append_i64(b, (int64_t)h.spooled_bytes);
+    sbuf_append_str(b, "\n");
     family(b, "shipwatch_store_reconnects_total", "counter",
            "Connections to the store re-established after a failure.");
-    puts_(b, "shipwatch_store_reconnects_total ");
-    put_i64(b, (int64_t)h.reconnects);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_store_reconnects_total ");
+    sbuf_append_i64(b, (int64_t)h.reconnects);
+    sbuf_append_str(b, "\n");
     family(b, "shipwatch_store_dropped_total", "counter",
            "Results dropped because the memory queue and the spool file were full.");
-    puts_(b, "shipwatch_store_dropped_total ");
-    put_i64(b, (int64_t)h.dropped);
-    puts_(b, "\n");
+    sbuf_append_str(b, "shipwatch_store_dropped_total ");
+    sbuf_append_i64(b, (int64_t)h.dropped);
+    sbuf_append_str(b, "\n");
     cluster_metrics(d, b);
     process(b);
-    return oom ? -ENOMEM : 0;
+    return rc < 0 || b->failed ? -ENOMEM : 0;
+}
+
+/* The text is built in an sbuf over b's recycled block and handed back in
+ * b, also on failure (the caller frees b->data either way). */
+int metrics_render(struct daemon *d, struct metrics_buf *b)
+{
+    struct sbuf sb;
+    sbuf_init(&sb, 0);
+    sbuf_adopt(&sb, b->data, b->cap);
+    int rc = render(d, &sb);
+    b->data = sb.data;
+    b->len = sb.len;
+    b->cap = sb.cap;
+    return rc;
 }

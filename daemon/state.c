@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "state.h"
+#include "util.h"
 
 const int64_t check_duration_bounds_us[CHECK_DURATION_BUCKETS] = {
     5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000,
@@ -30,7 +31,7 @@ static enum check_state step(enum check_state prev, bool fresh, int *fail_streak
 /* Count r in c's metrics. */
 void state_count(struct check *c, const struct result *r)
 {
-    if ((unsigned)r->outcome < sizeof(c->results_total) / sizeof(c->results_total[0])) {
+    if ((unsigned)r->outcome < ARRAY_SIZE(c->results_total)) {
         c->results_total[r->outcome]++;
     }
     for (int i = 0; i < CHECK_DURATION_BUCKETS; i++) {

@@ -3,13 +3,14 @@
 #include <string.h>
 
 #include "store_rec.h"
+#include "util.h"
 
 void rec_deploy_free(struct deploy *d)
 {
     const char **f[] = {&d->app, &d->env, &d->version, &d->commit, &d->author, &d->source,
                         &d->url, &d->description, &d->status, &d->verdict, &d->verdict_reason,
                         &d->failing_check, &d->rollback_version, &d->ext_id};
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
         free((char *)*f[i]);
         *f[i] = NULL;
     }
@@ -24,7 +25,7 @@ bool rec_deploy_copy(struct deploy *out, const struct deploy *dep)
                         &out->verdict, &out->verdict_reason, &out->failing_check,
                         &out->rollback_version, &out->ext_id};
     bool ok = true;
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
         if (*f[i] != NULL && (*f[i] = strdup(*f[i])) == NULL) {
             ok = false;
         }
@@ -67,12 +68,11 @@ static bool strings_dup(const char **const *f, size_t n)
     {&(m)->kind, &(m)->check, &(m)->app, &(m)->env, &(m)->severity, &(m)->author,          \
      &(m)->comment}
 #define OUTBOX_STRINGS(o) {&(o)->notifier, &(o)->payload}
-#define NSTRINGS(f) (sizeof(f) / sizeof((f)[0]))
 
 void rec_alert_free(struct alert *a)
 {
     const char **f[] = ALERT_STRINGS(a);
-    strings_free(f, NSTRINGS(f));
+    strings_free(f, ARRAY_SIZE(f));
 }
 
 /* Copy a and its strings into out; false on ENOMEM (out is then freed). */
@@ -80,13 +80,13 @@ bool rec_alert_copy(struct alert *out, const struct alert *a)
 {
     *out = *a;
     const char **f[] = ALERT_STRINGS(out);
-    return strings_dup(f, NSTRINGS(f));
+    return strings_dup(f, ARRAY_SIZE(f));
 }
 
 void rec_mute_free(struct mute *m)
 {
     const char **f[] = MUTE_STRINGS(m);
-    strings_free(f, NSTRINGS(f));
+    strings_free(f, ARRAY_SIZE(f));
 }
 
 /* Copy m and its strings into out; false on ENOMEM (out is then freed). */
@@ -94,13 +94,13 @@ bool rec_mute_copy(struct mute *out, const struct mute *m)
 {
     *out = *m;
     const char **f[] = MUTE_STRINGS(out);
-    return strings_dup(f, NSTRINGS(f));
+    return strings_dup(f, ARRAY_SIZE(f));
 }
 
 void rec_outbox_free(struct outbox_item *o)
 {
     const char **f[] = OUTBOX_STRINGS(o);
-    strings_free(f, NSTRINGS(f));
+    strings_free(f, ARRAY_SIZE(f));
 }
 
 /* Copy o and its strings into out; false on ENOMEM (out is then freed). */
@@ -108,7 +108,7 @@ bool rec_outbox_copy(struct outbox_item *out, const struct outbox_item *o)
 {
     *out = *o;
     const char **f[] = OUTBOX_STRINGS(out);
-    return strings_dup(f, NSTRINGS(f));
+    return strings_dup(f, ARRAY_SIZE(f));
 }
 
 void rec_free(struct rec *r)
@@ -221,7 +221,7 @@ struct rec *rec_new_event(const struct event *ev, int64_t id)
     }
     const char **f[] = {&r->ev.type, &r->ev.check, &r->ev.app, &r->ev.env, &r->ev.message,
                         &r->ev.data};
-    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+    return rec_made(r, strings_dup(f, ARRAY_SIZE(f)));
 }
 
 /* A record for one row write: the row copied, with its id set. */
@@ -300,7 +300,7 @@ struct rec *rec_new_history(const struct store_history_query *q, store_history_f
     r->hq = *q;
     r->hfn = fn;
     const char **f[] = {&r->hq.check};
-    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+    return rec_made(r, strings_dup(f, ARRAY_SIZE(f)));
 }
 
 struct rec *rec_new_events(const struct store_event_query *q, store_events_fn fn, void *arg)
@@ -312,7 +312,7 @@ struct rec *rec_new_events(const struct store_event_query *q, store_events_fn fn
     r->eq = *q;
     r->efn = fn;
     const char **f[] = {&r->eq.app, &r->eq.check, &r->eq.type};
-    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+    return rec_made(r, strings_dup(f, ARRAY_SIZE(f)));
 }
 
 struct rec *rec_new_deploys(const struct store_deploy_query *q, store_deploys_fn fn, void *arg)
@@ -324,7 +324,7 @@ struct rec *rec_new_deploys(const struct store_deploy_query *q, store_deploys_fn
     r->dq = *q;
     r->dfn = fn;
     const char **f[] = {&r->dq.app, &r->dq.env, &r->dq.ext_id};
-    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+    return rec_made(r, strings_dup(f, ARRAY_SIZE(f)));
 }
 
 struct rec *rec_new_check_stats(int64_t now_ms, store_check_stats_fn fn, void *arg)
@@ -346,5 +346,5 @@ struct rec *rec_new_alerts(const struct store_alert_query *q, store_alerts_fn fn
     r->aq = *q;
     r->afn = fn;
     const char **f[] = {&r->aq.status, &r->aq.check, &r->aq.app};
-    return rec_made(r, strings_dup(f, NSTRINGS(f)));
+    return rec_made(r, strings_dup(f, ARRAY_SIZE(f)));
 }

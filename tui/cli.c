@@ -12,9 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "civil.h"
+#include "clock.h"
 #include "duration.h"
 #include "ipc_client.h"
 #include "out.h"
+#include "util.h"
 
 #define CALL_TIMEOUT_MS 30000
 #define CLI_SYSTEM_SOCKET "/run/shipwatch/shipwatch.sock"
@@ -157,7 +160,7 @@ static int cmd_status(struct ctx *x, char **args)
 static void print_check_detail(const struct ipc_check *c)
 {
     char t1[32], t2[32], span[32], iv[32], to[32];
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     printf("name:       %s\n", c->name);
     printf("app/env:    %s/%s\n", c->app ? c->app : "-", c->env ? c->env : "-");
     printf("type:       %s %s\n", c->type ? c->type : "?", c->target ? c->target : "");
@@ -222,7 +225,7 @@ static int cmd_checks(struct ctx *x, char **args)
     struct table t;
     table_init(&t, 8);
     table_row(&t, "NAME", "APP", "ENV", "TYPE", "STATE", "LAST", "TOOK", "PROBLEM");
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     for (size_t i = 0; i < r.nchecks; i++) {
         const struct ipc_check *c = &r.checks[i];
         char state[32], last[32], took[32];
@@ -247,7 +250,7 @@ static int cmd_checks(struct ctx *x, char **args)
 
 static int cmd_history(struct ctx *x, char **args)
 {
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     struct ipc_history_params p = {
         .check = args[0],
         .from_ms = now - ((x->o.set & O_SINCE) ? x->o.since_ms : HISTORY_DEFAULT_SINCE_MS),
@@ -633,17 +636,6 @@ static int parse_id(const char *cmd, const char *s, int64_t *out)
     return 0;
 }
 
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* Exactly n digits at *p as an int; *p moves past them. */
 static bool digits(const char **p, int n, int *out)
 {
@@ -707,7 +699,7 @@ static int parse_when(const char *s, int64_t now_ms, int64_t *out)
         if (*q != '\0' || zh > 23 || zm > 59) {
             return -1;
         }
-        int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+        int64_t t = civil_to_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
                     sign * (zh * 3600 + zm * 60);
         *out = t * 1000;
         return 0;
@@ -789,7 +781,7 @@ static int cmd_alerts(struct ctx *x, char **args)
     table_init(&t, 8);
     table_row(&t, "ID", "STATUS", "SEVERITY", "KIND", "CHECK/APP-ENV", "AGE", "MUTED",
               "SUMMARY");
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     for (size_t i = 0; i < r.nalerts; i++) {
         const struct ipc_alert *a = &r.alerts[i];
         char id[24], subject[300], ago[32];
@@ -869,7 +861,7 @@ static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
         fprintf(stderr, "shipwatch maintenance add: give one of --for and --until\n");
         return CLI_EXIT_USAGE;
     }
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     struct ipc_mute_params p = {
         .check = (char *)x->o.check,
         .app = (char *)x->o.app,
@@ -1105,13 +1097,12 @@ static const struct cmd cmds[] = {
     {"maintenance", "[list | add ... | remove ID]", 0, 0, 0, cmd_maintenance,
      "the same as maintenance list"},
 };
-#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 void cli_usage(FILE *f)
 {
     fprintf(f, "usage: shipwatch [--socket PATH] [--json] COMMAND [ARGS]\n"
                "       shipwatch --help | --version\n\ncommands:\n");
-    for (size_t i = 0; i < NCMDS; i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
         fprintf(f, "  %-19s %s\n", cmds[i].name, cmds[i].help);
     }
     fprintf(f, "\nEvery command takes --json (one JSON document; one object a line with\n"
@@ -1287,7 +1278,7 @@ static int parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o
  * words it took. */
 static const struct cmd *find_cmd(int argc, char **argv, int *used)
 {
-    for (size_t i = 0; i < NCMDS; i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
         const char *name = cmds[i].name;
         const char *sp = strchr(name, ' ');
         if (sp == NULL) {

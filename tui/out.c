@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "clock.h"
+
 #define COL_GAP 2
 
 void table_init(struct table *t, size_t ncols)
@@ -279,9 +281,8 @@ char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t len)
     return buf;
 }
 
+/* The wall clock (common/clock.h). */
 int64_t out_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_wall_ms();
 }

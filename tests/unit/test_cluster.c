@@ -13,6 +13,7 @@
 #include "cluster.h"
 #include "state.h"
 #include "store.h"
+#include "util.h"
 
 /* --- redis.url --- */
 
@@ -96,7 +97,7 @@ static void url_bad(void **state)
         "unix:///tmp/r.sock?db=x",
         "unix:///tmp/r.sock?x=1",
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct cluster_url u;
         char err[200] = "";
         if (cluster_url_parse(bad[i], &u, err, sizeof(err)) != -EINVAL) {
@@ -280,7 +281,7 @@ static void hostile_messages(void **state)
         "\"data\":\"{}\"}",
         "{\"v\":1,\"kind\":\"event\",\"node\":\"n\",\"ts_ms\":1,\"type\":\"\",\"message\":\"m\"}",
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct cluster_msg m;
         if (parse_s(bad[i], &m) != -EINVAL) {
             fail_msg("accepted %s", bad[i]);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cond.h"
+#include "util.h"
 
 static const char json[] = "{\"status\":\"UP\",\"version\":\"1.2.3\",\"count\":7,"
                            "\"data\":[{\"id\":1},{\"id\":2}],\"ok\":true,\"none\":null}";
@@ -156,7 +157,7 @@ static void parse_errors(void **state)
         {"200 == [STATUS]", "left side must be a placeholder"},
         {"len(200) == 3", "len() takes a placeholder"},
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct cond *c = NULL;
         char err[256] = "";
         assert_int_equal(cond_parse(bad[i].text, &c, err, sizeof(err)), -EINVAL);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "duration.h"
+#include "util.h"
 
 /* Parse s and assert it gives want milliseconds. */
 static void ok(const char *s, int64_t want)
@@ -158,7 +159,7 @@ static void test_round_trip(void **state)
     int64_t v = 1;
     for (int i = 0; i < 200; i++) {
         int64_t samples[] = {v, v - 1, v + 7, v / 3};
-        for (size_t j = 0; j < sizeof(samples) / sizeof(samples[0]); j++) {
+        for (size_t j = 0; j < ARRAY_SIZE(samples); j++) {
             int64_t ms = samples[j];
             if (ms < 0) {
                 continue;

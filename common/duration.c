@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "util.h"
 
 /* Units from the largest to the smallest; "ms" is tried before "m". */
 static const struct {
@@ -66,7 +67,7 @@ int duration_parse(const char *s, int64_t *ms)
         }
         int64_t unit = 0;
         size_t unit_len = 0;
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
             size_t l = strlen(units[i].name);
             if (strncmp(p, units[i].name, l) == 0) {
                 unit = units[i].ms;
@@ -125,7 +126,7 @@ char *duration_format(int64_t ms, char *buf, size_t len)
     } parts[] = {
         {"d", 86400ULL * 1000}, {"h", 3600ULL * 1000}, {"m", 60ULL * 1000}, {"s", 1000}, {"ms", 1},
     };
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && at < len - 1; i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(parts) && at < len - 1; i++) {
         uint64_t n = v / parts[i].ms;
         v %= parts[i].ms;
         if (n == 0) {

@@ -1,0 +1,531 @@
+/* store_sqlite_read.c - the SQLite backend's queries: history, events,
+ * deploys, check statistics, alerts, and the loads at start-up. Each reads
+ * with the writer's connection on the writer thread, in queue order, so a
+ * query sees every write queued before it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_rec.h"
+#include "store_sqlite_read.h"
+
+#define MINUTE_MS 60000LL
+#define HOUR_MS 3600000LL
+#define HISTORY_DEFAULT 1000
+#define HISTORY_MAX 100000
+#define EVENTS_DEFAULT 100
+#define EVENTS_MAX 10000
+#define DEPLOYS_DEFAULT 50
+#define DEPLOYS_MAX 1000
+#define ALERTS_DEFAULT 100
+#define ALERTS_MAX 1000
+
+/* Column i as text; "" for SQL NULL. Valid until the next step. */
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return t != NULL ? (const char *)t : "";
+}
+
+/* A copy of column i, or NULL for SQL NULL. */
+static const char *col_or_null(sqlite3_stmt *q, int i)
+{
+    return sqlite3_column_type(q, i) == SQLITE_NULL ? NULL : strdup(col_text(q, i));
+}
+
+/* Room for one more row in *rows (n used of *cap, each size bytes). 0, or
+ * -ENOMEM with *rows unchanged. */
+static int grow_rows(void *rows, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap) {
+        return 0;
+    }
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *v = realloc(*(void **)rows, ncap * size);
+    if (v == NULL) {
+        return -ENOMEM;
+    }
+    *(void **)rows = v;
+    *cap = ncap;
+    return 0;
+}
+
+/* Run a history query into r->hrows. */
+void store_sqlite_read_history(sqlite3 *db, struct rec *r)
+{
+    const struct store_history_query *hq = &r->hq;
+    size_t limit = hq->limit == 0 ? HISTORY_DEFAULT : hq->limit;
+    if (limit > HISTORY_MAX) {
+        limit = HISTORY_MAX;
+    }
+    const char *sql =
+        hq->granularity == STORE_RAW
+            ? "SELECT ts, 1, outcome != 1, duration_us, duration_us, duration_us, duration_us, "
+              "outcome, COALESCE(status, -1), error, failed_condition FROM results "
+              "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND ts >= ?2 AND ts < ?3 "
+              "ORDER BY ts DESC LIMIT ?4"
+        : hq->granularity == STORE_MINUTE
+            ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
+              "0, -1, NULL, NULL FROM rollups_minute WHERE check_id = (SELECT id FROM checks "
+              "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
+              "LIMIT ?4"
+            : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
+              "0, -1, NULL, NULL FROM rollups_hour WHERE check_id = (SELECT id FROM checks "
+              "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
+              "LIMIT ?4";
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        r->err = -EIO;
+        return;
+    }
+    sqlite3_bind_text(q, 1, hq->check != NULL ? hq->check : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 2, hq->from_ms);
+    sqlite3_bind_int64(q, 3, hq->to_ms > 0 ? hq->to_ms : INT64_MAX);
+    sqlite3_bind_int64(q, 4, (int64_t)limit);
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (grow_rows(&r->hrows, r->nh, &cap, sizeof(*r->hrows)) < 0) {
+            r->err = -ENOMEM;
+            break;
+        }
+        struct store_history_row *row = &r->hrows[r->nh++];
+        row->ts_ms = sqlite3_column_int64(q, 0);
+        row->count = sqlite3_column_int64(q, 1);
+        row->failures = sqlite3_column_int64(q, 2);
+        row->latency_min_us = sqlite3_column_int64(q, 3);
+        row->latency_avg_us = sqlite3_column_int64(q, 4);
+        row->latency_p95_us = sqlite3_column_int64(q, 5);
+        row->latency_max_us = sqlite3_column_int64(q, 6);
+        row->outcome = (enum check_state)sqlite3_column_int(q, 7);
+        row->status = sqlite3_column_int(q, 8);
+        row->error = strdup(col_text(q, 9));
+        row->failed_condition = strdup(col_text(q, 10));
+    }
+    if (step != SQLITE_DONE && r->err == 0) {
+        r->err = -EIO;
+    }
+    sqlite3_finalize(q);
+}
+
+/* Run an events query into r->erows. */
+void store_sqlite_read_events(sqlite3 *db, struct rec *r)
+{
+    const struct store_event_query *eq = &r->eq;
+    size_t limit = eq->limit == 0 ? EVENTS_DEFAULT : eq->limit;
+    if (limit > EVENTS_MAX) {
+        limit = EVENTS_MAX;
+    }
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, ts, type, check_name, app, env, message, data FROM events "
+                           "WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR check_name = ?2) "
+                           "AND (?3 IS NULL OR type = ?3) AND id < ?4 ORDER BY id DESC LIMIT ?5",
+                           -1, &q, NULL) != SQLITE_OK) {
+        r->err = -EIO;
+        return;
+    }
+    bind_text_or_null(q, 1, eq->app);
+    bind_text_or_null(q, 2, eq->check);
+    bind_text_or_null(q, 3, eq->type);
+    sqlite3_bind_int64(q, 4, eq->before_id > 0 ? eq->before_id : INT64_MAX);
+    sqlite3_bind_int64(q, 5, (int64_t)limit);
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (grow_rows(&r->erows, r->ne, &cap, sizeof(*r->erows)) < 0) {
+            r->err = -ENOMEM;
+            break;
+        }
+        struct event *ev = &r->erows[r->ne++];
+        ev->id = sqlite3_column_int64(q, 0);
+        ev->ts_ms = sqlite3_column_int64(q, 1);
+        ev->type = strdup(col_text(q, 2));
+        ev->check = col_or_null(q, 3);
+        ev->app = col_or_null(q, 4);
+        ev->env = col_or_null(q, 5);
+        ev->message = strdup(col_text(q, 6));
+        ev->data = col_or_null(q, 7);
+    }
+    if (step != SQLITE_DONE && r->err == 0) {
+        r->err = -EIO;
+    }
+    sqlite3_finalize(q);
+}
+
+/* The stats row of check id in r, added when missing. NULL on ENOMEM. */
+static struct store_check_stats *stats_row(struct rec *r, size_t *cap, int64_t id,
+                                           int64_t **ids, const char *name)
+{
+    for (size_t i = r->ns; i-- > 0;) {
+        if ((*ids)[i] == id) {
+            return &r->srows[i];
+        }
+    }
+    if (r->ns == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        struct store_check_stats *v = realloc(r->srows, nc * sizeof(*v));
+        int64_t *w = v != NULL ? realloc(*ids, nc * sizeof(*w)) : NULL;
+        if (v != NULL) {
+            r->srows = v;
+        }
+        if (w == NULL) {
+            return NULL;
+        }
+        *ids = w;
+        *cap = nc;
+    }
+    struct store_check_stats *st = &r->srows[r->ns];
+    memset(st, 0, sizeof(*st));
+    st->check = strdup(name);
+    for (size_t m = 0; m < STORE_SPARK_MINUTES; m++) {
+        st->spark[m] = -1;
+    }
+    (*ids)[r->ns++] = id;
+    return st;
+}
+
+/* Uptime and latency aggregates of every check into r->srows: closed hours
+ * from rollups_hour, the open hour's closed minutes from rollups_minute. */
+void store_sqlite_read_stats(sqlite3 *db, int64_t hours_done_ms, struct rec *r)
+{
+    const int64_t now = r->now_ms;
+    const int64_t day = now - 24 * HOUR_MS, week = now - 7 * 24 * HOUR_MS;
+    const int64_t hour_start = hours_done_ms; /* first hour not rolled up */
+    const int64_t spark_from = (now / MINUTE_MS - STORE_SPARK_MINUTES) * MINUTE_MS;
+    const int64_t minute_from = hour_start < now - HOUR_MS ? hour_start : now - HOUR_MS;
+    static const char *const sql[] = {
+        "SELECT r.check_id, c.name, r.bucket_ts, r.count, r.failures, 0, 0 FROM rollups_hour r "
+        "JOIN checks c ON c.id = r.check_id WHERE r.bucket_ts >= ?1 AND r.bucket_ts < ?2",
+        "SELECT r.check_id, c.name, r.bucket_ts, r.count, r.failures, r.lat_avg_us, "
+        "r.lat_p95_us FROM rollups_minute r JOIN checks c ON c.id = r.check_id "
+        "WHERE r.bucket_ts >= ?1 AND r.bucket_ts < ?2",
+    };
+    int64_t *ids = NULL;
+    size_t cap = 0;
+    for (int pass = 0; pass < 2 && r->err == 0; pass++) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(db, sql[pass], -1, &q, NULL) != SQLITE_OK) {
+            r->err = -EIO;
+            break;
+        }
+        sqlite3_bind_int64(q, 1, pass == 0 ? week - week % HOUR_MS : minute_from);
+        sqlite3_bind_int64(q, 2, pass == 0 ? hour_start : INT64_MAX);
+        int step;
+        while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+            struct store_check_stats *st =
+                stats_row(r, &cap, sqlite3_column_int64(q, 0), &ids, col_text(q, 1));
+            if (st == NULL || st->check == NULL) {
+                r->err = -ENOMEM;
+                break;
+            }
+            int64_t ts = sqlite3_column_int64(q, 2);
+            int64_t n = sqlite3_column_int64(q, 3), f = sqlite3_column_int64(q, 4);
+            /* Minutes before the open hour were counted with their hour. */
+            if (pass == 0 || ts >= hour_start) {
+                st->runs_7d += n;
+                st->failures_7d += f;
+                if (ts >= day - day % (pass == 0 ? HOUR_MS : MINUTE_MS)) {
+                    st->runs_24h += n;
+                    st->failures_24h += f;
+                }
+            }
+            if (pass == 1) {
+                int64_t p95 = sqlite3_column_int64(q, 6);
+                if (ts >= now - HOUR_MS && p95 > st->p95_1h_us) {
+                    st->p95_1h_us = p95;
+                }
+                if (ts >= spark_from) {
+                    size_t m = (size_t)((ts - spark_from) / MINUTE_MS);
+                    if (m < STORE_SPARK_MINUTES) {
+                        st->spark[m] = sqlite3_column_int64(q, 5);
+                    }
+                }
+            }
+        }
+        if (step != SQLITE_DONE && r->err == 0) {
+            r->err = -EIO;
+        }
+        sqlite3_finalize(q);
+    }
+    free(ids);
+}
+
+/* Run a deploys query into r->drows. */
+void store_sqlite_read_deploys(sqlite3 *db, struct rec *r)
+{
+    const struct store_deploy_query *dq = &r->dq;
+    size_t limit = dq->limit == 0 ? DEPLOYS_DEFAULT : dq->limit;
+    if (limit > DEPLOYS_MAX) {
+        limit = DEPLOYS_MAX;
+    }
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, app, env, version, commit_sha, author, source, url, "
+                           "description, status, started_ms, COALESCE(finished_ms, 0), verdict, "
+                           "verdict_reason, failing_check, rollback_version, ext_id FROM deploys "
+                           "WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR env = ?2) "
+                           "AND (?5 IS NULL OR ext_id = ?5) AND id < ?3 ORDER BY id DESC "
+                           "LIMIT ?4",
+                           -1, &q, NULL) != SQLITE_OK) {
+        r->err = -EIO;
+        return;
+    }
+    bind_text_or_null(q, 1, dq->app);
+    bind_text_or_null(q, 2, dq->env);
+    sqlite3_bind_int64(q, 3, dq->before_id > 0 ? dq->before_id : INT64_MAX);
+    sqlite3_bind_int64(q, 4, (int64_t)limit);
+    bind_text_or_null(q, 5, dq->ext_id);
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (grow_rows(&r->drows, r->nd, &cap, sizeof(*r->drows)) < 0) {
+            r->err = -ENOMEM;
+            break;
+        }
+        struct deploy *d = &r->drows[r->nd++];
+        d->id = sqlite3_column_int64(q, 0);
+        d->app = col_or_null(q, 1);
+        d->env = col_or_null(q, 2);
+        d->version = col_or_null(q, 3);
+        d->commit = col_or_null(q, 4);
+        d->author = col_or_null(q, 5);
+        d->source = col_or_null(q, 6);
+        d->url = col_or_null(q, 7);
+        d->description = col_or_null(q, 8);
+        d->status = col_or_null(q, 9);
+        d->started_ms = sqlite3_column_int64(q, 10);
+        d->finished_ms = sqlite3_column_int64(q, 11);
+        d->verdict = col_or_null(q, 12);
+        d->verdict_reason = col_or_null(q, 13);
+        d->failing_check = col_or_null(q, 14);
+        d->rollback_version = col_or_null(q, 15);
+        d->ext_id = col_or_null(q, 16);
+    }
+    if (step != SQLITE_DONE && r->err == 0) {
+        r->err = -EIO;
+    }
+    sqlite3_finalize(q);
+}
+
+/* A copy of column i, NULL for SQL NULL; *oom is set when a copy failed. */
+static const char *col_copy(sqlite3_stmt *q, int i, bool *oom)
+{
+    if (sqlite3_column_type(q, i) == SQLITE_NULL) {
+        return NULL;
+    }
+    char *v = strdup(col_text(q, i));
+    if (v == NULL) {
+        *oom = true;
+    }
+    return v;
+}
+
+#define ALERT_COLUMNS                                                                      \
+    "id, kind, check_name, app, env, severity, status, summary, started, "                 \
+    "COALESCE(resolved, 0), ack_by, COALESCE(ack_ts, 0), ack_comment, muted_by, "          \
+    "COALESCE(deploy_id, 0), COALESCE(last_notified, 0), notifications"
+
+/* Fill a from a row of ALERT_COLUMNS; false on ENOMEM (a is then freed). */
+static bool alert_from_row(sqlite3_stmt *q, struct alert *a)
+{
+    bool oom = false;
+    memset(a, 0, sizeof(*a));
+    a->id = sqlite3_column_int64(q, 0);
+    a->kind = col_copy(q, 1, &oom);
+    a->check = col_copy(q, 2, &oom);
+    a->app = col_copy(q, 3, &oom);
+    a->env = col_copy(q, 4, &oom);
+    a->severity = col_copy(q, 5, &oom);
+    a->status = col_copy(q, 6, &oom);
+    a->summary = col_copy(q, 7, &oom);
+    a->started_ms = sqlite3_column_int64(q, 8);
+    a->resolved_ms = sqlite3_column_int64(q, 9);
+    a->ack_by = col_copy(q, 10, &oom);
+    a->ack_ms = sqlite3_column_int64(q, 11);
+    a->ack_comment = col_copy(q, 12, &oom);
+    a->muted_by = col_copy(q, 13, &oom);
+    a->deploy_id = sqlite3_column_int64(q, 14);
+    a->last_notified_ms = sqlite3_column_int64(q, 15);
+    a->notifications = sqlite3_column_int64(q, 16);
+    if (oom) {
+        rec_alert_free(a);
+    }
+    return !oom;
+}
+
+/* Run an alerts query into r->arows. The SQL is put together per query so
+ * that each filter can use its index: "open" and one open status say
+ * status != 'resolved', which the partial index alerts_open needs. */
+void store_sqlite_read_alerts(sqlite3 *db, struct rec *r)
+{
+    const struct store_alert_query *aq = &r->aq;
+    size_t limit = aq->limit == 0 ? ALERTS_DEFAULT : aq->limit;
+    if (limit > ALERTS_MAX) {
+        limit = ALERTS_MAX;
+    }
+    const char *status = aq->status;
+    if (status != NULL && (status[0] == '\0' || strcmp(status, "all") == 0)) {
+        status = NULL;
+    }
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT " ALERT_COLUMNS " FROM alerts WHERE id < ?1%s%s%s ORDER BY id DESC "
+             "LIMIT ?2",
+             status == NULL                    ? ""
+             : strcmp(status, "open") == 0     ? " AND status != 'resolved'"
+             : strcmp(status, "resolved") == 0 ? " AND status = ?3"
+                                               : " AND status != 'resolved' AND status = ?3",
+             aq->check != NULL ? " AND check_name = ?4" : "",
+             aq->app != NULL ? " AND app = ?5" : "");
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        log_error(LOG_KV("store", "sqlite"), "alerts query: %s", sqlite3_errmsg(db));
+        r->err = -EIO;
+        return;
+    }
+    sqlite3_bind_int64(q, 1, aq->before_id > 0 ? aq->before_id : INT64_MAX);
+    sqlite3_bind_int64(q, 2, (int64_t)limit);
+    if (status != NULL) {
+        sqlite3_bind_text(q, 3, status, -1, SQLITE_TRANSIENT);
+    }
+    if (aq->check != NULL) {
+        sqlite3_bind_text(q, 4, aq->check, -1, SQLITE_TRANSIENT);
+    }
+    if (aq->app != NULL) {
+        sqlite3_bind_text(q, 5, aq->app, -1, SQLITE_TRANSIENT);
+    }
+    size_t cap = 0;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (grow_rows(&r->arows, r->na, &cap, sizeof(*r->arows)) < 0 ||
+            !alert_from_row(q, &r->arows[r->na])) {
+            r->err = -ENOMEM;
+            break;
+        }
+        r->na++;
+    }
+    if (step != SQLITE_DONE && r->err == 0) {
+        r->err = -EIO;
+    }
+    sqlite3_finalize(q);
+}
+
+/* Read every open alert, every mute not over at r->now_ms (soonest ending
+ * first) and every outbox row (in id order) into r. */
+void store_sqlite_read_load_alerting(sqlite3 *db, struct rec *r)
+{
+    static const char *const sql[] = {
+        "SELECT " ALERT_COLUMNS " FROM alerts WHERE status != 'resolved' ORDER BY id",
+        "SELECT id, kind, check_name, app, env, severity, starts, ends, author, comment, "
+        "created FROM mutes WHERE ends > ?1 ORDER BY ends, id",
+        "SELECT id, alert_id, notifier, payload, created, attempts, next_ts FROM outbox "
+        "ORDER BY id",
+    };
+    size_t cap[3] = {0, 0, 0};
+    for (size_t pass = 0; pass < 3 && r->err == 0; pass++) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(db, sql[pass], -1, &q, NULL) != SQLITE_OK) {
+            log_error(LOG_KV("store", "sqlite"), "load alerting: %s", sqlite3_errmsg(db));
+            r->err = -EIO;
+            break;
+        }
+        if (pass == 1) {
+            sqlite3_bind_int64(q, 1, r->now_ms);
+        }
+        int step;
+        while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+            bool oom = false;
+            if (pass == 0) {
+                if (grow_rows(&r->arows, r->na, &cap[0], sizeof(*r->arows)) < 0 ||
+                    !alert_from_row(q, &r->arows[r->na])) {
+                    oom = true;
+                } else {
+                    r->na++;
+                }
+            } else if (pass == 1) {
+                if (grow_rows(&r->mrows, r->nm, &cap[1], sizeof(*r->mrows)) < 0) {
+                    oom = true;
+                } else {
+                    struct mute *m = &r->mrows[r->nm];
+                    memset(m, 0, sizeof(*m));
+                    m->id = sqlite3_column_int64(q, 0);
+                    m->kind = col_copy(q, 1, &oom);
+                    m->check = col_copy(q, 2, &oom);
+                    m->app = col_copy(q, 3, &oom);
+                    m->env = col_copy(q, 4, &oom);
+                    m->severity = col_copy(q, 5, &oom);
+                    m->starts_ms = sqlite3_column_int64(q, 6);
+                    m->ends_ms = sqlite3_column_int64(q, 7);
+                    m->author = col_copy(q, 8, &oom);
+                    m->comment = col_copy(q, 9, &oom);
+                    m->created_ms = sqlite3_column_int64(q, 10);
+                    r->nm++;    /* freed with r, copied or not */
+                }
+            } else {
+                if (grow_rows(&r->orows, r->no, &cap[2], sizeof(*r->orows)) < 0) {
+                    oom = true;
+                } else {
+                    struct outbox_item *o = &r->orows[r->no];
+                    memset(o, 0, sizeof(*o));
+                    o->id = sqlite3_column_int64(q, 0);
+                    o->alert_id = sqlite3_column_int64(q, 1);
+                    o->notifier = col_copy(q, 2, &oom);
+                    o->payload = col_copy(q, 3, &oom);
+                    o->created_ms = sqlite3_column_int64(q, 4);
+                    o->attempts = sqlite3_column_int64(q, 5);
+                    o->next_ms = sqlite3_column_int64(q, 6);
+                    r->no++;
+                }
+            }
+            if (oom) {
+                r->err = -ENOMEM;
+                break;
+            }
+        }
+        if (step != SQLITE_DONE && r->err == 0) {
+            log_error(LOG_KV("store", "sqlite"), "load alerting: %s", sqlite3_errmsg(db));
+            r->err = -EIO;
+        }
+        sqlite3_finalize(q);
+    }
+}
+
+/* Every stored check state, to fn. */
+int store_sqlite_read_states(sqlite3 *db, store_state_fn fn, void *arg)
+{
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(
+        db,
+        "SELECT c.name, s.state, s.fail_streak, s.ok_streak, s.state_since, s.last_ts, "
+        "s.last_duration_us, s.last_outcome, COALESCE(s.last_status, -1), s.last_error, "
+        "s.last_failed, COALESCE(s.last_cert_expiry, 0) FROM check_state s JOIN checks c ON "
+        "c.id = s.check_id",
+        -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        return -EIO;
+    }
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct store_check_state cs = {0};
+        cs.check = col_text(q, 0);
+        cs.state = (enum check_state)sqlite3_column_int(q, 1);
+        cs.fail_streak = sqlite3_column_int(q, 2);
+        cs.ok_streak = sqlite3_column_int(q, 3);
+        cs.state_since_ms = sqlite3_column_int64(q, 4);
+        cs.last.started_ms = sqlite3_column_int64(q, 5);
+        cs.last.duration_us = sqlite3_column_int64(q, 6);
+        cs.last.outcome = (enum check_state)sqlite3_column_int(q, 7);
+        cs.last.status = sqlite3_column_int(q, 8);
+        snprintf(cs.last.error, sizeof(cs.last.error), "%s", col_text(q, 9));
+        snprintf(cs.last.failed_condition, sizeof(cs.last.failed_condition), "%s",
+                 col_text(q, 10));
+        cs.last.cert_expiry_s = sqlite3_column_int64(q, 11);
+        fn(&cs, arg);
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}

@@ -59,24 +59,71 @@ enum ph {
     PH_DEPLOY,
 };
 
-/* Placeholders by name (upper case; matched case-insensitively). refuse
- * names the Gatus placeholders shipwatch has no fact for. */
-static const struct {
+/* The text of [STATUS]; Gatus's 0 when unknown. */
+static const char *fact_status(const struct cond_facts *f, char *buf, size_t n)
+{
+    snprintf(buf, n, "%d", f->status >= 0 ? f->status : 0);
+    return buf;
+}
+
+/* The text of [RESPONSE_TIME] in ms. */
+static const char *fact_response_time(const struct cond_facts *f, char *buf, size_t n)
+{
+    snprintf(buf, n, "%" PRId64, f->response_time_ms >= 0 ? f->response_time_ms : 0);
+    return buf;
+}
+
+/* The text of [CERTIFICATE_EXPIRATION] in ms; 0 without TLS. */
+static const char *fact_cert(const struct cond_facts *f, char *buf, size_t n)
+{
+    snprintf(buf, n, "%" PRId64, f->cert_expiry_ms != INT64_MIN ? f->cert_expiry_ms : 0);
+    return buf;
+}
+
+/* The text of [CONNECTED]. */
+static const char *fact_connected(const struct cond_facts *f, char *buf, size_t n)
+{
+    return f->connected == 1 ? "true" : "false";
+}
+
+/* The text of [IP]; empty when unknown. */
+static const char *fact_ip(const struct cond_facts *f, char *buf, size_t n)
+{
+    return f->ip != NULL ? f->ip : "";
+}
+
+/* The text of [DNS_RCODE]; empty when unknown. */
+static const char *fact_dns_rcode(const struct cond_facts *f, char *buf, size_t n)
+{
+    return f->dns_rcode != NULL ? f->dns_rcode : "";
+}
+
+/* The text of [DEPLOY].version; NULL when unknown, which fails. */
+static const char *fact_deploy(const struct cond_facts *f, char *buf, size_t n)
+{
+    return f->deploy_version;
+}
+
+/* Placeholders by name (upper case; matched case-insensitively). fact gives
+ * the value of all but [BODY]; refuse names the Gatus placeholders shipwatch
+ * has no fact for. */
+static const struct placeholder {
     const char *name;
     enum ph ph;
+    const char *(*fact)(const struct cond_facts *f, char *buf, size_t n);
     const char *refuse;
 } placeholders[] = {
     {.name = "[BODY]", .ph = PH_BODY},
-    {.name = "[CERTIFICATE_EXPIRATION]", .ph = PH_CERT},
-    {.name = "[CONNECTED]", .ph = PH_CONNECTED},
+    {.name = "[CERTIFICATE_EXPIRATION]", .ph = PH_CERT, .fact = fact_cert},
+    {.name = "[CONNECTED]", .ph = PH_CONNECTED, .fact = fact_connected},
     {.name = "[CONTEXT]", .refuse = "[CONTEXT] belongs to Gatus's suites, which shipwatch has not"},
-    {.name = "[DEPLOY]", .ph = PH_DEPLOY},
-    {.name = "[DNS_RCODE]", .ph = PH_DNS_RCODE},
+    {.name = "[DEPLOY]", .ph = PH_DEPLOY, .fact = fact_deploy},
+    {.name = "[DNS_RCODE]", .ph = PH_DNS_RCODE, .fact = fact_dns_rcode},
     {.name = "[DOMAIN_EXPIRATION]",
      .refuse = "[DOMAIN_EXPIRATION] is not supported: shipwatch does no WHOIS lookups"},
-    {.name = "[IP]", .ph = PH_IP},
-    {.name = "[RESPONSE_TIME]", .ph = PH_RESPONSE_TIME},
-    {.name = "[STATUS]", .ph = PH_STATUS},
+    {.name = "[IP]", .ph = PH_IP, .fact = fact_ip},
+    {.name = "[RESPONSE_TIME]", .ph = PH_RESPONSE_TIME, .fact = fact_response_time},
+    {.name = "[STATUS]", .ph = PH_STATUS, .fact = fact_status},
 };
 
 /* One operand as written. */
@@ -84,6 +131,7 @@ struct side {
     char *text;       /* trimmed, as written */
     enum fn fn;
     enum ph ph;
+    const struct placeholder *def;  /* NULL for a literal */
     char *path;       /* [BODY] path without "[BODY]" and its leading dot; "" the body */
 };
 
@@ -213,6 +261,7 @@ static int parse_placeholder(const char *s, struct side *sd, char *err, size_t e
         }
         const char *rest = s + n;
         sd->ph = placeholders[i].ph;
+        sd->def = &placeholders[i];
         if (sd->ph == PH_BODY) {
             if (*rest != '\0' && !valid_path(rest)) {
                 snprintf(err, errlen, "bad JSON path \"%.64s\"", s);
@@ -832,44 +881,18 @@ static void resolve_body(const struct side *sd, const struct cond_facts *f, stru
 /* The value of one operand against the facts. */
 static void resolve(const struct side *sd, const struct cond_facts *f, struct value *v)
 {
-    char buf[32];
     *v = (struct value){.s = sd->text, .n = strlen(sd->text)};
-    switch (sd->ph) {
-    case PH_LITERAL:
-        break;
-    case PH_STATUS:
-        snprintf(buf, sizeof(buf), "%d", f->status >= 0 ? f->status : 0);
-        set_fact(v, sd->fn, buf);
-        break;
-    case PH_RESPONSE_TIME:
-        snprintf(buf, sizeof(buf), "%" PRId64, f->response_time_ms >= 0 ? f->response_time_ms : 0);
-        set_fact(v, sd->fn, buf);
-        break;
-    case PH_CERT:
-        snprintf(buf, sizeof(buf), "%" PRId64,
-                 f->cert_expiry_ms != INT64_MIN ? f->cert_expiry_ms : 0);
-        set_fact(v, sd->fn, buf);
-        break;
-    case PH_CONNECTED:
-        set_fact(v, sd->fn, f->connected == 1 ? "true" : "false");
-        break;
-    case PH_IP:
-        set_fact(v, sd->fn, f->ip != NULL ? f->ip : "");
-        break;
-    case PH_DNS_RCODE:
-        set_fact(v, sd->fn, f->dns_rcode != NULL ? f->dns_rcode : "");
-        break;
-    case PH_DEPLOY:
-        if (f->deploy_version == NULL && sd->fn != FN_HAS) {
+    if (sd->ph == PH_BODY) {
+        resolve_body(sd, f, v);
+    } else if (sd->def != NULL) {
+        char buf[32];
+        const char *fact = sd->def->fact(f, buf, sizeof(buf));
+        if (fact == NULL && sd->fn != FN_HAS) {
             set_invalid(v, sd, UNKNOWN_SUFFIX);
             v->unknown = true;
         } else {
-            set_fact(v, sd->fn, f->deploy_version != NULL ? f->deploy_version : "");
+            set_fact(v, sd->fn, fact != NULL ? fact : "");
         }
-        break;
-    case PH_BODY:
-        resolve_body(sd, f, v);
-        break;
     }
 }
 

@@ -76,7 +76,7 @@ static void shortest(double d, char *digits, size_t n, int *dp)
 }
 
 /* Write digits in %e form: d.ddde±XX (at least two exponent digits unless
- * short_exp, which drops a leading zero from a negative exponent as
+ * json_style, which drops a leading zero from a negative exponent as
  * encoding/json does). */
 static void put_exp(char *buf, size_t n, bool neg, const char *digits, int dp, bool json_style)
 {

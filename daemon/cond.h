@@ -1,11 +1,18 @@
 /* cond.h - conditions in Gatus's syntax: "[STATUS] == 200".
  *
- * Left side is a placeholder: [STATUS], [RESPONSE_TIME] (ms), [BODY],
- * [BODY].a.b[0] (a JSON path into the body), [CONNECTED],
- * [CERTIFICATE_EXPIRATION] (a duration), [DEPLOY].version; optionally wrapped
- * in len(...). Operators == != < <= > >=. Right side is a literal (number,
- * duration such as 168h, true/false, bare word or string), pat(glob) for ==
- * and !=, or another placeholder. */
+ * A condition is two operands around an operator written with a space on
+ * each side: ==, !=, <, <=, >, >= (Gatus refuses "[STATUS]==200", and so do
+ * we). Either operand may be a placeholder ([STATUS], [IP], [RESPONSE_TIME]
+ * in ms, [CONNECTED], [CERTIFICATE_EXPIRATION] in ms, [DNS_RCODE], [BODY],
+ * [BODY].a.b[0], and shipwatch's [DEPLOY].version), a placeholder in len()
+ * or has(), pat(glob), any(a, b, c), or literal text; quotes are characters.
+ * Placeholder names are case-insensitive. docs/conditions.md has the rules
+ * and what Gatus does for each form.
+ *
+ * Ownership: cond_parse allocates a struct cond that the caller frees with
+ * cond_free. struct cond_facts only borrows its strings: they must outlive
+ * the cond_eval / cond_eval_all call that reads them, nothing more.
+ * Evaluation never keeps a pointer into the facts. */
 #ifndef SHIPWATCH_COND_H
 #define SHIPWATCH_COND_H
 
@@ -15,29 +22,53 @@
 
 struct cond;
 
-/* What one check run learned, read by conditions. Fields that the check type
- * does not produce are left at their "unknown" value. */
+/* Room for one condition's result text ("[STATUS] (503) == 200"); the same
+ * size as a result's failed_condition. */
+#define COND_RESULT_TEXT_MAX 256
+
+/* What one check run learned, read by conditions. A fact the check type does
+ * not produce keeps its "unknown" value and reads as Gatus's zero value:
+ * [STATUS] 0, [CERTIFICATE_EXPIRATION] 0, [CONNECTED] false, [BODY] and
+ * [IP] and [DNS_RCODE] empty. An unknown [DEPLOY].version fails the
+ * condition and reads "(n/a)". */
 struct cond_facts {
     int status;                  /* HTTP status; -1 unknown */
     int64_t response_time_ms;    /* -1 unknown */
     const char *body;            /* not NUL-terminated; NULL unknown */
     size_t body_len;
     int connected;               /* 1, 0, or -1 unknown */
-    int64_t cert_expiry_ms;      /* time left until the certificate expires; INT64_MIN unknown */
+    int64_t cert_expiry_ms;      /* time left until the certificate expires (negative once
+                                    expired); INT64_MIN unknown or no TLS */
     const char *deploy_version;  /* version of the app-env's last deploy; NULL unknown */
+    const char *ip;              /* address connected to, "127.0.0.1" or "::1"; NULL unknown */
+    const char *dns_rcode;       /* "NOERROR", "NXDOMAIN", ...; NULL unknown */
+};
+
+/* One condition's verdict. text is the condition as written when it holds,
+ * and the condition with the values it saw when it does not, as Gatus shows
+ * it: "[STATUS] (503) == 200", "[BODY].a (INVALID) == 1". */
+struct cond_result {
+    bool success;
+    char text[COND_RESULT_TEXT_MAX];
 };
 
 /* Initialise facts to "unknown" everywhere. */
 void cond_facts_init(struct cond_facts *f);
 
 /* Parse text. Returns 0 and *out (free with cond_free), or -EINVAL with a
- * one-line reason in err (e.g. "unknown placeholder [STAUS]"). */
+ * one-line reason in err (e.g. "unknown placeholder [STAUS]"), or -ENOMEM. */
 int cond_parse(const char *text, struct cond **out, char *err, size_t errlen);
 
-/* Evaluate. Returns true when the condition holds. When it does not, why gets
- * the condition with the actual value, e.g. "[STATUS] (503) == 200"; an
- * unknown fact fails the condition ("[STATUS] (n/a) == 200"). */
+/* Evaluate. Returns true when the condition holds. When it does not, why
+ * (when not NULL) gets the condition with the values it saw, as
+ * struct cond_result's text. */
 bool cond_eval(const struct cond *c, const struct cond_facts *f, char *why, size_t whylen);
+
+/* Evaluate every condition of conds[0..n) against f, whatever the earlier
+ * ones gave, into results[0..n) (caller's array of n). Returns how many
+ * failed. */
+size_t cond_eval_all(struct cond *const *conds, size_t n, const struct cond_facts *f,
+                     struct cond_result *results);
 
 /* The source text of a condition, as parsed. */
 const char *cond_text(const struct cond *c);

@@ -1,5 +1,7 @@
 /* fuzz_cond.c - libFuzzer: condition text and a response body from outside.
- * Input: condition text, a NUL byte, then the body. */
+ * Input: condition text, a NUL byte, then the body. The condition is
+ * evaluated twice: against facts from an HTTP run with that body, and
+ * against a run whose connection failed. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,11 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         f.connected = 1;
         f.cert_expiry_ms = 3600000;
         f.deploy_version = "1.0";
+        f.ip = "127.0.0.1";
+        f.dns_rcode = "NOERROR";
         if (sep != NULL) {
             f.body = (const char *)sep + 1;
             f.body_len = size - tl - 1;
         }
-        char why[256];
+        struct cond_result r[2];
+        cond_eval_all(&c, 1, &f, &r[0]);
+        struct cond_facts down;
+        cond_facts_init(&down);
+        down.connected = 0;
+        cond_eval_all(&c, 1, &down, &r[1]);
+        char why[16];
         cond_eval(c, &f, why, sizeof(why));
         cond_free(c);
     }

@@ -1,4 +1,5 @@
-/* test_cond.c - conditions: parsing, evaluation, the why text, hostile input. */
+/* test_cond.c - conditions: Gatus's own condition cases (verdict and text),
+ * shipwatch's additions, parse errors and hostile input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,134 +12,380 @@
 #include "cond.h"
 #include "util.h"
 
-static const char json[] = "{\"status\":\"UP\",\"version\":\"1.2.3\",\"count\":7,"
-                           "\"data\":[{\"id\":1},{\"id\":2}],\"ok\":true,\"none\":null}";
+#define MS_DAY (24LL * 3600 * 1000)
 
-/* Evaluate text against f; asserts it parses. why gets the reason. */
-static bool eval(const char *text, const struct cond_facts *f, char *why)
-{
-    struct cond *c;
-    char err[256];
-    int rc = cond_parse(text, &c, err, sizeof(err));
-    if (rc != 0) {
-        fail_msg("parse \"%s\": %s", text, err);
-    }
-    why[0] = '\0';
-    bool ok = cond_eval(c, f, why, 256);
-    cond_free(c);
-    return ok;
-}
+/* One case: a condition, what the run saw, the verdict and the text. Facts
+ * left out are Gatus's zero values, which is what shipwatch's unknown facts
+ * read as. */
+struct cond_case {
+    const char *name;
+    const char *cond;
+    int status;
+    int64_t rt_ms;
+    const char *body;
+    int connected;
+    int64_t cert_ms;
+    const char *ip;
+    const char *deploy;
+    bool ok;
+    const char *text;   /* the failure text; NULL: the condition as written */
+};
 
-static struct cond_facts http_facts(void)
+/* Gatus's condition_test.go (TestCondition_evaluate), case by case, with
+ * its names. Left out: the cases for options shipwatch has not
+ * (dont-resolve-failed-conditions, resolve-successful-conditions) and
+ * suites' [CONTEXT]. */
+static const struct cond_case gatus_cases[] = {
+    {"ip", "[IP] == 127.0.0.1", .ip = "127.0.0.1", .ok = true},
+    {"status", "[STATUS] == 200", .status = 200, .ok = true},
+    {"status-failure", "[STATUS] == 200", .status = 500, .text = "[STATUS] (500) == 200"},
+    {"status-using-less-than", "[STATUS] < 300", .status = 201, .ok = true},
+    {"status-using-less-than-failure", "[STATUS] < 300", .status = 404,
+     .text = "[STATUS] (404) < 300"},
+    {"response-time-using-less-than", "[RESPONSE_TIME] < 500", .rt_ms = 50, .ok = true},
+    {"response-time-using-less-than-with-duration", "[RESPONSE_TIME] < 1s", .rt_ms = 50,
+     .ok = true},
+    {"response-time-using-less-than-invalid", "[RESPONSE_TIME] < potato", .rt_ms = 50,
+     .text = "[RESPONSE_TIME] (50) < potato (0)"},
+    {"response-time-using-greater-than", "[RESPONSE_TIME] > 500", .rt_ms = 750, .ok = true},
+    {"response-time-using-greater-than-with-duration", "[RESPONSE_TIME] > 1s", .rt_ms = 2000,
+     .ok = true},
+    {"response-time-using-greater-than-or-equal-to-equal", "[RESPONSE_TIME] >= 500",
+     .rt_ms = 500, .ok = true},
+    {"response-time-using-greater-than-or-equal-to-greater", "[RESPONSE_TIME] >= 500",
+     .rt_ms = 499, .text = "[RESPONSE_TIME] (499) >= 500"},
+    {"response-time-using-less-than-or-equal-to-equal", "[RESPONSE_TIME] <= 500", .rt_ms = 500,
+     .ok = true},
+    {"response-time-using-less-than-or-equal-to-less", "[RESPONSE_TIME] <= 500", .rt_ms = 25,
+     .ok = true},
+    {"response-time-using-less-than-or-equal-to-failure", "[RESPONSE_TIME] <= 500",
+     .rt_ms = 750, .text = "[RESPONSE_TIME] (750) <= 500"},
+    {"body", "[BODY] == test", .body = "test", .ok = true},
+    {"body-numerical-equal", "[BODY] == 123", .body = "123", .ok = true},
+    {"body-numerical-less-than", "[BODY] < 124", .body = "123", .ok = true},
+    {"body-numerical-greater-than", "[BODY] > 122", .body = "123", .ok = true},
+    {"body-numerical-greater-than-failure", "[BODY] > 123", .body = "100",
+     .text = "[BODY] (100) > 123"},
+    {"body-jsonpath", "[BODY].status == UP", .body = "{\"status\":\"UP\"}", .ok = true},
+    {"body-jsonpath-complex", "[BODY].data.name == john",
+     .body = "{\"data\": {\"id\": 1, \"name\": \"john\"}}", .ok = true},
+    {"body-jsonpath-complex-invalid", "[BODY].data.name == john", .body = "{\"data\": {\"id\": 1}}",
+     .text = "[BODY].data.name (INVALID) == john"},
+    {"body-jsonpath-complex-len-invalid", "len([BODY].data.name) == john",
+     .body = "{\"data\": {\"id\": 1}}", .text = "len([BODY].data.name) (INVALID) == john"},
+    {"body-jsonpath-double-placeholder", "[BODY].user.firstName != [BODY].user.lastName",
+     .body = "{\"user\": {\"firstName\": \"john\", \"lastName\": \"doe\"}}", .ok = true},
+    {"body-jsonpath-double-placeholder-failure", "[BODY].user.firstName == [BODY].user.lastName",
+     .body = "{\"user\": {\"firstName\": \"john\", \"lastName\": \"doe\"}}",
+     .text = "[BODY].user.firstName (john) == [BODY].user.lastName (doe)"},
+    {"body-jsonpath-when-body-is-array", "[BODY][0].id == 1",
+     .body = "[{\"id\": 1}, {\"id\": 2}]", .ok = true},
+    {"body-jsonpath-when-body-has-null-parameter", "[BODY].data == OK",
+     .body = "{\"data\": null}\"", .text = "[BODY].data (INVALID) == OK"},
+    {"body-jsonpath-when-body-has-array-with-null", "[BODY].items[0] == OK",
+     .body = "{\"items\": [null, null]}\"", .text = "[BODY].items[0] (INVALID) == OK"},
+    {"body-jsonpath-when-body-is-null", "[BODY].data == OK", .body = "null",
+     .text = "[BODY].data (INVALID) == OK"},
+    {"body-jsonpath-when-body-is-array-but-actual-body-is-not", "[BODY][0].name == test",
+     .body = "{\"statusCode\": 500, \"message\": \"Internal Server Error\"}",
+     .text = "[BODY][0].name (INVALID) == test"},
+    {"body-jsonpath-complex-int", "[BODY].data.id == 1", .body = "{\"data\": {\"id\": 1}}",
+     .ok = true},
+    {"body-jsonpath-complex-array-int", "[BODY].data[1].id == 2",
+     .body = "{\"data\": [{\"id\": 1}, {\"id\": 2}, {\"id\": 3}]}", .ok = true},
+    {"body-jsonpath-complex-int-using-greater-than", "[BODY].data.id > 0",
+     .body = "{\"data\": {\"id\": 1}}", .ok = true},
+    {"body-jsonpath-hexadecimal-int-using-greater-than", "[BODY].data > 0",
+     .body = "{\"data\": \"0x1\"}", .ok = true},
+    {"body-jsonpath-hexadecimal-int-using-equal-to-0x1", "[BODY].data == 1",
+     .body = "{\"data\": \"0x1\"}", .ok = true},
+    {"body-jsonpath-hexadecimal-int-using-equals", "[BODY].data == 0x1",
+     .body = "{\"data\": \"0x1\"}", .ok = true},
+    {"body-jsonpath-hexadecimal-int-using-equal-to-0x2", "[BODY].data == 2",
+     .body = "{\"data\": \"0x2\"}", .ok = true},
+    {"body-jsonpath-hexadecimal-int-using-equal-to-0xF", "[BODY].data == 15",
+     .body = "{\"data\": \"0xF\"}", .ok = true},
+    {"body-jsonpath-hexadecimal-int-using-equal-to-0xC0ff33", "[BODY].data == 12648243",
+     .body = "{\"data\": \"0xC0ff33\"}", .ok = true},
+    {"body-jsonpath-hexadecimal-int-len", "len([BODY].data) == 3", .body = "{\"data\": \"0x1\"}",
+     .ok = true},
+    {"body-jsonpath-hexadecimal-int-greater", "[BODY].data >= 1", .body = "{\"data\": \"0x01\"}",
+     .ok = true},
+    {"body-jsonpath-hexadecimal-int-0x01-len", "len([BODY].data) == 4",
+     .body = "{\"data\": \"0x01\"}", .ok = true},
+    {"body-jsonpath-octal-int-using-greater-than", "[BODY].data > 0", .body = "{\"data\": \"0o1\"}",
+     .ok = true},
+    {"body-jsonpath-octal-int-using-equal", "[BODY].data == 2", .body = "{\"data\": \"0o2\"}",
+     .ok = true},
+    {"body-jsonpath-octal-int-using-equals", "[BODY].data == 0o2", .body = "{\"data\": \"0o2\"}",
+     .ok = true},
+    {"body-jsonpath-binary-int-using-greater-than", "[BODY].data > 0",
+     .body = "{\"data\": \"0b1\"}", .ok = true},
+    {"body-jsonpath-binary-int-using-equal", "[BODY].data == 2", .body = "{\"data\": \"0b0010\"}",
+     .ok = true},
+    {"body-jsonpath-binary-int-using-equals", "[BODY].data == 0b10",
+     .body = "{\"data\": \"0b0010\"}", .ok = true},
+    {"body-jsonpath-complex-int-using-greater-than-failure", "[BODY].data.id > 5",
+     .body = "{\"data\": {\"id\": 1}}", .text = "[BODY].data.id (1) > 5"},
+    {"body-jsonpath-float-using-greater-than-issue433", "[BODY].balance > 100",
+     .body = "{\"balance\": \"123.40000000000005\"}", .ok = true},
+    {"body-jsonpath-complex-int-using-less-than", "[BODY].data.id < 5",
+     .body = "{\"data\": {\"id\": 2}}", .ok = true},
+    {"body-jsonpath-complex-int-using-less-than-failure", "[BODY].data.id < 5",
+     .body = "{\"data\": {\"id\": 10}}", .text = "[BODY].data.id (10) < 5"},
+    {"connected", "[CONNECTED] == true", .connected = 1, .ok = true},
+    {"connected-failure", "[CONNECTED] == true", .connected = 0,
+     .text = "[CONNECTED] (false) == true"},
+    {"certificate-expiration-not-set", "[CERTIFICATE_EXPIRATION] == 0", .ok = true},
+    {"certificate-expiration-greater-than-numerical", "[CERTIFICATE_EXPIRATION] > 2419200000",
+     .cert_ms = 60 * MS_DAY, .ok = true},
+    {"certificate-expiration-greater-than-numerical-failure",
+     "[CERTIFICATE_EXPIRATION] > 2419200000", .cert_ms = 14 * MS_DAY,
+     .text = "[CERTIFICATE_EXPIRATION] (336h) > 2419200000"},
+    {"certificate-expiration-greater-than-duration", "[CERTIFICATE_EXPIRATION] > 12h",
+     .cert_ms = MS_DAY, .ok = true},
+    {"certificate-expiration-greater-than-duration", "[CERTIFICATE_EXPIRATION] > 48h",
+     .cert_ms = MS_DAY, .text = "[CERTIFICATE_EXPIRATION] (24h) > 48h"},
+    {"no-placeholders", "1 == 2", .text = "1 == 2"},
+    {"len-body-jsonpath-complex", "len([BODY].data.name) == 4",
+     .body = "{\"data\": {\"name\": \"john\"}}", .ok = true},
+    {"len-body-array", "len([BODY]) == 3", .body = "[{\"id\": 1}, {\"id\": 2}, {\"id\": 3}]",
+     .ok = true},
+    {"len-body-keyed-array", "len([BODY].data) == 3",
+     .body = "{\"data\": [{\"id\": 1}, {\"id\": 2}, {\"id\": 3}]}", .ok = true},
+    {"len-body-array-invalid", "len([BODY].data) == 8", .body = "{\"name\": \"john.doe\"}",
+     .text = "len([BODY].data) (INVALID) == 8"},
+    {"len-body-string", "len([BODY]) == 8", .body = "john.doe", .ok = true},
+    {"len-body-keyed-string", "len([BODY].name) == 8", .body = "{\"name\": \"john.doe\"}",
+     .ok = true},
+    {"len-body-keyed-int", "len([BODY].age) == 2", .body = "{\"age\":18}", .ok = true},
+    {"len-body-keyed-bool", "len([BODY].adult) == 4", .body = "{\"adult\":true}", .ok = true},
+    {"len-body-object-inside-array", "len([BODY][0]) == 23",
+     .body = "[{\"age\":18,\"adult\":true}]", .ok = true},
+    {"len-body-object-keyed-int-inside-array", "len([BODY][0].age) == 2",
+     .body = "[{\"age\":18,\"adult\":true}]", .ok = true},
+    {"len-body-keyed-bool-inside-array", "len([BODY][0].adult) == 4",
+     .body = "[{\"age\":18,\"adult\":true}]", .ok = true},
+    {"len-body-object", "len([BODY]) == 20", .body = "{\"name\": \"john.doe\"}", .ok = true},
+    {"pat-body-1", "[BODY] == pat(*john*)", .body = "{\"name\": \"john.doe\"}", .ok = true},
+    {"pat-body-2", "[BODY].name == pat(john*)", .body = "{\"name\": \"john.doe\"}", .ok = true},
+    {"pat-body-failure", "[BODY].name == pat(bob*)", .body = "{\"name\": \"john.doe\"}",
+     .text = "[BODY].name (john.doe) == pat(bob*)"},
+    {"pat-body-html", "[BODY] == pat(*<div id=\"user\">john.doe</div>*)",
+     .body = "<!DOCTYPE html><html lang=\"en\"><head><meta http-equiv=\"Content-Type\" "
+             "content=\"text/html; charset=UTF-8\" /></head><body><div "
+             "id=\"user\">john.doe</div></body></html>",
+     .ok = true},
+    {"pat-body-html-failure", "[BODY] == pat(*<div id=\"user\">john.doe</div>*)",
+     .body = "<!DOCTYPE html><html lang=\"en\"><head><meta http-equiv=\"Content-Type\" "
+             "content=\"text/html; charset=UTF-8\" /></head><body><div "
+             "id=\"user\">jane.doe</div></body></html>",
+     .text = "[BODY] (<!DOCTYPE html><html lang...(truncated)) == "
+             "pat(*<div id=\"user\">john.doe</div>*)"},
+    {"pat-body-html-failure-alt", "pat(*<div id=\"user\">john.doe</div>*) == [BODY]",
+     .body = "<!DOCTYPE html><html lang=\"en\"><head><meta http-equiv=\"Content-Type\" "
+             "content=\"text/html; charset=UTF-8\" /></head><body><div "
+             "id=\"user\">jane.doe</div></body></html>",
+     .text = "pat(*<div id=\"user\">john.doe</div>*) == "
+             "[BODY] (<!DOCTYPE html><html lang...(truncated))"},
+    {"pat-body-in-array", "[BODY].data == pat(*Whatever*)",
+     .body = "{\"data\": [\"hello\", \"world\", \"Whatever\"]}", .ok = true},
+    {"pat-ip", "[IP] == pat(10.*)", .ip = "10.0.0.0", .ok = true},
+    {"pat-ip-failure", "[IP] == pat(10.*)", .ip = "255.255.255.255",
+     .text = "[IP] (255.255.255.255) == pat(10.*)"},
+    {"pat-status", "[STATUS] == pat(4*)", .status = 404, .ok = true},
+    {"pat-status-failure", "[STATUS] == pat(4*)", .status = 200,
+     .text = "[STATUS] (200) == pat(4*)"},
+    {"any-body-1", "[BODY].name == any(john.doe, jane.doe)", .body = "{\"name\": \"john.doe\"}",
+     .ok = true},
+    {"any-body-2", "[BODY].name == any(john.doe, jane.doe)", .body = "{\"name\": \"jane.doe\"}",
+     .ok = true},
+    {"any-body-failure", "[BODY].name == any(john.doe, jane.doe)", .body = "{\"name\": \"bob\"}",
+     .text = "[BODY].name (bob) == any(john.doe, jane.doe)"},
+    {"any-status-1", "[STATUS] == any(200, 429)", .status = 200, .ok = true},
+    {"any-status-2", "[STATUS] == any(200, 429)", .status = 429, .ok = true},
+    {"any-status-reverse", "any(200, 429) == [STATUS]", .status = 429, .ok = true},
+    {"any-status-failure", "[STATUS] == any(200, 429)", .status = 404,
+     .text = "[STATUS] (404) == any(200, 429)"},
+    {"has", "has([BODY].errors) == false", .body = "{}", .ok = true},
+    {"has-key-of-map", "has([BODY].article) == true",
+     .body = "{\n  \"article\": {\n    \"id\": 123,\n    \"title\": \"Hello, world!\",\n    "
+             "\"author\": \"John Doe\",\n    \"tags\": [\"hello\", \"world\"],\n    "
+             "\"content\": \"I really like Gatus!\"\n  }\n}",
+     .ok = true},
+    {"has-failure", "has([BODY].errors) == false", .body = "{\"errors\": [\"1\"]}",
+     .text = "has([BODY].errors) (true) == false"},
+};
+
+/* What the issue and Gatus's source say beyond its test file, and
+ * shipwatch's own [DEPLOY].version. */
+static const struct cond_case more_cases[] = {
+    {"literals-on-both-sides", "raw == raw", .ok = true},
+    {"literal-on-the-left", "200 == [STATUS]", .status = 200, .ok = true},
+    {"literal-on-the-left-failure", "200 == [STATUS]", .status = 503,
+     .text = "200 == [STATUS] (503)"},
+    {"pat-on-the-left", "pat(2*) == [STATUS]", .status = 204, .ok = true},
+    {"quotes-are-characters", "[BODY].status == \"UP\"", .body = "{\"status\":\"UP\"}",
+     .text = "[BODY].status (UP) == \"UP\""},
+    {"placeholders-any-case", "[status] == 200", .status = 200, .ok = true},
+    {"body-path-any-case", "[Body].Status == UP", .body = "{\"Status\":\"UP\"}", .ok = true},
+    {"len-status", "len([STATUS]) == 3", .status = 200, .ok = true},
+    {"len-connected", "len([CONNECTED]) == 5", .connected = 0, .ok = true},
+    {"has-ip", "has([IP]) == false", .ok = true},
+    {"len-array-body", "len([BODY]) == 3", .body = "[1,2,3]", .ok = true},
+    {"len-array-body-trailing-newline", "len([BODY]) == 8", .body = "[1,2,3]\n", .ok = true},
+    {"len-number", "len([BODY].n) == 3", .body = "{\"n\": 1.5}", .ok = true},
+    {"len-object-minified-sorted", "len([BODY].o) == 13", .body = "{\"o\": {\"b\": 1, \"a\": 2}}",
+     .ok = true},
+    {"object-value", "[BODY].o == pat(*\"a\":2*)", .body = "{\"o\": {\"b\": 1, \"a\": 2}}",
+     .ok = true},
+    {"float-truncated", "[BODY].v < 2", .body = "{\"v\": 1.9}", .ok = true},
+    {"float-not-equal-to-int", "[BODY].v == 1", .body = "{\"v\": 1.0}", .ok = true},
+    {"big-number-as-go-prints-it", "[BODY].id == 1234567", .body = "{\"id\": 1234567}",
+     .text = "[BODY].id (1.234567e+06) == 1234567"},
+    {"big-number-compared", "[BODY].id >= 1234567", .body = "{\"id\": 1234567}", .ok = true},
+    {"not-a-number-is-zero", "[BODY].s < 1", .body = "{\"s\": \"abc\"}", .ok = true},
+    {"not-a-number-is-zero-failure", "[BODY].s > 0", .body = "{\"s\": \"abc\"}",
+     .text = "[BODY].s (0) > 0 (0s)"},
+    {"missing-path-numeric", "[BODY].x > 1", .body = "{}", .text = "[BODY].x (0) > 1"},
+    {"body-not-json", "[BODY].a == 1", .body = "<html>", .text = "[BODY].a (INVALID) == 1"},
+    {"missing-path-not-equal", "[BODY].x != 1", .body = "{}", .ok = true},
+    {"certificate-without-tls", "[CERTIFICATE_EXPIRATION] > 48h",
+     .text = "[CERTIFICATE_EXPIRATION] (0s) > 48h"},
+    {"certificate-duration-printed", "[CERTIFICATE_EXPIRATION] > 336h",
+     .cert_ms = 14 * MS_DAY - 2000, .text = "[CERTIFICATE_EXPIRATION] (335h59m58s) > 336h"},
+    {"certificate-expired", "[CERTIFICATE_EXPIRATION] > 0", .cert_ms = -MS_DAY,
+     .text = "[CERTIFICATE_EXPIRATION] (-24h) > 0 (0s)"},
+    {"status-without-http", "[STATUS] == 200", .text = "[STATUS] (0) == 200"},
+    {"not-connected", "[CONNECTED] == true", .text = "[CONNECTED] (false) == true"},
+    {"long-value-cut", "[BODY] == short", .body = "0123456789012345678901234567890123456789"
+                                                  "0123456789012345678901234567890123456789"
+                                                  "0123456789012345678901234567890123456789",
+     .text = "[BODY] (0123456789012345678901234567890123456789012345678901234567890123456789"
+             "012345678901234567890123456789...(truncated)) == short"},
+    {"pattern-class", "[BODY] == pat(v[0-9].*)", .body = "v2.1", .ok = true},
+    {"pattern-bad-class", "[BODY] == pat(v[.*)", .body = "v[.1", .text = "[BODY] (v[.1) == pat(v[.*)"},
+    {"pattern-slashes-removed", "[BODY] == pat(*/health)", .body = "GET /health", .ok = true},
+    {"any-both-sides-as-text", "[BODY] == any(a, b)", .body = "any(a, b)", .ok = true},
+    {"key-of-array-is-the-array", "[BODY].foo == [1 2]", .body = "[1,2]", .ok = true},
+    {"values-as-go-prints-them", "[BODY].a == x", .body = "{\"a\": [1, null, {\"q\": 2.5}, [true]]}",
+     .text = "[BODY].a ([1 <nil> map[q:2.5] [true]]) == x"},
+    {"object-as-go-marshals-it", "[BODY].o == x", .body = "{\"o\": {\"b\": \"<&>\", \"a\": 1e21}}",
+     .text = "[BODY].o ({\"a\":1e+21,\"b\":\"\\u003c\\u0026\\u003e\"}) == x"},
+    {"nested-index", "[BODY].m[0][1] == 2", .body = "{\"m\": [[1,2],[3]]}", .ok = true},
+    {"leading-zero-is-octal", "[BODY] == 8", .body = "010", .ok = true},
+    {"underscores-in-integers", "[BODY] > 999", .body = "1_000", .ok = true},
+    {"status-in-hex", "[STATUS] == 0xC8", .status = 200, .ok = true},
+    {"any-compares-text", "[STATUS] == any(0xC8)", .status = 200,
+     .text = "[STATUS] (200) == any(0xC8)"},
+    {"pattern-question-is-a-character", "[BODY] == pat(?" "?)", .body = "\xc3\xa9\xc3\xa9",
+     .ok = true},
+    {"pattern-escape", "[BODY] == pat(a\\*b)", .body = "a*b", .ok = true},
+    {"empty-right-side", "[BODY] == ", .body = " ", .ok = true},
+    {"operator-twice", "a == a == c", .ok = true},
+    {"deploy", "[BODY].version == [DEPLOY].version", .body = "{\"version\":\"1.2.3\"}",
+     .deploy = "1.2.3", .ok = true},
+    {"deploy-drift", "[BODY].version == [DEPLOY].version", .body = "{\"version\":\"1.2.3\"}",
+     .deploy = "1.2.4", .text = "[BODY].version (1.2.3) == [DEPLOY].version (1.2.4)"},
+    {"deploy-unknown", "[BODY].version == [DEPLOY].version", .body = "{\"version\":\"1.2.3\"}",
+     .text = "[BODY].version (1.2.3) == [DEPLOY].version (n/a)"},
+    {"deploy-unknown-never-holds", "[DEPLOY].version != 1.0",
+     .text = "[DEPLOY].version (n/a) != 1.0"},
+};
+
+/* Facts for a case. */
+static struct cond_facts case_facts(const struct cond_case *k)
 {
     struct cond_facts f;
     cond_facts_init(&f);
-    f.status = 200;
-    f.response_time_ms = 120;
-    f.body = json;
-    f.body_len = strlen(json);
-    f.connected = 1;
-    f.cert_expiry_ms = 72LL * 3600 * 1000;
-    f.deploy_version = "1.2.3";
+    f.status = k->status;
+    f.response_time_ms = k->rt_ms;
+    f.body = k->body;
+    f.body_len = k->body != NULL ? strlen(k->body) : 0;
+    f.connected = k->connected;
+    f.cert_expiry_ms = k->cert_ms;
+    f.ip = k->ip;
+    f.deploy_version = k->deploy;
     return f;
 }
 
-static void placeholders_and_operators(void **state)
+/* Run a table; every case reports before the test fails. */
+static void run_cases(const struct cond_case *cases, size_t n)
 {
-    struct cond_facts f = http_facts();
-    char why[256];
-    assert_true(eval("[STATUS] == 200", &f, why));
-    assert_true(eval("[STATUS]==200", &f, why));
-    assert_false(eval("[STATUS] != 200", &f, why));
-    assert_true(eval("[STATUS] < 300", &f, why));
-    assert_true(eval("[STATUS] <= 200", &f, why));
-    assert_true(eval("[STATUS] >= 200", &f, why));
-    assert_false(eval("[STATUS] > 200", &f, why));
-    assert_true(eval("[RESPONSE_TIME] < 500", &f, why));
-    assert_false(eval("[RESPONSE_TIME] < 100", &f, why));
-    assert_string_equal(why, "[RESPONSE_TIME] (120) < 100");
-    assert_true(eval("[CONNECTED] == true", &f, why));
-    assert_true(eval("[CERTIFICATE_EXPIRATION] > 48h", &f, why));
-    assert_false(eval("[CERTIFICATE_EXPIRATION] > 168h", &f, why));
-    assert_string_equal(why, "[CERTIFICATE_EXPIRATION] (3d) > 168h");
-    assert_true(eval("[DEPLOY].version == 1.2.3", &f, why));
-    assert_true(eval("[BODY].version == [DEPLOY].version", &f, why));
-    /* Placeholders on both sides: the why shows both values. */
-    f.deploy_version = "1.2.4";
-    assert_false(eval("[BODY].version == [DEPLOY].version", &f, why));
-    assert_string_equal(why, "[BODY].version (1.2.3) == [DEPLOY].version (1.2.4)");
-    f.deploy_version = NULL;
-    assert_false(eval("[BODY].version == [DEPLOY].version", &f, why));
-    assert_string_equal(why, "[BODY].version (1.2.3) == [DEPLOY].version (n/a)");
-}
-
-static void body_and_json_paths(void **state)
-{
-    struct cond_facts f = http_facts();
-    char why[256];
-    assert_true(eval("[BODY].status == UP", &f, why));
-    assert_true(eval("[BODY].status == \"UP\"", &f, why));
-    assert_false(eval("[BODY].status == DOWN", &f, why));
-    assert_string_equal(why, "[BODY].status (UP) == DOWN");
-    assert_true(eval("[BODY].count > 5", &f, why));
-    assert_true(eval("[BODY].data[1].id == 2", &f, why));
-    assert_true(eval("len([BODY].data) == 2", &f, why));
-    assert_true(eval("[BODY].ok == true", &f, why));
-    assert_true(eval("[BODY].none == null", &f, why));
-    assert_false(eval("[BODY].missing == x", &f, why));
-    assert_string_equal(why, "[BODY].missing (n/a) == x");
-    assert_false(eval("[BODY].data[9].id == 1", &f, why));
-    assert_true(eval("[BODY] == pat(*\"UP\"*)", &f, why));
-    assert_true(eval("[BODY] != pat(*DOWN*)", &f, why));
-    assert_true(eval("[BODY].version == pat(1.?.*)", &f, why));
-    assert_true(eval("[STATUS] == any(200, 201, 204)", &f, why));
-    assert_false(eval("[STATUS] == any(500, 503)", &f, why));
-    assert_true(eval("len([BODY]) > 10", &f, why));
-}
-
-static void unknown_facts_fail(void **state)
-{
-    struct cond_facts f;
-    cond_facts_init(&f);
-    char why[256];
-    assert_false(eval("[STATUS] == 200", &f, why));
-    assert_string_equal(why, "[STATUS] (n/a) == 200");
-    assert_false(eval("[BODY].a == 1", &f, why));
-    assert_false(eval("[CONNECTED] == true", &f, why));
-    assert_false(eval("[CERTIFICATE_EXPIRATION] > 1h", &f, why));
-    assert_false(eval("[DEPLOY].version == x", &f, why));
-}
-
-static void hostile_bodies(void **state)
-{
-    struct cond_facts f = http_facts();
-    char why[256];
-    /* Not JSON, NUL bytes, and 10,000 levels of nesting. */
-    static const char nul[] = "{\"a\":\"x\0y\"}";
-    f.body = nul;
-    f.body_len = sizeof(nul) - 1;
-    assert_false(eval("[BODY].a == x", &f, why));
-    f.body = "<html>";
-    f.body_len = 6;
-    assert_false(eval("[BODY].a == 1", &f, why));
-    size_t n = 20000;
-    char *deep = malloc(n);
+    int bad = 0;
     for (size_t i = 0; i < n; i++) {
-        deep[i] = i < n / 2 ? '[' : ']';
+        const struct cond_case *k = &cases[i];
+        struct cond *c;
+        char err[256];
+        if (cond_parse(k->cond, &c, err, sizeof(err)) != 0) {
+            print_error("%s: parse \"%s\": %s\n", k->name, k->cond, err);
+            bad++;
+            continue;
+        }
+        struct cond_facts f = case_facts(k);
+        struct cond_result r;
+        cond_eval_all(&c, 1, &f, &r);
+        const char *want = k->text != NULL ? k->text : k->cond;
+        if (r.success != k->ok || strcmp(r.text, want) != 0) {
+            print_error("%s: \"%s\": got %s \"%s\", want %s \"%s\"\n", k->name, k->cond,
+                        r.success ? "true" : "false", r.text, k->ok ? "true" : "false", want);
+            bad++;
+        }
+        char why[COND_RESULT_TEXT_MAX] = "x";
+        assert_int_equal(cond_eval(c, &f, why, sizeof(why)), r.success);
+        assert_string_equal(why, r.success ? "" : r.text);
+        cond_free(c);
     }
-    f.body = deep;
-    f.body_len = n;
-    assert_false(eval("[BODY][0] == 1", &f, why));
-    free(deep);
-    /* Control characters never reach why. */
-    f.body = "\x01\x02\x1b[2J";
-    f.body_len = 7;
-    assert_false(eval("[BODY] == ok", &f, why));
-    for (const char *p = why; *p != '\0'; p++) {
-        assert_true((unsigned char)*p >= 0x20);
+    assert_int_equal(bad, 0);
+}
+
+static void gatus_evaluate(void **state)
+{
+    run_cases(gatus_cases, sizeof(gatus_cases) / sizeof(gatus_cases[0]));
+}
+
+static void beyond_gatus_tests(void **state)
+{
+    run_cases(more_cases, sizeof(more_cases) / sizeof(more_cases[0]));
+}
+
+/* Gatus's TestCondition_Validate: what parses and what does not. */
+static void gatus_validate(void **state)
+{
+    static const char *const good[] = {
+        "[STATUS] == 200", "[STATUS] != 200", "[STATUS] <= 200", "[STATUS] >= 200",
+        "[STATUS] < 200", "[STATUS] > 200", "[STATUS] == any(200, 201, 202, 203)",
+        "[STATUS] == [BODY].status", "[CONNECTED] == true", "[RESPONSE_TIME] < 500",
+        "[IP] == 127.0.0.1", "[BODY] == 1", "[BODY].test == wat", "[BODY].test.wat == wat",
+        "[BODY].age == [BODY].id", "[BODY].users[0].id == 1", "len([BODY].users) == 100",
+        "len([BODY].data) < 5", "has([BODY].errors) == false",
+        "has([BODY].users[0].name) == true", "[BODY].name == pat(john*)",
+        "[CERTIFICATE_EXPIRATION] > 48h", "raw == raw", "[DNS_RCODE] == NOERROR",
+    };
+    static const char *const bad[] = {
+        "[STATUS] ? 201", "[STATUS]==201", "[STATUS] = = 201", "[STATUS] ==", "[STATUS]",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct cond *c = NULL;
+        char err[256] = "";
+        if (cond_parse(good[i], &c, err, sizeof(err)) != 0) {
+            fail_msg("\"%s\": %s", good[i], err);
+        }
+        cond_free(c);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct cond *c = NULL;
+        char err[256] = "";
+        assert_int_equal(cond_parse(bad[i], &c, err, sizeof(err)), -EINVAL);
+        assert_null(c);
+        if (strstr(err, "invalid condition") == NULL) {
+            fail_msg("\"%s\": got \"%s\"", bad[i], err);
+        }
     }
 }
 
+/* What shipwatch refuses at load and Gatus would only get wrong at run
+ * time, each with its reason. */
 static void parse_errors(void **state)
 {
     static const struct {
@@ -146,16 +393,20 @@ static void parse_errors(void **state)
         const char *reason;
     } bad[] = {
         {"[STATUS] 200", "missing operator"},
+        {"[STATUS]==201", "space on each side of =="},
         {"[STAUS] == 200", "unknown placeholder [STAUS]"},
-        {"== 200", "empty left side"},
-        {"[STATUS] ==", "empty right side"},
-        {"[STATUS == 200", "unbalanced"},
-        {"pat(*x*) == [BODY]", "belongs on the right"},
+        {"[STATUS == 200", "unclosed placeholder"},
+        {"[STATUS].x == 1", "takes no path"},
+        {"[DEPLOY].ref == x", "unknown placeholder"},
+        {"[DOMAIN_EXPIRATION] > 720h", "not supported"},
+        {"[STATUS] == [CONTEXT].expected_status", "suites"},
         {"[BODY] < pat(*x*)", "pat() works with == and != only"},
+        {"any(1, 2) >= [STATUS]", "any() works with == and != only"},
         {"[BODY].a..b == 1", "bad JSON path"},
         {"[BODY][x] == 1", "bad JSON path"},
-        {"200 == [STATUS]", "left side must be a placeholder"},
+        {"[BODY].data[*].id == 1", "bad JSON path"},
         {"len(200) == 3", "len() takes a placeholder"},
+        {"has(x) == true", "has() takes a placeholder"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct cond *c = NULL;
@@ -173,19 +424,99 @@ static void parse_errors(void **state)
     char err[256];
     assert_int_equal(cond_parse(huge, &c, err, sizeof(err)), -EINVAL);
     free(huge);
-    /* Random bytes never crash the parser. */
+}
+
+/* Every condition is evaluated, failed or not, and after a failed
+ * connection too. */
+static void all_conditions_evaluated(void **state)
+{
+    static const char *const texts[] = {
+        "[CONNECTED] == true", "[STATUS] == 200", "[RESPONSE_TIME] < 500",
+        "[CERTIFICATE_EXPIRATION] == 0",
+    };
+    enum { N = sizeof(texts) / sizeof(texts[0]) };
+    struct cond *conds[N];
+    char err[256];
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(cond_parse(texts[i], &conds[i], err, sizeof(err)), 0);
+    }
+    struct cond_facts f;
+    cond_facts_init(&f);
+    f.connected = 0;
+    f.response_time_ms = 12;
+    struct cond_result r[N];
+    assert_int_equal(cond_eval_all(conds, N, &f, r), 2);
+    assert_false(r[0].success);
+    assert_string_equal(r[0].text, "[CONNECTED] (false) == true");
+    assert_false(r[1].success);
+    assert_string_equal(r[1].text, "[STATUS] (0) == 200");
+    assert_true(r[2].success);
+    assert_string_equal(r[2].text, "[RESPONSE_TIME] < 500");
+    assert_true(r[3].success);
+    for (size_t i = 0; i < N; i++) {
+        cond_free(conds[i]);
+    }
+}
+
+static void hostile_bodies(void **state)
+{
+    struct cond_facts f;
+    cond_facts_init(&f);
+    char why[COND_RESULT_TEXT_MAX];
+    struct cond *c;
+    char err[256];
+    /* NUL bytes, 10,000 levels of nesting, control characters. */
+    static const char nul[] = "{\"a\":\"x\0y\"}";
+    assert_int_equal(cond_parse("[BODY].a == x", &c, err, sizeof(err)), 0);
+    f.body = nul;
+    f.body_len = sizeof(nul) - 1;
+    assert_false(cond_eval(c, &f, why, sizeof(why)));
+    cond_free(c);
+    size_t n = 20000;
+    char *deep = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        deep[i] = i < n / 2 ? '[' : ']';
+    }
+    f.body = deep;
+    f.body_len = n;
+    assert_int_equal(cond_parse("[BODY][0] == 1", &c, err, sizeof(err)), 0);
+    assert_false(cond_eval(c, &f, why, sizeof(why)));
+    cond_free(c);
+    assert_int_equal(cond_parse("len([BODY]) > 1", &c, err, sizeof(err)), 0);
+    assert_true(cond_eval(c, &f, why, sizeof(why)));
+    cond_free(c);
+    free(deep);
+    f.body = "\x01\x02\x1b[2J";
+    f.body_len = 7;
+    assert_int_equal(cond_parse("[BODY] == ok", &c, err, sizeof(err)), 0);
+    assert_false(cond_eval(c, &f, why, sizeof(why)));
+    cond_free(c);
+    for (const char *p = why; *p != '\0'; p++) {
+        assert_true((unsigned char)*p >= 0x20);
+    }
+    /* A pattern of stars against a long body finishes. */
+    size_t big = 1 << 20;
+    char *body = malloc(big);
+    memset(body, 'a', big);
+    f.body = body;
+    f.body_len = big;
+    assert_int_equal(cond_parse("[BODY] == pat(*a*a*a*a*b*)", &c, err, sizeof(err)), 0);
+    assert_false(cond_eval(c, &f, why, sizeof(why)));
+    cond_free(c);
+    free(body);
+    /* Random conditions never crash the parser or the evaluation. */
     unsigned seed = 42;
     for (int i = 0; i < 20000; i++) {
         char t[24];
         for (size_t j = 0; j < sizeof(t) - 1; j++) {
             seed = seed * 1103515245 + 12345;
-            static const char alphabet[] = "[]().\"=!<> BODYSTAUpat,len0123456789*";
+            static const char alphabet[] = "[]().\"=!<> BODYSTAUpat,lenhas0123456789*";
             t[j] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
         }
         t[sizeof(t) - 1] = '\0';
         if (cond_parse(t, &c, err, sizeof(err)) == 0) {
-            struct cond_facts f = http_facts();
-            char why[256];
+            f.body = "{\"a\":[1,{\"b\":2}]}";
+            f.body_len = strlen(f.body);
             cond_eval(c, &f, why, sizeof(why));
             cond_free(c);
         }
@@ -205,11 +536,12 @@ static void text_kept(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(placeholders_and_operators),
-        cmocka_unit_test(body_and_json_paths),
-        cmocka_unit_test(unknown_facts_fail),
-        cmocka_unit_test(hostile_bodies),
+        cmocka_unit_test(gatus_evaluate),
+        cmocka_unit_test(gatus_validate),
+        cmocka_unit_test(beyond_gatus_tests),
         cmocka_unit_test(parse_errors),
+        cmocka_unit_test(all_conditions_evaluated),
+        cmocka_unit_test(hostile_bodies),
         cmocka_unit_test(text_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

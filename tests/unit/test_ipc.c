@@ -12,6 +12,7 @@
 
 #include "ipc_proto.h"
 #include "ipc_wire.h"
+#include "rpc.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -2758,6 +2759,27 @@ static void test_methods(void **state)
     assert_int_equal(nadmin, NELEM(admin));
 }
 
+/* The daemon's handler table: a row for every method, the same admin
+ * methods as the protocol's table, only daemon.hello before hello, and
+ * params that fit the dispatcher's buffer. */
+static void test_rpc_handlers(void **state)
+{
+    for (size_t i = 0; i < IPC_M_COUNT; i++) {
+        const struct rpc_handler *h = &rpc_handlers[i];
+        const struct ipc_method *m = &ipc_methods[i];
+        if (h->fn == NULL) {
+            fail_msg("%s: no handler", m->name);
+        }
+        if (h->admin != m->mutating) {
+            fail_msg("%s: admin %d, protocol says %d", m->name, h->admin, m->mutating);
+        }
+        assert_int_equal(h->before_hello, i == IPC_M_HELLO);
+        if (m->params != NULL) {
+            assert_true(m->params->size <= RPC_PARAMS_MAX);
+        }
+    }
+}
+
 /* Topic names and bits, both ways; unknown names are 0. */
 static void test_topics(void **state)
 {
@@ -2830,6 +2852,7 @@ int main(void)
         cmocka_unit_test(test_result_wrong_types),
         cmocka_unit_test(test_envelopes),
         cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_rpc_handlers),
         cmocka_unit_test(test_topics),
         cmocka_unit_test(test_errcodes),
     };

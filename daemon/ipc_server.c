@@ -525,6 +525,12 @@ static void handle_request(struct ipc_conn *c, const struct ipc_envelope *env)
         return;
     }
     const struct rpc_handler *h = &rpc_handlers[m->id];
+    if (!c->hello && !h->before_hello) {
+        ipc_conn_error(c, env->msgid, IPC_E_PROTOCOL,
+                       "call daemon.hello with the protocol version (%d) before %s",
+                       IPC_PROTOCOL, m->name);
+        return;
+    }
     if (h->admin && !c->who.admin) {
         ipc_conn_error(c, env->msgid, IPC_E_DENIED,
                        "%s needs an admin: uid %u is not root, the daemon's user or in "

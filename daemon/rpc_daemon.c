@@ -17,6 +17,14 @@ void rpc_hello(struct ipc_conn *c, uint32_t msgid, const void *params)
 {
     const struct ipc_hello_params *p = params;
     const struct rpc_caller *who = ipc_conn_caller(c);
+    /* The version first: a client of another protocol would misread
+     * everything after this answer. It may try hello again. */
+    if (p->protocol != IPC_PROTOCOL) {
+        ipc_conn_error(c, msgid, IPC_E_PROTOCOL,
+                       "this daemon speaks protocol %d, the client %lld%s", IPC_PROTOCOL,
+                       (long long)p->protocol, p->protocol == 0 ? " (or did not say)" : "");
+        return;
+    }
     char *caps[IPC_M_COUNT + 5];
     size_t n = 0;
     for (size_t i = 0; i < IPC_M_COUNT; i++) {

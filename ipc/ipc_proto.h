@@ -75,6 +75,7 @@ enum ipc_errcode {
     IPC_E_DENIED,               /* the caller may not do this */
     IPC_E_UNAVAILABLE,          /* the daemon cannot do it now (draining, store down) */
     IPC_E_INVALID_CONFIG,       /* daemon.reload: the file on disk is invalid */
+    IPC_E_PROTOCOL,             /* no daemon.hello yet, or another protocol version */
     IPC_E_INTERNAL,
 };
 

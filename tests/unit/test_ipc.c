@@ -2821,6 +2821,7 @@ static void test_errcodes(void **state)
     assert_string_equal(ipc_errcode_name(IPC_E_INVALID_PARAMS), "invalid_params");
     assert_string_equal(ipc_errcode_name(IPC_E_NOT_FOUND), "not_found");
     assert_string_equal(ipc_errcode_name(IPC_E_DENIED), "denied");
+    assert_string_equal(ipc_errcode_name(IPC_E_PROTOCOL), "protocol");
     assert_string_equal(ipc_errcode_name((enum ipc_errcode)999), "internal");
     assert_int_equal(ipc_errcode_parse("nope", 4), IPC_E_INTERNAL);
     assert_int_equal(ipc_errcode_parse("malformed", 4), IPC_E_INTERNAL);

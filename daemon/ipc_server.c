@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "ipc_proto.h"
 #include "ipc_wire.h"
+#include "peer.h"
 #include "peercred.h"
 #include "rpc.h"
 #include "store.h"
@@ -27,26 +28,18 @@
 #define RUN_GRACE_MS 10000       /* beyond the check's timeout */
 #define MAX_PEER_GROUPS 256
 
-/* One write: what a client was sent in one loop turn. */
-struct wreq {
-    uv_write_t req;
-    char *data;
-};
-
+/* One client: a peer, who it is, what it subscribed to. */
 struct ipc_conn {
-    uv_pipe_t pipe;
+    struct peer peer;            /* the connection; peer.data is this */
     struct ipc_server *srv;
-    struct ipc_reader rd;
     struct ipc_conn *prev, *next;    /* the server's open clients */
     struct rpc_caller who;       /* uid, gid, pid, admin */
-    bool hello;                  /* daemon.hello succeeded */
     char user[64];               /* the uid's user name once looked up, or "uid N" */
-    bool open;                   /* in the list, handle not closing */
-    bool read_paused;            /* its responses queued beyond the limit */
+    bool open;                   /* in the list, peer not closed */
+    bool dirty;                  /* in the server's flush list */
     unsigned topics;
     unsigned refs;               /* the handle, plus one per pending query */
-    msgpack_sbuffer out;         /* messages of this loop turn, not yet written */
-    struct ipc_conn *dirty_next;     /* in the server's flush list when out has bytes */
+    struct ipc_conn *dirty_next;     /* the server's flush list */
     struct ipc_conn *zombie_next;    /* closed, waiting for its last reference */
 };
 
@@ -90,71 +83,18 @@ struct ipc_server {
 
 /* --- output --- */
 
-/* Bytes waiting for c in the daemon: handed to libuv, or not yet. */
-static size_t queued(const struct ipc_conn *c)
-{
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->pipe) + c->out.size;
-}
-
 static void conn_close(struct ipc_conn *c, const char *why);
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
-static void on_write(uv_write_t *req, int status)
+/* c has output for this loop turn: everything a client is sent in one
+ * turn (a burst of results, the answers to pipelined requests) leaves in
+ * one write, one system call for it and one for its reader. */
+static void on_queued(struct peer *p)
 {
-    struct wreq *w = (struct wreq *)req;
-    struct ipc_conn *c = req->handle->data;
-    free(w->data);
-    free(w);
-    if (c->open && c->read_paused && queued(c) <= c->srv->max_queue / 2) {
-        c->read_paused = false;
-        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
-    }
-}
-
-/* Add a whole message to c's output of this loop turn. Everything a client
- * is sent in one turn (a burst of results, the answers to pipelined
- * requests) leaves in one write: one system call for it, one for its
- * reader. */
-static void conn_queue(struct ipc_conn *c, const char *data, size_t len)
-{
-    if (!c->open) {
-        return;
-    }
-    if (c->out.size == 0) {
+    struct ipc_conn *c = p->data;
+    if (!c->dirty) {
+        c->dirty = true;
         c->dirty_next = c->srv->dirty;
         c->srv->dirty = c;
-    }
-    /* msgpack_sbuffer_write aborts on ENOMEM, as every allocation in
-     * msgpack-c's packer does. */
-    msgpack_sbuffer_write(&c->out, data, len);
-}
-
-/* Hand c's output to libuv; stop reading c while its queue is over the
- * limit, so a client that never reads its answers cannot grow it. */
-static void conn_flush(struct ipc_conn *c)
-{
-    if (!c->open || c->out.size == 0) {
-        return;
-    }
-    struct wreq *w = malloc(sizeof(*w));
-    if (w == NULL) {
-        conn_close(c, "out of memory");
-        return;
-    }
-    size_t len = c->out.size;
-    w->data = msgpack_sbuffer_release(&c->out);
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, on_write);
-    if (rc < 0) {
-        free(w->data);
-        free(w);
-        conn_close(c, uv_strerror(rc));
-        return;
-    }
-    if (!c->read_paused && queued(c) > c->srv->max_queue) {
-        c->read_paused = true;
-        uv_read_stop((uv_stream_t *)&c->pipe);
     }
 }
 
@@ -167,7 +107,8 @@ static void flush_all(struct ipc_server *s)
     while (c != NULL) {
         struct ipc_conn *next = c->dirty_next;
         c->dirty_next = NULL;
-        conn_flush(c);
+        c->dirty = false;
+        peer_flush(&c->peer);
         c = next;
     }
 }
@@ -182,11 +123,6 @@ static void on_flush_pre(uv_prepare_t *h)
     flush_all(h->data);
 }
 
-static void conn_respond(struct ipc_conn *c, const msgpack_sbuffer *sb)
-{
-    conn_queue(c, sb->data, sb->size);
-}
-
 /* Answer msgid with v of type t. */
 void ipc_conn_respond(struct ipc_conn *c, uint32_t msgid, const struct ipc_type *t,
                         const void *v)
@@ -194,7 +130,7 @@ void ipc_conn_respond(struct ipc_conn *c, uint32_t msgid, const struct ipc_type 
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     ipc_encode_result(&sb, msgid, t, v);
-    conn_respond(c, &sb);
+    peer_send(&c->peer, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -207,15 +143,12 @@ void ipc_conn_error(struct ipc_conn *c, uint32_t msgid, enum ipc_errcode code, c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    ipc_encode_error(&sb, msgid, code, "%s", msg);
-    conn_respond(c, &sb);
-    msgpack_sbuffer_destroy(&sb);
+    peer_send_error(&c->peer, msgid, code, "%s", msg);
 }
 
 /* --- connection lifetime --- */
 
+/* Drop a reference; the last one frees c. */
 static void conn_unref(struct ipc_conn *c)
 {
     if (--c->refs > 0) {
@@ -228,15 +161,23 @@ static void conn_unref(struct ipc_conn *c)
             break;
         }
     }
-    ipc_reader_finish(&c->rd);
+    /* A client that got output after the last flush of its turn. */
+    for (struct ipc_conn **p = &s->dirty; c->dirty && *p != NULL; p = &(*p)->dirty_next) {
+        if (*p == c) {
+            *p = c->dirty_next;
+            break;
+        }
+    }
     free(c);
 }
 
-static void on_conn_closed(uv_handle_t *h)
+/* The peer's handle is closed. */
+static void on_conn_closed(struct peer *p)
 {
-    conn_unref(h->data);
+    conn_unref(p->data);
 }
 
+/* Count c's subscriptions in the server's. */
 static void set_topics(struct ipc_conn *c, unsigned topics)
 {
     struct ipc_server *s = c->srv;
@@ -257,9 +198,9 @@ static void set_topics(struct ipc_conn *c, unsigned topics)
     }
 }
 
-/* Close c now: its pending writes are cancelled; pending queries keep its
- * memory until they complete. */
-static void conn_close(struct ipc_conn *c, const char *why)
+/* c's peer ended (dispatch NULL): take c off the server's lists; pending
+ * queries keep its memory until they complete. */
+static void conn_gone(struct ipc_conn *c)
 {
     if (!c->open) {
         return;
@@ -276,43 +217,22 @@ static void conn_close(struct ipc_conn *c, const char *why)
         c->next->prev = c->prev;
     }
     s->st.clients--;
-    /* Still in the flush list, maybe: conn_flush skips it (not open), and
-     * its memory lives until the close callback, after the flush. */
-    msgpack_sbuffer_destroy(&c->out);
-    msgpack_sbuffer_init(&c->out);
-    if (why != NULL) {
+    if (c->peer.error[0] != '\0' && !(c->peer.flags & PEER_EOF)) {
         char pid[16], uid[16];
         snprintf(pid, sizeof(pid), "%d", (int)c->who.pid);
         snprintf(uid, sizeof(uid), "%u", (unsigned)c->who.uid);
-        log_debug(LOG_KV("pid", pid, "uid", uid), "client disconnected: %s", why);
+        log_debug(LOG_KV("pid", pid, "uid", uid), "client disconnected: %s", c->peer.error);
     }
     if (c->refs > 1) {
         c->zombie_next = s->zombies;
         s->zombies = c;
     }
-    uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 }
 
-/* Close after what is queued has been written (a wire error's answer). */
-static void on_shutdown(uv_shutdown_t *req, int status)
+/* Close c now (why NULL: quietly); its pending writes are cancelled. */
+static void conn_close(struct ipc_conn *c, const char *why)
 {
-    struct ipc_conn *c = req->handle->data;
-    free(req);
-    conn_close(c, "protocol error");
-}
-
-static void conn_close_after_write(struct ipc_conn *c)
-{
-    conn_flush(c);
-    if (!c->open) {
-        return;
-    }
-    uv_read_stop((uv_stream_t *)&c->pipe);
-    uv_shutdown_t *req = malloc(sizeof(*req));
-    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->pipe, on_shutdown) < 0) {
-        free(req);
-        conn_close(c, "protocol error");
-    }
+    peer_close(&c->peer, why);
 }
 
 /* --- authorization --- */
@@ -472,10 +392,10 @@ struct rpc_state *ipc_conn_state(const struct ipc_conn *c)
     return &c->srv->rpc;
 }
 
-/* daemon.hello succeeded on c. */
-void ipc_conn_hello_done(struct ipc_conn *c)
+/* daemon.hello on c said protocol. */
+int ipc_conn_hello(struct ipc_conn *c, int64_t protocol)
 {
-    c->hello = true;
+    return peer_check_version(&c->peer, protocol);
 }
 
 /* c's topics. */
@@ -525,7 +445,7 @@ static void handle_request(struct ipc_conn *c, const struct ipc_envelope *env)
         return;
     }
     const struct rpc_handler *h = &rpc_handlers[m->id];
-    if (!c->hello && !h->before_hello) {
+    if (!(c->peer.flags & PEER_VERSION_OK) && !h->before_hello) {
         ipc_conn_error(c, env->msgid, IPC_E_PROTOCOL,
                        "call daemon.hello with the protocol version (%d) before %s",
                        IPC_PROTOCOL, m->name);
@@ -558,71 +478,28 @@ static void handle_request(struct ipc_conn *c, const struct ipc_envelope *env)
     }
 }
 
-/* Handle every whole message buffered for c. */
-static void drain_messages(struct ipc_conn *c)
+/* A message from c, or NULL when c's peer ended. */
+static void conn_dispatch(struct peer *p, const struct ipc_envelope *env)
 {
-    while (c->open) {
-        msgpack_object *o;
-        uint32_t msgid = 0;
-        bool has_msgid = false;
-        enum ipc_wire_err e = ipc_reader_next(&c->rd, &o, &msgid, &has_msgid);
-        if (e == IPC_WIRE_MORE) {
-            return;
-        }
-        if (e != IPC_WIRE_OK) {
-            /* The stream cannot be resynced: answer if we can, then close. */
-            if (has_msgid) {
-                ipc_conn_error(c, msgid,
-                               e == IPC_WIRE_INVALID ? IPC_E_MALFORMED : IPC_E_TOO_LARGE,
-                               "%s; closing the connection", ipc_wire_strerror(e));
-                conn_close_after_write(c);
-            } else {
-                conn_close(c, ipc_wire_strerror(e));
-            }
-            return;
-        }
-        struct ipc_envelope env;
-        char why[128];
-        if (ipc_envelope_parse(o, &env, why, sizeof(why)) < 0) {
-            if (env.has_msgid) {
-                ipc_conn_error(c, env.msgid, IPC_E_MALFORMED, "%s", why);
-                continue;
-            }
-            conn_close(c, why);
-            return;
-        }
-        if (env.kind == IPC_REQUEST) {
-            handle_request(c, &env);
-        }
-        /* Responses and notifications from a client mean nothing here. */
-    }
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct ipc_conn *c = h->data;
-    size_t avail = 0;
-    char *p = ipc_reader_buffer(&c->rd, READ_CHUNK, &avail);
-    *buf = uv_buf_init(p, p != NULL ? (unsigned)avail : 0);
-}
-
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
-{
-    struct ipc_conn *c = st->data;
-    if (n < 0) {
-        conn_close(c, n == UV_EOF ? NULL : uv_strerror((int)n));
+    struct ipc_conn *c = p->data;
+    if (env == NULL) {
+        conn_gone(c);
         return;
     }
-    if (n == 0) {
-        if (buf->base == NULL) {
-            conn_close(c, "out of memory");
-        }
-        return;
+    if (env->kind == IPC_REQUEST) {
+        handle_request(c, env);
     }
-    ipc_reader_consumed(&c->rd, (size_t)n);
-    drain_messages(c);
+    /* Responses and notifications from a client mean nothing here. */
 }
 
+static const struct peer_ops conn_peer_ops = {
+    .dispatch = conn_dispatch,
+    .closed = on_conn_closed,
+    .queued = on_queued,
+    .read_chunk = READ_CHUNK,
+};
+
+/* A client connected: who is it, then read it. */
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct ipc_server *s = listener->data;
@@ -639,21 +516,17 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     c->srv = s;
     c->refs = 1;
-    uv_pipe_init(s->d->loop, &c->pipe, 0);
-    c->pipe.data = c;
-    int rc = uv_accept(listener, (uv_stream_t *)&c->pipe);
-    if (rc == 0 && ipc_reader_init(&c->rd, &s->lim) < 0) {
-        rc = UV_ENOMEM;
-    }
+    peer_init(&c->peer, s->d->loop, &conn_peer_ops, c);
+    int rc = uv_accept(listener, (uv_stream_t *)&c->peer.pipe);
     if (rc < 0) {
         log_warn(LOG_NOKV, "cannot accept a client: %s", uv_strerror(rc));
-        uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+        peer_close(&c->peer, NULL);
         return;
     }
     uv_os_fd_t fd;
     c->who.uid = (uid_t)-1;
     c->who.gid = (gid_t)-1;
-    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+    if (uv_fileno((uv_handle_t *)&c->peer.pipe, &fd) == 0 &&
         peercred_get(fd, &c->who.uid, &c->who.gid, &c->who.pid) == 0) {
         c->who.admin = peer_is_admin(s, fd, c->who.uid, c->who.gid);
     }
@@ -664,7 +537,10 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     s->conns = c;
     s->st.clients++;
-    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    rc = peer_start(&c->peer, &s->lim, s->max_queue);
+    if (rc < 0) {
+        log_warn(LOG_NOKV, "cannot accept a client: %s", uv_strerror(rc));
+    }
 }
 
 /* --- checks.run waiters --- */
@@ -744,7 +620,7 @@ static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notic
         if (!(c->topics & topic)) {
             continue;
         }
-        size_t q = queued(c);
+        size_t q = peer_queued(&c->peer);
         if (q + sb.size > s->max_queue) {
             char pid[16], uid[16], qs[24];
             snprintf(pid, sizeof(pid), "%d", (int)c->who.pid);
@@ -758,7 +634,7 @@ static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notic
             conn_close(c, NULL);
             continue;
         }
-        conn_queue(c, sb.data, sb.size);
+        peer_send(&c->peer, sb.data, sb.size);
     }
     msgpack_sbuffer_destroy(&sb);
     s->in_publish = false;
@@ -984,6 +860,9 @@ void ipc_server_reconfigure(struct ipc_server *s)
     s->lim = ipc_limits_server;
     s->lim.max_message = conf->daemon.ipc_max_message;
     s->max_queue = conf->daemon.ipc_max_queue;
+    for (struct ipc_conn *c = s->conns; c != NULL; c = c->next) {
+        peer_set_max_queue(&c->peer, s->max_queue);
+    }
     resolve_admins(s, conf);
     if (s->waits != NULL) {
         sweep_waits(s, false);
@@ -1035,7 +914,6 @@ void ipc_server_free(struct ipc_server *s)
     while (s->zombies != NULL) {
         struct ipc_conn *c = s->zombies;
         s->zombies = c->zombie_next;
-        ipc_reader_finish(&c->rd);
         free(c);
     }
     free(s->admin_uids);

@@ -75,8 +75,9 @@ struct rpc_state *ipc_conn_state(const struct ipc_conn *c);
  * string lives as long as the connection. */
 const char *ipc_conn_user(struct ipc_conn *c);
 
-/* daemon.hello succeeded: every method may be called from now on. */
-void ipc_conn_hello_done(struct ipc_conn *c);
+/* daemon.hello said protocol: 0 when it is ours, and every method may be
+ * called from now on; -EPROTONOSUPPORT otherwise. */
+int ipc_conn_hello(struct ipc_conn *c, int64_t protocol);
 
 /* The topics (IPC_TOPIC_* bits) c is subscribed to; set replaces them. */
 unsigned ipc_conn_topics(const struct ipc_conn *c);

@@ -19,7 +19,7 @@ void rpc_hello(struct ipc_conn *c, uint32_t msgid, const void *params)
     const struct rpc_caller *who = ipc_conn_caller(c);
     /* The version first: a client of another protocol would misread
      * everything after this answer. It may try hello again. */
-    if (p->protocol != IPC_PROTOCOL) {
+    if (ipc_conn_hello(c, p->protocol) < 0) {
         ipc_conn_error(c, msgid, IPC_E_PROTOCOL,
                        "this daemon speaks protocol %d, the client %lld%s", IPC_PROTOCOL,
                        (long long)p->protocol, p->protocol == 0 ? " (or did not say)" : "");
@@ -50,7 +50,6 @@ void rpc_hello(struct ipc_conn *c, uint32_t msgid, const void *params)
         .uid = who->uid,
         .admin = who->admin,
     };
-    ipc_conn_hello_done(c);
     ipc_conn_respond(c, msgid, &ipc_hello_result_type, &r);
 }
 

@@ -550,13 +550,13 @@ static void answer_run(struct ipc_server *s, struct run_wait *w, const struct ch
 {
     struct ipc_run v = {
         .check = w->check,
-        .outcome = (char *)check_state_name(r->outcome),
-        .state = (char *)check_state_name(ck->state),
+        .outcome = check_state_name(r->outcome),
+        .state = check_state_name(ck->state),
         .started_ms = r->started_ms,
         .duration_us = r->duration_us,
         .status = r->status,
-        .error = r->error[0] ? (char *)r->error : NULL,
-        .failed_condition = r->failed_condition[0] ? (char *)r->failed_condition : NULL,
+        .error = r->error[0] ? r->error : NULL,
+        .failed_condition = r->failed_condition[0] ? r->failed_condition : NULL,
     };
     ipc_conn_respond(w->conn, w->msgid, &ipc_run_type, &v);
 }
@@ -662,12 +662,12 @@ void ipc_server_on_result(struct ipc_server *s, const struct check *c, const str
         .check = c->conf->name,
         .app = c->conf->app,
         .env = c->conf->env,
-        .outcome = (char *)check_state_name(r->outcome),
-        .state = (char *)check_state_name(c->state),
+        .outcome = check_state_name(r->outcome),
+        .state = check_state_name(c->state),
         .duration_us = r->duration_us,
         .status = r->status,
-        .error = r->error[0] ? (char *)r->error : NULL,
-        .failed_condition = r->failed_condition[0] ? (char *)r->failed_condition : NULL,
+        .error = r->error[0] ? r->error : NULL,
+        .failed_condition = r->failed_condition[0] ? r->failed_condition : NULL,
     };
     publish(s, IPC_TOPIC_RESULTS, &n);
 }
@@ -695,15 +695,15 @@ void ipc_server_on_event(struct ipc_server *s, const struct event *ev)
         return;
     }
     struct ipc_notice n = {
-        .topic = (char *)ipc_topic_name(topic),
+        .topic = ipc_topic_name(topic),
         .id = ev->id,
         .ts_ms = ev->ts_ms,
-        .type = (char *)ev->type,
-        .check = (char *)ev->check,
-        .app = (char *)ev->app,
-        .env = (char *)ev->env,
-        .message = (char *)ev->message,
-        .data = (char *)ev->data,
+        .type = ev->type,
+        .check = ev->check,
+        .app = ev->app,
+        .env = ev->env,
+        .message = ev->message,
+        .data = ev->data,
     };
     publish(s, topic, &n);
 }
@@ -729,11 +729,11 @@ void ipc_server_on_log(struct ipc_server *s, enum log_level level, const char *m
         .topic = "log",
         .ts_ms = daemon_now_ms(),
         .type = "log",
-        .check = (char *)kv_get(kv, "check"),
-        .app = (char *)kv_get(kv, "app"),
-        .env = (char *)kv_get(kv, "env"),
-        .message = (char *)msg,
-        .level = (char *)names[level],
+        .check = kv_get(kv, "check"),
+        .app = kv_get(kv, "app"),
+        .env = kv_get(kv, "env"),
+        .message = msg,
+        .level = names[level],
     };
     publish(s, IPC_TOPIC_LOG, &n);
 }

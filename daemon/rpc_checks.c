@@ -154,12 +154,12 @@ void rpc_checks_get(struct ipc_conn *c, uint32_t msgid, const void *params)
         for (size_t i = 0; i < ck->nlocations && n < CHECK_LOCATIONS_MAX; i++) {
             const struct check_location *l = &ck->locations[i];
             locs[n++] = (struct ipc_location){
-                .name = (char *)l->name,
-                .state = (char *)check_state_name(l->state),
+                .name = l->name,
+                .state = check_state_name(l->state),
                 .last_ms = l->last.started_ms,
                 .last_outcome =
-                    l->last.started_ms ? (char *)check_state_name(l->last.outcome) : NULL,
-                .last_error = l->last.error[0] ? (char *)l->last.error : NULL,
+                    l->last.started_ms ? check_state_name(l->last.outcome) : NULL,
+                .last_error = l->last.error[0] ? l->last.error : NULL,
             };
         }
         v.locations = locs;
@@ -194,16 +194,16 @@ static void on_history(int err, const struct store_history_row *rows, size_t n, 
             .latency_avg_us = r->latency_avg_us,
             .latency_p95_us = r->latency_p95_us,
             .latency_max_us = r->latency_max_us,
-            .outcome = raw ? (char *)check_state_name(r->outcome) : NULL,
+            .outcome = raw ? check_state_name(r->outcome) : NULL,
             .status = raw ? r->status : -1,
-            .error = raw && r->error != NULL && r->error[0] ? (char *)r->error : NULL,
+            .error = raw && r->error != NULL && r->error[0] ? r->error : NULL,
             .failed_condition = raw && r->failed_condition != NULL && r->failed_condition[0]
-                                    ? (char *)r->failed_condition
+                                    ? r->failed_condition
                                     : NULL,
         };
     }
     struct ipc_history h = {
-        .check = p->check, .granularity = (char *)p->granularity, .rows = v, .nrows = n};
+        .check = p->check, .granularity = p->granularity, .rows = v, .nrows = n};
     ipc_conn_respond(c, p->msgid, &ipc_history_type, &h);
     free(v);
     ipc_pending_done(p);
@@ -356,7 +356,7 @@ static void on_check_stats(int err, const struct store_check_stats *rows, size_t
         const struct store_check_stats *r = &rows[i];
         memcpy(spark + i * STORE_SPARK_MINUTES, r->spark, sizeof(r->spark));
         v[i] = (struct ipc_check_stats){
-            .check = (char *)r->check,
+            .check = r->check,
             .runs_24h = r->runs_24h,
             .failures_24h = r->failures_24h,
             .uptime_24h_ppm = ppm(r->runs_24h, r->failures_24h),

@@ -143,8 +143,8 @@ void rpc_status_get(struct ipc_conn *c, uint32_t msgid, const void *params)
         return;
     }
     for (size_t j = 0; j < s->napps; j++) {
-        apps[j].app = (char *)s->apps[j].app;
-        apps[j].env = (char *)s->apps[j].env;
+        apps[j].app = s->apps[j].app;
+        apps[j].env = s->apps[j].env;
         worst[j] = -1;
     }
     int64_t up = 0, down = 0, degraded = 0, unknown = 0, paused = 0;
@@ -159,7 +159,7 @@ void rpc_status_get(struct ipc_conn *c, uint32_t msgid, const void *params)
         count_state(ck, &a->up, &a->down, &a->degraded, &a->unknown, &a->paused);
         if (severity(ck->state) > worst[j]) {
             worst[j] = severity(ck->state);
-            apps[j].state = (char *)check_state_name(ck->state);
+            apps[j].state = check_state_name(ck->state);
         }
     }
     struct cluster_stats cst;
@@ -171,7 +171,7 @@ void rpc_status_get(struct ipc_conn *c, uint32_t msgid, const void *params)
         .pid = getpid(),
         .started_ms = d->started_ms,
         .now_ms = daemon_now_ms(),
-        .config = (char *)d->config_path,
+        .config = d->config_path,
         .store = d->conf->storage.driver,
         .store_queue = (int64_t)qlen,
         .store_write_errors = (int64_t)werr,
@@ -187,7 +187,7 @@ void rpc_status_get(struct ipc_conn *c, uint32_t msgid, const void *params)
         .clients = (int64_t)ist.clients,
         .subscribers = (int64_t)ist.subscribers,
         .draining = d->draining,
-        .node = d->cluster != NULL ? (char *)cluster_node(d->cluster) : NULL,
+        .node = d->cluster != NULL ? cluster_node(d->cluster) : NULL,
         .cluster = d->cluster != NULL ? d->conf->cluster : NULL,
         .cluster_connected = cst.connected,
         .cluster_peers = (int64_t)cst.peers,

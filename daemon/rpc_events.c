@@ -27,12 +27,12 @@ static void on_events(int err, const struct event *evs, size_t n, void *arg)
         v[i] = (struct ipc_event){
             .id = e->id,
             .ts_ms = e->ts_ms,
-            .type = (char *)e->type,
-            .check = (char *)e->check,
-            .app = (char *)e->app,
-            .env = (char *)e->env,
-            .message = (char *)e->message,
-            .data = (char *)e->data,
+            .type = e->type,
+            .check = e->check,
+            .app = e->app,
+            .env = e->env,
+            .message = e->message,
+            .data = e->data,
         };
     }
     struct ipc_events r = {

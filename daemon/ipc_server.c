@@ -2,10 +2,10 @@
 #include "ipc_server.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,11 +113,13 @@ static void flush_all(struct ipc_server *s)
     }
 }
 
+/* After the I/O callbacks of a loop turn. */
 static void on_flush(uv_check_t *h)
 {
     flush_all(h->data);
 }
 
+/* Before the loop blocks for I/O. */
 static void on_flush_pre(uv_prepare_t *h)
 {
     flush_all(h->data);
@@ -125,7 +127,7 @@ static void on_flush_pre(uv_prepare_t *h)
 
 /* Answer msgid with v of type t. */
 void ipc_conn_respond(struct ipc_conn *c, uint32_t msgid, const struct ipc_type *t,
-                        const void *v)
+                      const void *v)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -237,6 +239,7 @@ static void conn_close(struct ipc_conn *c, const char *why)
 
 /* --- authorization --- */
 
+/* Whether u is one of daemon.admins' users. */
 static bool has_uid(const struct ipc_server *s, uid_t u)
 {
     for (size_t i = 0; i < s->nadmin_uids; i++) {
@@ -247,6 +250,7 @@ static bool has_uid(const struct ipc_server *s, uid_t u)
     return false;
 }
 
+/* Whether g is one of daemon.admins' groups. */
 static bool has_gid(const struct ipc_server *s, gid_t g)
 {
     for (size_t i = 0; i < s->nadmin_gids; i++) {
@@ -433,9 +437,9 @@ int ipc_conn_wait_run(struct ipc_conn *c, uint32_t msgid, const char *check, int
     return 0;
 }
 
-
 /* --- dispatch --- */
 
+/* A request: find the method, apply the table's policy, decode, call. */
 static void handle_request(struct ipc_conn *c, const struct ipc_envelope *env)
 {
     const struct ipc_method *m = ipc_method_find(env->method, env->method_len);
@@ -545,6 +549,7 @@ static void on_connection(uv_stream_t *listener, int status)
 
 /* --- checks.run waiters --- */
 
+/* Answer a checks.run waiter with the result r of ck. */
 static void answer_run(struct ipc_server *s, struct run_wait *w, const struct check *ck,
                        const struct result *r)
 {
@@ -561,6 +566,7 @@ static void answer_run(struct ipc_server *s, struct run_wait *w, const struct ch
     ipc_conn_respond(w->conn, w->msgid, &ipc_run_type, &v);
 }
 
+/* Free a waiter and its hold on the connection. */
 static void wait_free(struct run_wait *w)
 {
     conn_unref(w->conn);
@@ -595,6 +601,7 @@ static void sweep_waits(struct ipc_server *s, bool timeouts)
     }
 }
 
+/* Once a second while checks.run calls wait: fail the late ones. */
 static void on_run_timer(uv_timer_t *t)
 {
     sweep_waits(t->data, true);
@@ -640,6 +647,7 @@ static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notic
     s->in_publish = false;
 }
 
+/* A result: answer checks.run waiters, publish to "results". */
 void ipc_server_on_result(struct ipc_server *s, const struct check *c, const struct result *r)
 {
     if (s == NULL) {
@@ -688,6 +696,7 @@ static unsigned event_topic(const char *type)
     return 0;
 }
 
+/* An event: publish to its topic. */
 void ipc_server_on_event(struct ipc_server *s, const struct event *ev)
 {
     unsigned topic = s != NULL ? event_topic(ev->type) : 0;
@@ -718,6 +727,7 @@ static const char *kv_get(const char *const *kv, const char *key)
     return NULL;
 }
 
+/* A log line at info or above: publish to "log". */
 void ipc_server_on_log(struct ipc_server *s, enum log_level level, const char *msg,
                        const char *const *kv)
 {
@@ -800,6 +810,7 @@ static int claim_path(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* Claim the socket path and listen. */
 int ipc_server_start(struct daemon *d, struct ipc_server **out, char *err, size_t errlen)
 {
     const struct config *conf = d->conf;
@@ -854,6 +865,7 @@ int ipc_server_start(struct daemon *d, struct ipc_server **out, char *err, size_
     return 0;
 }
 
+/* Take up a reloaded configuration. */
 void ipc_server_reconfigure(struct ipc_server *s)
 {
     const struct config *conf = s->d->conf;
@@ -869,6 +881,7 @@ void ipc_server_reconfigure(struct ipc_server *s)
     }
 }
 
+/* Close the listener and every client. */
 void ipc_server_close(struct ipc_server *s)
 {
     if (s == NULL) {
@@ -901,6 +914,7 @@ void ipc_server_close(struct ipc_server *s)
     }
 }
 
+/* Free what is left after the loop closed the handles. */
 void ipc_server_free(struct ipc_server *s)
 {
     if (s == NULL) {
@@ -923,6 +937,7 @@ void ipc_server_free(struct ipc_server *s)
     free(s);
 }
 
+/* Clients, subscribers, slow disconnects. */
 void ipc_server_get_stats(const struct ipc_server *s, struct ipc_server_stats *out)
 {
     if (s == NULL) {

@@ -168,6 +168,7 @@ void rpc_checks_get(struct ipc_conn *c, uint32_t msgid, const void *params)
     }
 }
 
+/* The store answered checks.history: rows to the caller. */
 static void on_history(int err, const struct store_history_row *rows, size_t n, void *arg)
 {
     struct ipc_pending *p = arg;
@@ -267,7 +268,6 @@ void rpc_checks_history(struct ipc_conn *c, uint32_t msgid, const void *params)
     }
 }
 
-
 /* checks.run: run a check now and answer with its result. */
 void rpc_checks_run(struct ipc_conn *c, uint32_t msgid, const void *params)
 {
@@ -338,6 +338,7 @@ static int64_t ppm(int64_t runs, int64_t failures)
     return runs > 0 ? (runs - failures) * 1000000 / runs : -1;
 }
 
+/* The store answered checks.stats: figures per check to the caller. */
 static void on_check_stats(int err, const struct store_check_stats *rows, size_t n, void *arg)
 {
     struct ipc_pending *p = arg;

@@ -52,6 +52,7 @@ void rpc_deploys_record(struct ipc_conn *c, uint32_t msgid, const void *params)
     ipc_conn_respond(c, msgid, &ipc_deploy_type, &r);
 }
 
+/* The store answered deploys.list. */
 static void on_deploys(int err, const struct deploy *ds, size_t n, void *arg)
 {
     struct ipc_pending *p = arg;

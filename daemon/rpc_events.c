@@ -11,6 +11,7 @@
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT 1000
 
+/* The store answered events.list. */
 static void on_events(int err, const struct event *evs, size_t n, void *arg)
 {
     struct ipc_pending *p = arg;

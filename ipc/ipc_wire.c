@@ -390,6 +390,7 @@ int ipc_envelope_parse(const msgpack_object *o, struct ipc_envelope *env, char *
     return 0;
 }
 
+/* The next message, whole and shaped as an envelope. */
 enum ipc_wire_err ipc_reader_next_envelope(struct ipc_reader *r, struct ipc_envelope *env,
                                            char *why, size_t whylen)
 {

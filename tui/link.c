@@ -23,9 +23,12 @@ struct link_call {
     struct link_call *next;
 };
 
+/* A new peer, connecting. */
 static void connect_now(struct link *l);
+/* Time to try connecting again. */
 static void on_retry(uv_timer_t *t);
 
+/* Change state and tell the owner. */
 static void set_state(struct link *l, enum link_state st)
 {
     l->state = st;
@@ -85,6 +88,7 @@ static void disconnect(struct link *l, bool fatal, const char *fmt, const char *
     went_down(l, fatal, fmt, detail);
 }
 
+/* Time to try connecting again. */
 static void on_retry(uv_timer_t *t)
 {
     connect_now(t->data);
@@ -116,6 +120,7 @@ static void send_call(struct link *l, enum ipc_method_id id, const void *params,
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Call a method, or fail at once when the link is not up. */
 void link_call(struct link *l, enum ipc_method_id id, const void *params, link_call_fn fn,
                void *arg)
 {
@@ -128,6 +133,7 @@ void link_call(struct link *l, enum ipc_method_id id, const void *params, link_c
     send_call(l, id, params, fn, arg);
 }
 
+/* The call waiting for msgid, taken off the list; NULL if none. */
 static struct link_call *take_call(struct link *l, uint32_t msgid)
 {
     for (struct link_call **p = &l->calls; *p != NULL; p = &(*p)->next) {
@@ -140,6 +146,7 @@ static struct link_call *take_call(struct link *l, uint32_t msgid)
     return NULL;
 }
 
+/* daemon.hello answered: up, or a fatal error on another protocol. */
 static void on_hello(struct link *l, int err, enum ipc_errcode code, const char *msg,
                      void *result, void *arg)
 {
@@ -276,6 +283,7 @@ static void on_connect(uv_connect_t *req, int status)
     send_call(l, IPC_M_HELLO, &hp, on_hello, NULL);
 }
 
+/* A new peer, connecting. */
 static void connect_now(struct link *l)
 {
     struct peer *p = calloc(1, sizeof(*p));
@@ -292,6 +300,7 @@ static void connect_now(struct link *l)
     uv_pipe_connect(req, &p->pipe, l->path, on_connect);
 }
 
+/* Start connecting on the loop's first turn. */
 int link_start(struct link *l, uv_loop_t *loop, const char *path, const struct link_ops *ops,
                void *arg)
 {
@@ -311,6 +320,7 @@ int link_start(struct link *l, uv_loop_t *loop, const char *path, const struct l
     return 0;
 }
 
+/* Close everything; calls in flight are dropped silently. */
 void link_stop(struct link *l)
 {
     fail_calls(l, -ECANCELED, false);

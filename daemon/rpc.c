@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* One row a method. A new method is a row here and a handler in the
- * rpc_<area>.c it belongs to; tests/unit/test_ipc.c checks that every
+ * rpc_<area>.c it belongs to; tests/unit/test_ipc_wire.c checks that every
  * method has a row. */
 const struct rpc_handler rpc_handlers[IPC_M_COUNT] = {
     [IPC_M_HELLO] = {rpc_hello, .admin = false, .before_hello = true},

@@ -38,7 +38,7 @@ struct rpc_handler {
 };
 
 /* Indexed by enum ipc_method_id; every method has a row. */
-/* The params of any method fit in this many bytes (tests/unit/test_ipc.c). */
+/* The params of any method fit in this many bytes (tests/unit/test_ipc_wire.c). */
 #define RPC_PARAMS_MAX 512
 
 extern const struct rpc_handler rpc_handlers[IPC_M_COUNT];

@@ -1,5 +1,5 @@
-/* ipc_server.h - the daemon's end of the socket: msgpack-RPC methods and
- * the live event stream (docs/protocol.md).
+/* ipc_server.h - the daemon's end of the socket: connections, dispatch to
+ * the method handlers of rpc.h, and the live event stream (docs/protocol.md).
  *
  * One listener on daemon.socket (mode 0660) and one struct per client, all
  * on the daemon's loop. Reads are open to whoever can connect; methods that

@@ -155,19 +155,13 @@ static int fill(struct ipc_client *c, int64_t deadline)
 static int next_envelope(struct ipc_client *c, int64_t deadline, struct ipc_envelope *env)
 {
     for (;;) {
-        msgpack_object *o;
-        uint32_t id;
-        bool has_id;
-        enum ipc_wire_err e = ipc_reader_next(&c->rd, &o, &id, &has_id);
+        char why[256];
+        enum ipc_wire_err e = ipc_reader_next_envelope(&c->rd, env, why, sizeof(why));
         if (e == IPC_WIRE_OK) {
-            char why[128];
-            if (ipc_envelope_parse(o, env, why, sizeof(why)) < 0) {
-                return fail(c, -EPROTO, "bad message from the daemon: %s", why);
-            }
             return 1;
         }
         if (e != IPC_WIRE_MORE) {
-            return fail(c, -EPROTO, "bad message from the daemon: %s", ipc_wire_strerror(e));
+            return fail(c, -EPROTO, "bad message from the daemon: %s", why);
         }
         int r = fill(c, deadline);
         if (r <= 0) {

@@ -1,7 +1,9 @@
 /* ipc_client.h - a small blocking client for the daemon's socket.
  *
  * One connection, one call at a time. Notifications that arrive while a
- * call waits for its response are kept, in order, for ipc_client_notice. */
+ * call waits for its response are kept, in order, for ipc_client_notice.
+ * It blocks in poll() instead of running a loop, but reads messages through
+ * the same ipc_reader_next_envelope as every peer (peer.h). */
 #ifndef SHIPWATCH_IPC_CLIENT_H
 #define SHIPWATCH_IPC_CLIENT_H
 

@@ -759,6 +759,7 @@ static const char *const errcode_names[] = {
     [IPC_E_DENIED] = "denied",
     [IPC_E_UNAVAILABLE] = "unavailable",
     [IPC_E_INVALID_CONFIG] = "invalid_config",
+    [IPC_E_PROTOCOL] = "protocol",
     [IPC_E_INTERNAL] = "internal",
 };
 

@@ -8,7 +8,15 @@
  * NULL are left out, integers and booleans are always present. A request's
  * params are an array holding one such map (or empty when the method takes
  * none); unknown keys are ignored, so fields can be added. docs/protocol.md
- * documents every field. */
+ * documents every field.
+ *
+ * Strings are const char *. A struct to encode points at the sender's
+ * strings, which need only be valid for the call (as a redisReply's are
+ * for its callback): the encoder copies them. A struct filled by
+ * ipc_type_unpack owns its strings, and ipc_type_free frees them. Two
+ * exceptions: struct ipc_check holds char *, because the dashboard updates
+ * its copy in place as results arrive; and string vectors are char **,
+ * because C converts no char ** to const char *const *. */
 #ifndef SHIPWATCH_IPC_PROTO_H
 #define SHIPWATCH_IPC_PROTO_H
 
@@ -24,7 +32,7 @@
 /* --- field tables --- */
 
 enum ipc_ftype {
-    IPC_F_STR,                  /* char *, NULL = absent */
+    IPC_F_STR,                  /* const char *, NULL = absent */
     IPC_F_I64,                  /* int64_t */
     IPC_F_BOOL,                 /* bool */
     IPC_F_STRV,                 /* char **, count at count_off */
@@ -75,6 +83,7 @@ enum ipc_errcode {
     IPC_E_DENIED,               /* the caller may not do this */
     IPC_E_UNAVAILABLE,          /* the daemon cannot do it now (draining, store down) */
     IPC_E_INVALID_CONFIG,       /* daemon.reload: the file on disk is invalid */
+    IPC_E_PROTOCOL,             /* no daemon.hello yet, or another protocol version */
     IPC_E_INTERNAL,
 };
 
@@ -84,8 +93,8 @@ enum ipc_errcode ipc_errcode_parse(const char *name, size_t len);
 
 /* The error element of a response: {code, message}. */
 struct ipc_error {
-    char *code;
-    char *message;
+    const char *code;
+    const char *message;
 };
 extern const struct ipc_type ipc_error_type;
 
@@ -161,16 +170,16 @@ void ipc_encode_notify(msgpack_sbuffer *sb, const struct ipc_type *t, const void
 int ipc_decode_params(const msgpack_object *params, const struct ipc_type *t, void *v, char *why,
                       size_t whylen);
 
-/* --- the structs --- */
+/* --- the structs (strings: see the top of this file) --- */
 
 /* daemon.hello */
 struct ipc_hello_params {
-    char *client;               /* "shipwatch 0.1.0", for the log */
+    const char *client;         /* "shipwatch 0.1.0", for the log */
     int64_t protocol;           /* the client's IPC_PROTOCOL */
 };
 struct ipc_hello_result {
     int64_t protocol;
-    char *version;
+    const char *version;
     char **capabilities;
     size_t ncapabilities;
     int64_t pid;
@@ -182,11 +191,11 @@ extern const struct ipc_type ipc_hello_params_type, ipc_hello_result_type;
 
 /* One location's view of a "locations: all" check (checks.get). */
 struct ipc_location {
-    char *name;                 /* the daemon's node name */
-    char *state;                /* that location's own state */
+    const char *name;           /* the daemon's node name */
+    const char *state;          /* that location's own state */
     int64_t last_ms;            /* start of its last run */
-    char *last_outcome;
-    char *last_error;
+    const char *last_outcome;
+    const char *last_error;
 };
 extern const struct ipc_type ipc_location_type;
 
@@ -224,32 +233,32 @@ struct ipc_check {
 extern const struct ipc_type ipc_check_type;
 
 struct ipc_app_status {
-    char *app;
-    char *env;
-    char *state;                /* the worst state of its checks */
+    const char *app;
+    const char *env;
+    const char *state;          /* the worst state of its checks */
     int64_t up, down, degraded, unknown, paused;
 };
 extern const struct ipc_type ipc_app_status_type;
 
 /* status.get */
 struct ipc_status {
-    char *version;
+    const char *version;
     int64_t pid;
     int64_t started_ms;
     int64_t now_ms;
-    char *config;               /* the configuration file */
-    char *store;                /* sqlite | postgres */
+    const char *config;         /* the configuration file */
+    const char *store;          /* sqlite | postgres */
     int64_t store_queue;
     int64_t store_write_errors;
     bool store_degraded;        /* writes wait: the store is unreachable */
-    char *store_reason;         /* why, while degraded; absent otherwise */
+    const char *store_reason;   /* why, while degraded; absent otherwise */
     int64_t store_spooled_bytes;    /* writes waiting in the spool file */
     int64_t checks, up, down, degraded, unknown, paused;
     int64_t clients;            /* connected to the socket */
     int64_t subscribers;
     bool draining;
-    char *node;                 /* this daemon's node name (redis.url set) */
-    char *cluster;              /* the cluster it shares checks in; absent none */
+    const char *node;           /* this daemon's node name (redis.url set) */
+    const char *cluster;        /* the cluster it shares checks in; absent none */
     bool cluster_connected;     /* Redis reachable */
     int64_t cluster_peers;      /* other daemons heard from lately */
     int64_t checks_owned;       /* check leases this daemon holds */
@@ -260,9 +269,9 @@ extern const struct ipc_type ipc_status_type;
 
 /* checks.list */
 struct ipc_checks_filter {
-    char *app;
-    char *env;
-    char *state;
+    const char *app;
+    const char *env;
+    const char *state;
 };
 struct ipc_checks {
     struct ipc_check *checks;
@@ -272,17 +281,17 @@ extern const struct ipc_type ipc_checks_filter_type, ipc_checks_type;
 
 /* checks.get, checks.run, checks.pause, checks.resume */
 struct ipc_check_ref {
-    char *check;
+    const char *check;
 };
 extern const struct ipc_type ipc_check_ref_type;
 
 /* checks.history */
 struct ipc_history_params {
-    char *check;
+    const char *check;
     int64_t from_ms;            /* default: to - 1 h */
     int64_t to_ms;              /* default: now */
     int64_t limit;              /* default 1000, at most 10000 */
-    char *granularity;          /* raw | minute | hour | auto (default) */
+    const char *granularity;    /* raw | minute | hour | auto (default) */
 };
 struct ipc_history_row {
     int64_t ts_ms;
@@ -292,14 +301,14 @@ struct ipc_history_row {
     int64_t latency_avg_us;
     int64_t latency_p95_us;
     int64_t latency_max_us;
-    char *outcome;              /* raw rows only */
+    const char *outcome;        /* raw rows only */
     int64_t status;             /* raw rows only; -1 none */
-    char *error;
-    char *failed_condition;
+    const char *error;
+    const char *failed_condition;
 };
 struct ipc_history {
-    char *check;
-    char *granularity;          /* what was used: raw | minute | hour */
+    const char *check;
+    const char *granularity;    /* what was used: raw | minute | hour */
     struct ipc_history_row *rows;   /* newest first */
     size_t nrows;
 };
@@ -307,20 +316,20 @@ extern const struct ipc_type ipc_history_params_type, ipc_history_row_type, ipc_
 
 /* checks.run: the run's result, once it finished. */
 struct ipc_run {
-    char *check;
-    char *outcome;
-    char *state;                /* the check's state after it */
+    const char *check;
+    const char *outcome;
+    const char *state;          /* the check's state after it */
     int64_t started_ms;
     int64_t duration_us;
     int64_t status;
-    char *error;
-    char *failed_condition;
+    const char *error;
+    const char *failed_condition;
 };
 extern const struct ipc_type ipc_run_type;
 
 /* checks.pause, checks.resume */
 struct ipc_paused {
-    char *check;
+    const char *check;
     bool paused;
 };
 extern const struct ipc_type ipc_paused_type;
@@ -328,27 +337,27 @@ extern const struct ipc_type ipc_paused_type;
 /* deploys.record params and result; deploys.list rows. */
 struct ipc_deploy {
     int64_t id;                 /* assigned by the daemon */
-    char *app;
-    char *env;
-    char *version;
-    char *commit;
-    char *author;
-    char *source;               /* cli | api | github | ...; default "cli" */
-    char *url;
-    char *description;
-    char *status;               /* started | succeeded | failed; default succeeded */
+    const char *app;
+    const char *env;
+    const char *version;
+    const char *commit;
+    const char *author;
+    const char *source;         /* cli | api | github | ...; default "cli" */
+    const char *url;
+    const char *description;
+    const char *status;         /* started | succeeded | failed; default succeeded */
     int64_t started_ms;         /* default now */
     int64_t finished_ms;
-    char *verdict;              /* pending | healthy | degraded | failed */
-    char *verdict_reason;
-    char *failing_check;
-    char *rollback_version;
+    const char *verdict;        /* pending | healthy | degraded | failed */
+    const char *verdict_reason;
+    const char *failing_check;
+    const char *rollback_version;
 };
 extern const struct ipc_type ipc_deploy_type;
 
 struct ipc_deploys_query {
-    char *app;
-    char *env;
+    const char *app;
+    const char *env;
     int64_t before_id;          /* paging: deploys with a smaller id */
     int64_t limit;              /* default 50 */
 };
@@ -360,21 +369,21 @@ extern const struct ipc_type ipc_deploys_query_type, ipc_deploys_type;
 
 /* events.list */
 struct ipc_events_query {
-    char *app;
-    char *check;
-    char *type;
+    const char *app;
+    const char *check;
+    const char *type;
     int64_t before_id;
     int64_t limit;              /* default 100, at most 1000 */
 };
 struct ipc_event {
     int64_t id;
     int64_t ts_ms;
-    char *type;
-    char *check;
-    char *app;
-    char *env;
-    char *message;
-    char *data;                 /* JSON text */
+    const char *type;
+    const char *check;
+    const char *app;
+    const char *env;
+    const char *message;
+    const char *data;           /* JSON text */
 };
 struct ipc_events {
     struct ipc_event *events;   /* newest first */
@@ -393,30 +402,30 @@ extern const struct ipc_type ipc_topics_type;
 /* A notification: what happened, on which topic. Fields that do not apply
  * to the topic are absent (NULL) or zero. */
 struct ipc_notice {
-    char *topic;                /* results | states | deploys | alerts | log */
+    const char *topic;          /* results | states | deploys | alerts | log */
     int64_t id;                 /* event id; 0 for results and log */
     int64_t ts_ms;
-    char *type;                 /* event type */
-    char *check;
-    char *app;
-    char *env;
-    char *message;
-    char *data;                 /* JSON text */
+    const char *type;           /* event type */
+    const char *check;
+    const char *app;
+    const char *env;
+    const char *message;
+    const char *data;           /* JSON text */
     /* results */
-    char *outcome;
-    char *state;
+    const char *outcome;
+    const char *state;
     int64_t duration_us;
     int64_t status;
-    char *error;
-    char *failed_condition;
+    const char *error;
+    const char *failed_condition;
     /* log */
-    char *level;
+    const char *level;
 };
 extern const struct ipc_type ipc_notice_type;
 
 /* checks.stats: uptime and latency aggregates, one per check with history. */
 struct ipc_check_stats {
-    char *check;
+    const char *check;
     int64_t runs_24h, failures_24h;
     int64_t uptime_24h_ppm;     /* good runs per million; -1 without runs */
     int64_t runs_7d, failures_7d;
@@ -436,20 +445,20 @@ extern const struct ipc_type ipc_check_stats_type, ipc_checks_stats_type;
  * or of an app-env's deploys (deploy-failed). */
 struct ipc_alert {
     int64_t id;
-    char *kind;                 /* down | degraded | heartbeat | certificate |
+    const char *kind;           /* down | degraded | heartbeat | certificate |
                                    flapping | deploy-failed */
-    char *check;                /* absent for deploy-failed */
-    char *app;
-    char *env;
-    char *severity;             /* critical | warning | info */
-    char *status;               /* firing | acknowledged | resolved */
-    char *summary;              /* one line for people */
+    const char *check;          /* absent for deploy-failed */
+    const char *app;
+    const char *env;
+    const char *severity;       /* critical | warning | info */
+    const char *status;         /* firing | acknowledged | resolved */
+    const char *summary;        /* one line for people */
     int64_t started_ms;
     int64_t resolved_ms;        /* 0 while open */
-    char *ack_by;               /* who acknowledged it; absent until then */
+    const char *ack_by;         /* who acknowledged it; absent until then */
     int64_t ack_ms;             /* 0 until acknowledged */
-    char *ack_comment;
-    char *muted_by;             /* "silence 4", "maintenance nightly"; absent
+    const char *ack_comment;
+    const char *muted_by;       /* "silence 4", "maintenance nightly"; absent
                                    while its notifications go out */
     int64_t deploy_id;          /* deploy-failed: the deploy; 0 none */
     int64_t notifications;      /* notifications queued for it so far */
@@ -458,10 +467,10 @@ extern const struct ipc_type ipc_alert_type;
 
 /* alerts.list */
 struct ipc_alerts_query {
-    char *status;               /* open (default) | firing | acknowledged |
+    const char *status;         /* open (default) | firing | acknowledged |
                                    resolved | all */
-    char *check;
-    char *app;
+    const char *check;
+    const char *app;
     int64_t before_id;          /* paging: alerts with a smaller id */
     int64_t limit;              /* default 100, at most 1000 */
 };
@@ -475,36 +484,36 @@ extern const struct ipc_type ipc_alerts_query_type, ipc_alerts_type;
 /* alerts.ack */
 struct ipc_ack_params {
     int64_t id;                 /* required */
-    char *comment;
+    const char *comment;
 };
 extern const struct ipc_type ipc_ack_params_type;
 
 /* alerts.silence and maintenance.add: what to mute and for how long. Give
  * duration_ms or ends_ms. */
 struct ipc_mute_params {
-    char *check;                /* matchers; absent = any */
-    char *app;
-    char *env;
-    char *severity;
+    const char *check;          /* matchers; absent = any */
+    const char *app;
+    const char *env;
+    const char *severity;
     int64_t starts_ms;          /* default now */
     int64_t duration_ms;        /* from starts_ms */
     int64_t ends_ms;
-    char *comment;
+    const char *comment;
 };
 extern const struct ipc_type ipc_mute_params_type;
 
 /* A silence or an ad-hoc maintenance window, as stored. */
 struct ipc_mute {
     int64_t id;
-    char *kind;                 /* silence | maintenance */
-    char *check;                /* matchers; absent = any */
-    char *app;
-    char *env;
-    char *severity;
+    const char *kind;           /* silence | maintenance */
+    const char *check;          /* matchers; absent = any */
+    const char *app;
+    const char *env;
+    const char *severity;
     int64_t starts_ms;
     int64_t ends_ms;
-    char *author;               /* the user name of who added it */
-    char *comment;
+    const char *author;         /* the user name of who added it */
+    const char *comment;
     int64_t created_ms;
 };
 extern const struct ipc_type ipc_mute_type;
@@ -518,13 +527,13 @@ extern const struct ipc_type ipc_mutes_type;
 
 /* A recurring maintenance window of the configuration. */
 struct ipc_maint_window {
-    char *name;
-    char *app;                  /* matchers; absent = any */
-    char *env;
-    char *check;
+    const char *name;
+    const char *app;            /* matchers; absent = any */
+    const char *env;
+    const char *check;
     char **days;                /* "sun" .. "sat", UTC */
     size_t ndays;
-    char *start;                /* "02:00", UTC */
+    const char *start;          /* "02:00", UTC */
     int64_t duration_ms;
     int64_t next_start_ms;      /* the current window's when active */
     int64_t next_end_ms;

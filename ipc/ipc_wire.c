@@ -37,6 +37,8 @@ const char *ipc_wire_strerror(enum ipc_wire_err e)
         return "string too long";
     case IPC_WIRE_ELEMENTS:
         return "array or map too long";
+    case IPC_WIRE_ENVELOPE:
+        return "not a msgpack-RPC message";
     }
     return "unknown error";
 }
@@ -386,6 +388,29 @@ int ipc_envelope_parse(const msgpack_object *o, struct ipc_envelope *env, char *
     env->method_len = a[2].via.str.size;
     env->params = &a[3];
     return 0;
+}
+
+/* The next message, whole and shaped as an envelope. */
+enum ipc_wire_err ipc_reader_next_envelope(struct ipc_reader *r, struct ipc_envelope *env,
+                                           char *why, size_t whylen)
+{
+    msgpack_object *o;
+    uint32_t msgid = 0;
+    bool has_msgid = false;
+    enum ipc_wire_err e = ipc_reader_next(r, &o, &msgid, &has_msgid);
+    if (e != IPC_WIRE_OK) {
+        memset(env, 0, sizeof(*env));
+        /* Only a request's id can be peeked (ipc_wire_peek_msgid). */
+        env->kind = IPC_REQUEST;
+        env->msgid = msgid;
+        env->has_msgid = has_msgid;
+        snprintf(why, whylen, "%s", ipc_wire_strerror(e));
+        return e;
+    }
+    if (ipc_envelope_parse(o, env, why, whylen) < 0) {
+        return IPC_WIRE_ENVELOPE;
+    }
+    return IPC_WIRE_OK;
 }
 
 void ipc_pack_cstr(msgpack_packer *pk, const char *s)

@@ -46,6 +46,7 @@ enum ipc_wire_err {
     IPC_WIRE_TOO_DEEP,          /* over max_depth */
     IPC_WIRE_STRING,            /* a string over max_string */
     IPC_WIRE_ELEMENTS,          /* an array or map over max_elements */
+    IPC_WIRE_ENVELOPE,          /* msgpack, but not a msgpack-RPC message */
 };
 
 const char *ipc_wire_strerror(enum ipc_wire_err e);
@@ -117,6 +118,19 @@ struct ipc_envelope {
  * has_msgid are filled whenever they could be read. */
 int ipc_envelope_parse(const msgpack_object *o, struct ipc_envelope *env, char *why,
                        size_t whylen);
+
+/* The next whole message of r as an envelope: the one read path of every
+ * peer (peer.c) and of the blocking client.
+ *   IPC_WIRE_OK        *env filled, pointing into r (valid until the next call)
+ *   IPC_WIRE_MORE      not a whole message yet
+ *   IPC_WIRE_ENVELOPE  a whole msgpack message of the wrong shape, the reason
+ *                      in why; env->kind, ->msgid and ->has_msgid as far as
+ *                      they could be read. The stream goes on after it.
+ *   anything else      a frame error (ipc_reader_next): the stream cannot be
+ *                      resynced; env->has_msgid and ->msgid tell whether the
+ *                      message started as a request that can be answered. */
+enum ipc_wire_err ipc_reader_next_envelope(struct ipc_reader *r, struct ipc_envelope *env,
+                                           char *why, size_t whylen);
 
 /* Begin envelopes on pk; the caller then packs the params array (request,
  * notification) or error and result (response). */

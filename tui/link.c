@@ -12,6 +12,8 @@
 #define RETRY_FIRST_MS 500
 #define RETRY_MAX_MS 5000
 #define READ_CHUNK 65536
+/* Requests waiting for the daemon: far more than a dashboard ever sends. */
+#define MAX_QUEUE (16u << 20)
 
 struct link_call {
     uint32_t msgid;
@@ -21,14 +23,12 @@ struct link_call {
     struct link_call *next;
 };
 
-struct wbuf {
-    uv_write_t req;
-    char *data;
-};
-
+/* A new peer, connecting. */
 static void connect_now(struct link *l);
+/* Time to try connecting again. */
 static void on_retry(uv_timer_t *t);
 
+/* Change state and tell the owner. */
 static void set_state(struct link *l, enum link_state st)
 {
     l->state = st;
@@ -58,22 +58,10 @@ static void fail_calls(struct link *l, int err, bool notify)
     }
 }
 
-static void on_pipe_closed(uv_handle_t *h)
+/* The link is down: calls fail, a retry is scheduled unless fatal. The
+ * peer is closed already. */
+static void went_down(struct link *l, bool fatal, const char *fmt, const char *detail)
 {
-    free(h);
-}
-
-/* Drop the connection: calls fail, a retry is scheduled unless fatal. */
-static void disconnect(struct link *l, bool fatal, const char *fmt, const char *detail)
-{
-    if (l->pipe != NULL) {
-        uv_close((uv_handle_t *)l->pipe, on_pipe_closed);
-        l->pipe = NULL;
-    }
-    if (l->rd_init) {
-        ipc_reader_finish(&l->rd);
-        l->rd_init = false;
-    }
     snprintf(l->error, sizeof(l->error), fmt, detail);
     fail_calls(l, -EPIPE, true);
     ipc_type_free(&ipc_hello_result_type, &l->hello);
@@ -88,26 +76,30 @@ static void disconnect(struct link *l, bool fatal, const char *fmt, const char *
     set_state(l, LINK_CONNECTING);
 }
 
+/* Drop the connection ourselves: calls fail, a retry is scheduled unless
+ * fatal. */
+static void disconnect(struct link *l, bool fatal, const char *fmt, const char *detail)
+{
+    struct peer *p = l->peer;
+    l->peer = NULL;     /* its dispatch(NULL) is ours to ignore */
+    if (p != NULL) {
+        peer_close(p, NULL);
+    }
+    went_down(l, fatal, fmt, detail);
+}
+
+/* Time to try connecting again. */
 static void on_retry(uv_timer_t *t)
 {
     connect_now(t->data);
 }
 
-static void on_write(uv_write_t *req, int status)
-{
-    struct wbuf *w = (struct wbuf *)req;
-    free(w->data);
-    free(w);
-}
-
+/* Send a call; its callback runs when the answer comes or the link goes. */
 static void send_call(struct link *l, enum ipc_method_id id, const void *params,
                       link_call_fn fn, void *arg)
 {
     struct link_call *c = calloc(1, sizeof(*c));
-    struct wbuf *w = calloc(1, sizeof(*w));
-    if (c == NULL || w == NULL) {
-        free(c);
-        free(w);
+    if (c == NULL) {
         if (fn != NULL) {
             fn(l, -ENOMEM, IPC_OK, "out of memory", NULL, arg);
         }
@@ -117,29 +109,22 @@ static void send_call(struct link *l, enum ipc_method_id id, const void *params,
     c->id = id;
     c->fn = fn;
     c->arg = arg;
+    /* In the list first: a write that fails drops the peer, and that
+     * fails the calls in flight, this one too. */
+    c->next = l->calls;
+    l->calls = c;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     ipc_encode_request(&sb, c->msgid, &ipc_methods[id], params);
-    size_t len = sb.size;
-    w->data = msgpack_sbuffer_release(&sb);
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
-    if (uv_write(&w->req, (uv_stream_t *)l->pipe, &buf, 1, on_write) < 0) {
-        free(w->data);
-        free(w);
-        free(c);
-        if (fn != NULL) {
-            fn(l, -EPIPE, IPC_OK, "cannot write to the daemon", NULL, arg);
-        }
-        return;
-    }
-    c->next = l->calls;
-    l->calls = c;
+    peer_send(l->peer, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
 }
 
+/* Call a method, or fail at once when the link is not up. */
 void link_call(struct link *l, enum ipc_method_id id, const void *params, link_call_fn fn,
                void *arg)
 {
-    if (l->state != LINK_UP) {
+    if (l->state != LINK_UP || l->peer == NULL) {
         if (fn != NULL) {
             fn(l, -ENOTCONN, IPC_OK, l->error, NULL, arg);
         }
@@ -148,6 +133,7 @@ void link_call(struct link *l, enum ipc_method_id id, const void *params, link_c
     send_call(l, id, params, fn, arg);
 }
 
+/* The call waiting for msgid, taken off the list; NULL if none. */
 static struct link_call *take_call(struct link *l, uint32_t msgid)
 {
     for (struct link_call **p = &l->calls; *p != NULL; p = &(*p)->next) {
@@ -160,6 +146,7 @@ static struct link_call *take_call(struct link *l, uint32_t msgid)
     return NULL;
 }
 
+/* daemon.hello answered: up, or a fatal error on another protocol. */
 static void on_hello(struct link *l, int err, enum ipc_errcode code, const char *msg,
                      void *result, void *arg)
 {
@@ -170,7 +157,7 @@ static void on_hello(struct link *l, int err, enum ipc_errcode code, const char 
         return;     /* the connection went: disconnect() already ran */
     }
     struct ipc_hello_result *h = result;
-    if (h->protocol != IPC_PROTOCOL) {
+    if (peer_check_version(l->peer, h->protocol) < 0) {
         char why[64];
         snprintf(why, sizeof(why), "%lld", (long long)h->protocol);
         disconnect(l, true, "the daemon speaks protocol %s, this client 1", why);
@@ -184,38 +171,34 @@ static void on_hello(struct link *l, int err, enum ipc_errcode code, const char 
     set_state(l, LINK_UP);
 }
 
-/* One message from the daemon. Returns false when the link went down. */
-static bool handle(struct link *l, const msgpack_object *o)
+/* One message from the daemon. */
+static void handle(struct link *l, const struct ipc_envelope *env)
 {
-    struct ipc_envelope env;
     char why[256];
-    if (ipc_envelope_parse(o, &env, why, sizeof(why)) < 0) {
-        disconnect(l, true, "the daemon sent a malformed message: %s", why);
-        return false;
-    }
-    if (env.kind == IPC_NOTIFY) {
-        if (env.method_len == strlen(IPC_NOTICE_METHOD) &&
-            memcmp(env.method, IPC_NOTICE_METHOD, env.method_len) == 0 && l->ops.notice != NULL) {
+    if (env->kind == IPC_NOTIFY) {
+        if (env->method_len == strlen(IPC_NOTICE_METHOD) &&
+            memcmp(env->method, IPC_NOTICE_METHOD, env->method_len) == 0 &&
+            l->ops.notice != NULL) {
             struct ipc_notice n = {0};
-            if (ipc_decode_params(env.params, &ipc_notice_type, &n, why, sizeof(why)) == 0) {
+            if (ipc_decode_params(env->params, &ipc_notice_type, &n, why, sizeof(why)) == 0) {
                 l->ops.notice(l, &n, l->arg);
             }
             ipc_type_free(&ipc_notice_type, &n);
         }
-        return l->state != LINK_FATAL && l->pipe != NULL;
+        return;
     }
-    if (env.kind != IPC_RESPONSE) {
-        return true;
+    if (env->kind != IPC_RESPONSE) {
+        return;
     }
-    struct link_call *c = take_call(l, env.msgid);
+    struct link_call *c = take_call(l, env->msgid);
     if (c == NULL) {
-        return true;
+        return;
     }
     const struct ipc_type *t = ipc_methods[c->id].result;
-    if (env.error->type != MSGPACK_OBJECT_NIL) {
+    if (env->error->type != MSGPACK_OBJECT_NIL) {
         struct ipc_error e = {0};
         enum ipc_errcode code = IPC_E_INTERNAL;
-        if (ipc_type_unpack(env.error, &ipc_error_type, &e, why, sizeof(why)) == 0 &&
+        if (ipc_type_unpack(env->error, &ipc_error_type, &e, why, sizeof(why)) == 0 &&
             e.code != NULL) {
             code = ipc_errcode_parse(e.code, strlen(e.code));
         }
@@ -224,17 +207,17 @@ static bool handle(struct link *l, const msgpack_object *o)
         }
         ipc_type_free(&ipc_error_type, &e);
         free(c);
-        return l->pipe != NULL;
+        return;
     }
     void *res = calloc(1, t->size);
-    if (res == NULL || ipc_type_unpack(env.result, t, res, why, sizeof(why)) < 0) {
+    if (res == NULL || ipc_type_unpack(env->result, t, res, why, sizeof(why)) < 0) {
         if (res != NULL) {
             ipc_type_free(t, res);
         }
         free(res);
         free(c);
         disconnect(l, true, "the daemon sent a malformed answer: %s", why);
-        return false;
+        return;
     }
     if (c->fn != NULL) {
         c->fn(l, 0, IPC_OK, NULL, res, c->arg);
@@ -242,53 +225,48 @@ static bool handle(struct link *l, const msgpack_object *o)
     ipc_type_free(t, res);
     free(res);
     free(c);
-    return l->pipe != NULL;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* A message from the daemon, or NULL when the connection ended. */
+static void link_dispatch(struct peer *p, const struct ipc_envelope *env)
 {
-    struct link *l = h->data;
-    size_t avail = 0;
-    char *p = ipc_reader_buffer(&l->rd, READ_CHUNK, &avail);
-    *buf = uv_buf_init(p, p != NULL ? (unsigned)avail : 0);
-}
-
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
-{
-    struct link *l = st->data;
-    if (n < 0) {
-        disconnect(l, false, "%s", n == UV_EOF ? "the daemon closed the connection"
-                                                : uv_strerror((int)n));
+    struct link *l = p->data;
+    if (p != l->peer) {
+        return;     /* dropped by disconnect() or link_stop() */
+    }
+    if (env != NULL) {
+        handle(l, env);
         return;
     }
-    if (n == 0) {
-        return;
-    }
-    ipc_reader_consumed(&l->rd, (size_t)n);
-    for (;;) {
-        msgpack_object *o;
-        uint32_t id;
-        bool has_id;
-        enum ipc_wire_err e = ipc_reader_next(&l->rd, &o, &id, &has_id);
-        if (e == IPC_WIRE_MORE) {
-            return;
-        }
-        if (e != IPC_WIRE_OK) {
-            disconnect(l, true, "the daemon sent a malformed message: %s", ipc_wire_strerror(e));
-            return;
-        }
-        if (!handle(l, o)) {
-            return;
-        }
+    l->peer = NULL;
+    if (p->flags & PEER_BAD) {
+        went_down(l, true, "the daemon sent a malformed message: %s", p->error);
+    } else if (p->flags & PEER_EOF) {
+        went_down(l, false, "%s", "the daemon closed the connection");
+    } else {
+        went_down(l, false, "%s", p->error);
     }
 }
 
+/* The peer's handle is closed: its memory goes. */
+static void link_closed(struct peer *p)
+{
+    free(p);
+}
+
+static const struct peer_ops link_peer_ops = {
+    .dispatch = link_dispatch,
+    .closed = link_closed,
+    .read_chunk = READ_CHUNK,
+};
+
+/* Connected, or not: say hello, or try again later. */
 static void on_connect(uv_connect_t *req, int status)
 {
     struct link *l = req->data;
-    uv_pipe_t *pipe = (uv_pipe_t *)req->handle;
+    struct peer *p = req->handle->data;
     free(req);
-    if (pipe != l->pipe) {
+    if (p != l->peer) {
         return;     /* stopped meanwhile */
     }
     if (status < 0) {
@@ -297,34 +275,32 @@ static void on_connect(uv_connect_t *req, int status)
         disconnect(l, false, "%s", why);
         return;
     }
-    if (ipc_reader_init(&l->rd, &ipc_limits_client) < 0) {
-        disconnect(l, false, "%s", "out of memory");
-        return;
+    if (peer_start(p, &ipc_limits_client, MAX_QUEUE) < 0) {
+        return;     /* dispatch(NULL) said why */
     }
-    l->rd_init = true;
-    uv_read_start((uv_stream_t *)l->pipe, on_alloc, on_read);
     struct ipc_hello_params hp = {.client = "shipwatch " SHIPWATCH_VERSION,
                                   .protocol = IPC_PROTOCOL};
     send_call(l, IPC_M_HELLO, &hp, on_hello, NULL);
 }
 
+/* A new peer, connecting. */
 static void connect_now(struct link *l)
 {
-    l->pipe = calloc(1, sizeof(*l->pipe));
+    struct peer *p = calloc(1, sizeof(*p));
     uv_connect_t *req = calloc(1, sizeof(*req));
-    if (l->pipe == NULL || req == NULL) {
-        free(l->pipe);
+    if (p == NULL || req == NULL) {
+        free(p);
         free(req);
-        l->pipe = NULL;
         disconnect(l, false, "%s", "out of memory");
         return;
     }
-    uv_pipe_init(l->loop, l->pipe, 0);
-    l->pipe->data = l;
+    peer_init(p, l->loop, &link_peer_ops, l);
+    l->peer = p;
     req->data = l;
-    uv_pipe_connect(req, l->pipe, l->path, on_connect);
+    uv_pipe_connect(req, &p->pipe, l->path, on_connect);
 }
 
+/* Start connecting on the loop's first turn. */
 int link_start(struct link *l, uv_loop_t *loop, const char *path, const struct link_ops *ops,
                void *arg)
 {
@@ -344,19 +320,17 @@ int link_start(struct link *l, uv_loop_t *loop, const char *path, const struct l
     return 0;
 }
 
+/* Close everything; calls in flight are dropped silently. */
 void link_stop(struct link *l)
 {
     fail_calls(l, -ECANCELED, false);
-    if (l->pipe != NULL) {
-        uv_close((uv_handle_t *)l->pipe, on_pipe_closed);
-        l->pipe = NULL;
+    struct peer *p = l->peer;
+    l->peer = NULL;
+    if (p != NULL) {
+        peer_close(p, NULL);
     }
     if (!uv_is_closing((uv_handle_t *)&l->retry)) {
         uv_close((uv_handle_t *)&l->retry, NULL);
-    }
-    if (l->rd_init) {
-        ipc_reader_finish(&l->rd);
-        l->rd_init = false;
     }
     ipc_type_free(&ipc_hello_result_type, &l->hello);
     free(l->path);

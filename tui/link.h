@@ -1,7 +1,8 @@
 /* link.h - the dashboard's connection to shipwatchd, on a libuv loop.
  *
- * Non-blocking msgpack-RPC over the daemon's socket: calls complete through
- * callbacks, notifications arrive through one. When the daemon goes away
+ * Non-blocking msgpack-RPC over the daemon's socket, one peer (peer.h) a
+ * connection: calls complete through callbacks, notifications arrive
+ * through one. When the daemon goes away
  * the link says so, fails the calls in flight, and reconnects by itself
  * (every second, then every few). A daemon that speaks another protocol or
  * sends bytes that are not our protocol is a fatal error: the link stops
@@ -15,6 +16,7 @@
 
 #include "ipc_proto.h"
 #include "ipc_wire.h"
+#include "peer.h"
 
 enum link_state {
     LINK_CONNECTING,            /* not connected yet, or trying again */
@@ -48,10 +50,8 @@ struct link {
     /* private */
     struct link_ops ops;
     void *arg;
-    uv_pipe_t *pipe;            /* NULL between connections */
+    struct peer *peer;          /* NULL between connections; freed when closed */
     uv_timer_t retry;
-    struct ipc_reader rd;
-    bool rd_init;
     uint32_t next_msgid;
     struct link_call *calls;
     unsigned attempts;

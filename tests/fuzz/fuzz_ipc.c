@@ -3,9 +3,12 @@
  * stream. The stream goes through an ipc_reader with the daemon's limits as
  * the daemon reads it; every whole message is parsed as an envelope, a
  * request's params decoded as its method's type (and as a notice), a
- * response's error and result as every result type. Aborts when the walk
- * and msgpack-c disagree on a message, or when decoded params do not encode
- * and decode back to the same bytes. */
+ * response's error and result as every result type. The same stream also
+ * goes through a second reader read the way every peer reads
+ * (ipc_reader_next_envelope). Aborts when the walk and msgpack-c disagree
+ * on a message, when decoded params do not encode and decode back to the
+ * same bytes, or when the peers' read path sees other messages, envelopes
+ * or errors than the first reader. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,8 +79,8 @@ out:
 }
 
 /* What the daemon (requests) and the client (responses, notifications) do
- * with one message. */
-static void handle(const msgpack_object *o)
+ * with one message; counts the well-formed envelopes in *envelopes. */
+static void handle(const msgpack_object *o, size_t *envelopes)
 {
     struct ipc_envelope env;
     char why[256] = "";
@@ -88,6 +91,7 @@ static void handle(const msgpack_object *o)
         }
         return;
     }
+    (*envelopes)++;
     if (env.kind == IPC_RESPONSE) {
         unpack_as(env.error, &ipc_error_type);
         for (size_t i = 0; i < IPC_M_COUNT; i++) {
@@ -129,23 +133,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++;
     size--;
 
-    struct ipc_reader rd;
+    struct ipc_reader rd, peer_rd;
     if (ipc_reader_init(&rd, &ipc_limits_server) != 0) {
         return 0;
     }
+    if (ipc_reader_init(&peer_rd, &ipc_limits_server) != 0) {
+        ipc_reader_finish(&rd);
+        return 0;
+    }
+    /* Whole messages and well-formed envelopes, by each reader. */
+    size_t messages = 0, envelopes = 0, peer_messages = 0, peer_envelopes = 0;
+    bool peer_dead = false;
     bool dead = false;
+    bool oom = false;           /* a reader ran out of memory: no verdict */
     unsigned reads = 0;
     for (size_t off = 0; off < size && !dead; reads++) {
         size_t k = size - off < chunk ? size - off : chunk;
         /* Both ways bytes come in: copied, or read into the buffer. */
         if (reads % 2 == 0) {
             if (ipc_reader_feed(&rd, data + off, k) != 0) {
+                oom = true;
                 break;
             }
         } else {
             size_t avail = 0;
             char *buf = ipc_reader_buffer(&rd, k, &avail);
             if (buf == NULL) {
+                oom = true;
                 break;
             }
             if (avail < k) {
@@ -154,7 +168,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(buf, data + off, k);
             ipc_reader_consumed(&rd, k);
         }
+        if (!peer_dead && ipc_reader_feed(&peer_rd, data + off, k) != 0) {
+            oom = true;
+            break;
+        }
         off += k;
+        while (!peer_dead) {
+            struct ipc_envelope env;
+            char why[256] = "";
+            enum ipc_wire_err e = ipc_reader_next_envelope(&peer_rd, &env, why, sizeof(why));
+            if (e == IPC_WIRE_MORE) {
+                break;
+            }
+            if (e != IPC_WIRE_OK && why[0] == '\0') {
+                abort(); /* every refusal says why */
+            }
+            if (e == IPC_WIRE_OK || e == IPC_WIRE_ENVELOPE) {
+                peer_messages++;
+                peer_envelopes += e == IPC_WIRE_OK;
+            } else {
+                peer_dead = true;
+            }
+        }
         for (;;) {
             /* The walk's verdict on what is buffered, to hold msgpack-c to. */
             size_t before = ipc_reader_pending(&rd);
@@ -182,9 +217,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (scan != IPC_WIRE_OK || before - ipc_reader_pending(&rd) != len) {
                 abort(); /* msgpack-c took a message of another size */
             }
-            handle(o);
+            messages++;
+            handle(o, &envelopes);
         }
     }
+    /* Both readers saw the same bytes: the same messages, envelopes and end. */
+    if (!oom && (messages != peer_messages || envelopes != peer_envelopes || dead != peer_dead)) {
+        abort();
+    }
+    ipc_reader_finish(&peer_rd);
     ipc_reader_finish(&rd);
     return 0;
 }

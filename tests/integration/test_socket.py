@@ -801,6 +801,7 @@ class SocketTest(DaemonTest):
         # One that subscribes and never reads again.
         stuck = Rpc(d.socket)
         stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.call('daemon.hello', {'client': 'stuck', 'protocol': 1})
         stuck.call('events.subscribe')
         # One that reads everything, in a thread.
         reader = d.rpc()
@@ -917,9 +918,38 @@ class SocketTest(DaemonTest):
         self.assertEqual(good.call('checks.run', {'check': 'web'})['outcome'], 'up')
         self.assertGreater(reconnects, 100)
 
+    def test_hello_comes_first(self):
+        d = self.start(self.web_and_db())
+        c = Rpc(d.socket)
+        # Before hello: every method but daemon.hello is refused, and says why.
+        for method in ('status.get', 'checks.list', 'checks.pause'):
+            with self.assertRaises(RpcError) as e:
+                c.call(method, {'check': 'web'} if method == 'checks.pause' else None)
+            self.assertEqual(e.exception.code, 'protocol')
+            self.assertIn('daemon.hello', e.exception.message)
+            self.assertIn(method, e.exception.message)
+        # Unknown methods are still no_method, and the connection lives.
+        with self.assertRaises(RpcError) as e:
+            c.call('no.such')
+        self.assertEqual(e.exception.code, 'no_method')
+        # Another protocol, or none: refused, still not past hello.
+        for params in ({'client': 'future', 'protocol': 2}, {'client': 'vague'}):
+            with self.assertRaises(RpcError) as e:
+                c.call('daemon.hello', params)
+            self.assertEqual(e.exception.code, 'protocol')
+            self.assertIn('speaks protocol 1', e.exception.message)
+        with self.assertRaises(RpcError) as e:
+            c.call('status.get')
+        self.assertEqual(e.exception.code, 'protocol')
+        # The right one: everything opens up.
+        self.assertEqual(c.call('daemon.hello', {'client': 't', 'protocol': 1})['protocol'], 1)
+        self.assertEqual(c.call('status.get')['checks'], 3)
+        c.close()
+
     def test_malformed_answers(self):
         d = self.start(self.web_and_db())
         c = Rpc(d.socket)
+        c.call('daemon.hello', {'client': 'tests', 'protocol': 1})
         # A bad envelope with a readable msgid: an error, and the connection lives.
         c.send_raw(msgpack.packb([0, 41, 7, []]))
         msg = c.recv()
@@ -954,6 +984,7 @@ class SocketTest(DaemonTest):
         # daemon goes on for everyone else.
         flood = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         flood.connect(d.socket)
+        flood.sendall(msgpack.packb([0, 0, 'daemon.hello', [{'client': 'flood', 'protocol': 1}]]))
         flood.setblocking(False)
         req = msgpack.packb([0, 1, 'checks.list', []]) * 200
         sent = 0

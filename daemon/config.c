@@ -1,36 +1,33 @@
-/* config.c - the YAML configuration: its sections as tables of rows,
- * validation across keys, defaults, and the public API.
+/* config.c - the sections of the YAML configuration, as tables of rows.
  *
- * The YAML tree, anchors and ${VAR} expansion are config_yaml.c's; the
- * field-row engine (one parser a row type, defaults, free, fingerprint) is
- * config_rows.c's. This file holds the rows of every section, the check
- * types and notifier classes that own keys of their own, one parse_list()
- * for the five list sections, and what needs more than one key.
+ * Every key is one row (config_rows.h): its type, limits, default and
+ * whether it is required. This file holds the rows of every section, the
+ * check types and the notifier classes that own keys of their own (one
+ * table row each), the hooks of the list sections for what needs more than
+ * one key (quorum and locations, dependencies, unique tokens, the notifiers
+ * and checks an alert names), and the check fingerprint.
  *
- * Every problem is reported as "FILE:LINE:COL: path.to.key: message",
- * sorted by position. */
+ * The YAML tree, anchors and ${VAR} expansion are config_yaml.c's; the row
+ * engine is config_rows.c's; the walk of list sections is config_list.c's;
+ * the top level, the defaults from the environment and config_free() are
+ * config_load.c's. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <sys/types.h>
-#include <unistd.h>
 
 #include "cluster.h"
 #include "config.h"
+#include "config_list.h"
 #include "config_rows.h"
+#include "config_sections.h"
 #include "config_yaml.h"
-#include "ipc_client.h"
 
 #define CONFIG_MAX_CHECKS 50000
 #define CONFIG_MAX_ITEMS 10000             /* apps, notifiers, alerts */
 #define CONFIG_HEARTBEAT_INTERVAL_MS 10000 /* how often lateness is evaluated */
-#define CONFIG_SUN_PATH_MAX 107            /* sizeof(sun_path) - 1 on Linux */
 
 /* Free the messages in errs and zero it. */
 void config_errors_finish(struct config_errors *errs)
@@ -64,16 +61,6 @@ static const char *v_redis_url(const char *s)
     static char reason[200];
     struct cluster_url u;
     return cluster_url_parse(s, &u, reason, sizeof(reason)) < 0 ? reason : NULL;
-}
-
-/* Join the names given by name(0), name(1)... with ", " into dst. */
-static void names_list(char *dst, size_t n, const char *(*name)(size_t i))
-{
-    dst[0] = '\0';
-    for (size_t i = 0; name(i) != NULL; i++) {
-        size_t l = strlen(dst);
-        snprintf(dst + l, n - l, "%s%s", i ? ", " : "", name(i));
-    }
 }
 
 /* ------------------------------------------------------------- sections */
@@ -156,8 +143,6 @@ static const struct conf_field retention_fields[] = {
      .def = CONFIG_DEFAULT_RETENTION_ROLLUPS_MS},
 };
 
-enum { STORAGE_DRIVER, STORAGE_PATH, STORAGE_DSN, STORAGE_RETENTION, STORAGE_SPOOL };
-
 static const struct conf_field storage_fields[] = {
     [STORAGE_DRIVER] = {.key = "driver",
                         .type = CONF_ENUM,
@@ -214,19 +199,6 @@ static const struct conf_field redis_fields[] = {
      .off = CO(redis.prefix),
      .valid = conf_valid_name,
      .def_str = CONFIG_DEFAULT_REDIS_PREFIX},
-};
-
-/* Top-level scalars. */
-enum { ROOT_CLUSTER, ROOT_NODE_NAME };
-static const struct conf_field root_fields[] = {
-    [ROOT_CLUSTER] = {.key = "cluster",
-                      .type = CONF_STR,
-                      .off = CO(cluster),
-                      .valid = conf_valid_name},
-    [ROOT_NODE_NAME] = {.key = "node-name",
-                        .type = CONF_STR,
-                        .off = CO(node_name),
-                        .valid = conf_valid_name},
 };
 
 static const struct conf_field defaults_fields[] = {
@@ -407,7 +379,7 @@ static int p_type(struct conf_ctx *x, const struct conf_field *f, const struct y
         }
     }
     char q[300], list[256];
-    names_list(list, sizeof(list), check_kind_name);
+    conf_names_join(list, sizeof(list), check_kind_name);
     conf_report(x, at, "%s: unknown type %s (%s)", path, conf_quote(q, sizeof(q), s), list);
     free(s);
     return -1;
@@ -639,398 +611,12 @@ static const struct conf_field maintenance_fields[] = {
      .def = 0x7f},
 };
 
-/* ---------------------------------------------------------- name index */
-
-/* Sort names, then positions, so the first of duplicates comes first. */
-static int index_cmp_names(const char *a, const char *b, size_t ia, size_t ib)
-{
-    int r = strcmp(a, b);
-    if (r != 0) {
-        return r;
-    }
-    return ia < ib ? -1 : ia > ib;
-}
-
-/* Build a sorted index of the named entries of an array: names are read at
- * name_off in items of size item_size. Returns NULL on ENOMEM (n = 0). */
-static size_t *index_build(const void *items, size_t count, size_t item_size, size_t name_off,
-                           size_t *n)
-{
-    *n = 0;
-    size_t *idx = malloc((count ? count : 1) * sizeof(*idx));
-    if (idx == NULL) {
-        return NULL;
-    }
-    for (size_t i = 0; i < count; i++) {
-        if (*(char *const *)((const char *)items + i * item_size + name_off) != NULL) {
-            idx[(*n)++] = i;
-        }
-    }
-    /* Insertion-free sort: a merge sort keeps it O(n log n) without qsort
-     * context pointers. */
-    size_t *tmp = malloc((*n ? *n : 1) * sizeof(*tmp));
-    if (tmp == NULL) {
-        free(idx);
-        *n = 0;
-        return NULL;
-    }
-    for (size_t width = 1; width < *n; width *= 2) {
-        for (size_t lo = 0; lo < *n; lo += 2 * width) {
-            size_t mid = lo + width < *n ? lo + width : *n;
-            size_t hi = lo + 2 * width < *n ? lo + 2 * width : *n;
-            size_t a = lo, b = mid, o = lo;
-            while (a < mid || b < hi) {
-                bool take_a;
-                if (a >= mid) {
-                    take_a = false;
-                } else if (b >= hi) {
-                    take_a = true;
-                } else {
-                    const char *na =
-                        *(char *const *)((const char *)items + idx[a] * item_size + name_off);
-                    const char *nb =
-                        *(char *const *)((const char *)items + idx[b] * item_size + name_off);
-                    take_a = index_cmp_names(na, nb, idx[a], idx[b]) <= 0;
-                }
-                tmp[o++] = take_a ? idx[a++] : idx[b++];
-            }
-        }
-        memcpy(idx, tmp, *n * sizeof(*idx));
-    }
-    free(tmp);
-    return idx;
-}
-
-/* Binary search a sorted index for name; the item index or -1. */
-static ssize_t index_find(const void *items, size_t item_size, size_t name_off, const size_t *idx,
-                          size_t n, const char *name)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const char *m = *(char *const *)((const char *)items + idx[mid] * item_size + name_off);
-        int r = strcmp(m, name);
-        if (r == 0) {
-            return (ssize_t)idx[mid];
-        }
-        if (r < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return -1;
-}
-
-/* Report every name that appears twice in a sorted index. at[i * stride]
- * is the position of item i's name. */
-static void report_duplicates(struct conf_ctx *x, const void *items, size_t item_size,
-                              size_t name_off, const size_t *idx, size_t n,
-                              const struct conf_mark *at, size_t stride, const char *list,
-                              const char *what)
-{
-    size_t first = 0; /* start of the current run of equal names: the earliest */
-    for (size_t i = 1; i < n && !x->stop; i++) {
-        const char *prev =
-            *(char *const *)((const char *)items + idx[i - 1] * item_size + name_off);
-        const char *cur = *(char *const *)((const char *)items + idx[i] * item_size + name_off);
-        if (strcmp(prev, cur) != 0) {
-            first = i;
-            continue;
-        }
-        char q[300];
-        conf_report(x, at[idx[i] * stride], "%s[%zu].name: duplicate %s name %s (first at line %d)",
-                    list, idx[i], what, conf_quote(q, sizeof(q), cur),
-                    at[idx[first] * stride].line);
-    }
-}
-
-/* --------------------------------------------------------- list sections */
-
-/* Allocate an array of count items of size; NULL (reported) on failure. */
-static void *items_new(struct conf_ctx *x, size_t count, size_t size)
-{
-    void *v = calloc(count ? count : 1, size);
-    if (v == NULL) {
-        x->oom = true;
-        x->stop = true;
-    }
-    return v;
-}
-
-/* Check that a list section's value is a list of at most max items; the
- * item count or -1 (reported); 0 for null. */
-static ssize_t list_count(struct conf_ctx *x, const struct ynode *v, struct conf_mark at,
-                          const char *key, size_t max)
-{
-    if (conf_is_null(v)) {
-        return 0;
-    }
-    if (v->type != YN_SEQ) {
-        conf_report(x, at, "%s: expected a list", key);
-        return -1;
-    }
-    if (v->n > max) {
-        conf_report(x, at, "%s: too many items (limit %zu)", key, max);
-        return -1;
-    }
-    return (ssize_t)v->n;
-}
-
-/* The mapping of list item i, or NULL after reporting; *iat is where the
- * item is written. */
-static const struct ynode *item_map(struct conf_ctx *x, const struct ynode *list, size_t i,
-                                    const char *key, char *ipath, size_t n, struct conf_mark *iat)
-{
-    const struct ynode *it = list->kids[i];
-    *iat = list->kat[i];
-    conf_path_index(ipath, n, key, i);
-    if (!conf_visit(x, *iat)) {
-        return NULL;
-    }
-    if (it->type != YN_MAP) {
-        conf_report(x, *iat, "%s: expected a mapping", ipath);
-        return NULL;
-    }
-    return it;
-}
-
-/* Where to report a key of an item: the key itself, or the alias when the
- * whole item is an alias (its keys are written at the anchor). */
-static struct conf_mark written_at(struct conf_mark key_at, const struct ynode *m,
-                                   struct conf_mark iat)
-{
-    bool aliased = m->at.line != iat.line || m->at.col != iat.col;
-    return aliased ? iat : key_at;
-}
-
-/* One item of a list section while it is parsed. */
-struct list_item {
-    const struct conf_item *it; /* its sets of rows */
-    struct conf_state *st;      /* per row of it */
-    const struct ynode *m;      /* its mapping */
-    struct conf_mark iat;       /* where the item is written */
-    char ipath[PATH_BUF];       /* "checks[3]" */
-    ssize_t variant;            /* index of its type, -1 unknown */
-};
-
-/* One list section (apps, checks, notifiers, alerts, maintenance): where
- * its items go, the rows they take, and what is checked beyond the rows. */
-struct list_section {
-    const char *key;   /* "checks" */
-    const char *what;  /* "check": "check needs a name", "duplicate check name" */
-    const char *needs; /* the subject of other required keys: "alert rule" */
-    size_t max;        /* items at most */
-    size_t item_size;
-    size_t items_off;      /* the array in struct config */
-    size_t count_off;      /* its length */
-    struct conf_rows rows; /* the keys every item takes */
-    bool named;            /* items have a unique "name" */
-    size_t name_off;       /* where an item's name is */
-    size_t order_off;      /* the name index in struct config_priv; 0: none kept */
-    size_t norder_off;
-    const char *const *marks; /* keys whose positions are kept for after;
-                                 "name" first when named */
-    size_t nmarks;
-
-    /* Variants ("type:"), or NULL: the name of the i-th (NULL past the
-     * last), the sets of rows (sets[0] is rows; returns how many), and the
-     * sets the i-th variant takes (NULL: every key is parsed, and the
-     * variant hook says which are not its own). */
-    const char *(*variant_name)(size_t i);
-    size_t (*variant_sets)(struct conf_rows *sets, size_t max);
-    unsigned (*variant_accept)(size_t i);
-
-    /* Checks of one item beyond its rows: before its required keys are
-     * reported, after them, and once its variant is known (then in place
-     * of the required keys of the variant's sets). */
-    void (*early)(struct conf_ctx *x, void *item, const struct list_item *li);
-    void (*item)(struct conf_ctx *x, void *item, const struct list_item *li);
-    void (*variant)(struct conf_ctx *x, void *item, const struct list_item *li);
-    /* Checks across items; marks[i * nmarks + j] is item i's marks[j]. */
-    void (*after)(struct conf_ctx *x, const struct conf_mark *marks);
-};
-
-#define MAX_SETS 16
-
-/* The variant a mapping declares in its "type" key, read without
- * reporting anything: its index, or -1 when absent or unknown. */
-static ssize_t peek_variant(const struct ynode *m, const char *(*name)(size_t i))
-{
-    for (size_t i = 0; i + 1 < m->n; i += 2) {
-        const struct ynode *k = m->kids[i], *v = m->kids[i + 1];
-        if (k->type != YN_SCALAR || strcmp(k->text, "type") != 0 || v->type != YN_SCALAR) {
-            continue;
-        }
-        char *s, err[64];
-        if (conf_expand(v->text, v->len, &s, err, sizeof(err)) < 0) {
-            return -1;
-        }
-        ssize_t found = -1;
-        for (size_t t = 0; name(t) != NULL; t++) {
-            if (strcmp(s, name(t)) == 0) {
-                found = (ssize_t)t;
-            }
-        }
-        free(s);
-        return found;
-    }
-    return -1;
-}
-
-/* Report each required row of set s of the item that was not given:
- * "PATH: SUBJECT needs KEY", or "PATH: NAMED needs a name". */
-static void require(struct conf_ctx *x, const struct list_item *li, size_t s, const char *named,
-                    const char *subject)
-{
-    size_t base = 0;
-    for (size_t i = 0; i < s; i++) {
-        base += li->it->sets[i].n;
-    }
-    const struct conf_rows *set = &li->it->sets[s];
-    for (size_t i = 0; i < set->n; i++) {
-        const struct conf_state *st = &li->st[base + i];
-        if (!set->rows[i].required || st->set || st->bad) {
-            continue;
-        }
-        if (strcmp(set->rows[i].key, "name") == 0) {
-            conf_report(x, li->iat, "%s: %s needs a name", li->ipath, named);
-        } else {
-            conf_report(x, li->iat, "%s: %s needs %s", li->ipath, subject, set->rows[i].key);
-        }
-    }
-}
-
-/* Parse one item of a list section into item; marks gets the positions of
- * sec->marks. */
-static void parse_item(struct conf_ctx *x, const struct list_section *sec, struct conf_item *it,
-                       const struct ynode *list, size_t i, void *item, struct conf_mark *marks)
-{
-    struct list_item li = {.it = it, .variant = -1};
-    const struct ynode *m = item_map(x, list, i, sec->key, li.ipath, sizeof(li.ipath), &li.iat);
-    if (m == NULL) {
-        return;
-    }
-    li.m = m;
-    it->accept = CONF_ACCEPT_ALL;
-    it->variant = NULL;
-    if (sec->variant_name != NULL) {
-        li.variant = peek_variant(m, sec->variant_name);
-        if (li.variant >= 0 && sec->variant_accept != NULL) {
-            it->accept = sec->variant_accept((size_t)li.variant);
-            it->variant = sec->variant_name((size_t)li.variant);
-        }
-    }
-    size_t nrows = conf_item_nrows(it);
-    struct conf_state *st = calloc(nrows, sizeof(*st));
-    if (st == NULL) {
-        x->oom = true;
-        x->stop = true;
-        return;
-    }
-    li.st = st;
-    /* Numbers of every set: a check of no known type still holds them. */
-    for (size_t s = 0; s < it->nsets; s++) {
-        conf_rows_defaults(&it->sets[s], item);
-    }
-    conf_parse_fields(x, m, li.ipath, it, item, st);
-    if (conf_rows_fill(&it->sets[0], item) < 0) {
-        x->oom = true;
-        x->stop = true;
-    }
-    for (size_t j = 0; j < sec->nmarks; j++) {
-        const struct conf_state *ms = conf_item_state(it, st, sec->marks[j]);
-        marks[j] = written_at(ms->at, m, li.iat);
-    }
-    if (sec->early != NULL) {
-        sec->early(x, item, &li);
-    }
-    require(x, &li, 0, sec->what, sec->needs);
-    if (sec->item != NULL) {
-        sec->item(x, item, &li);
-    }
-    const struct conf_state *type = conf_item_state(it, st, "type");
-    if (sec->variant_name != NULL && !type->set) {
-        if (!type->bad) {
-            char list_names[256];
-            names_list(list_names, sizeof(list_names), sec->variant_name);
-            conf_report(x, li.iat, "%s: %s needs a type (%s)", li.ipath, sec->what, list_names);
-        }
-    } else if (sec->variant != NULL && li.variant >= 0) {
-        sec->variant(x, item, &li);
-    } else if (sec->variant_name != NULL && li.variant >= 0) {
-        char subject[128];
-        snprintf(subject, sizeof(subject), "%s %s", it->variant, sec->what);
-        for (size_t s = 1; s < it->nsets; s++) {
-            if (it->accept & (1u << s)) {
-                require(x, &li, s, subject, subject);
-                if (conf_rows_fill(&it->sets[s], item) < 0) {
-                    x->oom = true;
-                    x->stop = true;
-                }
-            }
-        }
-    }
-    free(st);
-}
-
-/* Parse a list section: count, allocate, each item's mapping and rows, the
- * name index and duplicate names, then the section's own checks. */
-static void parse_list(struct conf_ctx *x, const struct list_section *sec, const struct ynode *v,
-                       struct conf_mark at)
-{
-    struct config *c = x->c;
-    ssize_t n = list_count(x, v, at, sec->key, sec->max);
-    if (n <= 0) {
-        return;
-    }
-    char *items = items_new(x, (size_t)n, sec->item_size);
-    struct conf_mark *marks =
-        items_new(x, (size_t)n * (sec->nmarks ? sec->nmarks : 1), sizeof(*marks));
-    if (items == NULL || marks == NULL) {
-        free(items);
-        free(marks);
-        return;
-    }
-    *CONF_AT(c, sec->items_off, void *) = items;
-    size_t *count = CONF_AT(c, sec->count_off, size_t);
-    struct conf_rows sets[MAX_SETS] = {sec->rows};
-    struct conf_item it = {.sets = sets, .nsets = 1, .noun = sec->key};
-    if (sec->variant_sets != NULL) {
-        it.nsets = sec->variant_sets(sets, MAX_SETS);
-    }
-    for (size_t i = 0; i < (size_t)n && !x->stop; i++) {
-        /* Every item gets an entry, so indexes in messages match the file. */
-        void *item = items + (*count)++ * sec->item_size;
-        parse_item(x, sec, &it, v, i, item, &marks[i * sec->nmarks]);
-    }
-    if (sec->named) {
-        size_t nidx;
-        size_t *idx = index_build(items, *count, sec->item_size, sec->name_off, &nidx);
-        if (idx == NULL) {
-            x->oom = true;
-        } else {
-            report_duplicates(x, items, sec->item_size, sec->name_off, idx, nidx, marks,
-                              sec->nmarks, sec->key, sec->what);
-            if (sec->order_off != 0) {
-                *CONF_AT(x->priv, sec->order_off, size_t *) = idx;
-                *CONF_AT(x->priv, sec->norder_off, size_t) = nidx;
-            } else {
-                free(idx);
-            }
-        }
-    }
-    if (sec->after != NULL) {
-        sec->after(x, marks);
-    }
-    free(marks);
-}
 /* True when a check of that name exists (the check index is built). */
 static bool check_exists(struct conf_ctx *x, const char *name)
 {
     const struct config_priv *pv = x->priv;
-    return pv->check_order != NULL && index_find(x->c->checks, sizeof(*x->c->checks), KO(name),
-                                                 pv->check_order, pv->ncheck_order, name) >= 0;
+    return pv->check_order != NULL && conf_index_find(x->c->checks, sizeof(*x->c->checks), KO(name),
+                                                      pv->check_order, pv->ncheck_order, name) >= 0;
 }
 
 /* ----------------------------------------------------------------- apps */
@@ -1153,8 +739,8 @@ static void check_dependencies(struct conf_ctx *x, const struct conf_mark *marks
             if (k->name != NULL && strcmp(k->depends_on[j], k->name) == 0) {
                 conf_report(x, marks[i * CHECK_NMARKS + CHECK_MARK_DEPENDS],
                             "checks[%zu].depends-on[%zu]: a check cannot depend on itself", i, j);
-            } else if (index_find(c->checks, sizeof(*c->checks), KO(name), pv->check_order,
-                                  pv->ncheck_order, k->depends_on[j]) < 0) {
+            } else if (conf_index_find(c->checks, sizeof(*c->checks), KO(name), pv->check_order,
+                                       pv->ncheck_order, k->depends_on[j]) < 0) {
                 conf_report(x, marks[i * CHECK_NMARKS + CHECK_MARK_DEPENDS],
                             "checks[%zu].depends-on[%zu]: unknown check %s", i, j,
                             conf_quote(q, sizeof(q), k->depends_on[j]));
@@ -1188,8 +774,8 @@ static void check_dependencies(struct conf_ctx *x, const struct conf_mark *marks
                 sp--;
                 continue;
             }
-            ssize_t w = index_find(c->checks, sizeof(*c->checks), KO(name), pv->check_order,
-                                   pv->ncheck_order, k->depends_on[edge[sp - 1]++]);
+            ssize_t w = conf_index_find(c->checks, sizeof(*c->checks), KO(name), pv->check_order,
+                                        pv->ncheck_order, k->depends_on[edge[sp - 1]++]);
             if (w < 0 || colour[w] == 2) {
                 continue;
             }
@@ -1224,7 +810,7 @@ static void checks_after(struct conf_ctx *x, const struct conf_mark *marks)
     /* Heartbeat tokens name the URL a job pings: they must be unique. The
      * token itself is a secret and is not shown. */
     size_t ntok;
-    size_t *tok = index_build(c->checks, c->nchecks, sizeof(*c->checks), KO(token), &ntok);
+    size_t *tok = conf_index_build(c->checks, c->nchecks, sizeof(*c->checks), KO(token), &ntok);
     if (tok == NULL) {
         x->oom = true;
     } else {
@@ -1328,7 +914,7 @@ static void notifier_variant(struct conf_ctx *x, void *item, const struct list_i
     snprintf(subject, sizeof(subject), "%s notifier", nt->type);
     const struct conf_state *url_st = conf_item_state(li->it, li->st, "url");
     if (url == NOTIFIER_URL_NONE) {
-        require(x, li, NOTIFIER_SET_CLASS0 + own, subject, subject);
+        conf_list_require(x, li, NOTIFIER_SET_CLASS0 + own, subject, subject);
         if (url_st->seen) {
             conf_report(x, url_st->at, "%s.url: not a key of %s notifiers", li->ipath, nt->type);
         }
@@ -1350,7 +936,7 @@ static void notifier_variant(struct conf_ctx *x, void *item, const struct list_i
         }
     }
     if (url != NOTIFIER_URL_NONE && cl != NULL) {
-        require(x, li, NOTIFIER_SET_CLASS0 + own, subject, subject);
+        conf_list_require(x, li, NOTIFIER_SET_CLASS0 + own, subject, subject);
     }
     for (size_t c = 0; c < NCLASSES; c++) {
         if (c != own && notifier_classes[c].url != NOTIFIER_URL_NONE) {
@@ -1403,8 +989,8 @@ static void alert_item(struct conf_ctx *x, void *item, const struct list_item *l
         }
         for (size_t j = 0; j < a->nnotify; j++) {
             if (pv->notifier_order != NULL &&
-                index_find(c->notifiers, sizeof(*c->notifiers), NO(name), pv->notifier_order,
-                           pv->nnotifier_order, a->notify[j]) >= 0) {
+                conf_index_find(c->notifiers, sizeof(*c->notifiers), NO(name), pv->notifier_order,
+                                pv->nnotifier_order, a->notify[j]) >= 0) {
                 continue;
             }
             char q[300], jpath[PATH_BUF];
@@ -1468,472 +1054,37 @@ static const struct list_section maintenance_section = {
     .nmarks = 1,
     .item = maintenance_item,
 };
-/* --------------------------------------------------------------- top level */
 
-enum {
-    TOP_DAEMON,
-    TOP_STORAGE,
-    TOP_DEFAULTS,
-    TOP_APPS,
-    TOP_CHECKS,
-    TOP_NOTIFIERS,
-    TOP_ALERTS,
-    TOP_MAINTENANCE,
-    TOP_REDIS,
-    TOP_CLUSTER,
-    TOP_NODE_NAME,
-};
+/* --------------------------------------------------------------- layout */
 
-static const char *const top_keys[] = {
+const char *const conf_top_keys[NTOP] = {
     [TOP_DAEMON] = "daemon",   [TOP_STORAGE] = "storage",         [TOP_DEFAULTS] = "defaults",
     [TOP_APPS] = "apps",       [TOP_CHECKS] = "checks",           [TOP_NOTIFIERS] = "notifiers",
     [TOP_ALERTS] = "alerts",   [TOP_MAINTENANCE] = "maintenance", [TOP_REDIS] = "redis",
     [TOP_CLUSTER] = "cluster", [TOP_NODE_NAME] = "node-name",
 };
 
-#define NTOP (sizeof(top_keys) / sizeof(top_keys[0]))
-
-/* The mapping sections of the top level, in the order they are read. */
-struct root_section {
-    size_t top; /* TOP_ */
-    struct conf_rows rows;
-};
-
-enum { SEC_DAEMON, SEC_STORAGE, SEC_DEFAULTS, SEC_REDIS, NROOT };
-
-static const struct root_section root_sections[NROOT] = {
+const struct conf_root_section conf_root_sections[NROOT] = {
     [SEC_DAEMON] = {TOP_DAEMON, CONF_ROWS(daemon_fields)},
     [SEC_STORAGE] = {TOP_STORAGE, CONF_ROWS(storage_fields)},
     [SEC_DEFAULTS] = {TOP_DEFAULTS, CONF_ROWS(defaults_fields)},
     [SEC_REDIS] = {TOP_REDIS, CONF_ROWS(redis_fields)},
 };
 
-#define ROOT_MAX_ROWS 16 /* rows of the largest root section, at most */
 _Static_assert(NFIELDS(daemon_fields) <= ROOT_MAX_ROWS && NFIELDS(storage_fields) <= ROOT_MAX_ROWS,
                "a root section outgrew ROOT_MAX_ROWS");
 
-/* The list sections, in the order they are read: later ones name earlier
- * ones (alerts name notifiers and checks). */
-static const struct {
-    size_t top; /* TOP_ */
-    const struct list_section *sec;
-} list_sections[] = {
+const struct conf_root_scalar conf_root_scalars[NSCALARS] = {
+    {TOP_CLUSTER,
+     {.key = "cluster", .type = CONF_STR, .off = CO(cluster), .valid = conf_valid_name}},
+    {TOP_NODE_NAME,
+     {.key = "node-name", .type = CONF_STR, .off = CO(node_name), .valid = conf_valid_name}},
+};
+
+const struct conf_list_entry conf_list_sections[NLISTS] = {
     {TOP_APPS, &apps_section},
     {TOP_CHECKS, &checks_section},
     {TOP_NOTIFIERS, &notifiers_section},
     {TOP_ALERTS, &alerts_section},
     {TOP_MAINTENANCE, &maintenance_section},
 };
-
-#define NLISTS NFIELDS(list_sections)
-
-/* A mapping section (daemon, storage, defaults) into the config. */
-static void parse_section(struct conf_ctx *x, const struct ynode *v, struct conf_mark at,
-                          const char *key, const struct conf_rows *rows, struct conf_state *st)
-{
-    if (conf_is_null(v)) {
-        return;
-    }
-    if (v->type != YN_MAP) {
-        conf_report(x, at, "%s: expected a mapping", key);
-        return;
-    }
-    struct conf_item it = {.sets = rows, .nsets = 1, .accept = CONF_ACCEPT_ALL};
-    conf_parse_fields(x, v, key, &it, x->c, st);
-}
-
-/* Duplicate an environment path with a suffix, if the variable holds an
- * absolute path; NULL otherwise (or on ENOMEM, flagged). */
-static char *env_path(struct conf_ctx *x, const char *var, const char *suffix)
-{
-    const char *v = getenv(var);
-    if (v == NULL || v[0] != '/') {
-        return NULL;
-    }
-    size_t n = strlen(v) + strlen(suffix) + 1;
-    char *s = malloc(n);
-    if (s == NULL) {
-        x->oom = true;
-        return NULL;
-    }
-    snprintf(s, n, "%s%s", v, suffix);
-    return s;
-}
-
-/* The home directory: $HOME, else the password database; NULL unknown. */
-static const char *home_dir(void)
-{
-    const char *h = getenv("HOME");
-    if (h != NULL && h[0] == '/') {
-        return h;
-    }
-    struct passwd *pw = getpwuid(geteuid());
-    return pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
-}
-
-/* The default path of a file in the daemon's state directory:
- * /var/lib/shipwatch as root, else $XDG_STATE_HOME/shipwatch or
- * ~/.local/state/shipwatch. NULL when no default exists (reported against
- * key) or on ENOMEM (flagged). */
-static char *state_path(struct conf_ctx *x, const char *name, const char *key, struct conf_mark at)
-{
-    char suffix[64];
-    snprintf(suffix, sizeof(suffix), "/shipwatch/%s", name);
-    char *p;
-    if (geteuid() == 0) {
-        p = malloc(strlen("/var/lib") + strlen(suffix) + 1);
-        if (p != NULL) {
-            sprintf(p, "/var/lib%s", suffix);
-        }
-    } else if ((p = env_path(x, "XDG_STATE_HOME", suffix)) == NULL && !x->oom) {
-        const char *home = home_dir();
-        if (home == NULL) {
-            conf_report(x, at, "%s: not set, and neither XDG_STATE_HOME nor HOME gives a default",
-                        key);
-            return NULL;
-        }
-        size_t n = strlen(home) + strlen("/.local/state") + strlen(suffix) + 1;
-        if ((p = malloc(n)) != NULL) {
-            snprintf(p, n, "%s/.local/state%s", home, suffix);
-        }
-    }
-    if (p == NULL) {
-        x->oom = true;
-    }
-    return p;
-}
-
-/* Fill defaults that depend on the environment and other keys, and check
- * what needs more than one key. */
-static void finish_config(struct conf_ctx *x, const struct conf_state *storage_st,
-                          struct conf_mark top_at)
-{
-    struct config *c = x->c;
-    if (c->daemon.socket == NULL) {
-        /* One default for the daemon and its clients. */
-        if ((c->daemon.socket = ipc_default_socket_path()) == NULL) {
-            x->oom = true;
-        } else if (strlen(c->daemon.socket) > CONFIG_SUN_PATH_MAX) {
-            conf_report(x, top_at,
-                        "daemon.socket: the default %s/shipwatch.sock is too long for a Unix "
-                        "socket; set daemon.socket",
-                        "$XDG_RUNTIME_DIR");
-        }
-    }
-    if (c->storage.driver == NULL) {
-        return; /* out of memory: no default */
-    }
-    if (strcmp(c->storage.driver, "postgres") == 0) {
-        if (c->storage.dsn == NULL && !storage_st[STORAGE_DSN].bad) {
-            struct conf_mark at = storage_st[STORAGE_DSN].seen ? storage_st[STORAGE_DSN].at
-                                  : storage_st[STORAGE_DRIVER].at.line
-                                      ? storage_st[STORAGE_DRIVER].at
-                                      : top_at;
-            conf_report(x, at, "storage: the postgres driver needs dsn");
-        }
-    } else if (c->storage.path == NULL && !storage_st[STORAGE_PATH].bad) {
-        if ((c->storage.path = state_path(x, "history.db", "storage.path", top_at)) == NULL) {
-            return;
-        }
-    }
-    if (c->storage.spool == NULL && !storage_st[STORAGE_SPOOL].bad) {
-        const char *slash = c->storage.path != NULL ? strrchr(c->storage.path, '/') : NULL;
-        if (slash != NULL) {
-            size_t dir = (size_t)(slash - c->storage.path);
-            size_t n = dir + sizeof("/spool");
-            if ((c->storage.spool = malloc(n)) == NULL) {
-                x->oom = true;
-                return;
-            }
-            snprintf(c->storage.spool, n, "%.*s/spool", (int)dir, c->storage.path);
-        } else if ((c->storage.spool = state_path(x, "spool", "storage.spool", top_at)) == NULL) {
-            return;
-        }
-    }
-    if (c->storage.retention_rollups_ms < c->storage.retention_raw_ms) {
-        struct conf_mark at =
-            storage_st[STORAGE_RETENTION].seen ? storage_st[STORAGE_RETENTION].at : top_at;
-        conf_report(x, at, "storage.retention: rollups must be kept at least as long as raw");
-    }
-}
-
-/* Defaults of the cluster keys: this node's name (the host name), and
- * what needs Redis. */
-static void finish_cluster(struct conf_ctx *x, struct conf_mark cluster_at, bool url_bad)
-{
-    struct config *c = x->c;
-    if (c->node_name == NULL) {
-        char host[256];
-        if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0') {
-            snprintf(host, sizeof(host), "shipwatchd");
-        }
-        host[sizeof(host) - 1] = '\0';
-        if ((c->node_name = strdup(host)) == NULL) {
-            x->oom = true;
-            return;
-        }
-    }
-    if (c->cluster != NULL && c->redis.url == NULL && !url_bad) {
-        conf_report(x, cluster_at, "cluster: sharing checks needs redis.url");
-    }
-    for (size_t i = 0; i < c->nchecks; i++) {
-        if (c->checks[i].locations_all && c->cluster == NULL) {
-            conf_report(x, cluster_at,
-                        "checks[%zu].locations: \"all\" needs a cluster (cluster and redis.url)",
-                        i);
-            break;
-        }
-    }
-}
-
-/* Walk the root mapping into x->c. */
-static void parse_root(struct conf_ctx *x, const struct ynode *root)
-{
-    struct config *c = x->c;
-    if (root->type != YN_MAP) {
-        conf_report(x, root->at,
-                    "expected a mapping at the top level (daemon, storage, defaults, "
-                    "apps, checks, notifiers, alerts)");
-        return;
-    }
-    const struct ynode *val[NTOP] = {0};
-    struct conf_mark at[NTOP] = {{0, 0}};
-    for (size_t i = 0; i + 1 < root->n && !x->stop; i += 2) {
-        const struct ynode *k = root->kids[i];
-        if (!conf_visit(x, k->at)) {
-            return;
-        }
-        if (k->type != YN_SCALAR) {
-            conf_report(x, k->at, "top level: keys must be strings");
-            continue;
-        }
-        if (k->len >= 2 && memcmp(k->text, "x-", 2) == 0) {
-            continue; /* extension field: a place for anchors */
-        }
-        size_t t = 0;
-        while (t < NTOP && (strlen(top_keys[t]) != k->len || strcmp(top_keys[t], k->text) != 0)) {
-            t++;
-        }
-        if (t == NTOP) {
-            char kpath[PATH_BUF];
-            conf_path_key(kpath, sizeof(kpath), "", k->text, k->len);
-            conf_report(x, k->at, "%s: unknown key", kpath);
-            continue;
-        }
-        if (at[t].line != 0) {
-            conf_report(x, k->at, "%s: duplicate key (first at line %d)", top_keys[t], at[t].line);
-            continue;
-        }
-        val[t] = root->kids[i + 1];
-        at[t] = k->at;
-    }
-
-    /* Numbers before parsing, strings once parsed: an absent section still
-     * gets its defaults. */
-    struct conf_state st[NROOT][ROOT_MAX_ROWS];
-    memset(st, 0, sizeof(st));
-    for (size_t r = 0; r < NROOT; r++) {
-        conf_rows_defaults(&root_sections[r].rows, c);
-    }
-    for (size_t r = 0; r < NROOT; r++) {
-        const struct root_section *rs = &root_sections[r];
-        parse_section(x, val[rs->top], at[rs->top], top_keys[rs->top], &rs->rows, st[r]);
-    }
-    for (size_t r = 0; r < NROOT && !x->oom; r++) {
-        if (conf_rows_fill(&root_sections[r].rows, c) < 0) {
-            x->oom = true;
-        }
-    }
-    for (size_t r = 0; r < NFIELDS(root_fields); r++) {
-        const struct conf_field *f = &root_fields[r];
-        size_t t = r == ROOT_CLUSTER ? TOP_CLUSTER : TOP_NODE_NAME;
-        if (val[t] != NULL && !x->stop) {
-            conf_parse_value(x, f, val[t], at[t], f->key, c);
-        }
-    }
-    for (size_t l = 0; l < NLISTS && !x->stop; l++) {
-        parse_list(x, list_sections[l].sec, val[list_sections[l].top], at[list_sections[l].top]);
-    }
-    if (!x->stop) {
-        finish_config(x, st[SEC_STORAGE], root->at);
-    }
-    if (!x->stop) {
-        finish_cluster(x, at[TOP_CLUSTER].line ? at[TOP_CLUSTER] : root->at, st[SEC_REDIS][0].bad);
-    }
-}
-
-/* ------------------------------------------------------------ public API */
-
-/* Free a config and everything it owns. NULL is a no-op. */
-void config_free(struct config *c)
-{
-    if (c == NULL) {
-        return;
-    }
-    struct config_priv *pv = (struct config_priv *)c;
-    free(c->path);
-    for (size_t r = 0; r < NROOT; r++) {
-        conf_rows_release(&root_sections[r].rows, c);
-    }
-    conf_rows_release(&(struct conf_rows)CONF_ROWS(root_fields), c);
-    for (size_t l = 0; l < NLISTS; l++) {
-        const struct list_section *sec = list_sections[l].sec;
-        struct conf_rows sets[MAX_SETS] = {sec->rows};
-        size_t nsets = sec->variant_sets != NULL ? sec->variant_sets(sets, MAX_SETS) : 1;
-        char *items = *CONF_AT(c, sec->items_off, char *);
-        size_t n = *CONF_AT(c, sec->count_off, size_t);
-        /* Every set: an item of no known type may hold keys of any. */
-        for (size_t i = 0; i < n; i++) {
-            for (size_t s = 0; s < nsets; s++) {
-                conf_rows_release(&sets[s], items + i * sec->item_size);
-            }
-        }
-        free(items);
-    }
-    free(pv->check_order);
-    free(pv->app_order);
-    free(pv->notifier_order);
-    free(pv);
-}
-
-/* Same as config_load, from a buffer; name is used in messages. */
-int config_load_buffer(const char *name, const char *buf, size_t len, struct config **out,
-                       struct config_errors *errs)
-{
-    *out = NULL;
-    struct conf_ctx x = {.name = name, .buf = buf, .len = len};
-    int rc = 0;
-    if (len > CONFIG_MAX_FILE) {
-        conf_report(&x, (struct conf_mark){0, 0}, "file too large (over 4 MiB)");
-        rc = -EINVAL;
-        goto done;
-    }
-    struct ynode *root = NULL;
-    rc = conf_tree_build(&x, &root);
-    if (rc == 0 && conf_is_null(root)) {
-        conf_report(&x, (struct conf_mark){1, 1},
-                    "empty configuration: expected a mapping with checks");
-        rc = -EINVAL;
-    }
-    if (rc == 0) {
-        x.priv = calloc(1, sizeof(*x.priv));
-        if (x.priv == NULL) {
-            rc = -ENOMEM;
-        } else {
-            x.c = &x.priv->pub;
-            x.c->path = strdup(name);
-            if (x.c->path == NULL) {
-                x.oom = true;
-            }
-            parse_root(&x, root);
-        }
-    }
-    conf_tree_free(&x);
-    if (rc == 0 && x.oom) {
-        rc = -ENOMEM;
-    }
-    if (rc == 0 && x.nerrs > 0) {
-        rc = -EINVAL;
-    }
-    if (rc < 0) {
-        config_free(x.c);
-        x.c = NULL;
-    }
-done:
-    if (rc == -ENOMEM && x.nerrs == 0) {
-        conf_report(&x, (struct conf_mark){0, 0}, "out of memory");
-    }
-    if (conf_errors_move(&x, errs) < 0 && rc == 0) {
-        rc = -ENOMEM;
-    }
-    free(x.errs);
-    if (rc == 0) {
-        *out = x.c;
-    }
-    return rc;
-}
-
-/* Load and validate path (see config.h). */
-int config_load(const char *path, struct config **out, struct config_errors *errs)
-{
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int err = 0;
-    char *buf = NULL;
-    size_t len = 0;
-    if (fd < 0) {
-        err = errno;
-    } else {
-        size_t cap = 64 * 1024;
-        buf = malloc(cap);
-        if (buf == NULL) {
-            err = ENOMEM;
-        }
-        /* Read at most one byte past the limit: enough to know it is over. */
-        while (err == 0 && len <= CONFIG_MAX_FILE) {
-            if (len == cap) {
-                size_t ncap = cap * 2 > CONFIG_MAX_FILE + 1 ? CONFIG_MAX_FILE + 1 : cap * 2;
-                char *nb = realloc(buf, ncap);
-                if (nb == NULL) {
-                    err = ENOMEM;
-                    break;
-                }
-                buf = nb;
-                cap = ncap;
-            }
-            ssize_t r = read(fd, buf + len, cap - len);
-            if (r < 0) {
-                if (errno == EINTR) {
-                    continue;
-                }
-                err = errno;
-            } else if (r == 0) {
-                break;
-            } else {
-                len += (size_t)r;
-            }
-        }
-        close(fd);
-    }
-    if (err != 0) {
-        free(buf);
-        char line[PATH_BUF + 128];
-        snprintf(line, sizeof(line), "%s: cannot read: %s", path, strerror(err));
-        char *m = strdup(line);
-        char **msgs = m ? realloc(errs->msgs, (errs->n + 1) * sizeof(*msgs)) : NULL;
-        if (msgs != NULL) {
-            errs->msgs = msgs;
-            errs->msgs[errs->n++] = m;
-        } else {
-            free(m);
-        }
-        return -err;
-    }
-    int rc = config_load_buffer(path, buf, len, out, errs);
-    free(buf);
-    return rc;
-}
-
-/* Look up a check by name; NULL when absent. */
-const struct conf_check *config_find_check(const struct config *c, const char *name)
-{
-    const struct config_priv *pv = (const struct config_priv *)c;
-    if (c == NULL || name == NULL || pv->check_order == NULL) {
-        return NULL;
-    }
-    ssize_t i = index_find(c->checks, sizeof(*c->checks), KO(name), pv->check_order,
-                           pv->ncheck_order, name);
-    return i < 0 ? NULL : &c->checks[i];
-}
-
-/* Look up an app by name; NULL when absent. */
-const struct conf_app *config_find_app(const struct config *c, const char *name)
-{
-    const struct config_priv *pv = (const struct config_priv *)c;
-    if (c == NULL || name == NULL || pv->app_order == NULL) {
-        return NULL;
-    }
-    ssize_t i =
-        index_find(c->apps, sizeof(*c->apps), AO(name), pv->app_order, pv->napp_order, name);
-    return i < 0 ? NULL : &c->apps[i];
-}

@@ -66,10 +66,6 @@ static const char *v_redis_url(const char *s)
 /* ------------------------------------------------------------- sections */
 
 #define NFIELDS(t) CONF_NROWS(t)
-#define KB(n) ((int64_t)(n)*1024)
-#define MB(n) ((int64_t)(n)*1024 * 1024)
-#define SEC(n) ((int64_t)(n)*1000)
-#define HOUR(n) ((int64_t)(n)*3600 * 1000)
 
 #define CO(m) offsetof(struct config, m)
 
@@ -99,13 +95,13 @@ static const struct conf_field daemon_fields[] = {
     {.key = "drain-timeout",
      .type = CONF_DURATION,
      .off = CO(daemon.drain_timeout_ms),
-     .max = SEC(3600),
+     .max = CONF_SEC(3600),
      .def = CONFIG_DEFAULT_DRAIN_TIMEOUT_MS},
     {.key = "ipc-max-message",
      .type = CONF_SIZE,
      .off = CO(daemon.ipc_max_message),
-     .min = KB(4),
-     .max = MB(64),
+     .min = CONF_KIB(4),
+     .max = CONF_MIB(64),
      .def = CONFIG_DEFAULT_IPC_MAX_MESSAGE},
     {.key = "github-secret",
      .type = CONF_STR,
@@ -123,8 +119,8 @@ static const struct conf_field daemon_fields[] = {
     {.key = "ipc-max-queue",
      .type = CONF_SIZE,
      .off = CO(daemon.ipc_max_queue),
-     .min = KB(64),
-     .max = MB(256),
+     .min = CONF_KIB(64),
+     .max = CONF_MIB(256),
      .def = CONFIG_DEFAULT_IPC_MAX_QUEUE},
 };
 
@@ -134,12 +130,12 @@ static const struct conf_field retention_fields[] = {
     {.key = "raw",
      .type = CONF_DURATION,
      .off = CO(storage.retention_raw_ms),
-     .min = SEC(3600),
+     .min = CONF_SEC(3600),
      .def = CONFIG_DEFAULT_RETENTION_RAW_MS},
     {.key = "rollups",
      .type = CONF_DURATION,
      .off = CO(storage.retention_rollups_ms),
-     .min = SEC(3600),
+     .min = CONF_SEC(3600),
      .def = CONFIG_DEFAULT_RETENTION_ROLLUPS_MS},
 };
 
@@ -186,8 +182,8 @@ static const struct conf_field storage_fields[] = {
     {.key = "spool-max",
      .type = CONF_SIZE,
      .off = CO(storage.spool_max_bytes),
-     .min = MB(1),
-     .max = MB(1024) * 1024,
+     .min = CONF_MIB(1),
+     .max = CONF_MIB(1024) * 1024,
      .def = CONFIG_DEFAULT_SPOOL_MAX_BYTES},
 };
 
@@ -232,7 +228,7 @@ static const struct conf_field verify_fields[] = {
     {.key = "window",
      .type = CONF_DURATION,
      .off = AO(verify_window_ms),
-     .min = SEC(1),
+     .min = CONF_SEC(1),
      .def = CONFIG_DEFAULT_VERIFY_WINDOW_MS},
     {.key = "interval",
      .type = CONF_DURATION,
@@ -242,7 +238,7 @@ static const struct conf_field verify_fields[] = {
     {.key = "start-timeout",
      .type = CONF_DURATION,
      .off = AO(verify_start_timeout_ms),
-     .min = SEC(1),
+     .min = CONF_SEC(1),
      .def = CONFIG_DEFAULT_VERIFY_START_TIMEOUT_MS},
 };
 
@@ -279,7 +275,7 @@ static const struct conf_field http_rows[] = {
      .type = CONF_SIZE,
      .off = KO(max_body_bytes),
      .min = 1,
-     .max = MB(16),
+     .max = CONF_MIB(16),
      .def = CONFIG_DEFAULT_MAX_BODY_BYTES},
 };
 
@@ -305,7 +301,7 @@ static const struct conf_field exec_rows[] = {
      .type = CONF_SIZE,
      .off = KO(max_output_bytes),
      .min = 1,
-     .max = MB(16),
+     .max = CONF_MIB(16),
      .def = CONFIG_DEFAULT_MAX_OUTPUT_BYTES},
 };
 
@@ -316,7 +312,11 @@ static const struct conf_field heartbeat_rows[] = {
      .off = KO(token),
      .valid = conf_valid_token,
      .required = true},
-    {.key = "period", .type = CONF_DURATION, .off = KO(period_ms), .min = SEC(1), .required = true},
+    {.key = "period",
+     .type = CONF_DURATION,
+     .off = KO(period_ms),
+     .min = CONF_SEC(1),
+     .required = true},
     {.key = "grace", .type = CONF_DURATION, .off = KO(grace_ms)},
 };
 
@@ -331,8 +331,9 @@ static const struct conf_field probe_rows[] = {
      .max = 100},
 };
 
-/* One check type: the keys it owns. A new type is one row here (and its
- * rows), plus its checker. */
+/* One check type: the keys it owns. A new type is its enum check_kind
+ * value, its rows and one row here, plus its checker; the rows can live in
+ * its check_<type>.c, declared extern. */
 struct check_kind_rows {
     const char *name;      /* the value of "type:" */
     struct conf_rows rows; /* keys only this type takes */
@@ -363,7 +364,6 @@ static const char *check_kind_name(size_t i)
 static int p_type(struct conf_ctx *x, const struct conf_field *f, const struct ynode *v,
                   struct conf_mark at, const char *path, void *base)
 {
-    (void)f;
     struct conf_check *k = base;
     char *s = NULL;
     int rc = conf_scalar(x, v, at, path, "a string", true, &s);
@@ -458,7 +458,7 @@ static const struct conf_field notifier_fields[] = {
      .type = CONF_DURATION,
      .off = NO(timeout_ms),
      .min = 100,
-     .max = HOUR(1),
+     .max = CONF_HOUR(1),
      .def = CONFIG_DEFAULT_NOTIFY_TIMEOUT_MS},
     {.key = "retry-initial",
      .type = CONF_DURATION,
@@ -473,7 +473,7 @@ static const struct conf_field notifier_fields[] = {
     {.key = "max-age",
      .type = CONF_DURATION,
      .off = NO(max_age_ms),
-     .min = SEC(1),
+     .min = CONF_SEC(1),
      .def = CONFIG_DEFAULT_NOTIFY_MAX_AGE_MS},
 };
 
@@ -545,7 +545,7 @@ static const struct conf_field flapping_fields[] = {
     {.key = "window",
      .type = CONF_DURATION,
      .off = LO(flap_window_ms),
-     .min = SEC(1),
+     .min = CONF_SEC(1),
      .def = CONFIG_DEFAULT_FLAP_WINDOW_MS},
 };
 
@@ -598,8 +598,8 @@ static const struct conf_field maintenance_fields[] = {
     {.key = "duration",
      .type = CONF_DURATION,
      .off = MO(duration_ms),
-     .min = SEC(60),
-     .max = 7 * 24 * HOUR(1),
+     .min = CONF_SEC(60),
+     .max = 7 * 24 * CONF_HOUR(1),
      .required = true},
     {.key = "app", .type = CONF_STR, .off = MO(app), .valid = conf_valid_name},
     {.key = "env", .type = CONF_STR, .off = MO(env), .valid = conf_valid_name},

@@ -19,8 +19,6 @@
 #include "config_yaml.h"
 #include "ipc_client.h"
 
-#define CONFIG_SUN_PATH_MAX 107 /* sizeof(sun_path) - 1 on Linux */
-
 /* A mapping section (daemon, storage, defaults) into the config. */
 static void parse_section(struct conf_ctx *x, const struct ynode *v, struct conf_mark at,
                           const char *key, const struct conf_rows *rows, struct conf_state *st)

@@ -18,8 +18,6 @@
 #include "config_rows.h"
 #include "duration.h"
 
-#define CONFIG_SUN_PATH_MAX 107 /* sizeof(sun_path) - 1 on Linux */
-
 /* True when s holds a byte below 0x20 or 0x7f (tab allowed when tab_ok). */
 static bool has_control(const char *s, bool tab_ok)
 {

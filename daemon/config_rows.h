@@ -81,6 +81,12 @@ struct conf_rows {
 /* The slot at byte offset off of base, as a type *. */
 #define CONF_AT(base, off, type) ((type *)((char *)(base) + (off)))
 
+/* Limits and defaults in rows: sizes in bytes, durations in milliseconds. */
+#define CONF_KIB(n) ((int64_t)(n)*1024)
+#define CONF_MIB(n) ((int64_t)(n)*1024 * 1024)
+#define CONF_SEC(n) ((int64_t)(n)*1000)
+#define CONF_HOUR(n) ((int64_t)(n)*3600 * 1000)
+
 #define CONF_NROWS(a) (sizeof(a) / sizeof((a)[0]))
 #define CONF_ROWS(a)                                                                               \
     {                                                                                              \

@@ -24,8 +24,9 @@
 
 #define CONFIG_MAX_FILE (4 * 1024 * 1024) /* bytes of YAML read at most */
 #define CONFIG_MAX_ERRORS 200
-#define CONFIG_MAX_NAME 128 /* check, app, notifier names */
-#define PATH_BUF 512        /* "checks[12].headers.X-Key" */
+#define CONFIG_MAX_NAME 128     /* check, app, notifier names */
+#define PATH_BUF 512            /* "checks[12].headers.X-Key" */
+#define CONFIG_SUN_PATH_MAX 107 /* sizeof(sun_path) - 1 on Linux */
 
 /* A position in the file, 1-based; line 0 means "nowhere". */
 struct conf_mark {

@@ -496,6 +496,7 @@ static void report_choice(struct conf_ctx *x, const struct conf_field *f, struct
     conf_report(x, at, "%s: unknown %s %s (%s)", path, f->key, conf_quote(q, sizeof(q), s), list);
 }
 
+/* The index of s in f->choices, or -1. */
 static ssize_t choice_find(const struct conf_field *f, const char *s)
 {
     for (size_t i = 0; f->choices[i] != NULL; i++) {

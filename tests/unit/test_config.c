@@ -1628,6 +1628,57 @@ static void test_fingerprint(void **state)
     }
 }
 
+/* The fingerprint of the check named name in c. */
+static uint64_t fingerprint_of(const struct config *c, const char *name)
+{
+    const struct conf_check *k = config_find_check(c, name);
+    assert_non_null(k);
+    return k->fingerprint;
+}
+
+/* depends-on is part of a check's definition: a reload that changes only
+ * the parents of a check counts it as changed (the daemon compares these
+ * fingerprints), and the parents themselves stay unchanged. */
+static void test_fingerprint_depends_on(void **state)
+{
+    static const char head[] = "checks:\n"
+                               "  - {name: db, type: tcp, host: h, port: 1}\n"
+                               "  - {name: cache, type: tcp, host: h, port: 2}\n"
+                               "  - name: web\n"
+                               "    type: http\n"
+                               "    url: http://x/\n";
+    const char *tails[] = {
+        "",
+        "    depends-on: db\n",
+        "    depends-on: [cache]\n",
+        "    depends-on: [db, cache]\n",
+        "    depends-on: [cache, db]\n",
+    };
+    size_t n = sizeof(tails) / sizeof(tails[0]);
+    uint64_t web[sizeof(tails) / sizeof(tails[0])];
+    uint64_t db = 0, cache = 0;
+    for (size_t i = 0; i < n; i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s%s", head, tails[i]);
+        struct config *c = load_ok(buf);
+        web[i] = fingerprint_of(c, "web");
+        if (i == 0) {
+            db = fingerprint_of(c, "db");
+            cache = fingerprint_of(c, "cache");
+        }
+        assert_true(fingerprint_of(c, "db") == db);
+        assert_true(fingerprint_of(c, "cache") == cache);
+        for (size_t j = 0; j < i; j++) {
+            assert_true(web[j] != web[i]);
+        }
+        config_free(c);
+        /* The same text twice: the same fingerprint. */
+        c = load_ok(buf);
+        assert_true(fingerprint_of(c, "web") == web[i]);
+        config_free(c);
+    }
+}
+
 /* --------------------------------------------------------- environment */
 
 /* Expected default paths for the current user; writes 0 on success. */
@@ -1764,6 +1815,7 @@ int main(void)
         cmocka_unit_test(test_billion_laughs),
         cmocka_unit_test(test_node_limit),
         cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_fingerprint_depends_on),
         cmocka_unit_test(test_default_paths),
         cmocka_unit_test(test_free_null),
     };

@@ -546,6 +546,10 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
             next[i]->state_since_ms = old->state_since_ms;
             next[i]->last = old->last;
             next[i]->last_ping_ms = old->last_ping_ms;
+            /* A heartbeat's open runs still end with their finishes. */
+            memcpy(next[i]->hb_runs, old->hb_runs, sizeof(old->hb_runs));
+            next[i]->nhb_runs = old->nhb_runs;
+            memcpy(next[i]->verdict, old->verdict, sizeof(old->verdict));
             changed++;
         }
     }

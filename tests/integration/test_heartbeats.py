@@ -5,6 +5,7 @@ UUID tokens in either case, run ids, the /ping/ alias, a body over 1 MiB,
 a start that never finishes, and lateness judged without fake results."""
 import json
 import re
+import signal
 import subprocess
 import time
 
@@ -208,6 +209,19 @@ class HeartbeatTest(DaemonTest):
         self.wait_state('up', 'quick')
         rows = d.wait_results('quick', 2)
         self.assertGreater(rows[1]['duration_us'], 1000 * 1000)
+
+    def test_reload_keeps_open_runs(self):
+        d = self.start()
+        self.assertEqual(self.ping('/hb/%s/start?rid=%s' % (UUID, RID_A))[0], 200)
+        time.sleep(0.3)
+        # A changed definition (a longer grace) keeps the run open.
+        d.write_config(d.config_text().replace('grace: 1h', 'grace: 2h'))
+        d.send_signal(signal.SIGHUP)
+        wait_until(lambda: d.events('reload'), what='a reload event')
+        self.assertIn('1 changed', d.events('reload')[-1][4])
+        self.assertEqual(self.ping('/hb/%s?rid=%s' % (UUID, RID_A))[0], 200)
+        rows = d.wait_results('backup', 1)
+        self.assertGreaterEqual(rows[0]['duration_us'], 300 * 1000)
 
     def test_lateness_writes_no_results(self):
         d = self.start()

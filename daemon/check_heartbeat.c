@@ -33,6 +33,7 @@ static int64_t max_runtime_ms(const struct conf_check *conf)
     return conf->grace_ms > 0 ? conf->grace_ms : conf->period_ms;
 }
 
+/* The judging timer is closed: end the run. */
 static void on_closed(uv_handle_t *h)
 {
     struct hb_run *hb = h->data;
@@ -62,6 +63,7 @@ static struct check_hb_run *overdue_run(struct check *c, int64_t now, int64_t ma
     return NULL;
 }
 
+/* Judge lateness and overdue runs: a verdict at most, never a result. */
 static void on_judge(uv_timer_t *t)
 {
     struct hb_run *hb = t->data;

@@ -833,7 +833,9 @@ static void summarize(const struct check *c, enum kind k, const struct route *rt
                       size_t len)
 {
     const struct result *r = &c->last;
-    const char *detail = r->failed_condition[0] ? r->failed_condition : r->error;
+    const char *detail = c->verdict[0]              ? c->verdict
+                         : r->failed_condition[0] ? r->failed_condition
+                                                  : r->error;
     switch (k) {
     case K_DOWN:
         snprintf(buf, len, "%s is down%s%s", c->conf->name, detail[0] ? ": " : "", detail);

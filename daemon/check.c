@@ -154,10 +154,11 @@ void check_run_finish(struct check_run *run)
     void *on_end_arg = run->on_end_arg;
     struct result r;
     bool cancelled = run->cancelled;
+    bool no_result = run->no_result;
 
     run->result.duration_us = (int64_t)((uv_hrtime() - run->started_ns) / 1000);
     /* A removed check's conf belongs to a freed configuration: not read. */
-    if (!cancelled && !c->removed && run->result.outcome == STATE_UP) {
+    if (!cancelled && !no_result && !c->removed && run->result.outcome == STATE_UP) {
         /* [DEPLOY].version: the app-env's last succeeded deploy. */
         if (env->deploy_version != NULL) {
             run->facts.deploy_version = env->deploy_version(env->arg, c->conf->app, c->conf->env);
@@ -171,7 +172,7 @@ void check_run_finish(struct check_run *run)
     free(run->body);
     free(run);
 
-    if (!cancelled && !c->removed && env->on_result != NULL) {
+    if (!cancelled && !no_result && !c->removed && env->on_result != NULL) {
         env->on_result(env->arg, c, &r);
     }
     /* The scheduler's on_end frees c when a reload removed it meanwhile. */

@@ -7,7 +7,8 @@
  * loop with a fake clock. The checker does its work on env->loop and calls
  * check_run_finish() exactly once, always from a loop callback (never from
  * inside start). check_run_finish() evaluates the conditions, settles the
- * outcome, hands the result to env->on_result and then tells whoever
+ * outcome, hands the result to env->on_result (unless the run set
+ * no_result: a judgement, not a run) and then tells whoever
  * started the run (on_end) that it is over.
  *
  * A checker copies what it needs from check->conf in start(): a reload may
@@ -31,6 +32,7 @@ struct daemon;
 struct check;
 struct alert_check;
 struct curlm;
+struct check_ping;
 
 /* A check's state, and also a single result's outcome. The numeric values
  * are stored in the database and exported as shipwatch_check_state. */
@@ -80,6 +82,15 @@ struct check_env {
     /* A finished run's result; not called for a cancelled run or a check a
      * reload removed. r is valid for the call only. */
     void (*on_result)(void *arg, struct check *c, const struct result *r);
+    /* A state a checker judged without a run of its own (a heartbeat whose
+     * ping is late or whose started run is overdue): a state change with
+     * its reason, never a result, so nothing is counted or stored as one.
+     * reason is valid for the call only. May be NULL. */
+    void (*on_verdict)(void *arg, struct check *c, enum check_state state, const char *reason);
+    /* A heartbeat ping worth keeping beyond its result: a log ping, or one
+     * with a body (already cut to the check's body limit). p is valid for
+     * the call only. May be NULL. */
+    void (*on_ping)(void *arg, struct check *c, const struct check_ping *p);
     /* [DEPLOY].version: the version last deployed with success to app/env
      * (either may be NULL), or NULL. The callback may be NULL. */
     const char *(*deploy_version)(void *arg, const char *app, const char *env);
@@ -111,6 +122,9 @@ struct check_run {
     void *priv;                         /* the checker's own state */
     bool cancelled;                     /* set by the scheduler before it calls
                                            type->cancel; the result is dropped */
+    bool no_result;                     /* the run judged without a result (a
+                                           heartbeat's lateness): on_result is
+                                           not called */
 };
 
 struct check_type {
@@ -153,6 +167,45 @@ struct check_location {
     int64_t heard_ms;                   /* loop time (uv_now) it was last heard */
 };
 
+/* Heartbeats, as Healthchecks.io's ping API has them: a run id is a UUID
+ * in its canonical text (36 characters); the first bytes of a ping's body
+ * are kept; a start and its finish more than 72 hours apart are not paired;
+ * a started run goes overdue after max-runtime (until config.c has the key:
+ * grace, or the period when there is no grace). */
+#define CHECK_HB_RID_LEN 36
+#define CHECK_HB_RUNS_MAX 16
+#define CHECK_HB_BODY_MAX (10 * 1024)   /* default of the body kept */
+#define CHECK_HB_PAIR_MAX_MS (72LL * 3600 * 1000)
+#define CHECK_HB_TOKEN_MAX 128
+
+/* One started heartbeat run, waiting for its finish. */
+struct check_hb_run {
+    char rid[CHECK_HB_RID_LEN + 1];     /* lower case; "" for a start without one */
+    int64_t started_ms;                 /* by the env's clock */
+    bool overdue;                       /* reported overdue already */
+};
+
+/* What a heartbeat ping says: GET|POST /hb/TOKEN[/KIND][?rid=UUID]. */
+enum check_ping_kind {
+    CHECK_PING_SUCCESS,                 /* /hb/TOKEN, or exit status 0 */
+    CHECK_PING_START,                   /* /hb/TOKEN/start */
+    CHECK_PING_FAIL,                    /* /hb/TOKEN/fail, or exit status 1-255 */
+    CHECK_PING_LOG,                     /* /hb/TOKEN/log: recorded, changes nothing */
+};
+
+/* One ping, as the HTTP side read it. */
+struct check_ping {
+    char token[CHECK_HB_TOKEN_MAX + 1];
+    enum check_ping_kind kind;
+    int exit_status;                    /* 0-255 from /hb/TOKEN/N; -1 none */
+    char rid[CHECK_HB_RID_LEN + 1];     /* run id, lower case; "" none */
+    const char *body;                   /* not owned; NULL or body_len bytes */
+    size_t body_len;                    /* bytes kept of the body */
+    size_t body_total;                  /* bytes the client sent */
+    int64_t duration_us;                /* set by check_heartbeat_ping: the run's
+                                           duration when paired; -1 none */
+};
+
 /* A configured check and its live state. */
 struct check {
     const struct conf_check *conf;      /* owned by the daemon's config */
@@ -166,9 +219,15 @@ struct check {
     int ok_streak;                      /* consecutive good results */
     struct result last;                 /* last result; started_ms 0 when none */
     int64_t state_since_ms;             /* when state last changed */
-    int64_t last_ping_ms;               /* heartbeat: last ping; 0 never */
+    char verdict[RESULT_ERROR_MAX];     /* why the state was last judged without
+                                           a result (a heartbeat's late ping or
+                                           overdue run); "" once a result came */
+    int64_t last_ping_ms;               /* heartbeat: last success or failure
+                                           ping; 0 never */
     int64_t heartbeat_since_ms;         /* heartbeat: when watching began */
-    int64_t heartbeat_started_ms;       /* heartbeat: last "start"; 0 none */
+    struct check_hb_run hb_runs[CHECK_HB_RUNS_MAX];  /* heartbeat: runs started
+                                           and not finished yet, oldest first */
+    size_t nhb_runs;
 
     bool paused;
     bool removed;                       /* dropped by a reload while its run was
@@ -240,10 +299,21 @@ void check_run_finish(struct check_run *run);
  * The comparison takes the same time for every check. */
 struct check *check_heartbeat_find(struct check *const *checks, size_t n, const char *token);
 
-/* Record a ping on heartbeat check c (the /hb route and tests call it):
- * kind is "ping", "start" or "fail"; a ping or a fail is a result handed to
- * env->on_result at once, stamped with env's clock. 0, or -EINVAL for
- * another kind. */
-int check_heartbeat_ping(const struct check_env *env, struct check *c, const char *kind);
+/* Parse a ping's path after /hb/ ("TOKEN", "TOKEN/start", "TOKEN/fail",
+ * "TOKEN/log", "TOKEN/0".."TOKEN/255", each with an optional trailing
+ * slash) and its query string (rid=UUID; other parameters are ignored)
+ * into *out, body unset. 0; -ENOENT when the path is no ping URL (404);
+ * -EINVAL for an exit status over 255 or a rid that is no UUID (400), with
+ * the reason in why (len > 0). */
+int check_ping_parse(const char *path, const char *query, struct check_ping *out, char *why,
+                     size_t len);
+
+/* Record ping p on heartbeat check c (the /hb route and tests call it),
+ * stamped with env's clock: a success or a failure is a result handed to
+ * env->on_result at once, with its run's duration when a start is paired
+ * with it (by rid); a start opens a run; a log changes nothing. A log ping,
+ * or one with a body, goes to env->on_ping as well. p->duration_us is set.
+ * 0, or -EINVAL for an unknown kind. */
+int check_heartbeat_ping(const struct check_env *env, struct check *c, struct check_ping *p);
 
 #endif

@@ -322,6 +322,7 @@ void daemon_on_peer_event(struct daemon *d, const char *node, const struct event
 /* A finished result: state machine, store, event on change. */
 void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
 {
+    c->verdict[0] = '\0';
     if (c->conf->locations_all) {
         on_location_result(d, c, r);
         return;
@@ -336,6 +337,83 @@ void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
         emit_state_change(d, c, from, r);
     }
     alert_on_result(d, c, r, changed, from);
+}
+
+/* A state judged without a run (check_env.on_verdict: a heartbeat's late
+ * ping or overdue run): the state changes, the event says why and alerts
+ * follow, but no result is counted or stored, so history, results_total
+ * and the duration histogram hold only real runs and pings. */
+static void on_check_verdict(void *arg, struct check *c, enum check_state state,
+                             const char *reason)
+{
+    struct daemon *d = arg;
+    if (c->removed || c->state == state) {
+        return;
+    }
+    enum check_state from = c->state;
+    struct result why = {.started_ms = check_env_now_ms(&d->check_env),
+                         .outcome = state,
+                         .status = -1};
+    snprintf(why.error, sizeof(why.error), "%s", reason);
+    snprintf(c->verdict, sizeof(c->verdict), "%s", reason);
+    c->state = state;
+    c->state_since_ms = why.started_ms;
+    c->ok_streak = 0;
+    emit_state_change(d, c, from, &why);
+    alert_on_result(d, c, &why, true, from);
+}
+
+/* A heartbeat ping kept as a "heartbeat" event (check_env.on_ping): a log
+ * ping, or the first bytes of the body a job sent, with its run id. */
+static void on_check_ping(void *arg, struct check *c, const struct check_ping *p)
+{
+    static const char *const kinds[] = {
+        [CHECK_PING_SUCCESS] = "success",
+        [CHECK_PING_START] = "start",
+        [CHECK_PING_FAIL] = "fail",
+        [CHECK_PING_LOG] = "log",
+    };
+    struct daemon *d = arg;
+    const char *kind = kinds[p->kind];
+    json_t *o = json_pack("{s:s, s:I, s:b}", "kind", kind, "body_bytes",
+                          (json_int_t)p->body_total, "truncated", p->body_len < p->body_total);
+    if (o == NULL) {
+        return;
+    }
+    if (p->exit_status >= 0) {
+        json_object_set_new(o, "exit_status", json_integer(p->exit_status));
+    }
+    if (p->rid[0] != '\0') {
+        json_object_set_new(o, "rid", json_string(p->rid));
+    }
+    if (p->duration_us >= 0) {
+        json_object_set_new(o, "duration_us", json_integer(p->duration_us));
+    }
+    /* Text only, as Healthchecks.io keeps it; the cut may have split the
+     * last character. */
+    json_t *body = NULL;
+    for (size_t cut = 0; body == NULL && cut < 4 && cut <= p->body_len && p->body_len > 0; cut++) {
+        body = json_stringn(p->body, p->body_len - cut);
+    }
+    if (body != NULL) {
+        json_object_set_new(o, "body", body);
+    }
+    char *data = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s: %s ping, %zu bytes of body%s", c->conf->name, kind,
+             p->body_total, p->body_len < p->body_total ? " (cut)" : "");
+    struct event ev = {
+        .ts_ms = check_env_now_ms(&d->check_env),
+        .type = "heartbeat",
+        .check = c->conf->name,
+        .app = c->conf->app,
+        .env = c->conf->env,
+        .message = msg,
+        .data = data,
+    };
+    daemon_emit_event(d, &ev);
+    free(data);
 }
 
 /* Restore one stored state onto the check of that name, if it still exists. */
@@ -468,6 +546,10 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
             next[i]->state_since_ms = old->state_since_ms;
             next[i]->last = old->last;
             next[i]->last_ping_ms = old->last_ping_ms;
+            /* A heartbeat's open runs still end with their finishes. */
+            memcpy(next[i]->hb_runs, old->hb_runs, sizeof(old->hb_runs));
+            next[i]->nhb_runs = old->nhb_runs;
+            memcpy(next[i]->verdict, old->verdict, sizeof(old->verdict));
             changed++;
         }
     }
@@ -655,6 +737,8 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
                                       .curlm = d->curlm,
                                       .clock = &wall_clock,
                                       .on_result = on_check_result,
+                                      .on_verdict = on_check_verdict,
+                                      .on_ping = on_check_ping,
                                       .deploy_version = last_deploy_version,
                                       .arg = d};
     d->sched = sched_create(loop, &d->check_env, conf->daemon.max_concurrency);

@@ -71,6 +71,8 @@ struct hconn {
     bool hdr_set[H_COUNT];
     char *body;
     size_t body_len, body_cap;
+    size_t body_keep;           /* > 0: the route keeps this much, drops the rest */
+    size_t body_seen;           /* bytes of body received, dropped ones too */
     bool sized;                 /* had a Content-Length or was chunked */
     bool too_big;               /* a limit was passed: answer then close */
     int too_big_status;
@@ -209,6 +211,8 @@ static void reset_request(struct hconn *c)
     c->field_len = 0;
     memset(c->hdr_set, 0, sizeof(c->hdr_set));
     c->body_len = 0;
+    c->body_keep = 0;
+    c->body_seen = 0;
     c->too_big = false;
 }
 
@@ -450,34 +454,39 @@ static void route_metrics(struct hconn *c, const char *rest)
                   s->metrics->buf.len, NULL, s->metrics);
 }
 
-/* /hb/TOKEN, /hb/TOKEN/start, /hb/TOKEN/fail */
+/* A heartbeat, as Healthchecks.io's ping API has it: /hb/TOKEN (or
+ * /ping/TOKEN), then /start, /fail, /log or /0../255, a trailing slash and
+ * ?rid=UUID allowed. The body is kept cut to CHECK_HB_BODY_MAX (say so in
+ * Ping-Body-Limit); a longer one is read and dropped, never refused. */
 static void route_heartbeat(struct hconn *c, const char *rest)
 {
-    char token[256];
-    const char *slash = strchr(rest, '/');
-    const char *kind = "ping";
-    size_t n = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
-    if (slash != NULL) {
-        kind = slash + 1;
-        if (strcmp(kind, "start") != 0 && strcmp(kind, "fail") != 0) {
-            respond_error(c, 404, NULL, "no such route: expected /hb/TOKEN, /hb/TOKEN/start or "
-                                        "/hb/TOKEN/fail");
-            return;
-        }
-    }
-    if (n == 0 || n >= sizeof(token)) {
-        respond_error(c, 404, NULL, "no heartbeat check has that token");
+    /* route() ended the path at the '?': the query follows that NUL. */
+    size_t plen = strlen(c->url);
+    const char *query = plen < c->url_len ? c->url + plen + 1 : "";
+    struct check_ping p;
+    char why[160];
+    int rc = check_ping_parse(rest, query, &p, why, sizeof(why));
+    if (rc == -EINVAL) {
+        respond_error(c, 400, NULL, "%s", why);
         return;
     }
-    memcpy(token, rest, n);
-    token[n] = '\0';
+    if (rc < 0) {
+        respond_error(c, 404, NULL, "no such route: expected /hb/TOKEN, then nothing, /start, "
+                                    "/fail, /log or an exit status 0-255");
+        return;
+    }
+    p.body = c->body;
+    p.body_len = c->body_len;
+    p.body_total = c->body_seen;
     struct daemon *d = c->srv->d;
-    struct check *hb = check_heartbeat_find(d->checks, d->nchecks, token);
-    if (hb == NULL || check_heartbeat_ping(&d->check_env, hb, kind) < 0) {
+    struct check *hb = check_heartbeat_find(d->checks, d->nchecks, p.token);
+    if (hb == NULL || check_heartbeat_ping(&d->check_env, hb, &p) < 0) {
         respond_error(c, 404, NULL, "no heartbeat check has that token");
         return;
     }
-    respond(c, 200, "text/plain; charset=utf-8", "OK\n", 3, NULL);
+    char limit[64];
+    snprintf(limit, sizeof(limit), "Ping-Body-Limit: %d\r\n", CHECK_HB_BODY_MAX);
+    respond(c, 200, "text/plain; charset=utf-8", "OK\n", 3, limit);
 }
 
 /* Constant-time comparison of two strings. */
@@ -944,6 +953,8 @@ struct route {
     const char *wrong_method;   /* text of the 405 */
     const char *body;           /* takes a body: text of the 411 without a
                                    Content-Length (or chunks); NULL: no body */
+    size_t body_keep;           /* > 0: a body is cut to this many bytes,
+                                   never refused for its size */
     enum route_auth auth;
     void (*handler)(struct hconn *c, const char *rest);
 };
@@ -970,6 +981,14 @@ static const struct route routes[] = {
      .methods = METHOD(HTTP_GET) | METHOD(HTTP_POST) | METHOD(HTTP_HEAD),
      .allow = "GET, POST, HEAD",
      .wrong_method = "heartbeats take GET or POST",
+     .body_keep = CHECK_HB_BODY_MAX,
+     .handler = route_heartbeat},
+    {.path = "/ping/",          /* Healthchecks.io's own path */
+     .prefix = true,
+     .methods = METHOD(HTTP_GET) | METHOD(HTTP_POST) | METHOD(HTTP_HEAD),
+     .allow = "GET, POST, HEAD",
+     .wrong_method = "heartbeats take GET or POST",
+     .body_keep = CHECK_HB_BODY_MAX,
      .handler = route_heartbeat},
     {.path = "/api/v1/deploys",
      .methods = METHOD(HTTP_POST),
@@ -1135,7 +1154,9 @@ static int on_headers_complete(http_parser *p)
     arm(c, HTTP_BODY_TIMEOUT_MS);
     bool chunked = (p->flags & F_CHUNKED) != 0;
     bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
-    if (has_length && p->content_length > HTTP_MAX_BODY_BYTES) {
+    const struct route *r = route_find(c->url);
+    c->body_keep = r != NULL ? r->body_keep : 0;
+    if (has_length && p->content_length > HTTP_MAX_BODY_BYTES && c->body_keep == 0) {
         c->too_big = true;
         c->too_big_status = 413;
         return -1;   /* 1 would mean "no body" to http-parser */
@@ -1147,6 +1168,10 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct hconn *c = of(p);
+    c->body_seen += n;
+    if (c->body_keep > 0 && c->body_len + n > c->body_keep) {
+        n = c->body_keep - c->body_len;     /* the rest is read and dropped */
+    }
     if (c->body_len + n > HTTP_MAX_BODY_BYTES) {
         c->too_big = true;
         c->too_big_status = 413;

@@ -1,5 +1,6 @@
 /* harness_checks.c - a check_env on a private loop that collects results. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "curlm.h"
@@ -13,6 +14,37 @@ static void collect(void *arg, struct check *c, const struct result *r)
         h->results[h->nresults] = (struct harness_result){.check = c, .result = *r};
     }
     h->nresults++;
+}
+
+/* check_env.on_verdict: keep it and move the state, as the daemon does. */
+static void collect_verdict(void *arg, struct check *c, enum check_state state,
+                            const char *reason)
+{
+    struct harness_checks *h = arg;
+    if (h->nverdicts < HARNESS_RESULTS_MAX) {
+        struct harness_verdict *v = &h->verdicts[h->nverdicts];
+        v->check = c;
+        v->state = state;
+        snprintf(v->reason, sizeof(v->reason), "%s", reason);
+    }
+    h->nverdicts++;
+    c->state = state;
+}
+
+/* check_env.on_ping: keep a copy of the last. */
+static void collect_ping(void *arg, struct check *c, const struct check_ping *p)
+{
+    struct harness_checks *h = arg;
+    struct harness_ping *hp = &h->last_ping;
+    hp->check = c;
+    hp->ping = *p;
+    size_t n = p->body_len < HARNESS_PING_BODY_MAX ? p->body_len : HARNESS_PING_BODY_MAX;
+    if (n > 0) {
+        memcpy(hp->body, p->body, n);
+    }
+    hp->body[n] = '\0';
+    hp->ping.body = hp->body;
+    h->npings++;
 }
 
 /* check_env.deploy_version: the test's answer. */
@@ -48,6 +80,8 @@ int harness_checks_init(struct harness_checks *h, int64_t now_ms)
         .curlm = h->curlm,
         .clock = &h->clock.clock,
         .on_result = collect,
+        .on_verdict = collect_verdict,
+        .on_ping = collect_ping,
         .deploy_version = deploy_version,
         .arg = h,
     };
@@ -93,6 +127,30 @@ const struct result *harness_checks_run(struct harness_checks *h, struct check *
         return NULL;
     }
     return &h->results[h->nresults - 1].result;
+}
+
+/* Run c once for a judgement and wait for it. */
+int harness_checks_judge(struct harness_checks *h, struct check *c, int64_t deadline_ms)
+{
+    size_t results_before = h->nresults;
+    struct wait_end w = {.h = h, .ended = h->ended + 1};
+    uv_update_time(&h->loop);
+    if (check_run_start(c, &h->env, on_end, h) < 0) {
+        return -1;
+    }
+    if (!harness_run_until(&h->loop, run_ended, &w, deadline_ms)) {
+        return -1;
+    }
+    return (int)(h->nresults - results_before);
+}
+
+/* The last verdict collected. */
+const struct harness_verdict *harness_checks_last_verdict(const struct harness_checks *h)
+{
+    if (h->nverdicts == 0 || h->nverdicts > HARNESS_RESULTS_MAX) {
+        return NULL;
+    }
+    return &h->verdicts[h->nverdicts - 1];
 }
 
 /* The last result collected. */

@@ -23,6 +23,22 @@ struct harness_result {
     struct result result;
 };
 
+/* A state a checker judged without a result (env's on_verdict). */
+struct harness_verdict {
+    struct check *check;
+    enum check_state state;
+    char reason[RESULT_ERROR_MAX];
+};
+
+#define HARNESS_PING_BODY_MAX 256
+
+/* A ping handed to env's on_ping: a copy, body cut to what fits. */
+struct harness_ping {
+    struct check *check;
+    struct check_ping ping;             /* ping.body points at body below */
+    char body[HARNESS_PING_BODY_MAX + 1];
+};
+
 struct harness_checks {
     uv_loop_t loop;
     struct curlm *curlm;
@@ -34,6 +50,11 @@ struct harness_checks {
     size_t ended;                       /* runs ended (their on_end) */
     const char *deploy_version;         /* the answer to [DEPLOY].version,
                                            NULL unknown */
+    struct harness_verdict verdicts[HARNESS_RESULTS_MAX];
+    size_t nverdicts;                   /* verdicts received; each also sets
+                                           the check's state, as the daemon does */
+    struct harness_ping last_ping;      /* the last ping on_ping saw */
+    size_t npings;                      /* pings on_ping saw */
 };
 
 /* Start the loop, the curl engine and the clock (at now_ms) and fill env.
@@ -49,6 +70,14 @@ int harness_checks_finish(struct harness_checks *h);
  * its result was dropped (a cancelled run). */
 const struct result *harness_checks_run(struct harness_checks *h, struct check *c,
                                         int64_t deadline_ms);
+
+/* Run c once for a judgement only (a heartbeat's scheduled run) and wait
+ * at most deadline_ms for it to end: the number of results the run handed
+ * on (0 for a judgement), or -1 when it did not end in time. */
+int harness_checks_judge(struct harness_checks *h, struct check *c, int64_t deadline_ms);
+
+/* The last verdict collected, or NULL. */
+const struct harness_verdict *harness_checks_last_verdict(const struct harness_checks *h);
 
 /* The last result collected, or NULL. */
 const struct result *harness_checks_last(const struct harness_checks *h);

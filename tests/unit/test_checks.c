@@ -352,33 +352,64 @@ static void cancelled_run_is_dropped(void **state)
 
 /* --- heartbeat --- */
 
-static void heartbeat_lateness_on_the_fake_clock(void **state)
+/* Ping c with url (the path after /hb/, then an optional ?query) and body. */
+static int ping(struct fixture *f, struct check *c, const char *url, const char *body)
+{
+    char path[256], why[160];
+    snprintf(path, sizeof(path), "%s", url);
+    char *q = strchr(path, '?');
+    if (q != NULL) {
+        *q++ = '\0';
+    }
+    struct check_ping p;
+    int rc = check_ping_parse(path, q != NULL ? q : "", &p, why, sizeof(why));
+    if (rc < 0) {
+        return rc;
+    }
+    p.body = body;
+    p.body_len = p.body_total = body != NULL ? strlen(body) : 0;
+    return check_heartbeat_ping(&f->h.env, c, &p);
+}
+
+static void heartbeat_lateness_is_a_verdict_not_a_result(void **state)
 {
     struct fixture *f = *state;
     load(f,
          "checks:\n  - {name: cron, type: heartbeat, token: tok-1, period: 60s, grace: 30s}\n");
     struct check *c = check_named(f, "cron");
-    /* The first run starts the watch: not late yet. */
-    assert_int_equal(run(f, "cron")->outcome, STATE_UP);
+    /* The first run starts the watch: not late yet, and no result. */
+    assert_int_equal(harness_checks_judge(&f->h, c, DEADLINE_MS), 0);
     assert_int_equal(c->heartbeat_since_ms, T0_MS);
     harness_clock_advance(&f->h.clock, 90 * 1000);
-    assert_int_equal(run(f, "cron")->outcome, STATE_UP);
+    assert_int_equal(harness_checks_judge(&f->h, c, DEADLINE_MS), 0);
+    assert_int_equal(f->h.nverdicts, 0);
     harness_clock_advance(&f->h.clock, 1000);
-    const struct result *r = run(f, "cron");
-    assert_int_equal(r->outcome, STATE_DOWN);
-    assert_string_equal(r->error, "no ping for 1m31s (period 1m, grace 30s)");
+    /* Late: the check goes down by a verdict, with its reason; no result. */
+    assert_int_equal(harness_checks_judge(&f->h, c, DEADLINE_MS), 0);
+    const struct harness_verdict *v = harness_checks_last_verdict(&f->h);
+    assert_non_null(v);
+    assert_int_equal(v->state, STATE_DOWN);
+    assert_string_equal(v->reason, "no ping for 1m31s (period 1m, grace 30s)");
+    /* Still late: judged once, not again. */
+    harness_clock_advance(&f->h.clock, 10 * 1000);
+    assert_int_equal(harness_checks_judge(&f->h, c, DEADLINE_MS), 0);
+    assert_int_equal(f->h.nverdicts, 1);
+    assert_int_equal(f->h.nresults, 0);
     /* A ping is an up result at once, and restarts the wait. */
-    size_t before = f->h.nresults;
-    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "ping"), 0);
-    assert_int_equal(f->h.nresults, before + 1);
-    r = harness_checks_last(&f->h);
+    assert_int_equal(ping(f, c, "tok-1", NULL), 0);
+    assert_int_equal(f->h.nresults, 1);
+    const struct result *r = harness_checks_last(&f->h);
     assert_int_equal(r->outcome, STATE_UP);
-    assert_int_equal(r->started_ms, T0_MS + 91 * 1000);
-    assert_int_equal(c->last_ping_ms, T0_MS + 91 * 1000);
-    harness_clock_advance(&f->h.clock, 60 * 1000);
-    assert_int_equal(run(f, "cron")->outcome, STATE_UP);
-    harness_clock_advance(&f->h.clock, 31 * 1000);
-    assert_int_equal(run(f, "cron")->outcome, STATE_DOWN);
+    assert_int_equal(r->started_ms, T0_MS + 101 * 1000);
+    assert_int_equal(c->last_ping_ms, T0_MS + 101 * 1000);
+    c->state = STATE_UP;
+    harness_clock_advance(&f->h.clock, 90 * 1000);
+    assert_int_equal(harness_checks_judge(&f->h, c, DEADLINE_MS), 0);
+    assert_int_equal(f->h.nverdicts, 1);
+    harness_clock_advance(&f->h.clock, 1000);
+    assert_int_equal(harness_checks_judge(&f->h, c, DEADLINE_MS), 0);
+    assert_int_equal(f->h.nverdicts, 2);
+    assert_int_equal(f->h.nresults, 1);
 }
 
 static void heartbeat_ping_kinds(void **state)
@@ -387,24 +418,204 @@ static void heartbeat_ping_kinds(void **state)
     load(f, "checks:\n  - {name: job, type: heartbeat, token: tok-2, period: 1h, grace: 5m}\n");
     struct check *c = check_named(f, "job");
     /* "start" records no result; the next ping carries the job's duration. */
-    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "start"), 0);
+    assert_int_equal(ping(f, c, "tok-2/start", NULL), 0);
     assert_int_equal(f->h.nresults, 0);
     harness_clock_advance(&f->h.clock, 5000);
-    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "ping"), 0);
+    assert_int_equal(ping(f, c, "tok-2", NULL), 0);
     const struct result *r = harness_checks_last(&f->h);
     assert_non_null(r);
     assert_int_equal(r->outcome, STATE_UP);
     assert_int_equal(r->duration_us, 5000 * 1000);
-    assert_int_equal(c->heartbeat_started_ms, 0);
+    assert_int_equal(r->status, -1);
+    assert_int_equal(c->nhb_runs, 0);
     /* "fail" is a down result. */
-    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "fail"), 0);
+    assert_int_equal(ping(f, c, "tok-2/fail", NULL), 0);
     r = harness_checks_last(&f->h);
     assert_int_equal(r->outcome, STATE_DOWN);
     assert_string_equal(r->error, "job reported failure");
     assert_int_equal(r->duration_us, 0);
-    /* Anything else is refused and records nothing. */
-    assert_int_equal(check_heartbeat_ping(&f->h.env, c, "bogus"), -EINVAL);
+    /* "log" records the ping and changes nothing. */
+    size_t pings = f->h.npings;
+    assert_int_equal(ping(f, c, "tok-2/log", "disk 91% full"), 0);
     assert_int_equal(f->h.nresults, 2);
+    assert_int_equal(f->h.npings, pings + 1);
+    assert_int_equal(f->h.last_ping.ping.kind, CHECK_PING_LOG);
+    assert_string_equal(f->h.last_ping.body, "disk 91% full");
+    /* Anything else is no ping URL and records nothing. */
+    assert_int_equal(ping(f, c, "tok-2/bogus", NULL), -ENOENT);
+    assert_int_equal(ping(f, c, "tok-2/-1", NULL), -ENOENT);
+    assert_int_equal(ping(f, c, "tok-2/fail/x", NULL), -ENOENT);
+    assert_int_equal(ping(f, c, "tok-2//", NULL), -ENOENT);
+    assert_int_equal(ping(f, c, "/start", NULL), -ENOENT);
+    assert_int_equal(f->h.nresults, 2);
+}
+
+static void heartbeat_exit_status_pings(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n  - {name: job, type: heartbeat, token: tok-3, period: 1h}\n");
+    struct check *c = check_named(f, "job");
+    /* 0 is a success, anything else a failure; the code is the status. */
+    assert_int_equal(ping(f, c, "tok-3/0", NULL), 0);
+    const struct result *r = harness_checks_last(&f->h);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_int_equal(r->status, 0);
+    assert_string_equal(r->error, "");
+    assert_int_equal(ping(f, c, "tok-3/1", NULL), 0);
+    r = harness_checks_last(&f->h);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_int_equal(r->status, 1);
+    assert_string_equal(r->error, "exit status 1");
+    assert_int_equal(ping(f, c, "tok-3/255/", NULL), 0);
+    r = harness_checks_last(&f->h);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_int_equal(r->status, 255);
+    /* Past 255 the URL is refused (400), as Healthchecks.io does. */
+    assert_int_equal(ping(f, c, "tok-3/256", NULL), -EINVAL);
+    assert_int_equal(ping(f, c, "tok-3/99999999999999999999", NULL), -EINVAL);
+    assert_int_equal(f->h.nresults, 3);
+    /* A trailing slash is the same ping. */
+    assert_int_equal(ping(f, c, "tok-3/", NULL), 0);
+    assert_int_equal(harness_checks_last(&f->h)->outcome, STATE_UP);
+    assert_int_equal(ping(f, c, "tok-3/fail/", NULL), 0);
+    assert_int_equal(harness_checks_last(&f->h)->outcome, STATE_DOWN);
+    /* The body is the result's message, on one line. */
+    assert_int_equal(ping(f, c, "tok-3/2", "rsync: error\nconnection reset\n"), 0);
+    assert_string_equal(harness_checks_last(&f->h)->error,
+                        "exit status 2: rsync: error connection reset");
+    assert_int_equal(ping(f, c, "tok-3", "copied 3 files"), 0);
+    assert_string_equal(harness_checks_last(&f->h)->error, "copied 3 files");
+}
+
+#define RID_A "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+#define RID_B "11111111-2222-4333-8444-555555555555"
+
+static void heartbeat_run_ids_pair_overlapping_runs(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n  - {name: job, type: heartbeat, token: tok-4, period: 1h, grace: 10m}\n");
+    struct check *c = check_named(f, "job");
+    /* A starts, B starts 2 s later, A ends after 10 s, B after 5 s. */
+    assert_int_equal(ping(f, c, "tok-4/start?rid=" RID_A, NULL), 0);
+    harness_clock_advance(&f->h.clock, 2000);
+    assert_int_equal(ping(f, c, "tok-4/start?rid=" RID_B, NULL), 0);
+    assert_int_equal(c->nhb_runs, 2);
+    harness_clock_advance(&f->h.clock, 5000);
+    /* The rid is a UUID in either case. */
+    assert_int_equal(ping(f, c, "tok-4?x=1&rid=11111111-2222-4333-8444-555555555555", NULL), 0);
+    assert_int_equal(harness_checks_last(&f->h)->duration_us, 5000 * 1000);
+    harness_clock_advance(&f->h.clock, 3000);
+    assert_int_equal(ping(f, c, "tok-4/0?rid=0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9", NULL), 0);
+    assert_int_equal(harness_checks_last(&f->h)->duration_us, 10000 * 1000);
+    assert_int_equal(c->nhb_runs, 0);
+    /* A finish whose rid never started has no duration. */
+    assert_int_equal(ping(f, c, "tok-4?rid=" RID_A, NULL), 0);
+    assert_int_equal(harness_checks_last(&f->h)->duration_us, 0);
+    /* A finish without a rid ends every open run. */
+    assert_int_equal(ping(f, c, "tok-4/start?rid=" RID_A, NULL), 0);
+    assert_int_equal(ping(f, c, "tok-4/start", NULL), 0);
+    harness_clock_advance(&f->h.clock, 1000);
+    assert_int_equal(ping(f, c, "tok-4", NULL), 0);
+    assert_int_equal(harness_checks_last(&f->h)->duration_us, 1000 * 1000);
+    assert_int_equal(c->nhb_runs, 0);
+    /* An invalid rid is refused (400) and records nothing. */
+    size_t n = f->h.nresults;
+    assert_int_equal(ping(f, c, "tok-4?rid=123", NULL), -EINVAL);
+    assert_int_equal(ping(f, c, "tok-4/start?rid=", NULL), -EINVAL);
+    assert_int_equal(ping(f, c, "tok-4?rid=0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0fz", NULL), -EINVAL);
+    assert_int_equal(ping(f, c, "tok-4?rid=0f1e2d3c4b5a497886950a4b3c2d1e0f9", NULL), -EINVAL);
+    assert_int_equal(f->h.nresults, n);
+    assert_int_equal(c->nhb_runs, 0);
+}
+
+static void heartbeat_started_run_goes_overdue(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n"
+            "  - {name: job, type: heartbeat, token: tok-5, period: 1h, grace: 5m}\n"
+            "  - {name: nograce, type: heartbeat, token: tok-6, period: 2m}\n");
+    struct check *c = check_named(f, "job");
+    assert_int_equal(ping(f, c, "tok-5", NULL), 0);
+    c->state = STATE_UP;
+    assert_int_equal(ping(f, c, "tok-5/start?rid=" RID_A, NULL), 0);
+    harness_clock_advance(&f->h.clock, 5 * 60 * 1000);
+    assert_int_equal(harness_checks_judge(&f->h, c, DEADLINE_MS), 0);
+    assert_int_equal(f->h.nverdicts, 0);
+    /* Past grace without its finish: down, though the ping is not late. */
+    harness_clock_advance(&f->h.clock, 1000);
+    assert_int_equal(harness_checks_judge(&f->h, c, DEADLINE_MS), 0);
+    const struct harness_verdict *v = harness_checks_last_verdict(&f->h);
+    assert_non_null(v);
+    assert_int_equal(v->state, STATE_DOWN);
+    assert_string_equal(v->reason,
+                        "run " RID_A " started 5m1s ago has not finished (max-runtime 5m)");
+    /* The late finish still gets its own duration, and brings it up. */
+    harness_clock_advance(&f->h.clock, 9000);
+    assert_int_equal(ping(f, c, "tok-5?rid=" RID_A, NULL), 0);
+    assert_int_equal(harness_checks_last(&f->h)->duration_us, 310LL * 1000 * 1000);
+    c->state = STATE_UP;
+    assert_int_equal(harness_checks_judge(&f->h, c, DEADLINE_MS), 0);
+    assert_int_equal(f->h.nverdicts, 1);
+    /* Without grace, a run may take the period. */
+    struct check *g = check_named(f, "nograce");
+    assert_int_equal(ping(f, g, "tok-6/start", NULL), 0);
+    g->state = STATE_UP;
+    harness_clock_advance(&f->h.clock, 2 * 60 * 1000);
+    assert_int_equal(harness_checks_judge(&f->h, g, DEADLINE_MS), 0);
+    assert_int_equal(f->h.nverdicts, 1);
+    harness_clock_advance(&f->h.clock, 1000);
+    assert_int_equal(harness_checks_judge(&f->h, g, DEADLINE_MS), 0);
+    assert_int_equal(f->h.nverdicts, 2);
+    assert_string_equal(harness_checks_last_verdict(&f->h)->reason,
+                        "run started 2m1s ago has not finished (max-runtime 2m)");
+}
+
+static void heartbeat_body_is_kept_cut(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n  - {name: job, type: heartbeat, token: tok-7, period: 1h}\n");
+    struct check *c = check_named(f, "job");
+    /* What the HTTP side kept of a 2 MiB body, as it hands it over. */
+    static char body[CHECK_HB_BODY_MAX];
+    memset(body, 'x', sizeof(body));
+    memcpy(body, "backup done\n", 12);
+    struct check_ping p;
+    char why[160];
+    assert_int_equal(check_ping_parse("tok-7", "", &p, why, sizeof(why)), 0);
+    p.body = body;
+    p.body_len = sizeof(body);
+    p.body_total = 2 * 1024 * 1024;
+    assert_int_equal(check_heartbeat_ping(&f->h.env, c, &p), 0);
+    const struct result *r = harness_checks_last(&f->h);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_int_equal(strncmp(r->error, "backup done xxx", 15), 0);
+    assert_int_equal(strlen(r->error), RESULT_ERROR_MAX - 1);
+    /* The ping goes on with its body and its size. */
+    assert_int_equal(f->h.npings, 1);
+    assert_int_equal(f->h.last_ping.ping.body_len, CHECK_HB_BODY_MAX);
+    assert_int_equal(f->h.last_ping.ping.body_total, 2 * 1024 * 1024);
+    /* A character cut in the middle is not kept half. */
+    assert_int_equal(ping(f, c, "tok-7", "caf\xc3"), 0);
+    assert_string_equal(harness_checks_last(&f->h)->error, "caf?");
+}
+
+static void heartbeat_uuid_tokens_ignore_case(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n"
+            "  - {name: u, type: heartbeat, token: 5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278, "
+            "period: 1h}\n"
+            "  - {name: s, type: heartbeat, token: Secret-Token, period: 1h}\n");
+    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks,
+                                          "5BF66975-D4C7-4BF5-BCC8-B8D8A82EA278"),
+                     check_named(f, "u"));
+    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks,
+                                          "5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278"),
+                     check_named(f, "u"));
+    /* Other tokens are compared exactly. */
+    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks, "Secret-Token"),
+                     check_named(f, "s"));
+    assert_null(check_heartbeat_find(f->checks, f->nchecks, "secret-token"));
 }
 
 static void heartbeat_found_by_token(void **state)
@@ -437,8 +648,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(exec_follows_nagios_exit_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(exec_timeout_kills_the_plugin, setup, teardown),
         cmocka_unit_test_setup_teardown(cancelled_run_is_dropped, setup, teardown),
-        cmocka_unit_test_setup_teardown(heartbeat_lateness_on_the_fake_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_lateness_is_a_verdict_not_a_result, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(heartbeat_ping_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_exit_status_pings, setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_run_ids_pair_overlapping_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_started_run_goes_overdue, setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_body_is_kept_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(heartbeat_uuid_tokens_ignore_case, setup, teardown),
         cmocka_unit_test_setup_teardown(heartbeat_found_by_token, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -562,7 +562,7 @@ static void schedule_sends(struct alerting *al)
             p = nx;
             continue;
         }
-        p->send = notify_start(d, nc, p->body, on_sent, p);
+        p->send = notify_start(d->loop, d->curlm, nc, p->body, on_sent, p);
         if (p->send == NULL) {
             /* Could not even start (out of memory): try again later. */
             p->o.next_ms = now + nc->retry_initial_ms;

@@ -629,10 +629,7 @@ static void on_sent(bool ok, const char *reason, void *arg)
         if (nc != NULL) {
             nc->sent++;
             if (nc->failing >= FAILING_EVENT_AFTER) {
-                char msg[300];
-                snprintf(msg, sizeof(msg), "notifier %s delivers again", p->o.notifier);
-                struct event ev = {.ts_ms = now, .type = "notifier", .message = msg};
-                daemon_emit_event(d, &ev);
+                emit(d, "notifier", NULL, "notifier %s delivers again", p->o.notifier);
             }
             nc->failing = 0;
         }
@@ -654,10 +651,7 @@ static void on_sent(bool ok, const char *reason, void *arg)
                  "notification %" PRId64 " failed (%s), try %" PRId64 " in %" PRId64 " ms",
                  p->o.id, reason, p->o.attempts + 1, wait);
         if (nc != NULL && nc->failing == FAILING_EVENT_AFTER) {
-            char msg[600];
-            snprintf(msg, sizeof(msg), "notifier %s keeps failing: %s", p->o.notifier, reason);
-            struct event ev = {.ts_ms = now, .type = "notifier", .message = msg};
-            daemon_emit_event(d, &ev);
+            emit(d, "notifier", NULL, "notifier %s keeps failing: %s", p->o.notifier, reason);
         }
     }
     schedule_sends(al);
@@ -1054,10 +1048,14 @@ void alert_on_deploy(struct daemon *d, const struct deploy *dep)
 
 /* ------------------------------------------------------------ the tick */
 
-static void on_tick(uv_timer_t *t)
+/* The one-second tick: quiet windows and mutes ending, degraded-for,
+ * flapping calming down, repeats. */
+void alert_tick(struct daemon *d)
 {
-    struct alerting *al = t->data;
-    struct daemon *d = al->d;
+    struct alerting *al = d->alerting;
+    if (al == NULL) {
+        return;
+    }
     int64_t now = clock_now_ms(d->clock);
     storewatch_tick(d, &al->store_watch);
     /* Quiet windows that timed out. */
@@ -1104,6 +1102,13 @@ static void on_tick(uv_timer_t *t)
             queue_notifications(al, oa, "repeat");
         }
     }
+}
+
+/* The tick's timer. */
+static void on_tick(uv_timer_t *t)
+{
+    struct alerting *al = t->data;
+    alert_tick(al->d);
 }
 
 /* ------------------------------------------------------------ socket */

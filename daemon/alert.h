@@ -60,6 +60,11 @@ void alert_on_result(struct daemon *d, struct check *c, const struct result *r, 
 /* A deploy was recorded or updated (status, verdict). */
 void alert_on_deploy(struct daemon *d, const struct deploy *dep);
 
+/* What the one-second timer runs, reading d->clock: quiet windows and
+ * mutes that ended, degraded-for, flapping that calmed down, repeats.
+ * Public so that a test on a fake clock ticks when it moved the clock. */
+void alert_tick(struct daemon *d);
+
 /* The configuration was swapped (after the checks were rebuilt): rules,
  * notifiers and maintenance windows are re-read; alerts of removed checks
  * are resolved. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "civil.h"
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -232,7 +233,7 @@ static void emit(struct daemon *d, const char *type, const struct alert *a, cons
                  "{\"alert_id\":%" PRId64 ",\"status\":\"%s\",\"kind\":\"%s\",\"severity\":\"%s\"}",
                  a->id, a->status, a->kind, a->severity);
     }
-    struct event ev = {.ts_ms = daemon_now_ms(),
+    struct event ev = {.ts_ms = clock_now_ms(d->clock),
                        .type = type,
                        .check = a != NULL ? a->check : NULL,
                        .app = a != NULL ? a->app : NULL,
@@ -458,7 +459,7 @@ static void queue_notifications(struct alerting *al, struct open_alert *oa, cons
 {
     struct daemon *d = al->d;
     const struct config *conf = d->conf;
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     bool resolved = strcmp(event, "resolved") == 0;
     /* A notifier named by several rules gets one copy. */
     const char **sent = calloc(conf->nnotifiers + 1, sizeof(*sent));
@@ -534,7 +535,7 @@ static void schedule_sends(struct alerting *al)
         return;
     }
     struct daemon *d = al->d;
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     int64_t next = INT64_MAX;
     struct pending *p = al->outbox;
     while (p != NULL) {
@@ -562,7 +563,7 @@ static void schedule_sends(struct alerting *al)
             p = nx;
             continue;
         }
-        p->send = notify_start(d, nc, p->body, on_sent, p);
+        p->send = notify_start(d->loop, d->curlm, nc, p->body, on_sent, p);
         if (p->send == NULL) {
             /* Could not even start (out of memory): try again later. */
             p->o.next_ms = now + nc->retry_initial_ms;
@@ -622,15 +623,13 @@ static void on_sent(bool ok, const char *reason, void *arg)
         return;
     }
     struct daemon *d = al->d;
+    int64_t now = clock_now_ms(d->clock);
     struct notifier_count *nc = count_for(al, p->o.notifier);
     if (ok) {
         if (nc != NULL) {
             nc->sent++;
             if (nc->failing >= FAILING_EVENT_AFTER) {
-                char msg[300];
-                snprintf(msg, sizeof(msg), "notifier %s delivers again", p->o.notifier);
-                struct event ev = {.ts_ms = daemon_now_ms(), .type = "notifier", .message = msg};
-                daemon_emit_event(d, &ev);
+                emit(d, "notifier", NULL, "notifier %s delivers again", p->o.notifier);
             }
             nc->failing = 0;
         }
@@ -646,16 +645,13 @@ static void on_sent(bool ok, const char *reason, void *arg)
         }
         const struct conf_notifier *conf = notifier_conf(d->conf, p->o.notifier);
         int64_t wait = conf != NULL ? backoff_ms(conf, p->o.attempts) : 1000;
-        p->o.next_ms = daemon_now_ms() + wait;
+        p->o.next_ms = now + wait;
         store_put_outbox(d->store, &p->o);
         log_warn(LOG_KV("notifier", p->o.notifier),
                  "notification %" PRId64 " failed (%s), try %" PRId64 " in %" PRId64 " ms",
                  p->o.id, reason, p->o.attempts + 1, wait);
         if (nc != NULL && nc->failing == FAILING_EVENT_AFTER) {
-            char msg[600];
-            snprintf(msg, sizeof(msg), "notifier %s keeps failing: %s", p->o.notifier, reason);
-            struct event ev = {.ts_ms = daemon_now_ms(), .type = "notifier", .message = msg};
-            daemon_emit_event(d, &ev);
+            emit(d, "notifier", NULL, "notifier %s keeps failing: %s", p->o.notifier, reason);
         }
     }
     schedule_sends(al);
@@ -719,7 +715,7 @@ static void open_alert(struct alerting *al, enum kind k, const struct route *rt,
                        const char *app, const char *env, const char *summary, int64_t deploy_id)
 {
     struct daemon *d = al->d;
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     struct open_alert *oa = calloc(1, sizeof(*oa));
     if (oa == NULL) {
         log_error(LOG_KV("check", check), "out of memory opening an alert");
@@ -762,7 +758,7 @@ static void open_alert(struct alerting *al, enum kind k, const struct route *rt,
 static void resolve_alert(struct alerting *al, struct open_alert *oa, const char *why)
 {
     struct daemon *d = al->d;
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     for (struct open_alert **p = &al->alerts; *p != NULL; p = &(*p)->next) {
         if (*p == oa) {
             *p = oa->next;
@@ -829,8 +825,8 @@ const char *alert_held_by(const struct daemon *d, const struct check *c)
 }
 
 /* The one-line summary of a check's alert. */
-static void summarize(const struct check *c, enum kind k, const struct route *rt, char *buf,
-                      size_t len)
+static void summarize(const struct check *c, enum kind k, const struct route *rt, int64_t now,
+                      char *buf, size_t len)
 {
     const struct result *r = &c->last;
     const char *detail = c->verdict[0]              ? c->verdict
@@ -850,7 +846,7 @@ static void summarize(const struct check *c, enum kind k, const struct route *rt
         break;
     case K_CERT:
         snprintf(buf, len, "%s: certificate expires in %" PRId64 " days", c->conf->name,
-                 (r->cert_expiry_s - daemon_now_ms() / 1000) / 86400);
+                 (r->cert_expiry_s - now / 1000) / 86400);
         break;
     case K_FLAPPING:
         snprintf(buf, len, "%s is flapping: %d state changes within %" PRId64 "s", c->conf->name,
@@ -885,7 +881,7 @@ static void evaluate(struct alerting *al, struct check *c)
     }
     const struct conf_check *cc = c->conf;
     const struct config *conf = al->d->conf;
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(al->d->clock);
     bool want[K_COUNT] = {false};
     struct route rt[K_COUNT];
     for (int k = 0; k < K_COUNT; k++) {
@@ -920,7 +916,7 @@ static void evaluate(struct alerting *al, struct check *c)
                                           : "check recovered");
         } else if (oa == NULL && want[k] && rt[k].any && held(al, c, k) == NULL) {
             char summary[600];
-            summarize(c, k, &rt[k], summary, sizeof(summary));
+            summarize(c, k, &rt[k], now, summary, sizeof(summary));
             open_alert(al, k, &rt[k], cc->name, cc->app, cc->env, summary, 0);
         }
     }
@@ -992,7 +988,7 @@ void alert_on_deploy(struct daemon *d, const struct deploy *dep)
     if (al == NULL) {
         return;
     }
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     const struct conf_app *app = config_find_app(d->conf, dep->app);
     struct quiet **qp = &al->quiet;
     while (*qp != NULL && !(eq((*qp)->app, dep->app) && eq((*qp)->env, dep->env))) {
@@ -1054,11 +1050,15 @@ void alert_on_deploy(struct daemon *d, const struct deploy *dep)
 
 /* ------------------------------------------------------------ the tick */
 
-static void on_tick(uv_timer_t *t)
+/* The one-second tick: quiet windows and mutes ending, degraded-for,
+ * flapping calming down, repeats. */
+void alert_tick(struct daemon *d)
 {
-    struct alerting *al = t->data;
-    struct daemon *d = al->d;
-    int64_t now = daemon_now_ms();
+    struct alerting *al = d->alerting;
+    if (al == NULL) {
+        return;
+    }
+    int64_t now = clock_now_ms(d->clock);
     storewatch_tick(d, &al->store_watch);
     /* Quiet windows that timed out. */
     for (struct quiet **qp = &al->quiet; *qp != NULL;) {
@@ -1106,6 +1106,13 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
+/* The tick's timer. */
+static void on_tick(uv_timer_t *t)
+{
+    struct alerting *al = t->data;
+    alert_tick(al->d);
+}
+
 /* ------------------------------------------------------------ socket */
 
 int alert_ack(struct daemon *d, int64_t id, const char *by, const char *comment,
@@ -1127,7 +1134,7 @@ int alert_ack(struct daemon *d, int64_t id, const char *by, const char *comment,
     set_str(&oa->a.status, "acknowledged");
     set_str(&oa->a.ack_by, by);
     set_str(&oa->a.ack_comment, comment);
-    oa->a.ack_ms = daemon_now_ms();
+    oa->a.ack_ms = clock_now_ms(d->clock);
     store_put_alert(d->store, &oa->a);
     emit(d, "alert", &oa->a, "alert %" PRId64 " acknowledged by %s%s%s", id, by,
          comment ? ": " : "", comment ? comment : "");
@@ -1150,7 +1157,7 @@ int alert_mute_add(struct daemon *d, const struct mute *m, struct mute *out, cha
                    size_t whylen)
 {
     struct alerting *al = d->alerting;
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     enum alert_severity sev;
     const char *bad = check_mute(d, m);
     if (al == NULL) {
@@ -1221,7 +1228,7 @@ int alert_mute_add(struct daemon *d, const struct mute *m, struct mute *out, cha
 int alert_mute_remove(struct daemon *d, const char *kind, int64_t id, struct mute *out)
 {
     struct alerting *al = d->alerting;
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     for (size_t i = 0; al != NULL && i < al->nmutes; i++) {
         struct mute *m = &al->mutes[i];
         if (m->id != id || !eq(m->kind, kind)) {
@@ -1268,7 +1275,7 @@ size_t alert_mutes(struct daemon *d, const char *kind, const struct mute *const 
     if (al->mute_view == NULL) {
         return 0;
     }
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     size_t n = 0;
     for (size_t i = 0; i < al->nmutes; i++) {
         if (eq(al->mutes[i].kind, kind) && al->mutes[i].ends_ms > now) {
@@ -1388,7 +1395,7 @@ int alert_init(struct daemon *d)
     al->d = d;
     struct store_alerting_load l = {
         .alert = load_alert, .mute = load_mute, .outbox = load_outbox, .arg = al};
-    int rc = store_load_alerting(d->store, daemon_now_ms(), &l);
+    int rc = store_load_alerting(d->store, clock_now_ms(d->clock), &l);
     if (rc < 0) {
         log_error(LOG_NOKV, "cannot load alerts from the store: %s", strerror(-rc));
     }
@@ -1421,7 +1428,7 @@ void alert_on_reload(struct daemon *d)
     for (size_t i = 0; i < d->nchecks; i++) {
         evaluate(al, d->checks[i]);
     }
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     for (struct open_alert *oa = al->alerts; oa != NULL; oa = oa->next) {
         refresh_mute(al, oa, now);
     }

@@ -19,8 +19,13 @@
  * Every notification is a row of the outbox in the store before it is sent;
  * a row leaves the outbox when its receiver answered 2xx, so a restart
  * delivers what was owed. Failed attempts are retried with exponential
- * backoff and jitter; a notifier failing NOTIFY_FAILING_EVENT times in a
- * row raises a "notifier" event. */
+ * backoff and jitter; a notifier failing FAILING_EVENT_AFTER (3) times in a
+ * row raises a "notifier" event.
+ *
+ * Time is the daemon's clock (clock_now_ms(d->clock)) wherever alerting
+ * decides by it, and the one-second timer runs alert_tick: a test puts a
+ * fake clock in the context, moves it, and ticks. Deliveries run on
+ * d->loop through d->curlm (notify_start). */
 #ifndef SHIPWATCH_ALERT_H
 #define SHIPWATCH_ALERT_H
 
@@ -59,6 +64,11 @@ void alert_on_result(struct daemon *d, struct check *c, const struct result *r, 
 
 /* A deploy was recorded or updated (status, verdict). */
 void alert_on_deploy(struct daemon *d, const struct deploy *dep);
+
+/* What the one-second timer runs, reading d->clock: quiet windows and
+ * mutes that ended, degraded-for, flapping that calmed down, repeats.
+ * Public so that a test on a fake clock ticks when it moved the clock. */
+void alert_tick(struct daemon *d);
 
 /* The configuration was swapped (after the checks were rebuilt): rules,
  * notifiers and maintenance windows are re-read; alerts of removed checks

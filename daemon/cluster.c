@@ -13,6 +13,7 @@
 #include <hiredis/sds.h>
 
 #include "cluster.h"
+#include "clock.h"
 #include "daemon.h"
 #include "hash.h"
 #include "log.h"
@@ -672,7 +673,7 @@ static void where(const struct cluster *cl, char *buf, size_t len)
 /* Emit a "cluster" event. */
 static void emit(struct cluster *cl, const char *msg)
 {
-    struct event ev = {.ts_ms = daemon_now_ms(), .type = "cluster", .message = msg};
+    struct event ev = {.ts_ms = clock_now_ms(cl->d->clock), .type = "cluster", .message = msg};
     daemon_emit_event(cl->d, &ev);
 }
 
@@ -1099,7 +1100,8 @@ static void on_tick(uv_timer_t *t)
     }
     checks_fp(cl, cl->fp, sizeof(cl->fp));
     if (cl->state == CONN_READY) {
-        publish(cl, cl->chan_nodes, cluster_encode_node(cl->node, daemon_now_ms(), cl->fp));
+        publish(cl, cl->chan_nodes,
+                cluster_encode_node(cl->node, clock_now_ms(cl->d->clock), cl->fp));
         if (redisAsyncCommand(cl->cmd, on_alive, cl, "PING") == REDIS_OK) {
             asked(cl);
         }

@@ -697,6 +697,7 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
 
     memset(d, 0, sizeof(*d));
     d->loop = loop;
+    d->clock = &clock_system;
     d->conf = conf;
     d->config_path = config_path;
     d->started_ms = daemon_now_ms();

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "check.h"
+#include "clock.h"
 #include "config.h"
 
 struct sched;
@@ -27,6 +28,8 @@ struct cluster_msg;
 
 struct daemon {
     uv_loop_t *loop;
+    const struct clock *clock;    /* wall time for the domain modules:
+                                     &clock_system; a test's fake clock */
     struct config *conf;          /* current configuration, owned */
     const char *config_path;
 
@@ -101,7 +104,8 @@ void daemon_emit_event(struct daemon *d, const struct event *ev);
 /* Find a check by name; NULL when absent. */
 struct check *daemon_find_check(struct daemon *d, const char *name);
 
-/* Wall clock in unix milliseconds. */
+/* Wall clock in unix milliseconds, the system's (clock_wall_ms). Code
+ * that holds the daemon reads clock_now_ms(d->clock) instead. */
 int64_t daemon_now_ms(void);
 
 #endif

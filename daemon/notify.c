@@ -6,7 +6,7 @@
  * notifier_classes[] below) renders what goes on the wire and delivers it.
  * This file holds what every class shares: the payload and its view, the
  * text helpers, the attempt's lifecycle, and HTTP delivery through the
- * daemon's curl multi engine, which every HTTP type uses.
+ * curl multi engine handed to notify_start, which every HTTP type uses.
  *
  * One attempt is a struct notify_send. It owns a uv_timer (exec's deadline,
  * and for every type a handle whose close callback runs done), the rendered
@@ -21,17 +21,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "civil.h"
+#include "clock.h"
 #include "config.h"
 #include "curlm.h"
-#include "daemon.h"
 #include "log.h"
 #include "notify.h"
 #include "notify_class.h"
+#include "sbuf.h"
 #include "store.h"
 #include "utf8.h"
+#include "util.h"
 
 #define PAYLOAD_MAX (256 * 1024)     /* a generic body longer than this is refused */
 #define RESPONSE_MAX (64 * 1024)     /* response bytes read before the transfer is cut */
@@ -47,74 +49,9 @@ static const struct notifier_class *const notifier_classes[] = {
     &notify_webhook_class,
 };
 
-/* --- a bounded string builder --- */
-
-/* Append n bytes of s. */
-void notify_buf_add(struct notify_buf *b, const char *s, size_t n)
-{
-    if (b->failed) {
-        return;
-    }
-    if (b->len + n + 1 > NOTIFY_RENDER_MAX) {
-        b->failed = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap > 0 ? b->cap : 256;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-/* Append the string s. */
-void notify_buf_str(struct notify_buf *b, const char *s)
-{
-    notify_buf_add(b, s, strlen(s));
-}
-
-/* Append printf-style text (one line's worth at most). */
-void notify_buf_fmt(struct notify_buf *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = true;
-        return;
-    }
-    notify_buf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* The built string, which the caller frees; NULL (and b freed) on failure. */
-char *notify_buf_take(struct notify_buf *b)
-{
-    if (b->failed) {
-        free(b->p);
-        b->p = NULL;
-        return NULL;
-    }
-    if (b->p == NULL) {
-        return strdup("");
-    }
-    return b->p;
-}
-
 /* --- UTF-8 --- */
 
-/* The bytes that stand for the character at s (n bytes left) in notify_buf_text's
+/* The bytes that stand for the character at s (n bytes left) in notify_append_text's
  * output, and in *len how many input bytes it takes. */
 static const char *text_char(const char *s, size_t n, bool clean, size_t *len, size_t *outlen)
 {
@@ -136,7 +73,7 @@ static const char *text_char(const char *s, size_t n, bool clean, size_t *len, s
  * U+FFFD, and when clean is set control characters (CR, LF, tab, ...)
  * become spaces. At most max bytes go in; a longer text is cut between
  * characters and ends with an ellipsis. */
-void notify_buf_text(struct notify_buf *b, const char *s, size_t max, bool clean)
+void notify_append_text(struct sbuf *b, const char *s, size_t max, bool clean)
 {
     size_t n = strlen(s);
     size_t total = 0, len, outlen;
@@ -151,20 +88,21 @@ void notify_buf_text(struct notify_buf *b, const char *s, size_t max, bool clean
         if (used + outlen > budget) {
             break;
         }
-        notify_buf_add(b, out, outlen);
+        sbuf_append(b, out, outlen);
         used += outlen;
     }
     if (total > max && max >= 3) {
-        notify_buf_str(b, "\xE2\x80\xA6");      /* U+2026 */
+        sbuf_append_str(b, "\xE2\x80\xA6"); /* U+2026 */
     }
 }
 
-/* A malloc'd valid UTF-8 copy of s, at most max bytes (see notify_buf_text). */
+/* A malloc'd valid UTF-8 copy of s, at most max bytes (see notify_append_text). */
 static char *utf8_copy(const char *s, size_t max)
 {
-    struct notify_buf b = {0};
-    notify_buf_text(&b, s, max, false);
-    return notify_buf_take(&b);
+    struct sbuf b;
+    sbuf_init(&b, NOTIFY_RENDER_MAX);
+    notify_append_text(&b, s, max, false);
+    return sbuf_take(&b);
 }
 
 /* A malloc'd copy of s cut to max characters counted as UTF-16 units (how
@@ -189,27 +127,14 @@ char *notify_cut_units(const char *s, size_t max)
     if (units <= max) {
         return strdup(s);
     }
-    struct notify_buf b = {0};
-    notify_buf_add(&b, s, fit);
-    notify_buf_str(&b, "\xE2\x80\xA6");
-    return notify_buf_take(&b);
+    struct sbuf b;
+    sbuf_init(&b, NOTIFY_RENDER_MAX);
+    sbuf_append(&b, s, fit);
+    sbuf_append_str(&b, "\xE2\x80\xA6");
+    return sbuf_take(&b);
 }
 
 /* --- the generic payload --- */
-
-/* Unix ms as RFC 3339 UTC with milliseconds into buf (at least 32 bytes). */
-static const char *format_time(int64_t ms, char *buf, size_t len)
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    if (gmtime_r(&s, &tm) == NULL) {
-        snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-        return buf;
-    }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-    return buf;
-}
 
 /* A JSON string of s (cut to NOTIFY_FIELD_MAX, made valid UTF-8), or null. */
 static json_t *jstr(const char *s)
@@ -232,8 +157,8 @@ static json_t *jtime(int64_t ms)
     if (ms <= 0) {
         return json_null();
     }
-    char buf[40];
-    return json_string(format_time(ms, buf, sizeof(buf)));
+    char buf[CIVIL_RFC3339_LEN];
+    return json_string(civil_format_rfc3339(ms, buf, sizeof(buf)));
 }
 
 /* Build the generic body. */
@@ -381,7 +306,7 @@ static int view_parse(const char *payload, struct notify_view *v)
         }
         v->deploy_id = (int64_t)json_integer_value(dep);
     }
-    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(events); i++) {
         if (strcmp(v->event, events[i].event) == 0) {
             v->event_label = events[i].label;
         }
@@ -400,75 +325,75 @@ bad:
 
 /* "[FIRING] critical api-health (api/production): summary (by x: comment)",
  * one line: control characters become spaces. */
-void notify_headline(struct notify_buf *b, const struct notify_view *v, size_t summary_max)
+void notify_headline(struct sbuf *b, const struct notify_view *v, size_t summary_max)
 {
-    notify_buf_fmt(b, "[%s] ", v->event_label);
-    notify_buf_text(b, v->severity, NOTIFY_FIELD_MAX, true);
-    notify_buf_str(b, " ");
-    notify_buf_text(b, v->check != NULL ? v->check : v->kind, NOTIFY_FIELD_MAX, true);
+    sbuf_appendf(b, "[%s] ", v->event_label);
+    notify_append_text(b, v->severity, NOTIFY_FIELD_MAX, true);
+    sbuf_append_str(b, " ");
+    notify_append_text(b, v->check != NULL ? v->check : v->kind, NOTIFY_FIELD_MAX, true);
     if (v->app != NULL || v->env != NULL) {
-        notify_buf_str(b, " (");
+        sbuf_append_str(b, " (");
         if (v->app != NULL) {
-            notify_buf_text(b, v->app, NOTIFY_FIELD_MAX, true);
+            notify_append_text(b, v->app, NOTIFY_FIELD_MAX, true);
         }
         if (v->app != NULL && v->env != NULL) {
-            notify_buf_str(b, "/");
+            sbuf_append_str(b, "/");
         }
         if (v->env != NULL) {
-            notify_buf_text(b, v->env, NOTIFY_FIELD_MAX, true);
+            notify_append_text(b, v->env, NOTIFY_FIELD_MAX, true);
         }
-        notify_buf_str(b, ")");
+        sbuf_append_str(b, ")");
     }
-    notify_buf_str(b, ": ");
-    notify_buf_text(b, v->summary, summary_max, true);
+    sbuf_append_str(b, ": ");
+    notify_append_text(b, v->summary, summary_max, true);
     if (strcmp(v->event, "acknowledged") == 0 && v->ack_by != NULL) {
-        notify_buf_str(b, " (by ");
-        notify_buf_text(b, v->ack_by, NOTIFY_FIELD_MAX, true);
+        sbuf_append_str(b, " (by ");
+        notify_append_text(b, v->ack_by, NOTIFY_FIELD_MAX, true);
         if (v->ack_comment != NULL && v->ack_comment[0] != '\0') {
-            notify_buf_str(b, ": ");
-            notify_buf_text(b, v->ack_comment, NOTIFY_FIELD_MAX, true);
+            sbuf_append_str(b, ": ");
+            notify_append_text(b, v->ack_comment, NOTIFY_FIELD_MAX, true);
         }
-        notify_buf_str(b, ")");
+        sbuf_append_str(b, ")");
     }
 }
 
 /* The chat message: the headline, then one detail a line. */
-void notify_chat_text(struct notify_buf *b, const struct notify_view *v)
+void notify_chat_text(struct sbuf *b, const struct notify_view *v)
 {
     notify_headline(b, v, NOTIFY_FIELD_MAX);
     if (v->started_at != NULL) {
-        notify_buf_str(b, "\nStarted: ");
-        notify_buf_text(b, v->started_at, NOTIFY_FIELD_MAX, true);
+        sbuf_append_str(b, "\nStarted: ");
+        notify_append_text(b, v->started_at, NOTIFY_FIELD_MAX, true);
     }
     if (v->resolved_at != NULL) {
-        notify_buf_str(b, "\nResolved: ");
-        notify_buf_text(b, v->resolved_at, NOTIFY_FIELD_MAX, true);
+        sbuf_append_str(b, "\nResolved: ");
+        notify_append_text(b, v->resolved_at, NOTIFY_FIELD_MAX, true);
     }
     if (v->ack_by != NULL) {
-        notify_buf_str(b, "\nAcknowledged by ");
-        notify_buf_text(b, v->ack_by, NOTIFY_FIELD_MAX, true);
+        sbuf_append_str(b, "\nAcknowledged by ");
+        notify_append_text(b, v->ack_by, NOTIFY_FIELD_MAX, true);
         if (v->ack_at != NULL) {
-            notify_buf_str(b, " at ");
-            notify_buf_text(b, v->ack_at, NOTIFY_FIELD_MAX, true);
+            sbuf_append_str(b, " at ");
+            notify_append_text(b, v->ack_at, NOTIFY_FIELD_MAX, true);
         }
         if (v->ack_comment != NULL && v->ack_comment[0] != '\0') {
-            notify_buf_str(b, ": ");
-            notify_buf_text(b, v->ack_comment, NOTIFY_FIELD_MAX, true);
+            sbuf_append_str(b, ": ");
+            notify_append_text(b, v->ack_comment, NOTIFY_FIELD_MAX, true);
         }
     }
     if (v->muted_by != NULL) {
-        notify_buf_str(b, "\nMuted by ");
-        notify_buf_text(b, v->muted_by, NOTIFY_FIELD_MAX, true);
+        sbuf_append_str(b, "\nMuted by ");
+        notify_append_text(b, v->muted_by, NOTIFY_FIELD_MAX, true);
     }
     if (v->deploy_id != 0) {
-        notify_buf_fmt(b, "\nDeploy #%lld", (long long)v->deploy_id);
+        sbuf_appendf(b, "\nDeploy #%lld", (long long)v->deploy_id);
     }
-    notify_buf_fmt(b, "\nAlert #%lld (", (long long)v->id);
-    notify_buf_text(b, v->kind, NOTIFY_FIELD_MAX, true);
-    notify_buf_str(b, ")");
+    sbuf_appendf(b, "\nAlert #%lld (", (long long)v->id);
+    notify_append_text(b, v->kind, NOTIFY_FIELD_MAX, true);
+    sbuf_append_str(b, ")");
     if (v->host != NULL) {
-        notify_buf_str(b, " on ");
-        notify_buf_text(b, v->host, NOTIFY_FIELD_MAX, true);
+        sbuf_append_str(b, " on ");
+        notify_append_text(b, v->host, NOTIFY_FIELD_MAX, true);
     }
 }
 
@@ -488,7 +413,7 @@ char *notify_render_payload(const struct conf_notifier *conf, const struct notif
 }
 
 /* RFC 4648 base64 of n bytes of s. */
-static void base64(struct notify_buf *b, const unsigned char *s, size_t n)
+static void base64(struct sbuf *b, const unsigned char *s, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < n; i += 3) {
@@ -501,13 +426,13 @@ static void base64(struct notify_buf *b, const unsigned char *s, size_t n)
         }
         char q[4] = {tab[(w >> 18) & 63], tab[(w >> 12) & 63], i + 1 < n ? tab[(w >> 6) & 63] : '=',
                      i + 2 < n ? tab[w & 63] : '='};
-        notify_buf_add(b, q, 4);
+        sbuf_append(b, q, 4);
     }
 }
 
 /* A header value as-is when ASCII, else as RFC 2047 encoded words of whole
  * characters, sep between them. s has no control characters. */
-void notify_buf_header_text(struct notify_buf *b, const char *s, const char *sep)
+void notify_append_header(struct sbuf *b, const char *s, const char *sep)
 {
     size_t n = strlen(s);
     bool ascii = true;
@@ -517,7 +442,7 @@ void notify_buf_header_text(struct notify_buf *b, const char *s, const char *sep
         }
     }
     if (ascii) {
-        notify_buf_add(b, s, n);
+        sbuf_append(b, s, n);
         return;
     }
     /* 45 bytes make 60 base64 characters: a word of 72, within 75. */
@@ -528,11 +453,11 @@ void notify_buf_header_text(struct notify_buf *b, const char *s, const char *sep
             end--;
         }
         if (i > 0) {
-            notify_buf_str(b, sep);
+            sbuf_append_str(b, sep);
         }
-        notify_buf_str(b, "=?UTF-8?B?");
+        sbuf_append_str(b, "=?UTF-8?B?");
         base64(b, (const unsigned char *)s + i, end - i);
-        notify_buf_str(b, "?=");
+        sbuf_append_str(b, "?=");
         i = end;
     }
 }
@@ -542,8 +467,7 @@ void notify_buf_header_text(struct notify_buf *b, const char *s, const char *sep
 /* The class of a type name. */
 const struct notifier_class *notify_class_find(const char *name)
 {
-    for (size_t i = 0; name != NULL && i < sizeof(notifier_classes) / sizeof(notifier_classes[0]);
-         i++) {
+    for (size_t i = 0; name != NULL && i < ARRAY_SIZE(notifier_classes); i++) {
         if (strcmp(notifier_classes[i]->name, name) == 0) {
             return notifier_classes[i];
         }
@@ -786,20 +710,13 @@ void notify_http_cancel(struct notify_send *s)
 
 /* --- the attempt --- */
 
-/* Wall clock, unix ms. */
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Start one attempt. The attempt is returned whenever done will run, also
  * when it failed at once (done then reports why, from a later callback);
  * NULL only when not even that could be set up (out of memory), and then
  * done never runs. */
-struct notify_send *notify_start(struct daemon *d, const struct conf_notifier *conf,
-                                 const char *payload, notify_done_fn done, void *arg)
+struct notify_send *notify_start(uv_loop_t *loop, struct curlm *curlm,
+                                 const struct conf_notifier *conf, const char *payload,
+                                 notify_done_fn done, void *arg)
 {
     struct notify_send *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -807,12 +724,12 @@ struct notify_send *notify_start(struct daemon *d, const struct conf_notifier *c
                   "out of memory starting a notification");
         return NULL;
     }
-    s->loop = d->loop;
-    s->curlm = d->curlm;
+    s->loop = loop;
+    s->curlm = curlm;
     s->done = done;
     s->arg = arg;
     s->timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms : CONFIG_DEFAULT_NOTIFY_TIMEOUT_MS;
-    int rc = uv_timer_init(d->loop, &s->timer);
+    int rc = uv_timer_init(loop, &s->timer);
     if (rc < 0) {
         log_error(LOG_KV("component", "notify", "notifier", conf->name), "uv_timer_init: %s",
                   uv_strerror(rc));
@@ -836,7 +753,7 @@ struct notify_send *notify_start(struct daemon *d, const struct conf_notifier *c
         notify_settle(s, false, "invalid payload");
         return s;
     }
-    s->body = s->cls->render(conf, &v, payload, wall_ms());
+    s->body = s->cls->render(conf, &v, payload, clock_wall_ms());
     if (s->body == NULL) {
         json_decref(v.root);
         notify_settle(s, false, "could not render the message");

@@ -20,7 +20,7 @@
  *   ntfy          POST the chat message to an ntfy topic URL with Title,
  *                 Priority and Tags headers
  *
- * HTTP types run on the daemon's loop (libcurl multi through curlm), exec
+ * HTTP types run on the loop handed in (libcurl multi through curlm), exec
  * through uv_spawn. Email runs on a thread of its own per attempt, reporting
  * back through a uv_async: libcurl's SMTP waits for the end-of-data reply
  * and QUIT with blocking reads even under the multi interface, and a slow
@@ -33,9 +33,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
-struct daemon;
 struct conf_notifier;
+struct curlm;
 struct alert;
 
 #define NOTIFY_REASON_MAX 256
@@ -65,13 +66,15 @@ char *notify_with_delivery_id(const char *payload, int64_t delivery_id);
  * generic body. Public for the tests and the fuzz target. */
 char *notify_render(const struct conf_notifier *conf, const char *payload, int64_t now_ms);
 
-/* Start delivering payload through conf. Returns the attempt; done runs
+/* Start delivering payload through conf on loop; HTTP types send through
+ * curlm (NULL: they fail with "no HTTP client"). Returns the attempt; done runs
  * exactly once from a later loop callback, also when the attempt failed at
  * once (a bad payload, a command that cannot start). NULL only when the
  * attempt could not even be set up (out of memory): done never runs then.
  * conf is copied from: a reload may free it meanwhile. */
-struct notify_send *notify_start(struct daemon *d, const struct conf_notifier *conf,
-                                 const char *payload, notify_done_fn done, void *arg);
+struct notify_send *notify_start(uv_loop_t *loop, struct curlm *curlm,
+                                 const struct conf_notifier *conf, const char *payload,
+                                 notify_done_fn done, void *arg);
 
 /* Abort an attempt: done runs with ok false from a later loop callback,
  * unless the attempt had already ended (done then reports that). Not to be

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "notify_class.h"
+#include "util.h"
 
 /* alertmanager: [{labels, annotations, startsAt, endsAt}]. */
 static char *render_alertmanager(const struct conf_notifier *conf, const struct notify_view *v,
@@ -34,7 +35,7 @@ static char *render_alertmanager(const struct conf_notifier *conf, const struct 
             {"alertname", name}, {"check", v->check},       {"app", v->app},
             {"env", v->env},     {"severity", v->severity}, {"kind", v->kind},
         };
-        for (size_t i = 0; i < sizeof(ls) / sizeof(ls[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(ls); i++) {
             if (ls[i].value != NULL) {
                 err |= json_object_set_new(labels, ls[i].key, json_string(ls[i].value));
             }

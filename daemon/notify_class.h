@@ -32,8 +32,9 @@
  * callbacks count. The view's strings point into the parsed payload and
  * live only while render, start and request run: copy what is kept.
  *
- * The text helpers (a bounded string builder, UTF-8 cleaning, RFC 2047
- * words, the chat-style message) live here once for every class. */
+ * The text helpers (UTF-8 cleaning, RFC 2047 words, the chat-style
+ * message) live here once for every class; text is built in common/'s
+ * struct sbuf. */
 #ifndef SHIPWATCH_NOTIFY_CLASS_H
 #define SHIPWATCH_NOTIFY_CLASS_H
 
@@ -45,6 +46,7 @@
 #include <uv.h>
 
 #include "notify.h"
+#include "sbuf.h"
 
 struct conf_notifier;
 struct curlm;
@@ -162,38 +164,21 @@ void notify_first_line(const char *text, size_t n, char *out, size_t outlen);
 
 /* --- text, shared by the classes (notify.c) --- */
 
-/* A bounded string builder. Zero-initialized is empty. */
-struct notify_buf {
-    char *p;
-    size_t len, cap;
-    bool failed;                /* out of memory or over NOTIFY_RENDER_MAX */
-};
-
-/* Append n bytes of s. */
-void notify_buf_add(struct notify_buf *b, const char *s, size_t n);
-
-/* Append the string s. */
-void notify_buf_str(struct notify_buf *b, const char *s);
-
-/* Append printf-style text (one line's worth at most). */
-void notify_buf_fmt(struct notify_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Every builder of a rendered body is a struct sbuf limited to
+ * NOTIFY_RENDER_MAX (sbuf_init(&b, NOTIFY_RENDER_MAX)); a failed one makes
+ * the render fail. */
 
 /* Append s (valid UTF-8 or not) as valid UTF-8: invalid bytes become
  * U+FFFD, and when clean is set control characters become spaces. At most
  * max bytes go in; a longer text is cut between characters and ends with
  * an ellipsis. */
-void notify_buf_text(struct notify_buf *b, const char *s, size_t max, bool clean);
+void notify_append_text(struct sbuf *b, const char *s, size_t max, bool clean);
 
 /* Append s, which has no control characters, as a header value: as it is
  * when ASCII, else as RFC 2047 encoded words of whole characters, joined
  * by sep ("\r\n " folds a mail header, " " keeps an HTTP header on one
  * line). */
-void notify_buf_header_text(struct notify_buf *b, const char *s, const char *sep);
-
-/* The built string, which the caller then owns; NULL (and b freed) on
- * failure. */
-char *notify_buf_take(struct notify_buf *b);
+void notify_append_header(struct sbuf *b, const char *s, const char *sep);
 
 /* A malloc'd copy of s cut to max characters counted as UTF-16 units (how
  * chat services count), ending in an ellipsis when cut. s is valid UTF-8. */
@@ -201,10 +186,10 @@ char *notify_cut_units(const char *s, size_t max);
 
 /* Append "[FIRING] critical api-health (api/production): summary (by x:
  * comment)" as one line: control characters become spaces. */
-void notify_headline(struct notify_buf *b, const struct notify_view *v, size_t summary_max);
+void notify_headline(struct sbuf *b, const struct notify_view *v, size_t summary_max);
 
 /* Append the chat message: the headline, then one detail a line. */
-void notify_chat_text(struct notify_buf *b, const struct notify_view *v);
+void notify_chat_text(struct sbuf *b, const struct notify_view *v);
 
 /* A JSON document's compact text, consuming j. NULL on failure. */
 char *notify_json_take(json_t *j);

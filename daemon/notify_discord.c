@@ -11,9 +11,10 @@
 static char *render_discord(const struct conf_notifier *conf, const struct notify_view *v,
                             const char *payload, int64_t now_ms)
 {
-    struct notify_buf b = {0};
+    struct sbuf b;
+    sbuf_init(&b, NOTIFY_RENDER_MAX);
     notify_chat_text(&b, v);
-    char *plain = notify_buf_take(&b);
+    char *plain = sbuf_take(&b);
     char *text = plain != NULL ? notify_cut_units(plain, DISCORD_CONTENT_MAX) : NULL;
     free(plain);
     if (text == NULL) {

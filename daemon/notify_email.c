@@ -12,13 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "civil.h"
 #include "config.h"
 #include "notify_class.h"
 
 #define LINE_VALUE_MAX 900           /* bytes of one value in a mail line (lines < 998) */
 #define SUBJECT_SUMMARY_MAX 160      /* bytes of the summary in a mail subject */
+#define DAY_MS 86400000LL
 
 /* One message on its way, the attempt's s->state. */
 struct mail {
@@ -33,14 +34,14 @@ struct mail {
 };
 
 /* A mail body line "Label:        value" for a present value. */
-static void mail_line(struct notify_buf *b, const char *label, const char *value)
+static void mail_line(struct sbuf *b, const char *label, const char *value)
 {
     if (value == NULL) {
         return;
     }
-    notify_buf_fmt(b, "%-14s", label);
-    notify_buf_text(b, value, LINE_VALUE_MAX, true);
-    notify_buf_str(b, "\r\n");
+    sbuf_appendf(b, "%-14s", label);
+    notify_append_text(b, value, LINE_VALUE_MAX, true);
+    sbuf_append_str(b, "\r\n");
 }
 
 /* email: the whole RFC 5322 message, CRLF line ends. Header values are
@@ -50,47 +51,49 @@ static void mail_line(struct notify_buf *b, const char *label, const char *value
 static char *render_email(const struct conf_notifier *conf, const struct notify_view *v,
                           const char *payload, int64_t now_ms)
 {
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct notify_buf b = {0};
-    time_t now_s = (time_t)(now_ms / 1000);
-    struct tm tm;
-    if (gmtime_r(&now_s, &tm) == NULL) {
-        return NULL;
-    }
-    notify_buf_fmt(&b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday],
-                   tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec);
+    struct sbuf b;
+    sbuf_init(&b, NOTIFY_RENDER_MAX);
+    int64_t day = now_ms / DAY_MS - (now_ms % DAY_MS < 0);
+    int64_t in_day = now_ms - day * DAY_MS;
+    int64_t year;
+    int month, mday;
+    civil_from_days(day, &year, &month, &mday);
+    sbuf_appendf(&b, "Date: %s, %02d %s %04lld %02d:%02d:%02d +0000\r\n", wdays[civil_weekday(day)],
+                 mday, months[month - 1], (long long)year, (int)(in_day / 3600000),
+                 (int)(in_day / 60000 % 60), (int)(in_day / 1000 % 60));
 
-    notify_buf_str(&b, "From: ");
-    notify_buf_text(&b, conf->from != NULL ? conf->from : "shipwatch@localhost", LINE_VALUE_MAX,
-                    true);
-    notify_buf_str(&b, "\r\n");
+    sbuf_append_str(&b, "From: ");
+    notify_append_text(&b, conf->from != NULL ? conf->from : "shipwatch@localhost", LINE_VALUE_MAX,
+                       true);
+    sbuf_append_str(&b, "\r\n");
     if (conf->nto > 0) {
-        notify_buf_str(&b, "To: ");
+        sbuf_append_str(&b, "To: ");
         for (size_t i = 0; i < conf->nto; i++) {
             if (i > 0) {
-                notify_buf_str(&b, ",\r\n ");
+                sbuf_append_str(&b, ",\r\n ");
             }
-            notify_buf_text(&b, conf->to[i], LINE_VALUE_MAX, true);
+            notify_append_text(&b, conf->to[i], LINE_VALUE_MAX, true);
         }
-        notify_buf_str(&b, "\r\n");
+        sbuf_append_str(&b, "\r\n");
     }
 
-    struct notify_buf subj = {0};
-    notify_buf_fmt(&subj, "[shipwatch] %s ", v->event_label);
-    notify_buf_text(&subj, v->severity, 32, true);
-    notify_buf_str(&subj, ": ");
-    notify_buf_text(&subj, v->summary, SUBJECT_SUMMARY_MAX, true);
-    char *subject = notify_buf_take(&subj);
+    struct sbuf subj;
+    sbuf_init(&subj, NOTIFY_RENDER_MAX);
+    sbuf_appendf(&subj, "[shipwatch] %s ", v->event_label);
+    notify_append_text(&subj, v->severity, 32, true);
+    sbuf_append_str(&subj, ": ");
+    notify_append_text(&subj, v->summary, SUBJECT_SUMMARY_MAX, true);
+    char *subject = sbuf_take(&subj);
     if (subject == NULL) {
-        free(b.p);
+        sbuf_finish(&b);
         return NULL;
     }
-    notify_buf_str(&b, "Subject: ");
-    notify_buf_header_text(&b, subject, "\r\n ");
-    notify_buf_str(&b, "\r\n");
+    sbuf_append_str(&b, "Subject: ");
+    notify_append_header(&b, subject, "\r\n ");
+    sbuf_append_str(&b, "\r\n");
     free(subject);
 
     /* The same notification retried keeps its Message-ID. */
@@ -105,18 +108,18 @@ static char *render_email(const struct conf_notifier *conf, const struct notify_
         }
     }
     host[hn] = '\0';
-    notify_buf_fmt(&b, "Message-ID: <shipwatch.alert-%lld.delivery-%lld@%s>\r\n",
-                   (long long)v->id, (long long)v->delivery_id, hn > 0 ? host : "localhost");
-    notify_buf_str(&b, "MIME-Version: 1.0\r\n"
-                       "Content-Type: text/plain; charset=utf-8\r\n"
-                       "Content-Transfer-Encoding: 8bit\r\n"
-                       "Auto-Submitted: auto-generated\r\n");
-    notify_buf_fmt(&b, "X-Shipwatch-Alert-Id: %lld\r\n", (long long)v->id);
-    notify_buf_fmt(&b, "X-Shipwatch-Event: %s\r\n", v->event);
-    notify_buf_str(&b, "\r\n");
+    sbuf_appendf(&b, "Message-ID: <shipwatch.alert-%lld.delivery-%lld@%s>\r\n", (long long)v->id,
+                 (long long)v->delivery_id, hn > 0 ? host : "localhost");
+    sbuf_append_str(&b, "MIME-Version: 1.0\r\n"
+                        "Content-Type: text/plain; charset=utf-8\r\n"
+                        "Content-Transfer-Encoding: 8bit\r\n"
+                        "Auto-Submitted: auto-generated\r\n");
+    sbuf_appendf(&b, "X-Shipwatch-Alert-Id: %lld\r\n", (long long)v->id);
+    sbuf_appendf(&b, "X-Shipwatch-Event: %s\r\n", v->event);
+    sbuf_append_str(&b, "\r\n");
 
     notify_headline(&b, v, LINE_VALUE_MAX);
-    notify_buf_str(&b, "\r\n\r\n");
+    sbuf_append_str(&b, "\r\n\r\n");
     char num[32];
     snprintf(num, sizeof(num), "#%lld", (long long)v->id);
     mail_line(&b, "Alert:", num);
@@ -140,10 +143,10 @@ static char *render_email(const struct conf_notifier *conf, const struct notify_
     mail_line(&b, "Host:", v->host);
     snprintf(num, sizeof(num), "%lld", (long long)v->delivery_id);
     mail_line(&b, "Delivery:", num);
-    notify_buf_str(&b, "\r\n-- \r\nshipwatch ");
-    notify_buf_text(&b, v->version != NULL ? v->version : SHIPWATCH_VERSION, 64, true);
-    notify_buf_str(&b, "\r\n");
-    return notify_buf_take(&b);
+    sbuf_append_str(&b, "\r\n-- \r\nshipwatch ");
+    notify_append_text(&b, v->version != NULL ? v->version : SHIPWATCH_VERSION, 64, true);
+    sbuf_append_str(&b, "\r\n");
+    return sbuf_take(&b);
 }
 
 

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "notify_class.h"
+#include "util.h"
 
 #define NTFY_MESSAGE_MAX 4096        /* bytes of a message before ntfy makes it a file */
 #define NTFY_TITLE_MAX 250           /* bytes of the summary in the Title */
@@ -47,24 +48,27 @@ static const struct {
 static char *render_ntfy(const struct conf_notifier *conf, const struct notify_view *v,
                          const char *payload, int64_t now_ms)
 {
-    struct notify_buf b = {0};
+    struct sbuf b;
+    sbuf_init(&b, NOTIFY_RENDER_MAX);
     notify_chat_text(&b, v);
-    char *text = notify_buf_take(&b);
+    char *text = sbuf_take(&b);
     if (text == NULL) {
         return NULL;
     }
-    struct notify_buf cut = {0};
-    notify_buf_text(&cut, text, NTFY_MESSAGE_MAX, false);
+    struct sbuf cut;
+    sbuf_init(&cut, NOTIFY_RENDER_MAX);
+    notify_append_text(&cut, text, NTFY_MESSAGE_MAX, false);
     free(text);
-    return notify_buf_take(&cut);
+    return sbuf_take(&cut);
 }
 
 /* Append one tag: a comma would split it and becomes '_'. */
-static void add_tag(struct notify_buf *b, const char *tag)
+static void add_tag(struct sbuf *b, const char *tag)
 {
-    struct notify_buf t = {0};
-    notify_buf_text(&t, tag, NTFY_TAG_MAX, true);
-    char *s = notify_buf_take(&t);
+    struct sbuf t;
+    sbuf_init(&t, NOTIFY_RENDER_MAX);
+    notify_append_text(&t, tag, NTFY_TAG_MAX, true);
+    char *s = sbuf_take(&t);
     if (s == NULL) {
         b->failed = true;
         return;
@@ -75,19 +79,20 @@ static void add_tag(struct notify_buf *b, const char *tag)
         }
     }
     if (b->len > 0) {
-        notify_buf_str(b, ",");
+        sbuf_append_str(b, ",");
     }
-    notify_buf_str(b, s);
+    sbuf_append_str(b, s);
     free(s);
 }
 
 /* Append the header "name: value" to req, value encoded as a header. */
 static int add_header(struct notify_request *req, const char *name, const char *value)
 {
-    struct notify_buf b = {0};
-    notify_buf_fmt(&b, "%s: ", name);
-    notify_buf_header_text(&b, value, " ");
-    char *line = notify_buf_take(&b);
+    struct sbuf b;
+    sbuf_init(&b, NOTIFY_RENDER_MAX);
+    sbuf_appendf(&b, "%s: ", name);
+    notify_append_header(&b, value, " ");
+    char *line = sbuf_take(&b);
     struct curl_slist *h = line != NULL ? curl_slist_append(req->headers, line) : NULL;
     free(line);
     if (h == NULL) {
@@ -154,9 +159,10 @@ out:
 static int request_ntfy(const struct conf_notifier *conf, const struct notify_view *v,
                         struct notify_request *req)
 {
-    struct notify_buf title = {0};
-    notify_buf_text(&title, v->summary, NTFY_TITLE_MAX, true);
-    char *t = notify_buf_take(&title);
+    struct sbuf title;
+    sbuf_init(&title, NOTIFY_RENDER_MAX);
+    notify_append_text(&title, v->summary, NTFY_TITLE_MAX, true);
+    char *t = sbuf_take(&title);
     if (t == NULL) {
         return -ENOMEM;
     }
@@ -164,7 +170,7 @@ static int request_ntfy(const struct conf_notifier *conf, const struct notify_vi
     free(t);
 
     const char *priority = "3";
-    for (size_t i = 0; i < sizeof(priorities) / sizeof(priorities[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(priorities); i++) {
         if (strcmp(v->severity, priorities[i].severity) == 0) {
             priority = priorities[i].priority;
         }
@@ -173,8 +179,9 @@ static int request_ntfy(const struct conf_notifier *conf, const struct notify_vi
         rc = add_header(req, "Priority", priority);
     }
 
-    struct notify_buf tags = {0};
-    for (size_t i = 0; i < sizeof(event_tags) / sizeof(event_tags[0]); i++) {
+    struct sbuf tags;
+    sbuf_init(&tags, NOTIFY_RENDER_MAX);
+    for (size_t i = 0; i < ARRAY_SIZE(event_tags); i++) {
         if (strcmp(v->event, event_tags[i].event) == 0) {
             add_tag(&tags, event_tags[i].tag);
         }
@@ -185,7 +192,7 @@ static int request_ntfy(const struct conf_notifier *conf, const struct notify_vi
     if (v->env != NULL) {
         add_tag(&tags, v->env);
     }
-    char *tg = notify_buf_take(&tags);
+    char *tg = sbuf_take(&tags);
     if (tg == NULL) {
         return -ENOMEM;
     }

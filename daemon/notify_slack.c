@@ -11,33 +11,35 @@
 static char *render_slack(const struct conf_notifier *conf, const struct notify_view *v,
                           const char *payload, int64_t now_ms)
 {
-    struct notify_buf b = {0};
+    struct sbuf b;
+    sbuf_init(&b, NOTIFY_RENDER_MAX);
     notify_chat_text(&b, v);
-    char *plain = notify_buf_take(&b);
+    char *plain = sbuf_take(&b);
     char *cut = plain != NULL ? notify_cut_units(plain, SLACK_TEXT_MAX) : NULL;
     free(plain);
     if (cut == NULL) {
         return NULL;
     }
-    struct notify_buf e = {0};
+    struct sbuf e;
+    sbuf_init(&e, NOTIFY_RENDER_MAX);
     for (const char *p = cut; *p != '\0'; p++) {
         switch (*p) {
         case '&':
-            notify_buf_str(&e, "&amp;");
+            sbuf_append_str(&e, "&amp;");
             break;
         case '<':
-            notify_buf_str(&e, "&lt;");
+            sbuf_append_str(&e, "&lt;");
             break;
         case '>':
-            notify_buf_str(&e, "&gt;");
+            sbuf_append_str(&e, "&gt;");
             break;
         default:
-            notify_buf_add(&e, p, 1);
+            sbuf_append(&e, p, 1);
             break;
         }
     }
     free(cut);
-    char *text = notify_buf_take(&e);
+    char *text = sbuf_take(&e);
     if (text == NULL) {
         return NULL;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "hash.h"
 #include "log.h"
 #include "sched.h"
 
@@ -39,19 +40,11 @@ struct sched {
     size_t lag_count;
 };
 
-/* 64-bit FNV-1a of a string, finished with splitmix64 so that similar names
- * land far apart. */
+/* 64-bit FNV-1a of a string from the basis offsets have always used,
+ * finished with splitmix64 so that similar names land far apart. */
 static uint64_t hash_name(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    h += 0x9e3779b97f4a7c15ULL;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    return h ^ (h >> 31);
+    return hash_mix(hash_fnv1a_str(HASH_FNV_INIT_SHIPWATCH, s));
 }
 
 /* The stable offset of a check within its interval. */

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "store.h"
 #include "storewatch.h"
@@ -19,7 +20,7 @@ void storewatch_tick(struct daemon *d, struct storewatch *w)
     }
     struct store_health h;
     store_health(d->store, &h);
-    int64_t now = daemon_now_ms();
+    int64_t now = clock_now_ms(d->clock);
     char msg[320];
     if (h.degraded && !w->degraded) {
         w->since_ms = h.since_ms != 0 ? h.since_ms : now;

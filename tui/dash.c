@@ -25,11 +25,13 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "keys.h"
 #include "link.h"
 #include "out.h"
 #include "panel.h"
 #include "theme.h"
+#include "util.h"
 
 #define REDRAW_MS 100            /* at most ten frames a second */
 #define TICK_MS 1000             /* ages and the clock */
@@ -444,7 +446,7 @@ static void draw_header(struct dash *d, int w)
     char right[160];
     if (d->link.state == LINK_UP) {
         char up[32];
-        out_span_us((out_now_ms() - d->link.hello.started_ms) * 1000, up, sizeof(up));
+        out_span_us((clock_wall_ms() - d->link.hello.started_ms) * 1000, up, sizeof(up));
         snprintf(right, sizeof(right), "%d firing  shipwatchd %s up %s  connected", firing,
                  d->link.hello.version ? d->link.hello.version : "?", up);
     } else {
@@ -1167,7 +1169,7 @@ static void start_handles(struct screen *s, uv_loop_t *loop)
         {&s->stats_timer, on_stats_timer, STATS_EVERY_MS, STATS_EVERY_MS},
         {&s->alerts_timer, on_alerts_timer, ALERTS_EVERY_MS, ALERTS_EVERY_MS},
     };
-    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
         uv_timer_init(loop, timers[i].t);
         timers[i].t->data = d;
         uv_timer_start(timers[i].t, timers[i].cb, timers[i].first_ms, timers[i].every_ms);

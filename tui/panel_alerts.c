@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "duration.h"
 #include "out.h"
 #include "panel.h"
@@ -72,7 +73,7 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     int y0 = rc->y, h = rc->h, w = rc->w;
     build_rows(d, p);
     panel_fix_selection(d, p, h - 1);
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     bool wide = w >= 110;
     int sev_w = w >= 100 ? 9 : 0;
     int kind_w = wide ? 13 : 10;

@@ -5,13 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "out.h"
 #include "panel.h"
 #include "theme.h"
+#include "util.h"
 
 static const int64_t range_ms[] = {3600LL * 1000, 86400LL * 1000, 7 * 86400LL * 1000};
 static const char *const range_names[] = {"1h", "24h", "7d"};
-#define NRANGES ((int)(sizeof(range_ms) / sizeof(range_ms[0])))
+#define NRANGES ((int)ARRAY_SIZE(range_ms))
 
 static const char *const bar_utf8[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 
@@ -45,7 +47,7 @@ static void on_states(struct link *l, int err, enum ipc_errcode code, const char
 /* The history of the range and the last state changes. */
 void panel_check_fetch(struct dash *d)
 {
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     struct ipc_history_params p = {.check = d->detail,
                                    .from_ms = now - range_ms[d->range],
                                    .to_ms = now + 1,
@@ -144,7 +146,7 @@ static void draw_deploys(const struct dash *d, const struct ipc_check *c, int y,
  * it. */
 static void draw_graph(const struct dash *d, const struct ipc_check *c, int y0, int gh, int w)
 {
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     int64_t from = now - range_ms[d->range];
     int cols = w - 10;
     if (cols < 10 || gh < 2) {
@@ -248,7 +250,7 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     }
     const struct ipc_check *c = &d->checks.checks[k];
     const struct row *r = &d->rows[k];
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     char since[32], u24[16], u7[16], p95[16];
     out_ago(c->state_since_ms, now, since, sizeof(since));
     panel_uptime(r->st.uptime_24h_ppm, r->has_stats && r->st.runs_24h > 0, u24, sizeof(u24));

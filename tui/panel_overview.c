@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "out.h"
 #include "panel.h"
 #include "theme.h"
@@ -159,7 +160,7 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     int y0 = rc->y, h = rc->h, w = rc->w;
     build_rows(d, p);
     panel_fix_selection(d, p, h - 1);
-    int64_t now = out_now_ms();
+    int64_t now = clock_wall_ms();
     int name_w = w >= 150 ? 28 : w >= 110 ? 22 : 18;
     bool mid = w >= 110;
     int spark_w = w >= 150 ? SPARK_N : mid ? 16 : 0;

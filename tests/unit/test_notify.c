@@ -14,6 +14,7 @@
 #include "config.h"
 #include "notify.h"
 #include "notify_fixtures.h"
+#include "util.h"
 #include "store.h"
 
 static void assert_null_member(json_t *obj, const char *key)
@@ -185,9 +186,9 @@ static void render_rejects_bad_payloads(void **state)
         "\"kind\":\"down\",\"status\":\"firing\",\"severity\":\"critical\",\"summary\":\"x\"}}",
     };
     const char *types[] = {"webhook", "slack", "discord", "email", "exec", "alertmanager"};
-    for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+    for (size_t t = 0; t < ARRAY_SIZE(types); t++) {
         struct conf_notifier n = notifier(types[t]);
-        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
             char *r = notify_render(&n, bad[i], T_CREATED);
             if (r != NULL) {
                 fail_msg("%s accepted bad payload %zu: %s", types[t], i, bad[i]);

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "harness.h"
 #include "sched.h"
+#include "util.h"
 
 /* --- what the runs report to --- */
 
@@ -189,6 +190,33 @@ static void offsets_are_spread_and_stable(void **state)
     }
 }
 
+/* The offsets earlier versions gave (their own FNV-1a and splitmix64):
+ * a check keeps its place on the grid across an upgrade, and the daemons
+ * of a mixed-version cluster agree on it. */
+static void offsets_match_earlier_versions(void **state)
+{
+    static const struct {
+        const char *name;
+        int64_t interval_ms, offset_ms;
+    } pinned[] = {
+        {"api-health", 60000, 28421},
+        {"web", 30000, 19413},
+        {"db-tcp", 10000, 5183},
+        {"", 3600000, 1305579},
+        {"\xc3\xbc" "n\xc3\xaf" "code-check", 86400000, 29809041},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(pinned); i++) {
+        assert_int_equal(sched_offset(pinned[i].name, pinned[i].interval_ms), pinned[i].offset_ms);
+    }
+    uint64_t sum = 0;
+    for (int i = 0; i < 10000; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "api-%d-health", i);
+        sum = sum * 31 + (uint64_t)sched_offset(name, 30000);
+    }
+    assert_true(sum == 1670532319040006823ULL);
+}
+
 static void fixed_rate_without_drift(void **state)
 {
     /* Interval 100 ms, runs take 70 ms: starts stay on the grid. */
@@ -321,6 +349,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(offsets_are_spread_and_stable),
+        cmocka_unit_test(offsets_match_earlier_versions),
         cmocka_unit_test(fixed_rate_without_drift),
         cmocka_unit_test(slow_runs_skip_never_overlap),
         cmocka_unit_test(concurrency_cap_queues),

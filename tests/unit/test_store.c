@@ -18,22 +18,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "store.h"
 #include "store_rec.h"
 #include "store_spool.h"
+#include "util.h"
 
 static char dir[512];
 static int seq;
 static bool pg;                 /* the PostgreSQL backend */
 static const char *admin_dsn;   /* postgres: the server's maintenance database */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A config with a fresh database path. */
 static struct config *make_conf(const char *path)
@@ -331,7 +326,7 @@ static void history_states_and_rollups(void **state)
 
     /* Two hours ago, aligned to a minute: 60 results in one minute for
      * "web", latencies 1..60 ms, every tenth a failure. */
-    int64_t base = (now_ms() - 2 * 3600 * 1000) / 3600000 * 3600000;
+    int64_t base = (clock_wall_ms() - 2 * 3600 * 1000) / 3600000 * 3600000;
     for (int i = 0; i < 60; i++) {
         put(st, "web", base + i * 1000, (i + 1) * 1000, i % 10 == 9 ? STATE_DOWN : STATE_UP,
             i % 10 == 9 ? 1 : 0);
@@ -424,7 +419,7 @@ static void states_survive_restart(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
-    int64_t t = now_ms();
+    int64_t t = clock_wall_ms();
     put(st, "web", t, 1000, STATE_UP, 0);
     put(st, "db", t, 1000, STATE_DOWN, 1);
     put(st, "db", t + 1, 1000, STATE_DOWN, 2);
@@ -449,7 +444,7 @@ static void events_in_order_with_filters(void **state)
     struct store *st = open_store(&loop, path);
     int64_t first = 0;
     for (int i = 0; i < 30; i++) {
-        struct event ev = {.ts_ms = now_ms(),
+        struct event ev = {.ts_ms = clock_wall_ms(),
                            .type = i % 3 == 0 ? "state" : "deploy",
                            .check = i % 2 ? "web" : "db",
                            .app = "shop",
@@ -479,7 +474,7 @@ static void events_in_order_with_filters(void **state)
 
     /* Ids go on after a restart. */
     st = open_store(&loop, path);
-    struct event ev = {.ts_ms = now_ms(), .type = "daemon", .message = "again"};
+    struct event ev = {.ts_ms = clock_wall_ms(), .type = "daemon", .message = "again"};
     assert_next_id(store_put_event(st, &ev), first + 29);
     store_close(st);
     uv_loop_close(&loop);
@@ -499,7 +494,7 @@ static void deploys_record_list_update(void **state)
         char ver[16];
         snprintf(ver, sizeof(ver), "v%d", i);
         struct deploy d = {.app = i % 2 ? "shop" : "api", .env = "prod", .version = ver,
-                           .status = "succeeded", .started_ms = now_ms(),
+                           .status = "succeeded", .started_ms = clock_wall_ms(),
                            .commit = i == 0 ? NULL : "abc123", .verdict = "pending"};
         ids[i] = store_put_deploy(st, &d);
         assert_true(ids[i] > 0);
@@ -526,7 +521,7 @@ static void deploys_record_list_update(void **state)
     assert_int_equal(g.deploys[1].id, ids[1]);
 
     struct deploy upd = {.id = ids[0], .app = "api", .env = "prod", .version = "v0",
-                         .status = "succeeded", .started_ms = now_ms(), .verdict = "healthy"};
+                         .status = "succeeded", .started_ms = clock_wall_ms(), .verdict = "healthy"};
     assert_int_equal(store_put_deploy(st, &upd), ids[0]);
     store_close(st);
 
@@ -542,7 +537,7 @@ static void deploys_record_list_update(void **state)
     assert_string_equal(g.deploys[2].commit, "(null)");
     assert_string_equal(g.deploys[1].commit, "abc123");
     struct deploy more = {.app = "api", .env = "prod", .version = "v6", .status = "succeeded",
-                          .started_ms = now_ms()};
+                          .started_ms = clock_wall_ms()};
     assert_next_id(store_put_deploy(st, &more), ids[5]);
     store_close(st);
     uv_loop_close(&loop);
@@ -557,7 +552,7 @@ static void check_stats_from_rollups(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     int64_t two_hours = (now - 2 * 3600 * 1000) / 60000 * 60000;
     int64_t three_days = (now - 3 * 86400 * 1000LL) / 60000 * 60000;
     int64_t recent = (now - 3 * 60 * 1000) / 60000 * 60000;
@@ -606,7 +601,7 @@ static void retention_trims_old_rows(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     int64_t day = 86400000;
     for (int d = 0; d < 20; d++) {
         put(st, "web", now - d * day - 1000, 100, STATE_UP, 0);
@@ -770,7 +765,7 @@ static void alerting_round_trip(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
 
     struct alert down = {.kind = "down", .check = "api-health", .app = "api",
                          .env = "production", .severity = "critical", .status = "firing",
@@ -958,7 +953,7 @@ static void alerts_list_and_page(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     enum { N = 1005 };
     int64_t *ids = malloc(N * sizeof(*ids));
     for (int i = 0; i < N; i++) {
@@ -1037,7 +1032,7 @@ static void retention_trims_alerting(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     int64_t day = 86400000;
     struct {
         const char *summary, *status;
@@ -1048,7 +1043,7 @@ static void retention_trims_alerting(void **state)
         {"old firing", "firing", now - 500 * day, 0},
         {"old acknowledged", "acknowledged", now - 450 * day, 0},
     };
-    for (size_t i = 0; i < sizeof(alerts) / sizeof(alerts[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(alerts); i++) {
         struct alert a = {.kind = "down", .check = "web", .severity = "critical",
                           .status = alerts[i].status, .summary = alerts[i].summary,
                           .started_ms = alerts[i].started_ms,
@@ -1082,9 +1077,8 @@ static void insert_rate(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
-    int64_t t = now_ms();
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    int64_t t = clock_wall_ms();
+    int64_t t0_ns = clock_mono_ns();
     int n = 0;
     for (int i = 0; i < 60000; i++) {
         char name[16];
@@ -1093,8 +1087,7 @@ static void insert_rate(void **state)
         n++;
     }
     store_close(st);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    double s = (double)(clock_mono_ns() - t0_ns) / 1e9;
     int64_t stored = sql_int(path, "SELECT COUNT(*) FROM results");
     /* Nothing is lost below the queue bound. */
     assert_int_equal(stored, n);
@@ -1124,7 +1117,7 @@ static void pg_bad_dsns(void **state)
     store_health(st, &h);
     assert_true(h.degraded);
     assert_true(strlen(h.reason) > 0);
-    put(st, "web", now_ms(), 1000, STATE_UP, 0);
+    put(st, "web", clock_wall_ms(), 1000, STATE_UP, 0);
     struct got g = {0};
     struct store_history_query q = {.check = "web", .to_ms = INT64_MAX};
     /* No waiting for an outage to end. */
@@ -1190,7 +1183,7 @@ static void pg_hostile_strings(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
-    int64_t t = now_ms();
+    int64_t t = clock_wall_ms();
     const char *errs[] = {"it's a 'quote' \\ and \\' back\\slash",
                           "bad utf8 \xff\xfe and cut \xe2\x82",
                           "'); DROP TABLE results; --",
@@ -1244,7 +1237,7 @@ static void pg_outage_spools_and_catches_up(void **state)
     struct config *c = make_conf(path);
     c->storage.queue = 200;
     struct store *st = open_conf(&loop, c);
-    int64_t t = now_ms() - 3600 * 1000;
+    int64_t t = clock_wall_ms() - 3600 * 1000;
     int n = 0;
     for (; n < 500; n++) {
         put(st, "web", t + n, 1000, STATE_UP, 0);
@@ -1288,7 +1281,7 @@ static void pg_start_degraded_keeps_ids(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct config *c = make_conf(path);
-    struct event ev = {.ts_ms = now_ms(), .type = "daemon", .message = "before"};
+    struct event ev = {.ts_ms = clock_wall_ms(), .type = "daemon", .message = "before"};
     struct store *st = open_conf(&loop, c);
     int64_t before = store_put_event(st, &ev);
     assert_true(pump(&loop, st, all_written, 10000));
@@ -1332,7 +1325,7 @@ static void pg_lost_commit_not_doubled(void **state)
     char path[600];
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
-    int64_t t = now_ms() - 3600 * 1000;
+    int64_t t = clock_wall_ms() - 3600 * 1000;
     int n = 0;
     PGconn *killer = PQconnectdb(path);
     assert_int_equal(PQstatus(killer), CONNECTION_OK);
@@ -1372,7 +1365,7 @@ static void pg_silent_server_times_out(void **state)
     setenv("SHIPWATCH_PG_QUERY_TIMEOUT_MS", "1000", 1);
     struct store *st = open_store(&loop, path);
     unsetenv("SHIPWATCH_PG_QUERY_TIMEOUT_MS");
-    int64_t t = now_ms() - 3600 * 1000;
+    int64_t t = clock_wall_ms() - 3600 * 1000;
     int n = 0;
     for (; n < 100; n++) {
         put(st, "web", t + n, 1000, STATE_UP, 0);
@@ -1444,7 +1437,7 @@ static void pg_corrupt_spool_is_skipped(void **state)
     c->storage.queue = 10;
     unlink(c->storage.spool);
     struct store *st = open_conf(&loop, c);
-    int64_t t = now_ms() - 3600 * 1000;
+    int64_t t = clock_wall_ms() - 3600 * 1000;
     for (int i = 0; i < 30; i++) {
         put(st, "web", t + i, 1000, STATE_UP, 0);
     }

@@ -193,6 +193,7 @@ static void on_output_grace(uv_timer_t *t)
     settle(t->data);
 }
 
+/* The plugin exited: its status is the outcome; its output gets a short grace. */
 static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
 {
     struct exec_run *x = p->data;
@@ -208,6 +209,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
     settle_if_done(x);
 }
 
+/* Every read lands in the run's one chunk buffer. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct exec_run *x = h->data;
@@ -242,6 +244,7 @@ static void keep_stderr(struct exec_run *x, const char *data, size_t n)
     x->err_len += keep;
 }
 
+/* Output from stdout or stderr, kept within its cap; EOF marks it closed. */
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct exec_run *x = s->data;
@@ -282,7 +285,8 @@ static void on_timeout(uv_timer_t *t)
     uv_timer_start(&x->timer, on_kill_grace, EXEC_KILL_GRACE_MS, 0);
 }
 
-/* Record a failed spawn (which still initialized proc) and end the run from the close callbacks. */
+/* Record a failed spawn (which still initialized proc); the run ends from
+ * the close callbacks. */
 static int fail_start(struct exec_run *x, int rc)
 {
     struct result *r = &x->run->result;

@@ -138,15 +138,13 @@ class PluginsTest(DaemonTest):
 
     def test_monitoring_plugins(self):
         d = self.start(NAGIOS_CONFIG)
-        names = ('http-ok', 'http-500', 'http-refused', 'curl-ok', 'tcp-ok', 'tcp-refused', 'disk', 'load',
-                 'procs', 'dummy-0', 'dummy-1', 'dummy-2', 'dummy-3')
-        for name in names:
-            d.wait_results(name, 1, timeout=15)
         expect = {
             'http-ok': UP, 'http-500': DOWN, 'http-refused': DOWN, 'curl-ok': UP, 'tcp-ok': UP,
             'tcp-refused': DOWN, 'disk': UP, 'load': UP, 'procs': UP,
             'dummy-0': UP, 'dummy-1': DEGRADED, 'dummy-2': DOWN, 'dummy-3': UNKNOWN,
         }
+        for name in expect:
+            d.wait_results(name, 1, timeout=15)
         for name, outcome in expect.items():
             r = self.last(d, name)
             self.assertEqual(r['outcome'], outcome, '%s: %r' % (name, r))

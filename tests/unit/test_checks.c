@@ -465,7 +465,8 @@ static void exec_stderr_shown_when_stdout_is_empty(void **state)
             "  - {name: silent, type: exec, command: [/bin/sh, -c, 'exit 2']}\n");
     const struct result *r = run(f, "err");
     assert_int_equal(r->outcome, STATE_UNKNOWN);
-    assert_string_equal(r->message, "(No output on stdout) stderr: check_foo: cannot open /dev/foo");
+    assert_string_equal(r->message,
+                        "(No output on stdout) stderr: check_foo: cannot open /dev/foo");
     assert_string_equal(r->error, r->message);
     /* stdout wins when there is any. */
     r = run(f, "both");
@@ -484,18 +485,18 @@ static void exec_keeps_perfdata_and_long_output(void **state)
     char *dir = harness_tmpdir("checks-exec-perf");
     assert_non_null(dir);
     /* The plugin development guidelines' own example of long output. */
-    char *path = harness_write_file(dir, "disk",
-                                    "#!/bin/sh\n"
-                                    "cat <<'EOF'\n"
-                                    "DISK OK - free space: / 3326 MB (56%); | /=2643MB;5948;5958;0;5968\n"
-                                    "/ 15272 MB (77%);\n"
-                                    "/boot 68 MB (69%);\n"
-                                    "/home 69357 MB (27%);\n"
-                                    "/var/log 819 MB (84%); | /boot=68MB;88;93;0;98\n"
-                                    "/home=69357MB;253404;253409;0;253414 \n"
-                                    "/var/log=818MB;970;975;0;980\n"
-                                    "EOF\n",
-                                    0755);
+    static const char script[] =
+        "#!/bin/sh\n"
+        "cat <<'EOF'\n"
+        "DISK OK - free space: / 3326 MB (56%); | /=2643MB;5948;5958;0;5968\n"
+        "/ 15272 MB (77%);\n"
+        "/boot 68 MB (69%);\n"
+        "/home 69357 MB (27%);\n"
+        "/var/log 819 MB (84%); | /boot=68MB;88;93;0;98\n"
+        "/home=69357MB;253404;253409;0;253414 \n"
+        "/var/log=818MB;970;975;0;980\n"
+        "EOF\n";
+    char *path = harness_write_file(dir, "disk", script, 0755);
     assert_non_null(path);
     load(f, "checks:\n  - {name: disk, type: exec, command: ['%s']}\n", path);
     free(path);

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "child.h"
 #include "config.h"
 #include "harness.h"
 #include "harness_checks.h"
@@ -454,6 +455,23 @@ static void exec_inherits_no_descriptor_and_a_minimal_env(void **state)
     assert_string_equal(all, "PATH=/usr/local/bin:/usr/bin:/bin\nLANG=C");
 }
 
+static void exec_env_names_replace_the_defaults(void **state)
+{
+    (void)state;
+    /* What a check's configuration names goes on top of the minimal set. */
+    static const char *const extra[] = {"LANG=de_DE.UTF-8", "NOEQUALS", "=x", "TZ=UTC"};
+    const char *env[CHILD_ENV_MAX];
+    assert_int_equal(child_env(extra, 4, env, CHILD_ENV_MAX), 3);
+    assert_string_equal(env[0], "PATH=/usr/local/bin:/usr/bin:/bin");
+    assert_string_equal(env[1], "LANG=de_DE.UTF-8");
+    assert_string_equal(env[2], "TZ=UTC");
+    assert_null(env[3]);
+    /* Never past max, always terminated. */
+    assert_int_equal(child_env(extra, 4, env, 2), 1);
+    assert_null(env[1]);
+    assert_int_equal(child_env(NULL, 0, env, CHILD_ENV_MAX), 2);
+}
+
 static void exec_stderr_shown_when_stdout_is_empty(void **state)
 {
     struct fixture *f = *state;
@@ -650,6 +668,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(exec_timeout_kills_the_whole_group, setup, teardown),
         cmocka_unit_test_setup_teardown(exec_inherits_no_descriptor_and_a_minimal_env, setup,
                                         teardown),
+        cmocka_unit_test(exec_env_names_replace_the_defaults),
         cmocka_unit_test_setup_teardown(exec_stderr_shown_when_stdout_is_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(exec_keeps_perfdata_and_long_output, setup, teardown),
         cmocka_unit_test_setup_teardown(cancelled_run_is_dropped, setup, teardown),

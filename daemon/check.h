@@ -27,6 +27,7 @@
 
 #include "cond.h"
 #include "config.h"
+#include "perfdata.h"
 
 struct daemon;
 struct check;
@@ -53,8 +54,11 @@ extern const int64_t check_duration_bounds_us[CHECK_DURATION_BUCKETS];
 
 #define RESULT_ERROR_MAX 256
 #define RESULT_CONDITION_MAX 256
+#define RESULT_MESSAGE_MAX 256
+#define RESULT_LONG_OUTPUT_MAX 1024
 
-/* One run of a check: a value type, copied freely. */
+/* One run of a check: a value type, copied freely (no pointers; about
+ * 6.5 KB with its perfdata, so a queue of them is sized with care). */
 struct result {
     int64_t started_ms;                 /* wall clock, unix ms */
     int64_t duration_us;
@@ -62,8 +66,17 @@ struct result {
     int status;                         /* HTTP status or exec exit code; -1 none */
     int64_t cert_expiry_s;              /* unix seconds of the peer certificate's
                                            expiry; 0 unknown */
-    char error[RESULT_ERROR_MAX];       /* error text or plugin message; "" none */
+    char error[RESULT_ERROR_MAX];       /* why the run failed: a non-OK plugin's
+                                           message, a timeout, a local error;
+                                           "" for a good run */
     char failed_condition[RESULT_CONDITION_MAX]; /* "[STATUS] (503) == 200"; "" none */
+    char message[RESULT_MESSAGE_MAX];   /* exec: the plugin's first line without
+                                           its perfdata, whatever the outcome
+                                           (stderr's when stdout was empty); "" none */
+    char long_output[RESULT_LONG_OUTPUT_MAX]; /* exec: the lines after the first,
+                                           perfdata cut, capped; "" none */
+    struct perfdata perfdata;           /* exec: the plugin's perfdata, at most
+                                           PERFDATA_MAX items; n 0 none */
 };
 
 /* A wall clock handed in: the daemon's reads the real time, a test's is

@@ -3,6 +3,7 @@
 # One list, used by the quick start, the test script and CI.
 set -eu
 
+# liburiparser1: check_curl needs it, monitoring-plugins-standard only recommends it.
 PACKAGES="
   build-essential clang libclang-rt-14-dev meson ninja-build pkg-config python3
   libuv1-dev libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev
@@ -10,6 +11,7 @@ PACKAGES="
   libhttp-parser-dev libcmocka-dev scdoc
   sqlite3 curl tmux valgrind python3-msgpack python3-aiosmtpd
   nginx-light postgresql redis-server prometheus prometheus-alertmanager
+  monitoring-plugins-basic monitoring-plugins-standard liburiparser1
 "
 
 if [ "$(id -u)" -ne 0 ]; then

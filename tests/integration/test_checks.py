@@ -144,7 +144,8 @@ class ChecksTest(DaemonTest):
                                ('plugin-ok', 'plugin-warning', 'plugin-critical',
                                 'plugin-unknown')), what='plugin results')
         self.assertEqual(self.last('plugin-ok')['outcome'], UP)
-        self.assertEqual(self.last('plugin-ok')['error'], 'OK - fine')
+        # An OK message is not an error: nothing lands in the PROBLEM column.
+        self.assertFalse(self.last('plugin-ok')['error'])
         self.assertEqual(self.last('plugin-warning')['outcome'], DEGRADED)
         self.assertEqual(self.last('plugin-warning')['status'], 1)
         self.assertEqual(self.last('plugin-critical')['outcome'], DOWN)

@@ -4,15 +4,20 @@
  * what each type shows of its target. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "check.h"
+#include "child.h"
 #include "config.h"
 #include "harness.h"
 #include "harness_checks.h"
@@ -305,7 +310,9 @@ static void exec_follows_nagios_exit_codes(void **state)
         const struct result *r = run(f, plugins[i].name);
         assert_int_equal(r->outcome, plugins[i].outcome);
         assert_int_equal(r->status, plugins[i].status);
-        assert_string_equal(r->error, plugins[i].message);
+        assert_string_equal(r->message, plugins[i].message);
+        /* The message is an error only when the plugin reports a problem. */
+        assert_string_equal(r->error, plugins[i].outcome == STATE_UP ? "" : plugins[i].message);
     }
     assert_int_equal(harness_tmpdir_remove(dir), 0);
     free(dir);
@@ -330,6 +337,207 @@ static void exec_timeout_kills_the_plugin(void **state)
     assert_non_null(strstr(r->error, "spawn /nonexistent/plugin"));
 }
 
+/* Whether process pid is gone (absent, or a zombie nobody reaped yet). */
+static bool process_gone(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL) {
+        return true;
+    }
+    char line[512];
+    bool gone = false;
+    if (fgets(line, sizeof(line), fp) != NULL) {
+        const char *paren = strrchr(line, ')');
+        gone = paren != NULL && (paren[2] == 'Z' || paren[2] == 'X');
+    }
+    fclose(fp);
+    return gone;
+}
+
+/* The pid a plugin wrote to dir/name, waited for until it is gone (1 s). */
+static bool child_was_killed(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    long pid = 0;
+    assert_int_equal(fscanf(fp, "%ld", &pid), 1);
+    fclose(fp);
+    assert_true(pid > 1);
+    for (int i = 0; i < 100; i++) {
+        if (process_gone(pid)) {
+            return true;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    kill((pid_t)pid, SIGKILL);
+    return false;
+}
+
+static void exec_background_child_does_not_hold_the_run(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = harness_tmpdir("checks-exec-bg");
+    assert_non_null(dir);
+    /* The plugin exits at once; its background child keeps stdout open. */
+    load(f, "checks:\n"
+            "  - {name: bg, type: exec, timeout: 4s, command: [/bin/sh, -c,\n"
+            "     'sleep 60 & echo $! > %s/child.pid; echo CRITICAL - disk gone; exit 2']}\n",
+         dir);
+    const struct result *r = run(f, "bg");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_int_equal(r->status, 2);
+    assert_string_equal(r->message, "CRITICAL - disk gone");
+    assert_string_equal(r->error, "CRITICAL - disk gone");
+    /* The exit plus the output grace, not the child's 60 s. */
+    assert_true(r->duration_us < 1000 * 1000);
+    assert_true(child_was_killed(dir, "child.pid"));
+    assert_int_equal(harness_tmpdir_remove(dir), 0);
+    free(dir);
+}
+
+static void exec_timeout_kills_the_whole_group(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = harness_tmpdir("checks-exec-group");
+    assert_non_null(dir);
+    /* A wrapper waiting on its child: SIGTERM must reach the child too. */
+    load(f, "checks:\n"
+            "  - {name: wrap, type: exec, timeout: 300ms, command: [/bin/sh, -c,\n"
+            "     'sleep 30 & echo $! > %s/wrap.pid; wait']}\n"
+            "  - {name: stubborn, type: exec, timeout: 300ms, command: [/bin/sh, -c,\n"
+            "     'trap \"\" TERM; sleep 30 & echo $! > %s/stubborn.pid; wait; wait']}\n",
+         dir, dir);
+    const struct result *r = run(f, "wrap");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->error, "timed out after 300ms (killed)");
+    assert_true(r->duration_us < 1500 * 1000);
+    assert_true(child_was_killed(dir, "wrap.pid"));
+    /* SIGTERM ignored by the plugin and its child: SIGKILL after the grace. */
+    r = run(f, "stubborn");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->error, "timed out after 300ms (killed)");
+    assert_true(r->duration_us >= 2000 * 1000);
+    assert_true(r->duration_us < 4000 * 1000);
+    assert_true(child_was_killed(dir, "stubborn.pid"));
+    assert_int_equal(harness_tmpdir_remove(dir), 0);
+    free(dir);
+}
+
+static void exec_inherits_no_descriptor_and_a_minimal_env(void **state)
+{
+    struct fixture *f = *state;
+    /* A descriptor of ours without close-on-exec, and a secret in our env. */
+    int fd = open("/dev/null", O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(dup2(fd, 57), 57);
+    close(fd);
+    assert_int_equal(setenv("SHIPWATCH_TEST_SECRET", "hunter2", 1), 0);
+    load(f, "checks:\n"
+            "  - {name: fds, type: exec, command: [/bin/sh, -c,\n"
+            "     'cd /proc/self/fd; for n in *; do\n"
+            "      if [ $n -gt 2 ] && [ -e $n ]; then echo CRITICAL - fd $n; exit 2; fi; done;\n"
+            "      echo OK - only stdio']}\n"
+            "  - {name: env, type: exec, command: [/usr/bin/env]}\n");
+    const struct result *r = run(f, "fds");
+    close(57);
+    assert_string_equal(r->message, "OK - only stdio");
+    assert_int_equal(r->outcome, STATE_UP);
+    r = run(f, "env");
+    unsetenv("SHIPWATCH_TEST_SECRET");
+    assert_int_equal(r->outcome, STATE_UP);
+    /* Exactly the minimal environment, one variable a line. */
+    char all[RESULT_MESSAGE_MAX + RESULT_LONG_OUTPUT_MAX + 2];
+    snprintf(all, sizeof(all), "%s\n%s", r->message, r->long_output);
+    assert_string_equal(all, "PATH=/usr/local/bin:/usr/bin:/bin\nLANG=C");
+}
+
+static void exec_env_names_replace_the_defaults(void **state)
+{
+    (void)state;
+    /* What a check's configuration names goes on top of the minimal set. */
+    static const char *const extra[] = {"LANG=de_DE.UTF-8", "NOEQUALS", "=x", "TZ=UTC"};
+    const char *env[CHILD_ENV_MAX];
+    assert_int_equal(child_env(extra, 4, env, CHILD_ENV_MAX), 3);
+    assert_string_equal(env[0], "PATH=/usr/local/bin:/usr/bin:/bin");
+    assert_string_equal(env[1], "LANG=de_DE.UTF-8");
+    assert_string_equal(env[2], "TZ=UTC");
+    assert_null(env[3]);
+    /* Never past max, always terminated. */
+    assert_int_equal(child_env(extra, 4, env, 2), 1);
+    assert_null(env[1]);
+    assert_int_equal(child_env(NULL, 0, env, CHILD_ENV_MAX), 2);
+}
+
+static void exec_stderr_shown_when_stdout_is_empty(void **state)
+{
+    struct fixture *f = *state;
+    load(f, "checks:\n"
+            "  - {name: err, type: exec, command: [/bin/sh, -c,\n"
+            "     'echo \"check_foo: cannot open /dev/foo\" >&2; echo second >&2; exit 3']}\n"
+            "  - {name: both, type: exec, command: [/bin/sh, -c,\n"
+            "     'echo noise >&2; echo WARNING - slow; exit 1']}\n"
+            "  - {name: silent, type: exec, command: [/bin/sh, -c, 'exit 2']}\n");
+    const struct result *r = run(f, "err");
+    assert_int_equal(r->outcome, STATE_UNKNOWN);
+    assert_string_equal(r->message,
+                        "(No output on stdout) stderr: check_foo: cannot open /dev/foo");
+    assert_string_equal(r->error, r->message);
+    /* stdout wins when there is any. */
+    r = run(f, "both");
+    assert_int_equal(r->outcome, STATE_DEGRADED);
+    assert_string_equal(r->message, "WARNING - slow");
+    /* No output at all still says why it failed. */
+    r = run(f, "silent");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->message, "");
+    assert_string_equal(r->error, "exit status 2, no output");
+}
+
+static void exec_keeps_perfdata_and_long_output(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = harness_tmpdir("checks-exec-perf");
+    assert_non_null(dir);
+    /* The plugin development guidelines' own example of long output. */
+    static const char script[] =
+        "#!/bin/sh\n"
+        "cat <<'EOF'\n"
+        "DISK OK - free space: / 3326 MB (56%); | /=2643MB;5948;5958;0;5968\n"
+        "/ 15272 MB (77%);\n"
+        "/boot 68 MB (69%);\n"
+        "/home 69357 MB (27%);\n"
+        "/var/log 819 MB (84%); | /boot=68MB;88;93;0;98\n"
+        "/home=69357MB;253404;253409;0;253414 \n"
+        "/var/log=818MB;970;975;0;980\n"
+        "EOF\n";
+    char *path = harness_write_file(dir, "disk", script, 0755);
+    assert_non_null(path);
+    load(f, "checks:\n  - {name: disk, type: exec, command: ['%s']}\n", path);
+    free(path);
+    const struct result *r = run(f, "disk");
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_string_equal(r->message, "DISK OK - free space: / 3326 MB (56%);");
+    assert_string_equal(r->error, "");
+    assert_string_equal(r->long_output, "/ 15272 MB (77%);\n/boot 68 MB (69%);\n"
+                                        "/home 69357 MB (27%);\n/var/log 819 MB (84%);");
+    assert_int_equal(r->perfdata.n, 4);
+    static const char *const labels[] = {"/", "/boot", "/home", "/var/log"};
+    static const double values[] = {2643, 68, 69357, 818};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(r->perfdata.items[i].label, labels[i]);
+        assert_true(r->perfdata.items[i].value == values[i]);
+        assert_string_equal(r->perfdata.items[i].uom, "MB");
+    }
+    assert_string_equal(r->perfdata.items[0].warn, "5948");
+    assert_true(r->perfdata.items[3].max == 980);
+    assert_int_equal(harness_tmpdir_remove(dir), 0);
+    free(dir);
+}
+
 /* Loop condition: no run of the check in flight. */
 static bool run_over(void *arg)
 {
@@ -347,6 +555,25 @@ static void cancelled_run_is_dropped(void **state)
     c->run->cancelled = true;
     c->type->cancel(c->run);
     assert_true(harness_run_until(&f->h.loop, run_over, c, DEADLINE_MS));
+    assert_int_equal(f->h.nresults, 0);
+}
+
+static void cancel_never_waits_on_the_plugins_children(void **state)
+{
+    struct fixture *f = *state;
+    /* The shell waits on its child, which holds stdout: a drain's cancel
+     * must end the run at once, child included. */
+    load(f, "checks:\n  - {name: wrap, type: exec, command: [/bin/sh, -c, 'sleep 30; true']}\n");
+    struct check *c = check_named(f, "wrap");
+    assert_int_equal(check_run_start(c, &f->h.env, NULL, NULL), 0);
+    /* Let the shell start its child first. */
+    harness_run_until(&f->h.loop, run_over, c, 200);
+    assert_non_null(c->run);
+    uint64_t t0 = uv_hrtime();
+    c->run->cancelled = true;
+    c->type->cancel(c->run);
+    assert_true(harness_run_until(&f->h.loop, run_over, c, DEADLINE_MS));
+    assert_true(uv_hrtime() - t0 < 1000ULL * 1000 * 1000);
     assert_int_equal(f->h.nresults, 0);
 }
 
@@ -647,7 +874,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(tcp_closed_port_is_down, setup, teardown),
         cmocka_unit_test_setup_teardown(exec_follows_nagios_exit_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(exec_timeout_kills_the_plugin, setup, teardown),
+        cmocka_unit_test_setup_teardown(exec_background_child_does_not_hold_the_run, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(exec_timeout_kills_the_whole_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(exec_inherits_no_descriptor_and_a_minimal_env, setup,
+                                        teardown),
+        cmocka_unit_test(exec_env_names_replace_the_defaults),
+        cmocka_unit_test_setup_teardown(exec_stderr_shown_when_stdout_is_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(exec_keeps_perfdata_and_long_output, setup, teardown),
         cmocka_unit_test_setup_teardown(cancelled_run_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(cancel_never_waits_on_the_plugins_children, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(heartbeat_lateness_is_a_verdict_not_a_result, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(heartbeat_ping_kinds, setup, teardown),

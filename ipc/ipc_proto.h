@@ -343,6 +343,7 @@ struct ipc_deploy {
     char *verdict_reason;
     char *failing_check;
     char *rollback_version;
+    char *ref;                  /* the git ref deployed, when known */
 };
 extern const struct ipc_type ipc_deploy_type;
 

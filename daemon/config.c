@@ -1623,7 +1623,7 @@ static const struct field daemon_fields[] = {
     {.key = "github-secret",
      .parse = p_str,
      .off = CO(daemon.github_secret),
-     .valid = v_secret},
+     .valid = v_text},
     {.key = "deploy-token", .parse = p_str, .off = CO(daemon.deploy_token), .valid = v_secret},
     {.key = "deploy-secret", .parse = p_str, .off = CO(daemon.deploy_secret), .valid = v_secret},
     {.key = "auto-register-apps", .parse = p_bool, .off = CO(daemon.auto_register_apps)},

@@ -248,6 +248,48 @@ class GithubTest(DaemonTest):
         self.assertEqual(row['status'], 'failed', row)
         self.assertNotEqual(row['verdict'], 'pending')
 
+    def test_concurrent_deliveries_make_one_deploy(self):
+        # GitHub sends a deployment and its first statuses within
+        # milliseconds, on separate connections: one deploy, the latest
+        # status, each event once.
+        import threading
+        self.start(window='5s')
+        bodies = [('deployment', self.deployment(1000))] + [
+            ('deployment_status', self.status(st, 1000))
+            for st in ('queued', 'in_progress', 'pending', 'success')]
+        answers = []
+        threads = [threading.Thread(target=lambda e=e, b=b: answers.append(self.send(e, b)))
+                   for e, b in bodies * 2]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len(answers), 10)
+        self.assertTrue(all(status in (200, 201) for status, _ in answers), answers)
+        self.assertEqual(len({got['id'] for _, got in answers}), 1, answers)
+        self.stored(1000, status='succeeded')
+        self.assertEqual(len(self.d.query('SELECT id FROM deploys')), 1)
+        moves = [m for m in self.deploy_events()]
+        self.assertLessEqual(len(moves), 2, moves)      # started (maybe), succeeded
+
+    def test_late_events_after_a_restart(self):
+        # The daemon forgets its deliveries when it restarts; the store's
+        # forward-only rule still keeps a late event from going back.
+        d = self.start(window='1s')
+        self.send('deployment', self.deployment(1100))
+        self.send('deployment_status', self.status('success', 1100))
+        self.stored(1100, status='succeeded', verdict='healthy')
+        d.stop()
+        d.start()
+        self.base = d.http_base()
+        status, got = self.send('deployment', self.deployment(1100))
+        self.assertEqual((status, got['status']), (200, 'succeeded'), got)
+        status, got = self.send('deployment_status', self.status('in_progress', 1100))
+        self.assertEqual((status, got['status']), (200, 'succeeded'), got)
+        time.sleep(1.5 * SLOW)
+        self.stored(1100, status='succeeded', verdict='healthy')
+        self.assertEqual(len(self.verdict_events()), 1, self.verdict_events())
+
     def test_failed_deploys_are_counted(self):
         self.start()
         self.send('deployment', self.deployment(700))

@@ -393,6 +393,11 @@ class HttpTest(DaemonTest):
         self.assertEqual(post({'status': 'failed'})[1]['status'], 'failed')
         self.assertEqual(post({'status': 'succeeded'})[1]['status'], 'failed')
         wait_until(lambda: row()[2] == 'failed', what='failed stored')
+        # Its verification ends with the failure; the verdict written then
+        # leaves the status failed.
+        wait_until(lambda: row()[3] not in (None, 'pending'), what='the verdict')
+        time.sleep(0.3)
+        self.assertEqual(row()[2], 'failed')
         self.assertEqual(len(d.query('SELECT id FROM deploys')), 1)
         events = [m for _, _, _, _, m in d.events('deploy')]
         self.assertEqual(len(events), 3, events)    # started, succeeded, failed

@@ -39,6 +39,7 @@ int deploy_validate(const struct deploy *p, char *why, size_t len)
         {"url", p->url, DEPLOY_TEXT_MAX, false},
         {"description", p->description, DEPLOY_TEXT_MAX, false},
         {"id", p->ext_id, DEPLOY_FIELD_MAX, false},
+        {"ref", p->ref, DEPLOY_FIELD_MAX, false},
     };
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         if (f[i].val == NULL && f[i].required) {
@@ -68,7 +69,30 @@ int deploy_validate(const struct deploy *p, char *why, size_t len)
     return 0;
 }
 
+/* A status's place in the order it may move in; -1 for none. */
+static int status_rank(const char *status)
+{
+    static const char *const order[] = {"started", "succeeded", "failed"};
+    for (int i = 0; status != NULL && i < (int)(sizeof(order) / sizeof(order[0])); i++) {
+        if (strcmp(status, order[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void note_recent(struct deploys *ds, const struct deploy *dep);
+
+/* Record a new deploy (no sender's id to match). */
 int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen)
+{
+    enum deploy_outcome outcome;
+    return deploy_upsert(d, dep, NULL, &outcome, why, whylen);
+}
+
+/* Record dep, new or as a forward update of stored. */
+int deploy_upsert(struct daemon *d, struct deploy *dep, const struct deploy *stored,
+                  enum deploy_outcome *outcome, char *why, size_t whylen)
 {
     int rc = deploy_validate(dep, why, whylen);
     if (rc < 0) {
@@ -81,25 +105,51 @@ int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen
     if (dep->source == NULL) {
         dep->source = "cli";
     }
+    bool was_started = true;    /* counted when it fails from here */
+    *outcome = DEPLOY_CREATED;
+    if (stored != NULL) {
+        if (strcmp(stored->app, dep->app) != 0) {
+            snprintf(why, whylen, "id %s is taken by another app's deploy", dep->ext_id);
+            return -EEXIST;
+        }
+        dep->id = stored->id;
+        if (status_rank(dep->status) <= status_rank(stored->status)) {
+            /* Older or repeated: the stored deploy stands as it is. */
+            *outcome = DEPLOY_UNCHANGED;
+            dep->env = stored->env;
+            dep->version = stored->version;
+            dep->status = stored->status;
+            return 0;
+        }
+        *outcome = DEPLOY_MOVED;
+        was_started = strcmp(stored->status, "started") == 0;
+        dep->started_ms = stored->started_ms;
+        const char **mine[] = {&dep->commit, &dep->author, &dep->url, &dep->description,
+                               &dep->ref};
+        const char *const theirs[] = {stored->commit, stored->author, stored->url,
+                                      stored->description, stored->ref};
+        for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+            *mine[i] = *mine[i] != NULL ? *mine[i] : theirs[i];
+        }
+    }
     if (dep->started_ms <= 0) {
         dep->started_ms = now;
     }
     if (dep->finished_ms <= 0 && strcmp(dep->status, "started") != 0) {
         dep->finished_ms = now;
     }
-    bool is_new = dep->id == 0;
     dep->id = store_put_deploy(d->store, dep);
     if (dep->id <= 0) {
         snprintf(why, whylen, "the store did not accept the deploy");
         return -EIO;
     }
-
-    /* Counted once it has a verdict (verify.c), or now when it failed. */
-    if (is_new && strcmp(dep->status, "failed") == 0) {
-        deploy_track(d, dep, true);
-    } else {
-        deploy_track(d, dep, false);
+    if (dep->ext_id != NULL) {
+        note_recent(d->deploys, dep);
     }
+
+    /* Counted once it has a verdict (verify.c), or when it fails before
+     * it succeeded (a succeeded one is counted by its verdict). */
+    deploy_track(d, dep, was_started && strcmp(dep->status, "failed") == 0);
 
     char msg[DEPLOY_FIELD_MAX * 4 + 64];
     snprintf(msg, sizeof(msg), "deploy %s/%s %s%s%s (%s)", dep->app, dep->env, dep->version,
@@ -128,13 +178,80 @@ static char *dup(const char *s)
     return strdup(s != NULL ? s : "");
 }
 
-/* The deploy tables: counts since start and each app-env's last deploy. */
+/* A deploy recorded with a sender's id, its strings owned. */
+struct deploy_seen {
+    struct deploy dep;
+    char *s[5];                 /* app, env, version, status, ext_id */
+};
+
+/* The deploy tables: counts since start and each app-env's last deploy;
+ * the deploys recorded lately with a sender's id, a ring. */
 struct deploys {
     struct deploy_count *counts;
     size_t ncounts;
     struct deploy_last *lasts;
     size_t nlasts;
+    struct deploy_seen recent[DEPLOY_RECENT];
+    size_t next_recent;
 };
+
+/* Free what a recent deploy owns. */
+static void seen_free(struct deploy_seen *e)
+{
+    for (size_t i = 0; i < sizeof(e->s) / sizeof(e->s[0]); i++) {
+        free(e->s[i]);
+        e->s[i] = NULL;
+    }
+    e->dep = (struct deploy){0};
+}
+
+/* Note dep as the deploy of its sender's id, replacing what was noted. */
+static void note_recent(struct deploys *ds, const struct deploy *dep)
+{
+    if (ds == NULL) {
+        return;
+    }
+    struct deploy_seen *e = NULL;
+    for (size_t i = 0; i < DEPLOY_RECENT && e == NULL; i++) {
+        if (ds->recent[i].dep.ext_id != NULL && strcmp(ds->recent[i].dep.ext_id, dep->ext_id) == 0) {
+            e = &ds->recent[i];
+        }
+    }
+    if (e == NULL) {
+        e = &ds->recent[ds->next_recent];
+        ds->next_recent = (ds->next_recent + 1) % DEPLOY_RECENT;
+    }
+    /* Copies first: dep's strings may be e's own. */
+    const char *from[] = {dep->app, dep->env, dep->version, dep->status, dep->ext_id};
+    char *s[sizeof(e->s) / sizeof(e->s[0])];
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        ok = (s[i] = strdup(from[i])) != NULL && ok;
+    }
+    int64_t id = dep->id;
+    seen_free(e);
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        e->s[i] = s[i];
+    }
+    if (!ok) {
+        seen_free(e);
+        return;
+    }
+    e->dep = (struct deploy){.id = id, .app = e->s[0], .env = e->s[1], .version = e->s[2],
+                             .status = e->s[3], .ext_id = e->s[4]};
+}
+
+/* The deploy noted under ext_id, or NULL. */
+const struct deploy *deploy_recent(const struct daemon *d, const char *ext_id)
+{
+    const struct deploys *ds = d->deploys;
+    for (size_t i = 0; ds != NULL && ext_id != NULL && i < DEPLOY_RECENT; i++) {
+        if (ds->recent[i].dep.ext_id != NULL && strcmp(ds->recent[i].dep.ext_id, ext_id) == 0) {
+            return &ds->recent[i].dep;
+        }
+    }
+    return NULL;
+}
 
 /* Empty tables; NULL on ENOMEM. */
 struct deploys *deploys_create(void)
@@ -161,6 +278,9 @@ void deploys_destroy(struct deploys *ds)
         free(ds->lasts[i].succeeded_version);
     }
     free(ds->lasts);
+    for (size_t i = 0; i < DEPLOY_RECENT; i++) {
+        seen_free(&ds->recent[i]);
+    }
     free(ds);
 }
 

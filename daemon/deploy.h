@@ -4,7 +4,9 @@
  * struct deploys is owned by this module: the daemon creates it at start
  * (d->deploys) and destroys it at the end; deploy_track fills it, and
  * readers (metrics.c, the checks' [DEPLOY].version) see it through the
- * accessors below, whose rows stay valid until the next deploy_track. */
+ * accessors below, whose rows stay valid until the next deploy_track. It
+ * also remembers the last DEPLOY_RECENT deploys recorded with a sender's
+ * id, so that an update finds its deploy before the store shows it. */
 #ifndef SHIPWATCH_DEPLOY_H
 #define SHIPWATCH_DEPLOY_H
 
@@ -31,7 +33,8 @@ struct deploy_last {
 
 struct deploys;
 
-#define DEPLOY_FIELD_MAX 256     /* app, env, version, commit, author, source */
+#define DEPLOY_FIELD_MAX 256     /* app, env, version, commit, author, source, ref */
+#define DEPLOY_RECENT 256        /* deploys by sender's id that deploy_recent knows */
 #define DEPLOY_TEXT_MAX 4096     /* url, description */
 
 /* Check dep: app, env and version present and non-empty, lengths, status
@@ -43,6 +46,28 @@ int deploy_validate(const struct deploy *dep, char *why, size_t whylen);
  * unless started, source "cli"), store it and emit its "deploy" event.
  * 0 with dep->id set, -EINVAL with why, or -EIO when the store refused. */
 int deploy_record(struct daemon *d, struct deploy *dep, char *why, size_t whylen);
+
+/* What deploy_upsert did. */
+enum deploy_outcome {
+    DEPLOY_CREATED,     /* a new deploy */
+    DEPLOY_MOVED,       /* an update whose status moved forward */
+    DEPLOY_UNCHANGED,   /* an older or repeated status: nothing written */
+};
+
+/* Record dep as deploy_record does, as an update of stored when that is
+ * the deploy of the same sender's id (NULL: none; from deploy_recent or
+ * the store). A status only moves forward (started, then succeeded, then
+ * failed): an update that does not move it changes nothing, emits nothing
+ * and leaves dep's id, app, env, version and status those of stored
+ * (DEPLOY_UNCHANGED). -EEXIST with why when stored is another app's: an id
+ * is its app's. */
+int deploy_upsert(struct daemon *d, struct deploy *dep, const struct deploy *stored,
+                  enum deploy_outcome *outcome, char *why, size_t whylen);
+
+/* The deploy recorded under the sender's id ext_id lately (id, app, env,
+ * version, status), or NULL: what a read of the store may not show yet.
+ * Valid until the next deploy_upsert. */
+const struct deploy *deploy_recent(const struct daemon *d, const char *ext_id);
 
 /* Empty deploy tables; NULL on ENOMEM. */
 struct deploys *deploys_create(void);

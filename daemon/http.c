@@ -21,8 +21,10 @@
 #include "config.h"
 #include "daemon.h"
 #include "deploy.h"
+#include "github.h"
 #include "log.h"
 #include "metrics.h"
+#include "recent.h"
 #include "store.h"
 
 #define URL_MAX 2048
@@ -37,12 +39,15 @@ enum hdr {
     H_SIGNATURE,                /* X-Shipwatch-Signature-256 */
     H_HUB_SIGNATURE,            /* X-Hub-Signature-256 (GitHub) */
     H_GITHUB_EVENT,             /* X-GitHub-Event */
+    H_GITHUB_DELIVERY,          /* X-GitHub-Delivery */
+    H_TIMESTAMP,                /* X-Shipwatch-Timestamp (signed with the body) */
     H_COUNT
 };
 
 static const char *const hdr_names[] = {"authorization", "content-type",
                                         "x-shipwatch-signature-256", "x-hub-signature-256",
-                                        "x-github-event"};
+                                        "x-github-event", "x-github-delivery",
+                                        "x-shipwatch-timestamp"};
 
 struct hconn {
     uv_tcp_t tcp;
@@ -80,9 +85,20 @@ struct hconn {
 
 struct deploy_req;
 
+/* Signed deploys: the timestamp signed with the body may be this far from
+ * now, and the signatures seen within it are remembered (replays are
+ * refused); GitHub deliveries handled are remembered (redeliveries are
+ * answered without recording again). */
+#define SIGNATURE_WINDOW_MS (300 * 1000)
+#define SIGNATURES_KEPT 4096
+#define DELIVERIES_KEPT 1024
+#define DELIVERY_TTL_MS (7 * 24 * 3600 * 1000LL)
+
 struct http_server {
     struct daemon *d;
     struct deploy_req *reqs;    /* deploys waiting for the store */
+    struct recent *signatures;  /* X-Shipwatch-Signature-256 values used */
+    struct recent *deliveries;  /* X-GitHub-Delivery ids handled */
     uv_tcp_t *listeners;
     size_t nlisteners;
     struct hconn *conns;
@@ -496,17 +512,33 @@ static bool secret_equal(const char *a, const char *b)
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
-/* Whether header ("sha256=HEX") is the HMAC-SHA256 of the body with secret;
+/* Whether header ("sha256=HEX") is the HMAC-SHA256 of stamp, a dot and
+ * the body with secret (stamp NULL: of the body alone, as GitHub signs);
  * compared in constant time, hex digits in either case. */
-static bool body_signed(const struct hconn *c, const char *header, const char *secret)
+static bool body_signed(const struct hconn *c, const char *header, const char *secret,
+                        const char *stamp)
 {
     if (strncmp(header, "sha256=", 7) != 0) {
         return false;
     }
+    size_t pre = stamp != NULL ? strlen(stamp) + 1 : 0;
+    unsigned char *msg = malloc(pre + c->body_len + 1);
+    if (msg == NULL) {
+        return false;
+    }
+    if (stamp != NULL) {
+        memcpy(msg, stamp, pre - 1);
+        msg[pre - 1] = '.';
+    }
+    if (c->body_len > 0) {
+        memcpy(msg + pre, c->body, c->body_len);
+    }
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)c->body,
-             c->body_len, mac, &maclen) == NULL) {
+    bool made = HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, pre + c->body_len, mac,
+                     &maclen) != NULL;
+    free(msg);
+    if (!made) {
         return false;
     }
     char hex[2 * EVP_MAX_MD_SIZE + 1];
@@ -526,7 +558,7 @@ static bool body_signed(const struct hconn *c, const char *header, const char *s
 }
 
 /* Whether the request carries token as a bearer token, or is signed with
- * secret (either may be NULL). */
+ * secret together with its X-Shipwatch-Timestamp (either may be NULL). */
 static bool credentials_match(const struct hconn *c, const char *token, const char *secret)
 {
     if (c->hdr_set[H_AUTHORIZATION] && token != NULL &&
@@ -534,17 +566,53 @@ static bool credentials_match(const struct hconn *c, const char *token, const ch
         secret_equal(c->hdr[H_AUTHORIZATION] + 7, token)) {
         return true;
     }
-    return c->hdr_set[H_SIGNATURE] && secret != NULL &&
-           body_signed(c, c->hdr[H_SIGNATURE], secret);
+    return c->hdr_set[H_SIGNATURE] && c->hdr_set[H_TIMESTAMP] && secret != NULL &&
+           body_signed(c, c->hdr[H_SIGNATURE], secret, c->hdr[H_TIMESTAMP]);
 }
 
-/* Whether the request may record a deploy of app (NULL: an app not in
- * the configuration): the app's own credentials, or the daemon-wide ones. */
-static bool deploy_authorized(const struct hconn *c, const struct conf_app *app)
+/* The signed timestamp (unix seconds) in ms when it is within the window
+ * of now; -1 when it is missing, malformed or stale. */
+static int64_t signed_stamp_ms(const struct hconn *c, int64_t now_ms)
+{
+    const char *t = c->hdr[H_TIMESTAMP];
+    if (!c->hdr_set[H_TIMESTAMP] || t[0] < '0' || t[0] > '9' || strlen(t) > 12) {
+        return -1;
+    }
+    char *end;
+    int64_t ms = (int64_t)strtoll(t, &end, 10) * 1000;
+    if (*end != '\0' || ms < now_ms - SIGNATURE_WINDOW_MS || ms > now_ms + SIGNATURE_WINDOW_MS) {
+        return -1;
+    }
+    return ms;
+}
+
+/* Whether the request may record a deploy of app (NULL: an app not in the
+ * configuration): the app's own credentials, or the daemon-wide ones. A
+ * signature must come with a timestamp within the window and not have been
+ * used before; why says what failed, the same whether app exists or not. */
+static bool deploy_authorized(struct hconn *c, const struct conf_app *app, const char **why)
 {
     const struct config *conf = c->srv->d->conf;
-    return (app != NULL && credentials_match(c, app->deploy_token, app->deploy_secret)) ||
-           credentials_match(c, conf->daemon.deploy_token, conf->daemon.deploy_secret);
+    *why = NULL;
+    if (!(app != NULL && credentials_match(c, app->deploy_token, app->deploy_secret)) &&
+        !credentials_match(c, conf->daemon.deploy_token, conf->daemon.deploy_secret)) {
+        return false;
+    }
+    if (c->hdr_set[H_AUTHORIZATION] && strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
+        !c->hdr_set[H_SIGNATURE]) {
+        return true;
+    }
+    int64_t now = daemon_now_ms();
+    int64_t stamp = signed_stamp_ms(c, now);
+    if (stamp < 0) {
+        *why = "X-Shipwatch-Timestamp is not within 300 s of now";
+        return false;
+    }
+    if (!recent_claim(c->srv->signatures, c->hdr[H_SIGNATURE], stamp, now)) {
+        *why = "this signature was used already: sign each request anew";
+        return false;
+    }
+    return true;
 }
 
 /* A string member of o into *out (NULL when absent). false after
@@ -648,6 +716,7 @@ struct deploy_req {
     struct hconn *c;
     json_t *doc;                /* owns the strings dep points to */
     struct deploy dep;
+    char delivery[RECENT_KEY_MAX + 1];  /* the GitHub delivery, forgotten on failure */
     struct deploy_req *prev, *next;
 };
 
@@ -675,42 +744,42 @@ static void deploy_answer(struct hconn *c, const struct deploy *dep, int status)
                  NULL);
 }
 
+/* The store's answer for r's id: record r's deploy, new or as an update
+ * of the deploy found (the one this daemon recorded lately comes first). */
 static void on_deploy_lookup(int err, const struct deploy *found, size_t n, void *arg)
 {
     struct deploy_req *r = arg;
     struct hconn *c = r->c;
+    int rc = -ECANCELED;        /* the client went away: nothing recorded */
     if (c->open) {
         char why[256];
-        int status = 201;
-        if (err < 0) {
+        const struct deploy *stored = deploy_recent(c->srv->d, r->dep.ext_id);
+        if (stored == NULL && err < 0) {
+            rc = err;
             respond_error(c, 503, NULL, "the store cannot be read: %s", strerror(-err));
             goto done;
         }
-        if (n > 0) {
-            /* The same id again: update that deploy (a status, an end),
-             * keeping what this request leaves out. */
-            const struct deploy *f = &found[0];
-            struct deploy *p = &r->dep;
-            p->id = f->id;
-            p->commit = p->commit != NULL ? p->commit : f->commit;
-            p->author = p->author != NULL ? p->author : f->author;
-            p->url = p->url != NULL ? p->url : f->url;
-            p->description = p->description != NULL ? p->description : f->description;
-            p->started_ms = p->started_ms > 0 ? p->started_ms : f->started_ms;
-            status = 200;
+        if (stored == NULL && n > 0) {
+            stored = &found[0];
         }
-        int rc = deploy_record(c->srv->d, &r->dep, why, sizeof(why));
+        /* The same id again: update that deploy, forward only. */
+        enum deploy_outcome outcome;
+        rc = deploy_upsert(c->srv->d, &r->dep, stored, &outcome, why, sizeof(why));
         if (rc < 0) {
-            respond_error(c, rc == -EINVAL ? 400 : 503, NULL, "%s", why);
+            respond_error(c, rc == -EINVAL ? 400 : rc == -EEXIST ? 409 : 503, NULL, "%s", why);
         } else {
-            deploy_answer(c, &r->dep, status);
+            deploy_answer(c, &r->dep, outcome == DEPLOY_CREATED ? 201 : 200);
         }
     }
 done:
+    if (rc < 0 && r->delivery[0] != '\0') {
+        recent_forget(c->srv->deliveries, r->delivery);
+    }
     deploy_req_free(c->srv, r);
 }
 
-static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *dep);
+static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *dep,
+                          const char *delivery);
 
 /* POST /api/v1/deploys: a deploy as JSON, authorized by its app's
  * deploy-token or deploy-secret once the body names the app. */
@@ -744,6 +813,7 @@ static void route_deploys(struct hconn *c, const char *rest)
         !str_member(c, doc, "status", &dep.status) ||
         !str_member(c, doc, "description", &dep.description) ||
         !str_member(c, doc, "id", &dep.ext_id) || !str_member(c, doc, "source", &source) ||
+        !str_member(c, doc, "ref", &dep.ref) ||
         !time_member(c, doc, "started_at", &dep.started_ms) ||
         !time_member(c, doc, "finished_at", &dep.finished_ms)) {
         json_decref(doc);
@@ -759,27 +829,34 @@ static void route_deploys(struct hconn *c, const char *rest)
         return;
     }
     const struct conf_app *app = config_find_app(d->conf, dep.app);
-    /* dep's strings live in doc: answer before letting it go. */
+    /* Credentials first: an app that does not exist and a wrong token get
+     * the same answer, so app names cannot be probed. dep's strings live in
+     * doc: answer before letting it go. */
+    const char *refused;
+    if (!deploy_authorized(c, app, &refused)) {
+        respond_error(c, 401, "WWW-Authenticate: Bearer\r\n", "%s",
+                      refused != NULL ? refused
+                                      : "a deploy needs its app's deploy-token (or "
+                                        "daemon.deploy-token) as a bearer token, or an "
+                                        "X-Shipwatch-Signature-256 of X-Shipwatch-Timestamp "
+                                        "and the body made with its deploy-secret (or "
+                                        "daemon.deploy-secret)");
+        json_decref(doc);
+        return;
+    }
     if (app == NULL && !d->conf->daemon.auto_register_apps) {
         respond_error(c, 404, NULL, "no app named %s in the configuration", dep.app);
         json_decref(doc);
         return;
     }
-    if (!deploy_authorized(c, app)) {
-        respond_error(c, 401, "WWW-Authenticate: Bearer\r\n",
-                      "a deploy of %s needs its deploy-token (or daemon.deploy-token) as a "
-                      "bearer token, or an X-Shipwatch-Signature-256 made with its "
-                      "deploy-secret (or daemon.deploy-secret)",
-                      dep.app);
-        json_decref(doc);
-        return;
-    }
-    record_deploy(c, doc, &dep);
+    record_deploy(c, doc, &dep, NULL);
 }
 
 /* Record dep (its strings in doc, which passes to this call): a new deploy,
- * or, when its ext_id is stored already, an update of that one. */
-static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *depp)
+ * or, when its ext_id is known already, an update of that one; delivery
+ * (or NULL) is forgotten if it fails. */
+static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *depp,
+                          const char *delivery)
 {
     struct daemon *d = c->srv->d;
     struct deploy dep = *depp;
@@ -792,13 +869,14 @@ static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *dep
     r->c = c;
     r->doc = doc;
     r->dep = dep;
+    snprintf(r->delivery, sizeof(r->delivery), "%s", delivery != NULL ? delivery : "");
     c->refs++;
     r->next = c->srv->reqs;
     if (r->next != NULL) {
         r->next->prev = r;
     }
     c->srv->reqs = r;
-    if (dep.ext_id == NULL) {
+    if (dep.ext_id == NULL || deploy_recent(d, dep.ext_id) != NULL) {
         on_deploy_lookup(0, NULL, 0, r);
         return;
     }
@@ -807,20 +885,6 @@ static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *dep
     if (rc < 0) {
         on_deploy_lookup(rc, NULL, 0, r);
     }
-}
-
-/* A string inside a JSON document by a path of object keys; NULL when
- * any step is missing or the end is not a string. */
-static const char *jstr(json_t *o, const char *a, const char *b, const char *k)
-{
-    json_t *v = json_object_get(o, a);
-    if (b != NULL) {
-        v = json_object_get(v, b);
-    }
-    if (k != NULL) {
-        v = json_object_get(v, k);
-    }
-    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 /* The app of a repository: the one whose github-repo is its full name, else
@@ -836,7 +900,9 @@ static const struct conf_app *app_of_repo(const struct config *conf, const char 
     return name != NULL ? config_find_app(conf, name) : NULL;
 }
 
-/* POST /webhooks/github: deployment and deployment_status events. */
+/* POST /webhooks/github: deployment and deployment_status events
+ * (github.c reads them); a delivery handled already is answered again
+ * without being recorded again. */
 static void route_github(struct hconn *c, const char *rest)
 {
     (void)rest;
@@ -847,90 +913,54 @@ static void route_github(struct hconn *c, const char *rest)
         return;
     }
     const char *event = c->hdr_set[H_GITHUB_EVENT] ? c->hdr[H_GITHUB_EVENT] : "";
-    if (strcmp(event, "ping") == 0) {
-        respond_json(c, 200, json_pack("{s:b}", "ok", 1), NULL);
-        return;
-    }
-    if (strcmp(event, "deployment") != 0 && strcmp(event, "deployment_status") != 0) {
-        respond_json(c, 202, json_pack("{s:s}", "ignored", event), NULL);
+    const char *delivery = c->hdr_set[H_GITHUB_DELIVERY] ? c->hdr[H_GITHUB_DELIVERY] : "";
+    if (!recent_claim(c->srv->deliveries, delivery, daemon_now_ms(), daemon_now_ms())) {
+        respond_json(c, 200, json_pack("{s:s, s:s}", "ignored", "redelivery", "delivery",
+                                       delivery), NULL);
         return;
     }
     json_error_t jerr;
     json_t *doc = json_loadb(c->body != NULL ? c->body : "", c->body_len, 0, &jerr);
-    if (doc == NULL) {
-        respond_error(c, 400, NULL, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
-        return;
-    }
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        respond_error(c, 400, NULL, "expected a JSON object");
-        return;
-    }
-    json_t *dp = json_object_get(doc, "deployment");
-    json_t *gid = json_object_get(dp, "id");
-    const char *full = jstr(doc, "repository", "full_name", NULL);
-    const char *repo = jstr(doc, "repository", "name", NULL);
-    struct deploy dep = {
-        .env = jstr(dp, "environment", NULL, NULL),
-        .commit = jstr(dp, "sha", NULL, NULL),
-        .author = jstr(dp, "creator", "login", NULL),
-        .description = jstr(dp, "description", NULL, NULL),
-        .source = "github",
-        .status = "started",
-    };
-    /* The version: the deployment payload's "version", else its ref. */
-    dep.version = jstr(dp, "payload", "version", NULL);
-    if (dep.version == NULL) {
-        dep.version = jstr(dp, "ref", NULL, NULL);
-    }
-    if (!json_is_integer(gid) || dep.env == NULL || dep.version == NULL) {
-        respond_error(c, 400, NULL, "a %s event needs deployment.id, .environment and .ref",
-                      event);
-        json_decref(doc);
-        return;
-    }
-    if (strcmp(event, "deployment_status") == 0) {
-        const char *state = jstr(doc, "deployment_status", "state", NULL);
-        const char *url = jstr(doc, "deployment_status", "target_url", NULL);
-        dep.url = url != NULL && url[0] != '\0' ? url : jstr(doc, "deployment_status", "log_url", NULL);
-        if (state == NULL) {
-            respond_error(c, 400, NULL, "deployment_status.state: missing");
-            json_decref(doc);
-            return;
-        }
-        if (strcmp(state, "success") == 0) {
-            dep.status = "succeeded";
-        } else if (strcmp(state, "failure") == 0 || strcmp(state, "error") == 0) {
-            dep.status = "failed";
-        } else if (strcmp(state, "inactive") == 0) {
-            respond_json(c, 202, json_pack("{s:s}", "ignored", "inactive"), NULL);
-            json_decref(doc);
-            return;
-        }
-    }
-    const struct conf_app *app = app_of_repo(d->conf, full, repo);
-    if (app == NULL && (!d->conf->daemon.auto_register_apps || repo == NULL)) {
-        respond_error(c, 404, NULL, "no app for repository %s: name one with github-repo",
-                      full != NULL ? full : "(unnamed)");
-        json_decref(doc);
-        return;
-    }
-    /* Copies in doc: a reload may free the configuration before the
-     * store answers the lookup. An app of its own for the repository when
-     * auto-register-apps is on. */
-    json_object_set_new(doc, "shipwatch_app", json_string(app != NULL ? app->name : repo));
-    dep.app = json_string_value(json_object_get(doc, "shipwatch_app"));
-    char ext[64];
-    snprintf(ext, sizeof(ext), "github:%lld", (long long)json_integer_value(gid));
-    json_object_set_new(doc, "shipwatch_ext_id", json_string(ext));
-    dep.ext_id = json_string_value(json_object_get(doc, "shipwatch_ext_id"));
+    struct github_event ev;
     char why[256];
-    if (deploy_validate(&dep, why, sizeof(why)) < 0) {
+    int rc = -EINVAL;
+    if (doc == NULL) {
+        snprintf(why, sizeof(why), "malformed JSON at byte %d: %s", jerr.position, jerr.text);
+    } else if (!json_is_object(doc)) {
+        snprintf(why, sizeof(why), "expected a JSON object");
+    } else {
+        rc = github_event_read(event, doc, &ev, why, sizeof(why));
+    }
+    const struct conf_app *app = NULL;
+    if (rc == 0 && ev.action == GITHUB_DEPLOY) {
+        app = app_of_repo(d->conf, ev.repo_full, ev.repo_name);
+        if (app == NULL && (!d->conf->daemon.auto_register_apps || ev.repo_name == NULL)) {
+            recent_forget(c->srv->deliveries, delivery);
+            respond_error(c, 404, NULL, "no app for repository %s: name one with github-repo",
+                          ev.repo_full != NULL ? ev.repo_full : "(unnamed)");
+            json_decref(doc);
+            return;
+        }
+        /* A copy in doc: a reload may free the configuration before the
+         * store answers the lookup. An app of its own for the repository
+         * when auto-register-apps is on. */
+        json_object_set_new(doc, "shipwatch_app", json_string(app != NULL ? app->name
+                                                                         : ev.repo_name));
+        ev.dep.app = json_string_value(json_object_get(doc, "shipwatch_app"));
+        rc = deploy_validate(&ev.dep, why, sizeof(why));
+    }
+    if (rc < 0) {
+        recent_forget(c->srv->deliveries, delivery);
         respond_error(c, 400, NULL, "%s", why);
-        json_decref(doc);
+    } else if (ev.action == GITHUB_PING) {
+        respond_json(c, 200, json_pack("{s:b}", "ok", 1), NULL);
+    } else if (ev.action == GITHUB_IGNORE) {
+        respond_json(c, 202, json_pack("{s:s}", "ignored", ev.ignored), NULL);
+    } else {
+        record_deploy(c, doc, &ev.dep, delivery);
         return;
     }
-    record_deploy(c, doc, &dep);
+    json_decref(doc);
 }
 
 /* Who may call a route, checked by the router unless said otherwise. */
@@ -1055,7 +1085,7 @@ static void route(struct hconn *c)
     }
     if (r->auth == AUTH_GITHUB &&
         (!c->hdr_set[H_HUB_SIGNATURE] ||
-         !body_signed(c, c->hdr[H_HUB_SIGNATURE], github_secret))) {
+         !body_signed(c, c->hdr[H_HUB_SIGNATURE], github_secret, NULL))) {
         respond_error(c, 401, NULL, "X-Hub-Signature-256 is missing or does not match the "
                                     "body and daemon.github-secret");
         return;
@@ -1355,6 +1385,12 @@ int http_server_start(struct daemon *d, struct http_server **out, char *err, siz
     }
     *out = s;
     s->d = d;
+    s->signatures = recent_create(SIGNATURES_KEPT, SIGNATURE_WINDOW_MS + 1000, true);
+    s->deliveries = recent_create(DELIVERIES_KEPT, DELIVERY_TTL_MS, false);
+    if (s->signatures == NULL || s->deliveries == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     s->settings.on_message_begin = on_message_begin;
     s->settings.on_url = on_url;
     s->settings.on_header_field = on_header_field;
@@ -1439,6 +1475,8 @@ void http_server_free(struct http_server *s)
     metrics_unref(s->metrics);
     free(s->spare.data);
     free(s->listeners);
+    recent_destroy(s->signatures);
+    recent_destroy(s->deliveries);
     free(s);
 }
 

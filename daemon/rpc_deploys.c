@@ -83,6 +83,7 @@ static void on_deploys(int err, const struct deploy *ds, size_t n, void *arg)
             .verdict_reason = d->verdict_reason,
             .failing_check = d->failing_check,
             .rollback_version = d->rollback_version,
+            .ref = d->ref,
         };
     }
     struct ipc_deploys r = {.deploys = v, .ndeploys = n};

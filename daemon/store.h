@@ -40,9 +40,10 @@ struct deploy {
     const char *status;         /* started | succeeded | failed */
     int64_t started_ms;
     int64_t finished_ms;        /* 0 = not finished */
-    const char *verdict;        /* pending | healthy | degraded | failed; NULL none */
+    const char *verdict;        /* pending | healthy | degraded | failed | unverified; NULL none */
     const char *verdict_reason, *failing_check, *rollback_version;
     const char *ext_id;         /* the sender's id (webhooks), unique; NULL none */
+    const char *ref;            /* the git ref deployed (a branch, a tag); NULL none */
 };
 
 /* An alert: one incident of a check (or of an app-env's deploys). */
@@ -266,7 +267,12 @@ void store_put_result(struct store *st, const struct store_check_state *s);
 int64_t store_put_event(struct store *st, const struct event *ev);
 
 /* Queue a deploy: a new one (dep->id 0) gets the next id, returned; one
- * with an id replaces the stored row (a verdict, an end time). */
+ * with an id is merged into the stored row, forward only: its status
+ * replaces the stored one only when it is later (started, then succeeded,
+ * then failed), and with it the end time and what the update carries; a
+ * verdict replaces only none or pending; app, env, source, started and the
+ * sender's id stay as first stored. A new row whose ext_id another row
+ * holds is not written. */
 int64_t store_put_deploy(struct store *st, const struct deploy *dep);
 
 /* Asynchronous queries; fn runs later on the loop thread. 0 or -errno (fn is

@@ -407,20 +407,26 @@ static const char *ev_type(const char *t)
     return t != NULL ? t : "daemon";
 }
 
+/* A deploy's status and verdict as ranks, so that an update only moves
+ * them forward (store.h): an older or repeated write keeps what is there. */
+#define STATUS_RANK(x) "(CASE " x " WHEN 'started' THEN 0 WHEN 'succeeded' THEN 1 " \
+                       "WHEN 'failed' THEN 2 ELSE -1 END)"
+#define VERDICT_RANK(x) "(CASE WHEN " x " IS NULL THEN 0 WHEN " x " = 'pending' THEN 1 " \
+                        "ELSE 2 END)"
+#define MOVED STATUS_RANK("EXCLUDED.status") " > " STATUS_RANK("deploys.status")
+#define JUDGED VERDICT_RANK("EXCLUDED.verdict") " > " VERDICT_RANK("deploys.verdict")
+#define NEWER(col) col " = CASE WHEN " MOVED " THEN COALESCE(EXCLUDED." col ", deploys." col \
+                   ") ELSE COALESCE(deploys." col ", EXCLUDED." col ") END"
+#define VERDICT(col) col " = CASE WHEN " JUDGED " THEN EXCLUDED." col " ELSE deploys." col " END"
+
+/* Insert a deploy, or merge it into its row forward only (store.h); a new
+ * row whose ext_id another row holds is not written (never an error: one
+ * failed statement would abort the whole batch). */
 static void build_deploy(struct sbuf *b, const struct deploy *d)
 {
-    /* ext_id is unique: a row with the same ext_id under another id is
-     * replaced, as SQLite's INSERT OR REPLACE does. */
-    if (d->ext_id != NULL && d->ext_id[0] != '\0') {
-        sb_str(b, "DELETE FROM deploys WHERE ext_id = ");
-        sb_lit(b, d->ext_id);
-        sb_str(b, " AND id <> ");
-        sb_i64(b, d->id);
-        sb_str(b, ";\n");
-    }
     sb_str(b, "INSERT INTO deploys (id, app, env, version, commit_sha, author, source, url, "
               "description, status, started_ms, finished_ms, verdict, verdict_reason, "
-              "failing_check, rollback_version, ext_id) VALUES (");
+              "failing_check, rollback_version, ext_id, ref) SELECT ");
     sb_i64(b, d->id);
     const char *v1[] = {d->app, d->env, d->version};
     for (size_t i = 0; i < NELEM(v1); i++) {
@@ -431,27 +437,38 @@ static void build_deploy(struct sbuf *b, const struct deploy *d)
     for (size_t i = 0; i < NELEM(v2); i++) {
         sb_str(b, ", ");
         sb_opt(b, v2[i]);
+        sb_str(b, "::text");
     }
     sb_str(b, ", ");
     sb_lit(b, d->status != NULL ? d->status : "");
     sb_str(b, ", ");
     sb_i64(b, d->started_ms);
-    sb_str(b, ", ");
+    sb_str(b, "::bigint, ");
     sb_i64_or_null(b, d->finished_ms > 0 ? d->finished_ms : 0);
+    sb_str(b, "::bigint");
     const char *v3[] = {d->verdict, d->verdict_reason, d->failing_check, d->rollback_version,
-                        d->ext_id};
+                        d->ext_id, d->ref};
     for (size_t i = 0; i < NELEM(v3); i++) {
         sb_str(b, ", ");
         sb_opt(b, v3[i]);
+        sb_str(b, "::text");
     }
-    sb_str(b, ") ON CONFLICT (id) DO UPDATE SET app = EXCLUDED.app, env = EXCLUDED.env, "
-              "version = EXCLUDED.version, commit_sha = EXCLUDED.commit_sha, "
-              "author = EXCLUDED.author, source = EXCLUDED.source, url = EXCLUDED.url, "
-              "description = EXCLUDED.description, status = EXCLUDED.status, "
-              "started_ms = EXCLUDED.started_ms, finished_ms = EXCLUDED.finished_ms, "
-              "verdict = EXCLUDED.verdict, verdict_reason = EXCLUDED.verdict_reason, "
-              "failing_check = EXCLUDED.failing_check, "
-              "rollback_version = EXCLUDED.rollback_version, ext_id = EXCLUDED.ext_id;\n");
+    if (d->ext_id != NULL) {
+        sb_str(b, " WHERE NOT EXISTS (SELECT 1 FROM deploys WHERE ext_id = ");
+        sb_lit(b, d->ext_id);
+        sb_str(b, " AND id <> ");
+        sb_i64(b, d->id);
+        sb_str(b, ")");
+    }
+    sb_str(b, " ON CONFLICT (id) DO UPDATE SET "
+              "version = CASE WHEN " MOVED " THEN EXCLUDED.version ELSE deploys.version END, "
+              NEWER("commit_sha") ", " NEWER("author") ", " NEWER("url") ", "
+              NEWER("description") ", " NEWER("ref") ", "
+              "finished_ms = CASE WHEN " MOVED " THEN COALESCE(EXCLUDED.finished_ms, "
+              "deploys.finished_ms) ELSE deploys.finished_ms END, "
+              "status = CASE WHEN " MOVED " THEN EXCLUDED.status ELSE deploys.status END, "
+              VERDICT("verdict_reason") ", " VERDICT("failing_check") ", "
+              VERDICT("rollback_version") ", " VERDICT("verdict") ";\n");
 }
 
 static void build_alert(struct sbuf *b, const struct alert *a)

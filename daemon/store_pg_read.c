@@ -219,7 +219,7 @@ static void parse_rows(struct rec *r, const PGresult *res)
         }
         break;
     case REC_DEPLOYS:
-        if (PQnfields(res) != 17) {
+        if (PQnfields(res) != 18) {
             r->err = -EPROTO;
             return;
         }
@@ -239,7 +239,7 @@ static void parse_rows(struct rec *r, const PGresult *res)
             d->started_ms = val_i64(res, i, 10);
             d->finished_ms = val_i64(res, i, 11);
             const char **g[] = {&d->verdict, &d->verdict_reason, &d->failing_check,
-                                &d->rollback_version, &d->ext_id};
+                                &d->rollback_version, &d->ext_id, &d->ref};
             for (size_t k = 0; k < NELEM(g); k++) {
                 *g[k] = col_dup(res, i, (int)k + 12, &oom);
             }
@@ -379,7 +379,7 @@ static void query_send(struct pgconn *c, struct rec *r)
         }
         text = "SELECT id, app, env, version, commit_sha, author, source, url, description, "
                "status, started_ms, COALESCE(finished_ms, 0), verdict, verdict_reason, "
-               "failing_check, rollback_version, ext_id FROM deploys "
+               "failing_check, rollback_version, ext_id, ref FROM deploys "
                "WHERE ($1::text IS NULL OR app = $1) AND ($2::text IS NULL OR env = $2) "
                "AND ($5::text IS NULL OR ext_id = $5) AND id < $3 ORDER BY id DESC LIMIT $4";
         PARAM_STR(r->dq.app);

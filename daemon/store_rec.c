@@ -9,7 +9,7 @@ void rec_deploy_free(struct deploy *d)
 {
     const char **f[] = {&d->app, &d->env, &d->version, &d->commit, &d->author, &d->source,
                         &d->url, &d->description, &d->status, &d->verdict, &d->verdict_reason,
-                        &d->failing_check, &d->rollback_version, &d->ext_id};
+                        &d->failing_check, &d->rollback_version, &d->ext_id, &d->ref};
     for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
         free((char *)*f[i]);
         *f[i] = NULL;
@@ -23,7 +23,7 @@ bool rec_deploy_copy(struct deploy *out, const struct deploy *dep)
     const char **f[] = {&out->app, &out->env, &out->version, &out->commit, &out->author,
                         &out->source, &out->url, &out->description, &out->status,
                         &out->verdict, &out->verdict_reason, &out->failing_check,
-                        &out->rollback_version, &out->ext_id};
+                        &out->rollback_version, &out->ext_id, &out->ref};
     bool ok = true;
     for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
         if (*f[i] != NULL && (*f[i] = strdup(*f[i])) == NULL) {

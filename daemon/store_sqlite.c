@@ -324,6 +324,36 @@ static void write_event(struct store_sqlite *s, struct rec *r)
     }
 }
 
+/* A deploy's status and verdict as ranks, so that an update only moves
+ * them forward (store.h): an older or repeated write keeps what is there. */
+#define STATUS_RANK(x) "(CASE " x " WHEN 'started' THEN 0 WHEN 'succeeded' THEN 1 " \
+                       "WHEN 'failed' THEN 2 ELSE -1 END)"
+#define VERDICT_RANK(x) "(CASE WHEN " x " IS NULL THEN 0 WHEN " x " = 'pending' THEN 1 " \
+                        "ELSE 2 END)"
+#define MOVED STATUS_RANK("excluded.status") " > " STATUS_RANK("deploys.status")
+#define JUDGED VERDICT_RANK("excluded.verdict") " > " VERDICT_RANK("deploys.verdict")
+#define NEWER(col) col " = CASE WHEN " MOVED " THEN COALESCE(excluded." col ", deploys." col \
+                   ") ELSE COALESCE(deploys." col ", excluded." col ") END"
+#define VERDICT(col) col " = CASE WHEN " JUDGED " THEN excluded." col " ELSE deploys." col " END"
+
+/* Insert a deploy, or merge it into its row forward only; a new row whose
+ * ext_id another row holds is not written. */
+static const char put_deploy_sql[] =
+    "INSERT INTO deploys (id, app, env, version, commit_sha, author, source, url, description, "
+    "status, started_ms, finished_ms, verdict, verdict_reason, failing_check, rollback_version, "
+    "ext_id, ref) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+    "?17, ?18 WHERE NOT EXISTS (SELECT 1 FROM deploys WHERE ext_id = ?17 AND id <> ?1) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    "version = CASE WHEN " MOVED " THEN excluded.version ELSE deploys.version END, "
+    NEWER("commit_sha") ", " NEWER("author") ", " NEWER("url") ", " NEWER("description") ", "
+    NEWER("ref") ", "
+    "finished_ms = CASE WHEN " MOVED " THEN COALESCE(excluded.finished_ms, deploys.finished_ms) "
+    "ELSE deploys.finished_ms END, "
+    "status = CASE WHEN " MOVED " THEN excluded.status ELSE deploys.status END, "
+    VERDICT("verdict_reason") ", " VERDICT("failing_check") ", " VERDICT("rollback_version") ", "
+    VERDICT("verdict");
+
+/* Write a deploy (store.h: new, or merged forward only). */
 static void write_deploy(struct store_sqlite *s, struct rec *r)
 {
     const struct deploy *d = &r->dep;
@@ -350,6 +380,7 @@ static void write_deploy(struct store_sqlite *s, struct rec *r)
     bind_text_or_null(q, 15, d->failing_check);
     bind_text_or_null(q, 16, d->rollback_version);
     bind_text_or_null(q, 17, d->ext_id);
+    bind_text_or_null(q, 18, d->ref);
     if (sqlite3_step(q) != SQLITE_DONE) {
         count_error(s, "cannot write deploy");
     }
@@ -1211,13 +1242,7 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO checks (name) VALUES (?1)", -1, &s->ins_check,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "INSERT OR REPLACE INTO deploys (id, app, env, version, commit_sha, "
-                           "author, source, url, description, status, started_ms, finished_ms, "
-                           "verdict, verdict_reason, failing_check, rollback_version, ext_id) "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                           "?15, ?16, ?17)",
-                           -1, &s->put_deploy, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, put_deploy_sql, -1, &s->put_deploy, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO alerts (id, kind, check_name, app, env, "
                            "severity, status, summary, started, resolved, ack_by, ack_ts, "

@@ -267,7 +267,7 @@ void store_sqlite_read_deploys(sqlite3 *db, struct rec *r)
     if (sqlite3_prepare_v2(db,
                            "SELECT id, app, env, version, commit_sha, author, source, url, "
                            "description, status, started_ms, COALESCE(finished_ms, 0), verdict, "
-                           "verdict_reason, failing_check, rollback_version, ext_id FROM deploys "
+                           "verdict_reason, failing_check, rollback_version, ext_id, ref FROM deploys "
                            "WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR env = ?2) "
                            "AND (?5 IS NULL OR ext_id = ?5) AND id < ?3 ORDER BY id DESC "
                            "LIMIT ?4",
@@ -305,6 +305,7 @@ void store_sqlite_read_deploys(sqlite3 *db, struct rec *r)
         d->failing_check = col_or_null(q, 14);
         d->rollback_version = col_or_null(q, 15);
         d->ext_id = col_or_null(q, 16);
+        d->ref = col_or_null(q, 17);
     }
     if (step != SQLITE_DONE && r->err == 0) {
         r->err = -EIO;

@@ -18,7 +18,7 @@
 /* A deploy's fields, owned: the window re-stores the deploy with its verdict. */
 struct owned_deploy {
     struct deploy dep;
-    char *s[11];
+    char *s[12];
 };
 
 struct verify_window {
@@ -81,7 +81,7 @@ static void own(struct owned_deploy *o, const struct deploy *dep)
     o->dep = *dep;
     const char **f[] = {&o->dep.app, &o->dep.env, &o->dep.version, &o->dep.commit,
                         &o->dep.author, &o->dep.source, &o->dep.url, &o->dep.description,
-                        &o->dep.status, &o->dep.ext_id, &o->dep.verdict};
+                        &o->dep.status, &o->dep.ext_id, &o->dep.verdict, &o->dep.ref};
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         o->s[i] = dup(*f[i]);
         *f[i] = o->s[i];
@@ -166,8 +166,12 @@ static void on_window_closed(uv_handle_t *h)
     free(w);
 }
 
-/* Judge w's deploy, store and announce the verdict, end the window. */
-static void judge(struct verify_window *w, bool cut_short)
+/* Judge w's deploy, store and announce the verdict, end the window;
+ * cut_short says why it ends early (NULL: the window ran out). A verdict
+ * needs evidence: a check down at the end is failed, no result at all is
+ * unverified, never healthy. The write carries the verdict only: the
+ * store keeps a status that moved on meanwhile. */
+static void judge(struct verify_window *w, const char *cut_short)
 {
     struct daemon *d = w->d;
     struct deploy *dep = &w->od.dep;
@@ -179,16 +183,23 @@ static void judge(struct verify_window *w, bool cut_short)
             break;
         }
     }
-    const char *verdict = down != NULL ? "failed" : w->failures > 0 ? "degraded" : "healthy";
+    const char *verdict = down != NULL      ? "failed"
+                          : w->results == 0 ? "unverified"
+                          : w->failures > 0 ? "degraded"
+                                            : "healthy";
     const char *rollback = down != NULL ? verify_last_healthy(d, dep->app, dep->env) : NULL;
+    char cut[128] = "";
+    if (cut_short != NULL) {
+        snprintf(cut, sizeof(cut), " (window cut short: %s)", cut_short);
+    }
     char reason[512];
     if (down != NULL) {
-        snprintf(reason, sizeof(reason), "%s is down after the deploy%s", down,
-                 cut_short ? " (window cut short by a newer deploy)" : "");
+        snprintf(reason, sizeof(reason), "%s is down after the deploy%s", down, cut);
+    } else if (w->results == 0) {
+        snprintf(reason, sizeof(reason), "no result in the window%s", cut);
     } else {
         snprintf(reason, sizeof(reason), "%lld of %lld results in the window not up%s",
-                 (long long)w->failures, (long long)w->results,
-                 cut_short ? " (window cut short by a newer deploy)" : "");
+                 (long long)w->failures, (long long)w->results, cut);
     }
     char *failing = dup(down != NULL ? (w->first_failing ? w->first_failing : down) : NULL);
     char *rb = dup(rollback);
@@ -233,7 +244,7 @@ static void judge(struct verify_window *w, bool cut_short)
 
 static void on_window_end(uv_timer_t *t)
 {
-    judge(t->data, false);
+    judge(t->data, NULL);
 }
 
 /* A deploy was recorded: end its app-env's window, start one. */
@@ -243,12 +254,21 @@ void verify_on_deploy(struct daemon *d, const struct deploy *dep)
     if (v == NULL) {
         return;
     }
-    /* A newer deploy of the app-env ends the running window. */
+    /* A newer deploy of the app-env that succeeded ends the running
+     * window (one merely started, as GitHub creates them before the job
+     * runs, does not); so does the deploy's own failure. */
+    bool succeeded = dep->status != NULL && strcmp(dep->status, "succeeded") == 0;
+    bool failed = dep->status != NULL && strcmp(dep->status, "failed") == 0;
     for (struct verify_window *w = v->windows, *next; w != NULL; w = next) {
         next = w->next;
-        if (eq(w->od.dep.app, dep->app) && eq(w->od.dep.env, dep->env) &&
-            w->od.dep.id != dep->id) {
-            judge(w, true);
+        if (!eq(w->od.dep.app, dep->app) || !eq(w->od.dep.env, dep->env)) {
+            continue;
+        }
+        if (w->od.dep.id != dep->id && succeeded) {
+            judge(w, "a newer deploy succeeded");
+        } else if (w->od.dep.id == dep->id && failed) {
+            w->od.dep.status = "failed";    /* a literal: own() keeps its copy in s[] */
+            judge(w, "the deploy failed");
         }
     }
     if (dep->status == NULL || strcmp(dep->status, "succeeded") != 0 || d->draining) {

@@ -2,13 +2,15 @@
  *
  * When a deploy of an app and env succeeds, that app-env's checks run at
  * the app's verify.interval for verify.window; then the deploy gets its
- * verdict: failed when one of the checks is down at the end, degraded when
- * any result in the window was not up, healthy otherwise. A failed verdict
- * names the first check that failed in the window and the last version
- * whose verdict was healthy (the rollback target). A new deploy of the same
- * app-env ends the running window with its verdict so far. The verdict is
- * stored on the deploy, counted in shipwatch_deploys_total and sent as a
- * "deploy.verdict" event.
+ * verdict: failed when one of the checks is down at the end, unverified
+ * when the window saw no result at all, degraded when any result in the
+ * window was not up, healthy otherwise. A failed verdict names the first
+ * check that failed in the window and the last version whose verdict was
+ * healthy (the rollback target). A newer deploy of the same app-env that
+ * succeeded, or the deploy's own failure, ends the running window with its
+ * verdict so far; a newer deploy that has only started does not. The
+ * verdict is stored on the deploy (never over a status that moved on),
+ * counted in shipwatch_deploys_total and sent as a "deploy.verdict" event.
  *
  * The windows running and the last healthy versions live in a struct
  * verifier owned by this module: the daemon creates it at start
@@ -32,8 +34,9 @@ struct verifier *verifier_create(void);
  * NULL is a no-op. */
 void verifier_destroy(struct verifier *v);
 
-/* A deploy was recorded (new or updated): start a window when it
- * succeeded, after ending any window of its app-env. */
+/* A deploy was recorded, new or with its status moved forward (never for
+ * a repeated one): start a window when it succeeded, after ending the
+ * window of its app-env's previous deploy. */
 void verify_on_deploy(struct daemon *d, const struct deploy *dep);
 
 /* A result of c: tallied into its app-env's window, if one runs. */

@@ -518,6 +518,7 @@ static const struct ipc_field deploy_fields[] = {
     STR(struct ipc_deploy, verdict_reason),
     STR(struct ipc_deploy, failing_check),
     STR(struct ipc_deploy, rollback_version),
+    STR(struct ipc_deploy, ref),
 };
 TYPE(ipc_deploy_type, ipc_deploy, deploy_fields);
 

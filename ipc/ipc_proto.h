@@ -352,6 +352,7 @@ struct ipc_deploy {
     const char *verdict_reason;
     const char *failing_check;
     const char *rollback_version;
+    const char *ref;            /* the git ref deployed, when known */
 };
 extern const struct ipc_type ipc_deploy_type;
 

@@ -13,8 +13,9 @@ import tempfile
 import textwrap
 import time
 import urllib.request
+import uuid
 
-from harness import SHIPWATCH, SLOW, DaemonTest, Rpc, main, wait_until
+from harness import SHIPWATCH, SLOW, SOURCE_ROOT, DaemonTest, Rpc, main, wait_until
 
 CONFIG = '''
 daemon:
@@ -33,6 +34,8 @@ apps:
     deploy-secret: mac-456
     github-repo: acme/storefront
   - name: quiet
+  - name: other
+    deploy-token: tok-other
 checks:
   - name: web
     app: shop
@@ -56,6 +59,14 @@ def curl(*args, data=None):
     head = out.stderr.decode('latin-1')
     status = int(head.split()[1]) if head.startswith('HTTP/') else 0
     return status, head, out.stdout.decode('utf-8', 'replace')
+
+
+def signed(body, secret=b'mac-456', stamp=None, upper=False):
+    """The headers of a signed deploy: the HMAC of "TIMESTAMP.BODY"."""
+    stamp = stamp or str(int(time.time()))
+    mac = hmac.new(secret, stamp.encode() + b'.' + body, hashlib.sha256).hexdigest()
+    return ['X-Shipwatch-Timestamp: ' + stamp,
+            'X-Shipwatch-Signature-256: sha256=' + (mac.upper() if upper else mac)]
 
 
 def raw(base, data, read=True, timeout=5):
@@ -287,13 +298,13 @@ class HttpTest(DaemonTest):
         self.assertEqual(deps[0]['started_ms'], 1795424400000)
         self.assertEqual(deps[0]['finished_ms'], 1795420800000 + 270500)
 
-        # A signature with the app's secret, upper- or lower-case hex.
+        # A signature of the timestamp and the body with the app's secret,
+        # upper- or lower-case hex.
         body = json.dumps({'app': 'shop', 'env': 'prod', 'version': '3.0.1'}).encode()
-        sig = hmac.new(b'mac-456', body, hashlib.sha256).hexdigest()
-        self.assertEqual(self.post_deploy(body, 'X-Shipwatch-Signature-256: sha256=' + sig)[0],
-                         201)
-        self.assertEqual(self.post_deploy(
-            body, 'X-Shipwatch-Signature-256: sha256=' + sig.upper())[0], 201)
+        self.assertEqual(self.post_deploy(body, *signed(body))[0], 201)
+        stamp = str(int(time.time()) - 1)
+        self.assertEqual(self.post_deploy(body, *signed(body, stamp=stamp, upper=True))[0], 201)
+        sig = signed(body)[1].split('=', 1)[1]
         # The CLI's record lands in the same place.
         subprocess.run([SHIPWATCH, '--socket', d.socket, 'deploy', 'record', '--app', 'shop',
                         '--env', 'prod', '--version', '3.0.2'], check=True, capture_output=True)
@@ -310,6 +321,8 @@ class HttpTest(DaemonTest):
             (good, ['X-Shipwatch-Signature-256: sha256=' + '0' * 64], 401, None),
             (good, ['X-Shipwatch-Signature-256: sha256=' + sig], 401, None),   # other body
             (good, ['X-Shipwatch-Signature-256: ' + sig], 401, None),
+            (good, signed(good.encode())[1:], 401, None),     # no timestamp
+            (good, signed(good.encode(), stamp='0'), 401, 'X-Shipwatch-Timestamp'),
             ('{"app":"shop","env":"prod"', [bearer], 400, 'malformed JSON at byte'),
             ('[1, 2]', [bearer], 400, 'expected a JSON object'),
             ('{"app":"shop","env":"prod","version":9}', [bearer], 400, 'version: expected a string'),
@@ -319,7 +332,7 @@ class HttpTest(DaemonTest):
             ('{"app":"shop","env":"prod","version":"9","started_at":"yesterday"}', [bearer],
              400, 'started_at'),
             ('{"app":"shop","env":"prod","version":"9","app":"x"}', [bearer], 400, 'duplicate'),
-            ('{"app":"nope","env":"prod","version":"9"}', [bearer], 404, 'no app named nope'),
+            ('{"app":"nope","env":"prod","version":"9"}', [bearer], 401, 'deploy-token'),
             ('{"app":"quiet","env":"prod","version":"9"}', [bearer], 401, None),
         ]
         for body, headers, want, text in cases:
@@ -349,12 +362,112 @@ class HttpTest(DaemonTest):
         self.assertTrue(got.startswith('HTTP/1.1 431'), got[:100])
         self.assertEqual(len(rpc.call('deploys.list')['deploys']), before)
 
+    def test_deploy_ids_are_scoped_and_move_forward(self):
+        d = self.start()
+        shop, other = 'Authorization: Bearer tok-123', 'Authorization: Bearer tok-other'
+
+        def post(doc, auth=shop):
+            status, _, body = self.post_deploy(json.dumps(dict(
+                {'app': 'shop', 'env': 'prod', 'version': '3.0', 'id': 'run-1'}, **doc)), auth)
+            return status, json.loads(body)
+
+        def row():
+            return wait_until(lambda: d.query(
+                'SELECT app, version, status, verdict FROM deploys WHERE ext_id = ?',
+                ('run-1',)), what='the row')[0]
+
+        status, first = post({'status': 'started'})
+        self.assertEqual(status, 201, first)
+        # Another app's credential can neither take it over nor touch it.
+        status, got = post({'app': 'other', 'version': 'evil', 'status': 'succeeded'}, other)
+        self.assertEqual(status, 409, got)
+        self.assertNotIn('shop', got['error'])
+        self.assertEqual(post({'status': 'failed'}, other)[0], 401)
+        self.assertEqual(row()[:3], ('shop', '3.0', 'started'))
+        # Forward only: succeeded, then an older started changes nothing.
+        self.assertEqual(post({'status': 'succeeded'})[1]['status'], 'succeeded')
+        status, got = post({'status': 'started'})
+        self.assertEqual((status, got['status'], got['id']), (200, 'succeeded', first['id']))
+        wait_until(lambda: row()[2:] == ('succeeded', 'pending'), what='verifying')
+        # A later failure stands; an older success does not undo it.
+        self.assertEqual(post({'status': 'failed'})[1]['status'], 'failed')
+        self.assertEqual(post({'status': 'succeeded'})[1]['status'], 'failed')
+        wait_until(lambda: row()[2] == 'failed', what='failed stored')
+        # Its verification ends with the failure; the verdict written then
+        # leaves the status failed.
+        wait_until(lambda: row()[3] not in (None, 'pending'), what='the verdict')
+        time.sleep(0.3)
+        self.assertEqual(row()[2], 'failed')
+        self.assertEqual(len(d.query('SELECT id FROM deploys')), 1)
+        events = [m for _, _, _, _, m in d.events('deploy')]
+        self.assertEqual(len(events), 3, events)    # started, succeeded, failed
+
+    def test_signed_deploys_cannot_be_replayed(self):
+        d = self.start()
+        body = b'{"app":"shop","env":"prod","version":"7.0","status":"started"}'
+        headers = signed(body)
+        status, _, got = self.post_deploy(body, *headers)
+        self.assertEqual(status, 201, got)
+        # The captured request again, as it was: refused.
+        status, _, got = self.post_deploy(body, *headers)
+        self.assertEqual(status, 401, got)
+        self.assertIn('used already', json.loads(got)['error'])
+        # Or with a timestamp out of the window (it is signed: it cannot be
+        # changed without the secret).
+        now = int(time.time())
+        for stamp in (now - 301, now + 301, 'yesterday'):
+            status, _, got = self.post_deploy(body, *signed(body, stamp=str(stamp)))
+            self.assertEqual(status, 401, (stamp, got))
+        forged = [headers[0].replace(headers[0].split(': ')[1], str(now + 1)), headers[1]]
+        self.assertEqual(self.post_deploy(body, *forged)[0], 401)
+        time.sleep(0.3)
+        self.assertEqual(len(d.query('SELECT id FROM deploys')), 1)
+        # The client example of docs/http.md, as written, works once.
+        with open(os.path.join(SOURCE_ROOT, 'docs', 'http.md'), encoding='utf-8') as f:
+            doc = f.read()
+        script = doc.split('Signed instead of a bearer token')[1].split('```sh\n')[1]
+        script = script.split('```')[0].replace('http://127.0.0.1:9321', self.base)
+        env = dict(os.environ, SHIPWATCH_DEPLOY_SECRET='mac-456')
+        run = subprocess.run(['sh', '-ec', script], env=env, capture_output=True, text=True)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(json.loads(run.stdout)['version'], '2.14.1')
+
+    def test_app_names_cannot_be_probed(self):
+        self.start()
+        answers = set()
+        for app in ('shop', 'nope', 'quiet', 'other'):
+            for auth in ([], ['Authorization: Bearer wrong'], signed(b'x')):
+                status, _, body = self.post_deploy(json.dumps(
+                    {'app': app, 'env': 'prod', 'version': '1'}), *auth)
+                answers.add((status, body.replace('"' + app + '"', '')))
+        self.assertEqual(len(answers), 1, answers)
+        self.assertEqual(answers.pop()[0], 401)
+
+    def test_chunked_bodies_are_accepted(self):
+        d = self.start()
+        body = b'{"app":"shop","env":"prod","version":"8.0"}'
+        chunks = b'%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n' % (10, body[:10], len(body) - 10,
+                                                               body[10:])
+        got = raw(self.base, b'POST /api/v1/deploys HTTP/1.1\r\nHost: x\r\nConnection: close'
+                             b'\r\nAuthorization: Bearer tok-123\r\nTransfer-Encoding: chunked'
+                             b'\r\nContent-Type: application/json\r\n\r\n' + chunks)
+        self.assertTrue(got.startswith('HTTP/1.1 201'), got)
+        # Signed over the body as received, whatever its framing.
+        headers = signed(body)
+        got = raw(self.base, b'POST /api/v1/deploys HTTP/1.1\r\nHost: x\r\nConnection: close'
+                             b'\r\n' + '\r\n'.join(headers).encode() +
+                  b'\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n'
+                  + chunks)
+        self.assertTrue(got.startswith('HTTP/1.1 201'), got)
+        wait_until(lambda: len(d.query('SELECT id FROM deploys')) == 2, what='both stored')
+
     def github(self, event, payload, secret=b'gh-hook-secret', signature=None):
         body = json.dumps(payload).encode()
         sig = signature if signature is not None else \
             'sha256=' + hmac.new(secret, body, hashlib.sha256).hexdigest()
         headers = ['-X', 'POST', '-H', 'Content-Type: application/json',
-                   '-H', 'X-GitHub-Event: ' + event, '-H', 'X-GitHub-Delivery: 1']
+                   '-H', 'X-GitHub-Event: ' + event,
+                   '-H', 'X-GitHub-Delivery: ' + str(uuid.uuid4())]
         if sig:
             headers += ['-H', 'X-Hub-Signature-256: ' + sig]
         return curl(*headers, '--data-binary', '@-', self.base + '/webhooks/github', data=body)
@@ -375,8 +488,11 @@ class HttpTest(DaemonTest):
         self.assertEqual(len(deps), 1)
         self.assertEqual((deps[0]['app'], deps[0]['env'], deps[0]['version'], deps[0]['status'],
                           deps[0]['source'], deps[0]['author'], deps[0]['commit']),
-                         ('shop', 'prod', 'v5.2.0', 'started', 'github', 'octocat',
+                         ('shop', 'prod', 'f00dfee', 'started', 'github', 'octocat',
                           'f00dfeed' * 5))
+        # Without a version in the payload: the short sha; the ref kept apart.
+        self.assertEqual(wait_until(lambda: d.query('SELECT ref FROM deploys')),
+                         [('v5.2.0',)])
         # Its status, later: the same deploy.
         status, _, body = self.github('deployment_status', {
             'deployment': deployment, 'repository': repo,

@@ -144,5 +144,31 @@ class VerifyTest(DaemonTest):
         self.assertRegex(out, r'\n\d+ .* 1\.0 .* healthy *\n')
 
 
+    def test_no_result_is_no_verdict_of_health(self):
+        # A window without a single result (an env with no checks) proves
+        # nothing: unverified, never healthy.
+        t = self.target()
+        d = self.daemon(CONFIG % (t.base, t.base, t.base))
+        d.start()
+        rpc = d.rpc()
+        dep_id = rpc.call('deploys.record', {'app': 'shop', 'env': 'staging',
+                                             'version': '1.0'})['id']
+
+        def verdict():
+            for x in rpc.call('deploys.list', {'app': 'shop'})['deploys']:
+                if x['id'] == dep_id and x.get('verdict') not in (None, 'pending'):
+                    return x
+            return None
+        got = wait_until(verdict, timeout=15 * SLOW, what='the verdict')
+        self.assertEqual(got['verdict'], 'unverified', got)
+        self.assertIn('no result', got['verdict_reason'])
+        # Counted as such, not as healthy.
+        line = 'shipwatch_deploys_total{app="shop",env="staging",verdict="unverified"} 1'
+        import re
+        port = re.search(r'http listening on [0-9.]+:(\d+)', d.log()).group(1)
+        import urllib.request
+        text = urllib.request.urlopen('http://127.0.0.1:%s/metrics' % port).read().decode()
+        self.assertIn(line, text)
+
 if __name__ == '__main__':
     main()

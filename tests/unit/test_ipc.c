@@ -117,6 +117,7 @@ static const struct ipc_deploy deploy_rows[] = {
         .verdict_reason = "all checks up for 5m",
         .failing_check = "shop-db",
         .rollback_version = "1.4.1",
+        .ref = "main",
     },
     {
         .id = 1,
@@ -135,6 +136,7 @@ static const struct ipc_deploy deploy_rows[] = {
         .verdict_reason = "blog-web down 3 times",
         .failing_check = "blog-web",
         .rollback_version = "2024.01.04",
+        .ref = "refs/tags/2024.01.05-rc1",
     },
 };
 
@@ -619,6 +621,7 @@ static void eq_deploy(const void *x, const void *y)
     EQ_S(verdict_reason);
     EQ_S(failing_check);
     EQ_S(rollback_version);
+    EQ_S(ref);
 }
 
 static void eq_hello_result(const void *x, const void *y)

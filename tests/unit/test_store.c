@@ -176,7 +176,7 @@ struct got {
     char event_types[64][16];
     struct {
         int64_t id;
-        char app[16], version[16], verdict[16], commit[16];
+        char app[16], version[16], verdict[16], commit[16], status[16], ref[16];
     } deploys[64];
 };
 
@@ -219,6 +219,9 @@ static void on_deploys(int err, const struct deploy *ds, size_t n, void *arg)
                  ds[i].verdict ? ds[i].verdict : "(null)");
         snprintf(g->deploys[i].commit, sizeof(g->deploys[i].commit), "%s",
                  ds[i].commit ? ds[i].commit : "(null)");
+        snprintf(g->deploys[i].status, sizeof(g->deploys[i].status), "%s", ds[i].status);
+        snprintf(g->deploys[i].ref, sizeof(g->deploys[i].ref), "%s",
+                 ds[i].ref ? ds[i].ref : "(null)");
     }
 }
 
@@ -264,10 +267,10 @@ static void migrates_and_reopens(void **state)
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
     store_close(st);
-    assert_int_equal(sql_int(path, "SELECT MAX(version) FROM schema_version"), 2);
+    assert_int_equal(sql_int(path, "SELECT MAX(version) FROM schema_version"), 3);
     st = open_store(&loop, path);
     store_close(st);
-    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 2);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 3);
 
     /* A database from a newer shipwatchd is refused, untouched. */
     if (pg) {
@@ -539,6 +542,61 @@ static void deploys_record_list_update(void **state)
     struct deploy more = {.app = "api", .env = "prod", .version = "v6", .status = "succeeded",
                           .started_ms = clock_wall_ms()};
     assert_next_id(store_put_deploy(st, &more), ids[5]);
+    store_close(st);
+    uv_loop_close(&loop);
+}
+
+/* A deploy's status only moves forward (started, succeeded, failed); a
+ * verdict fills none or pending and is never erased; a verdict written
+ * with an older status keeps the later one; an older write changes
+ * nothing; a second row with a taken ext_id is not written. */
+static void deploys_move_forward_only(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char path[600];
+    new_path(path, sizeof(path));
+    struct store *st = open_store(&loop, path);
+    struct deploy d = {.app = "shop", .env = "prod", .version = "1.0", .status = "started",
+                       .started_ms = clock_wall_ms(), .ext_id = "github:1", .ref = "main"};
+    int64_t id = store_put_deploy(st, &d);
+    d.id = id;
+    d.status = "succeeded";
+    d.verdict = "pending";
+    d.finished_ms = clock_wall_ms();
+    d.commit = "abc";
+    assert_int_equal(store_put_deploy(st, &d), id);
+    struct deploy judged = d;
+    judged.verdict = "healthy";
+    d.status = "failed";
+    d.verdict = NULL;
+    store_put_deploy(st, &d);
+    store_put_deploy(st, &judged);
+    struct deploy old = {.id = id, .app = "evil", .env = "x", .version = "evil",
+                         .status = "started", .started_ms = 1, .ext_id = "github:1"};
+    store_put_deploy(st, &old);
+    judged.verdict = "pending";
+    store_put_deploy(st, &judged);
+    struct deploy dup = {.app = "shop", .env = "prod", .version = "2.0", .status = "started",
+                         .started_ms = clock_wall_ms(), .ext_id = "github:1"};
+    assert_true(store_put_deploy(st, &dup) != id);
+    store_close(st);
+
+    st = open_store(&loop, path);
+    struct got g = {0};
+    struct store_deploy_query q = {.app = NULL};
+    store_deploys(st, &q, on_deploys, &g);
+    wait_for(&loop, &g);
+    assert_int_equal(g.err, 0);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.deploys[0].id, id);
+    assert_string_equal(g.deploys[0].app, "shop");
+    assert_string_equal(g.deploys[0].version, "1.0");
+    assert_string_equal(g.deploys[0].status, "failed");
+    assert_string_equal(g.deploys[0].verdict, "healthy");
+    assert_string_equal(g.deploys[0].commit, "abc");
+    assert_string_equal(g.deploys[0].ref, "main");
     store_close(st);
     uv_loop_close(&loop);
 }
@@ -1499,7 +1557,7 @@ static void pg_concurrent_migration(void **state)
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 2);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 3);
 }
 
 static const struct CMUnitTest pg_tests[] = {
@@ -1628,6 +1686,7 @@ int main(void)
         cmocka_unit_test(states_survive_restart),
         cmocka_unit_test(events_in_order_with_filters),
         cmocka_unit_test(deploys_record_list_update),
+        cmocka_unit_test(deploys_move_forward_only),
         cmocka_unit_test(check_stats_from_rollups),
         cmocka_unit_test(retention_trims_old_rows),
         cmocka_unit_test(alerting_round_trip),

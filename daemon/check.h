@@ -34,6 +34,7 @@ struct check;
 struct alert_check;
 struct curlm;
 struct check_ping;
+struct conf_rows;
 
 /* A check's state, and also a single result's outcome. The numeric values
  * are stored in the database and exported as shipwatch_check_state. */
@@ -152,6 +153,14 @@ struct check_type {
     /* What a check of this type watches, for display, secrets left out;
      * always NUL-terminates out (len > 0). */
     void (*describe)(const struct conf_check *cc, char *out, size_t len);
+    /* The configuration (config.c reads it through check_type_for, so a
+     * new type is its file and its row in check.c's table): */
+    const struct conf_rows *rows;       /* the keys only this type takes */
+    bool passive;                       /* pinged, not run: no timeout or
+                                           conditions, one location,
+                                           thresholds of 1 */
+    int64_t interval_ms;                /* default interval; 0: defaults.interval */
+    int64_t timeout_ms;                 /* default timeout; 0: defaults.timeout */
 };
 
 extern const struct check_type check_http_type;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "config_rows.h"
 #include "child.h"
 #include "duration.h"
 #include "perfdata.h"
@@ -382,10 +383,31 @@ static void exec_describe(const struct conf_check *cc, char *out, size_t len)
     }
 }
 
+#define KO(m) offsetof(struct conf_check, m)
+
+/* Keys only exec checks take. */
+static const struct conf_field exec_rows[] = {
+    {.key = "command",
+     .type = CONF_ARGV,
+     .off = KO(argv),
+     .off2 = KO(argc),
+     .max = 1024,
+     .required = true},
+    {.key = "max-output",
+     .type = CONF_SIZE,
+     .off = KO(max_output_bytes),
+     .min = 1,
+     .max = CONF_MIB(16),
+     .def = CONFIG_DEFAULT_MAX_OUTPUT_BYTES},
+};
+
+static const struct conf_rows exec_conf_rows = CONF_ROWS(exec_rows);
+
 const struct check_type check_exec_type = {
     .name = "exec",
     .kind = CHECK_EXEC,
     .start = exec_start,
     .cancel = exec_cancel,
     .describe = exec_describe,
+    .rows = &exec_conf_rows,
 };

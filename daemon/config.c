@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "check.h"
 #include "cluster.h"
 #include "config.h"
 #include "config_list.h"
@@ -27,7 +28,6 @@
 
 #define CONFIG_MAX_CHECKS 50000
 #define CONFIG_MAX_ITEMS 10000             /* apps, notifiers, alerts */
-#define CONFIG_HEARTBEAT_INTERVAL_MS 10000 /* how often lateness is evaluated */
 
 /* Free the messages in errs and zero it. */
 void config_errors_finish(struct config_errors *errs)
@@ -255,71 +255,6 @@ static const struct conf_field app_fields[] = {
 
 #define KO(m) offsetof(struct conf_check, m)
 
-/* Keys only http checks take. */
-static const struct conf_field http_rows[] = {
-    {.key = "url",
-     .type = CONF_STR,
-     .off = KO(url),
-     .valid = conf_valid_http_url,
-     .required = true},
-    {.key = "method",
-     .type = CONF_STR,
-     .off = KO(method),
-     .valid = conf_valid_method,
-     .def_str = "GET"},
-    {.key = "headers", .type = CONF_HEADERS, .off = KO(headers), .off2 = KO(nheaders), .max = 100},
-    {.key = "body", .type = CONF_STR, .off = KO(body)},
-    {.key = "follow-redirects", .type = CONF_BOOL, .off = KO(follow_redirects)},
-    {.key = "verify-tls", .type = CONF_BOOL, .off = KO(verify_tls), .def = true},
-    {.key = "max-body",
-     .type = CONF_SIZE,
-     .off = KO(max_body_bytes),
-     .min = 1,
-     .max = CONF_MIB(16),
-     .def = CONFIG_DEFAULT_MAX_BODY_BYTES},
-};
-
-/* Keys only tcp checks take. */
-static const struct conf_field tcp_rows[] = {
-    {.key = "host",
-     .type = CONF_STR,
-     .off = KO(host),
-     .valid = conf_valid_secret,
-     .required = true},
-    {.key = "port", .type = CONF_INT, .off = KO(port), .min = 1, .max = 65535, .required = true},
-};
-
-/* Keys only exec checks take. */
-static const struct conf_field exec_rows[] = {
-    {.key = "command",
-     .type = CONF_ARGV,
-     .off = KO(argv),
-     .off2 = KO(argc),
-     .max = 1024,
-     .required = true},
-    {.key = "max-output",
-     .type = CONF_SIZE,
-     .off = KO(max_output_bytes),
-     .min = 1,
-     .max = CONF_MIB(16),
-     .def = CONFIG_DEFAULT_MAX_OUTPUT_BYTES},
-};
-
-/* Keys only heartbeat checks take. */
-static const struct conf_field heartbeat_rows[] = {
-    {.key = "token",
-     .type = CONF_STR,
-     .off = KO(token),
-     .valid = conf_valid_token,
-     .required = true},
-    {.key = "period",
-     .type = CONF_DURATION,
-     .off = KO(period_ms),
-     .min = CONF_SEC(1),
-     .required = true},
-    {.key = "grace", .type = CONF_DURATION, .off = KO(grace_ms)},
-};
-
 /* Keys of the checks that are run (every type but the passive ones). */
 static const struct conf_field probe_rows[] = {
     {.key = "timeout", .type = CONF_DURATION, .off = KO(timeout_ms), .min = 1},
@@ -331,33 +266,21 @@ static const struct conf_field probe_rows[] = {
      .max = 100},
 };
 
-/* One check type: the keys it owns. A new type is its enum check_kind
- * value, its rows and one row here, plus its checker; the rows can live in
- * its check_<type>.c, declared extern. */
-struct check_kind_rows {
-    const char *name;      /* the value of "type:" */
-    struct conf_rows rows; /* keys only this type takes */
-    bool passive;          /* pinged, not run: no timeout or conditions, one
-                              location, thresholds of 1 */
-    int64_t interval_ms;   /* the default interval, 0: defaults.interval */
-};
+/* The check types are check.c's table: each one's file owns its rows
+ * (check_<type>.c), whether it is passive and its default interval and
+ * timeout. A new type is its file and its row there. */
 
-static const struct check_kind_rows check_kinds[] = {
-    [CHECK_HTTP] = {.name = "http", .rows = CONF_ROWS(http_rows)},
-    [CHECK_TCP] = {.name = "tcp", .rows = CONF_ROWS(tcp_rows)},
-    [CHECK_EXEC] = {.name = "exec", .rows = CONF_ROWS(exec_rows)},
-    [CHECK_HEARTBEAT] = {.name = "heartbeat",
-                         .rows = CONF_ROWS(heartbeat_rows),
-                         .passive = true,
-                         .interval_ms = CONFIG_HEARTBEAT_INTERVAL_MS},
-};
-
-#define NKINDS NFIELDS(check_kinds)
+/* The check type of kind i, NULL past the last. */
+static const struct check_type *check_kind(size_t i)
+{
+    return check_type_for((enum check_kind)i);
+}
 
 /* The i-th check type's name, NULL past the last. */
 static const char *check_kind_name(size_t i)
 {
-    return i < NKINDS ? check_kinds[i].name : NULL;
+    const struct check_type *t = check_kind(i);
+    return t != NULL ? t->name : NULL;
 }
 
 /* A check's type: sets kind and type_name. */
@@ -370,10 +293,10 @@ static int p_type(struct conf_ctx *x, const struct conf_field *f, const struct y
     if (rc != 0) {
         return rc;
     }
-    for (size_t i = 0; i < NKINDS; i++) {
-        if (strcmp(s, check_kinds[i].name) == 0) {
+    for (size_t i = 0; check_kind(i) != NULL; i++) {
+        if (strcmp(s, check_kind(i)->name) == 0) {
             k->kind = (enum check_kind)i;
-            k->type_name = check_kinds[i].name;
+            k->type_name = check_kind(i)->name;
             free(s);
             return 0;
         }
@@ -647,8 +570,8 @@ static size_t check_sets(struct conf_rows *sets, size_t max)
 {
     sets[CHECK_SET_PROBE] = (struct conf_rows)CONF_ROWS(probe_rows);
     size_t n = CHECK_SET_KIND0;
-    for (size_t i = 0; i < NKINDS && n < max; i++) {
-        sets[n++] = check_kinds[i].rows;
+    for (size_t i = 0; check_kind(i) != NULL && n < max; i++) {
+        sets[n++] = *check_kind(i)->rows;
     }
     return n;
 }
@@ -656,7 +579,7 @@ static size_t check_sets(struct conf_rows *sets, size_t max)
 /* The sets a check of type i takes. */
 static unsigned check_accept(size_t i)
 {
-    unsigned probe = check_kinds[i].passive ? 0 : 1u << CHECK_SET_PROBE;
+    unsigned probe = check_kind(i)->passive ? 0 : 1u << CHECK_SET_PROBE;
     return probe | 1u << (CHECK_SET_KIND0 + i);
 }
 
@@ -665,10 +588,10 @@ static void check_rows(const struct conf_check *k, struct conf_rows *sets, size_
 {
     *n = 0;
     sets[(*n)++] = (struct conf_rows)CONF_ROWS(check_fields);
-    if (!check_kinds[k->kind].passive) {
+    if (!check_kind(k->kind)->passive) {
         sets[(*n)++] = (struct conf_rows)CONF_ROWS(probe_rows);
     }
-    sets[(*n)++] = check_kinds[k->kind].rows;
+    sets[(*n)++] = *check_kind(k->kind)->rows;
 }
 
 /* The fingerprint of a check: every row of its type, not its position. */
@@ -694,14 +617,15 @@ static void check_item(struct conf_ctx *x, void *item, const struct list_item *l
     const struct conf_item *it = li->it;
     k->line = li->iat.line;
     bool typed = conf_item_state(it, st, "type")->set;
-    const struct check_kind_rows *kind = typed ? &check_kinds[k->kind] : NULL;
+    const struct check_type *kind = typed ? check_kind(k->kind) : NULL;
     bool passive = kind != NULL && kind->passive;
     if (!conf_item_state(it, st, "interval")->set) {
         k->interval_ms =
             kind != NULL && kind->interval_ms ? kind->interval_ms : c->defaults.interval_ms;
     }
     if (!conf_item_state(it, st, "timeout")->set) {
-        k->timeout_ms = c->defaults.timeout_ms;
+        k->timeout_ms =
+            kind != NULL && kind->timeout_ms ? kind->timeout_ms : c->defaults.timeout_ms;
     }
     if (!conf_item_state(it, st, "failure-threshold")->set) {
         k->failure_threshold = passive ? 1 : c->defaults.failure_threshold;

@@ -1,9 +1,10 @@
 /* config.c - the sections of the YAML configuration, as tables of rows.
  *
  * Every key is one row (config_rows.h): its type, limits, default and
- * whether it is required. This file holds the rows of every section, the
- * check types and the notifier classes that own keys of their own (one
- * table row each), the hooks of the list sections for what needs more than
+ * whether it is required. This file holds the rows of every section but
+ * those of one check type or one notifier type, which live in that type's
+ * file (check_<type>.c, notify_<type>.c) and are read through check.c's
+ * and notify.c's tables; the hooks of the list sections for what needs more than
  * one key (quorum and locations, dependencies, unique tokens, the notifiers
  * and checks an alert names), and the check fingerprint.
  *
@@ -25,6 +26,7 @@
 #include "config_rows.h"
 #include "config_sections.h"
 #include "config_yaml.h"
+#include "notify_class.h"
 
 #define CONFIG_MAX_CHECKS 50000
 #define CONFIG_MAX_ITEMS 10000             /* apps, notifiers, alerts */
@@ -364,12 +366,11 @@ enum { CHECK_SET_COMMON, CHECK_SET_PROBE, CHECK_SET_KIND0 };
 
 #define NO(m) offsetof(struct conf_notifier, m)
 
+/* The notifier types "type:" takes, in the order messages list them; each
+ * is a class of notify.c's table (notify_<type>.c), which owns its keys. */
 static const char *const notifier_types[] = {
     "webhook", "slack", "discord", "email", "exec", "alertmanager", "ntfy", NULL,
 };
-
-/* In the order of enum conf_tls. */
-static const char *const tls_modes[] = {"auto", "required", "none", NULL};
 
 /* Keys every notifier takes. */
 static const struct conf_field notifier_fields[] = {
@@ -400,30 +401,6 @@ static const struct conf_field notifier_fields[] = {
      .def = CONFIG_DEFAULT_NOTIFY_MAX_AGE_MS},
 };
 
-/* Keys of exec notifiers. */
-static const struct conf_field exec_notifier_rows[] = {
-    {.key = "command",
-     .type = CONF_ARGV,
-     .off = NO(argv),
-     .off2 = NO(argc),
-     .max = 1024,
-     .required = true},
-};
-
-/* Keys of email notifiers. */
-static const struct conf_field email_notifier_rows[] = {
-    {.key = "from", .type = CONF_STR, .off = NO(from), .valid = conf_valid_text, .required = true},
-    {.key = "to",
-     .type = CONF_LIST,
-     .off = NO(to),
-     .off2 = NO(nto),
-     .min = 1,
-     .max = 100,
-     .valid = conf_valid_text,
-     .required = true},
-    {.key = "tls", .type = CONF_INDEX, .off = NO(tls), .choices = tls_modes},
-};
-
 /* What a notifier type's url is. */
 enum notifier_url {
     NOTIFIER_URL_HTTP, /* http:// or https://, required */
@@ -431,23 +408,34 @@ enum notifier_url {
     NOTIFIER_URL_NONE, /* not a key of this type */
 };
 
-/* A notifier type with keys of its own; a type not listed takes an http
- * URL and nothing else. */
-struct notifier_class_rows {
-    const char *type;
-    struct conf_rows rows; /* keys only this type takes */
-    enum notifier_url url;
-};
+#define NTYPES (NFIELDS(notifier_types) - 1)
 
-static const struct notifier_class_rows notifier_classes[] = {
-    {.type = "exec", .rows = CONF_ROWS(exec_notifier_rows), .url = NOTIFIER_URL_NONE},
-    {.type = "email", .rows = CONF_ROWS(email_notifier_rows), .url = NOTIFIER_URL_SMTP},
-};
+/* The class of the i-th notifier type (notify_<type>.c owns its keys and
+ * says what its url is); NULL when it has none. */
+static const struct notifier_class *notifier_type_class(size_t i)
+{
+    return notify_class_find(notifier_types[i]);
+}
 
-#define NCLASSES NFIELDS(notifier_classes)
+/* The keys only the i-th notifier type takes; an empty set for none. */
+static struct conf_rows notifier_type_rows(size_t i)
+{
+    const struct notifier_class *cl = notifier_type_class(i);
+    return cl != NULL && cl->rows != NULL ? *cl->rows : (struct conf_rows){NULL, 0};
+}
 
-/* The sets of notifier rows: every notifier's, then one a class. */
-enum { NOTIFIER_SET_COMMON, NOTIFIER_SET_CLASS0 };
+/* What the i-th notifier type's url is. */
+static enum notifier_url notifier_type_url(size_t i)
+{
+    const struct notifier_class *cl = notifier_type_class(i);
+    if (cl != NULL && !cl->needs_url) {
+        return NOTIFIER_URL_NONE;
+    }
+    return cl != NULL && cl->smtp_url ? NOTIFIER_URL_SMTP : NOTIFIER_URL_HTTP;
+}
+
+/* The sets of notifier rows: every notifier's, then one a type. */
+enum { NOTIFIER_SET_COMMON, NOTIFIER_SET_TYPE0 };
 
 #define LO(m) offsetof(struct conf_alert, m)
 
@@ -782,25 +770,24 @@ static const char *notifier_type_name(size_t i)
     return notifier_types[i];
 }
 
-/* The sets of notifier rows: common, then one a class. */
+/* The sets of notifier rows: common, then one a type. */
 static size_t notifier_sets(struct conf_rows *sets, size_t max)
 {
-    size_t n = NOTIFIER_SET_CLASS0;
-    for (size_t i = 0; i < NCLASSES && n < max; i++) {
-        sets[n++] = notifier_classes[i].rows;
+    size_t n = NOTIFIER_SET_TYPE0;
+    for (size_t i = 0; i < NTYPES && n < max; i++) {
+        sets[n++] = notifier_type_rows(i);
     }
     return n;
 }
 
-/* The class row of a notifier type, NULL for one that only posts to a URL. */
-static const struct notifier_class_rows *notifier_class(const char *type)
+/* The index of a notifier type name, NTYPES for none. */
+static size_t notifier_type_index(const char *type)
 {
-    for (size_t i = 0; type != NULL && i < NCLASSES; i++) {
-        if (strcmp(type, notifier_classes[i].type) == 0) {
-            return &notifier_classes[i];
-        }
+    size_t i = 0;
+    while (i < NTYPES && (type == NULL || strcmp(type, notifier_types[i]) != 0)) {
+        i++;
     }
-    return NULL;
+    return i;
 }
 
 /* A notifier beyond its rows: the retry bounds. */
@@ -812,15 +799,15 @@ static void notifier_early(struct conf_ctx *x, void *item, const struct list_ite
     }
 }
 
-/* Report the keys of class c's set that a notifier of another type has. */
-static void notifier_foreign(struct conf_ctx *x, const struct list_item *li, size_t c,
+/* Report the keys of type t's set that a notifier of another type has. */
+static void notifier_foreign(struct conf_ctx *x, const struct list_item *li, size_t t,
                              const char *type)
 {
-    const struct conf_rows *set = &notifier_classes[c].rows;
-    for (size_t i = 0; i < set->n; i++) {
-        const struct conf_state *st = conf_item_state(li->it, li->st, set->rows[i].key);
+    const struct conf_rows set = notifier_type_rows(t);
+    for (size_t i = 0; i < set.n; i++) {
+        const struct conf_state *st = conf_item_state(li->it, li->st, set.rows[i].key);
         if (st->seen) {
-            conf_report(x, st->at, "%s.%s: not a key of %s notifiers", li->ipath, set->rows[i].key,
+            conf_report(x, st->at, "%s.%s: not a key of %s notifiers", li->ipath, set.rows[i].key,
                         type);
         }
     }
@@ -831,23 +818,25 @@ static void notifier_foreign(struct conf_ctx *x, const struct list_item *li, siz
 static void notifier_variant(struct conf_ctx *x, void *item, const struct list_item *li)
 {
     struct conf_notifier *nt = item;
-    const struct notifier_class_rows *cl = notifier_class(nt->type);
-    enum notifier_url url = cl != NULL ? cl->url : NOTIFIER_URL_HTTP;
-    size_t own = cl != NULL ? (size_t)(cl - notifier_classes) : NCLASSES;
+    size_t own = notifier_type_index(nt->type);
+    enum notifier_url url = own < NTYPES ? notifier_type_url(own) : NOTIFIER_URL_HTTP;
+    bool keys = own < NTYPES && notifier_type_rows(own).n > 0;
     char subject[128];
     snprintf(subject, sizeof(subject), "%s notifier", nt->type);
     const struct conf_state *url_st = conf_item_state(li->it, li->st, "url");
     if (url == NOTIFIER_URL_NONE) {
-        conf_list_require(x, li, NOTIFIER_SET_CLASS0 + own, subject, subject);
+        if (keys) {
+            conf_list_require(x, li, NOTIFIER_SET_TYPE0 + own, subject, subject);
+        }
         if (url_st->seen) {
             conf_report(x, url_st->at, "%s.url: not a key of %s notifiers", li->ipath, nt->type);
         }
     } else if (!url_st->set && !url_st->bad) {
         conf_report(x, li->iat, "%s: %s needs url", li->ipath, subject);
     }
-    for (size_t c = 0; c < NCLASSES; c++) {
-        if (c != own && notifier_classes[c].url == NOTIFIER_URL_NONE) {
-            notifier_foreign(x, li, c, nt->type);
+    for (size_t t = 0; t < NTYPES; t++) {
+        if (t != own && notifier_type_url(t) == NOTIFIER_URL_NONE) {
+            notifier_foreign(x, li, t, nt->type);
         }
     }
     if (nt->url != NULL) {
@@ -859,12 +848,12 @@ static void notifier_variant(struct conf_ctx *x, void *item, const struct list_i
             conf_report(x, url_st->at, "%s.url: %s", li->ipath, conf_valid_http_url(nt->url));
         }
     }
-    if (url != NOTIFIER_URL_NONE && cl != NULL) {
-        conf_list_require(x, li, NOTIFIER_SET_CLASS0 + own, subject, subject);
+    if (url != NOTIFIER_URL_NONE && keys) {
+        conf_list_require(x, li, NOTIFIER_SET_TYPE0 + own, subject, subject);
     }
-    for (size_t c = 0; c < NCLASSES; c++) {
-        if (c != own && notifier_classes[c].url != NOTIFIER_URL_NONE) {
-            notifier_foreign(x, li, c, nt->type);
+    for (size_t t = 0; t < NTYPES; t++) {
+        if (t != own && notifier_type_url(t) != NOTIFIER_URL_NONE) {
+            notifier_foreign(x, li, t, nt->type);
         }
     }
 }

@@ -192,11 +192,12 @@ struct check_location {
 /* Heartbeats, as Healthchecks.io's ping API has them: a run id is a UUID
  * in its canonical text (36 characters); the first bytes of a ping's body
  * are kept; a start and its finish more than 72 hours apart are not paired;
- * a started run goes overdue after max-runtime (until config.c has the key:
- * grace, or the period when there is no grace). */
+ * a started run goes overdue after max-runtime (when not set: grace, or the
+ * period when there is no grace). */
 #define CHECK_HB_RID_LEN 36
 #define CHECK_HB_RUNS_MAX 16
-#define CHECK_HB_BODY_MAX (10 * 1024)   /* default of the body kept */
+#define CHECK_HB_BODY_MAX (10 * 1024)   /* default of the body kept
+                                           (daemon.ping-body-max) */
 #define CHECK_HB_PAIR_MAX_MS (72LL * 3600 * 1000)
 #define CHECK_HB_TOKEN_MAX 128
 

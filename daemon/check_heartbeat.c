@@ -27,10 +27,13 @@ struct hb_run {
     struct check_run *run;
 };
 
-/* How long a started run may take: grace, or the period when there is no
- * grace. A max-runtime key in config.c would come first. */
+/* How long a started run may take: max-runtime when set, else grace, or
+ * the period when there is no grace. */
 static int64_t max_runtime_ms(const struct conf_check *conf)
 {
+    if (conf->max_runtime_ms > 0) {
+        return conf->max_runtime_ms;
+    }
     return conf->grace_ms > 0 ? conf->grace_ms : conf->period_ms;
 }
 
@@ -138,6 +141,7 @@ static const struct conf_field heartbeat_rows[] = {
      .min = CONF_SEC(1),
      .required = true},
     {.key = "grace", .type = CONF_DURATION, .off = KO(grace_ms)},
+    {.key = "max-runtime", .type = CONF_DURATION, .off = KO(max_runtime_ms)},
 };
 
 static const struct conf_rows heartbeat_conf_rows = CONF_ROWS(heartbeat_rows);

@@ -124,7 +124,16 @@ static const struct conf_field daemon_fields[] = {
      .min = CONF_KIB(64),
      .max = CONF_MIB(256),
      .def = CONFIG_DEFAULT_IPC_MAX_QUEUE},
+    {.key = "ping-body-max",
+     .type = CONF_SIZE,
+     .off = CO(daemon.ping_body_max),
+     .min = 1,
+     .max = CONF_MIB(1),
+     .def = CONFIG_DEFAULT_PING_BODY_MAX},
 };
+
+_Static_assert(CONFIG_DEFAULT_PING_BODY_MAX == CHECK_HB_BODY_MAX,
+               "daemon.ping-body-max defaults to the heartbeat's body limit");
 
 static const char *const drivers[] = {"sqlite", "postgres", NULL};
 
@@ -205,11 +214,10 @@ static const struct conf_field defaults_fields[] = {
      .off = CO(defaults.interval_ms),
      .min = 100,
      .def = CONFIG_DEFAULT_INTERVAL_MS},
-    {.key = "timeout",
-     .type = CONF_DURATION,
-     .off = CO(defaults.timeout_ms),
-     .min = 1,
-     .def = CONFIG_DEFAULT_TIMEOUT_MS},
+    /* 0 until parsed: a check whose type has a default timeout of its own
+     * takes that one unless the file sets this key; config_load.c then
+     * stores CONFIG_DEFAULT_TIMEOUT_MS when it was absent. */
+    {.key = "timeout", .type = CONF_DURATION, .off = CO(defaults.timeout_ms), .min = 1},
     {.key = "failure-threshold",
      .type = CONF_INT,
      .off = CO(defaults.failure_threshold),
@@ -612,8 +620,13 @@ static void check_item(struct conf_ctx *x, void *item, const struct list_item *l
             kind != NULL && kind->interval_ms ? kind->interval_ms : c->defaults.interval_ms;
     }
     if (!conf_item_state(it, st, "timeout")->set) {
-        k->timeout_ms =
-            kind != NULL && kind->timeout_ms ? kind->timeout_ms : c->defaults.timeout_ms;
+        /* The check's own, else defaults.timeout when written, else its
+         * type's default, else CONFIG_DEFAULT_TIMEOUT_MS. */
+        k->timeout_ms = c->defaults.timeout_ms;
+        if (k->timeout_ms == 0) {
+            k->timeout_ms = kind != NULL && kind->timeout_ms ? kind->timeout_ms
+                                                             : CONFIG_DEFAULT_TIMEOUT_MS;
+        }
     }
     if (!conf_item_state(it, st, "failure-threshold")->set) {
         k->failure_threshold = passive ? 1 : c->defaults.failure_threshold;

@@ -1,6 +1,7 @@
 /* test_config_keys.c - the keys a check type or the daemon section owns:
  * an exec check's environment and default timeout, a heartbeat's
- * max-runtime, daemon.ping-body-max, and the fingerprint over all of them. */
+ * max-runtime, daemon.ping-body-max; and the reload fingerprint over every
+ * key of a check. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,63 +14,9 @@
 
 #include "check.h"
 #include "config.h"
+#include "config_fixtures.h"
 #include "harness.h"
 #include "harness_checks.h"
-
-#define NAME "t.yml"
-
-/* Load text; returns the rc. */
-static int load(const char *text, struct config **c, struct config_errors *e)
-{
-    memset(e, 0, sizeof(*e));
-    return config_load_buffer(NAME, text, strlen(text), c, e);
-}
-
-/* Load text that must be valid; fails the test with every message if not. */
-static struct config *load_ok(const char *text)
-{
-    struct config *c = NULL;
-    struct config_errors e;
-    int rc = load(text, &c, &e);
-    if (rc != 0) {
-        for (size_t i = 0; i < e.n; i++) {
-            print_error("  %s\n", e.msgs[i]);
-        }
-        config_errors_finish(&e);
-        fail_msg("expected a valid configuration, got %d", rc);
-    }
-    assert_non_null(c);
-    return c;
-}
-
-/* The message m without its "FILE:LINE:COL: " prefix. */
-static const char *text_of(const char *m)
-{
-    const char *p = m;
-    for (int colons = 0; *p != '\0' && colons < 3; p++) {
-        colons += *p == ':';
-    }
-    return *p == ' ' ? p + 1 : m;
-}
-
-/* Load text that must fail with exactly one message, want (without its
- * position). */
-static void load_bad(const char *text, const char *want)
-{
-    struct config *c = (struct config *)0x1;
-    struct config_errors e;
-    assert_int_equal(load(text, &c, &e), -EINVAL);
-    assert_null(c);
-    if (e.n != 1 || strncmp(e.msgs[0], NAME ":", strlen(NAME ":")) != 0 ||
-        strcmp(text_of(e.msgs[0]), want) != 0) {
-        for (size_t i = 0; i < e.n; i++) {
-            print_error("  got %zu: \"%s\"\n", i, e.msgs[i]);
-        }
-        config_errors_finish(&e);
-        fail_msg("want exactly \"%s\"", want);
-    }
-    config_errors_finish(&e);
-}
 
 /* ---------------------------------------------------------- environment */
 
@@ -107,20 +54,20 @@ static void test_exec_environment(void **state)
 static void test_exec_environment_bad(void **state)
 {
     (void)state;
-    load_bad("checks:\n  - {name: a, type: exec, command: [x], environment: {1X: v}}\n",
+    load_bad_text("checks:\n  - {name: a, type: exec, command: [x], environment: {1X: v}}\n",
              "checks[0].environment: bad variable name \"1X\" (letters, digits, _; "
                   "no digit first)");
-    load_bad("checks:\n  - {name: a, type: exec, command: [x], environment: {A-B: v}}\n",
+    load_bad_text("checks:\n  - {name: a, type: exec, command: [x], environment: {A-B: v}}\n",
              "checks[0].environment: bad variable name \"A-B\" (letters, digits, _; "
                   "no digit first)");
-    load_bad("checks:\n  - {name: a, type: exec, command: [x], environment: [A]}\n",
+    load_bad_text("checks:\n  - {name: a, type: exec, command: [x], environment: [A]}\n",
              "checks[0].environment: expected a mapping of variable names to "
                   "strings");
-    load_bad("checks:\n  - {name: a, type: exec, command: [x], environment: {A: v, A: w}}\n",
+    load_bad_text("checks:\n  - {name: a, type: exec, command: [x], environment: {A: v, A: w}}\n",
              "checks[0].environment.A: duplicate variable");
-    load_bad("checks:\n  - {name: a, type: http, url: 'http://x/', environment: {A: v}}\n",
+    load_bad_text("checks:\n  - {name: a, type: http, url: 'http://x/', environment: {A: v}}\n",
              "checks[0].environment: not a key of http checks");
-    load_bad("checks:\n  - {name: a, type: exec, command: [x], environment: {A: [v]}}\n",
+    load_bad_text("checks:\n  - {name: a, type: exec, command: [x], environment: {A: [v]}}\n",
              "checks[0].environment.A: expected a string");
 
     /* 61 variables fit beside the minimal environment; 62 do not. */
@@ -135,10 +82,10 @@ static void test_exec_environment_bad(void **state)
     assert_int_equal(c->checks[0].nenvironment, 61);
     config_free(c);
     snprintf(text + n, sizeof(text) - n, "      V61: x\n");
-    load_bad(text, "checks[0].environment: too many variables (limit 61)");
+    load_bad_text(text, "checks[0].environment: too many variables (limit 61)");
 
     /* A value with a control character: the message names the key only. */
-    load_bad("checks:\n  - {name: a, type: exec, command: [x],\n"
+    load_bad_text("checks:\n  - {name: a, type: exec, command: [x],\n"
              "     environment: {A: \"hunter2\\x01\"}}\n",
              "checks[0].environment.A: control characters are not allowed");
 }
@@ -217,9 +164,9 @@ static void test_heartbeat_max_runtime(void **state)
     assert_int_equal(config_find_check(c, "a")->max_runtime_ms, 20 * 60 * 1000);
     assert_int_equal(config_find_check(c, "b")->max_runtime_ms, 0);
     config_free(c);
-    load_bad("checks:\n  - {name: a, type: tcp, host: h, port: 1, max-runtime: 1m}\n",
+    load_bad_text("checks:\n  - {name: a, type: tcp, host: h, port: 1, max-runtime: 1m}\n",
              "checks[0].max-runtime: not a key of tcp checks");
-    load_bad("checks:\n  - {name: a, type: heartbeat, token: t, period: 1h, max-runtime: soon}\n",
+    load_bad_text("checks:\n  - {name: a, type: heartbeat, token: t, period: 1h, max-runtime: soon}\n",
              "checks[0].max-runtime: bad duration \"soon\" (use 500ms, 30s, 5m, 24h, 14d)");
 }
 
@@ -278,6 +225,156 @@ static void test_ping_body_max(void **state)
     config_errors_finish(&e);
 }
 
+/* ------------------------------------------------------------- reload */
+
+/* Fingerprints: equal when only the position changed, different when any
+ * semantic field changed. */
+static void test_fingerprint(void **state)
+{
+    const char *base = "checks:\n"
+                       "  - name: a\n"
+                       "    type: http\n"
+                       "    url: http://x/\n"
+                       "    conditions: [\"[STATUS] == 200\"]\n"
+                       "    headers: {A: b}\n";
+    struct config *c1 = load_ok(base);
+    struct config *c2 = load_ok("# moved down\n\n"
+                                "checks:\n"
+                                "  - {type: http, name: a, headers: {A: b},\n"
+                                "     conditions: [\"[STATUS] == 200\"], url: \"http://x/\"}\n");
+    assert_int_not_equal(c1->checks[0].line, c2->checks[0].line);
+    assert_true(c1->checks[0].fingerprint == c2->checks[0].fingerprint);
+    config_free(c2);
+
+    const char *variants[] = {
+        "    interval: 31s\n",
+        "    timeout: 4s\n",
+        "    failure-threshold: 4\n",
+        "    success-threshold: 1\n",
+        "    enabled: false\n",
+        "    app: x\n",
+        "    env: y\n",
+        "    method: HEAD\n",
+        "    body: b\n",
+        "    follow-redirects: true\n",
+        "    verify-tls: false\n",
+        "    max-body: 1KiB\n",
+    };
+    uint64_t seen[sizeof(variants) / sizeof(variants[0])];
+    for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s%s", base, variants[i]);
+        c2 = load_ok(buf);
+        seen[i] = c2->checks[0].fingerprint;
+        assert_true(seen[i] != c1->checks[0].fingerprint);
+        for (size_t j = 0; j < i; j++) {
+            assert_true(seen[j] != seen[i]);
+        }
+        config_free(c2);
+    }
+    /* Condition text, header value, url, each matters. */
+    const char *changed[] = {
+        "checks:\n  - {name: a, type: http, url: \"http://x/\", headers: {A: c},"
+        " conditions: [\"[STATUS] == 200\"]}\n",
+        "checks:\n  - {name: a, type: http, url: \"http://x/\", headers: {A: b},"
+        " conditions: [\"[STATUS] == 201\"]}\n",
+        "checks:\n  - {name: a, type: http, url: \"http://y/\", headers: {A: b},"
+        " conditions: [\"[STATUS] == 200\"]}\n",
+        "checks:\n  - {name: b, type: http, url: \"http://x/\", headers: {A: b},"
+        " conditions: [\"[STATUS] == 200\"]}\n",
+    };
+    for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++) {
+        c2 = load_ok(changed[i]);
+        assert_true(c2->checks[0].fingerprint != c1->checks[0].fingerprint);
+        config_free(c2);
+    }
+    config_free(c1);
+
+    /* Other types: host, port, argv, token, period, grace. */
+    const char *pairs[][2] = {
+        {"checks:\n  - {name: a, type: tcp, host: h, port: 1}\n",
+         "checks:\n  - {name: a, type: tcp, host: h, port: 2}\n"},
+        {"checks:\n  - {name: a, type: tcp, host: h, port: 1}\n",
+         "checks:\n  - {name: a, type: tcp, host: i, port: 1}\n"},
+        {"checks:\n  - {name: a, type: exec, command: [a, b]}\n",
+         "checks:\n  - {name: a, type: exec, command: [ab]}\n"},
+        {"checks:\n  - {name: a, type: exec, command: [a]}\n",
+         "checks:\n  - {name: a, type: exec, command: [a], max-output: 1KiB}\n"},
+        {"checks:\n  - {name: a, type: heartbeat, token: t, period: 1h}\n",
+         "checks:\n  - {name: a, type: heartbeat, token: u, period: 1h}\n"},
+        {"checks:\n  - {name: a, type: heartbeat, token: t, period: 1h}\n",
+         "checks:\n  - {name: a, type: heartbeat, token: t, period: 2h}\n"},
+        {"checks:\n  - {name: a, type: heartbeat, token: t, period: 1h}\n",
+         "checks:\n  - {name: a, type: heartbeat, token: t, period: 1h, grace: 1m}\n"},
+        {"checks:\n  - {name: a, type: tcp, host: h, port: 1}\n",
+         "defaults: {interval: 1m}\nchecks:\n  - {name: a, type: tcp, host: h, port: 1}\n"},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        c1 = load_ok(pairs[i][0]);
+        c2 = load_ok(pairs[i][1]);
+        assert_true(c1->checks[0].fingerprint != c2->checks[0].fingerprint);
+        config_free(c1);
+        config_free(c2);
+        /* And the same text twice gives the same fingerprint. */
+        c1 = load_ok(pairs[i][0]);
+        c2 = load_ok(pairs[i][0]);
+        assert_true(c1->checks[0].fingerprint == c2->checks[0].fingerprint);
+        config_free(c1);
+        config_free(c2);
+    }
+}
+
+/* The fingerprint of the check named name in c. */
+static uint64_t fingerprint_of(const struct config *c, const char *name)
+{
+    const struct conf_check *k = config_find_check(c, name);
+    assert_non_null(k);
+    return k->fingerprint;
+}
+
+/* depends-on is part of a check's definition: a reload that changes only
+ * the parents of a check counts it as changed (the daemon compares these
+ * fingerprints), and the parents themselves stay unchanged. */
+static void test_fingerprint_depends_on(void **state)
+{
+    static const char head[] = "checks:\n"
+                               "  - {name: db, type: tcp, host: h, port: 1}\n"
+                               "  - {name: cache, type: tcp, host: h, port: 2}\n"
+                               "  - name: web\n"
+                               "    type: http\n"
+                               "    url: http://x/\n";
+    const char *tails[] = {
+        "",
+        "    depends-on: db\n",
+        "    depends-on: [cache]\n",
+        "    depends-on: [db, cache]\n",
+        "    depends-on: [cache, db]\n",
+    };
+    size_t n = sizeof(tails) / sizeof(tails[0]);
+    uint64_t web[sizeof(tails) / sizeof(tails[0])];
+    uint64_t db = 0, cache = 0;
+    for (size_t i = 0; i < n; i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s%s", head, tails[i]);
+        struct config *c = load_ok(buf);
+        web[i] = fingerprint_of(c, "web");
+        if (i == 0) {
+            db = fingerprint_of(c, "db");
+            cache = fingerprint_of(c, "cache");
+        }
+        assert_true(fingerprint_of(c, "db") == db);
+        assert_true(fingerprint_of(c, "cache") == cache);
+        for (size_t j = 0; j < i; j++) {
+            assert_true(web[j] != web[i]);
+        }
+        config_free(c);
+        /* The same text twice: the same fingerprint. */
+        c = load_ok(buf);
+        assert_true(fingerprint_of(c, "web") == web[i]);
+        config_free(c);
+    }
+}
+
 /* ---------------------------------------------------------- fingerprint */
 
 /* The new keys are part of a check's definition. */
@@ -318,6 +415,8 @@ int main(void)
         cmocka_unit_test(test_heartbeat_max_runtime),
         cmocka_unit_test(test_heartbeat_max_runtime_judges),
         cmocka_unit_test(test_ping_body_max),
+        cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_fingerprint_depends_on),
         cmocka_unit_test(test_fingerprint_new_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,6 +124,7 @@ static const struct conf_field daemon_fields[] = {
      .min = CONF_KIB(64),
      .max = CONF_MIB(256),
      .def = CONFIG_DEFAULT_IPC_MAX_QUEUE},
+    /* at most the HTTP server's body limit, so a kept body is never a 413 */
     {.key = "ping-body-max",
      .type = CONF_SIZE,
      .off = CO(daemon.ping_body_max),
@@ -284,6 +285,12 @@ static const struct conf_field probe_rows[] = {
 static const struct check_type *check_kind(size_t i)
 {
     return check_type_for((enum check_kind)i);
+}
+
+/* The keys only checks of type t take; an empty set for none. */
+static struct conf_rows kind_rows(const struct check_type *t)
+{
+    return t->rows != NULL ? *t->rows : (struct conf_rows){NULL, 0};
 }
 
 /* The i-th check type's name, NULL past the last. */
@@ -567,7 +574,7 @@ static size_t check_sets(struct conf_rows *sets, size_t max)
     sets[CHECK_SET_PROBE] = (struct conf_rows)CONF_ROWS(probe_rows);
     size_t n = CHECK_SET_KIND0;
     for (size_t i = 0; check_kind(i) != NULL && n < max; i++) {
-        sets[n++] = *check_kind(i)->rows;
+        sets[n++] = kind_rows(check_kind(i));
     }
     return n;
 }
@@ -587,7 +594,7 @@ static void check_rows(const struct conf_check *k, struct conf_rows *sets, size_
     if (!check_kind(k->kind)->passive) {
         sets[(*n)++] = (struct conf_rows)CONF_ROWS(probe_rows);
     }
-    sets[(*n)++] = *check_kind(k->kind)->rows;
+    sets[(*n)++] = kind_rows(check_kind(k->kind));
 }
 
 /* The fingerprint of a check: every row of its type, not its position. */

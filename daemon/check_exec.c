@@ -457,32 +457,31 @@ static int p_environment(struct conf_ctx *x, const struct conf_field *f, const s
             bad = true;
             continue;
         }
-        char *s;
+        char *s = NULL;
         int rc = conf_scalar(x, val, k->at, vpath, "a string", false, &s);
         if (rc < 0) {
             bad = true;
             continue;
         }
-        const char *why = rc == 1 ? NULL : conf_valid_text(s);
+        const char *value = rc == 1 ? "" : s; /* null is the empty string */
+        const char *why = conf_valid_text(value);
         if (why != NULL) {
             conf_report(x, k->at, "%s: %s", vpath, why);
             free(s);
             bad = true;
             continue;
         }
-        size_t len = k->len + 1 + (rc == 1 ? 0 : strlen(s));
-        vec[n] = malloc(len + 1);
+        size_t len = k->len + 1 + strlen(value) + 1;
+        vec[n] = malloc(len);
         if (vec[n] == NULL) {
-            free(rc == 1 ? NULL : s);
+            free(s);
             x->oom = true;
             x->stop = true;
             bad = true;
             break;
         }
-        snprintf(vec[n++], len + 1, "%s=%s", k->text, rc == 1 ? "" : s);
-        if (rc == 0) {
-            free(s);
-        }
+        snprintf(vec[n++], len, "%s=%s", k->text, value);
+        free(s);
     }
     if (bad) {
         conf_strv_free(vec, n);

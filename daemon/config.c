@@ -1,12 +1,13 @@
 /* config.c - the sections of the YAML configuration, as tables of rows.
  *
  * Every key is one row (config_rows.h): its type, limits, default and
- * whether it is required. This file holds the rows of every section but
- * those of one check type or one notifier type, which live in that type's
- * file (check_<type>.c, notify_<type>.c) and are read through check.c's
- * and notify.c's tables; the hooks of the list sections for what needs more than
- * one key (quorum and locations, dependencies, unique tokens, the notifiers
- * and checks an alert names), and the check fingerprint.
+ * whether it is required. This file holds the rows of every section (but
+ * the keys of one check type or one notifier type, which live in that
+ * type's file, check_<type>.c or notify_<type>.c, and are read through
+ * check.c's and notify.c's tables), the hooks of the list sections for what
+ * needs more than one key (quorum and locations, dependencies, unique
+ * tokens, the notifiers and checks an alert names), and the check
+ * fingerprint.
  *
  * The YAML tree, anchors and ${VAR} expansion are config_yaml.c's; the row
  * engine is config_rows.c's; the walk of list sections is config_list.c's;

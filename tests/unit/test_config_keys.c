@@ -375,6 +375,17 @@ static void test_fingerprint_depends_on(void **state)
     }
 }
 
+/* github-secret is free text (GitHub takes spaces); the tokens are not. */
+static void test_github_secret_is_text(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("daemon: {github-secret: \"two words and more\"}\n");
+    assert_string_equal(c->daemon.github_secret, "two words and more");
+    config_free(c);
+    load_bad_text("daemon: {deploy-token: \"two words\"}\n",
+                  "daemon.deploy-token: must not contain spaces or control characters");
+}
+
 /* ---------------------------------------------------------- fingerprint */
 
 /* The new keys are part of a check's definition. */
@@ -415,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_heartbeat_max_runtime),
         cmocka_unit_test(test_heartbeat_max_runtime_judges),
         cmocka_unit_test(test_ping_body_max),
+        cmocka_unit_test(test_github_secret_is_text),
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_fingerprint_depends_on),
         cmocka_unit_test(test_fingerprint_new_keys),

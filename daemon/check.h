@@ -34,6 +34,7 @@ struct check;
 struct alert_check;
 struct curlm;
 struct check_ping;
+struct conf_rows;
 
 /* A check's state, and also a single result's outcome. The numeric values
  * are stored in the database and exported as shipwatch_check_state. */
@@ -152,6 +153,14 @@ struct check_type {
     /* What a check of this type watches, for display, secrets left out;
      * always NUL-terminates out (len > 0). */
     void (*describe)(const struct conf_check *cc, char *out, size_t len);
+    /* The configuration (config.c reads it through check_type_for, so a
+     * new type is its file and its row in check.c's table): */
+    const struct conf_rows *rows;       /* the keys only this type takes */
+    bool passive;                       /* pinged, not run: no timeout or
+                                           conditions, one location,
+                                           thresholds of 1 */
+    int64_t interval_ms;                /* default interval; 0: defaults.interval */
+    int64_t timeout_ms;                 /* default timeout; 0: defaults.timeout */
 };
 
 extern const struct check_type check_http_type;
@@ -183,11 +192,12 @@ struct check_location {
 /* Heartbeats, as Healthchecks.io's ping API has them: a run id is a UUID
  * in its canonical text (36 characters); the first bytes of a ping's body
  * are kept; a start and its finish more than 72 hours apart are not paired;
- * a started run goes overdue after max-runtime (until config.c has the key:
- * grace, or the period when there is no grace). */
+ * a started run goes overdue after max-runtime (when not set: grace, or the
+ * period when there is no grace). */
 #define CHECK_HB_RID_LEN 36
 #define CHECK_HB_RUNS_MAX 16
-#define CHECK_HB_BODY_MAX (10 * 1024)   /* default of the body kept */
+#define CHECK_HB_BODY_MAX (10 * 1024)   /* default of the body kept
+                                           (daemon.ping-body-max) */
 #define CHECK_HB_PAIR_MAX_MS (72LL * 3600 * 1000)
 #define CHECK_HB_TOKEN_MAX 128
 

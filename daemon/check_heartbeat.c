@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "config_rows.h"
 #include "duration.h"
 #include "utf8.h"
 
@@ -26,10 +27,13 @@ struct hb_run {
     struct check_run *run;
 };
 
-/* How long a started run may take: grace, or the period when there is no
- * grace. A max-runtime key in config.c would come first. */
+/* How long a started run may take: max-runtime when set, else grace, or
+ * the period when there is no grace. */
 static int64_t max_runtime_ms(const struct conf_check *conf)
 {
+    if (conf->max_runtime_ms > 0) {
+        return conf->max_runtime_ms;
+    }
     return conf->grace_ms > 0 ? conf->grace_ms : conf->period_ms;
 }
 
@@ -122,12 +126,38 @@ static void heartbeat_describe(const struct conf_check *cc, char *out, size_t le
              (long long)(cc->grace_ms / 1000));
 }
 
+#define KO(m) offsetof(struct conf_check, m)
+
+/* Keys only heartbeat checks take. */
+static const struct conf_field heartbeat_rows[] = {
+    {.key = "token",
+     .type = CONF_STR,
+     .off = KO(token),
+     .valid = conf_valid_token,
+     .required = true},
+    {.key = "period",
+     .type = CONF_DURATION,
+     .off = KO(period_ms),
+     .min = CONF_SEC(1),
+     .required = true},
+    {.key = "grace", .type = CONF_DURATION, .off = KO(grace_ms)},
+    {.key = "max-runtime", .type = CONF_DURATION, .off = KO(max_runtime_ms)},
+};
+
+static const struct conf_rows heartbeat_conf_rows = CONF_ROWS(heartbeat_rows);
+
+/* How often a heartbeat's lateness is evaluated: its default interval. */
+#define HEARTBEAT_INTERVAL_MS 10000
+
 const struct check_type check_heartbeat_type = {
     .name = "heartbeat",
     .kind = CHECK_HEARTBEAT,
     .start = heartbeat_start,
     .cancel = NULL,
     .describe = heartbeat_describe,
+    .rows = &heartbeat_conf_rows,
+    .passive = true,
+    .interval_ms = HEARTBEAT_INTERVAL_MS,
 };
 
 /* --- tokens and ping URLs --- */

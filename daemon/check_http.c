@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "config_rows.h"
 #include "curlm.h"
 
 #define REDIRECTS_MAX 10
@@ -230,10 +231,39 @@ static void http_describe(const struct conf_check *cc, char *out, size_t len)
     }
 }
 
+#define KO(m) offsetof(struct conf_check, m)
+
+/* Keys only http checks take. */
+static const struct conf_field http_rows[] = {
+    {.key = "url",
+     .type = CONF_STR,
+     .off = KO(url),
+     .valid = conf_valid_http_url,
+     .required = true},
+    {.key = "method",
+     .type = CONF_STR,
+     .off = KO(method),
+     .valid = conf_valid_method,
+     .def_str = "GET"},
+    {.key = "headers", .type = CONF_HEADERS, .off = KO(headers), .off2 = KO(nheaders), .max = 100},
+    {.key = "body", .type = CONF_STR, .off = KO(body)},
+    {.key = "follow-redirects", .type = CONF_BOOL, .off = KO(follow_redirects)},
+    {.key = "verify-tls", .type = CONF_BOOL, .off = KO(verify_tls), .def = true},
+    {.key = "max-body",
+     .type = CONF_SIZE,
+     .off = KO(max_body_bytes),
+     .min = 1,
+     .max = CONF_MIB(16),
+     .def = CONFIG_DEFAULT_MAX_BODY_BYTES},
+};
+
+static const struct conf_rows http_conf_rows = CONF_ROWS(http_rows);
+
 const struct check_type check_http_type = {
     .name = "http",
     .kind = CHECK_HTTP,
     .start = http_start,
     .cancel = http_cancel,
     .describe = http_describe,
+    .rows = &http_conf_rows,
 };

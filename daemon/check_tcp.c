@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "config_rows.h"
 #include "duration.h"
 
 struct tcp_run {
@@ -185,10 +186,25 @@ static void tcp_describe(const struct conf_check *cc, char *out, size_t len)
     snprintf(out, len, "%s:%d", cc->host != NULL ? cc->host : "", cc->port);
 }
 
+#define KO(m) offsetof(struct conf_check, m)
+
+/* Keys only tcp checks take. */
+static const struct conf_field tcp_rows[] = {
+    {.key = "host",
+     .type = CONF_STR,
+     .off = KO(host),
+     .valid = conf_valid_secret,
+     .required = true},
+    {.key = "port", .type = CONF_INT, .off = KO(port), .min = 1, .max = 65535, .required = true},
+};
+
+static const struct conf_rows tcp_conf_rows = CONF_ROWS(tcp_rows);
+
 const struct check_type check_tcp_type = {
     .name = "tcp",
     .kind = CHECK_TCP,
     .start = tcp_start,
     .cancel = tcp_cancel,
     .describe = tcp_describe,
+    .rows = &tcp_conf_rows,
 };

@@ -1,11 +1,13 @@
 /* config.c - the sections of the YAML configuration, as tables of rows.
  *
  * Every key is one row (config_rows.h): its type, limits, default and
- * whether it is required. This file holds the rows of every section, the
- * check types and the notifier classes that own keys of their own (one
- * table row each), the hooks of the list sections for what needs more than
- * one key (quorum and locations, dependencies, unique tokens, the notifiers
- * and checks an alert names), and the check fingerprint.
+ * whether it is required. This file holds the rows of every section (but
+ * the keys of one check type or one notifier type, which live in that
+ * type's file, check_<type>.c or notify_<type>.c, and are read through
+ * check.c's and notify.c's tables), the hooks of the list sections for what
+ * needs more than one key (quorum and locations, dependencies, unique
+ * tokens, the notifiers and checks an alert names), and the check
+ * fingerprint.
  *
  * The YAML tree, anchors and ${VAR} expansion are config_yaml.c's; the row
  * engine is config_rows.c's; the walk of list sections is config_list.c's;
@@ -18,16 +20,17 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "check.h"
 #include "cluster.h"
 #include "config.h"
 #include "config_list.h"
 #include "config_rows.h"
 #include "config_sections.h"
 #include "config_yaml.h"
+#include "notify_class.h"
 
 #define CONFIG_MAX_CHECKS 50000
 #define CONFIG_MAX_ITEMS 10000             /* apps, notifiers, alerts */
-#define CONFIG_HEARTBEAT_INTERVAL_MS 10000 /* how often lateness is evaluated */
 
 /* Free the messages in errs and zero it. */
 void config_errors_finish(struct config_errors *errs)
@@ -122,7 +125,17 @@ static const struct conf_field daemon_fields[] = {
      .min = CONF_KIB(64),
      .max = CONF_MIB(256),
      .def = CONFIG_DEFAULT_IPC_MAX_QUEUE},
+    /* at most the HTTP server's body limit, so a kept body is never a 413 */
+    {.key = "ping-body-max",
+     .type = CONF_SIZE,
+     .off = CO(daemon.ping_body_max),
+     .min = 1,
+     .max = CONF_MIB(1),
+     .def = CONFIG_DEFAULT_PING_BODY_MAX},
 };
+
+_Static_assert(CONFIG_DEFAULT_PING_BODY_MAX == CHECK_HB_BODY_MAX,
+               "daemon.ping-body-max defaults to the heartbeat's body limit");
 
 static const char *const drivers[] = {"sqlite", "postgres", NULL};
 
@@ -203,11 +216,10 @@ static const struct conf_field defaults_fields[] = {
      .off = CO(defaults.interval_ms),
      .min = 100,
      .def = CONFIG_DEFAULT_INTERVAL_MS},
-    {.key = "timeout",
-     .type = CONF_DURATION,
-     .off = CO(defaults.timeout_ms),
-     .min = 1,
-     .def = CONFIG_DEFAULT_TIMEOUT_MS},
+    /* 0 until parsed: a check whose type has a default timeout of its own
+     * takes that one unless the file sets this key; config_load.c then
+     * stores CONFIG_DEFAULT_TIMEOUT_MS when it was absent. */
+    {.key = "timeout", .type = CONF_DURATION, .off = CO(defaults.timeout_ms), .min = 1},
     {.key = "failure-threshold",
      .type = CONF_INT,
      .off = CO(defaults.failure_threshold),
@@ -255,71 +267,6 @@ static const struct conf_field app_fields[] = {
 
 #define KO(m) offsetof(struct conf_check, m)
 
-/* Keys only http checks take. */
-static const struct conf_field http_rows[] = {
-    {.key = "url",
-     .type = CONF_STR,
-     .off = KO(url),
-     .valid = conf_valid_http_url,
-     .required = true},
-    {.key = "method",
-     .type = CONF_STR,
-     .off = KO(method),
-     .valid = conf_valid_method,
-     .def_str = "GET"},
-    {.key = "headers", .type = CONF_HEADERS, .off = KO(headers), .off2 = KO(nheaders), .max = 100},
-    {.key = "body", .type = CONF_STR, .off = KO(body)},
-    {.key = "follow-redirects", .type = CONF_BOOL, .off = KO(follow_redirects)},
-    {.key = "verify-tls", .type = CONF_BOOL, .off = KO(verify_tls), .def = true},
-    {.key = "max-body",
-     .type = CONF_SIZE,
-     .off = KO(max_body_bytes),
-     .min = 1,
-     .max = CONF_MIB(16),
-     .def = CONFIG_DEFAULT_MAX_BODY_BYTES},
-};
-
-/* Keys only tcp checks take. */
-static const struct conf_field tcp_rows[] = {
-    {.key = "host",
-     .type = CONF_STR,
-     .off = KO(host),
-     .valid = conf_valid_secret,
-     .required = true},
-    {.key = "port", .type = CONF_INT, .off = KO(port), .min = 1, .max = 65535, .required = true},
-};
-
-/* Keys only exec checks take. */
-static const struct conf_field exec_rows[] = {
-    {.key = "command",
-     .type = CONF_ARGV,
-     .off = KO(argv),
-     .off2 = KO(argc),
-     .max = 1024,
-     .required = true},
-    {.key = "max-output",
-     .type = CONF_SIZE,
-     .off = KO(max_output_bytes),
-     .min = 1,
-     .max = CONF_MIB(16),
-     .def = CONFIG_DEFAULT_MAX_OUTPUT_BYTES},
-};
-
-/* Keys only heartbeat checks take. */
-static const struct conf_field heartbeat_rows[] = {
-    {.key = "token",
-     .type = CONF_STR,
-     .off = KO(token),
-     .valid = conf_valid_token,
-     .required = true},
-    {.key = "period",
-     .type = CONF_DURATION,
-     .off = KO(period_ms),
-     .min = CONF_SEC(1),
-     .required = true},
-    {.key = "grace", .type = CONF_DURATION, .off = KO(grace_ms)},
-};
-
 /* Keys of the checks that are run (every type but the passive ones). */
 static const struct conf_field probe_rows[] = {
     {.key = "timeout", .type = CONF_DURATION, .off = KO(timeout_ms), .min = 1},
@@ -331,33 +278,27 @@ static const struct conf_field probe_rows[] = {
      .max = 100},
 };
 
-/* One check type: the keys it owns. A new type is its enum check_kind
- * value, its rows and one row here, plus its checker; the rows can live in
- * its check_<type>.c, declared extern. */
-struct check_kind_rows {
-    const char *name;      /* the value of "type:" */
-    struct conf_rows rows; /* keys only this type takes */
-    bool passive;          /* pinged, not run: no timeout or conditions, one
-                              location, thresholds of 1 */
-    int64_t interval_ms;   /* the default interval, 0: defaults.interval */
-};
+/* The check types are check.c's table: each one's file owns its rows
+ * (check_<type>.c), whether it is passive and its default interval and
+ * timeout. A new type is its file and its row there. */
 
-static const struct check_kind_rows check_kinds[] = {
-    [CHECK_HTTP] = {.name = "http", .rows = CONF_ROWS(http_rows)},
-    [CHECK_TCP] = {.name = "tcp", .rows = CONF_ROWS(tcp_rows)},
-    [CHECK_EXEC] = {.name = "exec", .rows = CONF_ROWS(exec_rows)},
-    [CHECK_HEARTBEAT] = {.name = "heartbeat",
-                         .rows = CONF_ROWS(heartbeat_rows),
-                         .passive = true,
-                         .interval_ms = CONFIG_HEARTBEAT_INTERVAL_MS},
-};
+/* The check type of kind i, NULL past the last. */
+static const struct check_type *check_kind(size_t i)
+{
+    return check_type_for((enum check_kind)i);
+}
 
-#define NKINDS NFIELDS(check_kinds)
+/* The keys only checks of type t take; an empty set for none. */
+static struct conf_rows kind_rows(const struct check_type *t)
+{
+    return t->rows != NULL ? *t->rows : (struct conf_rows){NULL, 0};
+}
 
 /* The i-th check type's name, NULL past the last. */
 static const char *check_kind_name(size_t i)
 {
-    return i < NKINDS ? check_kinds[i].name : NULL;
+    const struct check_type *t = check_kind(i);
+    return t != NULL ? t->name : NULL;
 }
 
 /* A check's type: sets kind and type_name. */
@@ -370,10 +311,10 @@ static int p_type(struct conf_ctx *x, const struct conf_field *f, const struct y
     if (rc != 0) {
         return rc;
     }
-    for (size_t i = 0; i < NKINDS; i++) {
-        if (strcmp(s, check_kinds[i].name) == 0) {
+    for (size_t i = 0; check_kind(i) != NULL; i++) {
+        if (strcmp(s, check_kind(i)->name) == 0) {
             k->kind = (enum check_kind)i;
-            k->type_name = check_kinds[i].name;
+            k->type_name = check_kind(i)->name;
             free(s);
             return 0;
         }
@@ -441,12 +382,11 @@ enum { CHECK_SET_COMMON, CHECK_SET_PROBE, CHECK_SET_KIND0 };
 
 #define NO(m) offsetof(struct conf_notifier, m)
 
+/* The notifier types "type:" takes, in the order messages list them; each
+ * is a class of notify.c's table (notify_<type>.c), which owns its keys. */
 static const char *const notifier_types[] = {
     "webhook", "slack", "discord", "email", "exec", "alertmanager", "ntfy", NULL,
 };
-
-/* In the order of enum conf_tls. */
-static const char *const tls_modes[] = {"auto", "required", "none", NULL};
 
 /* Keys every notifier takes. */
 static const struct conf_field notifier_fields[] = {
@@ -477,30 +417,6 @@ static const struct conf_field notifier_fields[] = {
      .def = CONFIG_DEFAULT_NOTIFY_MAX_AGE_MS},
 };
 
-/* Keys of exec notifiers. */
-static const struct conf_field exec_notifier_rows[] = {
-    {.key = "command",
-     .type = CONF_ARGV,
-     .off = NO(argv),
-     .off2 = NO(argc),
-     .max = 1024,
-     .required = true},
-};
-
-/* Keys of email notifiers. */
-static const struct conf_field email_notifier_rows[] = {
-    {.key = "from", .type = CONF_STR, .off = NO(from), .valid = conf_valid_text, .required = true},
-    {.key = "to",
-     .type = CONF_LIST,
-     .off = NO(to),
-     .off2 = NO(nto),
-     .min = 1,
-     .max = 100,
-     .valid = conf_valid_text,
-     .required = true},
-    {.key = "tls", .type = CONF_INDEX, .off = NO(tls), .choices = tls_modes},
-};
-
 /* What a notifier type's url is. */
 enum notifier_url {
     NOTIFIER_URL_HTTP, /* http:// or https://, required */
@@ -508,23 +424,34 @@ enum notifier_url {
     NOTIFIER_URL_NONE, /* not a key of this type */
 };
 
-/* A notifier type with keys of its own; a type not listed takes an http
- * URL and nothing else. */
-struct notifier_class_rows {
-    const char *type;
-    struct conf_rows rows; /* keys only this type takes */
-    enum notifier_url url;
-};
+#define NTYPES (NFIELDS(notifier_types) - 1)
 
-static const struct notifier_class_rows notifier_classes[] = {
-    {.type = "exec", .rows = CONF_ROWS(exec_notifier_rows), .url = NOTIFIER_URL_NONE},
-    {.type = "email", .rows = CONF_ROWS(email_notifier_rows), .url = NOTIFIER_URL_SMTP},
-};
+/* The class of the i-th notifier type (notify_<type>.c owns its keys and
+ * says what its url is); NULL when it has none. */
+static const struct notifier_class *notifier_type_class(size_t i)
+{
+    return notify_class_find(notifier_types[i]);
+}
 
-#define NCLASSES NFIELDS(notifier_classes)
+/* The keys only the i-th notifier type takes; an empty set for none. */
+static struct conf_rows notifier_type_rows(size_t i)
+{
+    const struct notifier_class *cl = notifier_type_class(i);
+    return cl != NULL && cl->rows != NULL ? *cl->rows : (struct conf_rows){NULL, 0};
+}
 
-/* The sets of notifier rows: every notifier's, then one a class. */
-enum { NOTIFIER_SET_COMMON, NOTIFIER_SET_CLASS0 };
+/* What the i-th notifier type's url is. */
+static enum notifier_url notifier_type_url(size_t i)
+{
+    const struct notifier_class *cl = notifier_type_class(i);
+    if (cl != NULL && !cl->needs_url) {
+        return NOTIFIER_URL_NONE;
+    }
+    return cl != NULL && cl->smtp_url ? NOTIFIER_URL_SMTP : NOTIFIER_URL_HTTP;
+}
+
+/* The sets of notifier rows: every notifier's, then one a type. */
+enum { NOTIFIER_SET_COMMON, NOTIFIER_SET_TYPE0 };
 
 #define LO(m) offsetof(struct conf_alert, m)
 
@@ -647,8 +574,8 @@ static size_t check_sets(struct conf_rows *sets, size_t max)
 {
     sets[CHECK_SET_PROBE] = (struct conf_rows)CONF_ROWS(probe_rows);
     size_t n = CHECK_SET_KIND0;
-    for (size_t i = 0; i < NKINDS && n < max; i++) {
-        sets[n++] = check_kinds[i].rows;
+    for (size_t i = 0; check_kind(i) != NULL && n < max; i++) {
+        sets[n++] = kind_rows(check_kind(i));
     }
     return n;
 }
@@ -656,7 +583,7 @@ static size_t check_sets(struct conf_rows *sets, size_t max)
 /* The sets a check of type i takes. */
 static unsigned check_accept(size_t i)
 {
-    unsigned probe = check_kinds[i].passive ? 0 : 1u << CHECK_SET_PROBE;
+    unsigned probe = check_kind(i)->passive ? 0 : 1u << CHECK_SET_PROBE;
     return probe | 1u << (CHECK_SET_KIND0 + i);
 }
 
@@ -665,10 +592,10 @@ static void check_rows(const struct conf_check *k, struct conf_rows *sets, size_
 {
     *n = 0;
     sets[(*n)++] = (struct conf_rows)CONF_ROWS(check_fields);
-    if (!check_kinds[k->kind].passive) {
+    if (!check_kind(k->kind)->passive) {
         sets[(*n)++] = (struct conf_rows)CONF_ROWS(probe_rows);
     }
-    sets[(*n)++] = check_kinds[k->kind].rows;
+    sets[(*n)++] = kind_rows(check_kind(k->kind));
 }
 
 /* The fingerprint of a check: every row of its type, not its position. */
@@ -694,14 +621,20 @@ static void check_item(struct conf_ctx *x, void *item, const struct list_item *l
     const struct conf_item *it = li->it;
     k->line = li->iat.line;
     bool typed = conf_item_state(it, st, "type")->set;
-    const struct check_kind_rows *kind = typed ? &check_kinds[k->kind] : NULL;
+    const struct check_type *kind = typed ? check_kind(k->kind) : NULL;
     bool passive = kind != NULL && kind->passive;
     if (!conf_item_state(it, st, "interval")->set) {
         k->interval_ms =
             kind != NULL && kind->interval_ms ? kind->interval_ms : c->defaults.interval_ms;
     }
     if (!conf_item_state(it, st, "timeout")->set) {
+        /* The check's own, else defaults.timeout when written, else its
+         * type's default, else CONFIG_DEFAULT_TIMEOUT_MS. */
         k->timeout_ms = c->defaults.timeout_ms;
+        if (k->timeout_ms == 0) {
+            k->timeout_ms = kind != NULL && kind->timeout_ms ? kind->timeout_ms
+                                                             : CONFIG_DEFAULT_TIMEOUT_MS;
+        }
     }
     if (!conf_item_state(it, st, "failure-threshold")->set) {
         k->failure_threshold = passive ? 1 : c->defaults.failure_threshold;
@@ -858,25 +791,24 @@ static const char *notifier_type_name(size_t i)
     return notifier_types[i];
 }
 
-/* The sets of notifier rows: common, then one a class. */
+/* The sets of notifier rows: common, then one a type. */
 static size_t notifier_sets(struct conf_rows *sets, size_t max)
 {
-    size_t n = NOTIFIER_SET_CLASS0;
-    for (size_t i = 0; i < NCLASSES && n < max; i++) {
-        sets[n++] = notifier_classes[i].rows;
+    size_t n = NOTIFIER_SET_TYPE0;
+    for (size_t i = 0; i < NTYPES && n < max; i++) {
+        sets[n++] = notifier_type_rows(i);
     }
     return n;
 }
 
-/* The class row of a notifier type, NULL for one that only posts to a URL. */
-static const struct notifier_class_rows *notifier_class(const char *type)
+/* The index of a notifier type name, NTYPES for none. */
+static size_t notifier_type_index(const char *type)
 {
-    for (size_t i = 0; type != NULL && i < NCLASSES; i++) {
-        if (strcmp(type, notifier_classes[i].type) == 0) {
-            return &notifier_classes[i];
-        }
+    size_t i = 0;
+    while (i < NTYPES && (type == NULL || strcmp(type, notifier_types[i]) != 0)) {
+        i++;
     }
-    return NULL;
+    return i;
 }
 
 /* A notifier beyond its rows: the retry bounds. */
@@ -888,15 +820,15 @@ static void notifier_early(struct conf_ctx *x, void *item, const struct list_ite
     }
 }
 
-/* Report the keys of class c's set that a notifier of another type has. */
-static void notifier_foreign(struct conf_ctx *x, const struct list_item *li, size_t c,
+/* Report the keys of type t's set that a notifier of another type has. */
+static void notifier_foreign(struct conf_ctx *x, const struct list_item *li, size_t t,
                              const char *type)
 {
-    const struct conf_rows *set = &notifier_classes[c].rows;
-    for (size_t i = 0; i < set->n; i++) {
-        const struct conf_state *st = conf_item_state(li->it, li->st, set->rows[i].key);
+    const struct conf_rows set = notifier_type_rows(t);
+    for (size_t i = 0; i < set.n; i++) {
+        const struct conf_state *st = conf_item_state(li->it, li->st, set.rows[i].key);
         if (st->seen) {
-            conf_report(x, st->at, "%s.%s: not a key of %s notifiers", li->ipath, set->rows[i].key,
+            conf_report(x, st->at, "%s.%s: not a key of %s notifiers", li->ipath, set.rows[i].key,
                         type);
         }
     }
@@ -907,23 +839,25 @@ static void notifier_foreign(struct conf_ctx *x, const struct list_item *li, siz
 static void notifier_variant(struct conf_ctx *x, void *item, const struct list_item *li)
 {
     struct conf_notifier *nt = item;
-    const struct notifier_class_rows *cl = notifier_class(nt->type);
-    enum notifier_url url = cl != NULL ? cl->url : NOTIFIER_URL_HTTP;
-    size_t own = cl != NULL ? (size_t)(cl - notifier_classes) : NCLASSES;
+    size_t own = notifier_type_index(nt->type);
+    enum notifier_url url = own < NTYPES ? notifier_type_url(own) : NOTIFIER_URL_HTTP;
+    bool keys = own < NTYPES && notifier_type_rows(own).n > 0;
     char subject[128];
     snprintf(subject, sizeof(subject), "%s notifier", nt->type);
     const struct conf_state *url_st = conf_item_state(li->it, li->st, "url");
     if (url == NOTIFIER_URL_NONE) {
-        conf_list_require(x, li, NOTIFIER_SET_CLASS0 + own, subject, subject);
+        if (keys) {
+            conf_list_require(x, li, NOTIFIER_SET_TYPE0 + own, subject, subject);
+        }
         if (url_st->seen) {
             conf_report(x, url_st->at, "%s.url: not a key of %s notifiers", li->ipath, nt->type);
         }
     } else if (!url_st->set && !url_st->bad) {
         conf_report(x, li->iat, "%s: %s needs url", li->ipath, subject);
     }
-    for (size_t c = 0; c < NCLASSES; c++) {
-        if (c != own && notifier_classes[c].url == NOTIFIER_URL_NONE) {
-            notifier_foreign(x, li, c, nt->type);
+    for (size_t t = 0; t < NTYPES; t++) {
+        if (t != own && notifier_type_url(t) == NOTIFIER_URL_NONE) {
+            notifier_foreign(x, li, t, nt->type);
         }
     }
     if (nt->url != NULL) {
@@ -935,12 +869,12 @@ static void notifier_variant(struct conf_ctx *x, void *item, const struct list_i
             conf_report(x, url_st->at, "%s.url: %s", li->ipath, conf_valid_http_url(nt->url));
         }
     }
-    if (url != NOTIFIER_URL_NONE && cl != NULL) {
-        conf_list_require(x, li, NOTIFIER_SET_CLASS0 + own, subject, subject);
+    if (url != NOTIFIER_URL_NONE && keys) {
+        conf_list_require(x, li, NOTIFIER_SET_TYPE0 + own, subject, subject);
     }
-    for (size_t c = 0; c < NCLASSES; c++) {
-        if (c != own && notifier_classes[c].url != NOTIFIER_URL_NONE) {
-            notifier_foreign(x, li, c, nt->type);
+    for (size_t t = 0; t < NTYPES; t++) {
+        if (t != own && notifier_type_url(t) != NOTIFIER_URL_NONE) {
+            notifier_foreign(x, li, t, nt->type);
         }
     }
 }

@@ -15,7 +15,9 @@ struct cond;
 
 /* Defaults applied where a key is absent (documented in docs/configuration.md). */
 #define CONFIG_DEFAULT_INTERVAL_MS 30000
-#define CONFIG_DEFAULT_TIMEOUT_MS 5000
+#define CONFIG_DEFAULT_TIMEOUT_MS 5000     /* a type's own default comes first */
+#define CONFIG_DEFAULT_EXEC_TIMEOUT_MS 10000 /* monitoring-plugins' own default */
+#define CONFIG_DEFAULT_PING_BODY_MAX (10 * 1024)
 #define CONFIG_DEFAULT_FAILURE_THRESHOLD 3
 #define CONFIG_DEFAULT_SUCCESS_THRESHOLD 2
 #define CONFIG_DEFAULT_MAX_CONCURRENCY 256
@@ -95,11 +97,16 @@ struct conf_check {
     char **argv;               /* NULL-terminated */
     size_t argc;
     size_t max_output_bytes;   /* default CONFIG_DEFAULT_MAX_OUTPUT_BYTES */
+    char **environment;        /* "NAME=value" on top of the minimal
+                                  environment, NULL-terminated; secret:
+                                  never logged nor shown */
+    size_t nenvironment;
 
     /* heartbeat */
     char *token;               /* secret: never logged */
     int64_t period_ms;
     int64_t grace_ms;
+    int64_t max_runtime_ms;    /* a started run's limit; 0: grace, else period */
 
     /* cluster */
     bool locations_all;        /* "locations: all": run by every daemon of the
@@ -200,6 +207,8 @@ struct config {
         char *deploy_token;    /* secret: a bearer token good for every app's deploys */
         char *deploy_secret;   /* secret: an HMAC key good for every app's deploys */
         bool auto_register_apps;   /* deploys of apps not in apps: accepted */
+        size_t ping_body_max;  /* bytes of a heartbeat ping's body kept;
+                                  default CONFIG_DEFAULT_PING_BODY_MAX */
     } daemon;
 
     struct {

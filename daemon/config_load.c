@@ -248,6 +248,10 @@ static void parse_root(struct conf_ctx *x, const struct ynode *root)
         conf_list_parse(x, conf_list_sections[l].sec, val[conf_list_sections[l].top],
                         at[conf_list_sections[l].top]);
     }
+    if (c->defaults.timeout_ms == 0) {
+        /* Absent: the checks took their type's default or this one. */
+        c->defaults.timeout_ms = CONFIG_DEFAULT_TIMEOUT_MS;
+    }
     if (!x->stop) {
         finish_config(x, st[SEC_STORAGE], root->at);
     }

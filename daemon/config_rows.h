@@ -10,8 +10,10 @@
  * Rows come in sets (struct conf_rows). An item with variants (a check of
  * one type, a notifier of one type) takes the rows of sets[0] plus those of
  * the sets its variant accepts; a key of another variant's set is reported
- * as "not a key of http checks". A variant file (check_http.c, a notifier)
- * can own its row array and register it with one table row in config.c.
+ * as "not a key of http checks". A variant's file owns its row array: a
+ * check type's is struct check_type's rows (check_http.c), a notifier
+ * type's struct notifier_class's rows (notify_email.c); config.c reads them
+ * through those tables.
  *
  * Ownership: a row's parser stores into base at f->off (and f->off2, f->off3
  * for counts and parsed forms); what it stores (strings, vectors) belongs to

@@ -472,7 +472,7 @@ static void route_metrics(struct hconn *c, const char *rest)
 
 /* A heartbeat, as Healthchecks.io's ping API has it: /hb/TOKEN (or
  * /ping/TOKEN), then /start, /fail, /log or /0../255, a trailing slash and
- * ?rid=UUID allowed. The body is kept cut to CHECK_HB_BODY_MAX (say so in
+ * ?rid=UUID allowed. The body is kept cut to daemon.ping-body-max (say so in
  * Ping-Body-Limit); a longer one is read and dropped, never refused. */
 static void route_heartbeat(struct hconn *c, const char *rest)
 {
@@ -501,7 +501,7 @@ static void route_heartbeat(struct hconn *c, const char *rest)
         return;
     }
     char limit[64];
-    snprintf(limit, sizeof(limit), "Ping-Body-Limit: %d\r\n", CHECK_HB_BODY_MAX);
+    snprintf(limit, sizeof(limit), "Ping-Body-Limit: %zu\r\n", c->body_keep);
     respond(c, 200, "text/plain; charset=utf-8", "OK\n", 3, limit);
 }
 
@@ -1186,6 +1186,10 @@ static int on_headers_complete(http_parser *p)
     bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
     const struct route *r = route_find(c->url);
     c->body_keep = r != NULL ? r->body_keep : 0;
+    if (r != NULL && r->handler == route_heartbeat && c->srv->d->conf != NULL &&
+        c->srv->d->conf->daemon.ping_body_max > 0) {
+        c->body_keep = c->srv->d->conf->daemon.ping_body_max;   /* daemon.ping-body-max */
+    }
     if (has_length && p->content_length > HTTP_MAX_BODY_BYTES && c->body_keep == 0) {
         c->too_big = true;
         c->too_big_status = 413;

@@ -7,6 +7,10 @@
  *
  *   name       the `type:` of the configuration
  *   needs_url  whether a notifier of this type cannot start without a url
+ *              (without one, url is no key of the type)
+ *   smtp_url   its url is smtp:// or smtps://, not http:// or https://
+ *   rows       the configuration keys only this type takes (config_rows.h),
+ *              NULL for none; config.c reads them through notify_class_find
  *   render     the bytes it sends, from the parsed generic body (a view):
  *              an HTTP body, a mail message, a command's stdin. Returns a
  *              malloc'd string the attempt then owns, NULL on failure.
@@ -49,6 +53,7 @@
 #include "sbuf.h"
 
 struct conf_notifier;
+struct conf_rows;
 struct curlm;
 
 #define NOTIFY_FIELD_MAX 4096        /* bytes of one string of the payload */
@@ -83,6 +88,8 @@ struct notify_send;
 struct notifier_class {
     const char *name;           /* the configuration's type */
     bool needs_url;
+    bool smtp_url;              /* url is smtp(s)://, not http(s):// */
+    const struct conf_rows *rows;   /* keys only this type takes; NULL none */
     char *(*render)(const struct conf_notifier *conf, const struct notify_view *v,
                     const char *payload, int64_t now_ms);
     void (*start)(struct notify_send *s, const struct conf_notifier *conf,

@@ -15,6 +15,7 @@
 
 #include "civil.h"
 #include "config.h"
+#include "config_rows.h"
 #include "notify_class.h"
 
 #define LINE_VALUE_MAX 900           /* bytes of one value in a mail line (lines < 998) */
@@ -316,9 +317,32 @@ static void mail_release(struct notify_send *s)
     }
 }
 
+#define NO(m) offsetof(struct conf_notifier, m)
+
+/* In the order of enum conf_tls. */
+static const char *const tls_modes[] = {"auto", "required", "none", NULL};
+
+/* Keys of email notifiers. */
+static const struct conf_field email_rows[] = {
+    {.key = "from", .type = CONF_STR, .off = NO(from), .valid = conf_valid_text, .required = true},
+    {.key = "to",
+     .type = CONF_LIST,
+     .off = NO(to),
+     .off2 = NO(nto),
+     .min = 1,
+     .max = 100,
+     .valid = conf_valid_text,
+     .required = true},
+    {.key = "tls", .type = CONF_INDEX, .off = NO(tls), .choices = tls_modes},
+};
+
+static const struct conf_rows email_conf_rows = CONF_ROWS(email_rows);
+
 const struct notifier_class notify_email_class = {
     .name = "email",
     .needs_url = true,
+    .smtp_url = true,
+    .rows = &email_conf_rows,
     .render = render_email,
     .start = mail_start,
     .cancel = mail_cancel,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_rows.h"
 #include "duration.h"
 #include "log.h"
 #include "notify_class.h"
@@ -315,9 +316,24 @@ static void exec_release(struct notify_send *s)
     free(s->state);
 }
 
+#define NO(m) offsetof(struct conf_notifier, m)
+
+/* Keys of exec notifiers. */
+static const struct conf_field exec_rows[] = {
+    {.key = "command",
+     .type = CONF_ARGV,
+     .off = NO(argv),
+     .off2 = NO(argc),
+     .max = 1024,
+     .required = true},
+};
+
+static const struct conf_rows exec_conf_rows = CONF_ROWS(exec_rows);
+
 const struct notifier_class notify_exec_class = {
     .name = "exec",
     .needs_url = false,
+    .rows = &exec_conf_rows,
     .render = notify_render_payload,
     .start = exec_start,
     .cancel = exec_cancel,

@@ -8,6 +8,7 @@
 
 #include "alert.h"
 #include "check.h"
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "deploy.h"
@@ -22,9 +23,8 @@ struct owned_deploy {
 };
 
 struct verify_window {
-    struct daemon *d;
     struct owned_deploy od;
-    uv_timer_t timer;
+    int64_t ends_ms;            /* the window's end, by d->clock */
     int64_t results, failures;
     char *first_failing;        /* the first check with a result not up */
     struct verify_window *next;
@@ -39,8 +39,11 @@ struct healthy {
 
 /* This module's state, one per daemon (d->verifier). */
 struct verifier {
+    struct daemon *d;
     struct verify_window *windows;  /* post-deploy verifications running */
     struct healthy *healthy;        /* last healthy version per app-env */
+    uv_timer_t timer;               /* at the nearest window's end */
+    bool timer_ready;               /* timer initialized (at the first window) */
 };
 
 /* No windows, no healthy versions; NULL on ENOMEM. */
@@ -158,12 +161,34 @@ void verify_note_stored(struct daemon *d, const struct deploy *dep)
     }
 }
 
-static void on_window_closed(uv_handle_t *h)
+static void on_timer(uv_timer_t *t);
+
+/* Free a window that is off the list. */
+static void window_free(struct verify_window *w)
 {
-    struct verify_window *w = h->data;
     disown(&w->od);
     free(w->first_failing);
     free(w);
+}
+
+/* Arm the timer for the nearest window's end by d->clock, or stop it. */
+static void arm(struct verifier *v)
+{
+    if (!v->timer_ready) {
+        return;
+    }
+    if (v->windows == NULL) {
+        uv_timer_stop(&v->timer);
+        return;
+    }
+    int64_t next = v->windows->ends_ms;
+    for (const struct verify_window *w = v->windows->next; w != NULL; w = w->next) {
+        if (w->ends_ms < next) {
+            next = w->ends_ms;
+        }
+    }
+    int64_t delay = next - clock_now_ms(v->d->clock);
+    uv_timer_start(&v->timer, on_timer, delay > 0 ? (uint64_t)delay : 0, 0);
 }
 
 /* Judge w's deploy, store and announce the verdict, end the window;
@@ -171,9 +196,9 @@ static void on_window_closed(uv_handle_t *h)
  * needs evidence: a check down at the end is failed, no result at all is
  * unverified, never healthy. The write carries the verdict only: the
  * store keeps a status that moved on meanwhile. */
-static void judge(struct verify_window *w, const char *cut_short)
+static void judge(struct daemon *d, struct verify_window *w, const char *cut_short)
 {
-    struct daemon *d = w->d;
+    struct verifier *v = d->verifier;
     struct deploy *dep = &w->od.dep;
     const char *down = NULL;
     for (size_t i = 0; i < d->nchecks; i++) {
@@ -219,7 +244,7 @@ static void judge(struct verify_window *w, const char *cut_short)
              rb != NULL ? rb : "");
     snprintf(data, sizeof(data), "{\"deploy_id\":%lld,\"verdict\":\"%s\"}", (long long)dep->id,
              verdict);
-    struct event ev = {.ts_ms = daemon_now_ms(),
+    struct event ev = {.ts_ms = clock_now_ms(d->clock),
                        .type = "deploy.verdict",
                        .check = failing,
                        .app = dep->app,
@@ -233,18 +258,37 @@ static void judge(struct verify_window *w, const char *cut_short)
     dep->verdict = dep->verdict_reason = dep->failing_check = dep->rollback_version = NULL;
 
     set_cadence(d, dep->app, dep->env, 0);
-    for (struct verify_window **p = &d->verifier->windows; *p != NULL; p = &(*p)->next) {
+    for (struct verify_window **p = &v->windows; *p != NULL; p = &(*p)->next) {
         if (*p == w) {
             *p = w->next;
             break;
         }
     }
-    uv_close((uv_handle_t *)&w->timer, on_window_closed);
+    window_free(w);
+    arm(v);
 }
 
-static void on_window_end(uv_timer_t *t)
+/* Judge the windows whose end has passed by d->clock. */
+void verify_tick(struct daemon *d)
 {
-    judge(t->data, NULL);
+    struct verifier *v = d->verifier;
+    if (v == NULL) {
+        return;
+    }
+    int64_t now = clock_now_ms(d->clock);
+    for (struct verify_window *w = v->windows, *next; w != NULL; w = next) {
+        next = w->next;
+        if (w->ends_ms <= now) {
+            judge(d, w, NULL);
+        }
+    }
+    arm(v);
+}
+
+/* The timer at the nearest window's end. */
+static void on_timer(uv_timer_t *t)
+{
+    verify_tick(t->data);
 }
 
 /* A deploy was recorded: end its app-env's window, start one. */
@@ -265,10 +309,10 @@ void verify_on_deploy(struct daemon *d, const struct deploy *dep)
             continue;
         }
         if (w->od.dep.id != dep->id && succeeded) {
-            judge(w, "a newer deploy succeeded");
+            judge(d, w, "a newer deploy succeeded");
         } else if (w->od.dep.id == dep->id && failed) {
             w->od.dep.status = "failed";    /* a literal: own() keeps its copy in s[] */
-            judge(w, "the deploy failed");
+            judge(d, w, "the deploy failed");
         }
     }
     if (dep->status == NULL || strcmp(dep->status, "succeeded") != 0 || d->draining) {
@@ -287,16 +331,24 @@ void verify_on_deploy(struct daemon *d, const struct deploy *dep)
         log_error(LOG_KV("app", dep->app), "out of memory: deploy not verified");
         return;
     }
-    w->d = d;
+    if (!v->timer_ready) {
+        if (uv_timer_init(d->loop, &v->timer) < 0) {
+            free(w);
+            log_error(LOG_KV("app", dep->app), "no timer: deploy not verified");
+            return;
+        }
+        v->d = d;
+        v->timer.data = d;
+        v->timer_ready = true;
+    }
     own(&w->od, dep);
     w->od.dep.verdict = "pending";
     store_put_deploy(d->store, &w->od.dep);
     w->od.dep.verdict = NULL;
-    uv_timer_init(d->loop, &w->timer);
-    w->timer.data = w;
-    uv_timer_start(&w->timer, on_window_end, (uint64_t)window, 0);
+    w->ends_ms = clock_now_ms(d->clock) + window;
     w->next = v->windows;
     v->windows = w;
+    arm(v);
     set_cadence(d, dep->app, dep->env, interval);
     char win[32];
     snprintf(win, sizeof(win), "%lld", (long long)window);
@@ -327,10 +379,17 @@ void verify_on_result(struct daemon *d, const struct check *c, const struct resu
 void verify_finish(struct daemon *d)
 {
     struct verifier *v = d->verifier;
-    while (v != NULL && v->windows != NULL) {
+    if (v == NULL) {
+        return;
+    }
+    while (v->windows != NULL) {
         struct verify_window *w = v->windows;
         v->windows = w->next;
         /* Left pending: the daemon stops before the window ends. */
-        uv_close((uv_handle_t *)&w->timer, on_window_closed);
+        window_free(w);
+    }
+    if (v->timer_ready) {
+        uv_close((uv_handle_t *)&v->timer, NULL);
+        v->timer_ready = false;
     }
 }

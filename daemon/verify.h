@@ -15,7 +15,10 @@
  * The windows running and the last healthy versions live in a struct
  * verifier owned by this module: the daemon creates it at start
  * (d->verifier), ends its windows with verify_finish while the loop still
- * runs, and destroys it at the end. */
+ * runs, and destroys it at the end, after the loop has closed the timer.
+ * A window's end is read on d->clock: one timer on d->loop, armed for the
+ * nearest end, calls verify_tick, which a test calls itself after moving
+ * a fake clock. */
 #ifndef SHIPWATCH_VERIFY_H
 #define SHIPWATCH_VERIFY_H
 
@@ -39,6 +42,10 @@ void verifier_destroy(struct verifier *v);
  * window of its app-env's previous deploy. */
 void verify_on_deploy(struct daemon *d, const struct deploy *dep);
 
+/* Judge the windows whose end has passed by d->clock (the timer's
+ * callback; a test's tick). */
+void verify_tick(struct daemon *d);
+
 /* A result of c: tallied into its app-env's window, if one runs. */
 void verify_on_result(struct daemon *d, const struct check *c, const struct result *r);
 
@@ -48,8 +55,9 @@ const char *verify_last_healthy(const struct daemon *d, const char *app, const c
 /* Note a stored deploy's verdict at start-up (the last healthy versions). */
 void verify_note_stored(struct daemon *d, const struct deploy *dep);
 
-/* End every window without a verdict, closing its timer (shutdown, before
- * the loop's handles are closed); verifier_destroy frees the rest. */
+/* End every window without a verdict and close the timer (shutdown,
+ * while the loop runs); verifier_destroy frees the rest once the loop
+ * has run the close. */
 void verify_finish(struct daemon *d);
 
 #endif

@@ -104,13 +104,19 @@ static bool of_app_env(const struct check *c, const char *app, const char *env)
     return !c->removed && c->conf != NULL && eq(c->conf->app, app) && eq(c->conf->env, env);
 }
 
-/* Set the app-env's checks to interval_ms (0: their own). */
+/* Run the app-env's checks at interval_ms, or at their own interval when
+ * it is shorter (verification never slows a check down); 0 gives each its
+ * own back. Only a check whose cadence changes is rescheduled. */
 static void set_cadence(struct daemon *d, const char *app, const char *env, int64_t interval_ms)
 {
     for (size_t i = 0; i < d->nchecks; i++) {
         struct check *c = d->checks[i];
-        if (of_app_env(c, app, env) && !c->paused) {
-            sched_set_interval(d->sched, c, interval_ms);
+        if (!of_app_env(c, app, env) || c->paused) {
+            continue;
+        }
+        int64_t iv = interval_ms < c->conf->interval_ms ? interval_ms : 0;
+        if (iv != c->interval_override_ms) {
+            sched_set_interval(d->sched, c, iv);
         }
     }
 }

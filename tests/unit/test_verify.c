@@ -293,6 +293,26 @@ static void window_runs_at_verify_interval(void **state)
     assert_string_equal(verdict(f, id), "healthy");
 }
 
+/* A check whose own interval is shorter than verify.interval keeps it
+ * during the window: verification speeds checks up, never slows them. */
+static void window_keeps_a_shorter_interval(void **state)
+{
+    struct fixture *f = *state;
+    start(f, "checks:\n"
+             "  - {name: web, app: shop, env: prod, type: tcp, host: h, port: 1, interval: 100ms}\n"
+             "  - {name: db, app: shop, env: prod, type: tcp, host: h, port: 2, interval: 5s}\n"
+             "  - {name: slow, app: shop, env: prod, type: tcp, host: h, port: 3, interval: 10s}\n");
+    int64_t id = deploy(f, "shop", "prod", "1.0", "succeeded");
+    assert_int_equal(interval_of(f, "web"), 100);
+    assert_int_equal(interval_of(f, "db"), 5 * SEC_MS);
+    assert_int_equal(interval_of(f, "slow"), 5 * SEC_MS);
+    advance(f, 5 * MIN_MS);
+    assert_string_equal(verdict(f, id), "unverified");
+    assert_int_equal(interval_of(f, "web"), 100);
+    assert_int_equal(interval_of(f, "db"), 5 * SEC_MS);
+    assert_int_equal(interval_of(f, "slow"), 10 * SEC_MS);
+}
+
 /* A deploy only started, or recorded failed, starts no window. */
 static void no_window_before_success(void **state)
 {
@@ -435,6 +455,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(window_runs_at_verify_interval, setup, teardown),
+        cmocka_unit_test_setup_teardown(window_keeps_a_shorter_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(no_window_before_success, setup, teardown),
         cmocka_unit_test_setup_teardown(verdict_degraded, setup, teardown),
         cmocka_unit_test_setup_teardown(verdict_failed_names_check_and_rollback, setup,

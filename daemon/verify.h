@@ -1,12 +1,17 @@
 /* verify.h - post-deploy verification.
  *
  * When a deploy of an app and env succeeds, that app-env's checks run at
- * the app's verify.interval for verify.window; then the deploy gets its
- * verdict: failed when one of the checks is down at the end, unverified
- * when the window saw no result at all, degraded when any result in the
- * window was not up, healthy otherwise. A failed verdict names the first
- * check that failed in the window and the last version whose verdict was
- * healthy (the rollback target). A newer deploy of the same app-env that
+ * the app's verify.interval (or their own, when shorter) for
+ * verify.window; then the deploy gets its verdict: failed when one of the
+ * checks is down at the end, unverified when the window saw no result at
+ * all, degraded when any result in the window was not up, healthy
+ * otherwise. A check that goes down in the window for its
+ * failure-threshold (bad results in a row counted in the window) fails the
+ * deploy at once; an app-env with no checks is unverified at once. A check
+ * down since before the deploy started is not blamed: its results are left
+ * out until it leaves down. A failed verdict names the first check that
+ * failed in the window and the last version whose verdict was healthy
+ * (the rollback target). A newer deploy of the same app-env that
  * succeeded, or the deploy's own failure, ends the running window with its
  * verdict so far; a newer deploy that has only started does not. The
  * verdict is stored on the deploy (never over a status that moved on),

@@ -390,6 +390,156 @@ static void verdict_unverified_without_results(void **state)
     assert_null(verify_last_healthy(f->d, "shop", "prod"));
 }
 
+/* A check that goes down in the window and stays down for its
+ * failure-threshold fails the deploy at once, without waiting out the
+ * window; bad results from before the window do not count towards it. */
+static void verdict_fails_early(void **state)
+{
+    struct fixture *f = *state;
+    start(f, "checks:\n"
+             "  - {name: web, app: shop, env: prod, type: tcp, host: h, port: 1,"
+             " failure-threshold: 3}\n"
+             "  - {name: db, app: shop, env: prod, type: tcp, host: h, port: 2,"
+             " failure-threshold: 3}\n");
+    int64_t v1 = deploy(f, "shop", "prod", "1.0", "succeeded");
+    result(f, "web", STATE_UP);
+    result(f, "db", STATE_UP);
+    advance(f, 5 * MIN_MS);
+    assert_string_equal(verdict(f, v1), "healthy");
+
+    int64_t v2 = deploy(f, "shop", "prod", "2.0", "succeeded");
+    advance(f, 5 * SEC_MS);
+    result(f, "web", STATE_DOWN);
+    advance(f, 5 * SEC_MS);
+    result(f, "web", STATE_DOWN);
+    assert_string_equal(verdict(f, v2), "pending");
+    advance(f, 5 * SEC_MS);
+    result(f, "web", STATE_DOWN);
+    struct verdict v = verdict_of(f, v2);
+    assert_string_equal(v.verdict, "failed");
+    assert_string_equal(v.reason, "web is down after the deploy (3 bad results in a row in the "
+                                  "window; judged before the window ended)");
+    assert_string_equal(v.failing, "web");
+    assert_string_equal(v.rollback, "1.0");
+    assert_int_equal(interval_of(f, "web"), MIN_MS);
+    struct events_seen ev = verdict_event(f);
+    assert_int_equal(ev.ts_ms, T0_MS + 5 * MIN_MS + 15 * SEC_MS);
+
+    /* Two bad results before the window and one in it turn db down, but
+     * the window has seen one: judged at its end. */
+    result(f, "web", STATE_UP);
+    result(f, "web", STATE_UP);
+    result(f, "web", STATE_UP);
+    result(f, "db", STATE_DOWN);
+    result(f, "db", STATE_DOWN);
+    int64_t v3 = deploy(f, "shop", "prod", "3.0", "succeeded");
+    advance(f, 5 * SEC_MS);
+    result(f, "db", STATE_DOWN);
+    assert_int_equal(harness_daemon_check(&f->h, "db")->state, STATE_DOWN);
+    assert_string_equal(verdict(f, v3), "pending");
+    advance(f, 5 * MIN_MS);
+    v = verdict_of(f, v3);
+    assert_string_equal(v.verdict, "failed");
+    assert_string_equal(v.reason, "db is down after the deploy");
+    assert_string_equal(v.failing, "db");
+}
+
+/* A check already down before the deploy started is not blamed for it:
+ * its results are left out of the verdict until it recovers; one that
+ * went down after the deploy started is blamed. */
+static void verdict_ignores_checks_down_before(void **state)
+{
+    struct fixture *f = *state;
+    start(f, "checks:\n"
+             "  - {name: web, app: shop, env: prod, type: tcp, host: h, port: 1}\n"
+             "  - {name: cache, app: shop, env: prod, type: tcp, host: h, port: 2}\n");
+    result(f, "web", STATE_UP);
+    result(f, "cache", STATE_DOWN);
+    advance(f, MIN_MS);
+
+    /* cache stays down through the window: healthy on web's evidence. */
+    int64_t v1 = deploy(f, "shop", "prod", "1.0", "succeeded");
+    for (int i = 0; i < 3; i++) {
+        advance(f, 5 * SEC_MS);
+        result(f, "cache", STATE_DOWN);
+        result(f, "web", STATE_UP);
+    }
+    assert_string_equal(verdict(f, v1), "pending");
+    advance(f, 5 * MIN_MS);
+    struct verdict v = verdict_of(f, v1);
+    assert_string_equal(v.verdict, "healthy");
+    assert_string_equal(v.reason, "0 of 3 results in the window not up (cache was down before "
+                                  "the deploy)");
+    assert_string_equal(v.failing, "");
+
+    /* web goes down after cache failed again: web is the failing check. */
+    int64_t v2 = deploy(f, "shop", "prod", "2.0", "succeeded");
+    advance(f, 5 * SEC_MS);
+    result(f, "cache", STATE_DOWN);
+    result(f, "web", STATE_DOWN);
+    v = verdict_of(f, v2);
+    assert_string_equal(v.verdict, "failed");
+    assert_string_equal(v.failing, "web");
+    assert_string_equal(v.rollback, "1.0");
+    assert_contains(v.reason, "web is down after the deploy");
+
+    /* Only cache's results, still down: no evidence either way. */
+    result(f, "web", STATE_UP);
+    int64_t v3 = deploy(f, "shop", "prod", "3.0", "succeeded");
+    advance(f, 5 * SEC_MS);
+    result(f, "cache", STATE_DOWN);
+    advance(f, 5 * MIN_MS);
+    v = verdict_of(f, v3);
+    assert_string_equal(v.verdict, "unverified");
+    assert_string_equal(v.reason, "no result in the window (cache was down before the deploy)");
+
+    /* cache recovers in the window and goes down again: now it is blamed. */
+    int64_t v4 = deploy(f, "shop", "prod", "4.0", "succeeded");
+    advance(f, 5 * SEC_MS);
+    result(f, "cache", STATE_UP);
+    result(f, "web", STATE_UP);
+    advance(f, 5 * SEC_MS);
+    result(f, "cache", STATE_DOWN);
+    v = verdict_of(f, v4);
+    assert_string_equal(v.verdict, "failed");
+    assert_string_equal(v.failing, "cache");
+}
+
+/* A check that went down while the deploy ran (after it started, before
+ * it succeeded) is the deploy's doing. */
+static void verdict_blames_checks_down_since_the_start(void **state)
+{
+    struct fixture *f = *state;
+    start(f, "checks:\n  - {name: web, app: shop, env: prod, type: tcp, host: h, port: 1}\n");
+    result(f, "web", STATE_UP);
+    advance(f, MIN_MS);
+    int64_t id = deploy(f, "shop", "prod", "1.0", "started");
+    advance(f, 10 * SEC_MS);
+    result(f, "web", STATE_DOWN);
+    advance(f, 10 * SEC_MS);
+    deploy_moves(f, id, "shop", "prod", "1.0", "succeeded");
+    advance(f, 5 * MIN_MS);
+    struct verdict v = verdict_of(f, id);
+    assert_string_equal(v.verdict, "failed");
+    assert_string_equal(v.reason, "web is down after the deploy");
+    assert_string_equal(v.failing, "web");
+}
+
+/* A deploy of an app-env with no checks at all has nothing to verify it:
+ * unverified at once, without a window. */
+static void verdict_unverified_without_checks(void **state)
+{
+    struct fixture *f = *state;
+    start(f, SHOP_CHECKS);
+    int64_t id = deploy(f, "shop", "staging", "1.0", "succeeded");
+    struct verdict v = verdict_of(f, id);
+    assert_string_equal(v.verdict, "unverified");
+    assert_string_equal(v.reason, "no result: shop/staging has no checks");
+    assert_string_equal(v.failing, "");
+    assert_null(verify_last_healthy(f->d, "shop", "staging"));
+    assert_int_equal(interval_of(f, "web"), MIN_MS);
+}
+
 /* --- windows that end early --- */
 
 /* A newer deploy that has only started leaves the window running; once it
@@ -461,6 +611,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(verdict_failed_names_check_and_rollback, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(verdict_unverified_without_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(verdict_fails_early, setup, teardown),
+        cmocka_unit_test_setup_teardown(verdict_ignores_checks_down_before, setup, teardown),
+        cmocka_unit_test_setup_teardown(verdict_blames_checks_down_since_the_start, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(verdict_unverified_without_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(newer_deploy_ends_window_once_it_succeeded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(failed_deploy_ends_its_window, setup, teardown),

@@ -81,16 +81,19 @@ void verifier_destroy(struct verifier *v)
     free(v);
 }
 
+/* A copy of s, or NULL for NULL (or on ENOMEM). */
 static char *dup(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
 }
 
+/* Equal strings, NULL being "". */
 static bool eq(const char *a, const char *b)
 {
     return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
 }
 
+/* Copy dep into o with its strings; no verdict fields. */
 static void own(struct owned_deploy *o, const struct deploy *dep)
 {
     o->dep = *dep;
@@ -104,6 +107,7 @@ static void own(struct owned_deploy *o, const struct deploy *dep)
     o->dep.verdict_reason = o->dep.failing_check = o->dep.rollback_version = NULL;
 }
 
+/* Free the strings own() copied. */
 static void disown(struct owned_deploy *o)
 {
     for (size_t i = 0; i < sizeof(o->s) / sizeof(o->s[0]); i++) {
@@ -111,6 +115,7 @@ static void disown(struct owned_deploy *o)
     }
 }
 
+/* Whether c is a live check of app/env. */
 static bool of_app_env(const struct check *c, const char *app, const char *env)
 {
     return !c->removed && c->conf != NULL && eq(c->conf->app, app) && eq(c->conf->env, env);

@@ -460,8 +460,11 @@ int sched_run_now(struct sched *s, struct check *c)
 /* Change c's cadence; its grid restarts from now. */
 void sched_set_interval(struct sched *s, struct check *c, int64_t interval_ms)
 {
-    heap_remove(s, c);
     c->interval_override_ms = interval_ms;
+    if (s == NULL) {
+        return;
+    }
+    heap_remove(s, c);
     int64_t iv = interval_of(c);
     c->next_due_ms = (int64_t)uv_now(s->loop) + iv;
     if (heap_push(s, c) < 0) {

@@ -67,7 +67,8 @@ bool sched_remove(struct sched *s, struct check *c);
 int sched_run_now(struct sched *s, struct check *c);
 
 /* Use interval_ms instead of the configured interval (post-deploy cadence);
- * 0 restores the configured one. The grid restarts from now. */
+ * 0 restores the configured one. The grid restarts from now. With s NULL
+ * (no scheduler, as in a test's daemon context) only c records it. */
 void sched_set_interval(struct sched *s, struct check *c, int64_t interval_ms);
 
 /* Called (through the run's on_end) when c's run has ended: frees the slot,

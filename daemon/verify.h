@@ -1,12 +1,17 @@
 /* verify.h - post-deploy verification.
  *
  * When a deploy of an app and env succeeds, that app-env's checks run at
- * the app's verify.interval for verify.window; then the deploy gets its
- * verdict: failed when one of the checks is down at the end, unverified
- * when the window saw no result at all, degraded when any result in the
- * window was not up, healthy otherwise. A failed verdict names the first
- * check that failed in the window and the last version whose verdict was
- * healthy (the rollback target). A newer deploy of the same app-env that
+ * the app's verify.interval (or their own, when shorter) for
+ * verify.window; then the deploy gets its verdict: failed when one of the
+ * checks is down at the end, unverified when the window saw no result at
+ * all, degraded when any result in the window was not up, healthy
+ * otherwise. A check that goes down in the window for its
+ * failure-threshold (bad results in a row counted in the window) fails the
+ * deploy at once; an app-env with no checks is unverified at once. A check
+ * down since before the deploy started is not blamed: its results are left
+ * out until it leaves down. A failed verdict names the first check that
+ * failed in the window and the last version whose verdict was healthy
+ * (the rollback target). A newer deploy of the same app-env that
  * succeeded, or the deploy's own failure, ends the running window with its
  * verdict so far; a newer deploy that has only started does not. The
  * verdict is stored on the deploy (never over a status that moved on),
@@ -15,7 +20,10 @@
  * The windows running and the last healthy versions live in a struct
  * verifier owned by this module: the daemon creates it at start
  * (d->verifier), ends its windows with verify_finish while the loop still
- * runs, and destroys it at the end. */
+ * runs, and destroys it at the end, after the loop has closed the timer.
+ * A window's end is read on d->clock: one timer on d->loop, armed for the
+ * nearest end, calls verify_tick, which a test calls itself after moving
+ * a fake clock. */
 #ifndef SHIPWATCH_VERIFY_H
 #define SHIPWATCH_VERIFY_H
 
@@ -39,6 +47,10 @@ void verifier_destroy(struct verifier *v);
  * window of its app-env's previous deploy. */
 void verify_on_deploy(struct daemon *d, const struct deploy *dep);
 
+/* Judge the windows whose end has passed by d->clock (the timer's
+ * callback; a test's tick). */
+void verify_tick(struct daemon *d);
+
 /* A result of c: tallied into its app-env's window, if one runs. */
 void verify_on_result(struct daemon *d, const struct check *c, const struct result *r);
 
@@ -48,8 +60,9 @@ const char *verify_last_healthy(const struct daemon *d, const char *app, const c
 /* Note a stored deploy's verdict at start-up (the last healthy versions). */
 void verify_note_stored(struct daemon *d, const struct deploy *dep);
 
-/* End every window without a verdict, closing its timer (shutdown, before
- * the loop's handles are closed); verifier_destroy frees the rest. */
+/* End every window without a verdict and close the timer (shutdown,
+ * while the loop runs); verifier_destroy frees the rest once the loop
+ * has run the close. */
 void verify_finish(struct daemon *d);
 
 #endif

@@ -26,6 +26,11 @@ checks:
     env: prod
     type: http
     url: %s/health
+  - name: cache
+    app: shop
+    env: prod
+    type: http
+    url: http://127.0.0.1:1/
   - name: other
     app: blog
     env: prod
@@ -51,6 +56,9 @@ class VerifyTest(DaemonTest):
         rpc = d.rpc()
         wait_until(lambda: rpc.call('checks.get', {'check': 'web'})['state'] == 'up',
                    what='web up')
+        # cache is down before any deploy: never blamed for one.
+        wait_until(lambda: rpc.call('checks.get', {'check': 'cache'})['state'] == 'down',
+                   what='cache down')
 
         def deploy(version, **kw):
             return rpc.call('deploys.record', dict({'app': 'shop', 'env': 'prod',
@@ -74,6 +82,7 @@ class VerifyTest(DaemonTest):
                          and verdict(v1), timeout=15, what='the verdict of 1.0')
         self.assertEqual(got['verdict'], 'healthy', got)
         self.assertIn('0 of', got['verdict_reason'])
+        self.assertIn('(cache was down before the deploy)', got['verdict_reason'])
         self.assertGreaterEqual(rpc.call('checks.get', {'check': 'web'})['runs_total'] - runs,
                                 8 // SLOW)
         # Another app's check kept its own 2 s cadence meanwhile.
@@ -82,8 +91,9 @@ class VerifyTest(DaemonTest):
         wait_until(lambda: rpc.call('checks.get', {'check': 'web'})['interval_ms'] == 2000,
                    what='the cadence back to normal')
 
-        # A deploy, then the target goes down: failed, naming the check and
-        # the last healthy version as the rollback target.
+        # A deploy, then the target goes down: failed as soon as web is down
+        # (before the window ends), naming web, not cache, and the last
+        # healthy version as the rollback target.
         sub = d.rpc()
         sub.call('events.subscribe', {'topics': ['deploys']})
         v2 = deploy('2.0')
@@ -94,6 +104,7 @@ class VerifyTest(DaemonTest):
         self.assertEqual(got['failing_check'], 'web')
         self.assertEqual(got['rollback_version'], '1.0')
         self.assertIn('web is down', got['verdict_reason'])
+        self.assertIn('judged before the window ended', got['verdict_reason'])
         while True:
             n = sub.notice()
             if n['type'] == 'deploy.verdict':
@@ -145,8 +156,8 @@ class VerifyTest(DaemonTest):
 
 
     def test_no_result_is_no_verdict_of_health(self):
-        # A window without a single result (an env with no checks) proves
-        # nothing: unverified, never healthy.
+        # An env with no checks proves nothing: unverified at once (no
+        # window to wait out), never healthy.
         t = self.target()
         d = self.daemon(CONFIG % (t.base, t.base, t.base))
         d.start()
@@ -159,9 +170,10 @@ class VerifyTest(DaemonTest):
                 if x['id'] == dep_id and x.get('verdict') not in (None, 'pending'):
                     return x
             return None
-        got = wait_until(verdict, timeout=15 * SLOW, what='the verdict')
+        got = verdict()
+        self.assertIsNotNone(got, 'judged when recorded, not after the 3 s window')
         self.assertEqual(got['verdict'], 'unverified', got)
-        self.assertIn('no result', got['verdict_reason'])
+        self.assertEqual(got['verdict_reason'], 'no result: shop/staging has no checks')
         # Counted as such, not as healthy.
         line = 'shipwatch_deploys_total{app="shop",env="staging",verdict="unverified"} 1'
         import re

@@ -76,6 +76,18 @@ static void on_handle_closed(uv_handle_t *h)
     http_conn_unref(h->data);
 }
 
+/* Free c's body buffer and give its bytes back to the server's budget. */
+static void body_release(struct hconn *c)
+{
+    c->srv->body_bytes -= c->body_cap;
+    free(c->body);
+    c->body = NULL;
+    c->body_len = 0;
+    c->body_cap = 0;
+}
+
+/* Close c's handles; it is freed when they are closed and its last
+ * reference goes. */
 static void hconn_close(struct hconn *c)
 {
     if (!c->open) {
@@ -92,6 +104,10 @@ static void hconn_close(struct hconn *c)
         c->next->prev = c->prev;
     }
     s->st.connections--;
+    if (c->reserved) {
+        s->nreserved--;
+    }
+    body_release(c);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -145,10 +161,12 @@ static void reset_request(struct hconn *c)
     c->in_value = false;
     c->field_len = 0;
     memset(c->hdr_set, 0, sizeof(c->hdr_set));
-    c->body_len = 0;
+    body_release(c);
     c->body_keep = 0;
     c->body_seen = 0;
     c->too_big = false;
+    c->route = NULL;
+    c->refused_status = 0;
 }
 
 /* After the last answer: read and drop what the client still sends, for
@@ -445,6 +463,8 @@ struct route {
     size_t body_keep;           /* > 0: a body is cut to this many bytes,
                                    never refused for its size */
     enum route_auth auth;
+    bool reserve;               /* served on a reserved slot (pings, scrapes,
+                                   health): cheap, and must not be starved */
     void (*handler)(struct hconn *c, const char *rest);
 };
 
@@ -454,16 +474,19 @@ static const struct route routes[] = {
      .methods = METHOD(HTTP_GET) | METHOD(HTTP_HEAD),
      .allow = "GET, HEAD",
      .wrong_method = "/healthz takes GET",
+     .reserve = true,
      .handler = route_healthz},
     {.path = "/readyz",
      .methods = METHOD(HTTP_GET) | METHOD(HTTP_HEAD),
      .allow = "GET, HEAD",
      .wrong_method = "/readyz takes GET",
+     .reserve = true,
      .handler = route_readyz},
     {.path = "/metrics",
      .methods = METHOD(HTTP_GET) | METHOD(HTTP_HEAD),
      .allow = "GET, HEAD",
      .wrong_method = "/metrics takes GET",
+     .reserve = true,
      .handler = route_metrics},
     {.path = "/hb/",
      .prefix = true,
@@ -471,6 +494,7 @@ static const struct route routes[] = {
      .allow = "GET, POST, HEAD",
      .wrong_method = "heartbeats take GET or POST",
      .body_keep = CHECK_HB_BODY_MAX,
+     .reserve = true,
      .handler = route_heartbeat},
     {.path = "/ping/",          /* Healthchecks.io's own path */
      .prefix = true,
@@ -478,6 +502,7 @@ static const struct route routes[] = {
      .allow = "GET, POST, HEAD",
      .wrong_method = "heartbeats take GET or POST",
      .body_keep = CHECK_HB_BODY_MAX,
+     .reserve = true,
      .handler = route_heartbeat},
     {.path = "/api/v1/deploys",
      .methods = METHOD(HTTP_POST),
@@ -495,17 +520,80 @@ static const struct route routes[] = {
      .handler = http_route_github},
 };
 
-/* The route of path, or NULL. */
-static const struct route *route_find(const char *path)
+/* The route of the path's first len bytes, or NULL. */
+static const struct route *route_find(const char *path, size_t len)
 {
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const struct route *r = &routes[i];
-        if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0
-                      : strcmp(path, r->path) == 0) {
+        size_t rl = strlen(r->path);
+        if ((r->prefix ? len >= rl : len == rl) && strncmp(path, r->path, rl) == 0) {
             return r;
         }
     }
     return NULL;
+}
+
+/* Refuse the request in c before its body is read: the answer is given by
+ * parse_more, then the connection closes. Always -1 (stop parsing). */
+static int refuse(struct hconn *c, int status, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int refuse(struct hconn *c, int status, const char *extra, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->refused_why, sizeof(c->refused_why), fmt, ap);
+    va_end(ap);
+    snprintf(c->refused_extra, sizeof(c->refused_extra), "%s", extra != NULL ? extra : "");
+    c->refused_status = status;
+    if (status == 503) {
+        c->srv->st.shed_total++;
+    }
+    return -1;
+}
+
+/* What the headers alone decide, before any byte of the body is read: a
+ * reserved slot serves only its routes; a body is refused where the route
+ * takes none, where it is too long, and where the credentials the headers
+ * carry are wrong already. 0 to go on, or refuse()'s -1. Requests without a
+ * body are left to route(), which answers the same and keeps the
+ * connection. */
+static int check_head(struct hconn *c, bool has_body, uint64_t length, bool has_length)
+{
+    const struct route *r = c->route;
+    if (c->reserved && (r == NULL || !r->reserve)) {
+        return refuse(c, 503, "Retry-After: 1\r\n",
+                      "too many connections: this one may only ping, scrape or check health");
+    }
+    if (!has_body) {
+        return 0;
+    }
+    if (r == NULL) {
+        return refuse(c, 404, NULL, "no such route");
+    }
+    unsigned m = c->parser.method;
+    if (m >= 64 || (r->methods & METHOD(m)) == 0) {
+        char allow[64];
+        snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
+        return refuse(c, 405, allow, "%s", r->wrong_method);
+    }
+    if (r->auth == AUTH_GITHUB && c->srv->d->conf->daemon.github_secret == NULL) {
+        return refuse(c, 404, NULL, "the GitHub webhook is off: set daemon.github-secret");
+    }
+    if (r->body == NULL && r->body_keep == 0) {
+        return refuse(c, 413, NULL, "%s takes no request body", r->path);
+    }
+    if (has_length && length > HTTP_MAX_BODY_BYTES && r->body_keep == 0) {
+        return refuse(c, 413, NULL, "request body over 1 MiB");
+    }
+    const char *why = r->auth == AUTH_APP ? http_deploy_refused_early(c) : NULL;
+    if (why != NULL) {
+        return refuse(c, 401, "WWW-Authenticate: Bearer\r\n", "%s", why);
+    }
+    if (r->auth == AUTH_GITHUB && !c->hdr_set[H_HUB_SIGNATURE]) {
+        return refuse(c, 401, NULL, "X-Hub-Signature-256 is missing or does not match the "
+                                    "body and daemon.github-secret");
+    }
+    return 0;
 }
 
 /* Answer the request in c: find its route, check the method, the body and
@@ -519,7 +607,7 @@ static void route(struct hconn *c)
     if (q != NULL) {
         *q = '\0';
     }
-    const struct route *r = route_find(path);
+    const struct route *r = route_find(path, strlen(path));
     if (r == NULL) {
         http_respond_error(c, 404, NULL, "no such route: %s", path);
         return;
@@ -575,7 +663,7 @@ static int on_message_begin(http_parser *p)
 {
     struct hconn *c = of(p);
     reset_request(c);
-    arm(c, HTTP_HEADER_TIMEOUT_MS);
+    arm(c, c->reserved ? HTTP_RESERVED_HEADER_TIMEOUT_MS : HTTP_HEADER_TIMEOUT_MS);
     return 0;
 }
 
@@ -643,14 +731,39 @@ static int on_headers_complete(http_parser *p)
     arm(c, HTTP_BODY_TIMEOUT_MS);
     bool chunked = (p->flags & F_CHUNKED) != 0;
     bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
-    const struct route *r = route_find(c->url);
-    c->body_keep = r != NULL ? r->body_keep : 0;
-    if (has_length && p->content_length > HTTP_MAX_BODY_BYTES && c->body_keep == 0) {
+    c->route = route_find(c->url, strcspn(c->url, "?"));
+    c->body_keep = c->route != NULL ? c->route->body_keep : 0;
+    c->sized = chunked || has_length;
+    bool has_body = chunked || (has_length && p->content_length > 0);
+    return check_head(c, has_body, p->content_length, has_length);  /* 1 would mean "no
+                                                                        body" to http-parser */
+}
+
+/* Make room for n more body bytes in c, within the server's budget for
+ * the bodies of all connections. 0, or refuse()'s -1. */
+static int body_reserve(struct hconn *c, size_t n)
+{
+    if (c->body_len + n + 1 <= c->body_cap) {
+        return 0;
+    }
+    size_t cap = c->body_cap ? c->body_cap : 4096;
+    while (cap < c->body_len + n + 1) {
+        cap *= 2;
+    }
+    struct http_server *s = c->srv;
+    if (s->body_bytes - c->body_cap + cap > HTTP_MAX_BUFFERED_BYTES) {
+        return refuse(c, 503, "Retry-After: 1\r\n",
+                      "the server holds too many request bodies at once: retry shortly");
+    }
+    char *b = realloc(c->body, cap);
+    if (b == NULL) {
         c->too_big = true;
         c->too_big_status = 413;
-        return -1;   /* 1 would mean "no body" to http-parser */
+        return -1;
     }
-    c->sized = chunked || has_length;
+    s->body_bytes = s->body_bytes - c->body_cap + cap;
+    c->body = b;
+    c->body_cap = cap;
     return 0;
 }
 
@@ -666,19 +779,8 @@ static int on_body(http_parser *p, const char *at, size_t n)
         c->too_big_status = 413;
         return 1;
     }
-    if (c->body_len + n + 1 > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 4096;
-        while (cap < c->body_len + n + 1) {
-            cap *= 2;
-        }
-        char *b = realloc(c->body, cap);
-        if (b == NULL) {
-            c->too_big = true;
-            c->too_big_status = 413;
-            return 1;
-        }
-        c->body = b;
-        c->body_cap = cap;
+    if (body_reserve(c, n) < 0) {
+        return 1;
     }
     memcpy(c->body + c->body_len, at, n);
     c->body_len += n;
@@ -690,7 +792,8 @@ static int on_message_complete(http_parser *p)
 {
     struct hconn *c = of(p);
     uv_timer_stop(&c->timer);
-    c->keep_alive = http_should_keep_alive(p) != 0;
+    /* A reserved slot serves one request. */
+    c->keep_alive = http_should_keep_alive(p) != 0 && !c->reserved;
     /* One request at a time: the rest of the input waits for the answer. */
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->paused = true;
@@ -699,37 +802,59 @@ static int on_message_complete(http_parser *p)
     return 0;
 }
 
-/* Parse what is buffered, up to the end of a request. */
-static void parse_more(struct hconn *c)
+/* Parse n bytes at data, up to the end of a request; how many were used.
+ * A parse error or a refusal is answered here, and the connection closes
+ * after the answer. */
+static size_t parse(struct hconn *c, const char *data, size_t n)
 {
-    if (c->in_len == 0 || c->paused || !c->open) {
-        return;
-    }
-    size_t n = http_parser_execute(&c->parser, &c->srv->settings, c->in, c->in_len);
+    size_t used = http_parser_execute(&c->parser, &c->srv->settings, data, n);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (n < c->in_len) {
-        memmove(c->in, c->in + n, c->in_len - n);
-    }
-    c->in_len -= n;
     if (e == HPE_OK || e == HPE_PAUSED) {
-        return;
+        return used;
     }
-    /* A parse error: answer what can be answered, then close. */
     c->keep_alive = false;
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->paused = true;
-    if (c->too_big) {
+    if (c->refused_status != 0) {
+        http_respond_error(c, c->refused_status, c->refused_extra, "%s", c->refused_why);
+    } else if (c->too_big) {
         const char *what = c->too_big_status == 431 ? "request headers over 16 KiB"
                                                     : "request body over 1 MiB";
         http_respond_error(c, c->too_big_status, NULL, "%s", what);
     } else {
         http_respond_error(c, 400, NULL, "malformed request: %s", http_errno_description(e));
     }
+    return n;   /* nothing more of it is parsed */
 }
 
+/* Parse what is buffered in c->in, up to the end of a request. */
+static void parse_more(struct hconn *c)
+{
+    if (c->in_len == 0 || c->paused || !c->open) {
+        return;
+    }
+    size_t n = parse(c, c->in, c->in_len);
+    if (n < c->in_len) {
+        memmove(c->in, c->in + n, c->in_len - n);
+    }
+    c->in_len -= n;
+    if (c->in_len == 0) {
+        free(c->in);    /* reads land in the server's scratch buffer again */
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+}
+
+/* Reads land in the server's scratch buffer (consumed before the next
+ * read); only a connection with unparsed input keeps a buffer of its own. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
+    (void)suggested;
     struct hconn *c = h->data;
+    if (c->in_len == 0) {
+        *buf = uv_buf_init(c->srv->scratch, READ_CHUNK);
+        return;
+    }
     if (c->in_cap - c->in_len < READ_CHUNK) {
         size_t cap = c->in_len + READ_CHUNK;
         char *p = realloc(c->in, cap);
@@ -750,8 +875,76 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         hconn_close(c);
         return;
     }
-    c->in_len += (size_t)n;
-    parse_more(c);
+    if (buf->base != c->srv->scratch) {
+        c->in_len += (size_t)n;
+        parse_more(c);
+        return;
+    }
+    size_t used = c->paused || !c->open ? 0 : parse(c, buf->base, (size_t)n);
+    size_t left = (size_t)n - used;
+    if (left > 0 && c->open && !c->lingering) {
+        /* A pipelined request waits for the answer to this one. */
+        char *p = malloc(left + READ_CHUNK);
+        if (p == NULL) {
+            hconn_close(c);
+            return;
+        }
+        memcpy(p, buf->base + used, left);
+        c->in = p;
+        c->in_len = left;
+        c->in_cap = left + READ_CHUNK;
+    }
+}
+
+/* Whether a and b are the same client address. */
+static bool same_client(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family) {
+        return false;
+    }
+    if (a->ss_family == AF_INET) {
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    }
+    return false;
+}
+
+/* Whether c may take a general slot: under the server's limit, and under
+ * its client address's. */
+static bool general_slot_free(const struct http_server *s, const struct hconn *c)
+{
+    if (s->st.connections - s->nreserved > HTTP_MAX_CONNECTIONS) {
+        return false;
+    }
+    size_t mine = 0;
+    for (const struct hconn *o = s->conns; o != NULL; o = o->next) {
+        if (o != c && !o->reserved && same_client(&o->peer, &c->peer)) {
+            mine++;
+        }
+    }
+    return mine < HTTP_MAX_CLIENT_CONNECTIONS;
+}
+
+/* Free a reserved slot: close the oldest reserved connection that has not
+ * sent a whole request yet. false when every one is busy answering. */
+static bool evict_reserved(struct http_server *s, const struct hconn *except)
+{
+    struct hconn *victim = NULL;
+    for (struct hconn *o = s->conns; o != NULL; o = o->next) {
+        if (o != except && o->reserved && !o->paused && !o->lingering) {
+            victim = o;     /* the list is newest first: the last is oldest */
+        }
+    }
+    if (victim == NULL) {
+        return false;
+    }
+    s->st.rejected_total++;
+    hconn_close(victim);
+    return true;
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -778,17 +971,31 @@ static void on_connection(uv_stream_t *l, int status)
     }
     s->conns = c;
     s->st.connections++;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 ||
-        s->st.connections > HTTP_MAX_CONNECTIONS) {
-        if (s->st.connections > HTTP_MAX_CONNECTIONS) {
-            s->st.rejected_total++;
-        }
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
         hconn_close(c);
         return;
     }
+    int plen = sizeof(c->peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) < 0) {
+        hconn_close(c);
+        return;
+    }
+    uint64_t header_ms = HTTP_HEADER_TIMEOUT_MS;
+    if (!general_slot_free(s, c)) {
+        /* Over a limit: a reserved slot, for a ping, a scrape or a health
+         * check, so one client cannot starve them. */
+        if (s->nreserved >= HTTP_RESERVED_CONNECTIONS && !evict_reserved(s, c)) {
+            s->st.rejected_total++;
+            hconn_close(c);
+            return;
+        }
+        c->reserved = true;
+        s->nreserved++;
+        header_ms = HTTP_RESERVED_HEADER_TIMEOUT_MS;
+    }
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    arm(c, HTTP_HEADER_TIMEOUT_MS);
+    arm(c, header_ms);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -846,7 +1053,8 @@ int http_server_start(struct daemon *d, struct http_server **out, char *err, siz
     s->d = d;
     s->signatures = recent_create(SIGNATURES_KEPT, SIGNATURE_WINDOW_MS + 1000, true);
     s->deliveries = recent_create(DELIVERIES_KEPT, DELIVERY_TTL_MS, false);
-    if (s->signatures == NULL || s->deliveries == NULL) {
+    s->scratch = malloc(READ_CHUNK);
+    if (s->signatures == NULL || s->deliveries == NULL || s->scratch == NULL) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
@@ -932,6 +1140,7 @@ void http_server_free(struct http_server *s)
     metrics_unref(s->metrics);
     free(s->spare.data);
     free(s->listeners);
+    free(s->scratch);
     recent_destroy(s->signatures);
     recent_destroy(s->deliveries);
     free(s);

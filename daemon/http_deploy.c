@@ -101,6 +101,45 @@ static int64_t signed_stamp_ms(const struct hconn *c, int64_t now_ms)
     return ms;
 }
 
+#define NO_CREDENTIALS                                                                    \
+    "a deploy needs its app's deploy-token (or daemon.deploy-token) as a bearer token, or "  \
+    "an X-Shipwatch-Signature-256 of X-Shipwatch-Timestamp and the body made with its "      \
+    "deploy-secret (or daemon.deploy-secret)"
+
+/* Whether token is any app's deploy-token or the daemon's; every one is
+ * compared, in constant time, so the answer takes as long either way. */
+static bool some_token_is(const struct config *conf, const char *token)
+{
+    bool found = conf->daemon.deploy_token != NULL && secret_equal(token, conf->daemon.deploy_token);
+    for (size_t i = 0; i < conf->napps; i++) {
+        if (conf->apps[i].deploy_token != NULL && secret_equal(token, conf->apps[i].deploy_token)) {
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* Before the body: a bearer token must be someone's; a signature needs its
+ * timestamp (which must be within the window); anything else has no
+ * credential at all. The body is read only for what may be authorized. */
+const char *http_deploy_refused_early(const struct hconn *c)
+{
+    if (c->hdr_set[H_SIGNATURE]) {
+        if (!c->hdr_set[H_TIMESTAMP]) {
+            return NO_CREDENTIALS;
+        }
+        if (signed_stamp_ms(c, daemon_now_ms()) < 0) {
+            return "X-Shipwatch-Timestamp is not within 300 s of now";
+        }
+        return NULL;
+    }
+    if (c->hdr_set[H_AUTHORIZATION] && strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
+        some_token_is(c->srv->d->conf, c->hdr[H_AUTHORIZATION] + 7)) {
+        return NULL;
+    }
+    return NO_CREDENTIALS;
+}
+
 /* Whether the request may record a deploy of app (NULL: an app not in the
  * configuration): the app's own credentials, or the daemon-wide ones. A
  * signature must come with a timestamp within the window and not have been
@@ -350,12 +389,7 @@ void http_route_deploys(struct hconn *c, const char *rest)
     const char *refused;
     if (!deploy_authorized(c, app, &refused)) {
         http_respond_error(c, 401, "WWW-Authenticate: Bearer\r\n", "%s",
-                      refused != NULL ? refused
-                                      : "a deploy needs its app's deploy-token (or "
-                                        "daemon.deploy-token) as a bearer token, or an "
-                                        "X-Shipwatch-Signature-256 of X-Shipwatch-Timestamp "
-                                        "and the body made with its deploy-secret (or "
-                                        "daemon.deploy-secret)");
+                      refused != NULL ? refused : NO_CREDENTIALS);
         json_decref(doc);
         return;
     }

@@ -24,6 +24,7 @@
 struct daemon;
 struct recent;
 struct metrics_cache;
+struct route;
 
 #define URL_MAX 2048
 #define HEADER_VALUE_MAX 1024
@@ -75,6 +76,17 @@ struct hconn {
     bool sized;                 /* had a Content-Length or was chunked */
     bool too_big;               /* a limit was passed: answer then close */
     int too_big_status;
+    const struct route *route;  /* of the request, once its headers are in */
+
+    /* refused before its body was read (answered, then closed) */
+    int refused_status;         /* 0: not refused */
+    char refused_extra[96];     /* more header lines of that answer */
+    char refused_why[256];
+
+    /* who connected, and how */
+    struct sockaddr_storage peer;
+    bool reserved;              /* holds a reserved slot: one ping, scrape or
+                                   health request, then closed */
 };
 
 struct deploy_req;
@@ -88,6 +100,7 @@ struct deploy_req;
 #define DELIVERIES_KEPT 1024
 #define DELIVERY_TTL_MS (7 * 24 * 3600 * 1000LL)
 
+/* The server's descriptor and memory budget (see http.h for the limits). */
 struct http_server {
     struct daemon *d;
     struct deploy_req *reqs;    /* deploys waiting for the store */
@@ -101,6 +114,11 @@ struct http_server {
     struct metrics_cache *metrics;  /* the last render, while fresh */
     struct metrics_buf spare;       /* a released render's buffer */
     uint64_t metrics_at;            /* loop time it was rendered */
+    size_t nreserved;               /* open connections on reserved slots */
+    size_t body_bytes;              /* request body buffers of every connection */
+    char *scratch;                  /* READ_CHUNK bytes every read lands in
+                                       first; only leftovers of a paused
+                                       connection are copied to its c->in */
 };
 
 /* Answer the current request with body (len bytes, copied); extra is more
@@ -122,6 +140,11 @@ void http_conn_unref(struct hconn *c);
  * stamp and a dot, when stamp is not NULL) with secret; constant time. */
 bool http_body_signed(const struct hconn *c, const char *header, const char *secret,
                       const char *stamp);
+
+/* Whether the headers alone already refuse a deploy: no credential at all,
+ * a bearer token no app (nor the daemon) has, or a signature whose
+ * timestamp is out of the window. NULL, or the text of the 401. */
+const char *http_deploy_refused_early(const struct hconn *c);
 
 /* POST /api/v1/deploys and POST /webhooks/github. */
 void http_route_deploys(struct hconn *c, const char *rest);

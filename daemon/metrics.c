@@ -460,9 +460,15 @@ static int render(struct daemon *d, struct sbuf *b)
     sbuf_append_i64(b, (int64_t)hst.timeouts_total);
     sbuf_append_str(b, "\n");
     family(b, "shipwatch_http_rejected_total", "counter",
-           "HTTP connections refused over the connection limit.");
+           "HTTP connections closed unanswered: over every connection limit, or evicted "
+           "from a reserved slot.");
     sbuf_append_str(b, "shipwatch_http_rejected_total ");
     sbuf_append_i64(b, (int64_t)hst.rejected_total);
+    sbuf_append_str(b, "\n");
+    family(b, "shipwatch_http_shed_total", "counter",
+           "HTTP requests answered 503: over a connection limit or the buffered-bytes budget.");
+    sbuf_append_str(b, "shipwatch_http_shed_total ");
+    sbuf_append_i64(b, (int64_t)hst.shed_total);
     sbuf_append_str(b, "\n");
 
     size_t queue = 0;

@@ -354,7 +354,8 @@ class HttpTest(DaemonTest):
                              b'Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n')
         self.assertTrue(got.startswith('HTTP/1.1 413'), got)
         got = raw(self.base, b'POST /api/v1/deploys HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: '
-                             b'chunked\r\nContent-Type: application/json\r\n\r\n' +
+                             b'chunked\r\nContent-Type: application/json\r\n'
+                             b'Authorization: Bearer tok-123\r\n\r\n' +
                              (b'10000\r\n' + b' ' * 0x10000 + b'\r\n') * 17)
         self.assertTrue(got.startswith('HTTP/1.1 413'), got[:100])
         got = raw(self.base, b'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ' + b'a' * 20000 +
@@ -415,7 +416,7 @@ class HttpTest(DaemonTest):
         # Or with a timestamp out of the window (it is signed: it cannot be
         # changed without the secret).
         now = int(time.time())
-        for stamp in (now - 301, now + 301, 'yesterday'):
+        for stamp in (now - 310, now + 310, 'yesterday'):
             status, _, got = self.post_deploy(body, *signed(body, stamp=str(stamp)))
             self.assertEqual(status, 401, (stamp, got))
         forged = [headers[0].replace(headers[0].split(': ')[1], str(now + 1)), headers[1]]

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -172,6 +173,8 @@ class HttpTest(DaemonTest):
                        'shipwatch_store_write_errors_total', 'shipwatch_build_info',
                        'shipwatch_http_requests_total', 'shipwatch_http_timeouts_total',
                        'shipwatch_http_connections', 'shipwatch_http_rejected_total',
+                       'shipwatch_http_shed_total', 'shipwatch_check_last_success',
+                       'shipwatch_check_last_duration_seconds',
                        'process_cpu_seconds_total', 'process_resident_memory_bytes',
                        'process_open_fds', 'process_max_fds', 'process_start_time_seconds'):
             self.assertIn('# TYPE %s ' % family, body)
@@ -181,6 +184,18 @@ class HttpTest(DaemonTest):
         self.assertRegex(body, r'shipwatch_check_duration_seconds_bucket\{check="web",.*'
                                r'le="\+Inf"\} [1-9]')
         self.assertRegex(body, r'process_start_time_seconds 1\d{9}\n')
+        # Bucket bounds as Go's FormatFloat(f, 'f', -1, 64) writes them.
+        les = re.findall(r'shipwatch_check_duration_seconds_bucket\{check="web",[^}]*le="([^"]+)"',
+                         body)
+        self.assertEqual(les, ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1',
+                               '2.5', '10', '+Inf'])
+        # One state series a state, 1 for the current; the last result.
+        web = 'check="web",app="shop",env="prod",type="http"'
+        for state, v in (('unknown', 0), ('up', 1), ('degraded', 0), ('down', 0)):
+            self.assertIn('shipwatch_check_state{%s,state="%s"} %d\n' % (web, state, v), body)
+        self.assertIn('shipwatch_check_last_success{%s} 1\n' % web, body)
+        self.assertRegex(body, r'shipwatch_check_last_duration_seconds\{%s\} \d+\.\d{6}\n'
+                         % re.escape(web))
         # A deploy shows in the deploy families.
         self.assertEqual(self.post_deploy('{"app":"shop","env":"prod","version":"7.1"}',
                                           'Authorization: Bearer tok-123')[0], 201)

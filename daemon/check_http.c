@@ -1,15 +1,18 @@
 /* check_http.c - HTTP checks through the shared curl multi engine.
  *
  * Every run is a fresh connection (a pooled one could hide a dead backend).
- * The body is kept up to max-body bytes for conditions; past that it is read
- * and dropped, and a body over 16 times the cap aborts the transfer, so a
- * runaway response costs neither memory nor the check's whole timeout. */
+ * The body is kept up to max-body bytes for conditions. Without a [BODY]
+ * condition the transfer stops at the cap and the result stands; with one,
+ * the rest is read and dropped, and a body over 16 times the cap aborts the
+ * transfer, so a runaway response costs neither memory nor the check's
+ * whole timeout. */
 #define _DEFAULT_SOURCE /* timegm */
 #define _XOPEN_SOURCE 700 /* strptime */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "check.h"
@@ -26,9 +29,26 @@ struct http_run {
     size_t cap;                 /* body bytes kept */
     size_t seen;                /* body bytes received */
     bool overflow;              /* aborted: body over the abort limit */
+    bool body_needed;           /* a condition reads [BODY] */
+    bool stopped;               /* no [BODY] condition: stopped at the cap */
 };
 
-/* CURLOPT_WRITEFUNCTION: keep up to the cap, count the rest. */
+/* Whether any of c's conditions reads the body ([BODY], in any case). */
+static bool needs_body(const struct conf_check *c)
+{
+    for (size_t i = 0; i < c->nconditions; i++) {
+        for (const char *p = c->conditions[i]; *p != '\0'; p++) {
+            if (strncasecmp(p, "[BODY]", 6) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* CURLOPT_WRITEFUNCTION: keep up to the cap, count the rest. Without a
+ * [BODY] condition nothing past the cap is wanted: stop there and keep the
+ * result; with one, read and drop up to the abort limit. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct check_run *run = arg;
@@ -45,6 +65,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
         }
         memcpy(run->body + run->body_len, data, keep);
         run->body_len += keep;
+    }
+    if (!h->body_needed && h->seen > h->cap) {
+        h->stopped = true;
+        return 0;
     }
     if (h->seen > h->cap * BODY_ABORT_FACTOR && h->cap > 0) {
         h->overflow = true;
@@ -114,7 +138,7 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
         r->outcome = STATE_DOWN;
         snprintf(r->error, sizeof(r->error), "response body over %zu bytes: transfer aborted",
                  h->cap * BODY_ABORT_FACTOR);
-    } else if (rc != CURLE_OK) {
+    } else if (rc != CURLE_OK && !(h->stopped && rc == CURLE_WRITE_ERROR)) {
         r->outcome = STATE_DOWN;
         snprintf(r->error, sizeof(r->error), "%s",
                  h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
@@ -148,6 +172,7 @@ static int http_start(struct check_run *run)
         return -ENOMEM;
     }
     h->cap = c->max_body_bytes;
+    h->body_needed = needs_body(c);
     run->priv = h;
     CURL *e = h->easy;
     curl_easy_setopt(e, CURLOPT_URL, c->url);

@@ -23,6 +23,10 @@
 #define CONFIG_MAX_ANCHORS 1000
 #define CONFIG_MAX_VISITS 2000000      /* node visits while walking (aliases) */
 #define CONFIG_MAX_VALUE (1024 * 1024) /* bytes of one value after expansion */
+/* Bytes of scalar text walked, every aliased copy counted: a file without
+ * aliases walks at most CONFIG_MAX_FILE; aliases of one long value could
+ * otherwise turn a few hundred KB into gigabytes. */
+#define CONFIG_MAX_SCALAR_BYTES (16 * 1024 * 1024)
 #define MSG_BUF 1024
 
 struct conf_anchor {
@@ -590,6 +594,13 @@ int conf_scalar(struct conf_ctx *x, const struct ynode *v, struct conf_mark at, 
     }
     if (v->type != YN_SCALAR) {
         conf_report(x, at, "%s: expected %s", path, what);
+        return -1;
+    }
+    x->scalar_bytes += v->len;
+    if (x->scalar_bytes > CONFIG_MAX_SCALAR_BYTES) {
+        conf_report(x, at, "%s: aliases expand to more than %d MiB of text", path,
+                    CONFIG_MAX_SCALAR_BYTES / (1024 * 1024));
+        x->stop = true;
         return -1;
     }
     char err[300];

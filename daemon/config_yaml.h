@@ -92,6 +92,7 @@ struct conf_ctx {
     struct conf_anchor *anchors;
     size_t nanchors;
     size_t visits;
+    size_t scalar_bytes; /* text of the scalars walked, aliased copies too */
 
     struct config_priv *priv;
     struct config *c;

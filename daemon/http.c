@@ -1,14 +1,12 @@
 /* http.c - HTTP/1.1 on the daemon's loop, parsed by http-parser. */
 #include "http.h"
+#include "http_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <http_parser.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,94 +18,15 @@
 #include "check.h"
 #include "config.h"
 #include "daemon.h"
-#include "deploy.h"
-#include "github.h"
 #include "log.h"
 #include "metrics.h"
 #include "recent.h"
 #include "store.h"
 
-#define URL_MAX 2048
-#define HEADER_VALUE_MAX 1024
-#define READ_CHUNK 65536
-
-/* Headers the routes look at. */
-enum hdr {
-    H_NONE = -1,
-    H_AUTHORIZATION,
-    H_CONTENT_TYPE,
-    H_SIGNATURE,                /* X-Shipwatch-Signature-256 */
-    H_HUB_SIGNATURE,            /* X-Hub-Signature-256 (GitHub) */
-    H_GITHUB_EVENT,             /* X-GitHub-Event */
-    H_GITHUB_DELIVERY,          /* X-GitHub-Delivery */
-    H_TIMESTAMP,                /* X-Shipwatch-Timestamp (signed with the body) */
-    H_COUNT
-};
-
 static const char *const hdr_names[] = {"authorization", "content-type",
                                         "x-shipwatch-signature-256", "x-hub-signature-256",
                                         "x-github-event", "x-github-delivery",
                                         "x-shipwatch-timestamp"};
-
-struct hconn {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    struct http_server *srv;
-    http_parser parser;
-    struct hconn *prev, *next;
-    bool open;
-    bool keep_alive;
-    bool paused;                /* the parser stopped after a whole request */
-    bool lingering;             /* answered for the last time, draining input */
-    unsigned refs;              /* the handles (2), plus one per pending query */
-
-    char *in;                   /* bytes read, not yet parsed */
-    size_t in_len, in_cap;
-
-    /* the request being read */
-    char url[URL_MAX + 1];
-    size_t url_len;
-    size_t header_bytes;
-    enum hdr cur;               /* header whose value is being read */
-    bool in_value;
-    char field[64];
-    size_t field_len;
-    char hdr[H_COUNT][HEADER_VALUE_MAX + 1];
-    bool hdr_set[H_COUNT];
-    char *body;
-    size_t body_len, body_cap;
-    size_t body_keep;           /* > 0: the route keeps this much, drops the rest */
-    size_t body_seen;           /* bytes of body received, dropped ones too */
-    bool sized;                 /* had a Content-Length or was chunked */
-    bool too_big;               /* a limit was passed: answer then close */
-    int too_big_status;
-};
-
-struct deploy_req;
-
-/* Signed deploys: the timestamp signed with the body may be this far from
- * now, and the signatures seen within it are remembered (replays are
- * refused); GitHub deliveries handled are remembered (redeliveries are
- * answered without recording again). */
-#define SIGNATURE_WINDOW_MS (300 * 1000)
-#define SIGNATURES_KEPT 4096
-#define DELIVERIES_KEPT 1024
-#define DELIVERY_TTL_MS (7 * 24 * 3600 * 1000LL)
-
-struct http_server {
-    struct daemon *d;
-    struct deploy_req *reqs;    /* deploys waiting for the store */
-    struct recent *signatures;  /* X-Shipwatch-Signature-256 values used */
-    struct recent *deliveries;  /* X-GitHub-Delivery ids handled */
-    uv_tcp_t *listeners;
-    size_t nlisteners;
-    struct hconn *conns;
-    struct http_stats st;
-    http_parser_settings settings;
-    struct metrics_cache *metrics;  /* the last render, while fresh */
-    struct metrics_buf spare;       /* a released render's buffer */
-    uint64_t metrics_at;            /* loop time it was rendered */
-};
 
 /* The rendered /metrics, shared by the scrapes of one second: a burst of
  * scrapes costs one render, and a write holds a reference while the bytes
@@ -142,7 +61,7 @@ static void metrics_unref(struct metrics_cache *m)
 
 /* --- connection lifetime --- */
 
-static void hconn_unref(struct hconn *c)
+void http_conn_unref(struct hconn *c)
 {
     if (--c->refs > 0) {
         return;
@@ -154,9 +73,21 @@ static void hconn_unref(struct hconn *c)
 
 static void on_handle_closed(uv_handle_t *h)
 {
-    hconn_unref(h->data);
+    http_conn_unref(h->data);
 }
 
+/* Free c's body buffer and give its bytes back to the server's budget. */
+static void body_release(struct hconn *c)
+{
+    c->srv->body_bytes -= c->body_cap;
+    free(c->body);
+    c->body = NULL;
+    c->body_len = 0;
+    c->body_cap = 0;
+}
+
+/* Close c's handles; it is freed when they are closed and its last
+ * reference goes. */
 static void hconn_close(struct hconn *c)
 {
     if (!c->open) {
@@ -173,6 +104,10 @@ static void hconn_close(struct hconn *c)
         c->next->prev = c->prev;
     }
     s->st.connections--;
+    if (c->reserved) {
+        s->nreserved--;
+    }
+    body_release(c);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
@@ -226,10 +161,12 @@ static void reset_request(struct hconn *c)
     c->in_value = false;
     c->field_len = 0;
     memset(c->hdr_set, 0, sizeof(c->hdr_set));
-    c->body_len = 0;
+    body_release(c);
     c->body_keep = 0;
     c->body_seen = 0;
     c->too_big = false;
+    c->route = NULL;
+    c->refused_status = 0;
 }
 
 /* After the last answer: read and drop what the client still sends, for
@@ -354,36 +291,34 @@ static void send_response(struct hconn *c, int status, const char *type, const c
     }
 }
 
-static void respond(struct hconn *c, int status, const char *type, const char *body, size_t len,
+void http_respond(struct hconn *c, int status, const char *type, const char *body, size_t len,
                     const char *extra)
 {
     send_response(c, status, type, body, len, extra, NULL);
 }
 
-static void respond_json(struct hconn *c, int status, json_t *j, const char *extra)
+void http_respond_json(struct hconn *c, int status, json_t *j, const char *extra)
 {
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (s == NULL) {
-        respond(c, 500, "application/json", "{\"error\":\"out of memory\"}", 25, NULL);
+        http_respond(c, 500, "application/json", "{\"error\":\"out of memory\"}", 25, NULL);
         return;
     }
     size_t len = strlen(s);
     s[len] = '\n';      /* json_dumps leaves room for the NUL we overwrite */
-    respond(c, status, "application/json", s, len + 1, extra);
+    http_respond(c, status, "application/json", s, len + 1, extra);
     free(s);
 }
 
-static void respond_error(struct hconn *c, int status, const char *extra, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void respond_error(struct hconn *c, int status, const char *extra, const char *fmt, ...)
+void http_respond_error(struct hconn *c, int status, const char *extra, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    respond_json(c, status, json_pack("{s:s}", "error", msg), extra);
+    http_respond_json(c, status, json_pack("{s:s}", "error", msg), extra);
 }
 
 /* --- routes --- */
@@ -392,7 +327,7 @@ static void respond_error(struct hconn *c, int status, const char *extra, const 
 static void route_healthz(struct hconn *c, const char *rest)
 {
     (void)rest;
-    respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL);
+    http_respond_json(c, 200, json_pack("{s:s}", "status", "ok"), NULL);
 }
 
 /* GET /readyz: 200 while the daemon can take work, 503 with the reason. */
@@ -414,14 +349,14 @@ static void route_readyz(struct hconn *c, const char *rest)
                       : queue >= STORE_QUEUE_MAX ? "the store's write queue is full"
                                                  : NULL;
     if (why != NULL) {
-        respond_json(c, 503,
+        http_respond_json(c, 503,
                      json_pack("{s:s, s:s, s:I, s:I}", "status", "unavailable", "reason", why,
                                "store_queue", (json_int_t)queue, "store_spooled_bytes",
                                (json_int_t)h.spooled_bytes),
                      NULL);
         return;
     }
-    respond_json(c, 200,
+    http_respond_json(c, 200,
                  json_pack("{s:s, s:I, s:I, s:I}", "status", "ready", "checks",
                            (json_int_t)d->nchecks, "store_queue", (json_int_t)queue,
                            "store_write_errors", (json_int_t)errors),
@@ -453,7 +388,7 @@ static void route_metrics(struct hconn *c, const char *rest)
                 free(m->buf.data);
             }
             free(m);
-            respond_error(c, 500, NULL, "out of memory");
+            http_respond_error(c, 500, NULL, "out of memory");
             return;
         }
         m->refs = 1;
@@ -483,11 +418,11 @@ static void route_heartbeat(struct hconn *c, const char *rest)
     char why[160];
     int rc = check_ping_parse(rest, query, &p, why, sizeof(why));
     if (rc == -EINVAL) {
-        respond_error(c, 400, NULL, "%s", why);
+        http_respond_error(c, 400, NULL, "%s", why);
         return;
     }
     if (rc < 0) {
-        respond_error(c, 404, NULL, "no such route: expected /hb/TOKEN, then nothing, /start, "
+        http_respond_error(c, 404, NULL, "no such route: expected /hb/TOKEN, then nothing, /start, "
                                     "/fail, /log or an exit status 0-255");
         return;
     }
@@ -497,470 +432,12 @@ static void route_heartbeat(struct hconn *c, const char *rest)
     struct daemon *d = c->srv->d;
     struct check *hb = check_heartbeat_find(d->checks, d->nchecks, p.token);
     if (hb == NULL || check_heartbeat_ping(&d->check_env, hb, &p) < 0) {
-        respond_error(c, 404, NULL, "no heartbeat check has that token");
+        http_respond_error(c, 404, NULL, "no heartbeat check has that token");
         return;
     }
     char limit[64];
     snprintf(limit, sizeof(limit), "Ping-Body-Limit: %zu\r\n", c->body_keep);
-    respond(c, 200, "text/plain; charset=utf-8", "OK\n", 3, limit);
-}
-
-/* Constant-time comparison of two strings. */
-static bool secret_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
-}
-
-/* Whether header ("sha256=HEX") is the HMAC-SHA256 of stamp, a dot and
- * the body with secret (stamp NULL: of the body alone, as GitHub signs);
- * compared in constant time, hex digits in either case. */
-static bool body_signed(const struct hconn *c, const char *header, const char *secret,
-                        const char *stamp)
-{
-    if (strncmp(header, "sha256=", 7) != 0) {
-        return false;
-    }
-    size_t pre = stamp != NULL ? strlen(stamp) + 1 : 0;
-    unsigned char *msg = malloc(pre + c->body_len + 1);
-    if (msg == NULL) {
-        return false;
-    }
-    if (stamp != NULL) {
-        memcpy(msg, stamp, pre - 1);
-        msg[pre - 1] = '.';
-    }
-    if (c->body_len > 0) {
-        memcpy(msg + pre, c->body, c->body_len);
-    }
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    bool made = HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, pre + c->body_len, mac,
-                     &maclen) != NULL;
-    free(msg);
-    if (!made) {
-        return false;
-    }
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    for (unsigned i = 0; i < maclen; i++) {
-        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
-    }
-    char given[2 * EVP_MAX_MD_SIZE + 1];
-    size_t n = strlen(header + 7);
-    if (n != 2 * maclen) {
-        return false;
-    }
-    for (size_t i = 0; i <= n; i++) {
-        char ch = header[7 + i];
-        given[i] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
-    }
-    return CRYPTO_memcmp(hex, given, n) == 0;
-}
-
-/* Whether the request carries token as a bearer token, or is signed with
- * secret together with its X-Shipwatch-Timestamp (either may be NULL). */
-static bool credentials_match(const struct hconn *c, const char *token, const char *secret)
-{
-    if (c->hdr_set[H_AUTHORIZATION] && token != NULL &&
-        strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
-        secret_equal(c->hdr[H_AUTHORIZATION] + 7, token)) {
-        return true;
-    }
-    return c->hdr_set[H_SIGNATURE] && c->hdr_set[H_TIMESTAMP] && secret != NULL &&
-           body_signed(c, c->hdr[H_SIGNATURE], secret, c->hdr[H_TIMESTAMP]);
-}
-
-/* The signed timestamp (unix seconds) in ms when it is within the window
- * of now; -1 when it is missing, malformed or stale. */
-static int64_t signed_stamp_ms(const struct hconn *c, int64_t now_ms)
-{
-    const char *t = c->hdr[H_TIMESTAMP];
-    if (!c->hdr_set[H_TIMESTAMP] || t[0] < '0' || t[0] > '9' || strlen(t) > 12) {
-        return -1;
-    }
-    char *end;
-    int64_t ms = (int64_t)strtoll(t, &end, 10) * 1000;
-    if (*end != '\0' || ms < now_ms - SIGNATURE_WINDOW_MS || ms > now_ms + SIGNATURE_WINDOW_MS) {
-        return -1;
-    }
-    return ms;
-}
-
-/* Whether the request may record a deploy of app (NULL: an app not in the
- * configuration): the app's own credentials, or the daemon-wide ones. A
- * signature must come with a timestamp within the window and not have been
- * used before; why says what failed, the same whether app exists or not. */
-static bool deploy_authorized(struct hconn *c, const struct conf_app *app, const char **why)
-{
-    const struct config *conf = c->srv->d->conf;
-    *why = NULL;
-    if (!(app != NULL && credentials_match(c, app->deploy_token, app->deploy_secret)) &&
-        !credentials_match(c, conf->daemon.deploy_token, conf->daemon.deploy_secret)) {
-        return false;
-    }
-    if (c->hdr_set[H_AUTHORIZATION] && strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
-        !c->hdr_set[H_SIGNATURE]) {
-        return true;
-    }
-    int64_t now = daemon_now_ms();
-    int64_t stamp = signed_stamp_ms(c, now);
-    if (stamp < 0) {
-        *why = "X-Shipwatch-Timestamp is not within 300 s of now";
-        return false;
-    }
-    if (!recent_claim(c->srv->signatures, c->hdr[H_SIGNATURE], stamp, now)) {
-        *why = "this signature was used already: sign each request anew";
-        return false;
-    }
-    return true;
-}
-
-/* A string member of o into *out (NULL when absent). false after
- * answering 400 when it is there but not a string. */
-static bool str_member(struct hconn *c, json_t *o, const char *key, const char **out)
-{
-    json_t *v = json_object_get(o, key);
-    *out = NULL;
-    if (v == NULL || json_is_null(v)) {
-        return true;
-    }
-    if (!json_is_string(v)) {
-        respond_error(c, 400, NULL, "%s: expected a string", key);
-        return false;
-    }
-    *out = json_string_value(v);
-    if (strlen(*out) != json_string_length(v)) {
-        respond_error(c, 400, NULL, "%s: contains a NUL character", key);
-        return false;
-    }
-    return true;
-}
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* RFC 3339 ("2026-11-23T09:30:00Z", "...T09:30:00.250+01:00") to unix ms.
- * 0, or -1 when it is not one. */
-static int parse_rfc3339(const char *s, int64_t *ms)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19 ||
-        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
-        return -1;
-    }
-    const char *p = s + n;
-    int frac = 0, digits = 0;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++) {
-            if (digits++ < 3) {
-                frac = frac * 10 + (*p - '0');
-            }
-        }
-        if (digits == 0) {
-            return -1;
-        }
-        for (; digits < 3; digits++) {
-            frac *= 10;
-        }
-    }
-    int off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-        int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) {
-            return -1;
-        }
-        off = (*p == '-' ? -1 : 1) * (oh * 60 + om);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p != '\0') {
-        return -1;
-    }
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60;
-    *ms = secs * 1000 + frac;
-    return 0;
-}
-
-/* started_at / finished_at: RFC 3339 text or unix seconds. */
-static bool time_member(struct hconn *c, json_t *o, const char *key, int64_t *ms)
-{
-    json_t *v = json_object_get(o, key);
-    *ms = 0;
-    if (v == NULL || json_is_null(v)) {
-        return true;
-    }
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        *ms = (int64_t)json_integer_value(v) * 1000;
-        return true;
-    }
-    if (json_is_string(v) && parse_rfc3339(json_string_value(v), ms) == 0 && *ms >= 0) {
-        return true;
-    }
-    respond_error(c, 400, NULL, "%s: expected an RFC 3339 time or unix seconds", key);
-    return false;
-}
-
-/* A deploy waiting for the lookup of its id among the stored ones. */
-struct deploy_req {
-    struct hconn *c;
-    json_t *doc;                /* owns the strings dep points to */
-    struct deploy dep;
-    char delivery[RECENT_KEY_MAX + 1];  /* the GitHub delivery, forgotten on failure */
-    struct deploy_req *prev, *next;
-};
-
-static void deploy_req_free(struct http_server *s, struct deploy_req *r)
-{
-    if (r->prev != NULL) {
-        r->prev->next = r->next;
-    } else {
-        s->reqs = r->next;
-    }
-    if (r->next != NULL) {
-        r->next->prev = r->prev;
-    }
-    json_decref(r->doc);
-    hconn_unref(r->c);
-    free(r);
-}
-
-static void deploy_answer(struct hconn *c, const struct deploy *dep, int status)
-{
-    respond_json(c, status,
-                 json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)dep->id, "app",
-                           dep->app, "env", dep->env, "version", dep->version, "status",
-                           dep->status),
-                 NULL);
-}
-
-/* The store's answer for r's id: record r's deploy, new or as an update
- * of the deploy found (the one this daemon recorded lately comes first). */
-static void on_deploy_lookup(int err, const struct deploy *found, size_t n, void *arg)
-{
-    struct deploy_req *r = arg;
-    struct hconn *c = r->c;
-    int rc = -ECANCELED;        /* the client went away: nothing recorded */
-    if (c->open) {
-        char why[256];
-        const struct deploy *stored = deploy_recent(c->srv->d, r->dep.ext_id);
-        if (stored == NULL && err < 0) {
-            rc = err;
-            respond_error(c, 503, NULL, "the store cannot be read: %s", strerror(-err));
-            goto done;
-        }
-        if (stored == NULL && n > 0) {
-            stored = &found[0];
-        }
-        /* The same id again: update that deploy, forward only. */
-        enum deploy_outcome outcome;
-        rc = deploy_upsert(c->srv->d, &r->dep, stored, &outcome, why, sizeof(why));
-        if (rc < 0) {
-            respond_error(c, rc == -EINVAL ? 400 : rc == -EEXIST ? 409 : 503, NULL, "%s", why);
-        } else {
-            deploy_answer(c, &r->dep, outcome == DEPLOY_CREATED ? 201 : 200);
-        }
-    }
-done:
-    if (rc < 0 && r->delivery[0] != '\0') {
-        recent_forget(c->srv->deliveries, r->delivery);
-    }
-    deploy_req_free(c->srv, r);
-}
-
-static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *dep,
-                          const char *delivery);
-
-/* POST /api/v1/deploys: a deploy as JSON, authorized by its app's
- * deploy-token or deploy-secret once the body names the app. */
-static void route_deploys(struct hconn *c, const char *rest)
-{
-    (void)rest;
-    struct daemon *d = c->srv->d;
-    if (!c->hdr_set[H_CONTENT_TYPE] ||
-        strncasecmp(c->hdr[H_CONTENT_TYPE], "application/json", 16) != 0) {
-        respond_error(c, 415, NULL, "expected Content-Type: application/json");
-        return;
-    }
-    json_error_t jerr;
-    json_t *doc = json_loadb(c->body != NULL ? c->body : "", c->body_len, JSON_REJECT_DUPLICATES,
-                             &jerr);
-    if (doc == NULL) {
-        respond_error(c, 400, NULL, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
-        return;
-    }
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        respond_error(c, 400, NULL, "expected a JSON object");
-        return;
-    }
-    struct deploy dep = {.source = "api"};
-    const char *source = NULL;
-    if (!str_member(c, doc, "app", &dep.app) || !str_member(c, doc, "env", &dep.env) ||
-        !str_member(c, doc, "version", &dep.version) ||
-        !str_member(c, doc, "commit", &dep.commit) ||
-        !str_member(c, doc, "author", &dep.author) || !str_member(c, doc, "url", &dep.url) ||
-        !str_member(c, doc, "status", &dep.status) ||
-        !str_member(c, doc, "description", &dep.description) ||
-        !str_member(c, doc, "id", &dep.ext_id) || !str_member(c, doc, "source", &source) ||
-        !str_member(c, doc, "ref", &dep.ref) ||
-        !time_member(c, doc, "started_at", &dep.started_ms) ||
-        !time_member(c, doc, "finished_at", &dep.finished_ms)) {
-        json_decref(doc);
-        return;
-    }
-    if (source != NULL) {
-        dep.source = source;
-    }
-    char why[256];
-    if (deploy_validate(&dep, why, sizeof(why)) < 0) {
-        respond_error(c, 400, NULL, "%s", why);
-        json_decref(doc);
-        return;
-    }
-    const struct conf_app *app = config_find_app(d->conf, dep.app);
-    /* Credentials first: an app that does not exist and a wrong token get
-     * the same answer, so app names cannot be probed. dep's strings live in
-     * doc: answer before letting it go. */
-    const char *refused;
-    if (!deploy_authorized(c, app, &refused)) {
-        respond_error(c, 401, "WWW-Authenticate: Bearer\r\n", "%s",
-                      refused != NULL ? refused
-                                      : "a deploy needs its app's deploy-token (or "
-                                        "daemon.deploy-token) as a bearer token, or an "
-                                        "X-Shipwatch-Signature-256 of X-Shipwatch-Timestamp "
-                                        "and the body made with its deploy-secret (or "
-                                        "daemon.deploy-secret)");
-        json_decref(doc);
-        return;
-    }
-    if (app == NULL && !d->conf->daemon.auto_register_apps) {
-        respond_error(c, 404, NULL, "no app named %s in the configuration", dep.app);
-        json_decref(doc);
-        return;
-    }
-    record_deploy(c, doc, &dep, NULL);
-}
-
-/* Record dep (its strings in doc, which passes to this call): a new deploy,
- * or, when its ext_id is known already, an update of that one; delivery
- * (or NULL) is forgotten if it fails. */
-static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *depp,
-                          const char *delivery)
-{
-    struct daemon *d = c->srv->d;
-    struct deploy dep = *depp;
-    struct deploy_req *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        json_decref(doc);
-        respond_error(c, 500, NULL, "out of memory");
-        return;
-    }
-    r->c = c;
-    r->doc = doc;
-    r->dep = dep;
-    snprintf(r->delivery, sizeof(r->delivery), "%s", delivery != NULL ? delivery : "");
-    c->refs++;
-    r->next = c->srv->reqs;
-    if (r->next != NULL) {
-        r->next->prev = r;
-    }
-    c->srv->reqs = r;
-    if (dep.ext_id == NULL || deploy_recent(d, dep.ext_id) != NULL) {
-        on_deploy_lookup(0, NULL, 0, r);
-        return;
-    }
-    struct store_deploy_query q = {.ext_id = dep.ext_id, .limit = 1};
-    int rc = store_deploys(d->store, &q, on_deploy_lookup, r);
-    if (rc < 0) {
-        on_deploy_lookup(rc, NULL, 0, r);
-    }
-}
-
-/* The app of a repository: the one whose github-repo is its full name, else
- * the one named as the repository. */
-static const struct conf_app *app_of_repo(const struct config *conf, const char *full,
-                                          const char *name)
-{
-    for (size_t i = 0; full != NULL && i < conf->napps; i++) {
-        if (conf->apps[i].github_repo != NULL && strcmp(conf->apps[i].github_repo, full) == 0) {
-            return &conf->apps[i];
-        }
-    }
-    return name != NULL ? config_find_app(conf, name) : NULL;
-}
-
-/* POST /webhooks/github: deployment and deployment_status events
- * (github.c reads them); a delivery handled already is answered again
- * without being recorded again. */
-static void route_github(struct hconn *c, const char *rest)
-{
-    (void)rest;
-    struct daemon *d = c->srv->d;
-    if (!c->hdr_set[H_CONTENT_TYPE] ||
-        strncasecmp(c->hdr[H_CONTENT_TYPE], "application/json", 16) != 0) {
-        respond_error(c, 415, NULL, "set the webhook's content type to application/json");
-        return;
-    }
-    const char *event = c->hdr_set[H_GITHUB_EVENT] ? c->hdr[H_GITHUB_EVENT] : "";
-    const char *delivery = c->hdr_set[H_GITHUB_DELIVERY] ? c->hdr[H_GITHUB_DELIVERY] : "";
-    if (!recent_claim(c->srv->deliveries, delivery, daemon_now_ms(), daemon_now_ms())) {
-        respond_json(c, 200, json_pack("{s:s, s:s}", "ignored", "redelivery", "delivery",
-                                       delivery), NULL);
-        return;
-    }
-    json_error_t jerr;
-    json_t *doc = json_loadb(c->body != NULL ? c->body : "", c->body_len, 0, &jerr);
-    struct github_event ev;
-    char why[256];
-    int rc = -EINVAL;
-    if (doc == NULL) {
-        snprintf(why, sizeof(why), "malformed JSON at byte %d: %s", jerr.position, jerr.text);
-    } else if (!json_is_object(doc)) {
-        snprintf(why, sizeof(why), "expected a JSON object");
-    } else {
-        rc = github_event_read(event, doc, &ev, why, sizeof(why));
-    }
-    const struct conf_app *app = NULL;
-    if (rc == 0 && ev.action == GITHUB_DEPLOY) {
-        app = app_of_repo(d->conf, ev.repo_full, ev.repo_name);
-        if (app == NULL && (!d->conf->daemon.auto_register_apps || ev.repo_name == NULL)) {
-            recent_forget(c->srv->deliveries, delivery);
-            respond_error(c, 404, NULL, "no app for repository %s: name one with github-repo",
-                          ev.repo_full != NULL ? ev.repo_full : "(unnamed)");
-            json_decref(doc);
-            return;
-        }
-        /* A copy in doc: a reload may free the configuration before the
-         * store answers the lookup. An app of its own for the repository
-         * when auto-register-apps is on. */
-        json_object_set_new(doc, "shipwatch_app", json_string(app != NULL ? app->name
-                                                                         : ev.repo_name));
-        ev.dep.app = json_string_value(json_object_get(doc, "shipwatch_app"));
-        rc = deploy_validate(&ev.dep, why, sizeof(why));
-    }
-    if (rc < 0) {
-        recent_forget(c->srv->deliveries, delivery);
-        respond_error(c, 400, NULL, "%s", why);
-    } else if (ev.action == GITHUB_PING) {
-        respond_json(c, 200, json_pack("{s:b}", "ok", 1), NULL);
-    } else if (ev.action == GITHUB_IGNORE) {
-        respond_json(c, 202, json_pack("{s:s}", "ignored", ev.ignored), NULL);
-    } else {
-        record_deploy(c, doc, &ev.dep, delivery);
-        return;
-    }
-    json_decref(doc);
+    http_respond(c, 200, "text/plain; charset=utf-8", "OK\n", 3, limit);
 }
 
 /* Who may call a route, checked by the router unless said otherwise. */
@@ -986,6 +463,8 @@ struct route {
     size_t body_keep;           /* > 0: a body is cut to this many bytes,
                                    never refused for its size */
     enum route_auth auth;
+    bool reserve;               /* served on a reserved slot (pings, scrapes,
+                                   health): cheap, and must not be starved */
     void (*handler)(struct hconn *c, const char *rest);
 };
 
@@ -995,16 +474,19 @@ static const struct route routes[] = {
      .methods = METHOD(HTTP_GET) | METHOD(HTTP_HEAD),
      .allow = "GET, HEAD",
      .wrong_method = "/healthz takes GET",
+     .reserve = true,
      .handler = route_healthz},
     {.path = "/readyz",
      .methods = METHOD(HTTP_GET) | METHOD(HTTP_HEAD),
      .allow = "GET, HEAD",
      .wrong_method = "/readyz takes GET",
+     .reserve = true,
      .handler = route_readyz},
     {.path = "/metrics",
      .methods = METHOD(HTTP_GET) | METHOD(HTTP_HEAD),
      .allow = "GET, HEAD",
      .wrong_method = "/metrics takes GET",
+     .reserve = true,
      .handler = route_metrics},
     {.path = "/hb/",
      .prefix = true,
@@ -1012,6 +494,7 @@ static const struct route routes[] = {
      .allow = "GET, POST, HEAD",
      .wrong_method = "heartbeats take GET or POST",
      .body_keep = CHECK_HB_BODY_MAX,
+     .reserve = true,
      .handler = route_heartbeat},
     {.path = "/ping/",          /* Healthchecks.io's own path */
      .prefix = true,
@@ -1019,6 +502,7 @@ static const struct route routes[] = {
      .allow = "GET, POST, HEAD",
      .wrong_method = "heartbeats take GET or POST",
      .body_keep = CHECK_HB_BODY_MAX,
+     .reserve = true,
      .handler = route_heartbeat},
     {.path = "/api/v1/deploys",
      .methods = METHOD(HTTP_POST),
@@ -1026,27 +510,90 @@ static const struct route routes[] = {
      .wrong_method = "/api/v1/deploys takes POST",
      .body = "a deploy needs a Content-Length",
      .auth = AUTH_APP,
-     .handler = route_deploys},
+     .handler = http_route_deploys},
     {.path = "/webhooks/github",
      .methods = METHOD(HTTP_POST),
      .allow = "POST",
      .wrong_method = "/webhooks/github takes POST",
      .body = "a webhook needs a Content-Length",
      .auth = AUTH_GITHUB,
-     .handler = route_github},
+     .handler = http_route_github},
 };
 
-/* The route of path, or NULL. */
-static const struct route *route_find(const char *path)
+/* The route of the path's first len bytes, or NULL. */
+static const struct route *route_find(const char *path, size_t len)
 {
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const struct route *r = &routes[i];
-        if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0
-                      : strcmp(path, r->path) == 0) {
+        size_t rl = strlen(r->path);
+        if ((r->prefix ? len >= rl : len == rl) && strncmp(path, r->path, rl) == 0) {
             return r;
         }
     }
     return NULL;
+}
+
+/* Refuse the request in c before its body is read: the answer is given by
+ * parse_more, then the connection closes. Always -1 (stop parsing). */
+static int refuse(struct hconn *c, int status, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int refuse(struct hconn *c, int status, const char *extra, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->refused_why, sizeof(c->refused_why), fmt, ap);
+    va_end(ap);
+    snprintf(c->refused_extra, sizeof(c->refused_extra), "%s", extra != NULL ? extra : "");
+    c->refused_status = status;
+    if (status == 503) {
+        c->srv->st.shed_total++;
+    }
+    return -1;
+}
+
+/* What the headers alone decide, before any byte of the body is read: a
+ * reserved slot serves only its routes; a body is refused where the route
+ * takes none, where it is too long, and where the credentials the headers
+ * carry are wrong already. 0 to go on, or refuse()'s -1. Requests without a
+ * body are left to route(), which answers the same and keeps the
+ * connection. */
+static int check_head(struct hconn *c, bool has_body, uint64_t length, bool has_length)
+{
+    const struct route *r = c->route;
+    if (c->reserved && (r == NULL || !r->reserve)) {
+        return refuse(c, 503, "Retry-After: 1\r\n",
+                      "too many connections: this one may only ping, scrape or check health");
+    }
+    if (!has_body) {
+        return 0;
+    }
+    if (r == NULL) {
+        return refuse(c, 404, NULL, "no such route");
+    }
+    unsigned m = c->parser.method;
+    if (m >= 64 || (r->methods & METHOD(m)) == 0) {
+        char allow[64];
+        snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
+        return refuse(c, 405, allow, "%s", r->wrong_method);
+    }
+    if (r->auth == AUTH_GITHUB && c->srv->d->conf->daemon.github_secret == NULL) {
+        return refuse(c, 404, NULL, "the GitHub webhook is off: set daemon.github-secret");
+    }
+    if (r->body == NULL && r->body_keep == 0) {
+        return refuse(c, 413, NULL, "%s takes no request body", r->path);
+    }
+    if (has_length && length > HTTP_MAX_BODY_BYTES && r->body_keep == 0) {
+        return refuse(c, 413, NULL, "request body over 1 MiB");
+    }
+    const char *why = r->auth == AUTH_APP ? http_deploy_refused_early(c) : NULL;
+    if (why != NULL) {
+        return refuse(c, 401, "WWW-Authenticate: Bearer\r\n", "%s", why);
+    }
+    if (r->auth == AUTH_GITHUB && !c->hdr_set[H_HUB_SIGNATURE]) {
+        return refuse(c, 401, NULL, "X-Hub-Signature-256 is missing or does not match the "
+                                    "body and daemon.github-secret");
+    }
+    return 0;
 }
 
 /* Answer the request in c: find its route, check the method, the body and
@@ -1060,33 +607,33 @@ static void route(struct hconn *c)
     if (q != NULL) {
         *q = '\0';
     }
-    const struct route *r = route_find(path);
+    const struct route *r = route_find(path, strlen(path));
     if (r == NULL) {
-        respond_error(c, 404, NULL, "no such route: %s", path);
+        http_respond_error(c, 404, NULL, "no such route: %s", path);
         return;
     }
     unsigned m = c->parser.method;
     if (m >= 64 || (r->methods & METHOD(m)) == 0) {
         char allow[64];
         snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
-        respond_error(c, 405, allow, "%s", r->wrong_method);
+        http_respond_error(c, 405, allow, "%s", r->wrong_method);
         return;
     }
     const char *github_secret =
         r->auth == AUTH_GITHUB ? s->d->conf->daemon.github_secret : NULL;
     if (r->auth == AUTH_GITHUB && github_secret == NULL) {
-        respond_error(c, 404, NULL, "the GitHub webhook is off: set daemon.github-secret");
+        http_respond_error(c, 404, NULL, "the GitHub webhook is off: set daemon.github-secret");
         return;
     }
     if (r->body != NULL && !c->sized) {
         c->keep_alive = false;  /* whatever follows cannot be told from a body */
-        respond_error(c, 411, NULL, "%s", r->body);
+        http_respond_error(c, 411, NULL, "%s", r->body);
         return;
     }
     if (r->auth == AUTH_GITHUB &&
         (!c->hdr_set[H_HUB_SIGNATURE] ||
-         !body_signed(c, c->hdr[H_HUB_SIGNATURE], github_secret, NULL))) {
-        respond_error(c, 401, NULL, "X-Hub-Signature-256 is missing or does not match the "
+         !http_body_signed(c, c->hdr[H_HUB_SIGNATURE], github_secret, NULL))) {
+        http_respond_error(c, 401, NULL, "X-Hub-Signature-256 is missing or does not match the "
                                     "body and daemon.github-secret");
         return;
     }
@@ -1116,7 +663,7 @@ static int on_message_begin(http_parser *p)
 {
     struct hconn *c = of(p);
     reset_request(c);
-    arm(c, HTTP_HEADER_TIMEOUT_MS);
+    arm(c, c->reserved ? HTTP_RESERVED_HEADER_TIMEOUT_MS : HTTP_HEADER_TIMEOUT_MS);
     return 0;
 }
 
@@ -1184,18 +731,43 @@ static int on_headers_complete(http_parser *p)
     arm(c, HTTP_BODY_TIMEOUT_MS);
     bool chunked = (p->flags & F_CHUNKED) != 0;
     bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
-    const struct route *r = route_find(c->url);
-    c->body_keep = r != NULL ? r->body_keep : 0;
-    if (r != NULL && r->handler == route_heartbeat && c->srv->d->conf != NULL &&
+    c->route = route_find(c->url, strcspn(c->url, "?"));
+    c->body_keep = c->route != NULL ? c->route->body_keep : 0;
+    if (c->route != NULL && c->route->handler == route_heartbeat && c->srv->d->conf != NULL &&
         c->srv->d->conf->daemon.ping_body_max > 0) {
         c->body_keep = c->srv->d->conf->daemon.ping_body_max;   /* daemon.ping-body-max */
     }
-    if (has_length && p->content_length > HTTP_MAX_BODY_BYTES && c->body_keep == 0) {
+    c->sized = chunked || has_length;
+    bool has_body = chunked || (has_length && p->content_length > 0);
+    return check_head(c, has_body, p->content_length, has_length);  /* 1 would mean "no
+                                                                        body" to http-parser */
+}
+
+/* Make room for n more body bytes in c, within the server's budget for
+ * the bodies of all connections. 0, or refuse()'s -1. */
+static int body_reserve(struct hconn *c, size_t n)
+{
+    if (c->body_len + n + 1 <= c->body_cap) {
+        return 0;
+    }
+    size_t cap = c->body_cap ? c->body_cap : 4096;
+    while (cap < c->body_len + n + 1) {
+        cap *= 2;
+    }
+    struct http_server *s = c->srv;
+    if (s->body_bytes - c->body_cap + cap > HTTP_MAX_BUFFERED_BYTES) {
+        return refuse(c, 503, "Retry-After: 1\r\n",
+                      "the server holds too many request bodies at once: retry shortly");
+    }
+    char *b = realloc(c->body, cap);
+    if (b == NULL) {
         c->too_big = true;
         c->too_big_status = 413;
-        return -1;   /* 1 would mean "no body" to http-parser */
+        return -1;
     }
-    c->sized = chunked || has_length;
+    s->body_bytes = s->body_bytes - c->body_cap + cap;
+    c->body = b;
+    c->body_cap = cap;
     return 0;
 }
 
@@ -1211,19 +783,8 @@ static int on_body(http_parser *p, const char *at, size_t n)
         c->too_big_status = 413;
         return 1;
     }
-    if (c->body_len + n + 1 > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 4096;
-        while (cap < c->body_len + n + 1) {
-            cap *= 2;
-        }
-        char *b = realloc(c->body, cap);
-        if (b == NULL) {
-            c->too_big = true;
-            c->too_big_status = 413;
-            return 1;
-        }
-        c->body = b;
-        c->body_cap = cap;
+    if (body_reserve(c, n) < 0) {
+        return 1;
     }
     memcpy(c->body + c->body_len, at, n);
     c->body_len += n;
@@ -1235,7 +796,8 @@ static int on_message_complete(http_parser *p)
 {
     struct hconn *c = of(p);
     uv_timer_stop(&c->timer);
-    c->keep_alive = http_should_keep_alive(p) != 0;
+    /* A reserved slot serves one request. */
+    c->keep_alive = http_should_keep_alive(p) != 0 && !c->reserved;
     /* One request at a time: the rest of the input waits for the answer. */
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->paused = true;
@@ -1244,37 +806,59 @@ static int on_message_complete(http_parser *p)
     return 0;
 }
 
-/* Parse what is buffered, up to the end of a request. */
+/* Parse n bytes at data, up to the end of a request; how many were used.
+ * A parse error or a refusal is answered here, and the connection closes
+ * after the answer. */
+static size_t parse(struct hconn *c, const char *data, size_t n)
+{
+    size_t used = http_parser_execute(&c->parser, &c->srv->settings, data, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_OK || e == HPE_PAUSED) {
+        return used;
+    }
+    c->keep_alive = false;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->paused = true;
+    if (c->refused_status != 0) {
+        http_respond_error(c, c->refused_status, c->refused_extra, "%s", c->refused_why);
+    } else if (c->too_big) {
+        const char *what = c->too_big_status == 431 ? "request headers over 16 KiB"
+                                                    : "request body over 1 MiB";
+        http_respond_error(c, c->too_big_status, NULL, "%s", what);
+    } else {
+        http_respond_error(c, 400, NULL, "malformed request: %s", http_errno_description(e));
+    }
+    return n;   /* nothing more of it is parsed */
+}
+
+/* Parse what is buffered in c->in, up to the end of a request. */
 static void parse_more(struct hconn *c)
 {
     if (c->in_len == 0 || c->paused || !c->open) {
         return;
     }
-    size_t n = http_parser_execute(&c->parser, &c->srv->settings, c->in, c->in_len);
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    size_t n = parse(c, c->in, c->in_len);
     if (n < c->in_len) {
         memmove(c->in, c->in + n, c->in_len - n);
     }
     c->in_len -= n;
-    if (e == HPE_OK || e == HPE_PAUSED) {
-        return;
-    }
-    /* A parse error: answer what can be answered, then close. */
-    c->keep_alive = false;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    c->paused = true;
-    if (c->too_big) {
-        const char *what = c->too_big_status == 431 ? "request headers over 16 KiB"
-                                                    : "request body over 1 MiB";
-        respond_error(c, c->too_big_status, NULL, "%s", what);
-    } else {
-        respond_error(c, 400, NULL, "malformed request: %s", http_errno_description(e));
+    if (c->in_len == 0) {
+        free(c->in);    /* reads land in the server's scratch buffer again */
+        c->in = NULL;
+        c->in_cap = 0;
     }
 }
 
+/* Reads land in the server's scratch buffer (consumed before the next
+ * read); only a connection with unparsed input keeps a buffer of its own. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
+    (void)suggested;
     struct hconn *c = h->data;
+    if (c->in_len == 0) {
+        *buf = uv_buf_init(c->srv->scratch, READ_CHUNK);
+        return;
+    }
     if (c->in_cap - c->in_len < READ_CHUNK) {
         size_t cap = c->in_len + READ_CHUNK;
         char *p = realloc(c->in, cap);
@@ -1295,8 +879,76 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         hconn_close(c);
         return;
     }
-    c->in_len += (size_t)n;
-    parse_more(c);
+    if (buf->base != c->srv->scratch) {
+        c->in_len += (size_t)n;
+        parse_more(c);
+        return;
+    }
+    size_t used = c->paused || !c->open ? 0 : parse(c, buf->base, (size_t)n);
+    size_t left = (size_t)n - used;
+    if (left > 0 && c->open && !c->lingering) {
+        /* A pipelined request waits for the answer to this one. */
+        char *p = malloc(left + READ_CHUNK);
+        if (p == NULL) {
+            hconn_close(c);
+            return;
+        }
+        memcpy(p, buf->base + used, left);
+        c->in = p;
+        c->in_len = left;
+        c->in_cap = left + READ_CHUNK;
+    }
+}
+
+/* Whether a and b are the same client address. */
+static bool same_client(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family) {
+        return false;
+    }
+    if (a->ss_family == AF_INET) {
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    }
+    return false;
+}
+
+/* Whether c may take a general slot: under the server's limit, and under
+ * its client address's. */
+static bool general_slot_free(const struct http_server *s, const struct hconn *c)
+{
+    if (s->st.connections - s->nreserved > HTTP_MAX_CONNECTIONS) {
+        return false;
+    }
+    size_t mine = 0;
+    for (const struct hconn *o = s->conns; o != NULL; o = o->next) {
+        if (o != c && !o->reserved && same_client(&o->peer, &c->peer)) {
+            mine++;
+        }
+    }
+    return mine < HTTP_MAX_CLIENT_CONNECTIONS;
+}
+
+/* Free a reserved slot: close the oldest reserved connection that has not
+ * sent a whole request yet. false when every one is busy answering. */
+static bool evict_reserved(struct http_server *s, const struct hconn *except)
+{
+    struct hconn *victim = NULL;
+    for (struct hconn *o = s->conns; o != NULL; o = o->next) {
+        if (o != except && o->reserved && !o->paused && !o->lingering) {
+            victim = o;     /* the list is newest first: the last is oldest */
+        }
+    }
+    if (victim == NULL) {
+        return false;
+    }
+    s->st.rejected_total++;
+    hconn_close(victim);
+    return true;
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -1323,17 +975,31 @@ static void on_connection(uv_stream_t *l, int status)
     }
     s->conns = c;
     s->st.connections++;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 ||
-        s->st.connections > HTTP_MAX_CONNECTIONS) {
-        if (s->st.connections > HTTP_MAX_CONNECTIONS) {
-            s->st.rejected_total++;
-        }
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
         hconn_close(c);
         return;
     }
+    int plen = sizeof(c->peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &plen) < 0) {
+        hconn_close(c);
+        return;
+    }
+    uint64_t header_ms = HTTP_HEADER_TIMEOUT_MS;
+    if (!general_slot_free(s, c)) {
+        /* Over a limit: a reserved slot, for a ping, a scrape or a health
+         * check, so one client cannot starve them. */
+        if (s->nreserved >= HTTP_RESERVED_CONNECTIONS && !evict_reserved(s, c)) {
+            s->st.rejected_total++;
+            hconn_close(c);
+            return;
+        }
+        c->reserved = true;
+        s->nreserved++;
+        header_ms = HTTP_RESERVED_HEADER_TIMEOUT_MS;
+    }
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    arm(c, HTTP_HEADER_TIMEOUT_MS);
+    arm(c, header_ms);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -1391,7 +1057,8 @@ int http_server_start(struct daemon *d, struct http_server **out, char *err, siz
     s->d = d;
     s->signatures = recent_create(SIGNATURES_KEPT, SIGNATURE_WINDOW_MS + 1000, true);
     s->deliveries = recent_create(DELIVERIES_KEPT, DELIVERY_TTL_MS, false);
-    if (s->signatures == NULL || s->deliveries == NULL) {
+    s->scratch = malloc(READ_CHUNK);
+    if (s->signatures == NULL || s->deliveries == NULL || s->scratch == NULL) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
@@ -1470,15 +1137,14 @@ void http_server_free(struct http_server *s)
         return;
     }
     /* Lookups the store dropped at its close. */
-    while (s->reqs != NULL) {
-        deploy_req_free(s, s->reqs);
-    }
+    http_deploy_reqs_free(s);
     if (s->metrics != NULL) {
         s->metrics->spare = NULL;
     }
     metrics_unref(s->metrics);
     free(s->spare.data);
     free(s->listeners);
+    free(s->scratch);
     recent_destroy(s->signatures);
     recent_destroy(s->deliveries);
     free(s);

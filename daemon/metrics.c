@@ -33,6 +33,21 @@ static void put_seconds_us(struct sbuf *b, int64_t us)
     sbuf_append_str(b, frac);
 }
 
+/* Microseconds as seconds the way Go's strconv.FormatFloat(f, 'f', -1, 64)
+ * writes them, as Prometheus's own clients do: "0.005", "10", "2.5". A
+ * decimal of at most six fraction digits is its own shortest form. */
+static void format_seconds_us(char *out, size_t n, int64_t us)
+{
+    int len = snprintf(out, n, "%lld.%06lld", (long long)(us / 1000000),
+                       (long long)(us % 1000000));
+    while (len > 0 && out[len - 1] == '0') {
+        out[--len] = '\0';
+    }
+    if (len > 0 && out[len - 1] == '.') {
+        out[--len] = '\0';
+    }
+}
+
 static void family(struct sbuf *b, const char *name, const char *type, const char *help)
 {
     sbuf_append_str(b, "# HELP ");
@@ -123,17 +138,44 @@ static int checks(struct daemon *d, struct sbuf *b)
                d->checks[i]->state == STATE_UP);
     }
     family(b, "shipwatch_check_state", "gauge",
-           "The check's state: 0 unknown, 1 up, 2 degraded, 3 down.");
+           "1 for the check's current state, 0 for the other three (one series a state).");
+    static const char *const states[] = {",state=\"unknown\"", ",state=\"up\"",
+                                         ",state=\"degraded\"", ",state=\"down\""};
     for (size_t i = 0; i < d->nchecks; i++) {
-        sample(b, "shipwatch_check_state", LBL(i), NULL, d->checks[i]->state);
+        for (int k = 0; k < 4; k++) {
+            sample(b, "shipwatch_check_state", LBL(i), states[k],
+                   (int)d->checks[i]->state == k);
+        }
+    }
+    family(b, "shipwatch_check_last_success", "gauge",
+           "1 when the check's last result was up or degraded, 0 when down or unknown; "
+           "absent before its first.");
+    for (size_t i = 0; i < d->nchecks; i++) {
+        const struct result *r = &d->checks[i]->last;
+        if (r->started_ms > 0) {
+            sample(b, "shipwatch_check_last_success", LBL(i), NULL,
+                   r->outcome == STATE_UP || r->outcome == STATE_DEGRADED);
+        }
+    }
+    family(b, "shipwatch_check_last_duration_seconds", "gauge",
+           "How long the check's last run took; absent before its first.");
+    for (size_t i = 0; i < d->nchecks; i++) {
+        const struct result *r = &d->checks[i]->last;
+        if (r->started_ms > 0) {
+            sbuf_append_str(b, "shipwatch_check_last_duration_seconds{");
+            sbuf_append(b, LBL(i));
+            sbuf_append_str(b, "} ");
+            put_seconds_us(b, r->duration_us);
+            sbuf_append_str(b, "\n");
+        }
     }
     family(b, "shipwatch_check_duration_seconds", "histogram",
            "How long the check's runs took, since the daemon started.");
-    char le[CHECK_DURATION_BUCKETS][32];
+    char le[CHECK_DURATION_BUCKETS][40];
     for (int k = 0; k < CHECK_DURATION_BUCKETS; k++) {
-        int64_t us = check_duration_bounds_us[k];
-        snprintf(le[k], sizeof(le[k]), ",le=\"%lld.%06lld\"", (long long)(us / 1000000),
-                 (long long)(us % 1000000));
+        char secs[32];
+        format_seconds_us(secs, sizeof(secs), check_duration_bounds_us[k]);
+        snprintf(le[k], sizeof(le[k]), ",le=\"%s\"", secs);
     }
     for (size_t i = 0; i < d->nchecks; i++) {
         const struct check *c = d->checks[i];
@@ -460,9 +502,15 @@ static int render(struct daemon *d, struct sbuf *b)
     sbuf_append_i64(b, (int64_t)hst.timeouts_total);
     sbuf_append_str(b, "\n");
     family(b, "shipwatch_http_rejected_total", "counter",
-           "HTTP connections refused over the connection limit.");
+           "HTTP connections closed unanswered: over every connection limit, or evicted "
+           "from a reserved slot.");
     sbuf_append_str(b, "shipwatch_http_rejected_total ");
     sbuf_append_i64(b, (int64_t)hst.rejected_total);
+    sbuf_append_str(b, "\n");
+    family(b, "shipwatch_http_shed_total", "counter",
+           "HTTP requests answered 503: over a connection limit or the buffered-bytes budget.");
+    sbuf_append_str(b, "shipwatch_http_shed_total ");
+    sbuf_append_i64(b, (int64_t)hst.shed_total);
     sbuf_append_str(b, "\n");
 
     size_t queue = 0;

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -172,6 +173,8 @@ class HttpTest(DaemonTest):
                        'shipwatch_store_write_errors_total', 'shipwatch_build_info',
                        'shipwatch_http_requests_total', 'shipwatch_http_timeouts_total',
                        'shipwatch_http_connections', 'shipwatch_http_rejected_total',
+                       'shipwatch_http_shed_total', 'shipwatch_check_last_success',
+                       'shipwatch_check_last_duration_seconds',
                        'process_cpu_seconds_total', 'process_resident_memory_bytes',
                        'process_open_fds', 'process_max_fds', 'process_start_time_seconds'):
             self.assertIn('# TYPE %s ' % family, body)
@@ -181,6 +184,18 @@ class HttpTest(DaemonTest):
         self.assertRegex(body, r'shipwatch_check_duration_seconds_bucket\{check="web",.*'
                                r'le="\+Inf"\} [1-9]')
         self.assertRegex(body, r'process_start_time_seconds 1\d{9}\n')
+        # Bucket bounds as Go's FormatFloat(f, 'f', -1, 64) writes them.
+        les = re.findall(r'shipwatch_check_duration_seconds_bucket\{check="web",[^}]*le="([^"]+)"',
+                         body)
+        self.assertEqual(les, ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1',
+                               '2.5', '10', '+Inf'])
+        # One state series a state, 1 for the current; the last result.
+        web = 'check="web",app="shop",env="prod",type="http"'
+        for state, v in (('unknown', 0), ('up', 1), ('degraded', 0), ('down', 0)):
+            self.assertIn('shipwatch_check_state{%s,state="%s"} %d\n' % (web, state, v), body)
+        self.assertIn('shipwatch_check_last_success{%s} 1\n' % web, body)
+        self.assertRegex(body, r'shipwatch_check_last_duration_seconds\{%s\} \d+\.\d{6}\n'
+                         % re.escape(web))
         # A deploy shows in the deploy families.
         self.assertEqual(self.post_deploy('{"app":"shop","env":"prod","version":"7.1"}',
                                           'Authorization: Bearer tok-123')[0], 201)
@@ -354,7 +369,8 @@ class HttpTest(DaemonTest):
                              b'Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n')
         self.assertTrue(got.startswith('HTTP/1.1 413'), got)
         got = raw(self.base, b'POST /api/v1/deploys HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: '
-                             b'chunked\r\nContent-Type: application/json\r\n\r\n' +
+                             b'chunked\r\nContent-Type: application/json\r\n'
+                             b'Authorization: Bearer tok-123\r\n\r\n' +
                              (b'10000\r\n' + b' ' * 0x10000 + b'\r\n') * 17)
         self.assertTrue(got.startswith('HTTP/1.1 413'), got[:100])
         got = raw(self.base, b'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ' + b'a' * 20000 +
@@ -415,7 +431,7 @@ class HttpTest(DaemonTest):
         # Or with a timestamp out of the window (it is signed: it cannot be
         # changed without the secret).
         now = int(time.time())
-        for stamp in (now - 301, now + 301, 'yesterday'):
+        for stamp in (now - 310, now + 310, 'yesterday'):
             status, _, got = self.post_deploy(body, *signed(body, stamp=str(stamp)))
             self.assertEqual(status, 401, (stamp, got))
         forged = [headers[0].replace(headers[0].split(': ')[1], str(now + 1)), headers[1]]

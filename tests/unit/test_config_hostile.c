@@ -257,6 +257,33 @@ static void test_node_limit(void **state)
     free(buf);
 }
 
+/* Aliases of a long value: a 364 KB file once expanded to 1.27 GB of text.
+ * The text aliases expand to is bounded, and the error names the alias. */
+static void test_alias_bytes_bounded(void **state)
+{
+    (void)state;
+    size_t cap = 70 * 1024 + 400 * 5 + 256, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    n += (size_t)snprintf(buf, cap, "x-big: &big \"");
+    memset(buf + n, 'x', 60000);
+    n += 60000;
+    n += (size_t)snprintf(buf + n, cap - n, "\"\nchecks: [{name: a, type: exec, command: [");
+    for (int i = 0; i < 400; i++) {
+        n += (size_t)snprintf(buf + n, cap - n, "*big,");
+    }
+    snprintf(buf + n, cap - n, "*big]}]\n");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct config_errors e;
+    load_fail(buf, &e);
+    assert_true(since(&t0) < 20.0);
+    assert_true(any_contains(&e, NAME ":2:"));
+    assert_true(any_contains(&e, ": aliases expand to more than 16 MiB of text"));
+    config_errors_finish(&e);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_binary_garbage),
         cmocka_unit_test(test_billion_laughs),
         cmocka_unit_test(test_node_limit),
+        cmocka_unit_test(test_alias_bytes_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

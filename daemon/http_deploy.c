@@ -1,0 +1,521 @@
+/* http_deploy.c - the routes that record deploys: POST /api/v1/deploys
+ * (bearer token or signed body) and POST /webhooks/github (deployment and
+ * deployment_status events); see docs/http.md. */
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "deploy.h"
+#include "github.h"
+#include "http_int.h"
+#include "recent.h"
+#include "store.h"
+
+/* Constant-time comparison of two strings. */
+static bool secret_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}
+
+/* Whether header ("sha256=HEX") is the HMAC-SHA256 of stamp, a dot and
+ * the body with secret (stamp NULL: of the body alone, as GitHub signs);
+ * compared in constant time, hex digits in either case. */
+bool http_body_signed(const struct hconn *c, const char *header, const char *secret,
+                      const char *stamp)
+{
+    if (strncmp(header, "sha256=", 7) != 0) {
+        return false;
+    }
+    size_t pre = stamp != NULL ? strlen(stamp) + 1 : 0;
+    unsigned char *msg = malloc(pre + c->body_len + 1);
+    if (msg == NULL) {
+        return false;
+    }
+    if (stamp != NULL) {
+        memcpy(msg, stamp, pre - 1);
+        msg[pre - 1] = '.';
+    }
+    if (c->body_len > 0) {
+        memcpy(msg + pre, c->body, c->body_len);
+    }
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    bool made = HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, pre + c->body_len, mac,
+                     &maclen) != NULL;
+    free(msg);
+    if (!made) {
+        return false;
+    }
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < maclen; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    }
+    char given[2 * EVP_MAX_MD_SIZE + 1];
+    size_t n = strlen(header + 7);
+    if (n != 2 * maclen) {
+        return false;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        char ch = header[7 + i];
+        given[i] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
+    }
+    return CRYPTO_memcmp(hex, given, n) == 0;
+}
+
+/* Whether the request carries token as a bearer token, or is signed with
+ * secret together with its X-Shipwatch-Timestamp (either may be NULL). */
+static bool credentials_match(const struct hconn *c, const char *token, const char *secret)
+{
+    if (c->hdr_set[H_AUTHORIZATION] && token != NULL &&
+        strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
+        secret_equal(c->hdr[H_AUTHORIZATION] + 7, token)) {
+        return true;
+    }
+    return c->hdr_set[H_SIGNATURE] && c->hdr_set[H_TIMESTAMP] && secret != NULL &&
+           http_body_signed(c, c->hdr[H_SIGNATURE], secret, c->hdr[H_TIMESTAMP]);
+}
+
+/* The signed timestamp (unix seconds) in ms when it is within the window
+ * of now; -1 when it is missing, malformed or stale. */
+static int64_t signed_stamp_ms(const struct hconn *c, int64_t now_ms)
+{
+    const char *t = c->hdr[H_TIMESTAMP];
+    if (!c->hdr_set[H_TIMESTAMP] || t[0] < '0' || t[0] > '9' || strlen(t) > 12) {
+        return -1;
+    }
+    char *end;
+    int64_t ms = (int64_t)strtoll(t, &end, 10) * 1000;
+    if (*end != '\0' || ms < now_ms - SIGNATURE_WINDOW_MS || ms > now_ms + SIGNATURE_WINDOW_MS) {
+        return -1;
+    }
+    return ms;
+}
+
+#define NO_CREDENTIALS                                                                    \
+    "a deploy needs its app's deploy-token (or daemon.deploy-token) as a bearer token, or "  \
+    "an X-Shipwatch-Signature-256 of X-Shipwatch-Timestamp and the body made with its "      \
+    "deploy-secret (or daemon.deploy-secret)"
+
+/* Whether token is any app's deploy-token or the daemon's; every one is
+ * compared, in constant time, so the answer takes as long either way. */
+static bool some_token_is(const struct config *conf, const char *token)
+{
+    bool found = conf->daemon.deploy_token != NULL && secret_equal(token, conf->daemon.deploy_token);
+    for (size_t i = 0; i < conf->napps; i++) {
+        if (conf->apps[i].deploy_token != NULL && secret_equal(token, conf->apps[i].deploy_token)) {
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* Before the body: a bearer token must be someone's; a signature needs its
+ * timestamp (which must be within the window); anything else has no
+ * credential at all. The body is read only for what may be authorized. */
+const char *http_deploy_refused_early(const struct hconn *c)
+{
+    if (c->hdr_set[H_SIGNATURE]) {
+        if (!c->hdr_set[H_TIMESTAMP]) {
+            return NO_CREDENTIALS;
+        }
+        if (signed_stamp_ms(c, daemon_now_ms()) < 0) {
+            return "X-Shipwatch-Timestamp is not within 300 s of now";
+        }
+        return NULL;
+    }
+    if (c->hdr_set[H_AUTHORIZATION] && strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
+        some_token_is(c->srv->d->conf, c->hdr[H_AUTHORIZATION] + 7)) {
+        return NULL;
+    }
+    return NO_CREDENTIALS;
+}
+
+/* Whether the request may record a deploy of app (NULL: an app not in the
+ * configuration): the app's own credentials, or the daemon-wide ones. A
+ * signature must come with a timestamp within the window and not have been
+ * used before; why says what failed, the same whether app exists or not. */
+static bool deploy_authorized(struct hconn *c, const struct conf_app *app, const char **why)
+{
+    const struct config *conf = c->srv->d->conf;
+    *why = NULL;
+    if (!(app != NULL && credentials_match(c, app->deploy_token, app->deploy_secret)) &&
+        !credentials_match(c, conf->daemon.deploy_token, conf->daemon.deploy_secret)) {
+        return false;
+    }
+    if (c->hdr_set[H_AUTHORIZATION] && strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
+        !c->hdr_set[H_SIGNATURE]) {
+        return true;
+    }
+    int64_t now = daemon_now_ms();
+    int64_t stamp = signed_stamp_ms(c, now);
+    if (stamp < 0) {
+        *why = "X-Shipwatch-Timestamp is not within 300 s of now";
+        return false;
+    }
+    if (!recent_claim(c->srv->signatures, c->hdr[H_SIGNATURE], stamp, now)) {
+        *why = "this signature was used already: sign each request anew";
+        return false;
+    }
+    return true;
+}
+
+/* A string member of o into *out (NULL when absent). false after
+ * answering 400 when it is there but not a string. */
+static bool str_member(struct hconn *c, json_t *o, const char *key, const char **out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_string(v)) {
+        http_respond_error(c, 400, NULL, "%s: expected a string", key);
+        return false;
+    }
+    *out = json_string_value(v);
+    if (strlen(*out) != json_string_length(v)) {
+        http_respond_error(c, 400, NULL, "%s: contains a NUL character", key);
+        return false;
+    }
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* RFC 3339 ("2026-11-23T09:30:00Z", "...T09:30:00.250+01:00") to unix ms.
+ * 0, or -1 when it is not one. */
+static int parse_rfc3339(const char *s, int64_t *ms)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19 ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
+        return -1;
+    }
+    const char *p = s + n;
+    int frac = 0, digits = 0;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (digits++ < 3) {
+                frac = frac * 10 + (*p - '0');
+            }
+        }
+        if (digits == 0) {
+            return -1;
+        }
+        for (; digits < 3; digits++) {
+            frac *= 10;
+        }
+    }
+    int off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        int oh, om;
+        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) {
+            return -1;
+        }
+        off = (*p == '-' ? -1 : 1) * (oh * 60 + om);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p != '\0') {
+        return -1;
+    }
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60;
+    *ms = secs * 1000 + frac;
+    return 0;
+}
+
+/* started_at / finished_at: RFC 3339 text or unix seconds. */
+static bool time_member(struct hconn *c, json_t *o, const char *key, int64_t *ms)
+{
+    json_t *v = json_object_get(o, key);
+    *ms = 0;
+    if (v == NULL || json_is_null(v)) {
+        return true;
+    }
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *ms = (int64_t)json_integer_value(v) * 1000;
+        return true;
+    }
+    if (json_is_string(v) && parse_rfc3339(json_string_value(v), ms) == 0 && *ms >= 0) {
+        return true;
+    }
+    http_respond_error(c, 400, NULL, "%s: expected an RFC 3339 time or unix seconds", key);
+    return false;
+}
+
+/* A deploy waiting for the lookup of its id among the stored ones. */
+struct deploy_req {
+    struct hconn *c;
+    json_t *doc;                /* owns the strings dep points to */
+    struct deploy dep;
+    char delivery[RECENT_KEY_MAX + 1];  /* the GitHub delivery, forgotten on failure */
+    struct deploy_req *prev, *next;
+};
+
+static void deploy_req_free(struct http_server *s, struct deploy_req *r)
+{
+    if (r->prev != NULL) {
+        r->prev->next = r->next;
+    } else {
+        s->reqs = r->next;
+    }
+    if (r->next != NULL) {
+        r->next->prev = r->prev;
+    }
+    json_decref(r->doc);
+    http_conn_unref(r->c);
+    free(r);
+}
+
+static void deploy_answer(struct hconn *c, const struct deploy *dep, int status)
+{
+    http_respond_json(c, status,
+                 json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)dep->id, "app",
+                           dep->app, "env", dep->env, "version", dep->version, "status",
+                           dep->status),
+                 NULL);
+}
+
+/* The store's answer for r's id: record r's deploy, new or as an update
+ * of the deploy found (the one this daemon recorded lately comes first). */
+static void on_deploy_lookup(int err, const struct deploy *found, size_t n, void *arg)
+{
+    struct deploy_req *r = arg;
+    struct hconn *c = r->c;
+    int rc = -ECANCELED;        /* the client went away: nothing recorded */
+    if (c->open) {
+        char why[256];
+        const struct deploy *stored = deploy_recent(c->srv->d, r->dep.ext_id);
+        if (stored == NULL && err < 0) {
+            rc = err;
+            http_respond_error(c, 503, NULL, "the store cannot be read: %s", strerror(-err));
+            goto done;
+        }
+        if (stored == NULL && n > 0) {
+            stored = &found[0];
+        }
+        /* The same id again: update that deploy, forward only. */
+        enum deploy_outcome outcome;
+        rc = deploy_upsert(c->srv->d, &r->dep, stored, &outcome, why, sizeof(why));
+        if (rc < 0) {
+            http_respond_error(c, rc == -EINVAL ? 400 : rc == -EEXIST ? 409 : 503, NULL, "%s", why);
+        } else {
+            deploy_answer(c, &r->dep, outcome == DEPLOY_CREATED ? 201 : 200);
+        }
+    }
+done:
+    if (rc < 0 && r->delivery[0] != '\0') {
+        recent_forget(c->srv->deliveries, r->delivery);
+    }
+    deploy_req_free(c->srv, r);
+}
+
+static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *dep,
+                          const char *delivery);
+
+/* POST /api/v1/deploys: a deploy as JSON, authorized by its app's
+ * deploy-token or deploy-secret once the body names the app. */
+void http_route_deploys(struct hconn *c, const char *rest)
+{
+    (void)rest;
+    struct daemon *d = c->srv->d;
+    if (!c->hdr_set[H_CONTENT_TYPE] ||
+        strncasecmp(c->hdr[H_CONTENT_TYPE], "application/json", 16) != 0) {
+        http_respond_error(c, 415, NULL, "expected Content-Type: application/json");
+        return;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(c->body != NULL ? c->body : "", c->body_len, JSON_REJECT_DUPLICATES,
+                             &jerr);
+    if (doc == NULL) {
+        http_respond_error(c, 400, NULL, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
+        return;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        http_respond_error(c, 400, NULL, "expected a JSON object");
+        return;
+    }
+    struct deploy dep = {.source = "api"};
+    const char *source = NULL;
+    if (!str_member(c, doc, "app", &dep.app) || !str_member(c, doc, "env", &dep.env) ||
+        !str_member(c, doc, "version", &dep.version) ||
+        !str_member(c, doc, "commit", &dep.commit) ||
+        !str_member(c, doc, "author", &dep.author) || !str_member(c, doc, "url", &dep.url) ||
+        !str_member(c, doc, "status", &dep.status) ||
+        !str_member(c, doc, "description", &dep.description) ||
+        !str_member(c, doc, "id", &dep.ext_id) || !str_member(c, doc, "source", &source) ||
+        !str_member(c, doc, "ref", &dep.ref) ||
+        !time_member(c, doc, "started_at", &dep.started_ms) ||
+        !time_member(c, doc, "finished_at", &dep.finished_ms)) {
+        json_decref(doc);
+        return;
+    }
+    if (source != NULL) {
+        dep.source = source;
+    }
+    char why[256];
+    if (deploy_validate(&dep, why, sizeof(why)) < 0) {
+        http_respond_error(c, 400, NULL, "%s", why);
+        json_decref(doc);
+        return;
+    }
+    const struct conf_app *app = config_find_app(d->conf, dep.app);
+    /* Credentials first: an app that does not exist and a wrong token get
+     * the same answer, so app names cannot be probed. dep's strings live in
+     * doc: answer before letting it go. */
+    const char *refused;
+    if (!deploy_authorized(c, app, &refused)) {
+        http_respond_error(c, 401, "WWW-Authenticate: Bearer\r\n", "%s",
+                      refused != NULL ? refused : NO_CREDENTIALS);
+        json_decref(doc);
+        return;
+    }
+    if (app == NULL && !d->conf->daemon.auto_register_apps) {
+        http_respond_error(c, 404, NULL, "no app named %s in the configuration", dep.app);
+        json_decref(doc);
+        return;
+    }
+    record_deploy(c, doc, &dep, NULL);
+}
+
+/* Record dep (its strings in doc, which passes to this call): a new deploy,
+ * or, when its ext_id is known already, an update of that one; delivery
+ * (or NULL) is forgotten if it fails. */
+static void record_deploy(struct hconn *c, json_t *doc, const struct deploy *depp,
+                          const char *delivery)
+{
+    struct daemon *d = c->srv->d;
+    struct deploy dep = *depp;
+    struct deploy_req *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        json_decref(doc);
+        http_respond_error(c, 500, NULL, "out of memory");
+        return;
+    }
+    r->c = c;
+    r->doc = doc;
+    r->dep = dep;
+    snprintf(r->delivery, sizeof(r->delivery), "%s", delivery != NULL ? delivery : "");
+    c->refs++;
+    r->next = c->srv->reqs;
+    if (r->next != NULL) {
+        r->next->prev = r;
+    }
+    c->srv->reqs = r;
+    if (dep.ext_id == NULL || deploy_recent(d, dep.ext_id) != NULL) {
+        on_deploy_lookup(0, NULL, 0, r);
+        return;
+    }
+    struct store_deploy_query q = {.ext_id = dep.ext_id, .limit = 1};
+    int rc = store_deploys(d->store, &q, on_deploy_lookup, r);
+    if (rc < 0) {
+        on_deploy_lookup(rc, NULL, 0, r);
+    }
+}
+
+/* The app of a repository: the one whose github-repo is its full name, else
+ * the one named as the repository. */
+static const struct conf_app *app_of_repo(const struct config *conf, const char *full,
+                                          const char *name)
+{
+    for (size_t i = 0; full != NULL && i < conf->napps; i++) {
+        if (conf->apps[i].github_repo != NULL && strcmp(conf->apps[i].github_repo, full) == 0) {
+            return &conf->apps[i];
+        }
+    }
+    return name != NULL ? config_find_app(conf, name) : NULL;
+}
+
+/* POST /webhooks/github: deployment and deployment_status events
+ * (github.c reads them); a delivery handled already is answered again
+ * without being recorded again. */
+void http_route_github(struct hconn *c, const char *rest)
+{
+    (void)rest;
+    struct daemon *d = c->srv->d;
+    if (!c->hdr_set[H_CONTENT_TYPE] ||
+        strncasecmp(c->hdr[H_CONTENT_TYPE], "application/json", 16) != 0) {
+        http_respond_error(c, 415, NULL, "set the webhook's content type to application/json");
+        return;
+    }
+    const char *event = c->hdr_set[H_GITHUB_EVENT] ? c->hdr[H_GITHUB_EVENT] : "";
+    const char *delivery = c->hdr_set[H_GITHUB_DELIVERY] ? c->hdr[H_GITHUB_DELIVERY] : "";
+    if (!recent_claim(c->srv->deliveries, delivery, daemon_now_ms(), daemon_now_ms())) {
+        http_respond_json(c, 200, json_pack("{s:s, s:s}", "ignored", "redelivery", "delivery",
+                                       delivery), NULL);
+        return;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(c->body != NULL ? c->body : "", c->body_len, 0, &jerr);
+    struct github_event ev;
+    char why[256];
+    int rc = -EINVAL;
+    if (doc == NULL) {
+        snprintf(why, sizeof(why), "malformed JSON at byte %d: %s", jerr.position, jerr.text);
+    } else if (!json_is_object(doc)) {
+        snprintf(why, sizeof(why), "expected a JSON object");
+    } else {
+        rc = github_event_read(event, doc, &ev, why, sizeof(why));
+    }
+    const struct conf_app *app = NULL;
+    if (rc == 0 && ev.action == GITHUB_DEPLOY) {
+        app = app_of_repo(d->conf, ev.repo_full, ev.repo_name);
+        if (app == NULL && (!d->conf->daemon.auto_register_apps || ev.repo_name == NULL)) {
+            recent_forget(c->srv->deliveries, delivery);
+            http_respond_error(c, 404, NULL, "no app for repository %s: name one with github-repo",
+                          ev.repo_full != NULL ? ev.repo_full : "(unnamed)");
+            json_decref(doc);
+            return;
+        }
+        /* A copy in doc: a reload may free the configuration before the
+         * store answers the lookup. An app of its own for the repository
+         * when auto-register-apps is on. */
+        json_object_set_new(doc, "shipwatch_app", json_string(app != NULL ? app->name
+                                                                         : ev.repo_name));
+        ev.dep.app = json_string_value(json_object_get(doc, "shipwatch_app"));
+        rc = deploy_validate(&ev.dep, why, sizeof(why));
+    }
+    if (rc < 0) {
+        recent_forget(c->srv->deliveries, delivery);
+        http_respond_error(c, 400, NULL, "%s", why);
+    } else if (ev.action == GITHUB_PING) {
+        http_respond_json(c, 200, json_pack("{s:b}", "ok", 1), NULL);
+    } else if (ev.action == GITHUB_IGNORE) {
+        http_respond_json(c, 202, json_pack("{s:s}", "ignored", ev.ignored), NULL);
+    } else {
+        record_deploy(c, doc, &ev.dep, delivery);
+        return;
+    }
+    json_decref(doc);
+}
+
+/* Free every deploy still waiting for the store. */
+void http_deploy_reqs_free(struct http_server *s)
+{
+    while (s->reqs != NULL) {
+        deploy_req_free(s, s->reqs);
+    }
+}

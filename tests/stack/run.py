@@ -161,7 +161,7 @@ def offline_checks(res):
         missing = sorted(used - example)
         if missing:
             raise AssertionError(".env.example lacks " + ", ".join(missing))
-        missing = sorted(example - set(ENV))
+        missing = sorted(used - set(ENV))
         if missing:
             raise AssertionError("tests/stack/test.env lacks " + ", ".join(missing))
 
@@ -245,7 +245,8 @@ class Stack:
         return doc["data"]["result"]
 
     def sql(self, query):
-        return compose("exec", "-T", "postgres", "psql", "-v", "ON_ERROR_STOP=1", "-At",
+        return compose("exec", "-T", "-e", "PGPASSWORD=" + ENV["POSTGRES_PASSWORD"], "postgres",
+                       "psql", "-h", "127.0.0.1", "-v", "ON_ERROR_STOP=1", "-At",
                        "-U", ENV["POSTGRES_USER"], "-d", ENV["POSTGRES_DB"], "-f", "-",
                        input_=query, timeout=60)
 
@@ -479,7 +480,6 @@ def live_checks(res, keep):
                 raise AssertionError("; ".join(problems))
             return "%d PromQL and %d SQL queries" % (n_prom, n_sql)
 
-        res.check("live/grafana-queries-run", grafana_queries)
 
         def target_down_fires():
             compose("pause", "shipwatchd-2")
@@ -501,6 +501,14 @@ def live_checks(res, keep):
                 compose("unpause", "shipwatchd-2", check=False)
 
         res.check("live/target-down-rule-fires-alertmanager-receives", target_down_fires)
+
+        def enough_samples():
+            # rate() and the 1m recording rules need two samples in a window.
+            wait_for("rates in Prometheus", lambda: st.promql(
+                'sum(rate(shipwatch_check_results_total[1m])) > 0'), 120, 5)
+            wait_for("the uptime recording rule", lambda: st.promql("shipwatch:check_uptime:ratio_1h"), 120, 5)
+
+        res.check("live/grafana-queries-run", lambda: enough_samples() or grafana_queries())
 
         def stop_moves_checks():
             compose("stop", "shipwatchd-2")
@@ -536,17 +544,84 @@ def live_checks(res, keep):
             res.check("live/down-leaves-nothing", down)
 
 
+def package_checks(res, outdir):
+    """dpkg-buildpackage -b, lintian without errors, then the .deb in a clean
+    container: installed with its dependencies, --check-config, started."""
+    deb = []
+
+    def build():
+        out = run(["sh", os.path.join(HERE, "package.sh"), outdir], timeout=900)
+        deb.append(out.strip().splitlines()[-1])
+        tags = [l for l in out.splitlines() if re.match(r"^[EWIPX]: ", l)]
+        return "%s; lintian: %s" % (os.path.basename(deb[0]), "; ".join(tags) or "no tags")
+
+    if not res.check("package/build-and-lintian", build):
+        return
+
+    def install():
+        script = (
+            "set -e; apt-get update -q >/dev/null; "
+            "apt-get install -y -q --no-install-recommends /pkg/%s curl >/dev/null; "
+            "id shipwatch; test -f /etc/shipwatch/shipwatch.yml; "
+            "test -f /lib/systemd/system/shipwatchd.service; "
+            "test -f /usr/lib/sysusers.d/shipwatch.conf; test -f /usr/lib/tmpfiles.d/shipwatch.conf; "
+            "test -f /usr/share/man/man8/shipwatchd.8.gz; "
+            "grep -q '^ExecStart=/usr/sbin/shipwatchd ' /lib/systemd/system/shipwatchd.service; "
+            "setpriv --reuid shipwatch --regid shipwatch --init-groups shipwatchd --check-config; "
+            "setpriv --reuid shipwatch --regid shipwatch --init-groups "
+            "  shipwatchd --config /etc/shipwatch/shipwatch.yml --log-format text >/tmp/d.log 2>&1 & pid=$!; "
+            "for i in $(seq 50); do curl -fsS http://127.0.0.1:9321/healthz >/dev/null 2>&1 && break; sleep 0.2; done; "
+            "curl -fsS http://127.0.0.1:9321/healthz; echo; "
+            "setpriv --reuid shipwatch --regid shipwatch --init-groups shipwatch status | head -3; "
+            "kill $pid; wait $pid || { cat /tmp/d.log; exit 1; }; "
+            "test -f /var/lib/shipwatch/history.db; echo started-and-stopped"
+        ) % os.path.basename(deb[0])
+        out = run(["docker", "run", "--rm", "-v", os.path.dirname(deb[0]) + ":/pkg:ro",
+                   "debian:bookworm-slim", "sh", "-c", script], timeout=600)
+        if "started-and-stopped" not in out:
+            raise AssertionError(out[-2000:])
+        return "; ".join(l for l in out.splitlines() if ": ok: " in l or l.startswith("shipwatchd "))
+
+    res.check("package/installs-and-runs-in-a-clean-container", install)
+
+
+def stop_dockerd(pidfile, keep):
+    """Stop the dockerd that setup.sh started for this run, if it did."""
+    if keep or not os.path.exists(pidfile):
+        return
+    with open(pidfile) as f:
+        pid = int(f.read().strip())
+    os.unlink(pidfile)
+    try:
+        os.kill(pid, 15)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--log", default=os.path.join(ROOT, "build-stack", "testlog.json"))
     ap.add_argument("--offline-only", action="store_true")
     ap.add_argument("--keep", action="store_true", help="leave the stack running")
+    ap.add_argument("--no-package", action="store_true", help="skip the Debian package")
     args = ap.parse_args()
     res = Results(args.log)
     started = time.time()
     offline_checks(res)
     if not args.offline_only:
         t = time.time()
+        logdir = os.path.dirname(os.path.abspath(args.log))
+        os.makedirs(logdir, exist_ok=True)
+        os.environ["STACK_LOG_DIR"] = logdir
+        pidfile = os.path.join(logdir, "dockerd.pid")
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
         try:
             run(["sh", os.path.join(HERE, "setup.sh")], capture=False, timeout=1200)
             res.record("live/docker-available", True, "", t)
@@ -554,6 +629,9 @@ def main():
             res.record("live/docker-available", False, str(e), t)
         else:
             live_checks(res, args.keep)
+            if not args.no_package:
+                package_checks(res, os.path.join(logdir, "package"))
+        stop_dockerd(pidfile, args.keep)
     p, f = res.summary()
     print("stack test: %.0f s" % (time.time() - started))
     print("%d passed, %d failed" % (p, f))

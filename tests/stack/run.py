@@ -292,6 +292,8 @@ def live_checks(res, keep):
     up_started = time.time()
 
     def build():
+        # A run that was interrupted may have left its stack behind.
+        compose("down", "-v", "--remove-orphans", check=False, timeout=300)
         compose("build", timeout=1500)
 
     if not res.check("live/build-images", build):
@@ -613,6 +615,8 @@ def main():
     args = ap.parse_args()
     res = Results(args.log)
     started = time.time()
+    # docker-compose and python3-yaml: the offline checks need them too.
+    run(["sh", os.path.join(HERE, "setup.sh"), "--packages-only"], capture=False, timeout=900)
     offline_checks(res)
     if not args.offline_only:
         t = time.time()

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Make this machine able to run the stack: Debian's docker.io, docker-compose
-# and debootstrap; dockerd started when none answers; a debian:bookworm-slim
-# image made with debootstrap when the image store has none (no registry is
-# reachable here). Idempotent: a second run costs a few seconds.
+# (which brings python3-yaml) and debootstrap; dockerd started when none
+# answers; a debian:bookworm-slim image made with debootstrap when the image
+# store has none (no registry is reachable here). Idempotent: a second run
+# costs a few seconds.
+#   sh tests/stack/setup.sh [--packages-only]
 set -eu
 
 need=""
@@ -13,7 +15,11 @@ if [ -n "$need" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $need
+    apt-get install -y -q $need
+fi
+
+if [ "${1:-}" = --packages-only ]; then
+    exit 0
 fi
 
 if ! docker info >/dev/null 2>&1; then

@@ -296,7 +296,7 @@ def live_checks(res, keep):
     def build():
         # A run that was interrupted may have left its stack behind.
         compose("down", "-v", "--remove-orphans", check=False, timeout=300)
-        compose("build", timeout=1500)
+        compose("build", "--force-rm", timeout=1500)
 
     if not res.check("live/build-images", build):
         return

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "sdnotify.h"
 
 #define DEFAULT_CONFIG "/etc/shipwatch/shipwatch.yml"
 
@@ -142,7 +143,9 @@ int main(int argc, char **argv)
     }
     struct daemon d;
     rc = daemon_init(&d, &loop, conf, path);
+    struct sdnotify sdn;
     if (rc == 0) {
+        sdnotify_start(&sdn, &loop); /* READY=1, WATCHDOG=1, STOPPING=1 */
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     daemon_finish(&d);

@@ -64,7 +64,7 @@ static const char *home_dir(void)
 }
 
 /* The default path of a file in the daemon's state directory:
- * /var/lib/shipwatch as root, else $XDG_STATE_HOME/shipwatch or
+ * $STATE_DIRECTORY (systemd's, its first entry), else /var/lib/shipwatch as root, else $XDG_STATE_HOME/shipwatch or
  * ~/.local/state/shipwatch. NULL when no default exists (reported against
  * key) or on ENOMEM (flagged). */
 static char *state_path(struct conf_ctx *x, const char *name, const char *key, struct conf_mark at)
@@ -72,7 +72,16 @@ static char *state_path(struct conf_ctx *x, const char *name, const char *key, s
     char suffix[64];
     snprintf(suffix, sizeof(suffix), "/shipwatch/%s", name);
     char *p;
-    if (geteuid() == 0) {
+    const char *sd = getenv("STATE_DIRECTORY");
+    if (sd != NULL && sd[0] == '/') {
+        /* systemd's StateDirectory= already names shipwatch's own directory;
+         * of several (colon-separated), the first is ours. */
+        size_t len = strcspn(sd, ":");
+        size_t n = len + 1 + strlen(name) + 1;
+        if ((p = malloc(n)) != NULL) {
+            snprintf(p, n, "%.*s/%s", (int)len, sd, name);
+        }
+    } else if (geteuid() == 0) {
         p = malloc(strlen("/var/lib") + strlen(suffix) + 1);
         if (p != NULL) {
             sprintf(p, "/var/lib%s", suffix);

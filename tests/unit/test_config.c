@@ -1212,6 +1212,7 @@ static void test_truncated(void **state)
 /* Expected default paths for the current user; writes 0 on success. */
 static int check_default_paths(void)
 {
+    unsetenv("STATE_DIRECTORY");
     setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
     setenv("XDG_STATE_HOME", "/home/u/.st", 1);
     struct config_errors e = {0};
@@ -1281,6 +1282,14 @@ static void test_default_paths(void **state)
         setenv("HOME", saved_home, 1);
         free(saved_home);
     }
+
+    /* Under systemd, $STATE_DIRECTORY (its first entry) is the directory. */
+    setenv("STATE_DIRECTORY", "/x:/y", 1);
+    struct config *sc = load_ok(TCP_CHECK);
+    assert_string_equal(sc->storage.path, "/x/history.db");
+    assert_string_equal(sc->storage.spool, "/x/spool");
+    config_free(sc);
+    unsetenv("STATE_DIRECTORY");
 
     /* A socket path longer than a sockaddr_un holds is refused. */
     char buf[512];

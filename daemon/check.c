@@ -34,12 +34,10 @@ int check_state_parse(const char *s, enum check_state *out)
     return -EINVAL;
 }
 
-static const struct check_type *const check_types[] = {
-    [CHECK_HTTP] = &check_http_type,
-    [CHECK_TCP] = &check_tcp_type,
-    [CHECK_EXEC] = &check_exec_type,
-    [CHECK_HEARTBEAT] = &check_heartbeat_type,
-};
+/* Every check type (CHECK_TYPES in config.h), indexed by kind. */
+#define CHECK_TYPE_ROW(name, kind) [kind] = &check_##name##_type,
+static const struct check_type *const check_types[] = {CHECK_TYPES(CHECK_TYPE_ROW)};
+#undef CHECK_TYPE_ROW
 
 /* The vtable for a kind. */
 const struct check_type *check_type_for(enum check_kind kind)

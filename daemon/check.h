@@ -163,10 +163,9 @@ struct check_type {
     int64_t timeout_ms;                 /* default timeout; 0: defaults.timeout */
 };
 
-extern const struct check_type check_http_type;
-extern const struct check_type check_tcp_type;
-extern const struct check_type check_exec_type;
-extern const struct check_type check_heartbeat_type;
+#define CHECK_TYPE_DECLARE(name, kind) extern const struct check_type check_##name##_type;
+CHECK_TYPES(CHECK_TYPE_DECLARE)
+#undef CHECK_TYPE_DECLARE
 
 /* The type for a kind. */
 const struct check_type *check_type_for(enum check_kind kind);

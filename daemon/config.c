@@ -382,11 +382,11 @@ enum { CHECK_SET_COMMON, CHECK_SET_PROBE, CHECK_SET_KIND0 };
 
 #define NO(m) offsetof(struct conf_notifier, m)
 
-/* The notifier types "type:" takes, in the order messages list them; each
- * is a class of notify.c's table (notify_<type>.c), which owns its keys. */
-static const char *const notifier_types[] = {
-    "webhook", "slack", "discord", "email", "exec", "alertmanager", "ntfy", NULL,
-};
+/* The notifier types "type:" takes: NOTIFIER_TYPES (notify_class.h), the
+ * one list of them; each class (notify_<type>.c) owns its keys. */
+#define NOTIFIER_TYPE_NAME(name) #name,
+static const char *const notifier_types[] = {NOTIFIER_TYPES(NOTIFIER_TYPE_NAME) NULL};
+#undef NOTIFIER_TYPE_NAME
 
 /* Keys every notifier takes. */
 static const struct conf_field notifier_fields[] = {

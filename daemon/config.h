@@ -52,12 +52,18 @@ struct conf_header {
     char *value;
 };
 
-enum check_kind {
-    CHECK_HTTP,
-    CHECK_TCP,
-    CHECK_EXEC,
-    CHECK_HEARTBEAT,
-};
+/* Every check type, one row each: X(name, KIND). A new type is its
+ * check_<name>.c (a struct check_type with its config rows) and one row
+ * here; the enum, check.h's declarations and check.c's table follow. */
+#define CHECK_TYPES(X)                 \
+    X(http, CHECK_HTTP)                \
+    X(tcp, CHECK_TCP)                  \
+    X(exec, CHECK_EXEC)                \
+    X(heartbeat, CHECK_HEARTBEAT)
+
+#define CHECK_KIND_ENUM(name, kind) kind,
+enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
+#undef CHECK_KIND_ENUM
 
 struct conf_check {
     char *name;                /* unique across the file */

@@ -38,16 +38,10 @@
 #define PAYLOAD_MAX (256 * 1024)     /* a generic body longer than this is refused */
 #define RESPONSE_MAX (64 * 1024)     /* response bytes read before the transfer is cut */
 
-/* Every notifier type, one row each; a new type is a file and a row. */
-static const struct notifier_class *const notifier_classes[] = {
-    &notify_alertmanager_class,
-    &notify_discord_class,
-    &notify_email_class,
-    &notify_exec_class,
-    &notify_ntfy_class,
-    &notify_slack_class,
-    &notify_webhook_class,
-};
+/* Every notifier type (NOTIFIER_TYPES in notify_class.h). */
+#define NOTIFIER_CLASS_PTR(name) &notify_##name##_class,
+static const struct notifier_class *const notifier_classes[] = {NOTIFIER_TYPES(NOTIFIER_CLASS_PTR)};
+#undef NOTIFIER_CLASS_PTR
 
 /* --- UTF-8 --- */
 

@@ -134,13 +134,22 @@ struct notify_send {
 };
 
 /* The classes, one a file. */
-extern const struct notifier_class notify_alertmanager_class;
-extern const struct notifier_class notify_discord_class;
-extern const struct notifier_class notify_email_class;
-extern const struct notifier_class notify_exec_class;
-extern const struct notifier_class notify_ntfy_class;
-extern const struct notifier_class notify_slack_class;
-extern const struct notifier_class notify_webhook_class;
+/* Every notifier type, one row each, in the order messages list them: a
+ * new type is its notify_<name>.c and one row here. X(name) expands to
+ * whatever the includer needs: the class table in notify.c, the names
+ * "type:" accepts in config.c. */
+#define NOTIFIER_TYPES(X) \
+    X(webhook)            \
+    X(slack)              \
+    X(discord)            \
+    X(email)              \
+    X(exec)               \
+    X(alertmanager)       \
+    X(ntfy)
+
+#define NOTIFIER_CLASS_DECLARE(name) extern const struct notifier_class notify_##name##_class;
+NOTIFIER_TYPES(NOTIFIER_CLASS_DECLARE)
+#undef NOTIFIER_CLASS_DECLARE
 
 /* The class of a configured type name, NULL for none. */
 const struct notifier_class *notify_class_find(const char *name);

@@ -137,6 +137,8 @@ struct store_history_row {
     int status;                 /* raw only */
     const char *error;          /* raw only; "" none */
     const char *failed_condition; /* raw only; "" none */
+    const char *message;        /* raw only: what the run said; "" none */
+    const char *perfdata;       /* raw only: normalized perfdata text; "" none */
 };
 
 struct store_history_query {

@@ -207,6 +207,8 @@ static void on_history(int err, const struct store_history_row *rows, size_t n, 
                                     : NULL,
             .message = raw && r->message != NULL && r->message[0] ? r->message : NULL,
             .perfdata = raw && r->perfdata != NULL && r->perfdata[0] ? r->perfdata : NULL,
+            .conditions = raw ? r->conditions : 0,
+            .conditions_failed = raw ? r->conditions_failed : 0,
         };
     }
     struct ipc_history h = {

@@ -687,6 +687,14 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
             sb_copy(res, x->message);
             sb_str(res, "\t");
             sb_copy(res, x->perfdata);
+            sb_str(res, "\t");
+            if (x->nconds > 0) {
+                sb_i64(res, x->nconds);
+                sb_str(res, "\t");
+                sb_i64(res, x->conds_failed);
+            } else {
+                sb_str(res, "\\N\t\\N");
+            }
             sb_str(res, "\n");
             if (e->mark != mark) {
                 e->mark = mark;
@@ -752,7 +760,8 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
         /* The server runs the rest of the string, in the same transaction,
          * once the data is in. */
         sb_str(b, "COPY results (check_id, ts, duration_us, outcome, status, error, "
-                  "failed_condition, message, perfdata) FROM STDIN;\n");
+                  "failed_condition, message, perfdata, conditions, conditions_failed) "
+                  "FROM STDIN;\n");
         /* The check's state after its last result of the batch; one row a
          * check, as one upsert cannot touch a row twice. */
         size_t k = 0;

@@ -172,7 +172,7 @@ static void parse_rows(struct rec *r, const PGresult *res)
     bool oom = false;
     switch (r->kind) {
     case REC_HISTORY:
-        if (PQnfields(res) != 13) {
+        if (PQnfields(res) != 15) {
             r->err = -EPROTO;
             return;
         }
@@ -196,6 +196,8 @@ static void parse_rows(struct rec *r, const PGresult *res)
             h->failed_condition = col_str(res, i, 10, &oom);
             h->message = col_str(res, i, 11, &oom);
             h->perfdata = col_str(res, i, 12, &oom);
+            h->conditions = (int)clamp(val_i64(res, i, 13), 0, RESULT_CONDS_MAX);
+            h->conditions_failed = (int)clamp(val_i64(res, i, 14), 0, UINT16_MAX);
         }
         break;
     case REC_EVENTS:
@@ -342,16 +344,16 @@ static void query_send(struct pgconn *c, struct rec *r)
         text = hq->granularity == STORE_RAW
                    ? "SELECT ts, 1, (outcome <> 1)::int, duration_us, duration_us, duration_us, "
                      "duration_us, outcome, COALESCE(status, -1), error, failed_condition, message, "
-                     "perfdata "
+                     "perfdata, COALESCE(conditions, 0), COALESCE(conditions_failed, 0) "
                      "FROM results WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
                      "AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT $4"
                : hq->granularity == STORE_MINUTE
                    ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, "
-                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL FROM rollups_minute WHERE check_id = "
+                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute WHERE check_id = "
                      "(SELECT id FROM checks WHERE name = $1) AND bucket_ts >= $2 AND "
                      "bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4"
                    : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, "
-                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL FROM rollups_hour WHERE check_id = "
+                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour WHERE check_id = "
                      "(SELECT id FROM checks WHERE name = $1) AND bucket_ts >= $2 AND "
                      "bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4";
         PARAM_STR(hq->check != NULL ? hq->check : "");

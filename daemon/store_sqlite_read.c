@@ -65,16 +65,17 @@ void store_sqlite_read_history(sqlite3 *db, struct rec *r)
     const char *sql =
         hq->granularity == STORE_RAW
             ? "SELECT ts, 1, outcome != 1, duration_us, duration_us, duration_us, duration_us, "
-              "outcome, COALESCE(status, -1), error, failed_condition, message, perfdata FROM results "
+              "outcome, COALESCE(status, -1), error, failed_condition, message, perfdata, "
+              "COALESCE(conditions, 0), COALESCE(conditions_failed, 0) FROM results "
               "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND ts >= ?2 AND ts < ?3 "
               "ORDER BY ts DESC LIMIT ?4"
         : hq->granularity == STORE_MINUTE
             ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
-              "0, -1, NULL, NULL, NULL, NULL FROM rollups_minute WHERE check_id = (SELECT id FROM checks "
+              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute WHERE check_id = (SELECT id FROM checks "
               "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
               "LIMIT ?4"
             : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
-              "0, -1, NULL, NULL, NULL, NULL FROM rollups_hour WHERE check_id = (SELECT id FROM checks "
+              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour WHERE check_id = (SELECT id FROM checks "
               "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
               "LIMIT ?4";
     sqlite3_stmt *q;
@@ -107,6 +108,8 @@ void store_sqlite_read_history(sqlite3 *db, struct rec *r)
         row->failed_condition = strdup(col_text(q, 10));
         row->message = strdup(col_text(q, 11));
         row->perfdata = strdup(col_text(q, 12));
+        row->conditions = sqlite3_column_int(q, 13);
+        row->conditions_failed = sqlite3_column_int(q, 14);
     }
     if (step != SQLITE_DONE && r->err == 0) {
         r->err = -EIO;

@@ -479,6 +479,8 @@ static const struct ipc_field history_row_fields[] = {
     STR(struct ipc_history_row, failed_condition),
     STR(struct ipc_history_row, message),
     STR(struct ipc_history_row, perfdata),
+    I64(struct ipc_history_row, conditions),
+    I64(struct ipc_history_row, conditions_failed),
 };
 TYPE(ipc_history_row_type, ipc_history_row, history_row_fields);
 

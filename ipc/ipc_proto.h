@@ -314,6 +314,8 @@ struct ipc_history_row {
     const char *failed_condition;
     const char *message;        /* raw rows only: what the run said */
     const char *perfdata;       /* raw rows only: normalized perfdata */
+    int64_t conditions;         /* raw rows only: conditions evaluated; 0 none */
+    int64_t conditions_failed;  /* raw rows only: bit i set when the i-th failed */
 };
 struct ipc_history {
     const char *check;

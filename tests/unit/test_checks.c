@@ -307,8 +307,10 @@ static void ip_is_the_address_connected_to(void **state)
     assert_non_null(srv);
     load(f,
          "checks:\n"
-         "  - {name: port, type: tcp, host: localhost, port: %d, conditions: ['[IP] == 127.0.0.1']}\n"
-         "  - {name: web, type: http, url: 'http://127.0.0.1:%d/', conditions: ['[IP] == 127.0.0.1']}\n",
+         "  - {name: port, type: tcp, host: 127.0.0.1, port: %d,\n"
+         "     conditions: ['[IP] == 127.0.0.1']}\n"
+         "  - {name: web, type: http, url: 'http://127.0.0.1:%d/',\n"
+         "     conditions: ['[IP] == 127.0.0.1']}\n",
          harness_httpd_port(srv), harness_httpd_port(srv));
     const struct result *r = run(f, "port");
     assert_string_equal(r->failed_condition, "");

@@ -296,7 +296,9 @@ static const struct ipc_history_row history_rows[] = {
      .error = "HTTP 500",
      .failed_condition = "[STATUS] == 200",
      .message = "CRITICAL - 500",
-     .perfdata = "'time'=1s"},
+     .perfdata = "'time'=1s",
+     .conditions = 3,
+     .conditions_failed = 5},
     {.ts_ms = 1700000000000,
      .count = 60,
      .failures = 7,
@@ -309,7 +311,9 @@ static const struct ipc_history_row history_rows[] = {
      .error = "-",
      .failed_condition = "[BODY].ok == true",
      .message = "OK",
-     .perfdata = "'a b'=1;2;3"},
+     .perfdata = "'a b'=1;2;3",
+     .conditions = 16,
+     .conditions_failed = 0xffff},
     {.ts_ms = 1,
      .count = 2,
      .failures = 3,
@@ -322,7 +326,9 @@ static const struct ipc_history_row history_rows[] = {
      .error = "timed out after 5s",
      .failed_condition = "[RESPONSE_TIME] < 500",
      .message = "-",
-     .perfdata = "-"},
+     .perfdata = "-",
+     .conditions = 1,
+     .conditions_failed = 1},
 };
 
 static const struct ipc_history history = {
@@ -767,6 +773,8 @@ static void eq_history_row(const void *x, const void *y)
     EQ_S(failed_condition);
     EQ_S(message);
     EQ_S(perfdata);
+    EQ_I(conditions);
+    EQ_I(conditions_failed);
 }
 
 static void eq_history(const void *x, const void *y)

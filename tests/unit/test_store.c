@@ -431,6 +431,8 @@ static void results_keep_message_and_perfdata(void **state)
     s.last.status = 0;
     snprintf(s.last.message, sizeof(s.last.message), "DISK OK - free space: / 3326 MB (56%%);");
     snprintf(s.last.perfdata, sizeof(s.last.perfdata), "'/'=2643MB;5948;5958;0;5968");
+    s.last.nconds = 3;
+    s.last.conds_failed = 0x4;
     store_put_result(st, &s);
 
     struct got g = {0};
@@ -443,10 +445,13 @@ static void results_keep_message_and_perfdata(void **state)
     assert_string_equal(g.perfdata[0], s.last.perfdata);
     assert_string_equal(g.message[1], "");
     assert_string_equal(g.perfdata[1], "");
+    assert_int_equal(g.rows[0].conditions, 3);
+    assert_int_equal(g.rows[0].conditions_failed, 0x4);
+    assert_int_equal(g.rows[1].conditions, 0);
     store_close(st);
     /* Raw rows stay lean: nothing said is NULL. */
     assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM results WHERE message IS NULL AND "
-                                   "perfdata IS NULL"),
+                                   "perfdata IS NULL AND conditions IS NULL"),
                      1);
     /* The last one comes back with the check's state. */
     st = open_store(&loop, path);

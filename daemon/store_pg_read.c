@@ -343,19 +343,19 @@ static void query_send(struct pgconn *c, struct rec *r)
         }
         text = hq->granularity == STORE_RAW
                    ? "SELECT ts, 1, (outcome <> 1)::int, duration_us, duration_us, duration_us, "
-                     "duration_us, outcome, COALESCE(status, -1), error, failed_condition, message, "
-                     "perfdata, COALESCE(conditions, 0), COALESCE(conditions_failed, 0) "
+                     "duration_us, outcome, COALESCE(status, -1), error, failed_condition, "
+                     "message, perfdata, COALESCE(conditions, 0), COALESCE(conditions_failed, 0) "
                      "FROM results WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
                      "AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT $4"
                : hq->granularity == STORE_MINUTE
                    ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, "
-                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute WHERE check_id = "
-                     "(SELECT id FROM checks WHERE name = $1) AND bucket_ts >= $2 AND "
-                     "bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4"
+                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute "
+                     "WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
+                     "AND bucket_ts >= $2 AND bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4"
                    : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, "
-                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour WHERE check_id = "
-                     "(SELECT id FROM checks WHERE name = $1) AND bucket_ts >= $2 AND "
-                     "bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4";
+                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour "
+                     "WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
+                     "AND bucket_ts >= $2 AND bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4";
         PARAM_STR(hq->check != NULL ? hq->check : "");
         PARAM_I64(hq->from_ms);
         PARAM_I64(hq->to_ms > 0 ? hq->to_ms : INT64_MAX);

@@ -1241,7 +1241,10 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
         goto fail;
     }
     rc = -EIO;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", -1,
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                           "?10, ?11)",
+                           -1,
                            &s->ins_result, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO check_state VALUES (?1, ?2, ?3, ?4, ?5, ?6, "

@@ -71,13 +71,13 @@ void store_sqlite_read_history(sqlite3 *db, struct rec *r)
               "ORDER BY ts DESC LIMIT ?4"
         : hq->granularity == STORE_MINUTE
             ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
-              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute WHERE check_id = (SELECT id FROM checks "
-              "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
-              "LIMIT ?4"
+              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute "
+              "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND bucket_ts >= ?2 "
+              "AND bucket_ts < ?3 ORDER BY bucket_ts DESC LIMIT ?4"
             : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
-              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour WHERE check_id = (SELECT id FROM checks "
-              "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
-              "LIMIT ?4";
+              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour "
+              "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND bucket_ts >= ?2 "
+              "AND bucket_ts < ?3 ORDER BY bucket_ts DESC LIMIT ?4";
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
         r->err = -EIO;

@@ -84,18 +84,46 @@ void check_destroy(struct check *c)
 {
     if (c != NULL) {
         free(c->alerting);      /* alert.c's; owns no pointers */
+        free(c->long_output);
         free(c->locations);
     }
     free(c);
 }
 
-/* Evaluate the check's conditions against what the run learned; the first
- * that fails marks the result down and is recorded with its actual value. */
+/* Record each condition's verdict on r: how many ran, a bit for each that
+ * failed (the first RESULT_CONDS_MAX), the first failure's text. */
+static void record_verdicts(struct result *r, const struct cond_result *res, size_t n)
+{
+    r->nconds = (uint8_t)(n < RESULT_CONDS_MAX ? n : RESULT_CONDS_MAX);
+    r->conds_failed = 0;
+    r->failed_condition[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].success) {
+            continue;
+        }
+        if (i < RESULT_CONDS_MAX) {
+            r->conds_failed |= (uint16_t)(1u << i);
+        }
+        if (r->failed_condition[0] == '\0') {
+            snprintf(r->failed_condition, sizeof(r->failed_condition), "%s", res[i].text);
+        }
+    }
+}
+
+/* Evaluate every condition of the check against what the run learned, as
+ * Gatus does: all of them, after a failed connection too. They decide the
+ * outcome of a run that went well or could not connect ([CONNECTED] ==
+ * false holds then); an outcome the checker judged otherwise (a plugin's
+ * exit status, a local error) stands. A run without conditions keeps its
+ * outcome. */
 static void evaluate(struct check_run *run)
 {
     const struct conf_check *conf = run->check->conf;
     struct result *r = &run->result;
 
+    if (conf->nconditions == 0) {
+        return;
+    }
     if (run->facts.response_time_ms < 0) {
         run->facts.response_time_ms = r->duration_us / 1000;
     }
@@ -103,14 +131,38 @@ static void evaluate(struct check_run *run)
         run->facts.body = run->body;
         run->facts.body_len = run->body_len;
     }
-    for (size_t i = 0; i < conf->nconditions; i++) {
-        if (!cond_eval(conf->conds[i], &run->facts, r->failed_condition,
-                       sizeof(r->failed_condition))) {
-            r->outcome = STATE_DOWN;
-            return;
-        }
+    struct cond_result *res = calloc(conf->nconditions, sizeof(*res));
+    if (res == NULL) {
+        r->outcome = STATE_UNKNOWN;
+        snprintf(r->error, sizeof(r->error), "conditions: %s", strerror(ENOMEM));
+        return;
     }
-    r->failed_condition[0] = '\0';
+    size_t failed = cond_eval_all(conf->conds, conf->nconditions, &run->facts, res);
+    record_verdicts(r, res, conf->nconditions);
+    free(res);
+    if (r->outcome != STATE_UP && run->facts.connected != 0) {
+        return;
+    }
+    if (failed > 0) {
+        r->outcome = STATE_DOWN;
+        return;
+    }
+    if (r->outcome != STATE_UP) {
+        /* The connection failed as the conditions expect: what went wrong
+         * is what the run says, no problem. */
+        if (r->message[0] == '\0') {
+            snprintf(r->message, sizeof(r->message), "%s", r->error);
+        }
+        r->error[0] = '\0';
+        r->outcome = STATE_UP;
+    }
+}
+
+/* Replace c's long output with the run's; NULL when it has none. */
+static void keep_long_output(struct check *c, const struct check_run *run)
+{
+    free(c->long_output);
+    c->long_output = run->long_output[0] != '\0' ? strdup(run->long_output) : NULL;
 }
 
 /* Start a run of c in env; a start that fails ends the run at once. */
@@ -156,12 +208,13 @@ void check_run_finish(struct check_run *run)
 
     run->result.duration_us = (int64_t)((uv_hrtime() - run->started_ns) / 1000);
     /* A removed check's conf belongs to a freed configuration: not read. */
-    if (!cancelled && !no_result && !c->removed && run->result.outcome == STATE_UP) {
+    if (!cancelled && !no_result && !c->removed) {
         /* [DEPLOY].version: the app-env's last succeeded deploy. */
         if (env->deploy_version != NULL) {
             run->facts.deploy_version = env->deploy_version(env->arg, c->conf->app, c->conf->env);
         }
         evaluate(run);
+        keep_long_output(c, run);
     }
     r = run->result;
     if (c->run == run) {

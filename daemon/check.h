@@ -57,9 +57,13 @@ extern const int64_t check_duration_bounds_us[CHECK_DURATION_BUCKETS];
 #define RESULT_CONDITION_MAX 256
 #define RESULT_MESSAGE_MAX 256
 #define RESULT_LONG_OUTPUT_MAX 1024
+#define RESULT_PERFDATA_MAX 512         /* normalized perfdata text, with the NUL */
+#define RESULT_CONDS_MAX 16             /* conditions whose verdicts are recorded */
+#define RESULT_IP_MAX 64                /* an address as text, with the NUL */
 
-/* One run of a check: a value type, copied freely (no pointers; about
- * 6.5 KB with its perfdata, so a queue of them is sized with care). */
+/* One run of a check: a small value type, copied freely (no pointers;
+ * about 1.3 KB: checks, locations and the store's queue embed it). The
+ * long output is not part of it: the check keeps its last one. */
 struct result {
     int64_t started_ms;                 /* wall clock, unix ms */
     int64_t duration_us;
@@ -74,10 +78,13 @@ struct result {
     char message[RESULT_MESSAGE_MAX];   /* exec: the plugin's first line without
                                            its perfdata, whatever the outcome
                                            (stderr's when stdout was empty); "" none */
-    char long_output[RESULT_LONG_OUTPUT_MAX]; /* exec: the lines after the first,
-                                           perfdata cut, capped; "" none */
-    struct perfdata perfdata;           /* exec: the plugin's perfdata, at most
-                                           PERFDATA_MAX items; n 0 none */
+    char perfdata[RESULT_PERFDATA_MAX]; /* exec: the plugin's perfdata, valid
+                                           items only, normalized by
+                                           perfdata_format (whole items, at most
+                                           PERFDATA_MAX); "" none */
+    uint8_t nconds;                     /* conditions evaluated, at most
+                                           RESULT_CONDS_MAX recorded */
+    uint16_t conds_failed;              /* bit i: condition i failed */
 };
 
 /* A wall clock handed in: the daemon's reads the real time, a test's is
@@ -131,6 +138,11 @@ struct check_run {
     uint64_t started_ns;                /* uv_hrtime() at start */
     struct result result;
     struct cond_facts facts;
+    char ip[RESULT_IP_MAX];             /* the address connected to; facts.ip
+                                           points here once a checker sets it */
+    char long_output[RESULT_LONG_OUTPUT_MAX]; /* exec: the lines after the first,
+                                           perfdata cut, capped; "" none. Moved
+                                           to the check's long_output at the end */
     char *body;                         /* captured body/output, owned by the run */
     size_t body_len;
     void *priv;                         /* the checker's own state */
@@ -240,6 +252,10 @@ struct check {
     int fail_streak;                    /* consecutive failed results */
     int ok_streak;                      /* consecutive good results */
     struct result last;                 /* last result; started_ms 0 when none */
+    char *long_output;                  /* the last run's long output (owned, at
+                                           most RESULT_LONG_OUTPUT_MAX bytes with
+                                           the NUL), replaced by each run that
+                                           hands a result on; NULL none */
     int64_t state_since_ms;             /* when state last changed */
     char verdict[RESULT_ERROR_MAX];     /* why the state was last judged without
                                            a result (a heartbeat's late ping or
@@ -312,9 +328,11 @@ int check_run_start(struct check *c, const struct check_env *env, check_run_end_
                     void *on_end_arg);
 
 /* Called by a checker exactly once per run, from a loop callback. Computes
- * duration, evaluates conditions (unless the checker already set an outcome
- * other than STATE_UP), passes the result to env->on_result, then calls
- * on_end. The run is freed. */
+ * duration, evaluates every condition and records each verdict (they
+ * decide the outcome of a run left STATE_UP or whose connection failed;
+ * another outcome the checker set stands), keeps the run's long output on
+ * the check, passes the result to env->on_result, then calls on_end. The
+ * run is freed. */
 void check_run_finish(struct check_run *run);
 
 /* The heartbeat check among checks[0..n) whose token is token, or NULL.

@@ -119,11 +119,14 @@ static void take_output(struct exec_run *x, struct result *r)
     struct perfdata_output po = {
         .message = r->message,
         .message_size = sizeof(r->message),
-        .long_output = r->long_output,
-        .long_output_size = sizeof(r->long_output),
+        .long_output = run->long_output,
+        .long_output_size = sizeof(run->long_output),
     };
     if (run->body != NULL && has_text(run->body, run->body_len)) {
-        perfdata_split_output(run->body, run->body_len, &po, &r->perfdata);
+        struct perfdata pd;
+        memset(&pd, 0, sizeof(pd));
+        perfdata_split_output(run->body, run->body_len, &po, &pd);
+        perfdata_format(&pd, r->perfdata, sizeof(r->perfdata));
         return;
     }
     if (!has_text(x->err_text, x->err_len)) {

@@ -126,6 +126,12 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
     curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
     curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
     run->facts.connected = (code > 0 || connect_us > 0) ? 1 : 0;
+    char *ip = NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != NULL &&
+        ip[0] != '\0') {
+        snprintf(run->ip, sizeof(run->ip), "%s", ip);
+        run->facts.ip = run->ip;
+    }
     int64_t expiry = cert_expiry(easy);
     if (expiry > 0) {
         r->cert_expiry_s = expiry;

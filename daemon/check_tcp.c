@@ -72,6 +72,18 @@ static void settle(struct tcp_run *t, bool connected, const char *fmt, const cha
     }
 }
 
+/* [IP]: the address the connection reached, as text. */
+static void note_peer_ip(struct tcp_run *t)
+{
+    struct sockaddr_storage ss;
+    int len = (int)sizeof(ss);
+    struct check_run *run = t->run;
+    if (uv_tcp_getpeername(&t->tcp, (struct sockaddr *)&ss, &len) == 0 &&
+        uv_ip_name((struct sockaddr *)&ss, run->ip, sizeof(run->ip)) == 0) {
+        run->facts.ip = run->ip;
+    }
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     struct tcp_run *t = req->data;
@@ -80,6 +92,7 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     if (status == 0) {
+        note_peer_ip(t);
         settle(t, true, NULL, NULL);
     } else {
         settle(t, false, "connect %s: %s", uv_strerror(status));

@@ -20,6 +20,7 @@
 #include "deploy.h"
 #include "http.h"
 #include "ipc_server.h"
+#include "perfdata.h"
 #include "sbuf.h"
 #include "sched.h"
 #include "store.h"
@@ -232,6 +233,42 @@ static int checks(struct daemon *d, struct sbuf *b)
     sbuf_finish(&lb);
     free(offs);
     return 0;
+}
+
+/* shipwatch_check_perfdata: each check's last perfdata, one series an
+ * item (at most PERFDATA_MAX a check, as the result keeps them); items
+ * whose value is unknown ("U") are left out. */
+static void check_perfdata(struct daemon *d, struct sbuf *b)
+{
+    family(b, "shipwatch_check_perfdata", "gauge",
+           "The perfdata of an exec check's last result, by label and unit of measure.");
+    struct perfdata pd;
+    for (size_t i = 0; i < d->nchecks; i++) {
+        const struct check *c = d->checks[i];
+        if (c->last.perfdata[0] == '\0') {
+            continue;
+        }
+        memset(&pd, 0, sizeof(pd));
+        perfdata_parse(&pd, c->last.perfdata, strnlen(c->last.perfdata,
+                                                      sizeof(c->last.perfdata)));
+        for (size_t k = 0; k < pd.n && k < PERFDATA_MAX; k++) {
+            const struct perfdata_item *it = &pd.items[k];
+            if (it->flags & PERFDATA_VALUE_UNKNOWN) {
+                continue;
+            }
+            /* The shortest text that reads back to the same double. */
+            char v[40];
+            snprintf(v, sizeof(v), "} %.15g\n", it->value);
+            if (strtod(v + 2, NULL) != it->value) {
+                snprintf(v, sizeof(v), "} %.17g\n", it->value);
+            }
+            sbuf_append_str(b, "shipwatch_check_perfdata{");
+            put_label(b, "check", c->conf->name, false);
+            put_label(b, "label", it->label, true);
+            put_label(b, "uom", it->uom, true);
+            sbuf_append_str(b, v);
+        }
+    }
 }
 
 /* One notifier's sample of one of the two notification families. */
@@ -471,6 +508,7 @@ static int render(struct daemon *d, struct sbuf *b)
     family(b, "shipwatch_build_info", "gauge", "1, labelled with the daemon's version.");
     sbuf_append_str(b, "shipwatch_build_info{version=\"" SHIPWATCH_VERSION "\"} 1\n");
     int rc = checks(d, b);
+    check_perfdata(d, b);
     deploys(d, b);
     alerts(d, b);
 

@@ -1,6 +1,7 @@
 /* perfdata.c - a Nagios plugin's output taken apart: message, long output
  * and 'label'=value[UOM];warn;crit;min;max items, every byte validated. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -253,6 +254,71 @@ const struct perfdata_item *perfdata_find(const struct perfdata *pd, const char 
         }
     }
     return NULL;
+}
+
+/* One item as perfdata text into out; its length, or -1 when it does not
+ * fit in size. */
+static int format_item(const struct perfdata_item *it, char *out, size_t size)
+{
+    char label[2 * PERFDATA_LABEL_MAX];
+    size_t n = 0;
+    for (const char *p = it->label; *p != '\0' && n + 2 < sizeof(label); p++) {
+        if (*p == '\'') {
+            label[n++] = '\'';
+        }
+        label[n++] = *p;
+    }
+    label[n] = '\0';
+    char value[32] = "U";
+    char min[32] = "";
+    char max[32] = "";
+    if (!(it->flags & PERFDATA_VALUE_UNKNOWN)) {
+        snprintf(value, sizeof(value), "%.15g", it->value);
+    }
+    if (it->flags & PERFDATA_HAS_MIN) {
+        snprintf(min, sizeof(min), "%.15g", it->min);
+    }
+    if (it->flags & PERFDATA_HAS_MAX) {
+        snprintf(max, sizeof(max), "%.15g", it->max);
+    }
+    const char *fields[] = {it->warn, it->crit, min, max};
+    size_t nfields = 4;
+    while (nfields > 0 && fields[nfields - 1][0] == '\0') {
+        nfields--;
+    }
+    int len = snprintf(out, size, "'%s'=%s%s", label, value, it->uom);
+    for (size_t i = 0; i < nfields && len >= 0 && (size_t)len < size; i++) {
+        len += snprintf(out + len, size - (size_t)len, ";%s", fields[i]);
+    }
+    if (len < 0 || (size_t)len >= size) {
+        return -1;
+    }
+    return len;
+}
+
+/* pd's items as perfdata text, whole items only. */
+size_t perfdata_format(const struct perfdata *pd, char *out, size_t size)
+{
+    size_t used = 0;
+    size_t written = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < pd->n && i < PERFDATA_MAX; i++) {
+        size_t sep = used > 0 ? 1 : 0;
+        if (used + sep >= size) {
+            break;
+        }
+        int len = format_item(&pd->items[i], out + used + sep, size - used - sep);
+        if (len < 0) {
+            out[used] = '\0';
+            break;
+        }
+        if (sep != 0) {
+            out[used] = ' ';
+        }
+        used += sep + (size_t)len;
+        written++;
+    }
+    return written;
 }
 
 /* Parse perfdata text and append its valid items to pd. */

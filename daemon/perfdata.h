@@ -83,6 +83,13 @@ void perfdata_parse(struct perfdata *pd, const char *s, size_t len);
 void perfdata_split_output(const char *out, size_t len, struct perfdata_output *po,
                            struct perfdata *pd);
 
+/* Write pd's items as perfdata text into out (size > 0), one space
+ * between items, each as 'label'=value[UOM];warn;crit;min;max with empty
+ * trailing fields left out; an item that does not fit whole is left out
+ * with every one after it. perfdata_parse reads the text back to the same
+ * items. Returns the items written. */
+size_t perfdata_format(const struct perfdata *pd, char *out, size_t size);
+
 /* The item labelled label in pd, or NULL. */
 const struct perfdata_item *perfdata_find(const struct perfdata *pd, const char *label);
 

@@ -87,6 +87,10 @@ static void check_view(const struct check *c, struct ipc_check *v, char *buf, si
         .last_status = c->last.started_ms ? c->last.status : -1,
         .last_error = c->last.error[0] ? (char *)c->last.error : NULL,
         .last_condition = c->last.failed_condition[0] ? (char *)c->last.failed_condition : NULL,
+        .last_message = c->last.message[0] ? (char *)c->last.message : NULL,
+        .last_long_output = c->long_output,
+        .last_perfdata = c->last.perfdata[0] ? (char *)c->last.perfdata : NULL,
+        .verdict = c->verdict[0] ? (char *)c->verdict : NULL,
         .held_by = held,
         .runner = c->last_node[0] != '\0' ? (char *)c->last_node : NULL,
         .skipped_not_owner = (int64_t)c->skipped_not_owner_total,
@@ -201,6 +205,10 @@ static void on_history(int err, const struct store_history_row *rows, size_t n, 
             .failed_condition = raw && r->failed_condition != NULL && r->failed_condition[0]
                                     ? r->failed_condition
                                     : NULL,
+            .message = raw && r->message != NULL && r->message[0] ? r->message : NULL,
+            .perfdata = raw && r->perfdata != NULL && r->perfdata[0] ? r->perfdata : NULL,
+            .conditions = raw ? r->conditions : 0,
+            .conditions_failed = raw ? r->conditions_failed : 0,
         };
     }
     struct ipc_history h = {
@@ -268,12 +276,38 @@ void rpc_checks_history(struct ipc_conn *c, uint32_t msgid, const void *params)
     }
 }
 
+/* A heartbeat has nothing to run: its state and last result, at once;
+ * the error is why a late ping judged it down when no result says. */
+static void answer_heartbeat(struct ipc_conn *c, uint32_t msgid, const struct check *ck)
+{
+    const struct result *r = &ck->last;
+    const char *error = r->error[0] ? r->error : NULL;
+    if (ck->verdict[0] != '\0') {
+        error = ck->verdict;
+    }
+    struct ipc_run v = {
+        .check = ck->conf->name,
+        .outcome = r->started_ms ? check_state_name(r->outcome) : NULL,
+        .state = check_state_name(ck->state),
+        .started_ms = r->started_ms,
+        .duration_us = r->started_ms ? r->duration_us : 0,
+        .status = r->started_ms ? r->status : -1,
+        .error = error,
+        .failed_condition = r->failed_condition[0] ? r->failed_condition : NULL,
+    };
+    ipc_conn_respond(c, msgid, &ipc_run_type, &v);
+}
+
 /* checks.run: run a check now and answer with its result. */
 void rpc_checks_run(struct ipc_conn *c, uint32_t msgid, const void *params)
 {
     const struct ipc_check_ref *p = params;
     struct check *ck = named_check(c, msgid, p->check);
     if (ck == NULL) {
+        return;
+    }
+    if (ck->conf->kind == CHECK_HEARTBEAT) {
+        answer_heartbeat(c, msgid, ck);
         return;
     }
     /* A run already in flight is as good as a new one: wait for its result. */

@@ -137,6 +137,10 @@ struct store_history_row {
     int status;                 /* raw only */
     const char *error;          /* raw only; "" none */
     const char *failed_condition; /* raw only; "" none */
+    const char *message;        /* raw only: what the run said; "" none */
+    const char *perfdata;       /* raw only: normalized perfdata text; "" none */
+    int conditions;             /* raw only: conditions evaluated; 0 none */
+    int conditions_failed;      /* raw only: bit i set when the i-th failed */
 };
 
 struct store_history_query {

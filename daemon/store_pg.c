@@ -603,6 +603,10 @@ static void build_state(struct sbuf *b, int32_t id, const struct store_check_sta
     sb_opt(b, res->failed_condition);
     sb_str(b, ", ");
     sb_i64(b, res->cert_expiry_s);
+    sb_str(b, ", ");
+    sb_opt(b, res->message);
+    sb_str(b, ", ");
+    sb_opt(b, res->perfdata);
     sb_str(b, ")");
 }
 
@@ -679,6 +683,18 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
             sb_copy(res, x->error);
             sb_str(res, "\t");
             sb_copy(res, x->failed_condition);
+            sb_str(res, "\t");
+            sb_copy(res, x->message);
+            sb_str(res, "\t");
+            sb_copy(res, x->perfdata);
+            sb_str(res, "\t");
+            if (x->nconds > 0) {
+                sb_i64(res, x->nconds);
+                sb_str(res, "\t");
+                sb_i64(res, x->conds_failed);
+            } else {
+                sb_str(res, "\\N\t\\N");
+            }
             sb_str(res, "\n");
             if (e->mark != mark) {
                 e->mark = mark;
@@ -744,7 +760,8 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
         /* The server runs the rest of the string, in the same transaction,
          * once the data is in. */
         sb_str(b, "COPY results (check_id, ts, duration_us, outcome, status, error, "
-                  "failed_condition) FROM STDIN;\n");
+                  "failed_condition, message, perfdata, conditions, conditions_failed) "
+                  "FROM STDIN;\n");
         /* The check's state after its last result of the batch; one row a
          * check, as one upsert cannot touch a row twice. */
         size_t k = 0;
@@ -766,7 +783,9 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
                   "last_duration_us = EXCLUDED.last_duration_us, "
                   "last_outcome = EXCLUDED.last_outcome, last_status = EXCLUDED.last_status, "
                   "last_error = EXCLUDED.last_error, last_failed = EXCLUDED.last_failed, "
-                  "last_cert_expiry = EXCLUDED.last_cert_expiry;\n");
+                  "last_cert_expiry = EXCLUDED.last_cert_expiry, "
+                  "last_message = EXCLUDED.last_message, "
+                  "last_perfdata = EXCLUDED.last_perfdata;\n");
         if (nlate > 0) {
             sb_str(b, "INSERT INTO rollup_late VALUES ");
             sb_add(b, late.p, late.len);

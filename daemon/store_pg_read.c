@@ -172,7 +172,7 @@ static void parse_rows(struct rec *r, const PGresult *res)
     bool oom = false;
     switch (r->kind) {
     case REC_HISTORY:
-        if (PQnfields(res) != 11) {
+        if (PQnfields(res) != 15) {
             r->err = -EPROTO;
             return;
         }
@@ -194,6 +194,10 @@ static void parse_rows(struct rec *r, const PGresult *res)
             h->status = (int)clamp(val_i64(res, i, 8), -1, INT_MAX);
             h->error = col_str(res, i, 9, &oom);
             h->failed_condition = col_str(res, i, 10, &oom);
+            h->message = col_str(res, i, 11, &oom);
+            h->perfdata = col_str(res, i, 12, &oom);
+            h->conditions = (int)clamp(val_i64(res, i, 13), 0, RESULT_CONDS_MAX);
+            h->conditions_failed = (int)clamp(val_i64(res, i, 14), 0, UINT16_MAX);
         }
         break;
     case REC_EVENTS:
@@ -339,18 +343,19 @@ static void query_send(struct pgconn *c, struct rec *r)
         }
         text = hq->granularity == STORE_RAW
                    ? "SELECT ts, 1, (outcome <> 1)::int, duration_us, duration_us, duration_us, "
-                     "duration_us, outcome, COALESCE(status, -1), error, failed_condition "
+                     "duration_us, outcome, COALESCE(status, -1), error, failed_condition, "
+                     "message, perfdata, COALESCE(conditions, 0), COALESCE(conditions_failed, 0) "
                      "FROM results WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
                      "AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT $4"
                : hq->granularity == STORE_MINUTE
                    ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, "
-                     "lat_max_us, 0, -1, NULL, NULL FROM rollups_minute WHERE check_id = "
-                     "(SELECT id FROM checks WHERE name = $1) AND bucket_ts >= $2 AND "
-                     "bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4"
+                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute "
+                     "WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
+                     "AND bucket_ts >= $2 AND bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4"
                    : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, "
-                     "lat_max_us, 0, -1, NULL, NULL FROM rollups_hour WHERE check_id = "
-                     "(SELECT id FROM checks WHERE name = $1) AND bucket_ts >= $2 AND "
-                     "bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4";
+                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour "
+                     "WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
+                     "AND bucket_ts >= $2 AND bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4";
         PARAM_STR(hq->check != NULL ? hq->check : "");
         PARAM_I64(hq->from_ms);
         PARAM_I64(hq->to_ms > 0 ? hq->to_ms : INT64_MAX);
@@ -516,13 +521,14 @@ int pg_load_states(struct store *st, store_state_fn fn, void *arg)
         s,
         "SELECT c.name, s.state, s.fail_streak, s.ok_streak, s.state_since, s.last_ts, "
         "s.last_duration_us, s.last_outcome, COALESCE(s.last_status, -1), s.last_error, "
-        "s.last_failed, COALESCE(s.last_cert_expiry, 0) FROM check_state s JOIN checks c ON "
+        "s.last_failed, COALESCE(s.last_cert_expiry, 0), s.last_message, s.last_perfdata "
+        "FROM check_state s JOIN checks c ON "
         "c.id = s.check_id",
         0, NULL);
     if (r == NULL) {
         return s->writer.state == C_DOWN ? 0 : -EIO;
     }
-    if (PQnfields(r) != 12) {
+    if (PQnfields(r) != 14) {
         PQclear(r);
         return -EPROTO;
     }
@@ -541,6 +547,8 @@ int pg_load_states(struct store *st, store_state_fn fn, void *arg)
         snprintf(cs.last.failed_condition, sizeof(cs.last.failed_condition), "%s",
                  col_text(r, i, 10));
         cs.last.cert_expiry_s = val_i64(r, i, 11);
+        snprintf(cs.last.message, sizeof(cs.last.message), "%s", col_text(r, i, 12));
+        snprintf(cs.last.perfdata, sizeof(cs.last.perfdata), "%s", col_text(r, i, 13));
         fn(&cs, arg);
     }
     PQclear(r);

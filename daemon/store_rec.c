@@ -130,6 +130,8 @@ void rec_free(struct rec *r)
     for (size_t i = 0; i < r->nh; i++) {
         free((char *)r->hrows[i].error);
         free((char *)r->hrows[i].failed_condition);
+        free((char *)r->hrows[i].message);
+        free((char *)r->hrows[i].perfdata);
     }
     free(r->hrows);
     for (size_t i = 0; i < r->ne; i++) {

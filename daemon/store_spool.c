@@ -261,6 +261,11 @@ static void rec_encode(struct rec *r, struct buf *b)
         put_i64(b, cs->last.cert_expiry_s);
         put_str(b, cs->last.error);
         put_str(b, cs->last.failed_condition);
+        /* Added later: a spool written before has none of these. */
+        put_str(b, cs->last.message);
+        put_str(b, cs->last.perfdata);
+        put_i64(b, cs->last.nconds);
+        put_i64(b, cs->last.conds_failed);
         return;
     }
     int64_t *ints[16];
@@ -311,6 +316,12 @@ static struct rec *rec_decode(const unsigned char *p, size_t n)
         cs->last.cert_expiry_s = get_i64(&c);
         get_buf(&c, cs->last.error, sizeof(cs->last.error));
         get_buf(&c, cs->last.failed_condition, sizeof(cs->last.failed_condition));
+        if (c.n > 0) {
+            get_buf(&c, cs->last.message, sizeof(cs->last.message));
+            get_buf(&c, cs->last.perfdata, sizeof(cs->last.perfdata));
+            cs->last.nconds = (uint8_t)clamp(get_i64(&c), 0, RESULT_CONDS_MAX);
+            cs->last.conds_failed = (uint16_t)clamp(get_i64(&c), 0, UINT16_MAX);
+        }
         if (r->check == NULL) {
             c.bad = true;
         }

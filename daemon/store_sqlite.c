@@ -278,6 +278,15 @@ static void write_result(struct store_sqlite *s, struct rec *r)
         }
         bind_text_or_null(q, 6, res->error);
         bind_text_or_null(q, 7, res->failed_condition);
+        bind_text_or_null(q, 8, res->message);
+        bind_text_or_null(q, 9, res->perfdata);
+        if (res->nconds > 0) {
+            sqlite3_bind_int(q, 10, res->nconds);
+            sqlite3_bind_int(q, 11, res->conds_failed);
+        } else {
+            sqlite3_bind_null(q, 10);
+            sqlite3_bind_null(q, 11);
+        }
         rc = sqlite3_step(q);
     }
     if (rc != SQLITE_DONE) {
@@ -302,6 +311,8 @@ static void write_result(struct store_sqlite *s, struct rec *r)
     bind_text_or_null(q, 10, res->error);
     bind_text_or_null(q, 11, res->failed_condition);
     sqlite3_bind_int64(q, 12, res->cert_expiry_s);
+    bind_text_or_null(q, 13, res->message);
+    bind_text_or_null(q, 14, res->perfdata);
     if (sqlite3_step(q) != SQLITE_DONE) {
         count_error(s, "cannot update check state");
     }
@@ -1230,11 +1241,14 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
         goto fail;
     }
     rc = -EIO;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1,
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                           "?10, ?11)",
+                           -1,
                            &s->ins_result, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO check_state VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                           "?7, ?8, ?9, ?10, ?11, ?12)",
+                           "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                            -1, &s->up_state, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                            -1, &s->ins_event, NULL) != SQLITE_OK ||

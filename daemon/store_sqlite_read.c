@@ -65,18 +65,19 @@ void store_sqlite_read_history(sqlite3 *db, struct rec *r)
     const char *sql =
         hq->granularity == STORE_RAW
             ? "SELECT ts, 1, outcome != 1, duration_us, duration_us, duration_us, duration_us, "
-              "outcome, COALESCE(status, -1), error, failed_condition FROM results "
+              "outcome, COALESCE(status, -1), error, failed_condition, message, perfdata, "
+              "COALESCE(conditions, 0), COALESCE(conditions_failed, 0) FROM results "
               "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND ts >= ?2 AND ts < ?3 "
               "ORDER BY ts DESC LIMIT ?4"
         : hq->granularity == STORE_MINUTE
             ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
-              "0, -1, NULL, NULL FROM rollups_minute WHERE check_id = (SELECT id FROM checks "
-              "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
-              "LIMIT ?4"
+              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute "
+              "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND bucket_ts >= ?2 "
+              "AND bucket_ts < ?3 ORDER BY bucket_ts DESC LIMIT ?4"
             : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
-              "0, -1, NULL, NULL FROM rollups_hour WHERE check_id = (SELECT id FROM checks "
-              "WHERE name = ?1) AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts DESC "
-              "LIMIT ?4";
+              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour "
+              "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND bucket_ts >= ?2 "
+              "AND bucket_ts < ?3 ORDER BY bucket_ts DESC LIMIT ?4";
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
         r->err = -EIO;
@@ -105,6 +106,10 @@ void store_sqlite_read_history(sqlite3 *db, struct rec *r)
         row->status = sqlite3_column_int(q, 8);
         row->error = strdup(col_text(q, 9));
         row->failed_condition = strdup(col_text(q, 10));
+        row->message = strdup(col_text(q, 11));
+        row->perfdata = strdup(col_text(q, 12));
+        row->conditions = sqlite3_column_int(q, 13);
+        row->conditions_failed = sqlite3_column_int(q, 14);
     }
     if (step != SQLITE_DONE && r->err == 0) {
         r->err = -EIO;
@@ -504,7 +509,8 @@ int store_sqlite_read_states(sqlite3 *db, store_state_fn fn, void *arg)
         db,
         "SELECT c.name, s.state, s.fail_streak, s.ok_streak, s.state_since, s.last_ts, "
         "s.last_duration_us, s.last_outcome, COALESCE(s.last_status, -1), s.last_error, "
-        "s.last_failed, COALESCE(s.last_cert_expiry, 0) FROM check_state s JOIN checks c ON "
+        "s.last_failed, COALESCE(s.last_cert_expiry, 0), s.last_message, s.last_perfdata "
+        "FROM check_state s JOIN checks c ON "
         "c.id = s.check_id",
         -1, &q, NULL);
     if (rc != SQLITE_OK) {
@@ -525,6 +531,8 @@ int store_sqlite_read_states(sqlite3 *db, store_state_fn fn, void *arg)
         snprintf(cs.last.failed_condition, sizeof(cs.last.failed_condition), "%s",
                  col_text(q, 10));
         cs.last.cert_expiry_s = sqlite3_column_int64(q, 11);
+        snprintf(cs.last.message, sizeof(cs.last.message), "%s", col_text(q, 12));
+        snprintf(cs.last.perfdata, sizeof(cs.last.perfdata), "%s", col_text(q, 13));
         fn(&cs, arg);
     }
     sqlite3_finalize(q);

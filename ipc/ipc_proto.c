@@ -386,6 +386,10 @@ static const struct ipc_field check_fields[] = {
     I64(struct ipc_check, last_status),
     STR(struct ipc_check, last_error),
     STR(struct ipc_check, last_condition),
+    STR(struct ipc_check, last_message),
+    STR(struct ipc_check, last_long_output),
+    STR(struct ipc_check, last_perfdata),
+    STR(struct ipc_check, verdict),
     STR(struct ipc_check, held_by),
     STR(struct ipc_check, runner),
     I64(struct ipc_check, skipped_not_owner),
@@ -473,6 +477,10 @@ static const struct ipc_field history_row_fields[] = {
     I64(struct ipc_history_row, status),
     STR(struct ipc_history_row, error),
     STR(struct ipc_history_row, failed_condition),
+    STR(struct ipc_history_row, message),
+    STR(struct ipc_history_row, perfdata),
+    I64(struct ipc_history_row, conditions),
+    I64(struct ipc_history_row, conditions_failed),
 };
 TYPE(ipc_history_row_type, ipc_history_row, history_row_fields);
 

@@ -222,6 +222,13 @@ struct ipc_check {
     int64_t last_status;        /* HTTP status or exit code; -1 none */
     char *last_error;
     char *last_condition;       /* the failed condition */
+    char *last_message;         /* what the last run said (a plugin's first
+                                   line, OK or not); absent none */
+    char *last_long_output;     /* a plugin's lines after the first, capped;
+                                   absent none */
+    char *last_perfdata;        /* its perfdata, normalized; absent none */
+    char *verdict;              /* why the state was judged without a result
+                                   (a heartbeat's late ping); absent none */
     char *held_by;              /* what holds its new alerts back ("depends-on db",
                                    "deploy 12", "flapping"); absent when nothing */
     char *runner;               /* node name of the daemon that ran the last result
@@ -305,6 +312,10 @@ struct ipc_history_row {
     int64_t status;             /* raw rows only; -1 none */
     const char *error;
     const char *failed_condition;
+    const char *message;        /* raw rows only: what the run said */
+    const char *perfdata;       /* raw rows only: normalized perfdata */
+    int64_t conditions;         /* raw rows only: conditions evaluated; 0 none */
+    int64_t conditions_failed;  /* raw rows only: bit i set when the i-th failed */
 };
 struct ipc_history {
     const char *check;

@@ -157,6 +157,19 @@ static int cmd_status(struct ctx *x, char **args)
 
 /* --- checks --- */
 
+/* Print text under a label, its later lines indented to the label's width. */
+static void print_indented(const char *label, const char *text)
+{
+    fputs(label, stdout);
+    for (const char *p = text; *p != '\0'; p++) {
+        putchar(*p);
+        if (*p == '\n' && p[1] != '\0') {
+            printf("%*s", (int)strlen(label), "");
+        }
+    }
+    putchar('\n');
+}
+
 static void print_check_detail(const struct ipc_check *c)
 {
     char t1[32], t2[32], span[32], iv[32], to[32];
@@ -191,6 +204,18 @@ static void print_check_detail(const struct ipc_check *c)
     }
     if (c->last_error) {
         printf("error:      %s\n", c->last_error);
+    }
+    if (c->verdict) {
+        printf("verdict:    %s\n", c->verdict);
+    }
+    if (c->last_message) {
+        printf("message:    %s\n", c->last_message);
+    }
+    if (c->last_long_output) {
+        print_indented("output:     ", c->last_long_output);
+    }
+    if (c->last_perfdata) {
+        printf("perfdata:   %s\n", c->last_perfdata);
     }
 }
 
@@ -269,8 +294,16 @@ static int cmd_history(struct ctx *x, char **args)
         return 0;
     }
     bool raw = h.granularity != NULL && strcmp(h.granularity, "raw") == 0;
+    /* What the runs said, in columns of their own only when any said something. */
+    bool said = false;
+    for (size_t i = 0; raw && i < h.nrows; i++) {
+        said = said || h.rows[i].message != NULL || h.rows[i].perfdata != NULL;
+    }
     struct table t;
-    if (raw) {
+    if (raw && said) {
+        table_init(&t, 7);
+        table_row(&t, "TIME", "OUTCOME", "STATUS", "TOOK", "PROBLEM", "MESSAGE", "PERFDATA");
+    } else if (raw) {
         table_init(&t, 5);
         table_row(&t, "TIME", "OUTCOME", "STATUS", "TOOK", "PROBLEM");
     } else {
@@ -285,7 +318,8 @@ static int cmd_history(struct ctx *x, char **args)
             snprintf(n1, sizeof(n1), "%lld", (long long)r->status);
             table_row(&t, when, r->outcome, r->status >= 0 ? n1 : NULL,
                       out_span_us(r->latency_max_us, a, sizeof(a)),
-                      r->failed_condition ? r->failed_condition : r->error);
+                      r->failed_condition ? r->failed_condition : r->error, r->message,
+                      r->perfdata);
         } else {
             snprintf(n1, sizeof(n1), "%lld", (long long)r->count);
             snprintf(n2, sizeof(n2), "%lld", (long long)r->failures);

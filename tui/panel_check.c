@@ -238,6 +238,22 @@ static void draw_lists(const struct dash *d, int y, int bottom, int w)
     }
 }
 
+#define LONG_OUTPUT_LINES 4         /* of a plugin's long output, on screen */
+
+/* The first lines of a plugin's long output from row y, at most max;
+ * the rows used. */
+static int draw_long_output(const char *text, int y, int max, int w)
+{
+    int n = 0;
+    for (const char *p = text; p != NULL && *p != '\0' && n < max; n++) {
+        const char *nl = strchr(p, '\n');
+        int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+        panel_putf(y + n, 6, w - 6, "%.*s", len, p);
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+    return n;
+}
+
 /* The check's line, its figures, the graph and the lists. */
 static void draw(struct dash *d, struct panel *p, const struct rect *rc)
 {
@@ -265,12 +281,23 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
                c->paused ? "  PAUSED" : "", since);
     panel_putf(y0 + 1, 6, w - 6, "uptime 24h %s, 7d %s; p95 1h %s; %lld runs, %lld skipped", u24,
                u7, p95, (long long)c->runs_total, (long long)c->skipped_total);
-    int gh = h >= 30 ? 10 : h >= 20 ? 6 : 3;
-    draw_graph(d, c, y0 + 3, gh, w);
-    if (d->hist_loading && d->hist.nrows == 0) {
-        panel_put(y0 + 3, 10, w - 10, "loading...");
+    /* What the last run said: the message and perfdata (the error is on
+     * the lists' rows), then the start of a plugin's long output. */
+    if (c->last_message != NULL || c->last_perfdata != NULL) {
+        panel_putf(y0 + 2, 6, w - 6, "%s%s%s", c->last_message ? c->last_message : "",
+                   c->last_message && c->last_perfdata ? " | " : "",
+                   c->last_perfdata ? c->last_perfdata : "");
     }
-    draw_lists(d, y0 + 3 + gh + 4, y0 + h, w);
+    int gy = y0 + 3;
+    if (h >= 30) {
+        gy += draw_long_output(c->last_long_output, gy, LONG_OUTPUT_LINES, w);
+    }
+    int gh = h >= 30 ? 10 : h >= 20 ? 6 : 3;
+    draw_graph(d, c, gy, gh, w);
+    if (d->hist_loading && d->hist.nrows == 0) {
+        panel_put(gy, 10, w - 10, "loading...");
+    }
+    draw_lists(d, gy + gh + 4, y0 + h, w);
 }
 
 /* g (or `:range 24h`): the graph's range; Esc, h: back. */

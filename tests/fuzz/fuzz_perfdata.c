@@ -62,6 +62,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
     }
+    /* As a result keeps it: the normalized text reads back to the items
+     * written, labels and units unchanged. */
+    char text[512];
+    size_t written = perfdata_format(&pd, text, sizeof(text));
+    check_text(text, sizeof(text), false);
+    struct perfdata back;
+    memset(&back, 0, sizeof(back));
+    perfdata_parse(&back, text, strlen(text));
+    if (back.n != written || back.invalid != 0) {
+        abort();
+    }
+    for (size_t i = 0; i < written; i++) {
+        if (strcmp(back.items[i].label, pd.items[i].label) != 0 ||
+            strcmp(back.items[i].uom, pd.items[i].uom) != 0 ||
+            back.items[i].flags != pd.items[i].flags) {
+            abort();
+        }
+    }
     /* The parser alone, on the raw bytes, appending to what is there. */
     perfdata_parse(&pd, out, size);
     if (pd.n > PERFDATA_MAX) {

@@ -62,6 +62,21 @@ checks:
     host: 127.0.0.1
     port: %(closed)d
     conditions: ["[CONNECTED] == true"]
+  - name: tcp-gone
+    type: tcp
+    host: 127.0.0.1
+    port: %(closed)d
+    conditions: ["[CONNECTED] == false"]
+  - name: tcp-verdicts
+    type: tcp
+    host: 127.0.0.1
+    port: %(closed)d
+    conditions: ["[CONNECTED] == true", "[RESPONSE_TIME] < 60000", "[IP] == 127.0.0.1"]
+  - name: tcp-ip
+    type: tcp
+    host: 127.0.0.1
+    port: %(port)d
+    conditions: ["[IP] == 127.0.0.1"]
   - name: tcp-open
     type: tcp
     host: 127.0.0.1
@@ -138,6 +153,26 @@ class ChecksTest(DaemonTest):
         self.assertEqual(closed['outcome'], DOWN)
         self.assertIn('refused', closed['error'].lower())
         self.assertEqual(self.last('tcp-open')['outcome'], UP)
+
+    def test_conditions_after_a_failed_connection(self):
+        for name in ('tcp-gone', 'tcp-verdicts', 'tcp-ip'):
+            self.d.wait_results(name, 1)
+        # As Gatus: a refused connection is what [CONNECTED] == false expects.
+        gone = self.last('tcp-gone')
+        self.assertEqual(gone['outcome'], UP)
+        self.assertFalse(gone['error'])
+        # Every condition is evaluated and its verdict stored.
+        verdicts = self.last('tcp-verdicts')
+        self.assertEqual(verdicts['outcome'], DOWN)
+        self.assertEqual(verdicts['failed_condition'], '[CONNECTED] (false) == true')
+        rows = self.d.query("SELECT r.conditions, r.conditions_failed FROM results r JOIN checks c "
+                            "ON c.id = r.check_id WHERE c.name = 'tcp-verdicts'")
+        self.assertEqual(rows[-1], (3, 0b101))
+        # [IP] is the address connected to.
+        self.assertEqual(self.last('tcp-ip')['outcome'], UP, self.last('tcp-ip'))
+        self.assertEqual(self.d.query("SELECT count(*) FROM results r JOIN checks c ON "
+                                      "c.id = r.check_id WHERE c.name = 'tcp-open' AND "
+                                      "r.conditions IS NOT NULL")[0][0], 0)
 
     def test_exec_nagios_semantics(self):
         wait_until(lambda: all(self.d.results(n) for n in

@@ -241,6 +241,13 @@ class HeartbeatTest(DaemonTest):
         self.assertEqual(len(state), 1, state)
         self.assertTrue(re.search(r'no ping for \d+s \(period 1s, grace 0s\)', state[0]),
                         state[0])
+        # checks.get says why it is down; checks.run answers at once with it.
+        self.assertRegex(self.check('often')['verdict'], r'^no ping for \d+s \(period 1s')
+        t0 = time.monotonic()
+        run = self.rpc.call('checks.run', {'check': 'often'})
+        self.assertLess(time.monotonic() - t0, 2 * SLOW)
+        self.assertEqual(run['state'], 'down')
+        self.assertRegex(run['error'], r'^no ping for \d+s \(period 1s')
         # The alert says why, not what the last ping said.
         alerts = wait_until(lambda: self.rpc.call('alerts.list', {'check': 'often'})['alerts'],
                             what='the heartbeat alert')

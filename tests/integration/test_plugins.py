@@ -3,11 +3,14 @@
 Nagios exit codes, stderr-only output, children that outlive the plugin or
 its timeout, and what a plugin inherits (descriptors, environment)."""
 import os
+import shutil
 import signal
+import subprocess
 import time
+import urllib.request
 
-from harness import (DOWN, DEGRADED, PLUGINS, UNKNOWN, UP, DaemonTest, closed_port, main,
-                     wait_until)
+from harness import (DOWN, DEGRADED, PLUGINS, SHIPWATCH, SLOW, UNKNOWN, UP, DaemonTest,
+                     closed_port, main, wait_until)
 
 NAGIOS = '/usr/lib/nagios/plugins'
 
@@ -105,6 +108,25 @@ checks:
 '''
 
 
+# A plugin with perfdata on its first line and in its long output (the
+# plugin development guidelines' example), and a heartbeat never pinged.
+PERF_SCRIPT = '''#!/bin/sh
+echo "DISK OK - free space: / 3326 MB (56%); | /=2643MB;5948;5958;0;5968 'free space'=56%;;;0;100 gone=U"
+echo "/ 15272 MB (77%);"
+echo "/boot 68 MB (69%); | /boot=68MB;88;93;0;98"
+'''
+
+PERF_CONFIG = HEAD + '''
+  - name: perf
+    type: exec
+    command: ["%(dir)s/perf.sh"]
+  - name: beat
+    type: heartbeat
+    token: hb-perf-0123456789abcdef
+    period: 1h
+'''
+
+
 def pid_gone(path):
     """Whether the process whose pid is in path is gone (or a zombie)."""
     with open(path, encoding='ascii') as f:
@@ -188,6 +210,73 @@ class PluginsTest(DaemonTest):
         self.assertEqual(fds['outcome'], UP, fds['error'])
         env = d.wait_results('env', 1)[-1]
         self.assertEqual(env['outcome'], UP, env['error'])
+
+    def test_perfdata_message_and_long_output(self):
+        d = self.daemon(PERF_CONFIG)
+        script = os.path.join(d.dir, 'perf.sh')
+        with open(script, 'w', encoding='ascii') as f:
+            f.write(PERF_SCRIPT)
+        os.chmod(script, 0o755)
+        d.write_config(PERF_CONFIG % {'dir': d.dir})
+        d.start()
+        r = d.wait_results('perf', 1)[-1]
+        self.assertEqual(r['outcome'], UP)
+        # An OK plugin's message is no error; it is stored as the message.
+        self.assertIsNone(r['error'])
+        stored = d.query("SELECT r.message, r.perfdata FROM results r JOIN checks c "
+                         "ON c.id = r.check_id WHERE c.name = 'perf'")[0]
+        self.assertEqual(stored[0], 'DISK OK - free space: / 3326 MB (56%);')
+        perf = ("'/'=2643MB;5948;5958;0;5968 'free space'=56%;;;0;100 'gone'=U "
+                "'/boot'=68MB;88;93;0;98")
+        self.assertEqual(stored[1], perf)
+
+        c = d.rpc()
+        v = c.call('checks.get', {'check': 'perf'})
+        self.assertEqual(v['last_message'], 'DISK OK - free space: / 3326 MB (56%);')
+        self.assertEqual(v['last_long_output'], '/ 15272 MB (77%);\n/boot 68 MB (69%);')
+        self.assertEqual(v['last_perfdata'], perf)
+        self.assertNotIn('last_error', v)
+        h = c.call('checks.history', {'check': 'perf', 'granularity': 'raw'})
+        self.assertEqual(h['rows'][0]['message'], 'DISK OK - free space: / 3326 MB (56%);')
+        self.assertEqual(h['rows'][0]['perfdata'], perf)
+
+        # A heartbeat has nothing to run: checks.run answers at once.
+        t0 = time.monotonic()
+        run = c.call('checks.run', {'check': 'beat'})
+        self.assertLess(time.monotonic() - t0, 2 * SLOW)
+        self.assertEqual(run['state'], 'unknown')
+        self.assertEqual(run['started_ms'], 0)
+
+        # The CLI shows them, the PROBLEM column only errors.
+        out = subprocess.run([SHIPWATCH, '--socket', d.socket, 'checks', 'perf'],
+                             capture_output=True, text=True, timeout=60 * SLOW)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn('message:    DISK OK - free space: / 3326 MB (56%);\n', out.stdout)
+        self.assertIn('output:     / 15272 MB (77%);\n            /boot 68 MB (69%);\n',
+                      out.stdout)
+        self.assertIn('perfdata:   ' + perf, out.stdout)
+        out = subprocess.run([SHIPWATCH, '--socket', d.socket, 'checks'],
+                             capture_output=True, text=True, timeout=60 * SLOW)
+        line = [ln for ln in out.stdout.splitlines() if ln.startswith('perf ')][0]
+        self.assertNotIn('DISK OK', line)
+        out = subprocess.run([SHIPWATCH, '--socket', d.socket, 'history', 'perf'],
+                             capture_output=True, text=True, timeout=60 * SLOW)
+        self.assertIn('MESSAGE', out.stdout)
+        self.assertIn('DISK OK - free space', out.stdout)
+
+        # /metrics: one gauge an item, the unknown value left out.
+        base = d.http_base()
+        body = urllib.request.urlopen(base + '/metrics', timeout=10 * SLOW).read().decode()
+        self.assertIn('shipwatch_check_perfdata{check="perf",label="/",uom="MB"} 2643\n', body)
+        self.assertIn('shipwatch_check_perfdata{check="perf",label="free space",uom="%"} 56\n',
+                      body)
+        self.assertIn('shipwatch_check_perfdata{check="perf",label="/boot",uom="MB"} 68\n', body)
+        self.assertNotIn('label="gone"', body)
+        promtool = shutil.which('promtool')
+        if promtool is not None:
+            out = subprocess.run([promtool, 'check', 'metrics'], input=body.encode(),
+                                 capture_output=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stdout.decode() + out.stderr.decode())
 
     def test_drain_never_waits_on_a_plugins_child(self):
         d = self.start(DRAIN_CONFIG)

@@ -51,6 +51,23 @@ checks:
 '''
 
 
+# One exec check whose plugin prints a message, perfdata and long output.
+PLUGIN_CONFIG = '''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+defaults:
+  interval: 300ms
+  timeout: 1s
+checks:
+  - name: batch
+    type: exec
+    command: [/bin/sh, -c, 'echo "OK - 42 rows | rows=42;100;200"; echo loaded table one;
+              echo loaded table two']
+'''
+
+
 class Pane:
     """A tmux server of our own with one pane running the dashboard."""
 
@@ -362,6 +379,22 @@ class DashboardTest(DaemonTest):
         p.keys('Enter')
         s = p.wait(lambda s: 'recent results' in s, 'the detail view')
         self.assertTrue(all(ord(ch) < 128 for ch in s), s)
+        p.keys('q')
+        wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
+
+    def test_check_view_shows_plugin_output(self):
+        """The check view shows what a plugin said: message, perfdata, long output."""
+        d = self.daemon(PLUGIN_CONFIG)
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d, 100, 40)
+        p.wait(lambda s: 'UP' in row(s, 'batch'), 'batch up')
+        p.keys('Home')
+        p.keys('Enter')
+        s = p.wait(lambda s: 'recent results' in s and "OK - 42 rows | 'rows'=42;100;200" in s,
+                   'the plugin output in the check view')
+        self.assertIn('loaded table one', s)
+        self.assertIn('loaded table two', s)
         p.keys('q')
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
 

@@ -274,6 +274,60 @@ static void tcp_closed_port_is_down(void **state)
     assert_string_equal(r->error, want);
 }
 
+static void conditions_run_after_a_failed_connection(void **state)
+{
+    struct fixture *f = *state;
+    int port = harness_closed_port();
+    assert_true(port > 0);
+    load(f,
+         "checks:\n"
+         "  - {name: gone, type: tcp, host: 127.0.0.1, port: %d,\n"
+         "     conditions: ['[CONNECTED] == false']}\n"
+         "  - {name: web, type: http, url: 'http://127.0.0.1:%d/',\n"
+         "     conditions: ['[CONNECTED] == true', '[STATUS] == 200', '[RESPONSE_TIME] < 60000']}\n",
+         port, port);
+    /* Gatus: a refused connection is what [CONNECTED] == false expects. */
+    const struct result *r = run(f, "gone");
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_string_equal(r->error, "");
+    assert_int_equal(r->nconds, 1);
+    assert_int_equal(r->conds_failed, 0);
+    /* Every condition is evaluated and each verdict recorded. */
+    r = run(f, "web");
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_int_equal(r->nconds, 3);
+    assert_int_equal(r->conds_failed, 0x3);
+    assert_string_equal(r->failed_condition, "[CONNECTED] (false) == true");
+}
+
+static void ip_is_the_address_connected_to(void **state)
+{
+    struct fixture *f = *state;
+    struct harness_httpd *srv = harness_httpd_start(&f->h.loop, 200, "");
+    assert_non_null(srv);
+    load(f,
+         "checks:\n"
+         "  - {name: port, type: tcp, host: 127.0.0.1, port: %d,\n"
+         "     conditions: ['[IP] == 127.0.0.1']}\n"
+         "  - {name: web, type: http, url: 'http://127.0.0.1:%d/',\n"
+         "     conditions: ['[IP] == 127.0.0.1']}\n",
+         harness_httpd_port(srv), harness_httpd_port(srv));
+    const struct result *r = run(f, "port");
+    assert_string_equal(r->failed_condition, "");
+    assert_int_equal(r->outcome, STATE_UP);
+    r = run(f, "web");
+    assert_string_equal(r->failed_condition, "");
+    assert_int_equal(r->outcome, STATE_UP);
+    harness_httpd_stop(srv);
+}
+
+static void result_stays_small(void **state)
+{
+    (void)state;
+    /* Checks, locations and the store's queue embed results by value. */
+    assert_true(sizeof(struct result) <= 1536);
+}
+
 /* --- exec --- */
 
 static void exec_follows_nagios_exit_codes(void **state)
@@ -451,7 +505,8 @@ static void exec_inherits_no_descriptor_and_a_minimal_env(void **state)
     assert_int_equal(r->outcome, STATE_UP);
     /* Exactly the minimal environment, one variable a line. */
     char all[RESULT_MESSAGE_MAX + RESULT_LONG_OUTPUT_MAX + 2];
-    snprintf(all, sizeof(all), "%s\n%s", r->message, r->long_output);
+    const char *lo = check_named(f, "env")->long_output;
+    snprintf(all, sizeof(all), "%s\n%s", r->message, lo != NULL ? lo : "");
     assert_string_equal(all, "PATH=/usr/local/bin:/usr/bin:/bin\nLANG=C");
 }
 
@@ -522,18 +577,27 @@ static void exec_keeps_perfdata_and_long_output(void **state)
     assert_int_equal(r->outcome, STATE_UP);
     assert_string_equal(r->message, "DISK OK - free space: / 3326 MB (56%);");
     assert_string_equal(r->error, "");
-    assert_string_equal(r->long_output, "/ 15272 MB (77%);\n/boot 68 MB (69%);\n"
-                                        "/home 69357 MB (27%);\n/var/log 819 MB (84%);");
-    assert_int_equal(r->perfdata.n, 4);
+    /* The long output stays on the check, not in the result. */
+    assert_string_equal(check_named(f, "disk")->long_output,
+                        "/ 15272 MB (77%);\n/boot 68 MB (69%);\n"
+                        "/home 69357 MB (27%);\n/var/log 819 MB (84%);");
+    /* The perfdata is kept as normalized text that parses back whole. */
+    assert_string_equal(r->perfdata, "'/'=2643MB;5948;5958;0;5968 '/boot'=68MB;88;93;0;98 "
+                                     "'/home'=69357MB;253404;253409;0;253414 "
+                                     "'/var/log'=818MB;970;975;0;980");
+    struct perfdata pd;
+    memset(&pd, 0, sizeof(pd));
+    perfdata_parse(&pd, r->perfdata, strlen(r->perfdata));
+    assert_int_equal(pd.n, 4);
     static const char *const labels[] = {"/", "/boot", "/home", "/var/log"};
     static const double values[] = {2643, 68, 69357, 818};
     for (size_t i = 0; i < 4; i++) {
-        assert_string_equal(r->perfdata.items[i].label, labels[i]);
-        assert_true(r->perfdata.items[i].value == values[i]);
-        assert_string_equal(r->perfdata.items[i].uom, "MB");
+        assert_string_equal(pd.items[i].label, labels[i]);
+        assert_true(pd.items[i].value == values[i]);
+        assert_string_equal(pd.items[i].uom, "MB");
     }
-    assert_string_equal(r->perfdata.items[0].warn, "5948");
-    assert_true(r->perfdata.items[3].max == 980);
+    assert_string_equal(pd.items[0].warn, "5948");
+    assert_true(pd.items[3].max == 980);
     assert_int_equal(harness_tmpdir_remove(dir), 0);
     free(dir);
 }
@@ -872,6 +936,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(http_refused_is_down, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_listening_port_is_up, setup, teardown),
         cmocka_unit_test_setup_teardown(tcp_closed_port_is_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(conditions_run_after_a_failed_connection, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(ip_is_the_address_connected_to, setup, teardown),
+        cmocka_unit_test(result_stays_small),
         cmocka_unit_test_setup_teardown(exec_follows_nagios_exit_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(exec_timeout_kills_the_plugin, setup, teardown),
         cmocka_unit_test_setup_teardown(exec_background_child_does_not_hold_the_run, setup,

@@ -185,6 +185,10 @@ static const struct ipc_check check_rows[] = {
         .last_status = 503,
         .last_error = "HTTP 503",
         .last_condition = "[STATUS] == 200",
+        .last_message = "HTTP WARNING - 503",
+        .last_long_output = "line one\nline two",
+        .last_perfdata = "'time'=0.25s;1;2;0 'size'=512B",
+        .verdict = "no ping for 90s (period 60s, grace 0s)",
         .held_by = "depends-on db",
         .runner = "fra-1",
         .skipped_not_owner = 17,
@@ -213,6 +217,10 @@ static const struct ipc_check check_rows[] = {
         .last_status = -1,
         .last_error = "connect: refused",
         .last_condition = "[CONNECTED] == true",
+        .last_message = "TCP OK - 0.001 second response time",
+        .last_long_output = "\u00e9t\u00e9",
+        .last_perfdata = "'time'=0.001s",
+        .verdict = "run started 2m ago has not finished",
         .held_by = "deploy 12",
         .runner = "nyc-2",
         .skipped_not_owner = 18,
@@ -286,7 +294,11 @@ static const struct ipc_history_row history_rows[] = {
      .outcome = "down",
      .status = 500,
      .error = "HTTP 500",
-     .failed_condition = "[STATUS] == 200"},
+     .failed_condition = "[STATUS] == 200",
+     .message = "CRITICAL - 500",
+     .perfdata = "'time'=1s",
+     .conditions = 3,
+     .conditions_failed = 5},
     {.ts_ms = 1700000000000,
      .count = 60,
      .failures = 7,
@@ -297,7 +309,11 @@ static const struct ipc_history_row history_rows[] = {
      .outcome = "up",
      .status = 200,
      .error = "-",
-     .failed_condition = "[BODY].ok == true"},
+     .failed_condition = "[BODY].ok == true",
+     .message = "OK",
+     .perfdata = "'a b'=1;2;3",
+     .conditions = 16,
+     .conditions_failed = 0xffff},
     {.ts_ms = 1,
      .count = 2,
      .failures = 3,
@@ -308,7 +324,11 @@ static const struct ipc_history_row history_rows[] = {
      .outcome = "timeout",
      .status = -1,
      .error = "timed out after 5s",
-     .failed_condition = "[RESPONSE_TIME] < 500"},
+     .failed_condition = "[RESPONSE_TIME] < 500",
+     .message = "-",
+     .perfdata = "-",
+     .conditions = 1,
+     .conditions_failed = 1},
 };
 
 static const struct ipc_history history = {
@@ -663,6 +683,10 @@ static void eq_check(const void *x, const void *y)
     EQ_I(last_status);
     EQ_S(last_error);
     EQ_S(last_condition);
+    EQ_S(last_message);
+    EQ_S(last_long_output);
+    EQ_S(last_perfdata);
+    EQ_S(verdict);
     EQ_S(held_by);
     EQ_S(runner);
     EQ_I(skipped_not_owner);
@@ -747,6 +771,10 @@ static void eq_history_row(const void *x, const void *y)
     EQ_I(status);
     EQ_S(error);
     EQ_S(failed_condition);
+    EQ_S(message);
+    EQ_S(perfdata);
+    EQ_I(conditions);
+    EQ_I(conditions_failed);
 }
 
 static void eq_history(const void *x, const void *y)

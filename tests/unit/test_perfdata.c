@@ -81,6 +81,46 @@ static void quoted_labels(void **state)
     assert_true(item(&pd, "'")->value == 4);
 }
 
+static void format_reads_back(void **state)
+{
+    (void)state;
+    struct perfdata pd;
+    parse(&pd, "'C:\\ Label'=5GB;1:2;@3:4;0;10 'it''s'=1 u=U;;;0 t=0.125s;;;;0.5 "
+               "c=12345678901234c huge=1e300");
+    assert_int_equal(pd.n, 6);
+    char text[512];
+    assert_int_equal(perfdata_format(&pd, text, sizeof(text)), 6);
+    assert_string_equal(text, "'C:\\ Label'=5GB;1:2;@3:4;0;10 'it''s'=1 'u'=U;;;0 "
+                              "'t'=0.125s;;;;0.5 'c'=12345678901234c 'huge'=1e+300");
+    struct perfdata back;
+    parse(&back, text);
+    assert_int_equal(back.n, pd.n);
+    for (size_t i = 0; i < pd.n; i++) {
+        assert_string_equal(back.items[i].label, pd.items[i].label);
+        assert_string_equal(back.items[i].uom, pd.items[i].uom);
+        assert_string_equal(back.items[i].warn, pd.items[i].warn);
+        assert_string_equal(back.items[i].crit, pd.items[i].crit);
+        assert_true(back.items[i].value == pd.items[i].value);
+        assert_int_equal(back.items[i].flags, pd.items[i].flags);
+    }
+}
+
+static void format_keeps_whole_items(void **state)
+{
+    (void)state;
+    struct perfdata pd;
+    parse(&pd, "a=1 bb=22 ccc=333");
+    char text[20];
+    /* "'a'=1 'bb'=22" is 13 bytes; "'ccc'=333" does not fit after it. */
+    assert_int_equal(perfdata_format(&pd, text, sizeof(text)), 2);
+    assert_string_equal(text, "'a'=1 'bb'=22");
+    assert_int_equal(perfdata_format(&pd, text, 4), 0);
+    assert_string_equal(text, "");
+    memset(&pd, 0, sizeof(pd));
+    assert_int_equal(perfdata_format(&pd, text, sizeof(text)), 0);
+    assert_string_equal(text, "");
+}
+
 static void malformed_items_are_skipped(void **state)
 {
     (void)state;
@@ -299,6 +339,8 @@ int main(void)
         cmocka_unit_test(every_field),
         cmocka_unit_test(optional_fields_and_units),
         cmocka_unit_test(quoted_labels),
+        cmocka_unit_test(format_reads_back),
+        cmocka_unit_test(format_keeps_whole_items),
         cmocka_unit_test(malformed_items_are_skipped),
         cmocka_unit_test(bounded_and_unique),
         cmocka_unit_test(counters_saturate),

@@ -172,6 +172,8 @@ struct got {
     int err;
     size_t n;
     struct store_history_row rows[64];
+    char message[4][RESULT_MESSAGE_MAX];
+    char perfdata[4][RESULT_PERFDATA_MAX];
     int64_t event_ids[64];
     char event_types[64][16];
     struct {
@@ -190,6 +192,12 @@ static void on_history(int err, const struct store_history_row *rows, size_t n, 
         g->rows[i] = rows[i];
         g->rows[i].error = NULL;
         g->rows[i].failed_condition = NULL;
+        if (i < 4) {
+            snprintf(g->message[i], sizeof(g->message[i]), "%s", rows[i].message);
+            snprintf(g->perfdata[i], sizeof(g->perfdata[i]), "%s", rows[i].perfdata);
+        }
+        g->rows[i].message = NULL;
+        g->rows[i].perfdata = NULL;
     }
 }
 
@@ -267,10 +275,10 @@ static void migrates_and_reopens(void **state)
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
     store_close(st);
-    assert_int_equal(sql_int(path, "SELECT MAX(version) FROM schema_version"), 3);
+    assert_int_equal(sql_int(path, "SELECT MAX(version) FROM schema_version"), 4);
     st = open_store(&loop, path);
     store_close(st);
-    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 3);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 4);
 
     /* A database from a newer shipwatchd is refused, untouched. */
     if (pg) {
@@ -394,6 +402,64 @@ static void history_states_and_rollups(void **state)
     assert_int_equal(sql_int(path, "SELECT SUM(count) FROM rollups_minute WHERE check_id = "
                                    "(SELECT id FROM checks WHERE name = 'web')"),
                      60);
+    uv_loop_close(&loop);
+}
+
+/* The last message and perfdata of the check "disk", as loaded. */
+static void on_disk_state(const struct store_check_state *s, void *arg)
+{
+    struct result *last = arg;
+    if (strcmp(s->check, "disk") == 0) {
+        *last = s->last;
+    }
+}
+
+static void results_keep_message_and_perfdata(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char path[600];
+    new_path(path, sizeof(path));
+    struct store *st = open_store(&loop, path);
+    int64_t t = clock_wall_ms() - 60000;
+    put(st, "disk", t, 1000, STATE_UP, 0);
+    struct store_check_state s = {.check = "disk", .state = STATE_UP, .ok_streak = 2,
+                                  .state_since_ms = t};
+    s.last.started_ms = t + 1000;
+    s.last.duration_us = 2000;
+    s.last.outcome = STATE_UP;
+    s.last.status = 0;
+    snprintf(s.last.message, sizeof(s.last.message), "DISK OK - free space: / 3326 MB (56%%);");
+    snprintf(s.last.perfdata, sizeof(s.last.perfdata), "'/'=2643MB;5948;5958;0;5968");
+    s.last.nconds = 3;
+    s.last.conds_failed = 0x4;
+    store_put_result(st, &s);
+
+    struct got g = {0};
+    struct store_history_query q = {.check = "disk", .to_ms = INT64_MAX};
+    assert_int_equal(store_history(st, &q, on_history, &g), 0);
+    wait_for(&loop, &g);
+    assert_int_equal(g.err, 0);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.message[0], s.last.message);
+    assert_string_equal(g.perfdata[0], s.last.perfdata);
+    assert_string_equal(g.message[1], "");
+    assert_string_equal(g.perfdata[1], "");
+    assert_int_equal(g.rows[0].conditions, 3);
+    assert_int_equal(g.rows[0].conditions_failed, 0x4);
+    assert_int_equal(g.rows[1].conditions, 0);
+    store_close(st);
+    /* Raw rows stay lean: nothing said is NULL. */
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM results WHERE message IS NULL AND "
+                                   "perfdata IS NULL AND conditions IS NULL"),
+                     1);
+    /* The last one comes back with the check's state. */
+    st = open_store(&loop, path);
+    struct result last = {0};
+    assert_int_equal(store_load_states(st, on_disk_state, &last), 0);
+    assert_string_equal(last.message, s.last.message);
+    assert_string_equal(last.perfdata, s.last.perfdata);
+    store_close(st);
     uv_loop_close(&loop);
 }
 
@@ -1557,7 +1623,7 @@ static void pg_concurrent_migration(void **state)
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 3);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 4);
 }
 
 static const struct CMUnitTest pg_tests[] = {
@@ -1591,6 +1657,10 @@ static void spool_round_trip_and_damage(void **state)
                                    .last = {.started_ms = 1700000000123, .duration_us = 4567,
                                             .outcome = STATE_DOWN, .status = 503}};
     snprintf(cs.last.error, sizeof(cs.last.error), "it's \"down\"\n\ttoo");
+    snprintf(cs.last.message, sizeof(cs.last.message), "DISK CRITICAL - / 98%%");
+    snprintf(cs.last.perfdata, sizeof(cs.last.perfdata), "'/'=98%%;80;90");
+    cs.last.nconds = 3;
+    cs.last.conds_failed = 0x5;
     struct event ev = {.type = "state", .check = "web", .message = "web is down",
                        .ts_ms = 1700000000999};
     struct deploy dep = {.app = "shop", .env = "prod", .version = "1.2.3",
@@ -1615,6 +1685,10 @@ static void spool_round_trip_and_damage(void **state)
     assert_int_equal(r->st.last.duration_us, 4567);
     assert_int_equal(r->st.last.status, 503);
     assert_string_equal(r->st.last.error, cs.last.error);
+    assert_string_equal(r->st.last.message, cs.last.message);
+    assert_string_equal(r->st.last.perfdata, cs.last.perfdata);
+    assert_int_equal(r->st.last.nconds, 3);
+    assert_int_equal(r->st.last.conds_failed, 0x5);
     rec_free(r);
     r = store_spool_read(&sp);
     assert_non_null(r);
@@ -1684,6 +1758,7 @@ int main(void)
         cmocka_unit_test(bad_paths_are_clean_errors),
         cmocka_unit_test(history_states_and_rollups),
         cmocka_unit_test(states_survive_restart),
+        cmocka_unit_test(results_keep_message_and_perfdata),
         cmocka_unit_test(events_in_order_with_filters),
         cmocka_unit_test(deploys_record_list_update),
         cmocka_unit_test(deploys_move_forward_only),

@@ -107,7 +107,7 @@ static void test_exec_environment_reaches_the_plugin(void **state)
     assert_non_null(r);
     assert_int_equal(r->outcome, STATE_UP);
     char all[RESULT_MESSAGE_MAX + RESULT_LONG_OUTPUT_MAX + 2];
-    snprintf(all, sizeof(all), "%s\n%s", r->message, r->long_output);
+    snprintf(all, sizeof(all), "%s\n%s", r->message, k->long_output != NULL ? k->long_output : "");
     assert_string_equal(all, "PATH=/usr/local/bin:/usr/bin:/bin\nLANG=de_DE.UTF-8\nTZ=UTC");
     check_destroy(k);
     config_free(c);

@@ -24,6 +24,7 @@
 #include "config_rows.h"
 #include "config_sections.h"
 #include "config_yaml.h"
+#include "hash.h"
 
 #define CONFIG_MAX_CHECKS 50000
 #define CONFIG_MAX_ITEMS 10000             /* apps, notifiers, alerts */
@@ -677,7 +678,7 @@ static uint64_t check_fingerprint(const struct conf_check *k)
     struct conf_rows sets[3];
     size_t n;
     check_rows(k, sets, &n);
-    uint64_t h = CONF_HASH_INIT;
+    uint64_t h = HASH_FNV_INIT;
     for (size_t i = 0; i < n; i++) {
         h = conf_rows_hash(h, &sets[i], k);
     }

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "rpc.h"
 #include "store.h"
+#include "util.h"
 
 #define ALERTS_DEFAULT_LIMIT 100
 #define ALERTS_MAX_LIMIT 1000
@@ -112,10 +113,10 @@ void rpc_alerts_list(struct ipc_conn *c, uint32_t msgid, const void *params)
     static const char *const statuses[] = {"open", "firing", "acknowledged", "resolved", "all"};
     const char *status = p->status != NULL ? p->status : "open";
     size_t k = 0;
-    while (k < sizeof(statuses) / sizeof(statuses[0]) && strcmp(status, statuses[k]) != 0) {
+    while (k < ARRAY_SIZE(statuses) && strcmp(status, statuses[k]) != 0) {
         k++;
     }
-    if (k == sizeof(statuses) / sizeof(statuses[0])) {
+    if (k == ARRAY_SIZE(statuses)) {
         ipc_conn_error(c, msgid, IPC_E_INVALID_PARAMS,
                        "status: %s is not one of open, firing, acknowledged, resolved, all",
                        status);

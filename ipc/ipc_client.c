@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 struct ipc_notice_node {
     struct ipc_notice n;
     struct ipc_notice_node *next;
@@ -38,13 +40,6 @@ char *ipc_default_socket_path(void)
     }
     snprintf(buf, sizeof(buf), "/tmp/shipwatch-%u.sock", (unsigned)geteuid());
     return strdup(buf);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int fail(struct ipc_client *c, int err, const char *fmt, const char *arg)
@@ -120,7 +115,7 @@ static int fill(struct ipc_client *c, int64_t deadline)
     for (;;) {
         int wait = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - mono_ms();
+            int64_t left = deadline - clock_mono_ms();
             wait = left > 0 ? (int)left : 0;
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
@@ -200,7 +195,7 @@ int ipc_client_call(struct ipc_client *c, enum ipc_method_id id, const void *par
 {
     const struct ipc_method *m = &ipc_methods[id];
     uint32_t msgid = c->next_msgid++;
-    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     ipc_encode_request(&sb, msgid, m, params);
@@ -250,7 +245,7 @@ int ipc_client_call(struct ipc_client *c, enum ipc_method_id id, const void *par
 
 int ipc_client_notice(struct ipc_client *c, struct ipc_notice *n, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
     while (c->qhead == NULL) {
         struct ipc_envelope env;
         int r = next_envelope(c, deadline, &env);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "out.h"
 
 #define RETRY_FIRST_MS 500
@@ -166,7 +167,7 @@ static void on_hello(struct link *l, int err, enum ipc_errcode code, const char 
     l->hello = *h;
     memset(h, 0, sizeof(*h));   /* ownership moves to l->hello */
     l->attempts = 0;
-    l->up_since_ms = out_now_ms();
+    l->up_since_ms = clock_wall_ms();
     l->error[0] = '\0';
     set_state(l, LINK_UP);
 }

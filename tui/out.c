@@ -13,8 +13,6 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include "clock.h"
-
 #define COL_GAP 2
 
 void table_init(struct table *t, size_t ncols)
@@ -279,10 +277,4 @@ char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t len)
     }
     snprintf(buf, len, "%s ago", span);
     return buf;
-}
-
-/* The wall clock (common/clock.h). */
-int64_t out_now_ms(void)
-{
-    return clock_wall_ms();
 }

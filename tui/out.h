@@ -42,7 +42,4 @@ char *out_span_us(int64_t us, char *buf, size_t len);
 /* "5s ago", "3m ago", ... relative to now_ms; "never" for 0. */
 char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t len);
 
-/* Wall clock in unix milliseconds: clock_wall_ms(), kept for its callers. */
-int64_t out_now_ms(void);
-
 #endif

@@ -341,12 +341,12 @@ static void run_cases(const struct cond_case *cases, size_t n)
 
 static void gatus_evaluate(void **state)
 {
-    run_cases(gatus_cases, sizeof(gatus_cases) / sizeof(gatus_cases[0]));
+    run_cases(gatus_cases, ARRAY_SIZE(gatus_cases));
 }
 
 static void beyond_gatus_tests(void **state)
 {
-    run_cases(more_cases, sizeof(more_cases) / sizeof(more_cases[0]));
+    run_cases(more_cases, ARRAY_SIZE(more_cases));
 }
 
 /* Gatus's TestCondition_Validate: what parses and what does not. */
@@ -365,7 +365,7 @@ static void gatus_validate(void **state)
     static const char *const bad[] = {
         "[STATUS] ? 201", "[STATUS]==201", "[STATUS] = = 201", "[STATUS] ==", "[STATUS]",
     };
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
         struct cond *c = NULL;
         char err[256] = "";
         if (cond_parse(good[i], &c, err, sizeof(err)) != 0) {
@@ -373,7 +373,7 @@ static void gatus_validate(void **state)
         }
         cond_free(c);
     }
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct cond *c = NULL;
         char err[256] = "";
         assert_int_equal(cond_parse(bad[i], &c, err, sizeof(err)), -EINVAL);
@@ -434,7 +434,7 @@ static void all_conditions_evaluated(void **state)
         "[CONNECTED] == true", "[STATUS] == 200", "[RESPONSE_TIME] < 500",
         "[CERTIFICATE_EXPIRATION] == 0",
     };
-    enum { N = sizeof(texts) / sizeof(texts[0]) };
+    enum { N = ARRAY_SIZE(texts) };
     struct cond *conds[N];
     char err[256];
     for (size_t i = 0; i < N; i++) {

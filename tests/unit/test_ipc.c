@@ -13,8 +13,7 @@
 
 #include "ipc_proto.h"
 #include "ipc_wire.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "util.h"
 
 /* A msgpack-c call that must succeed: packing into an sbuffer fails only
  * without memory. */
@@ -97,7 +96,7 @@ static const struct ipc_events_query events_query = {
 };
 
 static char *topic_list[] = {"results", "states", "deploys", "alerts", "log"};
-static const struct ipc_topics topics = {.topics = topic_list, .ntopics = NELEM(topic_list)};
+static const struct ipc_topics topics = {.topics = topic_list, .ntopics = ARRAY_SIZE(topic_list)};
 
 static const struct ipc_deploy deploy_rows[] = {
     {
@@ -267,12 +266,12 @@ static const struct ipc_status status = {
     .cluster_peers = 19,
     .checks_owned = 20,
     .apps = (struct ipc_app_status *)app_rows,
-    .napps = NELEM(app_rows),
+    .napps = ARRAY_SIZE(app_rows),
 };
 
 static const struct ipc_checks checks = {
     .checks = (struct ipc_check *)check_rows,
-    .nchecks = NELEM(check_rows),
+    .nchecks = ARRAY_SIZE(check_rows),
 };
 
 static const struct ipc_history_row history_rows[] = {
@@ -315,7 +314,7 @@ static const struct ipc_history history = {
     .check = "shop-web",
     .granularity = "raw",
     .rows = (struct ipc_history_row *)history_rows,
-    .nrows = NELEM(history_rows),
+    .nrows = ARRAY_SIZE(history_rows),
 };
 
 static const struct ipc_run run = {
@@ -333,7 +332,7 @@ static const struct ipc_paused paused = {.check = "shop-web", .paused = true};
 
 static const struct ipc_deploys deploys = {
     .deploys = (struct ipc_deploy *)deploy_rows,
-    .ndeploys = NELEM(deploy_rows),
+    .ndeploys = ARRAY_SIZE(deploy_rows),
 };
 
 static const struct ipc_event event_rows[] = {
@@ -357,7 +356,7 @@ static const struct ipc_event event_rows[] = {
 
 static const struct ipc_events events = {
     .events = (struct ipc_event *)event_rows,
-    .nevents = NELEM(event_rows),
+    .nevents = ARRAY_SIZE(event_rows),
     .next_before_id = 40,
 };
 
@@ -433,7 +432,7 @@ static const struct ipc_alert alert_rows[] = {
 
 static const struct ipc_alerts alerts = {
     .alerts = (struct ipc_alert *)alert_rows,
-    .nalerts = NELEM(alert_rows),
+    .nalerts = ARRAY_SIZE(alert_rows),
     .next_before_id = 3,
 };
 
@@ -484,7 +483,7 @@ static const struct ipc_mute mute_rows[] = {
 };
 
 static const struct ipc_mutes mutes = {.mutes = (struct ipc_mute *)mute_rows,
-                                       .nmutes = NELEM(mute_rows)};
+                                       .nmutes = ARRAY_SIZE(mute_rows)};
 
 static char *weekend[] = {"sat", "sun"};
 static char *weekdays[] = {"mon", "tue", "wed", "thu", "fri"};
@@ -494,7 +493,7 @@ static const struct ipc_maint_window window_rows[] = {
      .env = "prod",
      .check = "shop-web",
      .days = weekend,
-     .ndays = NELEM(weekend),
+     .ndays = ARRAY_SIZE(weekend),
      .start = "02:00",
      .duration_ms = 7200000,
      .next_start_ms = 1700006400000,
@@ -505,7 +504,7 @@ static const struct ipc_maint_window window_rows[] = {
      .env = "staging",
      .check = "blog-db",
      .days = weekdays,
-     .ndays = NELEM(weekdays),
+     .ndays = ARRAY_SIZE(weekdays),
      .start = "23:30",
      .duration_ms = 60000,
      .next_start_ms = 1,
@@ -515,9 +514,9 @@ static const struct ipc_maint_window window_rows[] = {
 
 static const struct ipc_maintenance maintenance = {
     .mutes = (struct ipc_mute *)mute_rows,
-    .nmutes = NELEM(mute_rows),
+    .nmutes = ARRAY_SIZE(mute_rows),
     .windows = (struct ipc_maint_window *)window_rows,
-    .nwindows = NELEM(window_rows),
+    .nwindows = ARRAY_SIZE(window_rows),
 };
 
 static const struct ipc_id_ref id_ref = {.id = 4};
@@ -1039,7 +1038,7 @@ static const struct fixture fixtures[] = {
 /* The fixture of type t; fails the test when there is none. */
 static const struct fixture *fixture_for(const struct ipc_type *t)
 {
-    for (size_t i = 0; i < NELEM(fixtures); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(fixtures); i++) {
         if (fixtures[i].t == t) {
             return &fixtures[i];
         }
@@ -1091,7 +1090,7 @@ static void assert_filled(const struct ipc_type *t, const void *v)
 /* Every fixture is complete and its comparison covers its type's table. */
 static void test_fixtures(void **state)
 {
-    for (size_t i = 0; i < NELEM(fixtures); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(fixtures); i++) {
         const struct fixture *fx = &fixtures[i];
         assert_filled(fx->t, fx->v);
         /* Against a zeroed struct every field differs: eq must see each
@@ -1143,7 +1142,7 @@ static void test_request_round_trip(void **state)
     for (size_t i = 0; i < IPC_M_COUNT; i++) {
         const struct ipc_method *m = &ipc_methods[i];
         const struct fixture *fx = m->params != NULL ? fixture_for(m->params) : NULL;
-        uint32_t msgid = msgids[i % NELEM(msgids)];
+        uint32_t msgid = msgids[i % ARRAY_SIZE(msgids)];
         msgpack_sbuffer sb;
         struct ipc_reader rd;
         struct ipc_envelope env;
@@ -1186,7 +1185,7 @@ static void test_result_round_trip(void **state)
         const struct ipc_method *m = &ipc_methods[i];
         assert_non_null(m->result);
         const struct fixture *fx = fixture_for(m->result);
-        uint32_t msgid = msgids[(i + 3) % NELEM(msgids)];
+        uint32_t msgid = msgids[(i + 3) % ARRAY_SIZE(msgids)];
         msgpack_sbuffer sb;
         struct ipc_reader rd;
         struct ipc_envelope env;
@@ -1328,7 +1327,7 @@ static void test_notify_round_trip(void **state)
     const struct ipc_notice sparse = {
         .topic = "log", .level = "warn", .message = "store slow", .ts_ms = 1};
     const struct ipc_notice *cases[] = {&notice, &sparse};
-    for (size_t i = 0; i < NELEM(cases); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         msgpack_sbuffer sb;
         struct ipc_reader rd;
         struct ipc_envelope env;
@@ -1354,7 +1353,6 @@ static void test_notify_round_trip(void **state)
         msgpack_sbuffer_destroy(&sb);
     }
 }
-
 
 /* --- truncation and framing --- */
 

@@ -15,8 +15,7 @@
 #include "ipc_proto.h"
 #include "ipc_wire.h"
 #include "rpc.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "util.h"
 
 /* A msgpack-c call that must succeed: packing into an sbuffer fails only
  * without memory. */
@@ -137,7 +136,7 @@ static void test_limit_message(void **state)
 {
     const struct ipc_limits *lim = &ipc_limits_server;
     const uint32_t ids[] = {42, 200, 0xbeef, 0xdeadbeef};
-    for (size_t k = 0; k < NELEM(ids); k++) {
+    for (size_t k = 0; k < ARRAY_SIZE(ids); k++) {
         /* 20 strings of 60000 bytes, each under max_string: 1.2 MB. */
         struct mp b;
         mp_init(&b);
@@ -451,7 +450,7 @@ static void test_peek_msgid(void **state)
         {"\x94\x00\xa1", 3, false, 0},             /* a string */
         {"\xc1\x00\x05", 3, false, 0},
     };
-    for (size_t i = 0; i < NELEM(cases); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         uint32_t msgid = 0xabababab;
         bool ok = ipc_wire_peek_msgid((const unsigned char *)cases[i].bytes, cases[i].n, &msgid);
         if (ok != cases[i].ok || (ok && msgid != cases[i].msgid)) {
@@ -459,7 +458,6 @@ static void test_peek_msgid(void **state)
         }
     }
 }
-
 
 /* A message larger than the reader's first buffer, read in 4 KiB pieces
  * through ipc_reader_buffer, as the daemon reads. */
@@ -1323,7 +1321,7 @@ static void test_methods(void **state)
     size_t nadmin = 0;
     for (size_t i = 0; i < IPC_M_COUNT; i++) {
         bool want = false;
-        for (size_t j = 0; j < NELEM(admin); j++) {
+        for (size_t j = 0; j < ARRAY_SIZE(admin); j++) {
             want = want || strcmp(ipc_methods[i].name, admin[j]) == 0;
         }
         if (ipc_methods[i].mutating != want) {
@@ -1331,7 +1329,7 @@ static void test_methods(void **state)
         }
         nadmin += want;
     }
-    assert_int_equal(nadmin, NELEM(admin));
+    assert_int_equal(nadmin, ARRAY_SIZE(admin));
 }
 
 /* The daemon's handler table: a row for every method, the same admin

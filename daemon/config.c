@@ -9,7 +9,7 @@
  *
  * The YAML tree, anchors and ${VAR} expansion are config_yaml.c's; the row
  * engine is config_rows.c's; the walk of list sections is config_list.c's;
- * the top level, the defaults from the environment and config_free() are
+ * the top level, the defaults from the environment and config_destroy() are
  * config_load.c's. */
 #include <errno.h>
 #include <stdio.h>

@@ -740,7 +740,7 @@ static int p_conds(struct conf_ctx *x, const struct conf_field *f, const struct 
     }
     if (bad) {
         for (size_t i = 0; i < n; i++) {
-            cond_free(conds[i]);
+            cond_destroy(conds[i]);
         }
         free(conds);
         conf_strv_free(texts, n);
@@ -929,7 +929,7 @@ void conf_rows_release(const struct conf_rows *r, void *base)
             if (slot == SLOT_CONDS) {
                 struct cond **conds = *CONF_AT(base, f->off3, struct cond **);
                 for (size_t j = 0; conds != NULL && j < n; j++) {
-                    cond_free(conds[j]);
+                    cond_destroy(conds[j]);
                 }
                 free(conds);
                 *CONF_AT(base, f->off3, struct cond **) = NULL;

@@ -1406,7 +1406,7 @@ void http_server_close(struct http_server *s)
     }
 }
 
-void http_server_free(struct http_server *s)
+void http_server_destroy(struct http_server *s)
 {
     if (s == NULL) {
         return;

@@ -136,7 +136,7 @@ void rpc_alerts_list(struct ipc_conn *c, uint32_t msgid, const void *params)
         .before_id = p->before_id,
         .limit = p->limit ? (size_t)p->limit : ALERTS_DEFAULT_LIMIT,
     };
-    struct ipc_pending *pd = ipc_pending_new(c, msgid);
+    struct ipc_pending *pd = ipc_pending_create(c, msgid);
     if (pd == NULL) {
         ipc_conn_error(c, msgid, IPC_E_INTERNAL, "out of memory");
         return;
@@ -181,7 +181,7 @@ void rpc_alerts_ack(struct ipc_conn *c, uint32_t msgid, const void *params)
     if (rc == -ENOENT) {
         /* Only open alerts are in memory: ask the store about this one. */
         struct store_alert_query q = {.before_id = p->id + (p->id < INT64_MAX), .limit = 1};
-        struct ipc_pending *pd = ipc_pending_new(c, msgid);
+        struct ipc_pending *pd = ipc_pending_create(c, msgid);
         if (pd != NULL) {
             pd->id = p->id;
             if (alert_list(ipc_conn_daemon(c), &q, on_ack_lookup, pd) == 0) {
@@ -197,7 +197,7 @@ void rpc_alerts_ack(struct ipc_conn *c, uint32_t msgid, const void *params)
     struct ipc_alert v;
     alert_view(&a, &v);
     ipc_conn_respond(c, msgid, &ipc_alert_type, &v);
-    alert_copy_free(&a);
+    alert_copy_finish(&a);
 }
 
 /* alerts.silence, maintenance.add: a mute of kind from now (or starts_ms)
@@ -255,7 +255,7 @@ static void mute_add(struct ipc_conn *c, uint32_t msgid, const struct ipc_mute_p
     struct ipc_mute v;
     mute_view(&out, &v);
     ipc_conn_respond(c, msgid, &ipc_mute_type, &v);
-    mute_copy_free(&out);
+    mute_copy_finish(&out);
 }
 
 /* alerts.unsilence, maintenance.remove: end the mute of kind now. */
@@ -277,7 +277,7 @@ static void mute_remove(struct ipc_conn *c, uint32_t msgid, const struct ipc_id_
     struct ipc_mute v;
     mute_view(&out, &v);
     ipc_conn_respond(c, msgid, &ipc_mute_type, &v);
-    mute_copy_free(&out);
+    mute_copy_finish(&out);
 }
 
 /* The mutes of kind not yet over as an allocated array (*n of them), the

@@ -217,7 +217,7 @@ void rpc_checks_history(struct ipc_conn *c, uint32_t msgid, const void *params)
                        "granularity: %s is not one of raw, minute, hour, auto", g);
         return;
     }
-    struct ipc_pending *pd = ipc_pending_new(c, msgid);
+    struct ipc_pending *pd = ipc_pending_create(c, msgid);
     if (pd == NULL || (pd->check = strdup(p->check)) == NULL) {
         if (pd != NULL) {
             ipc_pending_done(pd);
@@ -344,7 +344,7 @@ static void on_check_stats(int err, const struct store_check_stats *rows, size_t
 /* checks.stats: uptime and latency of every check, from the store. */
 void rpc_checks_stats(struct ipc_conn *c, uint32_t msgid, const void *params)
 {
-    struct ipc_pending *pd = ipc_pending_new(c, msgid);
+    struct ipc_pending *pd = ipc_pending_create(c, msgid);
     if (pd == NULL) {
         ipc_conn_error(c, msgid, IPC_E_INTERNAL, "out of memory");
         return;

@@ -585,7 +585,7 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
                 if (!oom && l->alert != NULL) {
                     l->alert(&a, l->arg);
                 }
-                rec_alert_free(&a);
+                rec_alert_finish(&a);
             } else if (pass == 1) {
                 struct mute m = {0};
                 m.id = val_i64(r, i, 0);
@@ -602,7 +602,7 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
                 if (!oom && l->mute != NULL) {
                     l->mute(&m, l->arg);
                 }
-                rec_mute_free(&m);
+                rec_mute_finish(&m);
             } else {
                 struct outbox_item o = {0};
                 o.id = val_i64(r, i, 0);
@@ -615,7 +615,7 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
                 if (!oom && l->outbox != NULL) {
                     l->outbox(&o, l->arg);
                 }
-                rec_outbox_free(&o);
+                rec_outbox_finish(&o);
             }
             if (oom) {
                 PQclear(r);

@@ -83,7 +83,7 @@ void ipc_client_close(struct ipc_client *c)
     memset(&c->rd, 0, sizeof(c->rd));
     while (c->qhead != NULL) {
         struct ipc_notice_node *next = c->qhead->next;
-        ipc_type_free(&ipc_notice_type, &c->qhead->n);
+        ipc_type_finish(&ipc_notice_type, &c->qhead->n);
         free(c->qhead);
         c->qhead = next;
     }
@@ -178,7 +178,7 @@ static void keep_notice(struct ipc_client *c, const struct ipc_envelope *env)
         return;
     }
     if (ipc_decode_params(env->params, &ipc_notice_type, &q->n, why, sizeof(why)) < 0) {
-        ipc_type_free(&ipc_notice_type, &q->n);
+        ipc_type_finish(&ipc_notice_type, &q->n);
         free(q);
         return;
     }
@@ -232,11 +232,11 @@ int ipc_client_call(struct ipc_client *c, enum ipc_method_id id, const void *par
                 snprintf(c->errmsg, sizeof(c->errmsg), "%s",
                          e.message != NULL ? e.message : "error");
             }
-            ipc_type_free(&ipc_error_type, &e);
+            ipc_type_finish(&ipc_error_type, &e);
             return IPC_CALL_REMOTE;
         }
         if (ipc_type_unpack(env.result, m->result, result, why, sizeof(why)) < 0) {
-            ipc_type_free(m->result, result);
+            ipc_type_finish(m->result, result);
             return fail(c, -EPROTO, "bad answer from the daemon: %s", why);
         }
         return 0;

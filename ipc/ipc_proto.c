@@ -272,7 +272,7 @@ int ipc_type_unpack(const msgpack_object *o, const struct ipc_type *t, void *v, 
     return 0;
 }
 
-void ipc_type_free(const struct ipc_type *t, void *v)
+void ipc_type_finish(const struct ipc_type *t, void *v)
 {
     if (v == NULL) {
         return;
@@ -304,7 +304,7 @@ void ipc_type_free(const struct ipc_type *t, void *v)
             char *base = *(char **)AT(v, f->off);
             size_t n = count_at(v, f);
             for (size_t j = 0; j < n; j++) {
-                ipc_type_free(f->elem, base + j * f->elem->size);
+                ipc_type_finish(f->elem, base + j * f->elem->size);
             }
             free(base);
             *(char **)AT(v, f->off) = NULL;

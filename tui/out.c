@@ -148,7 +148,7 @@ void table_print(const struct table *t)
     free(wd);
 }
 
-void table_free(struct table *t)
+void table_finish(struct table *t)
 {
     for (size_t i = 0; i < t->nrows * t->ncols; i++) {
         free(t->cells[i]);

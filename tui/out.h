@@ -23,7 +23,7 @@ void table_init(struct table *t, size_t ncols);
 /* Append a row of ncols cells (NULL prints as "-"). */
 void table_row(struct table *t, ...);
 void table_print(const struct table *t);
-void table_free(struct table *t);
+void table_finish(struct table *t);
 
 /* The JSON form of a struct: the same field names as on the wire; NULL
  * strings left out; a field named "data" holding JSON text is embedded as

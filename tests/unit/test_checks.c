@@ -70,7 +70,7 @@ static int teardown(void **state)
     for (size_t i = 0; i < f->nchecks; i++) {
         check_destroy(f->checks[i]);
     }
-    config_free(f->conf);
+    config_destroy(f->conf);
     free(f);
     return 0;
 }

@@ -3,7 +3,7 @@
  * runs.
  *
  * The helpers load text under the name NAME; a configuration from load_ok
- * belongs to the test (config_free), and so do the messages load_fail fills
+ * belongs to the test (config_destroy), and so do the messages load_fail fills
  * (config_errors_finish). */
 #ifndef SHIPWATCH_TEST_CONFIG_H
 #define SHIPWATCH_TEST_CONFIG_H

@@ -308,7 +308,7 @@ void test_alerting_keys(void **state)
     assert_int_equal(c->maintenance[1].days, 0x7f);
     assert_string_equal(c->maintenance[1].app, "api");
     assert_int_equal(c->apps[0].verify_start_timeout_ms, 5 * 60 * 1000);
-    config_free(c);
+    config_destroy(c);
 }
 
 /* What is wrong with alerting keys is reported where it is written. */
@@ -380,7 +380,7 @@ void test_scaling_keys(void **state)
     assert_int_equal(c->checks[0].quorum, 2);
     assert_false(c->checks[1].locations_all);
     assert_int_equal(c->checks[1].quorum, 1);
-    config_free(c);
+    config_destroy(c);
 
     /* Defaults: no Redis, no cluster, the host name, a spool beside the file. */
     c = load_ok("storage: {path: /tmp/sw/history.db}\n" TCP_CHECK);
@@ -395,7 +395,7 @@ void test_scaling_keys(void **state)
     char host[256];
     assert_int_equal(gethostname(host, sizeof(host)), 0);
     assert_string_equal(c->node_name, host);
-    config_free(c);
+    config_destroy(c);
 
     load_bad("storage: {pool: 0, batch: 0, queue: 10}\n"
              "redis: {url: \"rediss://x\"}\n"

@@ -1170,7 +1170,7 @@ static void test_request_round_trip(void **state)
                 fail_msg("%s: %s", m->name, why);
             }
             fx->eq(fx->v, v);
-            ipc_type_free(m->params, v);
+            ipc_type_finish(m->params, v);
             free(v);
         }
         ipc_reader_finish(&rd);
@@ -1206,7 +1206,7 @@ static void test_result_round_trip(void **state)
             fail_msg("%s result: %s", m->name, why);
         }
         fx->eq(fx->v, v);
-        ipc_type_free(m->result, v);
+        ipc_type_finish(m->result, v);
         free(v);
         ipc_reader_finish(&rd);
         msgpack_sbuffer_destroy(&sb);
@@ -1233,7 +1233,7 @@ static void test_absent_fields(void **state)
     eq_run(&sparse, &back);
     assert_null(back.outcome);
     assert_int_equal(back.status, 0);
-    ipc_type_free(&ipc_run_type, &back);
+    ipc_type_finish(&ipc_run_type, &back);
     assert_null(back.check);
     ipc_reader_finish(&rd);
     msgpack_sbuffer_destroy(&sb);
@@ -1259,15 +1259,15 @@ static void test_absent_fields(void **state)
     struct ipc_checks eback = {0};
     assert_int_equal(ipc_type_unpack(env.result, &ipc_checks_type, &eback, why, sizeof(why)), 0);
     assert_int_equal(eback.nchecks, 0);
-    ipc_type_free(&ipc_checks_type, &eback);
+    ipc_type_finish(&ipc_checks_type, &eback);
     assert_null(eback.checks);
     ipc_reader_finish(&rd);
     msgpack_sbuffer_destroy(&sb);
 
     /* Freeing NULL or a zeroed struct does nothing. */
-    ipc_type_free(&ipc_status_type, NULL);
+    ipc_type_finish(&ipc_status_type, NULL);
     struct ipc_status zero = {0};
-    ipc_type_free(&ipc_status_type, &zero);
+    ipc_type_finish(&ipc_status_type, &zero);
     assert_null(zero.apps);
 }
 
@@ -1294,7 +1294,7 @@ static void test_error_round_trip(void **state)
         assert_int_equal(ipc_errcode_parse(err.code, strlen(err.code)), c);
         snprintf(want, sizeof(want), "check web: %d", c);
         assert_string_equal(err.message, want);
-        ipc_type_free(&ipc_error_type, &err);
+        ipc_type_finish(&ipc_error_type, &err);
         ipc_reader_finish(&rd);
         msgpack_sbuffer_destroy(&sb);
     }
@@ -1316,7 +1316,7 @@ static void test_error_round_trip(void **state)
     assert_true(strlen(err.message) > 100);
     assert_true(strlen(err.message) < sizeof(big) - 1);
     assert_int_equal(strspn(err.message, "x"), strlen(err.message));
-    ipc_type_free(&ipc_error_type, &err);
+    ipc_type_finish(&ipc_error_type, &err);
     ipc_reader_finish(&rd);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -1348,7 +1348,7 @@ static void test_notify_round_trip(void **state)
             fail_msg("notice: %s", why);
         }
         eq_notice(cases[i], &back);
-        ipc_type_free(&ipc_notice_type, &back);
+        ipc_type_finish(&ipc_notice_type, &back);
         ipc_reader_finish(&rd);
         msgpack_sbuffer_destroy(&sb);
     }
@@ -1409,7 +1409,7 @@ static void test_truncation(void **state)
     assert_int_equal(env.msgid, 0xfeedf00d);
     assert_int_equal(ipc_decode_params(env.params, m->params, &d, why, sizeof(why)), 0);
     eq_deploy(&deploy_rows[0], &d);
-    ipc_type_free(m->params, &d);
+    ipc_type_finish(m->params, &d);
     assert_int_equal(ipc_reader_next(&rd, &o, &msgid, &has_msgid), IPC_WIRE_MORE);
     ipc_reader_finish(&rd);
 
@@ -1436,7 +1436,7 @@ static void test_truncation(void **state)
     struct ipc_notice nb = {0};
     assert_int_equal(ipc_decode_params(env.params, &ipc_notice_type, &nb, why, sizeof(why)), 0);
     eq_notice(&notice, &nb);
-    ipc_type_free(&ipc_notice_type, &nb);
+    ipc_type_finish(&ipc_notice_type, &nb);
     assert_int_equal(ipc_reader_next(&rd, &o, &msgid, &has_msgid), IPC_WIRE_MORE);
     assert_int_equal(ipc_reader_pending(&rd), cut);
     /* The rest of the third. */

@@ -420,9 +420,10 @@ static const char *ev_type(const char *t)
  * failed statement would abort the whole batch). */
 static void build_deploy(struct sbuf *b, const struct deploy *d)
 {
-    sbuf_append_str(b, "INSERT INTO deploys (id, app, env, version, commit_sha, author, source, url, "
-              "description, status, started_ms, finished_ms, verdict, verdict_reason, "
-              "failing_check, rollback_version, ext_id, ref) SELECT ");
+    sbuf_append_str(b,
+                    "INSERT INTO deploys (id, app, env, version, commit_sha, author, source, url, "
+                    "description, status, started_ms, finished_ms, verdict, verdict_reason, "
+                    "failing_check, rollback_version, ext_id, ref) SELECT ");
     sbuf_append_i64(b, d->id);
     const char *v1[] = {d->app, d->env, d->version};
     for (size_t i = 0; i < ARRAY_SIZE(v1); i++) {
@@ -456,22 +457,24 @@ static void build_deploy(struct sbuf *b, const struct deploy *d)
         sbuf_append_i64(b, d->id);
         sbuf_append_str(b, ")");
     }
-    sbuf_append_str(b, " ON CONFLICT (id) DO UPDATE SET "
-              "version = CASE WHEN " MOVED " THEN EXCLUDED.version ELSE deploys.version END, "
-              NEWER("commit_sha") ", " NEWER("author") ", " NEWER("url") ", "
-              NEWER("description") ", " NEWER("ref") ", "
-              "finished_ms = CASE WHEN " MOVED " THEN COALESCE(EXCLUDED.finished_ms, "
-              "deploys.finished_ms) ELSE deploys.finished_ms END, "
-              "status = CASE WHEN " MOVED " THEN EXCLUDED.status ELSE deploys.status END, "
-              VERDICT("verdict_reason") ", " VERDICT("failing_check") ", "
-              VERDICT("rollback_version") ", " VERDICT("verdict") ";\n");
+    sbuf_append_str(b,
+                    " ON CONFLICT (id) DO UPDATE SET "
+                    "version = CASE WHEN " MOVED " THEN EXCLUDED.version ELSE deploys.version END, "
+                    NEWER("commit_sha") ", " NEWER("author") ", " NEWER("url") ", "
+                    NEWER("description") ", " NEWER("ref") ", "
+                    "finished_ms = CASE WHEN " MOVED " THEN COALESCE(EXCLUDED.finished_ms, "
+                    "deploys.finished_ms) ELSE deploys.finished_ms END, "
+                    "status = CASE WHEN " MOVED " THEN EXCLUDED.status ELSE deploys.status END, "
+                    VERDICT("verdict_reason") ", " VERDICT("failing_check") ", "
+                    VERDICT("rollback_version") ", " VERDICT("verdict") ";\n");
 }
 
 static void build_alert(struct sbuf *b, const struct alert *a)
 {
-    sbuf_append_str(b, "INSERT INTO alerts (id, kind, check_name, app, env, severity, status, summary, "
-              "started, resolved, ack_by, ack_ts, ack_comment, muted_by, deploy_id, "
-              "last_notified, notifications) VALUES (");
+    sbuf_append_str(b,
+                    "INSERT INTO alerts (id, kind, check_name, app, env, severity, status, "
+                    "summary, started, resolved, ack_by, ack_ts, ack_comment, muted_by, "
+                    "deploy_id, last_notified, notifications) VALUES (");
     sbuf_append_i64(b, a->id);
     sbuf_append_str(b, ", ");
     sql_lit(b, a->kind != NULL ? a->kind : "");
@@ -506,20 +509,20 @@ static void build_alert(struct sbuf *b, const struct alert *a)
     sbuf_append_str(b, ", ");
     sbuf_append_i64(b, a->notifications);
     sbuf_append_str(b, ") ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
-              "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
-              "severity = EXCLUDED.severity, status = EXCLUDED.status, "
-              "summary = EXCLUDED.summary, started = EXCLUDED.started, "
-              "resolved = EXCLUDED.resolved, ack_by = EXCLUDED.ack_by, "
-              "ack_ts = EXCLUDED.ack_ts, ack_comment = EXCLUDED.ack_comment, "
-              "muted_by = EXCLUDED.muted_by, deploy_id = EXCLUDED.deploy_id, "
-              "last_notified = EXCLUDED.last_notified, "
-              "notifications = EXCLUDED.notifications;\n");
+                       "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
+                       "severity = EXCLUDED.severity, status = EXCLUDED.status, "
+                       "summary = EXCLUDED.summary, started = EXCLUDED.started, "
+                       "resolved = EXCLUDED.resolved, ack_by = EXCLUDED.ack_by, "
+                       "ack_ts = EXCLUDED.ack_ts, ack_comment = EXCLUDED.ack_comment, "
+                       "muted_by = EXCLUDED.muted_by, deploy_id = EXCLUDED.deploy_id, "
+                       "last_notified = EXCLUDED.last_notified, "
+                       "notifications = EXCLUDED.notifications;\n");
 }
 
 static void build_mute(struct sbuf *b, const struct mute *m)
 {
     sbuf_append_str(b, "INSERT INTO mutes (id, kind, check_name, app, env, severity, starts, ends, "
-              "author, comment, created) VALUES (");
+                       "author, comment, created) VALUES (");
     sbuf_append_i64(b, m->id);
     sbuf_append_str(b, ", ");
     sql_lit(b, m->kind != NULL ? m->kind : "");
@@ -538,17 +541,19 @@ static void build_mute(struct sbuf *b, const struct mute *m)
     sql_opt(b, m->comment);
     sbuf_append_str(b, ", ");
     sbuf_append_i64(b, m->created_ms);
-    sbuf_append_str(b, ") ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
-              "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
-              "severity = EXCLUDED.severity, starts = EXCLUDED.starts, ends = EXCLUDED.ends, "
-              "author = EXCLUDED.author, comment = EXCLUDED.comment, "
-              "created = EXCLUDED.created;\n");
+    sbuf_append_str(b,
+                    ") ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
+                    "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
+                    "severity = EXCLUDED.severity, starts = EXCLUDED.starts, ends = EXCLUDED.ends, "
+                    "author = EXCLUDED.author, comment = EXCLUDED.comment, "
+                    "created = EXCLUDED.created;\n");
 }
 
 static void build_outbox(struct sbuf *b, const struct outbox_item *o)
 {
-    sbuf_append_str(b, "INSERT INTO outbox (id, alert_id, notifier, payload, created, attempts, next_ts) "
-              "VALUES (");
+    sbuf_append_str(b,
+                    "INSERT INTO outbox (id, alert_id, notifier, payload, created, attempts, "
+                    "next_ts) VALUES (");
     sbuf_append_i64(b, o->id);
     sbuf_append_str(b, ", ");
     sbuf_append_i64(b, o->alert_id);
@@ -563,9 +568,9 @@ static void build_outbox(struct sbuf *b, const struct outbox_item *o)
     sbuf_append_str(b, ", ");
     sbuf_append_i64(b, o->next_ms);
     sbuf_append_str(b, ") ON CONFLICT (id) DO UPDATE SET alert_id = EXCLUDED.alert_id, "
-              "notifier = EXCLUDED.notifier, payload = EXCLUDED.payload, "
-              "created = EXCLUDED.created, attempts = EXCLUDED.attempts, "
-              "next_ts = EXCLUDED.next_ts;\n");
+                       "notifier = EXCLUDED.notifier, payload = EXCLUDED.payload, "
+                       "created = EXCLUDED.created, attempts = EXCLUDED.attempts, "
+                       "next_ts = EXCLUDED.next_ts;\n");
 }
 
 static void build_state(struct sbuf *b, int32_t id, const struct store_check_state *cs)
@@ -740,7 +745,7 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
         /* The server runs the rest of the string, in the same transaction,
          * once the data is in. */
         sbuf_append_str(b, "COPY results (check_id, ts, duration_us, outcome, status, error, "
-                  "failed_condition) FROM STDIN;\n");
+                           "failed_condition) FROM STDIN;\n");
         /* The check's state after its last result of the batch; one row a
          * check, as one upsert cannot touch a row twice. */
         size_t k = 0;
@@ -756,13 +761,14 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
         }
         sbuf_append_str(b, "INSERT INTO check_state VALUES\n");
         sbuf_append(b, states.data, states.len);
-        sbuf_append_str(b, "\nON CONFLICT (check_id) DO UPDATE SET state = EXCLUDED.state, "
-                  "fail_streak = EXCLUDED.fail_streak, ok_streak = EXCLUDED.ok_streak, "
-                  "state_since = EXCLUDED.state_since, last_ts = EXCLUDED.last_ts, "
-                  "last_duration_us = EXCLUDED.last_duration_us, "
-                  "last_outcome = EXCLUDED.last_outcome, last_status = EXCLUDED.last_status, "
-                  "last_error = EXCLUDED.last_error, last_failed = EXCLUDED.last_failed, "
-                  "last_cert_expiry = EXCLUDED.last_cert_expiry;\n");
+        sbuf_append_str(b,
+                        "\nON CONFLICT (check_id) DO UPDATE SET state = EXCLUDED.state, "
+                        "fail_streak = EXCLUDED.fail_streak, ok_streak = EXCLUDED.ok_streak, "
+                        "state_since = EXCLUDED.state_since, last_ts = EXCLUDED.last_ts, "
+                        "last_duration_us = EXCLUDED.last_duration_us, "
+                        "last_outcome = EXCLUDED.last_outcome, last_status = EXCLUDED.last_status, "
+                        "last_error = EXCLUDED.last_error, last_failed = EXCLUDED.last_failed, "
+                        "last_cert_expiry = EXCLUDED.last_cert_expiry;\n");
         if (nlate > 0) {
             sbuf_append_str(b, "INSERT INTO rollup_late VALUES ");
             sbuf_append(b, late.data, late.len);
@@ -779,7 +785,7 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
     sbuf_append_str(b, ", ");
     sbuf_append_i64(b, (int64_t)s->inflight_rn);
     sbuf_append_str(b, ") ON CONFLICT (node) DO UPDATE SET last_rn = "
-              "GREATEST(writer_progress.last_rn, EXCLUDED.last_rn)");
+                       "GREATEST(writer_progress.last_rn, EXCLUDED.last_rn)");
     sbuf_finish(&evs);
     sbuf_finish(&states);
     sbuf_finish(&late);
@@ -992,7 +998,7 @@ void writer_next(struct store_pg *s)
         size_t mark = b.len;
         if (unknown_names(s, &b) > 0) {
             sbuf_append_str(&b, "]::text[]) ON CONFLICT (name) DO NOTHING;\n"
-                       "SELECT id, name FROM checks WHERE name = ANY(ARRAY[");
+                                "SELECT id, name FROM checks WHERE name = ANY(ARRAY[");
             struct sbuf names = {0};
             unknown_names(s, &names);
             sbuf_append(&b, names.data, names.len);

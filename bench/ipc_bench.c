@@ -63,7 +63,7 @@ static int connect_hello(struct worker *w, struct ipc_client *c)
         ipc_client_close(c);
         return -1;
     }
-    ipc_type_free(&ipc_hello_result_type, &hr);
+    ipc_type_finish(&ipc_hello_result_type, &hr);
     return 0;
 }
 
@@ -88,7 +88,7 @@ static void *rtt_worker(void *arg)
             break;
         }
         sample(w, mono_us() - t0);
-        ipc_type_free(&ipc_status_type, &s);
+        ipc_type_finish(&ipc_status_type, &s);
         w->count++;
     }
     ipc_client_close(&c);
@@ -111,7 +111,7 @@ static void *fanout_worker(void *arg)
         ipc_client_close(&c);
         return NULL;
     }
-    ipc_type_free(&ipc_topics_type, &got);
+    ipc_type_finish(&ipc_topics_type, &got);
     for (;;) {
         int64_t left = (w->deadline_us - mono_us()) / 1000;
         if (left <= 0) {
@@ -133,7 +133,7 @@ static void *fanout_worker(void *arg)
             sample(w, clock_wall_us() - created);
             w->count++;
         }
-        ipc_type_free(&ipc_notice_type, &n);
+        ipc_type_finish(&ipc_notice_type, &n);
     }
     ipc_client_close(&c);
     return NULL;

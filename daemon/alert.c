@@ -180,13 +180,13 @@ static bool alert_copy(struct alert *out, const struct alert *a)
     *out = *a;
     const char **f[] = ALERT_STRINGS(out);
     if (!copy_strings(f, ARRAY_SIZE(f))) {
-        alert_copy_free(out);
+        alert_copy_finish(out);
         return false;
     }
     return true;
 }
 
-void alert_copy_free(struct alert *a)
+void alert_copy_finish(struct alert *a)
 {
     const char **f[] = ALERT_STRINGS(a);
     free_strings(f, ARRAY_SIZE(f));
@@ -197,13 +197,13 @@ static bool mute_copy(struct mute *out, const struct mute *m)
     *out = *m;
     const char **f[] = MUTE_STRINGS(out);
     if (!copy_strings(f, ARRAY_SIZE(f))) {
-        mute_copy_free(out);
+        mute_copy_finish(out);
         return false;
     }
     return true;
 }
 
-void mute_copy_free(struct mute *m)
+void mute_copy_finish(struct mute *m)
 {
     const char **f[] = MUTE_STRINGS(m);
     free_strings(f, ARRAY_SIZE(f));
@@ -676,7 +676,7 @@ static void alert_check_free(struct check *c)
 
 static void oa_free(struct open_alert *oa)
 {
-    alert_copy_free(&oa->a);
+    alert_copy_finish(&oa->a);
     free(oa);
 }
 
@@ -1079,7 +1079,7 @@ void alert_tick(struct daemon *d)
         if (al->mutes[i].ends_ms > now) {
             al->mutes[keep++] = al->mutes[i];
         } else {
-            mute_copy_free(&al->mutes[i]);
+            mute_copy_finish(&al->mutes[i]);
         }
     }
     al->nmutes = keep;
@@ -1246,7 +1246,7 @@ int alert_mute_remove(struct daemon *d, const char *kind, int64_t id, struct mut
                            .message = msg};
         daemon_emit_event(d, &ev);
         bool ok = mute_copy(out, m);
-        mute_copy_free(m);
+        mute_copy_finish(m);
         al->mutes[i] = al->mutes[--al->nmutes];
         for (struct open_alert *oa = al->alerts, *nx; oa != NULL; oa = nx) {
             nx = oa->next;
@@ -1472,7 +1472,7 @@ void alert_finish(struct daemon *d)
         oa_free(oa);
     }
     for (size_t i = 0; i < al->nmutes; i++) {
-        mute_copy_free(&al->mutes[i]);
+        mute_copy_finish(&al->mutes[i]);
     }
     free(al->mutes);
     free(al->mute_view);

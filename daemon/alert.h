@@ -79,7 +79,7 @@ void alert_on_reload(struct daemon *d);
  * mute with that id), -EINVAL (why says which field), -ENOMEM. */
 
 /* Acknowledge alert id: no more repeats; by is the caller's user name. The
- * alert as it is now is copied into *out (free with alert_copy_free). */
+ * alert as it is now is copied into *out (free with alert_copy_finish). */
 int alert_ack(struct daemon *d, int64_t id, const char *by, const char *comment,
               struct alert *out, char *why, size_t whylen);
 
@@ -116,7 +116,7 @@ typedef void (*alert_notifier_fn)(const char *name, uint64_t sent, uint64_t fail
 void alert_notifier_counts(const struct daemon *d, alert_notifier_fn fn, void *arg);
 
 /* Copies with owned strings, for handing to the socket; free with these. */
-void alert_copy_free(struct alert *a);
-void mute_copy_free(struct mute *m);
+void alert_copy_finish(struct alert *a);
+void mute_copy_finish(struct mute *m);
 
 #endif

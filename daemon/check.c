@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "util.h"
 
 static const char *const state_names[] = {
     [STATE_UNKNOWN] = "unknown",
@@ -16,7 +17,7 @@ static const char *const state_names[] = {
 /* The name of a state, as stored, exported and shown. */
 const char *check_state_name(enum check_state s)
 {
-    if ((unsigned)s >= sizeof(state_names) / sizeof(state_names[0])) {
+    if ((unsigned)s >= ARRAY_SIZE(state_names)) {
         return "unknown";
     }
     return state_names[s];
@@ -25,7 +26,7 @@ const char *check_state_name(enum check_state s)
 /* Parse a state name; 0 or -EINVAL. */
 int check_state_parse(const char *s, enum check_state *out)
 {
-    for (size_t i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(state_names); i++) {
         if (strcmp(s, state_names[i]) == 0) {
             *out = (enum check_state)i;
             return 0;
@@ -42,7 +43,7 @@ static const struct check_type *const check_types[] = {CHECK_TYPES(CHECK_TYPE_RO
 /* The vtable for a kind. */
 const struct check_type *check_type_for(enum check_kind kind)
 {
-    if ((unsigned)kind >= sizeof(check_types) / sizeof(check_types[0])) {
+    if ((unsigned)kind >= ARRAY_SIZE(check_types)) {
         return NULL;
     }
     return check_types[kind];

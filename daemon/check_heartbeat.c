@@ -21,6 +21,7 @@
 #include "config_rows.h"
 #include "duration.h"
 #include "utf8.h"
+#include "util.h"
 
 struct hb_run {
     uv_timer_t timer;           /* defers the finish out of start() */
@@ -262,7 +263,7 @@ int check_ping_parse(const char *path, const char *query, struct check_ping *out
     }
     out->kind = CHECK_PING_SUCCESS;
     bool known = wn == 0;
-    for (size_t i = 0; !known && i < sizeof(ping_words) / sizeof(ping_words[0]); i++) {
+    for (size_t i = 0; !known && i < ARRAY_SIZE(ping_words); i++) {
         if (strlen(ping_words[i].word) == wn && strncmp(word, ping_words[i].word, wn) == 0) {
             out->kind = ping_words[i].kind;
             known = true;

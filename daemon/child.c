@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "util.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -88,7 +89,7 @@ static size_t name_len(const char *entry)
 size_t child_env(const char *const *extra, size_t nextra, const char **envp, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; i < sizeof(env_defaults) / sizeof(env_defaults[0]) && n + 1 < max; i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(env_defaults) && n + 1 < max; i++) {
         envp[n++] = env_defaults[i];
     }
     for (size_t i = 0; extra != NULL && i < nextra; i++) {

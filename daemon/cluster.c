@@ -1142,7 +1142,7 @@ int cluster_create(struct daemon *d, struct cluster **out, char *err, size_t err
     if (cl->chan_results == NULL || cl->chan_events == NULL || cl->chan_nodes == NULL ||
         (conf->cluster != NULL && cl->lease_prefix == NULL)) {
         cl->state = CONN_CLOSED;
-        cluster_free(cl);
+        cluster_destroy(cl);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
@@ -1445,7 +1445,7 @@ bool cluster_closed(const struct cluster *cl)
 }
 
 /* Free (after the loop closed the handles). */
-void cluster_free(struct cluster *cl)
+void cluster_destroy(struct cluster *cl)
 {
     if (cl == NULL) {
         return;

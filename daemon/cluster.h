@@ -146,7 +146,7 @@ void cluster_close(struct cluster *cl);
 bool cluster_closed(const struct cluster *cl);
 
 /* Free after the loop ran the handles' close callbacks. NULL is a no-op. */
-void cluster_free(struct cluster *cl);
+void cluster_destroy(struct cluster *cl);
 
 /* This daemon's node name (redis, cluster and node-name are read at start
  * only; a reload does not change them). */

@@ -381,7 +381,7 @@ int cond_parse(const char *text, struct cond **out, char *err, size_t errlen)
         if (err[0] == '\0') {
             snprintf(err, errlen, "out of memory");
         }
-        cond_free(c);
+        cond_destroy(c);
         return rc;
     }
     *out = c;
@@ -389,7 +389,7 @@ int cond_parse(const char *text, struct cond **out, char *err, size_t errlen)
 }
 
 /* Free a condition. */
-void cond_free(struct cond *c)
+void cond_destroy(struct cond *c)
 {
     if (c == NULL) {
         return;

@@ -10,7 +10,7 @@
  * and what Gatus does for each form.
  *
  * Ownership: cond_parse allocates a struct cond that the caller frees with
- * cond_free. struct cond_facts only borrows its strings: they must outlive
+ * cond_destroy. struct cond_facts only borrows its strings: they must outlive
  * the cond_eval / cond_eval_all call that reads them, nothing more.
  * Evaluation never keeps a pointer into the facts. */
 #ifndef SHIPWATCH_COND_H
@@ -55,7 +55,7 @@ struct cond_result {
 /* Initialise facts to "unknown" everywhere. */
 void cond_facts_init(struct cond_facts *f);
 
-/* Parse text. Returns 0 and *out (free with cond_free), or -EINVAL with a
+/* Parse text. Returns 0 and *out (free with cond_destroy), or -EINVAL with a
  * one-line reason in err (e.g. "unknown placeholder [STAUS]"), or -ENOMEM. */
 int cond_parse(const char *text, struct cond **out, char *err, size_t errlen);
 
@@ -74,6 +74,6 @@ size_t cond_eval_all(struct cond *const *conds, size_t n, const struct cond_fact
 const char *cond_text(const struct cond *c);
 
 /* Free; NULL is a no-op. */
-void cond_free(struct cond *c);
+void cond_destroy(struct cond *c);
 
 #endif

@@ -11,7 +11,7 @@
  *
  * The YAML tree, anchors and ${VAR} expansion are config_yaml.c's; the row
  * engine is config_rows.c's; the walk of list sections is config_list.c's;
- * the top level, the defaults from the environment and config_free() are
+ * the top level, the defaults from the environment and config_destroy() are
  * config_load.c's. */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +28,7 @@
 #include "config_sections.h"
 #include "config_yaml.h"
 #include "notify_class.h"
+#include "hash.h"
 
 #define CONFIG_MAX_CHECKS 50000
 #define CONFIG_MAX_ITEMS 10000             /* apps, notifiers, alerts */
@@ -604,7 +605,7 @@ static uint64_t check_fingerprint(const struct conf_check *k)
     struct conf_rows sets[3];
     size_t n;
     check_rows(k, sets, &n);
-    uint64_t h = CONF_HASH_INIT;
+    uint64_t h = HASH_FNV_INIT;
     for (size_t i = 0; i < n; i++) {
         h = conf_rows_hash(h, &sets[i], k);
     }

@@ -272,7 +272,7 @@ struct config_errors {
 };
 
 /* Load and validate path. On success returns 0 and *out owns a config that
- * the caller frees with config_free(); errs is left empty. On failure returns
+ * the caller frees with config_destroy(); errs is left empty. On failure returns
  * -EINVAL (or -errno when the file cannot be read), *out is NULL and errs
  * holds at least one message; the caller frees it with config_errors_finish().
  * errs must be zeroed before the call. */
@@ -283,7 +283,7 @@ int config_load_buffer(const char *name, const char *buf, size_t len, struct con
                        struct config_errors *errs);
 
 /* Free a config and everything it owns. NULL is a no-op. */
-void config_free(struct config *c);
+void config_destroy(struct config *c);
 
 /* Free the messages in errs and zero it. */
 void config_errors_finish(struct config_errors *errs);

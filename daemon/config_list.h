@@ -4,7 +4,7 @@
  * apps, checks, notifiers, alerts and maintenance are all lists of
  * mappings, so one walk reads them: conf_list_parse() counts the items,
  * allocates the array into struct config (which owns it from then on, even
- * on error: config_free() releases every item), parses each item against
+ * on error: config_destroy() releases every item), parses each item against
  * its rows, reports missing required keys, builds the name index into
  * struct config_priv and reports duplicate names. A section says what is
  * special about it in a const struct list_section: its rows, its variants

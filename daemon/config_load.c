@@ -272,7 +272,7 @@ static void parse_root(struct conf_ctx *x, const struct ynode *root)
 /* ------------------------------------------------------------ public API */
 
 /* Free a config and everything it owns. NULL is a no-op. */
-void config_free(struct config *c)
+void config_destroy(struct config *c)
 {
     if (c == NULL) {
         return;
@@ -345,7 +345,7 @@ int config_load_buffer(const char *name, const char *buf, size_t len, struct con
         rc = -EINVAL;
     }
     if (rc < 0) {
-        config_free(x.c);
+        config_destroy(x.c);
         x.c = NULL;
     }
 done:

@@ -17,6 +17,7 @@
 #include "cond.h"
 #include "config_rows.h"
 #include "duration.h"
+#include "hash.h"
 
 /* True when s holds a byte below 0x20 or 0x7f (tab allowed when tab_ok). */
 static bool has_control(const char *s, bool tab_ok)
@@ -739,7 +740,7 @@ static int p_conds(struct conf_ctx *x, const struct conf_field *f, const struct 
     }
     if (bad) {
         for (size_t i = 0; i < n; i++) {
-            cond_free(conds[i]);
+            cond_destroy(conds[i]);
         }
         free(conds);
         conf_strv_free(texts, n);
@@ -928,7 +929,7 @@ void conf_rows_release(const struct conf_rows *r, void *base)
             if (slot == SLOT_CONDS) {
                 struct cond **conds = *CONF_AT(base, f->off3, struct cond **);
                 for (size_t j = 0; conds != NULL && j < n; j++) {
-                    cond_free(conds[j]);
+                    cond_destroy(conds[j]);
                 }
                 free(conds);
                 *CONF_AT(base, f->off3, struct cond **) = NULL;
@@ -951,14 +952,14 @@ void conf_rows_release(const struct conf_rows *r, void *base)
 static uint64_t hash_str(uint64_t h, const char *s)
 {
     uint64_t len = s ? strlen(s) : UINT64_MAX;
-    h = conf_hash(h, &len, sizeof(len));
-    return s ? conf_hash(h, s, (size_t)len) : h;
+    h = hash_fnv1a(h, &len, sizeof(len));
+    return s ? hash_fnv1a(h, s, (size_t)len) : h;
 }
 
 /* Hash an integer into h. */
 static uint64_t hash_int(uint64_t h, int64_t v)
 {
-    return conf_hash(h, &v, sizeof(v));
+    return hash_fnv1a(h, &v, sizeof(v));
 }
 
 /* Hash every value of the rows in base into h. */

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "config_yaml.h"
+#include "util.h"
 
 struct conf_field;
 
@@ -89,7 +90,7 @@ struct conf_rows {
 #define CONF_SEC(n) ((int64_t)(n)*1000)
 #define CONF_HOUR(n) ((int64_t)(n)*3600 * 1000)
 
-#define CONF_NROWS(a) (sizeof(a) / sizeof((a)[0]))
+#define CONF_NROWS(a) ARRAY_SIZE(a)
 #define CONF_ROWS(a)                                                                               \
     {                                                                                              \
         .rows = (a), .n = CONF_NROWS(a)                                                            \

@@ -17,6 +17,8 @@
 #include <yaml.h>
 
 #include "config_yaml.h"
+#include "hash.h"
+#include "sbuf.h"
 
 #define CONFIG_MAX_NODES 500000 /* scalars, collections and aliases */
 #define CONFIG_MAX_DEPTH 64     /* nesting of collections */
@@ -212,19 +214,6 @@ static int node_append(struct ynode *parent, struct ynode *kid, struct conf_mark
     return 0;
 }
 
-/* FNV-1a over bytes, continuing from h. */
-uint64_t conf_hash(uint64_t h, const void *p, size_t len)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-#define CONF_HASH_INIT 0xcbf29ce484222325ULL
-
 /* Register a completed node under an anchor name; 0, -ENOMEM, or -E2BIG. */
 static int anchor_add(struct conf_ctx *x, const char *name, struct ynode *node)
 {
@@ -242,14 +231,14 @@ static int anchor_add(struct conf_ctx *x, const char *name, struct ynode *node)
         return -ENOMEM;
     }
     x->anchors[x->nanchors++] = (struct conf_anchor){
-        .name = copy, .hash = conf_hash(CONF_HASH_INIT, name, strlen(name)), .node = node};
+        .name = copy, .hash = hash_fnv1a(HASH_FNV_INIT, name, strlen(name)), .node = node};
     return 0;
 }
 
 /* The node an alias refers to (the latest anchor of that name), or NULL. */
 static struct ynode *anchor_find(struct conf_ctx *x, const char *name)
 {
-    uint64_t h = conf_hash(CONF_HASH_INIT, name, strlen(name));
+    uint64_t h = hash_fnv1a(HASH_FNV_INIT, name, strlen(name));
     for (size_t i = x->nanchors; i-- > 0;) {
         if (x->anchors[i].hash == h && strcmp(x->anchors[i].name, name) == 0) {
             return x->anchors[i].node;
@@ -478,11 +467,8 @@ bool conf_visit(struct conf_ctx *x, struct conf_mark at)
  * by anything else is kept as is. */
 int conf_expand(const char *s, size_t len, char **out, char *err, size_t errlen)
 {
-    size_t cap = len + 1, o = 0;
-    char *buf = malloc(cap);
-    if (buf == NULL) {
-        return -ENOMEM;
-    }
+    struct sbuf buf;
+    sbuf_init(&buf, 0);
     for (size_t i = 0; i < len;) {
         const char *piece = s + i;
         size_t plen = 1;
@@ -503,23 +489,23 @@ int conf_expand(const char *s, size_t len, char **out, char *err, size_t errlen)
                 const char *close = memchr(def, '}', len - (j + 2));
                 if (close == NULL) {
                     snprintf(err, errlen, "unterminated ${ (write $$ for a literal $)");
-                    free(buf);
+                    sbuf_finish(&buf);
                     return -EINVAL;
                 }
                 def_len = (size_t)(close - def);
                 j = (size_t)(close - s);
             } else if (j >= len || memchr(s + i, '}', len - i) == NULL) {
                 snprintf(err, errlen, "unterminated ${ (write $$ for a literal $)");
-                free(buf);
+                sbuf_finish(&buf);
                 return -EINVAL;
             } else if (s[j] != '}') {
                 snprintf(err, errlen, "bad ${...}: use ${NAME} or ${NAME:-default}");
-                free(buf);
+                sbuf_finish(&buf);
                 return -EINVAL;
             }
             if (name_len == 0 || name_len > 255) {
                 snprintf(err, errlen, "bad variable name in ${...}");
-                free(buf);
+                sbuf_finish(&buf);
                 return -EINVAL;
             }
             char name[256];
@@ -531,7 +517,7 @@ int conf_expand(const char *s, size_t len, char **out, char *err, size_t errlen)
                 plen = def_len;
             } else if (v == NULL) {
                 snprintf(err, errlen, "environment variable %s is not set", name);
-                free(buf);
+                sbuf_finish(&buf);
                 return -EINVAL;
             } else {
                 piece = v;
@@ -541,27 +527,15 @@ int conf_expand(const char *s, size_t len, char **out, char *err, size_t errlen)
         } else {
             i++;
         }
-        if (o + plen > CONFIG_MAX_VALUE) {
+        if (buf.len + plen > CONFIG_MAX_VALUE) {
             snprintf(err, errlen, "value longer than %d bytes", CONFIG_MAX_VALUE);
-            free(buf);
+            sbuf_finish(&buf);
             return -EINVAL;
         }
-        if (o + plen + 1 > cap) {
-            size_t ncap = cap * 2 > o + plen + 1 ? cap * 2 : o + plen + 1;
-            char *nb = realloc(buf, ncap);
-            if (nb == NULL) {
-                free(buf);
-                return -ENOMEM;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        memcpy(buf + o, piece, plen);
-        o += plen;
+        sbuf_append(&buf, piece, plen);
     }
-    buf[o] = '\0';
-    *out = buf;
-    return 0;
+    *out = sbuf_take(&buf);
+    return *out != NULL ? 0 : -ENOMEM;
 }
 
 /* ------------------------------------------------------- scalar values */

@@ -113,11 +113,6 @@ void conf_sanitize(char *dst, size_t n, const char *s, size_t len, size_t max);
 /* A value quoted for a message into dst: "5x". Not for secrets. */
 const char *conf_quote(char *dst, size_t n, const char *s);
 
-/* FNV-1a over bytes, continuing from h (start with CONF_HASH_INIT). */
-uint64_t conf_hash(uint64_t h, const void *p, size_t len);
-
-#define CONF_HASH_INIT 0xcbf29ce484222325ULL
-
 /* Parse x->buf into a tree. Returns the root (NULL for an empty stream) in
  * *root; 0, -EINVAL after reporting, or -ENOMEM. Nodes belong to x. */
 int conf_tree_build(struct conf_ctx *x, struct ynode **root);

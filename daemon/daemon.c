@@ -506,7 +506,7 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
     struct check **next;
     rc = build_checks(d, conf, &next);
     if (rc < 0) {
-        config_free(conf);
+        config_destroy(conf);
         return rc;
     }
     bool *carried = calloc(d->nchecks + 1, sizeof(*carried)); /* by old index position */
@@ -519,7 +519,7 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
             check_destroy(next[i]);
         }
         free(next);
-        config_free(conf);
+        config_destroy(conf);
         return -ENOMEM;
     }
     size_t kept = 0, changed = 0, added = 0, removed = 0;
@@ -579,7 +579,7 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
     free(d->by_name);
     d->by_name = by_name;
     free(d->checks);
-    config_free(d->conf);
+    config_destroy(d->conf);
     d->checks = next;
     d->nchecks = conf->nchecks;
     d->conf = conf;
@@ -873,18 +873,18 @@ void daemon_finish(struct daemon *d)
     d->checks = NULL;
     free(d->by_name);
     d->by_name = NULL;
-    cluster_free(d->cluster);
+    cluster_destroy(d->cluster);
     d->cluster = NULL;
     store_close(d->store);
     d->store = NULL;
-    ipc_server_free(d->ipc);
+    ipc_server_destroy(d->ipc);
     d->ipc = NULL;
-    http_server_free(d->http);
+    http_server_destroy(d->http);
     d->http = NULL;
     deploys_destroy(d->deploys);
     d->deploys = NULL;
     verifier_destroy(d->verifier);
     d->verifier = NULL;
-    config_free(d->conf);
+    config_destroy(d->conf);
     d->conf = NULL;
 }

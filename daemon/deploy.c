@@ -10,6 +10,7 @@
 #include "alert.h"
 #include "daemon.h"
 #include "store.h"
+#include "util.h"
 #include "verify.h"
 
 static bool one_of(const char *s, const char *const *set)
@@ -41,7 +42,7 @@ int deploy_validate(const struct deploy *p, char *why, size_t len)
         {"id", p->ext_id, DEPLOY_FIELD_MAX, false},
         {"ref", p->ref, DEPLOY_FIELD_MAX, false},
     };
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
         if (f[i].val == NULL && f[i].required) {
             snprintf(why, len, "%s: missing", f[i].key);
             return -EINVAL;
@@ -73,7 +74,7 @@ int deploy_validate(const struct deploy *p, char *why, size_t len)
 static int status_rank(const char *status)
 {
     static const char *const order[] = {"started", "succeeded", "failed"};
-    for (int i = 0; status != NULL && i < (int)(sizeof(order) / sizeof(order[0])); i++) {
+    for (int i = 0; status != NULL && i < (int)(ARRAY_SIZE(order)); i++) {
         if (strcmp(status, order[i]) == 0) {
             return i;
         }
@@ -128,7 +129,7 @@ int deploy_upsert(struct daemon *d, struct deploy *dep, const struct deploy *sto
                                &dep->ref};
         const char *const theirs[] = {stored->commit, stored->author, stored->url,
                                       stored->description, stored->ref};
-        for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(mine); i++) {
             *mine[i] = *mine[i] != NULL ? *mine[i] : theirs[i];
         }
     }
@@ -198,7 +199,7 @@ struct deploys {
 /* Free what a recent deploy owns. */
 static void seen_free(struct deploy_seen *e)
 {
-    for (size_t i = 0; i < sizeof(e->s) / sizeof(e->s[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(e->s); i++) {
         free(e->s[i]);
         e->s[i] = NULL;
     }
@@ -223,14 +224,14 @@ static void note_recent(struct deploys *ds, const struct deploy *dep)
     }
     /* Copies first: dep's strings may be e's own. */
     const char *from[] = {dep->app, dep->env, dep->version, dep->status, dep->ext_id};
-    char *s[sizeof(e->s) / sizeof(e->s[0])];
+    char *s[ARRAY_SIZE(e->s)];
     bool ok = true;
-    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
         ok = (s[i] = strdup(from[i])) != NULL && ok;
     }
     int64_t id = dep->id;
     seen_free(e);
-    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
         e->s[i] = s[i];
     }
     if (!ok) {

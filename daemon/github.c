@@ -1,5 +1,6 @@
 /* github.c - GitHub deployment events as deploys (rules in github.h). */
 #include "github.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ static const struct github_kind kinds[] = {
 /* The row of event, or NULL for an event not read. */
 static const struct github_kind *kind_of(const char *event)
 {
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
         if (strcmp(kinds[i].event, event) == 0) {
             return &kinds[i];
         }
@@ -115,7 +116,7 @@ int github_event_read(const char *event, json_t *doc, struct github_event *ev, c
     }
     const char *state = jstr(doc, "deployment_status", "state");
     const struct github_state *st = NULL;
-    for (size_t i = 0; state != NULL && i < sizeof(states) / sizeof(states[0]); i++) {
+    for (size_t i = 0; state != NULL && i < ARRAY_SIZE(states); i++) {
         if (strcmp(states[i].state, state) == 0) {
             st = &states[i];
         }

@@ -16,12 +16,14 @@
 #include <uv.h>
 
 #include "check.h"
+#include "civil.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
 #include "recent.h"
 #include "store.h"
+#include "util.h"
 
 static const char *const hdr_names[] = {"authorization", "content-type",
                                         "x-shipwatch-signature-256", "x-hub-signature-256",
@@ -523,7 +525,7 @@ static const struct route routes[] = {
 /* The route of the path's first len bytes, or NULL. */
 static const struct route *route_find(const char *path, size_t len)
 {
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
         const struct route *r = &routes[i];
         size_t rl = strlen(r->path);
         if ((r->prefix ? len >= rl : len == rl) && strncmp(path, r->path, rl) == 0) {
@@ -1131,7 +1133,7 @@ void http_server_close(struct http_server *s)
     }
 }
 
-void http_server_free(struct http_server *s)
+void http_server_destroy(struct http_server *s)
 {
     if (s == NULL) {
         return;

@@ -54,7 +54,7 @@ void http_server_close(struct http_server *s);
 
 /* Free what is left after the loop ran the close callbacks and the store is
  * closed. */
-void http_server_free(struct http_server *s);
+void http_server_destroy(struct http_server *s);
 
 void http_server_get_stats(const struct http_server *s, struct http_stats *out);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "civil.h"
 #include "config.h"
 #include "daemon.h"
 #include "deploy.h"
@@ -190,62 +191,6 @@ static bool str_member(struct hconn *c, json_t *o, const char *key, const char *
     return true;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* RFC 3339 ("2026-11-23T09:30:00Z", "...T09:30:00.250+01:00") to unix ms.
- * 0, or -1 when it is not one. */
-static int parse_rfc3339(const char *s, int64_t *ms)
-{
-    int y, mo, d, h, mi, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19 ||
-        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
-        return -1;
-    }
-    const char *p = s + n;
-    int frac = 0, digits = 0;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++) {
-            if (digits++ < 3) {
-                frac = frac * 10 + (*p - '0');
-            }
-        }
-        if (digits == 0) {
-            return -1;
-        }
-        for (; digits < 3; digits++) {
-            frac *= 10;
-        }
-    }
-    int off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-        int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) {
-            return -1;
-        }
-        off = (*p == '-' ? -1 : 1) * (oh * 60 + om);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p != '\0') {
-        return -1;
-    }
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60;
-    *ms = secs * 1000 + frac;
-    return 0;
-}
-
 /* started_at / finished_at: RFC 3339 text or unix seconds. */
 static bool time_member(struct hconn *c, json_t *o, const char *key, int64_t *ms)
 {
@@ -258,7 +203,7 @@ static bool time_member(struct hconn *c, json_t *o, const char *key, int64_t *ms
         *ms = (int64_t)json_integer_value(v) * 1000;
         return true;
     }
-    if (json_is_string(v) && parse_rfc3339(json_string_value(v), ms) == 0 && *ms >= 0) {
+    if (json_is_string(v) && civil_parse_rfc3339(json_string_value(v), ms) == 0 && *ms >= 0) {
         return true;
     }
     http_respond_error(c, 400, NULL, "%s: expected an RFC 3339 time or unix seconds", key);

@@ -313,7 +313,7 @@ static void resolve_admins(struct ipc_server *s, const struct config *conf)
 /* --- what the handlers get (rpc.h) --- */
 
 /* A pending answer to msgid on c. */
-struct ipc_pending *ipc_pending_new(struct ipc_conn *c, uint32_t msgid)
+struct ipc_pending *ipc_pending_create(struct ipc_conn *c, uint32_t msgid)
 {
     struct ipc_pending *p = calloc(1, sizeof(*p));
     if (p != NULL) {
@@ -472,13 +472,13 @@ static void handle_request(struct ipc_conn *c, const struct ipc_envelope *env)
     if (ipc_decode_params(env->params, m->params, p, why, sizeof(why)) < 0) {
         ipc_conn_error(c, env->msgid, IPC_E_INVALID_PARAMS, "%s: %s", m->name, why);
         if (m->params != NULL) {
-            ipc_type_free(m->params, p);
+            ipc_type_finish(m->params, p);
         }
         return;
     }
     h->fn(c, env->msgid, p);
     if (m->params != NULL) {
-        ipc_type_free(m->params, p);
+        ipc_type_finish(m->params, p);
     }
 }
 
@@ -915,7 +915,7 @@ void ipc_server_close(struct ipc_server *s)
 }
 
 /* Free what is left after the loop closed the handles. */
-void ipc_server_free(struct ipc_server *s)
+void ipc_server_destroy(struct ipc_server *s)
 {
     if (s == NULL) {
         return;

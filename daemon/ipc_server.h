@@ -41,7 +41,7 @@ void ipc_server_close(struct ipc_server *s);
 
 /* Free what is left once the loop has run the close callbacks and the store
  * (whose pending queries may still reference clients) is closed. */
-void ipc_server_free(struct ipc_server *s);
+void ipc_server_destroy(struct ipc_server *s);
 
 /* A result of c: to "results" subscribers and to checks.run callers. */
 void ipc_server_on_result(struct ipc_server *s, const struct check *c, const struct result *r);

@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     }
     if (check_only) {
         print_summary(conf, path);
-        config_free(conf);
+        config_destroy(conf);
         return 0;
     }
 
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
     int rc = uv_loop_init(&loop);
     if (rc < 0) {
         log_error(LOG_NOKV, "cannot create the event loop: %s", uv_strerror(rc));
-        config_free(conf);
+        config_destroy(conf);
         return 1;
     }
     struct daemon d;

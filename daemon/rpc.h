@@ -107,7 +107,7 @@ struct ipc_pending {
 };
 
 /* A pending answer to msgid on c; NULL on ENOMEM. */
-struct ipc_pending *ipc_pending_new(struct ipc_conn *c, uint32_t msgid);
+struct ipc_pending *ipc_pending_create(struct ipc_conn *c, uint32_t msgid);
 /* The answer was given (or dropped): p and its hold on the connection go. */
 void ipc_pending_done(struct ipc_pending *p);
 

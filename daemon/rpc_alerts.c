@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "rpc.h"
 #include "store.h"
+#include "util.h"
 
 #define ALERTS_DEFAULT_LIMIT 100
 #define ALERTS_MAX_LIMIT 1000
@@ -112,10 +113,10 @@ void rpc_alerts_list(struct ipc_conn *c, uint32_t msgid, const void *params)
     static const char *const statuses[] = {"open", "firing", "acknowledged", "resolved", "all"};
     const char *status = p->status != NULL ? p->status : "open";
     size_t k = 0;
-    while (k < sizeof(statuses) / sizeof(statuses[0]) && strcmp(status, statuses[k]) != 0) {
+    while (k < ARRAY_SIZE(statuses) && strcmp(status, statuses[k]) != 0) {
         k++;
     }
-    if (k == sizeof(statuses) / sizeof(statuses[0])) {
+    if (k == ARRAY_SIZE(statuses)) {
         ipc_conn_error(c, msgid, IPC_E_INVALID_PARAMS,
                        "status: %s is not one of open, firing, acknowledged, resolved, all",
                        status);
@@ -135,7 +136,7 @@ void rpc_alerts_list(struct ipc_conn *c, uint32_t msgid, const void *params)
         .before_id = p->before_id,
         .limit = p->limit ? (size_t)p->limit : ALERTS_DEFAULT_LIMIT,
     };
-    struct ipc_pending *pd = ipc_pending_new(c, msgid);
+    struct ipc_pending *pd = ipc_pending_create(c, msgid);
     if (pd == NULL) {
         ipc_conn_error(c, msgid, IPC_E_INTERNAL, "out of memory");
         return;
@@ -180,7 +181,7 @@ void rpc_alerts_ack(struct ipc_conn *c, uint32_t msgid, const void *params)
     if (rc == -ENOENT) {
         /* Only open alerts are in memory: ask the store about this one. */
         struct store_alert_query q = {.before_id = p->id + (p->id < INT64_MAX), .limit = 1};
-        struct ipc_pending *pd = ipc_pending_new(c, msgid);
+        struct ipc_pending *pd = ipc_pending_create(c, msgid);
         if (pd != NULL) {
             pd->id = p->id;
             if (alert_list(ipc_conn_daemon(c), &q, on_ack_lookup, pd) == 0) {
@@ -196,7 +197,7 @@ void rpc_alerts_ack(struct ipc_conn *c, uint32_t msgid, const void *params)
     struct ipc_alert v;
     alert_view(&a, &v);
     ipc_conn_respond(c, msgid, &ipc_alert_type, &v);
-    alert_copy_free(&a);
+    alert_copy_finish(&a);
 }
 
 /* alerts.silence, maintenance.add: a mute of kind from now (or starts_ms)
@@ -254,7 +255,7 @@ static void mute_add(struct ipc_conn *c, uint32_t msgid, const struct ipc_mute_p
     struct ipc_mute v;
     mute_view(&out, &v);
     ipc_conn_respond(c, msgid, &ipc_mute_type, &v);
-    mute_copy_free(&out);
+    mute_copy_finish(&out);
 }
 
 /* alerts.unsilence, maintenance.remove: end the mute of kind now. */
@@ -276,7 +277,7 @@ static void mute_remove(struct ipc_conn *c, uint32_t msgid, const struct ipc_id_
     struct ipc_mute v;
     mute_view(&out, &v);
     ipc_conn_respond(c, msgid, &ipc_mute_type, &v);
-    mute_copy_free(&out);
+    mute_copy_finish(&out);
 }
 
 /* The mutes of kind not yet over as an allocated array (*n of them), the

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alert.h"
+#include "check.h"
 #include "config.h"
 #include "daemon.h"
 #include "rpc.h"
@@ -16,48 +17,12 @@
 #define HISTORY_MAX_LIMIT 10000
 #define TARGET_MAX 512
 
-/* What a check watches, for display; secrets (an url's user:password@)
- * left out. One function for every type until each check type describes
- * its own target. */
-static void check_target(const struct conf_check *cc, char *out, size_t len)
-{
-    size_t pos = 0;
-    switch (cc->kind) {
-    case CHECK_HTTP: {
-        const char *scheme = strstr(cc->url, "://");
-        const char *host = scheme != NULL ? scheme + 3 : cc->url;
-        const char *end = host + strcspn(host, "/?#");
-        const char *at = memchr(host, '@', (size_t)(end - host));
-        if (at == NULL) {
-            snprintf(out, len, "%s", cc->url);
-        } else {
-            snprintf(out, len, "%.*s***@%s", (int)(host - cc->url), cc->url, at + 1);
-        }
-        break;
-    }
-    case CHECK_TCP:
-        snprintf(out, len, "%s:%d", cc->host, cc->port);
-        break;
-    case CHECK_EXEC:
-        out[0] = '\0';
-        for (size_t i = 0; i < cc->argc && pos + 1 < len; i++) {
-            int n = snprintf(out + pos, len - pos, "%s%s", i ? " " : "", cc->argv[i]);
-            pos = n < 0 ? len : pos + (size_t)n;
-        }
-        break;
-    case CHECK_HEARTBEAT:
-        snprintf(out, len, "every %llds, %llds grace", (long long)(cc->period_ms / 1000),
-                 (long long)(cc->grace_ms / 1000));
-        break;
-    }
-}
-
 /* Fill v from c; the strings point into c and buf (the target, then what
  * holds its alerts back), nothing is allocated. */
 static void check_view(const struct check *c, struct ipc_check *v, char *buf, size_t len)
 {
     const struct conf_check *cc = c->conf;
-    check_target(cc, buf, len);
+    check_describe(cc, buf, len);
     char *held = NULL;
     size_t used = strlen(buf) + 1;
     const char *why = c->state != STATE_UP ? alert_held_by(c->daemon, c) : NULL;
@@ -260,7 +225,7 @@ void rpc_checks_history(struct ipc_conn *c, uint32_t msgid, const void *params)
                        "granularity: %s is not one of raw, minute, hour, auto", g);
         return;
     }
-    struct ipc_pending *pd = ipc_pending_new(c, msgid);
+    struct ipc_pending *pd = ipc_pending_create(c, msgid);
     if (pd == NULL || (pd->check = strdup(p->check)) == NULL) {
         if (pd != NULL) {
             ipc_pending_done(pd);
@@ -413,7 +378,7 @@ static void on_check_stats(int err, const struct store_check_stats *rows, size_t
 /* checks.stats: uptime and latency of every check, from the store. */
 void rpc_checks_stats(struct ipc_conn *c, uint32_t msgid, const void *params)
 {
-    struct ipc_pending *pd = ipc_pending_new(c, msgid);
+    struct ipc_pending *pd = ipc_pending_create(c, msgid);
     if (pd == NULL) {
         ipc_conn_error(c, msgid, IPC_E_INTERNAL, "out of memory");
         return;

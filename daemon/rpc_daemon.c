@@ -11,6 +11,7 @@
 #include "ipc_server.h"
 #include "rpc.h"
 #include "store.h"
+#include "util.h"
 
 /* daemon.hello: check the protocol, say what this daemon offers. */
 void rpc_hello(struct ipc_conn *c, uint32_t msgid, const void *params)
@@ -32,7 +33,7 @@ void rpc_hello(struct ipc_conn *c, uint32_t msgid, const void *params)
     }
     static const char *const topics[] = {"topic:results", "topic:states", "topic:deploys",
                                          "topic:alerts", "topic:log"};
-    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(topics); i++) {
         caps[n++] = (char *)topics[i];
     }
     if (p->client != NULL) {

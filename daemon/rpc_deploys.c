@@ -101,7 +101,7 @@ void rpc_deploys_list(struct ipc_conn *c, uint32_t msgid, const void *params)
     }
     struct store_deploy_query q = {
         .app = p->app, .env = p->env, .before_id = p->before_id, .limit = (size_t)p->limit};
-    struct ipc_pending *pd = ipc_pending_new(c, msgid);
+    struct ipc_pending *pd = ipc_pending_create(c, msgid);
     if (pd == NULL) {
         ipc_conn_error(c, msgid, IPC_E_INTERNAL, "out of memory");
         return;

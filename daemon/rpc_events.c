@@ -55,7 +55,7 @@ void rpc_events_list(struct ipc_conn *c, uint32_t msgid, const void *params)
                                   .type = p->type,
                                   .before_id = p->before_id,
                                   .limit = p->limit ? (size_t)p->limit : EVENTS_DEFAULT_LIMIT};
-    struct ipc_pending *pd = ipc_pending_new(c, msgid);
+    struct ipc_pending *pd = ipc_pending_create(c, msgid);
     if (pd == NULL) {
         ipc_conn_error(c, msgid, IPC_E_INTERNAL, "out of memory");
         return;

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "store.h"
+#include "util.h"
 
 /* One row per backend; the first is the default when no driver is named. */
 struct store_backend {
@@ -24,7 +25,7 @@ int store_open(uv_loop_t *loop, const struct config *conf, struct store **out, c
 {
     *out = NULL;
     const char *driver = conf->storage.driver != NULL ? conf->storage.driver : backends[0].name;
-    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
         if (strcmp(driver, backends[i].name) == 0) {
             return backends[i].open(loop, conf, out, errbuf, errlen);
         }

@@ -37,32 +37,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
+#include "hash.h"
 #include "log.h"
+#include "sbuf.h"
 #include "schema.h"
 #include "store.h"
 #include "store_pg_int.h"
 #include "store_rec.h"
 #include "store_spool.h"
 #include "utf8.h"
+#include "util.h"
 
 /* --- check name -> id --- */
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    }
-    return h;
-}
 
 static struct name_ent *map_find(struct name_map *m, const char *name)
 {
     if (m->cap == 0) {
         return NULL;
     }
-    for (size_t i = fnv1a(name) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = hash_fnv1a_str(HASH_FNV_INIT_SHIPWATCH, name) & (m->cap - 1);;
+         i = (i + 1) & (m->cap - 1)) {
         if (m->v[i].name == NULL) {
             return NULL;
         }
@@ -87,7 +83,7 @@ static int map_put(struct name_map *m, const char *name, int32_t id)
         }
         for (size_t i = 0; i < m->cap; i++) {
             if (m->v[i].name != NULL) {
-                size_t j = fnv1a(m->v[i].name) & (nc - 1);
+                size_t j = hash_fnv1a_str(HASH_FNV_INIT_SHIPWATCH, m->v[i].name) & (nc - 1);
                 while (v[j].name != NULL) {
                     j = (j + 1) & (nc - 1);
                 }
@@ -102,7 +98,7 @@ static int map_put(struct name_map *m, const char *name, int32_t id)
     if (dup == NULL) {
         return -ENOMEM;
     }
-    size_t i = fnv1a(name) & (m->cap - 1);
+    size_t i = hash_fnv1a_str(HASH_FNV_INIT_SHIPWATCH, name) & (m->cap - 1);
     while (m->v[i].name != NULL) {
         i = (i + 1) & (m->cap - 1);
     }
@@ -146,7 +142,7 @@ static int64_t id_take(struct store_pg *s, enum id_kind k)
          * microseconds, far above anything a sequence has handed out, so
          * these rows never replace existing ones; the next block is taken
          * past them (ids_sql), so ids keep increasing. */
-        int64_t base = wall_ms() * 1000;
+        int64_t base = clock_wall_ms() * 1000;
         b->next = b->next > base ? b->next : base;
         if (!b->exhausted_logged) {
             b->exhausted_logged = true;
@@ -178,29 +174,29 @@ static bool ids_wanted(const struct store_pg *s)
 /* SQL reserving one block for every kind without a spare one. */
 void ids_sql(const struct store_pg *s, struct sbuf *b)
 {
-    sb_str(b, "SELECT ");
+    sbuf_append_str(b, "SELECT ");
     bool first = true;
     for (int k = 0; k < ID_KINDS; k++) {
-        sb_str(b, first ? "" : ", ");
+        sbuf_append_str(b, first ? "" : ", ");
         first = false;
         if (s->ids[k].spare == 0 && s->ids[k].local_max > 0) {
             /* Move the sequence past the ids numbered locally first: the
              * FROM subquery runs before the select list. */
-            sb_str(b, "(SELECT nextval('");
-            sb_str(b, id_seq[k]);
-            sb_str(b, "') FROM (SELECT setval('");
-            sb_str(b, id_seq[k]);
-            sb_str(b, "', GREATEST(last_value, ");
-            sb_i64(b, s->ids[k].local_max);
-            sb_str(b, ")) FROM ");
-            sb_str(b, id_seq[k]);
-            sb_str(b, ") AS past)");
+            sbuf_append_str(b, "(SELECT nextval('");
+            sbuf_append_str(b, id_seq[k]);
+            sbuf_append_str(b, "') FROM (SELECT setval('");
+            sbuf_append_str(b, id_seq[k]);
+            sbuf_append_str(b, "', GREATEST(last_value, ");
+            sbuf_append_i64(b, s->ids[k].local_max);
+            sbuf_append_str(b, ")) FROM ");
+            sbuf_append_str(b, id_seq[k]);
+            sbuf_append_str(b, ") AS past)");
         } else if (s->ids[k].spare == 0) {
-            sb_str(b, "nextval('");
-            sb_str(b, id_seq[k]);
-            sb_str(b, "')");
+            sbuf_append_str(b, "nextval('");
+            sbuf_append_str(b, id_seq[k]);
+            sbuf_append_str(b, "')");
         } else {
-            sb_str(b, "0");
+            sbuf_append_str(b, "0");
         }
     }
 }
@@ -424,190 +420,195 @@ static const char *ev_type(const char *t)
  * failed statement would abort the whole batch). */
 static void build_deploy(struct sbuf *b, const struct deploy *d)
 {
-    sb_str(b, "INSERT INTO deploys (id, app, env, version, commit_sha, author, source, url, "
-              "description, status, started_ms, finished_ms, verdict, verdict_reason, "
-              "failing_check, rollback_version, ext_id, ref) SELECT ");
-    sb_i64(b, d->id);
+    sbuf_append_str(b,
+                    "INSERT INTO deploys (id, app, env, version, commit_sha, author, source, url, "
+                    "description, status, started_ms, finished_ms, verdict, verdict_reason, "
+                    "failing_check, rollback_version, ext_id, ref) SELECT ");
+    sbuf_append_i64(b, d->id);
     const char *v1[] = {d->app, d->env, d->version};
-    for (size_t i = 0; i < NELEM(v1); i++) {
-        sb_str(b, ", ");
-        sb_lit(b, v1[i] != NULL ? v1[i] : "");
+    for (size_t i = 0; i < ARRAY_SIZE(v1); i++) {
+        sbuf_append_str(b, ", ");
+        sql_lit(b, v1[i] != NULL ? v1[i] : "");
     }
     const char *v2[] = {d->commit, d->author, d->source, d->url, d->description};
-    for (size_t i = 0; i < NELEM(v2); i++) {
-        sb_str(b, ", ");
-        sb_opt(b, v2[i]);
-        sb_str(b, "::text");
+    for (size_t i = 0; i < ARRAY_SIZE(v2); i++) {
+        sbuf_append_str(b, ", ");
+        sql_opt(b, v2[i]);
+        sbuf_append_str(b, "::text");
     }
-    sb_str(b, ", ");
-    sb_lit(b, d->status != NULL ? d->status : "");
-    sb_str(b, ", ");
-    sb_i64(b, d->started_ms);
-    sb_str(b, "::bigint, ");
-    sb_i64_or_null(b, d->finished_ms > 0 ? d->finished_ms : 0);
-    sb_str(b, "::bigint");
+    sbuf_append_str(b, ", ");
+    sql_lit(b, d->status != NULL ? d->status : "");
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, d->started_ms);
+    sbuf_append_str(b, "::bigint, ");
+    sql_i64_or_null(b, d->finished_ms > 0 ? d->finished_ms : 0);
+    sbuf_append_str(b, "::bigint");
     const char *v3[] = {d->verdict, d->verdict_reason, d->failing_check, d->rollback_version,
                         d->ext_id, d->ref};
-    for (size_t i = 0; i < NELEM(v3); i++) {
-        sb_str(b, ", ");
-        sb_opt(b, v3[i]);
-        sb_str(b, "::text");
+    for (size_t i = 0; i < ARRAY_SIZE(v3); i++) {
+        sbuf_append_str(b, ", ");
+        sql_opt(b, v3[i]);
+        sbuf_append_str(b, "::text");
     }
     if (d->ext_id != NULL) {
-        sb_str(b, " WHERE NOT EXISTS (SELECT 1 FROM deploys WHERE ext_id = ");
-        sb_lit(b, d->ext_id);
-        sb_str(b, " AND id <> ");
-        sb_i64(b, d->id);
-        sb_str(b, ")");
+        sbuf_append_str(b, " WHERE NOT EXISTS (SELECT 1 FROM deploys WHERE ext_id = ");
+        sql_lit(b, d->ext_id);
+        sbuf_append_str(b, " AND id <> ");
+        sbuf_append_i64(b, d->id);
+        sbuf_append_str(b, ")");
     }
-    sb_str(b, " ON CONFLICT (id) DO UPDATE SET "
-              "version = CASE WHEN " MOVED " THEN EXCLUDED.version ELSE deploys.version END, "
-              NEWER("commit_sha") ", " NEWER("author") ", " NEWER("url") ", "
-              NEWER("description") ", " NEWER("ref") ", "
-              "finished_ms = CASE WHEN " MOVED " THEN COALESCE(EXCLUDED.finished_ms, "
-              "deploys.finished_ms) ELSE deploys.finished_ms END, "
-              "status = CASE WHEN " MOVED " THEN EXCLUDED.status ELSE deploys.status END, "
-              VERDICT("verdict_reason") ", " VERDICT("failing_check") ", "
-              VERDICT("rollback_version") ", " VERDICT("verdict") ";\n");
+    sbuf_append_str(b,
+                    " ON CONFLICT (id) DO UPDATE SET "
+                    "version = CASE WHEN " MOVED " THEN EXCLUDED.version ELSE deploys.version END, "
+                    NEWER("commit_sha") ", " NEWER("author") ", " NEWER("url") ", "
+                    NEWER("description") ", " NEWER("ref") ", "
+                    "finished_ms = CASE WHEN " MOVED " THEN COALESCE(EXCLUDED.finished_ms, "
+                    "deploys.finished_ms) ELSE deploys.finished_ms END, "
+                    "status = CASE WHEN " MOVED " THEN EXCLUDED.status ELSE deploys.status END, "
+                    VERDICT("verdict_reason") ", " VERDICT("failing_check") ", "
+                    VERDICT("rollback_version") ", " VERDICT("verdict") ";\n");
 }
 
 static void build_alert(struct sbuf *b, const struct alert *a)
 {
-    sb_str(b, "INSERT INTO alerts (id, kind, check_name, app, env, severity, status, summary, "
-              "started, resolved, ack_by, ack_ts, ack_comment, muted_by, deploy_id, "
-              "last_notified, notifications) VALUES (");
-    sb_i64(b, a->id);
-    sb_str(b, ", ");
-    sb_lit(b, a->kind != NULL ? a->kind : "");
-    sb_str(b, ", ");
-    sb_opt(b, a->check);
-    sb_str(b, ", ");
-    sb_opt(b, a->app);
-    sb_str(b, ", ");
-    sb_opt(b, a->env);
-    sb_str(b, ", ");
-    sb_lit(b, a->severity != NULL ? a->severity : "");
-    sb_str(b, ", ");
-    sb_lit(b, a->status != NULL ? a->status : "");
-    sb_str(b, ", ");
-    sb_lit(b, a->summary != NULL ? a->summary : "");
-    sb_str(b, ", ");
-    sb_i64(b, a->started_ms);
-    sb_str(b, ", ");
-    sb_i64_or_null(b, a->resolved_ms);
-    sb_str(b, ", ");
-    sb_opt(b, a->ack_by);
-    sb_str(b, ", ");
-    sb_i64_or_null(b, a->ack_ms);
-    sb_str(b, ", ");
-    sb_opt(b, a->ack_comment);
-    sb_str(b, ", ");
-    sb_opt(b, a->muted_by);
-    sb_str(b, ", ");
-    sb_i64_or_null(b, a->deploy_id);
-    sb_str(b, ", ");
-    sb_i64_or_null(b, a->last_notified_ms);
-    sb_str(b, ", ");
-    sb_i64(b, a->notifications);
-    sb_str(b, ") ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
-              "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
-              "severity = EXCLUDED.severity, status = EXCLUDED.status, "
-              "summary = EXCLUDED.summary, started = EXCLUDED.started, "
-              "resolved = EXCLUDED.resolved, ack_by = EXCLUDED.ack_by, "
-              "ack_ts = EXCLUDED.ack_ts, ack_comment = EXCLUDED.ack_comment, "
-              "muted_by = EXCLUDED.muted_by, deploy_id = EXCLUDED.deploy_id, "
-              "last_notified = EXCLUDED.last_notified, "
-              "notifications = EXCLUDED.notifications;\n");
+    sbuf_append_str(b,
+                    "INSERT INTO alerts (id, kind, check_name, app, env, severity, status, "
+                    "summary, started, resolved, ack_by, ack_ts, ack_comment, muted_by, "
+                    "deploy_id, last_notified, notifications) VALUES (");
+    sbuf_append_i64(b, a->id);
+    sbuf_append_str(b, ", ");
+    sql_lit(b, a->kind != NULL ? a->kind : "");
+    sbuf_append_str(b, ", ");
+    sql_opt(b, a->check);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, a->app);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, a->env);
+    sbuf_append_str(b, ", ");
+    sql_lit(b, a->severity != NULL ? a->severity : "");
+    sbuf_append_str(b, ", ");
+    sql_lit(b, a->status != NULL ? a->status : "");
+    sbuf_append_str(b, ", ");
+    sql_lit(b, a->summary != NULL ? a->summary : "");
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, a->started_ms);
+    sbuf_append_str(b, ", ");
+    sql_i64_or_null(b, a->resolved_ms);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, a->ack_by);
+    sbuf_append_str(b, ", ");
+    sql_i64_or_null(b, a->ack_ms);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, a->ack_comment);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, a->muted_by);
+    sbuf_append_str(b, ", ");
+    sql_i64_or_null(b, a->deploy_id);
+    sbuf_append_str(b, ", ");
+    sql_i64_or_null(b, a->last_notified_ms);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, a->notifications);
+    sbuf_append_str(b, ") ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
+                       "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
+                       "severity = EXCLUDED.severity, status = EXCLUDED.status, "
+                       "summary = EXCLUDED.summary, started = EXCLUDED.started, "
+                       "resolved = EXCLUDED.resolved, ack_by = EXCLUDED.ack_by, "
+                       "ack_ts = EXCLUDED.ack_ts, ack_comment = EXCLUDED.ack_comment, "
+                       "muted_by = EXCLUDED.muted_by, deploy_id = EXCLUDED.deploy_id, "
+                       "last_notified = EXCLUDED.last_notified, "
+                       "notifications = EXCLUDED.notifications;\n");
 }
 
 static void build_mute(struct sbuf *b, const struct mute *m)
 {
-    sb_str(b, "INSERT INTO mutes (id, kind, check_name, app, env, severity, starts, ends, "
-              "author, comment, created) VALUES (");
-    sb_i64(b, m->id);
-    sb_str(b, ", ");
-    sb_lit(b, m->kind != NULL ? m->kind : "");
+    sbuf_append_str(b, "INSERT INTO mutes (id, kind, check_name, app, env, severity, starts, ends, "
+                       "author, comment, created) VALUES (");
+    sbuf_append_i64(b, m->id);
+    sbuf_append_str(b, ", ");
+    sql_lit(b, m->kind != NULL ? m->kind : "");
     const char *v[] = {m->check, m->app, m->env, m->severity};
-    for (size_t i = 0; i < NELEM(v); i++) {
-        sb_str(b, ", ");
-        sb_opt(b, v[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+        sbuf_append_str(b, ", ");
+        sql_opt(b, v[i]);
     }
-    sb_str(b, ", ");
-    sb_i64(b, m->starts_ms);
-    sb_str(b, ", ");
-    sb_i64(b, m->ends_ms);
-    sb_str(b, ", ");
-    sb_opt(b, m->author);
-    sb_str(b, ", ");
-    sb_opt(b, m->comment);
-    sb_str(b, ", ");
-    sb_i64(b, m->created_ms);
-    sb_str(b, ") ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
-              "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
-              "severity = EXCLUDED.severity, starts = EXCLUDED.starts, ends = EXCLUDED.ends, "
-              "author = EXCLUDED.author, comment = EXCLUDED.comment, "
-              "created = EXCLUDED.created;\n");
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, m->starts_ms);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, m->ends_ms);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, m->author);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, m->comment);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, m->created_ms);
+    sbuf_append_str(b,
+                    ") ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
+                    "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
+                    "severity = EXCLUDED.severity, starts = EXCLUDED.starts, ends = EXCLUDED.ends, "
+                    "author = EXCLUDED.author, comment = EXCLUDED.comment, "
+                    "created = EXCLUDED.created;\n");
 }
 
 static void build_outbox(struct sbuf *b, const struct outbox_item *o)
 {
-    sb_str(b, "INSERT INTO outbox (id, alert_id, notifier, payload, created, attempts, next_ts) "
-              "VALUES (");
-    sb_i64(b, o->id);
-    sb_str(b, ", ");
-    sb_i64(b, o->alert_id);
-    sb_str(b, ", ");
-    sb_lit(b, o->notifier != NULL ? o->notifier : "");
-    sb_str(b, ", ");
-    sb_lit(b, o->payload != NULL ? o->payload : "");
-    sb_str(b, ", ");
-    sb_i64(b, o->created_ms);
-    sb_str(b, ", ");
-    sb_i64(b, o->attempts);
-    sb_str(b, ", ");
-    sb_i64(b, o->next_ms);
-    sb_str(b, ") ON CONFLICT (id) DO UPDATE SET alert_id = EXCLUDED.alert_id, "
-              "notifier = EXCLUDED.notifier, payload = EXCLUDED.payload, "
-              "created = EXCLUDED.created, attempts = EXCLUDED.attempts, "
-              "next_ts = EXCLUDED.next_ts;\n");
+    sbuf_append_str(b,
+                    "INSERT INTO outbox (id, alert_id, notifier, payload, created, attempts, "
+                    "next_ts) VALUES (");
+    sbuf_append_i64(b, o->id);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, o->alert_id);
+    sbuf_append_str(b, ", ");
+    sql_lit(b, o->notifier != NULL ? o->notifier : "");
+    sbuf_append_str(b, ", ");
+    sql_lit(b, o->payload != NULL ? o->payload : "");
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, o->created_ms);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, o->attempts);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, o->next_ms);
+    sbuf_append_str(b, ") ON CONFLICT (id) DO UPDATE SET alert_id = EXCLUDED.alert_id, "
+                       "notifier = EXCLUDED.notifier, payload = EXCLUDED.payload, "
+                       "created = EXCLUDED.created, attempts = EXCLUDED.attempts, "
+                       "next_ts = EXCLUDED.next_ts;\n");
 }
 
 static void build_state(struct sbuf *b, int32_t id, const struct store_check_state *cs)
 {
     const struct result *res = &cs->last;
-    sb_str(b, "(");
-    sb_i64(b, id);
-    sb_str(b, ", ");
-    sb_i64(b, clamp(cs->state, STATE_UNKNOWN, STATE_DOWN));
-    sb_str(b, ", ");
-    sb_i64(b, clamp(cs->fail_streak, 0, INT32_MAX));
-    sb_str(b, ", ");
-    sb_i64(b, clamp(cs->ok_streak, 0, INT32_MAX));
-    sb_str(b, ", ");
-    sb_i64(b, cs->state_since_ms);
-    sb_str(b, ", ");
-    sb_i64(b, res->started_ms);
-    sb_str(b, ", ");
-    sb_i64(b, res->duration_us);
-    sb_str(b, ", ");
-    sb_i64(b, clamp(res->outcome, STATE_UNKNOWN, STATE_DOWN));
-    sb_str(b, ", ");
+    sbuf_append_str(b, "(");
+    sbuf_append_i64(b, id);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, clamp(cs->state, STATE_UNKNOWN, STATE_DOWN));
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, clamp(cs->fail_streak, 0, INT32_MAX));
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, clamp(cs->ok_streak, 0, INT32_MAX));
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, cs->state_since_ms);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, res->started_ms);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, res->duration_us);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, clamp(res->outcome, STATE_UNKNOWN, STATE_DOWN));
+    sbuf_append_str(b, ", ");
     if (res->status >= 0) {
-        sb_i64(b, res->status);
+        sbuf_append_i64(b, res->status);
     } else {
-        sb_str(b, "NULL");
+        sbuf_append_str(b, "NULL");
     }
-    sb_str(b, ", ");
-    sb_opt(b, res->error);
-    sb_str(b, ", ");
-    sb_opt(b, res->failed_condition);
-    sb_str(b, ", ");
-    sb_i64(b, res->cert_expiry_s);
-    sb_str(b, ", ");
-    sb_opt(b, res->message);
-    sb_str(b, ", ");
-    sb_opt(b, res->perfdata);
-    sb_str(b, ")");
+    sbuf_append_str(b, ", ");
+    sql_opt(b, res->error);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, res->failed_condition);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, res->cert_expiry_s);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, res->message);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, res->perfdata);
+    sbuf_append_str(b, ")");
 }
 
 /* Names of checks in the next batch that have no id yet, as an SQL array
@@ -617,8 +618,8 @@ static size_t unknown_names(struct store_pg *s, struct sbuf *b)
     size_t n = 0, seen = 0;
     for (struct rec *r = s->head; r != NULL && seen < (size_t)s->batch; r = r->next, seen++) {
         if (r->kind == REC_RESULT && map_find(&s->names, r->check) == NULL) {
-            sb_str(b, n > 0 ? ", " : "");
-            sb_lit(b, r->check);
+            sbuf_append_str(b, n > 0 ? ", " : "");
+            sql_lit(b, r->check);
             n++;
         }
     }
@@ -634,15 +635,15 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
     struct sbuf evs = {0}, states = {0}, late = {0};
     size_t n = 0, nres = 0, nev = 0, nstates = 0, nlate = 0;
     uint64_t mark = ++s->batch_no;
-    int64_t late_before = wall_ms() - LATE_MARGIN_MS;
+    int64_t late_before = clock_wall_ms() - LATE_MARGIN_MS;
     if (s->head != NULL) {
         /* First: lock this node's progress and refuse records already
          * committed (by a transaction this writer gave up on). */
-        sb_str(b, "SELECT shipwatch_claim(");
-        sb_lit(b, s->node);
-        sb_str(b, ", ");
-        sb_i64(b, (int64_t)s->head->rn);
-        sb_str(b, ");\n");
+        sbuf_append_str(b, "SELECT shipwatch_claim(");
+        sql_lit(b, s->node);
+        sbuf_append_str(b, ", ");
+        sbuf_append_i64(b, (int64_t)s->head->rn);
+        sbuf_append_str(b, ");\n");
     }
     while (s->head != NULL && n < max && b->len + res->len + evs.len < SQL_SOFT_MAX) {
         struct rec *r = s->head;
@@ -666,68 +667,68 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
         case REC_RESULT: {
             const struct result *x = &r->st.last;
             nres++;
-            sb_i64(res, e->id);
-            sb_str(res, "\t");
-            sb_i64(res, x->started_ms);
-            sb_str(res, "\t");
-            sb_i64(res, clamp(x->duration_us, 0, INT32_MAX));
-            sb_str(res, "\t");
-            sb_i64(res, clamp(x->outcome, STATE_UNKNOWN, STATE_DOWN));
-            sb_str(res, "\t");
+            sbuf_append_i64(res, e->id);
+            sbuf_append_str(res, "\t");
+            sbuf_append_i64(res, x->started_ms);
+            sbuf_append_str(res, "\t");
+            sbuf_append_i64(res, clamp(x->duration_us, 0, INT32_MAX));
+            sbuf_append_str(res, "\t");
+            sbuf_append_i64(res, clamp(x->outcome, STATE_UNKNOWN, STATE_DOWN));
+            sbuf_append_str(res, "\t");
             if (x->status >= 0) {
-                sb_i64(res, clamp(x->status, 0, INT16_MAX));
+                sbuf_append_i64(res, clamp(x->status, 0, INT16_MAX));
             } else {
-                sb_str(res, "\\N");
+                sbuf_append_str(res, "\\N");
             }
-            sb_str(res, "\t");
-            sb_copy(res, x->error);
-            sb_str(res, "\t");
-            sb_copy(res, x->failed_condition);
-            sb_str(res, "\t");
-            sb_copy(res, x->message);
-            sb_str(res, "\t");
-            sb_copy(res, x->perfdata);
-            sb_str(res, "\t");
+            sbuf_append_str(res, "\t");
+            sql_copy(res, x->error);
+            sbuf_append_str(res, "\t");
+            sql_copy(res, x->failed_condition);
+            sbuf_append_str(res, "\t");
+            sql_copy(res, x->message);
+            sbuf_append_str(res, "\t");
+            sql_copy(res, x->perfdata);
+            sbuf_append_str(res, "\t");
             if (x->nconds > 0) {
-                sb_i64(res, x->nconds);
-                sb_str(res, "\t");
-                sb_i64(res, x->conds_failed);
+                sbuf_append_i64(res, x->nconds);
+                sbuf_append_str(res, "\t");
+                sbuf_append_i64(res, x->conds_failed);
             } else {
-                sb_str(res, "\\N\t\\N");
+                sbuf_append_str(res, "\\N\t\\N");
             }
-            sb_str(res, "\n");
+            sbuf_append_str(res, "\n");
             if (e->mark != mark) {
                 e->mark = mark;
                 nstates++;
             }
             e->last = r;
             if (x->started_ms < late_before) {
-                sb_str(&late, nlate++ > 0 ? ", (" : "(");
-                sb_i64(&late, e->id);
-                sb_str(&late, ", ");
-                sb_i64(&late, x->started_ms - x->started_ms % MINUTE_MS);
-                sb_str(&late, ")");
+                sbuf_append_str(&late, nlate++ > 0 ? ", (" : "(");
+                sbuf_append_i64(&late, e->id);
+                sbuf_append_str(&late, ", ");
+                sbuf_append_i64(&late, x->started_ms - x->started_ms % MINUTE_MS);
+                sbuf_append_str(&late, ")");
             }
             break;
         }
         case REC_EVENT:
-            sb_str(&evs, nev++ > 0 ? ",\n(" : "(");
-            sb_i64(&evs, r->ev.id);
-            sb_str(&evs, ", ");
-            sb_i64(&evs, r->ev.ts_ms);
-            sb_str(&evs, ", ");
-            sb_lit(&evs, ev_type(r->ev.type));
-            sb_str(&evs, ", ");
-            sb_opt(&evs, r->ev.check);
-            sb_str(&evs, ", ");
-            sb_opt(&evs, r->ev.app);
-            sb_str(&evs, ", ");
-            sb_opt(&evs, r->ev.env);
-            sb_str(&evs, ", ");
-            sb_lit(&evs, r->ev.message != NULL ? r->ev.message : "");
-            sb_str(&evs, ", ");
-            sb_opt(&evs, r->ev.data);
-            sb_str(&evs, ")");
+            sbuf_append_str(&evs, nev++ > 0 ? ",\n(" : "(");
+            sbuf_append_i64(&evs, r->ev.id);
+            sbuf_append_str(&evs, ", ");
+            sbuf_append_i64(&evs, r->ev.ts_ms);
+            sbuf_append_str(&evs, ", ");
+            sql_lit(&evs, ev_type(r->ev.type));
+            sbuf_append_str(&evs, ", ");
+            sql_opt(&evs, r->ev.check);
+            sbuf_append_str(&evs, ", ");
+            sql_opt(&evs, r->ev.app);
+            sbuf_append_str(&evs, ", ");
+            sql_opt(&evs, r->ev.env);
+            sbuf_append_str(&evs, ", ");
+            sql_lit(&evs, r->ev.message != NULL ? r->ev.message : "");
+            sbuf_append_str(&evs, ", ");
+            sql_opt(&evs, r->ev.data);
+            sbuf_append_str(&evs, ")");
             break;
         case REC_DEPLOY:
             build_deploy(b, &r->dep);
@@ -742,24 +743,24 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
             build_outbox(b, &r->outbox);
             break;
         case REC_OUTBOX_DELETE:
-            sb_str(b, "DELETE FROM outbox WHERE id = ");
-            sb_i64(b, r->outbox_id);
-            sb_str(b, ";\n");
+            sbuf_append_str(b, "DELETE FROM outbox WHERE id = ");
+            sbuf_append_i64(b, r->outbox_id);
+            sbuf_append_str(b, ";\n");
             break;
         default:
             break;
         }
     }
     if (n == 0) {
-        free(evs.p);
-        free(states.p);
-        free(late.p);
+        sbuf_finish(&evs);
+        sbuf_finish(&states);
+        sbuf_finish(&late);
         return 0;
     }
     if (nres > 0) {
         /* The server runs the rest of the string, in the same transaction,
          * once the data is in. */
-        sb_str(b, "COPY results (check_id, ts, duration_us, outcome, status, error, "
+        sbuf_append_str(b, "COPY results (check_id, ts, duration_us, outcome, status, error, "
                   "failed_condition, message, perfdata, conditions, conditions_failed) "
                   "FROM STDIN;\n");
         /* The check's state after its last result of the batch; one row a
@@ -771,13 +772,13 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
             }
             struct name_ent *e = map_find(&s->names, r->check);
             if (e != NULL && e->mark == mark && e->last == r) {
-                sb_str(&states, k++ > 0 ? ",\n" : "");
+                sbuf_append_str(&states, k++ > 0 ? ",\n" : "");
                 build_state(&states, e->id, &r->st);
             }
         }
-        sb_str(b, "INSERT INTO check_state VALUES\n");
-        sb_add(b, states.p, states.len);
-        sb_str(b, "\nON CONFLICT (check_id) DO UPDATE SET state = EXCLUDED.state, "
+        sbuf_append_str(b, "INSERT INTO check_state VALUES\n");
+        sbuf_append(b, states.data, states.len);
+        sbuf_append_str(b, "\nON CONFLICT (check_id) DO UPDATE SET state = EXCLUDED.state, "
                   "fail_streak = EXCLUDED.fail_streak, ok_streak = EXCLUDED.ok_streak, "
                   "state_since = EXCLUDED.state_since, last_ts = EXCLUDED.last_ts, "
                   "last_duration_us = EXCLUDED.last_duration_us, "
@@ -787,27 +788,27 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
                   "last_message = EXCLUDED.last_message, "
                   "last_perfdata = EXCLUDED.last_perfdata;\n");
         if (nlate > 0) {
-            sb_str(b, "INSERT INTO rollup_late VALUES ");
-            sb_add(b, late.p, late.len);
-            sb_str(b, " ON CONFLICT DO NOTHING;\n");
+            sbuf_append_str(b, "INSERT INTO rollup_late VALUES ");
+            sbuf_append(b, late.data, late.len);
+            sbuf_append_str(b, " ON CONFLICT DO NOTHING;\n");
         }
     }
     if (nev > 0) {
-        sb_str(b, "INSERT INTO events VALUES\n");
-        sb_add(b, evs.p, evs.len);
-        sb_str(b, "\nON CONFLICT (id) DO NOTHING;\n");
+        sbuf_append_str(b, "INSERT INTO events VALUES\n");
+        sbuf_append(b, evs.data, evs.len);
+        sbuf_append_str(b, "\nON CONFLICT (id) DO NOTHING;\n");
     }
-    sb_str(b, "INSERT INTO writer_progress VALUES (");
-    sb_lit(b, s->node);
-    sb_str(b, ", ");
-    sb_i64(b, (int64_t)s->inflight_rn);
-    sb_str(b, ") ON CONFLICT (node) DO UPDATE SET last_rn = "
-              "GREATEST(writer_progress.last_rn, EXCLUDED.last_rn)");
-    free(evs.p);
-    free(states.p);
-    free(late.p);
-    if (b->oom || states.oom || res->oom) {
-        b->oom = true;
+    sbuf_append_str(b, "INSERT INTO writer_progress VALUES (");
+    sql_lit(b, s->node);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, (int64_t)s->inflight_rn);
+    sbuf_append_str(b, ") ON CONFLICT (node) DO UPDATE SET last_rn = "
+                       "GREATEST(writer_progress.last_rn, EXCLUDED.last_rn)");
+    sbuf_finish(&evs);
+    sbuf_finish(&states);
+    sbuf_finish(&late);
+    if (b->failed || states.failed || res->failed) {
+        b->failed = true;
     }
     (void)nstates;
     return n;
@@ -888,15 +889,15 @@ static void on_batch_done(struct pgconn *c, PGresult **res, int nres, const char
                  "not sent again");
         requeue_inflight(s);
         struct sbuf b = {0};
-        sb_str(&b, "SELECT COALESCE((SELECT last_rn FROM writer_progress WHERE node = ");
-        sb_lit(&b, s->node);
-        sb_str(&b, "), 0)");
-        if (b.oom) {
+        sbuf_append_str(&b, "SELECT COALESCE((SELECT last_rn FROM writer_progress WHERE node = ");
+        sql_lit(&b, s->node);
+        sbuf_append_str(&b, "), 0)");
+        if (b.failed) {
             conn_fail(c, "out of memory");
         } else {
-            conn_send(c, b.p, 0, NULL, on_progress_done);
+            conn_send(c, b.data, 0, NULL, on_progress_done);
         }
-        free(b.p);
+        sbuf_finish(&b);
         return;
     }
     if (err != NULL) {
@@ -1011,84 +1012,83 @@ void writer_next(struct store_pg *s)
     spool_refill(s);
     struct sbuf b = {0};
     if (s->head != NULL && s->head->kind == REC_RESULT && !s->names_resolving) {
-        sb_str(&b, "INSERT INTO checks (name) SELECT unnest(ARRAY[");
+        sbuf_append_str(&b, "INSERT INTO checks (name) SELECT unnest(ARRAY[");
         size_t mark = b.len;
         if (unknown_names(s, &b) > 0) {
-            sb_str(&b, "]::text[]) ON CONFLICT (name) DO NOTHING;\n"
-                       "SELECT id, name FROM checks WHERE name = ANY(ARRAY[");
+            sbuf_append_str(&b, "]::text[]) ON CONFLICT (name) DO NOTHING;\n"
+                                "SELECT id, name FROM checks WHERE name = ANY(ARRAY[");
             struct sbuf names = {0};
             unknown_names(s, &names);
-            sb_add(&b, names.p, names.len);
-            free(names.p);
-            sb_str(&b, "]::text[])");
-            if (!b.oom) {
+            sbuf_append(&b, names.data, names.len);
+            sbuf_finish(&names);
+            sbuf_append_str(&b, "]::text[])");
+            if (!b.failed) {
                 s->names_resolving = true;
-                conn_send(c, b.p, 0, NULL, on_names_done);
+                conn_send(c, b.data, 0, NULL, on_names_done);
             }
-            free(b.p);
+            sbuf_finish(&b);
             return;
         }
         (void)mark;
-        b.len = 0;
+        sbuf_reset(&b);
     }
     if (ids_wanted(s) && !s->ids_fetching) {
         ids_sql(s, &b);
-        if (!b.oom) {
+        if (!b.failed) {
             s->ids_fetching = true;
-            conn_send(c, b.p, 0, NULL, on_ids_done);
+            conn_send(c, b.data, 0, NULL, on_ids_done);
         }
-        free(b.p);
+        sbuf_finish(&b);
         return;
     }
     if (s->head != NULL) {
         size_t max = s->solo > 0 ? 1 : (size_t)s->batch;
-        b.len = 0;
+        sbuf_reset(&b);
         struct sbuf copy = {0};
         size_t n = build_batch(s, &b, &copy, max);
         if (n > 0) {
             if (s->solo > 0) {
                 s->solo--;
             }
-            if (b.oom) {
+            if (b.failed) {
                 log_error(LOG_KV("store", "postgres"), "out of memory building a batch");
                 requeue_inflight(s);
-                free(copy.p);
+                sbuf_finish(&copy);
             } else {
-                conn_send_copy(c, b.p, copy.p, copy.len, on_batch_done);
+                conn_send_copy(c, b.data, copy.data, copy.len, on_batch_done);
             }
-            free(b.p);
+            sbuf_finish(&b);
             return;
         }
-        free(copy.p);
+        sbuf_finish(&copy);
     }
-    free(b.p);
-    b = (struct sbuf){0};
-    int64_t now = wall_ms();
+    sbuf_finish(&b);
+    int64_t now = clock_wall_ms();
     if (now - s->last_partition_ms >= PARTITION_EVERY_MS) {
         s->last_partition_ms = now;
-        sb_str(&b, "SELECT shipwatch_ensure_partitions(");
-        sb_i64(&b, now - 86400000);
-        sb_str(&b, ", ");
-        sb_i64(&b, PARTITION_DAYS_AHEAD + 1);
-        sb_str(&b, ")");
+        sbuf_append_str(&b, "SELECT shipwatch_ensure_partitions(");
+        sbuf_append_i64(&b, now - 86400000);
+        sbuf_append_str(&b, ", ");
+        sbuf_append_i64(&b, PARTITION_DAYS_AHEAD + 1);
+        sbuf_append_str(&b, ")");
     } else if (s->retention_due) {
         s->retention_due = false;
-        sb_str(&b, "SELECT shipwatch_retention(");
-        sb_i64(&b, s->retention_now - s->base.retention_raw_ms);
-        sb_str(&b, ", ");
-        sb_i64(&b, s->retention_now - s->base.retention_rollups_ms);
-        sb_str(&b, ")");
+        sbuf_append_str(&b, "SELECT shipwatch_retention(");
+        sbuf_append_i64(&b, s->retention_now - s->base.retention_raw_ms);
+        sbuf_append_str(&b, ", ");
+        sbuf_append_i64(&b, s->retention_now - s->base.retention_rollups_ms);
+        sbuf_append_str(&b, ")");
     } else if (now - s->last_rollup_ms >= ROLLUP_EVERY_MS) {
         s->last_rollup_ms = now;
-        sb_str(&b, "SELECT shipwatch_rollup(");
-        sb_i64(&b, now);
-        sb_str(&b, ")");
+        sbuf_append_str(&b, "SELECT shipwatch_rollup(");
+        sbuf_append_i64(&b, now);
+        sbuf_append_str(&b, ")");
     }
-    if (b.len > 0 && !b.oom) {
+    if (b.len > 0 && !b.failed) {
         s->rollup_running = true;
-        conn_send_for(c, b.p, 0, NULL, on_chore_done, CHORE_TIMEOUT_MS);
+        conn_send_for(c, b.data, 0, NULL, on_chore_done, CHORE_TIMEOUT_MS);
     }
-    free(b.p);
+    sbuf_finish(&b);
 }
 
 void on_kick(uv_timer_t *t)
@@ -1109,7 +1109,7 @@ static void pg_close(struct store *st)
 {
     struct store_pg *s = (struct store_pg *)st;
     if (s->timers_init && !s->closing) {
-        int64_t deadline = mono_ms() + CLOSE_FLUSH_MS;
+        int64_t deadline = clock_mono_ms() + CLOSE_FLUSH_MS;
         flush_sync(s, deadline);
         /* Roll up (and run a pending retention) before leaving, as the
          * SQLite store does. */
@@ -1157,7 +1157,7 @@ static void pg_close(struct store *st)
     struct pgconn *conns[1 + 64];
     int nc = 0;
     conns[nc++] = &s->writer;
-    for (int i = 0; i < s->npool && nc < (int)NELEM(conns); i++) {
+    for (int i = 0; i < s->npool && nc < (int)ARRAY_SIZE(conns); i++) {
         conns[nc++] = &s->pool[i];
     }
     for (int i = 0; i < nc; i++) {
@@ -1397,9 +1397,7 @@ int store_pg_open(uv_loop_t *loop, const struct config *conf, struct store **out
     /* Record numbers start at the clock in microseconds, so they grow
      * across restarts even when the database cannot be asked (a clock set
      * back while the database is down is the one case this misses). */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    s->next_rn = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    s->next_rn = (uint64_t)clock_wall_us();
     /* done_rn stays 0 until the database says how far this node got: a
      * spool left by the previous run holds smaller numbers. */
 
@@ -1433,7 +1431,7 @@ int store_pg_open(uv_loop_t *loop, const struct config *conf, struct store **out
     }
     set_degraded(s, "connecting");
     conn_start(&s->writer);
-    conn_drive(&s->writer, writer_settled, mono_ms() + 15000);
+    conn_drive(&s->writer, writer_settled, clock_mono_ms() + 15000);
     if (s->fatal != 0) {
         snprintf(errbuf, errlen, "%s", s->fatal_msg);
         rc = s->fatal;
@@ -1447,7 +1445,7 @@ int store_pg_open(uv_loop_t *loop, const struct config *conf, struct store **out
     for (int i = 0; i < s->npool; i++) {
         conn_start(&s->pool[i]);
         if (s->writer.state == C_READY) {
-            conn_drive(&s->pool[i], writer_settled, mono_ms() + 10000);
+            conn_drive(&s->pool[i], writer_settled, clock_mono_ms() + 10000);
         }
     }
     uv_timer_start(&s->tick, on_tick, 1000, 1000);

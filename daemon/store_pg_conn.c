@@ -21,116 +21,65 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "sbuf.h"
 #include "schema.h"
 #include "store.h"
 #include "store_pg_int.h"
 #include "store_rec.h"
 #include "store_spool.h"
 #include "utf8.h"
+#include "util.h"
 
 /* --- small helpers --- */
-
-int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 char *xstrdup(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
 }
 
-static void sb_reserve(struct sbuf *b, size_t more)
-{
-    if (b->oom || b->len + more + 1 <= b->cap) {
-        return;
-    }
-    size_t nc = b->cap ? b->cap : 4096;
-    while (nc < b->len + more + 1) {
-        nc *= 2;
-    }
-    char *v = realloc(b->p, nc);
-    if (v == NULL) {
-        b->oom = true;
-        return;
-    }
-    b->p = v;
-    b->cap = nc;
-}
-
-void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    sb_reserve(b, n);
-    if (!b->oom) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-    }
-}
-
-void sb_str(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-void sb_i64(struct sbuf *b, int64_t v)
-{
-    char t[24];
-    int n = snprintf(t, sizeof(t), "%" PRId64, v);
-    sb_add(b, t, (size_t)n);
-}
-
 /* Append s as an SQL literal (standard_conforming_strings on: only the
  * quote is special), NULL as NULL. Invalid UTF-8 becomes U+FFFD, so one
  * hostile error text never fails a whole batch. */
-void sb_lit(struct sbuf *b, const char *s)
+void sql_lit(struct sbuf *b, const char *s)
 {
     if (s == NULL) {
-        sb_str(b, "NULL");
+        sbuf_append_str(b, "NULL");
         return;
     }
     size_t n = strlen(s);
-    sb_reserve(b, n + n / 8 + 8);
-    sb_add(b, "'", 1);
+    sbuf_reserve(b, n + n / 8 + 8);
+    sbuf_append(b, "'", 1);
     const unsigned char *u = (const unsigned char *)s;
     size_t run = 0;     /* bytes copied as they are, pending */
     for (size_t i = 0; i < n;) {
         size_t l = utf8_seq_len(u + i, n - i);
         if (l == 0 || u[i] == '\'') {
-            sb_add(b, s + i - run, run);
+            sbuf_append(b, s + i - run, run);
             run = 0;
-            sb_str(b, l == 0 ? "\xef\xbf\xbd" : "''");
+            sbuf_append_str(b, l == 0 ? "\xef\xbf\xbd" : "''");
             i += l == 0 ? 1 : 1;
             continue;
         }
         run += l;
         i += l;
     }
-    sb_add(b, s + n - run, run);
-    sb_add(b, "'", 1);
+    sbuf_append(b, s + n - run, run);
+    sbuf_append(b, "'", 1);
 }
 
 /* Append s as a field of COPY's text format: backslash, tab, newline and
  * carriage return escaped, invalid UTF-8 as U+FFFD; NULL or "" as \N. */
-void sb_copy(struct sbuf *b, const char *s)
+void sql_copy(struct sbuf *b, const char *s)
 {
     if (s == NULL || s[0] == '\0') {
-        sb_str(b, "\\N");
+        sbuf_append_str(b, "\\N");
         return;
     }
     size_t n = strlen(s);
-    sb_reserve(b, n + n / 8 + 8);
+    sbuf_reserve(b, n + n / 8 + 8);
     const unsigned char *u = (const unsigned char *)s;
     size_t run = 0;
     for (size_t i = 0; i < n;) {
@@ -142,31 +91,31 @@ void sb_copy(struct sbuf *b, const char *s)
                           : u[i] == '\r'  ? "\\r"
                                           : NULL;
         if (esc != NULL) {
-            sb_add(b, s + i - run, run);
+            sbuf_append(b, s + i - run, run);
             run = 0;
-            sb_str(b, esc);
+            sbuf_append_str(b, esc);
             i++;
             continue;
         }
         run += l;
         i += l;
     }
-    sb_add(b, s + n - run, run);
+    sbuf_append(b, s + n - run, run);
 }
 
 /* Literal for an optional text column: NULL or "" is NULL. */
-void sb_opt(struct sbuf *b, const char *s)
+void sql_opt(struct sbuf *b, const char *s)
 {
-    sb_lit(b, s != NULL && s[0] != '\0' ? s : NULL);
+    sql_lit(b, s != NULL && s[0] != '\0' ? s : NULL);
 }
 
 /* Optional times and ids: 0 is NULL. */
-void sb_i64_or_null(struct sbuf *b, int64_t v)
+void sql_i64_or_null(struct sbuf *b, int64_t v)
 {
     if (v != 0) {
-        sb_i64(b, v);
+        sbuf_append_i64(b, v);
     } else {
-        sb_str(b, "NULL");
+        sbuf_append_str(b, "NULL");
     }
 }
 
@@ -180,7 +129,7 @@ void set_degraded(struct store_pg *s, const char *why)
 {
     if (!s->degraded) {
         s->degraded = true;
-        s->since_ms = wall_ms();
+        s->since_ms = clock_wall_ms();
     }
     snprintf(s->reason, sizeof(s->reason), "%s", why);
     /* One line: libpq's messages end with a newline. */
@@ -647,7 +596,7 @@ static int conn_copy_in(struct pgconn *c)
 void conn_drive(struct pgconn *c, bool (*pred)(struct pgconn *c), int64_t deadline)
 {
     while (c->pg != NULL && !pred(c)) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0) {
             break;
         }
@@ -708,7 +657,7 @@ static void on_setup3(struct pgconn *c, PGresult **res, int nres, const char *er
     }
     drop_committed(s, last_rn);
     ids_apply(s, res[2]);
-    s->last_partition_ms = wall_ms();
+    s->last_partition_ms = clock_wall_ms();
     c->state = C_READY;
     c->backoff_ms = 0;
     uv_timer_stop(&c->retry);
@@ -727,22 +676,22 @@ static void setup3(struct pgconn *c)
 {
     struct store_pg *s = c->s;
     struct sbuf b = {0};
-    sb_str(&b, "SELECT COALESCE((SELECT last_rn FROM writer_progress WHERE node = ");
-    sb_lit(&b, s->node);
-    sb_str(&b, "), 0);\nSELECT shipwatch_ensure_partitions(");
-    int64_t now = wall_ms();
-    sb_i64(&b, now - 86400000);
-    sb_str(&b, ", ");
-    sb_i64(&b, PARTITION_DAYS_AHEAD + 1);
-    sb_str(&b, ");\n");
+    sbuf_append_str(&b, "SELECT COALESCE((SELECT last_rn FROM writer_progress WHERE node = ");
+    sql_lit(&b, s->node);
+    sbuf_append_str(&b, "), 0);\nSELECT shipwatch_ensure_partitions(");
+    int64_t now = clock_wall_ms();
+    sbuf_append_i64(&b, now - 86400000);
+    sbuf_append_str(&b, ", ");
+    sbuf_append_i64(&b, PARTITION_DAYS_AHEAD + 1);
+    sbuf_append_str(&b, ");\n");
     /* Both blocks anew after a reconnect would waste ids: only missing ones. */
     ids_sql(s, &b);
-    if (b.oom) {
+    if (b.failed) {
         setup_fail(c, 0, "out of memory");
     } else {
-        conn_send_for(c, b.p, 0, NULL, on_setup3, CHORE_TIMEOUT_MS);
+        conn_send_for(c, b.data, 0, NULL, on_setup3, CHORE_TIMEOUT_MS);
     }
-    free(b.p);
+    sbuf_finish(&b);
 }
 
 static void on_setup2(struct pgconn *c, PGresult **res, int nres, const char *err, bool broken)
@@ -783,23 +732,23 @@ static void on_setup1(struct pgconn *c, PGresult **res, int nres, const char *er
     struct sbuf b = {0};
     for (size_t i = (size_t)current; i < schema_postgres_count; i++) {
         const struct schema_migration *m = &schema_postgres[i];
-        sb_str(&b, m->sql);
-        sb_str(&b, ";\nINSERT INTO schema_version VALUES (");
-        sb_i64(&b, m->version);
-        sb_str(&b, ", ");
-        sb_lit(&b, m->name);
-        sb_str(&b, ", ");
-        sb_i64(&b, wall_ms());
-        sb_str(&b, ");\n");
+        sbuf_append_str(&b, m->sql);
+        sbuf_append_str(&b, ";\nINSERT INTO schema_version VALUES (");
+        sbuf_append_i64(&b, m->version);
+        sbuf_append_str(&b, ", ");
+        sql_lit(&b, m->name);
+        sbuf_append_str(&b, ", ");
+        sbuf_append_i64(&b, clock_wall_ms());
+        sbuf_append_str(&b, ");\n");
         log_info(LOG_KV("store", "postgres"), "applying migration %04d_%s", m->version, m->name);
     }
-    sb_str(&b, "COMMIT");
-    if (b.oom) {
+    sbuf_append_str(&b, "COMMIT");
+    if (b.failed) {
         setup_fail(c, 0, "out of memory");
     } else {
-        conn_send_for(c, b.p, 0, NULL, on_setup2, CHORE_TIMEOUT_MS);
+        conn_send_for(c, b.data, 0, NULL, on_setup2, CHORE_TIMEOUT_MS);
     }
-    free(b.p);
+    sbuf_finish(&b);
 }
 
 /* Connected: migrate under an advisory lock (several daemons may start at
@@ -843,7 +792,7 @@ static void on_sync_done(struct pgconn *c, PGresult **res, int nres, const char 
 PGresult *sync_query(struct store_pg *s, const char *sql, int np, const char *const *p)
 {
     struct pgconn *c = &s->writer;
-    int64_t deadline = mono_ms() + 30000;
+    int64_t deadline = clock_mono_ms() + 30000;
     conn_drive(c, conn_no_query, deadline);
     if (c->state != C_READY) {
         return NULL;
@@ -877,7 +826,7 @@ bool stream_empty(struct pgconn *c)
 void flush_sync(struct store_pg *s, int64_t deadline)
 {
     struct pgconn *c = &s->writer;
-    while (mono_ms() < deadline && (c->state == C_READY || c->state == C_BUSY)) {
+    while (clock_mono_ms() < deadline && (c->state == C_READY || c->state == C_BUSY)) {
         conn_drive(c, conn_no_query, deadline);
         if (c->state != C_READY || stream_empty(c)) {
             break;
@@ -930,7 +879,7 @@ int parse_dsn(struct store_pg *s, const char *dsn, char *errbuf, size_t errlen)
     const char *extra[][2] = {{"connect_timeout", CONNECT_TIMEOUT_S},
                               {"application_name", "shipwatchd"},
                               {"client_encoding", "UTF8"}};
-    for (size_t i = 0; i < NELEM(extra); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(extra); i++) {
         if ((i == 0 && timeout) || (i == 1 && app)) {
             continue;
         }

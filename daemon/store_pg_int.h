@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "sbuf.h"
 #include "store.h"
 #include "store_rec.h"
 #include "store_spool.h"
@@ -63,13 +64,6 @@
 
 struct store_pg;
 struct pgconn;
-
-/* A growable text buffer; fails (and stays failed) past its limit. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
 
 /* Check name -> id, an open-addressing table. */
 struct name_ent {
@@ -196,8 +190,6 @@ struct store_pg {
     uint64_t dropped_logged;
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 /* v limited to [lo, hi]. */
 static inline int64_t clamp(int64_t v, int64_t lo, int64_t hi)
 {
@@ -207,8 +199,6 @@ static inline int64_t clamp(int64_t v, int64_t lo, int64_t hi)
 /* --- store_pg_conn.c --- */
 
 /* Clocks in milliseconds: the wall clock and a monotonic one. */
-int64_t wall_ms(void);
-int64_t mono_ms(void);
 /* strdup, NULL for NULL. */
 char *xstrdup(const char *s);
 
@@ -216,13 +206,10 @@ char *xstrdup(const char *s);
  * (NULL as NULL, invalid UTF-8 as U+FFFD); s as a COPY text field (NULL or
  * "" as \N); an optional text (NULL or "" as NULL); an optional integer
  * (0 as NULL). */
-void sb_add(struct sbuf *b, const char *s, size_t n);
-void sb_str(struct sbuf *b, const char *s);
-void sb_i64(struct sbuf *b, int64_t v);
-void sb_lit(struct sbuf *b, const char *s);
-void sb_copy(struct sbuf *b, const char *s);
-void sb_opt(struct sbuf *b, const char *s);
-void sb_i64_or_null(struct sbuf *b, int64_t v);
+void sql_lit(struct sbuf *b, const char *s);
+void sql_copy(struct sbuf *b, const char *s);
+void sql_opt(struct sbuf *b, const char *s);
+void sql_i64_or_null(struct sbuf *b, int64_t v);
 
 /* Mark the store degraded (since now, if it was not) for why's first line. */
 void set_degraded(struct store_pg *s, const char *why);

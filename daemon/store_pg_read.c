@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "schema.h"
@@ -27,6 +28,7 @@
 #include "store_rec.h"
 #include "store_spool.h"
 #include "utf8.h"
+#include "util.h"
 
 /* --- queries on the pool --- */
 
@@ -237,14 +239,14 @@ static void parse_rows(struct rec *r, const PGresult *res)
             d->id = val_i64(res, i, 0);
             const char **f[] = {&d->app, &d->env, &d->version, &d->commit, &d->author,
                                 &d->source, &d->url, &d->description, &d->status};
-            for (size_t k = 0; k < NELEM(f); k++) {
+            for (size_t k = 0; k < ARRAY_SIZE(f); k++) {
                 *f[k] = col_dup(res, i, (int)k + 1, &oom);
             }
             d->started_ms = val_i64(res, i, 10);
             d->finished_ms = val_i64(res, i, 11);
             const char **g[] = {&d->verdict, &d->verdict_reason, &d->failing_check,
                                 &d->rollback_version, &d->ext_id, &d->ref};
-            for (size_t k = 0; k < NELEM(g); k++) {
+            for (size_t k = 0; k < ARRAY_SIZE(g); k++) {
                 *g[k] = col_dup(res, i, (int)k + 12, &oom);
             }
         }
@@ -562,7 +564,7 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
         log_warn(LOG_KV("store", "postgres"), "database unreachable: no alerts loaded");
         return 0;
     }
-    flush_sync(s, mono_ms() + 30000);
+    flush_sync(s, clock_mono_ms() + 30000);
     char now[24];
     snprintf(now, sizeof(now), "%" PRId64, now_ms);
     const char *p[1] = {now};
@@ -591,7 +593,7 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
                 if (!oom && l->alert != NULL) {
                     l->alert(&a, l->arg);
                 }
-                rec_alert_free(&a);
+                rec_alert_finish(&a);
             } else if (pass == 1) {
                 struct mute m = {0};
                 m.id = val_i64(r, i, 0);
@@ -608,7 +610,7 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
                 if (!oom && l->mute != NULL) {
                     l->mute(&m, l->arg);
                 }
-                rec_mute_free(&m);
+                rec_mute_finish(&m);
             } else {
                 struct outbox_item o = {0};
                 o.id = val_i64(r, i, 0);
@@ -621,7 +623,7 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
                 if (!oom && l->outbox != NULL) {
                     l->outbox(&o, l->arg);
                 }
-                rec_outbox_free(&o);
+                rec_outbox_finish(&o);
             }
             if (oom) {
                 PQclear(r);

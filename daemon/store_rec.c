@@ -5,7 +5,7 @@
 #include "store_rec.h"
 #include "util.h"
 
-void rec_deploy_free(struct deploy *d)
+void rec_deploy_finish(struct deploy *d)
 {
     const char **f[] = {&d->app, &d->env, &d->version, &d->commit, &d->author, &d->source,
                         &d->url, &d->description, &d->status, &d->verdict, &d->verdict_reason,
@@ -31,7 +31,7 @@ bool rec_deploy_copy(struct deploy *out, const struct deploy *dep)
         }
     }
     if (!ok) {
-        rec_deploy_free(out);
+        rec_deploy_finish(out);
     }
     return ok;
 }
@@ -69,7 +69,7 @@ static bool strings_dup(const char **const *f, size_t n)
      &(m)->comment}
 #define OUTBOX_STRINGS(o) {&(o)->notifier, &(o)->payload}
 
-void rec_alert_free(struct alert *a)
+void rec_alert_finish(struct alert *a)
 {
     const char **f[] = ALERT_STRINGS(a);
     strings_free(f, ARRAY_SIZE(f));
@@ -83,7 +83,7 @@ bool rec_alert_copy(struct alert *out, const struct alert *a)
     return strings_dup(f, ARRAY_SIZE(f));
 }
 
-void rec_mute_free(struct mute *m)
+void rec_mute_finish(struct mute *m)
 {
     const char **f[] = MUTE_STRINGS(m);
     strings_free(f, ARRAY_SIZE(f));
@@ -97,7 +97,7 @@ bool rec_mute_copy(struct mute *out, const struct mute *m)
     return strings_dup(f, ARRAY_SIZE(f));
 }
 
-void rec_outbox_free(struct outbox_item *o)
+void rec_outbox_finish(struct outbox_item *o)
 {
     const char **f[] = OUTBOX_STRINGS(o);
     strings_free(f, ARRAY_SIZE(f));
@@ -143,34 +143,34 @@ void rec_free(struct rec *r)
         free((char *)r->erows[i].data);
     }
     free(r->erows);
-    rec_deploy_free(&r->dep);
+    rec_deploy_finish(&r->dep);
     free((char *)r->dq.app);
     free((char *)r->dq.env);
     free((char *)r->dq.ext_id);
     for (size_t i = 0; i < r->nd; i++) {
-        rec_deploy_free(&r->drows[i]);
+        rec_deploy_finish(&r->drows[i]);
     }
     free(r->drows);
     for (size_t i = 0; i < r->ns; i++) {
         free((char *)r->srows[i].check);
     }
     free(r->srows);
-    rec_alert_free(&r->alert);
-    rec_mute_free(&r->mute);
-    rec_outbox_free(&r->outbox);
+    rec_alert_finish(&r->alert);
+    rec_mute_finish(&r->mute);
+    rec_outbox_finish(&r->outbox);
     free((char *)r->aq.status);
     free((char *)r->aq.check);
     free((char *)r->aq.app);
     for (size_t i = 0; i < r->na; i++) {
-        rec_alert_free(&r->arows[i]);
+        rec_alert_finish(&r->arows[i]);
     }
     free(r->arows);
     for (size_t i = 0; i < r->nm; i++) {
-        rec_mute_free(&r->mrows[i]);
+        rec_mute_finish(&r->mrows[i]);
     }
     free(r->mrows);
     for (size_t i = 0; i < r->no; i++) {
-        rec_outbox_free(&r->orows[i]);
+        rec_outbox_finish(&r->orows[i]);
     }
     free(r->orows);
     free(r);

@@ -88,16 +88,16 @@ struct rec {
 };
 
 /* Free every string of d and set it to NULL; d itself is not freed. */
-void rec_deploy_free(struct deploy *d);
+void rec_deploy_finish(struct deploy *d);
 
 /* Copy dep and its strings into out; false on ENOMEM (out is then freed). */
 bool rec_deploy_copy(struct deploy *out, const struct deploy *dep);
 
-void rec_alert_free(struct alert *a);
+void rec_alert_finish(struct alert *a);
 bool rec_alert_copy(struct alert *out, const struct alert *a);
-void rec_mute_free(struct mute *m);
+void rec_mute_finish(struct mute *m);
 bool rec_mute_copy(struct mute *out, const struct mute *m);
-void rec_outbox_free(struct outbox_item *o);
+void rec_outbox_finish(struct outbox_item *o);
 bool rec_outbox_copy(struct outbox_item *out, const struct outbox_item *o);
 
 /* Free r with every string and row it owns. NULL is a no-op. */

@@ -15,45 +15,15 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sbuf.h"
 #include "store.h"
 #include "store_rec.h"
 #include "store_spool.h"
+#include "util.h"
 
 #define SPOOL_MAGIC 0x50535753u  /* "SWSP" little-endian */
 #define SPOOL_REC_MAX (1u << 20)
 #define SPOOL_HDR 12
-
-/* A growable byte buffer for one encoded record; fails (and stays failed)
- * when memory runs out. */
-struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-/* Append n bytes of s. */
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->oom) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n + 1) {
-            nc *= 2;
-        }
-        char *v = realloc(b->p, nc);
-        if (v == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = v;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
 
 /* CRC-32 (IEEE) of a record's payload. */
 static uint32_t crc32_ieee(const unsigned char *p, size_t n)
@@ -79,14 +49,14 @@ static uint32_t crc32_ieee(const unsigned char *p, size_t n)
 
 /* Encoding: little-endian integers; a string is a u32 length (0xffffffff
  * for NULL) and its bytes. */
-static void put_u32(struct buf *b, uint32_t v)
+static void put_u32(struct sbuf *b, uint32_t v)
 {
     unsigned char t[4] = {v & 0xff, v >> 8 & 0xff, v >> 16 & 0xff, v >> 24 & 0xff};
-    buf_add(b, (const char *)t, 4);
+    sbuf_append(b, (const char *)t, 4);
 }
 
 /* Append v as two little-endian u32, low half first. */
-static void put_i64(struct buf *b, int64_t v)
+static void put_i64(struct sbuf *b, int64_t v)
 {
     uint64_t u = (uint64_t)v;
     put_u32(b, (uint32_t)(u & 0xffffffffu));
@@ -94,7 +64,7 @@ static void put_i64(struct buf *b, int64_t v)
 }
 
 /* Append s as its u32 length (0xffffffff for NULL) and its bytes. */
-static void put_str(struct buf *b, const char *s)
+static void put_str(struct sbuf *b, const char *s)
 {
     if (s == NULL) {
         put_u32(b, 0xffffffffu);
@@ -102,7 +72,7 @@ static void put_str(struct buf *b, const char *s)
     }
     size_t n = strlen(s);
     put_u32(b, (uint32_t)n);
-    buf_add(b, s, n);
+    sbuf_append(b, s, n);
 }
 
 struct cur {
@@ -175,7 +145,6 @@ static void get_buf(struct cur *c, char *out, size_t len)
      &(m)->comment}
 #define EVENT_STRS(e) {&(e)->type, &(e)->check, &(e)->app, &(e)->env, &(e)->message, &(e)->data}
 #define OUTBOX_STRS(o) {&(o)->notifier, &(o)->payload}
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The integers and strings of a write record, for the spool. */
 static void rec_fields(struct rec *r, int64_t **ints, size_t *ni, const char ***strs[16],
@@ -187,7 +156,7 @@ static void rec_fields(struct rec *r, int64_t **ints, size_t *ni, const char ***
     case REC_EVENT: {
         const char **f[] = EVENT_STRS(&r->ev);
         memcpy(strs, f, sizeof(f));
-        *ns = NELEM(f);
+        *ns = ARRAY_SIZE(f);
         ints[0] = &r->ev.id;
         ints[1] = &r->ev.ts_ms;
         *ni = 2;
@@ -196,7 +165,7 @@ static void rec_fields(struct rec *r, int64_t **ints, size_t *ni, const char ***
     case REC_DEPLOY: {
         const char **f[] = DEPLOY_STRS(&r->dep);
         memcpy(strs, f, sizeof(f));
-        *ns = NELEM(f);
+        *ns = ARRAY_SIZE(f);
         ints[0] = &r->dep.id;
         ints[1] = &r->dep.started_ms;
         ints[2] = &r->dep.finished_ms;
@@ -206,31 +175,31 @@ static void rec_fields(struct rec *r, int64_t **ints, size_t *ni, const char ***
     case REC_ALERT: {
         const char **f[] = ALERT_STRS(&r->alert);
         memcpy(strs, f, sizeof(f));
-        *ns = NELEM(f);
+        *ns = ARRAY_SIZE(f);
         int64_t *v[] = {&r->alert.id,      &r->alert.started_ms,       &r->alert.resolved_ms,
                         &r->alert.ack_ms,  &r->alert.deploy_id,        &r->alert.last_notified_ms,
                         &r->alert.notifications};
         memcpy(ints, v, sizeof(v));
-        *ni = NELEM(v);
+        *ni = ARRAY_SIZE(v);
         break;
     }
     case REC_MUTE: {
         const char **f[] = MUTE_STRS(&r->mute);
         memcpy(strs, f, sizeof(f));
-        *ns = NELEM(f);
+        *ns = ARRAY_SIZE(f);
         int64_t *v[] = {&r->mute.id, &r->mute.starts_ms, &r->mute.ends_ms, &r->mute.created_ms};
         memcpy(ints, v, sizeof(v));
-        *ni = NELEM(v);
+        *ni = ARRAY_SIZE(v);
         break;
     }
     case REC_OUTBOX: {
         const char **f[] = OUTBOX_STRS(&r->outbox);
         memcpy(strs, f, sizeof(f));
-        *ns = NELEM(f);
+        *ns = ARRAY_SIZE(f);
         int64_t *v[] = {&r->outbox.id, &r->outbox.alert_id, &r->outbox.created_ms,
                         &r->outbox.attempts, &r->outbox.next_ms};
         memcpy(ints, v, sizeof(v));
-        *ni = NELEM(v);
+        *ni = ARRAY_SIZE(v);
         break;
     }
     case REC_OUTBOX_DELETE:
@@ -243,7 +212,7 @@ static void rec_fields(struct rec *r, int64_t **ints, size_t *ni, const char ***
 }
 
 /* Serialize a write record: kind, rn, then its fields. */
-static void rec_encode(struct rec *r, struct buf *b)
+static void rec_encode(struct rec *r, struct sbuf *b)
 {
     put_u32(b, (uint32_t)r->kind);
     put_i64(b, (int64_t)r->rn);
@@ -374,29 +343,29 @@ int store_spool_append(struct store_spool *sp, struct rec *r)
     if (rc < 0) {
         return rc;
     }
-    struct buf b = {0};
+    struct sbuf b = {0};
     put_u32(&b, SPOOL_MAGIC);
     put_u32(&b, 0);
     put_u32(&b, 0);
     rec_encode(r, &b);
-    if (b.oom || b.len - SPOOL_HDR > SPOOL_REC_MAX) {
-        free(b.p);
+    if (b.failed || b.len - SPOOL_HDR > SPOOL_REC_MAX) {
+        sbuf_finish(&b);
         return -ENOMEM;
     }
     uint32_t len = (uint32_t)(b.len - SPOOL_HDR);
-    uint32_t crc = crc32_ieee((const unsigned char *)b.p + SPOOL_HDR, len);
-    struct buf h = {0};
+    uint32_t crc = crc32_ieee((const unsigned char *)b.data + SPOOL_HDR, len);
+    struct sbuf h = {0};
     put_u32(&h, len);
     put_u32(&h, crc);
-    if (h.oom) {
-        free(b.p);
+    if (h.failed) {
+        sbuf_finish(&b);
         return -ENOMEM;
     }
-    memcpy(b.p + 4, h.p, 8);
-    free(h.p);
+    memcpy(b.data + 4, h.data, 8);
+    sbuf_finish(&h);
     size_t off = 0;
     while (off < b.len) {
-        ssize_t w = pwrite(sp->fd, b.p + off, b.len - off, (off_t)(sp->size + off));
+        ssize_t w = pwrite(sp->fd, b.data + off, b.len - off, (off_t)(sp->size + off));
         if (w < 0 && errno == EINTR) {
             continue;
         }
@@ -406,13 +375,13 @@ int store_spool_append(struct store_spool *sp, struct rec *r)
             if (ftruncate(sp->fd, (off_t)sp->size) < 0) {
                 log_error(LOG_KV("store", sp->backend), "spool: cannot truncate a partial write");
             }
-            free(b.p);
+            sbuf_finish(&b);
             return rc;
         }
         off += (size_t)w;
     }
     sp->size += b.len;
-    free(b.p);
+    sbuf_finish(&b);
     return 0;
 }
 
@@ -517,7 +486,6 @@ void store_spool_reset(struct store_spool *sp)
     sp->size = 0;
     sp->rd = 0;
 }
-
 
 /* Make sp an unopened spool at path (taken over), logging as backend. */
 void store_spool_init(struct store_spool *sp, char *path, const char *backend)

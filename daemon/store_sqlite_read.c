@@ -359,7 +359,7 @@ static bool alert_from_row(sqlite3_stmt *q, struct alert *a)
     a->last_notified_ms = sqlite3_column_int64(q, 15);
     a->notifications = sqlite3_column_int64(q, 16);
     if (oom) {
-        rec_alert_free(a);
+        rec_alert_finish(a);
     }
     return !oom;
 }

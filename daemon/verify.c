@@ -1,4 +1,5 @@
 /* verify.c - post-deploy windows and verdicts (rules in verify.h). */
+#include "util.h"
 #include "verify.h"
 
 #include <errno.h>
@@ -100,7 +101,7 @@ static void own(struct owned_deploy *o, const struct deploy *dep)
     const char **f[] = {&o->dep.app, &o->dep.env, &o->dep.version, &o->dep.commit,
                         &o->dep.author, &o->dep.source, &o->dep.url, &o->dep.description,
                         &o->dep.status, &o->dep.ext_id, &o->dep.verdict, &o->dep.ref};
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
         o->s[i] = dup(*f[i]);
         *f[i] = o->s[i];
     }
@@ -110,7 +111,7 @@ static void own(struct owned_deploy *o, const struct deploy *dep)
 /* Free the strings own() copied. */
 static void disown(struct owned_deploy *o)
 {
-    for (size_t i = 0; i < sizeof(o->s) / sizeof(o->s[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(o->s); i++) {
         free(o->s[i]);
     }
 }

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 struct ipc_notice_node {
     struct ipc_notice n;
     struct ipc_notice_node *next;
@@ -38,13 +40,6 @@ char *ipc_default_socket_path(void)
     }
     snprintf(buf, sizeof(buf), "/tmp/shipwatch-%u.sock", (unsigned)geteuid());
     return strdup(buf);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int fail(struct ipc_client *c, int err, const char *fmt, const char *arg)
@@ -88,7 +83,7 @@ void ipc_client_close(struct ipc_client *c)
     memset(&c->rd, 0, sizeof(c->rd));
     while (c->qhead != NULL) {
         struct ipc_notice_node *next = c->qhead->next;
-        ipc_type_free(&ipc_notice_type, &c->qhead->n);
+        ipc_type_finish(&ipc_notice_type, &c->qhead->n);
         free(c->qhead);
         c->qhead = next;
     }
@@ -120,7 +115,7 @@ static int fill(struct ipc_client *c, int64_t deadline)
     for (;;) {
         int wait = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - mono_ms();
+            int64_t left = deadline - clock_mono_ms();
             wait = left > 0 ? (int)left : 0;
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
@@ -183,7 +178,7 @@ static void keep_notice(struct ipc_client *c, const struct ipc_envelope *env)
         return;
     }
     if (ipc_decode_params(env->params, &ipc_notice_type, &q->n, why, sizeof(why)) < 0) {
-        ipc_type_free(&ipc_notice_type, &q->n);
+        ipc_type_finish(&ipc_notice_type, &q->n);
         free(q);
         return;
     }
@@ -200,7 +195,7 @@ int ipc_client_call(struct ipc_client *c, enum ipc_method_id id, const void *par
 {
     const struct ipc_method *m = &ipc_methods[id];
     uint32_t msgid = c->next_msgid++;
-    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     ipc_encode_request(&sb, msgid, m, params);
@@ -237,11 +232,11 @@ int ipc_client_call(struct ipc_client *c, enum ipc_method_id id, const void *par
                 snprintf(c->errmsg, sizeof(c->errmsg), "%s",
                          e.message != NULL ? e.message : "error");
             }
-            ipc_type_free(&ipc_error_type, &e);
+            ipc_type_finish(&ipc_error_type, &e);
             return IPC_CALL_REMOTE;
         }
         if (ipc_type_unpack(env.result, m->result, result, why, sizeof(why)) < 0) {
-            ipc_type_free(m->result, result);
+            ipc_type_finish(m->result, result);
             return fail(c, -EPROTO, "bad answer from the daemon: %s", why);
         }
         return 0;
@@ -250,7 +245,7 @@ int ipc_client_call(struct ipc_client *c, enum ipc_method_id id, const void *par
 
 int ipc_client_notice(struct ipc_client *c, struct ipc_notice *n, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
     while (c->qhead == NULL) {
         struct ipc_envelope env;
         int r = next_envelope(c, deadline, &env);

@@ -39,7 +39,7 @@ int ipc_client_open(struct ipc_client *c, const char *path);
 void ipc_client_close(struct ipc_client *c);
 
 /* Call method id and wait up to timeout_ms (-1: forever) for its response.
- * 0 and *result filled (zeroed by the caller, freed with ipc_type_free on
+ * 0 and *result filled (zeroed by the caller, freed with ipc_type_finish on
  * ipc_methods[id].result); IPC_CALL_REMOTE with errcode and errmsg; or
  * -errno (-ETIMEDOUT, -EPIPE when the daemon went away, -EPROTO for an
  * answer that does not decode) with errmsg. */
@@ -47,7 +47,7 @@ int ipc_client_call(struct ipc_client *c, enum ipc_method_id id, const void *par
                     void *result, int timeout_ms);
 
 /* The next notification: 1 and *n filled (zeroed by the caller, freed with
- * ipc_type_free(&ipc_notice_type, n)), 0 after timeout_ms (-1: forever), or
+ * ipc_type_finish(&ipc_notice_type, n)), 0 after timeout_ms (-1: forever), or
  * -errno with errmsg. */
 int ipc_client_notice(struct ipc_client *c, struct ipc_notice *n, int timeout_ms);
 

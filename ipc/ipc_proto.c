@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ipc_wire.h"
+#include "util.h"
 
 /* --- codec --- */
 
@@ -271,7 +272,7 @@ int ipc_type_unpack(const msgpack_object *o, const struct ipc_type *t, void *v, 
     return 0;
 }
 
-void ipc_type_free(const struct ipc_type *t, void *v)
+void ipc_type_finish(const struct ipc_type *t, void *v)
 {
     if (v == NULL) {
         return;
@@ -303,7 +304,7 @@ void ipc_type_free(const struct ipc_type *t, void *v)
             char *base = *(char **)AT(v, f->off);
             size_t n = count_at(v, f);
             for (size_t j = 0; j < n; j++) {
-                ipc_type_free(f->elem, base + j * f->elem->size);
+                ipc_type_finish(f->elem, base + j * f->elem->size);
             }
             free(base);
             *(char **)AT(v, f->off) = NULL;
@@ -330,7 +331,7 @@ void ipc_type_free(const struct ipc_type *t, void *v)
     {.key = #f, .type = IPC_F_ARRAY, .off = offsetof(T, f), .count_off = offsetof(T, n), .elem = &(e)}
 #define TYPE(var, T, tab) \
     const struct ipc_type var = {.name = #T, .size = sizeof(struct T), .fields = tab, \
-                                 .nfields = sizeof(tab) / sizeof(tab[0])}
+                                 .nfields = ARRAY_SIZE(tab)}
 
 static const struct ipc_field error_fields[] = {
     STR(struct ipc_error, code),
@@ -774,7 +775,7 @@ static const char *const errcode_names[] = {
 
 const char *ipc_errcode_name(enum ipc_errcode c)
 {
-    if ((size_t)c < sizeof(errcode_names) / sizeof(errcode_names[0])) {
+    if ((size_t)c < ARRAY_SIZE(errcode_names)) {
         return errcode_names[c];
     }
     return "internal";
@@ -782,7 +783,7 @@ const char *ipc_errcode_name(enum ipc_errcode c)
 
 enum ipc_errcode ipc_errcode_parse(const char *name, size_t len)
 {
-    for (size_t i = 0; i < sizeof(errcode_names) / sizeof(errcode_names[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(errcode_names); i++) {
         if (strlen(errcode_names[i]) == len && memcmp(errcode_names[i], name, len) == 0) {
             return (enum ipc_errcode)i;
         }
@@ -794,7 +795,7 @@ static const char *const topic_names[] = {"results", "states", "deploys", "alert
 
 const char *ipc_topic_name(enum ipc_topic t)
 {
-    for (size_t i = 0; i < sizeof(topic_names) / sizeof(topic_names[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(topic_names); i++) {
         if ((unsigned)t == 1u << i) {
             return topic_names[i];
         }
@@ -804,7 +805,7 @@ const char *ipc_topic_name(enum ipc_topic t)
 
 unsigned ipc_topic_parse(const char *name)
 {
-    for (size_t i = 0; i < sizeof(topic_names) / sizeof(topic_names[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(topic_names); i++) {
         if (strcmp(name, topic_names[i]) == 0) {
             return 1u << i;
         }

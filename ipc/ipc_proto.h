@@ -13,7 +13,7 @@
  * Strings are const char *. A struct to encode points at the sender's
  * strings, which need only be valid for the call (as a redisReply's are
  * for its callback): the encoder copies them. A struct filled by
- * ipc_type_unpack owns its strings, and ipc_type_free frees them. Two
+ * ipc_type_unpack owns its strings, and ipc_type_finish frees them. Two
  * exceptions: struct ipc_check holds char *, because the dashboard updates
  * its copy in place as results arrive; and string vectors are char **,
  * because C converts no char ** to const char *const *. */
@@ -63,13 +63,13 @@ void ipc_type_pack(msgpack_packer *pk, const struct ipc_type *t, const void *v);
 
 /* Fill v (zeroed by the caller) from a map. 0, or -1 with why naming the
  * field ("check: expected a string"). Whatever was filled is freed with
- * ipc_type_free either way. */
+ * ipc_type_finish either way. */
 int ipc_type_unpack(const msgpack_object *o, const struct ipc_type *t, void *v, char *why,
                     size_t whylen);
 
 /* Free what ipc_type_unpack (or a caller following the same ownership)
  * allocated inside v; v itself is not freed. */
-void ipc_type_free(const struct ipc_type *t, void *v);
+void ipc_type_finish(const struct ipc_type *t, void *v);
 
 /* --- errors --- */
 
@@ -166,7 +166,7 @@ void ipc_encode_error(msgpack_sbuffer *sb, uint32_t msgid, enum ipc_errcode code
 void ipc_encode_notify(msgpack_sbuffer *sb, const struct ipc_type *t, const void *params);
 
 /* Decode a request's params (an array of zero or one map) into v, zeroed by
- * the caller and freed with ipc_type_free. 0, or -1 with why. */
+ * the caller and freed with ipc_type_finish. 0, or -1 with why. */
 int ipc_decode_params(const msgpack_object *params, const struct ipc_type *t, void *v, char *why,
                       size_t whylen);
 

@@ -110,7 +110,7 @@ static int cmd_status(struct ctx *x, char **args)
     }
     if (x->o.json) {
         out_json_print(out_json(&ipc_status_type, &s), false);
-        ipc_type_free(&ipc_status_type, &s);
+        ipc_type_finish(&ipc_status_type, &s);
         return 0;
     }
     char up[32];
@@ -149,9 +149,9 @@ static int cmd_status(struct ctx *x, char **args)
         }
         putchar('\n');
         table_print(&t);
-        table_free(&t);
+        table_finish(&t);
     }
-    ipc_type_free(&ipc_status_type, &s);
+    ipc_type_finish(&ipc_status_type, &s);
     return 0;
 }
 
@@ -233,7 +233,7 @@ static int cmd_checks(struct ctx *x, char **args)
         } else {
             print_check_detail(&c);
         }
-        ipc_type_free(&ipc_check_type, &c);
+        ipc_type_finish(&ipc_check_type, &c);
         return 0;
     }
     struct ipc_checks_filter f = {
@@ -244,7 +244,7 @@ static int cmd_checks(struct ctx *x, char **args)
     }
     if (x->o.json) {
         out_json_print(out_json(&ipc_checks_type, &r), false);
-        ipc_type_free(&ipc_checks_type, &r);
+        ipc_type_finish(&ipc_checks_type, &r);
         return 0;
     }
     struct table t;
@@ -266,8 +266,8 @@ static int cmd_checks(struct ctx *x, char **args)
                   c->last_condition ? c->last_condition : c->last_error);
     }
     table_print(&t);
-    table_free(&t);
-    ipc_type_free(&ipc_checks_type, &r);
+    table_finish(&t);
+    ipc_type_finish(&ipc_checks_type, &r);
     return 0;
 }
 
@@ -290,7 +290,7 @@ static int cmd_history(struct ctx *x, char **args)
     }
     if (x->o.json) {
         out_json_print(out_json(&ipc_history_type, &h), false);
-        ipc_type_free(&ipc_history_type, &h);
+        ipc_type_finish(&ipc_history_type, &h);
         return 0;
     }
     bool raw = h.granularity != NULL && strcmp(h.granularity, "raw") == 0;
@@ -335,8 +335,8 @@ static int cmd_history(struct ctx *x, char **args)
     } else {
         table_print(&t);
     }
-    table_free(&t);
-    ipc_type_free(&ipc_history_type, &h);
+    table_finish(&t);
+    ipc_type_finish(&ipc_history_type, &h);
     return 0;
 }
 
@@ -369,7 +369,7 @@ static int cmd_run(struct ctx *x, char **args)
         }
         printf("; state %s\n", r.state ? r.state : "?");
     }
-    ipc_type_free(&ipc_run_type, &r);
+    ipc_type_finish(&ipc_run_type, &r);
     return up ? CLI_EXIT_OK : CLI_EXIT_UNHEALTHY;
 }
 
@@ -386,7 +386,7 @@ static int pause_resume(struct ctx *x, char **args, enum ipc_method_id id)
     } else {
         printf("%s %s\n", r.check, r.paused ? "paused" : "resumed");
     }
-    ipc_type_free(&ipc_paused_type, &r);
+    ipc_type_finish(&ipc_paused_type, &r);
     return 0;
 }
 
@@ -415,7 +415,7 @@ static int cmd_deploys(struct ctx *x, char **args)
     }
     if (x->o.json) {
         out_json_print(out_json(&ipc_deploys_type, &r), false);
-        ipc_type_free(&ipc_deploys_type, &r);
+        ipc_type_finish(&ipc_deploys_type, &r);
         return 0;
     }
     struct table t;
@@ -435,8 +435,8 @@ static int cmd_deploys(struct ctx *x, char **args)
     } else {
         table_print(&t);
     }
-    table_free(&t);
-    ipc_type_free(&ipc_deploys_type, &r);
+    table_finish(&t);
+    ipc_type_finish(&ipc_deploys_type, &r);
     return 0;
 }
 
@@ -483,7 +483,7 @@ static int cmd_deploy_record(struct ctx *x, char **args)
         printf("deploy %lld recorded: %s/%s %s (%s)\n", (long long)r.id, r.app, r.env, r.version,
                r.status ? r.status : "?");
     }
-    ipc_type_free(&ipc_deploy_type, &r);
+    ipc_type_finish(&ipc_deploy_type, &r);
     return 0;
 }
 
@@ -525,7 +525,7 @@ static void print_notice(const struct ipc_notice *n, bool json)
     table_init(&t, 4);
     table_row(&t, when, n->topic, n->app, text);
     table_print(&t);
-    table_free(&t);
+    table_finish(&t);
     fflush(stdout);
 }
 
@@ -558,7 +558,7 @@ static int parse_topics(const char *list, struct ipc_topics *out)
                     "log)\n",
                     tok);
             free(copy);
-            ipc_type_free(&ipc_topics_type, out);
+            ipc_type_finish(&ipc_topics_type, out);
             return -EINVAL;
         }
         out->topics[out->ntopics++] = strdup(tok);
@@ -575,8 +575,8 @@ static int subscribe(struct ctx *x)
     }
     struct ipc_topics got = {0};
     int rc = call(x, IPC_M_EVENTS_SUBSCRIBE, &want, &got, CALL_TIMEOUT_MS);
-    ipc_type_free(&ipc_topics_type, &want);
-    ipc_type_free(&ipc_topics_type, &got);
+    ipc_type_finish(&ipc_topics_type, &want);
+    ipc_type_finish(&ipc_topics_type, &got);
     return rc;
 }
 
@@ -605,7 +605,7 @@ static int follow(struct ctx *x, int64_t after_id)
         if (matches && (n.id == 0 || n.id > after_id)) {
             print_notice(&n, x->o.json);
         }
-        ipc_type_free(&ipc_notice_type, &n);
+        ipc_type_finish(&ipc_notice_type, &n);
     }
     return CLI_EXIT_OK;
 }
@@ -647,9 +647,9 @@ static int cmd_events(struct ctx *x, char **args)
         if (r.nevents > 0 || !x->o.follow) {
             table_print(&t);
         }
-        table_free(&t);
+        table_finish(&t);
     }
-    ipc_type_free(&ipc_events_type, &r);
+    ipc_type_finish(&ipc_events_type, &r);
     fflush(stdout);
     return x->o.follow ? follow(x, last_id) : CLI_EXIT_OK;
 }
@@ -808,7 +808,7 @@ static int cmd_alerts(struct ctx *x, char **args)
     }
     if (x->o.json) {
         out_json_print(out_json(&ipc_alerts_type, &r), false);
-        ipc_type_free(&ipc_alerts_type, &r);
+        ipc_type_finish(&ipc_alerts_type, &r);
         return 0;
     }
     struct table t;
@@ -831,8 +831,8 @@ static int cmd_alerts(struct ctx *x, char **args)
     } else {
         table_print(&t);
     }
-    table_free(&t);
-    ipc_type_free(&ipc_alerts_type, &r);
+    table_finish(&t);
+    ipc_type_finish(&ipc_alerts_type, &r);
     return 0;
 }
 
@@ -854,7 +854,7 @@ static int cmd_ack(struct ctx *x, char **args)
         printf("alert %lld (%s %s) acknowledged by %s\n", (long long)a.id, a.kind ? a.kind : "?",
                alert_subject(&a, subject, sizeof(subject)), a.ack_by ? a.ack_by : "?");
     }
-    ipc_type_free(&ipc_alert_type, &a);
+    ipc_type_finish(&ipc_alert_type, &a);
     return 0;
 }
 
@@ -930,7 +930,7 @@ static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
         printf("%s %lld: %s, from %s until %s\n", what, (long long)m.id,
                mute_matchers(&m, match, sizeof(match)), from, until);
     }
-    ipc_type_free(&ipc_mute_type, &m);
+    ipc_type_finish(&ipc_mute_type, &m);
     return 0;
 }
 
@@ -964,7 +964,7 @@ static int mute_remove(struct ctx *x, char **args, enum ipc_method_id id, const 
         printf("%s %lld (%s) removed\n", what, (long long)m.id,
                mute_matchers(&m, match, sizeof(match)));
     }
-    ipc_type_free(&ipc_mute_type, &m);
+    ipc_type_finish(&ipc_mute_type, &m);
     return 0;
 }
 
@@ -993,7 +993,7 @@ static void print_mutes(const struct ipc_mute *ms, size_t n)
                   out_time(m->ends_ms, until, sizeof(until)), m->author, m->comment);
     }
     table_print(&t);
-    table_free(&t);
+    table_finish(&t);
 }
 
 static int cmd_silences(struct ctx *x, char **args)
@@ -1010,7 +1010,7 @@ static int cmd_silences(struct ctx *x, char **args)
     } else {
         print_mutes(r.mutes, r.nmutes);
     }
-    ipc_type_free(&ipc_mutes_type, &r);
+    ipc_type_finish(&ipc_mutes_type, &r);
     return 0;
 }
 
@@ -1023,7 +1023,7 @@ static int cmd_maintenance(struct ctx *x, char **args)
     }
     if (x->o.json) {
         out_json_print(out_json(&ipc_maintenance_type, &r), false);
-        ipc_type_free(&ipc_maintenance_type, &r);
+        ipc_type_finish(&ipc_maintenance_type, &r);
         return 0;
     }
     if (r.nwindows > 0) {
@@ -1045,7 +1045,7 @@ static int cmd_maintenance(struct ctx *x, char **args)
         }
         printf("configured windows:\n");
         table_print(&t);
-        table_free(&t);
+        table_finish(&t);
     }
     if (r.nmutes > 0) {
         printf("%sad-hoc windows:\n", r.nwindows > 0 ? "\n" : "");
@@ -1054,7 +1054,7 @@ static int cmd_maintenance(struct ctx *x, char **args)
     if (r.nwindows == 0 && r.nmutes == 0) {
         printf("no maintenance windows\n");
     }
-    ipc_type_free(&ipc_maintenance_type, &r);
+    ipc_type_finish(&ipc_maintenance_type, &r);
     return 0;
 }
 
@@ -1431,10 +1431,10 @@ int cli_connect(struct ipc_client *cl, const char *socket)
     if (hr.protocol != IPC_PROTOCOL) {
         fprintf(stderr, "shipwatch: the daemon speaks protocol %lld, this client %d\n",
                 (long long)hr.protocol, IPC_PROTOCOL);
-        ipc_type_free(&ipc_hello_result_type, &hr);
+        ipc_type_finish(&ipc_hello_result_type, &hr);
         ipc_client_close(cl);
         return CLI_EXIT_ERROR;
     }
-    ipc_type_free(&ipc_hello_result_type, &hr);
+    ipc_type_finish(&ipc_hello_result_type, &hr);
     return 0;
 }

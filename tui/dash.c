@@ -155,7 +155,7 @@ static void on_checks(struct link *l, int err, enum ipc_errcode code, const char
     panel_take(&next, result, sizeof(next));
     struct row *rows = calloc(next.nchecks + 1, sizeof(*rows));
     if (rows == NULL) {
-        ipc_type_free(&ipc_checks_type, &next);
+        ipc_type_finish(&ipc_checks_type, &next);
         return;
     }
     for (size_t i = 0; i < next.nchecks; i++) {
@@ -164,7 +164,7 @@ static void on_checks(struct link *l, int err, enum ipc_errcode code, const char
             rows[i] = d->rows[old];
         }
     }
-    ipc_type_free(&ipc_checks_type, &d->checks);
+    ipc_type_finish(&ipc_checks_type, &d->checks);
     free(d->rows);
     d->checks = next;
     d->rows = rows;
@@ -187,7 +187,7 @@ static void on_stats(struct link *l, int err, enum ipc_errcode code, const char 
             continue;
         }
         struct row *r = &d->rows[k];
-        ipc_type_free(&ipc_check_stats_type, &r->st);
+        ipc_type_finish(&ipc_check_stats_type, &r->st);
         panel_take(&r->st, &s->stats[i], sizeof(r->st));
         r->has_stats = true;
         /* Seed the sparkline from the minute averages when it is empty. */
@@ -217,7 +217,7 @@ static void on_deploys(struct link *l, int err, enum ipc_errcode code, const cha
         dash_status(d, "deploys.list: %s", msg);
         return;
     }
-    ipc_type_free(&ipc_deploys_type, &d->deploys);
+    ipc_type_finish(&ipc_deploys_type, &d->deploys);
     panel_take(&d->deploys, result, sizeof(d->deploys));
     dash_mark(d);
 }
@@ -282,7 +282,7 @@ static void on_alerts(struct link *l, int err, enum ipc_errcode code, const char
     bool shown = d->cur == &d->panels[PANEL_ALERTS];
     const struct ipc_alert *was = shown ? panel_alerts_at(d, d->cur->sel) : NULL;
     int64_t sel_id = was != NULL ? was->id : 0;
-    ipc_type_free(&ipc_alerts_type, &d->alerts);
+    ipc_type_finish(&ipc_alerts_type, &d->alerts);
     panel_take(&d->alerts, result, sizeof(d->alerts));
     d->alerts_loaded = true;
     d->alerts_missing = false;
@@ -1180,15 +1180,15 @@ static void start_handles(struct screen *s, uv_loop_t *loop)
 static void free_state(struct dash *d)
 {
     for (size_t i = 0; d->rows != NULL && i < d->checks.nchecks; i++) {
-        ipc_type_free(&ipc_check_stats_type, &d->rows[i].st);
+        ipc_type_finish(&ipc_check_stats_type, &d->rows[i].st);
     }
     free(d->rows);
-    ipc_type_free(&ipc_checks_type, &d->checks);
-    ipc_type_free(&ipc_deploys_type, &d->deploys);
-    ipc_type_free(&ipc_alerts_type, &d->alerts);
+    ipc_type_finish(&ipc_checks_type, &d->checks);
+    ipc_type_finish(&ipc_deploys_type, &d->deploys);
+    ipc_type_finish(&ipc_alerts_type, &d->alerts);
     dash_prompt_close(d);
-    ipc_type_free(&ipc_history_type, &d->hist);
-    ipc_type_free(&ipc_events_type, &d->detail_states);
+    ipc_type_finish(&ipc_history_type, &d->hist);
+    ipc_type_finish(&ipc_events_type, &d->detail_states);
     for (size_t i = 0; i < EVENTS_MAX; i++) {
         ev_clear(&d->events[i]);
     }

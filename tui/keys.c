@@ -1,5 +1,6 @@
 /* keys.c - the key bindings and `:` commands of the dashboard. */
 #include "keys.h"
+#include "util.h"
 
 #include <curses.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ const struct binding keys_bindings[] = {
     {KEY_RESIZE, NULL, A_RESIZE, NULL},
 };
 
-const size_t keys_nbindings = sizeof(keys_bindings) / sizeof(keys_bindings[0]);
+const size_t keys_nbindings = ARRAY_SIZE(keys_bindings);
 
 const struct action_info keys_actions[A_COUNT] = {
     [A_QUIT] = {.command = "quit", .alias = "q", .help = "quit"},

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "out.h"
 
 #define RETRY_FIRST_MS 500
@@ -64,7 +65,7 @@ static void went_down(struct link *l, bool fatal, const char *fmt, const char *d
 {
     snprintf(l->error, sizeof(l->error), fmt, detail);
     fail_calls(l, -EPIPE, true);
-    ipc_type_free(&ipc_hello_result_type, &l->hello);
+    ipc_type_finish(&ipc_hello_result_type, &l->hello);
     memset(&l->hello, 0, sizeof(l->hello));
     if (fatal) {
         set_state(l, LINK_FATAL);
@@ -166,7 +167,7 @@ static void on_hello(struct link *l, int err, enum ipc_errcode code, const char 
     l->hello = *h;
     memset(h, 0, sizeof(*h));   /* ownership moves to l->hello */
     l->attempts = 0;
-    l->up_since_ms = out_now_ms();
+    l->up_since_ms = clock_wall_ms();
     l->error[0] = '\0';
     set_state(l, LINK_UP);
 }
@@ -183,7 +184,7 @@ static void handle(struct link *l, const struct ipc_envelope *env)
             if (ipc_decode_params(env->params, &ipc_notice_type, &n, why, sizeof(why)) == 0) {
                 l->ops.notice(l, &n, l->arg);
             }
-            ipc_type_free(&ipc_notice_type, &n);
+            ipc_type_finish(&ipc_notice_type, &n);
         }
         return;
     }
@@ -205,14 +206,14 @@ static void handle(struct link *l, const struct ipc_envelope *env)
         if (c->fn != NULL) {
             c->fn(l, 1, code, e.message != NULL ? e.message : "error", NULL, c->arg);
         }
-        ipc_type_free(&ipc_error_type, &e);
+        ipc_type_finish(&ipc_error_type, &e);
         free(c);
         return;
     }
     void *res = calloc(1, t->size);
     if (res == NULL || ipc_type_unpack(env->result, t, res, why, sizeof(why)) < 0) {
         if (res != NULL) {
-            ipc_type_free(t, res);
+            ipc_type_finish(t, res);
         }
         free(res);
         free(c);
@@ -222,7 +223,7 @@ static void handle(struct link *l, const struct ipc_envelope *env)
     if (c->fn != NULL) {
         c->fn(l, 0, IPC_OK, NULL, res, c->arg);
     }
-    ipc_type_free(t, res);
+    ipc_type_finish(t, res);
     free(res);
     free(c);
 }
@@ -332,7 +333,7 @@ void link_stop(struct link *l)
     if (!uv_is_closing((uv_handle_t *)&l->retry)) {
         uv_close((uv_handle_t *)&l->retry, NULL);
     }
-    ipc_type_free(&ipc_hello_result_type, &l->hello);
+    ipc_type_finish(&ipc_hello_result_type, &l->hello);
     free(l->path);
     l->path = NULL;
 }

@@ -13,8 +13,6 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include "clock.h"
-
 #define COL_GAP 2
 
 void table_init(struct table *t, size_t ncols)
@@ -150,7 +148,7 @@ void table_print(const struct table *t)
     free(wd);
 }
 
-void table_free(struct table *t)
+void table_finish(struct table *t)
 {
     for (size_t i = 0; i < t->nrows * t->ncols; i++) {
         free(t->cells[i]);
@@ -279,10 +277,4 @@ char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t len)
     }
     snprintf(buf, len, "%s ago", span);
     return buf;
-}
-
-/* The wall clock (common/clock.h). */
-int64_t out_now_ms(void)
-{
-    return clock_wall_ms();
 }

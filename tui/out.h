@@ -23,7 +23,7 @@ void table_init(struct table *t, size_t ncols);
 /* Append a row of ncols cells (NULL prints as "-"). */
 void table_row(struct table *t, ...);
 void table_print(const struct table *t);
-void table_free(struct table *t);
+void table_finish(struct table *t);
 
 /* The JSON form of a struct: the same field names as on the wire; NULL
  * strings left out; a field named "data" holding JSON text is embedded as
@@ -41,8 +41,5 @@ char *out_span_us(int64_t us, char *buf, size_t len);
 
 /* "5s ago", "3m ago", ... relative to now_ms; "never" for 0. */
 char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t len);
-
-/* Wall clock in unix milliseconds: clock_wall_ms(), kept for its callers. */
-int64_t out_now_ms(void);
 
 #endif

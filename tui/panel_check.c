@@ -27,7 +27,7 @@ static void on_history(struct link *l, int err, enum ipc_errcode code, const cha
         dash_status(d, "checks.history: %s", msg);
         return;
     }
-    ipc_type_free(&ipc_history_type, &d->hist);
+    ipc_type_finish(&ipc_history_type, &d->hist);
     panel_take(&d->hist, result, sizeof(d->hist));
     dash_mark(d);
 }
@@ -38,7 +38,7 @@ static void on_states(struct link *l, int err, enum ipc_errcode code, const char
 {
     struct dash *d = arg;
     if (err == 0) {
-        ipc_type_free(&ipc_events_type, &d->detail_states);
+        ipc_type_finish(&ipc_events_type, &d->detail_states);
         panel_take(&d->detail_states, result, sizeof(d->detail_states));
         dash_mark(d);
     }
@@ -63,9 +63,9 @@ void panel_check_open(struct dash *d, int k)
 {
     free(d->detail);
     d->detail = strdup(d->checks.checks[k].name);
-    ipc_type_free(&ipc_history_type, &d->hist);
+    ipc_type_finish(&ipc_history_type, &d->hist);
     memset(&d->hist, 0, sizeof(d->hist));
-    ipc_type_free(&ipc_events_type, &d->detail_states);
+    ipc_type_finish(&ipc_events_type, &d->detail_states);
     memset(&d->detail_states, 0, sizeof(d->detail_states));
     if (d->cur != &d->panels[PANEL_CHECK]) {
         d->back = d->cur;

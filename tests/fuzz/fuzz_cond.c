@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cond_eval_all(&c, 1, &down, &r[1]);
         char why[16];
         cond_eval(c, &f, why, sizeof(why));
-        cond_free(c);
+        cond_destroy(c);
     }
     free(text);
     return 0;

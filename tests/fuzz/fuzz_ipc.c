@@ -32,7 +32,7 @@ static int unpack_as(const msgpack_object *o, const struct ipc_type *t)
     if (rc < 0 && why[0] == '\0') {
         abort();
     }
-    ipc_type_free(t, v);
+    ipc_type_finish(t, v);
     free(v);
     return rc;
 }
@@ -70,7 +70,7 @@ static void reencode(const struct ipc_method *m, const void *v)
     }
 out:
     if (w != NULL) {
-        ipc_type_free(m->params, w);
+        ipc_type_finish(m->params, w);
         free(w);
     }
     msgpack_unpacked_destroy(&u);
@@ -120,7 +120,7 @@ static void handle(const msgpack_object *o, size_t *envelopes)
     if (ipc_decode_params(env.params, m->params, v, why, sizeof(why)) == 0) {
         reencode(m, v);
     }
-    ipc_type_free(m->params, v);
+    ipc_type_finish(m->params, v);
     free(v);
 }
 

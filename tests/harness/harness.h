@@ -41,7 +41,7 @@ void harness_run_for(uv_loop_t *loop, int64_t ms);
 int harness_loop_finish(uv_loop_t *loop);
 
 /* A configuration loaded from yaml (config_load_buffer). NULL when it is
- * invalid; the messages are printed on stderr. Free with config_free. */
+ * invalid; the messages are printed on stderr. Free with config_destroy. */
 struct config *harness_config(const char *yaml);
 
 /* A clock that moves only when told. clock is what a check_env points at. */

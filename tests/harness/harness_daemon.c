@@ -113,7 +113,7 @@ int harness_daemon_finish(struct harness_daemon *h)
     }
     free(d->checks);
     free(d->by_name);
-    config_free(d->conf);
+    config_destroy(d->conf);
     if (h->dir != NULL) {
         harness_tmpdir_remove(h->dir);
         free(h->dir);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "harness_httpd.h"
+#include "util.h"
 
 struct conn {
     uv_tcp_t tcp;
@@ -192,7 +193,7 @@ static const struct {
 /* The reason phrase of status. */
 static const char *reason(int status)
 {
-    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(reasons); i++) {
         if (reasons[i].status == status) {
             return reasons[i].reason;
         }

@@ -467,7 +467,7 @@ static void mutes_silence(void **state)
     assert_int_equal(alert_mute_add(f->d, &m, &out, why, sizeof(why)), 0);
     char muted[64];
     snprintf(muted, sizeof(muted), "down web firing silence %lld", (long long)out.id);
-    mute_copy_free(&out);
+    mute_copy_finish(&out);
 
     result(f, "web", STATE_DOWN);
     result(f, "db", STATE_DOWN);
@@ -502,7 +502,7 @@ static void mutes_remove_and_unheard_resolve(void **state)
     char why[200] = "";
     assert_int_equal(alert_mute_add(f->d, &m, &out, why, sizeof(why)), 0);
     int64_t id = out.id;
-    mute_copy_free(&out);
+    mute_copy_finish(&out);
     const struct mute *const *list;
     assert_int_equal(alert_mutes(f->d, "silence", &list), 1);
     assert_int_equal(list[0]->id, id);
@@ -513,7 +513,7 @@ static void mutes_remove_and_unheard_resolve(void **state)
     assert_string_equal(next_sent(f, "ops"), "");
 
     assert_int_equal(alert_mute_remove(f->d, "silence", id, &out), 0);
-    mute_copy_free(&out);
+    mute_copy_finish(&out);
     assert_int_equal(alert_mutes(f->d, "silence", &list), 0);
     assert_string_equal(next_sent(f, "ops"), "firing down web");
     assert_string_equal(next_sent(f, "ops"), "");
@@ -644,7 +644,7 @@ static void repeat_interval(void **state)
     assert_int_equal(alert_ack(f->d, id, "alice", "on it", &a, why, sizeof(why)), 0);
     assert_string_equal(a.status, "acknowledged");
     assert_string_equal(a.ack_by, "alice");
-    alert_copy_free(&a);
+    alert_copy_finish(&a);
     advance(f, 3 * 60 * MIN_MS);
     assert_string_equal(next_sent(f, "ops"), "");
     assert_string_equal(open_alerts(f), "down web acknowledged");

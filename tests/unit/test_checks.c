@@ -22,6 +22,7 @@
 #include "harness.h"
 #include "harness_checks.h"
 #include "harness_httpd.h"
+#include "util.h"
 
 #define T0_MS 1700000000000LL       /* the fake clock's start */
 #define DEADLINE_MS 5000            /* a run that takes longer fails the test */
@@ -69,7 +70,7 @@ static int teardown(void **state)
     for (size_t i = 0; i < f->nchecks; i++) {
         check_destroy(f->checks[i]);
     }
-    config_free(f->conf);
+    config_destroy(f->conf);
     free(f);
     return 0;
 }
@@ -351,7 +352,7 @@ static void exec_follows_nagios_exit_codes(void **state)
          "UNKNOWN - no idea"},
     };
     char yaml[YAML_MAX] = "checks:\n";
-    for (size_t i = 0; i < sizeof(plugins) / sizeof(plugins[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(plugins); i++) {
         char *path = harness_write_file(dir, plugins[i].name, plugins[i].script, 0755);
         assert_non_null(path);
         size_t used = strlen(yaml);
@@ -360,7 +361,7 @@ static void exec_follows_nagios_exit_codes(void **state)
         free(path);
     }
     load(f, "%s", yaml);
-    for (size_t i = 0; i < sizeof(plugins) / sizeof(plugins[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(plugins); i++) {
         const struct result *r = run(f, plugins[i].name);
         assert_int_equal(r->outcome, plugins[i].outcome);
         assert_int_equal(r->status, plugins[i].status);

@@ -334,19 +334,19 @@ static void run_cases(const struct cond_case *cases, size_t n)
         char why[COND_RESULT_TEXT_MAX] = "x";
         assert_int_equal(cond_eval(c, &f, why, sizeof(why)), r.success);
         assert_string_equal(why, r.success ? "" : r.text);
-        cond_free(c);
+        cond_destroy(c);
     }
     assert_int_equal(bad, 0);
 }
 
 static void gatus_evaluate(void **state)
 {
-    run_cases(gatus_cases, sizeof(gatus_cases) / sizeof(gatus_cases[0]));
+    run_cases(gatus_cases, ARRAY_SIZE(gatus_cases));
 }
 
 static void beyond_gatus_tests(void **state)
 {
-    run_cases(more_cases, sizeof(more_cases) / sizeof(more_cases[0]));
+    run_cases(more_cases, ARRAY_SIZE(more_cases));
 }
 
 /* Gatus's TestCondition_Validate: what parses and what does not. */
@@ -365,15 +365,15 @@ static void gatus_validate(void **state)
     static const char *const bad[] = {
         "[STATUS] ? 201", "[STATUS]==201", "[STATUS] = = 201", "[STATUS] ==", "[STATUS]",
     };
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
         struct cond *c = NULL;
         char err[256] = "";
         if (cond_parse(good[i], &c, err, sizeof(err)) != 0) {
             fail_msg("\"%s\": %s", good[i], err);
         }
-        cond_free(c);
+        cond_destroy(c);
     }
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct cond *c = NULL;
         char err[256] = "";
         assert_int_equal(cond_parse(bad[i], &c, err, sizeof(err)), -EINVAL);
@@ -434,7 +434,7 @@ static void all_conditions_evaluated(void **state)
         "[CONNECTED] == true", "[STATUS] == 200", "[RESPONSE_TIME] < 500",
         "[CERTIFICATE_EXPIRATION] == 0",
     };
-    enum { N = sizeof(texts) / sizeof(texts[0]) };
+    enum { N = ARRAY_SIZE(texts) };
     struct cond *conds[N];
     char err[256];
     for (size_t i = 0; i < N; i++) {
@@ -454,7 +454,7 @@ static void all_conditions_evaluated(void **state)
     assert_string_equal(r[2].text, "[RESPONSE_TIME] < 500");
     assert_true(r[3].success);
     for (size_t i = 0; i < N; i++) {
-        cond_free(conds[i]);
+        cond_destroy(conds[i]);
     }
 }
 
@@ -471,7 +471,7 @@ static void hostile_bodies(void **state)
     f.body = nul;
     f.body_len = sizeof(nul) - 1;
     assert_false(cond_eval(c, &f, why, sizeof(why)));
-    cond_free(c);
+    cond_destroy(c);
     size_t n = 20000;
     char *deep = malloc(n);
     for (size_t i = 0; i < n; i++) {
@@ -481,16 +481,16 @@ static void hostile_bodies(void **state)
     f.body_len = n;
     assert_int_equal(cond_parse("[BODY][0] == 1", &c, err, sizeof(err)), 0);
     assert_false(cond_eval(c, &f, why, sizeof(why)));
-    cond_free(c);
+    cond_destroy(c);
     assert_int_equal(cond_parse("len([BODY]) > 1", &c, err, sizeof(err)), 0);
     assert_true(cond_eval(c, &f, why, sizeof(why)));
-    cond_free(c);
+    cond_destroy(c);
     free(deep);
     f.body = "\x01\x02\x1b[2J";
     f.body_len = 7;
     assert_int_equal(cond_parse("[BODY] == ok", &c, err, sizeof(err)), 0);
     assert_false(cond_eval(c, &f, why, sizeof(why)));
-    cond_free(c);
+    cond_destroy(c);
     for (const char *p = why; *p != '\0'; p++) {
         assert_true((unsigned char)*p >= 0x20);
     }
@@ -502,7 +502,7 @@ static void hostile_bodies(void **state)
     f.body_len = big;
     assert_int_equal(cond_parse("[BODY] == pat(*a*a*a*a*b*)", &c, err, sizeof(err)), 0);
     assert_false(cond_eval(c, &f, why, sizeof(why)));
-    cond_free(c);
+    cond_destroy(c);
     free(body);
     /* Random conditions never crash the parser or the evaluation. */
     unsigned seed = 42;
@@ -518,7 +518,7 @@ static void hostile_bodies(void **state)
             f.body = "{\"a\":[1,{\"b\":2}]}";
             f.body_len = strlen(f.body);
             cond_eval(c, &f, why, sizeof(why));
-            cond_free(c);
+            cond_destroy(c);
         }
     }
 }
@@ -529,8 +529,8 @@ static void text_kept(void **state)
     char err[64];
     assert_int_equal(cond_parse("[STATUS] == 200", &c, err, sizeof(err)), 0);
     assert_string_equal(cond_text(c), "[STATUS] == 200");
-    cond_free(c);
-    cond_free(NULL);
+    cond_destroy(c);
+    cond_destroy(NULL);
 }
 
 int main(void)

@@ -194,7 +194,7 @@ static void test_design_example(void **state)
     assert_int_equal(c->alerts[0].repeat_interval_ms, 3600000);
     assert_null(c->alerts[0].app);
     assert_null(c->alerts[0].check);
-    config_free(c);
+    config_destroy(c);
 }
 
 /* Find a file of the source tree from the build tree the test runs in:
@@ -244,7 +244,7 @@ static void test_demo_file(void **state)
     assert_true(c->nchecks >= 5);
     assert_int_equal(config_find_check(c, "shop-cache")->interval_ms, 10000);
     assert_int_equal(config_find_check(c, "shop-web")->interval_ms, 5000);
-    config_free(c);
+    config_destroy(c);
     unsetenv("SHIPWATCH_DEMO_DIR");
 }
 
@@ -276,7 +276,7 @@ static void test_docs_examples(void **state)
             if (strstr(p, "nightly-backup") != NULL) {
                 full = c;
             } else {
-                config_free(c);
+                config_destroy(c);
             }
         }
         p = end + 4;
@@ -295,7 +295,7 @@ static void test_docs_examples(void **state)
     assert_null(full->apps[0].deploy_secret);
     assert_string_equal(full->notifiers[1].url, "smtp://localhost:25");
     assert_int_equal(full->notifiers[2].argc, 1);
-    config_free(full);
+    config_destroy(full);
     free(doc);
     unsetenv("API_PROBE_TOKEN");
     unsetenv("REDIS_PASSWORD");
@@ -320,12 +320,12 @@ static void test_minimal(void **state)
     assert_int_equal(c->storage.retention_raw_ms, CONFIG_DEFAULT_RETENTION_RAW_MS);
     assert_int_equal(c->storage.retention_rollups_ms, CONFIG_DEFAULT_RETENTION_ROLLUPS_MS);
     assert_int_equal(c->napps + c->nnotifiers + c->nalerts, 0);
-    config_free(c);
+    config_destroy(c);
 
     /* An empty mapping is a configuration with nothing to check. */
     c = load_ok("{}\n");
     assert_int_equal(c->nchecks, 0);
-    config_free(c);
+    config_destroy(c);
 }
 
 /* defaults: apply to checks that do not set the key, wherever it sits. */
@@ -356,7 +356,7 @@ static void test_defaults_inherited(void **state)
     assert_int_equal(c->checks[2].grace_ms, 0);
     assert_int_equal(c->checks[3].interval_ms, 1000);
     assert_int_equal(c->checks[3].failure_threshold, 4);
-    config_free(c);
+    config_destroy(c);
 }
 
 /* daemon.http takes one string, or a list; an empty list turns HTTP off. */
@@ -365,26 +365,26 @@ static void test_http_forms(void **state)
     struct config *c = load_ok("daemon:\n  http: 0.0.0.0:80\n" TCP_CHECK);
     assert_int_equal(c->daemon.nhttp, 1);
     assert_string_equal(c->daemon.http[0], "0.0.0.0:80");
-    config_free(c);
+    config_destroy(c);
 
     c = load_ok("daemon:\n  http: [\"127.0.0.1:9321\", \"[::1]:9321\"]\n" TCP_CHECK);
     assert_int_equal(c->daemon.nhttp, 2);
     assert_string_equal(c->daemon.http[1], "[::1]:9321");
     assert_null(c->daemon.http[2]);
-    config_free(c);
+    config_destroy(c);
 
     c = load_ok("daemon:\n  http:\n    - localhost:1\n    - 10.1.2.3:65535\n" TCP_CHECK);
     assert_int_equal(c->daemon.nhttp, 2);
-    config_free(c);
+    config_destroy(c);
 
     c = load_ok("daemon:\n  http: []\n" TCP_CHECK);
     assert_int_equal(c->daemon.nhttp, 0);
-    config_free(c);
+    config_destroy(c);
 
     /* Port 0 asks for a free port (the daemon logs which). */
     c = load_ok("daemon:\n  http: 127.0.0.1:0\n" TCP_CHECK);
     assert_string_equal(c->daemon.http[0], "127.0.0.1:0");
-    config_free(c);
+    config_destroy(c);
 
     load_bad("daemon:\n  http: [localhost, \"::1:80\", \"h:-1\", \"h:70000\", {a: b}]\n",
              NAME ":2:10: daemon.http[0]: expected HOST:PORT, such as 127.0.0.1:9321 or "
@@ -487,7 +487,7 @@ static void test_all_keys(void **state)
     assert_string_equal(c->alerts[0].severity, "info");
     assert_false(c->alerts[1].send_on_resolved);
     assert_int_equal(c->alerts[1].nnotify, 2);
-    config_free(c);
+    config_destroy(c);
 }
 
 /* A command written as one string is one argv word: never split. */
@@ -497,13 +497,13 @@ static void test_command_string(void **state)
                                "    command: /usr/bin/check thing --flag\n");
     assert_int_equal(c->checks[0].argc, 1);
     assert_string_equal(c->checks[0].argv[0], "/usr/bin/check thing --flag");
-    config_free(c);
+    config_destroy(c);
 
     /* Empty arguments after the program are kept. */
     c = load_ok("checks:\n  - {name: a, type: exec, command: [prog, \"\", x]}\n");
     assert_int_equal(c->checks[0].argc, 3);
     assert_string_equal(c->checks[0].argv[1], "");
-    config_free(c);
+    config_destroy(c);
 
     load_bad("checks:\n  - {name: a, type: exec, command: []}\n"
              "  - {name: b, type: exec, command: [\"\", x]}\n"
@@ -542,7 +542,7 @@ static void test_env_expansion(void **state)
     assert_int_equal(c->checks[1].port, 22);
     assert_null(c->checks[1].env); /* empty is the same as absent */
     assert_string_equal(c->checks[1].app, "a:b-");
-    config_free(c);
+    config_destroy(c);
 
     /* Keys are never expanded. */
     load_bad("${SW_T_HOST}: 1\n", NAME ":1:1: ${SW_T_HOST}: unknown key", NULL);
@@ -585,7 +585,7 @@ static void test_aliases(void **state)
     assert_int_equal(c->checks[1].nconditions, 1);
     assert_string_equal(c->checks[1].conditions[0], "[CONNECTED] == true");
     assert_ptr_not_equal(c->checks[0].conds[0], c->checks[1].conds[0]);
-    config_free(c);
+    config_destroy(c);
 
     load_bad("checks:\n  - {name: a, type: tcp, host: *nope, port: 1}\n",
              NAME ":2:32: unknown alias *nope", NULL);
@@ -628,7 +628,7 @@ static void test_load_file(void **state)
     fclose(f);
     assert_int_equal(config_load(path, &c, &e), 0);
     assert_string_equal(c->path, path);
-    config_free(c);
+    config_destroy(c);
     unlink(path);
 
     c = (struct config *)0x1;
@@ -955,7 +955,7 @@ static void test_alerting_keys(void **state)
     assert_int_equal(c->maintenance[1].days, 0x7f);
     assert_string_equal(c->maintenance[1].app, "api");
     assert_int_equal(c->apps[0].verify_start_timeout_ms, 5 * 60 * 1000);
-    config_free(c);
+    config_destroy(c);
 }
 
 /* What is wrong with alerting keys is reported where it is written. */
@@ -1027,7 +1027,7 @@ static void test_scaling_keys(void **state)
     assert_int_equal(c->checks[0].quorum, 2);
     assert_false(c->checks[1].locations_all);
     assert_int_equal(c->checks[1].quorum, 1);
-    config_free(c);
+    config_destroy(c);
 
     /* Defaults: no Redis, no cluster, the host name, a spool beside the file. */
     c = load_ok("storage: {path: /tmp/sw/history.db}\n" TCP_CHECK);
@@ -1042,7 +1042,7 @@ static void test_scaling_keys(void **state)
     char host[256];
     assert_int_equal(gethostname(host, sizeof(host)), 0);
     assert_string_equal(c->node_name, host);
-    config_free(c);
+    config_destroy(c);
 
     load_bad("storage: {pool: 0, batch: 0, queue: 10}\n"
              "redis: {url: \"rediss://x\"}\n"
@@ -1194,7 +1194,7 @@ static void test_truncated(void **state)
             assert_non_null(c);
             assert_int_equal(e.n, 0);
             valid++;
-            config_free(c);
+            config_destroy(c);
         } else {
             assert_int_equal(rc, -EINVAL);
             assert_null(c);
@@ -1231,7 +1231,7 @@ static int check_default_paths(void)
     } else {
         bad |= strcmp(c->daemon.socket, "/run/user/4242/shipwatch.sock") != 0 ? 16 : 0;
         bad |= strcmp(c->storage.path, "/home/u/.st/shipwatch/history.db") != 0 ? 32 : 0;
-        config_free(c);
+        config_destroy(c);
         unsetenv("XDG_RUNTIME_DIR");
         unsetenv("XDG_STATE_HOME");
         setenv("HOME", "/home/zed", 1);
@@ -1244,7 +1244,7 @@ static int check_default_paths(void)
         bad |= strcmp(c->daemon.socket, want) != 0;
         bad |= strcmp(c->storage.path, "/home/zed/.local/state/shipwatch/history.db") != 0 ? 2 : 0;
         /* A relative XDG path is ignored, as the spec says. */
-        config_free(c);
+        config_destroy(c);
         setenv("XDG_RUNTIME_DIR", "relative", 1);
         if (config_load_buffer(NAME, TCP_CHECK, strlen(TCP_CHECK), &c, &e) != 0) {
             config_errors_finish(&e);
@@ -1252,7 +1252,7 @@ static int check_default_paths(void)
         }
         bad |= strcmp(c->daemon.socket, want) != 0 ? 4 : 0;
     }
-    config_free(c);
+    config_destroy(c);
     return bad;
 }
 
@@ -1288,7 +1288,7 @@ static void test_default_paths(void **state)
     struct config *sc = load_ok(TCP_CHECK);
     assert_string_equal(sc->storage.path, "/x/history.db");
     assert_string_equal(sc->storage.spool, "/x/spool");
-    config_free(sc);
+    config_destroy(sc);
     unsetenv("STATE_DIRECTORY");
 
     /* A socket path longer than a sockaddr_un holds is refused. */
@@ -1301,7 +1301,7 @@ static void test_default_paths(void **state)
 /* NULL and empty values are no-ops where the header says so. */
 static void test_free_null(void **state)
 {
-    config_free(NULL);
+    config_destroy(NULL);
     struct config_errors e = {0};
     config_errors_finish(&e);
     config_errors_finish(NULL);
@@ -1310,7 +1310,7 @@ static void test_free_null(void **state)
     struct config *c = load_ok(TCP_CHECK);
     assert_null(config_find_app(c, "a"));
     assert_null(config_find_check(c, NULL));
-    config_free(c);
+    config_destroy(c);
 }
 
 int main(void)

@@ -83,7 +83,7 @@ static void test_huge_scalar(void **state)
     strcpy(buf + n + big, "\"}\n");
     struct config *c = load_ok(buf);
     assert_int_equal(strlen(c->checks[0].body), big);
-    config_free(c);
+    config_destroy(c);
 
     memset(buf + n, 'b', 2 * big);
     strcpy(buf + n + 2 * big, "\"}\n");
@@ -144,7 +144,7 @@ static void test_binary_garbage(void **state)
         c = NULL;
         int rc = config_load_buffer(NAME, buf, len, &c, &e);
         if (rc == 0) {
-            config_free(c);
+            config_destroy(c);
         } else {
             assert_null(c);
             assert_true(e.n >= 1);

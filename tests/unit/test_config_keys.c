@@ -45,7 +45,7 @@ static void test_exec_environment(void **state)
     k = config_find_check(c, "bare");
     assert_int_equal(k->nenvironment, 0);
     assert_null(k->environment);
-    config_free(c);
+    config_destroy(c);
     unsetenv("SHIPWATCH_TEST_PGPASS");
 }
 
@@ -80,7 +80,7 @@ static void test_exec_environment_bad(void **state)
     }
     struct config *c = load_ok(text);
     assert_int_equal(c->checks[0].nenvironment, 61);
-    config_free(c);
+    config_destroy(c);
     snprintf(text + n, sizeof(text) - n, "      V61: x\n");
     load_bad_text(text, "checks[0].environment: too many variables (limit 61)");
 
@@ -110,7 +110,7 @@ static void test_exec_environment_reaches_the_plugin(void **state)
     snprintf(all, sizeof(all), "%s\n%s", r->message, k->long_output != NULL ? k->long_output : "");
     assert_string_equal(all, "PATH=/usr/local/bin:/usr/bin:/bin\nLANG=de_DE.UTF-8\nTZ=UTC");
     check_destroy(k);
-    config_free(c);
+    config_destroy(c);
     assert_int_equal(harness_checks_finish(&h), 0);
 }
 
@@ -134,7 +134,7 @@ static void test_exec_default_timeout(void **state)
     assert_int_equal(config_find_check(c, "t")->timeout_ms, CONFIG_DEFAULT_TIMEOUT_MS);
     assert_int_equal(config_find_check(c, "w")->timeout_ms, CONFIG_DEFAULT_TIMEOUT_MS);
     assert_int_equal(c->defaults.timeout_ms, CONFIG_DEFAULT_TIMEOUT_MS);
-    config_free(c);
+    config_destroy(c);
 
     char text[1024];
     snprintf(text, sizeof(text), "defaults: {timeout: 3s}\n%s", checks);
@@ -143,12 +143,12 @@ static void test_exec_default_timeout(void **state)
     assert_int_equal(config_find_check(c, "e2")->timeout_ms, 2000);
     assert_int_equal(config_find_check(c, "t")->timeout_ms, 3000);
     assert_int_equal(c->defaults.timeout_ms, 3000);
-    config_free(c);
+    config_destroy(c);
 
     /* No checks at all: the default is still filled. */
     c = load_ok("daemon: {max-concurrency: 4}\n");
     assert_int_equal(c->defaults.timeout_ms, CONFIG_DEFAULT_TIMEOUT_MS);
-    config_free(c);
+    config_destroy(c);
 }
 
 /* ------------------------------------------------------------ heartbeat */
@@ -163,7 +163,7 @@ static void test_heartbeat_max_runtime(void **state)
                                "  - {name: b, type: heartbeat, token: t2, period: 1h}\n");
     assert_int_equal(config_find_check(c, "a")->max_runtime_ms, 20 * 60 * 1000);
     assert_int_equal(config_find_check(c, "b")->max_runtime_ms, 0);
-    config_free(c);
+    config_destroy(c);
     load_bad_text("checks:\n  - {name: a, type: tcp, host: h, port: 1, max-runtime: 1m}\n",
              "checks[0].max-runtime: not a key of tcp checks");
     load_bad_text("checks:\n  - {name: a, type: heartbeat, token: t, period: 1h, max-runtime: soon}\n",
@@ -193,7 +193,7 @@ static void test_heartbeat_max_runtime_judges(void **state)
     assert_non_null(v);
     assert_int_equal(v->state, STATE_DOWN);
     check_destroy(k);
-    config_free(c);
+    config_destroy(c);
     assert_int_equal(harness_checks_finish(&h), 0);
 }
 
@@ -206,13 +206,13 @@ static void test_ping_body_max(void **state)
     struct config *c = load_ok("daemon: {max-concurrency: 4}\n");
     assert_int_equal(c->daemon.ping_body_max, CONFIG_DEFAULT_PING_BODY_MAX);
     assert_int_equal(c->daemon.ping_body_max, CHECK_HB_BODY_MAX);
-    config_free(c);
+    config_destroy(c);
     c = load_ok("daemon: {ping-body-max: 1MiB}\n");
     assert_int_equal(c->daemon.ping_body_max, 1024 * 1024);
-    config_free(c);
+    config_destroy(c);
     c = load_ok("daemon: {ping-body-max: 1}\n");
     assert_int_equal(c->daemon.ping_body_max, 1);
-    config_free(c);
+    config_destroy(c);
     struct config_errors e;
     c = NULL;
     assert_int_equal(load("daemon: {ping-body-max: 2MiB}\n", &c, &e), -EINVAL);
@@ -244,7 +244,7 @@ static void test_fingerprint(void **state)
                                 "     conditions: [\"[STATUS] == 200\"], url: \"http://x/\"}\n");
     assert_int_not_equal(c1->checks[0].line, c2->checks[0].line);
     assert_true(c1->checks[0].fingerprint == c2->checks[0].fingerprint);
-    config_free(c2);
+    config_destroy(c2);
 
     const char *variants[] = {
         "    interval: 31s\n",
@@ -270,7 +270,7 @@ static void test_fingerprint(void **state)
         for (size_t j = 0; j < i; j++) {
             assert_true(seen[j] != seen[i]);
         }
-        config_free(c2);
+        config_destroy(c2);
     }
     /* Condition text, header value, url, each matters. */
     const char *changed[] = {
@@ -286,9 +286,9 @@ static void test_fingerprint(void **state)
     for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++) {
         c2 = load_ok(changed[i]);
         assert_true(c2->checks[0].fingerprint != c1->checks[0].fingerprint);
-        config_free(c2);
+        config_destroy(c2);
     }
-    config_free(c1);
+    config_destroy(c1);
 
     /* Other types: host, port, argv, token, period, grace. */
     const char *pairs[][2] = {
@@ -313,14 +313,14 @@ static void test_fingerprint(void **state)
         c1 = load_ok(pairs[i][0]);
         c2 = load_ok(pairs[i][1]);
         assert_true(c1->checks[0].fingerprint != c2->checks[0].fingerprint);
-        config_free(c1);
-        config_free(c2);
+        config_destroy(c1);
+        config_destroy(c2);
         /* And the same text twice gives the same fingerprint. */
         c1 = load_ok(pairs[i][0]);
         c2 = load_ok(pairs[i][0]);
         assert_true(c1->checks[0].fingerprint == c2->checks[0].fingerprint);
-        config_free(c1);
-        config_free(c2);
+        config_destroy(c1);
+        config_destroy(c2);
     }
 }
 
@@ -367,11 +367,11 @@ static void test_fingerprint_depends_on(void **state)
         for (size_t j = 0; j < i; j++) {
             assert_true(web[j] != web[i]);
         }
-        config_free(c);
+        config_destroy(c);
         /* The same text twice: the same fingerprint. */
         c = load_ok(buf);
         assert_true(fingerprint_of(c, "web") == web[i]);
-        config_free(c);
+        config_destroy(c);
     }
 }
 
@@ -381,7 +381,7 @@ static void test_github_secret_is_text(void **state)
     (void)state;
     struct config *c = load_ok("daemon: {github-secret: \"two words and more\"}\n");
     assert_string_equal(c->daemon.github_secret, "two words and more");
-    config_free(c);
+    config_destroy(c);
     load_bad_text("daemon: {deploy-token: \"two words\"}\n",
                   "daemon.deploy-token: must not contain spaces or control characters");
 }
@@ -408,11 +408,11 @@ static void test_fingerprint_new_keys(void **state)
         struct config *c1 = load_ok(pairs[i][0]);
         struct config *c2 = load_ok(pairs[i][1]);
         assert_true(c1->checks[0].fingerprint != c2->checks[0].fingerprint);
-        config_free(c2);
+        config_destroy(c2);
         c2 = load_ok(pairs[i][0]);
         assert_true(c1->checks[0].fingerprint == c2->checks[0].fingerprint);
-        config_free(c1);
-        config_free(c2);
+        config_destroy(c1);
+        config_destroy(c2);
     }
 }
 

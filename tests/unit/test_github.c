@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "github.h"
+#include "util.h"
 
 #define DEPLOYMENT                                                                        \
     "\"deployment\": {\"id\": 145988746, \"sha\": \"f95f852bd8fca8fcc58a9a2d6c842781e32a215e\", " \
@@ -63,7 +64,7 @@ static void every_state(void **state)
         {"success", "succeeded"}, {"failure", "failed"},  {"error", "failed"},
         {"inactive", NULL},       {"something_new", NULL},
     };
-    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
         char text[1024];
         snprintf(text, sizeof(text),
                  "{" DEPLOYMENT ", \"deployment_status\": {\"state\": \"%s\", "
@@ -105,7 +106,7 @@ static void other_events_and_errors(void **state)
         "{\"deployment\": {\"id\": 1, \"environment\": \"p\"}}",
         "{\"deployment\": {\"id\": \"1\", \"environment\": \"p\", \"sha\": \"abc\"}}",
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         assert_int_equal(read_event("deployment", bad[i], &doc, &ev, why), -EINVAL);
         assert_non_null(strstr(why, "deployment.id"));
         json_decref(doc);

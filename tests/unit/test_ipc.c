@@ -13,8 +13,7 @@
 
 #include "ipc_proto.h"
 #include "ipc_wire.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "util.h"
 
 /* A msgpack-c call that must succeed: packing into an sbuffer fails only
  * without memory. */
@@ -97,7 +96,7 @@ static const struct ipc_events_query events_query = {
 };
 
 static char *topic_list[] = {"results", "states", "deploys", "alerts", "log"};
-static const struct ipc_topics topics = {.topics = topic_list, .ntopics = NELEM(topic_list)};
+static const struct ipc_topics topics = {.topics = topic_list, .ntopics = ARRAY_SIZE(topic_list)};
 
 static const struct ipc_deploy deploy_rows[] = {
     {
@@ -275,12 +274,12 @@ static const struct ipc_status status = {
     .cluster_peers = 19,
     .checks_owned = 20,
     .apps = (struct ipc_app_status *)app_rows,
-    .napps = NELEM(app_rows),
+    .napps = ARRAY_SIZE(app_rows),
 };
 
 static const struct ipc_checks checks = {
     .checks = (struct ipc_check *)check_rows,
-    .nchecks = NELEM(check_rows),
+    .nchecks = ARRAY_SIZE(check_rows),
 };
 
 static const struct ipc_history_row history_rows[] = {
@@ -335,7 +334,7 @@ static const struct ipc_history history = {
     .check = "shop-web",
     .granularity = "raw",
     .rows = (struct ipc_history_row *)history_rows,
-    .nrows = NELEM(history_rows),
+    .nrows = ARRAY_SIZE(history_rows),
 };
 
 static const struct ipc_run run = {
@@ -353,7 +352,7 @@ static const struct ipc_paused paused = {.check = "shop-web", .paused = true};
 
 static const struct ipc_deploys deploys = {
     .deploys = (struct ipc_deploy *)deploy_rows,
-    .ndeploys = NELEM(deploy_rows),
+    .ndeploys = ARRAY_SIZE(deploy_rows),
 };
 
 static const struct ipc_event event_rows[] = {
@@ -377,7 +376,7 @@ static const struct ipc_event event_rows[] = {
 
 static const struct ipc_events events = {
     .events = (struct ipc_event *)event_rows,
-    .nevents = NELEM(event_rows),
+    .nevents = ARRAY_SIZE(event_rows),
     .next_before_id = 40,
 };
 
@@ -453,7 +452,7 @@ static const struct ipc_alert alert_rows[] = {
 
 static const struct ipc_alerts alerts = {
     .alerts = (struct ipc_alert *)alert_rows,
-    .nalerts = NELEM(alert_rows),
+    .nalerts = ARRAY_SIZE(alert_rows),
     .next_before_id = 3,
 };
 
@@ -504,7 +503,7 @@ static const struct ipc_mute mute_rows[] = {
 };
 
 static const struct ipc_mutes mutes = {.mutes = (struct ipc_mute *)mute_rows,
-                                       .nmutes = NELEM(mute_rows)};
+                                       .nmutes = ARRAY_SIZE(mute_rows)};
 
 static char *weekend[] = {"sat", "sun"};
 static char *weekdays[] = {"mon", "tue", "wed", "thu", "fri"};
@@ -514,7 +513,7 @@ static const struct ipc_maint_window window_rows[] = {
      .env = "prod",
      .check = "shop-web",
      .days = weekend,
-     .ndays = NELEM(weekend),
+     .ndays = ARRAY_SIZE(weekend),
      .start = "02:00",
      .duration_ms = 7200000,
      .next_start_ms = 1700006400000,
@@ -525,7 +524,7 @@ static const struct ipc_maint_window window_rows[] = {
      .env = "staging",
      .check = "blog-db",
      .days = weekdays,
-     .ndays = NELEM(weekdays),
+     .ndays = ARRAY_SIZE(weekdays),
      .start = "23:30",
      .duration_ms = 60000,
      .next_start_ms = 1,
@@ -535,9 +534,9 @@ static const struct ipc_maint_window window_rows[] = {
 
 static const struct ipc_maintenance maintenance = {
     .mutes = (struct ipc_mute *)mute_rows,
-    .nmutes = NELEM(mute_rows),
+    .nmutes = ARRAY_SIZE(mute_rows),
     .windows = (struct ipc_maint_window *)window_rows,
-    .nwindows = NELEM(window_rows),
+    .nwindows = ARRAY_SIZE(window_rows),
 };
 
 static const struct ipc_id_ref id_ref = {.id = 4};
@@ -1067,7 +1066,7 @@ static const struct fixture fixtures[] = {
 /* The fixture of type t; fails the test when there is none. */
 static const struct fixture *fixture_for(const struct ipc_type *t)
 {
-    for (size_t i = 0; i < NELEM(fixtures); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(fixtures); i++) {
         if (fixtures[i].t == t) {
             return &fixtures[i];
         }
@@ -1119,7 +1118,7 @@ static void assert_filled(const struct ipc_type *t, const void *v)
 /* Every fixture is complete and its comparison covers its type's table. */
 static void test_fixtures(void **state)
 {
-    for (size_t i = 0; i < NELEM(fixtures); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(fixtures); i++) {
         const struct fixture *fx = &fixtures[i];
         assert_filled(fx->t, fx->v);
         /* Against a zeroed struct every field differs: eq must see each
@@ -1171,7 +1170,7 @@ static void test_request_round_trip(void **state)
     for (size_t i = 0; i < IPC_M_COUNT; i++) {
         const struct ipc_method *m = &ipc_methods[i];
         const struct fixture *fx = m->params != NULL ? fixture_for(m->params) : NULL;
-        uint32_t msgid = msgids[i % NELEM(msgids)];
+        uint32_t msgid = msgids[i % ARRAY_SIZE(msgids)];
         msgpack_sbuffer sb;
         struct ipc_reader rd;
         struct ipc_envelope env;
@@ -1199,7 +1198,7 @@ static void test_request_round_trip(void **state)
                 fail_msg("%s: %s", m->name, why);
             }
             fx->eq(fx->v, v);
-            ipc_type_free(m->params, v);
+            ipc_type_finish(m->params, v);
             free(v);
         }
         ipc_reader_finish(&rd);
@@ -1214,7 +1213,7 @@ static void test_result_round_trip(void **state)
         const struct ipc_method *m = &ipc_methods[i];
         assert_non_null(m->result);
         const struct fixture *fx = fixture_for(m->result);
-        uint32_t msgid = msgids[(i + 3) % NELEM(msgids)];
+        uint32_t msgid = msgids[(i + 3) % ARRAY_SIZE(msgids)];
         msgpack_sbuffer sb;
         struct ipc_reader rd;
         struct ipc_envelope env;
@@ -1235,7 +1234,7 @@ static void test_result_round_trip(void **state)
             fail_msg("%s result: %s", m->name, why);
         }
         fx->eq(fx->v, v);
-        ipc_type_free(m->result, v);
+        ipc_type_finish(m->result, v);
         free(v);
         ipc_reader_finish(&rd);
         msgpack_sbuffer_destroy(&sb);
@@ -1262,7 +1261,7 @@ static void test_absent_fields(void **state)
     eq_run(&sparse, &back);
     assert_null(back.outcome);
     assert_int_equal(back.status, 0);
-    ipc_type_free(&ipc_run_type, &back);
+    ipc_type_finish(&ipc_run_type, &back);
     assert_null(back.check);
     ipc_reader_finish(&rd);
     msgpack_sbuffer_destroy(&sb);
@@ -1288,15 +1287,15 @@ static void test_absent_fields(void **state)
     struct ipc_checks eback = {0};
     assert_int_equal(ipc_type_unpack(env.result, &ipc_checks_type, &eback, why, sizeof(why)), 0);
     assert_int_equal(eback.nchecks, 0);
-    ipc_type_free(&ipc_checks_type, &eback);
+    ipc_type_finish(&ipc_checks_type, &eback);
     assert_null(eback.checks);
     ipc_reader_finish(&rd);
     msgpack_sbuffer_destroy(&sb);
 
     /* Freeing NULL or a zeroed struct does nothing. */
-    ipc_type_free(&ipc_status_type, NULL);
+    ipc_type_finish(&ipc_status_type, NULL);
     struct ipc_status zero = {0};
-    ipc_type_free(&ipc_status_type, &zero);
+    ipc_type_finish(&ipc_status_type, &zero);
     assert_null(zero.apps);
 }
 
@@ -1323,7 +1322,7 @@ static void test_error_round_trip(void **state)
         assert_int_equal(ipc_errcode_parse(err.code, strlen(err.code)), c);
         snprintf(want, sizeof(want), "check web: %d", c);
         assert_string_equal(err.message, want);
-        ipc_type_free(&ipc_error_type, &err);
+        ipc_type_finish(&ipc_error_type, &err);
         ipc_reader_finish(&rd);
         msgpack_sbuffer_destroy(&sb);
     }
@@ -1345,7 +1344,7 @@ static void test_error_round_trip(void **state)
     assert_true(strlen(err.message) > 100);
     assert_true(strlen(err.message) < sizeof(big) - 1);
     assert_int_equal(strspn(err.message, "x"), strlen(err.message));
-    ipc_type_free(&ipc_error_type, &err);
+    ipc_type_finish(&ipc_error_type, &err);
     ipc_reader_finish(&rd);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -1356,7 +1355,7 @@ static void test_notify_round_trip(void **state)
     const struct ipc_notice sparse = {
         .topic = "log", .level = "warn", .message = "store slow", .ts_ms = 1};
     const struct ipc_notice *cases[] = {&notice, &sparse};
-    for (size_t i = 0; i < NELEM(cases); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         msgpack_sbuffer sb;
         struct ipc_reader rd;
         struct ipc_envelope env;
@@ -1377,12 +1376,11 @@ static void test_notify_round_trip(void **state)
             fail_msg("notice: %s", why);
         }
         eq_notice(cases[i], &back);
-        ipc_type_free(&ipc_notice_type, &back);
+        ipc_type_finish(&ipc_notice_type, &back);
         ipc_reader_finish(&rd);
         msgpack_sbuffer_destroy(&sb);
     }
 }
-
 
 /* --- truncation and framing --- */
 
@@ -1439,7 +1437,7 @@ static void test_truncation(void **state)
     assert_int_equal(env.msgid, 0xfeedf00d);
     assert_int_equal(ipc_decode_params(env.params, m->params, &d, why, sizeof(why)), 0);
     eq_deploy(&deploy_rows[0], &d);
-    ipc_type_free(m->params, &d);
+    ipc_type_finish(m->params, &d);
     assert_int_equal(ipc_reader_next(&rd, &o, &msgid, &has_msgid), IPC_WIRE_MORE);
     ipc_reader_finish(&rd);
 
@@ -1466,7 +1464,7 @@ static void test_truncation(void **state)
     struct ipc_notice nb = {0};
     assert_int_equal(ipc_decode_params(env.params, &ipc_notice_type, &nb, why, sizeof(why)), 0);
     eq_notice(&notice, &nb);
-    ipc_type_free(&ipc_notice_type, &nb);
+    ipc_type_finish(&ipc_notice_type, &nb);
     assert_int_equal(ipc_reader_next(&rd, &o, &msgid, &has_msgid), IPC_WIRE_MORE);
     assert_int_equal(ipc_reader_pending(&rd), cut);
     /* The rest of the third. */

@@ -15,8 +15,7 @@
 #include "ipc_proto.h"
 #include "ipc_wire.h"
 #include "rpc.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "util.h"
 
 /* A msgpack-c call that must succeed: packing into an sbuffer fails only
  * without memory. */
@@ -137,7 +136,7 @@ static void test_limit_message(void **state)
 {
     const struct ipc_limits *lim = &ipc_limits_server;
     const uint32_t ids[] = {42, 200, 0xbeef, 0xdeadbeef};
-    for (size_t k = 0; k < NELEM(ids); k++) {
+    for (size_t k = 0; k < ARRAY_SIZE(ids); k++) {
         /* 20 strings of 60000 bytes, each under max_string: 1.2 MB. */
         struct mp b;
         mp_init(&b);
@@ -451,7 +450,7 @@ static void test_peek_msgid(void **state)
         {"\x94\x00\xa1", 3, false, 0},             /* a string */
         {"\xc1\x00\x05", 3, false, 0},
     };
-    for (size_t i = 0; i < NELEM(cases); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         uint32_t msgid = 0xabababab;
         bool ok = ipc_wire_peek_msgid((const unsigned char *)cases[i].bytes, cases[i].n, &msgid);
         if (ok != cases[i].ok || (ok && msgid != cases[i].msgid)) {
@@ -459,7 +458,6 @@ static void test_peek_msgid(void **state)
         }
     }
 }
-
 
 /* A message larger than the reader's first buffer, read in 4 KiB pieces
  * through ipc_reader_buffer, as the daemon reads. */
@@ -637,7 +635,7 @@ static void rejects(struct mp *b, const struct ipc_type *t, const char *want)
     void *v = calloc(1, t->size);
     assert_non_null(v);
     int rc = decode(b, t, v, why, sizeof(why));
-    ipc_type_free(t, v);
+    ipc_type_finish(t, v);
     free(v);
     if (rc != -1 || strstr(why, want) == NULL) {
         fail_msg("%s: got %d \"%s\", want -1 \"%s\"", t->name, rc, why, want);
@@ -833,7 +831,7 @@ static void test_params_missing(void **state)
     assert_int_equal(decode(&b, &ipc_mute_params_type, &mp, mwhy, sizeof(mwhy)), 0);
     assert_null(mp.check);
     assert_int_equal(mp.duration_ms, 0);
-    ipc_type_free(&ipc_mute_params_type, &mp);
+    ipc_type_finish(&ipc_mute_params_type, &mp);
     msgpack_sbuffer_clear(&b.sb);
 
     /* params that are not an array of at most one map. */
@@ -907,7 +905,7 @@ static void test_params_lenient(void **state)
     assert_null(h.granularity);
     assert_int_equal(h.from_ms, INT64_MIN);
     assert_int_equal(h.to_ms, 0);
-    ipc_type_free(&ipc_history_params_type, &h);
+    ipc_type_finish(&ipc_history_params_type, &h);
     assert_null(h.check);
     msgpack_sbuffer_clear(&b.sb);
 
@@ -929,14 +927,14 @@ static void test_params_lenient(void **state)
     assert_int_equal(decode(&b, &ipc_check_ref_type, &r, why, sizeof(why)), 0);
     assert_non_null(r.check);
     assert_string_equal(r.check, "");
-    ipc_type_free(&ipc_check_ref_type, &r);
+    ipc_type_finish(&ipc_check_ref_type, &r);
     msgpack_sbuffer_clear(&b.sb);
     mp_params1(&b, "topics");
     P(msgpack_pack_array(&b.pk, 0));
     assert_int_equal(decode(&b, &ipc_topics_type, &t, why, sizeof(why)), 0);
     assert_non_null(t.topics);
     assert_int_equal(t.ntopics, 0);
-    ipc_type_free(&ipc_topics_type, &t);
+    ipc_type_finish(&ipc_topics_type, &t);
     mp_finish(&b);
 }
 
@@ -963,7 +961,7 @@ static void test_result_wrong_types(void **state)
     struct ipc_checks c = {0};
     assert_int_equal(ipc_type_unpack(unpack(&u, &b), &ipc_checks_type, &c, why, sizeof(why)), -1);
     assert_string_equal(why, "checks[1].name: expected a string");
-    ipc_type_free(&ipc_checks_type, &c);
+    ipc_type_finish(&ipc_checks_type, &c);
     assert_null(c.checks);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_clear(&b.sb);
@@ -980,7 +978,7 @@ static void test_result_wrong_types(void **state)
     struct ipc_deploys d = {0};
     assert_int_equal(ipc_type_unpack(unpack(&u, &b), &ipc_deploys_type, &d, why, sizeof(why)), -1);
     assert_string_equal(why, "deploys[0].version: missing");
-    ipc_type_free(&ipc_deploys_type, &d);
+    ipc_type_finish(&ipc_deploys_type, &d);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_clear(&b.sb);
 
@@ -996,7 +994,7 @@ static void test_result_wrong_types(void **state)
     struct ipc_status s = {0};
     assert_int_equal(ipc_type_unpack(unpack(&u, &b), &ipc_status_type, &s, why, sizeof(why)), -1);
     assert_string_equal(why, "apps: given twice");
-    ipc_type_free(&ipc_status_type, &s);
+    ipc_type_finish(&ipc_status_type, &s);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_clear(&b.sb);
 
@@ -1006,7 +1004,7 @@ static void test_result_wrong_types(void **state)
     struct ipc_events e = {0};
     assert_int_equal(ipc_type_unpack(unpack(&u, &b), &ipc_events_type, &e, why, sizeof(why)), -1);
     assert_string_equal(why, "events: expected an array");
-    ipc_type_free(&ipc_events_type, &e);
+    ipc_type_finish(&ipc_events_type, &e);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_clear(&b.sb);
 
@@ -1034,7 +1032,7 @@ static void test_result_wrong_types(void **state)
     struct ipc_alerts al = {0};
     assert_int_equal(ipc_type_unpack(unpack(&u, &b), &ipc_alerts_type, &al, why, sizeof(why)), -1);
     assert_string_equal(why, "alerts[1].id: expected an integer");
-    ipc_type_free(&ipc_alerts_type, &al);
+    ipc_type_finish(&ipc_alerts_type, &al);
     assert_null(al.alerts);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_clear(&b.sb);
@@ -1053,7 +1051,7 @@ static void test_result_wrong_types(void **state)
     assert_int_equal(
         ipc_type_unpack(unpack(&u, &b), &ipc_maintenance_type, &mt, why, sizeof(why)), -1);
     assert_string_equal(why, "windows[0].days[1]: expected a string");
-    ipc_type_free(&ipc_maintenance_type, &mt);
+    ipc_type_finish(&ipc_maintenance_type, &mt);
     assert_null(mt.windows);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_clear(&b.sb);
@@ -1323,7 +1321,7 @@ static void test_methods(void **state)
     size_t nadmin = 0;
     for (size_t i = 0; i < IPC_M_COUNT; i++) {
         bool want = false;
-        for (size_t j = 0; j < NELEM(admin); j++) {
+        for (size_t j = 0; j < ARRAY_SIZE(admin); j++) {
             want = want || strcmp(ipc_methods[i].name, admin[j]) == 0;
         }
         if (ipc_methods[i].mutating != want) {
@@ -1331,7 +1329,7 @@ static void test_methods(void **state)
         }
         nadmin += want;
     }
-    assert_int_equal(nadmin, NELEM(admin));
+    assert_int_equal(nadmin, ARRAY_SIZE(admin));
 }
 
 /* The daemon's handler table: a row for every method, the same admin

@@ -110,7 +110,7 @@ static enum ipc_errcode error_code(const struct ipc_envelope *env)
     assert_int_equal(env->kind, IPC_RESPONSE);
     assert_int_equal(ipc_type_unpack(env->error, &ipc_error_type, &e, why, sizeof(why)), 0);
     enum ipc_errcode c = ipc_errcode_parse(e.code, strlen(e.code));
-    ipc_type_free(&ipc_error_type, &e);
+    ipc_type_finish(&ipc_error_type, &e);
     return c;
 }
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "perfdata.h"
+#include "util.h"
 
 /* Parse s (a C string) into a fresh struct. */
 static void parse(struct perfdata *pd, const char *s)
@@ -132,7 +133,7 @@ static void malformed_items_are_skipped(void **state)
         "a=.",          "a=-",          "a=1e+",        "a=1;1;1;1e",   "a=1.2.3",
         "a=1;123456789012345678901234", "'a\tb'=1",     "a=UU",         "a=U5",
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct perfdata pd;
         parse(&pd, bad[i]);
         if (pd.n != 0 || pd.invalid != 1) {

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "curlm.h"
+#include "fdres.h"
 
 #define REDIRECTS_MAX 10
 #define BODY_ABORT_FACTOR 16
@@ -80,6 +81,20 @@ static int64_t cert_expiry(CURL *easy)
     return 0;
 }
 
+/* When a failed transfer failed for want of our own descriptors or memory:
+ * the reason to record, or NULL. */
+static const char *local_reason(CURL *easy, CURLcode rc)
+{
+    if (rc == CURLE_OUT_OF_MEMORY) {
+        return fdres_local_reason(-ENOMEM);
+    }
+    long oserr = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr) != CURLE_OK || oserr <= 0) {
+        return NULL;
+    }
+    return fdres_local_reason(-(int)oserr);
+}
+
 /* The transfer ended: fill the result and finish the run. */
 static void on_done(CURL *easy, CURLcode rc, void *arg)
 {
@@ -113,6 +128,10 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
         r->outcome = STATE_DOWN;
         snprintf(r->error, sizeof(r->error), "response body over %zu bytes: transfer aborted",
                  h->cap * BODY_ABORT_FACTOR);
+    } else if (rc != CURLE_OK && local_reason(easy, rc) != NULL) {
+        /* Our own shortage (descriptors, memory), not the target down. */
+        r->outcome = STATE_UNKNOWN;
+        snprintf(r->error, sizeof(r->error), "%s", local_reason(easy, rc));
     } else if (rc != CURLE_OK) {
         r->outcome = STATE_DOWN;
         snprintf(r->error, sizeof(r->error), "%s",

@@ -1363,8 +1363,11 @@ char *cli_socket_path(const char *given)
         fprintf(stderr, "shipwatch: out of memory\n");
         return NULL;
     }
-    /* A user on a server whose daemon runs as a system service. */
-    if ((given == NULL || given[0] == '\0') && access(path, F_OK) < 0 &&
+    /* A user on a server whose daemon runs as a system service: the system
+     * socket comes before a personal one under /tmp, and before a default
+     * that does not exist. */
+    if ((given == NULL || given[0] == '\0') &&
+        (access(path, F_OK) < 0 || strncmp(path, "/tmp/", 5) == 0) &&
         access(CLI_SYSTEM_SOCKET, F_OK) == 0) {
         free(path);
         path = strdup(CLI_SYSTEM_SOCKET);
@@ -1379,6 +1382,10 @@ int cli_connect(struct ipc_client *cl, const char *socket)
         fprintf(stderr, "shipwatch: cannot connect to %s: permission denied (the socket is for "
                         "the daemon's user and group)\n",
                 socket);
+        return CLI_EXIT_ERROR;
+    }
+    if (rc == -EPERM) {
+        fprintf(stderr, "shipwatch: %s\n", cl->errmsg);
         return CLI_EXIT_ERROR;
     }
     if (rc < 0) {

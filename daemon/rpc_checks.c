@@ -16,48 +16,18 @@
 #define HISTORY_MAX_LIMIT 10000
 #define TARGET_MAX 512
 
-/* What a check watches, for display; secrets (an url's user:password@)
- * left out. One function for every type until each check type describes
- * its own target. */
-static void check_target(const struct conf_check *cc, char *out, size_t len)
-{
-    size_t pos = 0;
-    switch (cc->kind) {
-    case CHECK_HTTP: {
-        const char *scheme = strstr(cc->url, "://");
-        const char *host = scheme != NULL ? scheme + 3 : cc->url;
-        const char *end = host + strcspn(host, "/?#");
-        const char *at = memchr(host, '@', (size_t)(end - host));
-        if (at == NULL) {
-            snprintf(out, len, "%s", cc->url);
-        } else {
-            snprintf(out, len, "%.*s***@%s", (int)(host - cc->url), cc->url, at + 1);
-        }
-        break;
-    }
-    case CHECK_TCP:
-        snprintf(out, len, "%s:%d", cc->host, cc->port);
-        break;
-    case CHECK_EXEC:
-        out[0] = '\0';
-        for (size_t i = 0; i < cc->argc && pos + 1 < len; i++) {
-            int n = snprintf(out + pos, len - pos, "%s%s", i ? " " : "", cc->argv[i]);
-            pos = n < 0 ? len : pos + (size_t)n;
-        }
-        break;
-    case CHECK_HEARTBEAT:
-        snprintf(out, len, "every %llds, %llds grace", (long long)(cc->period_ms / 1000),
-                 (long long)(cc->grace_ms / 1000));
-        break;
-    }
-}
-
 /* Fill v from c; the strings point into c and buf (the target, then what
- * holds its alerts back), nothing is allocated. */
-static void check_view(const struct check *c, struct ipc_check *v, char *buf, size_t len)
+ * holds its alerts back), nothing is allocated. A client that is not an
+ * admin sees the target masked (check_describe_masked). */
+static void check_view(const struct check *c, struct ipc_check *v, char *buf, size_t len,
+                       bool masked)
 {
     const struct conf_check *cc = c->conf;
-    check_target(cc, buf, len);
+    if (masked) {
+        check_describe_masked(cc, buf, len);
+    } else {
+        check_describe(cc, buf, len);
+    }
     char *held = NULL;
     size_t used = strlen(buf) + 1;
     const char *why = c->state != STATE_UP ? alert_held_by(c->daemon, c) : NULL;
@@ -120,7 +90,7 @@ void rpc_checks_list(struct ipc_conn *c, uint32_t msgid, const void *params)
             (f->state != NULL && ck->state != want)) {
             continue;
         }
-        check_view(ck, &v[n], targets + n * TARGET_MAX, TARGET_MAX);
+        check_view(ck, &v[n], targets + n * TARGET_MAX, TARGET_MAX, !ipc_conn_caller(c)->admin);
         n++;
     }
     struct ipc_checks r = {.checks = v, .nchecks = n};
@@ -147,7 +117,7 @@ void rpc_checks_get(struct ipc_conn *c, uint32_t msgid, const void *params)
     if (ck != NULL) {
         char target[TARGET_MAX];
         struct ipc_check v;
-        check_view(ck, &v, target, sizeof(target));
+        check_view(ck, &v, target, sizeof(target), !ipc_conn_caller(c)->admin);
         /* locations: all: each location's own view, this daemon's included. */
         struct ipc_location locs[CHECK_LOCATIONS_MAX];
         size_t n = 0;

@@ -24,6 +24,7 @@ struct ipc_server_stats {
     uint64_t clients;                  /* connected now */
     uint64_t subscribers;              /* of those, subscribed to a topic */
     uint64_t slow_disconnects_total;   /* subscribers dropped for a full queue */
+    uint64_t refused_total;            /* clients refused: caps, descriptor reserve */
 };
 
 /* Claim d->conf->daemon.socket and listen. A socket another daemon listens

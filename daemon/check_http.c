@@ -89,10 +89,14 @@ static const char *local_reason(CURL *easy, CURLcode rc)
         return fdres_local_reason(-ENOMEM);
     }
     long oserr = 0;
-    if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr) != CURLE_OK || oserr <= 0) {
-        return NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr > 0) {
+        return fdres_local_reason(-(int)oserr);
     }
-    return fdres_local_reason(-(int)oserr);
+    /* A socket libcurl could not open leaves no errno: ask. */
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+        return fdres_local_reason(fdres_probe());
+    }
+    return NULL;
 }
 
 /* The transfer ended: fill the result and finish the run. */

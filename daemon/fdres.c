@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* Whether fd leaves fewer than the reserve. */
 bool fdres_low(int fd)
@@ -34,4 +36,15 @@ const char *fdres_local_reason(int err)
         }
     }
     return NULL;
+}
+
+/* Try for a descriptor, and give it back. */
+int fdres_probe(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    close(fd);
+    return 0;
 }

@@ -26,4 +26,9 @@ bool fdres_low(int fd);
  * a local shortage never reads as the target down. */
 const char *fdres_local_reason(int err);
 
+/* Whether a descriptor can be had right now: 0, or the negative errno of
+ * the attempt (-EMFILE...). For a library that failed without saying why
+ * (libcurl cannot always report the errno of a socket it could not open). */
+int fdres_probe(void);
+
 #endif

@@ -340,11 +340,11 @@ class SecurityTest(DaemonTest):
                 flood.append(s)
             except OSError:
                 break
-        wait_until(lambda: 'too few descriptors left for checks' in d.log(),
-                   what='clients refused for the reserve')
         for _ in range(3):
             r = probe.call('checks.run', {'check': 'web'})
             self.assertEqual(r['outcome'], 'up', r)
+        wait_until(lambda: 'too few descriptors left for checks' in d.log(),
+                   what='clients refused for the reserve')
         for s in flood:
             s.close()
 

@@ -210,6 +210,71 @@ class SecurityTest(DaemonTest):
                 proc.kill()
                 proc.wait()
 
+    def test_client_never_falls_back_into_a_squatted_tmp(self):
+        if not can_be_nobody():
+            self.skipTest('needs root and setpriv to act as nobody')
+        if os.path.exists('/run/shipwatch/shipwatch.sock'):
+            self.skipTest('a system daemon listens: the client would use it')
+        # uid 1 squats every default nobody's client could fall back to:
+        # the private directory and the old flat socket under /tmp.
+        squat_dir = '/tmp/shipwatch-65534'
+        paths = [os.path.join(squat_dir, 'shipwatch.sock'), '/tmp/shipwatch-65534.sock']
+        for p in paths + [squat_dir]:
+            if os.path.lexists(p):
+                self.skipTest('%s exists already' % p)
+        got = tempfile.mkdtemp(prefix='shipwatch-got-')
+        os.chmod(got, 0o777)
+        self._stoppers.append(lambda: shutil.rmtree(got, ignore_errors=True) and None)
+        squatter = textwrap.dedent('''
+            import os, select, socket, sys
+            os.mkdir(sys.argv[1], 0o755)
+            ls = []
+            for p in sys.argv[2:]:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.bind(p)
+                os.chmod(p, 0o777)
+                s.listen(4)
+                ls.append(s)
+            open(os.path.join(os.environ['GOT'], 'ready'), 'w').close()
+            r, _, _ = select.select(ls, [], [], 15)
+            n = 0
+            for s in r:
+                c, _ = s.accept()
+                c.settimeout(3)
+                try:
+                    n += len(c.recv(4096))
+                except OSError:
+                    pass
+            with open(os.path.join(os.environ['GOT'], 'bytes'), 'w') as f:
+                f.write(str(n))
+        ''')
+        env = {'PATH': '/usr/bin:/bin', 'GOT': got}
+        proc = subprocess.Popen(['setpriv', '--reuid=1', '--regid=1', '--clear-groups',
+                                 sys.executable, '-c', squatter, squat_dir, *paths],
+                                cwd='/', env=env)
+        try:
+            wait_until(lambda: os.path.exists(os.path.join(got, 'ready')),
+                       what='the squatter to listen')
+            cli = os.path.join(got, 'shipwatch')
+            shutil.copy(SHIPWATCH, cli)
+            os.chmod(cli, 0o755)
+            out = subprocess.run([*NOBODY, cli, 'status'], capture_output=True, text=True,
+                                 cwd='/', env={'PATH': '/usr/bin:/bin'}, timeout=30 * SLOW)
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn('not using the default socket', out.stderr)
+            proc.wait(30 * SLOW)
+            with open(os.path.join(got, 'bytes')) as f:
+                self.assertEqual(f.read(), '0', 'the client talked to the squatter')
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for p in paths:
+                if os.path.lexists(p):
+                    os.unlink(p)
+            if os.path.isdir(squat_dir):
+                os.rmdir(squat_dir)
+
     # --- 5: rights are checked per call ---
 
     def test_revoked_admin_loses_rights_on_an_open_connection(self):

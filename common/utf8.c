@@ -1,5 +1,7 @@
 /* utf8.c - checking UTF-8 one sequence at a time. */
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "utf8.h"
 
@@ -37,4 +39,46 @@ size_t utf8_seq_len(const unsigned char *s, size_t n)
         return 0;
     }
     return len;
+}
+
+/* Bytes before the first invalid sequence. */
+size_t utf8_valid_prefix(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq_len(u + i, n - i);
+        if (k == 0) {
+            return i;
+        }
+        i += k;
+    }
+    return n;
+}
+
+/* Copy s, invalid bytes as \xNN. */
+size_t utf8_escape(const char *s, char *out, size_t outlen)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0, o = 0;
+    while (i < n) {
+        size_t k = utf8_seq_len(u + i, n - i);
+        if (k == 0) {
+            if (o + 4 >= outlen) {
+                break;
+            }
+            snprintf(out + o, outlen - o, "\\x%02x", u[i]);
+            o += 4;
+            i++;
+            continue;
+        }
+        if (o + k >= outlen) {
+            break;
+        }
+        memcpy(out + o, u + i, k);
+        o += k;
+        i += k;
+    }
+    out[o] = '\0';
+    return o;
 }

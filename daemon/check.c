@@ -59,6 +59,22 @@ void check_describe(const struct conf_check *cc, char *out, size_t len)
     }
 }
 
+/* What cc watches, with what may hold a secret masked. */
+void check_describe_masked(const struct conf_check *cc, char *out, size_t len)
+{
+    if (cc->kind == CHECK_EXEC) {
+        snprintf(out, len, "%s%s", cc->argc > 0 ? cc->argv[0] : "", cc->argc > 1 ? " ***" : "");
+        return;
+    }
+    check_describe(cc, out, len);
+    char *cut = out + strcspn(out, "?#");
+    if (*cut != '\0' && (size_t)(cut - out) + 4 < len) {
+        memcpy(cut + 1, "***", 4);
+    } else if (*cut != '\0') {
+        *cut = '\0';
+    }
+}
+
 /* The env's clock, unix milliseconds. */
 int64_t check_env_now_ms(const struct check_env *env)
 {

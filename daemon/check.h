@@ -186,6 +186,11 @@ const struct check_type *check_type_for(enum check_kind kind);
  * the command line, a heartbeat's period); "" for an unknown kind. len > 0. */
 void check_describe(const struct conf_check *cc, char *out, size_t len);
 
+/* check_describe for a client that is not an admin: a query string or a
+ * fragment (?api_key=...) shows as ?*** or #***, an exec command as its
+ * argv[0] followed by *** when it has arguments. len > 0. */
+void check_describe_masked(const struct conf_check *cc, char *out, size_t len);
+
 /* One location's view of a "locations: all" check: that daemon's own
  * state machine over its own results. */
 #define CHECK_LOCATIONS_MAX 64

@@ -25,6 +25,7 @@
 #include "child.h"
 #include "config_rows.h"
 #include "duration.h"
+#include "fdres.h"
 #include "perfdata.h"
 
 #define EXEC_KILL_GRACE_MS 2000     /* SIGTERM to SIGKILL at the timeout */
@@ -293,8 +294,14 @@ static int fail_start(struct exec_run *x, int rc)
 {
     struct result *r = &x->run->result;
     r->outcome = STATE_UNKNOWN;
-    snprintf(r->error, sizeof(r->error), "spawn %s: %s", x->run->check->conf->argv[0],
-             uv_strerror(rc));
+    const char *local = fdres_local_reason(rc);
+    if (local != NULL) {
+        snprintf(r->error, sizeof(r->error), "%s (spawn %s)", local,
+                 x->run->check->conf->argv[0]);
+    } else {
+        snprintf(r->error, sizeof(r->error), "spawn %s: %s", x->run->check->conf->argv[0],
+                 uv_strerror(rc));
+    }
     x->exited = x->out_eof = x->err_eof = true;
     close_all(x);
     return 0;

@@ -18,6 +18,7 @@
 #include "check.h"
 #include "config_rows.h"
 #include "curlm.h"
+#include "fdres.h"
 
 #define REDIRECTS_MAX 10
 #define BODY_ABORT_FACTOR 16
@@ -105,6 +106,24 @@ static int64_t cert_expiry(CURL *easy)
     return 0;
 }
 
+/* When a failed transfer failed for want of our own descriptors or memory:
+ * the reason to record, or NULL. */
+static const char *local_reason(CURL *easy, CURLcode rc)
+{
+    if (rc == CURLE_OUT_OF_MEMORY) {
+        return fdres_local_reason(-ENOMEM);
+    }
+    long oserr = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr > 0) {
+        return fdres_local_reason(-(int)oserr);
+    }
+    /* A socket libcurl could not open leaves no errno: ask. */
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+        return fdres_local_reason(fdres_probe());
+    }
+    return NULL;
+}
+
 /* The transfer ended: fill the result and finish the run. */
 static void on_done(CURL *easy, CURLcode rc, void *arg)
 {
@@ -144,6 +163,11 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
         r->outcome = STATE_DOWN;
         snprintf(r->error, sizeof(r->error), "response body over %zu bytes: transfer aborted",
                  h->cap * BODY_ABORT_FACTOR);
+    } else if (rc != CURLE_OK && !(h->stopped && rc == CURLE_WRITE_ERROR) &&
+               local_reason(easy, rc) != NULL) {
+        /* Our own shortage (descriptors, memory), not the target down. */
+        r->outcome = STATE_UNKNOWN;
+        snprintf(r->error, sizeof(r->error), "%s", local_reason(easy, rc));
     } else if (rc != CURLE_OK && !(h->stopped && rc == CURLE_WRITE_ERROR)) {
         r->outcome = STATE_DOWN;
         snprintf(r->error, sizeof(r->error), "%s",

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "config_rows.h"
 #include "duration.h"
+#include "fdres.h"
 
 struct tcp_run {
     struct check_run *run;
@@ -26,6 +27,7 @@ struct tcp_run {
     char host[256];
     int port;
     int64_t timeout_ms;
+    const char *local_reason;   /* a local shortage failed it (fdres.h) */
 };
 
 /* One owed callback arrived; when none is owed any more, the run ends. */
@@ -59,6 +61,11 @@ static void settle(struct tcp_run *t, bool connected, const char *fmt, const cha
     } else {
         run->result.outcome = STATE_DOWN;
         snprintf(run->result.error, sizeof(run->result.error), fmt, t->target, detail);
+    }
+    if (!connected && t->local_reason != NULL) {
+        /* Our own shortage, not the target's failure. */
+        run->result.outcome = STATE_UNKNOWN;
+        snprintf(run->result.error, sizeof(run->result.error), "%s", t->local_reason);
     }
     /* A resolve in flight still calls back (ECANCELED at best): wait for it. */
     t->closing = 1 + (t->tcp_open ? 1 : 0) + (t->resolving ? 1 : 0);
@@ -95,6 +102,7 @@ static void on_connect(uv_connect_t *req, int status)
         note_peer_ip(t);
         settle(t, true, NULL, NULL);
     } else {
+        t->local_reason = fdres_local_reason(status);
         settle(t, false, "connect %s: %s", uv_strerror(status));
     }
 }
@@ -114,6 +122,7 @@ static void connect_to(struct tcp_run *t, const struct sockaddr *sa)
 {
     int rc = uv_tcp_init(t->run->env->loop, &t->tcp);
     if (rc < 0) {
+        t->local_reason = fdres_local_reason(rc);
         settle(t, false, "connect %s: %s", uv_strerror(rc));
         return;
     }
@@ -122,6 +131,7 @@ static void connect_to(struct tcp_run *t, const struct sockaddr *sa)
     t->connect.data = t;
     rc = uv_tcp_connect(&t->connect, &t->tcp, sa, on_connect);
     if (rc < 0) {
+        t->local_reason = fdres_local_reason(rc);
         settle(t, false, "connect %s: %s", uv_strerror(rc));
         return;
     }

@@ -16,17 +16,24 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "fdres.h"
 #include "ipc_proto.h"
 #include "ipc_wire.h"
 #include "peer.h"
 #include "peercred.h"
 #include "rpc.h"
+#include "safedir.h"
 #include "store.h"
+#include "utf8.h"
 
 #define READ_CHUNK 4096
 #define RUN_SWEEP_MS 1000
 #define RUN_GRACE_MS 10000       /* beyond the check's timeout */
 #define MAX_PEER_GROUPS 256
+/* Clients at once, and of one uid: a local user cannot take every slot or
+ * hold unbounded memory with idle connections (docs/operations.md). */
+#define IPC_MAX_CLIENTS 2048
+#define IPC_MAX_CLIENTS_PER_UID 1024
 
 /* One client: a peer, who it is, what it subscribed to. */
 struct ipc_conn {
@@ -439,6 +446,37 @@ int ipc_conn_wait_run(struct ipc_conn *c, uint32_t msgid, const char *check, int
 
 /* --- dispatch --- */
 
+/* The first string in o (keys included) that is not valid UTF-8, or NULL.
+ * Depth is bounded by the reader's max_depth. */
+static const msgpack_object *bad_utf8(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_STR:
+        return utf8_valid_prefix(o->via.str.ptr, o->via.str.size) == o->via.str.size ? NULL : o;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            const msgpack_object *b = bad_utf8(&o->via.array.ptr[i]);
+            if (b != NULL) {
+                return b;
+            }
+        }
+        return NULL;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *b = bad_utf8(&o->via.map.ptr[i].key);
+            if (b == NULL) {
+                b = bad_utf8(&o->via.map.ptr[i].val);
+            }
+            if (b != NULL) {
+                return b;
+            }
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
 /* A request: find the method, apply the table's policy, decode, call. */
 static void handle_request(struct ipc_conn *c, const struct ipc_envelope *env)
 {
@@ -455,11 +493,29 @@ static void handle_request(struct ipc_conn *c, const struct ipc_envelope *env)
                        IPC_PROTOCOL, m->name);
         return;
     }
+    /* Rights are the current configuration's: a reload that removed the
+     * caller from daemon.admins applies to connections already open. */
+    uv_os_fd_t fd;
+    if (c->who.uid != (uid_t)-1 && uv_fileno((uv_handle_t *)&c->peer.pipe, &fd) == 0) {
+        c->who.admin = peer_is_admin(c->srv, fd, c->who.uid, c->who.gid);
+    } else {
+        c->who.admin = false;
+    }
     if (h->admin && !c->who.admin) {
         ipc_conn_error(c, env->msgid, IPC_E_DENIED,
                        "%s needs an admin: uid %u is not root, the daemon's user or in "
                        "daemon.admins",
                        m->name, (unsigned)c->who.uid);
+        return;
+    }
+    /* Strings are UTF-8 (docs/protocol.md): one that is not is refused
+     * before any handler can store it or quote it back. */
+    const msgpack_object *bad = bad_utf8(env->params);
+    if (bad != NULL) {
+        size_t at = utf8_valid_prefix(bad->via.str.ptr, bad->via.str.size);
+        ipc_conn_error(c, env->msgid, IPC_E_INVALID_PARAMS,
+                       "%s: a string is not valid UTF-8 (byte %zu, 0x%02x)", m->name, at,
+                       (unsigned)(unsigned char)bad->via.str.ptr[at]);
         return;
     }
     _Alignas(max_align_t) unsigned char p[RPC_PARAMS_MAX];
@@ -503,6 +559,26 @@ static const struct peer_ops conn_peer_ops = {
     .read_chunk = READ_CHUNK,
 };
 
+/* Why a client just accepted on fd is refused, or NULL: the descriptor
+ * reserve kept for checks, the cap on clients, the cap per uid. */
+static const char *refusal(const struct ipc_server *s, int fd, uid_t uid)
+{
+    if (fdres_low(fd)) {
+        return "too few descriptors left for checks";
+    }
+    if (s->st.clients >= IPC_MAX_CLIENTS) {
+        return "too many clients";
+    }
+    size_t mine = 0;
+    for (const struct ipc_conn *c = s->conns; c != NULL; c = c->next) {
+        mine += c->who.uid == uid;
+    }
+    if (mine >= IPC_MAX_CLIENTS_PER_UID) {
+        return "too many clients of one uid";
+    }
+    return NULL;
+}
+
 /* A client connected: who is it, then read it. */
 static void on_connection(uv_stream_t *listener, int status)
 {
@@ -527,12 +603,24 @@ static void on_connection(uv_stream_t *listener, int status)
         peer_close(&c->peer, NULL);
         return;
     }
-    uv_os_fd_t fd;
+    uv_os_fd_t fd = -1;
     c->who.uid = (uid_t)-1;
     c->who.gid = (gid_t)-1;
     if (uv_fileno((uv_handle_t *)&c->peer.pipe, &fd) == 0 &&
         peercred_get(fd, &c->who.uid, &c->who.gid, &c->who.pid) == 0) {
         c->who.admin = peer_is_admin(s, fd, c->who.uid, c->who.gid);
+    }
+    const char *refuse = refusal(s, fd, c->who.uid);
+    if (refuse != NULL) {
+        char uid[16];
+        snprintf(uid, sizeof(uid), "%u", (unsigned)c->who.uid);
+        s->st.refused_total++;
+        if (s->st.refused_total == 1 || s->st.refused_total % 1000 == 0) {
+            log_warn(LOG_KV("uid", uid), "refusing socket clients: %s (%llu refused so far)",
+                     refuse, (unsigned long long)s->st.refused_total);
+        }
+        peer_close(&c->peer, NULL);
+        return;
     }
     c->open = true;
     c->next = s->conns;
@@ -676,6 +764,8 @@ void ipc_server_on_result(struct ipc_server *s, const struct check *c, const str
         .status = r->status,
         .error = r->error[0] ? r->error : NULL,
         .failed_condition = r->failed_condition[0] ? r->failed_condition : NULL,
+        .message = r->message[0] ? r->message : NULL,
+        .perfdata = r->perfdata[0] ? r->perfdata : NULL,
     };
     publish(s, IPC_TOPIC_RESULTS, &n);
 }
@@ -761,24 +851,24 @@ static int claim_path(const char *path, char *err, size_t errlen)
         return -ENAMETOOLONG;
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
+    /* The directory first: one another user owns or can write to would let
+     * them replace the socket with a listener of their own. Missing, it is
+     * created (not its parents: a typo should not build a tree) and then
+     * checked, so one somebody else made first is refused. */
+    char dir[sizeof(sa.sun_path)];
+    safedir_of(path, dir, sizeof(dir));
+    int rc = safedir_make(dir, 0755, 0, err, errlen);
+    if (rc < 0) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "socket directory refused: %s", why);
+        return rc;
+    }
     struct stat st;
     if (lstat(path, &st) < 0) {
         if (errno != ENOENT) {
             snprintf(err, errlen, "cannot use socket %s: %s", path, strerror(errno));
             return -errno;
-        }
-        /* Create the directory it lives in when that is missing (but not
-         * its parents: a typo should not build a tree). */
-        char dir[sizeof(sa.sun_path)];
-        snprintf(dir, sizeof(dir), "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash != NULL && slash != dir) {
-            *slash = '\0';
-            if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                snprintf(err, errlen, "cannot create %s for the socket: %s", dir,
-                         strerror(errno));
-                return -errno;
-            }
         }
         return 0;
     }
@@ -791,7 +881,7 @@ static int claim_path(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -errno;
     }
-    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     int cerr = errno;
     close(fd);
     if (rc == 0) {

@@ -4,9 +4,14 @@
  * One listener on daemon.socket (mode 0660) and one struct per client, all
  * on the daemon's loop. Reads are open to whoever can connect; methods that
  * change state need the daemon's uid, root, or a user or group named in
- * daemon.admins (SO_PEERCRED). Every client's output is bounded by
- * daemon.ipc-max-queue: a subscriber that stops reading is disconnected,
- * a client that stops reading its responses is not read from until it does. */
+ * daemon.admins (SO_PEERCRED), decided on every call against the current
+ * configuration (a reload that revokes an admin applies to open
+ * connections); a client that is not an admin sees targets masked. Every
+ * client's output is bounded by daemon.ipc-max-queue: a subscriber that
+ * stops reading is disconnected, a client that stops reading its responses
+ * is not read from until it does. Clients are capped overall and per uid,
+ * and refused while fewer than the descriptor reserve (fdres.h) remain.
+ * The socket's directory must be the daemon's own (safedir.h). */
 #ifndef SHIPWATCH_IPC_SERVER_H
 #define SHIPWATCH_IPC_SERVER_H
 
@@ -24,6 +29,7 @@ struct ipc_server_stats {
     uint64_t clients;                  /* connected now */
     uint64_t subscribers;              /* of those, subscribed to a topic */
     uint64_t slow_disconnects_total;   /* subscribers dropped for a full queue */
+    uint64_t refused_total;            /* clients refused: caps, descriptor reserve */
 };
 
 /* Claim d->conf->daemon.socket and listen. A socket another daemon listens

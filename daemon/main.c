@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "safedir.h"
 
 #define DEFAULT_CONFIG "/etc/shipwatch/shipwatch.yml"
 
@@ -49,6 +51,34 @@ static void raise_nofile(void)
             log_warn(LOG_NOKV, "cannot raise the open-file limit: %s", strerror(errno));
         }
     }
+}
+
+/* The state directory (storage.path's) must be the daemon's own: another
+ * user who owns or can write to it could read the history or swap the
+ * database for a symbolic link. Created when missing. */
+static int check_state_dir(const struct config *conf)
+{
+    if (conf->storage.path == NULL || conf->storage.driver == NULL ||
+        strcmp(conf->storage.driver, "sqlite") != 0) {
+        return 0;
+    }
+    char dir[4096], err[640];
+    int rc = safedir_of(conf->storage.path, dir, sizeof(dir));
+    if (rc == 0) {
+        rc = safedir_make(dir, 0750, 1, err, sizeof(err));
+    } else {
+        snprintf(err, sizeof(err), "storage.path too long");
+    }
+    struct stat st;
+    if (rc == 0 && lstat(conf->storage.path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        snprintf(err, sizeof(err), "%s is a symbolic link; not following it",
+                 conf->storage.path);
+        rc = -ELOOP;
+    }
+    if (rc < 0) {
+        log_error(LOG_KV("path", conf->storage.path), "state directory refused: %s", err);
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -108,6 +138,9 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
+    /* Nothing the daemon creates (the database, its WAL and SHM, the
+     * spool) is for other users to read. */
+    umask(027);
     log_init(format, level);
 
     struct config *conf = NULL;
@@ -133,6 +166,10 @@ int main(int argc, char **argv)
     }
 
     raise_nofile();
+    if (check_state_dir(conf) < 0) {
+        config_destroy(conf);
+        return 1;
+    }
 
     uv_loop_t loop;
     int rc = uv_loop_init(&loop);

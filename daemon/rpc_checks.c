@@ -18,11 +18,17 @@
 #define TARGET_MAX 512
 
 /* Fill v from c; the strings point into c and buf (the target, then what
- * holds its alerts back), nothing is allocated. */
-static void check_view(const struct check *c, struct ipc_check *v, char *buf, size_t len)
+ * holds its alerts back), nothing is allocated. A client that is not an
+ * admin sees the target masked (check_describe_masked). */
+static void check_view(const struct check *c, struct ipc_check *v, char *buf, size_t len,
+                       bool masked)
 {
     const struct conf_check *cc = c->conf;
-    check_describe(cc, buf, len);
+    if (masked) {
+        check_describe_masked(cc, buf, len);
+    } else {
+        check_describe(cc, buf, len);
+    }
     char *held = NULL;
     size_t used = strlen(buf) + 1;
     const char *why = c->state != STATE_UP ? alert_held_by(c->daemon, c) : NULL;
@@ -89,7 +95,7 @@ void rpc_checks_list(struct ipc_conn *c, uint32_t msgid, const void *params)
             (f->state != NULL && ck->state != want)) {
             continue;
         }
-        check_view(ck, &v[n], targets + n * TARGET_MAX, TARGET_MAX);
+        check_view(ck, &v[n], targets + n * TARGET_MAX, TARGET_MAX, !ipc_conn_caller(c)->admin);
         n++;
     }
     struct ipc_checks r = {.checks = v, .nchecks = n};
@@ -116,7 +122,7 @@ void rpc_checks_get(struct ipc_conn *c, uint32_t msgid, const void *params)
     if (ck != NULL) {
         char target[TARGET_MAX];
         struct ipc_check v;
-        check_view(ck, &v, target, sizeof(target));
+        check_view(ck, &v, target, sizeof(target), !ipc_conn_caller(c)->admin);
         /* locations: all: each location's own view, this daemon's included. */
         struct ipc_location locs[CHECK_LOCATIONS_MAX];
         size_t n = 0;

@@ -322,7 +322,7 @@ int store_spool_open(struct store_spool *sp)
     if (sp->path == NULL) {
         return -ENOENT;
     }
-    sp->fd = open(sp->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    sp->fd = open(sp->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (sp->fd < 0) {
         int rc = -errno;
         log_error(LOG_KV("store", sp->backend, "spool", sp->path), "cannot open the spool: %s",

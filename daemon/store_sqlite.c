@@ -1217,7 +1217,8 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
     }
     rc = -EIO;
     if (sqlite3_open_v2(s->path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
+                            SQLITE_OPEN_NOFOLLOW,
                         NULL) != SQLITE_OK) {
         snprintf(errbuf, errlen, "%s: %s", s->path,
                  s->db != NULL ? sqlite3_errmsg(s->db) : "cannot open");

@@ -1,4 +1,6 @@
 /* ipc_client.c - a blocking msgpack-RPC client over a Unix socket. */
+/* struct ucred (SO_PEERCRED) needs _GNU_SOURCE. */
+#define _GNU_SOURCE
 #include "ipc_client.h"
 
 #include <errno.h>
@@ -7,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,8 +41,50 @@ char *ipc_default_socket_path(void)
         }
         return s;
     }
-    snprintf(buf, sizeof(buf), "/tmp/shipwatch-%u.sock", (unsigned)geteuid());
+    /* A private directory of the user's own under /tmp, never the shared
+     * /tmp itself: the daemon creates it and refuses one somebody else
+     * made, and the client checks it (ipc_client_check_server). */
+    snprintf(buf, sizeof(buf), "/tmp/shipwatch-%u/shipwatch.sock", (unsigned)geteuid());
     return strdup(buf);
+}
+
+/* Whether the server on fd (connected to path) may be talked to. */
+int ipc_client_check_server(int fd, const char *path, char *err, size_t errlen)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof(dir)) {
+        snprintf(err, errlen, "socket path too long: %s", path);
+        return -ENAMETOOLONG;
+    }
+    if (n == 0) {
+        snprintf(dir, sizeof(dir), ".");
+    } else {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", dir, strerror(e));
+        return -e;
+    }
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot tell who listens on %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (cred.uid != 0 && cred.uid != st.st_uid) {
+        snprintf(err, errlen,
+                 "%s is served by uid %u, neither root nor the owner of %s (uid %u): not "
+                 "talking to it",
+                 path, (unsigned)cred.uid, dir, (unsigned)st.st_uid);
+        return -EPERM;
+    }
+    return 0;
 }
 
 static int fail(struct ipc_client *c, int err, const char *fmt, const char *arg)
@@ -67,6 +112,11 @@ int ipc_client_open(struct ipc_client *c, const char *path)
         snprintf(c->errmsg, sizeof(c->errmsg), "cannot connect to %s: %s", path, strerror(err));
         ipc_client_close(c);
         return -err;
+    }
+    int rc = ipc_client_check_server(c->fd, path, c->errmsg, sizeof(c->errmsg));
+    if (rc < 0) {
+        ipc_client_close(c);
+        return rc == -EPERM ? -EPERM : rc;
     }
     return 0;
 }

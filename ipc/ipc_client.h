@@ -30,11 +30,18 @@ struct ipc_client {
  * the daemon's own default (root: /run/shipwatch/shipwatch.sock; otherwise
  * $RUNTIME_DIRECTORY/shipwatch.sock under a systemd unit with
  * RuntimeDirectory=, $XDG_RUNTIME_DIR/shipwatch.sock, or
- * /tmp/shipwatch-UID.sock without either).
- * Allocated; NULL on ENOMEM. */
+ * /tmp/shipwatch-UID/shipwatch.sock without either: a private directory,
+ * never the shared /tmp itself). Allocated; NULL on ENOMEM. */
 char *ipc_default_socket_path(void);
 
-/* Connect. 0, or -errno with errmsg set. */
+/* Whether the server on fd, connected to path, may be talked to: its uid
+ * (SO_PEERCRED) is root or the owner of the socket's directory. Whoever
+ * else listens there squatted the path. 0, or -EPERM (or another -errno)
+ * with the reason in err. Call it before sending anything. */
+int ipc_client_check_server(int fd, const char *path, char *err, size_t errlen);
+
+/* Connect, and check who listens (ipc_client_check_server). 0, or -errno
+ * with errmsg set (-EPERM: somebody else's listener). */
 int ipc_client_open(struct ipc_client *c, const char *path);
 void ipc_client_close(struct ipc_client *c);
 

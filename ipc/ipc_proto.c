@@ -592,6 +592,7 @@ static const struct ipc_field notice_fields[] = {
     I64(struct ipc_notice, status),
     STR(struct ipc_notice, error),
     STR(struct ipc_notice, failed_condition),
+    STR(struct ipc_notice, perfdata),
     STR(struct ipc_notice, level),
 };
 TYPE(ipc_notice_type, ipc_notice, notice_fields);

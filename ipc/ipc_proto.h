@@ -430,6 +430,7 @@ struct ipc_notice {
     int64_t status;
     const char *error;
     const char *failed_condition;
+    const char *perfdata;       /* results: the run's perfdata; message is its message */
     /* log */
     const char *level;
 };

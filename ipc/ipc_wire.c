@@ -11,6 +11,7 @@ const struct ipc_limits ipc_limits_server = {
     .max_depth = 16,
     .max_string = 64u << 10,
     .max_elements = 10000,
+    .max_objects = 20000,
 };
 
 const struct ipc_limits ipc_limits_client = {
@@ -18,6 +19,7 @@ const struct ipc_limits ipc_limits_client = {
     .max_depth = 32,
     .max_string = 1u << 20,
     .max_elements = 1000000,
+    .max_objects = 4000000,
 };
 
 const char *ipc_wire_strerror(enum ipc_wire_err e)
@@ -37,6 +39,8 @@ const char *ipc_wire_strerror(enum ipc_wire_err e)
         return "string too long";
     case IPC_WIRE_ELEMENTS:
         return "array or map too long";
+    case IPC_WIRE_OBJECTS:
+        return "too many objects in one message";
     case IPC_WIRE_ENVELOPE:
         return "not a msgpack-RPC message";
     }
@@ -138,6 +142,12 @@ static enum ipc_wire_err scan(struct ipc_scan *st, const unsigned char *p, size_
             }
         }
         i += hdr;
+        /* Every object costs a msgpack_object when unpacked, a nil as much
+         * as a map: bound their number, not only the bytes. Counted once
+         * the object is walked whole (or, for a container, opened). */
+        if (lim->max_objects > 0 && st->objects >= lim->max_objects) {
+            return IPC_WIRE_OBJECTS;
+        }
 
         if (items_per > 0) {
             if (entries > lim->max_elements) {
@@ -147,6 +157,7 @@ static enum ipc_wire_err scan(struct ipc_scan *st, const unsigned char *p, size_
             if (st->depth >= max_depth) {
                 return IPC_WIRE_TOO_DEEP;
             }
+            st->objects++;
             if (entries > 0) {
                 stack[st->depth++] = entries * items_per;
                 continue;
@@ -162,6 +173,7 @@ static enum ipc_wire_err scan(struct ipc_scan *st, const unsigned char *p, size_
                 return IPC_WIRE_MORE;
             }
             i += payload;
+            st->objects++;
         }
 
         /* An item ended: close every container it was the last item of. */
@@ -238,11 +250,17 @@ int ipc_reader_init(struct ipc_reader *r, const struct ipc_limits *lim)
 void ipc_reader_finish(struct ipc_reader *r)
 {
     msgpack_unpacked_destroy(&r->msg);
-    msgpack_unpacker_destroy(&r->up);
+    if (r->up.ctx != NULL) {
+        msgpack_unpacker_destroy(&r->up);
+    }
 }
 
 char *ipc_reader_buffer(struct ipc_reader *r, size_t want, size_t *avail)
 {
+    if (r->up.ctx == NULL && !msgpack_unpacker_init(&r->up, READER_INITIAL)) {
+        memset(&r->up, 0, sizeof(r->up));
+        return NULL;
+    }
     if (msgpack_unpacker_buffer_capacity(&r->up) < want &&
         !msgpack_unpacker_reserve_buffer(&r->up, want)) {
         return NULL;
@@ -268,6 +286,32 @@ int ipc_reader_feed(struct ipc_reader *r, const void *p, size_t n)
     return 0;
 }
 
+/* A buffer grown past this for one large message is given back once the
+ * message is handled and nothing follows it. */
+#define READER_KEEP (READER_INITIAL * 4)
+
+void ipc_reader_trim(struct ipc_reader *r)
+{
+    /* The message's zone, and with it its hold on the buffer. */
+    msgpack_unpacked_destroy(&r->msg);
+    msgpack_unpacked_init(&r->msg);
+    if (ipc_reader_pending(r) == 0 && ipc_reader_capacity(r) > READER_KEEP) {
+        /* In place: the unpacker's context points into the struct. Out of
+         * memory, it stays unset until ipc_reader_buffer next needs it. */
+        msgpack_unpacker_destroy(&r->up);
+        if (!msgpack_unpacker_init(&r->up, READER_INITIAL)) {
+            memset(&r->up, 0, sizeof(r->up));
+        }
+        memset(&r->scan, 0, sizeof(r->scan));
+        r->scan_off = 0;
+    }
+}
+
+size_t ipc_reader_capacity(const struct ipc_reader *r)
+{
+    return r->up.used + r->up.free;
+}
+
 size_t ipc_reader_pending(const struct ipc_reader *r)
 {
     /* The unpacker's buffer fields are public in msgpack-c: bytes between
@@ -284,6 +328,7 @@ enum ipc_wire_err ipc_reader_next(struct ipc_reader *r, msgpack_object **obj, ui
 
     *has_msgid = false;
     if (n == 0) {
+        ipc_reader_trim(r);
         return IPC_WIRE_MORE;
     }
     /* Resume the walk where the last call stopped, unless a message was
@@ -294,6 +339,11 @@ enum ipc_wire_err ipc_reader_next(struct ipc_reader *r, msgpack_object **obj, ui
     }
     enum ipc_wire_err e = scan(&r->scan, p, n, &r->lim, &len);
     if (e == IPC_WIRE_MORE) {
+        /* The last message returned is no longer used (its pointers were
+         * valid until this call): give its objects back now, not at the
+         * next message, which may never come. */
+        msgpack_unpacked_destroy(&r->msg);
+        msgpack_unpacked_init(&r->msg);
         return e;
     }
     memset(&r->scan, 0, sizeof(r->scan));

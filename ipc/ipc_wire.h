@@ -30,6 +30,8 @@ struct ipc_limits {
     unsigned max_depth;         /* nesting of arrays and maps */
     size_t max_string;          /* bytes in one str, bin or ext */
     size_t max_elements;        /* entries in one array or map */
+    size_t max_objects;         /* objects in one message, all levels: what
+                                   unpacking it allocates (24 bytes each) */
 };
 
 /* What the daemon accepts from a client (max_message from
@@ -46,6 +48,7 @@ enum ipc_wire_err {
     IPC_WIRE_TOO_DEEP,          /* over max_depth */
     IPC_WIRE_STRING,            /* a string over max_string */
     IPC_WIRE_ELEMENTS,          /* an array or map over max_elements */
+    IPC_WIRE_OBJECTS,           /* a message over max_objects */
     IPC_WIRE_ENVELOPE,          /* msgpack, but not a msgpack-RPC message */
 };
 
@@ -69,6 +72,7 @@ struct ipc_scan {
     size_t pos;                 /* first byte not yet walked */
     unsigned depth;             /* containers open at pos */
     uint64_t stack[IPC_SCAN_DEPTH];     /* items left in each */
+    size_t objects;             /* objects walked so far */
 };
 
 /* A streaming reader for one connection. */
@@ -98,6 +102,15 @@ int ipc_reader_feed(struct ipc_reader *r, const void *p, size_t n);
  * read. */
 enum ipc_wire_err ipc_reader_next(struct ipc_reader *r, msgpack_object **obj, uint32_t *msgid,
                                   bool *has_msgid);
+
+/* Release what the last message returned holds (its objects, and a buffer
+ * grown for a large message once nothing is buffered after it): an idle
+ * connection keeps only the small first buffer. Called by
+ * ipc_reader_next when it has no whole message to return. */
+void ipc_reader_trim(struct ipc_reader *r);
+
+/* Bytes the reader holds in its buffer, used or not. */
+size_t ipc_reader_capacity(const struct ipc_reader *r);
 
 /* Bytes buffered and not yet returned as messages. */
 size_t ipc_reader_pending(const struct ipc_reader *r);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* One write: what was queued when peer_flush ran. */
 struct wreq {
     uv_write_t req;
@@ -113,9 +115,14 @@ void peer_send_error(struct peer *p, uint32_t msgid, enum ipc_errcode code, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* A message may quote what the other side sent (a method or check
+     * name): never echo invalid UTF-8, which a strict client cannot
+     * decode; its bytes go out as \xNN. */
+    char safe[sizeof(msg) * 4];
+    utf8_escape(msg, safe, sizeof(safe));
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    ipc_encode_error(&sb, msgid, code, "%s", msg);
+    ipc_encode_error(&sb, msgid, code, "%s", safe);
     peer_send(p, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }

@@ -6,7 +6,10 @@
  *
  * - Bytes in go through an ipc_reader with the peer's limits. Every whole,
  *   well-formed message goes to ops->dispatch as an envelope, valid for the
- *   call only. Dispatch validates the contents before use.
+ *   call only; its memory is released once no whole message is left, so
+ *   an idle peer holds only a small buffer. Dispatch validates the
+ *   contents before use. Error messages are sent as valid UTF-8 (invalid
+ *   bytes escaped \xNN) whatever they quote.
  * - Output is queued with peer_send and written by peer_flush: at once, or
  *   when the owner says (ops->queued set: the daemon writes what each client
  *   got once per loop turn). A write is in flight only while there is

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "civil.h"
@@ -1387,6 +1388,33 @@ int cli_run(const char *socket, bool json, int argc, char **argv)
     return rc;
 }
 
+/* Whether the directory of a default socket path is fit to look in: its
+ * own user's or root's and writable by nobody else. A default under /tmp
+ * is only as good as that: another user could have made it first. */
+static bool default_dir_ours(const char *path)
+{
+    char dir[256];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path || (size_t)(slash - path) >= sizeof(dir)) {
+        return true;
+    }
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    struct stat st;
+    if (lstat(dir, &st) < 0) {
+        return true;    /* nothing there: connecting will say so */
+    }
+    if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+        (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        fprintf(stderr,
+                "shipwatch: not using the default socket %s: %s belongs to uid %u or others "
+                "can write to it (pass --socket to choose)\n",
+                path, dir, (unsigned)st.st_uid);
+        return false;
+    }
+    return true;
+}
+
 char *cli_socket_path(const char *given)
 {
     if (given == NULL || given[0] == '\0') {
@@ -1397,11 +1425,21 @@ char *cli_socket_path(const char *given)
         fprintf(stderr, "shipwatch: out of memory\n");
         return NULL;
     }
-    /* A user on a server whose daemon runs as a system service. */
-    if ((given == NULL || given[0] == '\0') && access(path, F_OK) < 0 &&
+    /* A user on a server whose daemon runs as a system service: the system
+     * socket comes before a personal one under /tmp, and before a default
+     * that does not exist. */
+    if ((given == NULL || given[0] == '\0') &&
+        (access(path, F_OK) < 0 || strncmp(path, "/tmp/", 5) == 0) &&
         access(CLI_SYSTEM_SOCKET, F_OK) == 0) {
         free(path);
         path = strdup(CLI_SYSTEM_SOCKET);
+    }
+    /* The system socket's directory is the service user's, under root's
+     * /run; any other default must be this user's own. */
+    if ((given == NULL || given[0] == '\0') && path != NULL &&
+        strcmp(path, CLI_SYSTEM_SOCKET) != 0 && !default_dir_ours(path)) {
+        free(path);
+        return NULL;
     }
     return path;
 }
@@ -1413,6 +1451,10 @@ int cli_connect(struct ipc_client *cl, const char *socket)
         fprintf(stderr, "shipwatch: cannot connect to %s: permission denied (the socket is for "
                         "the daemon's user and group)\n",
                 socket);
+        return CLI_EXIT_ERROR;
+    }
+    if (rc == -EPERM) {
+        fprintf(stderr, "shipwatch: %s\n", cl->errmsg);
         return CLI_EXIT_ERROR;
     }
     if (rc < 0) {

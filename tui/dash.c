@@ -370,6 +370,10 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
         c->last_error = panel_strdup(n->error);
         free(c->last_condition);
         c->last_condition = panel_strdup(n->failed_condition);
+        free(c->last_message);
+        c->last_message = panel_strdup(n->message);
+        free(c->last_perfdata);
+        c->last_perfdata = panel_strdup(n->perfdata);
         spark_add(&d->rows[k], n->duration_us,
                   n->outcome == NULL || strcmp(n->outcome, "up") != 0);
         dash_mark(d);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "ipc_client.h"
 #include "out.h"
 
 #define RETRY_FIRST_MS 500
@@ -274,6 +275,15 @@ static void on_connect(uv_connect_t *req, int status)
         char why[300];
         snprintf(why, sizeof(why), "cannot connect to %s: %s", l->path, uv_strerror(status));
         disconnect(l, false, "%s", why);
+        return;
+    }
+    /* Nothing is sent before we know who listens. */
+    uv_os_fd_t fd;
+    char why[512];
+    snprintf(why, sizeof(why), "%s: no descriptor", l->path);
+    if (uv_fileno((uv_handle_t *)&p->pipe, &fd) < 0 ||
+        ipc_client_check_server(fd, l->path, why, sizeof(why)) < 0) {
+        disconnect(l, true, "%s", why);
         return;
     }
     if (peer_start(p, &ipc_limits_client, MAX_QUEUE) < 0) {

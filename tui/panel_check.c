@@ -44,7 +44,27 @@ static void on_states(struct link *l, int err, enum ipc_errcode code, const char
     }
 }
 
-/* The history of the range and the last state changes. */
+/* checks.get answered: the check's long output, which results do not
+ * carry, as of now. */
+static void on_check(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                     void *result, void *arg)
+{
+    struct dash *d = arg;
+    if (err != 0) {
+        return;
+    }
+    struct ipc_check *got = result;
+    int k = panel_find_check(d, got->name);
+    if (k >= 0) {
+        struct ipc_check *c = &d->checks.checks[k];
+        free(c->last_long_output);
+        c->last_long_output = got->last_long_output;
+        got->last_long_output = NULL;    /* taken; the link frees the rest */
+        dash_mark(d);
+    }
+}
+
+/* The history of the range, the last state changes and the check itself. */
 void panel_check_fetch(struct dash *d)
 {
     int64_t now = clock_wall_ms();
@@ -56,6 +76,8 @@ void panel_check_fetch(struct dash *d)
     link_call(&d->link, IPC_M_CHECKS_HISTORY, &p, on_history, d);
     struct ipc_events_query q = {.check = d->detail, .type = "state", .limit = 20};
     link_call(&d->link, IPC_M_EVENTS_LIST, &q, on_states, d);
+    struct ipc_check_ref ref = {.check = d->detail};
+    link_call(&d->link, IPC_M_CHECKS_GET, &ref, on_check, d);
 }
 
 /* Forget the last check's figures, remember where we came from. */

@@ -1240,7 +1240,7 @@ static int check_default_paths(void)
             return 8;
         }
         char want[64];
-        snprintf(want, sizeof(want), "/tmp/shipwatch-%u.sock", (unsigned)geteuid());
+        snprintf(want, sizeof(want), "/tmp/shipwatch-%u/shipwatch.sock", (unsigned)geteuid());
         bad |= strcmp(c->daemon.socket, want) != 0;
         bad |= strcmp(c->storage.path, "/home/zed/.local/state/shipwatch/history.db") != 0 ? 2 : 0;
         /* A relative XDG path is ignored, as the spec says. */

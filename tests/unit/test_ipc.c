@@ -557,6 +557,7 @@ static const struct ipc_notice notice = {
     .status = 503,
     .error = "HTTP 503",
     .failed_condition = "[STATUS] == 200",
+    .perfdata = "'time'=5.0s;1;2",
     .level = "warn",
 };
 
@@ -893,6 +894,7 @@ static void eq_notice(const void *x, const void *y)
     EQ_I(status);
     EQ_S(error);
     EQ_S(failed_condition);
+    EQ_S(perfdata);
     EQ_S(level);
 }
 

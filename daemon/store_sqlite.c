@@ -947,6 +947,8 @@ static int sqlite_events(struct store *st, const struct store_event_query *q,
     return query_put(st, rec_new_events(q, fn, arg));
 }
 
+static int64_t put_row(struct store_sqlite *s, struct rec *r, const char *what, int64_t id);
+
 /* Queue r and wait until the writer committed or spooled it: 0, or
  * -ENOSPC (or -ENOMEM) when it cannot be kept. */
 static int put_sync(struct store_sqlite *s, struct rec *r)
@@ -974,12 +976,17 @@ static int put_sync(struct store_sqlite *s, struct rec *r)
     return rc;
 }
 
-/* A deploy is someone's record of what shipped: acknowledged only once
- * kept (committed or spooled); 0 when it cannot be, the reason in errstr. */
+/* A new deploy is someone's record of what shipped: acknowledged only
+ * once kept (committed or spooled); 0 when it cannot be, the reason in
+ * errstr, so the sender tries again. An update of a stored one (a verdict,
+ * a later status; merged forward only) is queued and kept like an alert. */
 static int64_t sqlite_put_deploy(struct store *st, const struct deploy *dep)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
-    int64_t id = dep->id > 0 ? dep->id : s->next_deploy_id++;
+    if (dep->id > 0) {
+        return put_row(s, rec_new_deploy(dep, dep->id), "deploy", dep->id);
+    }
+    int64_t id = s->next_deploy_id++;
     return put_sync(s, rec_new_deploy(dep, id)) == 0 ? id : 0;
 }
 
@@ -1082,11 +1089,15 @@ static int64_t sqlite_put_alert(struct store *st, const struct alert *a)
     return put_row(s, rec_new_alert(a, id), "alert", id);
 }
 
-/* A mute, like a deploy, is acknowledged only once kept; 0 otherwise. */
+/* A new mute, like a new deploy, is acknowledged only once kept (0
+ * otherwise); its end (an update) is kept like an alert. */
 static int64_t sqlite_put_mute(struct store *st, const struct mute *m)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = take_id(&s->next_mute_id, m->id);
+    if (m->id > 0) {
+        return put_row(s, rec_new_mute(m, id), "mute", id);
+    }
     return put_sync(s, rec_new_mute(m, id)) == 0 ? id : 0;
 }
 

@@ -1205,6 +1205,13 @@ int alert_mute_add(struct daemon *d, const struct mute *m, struct mute *out, cha
     }
     struct mute *stored = &al->mutes[al->nmutes++];
     stored->id = store_put_mute(d->store, stored);
+    if (stored->id <= 0) {
+        /* Not kept (the store's disk is full): refused, never acknowledged. */
+        snprintf(why, whylen, "the store cannot keep the %s: %s", stored->kind,
+                 d->store->errstr[0] != '\0' ? d->store->errstr : "write failed");
+        mute_copy_free(&al->mutes[--al->nmutes]);
+        return -EIO;
+    }
     char msg[600];
     snprintf(msg, sizeof(msg), "%s %" PRId64 " added by %s until %" PRId64 "%s%s", stored->kind,
              stored->id, stored->author ? stored->author : "?", stored->ends_ms,

@@ -141,7 +141,8 @@ int deploy_upsert(struct daemon *d, struct deploy *dep, const struct deploy *sto
     }
     dep->id = store_put_deploy(d->store, dep);
     if (dep->id <= 0) {
-        snprintf(why, whylen, "the store did not accept the deploy");
+        snprintf(why, whylen, "the store cannot keep the deploy: %s",
+                 d->store->errstr[0] != '\0' ? d->store->errstr : "write failed");
         return -EIO;
     }
     if (dep->ext_id != NULL) {

@@ -10,7 +10,15 @@
  *
  * Alerts, mutes and the outbox are written like deploys (ids assigned on the
  * loop thread, the row replaced by id), but are never dropped when the queue
- * is full: losing one would lose or repeat a notification. */
+ * is full: losing one would lose or repeat a notification.
+ *
+ * A write is freed only once its transaction committed. A commit that fails
+ * for want of space or I/O (a full disk) keeps the transaction's writes, in
+ * order, in a pending list the writer retries every RETRY_MS; meanwhile the
+ * store is degraded (store_health) and new writes queue behind the pending
+ * ones: in memory up to storage.queue, then in the spool file, then (rows,
+ * never results or events) in memory again. Deploys and mutes wait for the
+ * writer: they are acknowledged only once committed or spooled. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -27,46 +35,17 @@
 #include "schema.h"
 #include "store.h"
 #include "store_rec.h"
+#include "store_spool.h"
+#include "store_sqlite_int.h"
 #include "store_sqlite_read.h"
 #include "util.h"
 
-#define STORE_BATCH 1000
 #define ROLLUP_EVERY_MS 10000
 #define GATHER_MS 100         /* a batch waits this long to fill before commit */
 #define ROLLUP_MARGIN_MS 60000 /* a minute is rolled up once it closed a minute ago */
 #define MINUTE_MS 60000LL
 #define HOUR_MS 3600000LL
 #define RETENTION_CHUNK 10000
-
-struct store_sqlite {
-    struct store base;
-    char *path;
-    sqlite3 *db;                    /* the writer's connection */
-    pthread_t thread;
-    bool thread_started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct rec *head, *tail;        /* queue to the writer, under mu */
-    size_t queued;
-    bool urgent;                    /* a query or stop waits: commit now */
-    struct rec *done_head;          /* finished queries, under mu */
-    pthread_cond_t loaded_cv;       /* a synchronous load finished, under mu */
-    uv_async_t async;
-    bool async_started;
-    int64_t next_event_id;          /* loop thread only */
-    int64_t next_deploy_id;         /* loop thread only */
-    int64_t next_alert_id;          /* loop thread only */
-    int64_t next_mute_id;           /* loop thread only */
-    int64_t next_outbox_id;         /* loop thread only */
-    uint64_t write_errors;          /* under mu */
-    uint64_t dropped_logged;        /* loop thread: last count logged */
-    /* writer-thread only */
-    sqlite3_stmt *ins_result, *up_state, *ins_event, *get_check, *ins_check, *put_deploy;
-    sqlite3_stmt *put_alert, *put_mute, *put_outbox, *del_outbox;
-    bool in_txn;
-    int64_t next_minute, next_hour; /* rollup progress */
-    int64_t last_rollup_ms;
-};
 
 /* Execute SQL without results; logs and returns -EIO on failure. */
 static int exec_sql(sqlite3 *db, const char *sql, const char *what)
@@ -165,6 +144,7 @@ static int enqueue(struct store_sqlite *s, struct rec *r, bool droppable)
     pthread_mutex_lock(&s->mu);
     if (droppable && s->queued >= STORE_QUEUE_MAX) {
         s->write_errors++;
+        s->dropped++;
         pthread_mutex_unlock(&s->mu);
         rec_free(r);
         return -ENOBUFS;
@@ -224,40 +204,12 @@ static int64_t check_id(struct store_sqlite *s, const char *name)
     return id;
 }
 
-static void txn_begin(struct store_sqlite *s)
-{
-    if (!s->in_txn && exec_sql(s->db, "BEGIN", "begin") == 0) {
-        s->in_txn = true;
-    }
-}
-
-static void txn_commit(struct store_sqlite *s)
-{
-    if (s->in_txn) {
-        if (exec_sql(s->db, "COMMIT", "commit") < 0) {
-            exec_sql(s->db, "ROLLBACK", "rollback");
-            pthread_mutex_lock(&s->mu);
-            s->write_errors++;
-            pthread_mutex_unlock(&s->mu);
-        }
-        s->in_txn = false;
-    }
-}
-
-static void count_error(struct store_sqlite *s, const char *what)
-{
-    log_error(LOG_KV("store", "sqlite"), "%s: %s", what, sqlite3_errmsg(s->db));
-    pthread_mutex_lock(&s->mu);
-    s->write_errors++;
-    pthread_mutex_unlock(&s->mu);
-}
-
 /* Write one result and the check's state after it. */
 static void write_result(struct store_sqlite *s, struct rec *r)
 {
     int64_t id = check_id(s, r->check);
     if (id < 0) {
-        count_error(s, "cannot register check");
+        store_sqlite_count_error(s, "cannot register check");
         return;
     }
     const struct result *res = &r->st.last;
@@ -290,7 +242,7 @@ static void write_result(struct store_sqlite *s, struct rec *r)
         rc = sqlite3_step(q);
     }
     if (rc != SQLITE_DONE) {
-        count_error(s, "cannot insert result");
+        store_sqlite_count_error(s, "cannot insert result");
         return;
     }
     sqlite3_stmt *q = s->up_state;
@@ -314,7 +266,7 @@ static void write_result(struct store_sqlite *s, struct rec *r)
     bind_text_or_null(q, 13, res->message);
     bind_text_or_null(q, 14, res->perfdata);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        count_error(s, "cannot update check state");
+        store_sqlite_count_error(s, "cannot update check state");
     }
 }
 
@@ -331,7 +283,7 @@ static void write_event(struct store_sqlite *s, struct rec *r)
     sqlite3_bind_text(q, 7, r->ev.message != NULL ? r->ev.message : "", -1, SQLITE_TRANSIENT);
     bind_text_or_null(q, 8, r->ev.data);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        count_error(s, "cannot insert event");
+        store_sqlite_count_error(s, "cannot insert event");
     }
 }
 
@@ -393,7 +345,7 @@ static void write_deploy(struct store_sqlite *s, struct rec *r)
     bind_text_or_null(q, 17, d->ext_id);
     bind_text_or_null(q, 18, d->ref);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        count_error(s, "cannot write deploy");
+        store_sqlite_count_error(s, "cannot write deploy");
     }
 }
 
@@ -421,7 +373,7 @@ static void write_alert(struct store_sqlite *s, struct rec *r)
     bind_int_or_null(q, 16, a->last_notified_ms);
     sqlite3_bind_int64(q, 17, a->notifications);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        count_error(s, "cannot write alert");
+        store_sqlite_count_error(s, "cannot write alert");
     }
 }
 
@@ -443,7 +395,7 @@ static void write_mute(struct store_sqlite *s, struct rec *r)
     bind_text_or_null(q, 10, m->comment);
     sqlite3_bind_int64(q, 11, m->created_ms);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        count_error(s, "cannot write mute");
+        store_sqlite_count_error(s, "cannot write mute");
     }
 }
 
@@ -461,7 +413,7 @@ static void write_outbox(struct store_sqlite *s, struct rec *r)
     sqlite3_bind_int64(q, 6, o->attempts);
     sqlite3_bind_int64(q, 7, o->next_ms);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        count_error(s, "cannot write outbox row");
+        store_sqlite_count_error(s, "cannot write outbox row");
     }
 }
 
@@ -471,7 +423,7 @@ static void delete_outbox(struct store_sqlite *s, struct rec *r)
     sqlite3_reset(q);
     sqlite3_bind_int64(q, 1, r->outbox_id);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        count_error(s, "cannot delete outbox row");
+        store_sqlite_count_error(s, "cannot delete outbox row");
     }
 }
 
@@ -601,7 +553,7 @@ static void rollup(struct store_sqlite *s, int64_t now_ms)
     if (minute_end <= s->next_minute && hour_end <= s->next_hour) {
         return;
     }
-    txn_begin(s);
+    store_sqlite_txn_begin(s);
     int rc = 0;
     if (minute_end > s->next_minute) {
         rc = rollup_range(s, s->next_minute, minute_end, MINUTE_MS, "rollups_minute");
@@ -621,9 +573,9 @@ static void rollup(struct store_sqlite *s, int64_t now_ms)
             s->next_hour = nh;
         }
     } else {
-        count_error(s, "rollup failed");
+        store_sqlite_count_error(s, "rollup failed");
     }
-    txn_commit(s);
+    store_sqlite_txn_commit(s);
 }
 
 /* Delete rows older than the retention, in chunks. */
@@ -638,17 +590,17 @@ static void retention(struct store_sqlite *s, int64_t now_ms)
     };
     sqlite3_stmt *ids;
     if (sqlite3_prepare_v2(s->db, "SELECT id FROM checks", -1, &ids, NULL) != SQLITE_OK) {
-        count_error(s, "retention");
+        store_sqlite_count_error(s, "retention");
         return;
     }
     int64_t deleted = 0;
     while (sqlite3_step(ids) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(ids, 0);
-        txn_begin(s);
+        store_sqlite_txn_begin(s);
         for (size_t i = 0; i < ARRAY_SIZE(per_check); i++) {
             sqlite3_stmt *q;
             if (sqlite3_prepare_v2(s->db, per_check[i], -1, &q, NULL) != SQLITE_OK) {
-                count_error(s, "retention");
+                store_sqlite_count_error(s, "retention");
                 continue;
             }
             sqlite3_bind_int64(q, 1, id);
@@ -659,7 +611,7 @@ static void retention(struct store_sqlite *s, int64_t now_ms)
             }
             sqlite3_finalize(q);
         }
-        txn_commit(s);
+        store_sqlite_txn_commit(s);
     }
     sqlite3_finalize(ids);
     /* Events go with the rollups, a chunk a transaction. */
@@ -685,22 +637,22 @@ static void retention(struct store_sqlite *s, int64_t now_ms)
         "DELETE FROM alerts WHERE status = 'resolved' AND resolved < ?1",
         "DELETE FROM mutes WHERE ends < ?1",
     };
-    txn_begin(s);
+    store_sqlite_txn_begin(s);
     for (size_t i = 0; i < ARRAY_SIZE(alerting); i++) {
         sqlite3_stmt *q;
         if (sqlite3_prepare_v2(s->db, alerting[i], -1, &q, NULL) != SQLITE_OK) {
-            count_error(s, "retention");
+            store_sqlite_count_error(s, "retention");
             continue;
         }
         sqlite3_bind_int64(q, 1, roll_before);
         if (sqlite3_step(q) == SQLITE_DONE) {
             deleted += sqlite3_changes(s->db);
         } else {
-            count_error(s, "retention");
+            store_sqlite_count_error(s, "retention");
         }
         sqlite3_finalize(q);
     }
-    txn_commit(s);
+    store_sqlite_txn_commit(s);
     char n[24];
     snprintf(n, sizeof(n), "%" PRId64, deleted);
     log_info(LOG_KV("store", "sqlite", "deleted", n), "retention: %s old rows deleted", n);
@@ -716,7 +668,36 @@ static void complete(struct store_sqlite *s, struct rec *r)
     uv_async_send(&s->async);
 }
 
-/* The writer: batches of writes in one transaction; queries in order. */
+/* The writer of each kind of write record; NULL for queries and control. */
+static void (*const writers[])(struct store_sqlite *s, struct rec *r) = {
+    [REC_RESULT] = write_result, [REC_EVENT] = write_event,   [REC_DEPLOY] = write_deploy,
+    [REC_ALERT] = write_alert,   [REC_MUTE] = write_mute,     [REC_OUTBOX] = write_outbox,
+    [REC_OUTBOX_DELETE] = delete_outbox,
+};
+
+/* Whether r is a write (kept until committed) rather than a query. */
+static bool is_write(const struct rec *r)
+{
+    return (size_t)r->kind < ARRAY_SIZE(writers) && writers[r->kind] != NULL;
+}
+
+/* Write r in the open transaction and keep it until the commit; once a
+ * statement failed, the rest of the transaction is only kept. */
+void store_sqlite_write_rec(struct store_sqlite *s, struct rec *r)
+{
+    store_sqlite_txn_begin(s);
+    if (!s->in_txn) {
+        store_sqlite_keep(s, r);
+        return;
+    }
+    if (!s->txn_failed) {
+        writers[r->kind](s, r);
+    }
+    store_sqlite_list_add(&s->txn_head, &s->txn_tail, r);
+}
+
+/* The writer: batches of writes in one transaction; queries in order;
+ * writes kept after a failed commit are retried first. */
 static void *writer_main(void *arg)
 {
     struct store_sqlite *s = arg;
@@ -742,6 +723,7 @@ static void *writer_main(void *arg)
             }
         }
         s->urgent = false;
+        bool waited_for = s->sync_rec != NULL && s->sync_rc == 1;
         struct rec *batch = s->head;
         size_t n = 0;
         struct rec *last = NULL;
@@ -759,77 +741,55 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&s->mu);
 
+        if (s->pend_head != NULL && (waited_for || clock_wall_ms() >= s->next_retry_ms)) {
+            store_sqlite_retry(s);
+        }
         for (struct rec *r = batch, *next; r != NULL; r = next) {
             next = r->next;
+            if (is_write(r)) {
+                if (s->pend_head != NULL || s->sp.active) {
+                    store_sqlite_keep(s, r);
+                } else {
+                    store_sqlite_write_rec(s, r);
+                }
+                continue;
+            }
             switch (r->kind) {
-            case REC_RESULT:
-                txn_begin(s);
-                write_result(s, r);
-                rec_free(r);
-                break;
-            case REC_EVENT:
-                txn_begin(s);
-                write_event(s, r);
-                rec_free(r);
-                break;
             case REC_HISTORY:
-                txn_commit(s);
+                store_sqlite_txn_commit(s);
                 store_sqlite_read_history(s->db, r);
                 complete(s, r);
                 break;
             case REC_EVENTS:
-                txn_commit(s);
+                store_sqlite_txn_commit(s);
                 store_sqlite_read_events(s->db, r);
                 complete(s, r);
                 break;
-            case REC_DEPLOY:
-                txn_begin(s);
-                write_deploy(s, r);
-                rec_free(r);
-                break;
             case REC_DEPLOYS:
-                txn_commit(s);
+                store_sqlite_txn_commit(s);
                 store_sqlite_read_deploys(s->db, r);
                 complete(s, r);
                 break;
             case REC_STATS:
-                txn_commit(s);
+                store_sqlite_txn_commit(s);
                 store_sqlite_read_stats(s->db, s->next_hour, r);
                 complete(s, r);
                 break;
             case REC_RETENTION:
-                txn_commit(s);
-                retention(s, r->now_ms);
-                rec_free(r);
-                break;
-            case REC_ALERT:
-                txn_begin(s);
-                write_alert(s, r);
-                rec_free(r);
-                break;
-            case REC_MUTE:
-                txn_begin(s);
-                write_mute(s, r);
-                rec_free(r);
-                break;
-            case REC_OUTBOX:
-                txn_begin(s);
-                write_outbox(s, r);
-                rec_free(r);
-                break;
-            case REC_OUTBOX_DELETE:
-                txn_begin(s);
-                delete_outbox(s, r);
+                store_sqlite_txn_commit(s);
+                if (s->pend_head == NULL) {
+                    retention(s, r->now_ms);
+                }
                 rec_free(r);
                 break;
             case REC_ALERTS:
-                txn_commit(s);
+                store_sqlite_txn_commit(s);
                 store_sqlite_read_alerts(s->db, r);
                 complete(s, r);
                 break;
             case REC_LOAD_ALERTING:
                 /* The caller waits for it and frees it. */
-                txn_commit(s);
+                store_sqlite_txn_commit(s);
                 store_sqlite_read_load_alerting(s->db, r);
                 pthread_mutex_lock(&s->mu);
                 r->loaded = true;
@@ -840,15 +800,23 @@ static void *writer_main(void *arg)
                 stop = true;
                 rec_free(r);
                 break;
+            default:
+                rec_free(r);
+                break;
             }
         }
-        txn_commit(s);
+        store_sqlite_txn_commit(s);
+        if (!s->degraded || clock_wall_ms() >= s->next_retry_ms) {
+            store_sqlite_drain_spool(s);
+        }
         int64_t now = clock_wall_ms();
-        if (stop || now - s->last_rollup_ms >= ROLLUP_EVERY_MS) {
+        if (s->pend_head == NULL && (stop || now - s->last_rollup_ms >= ROLLUP_EVERY_MS)) {
             s->last_rollup_ms = now;
             rollup(s, now);
         }
+        store_sqlite_publish(s);
     }
+    store_sqlite_flush(s);
     return NULL;
 }
 
@@ -895,10 +863,11 @@ static void sqlite_close(struct store *st)
         next = r->next;
         rec_free(r);
     }
-    for (struct rec *r = s->head, *next; r != NULL; r = next) {
-        next = r->next;
-        rec_free(r);
-    }
+    store_sqlite_list_free(s->head);
+    store_sqlite_list_free(s->txn_head);
+    store_sqlite_list_free(s->pend_head);
+    store_sqlite_list_free(s->held_head);
+    store_spool_finish(&s->sp);
     sqlite3_finalize(s->ins_result);
     sqlite3_finalize(s->up_state);
     sqlite3_finalize(s->ins_event);
@@ -989,12 +958,47 @@ static int sqlite_events(struct store *st, const struct store_event_query *q,
     return query_put(st, rec_new_events(q, fn, arg));
 }
 
+static int64_t put_row(struct store_sqlite *s, struct rec *r, const char *what, int64_t id);
+
+/* Queue r and wait until the writer committed or spooled it: 0, or
+ * -ENOSPC (or -ENOMEM) when it cannot be kept. */
+static int put_sync(struct store_sqlite *s, struct rec *r)
+{
+    if (r == NULL) {
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&s->mu);
+    while (s->sync_rec != NULL) {
+        pthread_cond_wait(&s->loaded_cv, &s->mu);
+    }
+    s->sync_rec = r;
+    s->sync_rc = 1;
+    pthread_mutex_unlock(&s->mu);
+    enqueue(s, r, false);
+    pthread_mutex_lock(&s->mu);
+    while (s->sync_rc == 1) {
+        pthread_cond_wait(&s->loaded_cv, &s->mu);
+    }
+    int rc = s->sync_rc;
+    s->sync_rec = NULL;
+    s->sync_rc = 0;
+    pthread_cond_broadcast(&s->loaded_cv);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* A new deploy is someone's record of what shipped: acknowledged only
+ * once kept (committed or spooled); 0 when it cannot be, the reason in
+ * errstr, so the sender tries again. An update of a stored one (a verdict,
+ * a later status; merged forward only) is queued and kept like an alert. */
 static int64_t sqlite_put_deploy(struct store *st, const struct deploy *dep)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
-    int64_t id = dep->id > 0 ? dep->id : s->next_deploy_id++;
-    put_droppable(s, rec_new_deploy(dep, id));
-    return id;
+    if (dep->id > 0) {
+        return put_row(s, rec_new_deploy(dep, dep->id), "deploy", dep->id);
+    }
+    int64_t id = s->next_deploy_id++;
+    return put_sync(s, rec_new_deploy(dep, id)) == 0 ? id : 0;
 }
 
 static int sqlite_deploys(struct store *st, const struct store_deploy_query *q,
@@ -1096,11 +1100,16 @@ static int64_t sqlite_put_alert(struct store *st, const struct alert *a)
     return put_row(s, rec_new_alert(a, id), "alert", id);
 }
 
+/* A new mute, like a new deploy, is acknowledged only once kept (0
+ * otherwise); its end (an update) is kept like an alert. */
 static int64_t sqlite_put_mute(struct store *st, const struct mute *m)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     int64_t id = take_id(&s->next_mute_id, m->id);
-    return put_row(s, rec_new_mute(m, id), "mute", id);
+    if (m->id > 0) {
+        return put_row(s, rec_new_mute(m, id), "mute", id);
+    }
+    return put_sync(s, rec_new_mute(m, id)) == 0 ? id : 0;
 }
 
 static int64_t sqlite_put_outbox(struct store *st, const struct outbox_item *o)
@@ -1125,17 +1134,22 @@ static void sqlite_stats(struct store *st, size_t *queue_length, uint64_t *write
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     pthread_mutex_lock(&s->mu);
-    *queue_length = s->queued;
+    *queue_length = s->queued + s->waiting;
     *write_errors = s->write_errors;
     pthread_mutex_unlock(&s->mu);
 }
 
-/* SQLite is a file: never degraded, only the queue to report. */
+/* Degraded while commits fail (a full disk), with what waits. */
 static void sqlite_health(struct store *st, struct store_health *h)
 {
     struct store_sqlite *s = (struct store_sqlite *)st;
     pthread_mutex_lock(&s->mu);
-    h->queued = s->queued;
+    h->degraded = s->degraded;
+    snprintf(h->reason, sizeof(h->reason), "%s", s->degraded ? s->reason : "");
+    h->since_ms = s->degraded ? s->since_ms : 0;
+    h->queued = s->queued + s->waiting;
+    h->spooled_bytes = s->spooled;
+    h->dropped = s->dropped;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -1203,6 +1217,11 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->loaded_cv, NULL);
+    store_spool_init(&s->sp, conf->storage.spool != NULL ? strdup(conf->storage.spool) : NULL,
+                     "sqlite");
+    s->pend_max = conf->storage.queue > 0 ? (size_t)conf->storage.queue : STORE_QUEUE_MAX;
+    s->spool_max = conf->storage.spool_max_bytes > 0 ? (uint64_t)conf->storage.spool_max_bytes
+                                                     : SPOOL_MAX_DEFAULT;
     s->path = strdup(conf->storage.path);
     int rc = -EIO;
     if (s->path == NULL) {
@@ -1287,6 +1306,7 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
     s->next_minute = query_int(s->db, "SELECT next_minute FROM rollup_progress", 0);
     s->next_hour = query_int(s->db, "SELECT next_hour FROM rollup_progress", 0);
     s->last_rollup_ms = clock_wall_ms();
+    store_sqlite_load_spool(s);
 
     rc = uv_async_init(loop, &s->async, on_async);
     if (rc < 0) {

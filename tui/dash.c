@@ -312,9 +312,21 @@ void dash_fetch_alerts(struct dash *d)
     link_call(&d->link, IPC_M_ALERTS_LIST, &q, on_alerts, d);
 }
 
+/* status.get answered: whether the store is degraded, for the header. */
+static void on_status(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                      void *result, void *arg)
+{
+    struct dash *d = arg;
+    if (err == 0) {
+        d->store_degraded = ((const struct ipc_status *)result)->store_degraded;
+        dash_mark(d);
+    }
+}
+
 /* Everything, when the link comes up. */
 static void fetch_all(struct dash *d)
 {
+    link_call(&d->link, IPC_M_STATUS_GET, NULL, on_status, d);
     link_call(&d->link, IPC_M_CHECKS_LIST, NULL, on_checks, d);
     fetch_deploys(d);
     dash_fetch_alerts(d);
@@ -398,6 +410,11 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
                                    strstr(n->message, " resumed by ") != NULL)) {
             link_call(l, IPC_M_CHECKS_LIST, NULL, on_checks, d);
         }
+        /* The store's outages and recoveries: the header says so. */
+        if (n->message != NULL && (strncmp(n->message, "store degraded", 14) == 0 ||
+                                   strncmp(n->message, "store recovered", 15) == 0)) {
+            link_call(l, IPC_M_STATUS_GET, NULL, on_status, d);
+        }
         /* Events reach the log as lines too; show the event, not the line. */
         if (n->level != NULL && strcmp(n->level, "info") == 0) {
             return;
@@ -451,7 +468,8 @@ static void draw_header(struct dash *d, int w)
     if (d->link.state == LINK_UP) {
         char up[32];
         out_span_us((clock_wall_ms() - d->link.hello.started_ms) * 1000, up, sizeof(up));
-        snprintf(right, sizeof(right), "%d firing  shipwatchd %s up %s  connected", firing,
+        snprintf(right, sizeof(right), "%d firing  %sshipwatchd %s up %s  connected", firing,
+                 d->store_degraded ? "STORE DEGRADED  " : "",
                  d->link.hello.version ? d->link.hello.version : "?", up);
     } else {
         snprintf(right, sizeof(right), "%d firing  disconnected", firing);

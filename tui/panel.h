@@ -164,6 +164,7 @@ struct dash {
     int64_t daemon_started_ms;
     struct ipc_alerts alerts;   /* the open ones, newest first */
     bool alerts_loaded;         /* alerts.list answered once */
+    bool store_degraded;        /* status.get: the daemon's store writes wait */
     bool alerts_missing;        /* the daemon has no alerts.list */
     bool alerts_loading;        /* a call in flight */
     bool alerts_again;          /* and an alert event since it went out */

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "maintenance.h"
 #include "notify.h"
 #include "store.h"
 #include "storewatch.h"
@@ -316,42 +317,6 @@ static bool mute_matches(const struct mute *m, const struct alert *a, int64_t no
            matches(m->severity, a->severity);
 }
 
-/* Day of the week (0 Sunday) and minute of the day of a UTC time. */
-static void utc_parts(int64_t ms, int *wday, int64_t *day_start_ms)
-{
-    int64_t day_ms = ms % 86400000LL;
-    *day_start_ms = ms - day_ms;
-    *wday = civil_weekday(*day_start_ms / 86400000LL);
-}
-
-bool alert_maintenance_window(const struct conf_maintenance *m, int64_t now_ms,
-                              int64_t *start_ms, int64_t *end_ms)
-{
-    int wday;
-    int64_t today;
-    utc_parts(now_ms, &wday, &today);
-    /* A window may run past midnight (up to 7 days): look back a week for
-     * one still open, then forward for the next one. */
-    bool found = false;
-    for (int back = 7; back >= -7 && !found; back--) {
-        int day = ((wday - back) % 7 + 7) % 7;
-        if ((m->days & (1u << day)) == 0) {
-            continue;
-        }
-        int64_t s = today - (int64_t)back * 86400000LL + (int64_t)m->start_min * 60000;
-        int64_t e = s + m->duration_ms;
-        if (e > now_ms) {
-            *start_ms = s;
-            *end_ms = e;
-            found = true;
-        }
-    }
-    if (!found) {
-        *start_ms = *end_ms = 0;
-    }
-    return found && *start_ms <= now_ms;
-}
-
 /* Why a's notifications are held now, in buf; NULL when they are not. */
 static const char *muted_by(struct alerting *al, const struct alert *a, int64_t now, char *buf,
                             size_t len)
@@ -367,7 +332,7 @@ static const char *muted_by(struct alerting *al, const struct alert *a, int64_t 
         const struct conf_maintenance *m = &conf->maintenance[i];
         int64_t s, e;
         if (matches(m->check, a->check) && matches(m->app, a->app) && matches(m->env, a->env) &&
-            alert_maintenance_window(m, now, &s, &e)) {
+            maintenance_window(m, now, &s, &e)) {
             snprintf(buf, len, "maintenance %s", m->name);
             return buf;
         }
@@ -1209,7 +1174,7 @@ int alert_mute_add(struct daemon *d, const struct mute *m, struct mute *out, cha
         /* Not kept (the store's disk is full): refused, never acknowledged. */
         snprintf(why, whylen, "the store cannot keep the %s: %s", stored->kind,
                  d->store->errstr[0] != '\0' ? d->store->errstr : "write failed");
-        mute_copy_free(&al->mutes[--al->nmutes]);
+        mute_copy_finish(&al->mutes[--al->nmutes]);
         return -EIO;
     }
     char msg[600];

@@ -96,11 +96,6 @@ int alert_mute_remove(struct daemon *d, const char *kind, int64_t id, struct mut
  * the next call into alert.c. */
 size_t alert_mutes(struct daemon *d, const char *kind, const struct mute *const **out);
 
-/* Whether now is inside a configured recurring window m, and the next
- * start and end at or after now (the current one when inside). */
-bool alert_maintenance_window(const struct conf_maintenance *m, int64_t now_ms,
-                              int64_t *start_ms, int64_t *end_ms);
-
 /* Alerts from the store; see store_alerts. */
 int alert_list(struct daemon *d, const struct store_alert_query *q, store_alerts_fn fn,
                void *arg);

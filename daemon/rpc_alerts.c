@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alert.h"
+#include "maintenance.h"
 #include "config.h"
 #include "daemon.h"
 #include "rpc.h"
@@ -345,7 +346,7 @@ void rpc_maintenance_list(struct ipc_conn *c, uint32_t msgid, const void *params
         snprintf(t[i].start, sizeof(t[i].start), "%02d:%02d", m->start_min / 60 % 24,
                  m->start_min % 60);
         int64_t next_start = 0, next_end = 0;
-        bool active = alert_maintenance_window(m, now, &next_start, &next_end);
+        bool active = maintenance_window(m, now, &next_start, &next_end);
         w[i] = (struct ipc_maint_window){
             .name = m->name,
             .app = m->app,

@@ -70,7 +70,7 @@ class DiskFull(DaemonTest):
         self.addCleanup(shutil.rmtree, self.work, True)
         self.store = os.path.join(self.work, 'store')
         os.mkdir(self.store)
-        out = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', self.store],
+        out = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', self.store],
                              capture_output=True, text=True)
         if out.returncode != 0:
             self.skipTest('cannot mount a tmpfs for the full disk (needs root and '

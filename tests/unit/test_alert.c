@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "alert.h"
+#include "maintenance.h"
 #include "check.h"
 #include "config.h"
 #include "harness.h"
@@ -561,16 +562,16 @@ static void maintenance_window_times(void **state)
                                  .duration_ms = 3 * 60 * MIN_MS};
     const int64_t tue = T0_MS - (22 * 60 + 13) * MIN_MS - 20000; /* Tuesday 00:00 */
     int64_t s, e;
-    assert_true(alert_maintenance_window(&m, T0_MS, &s, &e));
+    assert_true(maintenance_window(&m, T0_MS, &s, &e));
     assert_int_equal(s, tue + 22 * 60 * MIN_MS);
     assert_int_equal(e, tue + 25 * 60 * MIN_MS);
     /* Wednesday 00:30: the Tuesday window still runs. */
-    assert_true(alert_maintenance_window(&m, tue + 24 * 60 * MIN_MS + 30 * MIN_MS, &s, &e));
+    assert_true(maintenance_window(&m, tue + 24 * 60 * MIN_MS + 30 * MIN_MS, &s, &e));
     /* Wednesday 01:00: over; the next is next Tuesday. */
-    assert_false(alert_maintenance_window(&m, tue + 25 * 60 * MIN_MS, &s, &e));
+    assert_false(maintenance_window(&m, tue + 25 * 60 * MIN_MS, &s, &e));
     assert_int_equal(s, tue + 7 * 24 * 60 * MIN_MS + 22 * 60 * MIN_MS);
     /* Tuesday noon: not yet; the next is tonight. */
-    assert_false(alert_maintenance_window(&m, tue + 12 * 60 * MIN_MS, &s, &e));
+    assert_false(maintenance_window(&m, tue + 12 * 60 * MIN_MS, &s, &e));
     assert_int_equal(s, tue + 22 * 60 * MIN_MS);
 }
 

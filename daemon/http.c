@@ -19,6 +19,7 @@
 #include "civil.h"
 #include "config.h"
 #include "daemon.h"
+#include "fdres.h"
 #include "log.h"
 #include "metrics.h"
 #include "recent.h"
@@ -978,6 +979,13 @@ static void on_connection(uv_stream_t *l, int status)
     s->conns = c;
     s->st.connections++;
     if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
+        hconn_close(c);
+        return;
+    }
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && fdres_low(fd)) {
+        /* The descriptors left are the checks': a client never takes them. */
+        s->st.rejected_total++;
         hconn_close(c);
         return;
     }

@@ -852,7 +852,8 @@ static void notifier_variant(struct conf_ctx *x, void *item, const struct list_i
         if (url_st->seen) {
             conf_report(x, url_st->at, "%s.url: not a key of %s notifiers", li->ipath, nt->type);
         }
-    } else if (!url_st->set && !url_st->bad) {
+    } else if (!url_st->set && !url_st->bad &&
+               (own >= NTYPES || notifier_type_class(own)->default_url == NULL)) {
         conf_report(x, li->iat, "%s: %s needs url", li->ipath, subject);
     }
     for (size_t t = 0; t < NTYPES; t++) {

@@ -145,7 +145,7 @@ enum conf_tls {
 
 struct conf_notifier {
     char *name;
-    char *type;                /* webhook | slack | discord | email | exec | alertmanager */
+    char *type;                /* a name of NOTIFIER_TYPES (notify_class.h) */
     char *url;                 /* secret: may embed a token; smtp(s):// for email */
     char **argv;               /* exec: the command, NULL-terminated */
     size_t argc;
@@ -153,6 +153,8 @@ struct conf_notifier {
     char **to;                 /* email: recipient addresses */
     size_t nto;
     enum conf_tls tls;         /* email */
+    char *routing_key;         /* pagerduty: secret, the integration's routing key */
+    char *api_key;             /* opsgenie: secret, sent as "GenieKey KEY" */
     int64_t timeout_ms;        /* one delivery attempt; default 10 s */
     int64_t retry_initial_ms;  /* first backoff; doubles each failure; default 1 s */
     int64_t retry_max_ms;      /* backoff ceiling; default 5 min */

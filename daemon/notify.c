@@ -642,7 +642,8 @@ void notify_http_start(struct notify_send *s, const struct conf_notifier *conf,
     const char *type = s->cls->content_type != NULL ? s->cls->content_type : "application/json";
     char ctype[128];
     snprintf(ctype, sizeof(ctype), "Content-Type: %s", type);
-    struct notify_request req = {.url = http_url(s->cls->path, conf->url)};
+    const char *base = conf->url != NULL && conf->url[0] != '\0' ? conf->url : s->cls->default_url;
+    struct notify_request req = {.url = http_url(s->cls->path, base)};
     struct curl_slist *h = curl_slist_append(NULL, ctype);
     req.headers = h != NULL ? curl_slist_append(h, "Expect:") : NULL;
     if (req.headers == NULL) {
@@ -739,7 +740,8 @@ struct notify_send *notify_start(uv_loop_t *loop, struct curlm *curlm,
                       conf->type != NULL ? conf->type : "(none)");
         return s;
     }
-    if (s->cls->needs_url && (conf->url == NULL || conf->url[0] == '\0')) {
+    if (s->cls->needs_url && s->cls->default_url == NULL &&
+        (conf->url == NULL || conf->url[0] == '\0')) {
         notify_settle(s, false, "no url configured");
         return s;
     }

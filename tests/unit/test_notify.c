@@ -522,6 +522,122 @@ static void render_ntfy_body(void **state)
     free(p);
 }
 
+/* pagerduty: one dedup_key for every event of an alert; the action and
+ * the severity mapped; the routing key in the body. */
+static void render_pagerduty_events(void **state)
+{
+    struct conf_notifier n = notifier("pagerduty");
+    n.routing_key = "R0UTINGKEY0123456789abcdef012345";
+    const struct {
+        const char *event, *status, *severity, *action, *pd;
+    } cases[] = {
+        {"firing", "firing", "critical", "trigger", "critical"},
+        {"repeat", "firing", "warning", "trigger", "warning"},
+        {"acknowledged", "acknowledged", "info", "acknowledge", "info"},
+        {"resolved", "resolved", "critical", "resolve", "critical"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct alert a = firing_alert();
+        a.status = cases[i].status;
+        a.severity = cases[i].severity;
+        char *p = notify_payload(&a, cases[i].event, 5, T_CREATED);
+        char *r = notify_render(&n, p, T_CREATED);
+        assert_non_null(r);
+        json_t *j = parse(r);
+        assert_int_equal(json_object_size(j), 5);
+        assert_string_equal(jget_str(j, "routing_key"), n.routing_key);
+        assert_string_equal(jget_str(j, "event_action"), cases[i].action);
+        assert_string_equal(jget_str(j, "dedup_key"), "shipwatch-3");
+        assert_string_equal(jget_str(j, "client"), "shipwatch");
+        json_t *pl = json_object_get(j, "payload");
+        assert_string_equal(jget_str(pl, "summary"), SUMMARY);
+        assert_string_equal(jget_str(pl, "severity"), cases[i].pd);
+        assert_string_equal(jget_str(pl, "component"), "api-health");
+        assert_string_equal(jget_str(pl, "group"), "api/production");
+        assert_string_equal(jget_str(pl, "class"), "down");
+        assert_string_equal(jget_str(pl, "timestamp"), "2026-11-23T10:00:00.000Z");
+        assert_non_null(jget_str(pl, "source"));
+        json_t *d = json_object_get(pl, "custom_details");
+        assert_int_equal(json_integer_value(json_object_get(d, "alert_id")), 3);
+        assert_string_equal(jget_str(d, "status"), cases[i].status);
+        json_decref(j);
+        free(r);
+        free(p);
+    }
+
+    /* A summary beyond PagerDuty's 1024 characters is cut. */
+    char summary[3000];
+    memset(summary, 'x', sizeof(summary) - 1);
+    summary[sizeof(summary) - 1] = '\0';
+    struct alert a = firing_alert();
+    a.summary = summary;
+    char *p = notify_payload(&a, "firing", 1, T_CREATED);
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    const char *cut = jget_str(json_object_get(j, "payload"), "summary");
+    assert_int_equal(strlen(cut), 1023 + 3);
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
+/* opsgenie: create with alias, message, priority from severity; close and
+ * acknowledge carry only user, source and note. */
+static void render_opsgenie_bodies(void **state)
+{
+    struct conf_notifier n = notifier("opsgenie");
+    n.api_key = "eb243592-faa2-4ba2-a551q-1afdf565c889";
+    const struct {
+        const char *severity, *priority;
+    } prio[] = {{"critical", "P1"}, {"warning", "P3"}, {"info", "P5"}};
+    for (size_t i = 0; i < 3; i++) {
+        struct alert a = firing_alert();
+        a.severity = prio[i].severity;
+        char *p = notify_payload(&a, "firing", 5, T_CREATED);
+        char *r = notify_render(&n, p, T_CREATED);
+        json_t *j = parse(r);
+        assert_string_equal(jget_str(j, "alias"), "shipwatch-3");
+        assert_string_equal(jget_str(j, "message"), SUMMARY);
+        assert_string_equal(jget_str(j, "priority"), prio[i].priority);
+        assert_string_equal(jget_str(j, "entity"), "api-health");
+        assert_string_equal(jget_str(j, "source"), "shipwatch");
+        assert_non_null(strstr(jget_str(j, "description"), "[FIRING]"));
+        assert_int_equal(json_array_size(json_object_get(j, "tags")), 4);
+        assert_null(strstr(r, n.api_key));
+        json_decref(j);
+        free(r);
+        free(p);
+    }
+    struct alert a = firing_alert();
+    a.status = "acknowledged";
+    a.ack_by = "alice";
+    a.ack_ms = T_ACK;
+    char *p = notify_payload(&a, "acknowledged", 6, T_CREATED);
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_int_equal(json_object_size(j), 3);
+    assert_string_equal(jget_str(j, "user"), "alice");
+    assert_string_equal(jget_str(j, "source"), "shipwatch");
+    assert_non_null(strstr(jget_str(j, "note"), "[ACKNOWLEDGED]"));
+    json_decref(j);
+    free(r);
+    free(p);
+
+    /* The message stays within Opsgenie's 130 characters. */
+    char summary[400];
+    memset(summary, 'y', sizeof(summary) - 1);
+    summary[sizeof(summary) - 1] = '\0';
+    a = firing_alert();
+    a.summary = summary;
+    p = notify_payload(&a, "firing", 1, T_CREATED);
+    r = notify_render(&n, p, T_CREATED);
+    j = parse(r);
+    assert_int_equal(strlen(jget_str(j, "message")), 129 + 3);
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +654,8 @@ int main(void)
         cmocka_unit_test(render_email_utf8_subject),
         cmocka_unit_test(render_alertmanager_body),
         cmocka_unit_test(render_ntfy_body),
+        cmocka_unit_test(render_pagerduty_events),
+        cmocka_unit_test(render_opsgenie_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

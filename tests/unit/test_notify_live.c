@@ -860,6 +860,116 @@ static void live_ntfy_basic_auth(void **state)
     srv_stop();
 }
 
+/* The exact header set of a JSON POST of body to the local receiver, with
+ * extra (NULL or one more line). */
+static void assert_json_post(const char *body, const char *extra)
+{
+    char host[64], length[64];
+    snprintf(host, sizeof(host), "Host: 127.0.0.1:%d", srv.port);
+    snprintf(length, sizeof(length), "Content-Length: %zu", strlen(body));
+    const char *const want[] = {
+        host,
+        "User-Agent: shipwatch/" SHIPWATCH_VERSION,
+        "Accept: */*",
+        "Content-Type: application/json",
+        length,
+        extra,
+        NULL,
+    };
+    assert_headers_exactly(srv.req, want);
+}
+
+/* pagerduty: POST URL as given (Events API v2's /v2/enqueue), JSON, no
+ * header carries the routing key; trigger then resolve under one
+ * dedup_key. */
+static void live_pagerduty_trigger_resolve(void **state)
+{
+    srv_start(SRV_200);
+    struct conf_notifier n = notifier("pagerduty");
+    n.url = (char *)url("/v2/enqueue");
+    n.routing_key = "e93facc04764012d7bfb002500d5d1a6";
+    const struct {
+        const char *event, *status, *action;
+    } steps[] = {
+        {"firing", "firing", "trigger"},
+        {"resolved", "resolved", "resolve"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct alert a = firing_alert();
+        a.status = steps[i].status;
+        if (i == 1) {
+            a.resolved_ms = T_RESOLVED;
+        }
+        char *p = notify_payload(&a, steps[i].event, 20 + (int64_t)i, T_CREATED);
+        deliver(&n, p);
+        assert_true(done_ok);
+        assert_int_equal(srv.requests, (int)i + 1);
+        assert_memory_equal(srv.req, "POST /v2/enqueue HTTP/1.1\r\n", 27);
+        const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+        assert_json_post(body, NULL);
+        json_t *j = parse(body);
+        assert_string_equal(jget_str(j, "routing_key"), n.routing_key);
+        assert_string_equal(jget_str(j, "event_action"), steps[i].action);
+        assert_string_equal(jget_str(j, "dedup_key"), "shipwatch-3");
+        json_t *pl = json_object_get(j, "payload");
+        assert_string_equal(jget_str(pl, "summary"), SUMMARY);
+        assert_string_equal(jget_str(pl, "severity"), "critical");
+        assert_non_null(jget_str(pl, "source"));
+        assert_true(json_is_object(json_object_get(pl, "custom_details")));
+        json_decref(j);
+        free(p);
+    }
+    srv_stop();
+}
+
+/* opsgenie: create at /v2/alerts, acknowledge and close by alias, each
+ * with "Authorization: GenieKey KEY". */
+static void live_opsgenie_create_ack_close(void **state)
+{
+    srv_start(SRV_200);
+    struct conf_notifier n = notifier("opsgenie");
+    n.url = (char *)url("/");
+    n.api_key = "eb243592-faa2-4ba2-a551q-1afdf565c889";
+    const struct {
+        const char *event, *status, *line;
+    } steps[] = {
+        {"firing", "firing", "POST /v2/alerts HTTP/1.1\r\n"},
+        {"acknowledged", "acknowledged",
+         "POST /v2/alerts/shipwatch-3/acknowledge?identifierType=alias HTTP/1.1\r\n"},
+        {"resolved", "resolved", "POST /v2/alerts/shipwatch-3/close?identifierType=alias HTTP/1.1\r\n"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        struct alert a = firing_alert();
+        a.status = steps[i].status;
+        if (i == 1) {
+            a.ack_by = "alice";
+            a.ack_ms = T_ACK;
+        }
+        if (i == 2) {
+            a.resolved_ms = T_RESOLVED;
+        }
+        char *p = notify_payload(&a, steps[i].event, 30 + (int64_t)i, T_CREATED);
+        deliver(&n, p);
+        assert_true(done_ok);
+        assert_int_equal(srv.requests, (int)i + 1);
+        assert_memory_equal(srv.req, steps[i].line, strlen(steps[i].line));
+        const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+        assert_json_post(body, "Authorization: GenieKey eb243592-faa2-4ba2-a551q-1afdf565c889");
+        json_t *j = parse(body);
+        assert_string_equal(jget_str(j, "source"), "shipwatch");
+        if (i == 0) {
+            assert_string_equal(jget_str(j, "alias"), "shipwatch-3");
+            assert_string_equal(jget_str(j, "message"), SUMMARY);
+            assert_string_equal(jget_str(j, "priority"), "P1");
+        } else {
+            assert_non_null(jget_str(j, "note"));
+        }
+        json_decref(j);
+        free(p);
+    }
+    srv_stop();
+}
+
 /* Many at once, mixed, all end. */
 static void live_many(void **state)
 {
@@ -901,6 +1011,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(live_ntfy_firing, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_ntfy_resolved, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_ntfy_basic_auth, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_pagerduty_trigger_resolve, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_opsgenie_create_ack_close, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_many, live_setup, live_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,8 @@
  *                 URL/api/v2/alerts
  *   ntfy          POST the chat message to an ntfy topic URL with Title,
  *                 Priority and Tags headers
+ *   pagerduty     POST an Events API v2 event, dedup_key per alert
+ *   opsgenie      Alert API v2: create, acknowledge, close by alias
  *
  * HTTP types run on the loop handed in (libcurl multi through curlm), exec
  * through uv_spawn. Email runs on a thread of its own per attempt, reporting

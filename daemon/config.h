@@ -155,6 +155,10 @@ struct conf_notifier {
     enum conf_tls tls;         /* email */
     char *routing_key;         /* pagerduty: secret, the integration's routing key */
     char *api_key;             /* opsgenie: secret, sent as "GenieKey KEY" */
+    char *bot_token;           /* telegram: secret, in the URL's path only */
+    char *chat_id;             /* telegram: the chat, "-100..." or "@channel" */
+    char *username;            /* mattermost: the poster's name, NULL default */
+    char *channel;             /* mattermost: the channel, NULL the webhook's */
     int64_t timeout_ms;        /* one delivery attempt; default 10 s */
     int64_t retry_initial_ms;  /* first backoff; doubles each failure; default 1 s */
     int64_t retry_max_ms;      /* backoff ceiling; default 5 min */

@@ -150,7 +150,11 @@ struct notify_send {
     X(alertmanager)       \
     X(ntfy)               \
     X(pagerduty)          \
-    X(opsgenie)
+    X(opsgenie)           \
+    X(teams)              \
+    X(telegram)           \
+    X(mattermost)         \
+    X(googlechat)
 
 #define NOTIFIER_CLASS_DECLARE(name) extern const struct notifier_class notify_##name##_class;
 NOTIFIER_TYPES(NOTIFIER_CLASS_DECLARE)

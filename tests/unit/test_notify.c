@@ -638,6 +638,94 @@ static void render_opsgenie_bodies(void **state)
     free(p);
 }
 
+/* teams: a message with one Adaptive Card, a TextBlock a line, the
+ * headline bold and coloured by the event. */
+static void render_teams_card(void **state)
+{
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("teams");
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_string_equal(jget_str(j, "type"), "message");
+    json_t *atts = json_object_get(j, "attachments");
+    assert_int_equal(json_array_size(atts), 1);
+    json_t *att = json_array_get(atts, 0);
+    assert_string_equal(jget_str(att, "contentType"), "application/vnd.microsoft.card.adaptive");
+    assert_true(json_is_null(json_object_get(att, "contentUrl")));
+    json_t *card = json_object_get(att, "content");
+    assert_string_equal(jget_str(card, "type"), "AdaptiveCard");
+    assert_string_equal(jget_str(card, "version"), "1.4");
+    assert_string_equal(jget_str(card, "$schema"),
+                        "http://adaptivecards.io/schemas/adaptive-card.json");
+    json_t *body = json_object_get(card, "body");
+    char want[1024];
+    firing_text(want, sizeof(want));
+    /* The blocks, joined by line ends, are the chat message. */
+    char got[1024] = "";
+    for (size_t i = 0; i < json_array_size(body); i++) {
+        json_t *b = json_array_get(body, i);
+        assert_string_equal(jget_str(b, "type"), "TextBlock");
+        assert_true(json_is_true(json_object_get(b, "wrap")));
+        strcat(got, jget_str(b, "text"));
+        strcat(got, "\n");
+    }
+    got[strlen(got) - 1] = '\0';
+    assert_string_equal(got, want);
+    json_t *head = json_array_get(body, 0);
+    assert_string_equal(jget_str(head, "weight"), "Bolder");
+    assert_string_equal(jget_str(head, "color"), "Attention");
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
+/* telegram, mattermost, googlechat: the chat message as their text;
+ * telegram without parse_mode, mattermost's optional keys. */
+static void render_chat_receivers(void **state)
+{
+    char *p = firing_payload();
+    char want[1024];
+    firing_text(want, sizeof(want));
+
+    struct conf_notifier n = notifier("telegram");
+    n.bot_token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
+    n.chat_id = "-1001234567890";
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_int_equal(json_object_size(j), 2);
+    assert_string_equal(jget_str(j, "chat_id"), "-1001234567890");
+    assert_string_equal(jget_str(j, "text"), want);
+    assert_null(strstr(r, "ABC-DEF"));
+    json_decref(j);
+    free(r);
+
+    n = notifier("mattermost");
+    r = notify_render(&n, p, T_CREATED);
+    j = parse(r);
+    assert_int_equal(json_object_size(j), 1);
+    assert_string_equal(jget_str(j, "text"), want);
+    json_decref(j);
+    free(r);
+    n.username = "shipwatch";
+    n.channel = "town-square";
+    r = notify_render(&n, p, T_CREATED);
+    j = parse(r);
+    assert_int_equal(json_object_size(j), 3);
+    assert_string_equal(jget_str(j, "username"), "shipwatch");
+    assert_string_equal(jget_str(j, "channel"), "town-square");
+    json_decref(j);
+    free(r);
+
+    n = notifier("googlechat");
+    r = notify_render(&n, p, T_CREATED);
+    j = parse(r);
+    assert_int_equal(json_object_size(j), 1);
+    assert_string_equal(jget_str(j, "text"), want);
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -656,6 +744,8 @@ int main(void)
         cmocka_unit_test(render_ntfy_body),
         cmocka_unit_test(render_pagerduty_events),
         cmocka_unit_test(render_opsgenie_bodies),
+        cmocka_unit_test(render_teams_card),
+        cmocka_unit_test(render_chat_receivers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -970,6 +970,109 @@ static void live_opsgenie_create_ack_close(void **state)
     srv_stop();
 }
 
+/* teams: POST the Adaptive Card message to the workflow URL as given. */
+static void live_teams(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("teams");
+    n.url = (char *)url("/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=s3cr3t");
+    deliver(&n, p);
+    assert_true(done_ok);
+    const char *line =
+        "POST /workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=s3cr3t HTTP/1.1\r\n";
+    assert_memory_equal(srv.req, line, strlen(line));
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, NULL);
+    json_t *j = parse(body);
+    assert_string_equal(jget_str(j, "type"), "message");
+    json_t *att = json_array_get(json_object_get(j, "attachments"), 0);
+    assert_string_equal(jget_str(att, "contentType"), "application/vnd.microsoft.card.adaptive");
+    assert_string_equal(jget_str(json_object_get(att, "content"), "type"), "AdaptiveCard");
+    json_decref(j);
+    free(p);
+    srv_stop();
+}
+
+/* telegram: POST URL/botTOKEN/sendMessage, {"chat_id", "text"}; a token
+ * that would leave the path is refused, without being named. */
+static void live_telegram(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("telegram");
+    n.url = (char *)url("/");
+    n.bot_token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
+    n.chat_id = "@shipwatch_ops";
+    deliver(&n, p);
+    assert_true(done_ok);
+    const char *line = "POST /bot123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11/sendMessage HTTP/1.1\r\n";
+    assert_memory_equal(srv.req, line, strlen(line));
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, NULL);
+    char want[1024];
+    firing_text(want, sizeof(want));
+    json_t *j = parse(body);
+    assert_int_equal(json_object_size(j), 2);
+    assert_string_equal(jget_str(j, "chat_id"), "@shipwatch_ops");
+    assert_string_equal(jget_str(j, "text"), want);
+    json_decref(j);
+
+    n.bot_token = "123/../x?y";
+    deliver(&n, p);
+    assert_false(done_ok);
+    assert_int_equal(srv.requests, 1);
+    assert_null(strstr(done_reason, "123/"));
+    free(p);
+    srv_stop();
+}
+
+/* mattermost and googlechat: JSON {text...} to the webhook URL as given. */
+static void live_mattermost_googlechat(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    char want[1024];
+    firing_text(want, sizeof(want));
+    struct conf_notifier n = notifier("mattermost");
+    n.url = (char *)url("/hooks/xxx-generatedkey-xxx");
+    n.username = "shipwatch";
+    n.channel = "ops";
+    deliver(&n, p);
+    assert_true(done_ok);
+    assert_memory_equal(srv.req, "POST /hooks/xxx-generatedkey-xxx HTTP/1.1\r\n", 43);
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, NULL);
+    json_t *j = parse(body);
+    assert_string_equal(jget_str(j, "text"), want);
+    assert_string_equal(jget_str(j, "username"), "shipwatch");
+    assert_string_equal(jget_str(j, "channel"), "ops");
+    json_decref(j);
+
+    n = notifier("googlechat");
+    n.url = (char *)url("/v1/spaces/AAA/messages?key=k&token=t");
+    deliver(&n, p);
+    assert_true(done_ok);
+    const char *line = "POST /v1/spaces/AAA/messages?key=k&token=t HTTP/1.1\r\n";
+    assert_memory_equal(srv.req, line, strlen(line));
+    body = strstr(srv.req, "\r\n\r\n") + 4;
+    char host[64], length[64];
+    snprintf(host, sizeof(host), "Host: 127.0.0.1:%d", srv.port);
+    snprintf(length, sizeof(length), "Content-Length: %zu", strlen(body));
+    const char *const want_h[] = {
+        host,   "User-Agent: shipwatch/" SHIPWATCH_VERSION,
+        "Accept: */*", "Content-Type: application/json; charset=UTF-8",
+        length, NULL,
+    };
+    assert_headers_exactly(srv.req, want_h);
+    j = parse(body);
+    assert_int_equal(json_object_size(j), 1);
+    assert_string_equal(jget_str(j, "text"), want);
+    json_decref(j);
+    free(p);
+    srv_stop();
+}
+
 /* Many at once, mixed, all end. */
 static void live_many(void **state)
 {
@@ -1013,6 +1116,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(live_ntfy_basic_auth, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_pagerduty_trigger_resolve, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_opsgenie_create_ack_close, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_teams, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_telegram, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_mattermost_googlechat, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_many, live_setup, live_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,10 @@
  *                 Priority and Tags headers
  *   pagerduty     POST an Events API v2 event, dedup_key per alert
  *   opsgenie      Alert API v2: create, acknowledge, close by alias
+ *   teams         POST a message with an Adaptive Card to a workflow
+ *   telegram      Bot API sendMessage {chat_id, text}
+ *   mattermost    POST {text, username, channel} to an incoming webhook
+ *   googlechat    POST {text} to a space's webhook
  *
  * HTTP types run on the loop handed in (libcurl multi through curlm), exec
  * through uv_spawn. Email runs on a thread of its own per attempt, reporting

@@ -159,6 +159,9 @@ struct conf_notifier {
     char *chat_id;             /* telegram: the chat, "-100..." or "@channel" */
     char *username;            /* mattermost: the poster's name, NULL default */
     char *channel;             /* mattermost: the channel, NULL the webhook's */
+    char *app_token;           /* pushover: secret, the application's token */
+    char *user_key;            /* pushover: secret, the user or group key */
+    char *gotify_token;        /* gotify: secret, the application's token */
     int64_t timeout_ms;        /* one delivery attempt; default 10 s */
     int64_t retry_initial_ms;  /* first backoff; doubles each failure; default 1 s */
     int64_t retry_max_ms;      /* backoff ceiling; default 5 min */

@@ -154,7 +154,9 @@ struct notify_send {
     X(teams)              \
     X(telegram)           \
     X(mattermost)         \
-    X(googlechat)
+    X(googlechat)         \
+    X(pushover)           \
+    X(gotify)
 
 #define NOTIFIER_CLASS_DECLARE(name) extern const struct notifier_class notify_##name##_class;
 NOTIFIER_TYPES(NOTIFIER_CLASS_DECLARE)

@@ -726,6 +726,62 @@ static void render_chat_receivers(void **state)
     free(p);
 }
 
+/* pushover: the form fields in order, percent-encoded; priority from the
+ * severity, never above normal once resolved. */
+static void render_pushover_form(void **state)
+{
+    struct conf_notifier n = notifier("pushover");
+    n.app_token = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+    n.user_key = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+    char *p = firing_payload();
+    char *r = notify_render(&n, p, T_CREATED);
+    const char *head = "token=azGDORePK8gMaC0QOYAMyEEuzJnyUi&user=uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
+                       "&title=%5BFIRING%5D%20api-health%20is%20down%3A%20%5BSTATUS%5D%20%28503%29"
+                       "%20%3D%3D%20200&message=%5BFIRING%5D%20critical%20api-health%20";
+    assert_memory_equal(r, head, strlen(head));
+    assert_string_equal(r + strlen(r) - 11, "&priority=1");
+    assert_null(strchr(r, '\n'));
+    assert_null(strchr(r, ' '));
+    free(r);
+    free(p);
+
+    struct alert a = firing_alert();
+    a.status = "resolved";
+    a.resolved_ms = T_RESOLVED;
+    p = notify_payload(&a, "resolved", 2, T_CREATED);
+    r = notify_render(&n, p, T_CREATED);
+    assert_string_equal(r + strlen(r) - 11, "&priority=0");
+    free(r);
+    free(p);
+    a = firing_alert();
+    a.severity = "info";
+    p = notify_payload(&a, "firing", 2, T_CREATED);
+    r = notify_render(&n, p, T_CREATED);
+    assert_string_equal(r + strlen(r) - 12, "&priority=-1");
+    free(r);
+    free(p);
+}
+
+/* gotify: {"title", "message", "priority"}; no token in the body. */
+static void render_gotify_body(void **state)
+{
+    struct conf_notifier n = notifier("gotify");
+    n.gotify_token = "AKsd8sdmc.Q6w";
+    char *p = firing_payload();
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_int_equal(json_object_size(j), 3);
+    assert_string_equal(jget_str(j, "title"), "[FIRING] " SUMMARY);
+    char want[1024];
+    firing_text(want, sizeof(want));
+    assert_string_equal(jget_str(j, "message"), want);
+    assert_int_equal(json_integer_value(json_object_get(j, "priority")), 8);
+    assert_null(strstr(r, n.gotify_token));
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,6 +802,8 @@ int main(void)
         cmocka_unit_test(render_opsgenie_bodies),
         cmocka_unit_test(render_teams_card),
         cmocka_unit_test(render_chat_receivers),
+        cmocka_unit_test(render_pushover_form),
+        cmocka_unit_test(render_gotify_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1073,6 +1073,57 @@ static void live_mattermost_googlechat(void **state)
     srv_stop();
 }
 
+/* pushover: POST /1/messages.json under the url, form-encoded. */
+static void live_pushover(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("pushover");
+    n.url = (char *)url("");
+    n.app_token = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+    n.user_key = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+    deliver(&n, p);
+    assert_true(done_ok);
+    assert_memory_equal(srv.req, "POST /1/messages.json HTTP/1.1\r\n", 32);
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    char host[64], length[64];
+    snprintf(host, sizeof(host), "Host: 127.0.0.1:%d", srv.port);
+    snprintf(length, sizeof(length), "Content-Length: %zu", strlen(body));
+    const char *const want[] = {
+        host,   "User-Agent: shipwatch/" SHIPWATCH_VERSION,
+        "Accept: */*", "Content-Type: application/x-www-form-urlencoded",
+        length, NULL,
+    };
+    assert_headers_exactly(srv.req, want);
+    char *r = notify_render(&n, p, T_CREATED);
+    assert_string_equal(body, r);
+    assert_memory_equal(body, "token=azGDORePK8gMaC0QOYAMyEEuzJnyUi&user=", 42);
+    free(r);
+    free(p);
+    srv_stop();
+}
+
+/* gotify: POST URL/message with X-Gotify-Key, JSON. */
+static void live_gotify(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("gotify");
+    n.url = (char *)url("/gotify/");
+    n.gotify_token = "AKsd8sdmc.Q6w";
+    deliver(&n, p);
+    assert_true(done_ok);
+    assert_memory_equal(srv.req, "POST /gotify/message HTTP/1.1\r\n", 31);
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, "X-Gotify-Key: AKsd8sdmc.Q6w");
+    json_t *j = parse(body);
+    assert_string_equal(jget_str(j, "title"), "[FIRING] " SUMMARY);
+    assert_int_equal(json_integer_value(json_object_get(j, "priority")), 8);
+    json_decref(j);
+    free(p);
+    srv_stop();
+}
+
 /* Many at once, mixed, all end. */
 static void live_many(void **state)
 {
@@ -1119,6 +1170,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(live_teams, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_telegram, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_mattermost_googlechat, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_pushover, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_gotify, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_many, live_setup, live_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -452,6 +452,7 @@ static enum notifier_url notifier_type_url(size_t i)
 
 /* The sets of notifier rows: every notifier's, then one a type. */
 enum { NOTIFIER_SET_COMMON, NOTIFIER_SET_TYPE0 };
+_Static_assert(NOTIFIER_SET_TYPE0 + NTYPES <= MAX_SETS, "a set of rows a notifier type");
 
 #define LO(m) offsetof(struct conf_alert, m)
 

@@ -162,6 +162,8 @@ struct conf_notifier {
     char *app_token;           /* pushover: secret, the application's token */
     char *user_key;            /* pushover: secret, the user or group key */
     char *gotify_token;        /* gotify: secret, the application's token */
+    char *access_token;        /* matrix: secret, the bot user's access token */
+    char *room;                /* matrix: the room id, "!abc:example.org" */
     int64_t timeout_ms;        /* one delivery attempt; default 10 s */
     int64_t retry_initial_ms;  /* first backoff; doubles each failure; default 1 s */
     int64_t retry_max_ms;      /* backoff ceiling; default 5 min */

@@ -631,7 +631,8 @@ static char *http_url(const char *path, const char *base)
     return url;
 }
 
-/* POST the body through curlm; on failure settle with the reason. */
+/* POST (or the class's method) the body through curlm; on failure settle
+ * with the reason. */
 void notify_http_start(struct notify_send *s, const struct conf_notifier *conf,
                        const struct notify_view *v)
 {
@@ -678,6 +679,9 @@ void notify_http_start(struct notify_send *s, const struct conf_notifier *conf,
     bad |= curl_easy_setopt(e, CURLOPT_POST, 1L);
     bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body);
     bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->body_len);
+    if (s->cls->method != NULL) {
+        bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->cls->method);
+    }
     bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_response);
     bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     free(req.url);

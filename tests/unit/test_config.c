@@ -893,10 +893,10 @@ static void test_notifiers(void **state)
              NAME ":4:27: notifiers[2].url: not a key of exec notifiers",
              NAME ":5:15: notifiers[3].type: unknown type \"pager\" (webhook, slack, discord, "
                   "email, exec, alertmanager, ntfy, pagerduty, opsgenie, teams, telegram, "
-                  "mattermost, googlechat, pushover, gotify)",
+                  "mattermost, googlechat, pushover, gotify, matrix)",
              NAME ":6:5: notifiers[4]: notifier needs a type (webhook, slack, discord, email, "
                   "exec, alertmanager, ntfy, pagerduty, opsgenie, teams, telegram, mattermost, "
-                  "googlechat, pushover, gotify)",
+                  "googlechat, pushover, gotify, matrix)",
              NAME ":7:28: notifiers[5].url: expected an http:// or https:// URL",
              NAME ":7:54: notifiers[5].from: not a key of slack notifiers", NULL);
 }

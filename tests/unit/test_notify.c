@@ -782,6 +782,26 @@ static void render_gotify_body(void **state)
     free(p);
 }
 
+/* matrix: {"msgtype": "m.text", "body": the chat message}, no token. */
+static void render_matrix_body(void **state)
+{
+    struct conf_notifier n = notifier("matrix");
+    n.access_token = "syt_c2hpcHdhdGNo_abcdef";
+    n.room = "!ops:example.org";
+    char *p = firing_payload();
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_int_equal(json_object_size(j), 2);
+    assert_string_equal(jget_str(j, "msgtype"), "m.text");
+    char want[1024];
+    firing_text(want, sizeof(want));
+    assert_string_equal(jget_str(j, "body"), want);
+    assert_null(strstr(r, "syt_"));
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,6 +824,7 @@ int main(void)
         cmocka_unit_test(render_chat_receivers),
         cmocka_unit_test(render_pushover_form),
         cmocka_unit_test(render_gotify_body),
+        cmocka_unit_test(render_matrix_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1124,6 +1124,36 @@ static void live_gotify(void **state)
     srv_stop();
 }
 
+/* matrix: PUT to the room's send URL, the room id encoded, a transaction
+ * id the same for every try of one notification, the bearer token. */
+static void live_matrix(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("matrix");
+    n.url = (char *)url("/");
+    n.access_token = "syt_c2hpcHdhdGNo_abcdef";
+    n.room = "!ops:example.org";
+    const char *line = "PUT /_matrix/client/v3/rooms/%21ops%3Aexample.org/send/m.room.message/"
+                       "shipwatch-17-20261123100000120 HTTP/1.1\r\n";
+    for (int i = 0; i < 2; i++) {
+        deliver(&n, p);
+        assert_true(done_ok);
+        assert_int_equal(srv.requests, i + 1);
+        assert_memory_equal(srv.req, line, strlen(line));
+    }
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, "Authorization: Bearer syt_c2hpcHdhdGNo_abcdef");
+    json_t *j = parse(body);
+    assert_string_equal(jget_str(j, "msgtype"), "m.text");
+    char want[1024];
+    firing_text(want, sizeof(want));
+    assert_string_equal(jget_str(j, "body"), want);
+    json_decref(j);
+    free(p);
+    srv_stop();
+}
+
 /* Many at once, mixed, all end. */
 static void live_many(void **state)
 {
@@ -1172,6 +1202,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(live_mattermost_googlechat, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_pushover, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_gotify, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_matrix, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_many, live_setup, live_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

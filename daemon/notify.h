@@ -25,6 +25,9 @@
  *   telegram      Bot API sendMessage {chat_id, text}
  *   mattermost    POST {text, username, channel} to an incoming webhook
  *   googlechat    POST {text} to a space's webhook
+ *   pushover      POST form fields to /1/messages.json
+ *   gotify        POST {title, message, priority} to /message, X-Gotify-Key
+ *   matrix        PUT m.room.message to a room, a transaction id per delivery
  *
  * HTTP types run on the loop handed in (libcurl multi through curlm), exec
  * through uv_spawn. Email runs on a thread of its own per attempt, reporting

@@ -453,6 +453,7 @@ static enum notifier_url notifier_type_url(size_t i)
 
 /* The sets of notifier rows: every notifier's, then one a type. */
 enum { NOTIFIER_SET_COMMON, NOTIFIER_SET_TYPE0 };
+_Static_assert(NOTIFIER_SET_TYPE0 + NTYPES <= MAX_SETS, "a set of rows a notifier type");
 
 #define LO(m) offsetof(struct conf_alert, m)
 
@@ -853,7 +854,8 @@ static void notifier_variant(struct conf_ctx *x, void *item, const struct list_i
         if (url_st->seen) {
             conf_report(x, url_st->at, "%s.url: not a key of %s notifiers", li->ipath, nt->type);
         }
-    } else if (!url_st->set && !url_st->bad) {
+    } else if (!url_st->set && !url_st->bad &&
+               (own >= NTYPES || notifier_type_class(own)->default_url == NULL)) {
         conf_report(x, li->iat, "%s: %s needs url", li->ipath, subject);
     }
     for (size_t t = 0; t < NTYPES; t++) {

@@ -145,7 +145,7 @@ enum conf_tls {
 
 struct conf_notifier {
     char *name;
-    char *type;                /* webhook | slack | discord | email | exec | alertmanager */
+    char *type;                /* a name of NOTIFIER_TYPES (notify_class.h) */
     char *url;                 /* secret: may embed a token; smtp(s):// for email */
     char **argv;               /* exec: the command, NULL-terminated */
     size_t argc;
@@ -153,6 +153,17 @@ struct conf_notifier {
     char **to;                 /* email: recipient addresses */
     size_t nto;
     enum conf_tls tls;         /* email */
+    char *routing_key;         /* pagerduty: secret, the integration's routing key */
+    char *api_key;             /* opsgenie: secret, sent as "GenieKey KEY" */
+    char *bot_token;           /* telegram: secret, in the URL's path only */
+    char *chat_id;             /* telegram: the chat, "-100..." or "@channel" */
+    char *username;            /* mattermost: the poster's name, NULL default */
+    char *channel;             /* mattermost: the channel, NULL the webhook's */
+    char *app_token;           /* pushover: secret, the application's token */
+    char *user_key;            /* pushover: secret, the user or group key */
+    char *gotify_token;        /* gotify: secret, the application's token */
+    char *access_token;        /* matrix: secret, the bot user's access token */
+    char *room;                /* matrix: the room id, "!abc:example.org" */
     int64_t timeout_ms;        /* one delivery attempt; default 10 s */
     int64_t retry_initial_ms;  /* first backoff; doubles each failure; default 1 s */
     int64_t retry_max_ms;      /* backoff ceiling; default 5 min */

@@ -69,7 +69,7 @@ struct list_section {
     void (*after)(struct conf_ctx *x, const struct conf_mark *marks);
 };
 
-#define MAX_SETS 16 /* sets of rows of one list section, at most */
+#define MAX_SETS 32 /* sets of rows of one list section, at most (bits of conf_item.accept) */
 
 /* Parse the list section sec, whose value v is written at at, into x->c. */
 void conf_list_parse(struct conf_ctx *x, const struct list_section *sec, const struct ynode *v,

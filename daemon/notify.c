@@ -631,7 +631,8 @@ static char *http_url(const char *path, const char *base)
     return url;
 }
 
-/* POST the body through curlm; on failure settle with the reason. */
+/* POST (or the class's method) the body through curlm; on failure settle
+ * with the reason. */
 void notify_http_start(struct notify_send *s, const struct conf_notifier *conf,
                        const struct notify_view *v)
 {
@@ -642,7 +643,8 @@ void notify_http_start(struct notify_send *s, const struct conf_notifier *conf,
     const char *type = s->cls->content_type != NULL ? s->cls->content_type : "application/json";
     char ctype[128];
     snprintf(ctype, sizeof(ctype), "Content-Type: %s", type);
-    struct notify_request req = {.url = http_url(s->cls->path, conf->url)};
+    const char *base = conf->url != NULL && conf->url[0] != '\0' ? conf->url : s->cls->default_url;
+    struct notify_request req = {.url = http_url(s->cls->path, base)};
     struct curl_slist *h = curl_slist_append(NULL, ctype);
     req.headers = h != NULL ? curl_slist_append(h, "Expect:") : NULL;
     if (req.headers == NULL) {
@@ -677,6 +679,9 @@ void notify_http_start(struct notify_send *s, const struct conf_notifier *conf,
     bad |= curl_easy_setopt(e, CURLOPT_POST, 1L);
     bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body);
     bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->body_len);
+    if (s->cls->method != NULL) {
+        bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, s->cls->method);
+    }
     bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_response);
     bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     free(req.url);
@@ -739,7 +744,8 @@ struct notify_send *notify_start(uv_loop_t *loop, struct curlm *curlm,
                       conf->type != NULL ? conf->type : "(none)");
         return s;
     }
-    if (s->cls->needs_url && (conf->url == NULL || conf->url[0] == '\0')) {
+    if (s->cls->needs_url && s->cls->default_url == NULL &&
+        (conf->url == NULL || conf->url[0] == '\0')) {
         notify_settle(s, false, "no url configured");
         return s;
     }

@@ -19,6 +19,15 @@
  *                 URL/api/v2/alerts
  *   ntfy          POST the chat message to an ntfy topic URL with Title,
  *                 Priority and Tags headers
+ *   pagerduty     POST an Events API v2 event, dedup_key per alert
+ *   opsgenie      Alert API v2: create, acknowledge, close by alias
+ *   teams         POST a message with an Adaptive Card to a workflow
+ *   telegram      Bot API sendMessage {chat_id, text}
+ *   mattermost    POST {text, username, channel} to an incoming webhook
+ *   googlechat    POST {text} to a space's webhook
+ *   pushover      POST form fields to /1/messages.json
+ *   gotify        POST {title, message, priority} to /message, X-Gotify-Key
+ *   matrix        PUT m.room.message to a room, a transaction id per delivery
  *
  * HTTP types run on the loop handed in (libcurl multi through curlm), exec
  * through uv_spawn. Email runs on a thread of its own per attempt, reporting

@@ -25,6 +25,8 @@
  *              notify_close_handle. Optional.
  *   release    free s->state once every handle is closed. Optional.
  *   HTTP only (read by notify_http_start): path, appended to the url;
+ *   default_url, the url when the configuration gives none (url is then
+ *   optional: PagerDuty's one endpoint); method, "POST" when NULL;
  *   content_type, "application/json" when NULL; request, to add headers
  *   or replace the URL.
  *
@@ -99,6 +101,8 @@ struct notifier_class {
     void (*release)(struct notify_send *s);
     /* HTTP */
     const char *path;           /* appended to the url (its trailing slashes dropped) */
+    const char *default_url;    /* the url when none is configured; NULL: required */
+    const char *method;         /* NULL: POST; else sent with the body, e.g. "PUT" */
     const char *content_type;   /* NULL: application/json */
     int (*request)(const struct conf_notifier *conf, const struct notify_view *v,
                    struct notify_request *req);  /* 0, or -ENOMEM */
@@ -145,7 +149,16 @@ struct notify_send {
     X(email)              \
     X(exec)               \
     X(alertmanager)       \
-    X(ntfy)
+    X(ntfy)               \
+    X(pagerduty)          \
+    X(opsgenie)           \
+    X(teams)              \
+    X(telegram)           \
+    X(mattermost)         \
+    X(googlechat)         \
+    X(pushover)           \
+    X(gotify)             \
+    X(matrix)
 
 #define NOTIFIER_CLASS_DECLARE(name) extern const struct notifier_class notify_##name##_class;
 NOTIFIER_TYPES(NOTIFIER_CLASS_DECLARE)

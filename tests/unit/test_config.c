@@ -892,9 +892,11 @@ static void test_notifiers(void **state)
              NAME ":4:5: notifiers[2]: exec notifier needs command",
              NAME ":4:27: notifiers[2].url: not a key of exec notifiers",
              NAME ":5:15: notifiers[3].type: unknown type \"pager\" (webhook, slack, discord, "
-                  "email, exec, alertmanager, ntfy)",
+                  "email, exec, alertmanager, ntfy, pagerduty, opsgenie, teams, telegram, "
+                  "mattermost, googlechat, pushover, gotify, matrix)",
              NAME ":6:5: notifiers[4]: notifier needs a type (webhook, slack, discord, email, "
-                  "exec, alertmanager, ntfy)",
+                  "exec, alertmanager, ntfy, pagerduty, opsgenie, teams, telegram, mattermost, "
+                  "googlechat, pushover, gotify, matrix)",
              NAME ":7:28: notifiers[5].url: expected an http:// or https:// URL",
              NAME ":7:54: notifiers[5].from: not a key of slack notifiers", NULL);
 }

@@ -522,6 +522,286 @@ static void render_ntfy_body(void **state)
     free(p);
 }
 
+/* pagerduty: one dedup_key for every event of an alert; the action and
+ * the severity mapped; the routing key in the body. */
+static void render_pagerduty_events(void **state)
+{
+    struct conf_notifier n = notifier("pagerduty");
+    n.routing_key = "R0UTINGKEY0123456789abcdef012345";
+    const struct {
+        const char *event, *status, *severity, *action, *pd;
+    } cases[] = {
+        {"firing", "firing", "critical", "trigger", "critical"},
+        {"repeat", "firing", "warning", "trigger", "warning"},
+        {"acknowledged", "acknowledged", "info", "acknowledge", "info"},
+        {"resolved", "resolved", "critical", "resolve", "critical"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct alert a = firing_alert();
+        a.status = cases[i].status;
+        a.severity = cases[i].severity;
+        char *p = notify_payload(&a, cases[i].event, 5, T_CREATED);
+        char *r = notify_render(&n, p, T_CREATED);
+        assert_non_null(r);
+        json_t *j = parse(r);
+        assert_int_equal(json_object_size(j), 5);
+        assert_string_equal(jget_str(j, "routing_key"), n.routing_key);
+        assert_string_equal(jget_str(j, "event_action"), cases[i].action);
+        assert_string_equal(jget_str(j, "dedup_key"), "shipwatch-3");
+        assert_string_equal(jget_str(j, "client"), "shipwatch");
+        json_t *pl = json_object_get(j, "payload");
+        assert_string_equal(jget_str(pl, "summary"), SUMMARY);
+        assert_string_equal(jget_str(pl, "severity"), cases[i].pd);
+        assert_string_equal(jget_str(pl, "component"), "api-health");
+        assert_string_equal(jget_str(pl, "group"), "api/production");
+        assert_string_equal(jget_str(pl, "class"), "down");
+        assert_string_equal(jget_str(pl, "timestamp"), "2026-11-23T10:00:00.000Z");
+        assert_non_null(jget_str(pl, "source"));
+        json_t *d = json_object_get(pl, "custom_details");
+        assert_int_equal(json_integer_value(json_object_get(d, "alert_id")), 3);
+        assert_string_equal(jget_str(d, "status"), cases[i].status);
+        json_decref(j);
+        free(r);
+        free(p);
+    }
+
+    /* A summary beyond PagerDuty's 1024 characters is cut. */
+    char summary[3000];
+    memset(summary, 'x', sizeof(summary) - 1);
+    summary[sizeof(summary) - 1] = '\0';
+    struct alert a = firing_alert();
+    a.summary = summary;
+    char *p = notify_payload(&a, "firing", 1, T_CREATED);
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    const char *cut = jget_str(json_object_get(j, "payload"), "summary");
+    assert_int_equal(strlen(cut), 1023 + 3);
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
+/* opsgenie: create with alias, message, priority from severity; close and
+ * acknowledge carry only user, source and note. */
+static void render_opsgenie_bodies(void **state)
+{
+    struct conf_notifier n = notifier("opsgenie");
+    n.api_key = "eb243592-faa2-4ba2-a551q-1afdf565c889";
+    const struct {
+        const char *severity, *priority;
+    } prio[] = {{"critical", "P1"}, {"warning", "P3"}, {"info", "P5"}};
+    for (size_t i = 0; i < 3; i++) {
+        struct alert a = firing_alert();
+        a.severity = prio[i].severity;
+        char *p = notify_payload(&a, "firing", 5, T_CREATED);
+        char *r = notify_render(&n, p, T_CREATED);
+        json_t *j = parse(r);
+        assert_string_equal(jget_str(j, "alias"), "shipwatch-3");
+        assert_string_equal(jget_str(j, "message"), SUMMARY);
+        assert_string_equal(jget_str(j, "priority"), prio[i].priority);
+        assert_string_equal(jget_str(j, "entity"), "api-health");
+        assert_string_equal(jget_str(j, "source"), "shipwatch");
+        assert_non_null(strstr(jget_str(j, "description"), "[FIRING]"));
+        assert_int_equal(json_array_size(json_object_get(j, "tags")), 4);
+        assert_null(strstr(r, n.api_key));
+        json_decref(j);
+        free(r);
+        free(p);
+    }
+    struct alert a = firing_alert();
+    a.status = "acknowledged";
+    a.ack_by = "alice";
+    a.ack_ms = T_ACK;
+    char *p = notify_payload(&a, "acknowledged", 6, T_CREATED);
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_int_equal(json_object_size(j), 3);
+    assert_string_equal(jget_str(j, "user"), "alice");
+    assert_string_equal(jget_str(j, "source"), "shipwatch");
+    assert_non_null(strstr(jget_str(j, "note"), "[ACKNOWLEDGED]"));
+    json_decref(j);
+    free(r);
+    free(p);
+
+    /* The message stays within Opsgenie's 130 characters. */
+    char summary[400];
+    memset(summary, 'y', sizeof(summary) - 1);
+    summary[sizeof(summary) - 1] = '\0';
+    a = firing_alert();
+    a.summary = summary;
+    p = notify_payload(&a, "firing", 1, T_CREATED);
+    r = notify_render(&n, p, T_CREATED);
+    j = parse(r);
+    assert_int_equal(strlen(jget_str(j, "message")), 129 + 3);
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
+/* teams: a message with one Adaptive Card, a TextBlock a line, the
+ * headline bold and coloured by the event. */
+static void render_teams_card(void **state)
+{
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("teams");
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_string_equal(jget_str(j, "type"), "message");
+    json_t *atts = json_object_get(j, "attachments");
+    assert_int_equal(json_array_size(atts), 1);
+    json_t *att = json_array_get(atts, 0);
+    assert_string_equal(jget_str(att, "contentType"), "application/vnd.microsoft.card.adaptive");
+    assert_true(json_is_null(json_object_get(att, "contentUrl")));
+    json_t *card = json_object_get(att, "content");
+    assert_string_equal(jget_str(card, "type"), "AdaptiveCard");
+    assert_string_equal(jget_str(card, "version"), "1.4");
+    assert_string_equal(jget_str(card, "$schema"),
+                        "http://adaptivecards.io/schemas/adaptive-card.json");
+    json_t *body = json_object_get(card, "body");
+    char want[1024];
+    firing_text(want, sizeof(want));
+    /* The blocks, joined by line ends, are the chat message. */
+    char got[1024] = "";
+    for (size_t i = 0; i < json_array_size(body); i++) {
+        json_t *b = json_array_get(body, i);
+        assert_string_equal(jget_str(b, "type"), "TextBlock");
+        assert_true(json_is_true(json_object_get(b, "wrap")));
+        strcat(got, jget_str(b, "text"));
+        strcat(got, "\n");
+    }
+    got[strlen(got) - 1] = '\0';
+    assert_string_equal(got, want);
+    json_t *head = json_array_get(body, 0);
+    assert_string_equal(jget_str(head, "weight"), "Bolder");
+    assert_string_equal(jget_str(head, "color"), "Attention");
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
+/* telegram, mattermost, googlechat: the chat message as their text;
+ * telegram without parse_mode, mattermost's optional keys. */
+static void render_chat_receivers(void **state)
+{
+    char *p = firing_payload();
+    char want[1024];
+    firing_text(want, sizeof(want));
+
+    struct conf_notifier n = notifier("telegram");
+    n.bot_token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
+    n.chat_id = "-1001234567890";
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_int_equal(json_object_size(j), 2);
+    assert_string_equal(jget_str(j, "chat_id"), "-1001234567890");
+    assert_string_equal(jget_str(j, "text"), want);
+    assert_null(strstr(r, "ABC-DEF"));
+    json_decref(j);
+    free(r);
+
+    n = notifier("mattermost");
+    r = notify_render(&n, p, T_CREATED);
+    j = parse(r);
+    assert_int_equal(json_object_size(j), 1);
+    assert_string_equal(jget_str(j, "text"), want);
+    json_decref(j);
+    free(r);
+    n.username = "shipwatch";
+    n.channel = "town-square";
+    r = notify_render(&n, p, T_CREATED);
+    j = parse(r);
+    assert_int_equal(json_object_size(j), 3);
+    assert_string_equal(jget_str(j, "username"), "shipwatch");
+    assert_string_equal(jget_str(j, "channel"), "town-square");
+    json_decref(j);
+    free(r);
+
+    n = notifier("googlechat");
+    r = notify_render(&n, p, T_CREATED);
+    j = parse(r);
+    assert_int_equal(json_object_size(j), 1);
+    assert_string_equal(jget_str(j, "text"), want);
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
+/* pushover: the form fields in order, percent-encoded; priority from the
+ * severity, never above normal once resolved. */
+static void render_pushover_form(void **state)
+{
+    struct conf_notifier n = notifier("pushover");
+    n.app_token = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+    n.user_key = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+    char *p = firing_payload();
+    char *r = notify_render(&n, p, T_CREATED);
+    const char *head = "token=azGDORePK8gMaC0QOYAMyEEuzJnyUi&user=uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
+                       "&title=%5BFIRING%5D%20api-health%20is%20down%3A%20%5BSTATUS%5D%20%28503%29"
+                       "%20%3D%3D%20200&message=%5BFIRING%5D%20critical%20api-health%20";
+    assert_memory_equal(r, head, strlen(head));
+    assert_string_equal(r + strlen(r) - 11, "&priority=1");
+    assert_null(strchr(r, '\n'));
+    assert_null(strchr(r, ' '));
+    free(r);
+    free(p);
+
+    struct alert a = firing_alert();
+    a.status = "resolved";
+    a.resolved_ms = T_RESOLVED;
+    p = notify_payload(&a, "resolved", 2, T_CREATED);
+    r = notify_render(&n, p, T_CREATED);
+    assert_string_equal(r + strlen(r) - 11, "&priority=0");
+    free(r);
+    free(p);
+    a = firing_alert();
+    a.severity = "info";
+    p = notify_payload(&a, "firing", 2, T_CREATED);
+    r = notify_render(&n, p, T_CREATED);
+    assert_string_equal(r + strlen(r) - 12, "&priority=-1");
+    free(r);
+    free(p);
+}
+
+/* gotify: {"title", "message", "priority"}; no token in the body. */
+static void render_gotify_body(void **state)
+{
+    struct conf_notifier n = notifier("gotify");
+    n.gotify_token = "AKsd8sdmc.Q6w";
+    char *p = firing_payload();
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_int_equal(json_object_size(j), 3);
+    assert_string_equal(jget_str(j, "title"), "[FIRING] " SUMMARY);
+    char want[1024];
+    firing_text(want, sizeof(want));
+    assert_string_equal(jget_str(j, "message"), want);
+    assert_int_equal(json_integer_value(json_object_get(j, "priority")), 8);
+    assert_null(strstr(r, n.gotify_token));
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
+/* matrix: {"msgtype": "m.text", "body": the chat message}, no token. */
+static void render_matrix_body(void **state)
+{
+    struct conf_notifier n = notifier("matrix");
+    n.access_token = "syt_c2hpcHdhdGNo_abcdef";
+    n.room = "!ops:example.org";
+    char *p = firing_payload();
+    char *r = notify_render(&n, p, T_CREATED);
+    json_t *j = parse(r);
+    assert_int_equal(json_object_size(j), 2);
+    assert_string_equal(jget_str(j, "msgtype"), "m.text");
+    char want[1024];
+    firing_text(want, sizeof(want));
+    assert_string_equal(jget_str(j, "body"), want);
+    assert_null(strstr(r, "syt_"));
+    json_decref(j);
+    free(r);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +818,13 @@ int main(void)
         cmocka_unit_test(render_email_utf8_subject),
         cmocka_unit_test(render_alertmanager_body),
         cmocka_unit_test(render_ntfy_body),
+        cmocka_unit_test(render_pagerduty_events),
+        cmocka_unit_test(render_opsgenie_bodies),
+        cmocka_unit_test(render_teams_card),
+        cmocka_unit_test(render_chat_receivers),
+        cmocka_unit_test(render_pushover_form),
+        cmocka_unit_test(render_gotify_body),
+        cmocka_unit_test(render_matrix_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -860,6 +860,300 @@ static void live_ntfy_basic_auth(void **state)
     srv_stop();
 }
 
+/* The exact header set of a JSON POST of body to the local receiver, with
+ * extra (NULL or one more line). */
+static void assert_json_post(const char *body, const char *extra)
+{
+    char host[64], length[64];
+    snprintf(host, sizeof(host), "Host: 127.0.0.1:%d", srv.port);
+    snprintf(length, sizeof(length), "Content-Length: %zu", strlen(body));
+    const char *const want[] = {
+        host,
+        "User-Agent: shipwatch/" SHIPWATCH_VERSION,
+        "Accept: */*",
+        "Content-Type: application/json",
+        length,
+        extra,
+        NULL,
+    };
+    assert_headers_exactly(srv.req, want);
+}
+
+/* pagerduty: POST URL as given (Events API v2's /v2/enqueue), JSON, no
+ * header carries the routing key; trigger then resolve under one
+ * dedup_key. */
+static void live_pagerduty_trigger_resolve(void **state)
+{
+    srv_start(SRV_200);
+    struct conf_notifier n = notifier("pagerduty");
+    n.url = (char *)url("/v2/enqueue");
+    n.routing_key = "e93facc04764012d7bfb002500d5d1a6";
+    const struct {
+        const char *event, *status, *action;
+    } steps[] = {
+        {"firing", "firing", "trigger"},
+        {"resolved", "resolved", "resolve"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct alert a = firing_alert();
+        a.status = steps[i].status;
+        if (i == 1) {
+            a.resolved_ms = T_RESOLVED;
+        }
+        char *p = notify_payload(&a, steps[i].event, 20 + (int64_t)i, T_CREATED);
+        deliver(&n, p);
+        assert_true(done_ok);
+        assert_int_equal(srv.requests, (int)i + 1);
+        assert_memory_equal(srv.req, "POST /v2/enqueue HTTP/1.1\r\n", 27);
+        const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+        assert_json_post(body, NULL);
+        json_t *j = parse(body);
+        assert_string_equal(jget_str(j, "routing_key"), n.routing_key);
+        assert_string_equal(jget_str(j, "event_action"), steps[i].action);
+        assert_string_equal(jget_str(j, "dedup_key"), "shipwatch-3");
+        json_t *pl = json_object_get(j, "payload");
+        assert_string_equal(jget_str(pl, "summary"), SUMMARY);
+        assert_string_equal(jget_str(pl, "severity"), "critical");
+        assert_non_null(jget_str(pl, "source"));
+        assert_true(json_is_object(json_object_get(pl, "custom_details")));
+        json_decref(j);
+        free(p);
+    }
+    srv_stop();
+}
+
+/* opsgenie: create at /v2/alerts, acknowledge and close by alias, each
+ * with "Authorization: GenieKey KEY". */
+static void live_opsgenie_create_ack_close(void **state)
+{
+    srv_start(SRV_200);
+    struct conf_notifier n = notifier("opsgenie");
+    n.url = (char *)url("/");
+    n.api_key = "eb243592-faa2-4ba2-a551q-1afdf565c889";
+    const struct {
+        const char *event, *status, *line;
+    } steps[] = {
+        {"firing", "firing", "POST /v2/alerts HTTP/1.1\r\n"},
+        {"acknowledged", "acknowledged",
+         "POST /v2/alerts/shipwatch-3/acknowledge?identifierType=alias HTTP/1.1\r\n"},
+        {"resolved", "resolved", "POST /v2/alerts/shipwatch-3/close?identifierType=alias HTTP/1.1\r\n"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        struct alert a = firing_alert();
+        a.status = steps[i].status;
+        if (i == 1) {
+            a.ack_by = "alice";
+            a.ack_ms = T_ACK;
+        }
+        if (i == 2) {
+            a.resolved_ms = T_RESOLVED;
+        }
+        char *p = notify_payload(&a, steps[i].event, 30 + (int64_t)i, T_CREATED);
+        deliver(&n, p);
+        assert_true(done_ok);
+        assert_int_equal(srv.requests, (int)i + 1);
+        assert_memory_equal(srv.req, steps[i].line, strlen(steps[i].line));
+        const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+        assert_json_post(body, "Authorization: GenieKey eb243592-faa2-4ba2-a551q-1afdf565c889");
+        json_t *j = parse(body);
+        assert_string_equal(jget_str(j, "source"), "shipwatch");
+        if (i == 0) {
+            assert_string_equal(jget_str(j, "alias"), "shipwatch-3");
+            assert_string_equal(jget_str(j, "message"), SUMMARY);
+            assert_string_equal(jget_str(j, "priority"), "P1");
+        } else {
+            assert_non_null(jget_str(j, "note"));
+        }
+        json_decref(j);
+        free(p);
+    }
+    srv_stop();
+}
+
+/* teams: POST the Adaptive Card message to the workflow URL as given. */
+static void live_teams(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("teams");
+    n.url = (char *)url("/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=s3cr3t");
+    deliver(&n, p);
+    assert_true(done_ok);
+    const char *line =
+        "POST /workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=s3cr3t HTTP/1.1\r\n";
+    assert_memory_equal(srv.req, line, strlen(line));
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, NULL);
+    json_t *j = parse(body);
+    assert_string_equal(jget_str(j, "type"), "message");
+    json_t *att = json_array_get(json_object_get(j, "attachments"), 0);
+    assert_string_equal(jget_str(att, "contentType"), "application/vnd.microsoft.card.adaptive");
+    assert_string_equal(jget_str(json_object_get(att, "content"), "type"), "AdaptiveCard");
+    json_decref(j);
+    free(p);
+    srv_stop();
+}
+
+/* telegram: POST URL/botTOKEN/sendMessage, {"chat_id", "text"}; a token
+ * that would leave the path is refused, without being named. */
+static void live_telegram(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("telegram");
+    n.url = (char *)url("/");
+    n.bot_token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
+    n.chat_id = "@shipwatch_ops";
+    deliver(&n, p);
+    assert_true(done_ok);
+    const char *line = "POST /bot123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11/sendMessage HTTP/1.1\r\n";
+    assert_memory_equal(srv.req, line, strlen(line));
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, NULL);
+    char want[1024];
+    firing_text(want, sizeof(want));
+    json_t *j = parse(body);
+    assert_int_equal(json_object_size(j), 2);
+    assert_string_equal(jget_str(j, "chat_id"), "@shipwatch_ops");
+    assert_string_equal(jget_str(j, "text"), want);
+    json_decref(j);
+
+    n.bot_token = "123/../x?y";
+    deliver(&n, p);
+    assert_false(done_ok);
+    assert_int_equal(srv.requests, 1);
+    assert_null(strstr(done_reason, "123/"));
+    free(p);
+    srv_stop();
+}
+
+/* mattermost and googlechat: JSON {text...} to the webhook URL as given. */
+static void live_mattermost_googlechat(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    char want[1024];
+    firing_text(want, sizeof(want));
+    struct conf_notifier n = notifier("mattermost");
+    n.url = (char *)url("/hooks/xxx-generatedkey-xxx");
+    n.username = "shipwatch";
+    n.channel = "ops";
+    deliver(&n, p);
+    assert_true(done_ok);
+    assert_memory_equal(srv.req, "POST /hooks/xxx-generatedkey-xxx HTTP/1.1\r\n", 43);
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, NULL);
+    json_t *j = parse(body);
+    assert_string_equal(jget_str(j, "text"), want);
+    assert_string_equal(jget_str(j, "username"), "shipwatch");
+    assert_string_equal(jget_str(j, "channel"), "ops");
+    json_decref(j);
+
+    n = notifier("googlechat");
+    n.url = (char *)url("/v1/spaces/AAA/messages?key=k&token=t");
+    deliver(&n, p);
+    assert_true(done_ok);
+    const char *line = "POST /v1/spaces/AAA/messages?key=k&token=t HTTP/1.1\r\n";
+    assert_memory_equal(srv.req, line, strlen(line));
+    body = strstr(srv.req, "\r\n\r\n") + 4;
+    char host[64], length[64];
+    snprintf(host, sizeof(host), "Host: 127.0.0.1:%d", srv.port);
+    snprintf(length, sizeof(length), "Content-Length: %zu", strlen(body));
+    const char *const want_h[] = {
+        host,   "User-Agent: shipwatch/" SHIPWATCH_VERSION,
+        "Accept: */*", "Content-Type: application/json; charset=UTF-8",
+        length, NULL,
+    };
+    assert_headers_exactly(srv.req, want_h);
+    j = parse(body);
+    assert_int_equal(json_object_size(j), 1);
+    assert_string_equal(jget_str(j, "text"), want);
+    json_decref(j);
+    free(p);
+    srv_stop();
+}
+
+/* pushover: POST /1/messages.json under the url, form-encoded. */
+static void live_pushover(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("pushover");
+    n.url = (char *)url("");
+    n.app_token = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+    n.user_key = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+    deliver(&n, p);
+    assert_true(done_ok);
+    assert_memory_equal(srv.req, "POST /1/messages.json HTTP/1.1\r\n", 32);
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    char host[64], length[64];
+    snprintf(host, sizeof(host), "Host: 127.0.0.1:%d", srv.port);
+    snprintf(length, sizeof(length), "Content-Length: %zu", strlen(body));
+    const char *const want[] = {
+        host,   "User-Agent: shipwatch/" SHIPWATCH_VERSION,
+        "Accept: */*", "Content-Type: application/x-www-form-urlencoded",
+        length, NULL,
+    };
+    assert_headers_exactly(srv.req, want);
+    char *r = notify_render(&n, p, T_CREATED);
+    assert_string_equal(body, r);
+    assert_memory_equal(body, "token=azGDORePK8gMaC0QOYAMyEEuzJnyUi&user=", 42);
+    free(r);
+    free(p);
+    srv_stop();
+}
+
+/* gotify: POST URL/message with X-Gotify-Key, JSON. */
+static void live_gotify(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("gotify");
+    n.url = (char *)url("/gotify/");
+    n.gotify_token = "AKsd8sdmc.Q6w";
+    deliver(&n, p);
+    assert_true(done_ok);
+    assert_memory_equal(srv.req, "POST /gotify/message HTTP/1.1\r\n", 31);
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, "X-Gotify-Key: AKsd8sdmc.Q6w");
+    json_t *j = parse(body);
+    assert_string_equal(jget_str(j, "title"), "[FIRING] " SUMMARY);
+    assert_int_equal(json_integer_value(json_object_get(j, "priority")), 8);
+    json_decref(j);
+    free(p);
+    srv_stop();
+}
+
+/* matrix: PUT to the room's send URL, the room id encoded, a transaction
+ * id the same for every try of one notification, the bearer token. */
+static void live_matrix(void **state)
+{
+    srv_start(SRV_200);
+    char *p = firing_payload();
+    struct conf_notifier n = notifier("matrix");
+    n.url = (char *)url("/");
+    n.access_token = "syt_c2hpcHdhdGNo_abcdef";
+    n.room = "!ops:example.org";
+    const char *line = "PUT /_matrix/client/v3/rooms/%21ops%3Aexample.org/send/m.room.message/"
+                       "shipwatch-17-20261123100000120 HTTP/1.1\r\n";
+    for (int i = 0; i < 2; i++) {
+        deliver(&n, p);
+        assert_true(done_ok);
+        assert_int_equal(srv.requests, i + 1);
+        assert_memory_equal(srv.req, line, strlen(line));
+    }
+    const char *body = strstr(srv.req, "\r\n\r\n") + 4;
+    assert_json_post(body, "Authorization: Bearer syt_c2hpcHdhdGNo_abcdef");
+    json_t *j = parse(body);
+    assert_string_equal(jget_str(j, "msgtype"), "m.text");
+    char want[1024];
+    firing_text(want, sizeof(want));
+    assert_string_equal(jget_str(j, "body"), want);
+    json_decref(j);
+    free(p);
+    srv_stop();
+}
+
 /* Many at once, mixed, all end. */
 static void live_many(void **state)
 {
@@ -901,6 +1195,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(live_ntfy_firing, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_ntfy_resolved, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_ntfy_basic_auth, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_pagerduty_trigger_resolve, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_opsgenie_create_ack_close, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_teams, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_telegram, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_mattermost_googlechat, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_pushover, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_gotify, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_matrix, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_many, live_setup, live_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -158,8 +158,9 @@ class DashboardTest(DaemonTest):
         subprocess.run([SHIPWATCH, '--socket', d.socket, 'deploy', 'record', '--app', 'shop',
                         '--env', 'prod', '--version', '4.2.0'], check=True, capture_output=True)
         p.wait(lambda s: 'deploy 4.2.0' in s, 'the deploy on the app row')
-        p.keys('Home')
-        p.keys('Enter')
+        # In one write, as a loaded machine delivers them: Enter is read
+        # before any redraw, so Home itself must land on a check.
+        p.keys('Home', 'Enter')
         s = p.wait(lambda s: 'recent results' in s and '^' in s, 'the detail view')
         self.assertIn('deploy 4.2.0', s)
         self.assertRegex(s, r'UP\s+web\s+shop/prod')

@@ -176,8 +176,11 @@ class DashboardTest(DaemonTest):
         p.keys('3')
         p.wait(lambda s: 'CHECK/APP-ENV' in s and 'no open alerts' in s, 'the alerts view')
         t.get('/toggle?state=down')
-        s = p.wait(lambda s: 'FIRING' in alert_row(s, 'web'), "web's alert firing")
-        self.assertRegex(s.splitlines()[0], r'\b1 firing')
+        # web down in the window of the deploy recorded above also fails
+        # that deploy at once: its alert fires beside web's.
+        s = p.wait(lambda s: 'FIRING' in alert_row(s, 'web') and 'deploy of 4.2.0' in s,
+                   "web's alert and the deploy's firing")
+        self.assertRegex(s.splitlines()[0], r'\b2 firing')
         self.assertIn('down', alert_row(s, 'web'))
         # a: acknowledge, with a comment typed on the status line.
         p.keys('a')
@@ -206,7 +209,10 @@ class DashboardTest(DaemonTest):
                'the alert unmuted')
         self.assertEqual(rpc.call('alerts.silences')['mutes'], [])
         t.get('/toggle?state=up')
-        p.wait(lambda s: 'no open alerts' in s, 'the alert resolved')
+        # web's alert resolves; the deploy's verdict stays.
+        s = p.wait(lambda s: alert_row(s, 'web') == '' and 'deploy of 4.2.0' in s,
+                   'the alert resolved')
+        self.assertRegex(s.splitlines()[0], r'\b1 firing')
         p.keys('?')
         p.wait(lambda s: 'Keys' in s and 'pause or resume' in s and 'unsilence' in s, 'the help')
         p.keys('Escape', '1')

@@ -21,7 +21,7 @@ storage:
   path: {db}
 defaults:
   interval: 300ms
-  timeout: 1s
+  timeout: 5s
   failure-threshold: 1
   success-threshold: 1
 notifiers:
@@ -142,8 +142,8 @@ class DashboardTest(DaemonTest):
 
         # The target goes down: DOWN on its row within its interval, then back.
         t.get('/toggle?state=down')
-        s = p.wait(lambda s: 'DOWN' in row(s, 'web'), 'web down', timeout=5)
-        self.assertIn('503', row(s, 'web'))
+        s = p.wait(lambda s: 'DOWN' in row(s, 'web') and '503' in row(s, 'web'), 'web down',
+                   timeout=5)
         t.get('/toggle?state=up')
         p.wait(lambda s: 'UP' in row(s, 'web'), 'web up again', timeout=5)
 

@@ -882,6 +882,9 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         hconn_close(c);
         return;
     }
+    if (n == 0) {
+        return;     /* nothing yet (EAGAIN): a length of 0 is EOF to http-parser */
+    }
     if (buf->base != c->srv->scratch) {
         c->in_len += (size_t)n;
         parse_more(c);

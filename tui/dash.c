@@ -824,20 +824,23 @@ static int act_move(struct dash *d, const struct manager_action *self, const cha
     return PANEL_REDRAW;
 }
 
-/* Home: the first row. */
+/* Home: the first selectable row, at once: a key read in the same batch
+ * (Enter) acts on it before any redraw. */
 static int act_first(struct dash *d, const struct manager_action *self, const char *arg,
                      bool typed)
 {
     d->cur->sel = 0;
     d->cur->top = 0;
+    panel_fix_selection(d, d->cur, LINES > 6 ? LINES - 6 : 1);
     return PANEL_REDRAW;
 }
 
-/* End: the last row (the draw clamps). */
+/* End: the last selectable row, at once, as Home. */
 static int act_last(struct dash *d, const struct manager_action *self, const char *arg,
                     bool typed)
 {
     d->cur->sel = 1 << 30;
+    panel_fix_selection(d, d->cur, LINES > 6 ? LINES - 6 : 1);
     return PANEL_REDRAW;
 }
 

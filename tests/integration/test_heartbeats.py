@@ -6,6 +6,7 @@ a start that never finishes, and lateness judged without fake results."""
 import json
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -186,6 +187,33 @@ class HeartbeatTest(DaemonTest):
                                  '--data-binary', '@-', data=b'y' * (1536 * 1024))
         self.assertEqual(status, 200)
         self.wait_state('up')
+
+    def test_body_arriving_in_read_sized_pieces_is_kept_cut(self):
+        # A read that fills the daemon's 64 KiB buffer is followed by one
+        # that finds nothing yet; a slow sender (a loaded machine) makes
+        # that happen mid-body, which must not read as the end of the
+        # stream. Pieces of exactly 64 KiB, with pauses, make it happen
+        # every time.
+        self.start()
+        host, port = self.base.split('//', 1)[1].rsplit(':', 1)
+        piece = 64 * 1024
+        body = b'backup failed\n' + b'x' * (4 * piece - 14)
+        with socket.create_connection((host, int(port)), timeout=20 * SLOW) as s:
+            s.sendall(b'POST /hb/%s/fail HTTP/1.1\r\nHost: x\r\nConnection: close\r\n'
+                      b'Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n'
+                      % (UUID.encode(), len(body)))
+            for i in range(0, len(body), piece):
+                time.sleep(0.2)
+                s.sendall(body[i:i + piece])
+            answer = b''
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    break
+                answer += got
+        self.assertTrue(answer.startswith(b'HTTP/1.1 200 '), answer[:200])
+        self.assertTrue(answer.endswith(b'\r\n\r\nOK\n'), answer[-200:])
+        self.wait_state('down')
 
     def test_start_without_finish_goes_down(self):
         d = self.start()

@@ -21,7 +21,7 @@ storage:
   path: {db}
 defaults:
   interval: 300ms
-  timeout: 1s
+  timeout: 5s
   failure-threshold: 1
   success-threshold: 1
 notifiers:
@@ -162,8 +162,8 @@ class DashboardTest(DaemonTest):
 
         # The target goes down: DOWN on its row within its interval, then back.
         t.get('/toggle?state=down')
-        s = p.wait(lambda s: 'DOWN' in row(s, 'web'), 'web down', timeout=5)
-        self.assertIn('503', row(s, 'web'))
+        s = p.wait(lambda s: 'DOWN' in row(s, 'web') and '503' in row(s, 'web'), 'web down',
+                   timeout=5)
         t.get('/toggle?state=up')
         p.wait(lambda s: 'UP' in row(s, 'web'), 'web up again', timeout=5)
 
@@ -178,8 +178,9 @@ class DashboardTest(DaemonTest):
         subprocess.run([SHIPWATCH, '--socket', d.socket, 'deploy', 'record', '--app', 'shop',
                         '--env', 'prod', '--version', '4.2.0'], check=True, capture_output=True)
         p.wait(lambda s: 'deploy 4.2.0' in s, 'the deploy on the app row')
-        p.keys('Home')
-        p.keys('Enter')
+        # In one write, as a loaded machine delivers them: Enter is read
+        # before any redraw, so Home itself must land on a check.
+        p.keys('Home', 'Enter')
         s = p.wait(lambda s: 'recent results' in s and '^' in s, 'the detail view')
         self.assertIn('deploy 4.2.0', s)
         self.assertRegex(s, r'UP\s+web\s+shop/prod')
@@ -195,8 +196,11 @@ class DashboardTest(DaemonTest):
         p.keys('3')
         p.wait(lambda s: 'CHECK/APP-ENV' in s and 'no open alerts' in s, 'the alerts view')
         t.get('/toggle?state=down')
-        s = p.wait(lambda s: 'FIRING' in alert_row(s, 'web'), "web's alert firing")
-        self.assertRegex(s.splitlines()[0], r'\b1 firing')
+        # web down in the window of the deploy recorded above also fails
+        # that deploy at once: its alert fires beside web's.
+        s = p.wait(lambda s: 'FIRING' in alert_row(s, 'web') and 'deploy of 4.2.0' in s,
+                   "web's alert and the deploy's firing")
+        self.assertRegex(s.splitlines()[0], r'\b2 firing')
         self.assertIn('down', alert_row(s, 'web'))
         # a: acknowledge, with a comment typed on the status line.
         p.keys('a')
@@ -225,7 +229,10 @@ class DashboardTest(DaemonTest):
                'the alert unmuted')
         self.assertEqual(rpc.call('alerts.silences')['mutes'], [])
         t.get('/toggle?state=up')
-        p.wait(lambda s: 'no open alerts' in s, 'the alert resolved')
+        # web's alert resolves; the deploy's verdict stays.
+        s = p.wait(lambda s: alert_row(s, 'web') == '' and 'deploy of 4.2.0' in s,
+                   'the alert resolved')
+        self.assertRegex(s.splitlines()[0], r'\b1 firing')
         p.keys('?')
         p.wait(lambda s: 'Keys' in s and 'pause or resume' in s and 'unsilence' in s, 'the help')
         p.keys('Escape', '1')

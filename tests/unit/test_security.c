@@ -282,6 +282,7 @@ static void safe_directories(void **state)
     assert_int_equal(safedir_of("x.sock", buf, sizeof(buf)), 0);
     assert_string_equal(buf, ".");
     assert_int_equal(harness_tmpdir_remove(base), 0);
+    free(base);
 }
 
 /* --- a message of a million nils --- */

@@ -554,6 +554,34 @@ static int refuse(struct hconn *c, int status, const char *extra, const char *fm
     return -1;
 }
 
+/* c's body buffer grown to cap bytes within the server's budget for the
+ * bodies of all connections. 0, or refuse()'s -1 (503 past the budget; 413
+ * out of memory). */
+static int body_grow(struct hconn *c, size_t cap)
+{
+    struct http_server *s = c->srv;
+    if (s->body_bytes - c->body_cap + cap > HTTP_MAX_BUFFERED_BYTES) {
+        return refuse(c, 503, "Retry-After: 1\r\n",
+                      "the server holds too many request bodies at once: retry shortly");
+    }
+    char *b = realloc(c->body, cap);
+    if (b == NULL) {
+        c->too_big = true;
+        c->too_big_status = 413;
+        return -1;
+    }
+    s->body_bytes = s->body_bytes - c->body_cap + cap;
+    c->body = b;
+    c->body_cap = cap;
+    return 0;
+}
+
+/* Room for a declared body of length bytes, exactly, taken at once. */
+static int body_expect(struct hconn *c, size_t length)
+{
+    return length + 1 <= c->body_cap ? 0 : body_grow(c, length + 1);
+}
+
 /* What the headers alone decide, before any byte of the body is read: a
  * reserved slot serves only its routes; a body is refused where the route
  * takes none, where it is too long, and where the credentials the headers
@@ -595,6 +623,13 @@ static int check_head(struct hconn *c, bool has_body, uint64_t length, bool has_
     if (r->auth == AUTH_GITHUB && !c->hdr_set[H_HUB_SIGNATURE]) {
         return refuse(c, 401, NULL, "X-Hub-Signature-256 is missing or does not match the "
                                     "body and daemon.github-secret");
+    }
+    if (has_length && r->body_keep == 0) {
+        /* A declared length takes its room in the budget now, whole: a
+         * body either fits or is answered 503 before a byte of it is read,
+         * and bodies arriving side by side never crowd each other out
+         * halfway through. */
+        return body_expect(c, (size_t)length);
     }
     return 0;
 }
@@ -757,21 +792,7 @@ static int body_reserve(struct hconn *c, size_t n)
     while (cap < c->body_len + n + 1) {
         cap *= 2;
     }
-    struct http_server *s = c->srv;
-    if (s->body_bytes - c->body_cap + cap > HTTP_MAX_BUFFERED_BYTES) {
-        return refuse(c, 503, "Retry-After: 1\r\n",
-                      "the server holds too many request bodies at once: retry shortly");
-    }
-    char *b = realloc(c->body, cap);
-    if (b == NULL) {
-        c->too_big = true;
-        c->too_big_status = 413;
-        return -1;
-    }
-    s->body_bytes = s->body_bytes - c->body_cap + cap;
-    c->body = b;
-    c->body_cap = cap;
-    return 0;
+    return body_grow(c, cap);
 }
 
 static int on_body(http_parser *p, const char *at, size_t n)

@@ -67,7 +67,7 @@ static size_t width(const char *s)
 
 /* Print s with control characters replaced, at most max columns (0: no
  * limit); returns the columns printed. */
-static size_t put_cell(const char *s, size_t max)
+static size_t put_cell(FILE *f, const char *s, size_t max)
 {
     mbstate_t st;
     memset(&st, 0, sizeof(st));
@@ -83,14 +83,14 @@ static size_t put_cell(const char *s, size_t max)
             if (max && w + 1 > max) {
                 break;
             }
-            putchar('?');
+            fputc('?', f);
         } else {
             cw = wcwidth(wc);
             cw = cw > 0 ? cw : 1;
             if (max && w + (size_t)cw > max) {
                 break;
             }
-            fwrite(s, 1, n, stdout);
+            fwrite(s, 1, n, f);
         }
         w += (size_t)cw;
         s += n;
@@ -107,7 +107,37 @@ static size_t term_width(void)
     return 0;
 }
 
-void table_print(const struct table *t)
+static bool table_wide;
+
+void table_set_wide(bool wide)
+{
+    table_wide = wide;
+}
+
+/* Narrow the widest columns, one column of text at a time, until a row
+ * fits in tw (a column keeps at least 2: one character and the mark). */
+static void fit_columns(size_t *wd, size_t ncols, size_t tw)
+{
+    size_t total = 0;
+    for (size_t c = 0; c < ncols; c++) {
+        total += wd[c] + (c + 1 < ncols ? COL_GAP : 0);
+    }
+    while (total > tw) {
+        size_t widest = 0;
+        for (size_t c = 1; c < ncols; c++) {
+            if (wd[c] > wd[widest]) {
+                widest = c;
+            }
+        }
+        if (wd[widest] <= 2) {
+            return;
+        }
+        wd[widest]--;
+        total--;
+    }
+}
+
+void table_fprint(const struct table *t, FILE *f, size_t tw)
 {
     size_t *wd = calloc(t->ncols, sizeof(*wd));
     if (wd == NULL) {
@@ -121,31 +151,35 @@ void table_print(const struct table *t)
             }
         }
     }
-    size_t tw = term_width();
+    if (tw > 0) {
+        fit_columns(wd, t->ncols, tw);
+    }
     for (size_t r = 0; r < t->nrows; r++) {
-        size_t col = 0;
         for (size_t c = 0; c < t->ncols; c++) {
             const char *s = t->cells[r * t->ncols + c];
-            bool last = c + 1 == t->ncols;
-            size_t room = 0;
-            if (tw) {
-                if (col >= tw) {
-                    break;
-                }
-                room = tw - col;
+            size_t w;
+            if (width(s) > wd[c]) {
+                /* Cut, and say so: the mark takes the last column. */
+                w = put_cell(f, s, wd[c] - 1);
+                fputs("\u2026", f);
+                w++;
+            } else {
+                w = put_cell(f, s, 0);
             }
-            size_t w = put_cell(s, room);
-            col += w;
-            if (!last) {
-                size_t pad = wd[c] - w + COL_GAP;
-                for (; pad > 0 && (!tw || col < tw); pad--, col++) {
-                    putchar(' ');
+            if (c + 1 < t->ncols) {
+                for (size_t pad = wd[c] - w + COL_GAP; pad > 0; pad--) {
+                    fputc(' ', f);
                 }
             }
         }
-        putchar('\n');
+        fputc('\n', f);
     }
     free(wd);
+}
+
+void table_print(const struct table *t)
+{
+    table_fprint(t, stdout, table_wide ? 0 : term_width());
 }
 
 void table_finish(struct table *t)
@@ -277,4 +311,57 @@ char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t len)
     }
     snprintf(buf, len, "%s ago", span);
     return buf;
+}
+
+static bool error_json;
+static char *error_kept;
+
+void out_error_json(bool json)
+{
+    error_json = json;
+}
+
+/* One message of an error: on stderr now, or kept for out_error_flush. */
+void out_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (!error_json) {
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        return;
+    }
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (msg == NULL) {
+        va_end(again);
+        return;
+    }
+    vsnprintf(msg, (size_t)n + 1, fmt, again);
+    va_end(again);
+    /* The first says what went wrong; later lines are explanations. */
+    if (error_kept != NULL) {
+        free(msg);
+        return;
+    }
+    while (n > 0 && msg[n - 1] == '\n') {
+        msg[--n] = '\0';
+    }
+    error_kept = msg;
+}
+
+/* The kept message as a JSON error on stdout. */
+void out_error_flush(const char *code)
+{
+    if (error_kept == NULL) {
+        return;
+    }
+    json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", error_kept);
+    out_json_print(e, true);
+    fflush(stdout);
+    free(error_kept);
+    error_kept = NULL;
 }

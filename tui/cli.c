@@ -21,6 +21,10 @@
 
 #define CALL_TIMEOUT_MS 30000
 #define HISTORY_DEFAULT_SINCE_MS (60LL * 60 * 1000)
+#define EVENTS_PAGE 1000
+#define FOLLOW_TOPICS "states,deploys,alerts"
+#define RECONNECT_FIRST_MS 250
+#define RECONNECT_MAX_MS 5000
 
 enum {
     O_JSON = 1 << 0,
@@ -52,6 +56,7 @@ enum {
     O_WIDE = 1 << 26,
     O_WAIT = 1 << 27,
     O_TIMEOUT = 1 << 28,
+    O_AFTER = 1 << 29,
 };
 
 struct opts {
@@ -64,7 +69,7 @@ struct opts {
     const char *version, *commit, *author, *status, *url, *description;
     const char *comment, *severity, *until, *start;
     const char *socket;
-    int64_t limit, since_ms, before, for_ms, timeout_ms;
+    int64_t limit, since_ms, before, after, for_ms, timeout_ms;
 };
 
 struct ctx {
@@ -181,68 +186,6 @@ static int cmd_status(struct ctx *x, char **args)
 
 /* --- checks --- */
 
-/* Print text under a label, its later lines indented to the label's width. */
-static void print_indented(const char *label, const char *text)
-{
-    fputs(label, stdout);
-    for (const char *p = text; *p != '\0'; p++) {
-        putchar(*p);
-        if (*p == '\n' && p[1] != '\0') {
-            printf("%*s", (int)strlen(label), "");
-        }
-    }
-    putchar('\n');
-}
-
-static void print_check_detail(const struct ipc_check *c)
-{
-    char t1[32], t2[32], span[32], iv[32], to[32];
-    int64_t now = clock_wall_ms();
-    printf("name:       %s\n", c->name);
-    printf("app/env:    %s/%s\n", c->app ? c->app : "-", c->env ? c->env : "-");
-    printf("type:       %s %s\n", c->type ? c->type : "?", c->target ? c->target : "");
-    printf("state:      %s%s since %s (%s)\n", c->state ? c->state : "?",
-           c->paused ? ", paused" : "", out_time(c->state_since_ms, t1, sizeof(t1)),
-           out_ago(c->state_since_ms, now, t2, sizeof(t2)));
-    printf("every:      %s, timeout %s%s\n", duration_format(c->interval_ms, iv, sizeof(iv)),
-           duration_format(c->timeout_ms, to, sizeof(to)), c->running ? ", running now" : "");
-    printf("streaks:    %lld failed, %lld ok; %lld runs, %lld skipped\n",
-           (long long)c->fail_streak, (long long)c->ok_streak, (long long)c->runs_total,
-           (long long)c->skipped_total);
-    if (c->last_ms > 0) {
-        printf("last:       %s at %s in %s", c->last_outcome ? c->last_outcome : "?",
-               out_time(c->last_ms, t1, sizeof(t1)),
-               out_span_us(c->last_duration_us, span, sizeof(span)));
-        if (c->last_status >= 0) {
-            printf(", status %lld", (long long)c->last_status);
-        }
-        putchar('\n');
-    } else {
-        printf("last:       never ran\n");
-    }
-    if (c->last_condition) {
-        printf("failed:     %s\n", c->last_condition);
-    }
-    if (c->held_by) {
-        printf("held by:    %s (its new alerts wait)\n", c->held_by);
-    }
-    if (c->last_error) {
-        printf("error:      %s\n", c->last_error);
-    }
-    if (c->verdict) {
-        printf("verdict:    %s\n", c->verdict);
-    }
-    if (c->last_message) {
-        printf("message:    %s\n", c->last_message);
-    }
-    if (c->last_long_output) {
-        print_indented("output:     ", c->last_long_output);
-    }
-    if (c->last_perfdata) {
-        printf("perfdata:   %s\n", c->last_perfdata);
-    }
-}
-
 static int cmd_checks(struct ctx *x, char **args)
 {
     int rc;
@@ -255,7 +198,7 @@ static int cmd_checks(struct ctx *x, char **args)
         if (x->o.json) {
             out_json_print(out_json(&ipc_check_type, &c), false);
         } else {
-            print_check_detail(&c);
+            out_check_detail(&c);
         }
         ipc_type_finish(&ipc_check_type, &c);
         return 0;
@@ -663,7 +606,7 @@ static int parse_topics(const char *list, struct ipc_topics *out)
 static int subscribe(struct ctx *x)
 {
     struct ipc_topics want = {0};
-    if (parse_topics(x->o.topics != NULL ? x->o.topics : "states,deploys,alerts", &want) < 0) {
+    if (parse_topics(x->o.topics != NULL ? x->o.topics : FOLLOW_TOPICS, &want) < 0) {
         return CLI_EXIT_USAGE;
     }
     struct ipc_topics got = {0};
@@ -673,7 +616,81 @@ static int subscribe(struct ctx *x)
     return rc;
 }
 
-/* Print notifications until interrupted; events up to after_id were listed. */
+/* One event of the log as follow prints it: a line each. */
+static void print_event(const struct ipc_event *e, bool json)
+{
+    if (json) {
+        out_json_print(out_json(&ipc_event_type, e), true);
+        return;
+    }
+    struct table t;
+    table_init(&t, 6);
+    event_row(&t, e->id, e->ts_ms, e->type, e->check, e->app, e->message);
+    table_print(&t);
+    table_finish(&t);
+}
+
+/* Print the events after after_id, oldest first, paging back from before
+ * (0: the newest): the highest id printed (after_id when none), -1 after
+ * a failed call. */
+static int64_t catch_up(struct ctx *x, int64_t after_id, int64_t before)
+{
+    struct ipc_events_query q = {.app = (char *)x->o.app,
+                                 .check = (char *)x->o.check,
+                                 .type = (char *)x->o.type,
+                                 .before_id = before,
+                                 .limit = EVENTS_PAGE};
+    struct ipc_events r = {0};
+    if (ipc_client_call(&x->cl, IPC_M_EVENTS_LIST, &q, &r, CALL_TIMEOUT_MS) != 0) {
+        return -1;
+    }
+    int64_t last = after_id;
+    size_t n = r.nevents;
+    /* A full page that does not reach after_id: the older ones first. */
+    if (n == EVENTS_PAGE && r.events[n - 1].id > after_id + 1) {
+        last = catch_up(x, after_id, r.events[n - 1].id);
+    }
+    for (size_t i = n; last >= 0 && i-- > 0;) {
+        if (r.events[i].id > after_id) {
+            print_event(&r.events[i], x->o.json);
+            last = r.events[i].id > last ? r.events[i].id : last;
+        }
+    }
+    ipc_type_finish(&ipc_events_type, &r);
+    fflush(stdout);
+    return last;
+}
+
+/* Connect again, say hello, subscribe, and print what was missed after
+ * after_id; quietly: 0, or -1 to try again later. */
+static int reconnect(struct ctx *x, int64_t *after_id)
+{
+    ipc_client_close(&x->cl);
+    if (ipc_client_open(&x->cl, x->socket) < 0) {
+        return -1;
+    }
+    struct ipc_hello_params hp = {.client = "shipwatch " SHIPWATCH_VERSION,
+                                  .protocol = IPC_PROTOCOL};
+    struct ipc_hello_result hr = {0};
+    struct ipc_topics want = {0}, got = {0};
+    int rc = ipc_client_call(&x->cl, IPC_M_HELLO, &hp, &hr, CALL_TIMEOUT_MS);
+    ipc_type_finish(&ipc_hello_result_type, &hr);
+    if (rc == 0 && parse_topics(x->o.topics != NULL ? x->o.topics : FOLLOW_TOPICS, &want) == 0) {
+        rc = ipc_client_call(&x->cl, IPC_M_EVENTS_SUBSCRIBE, &want, &got, CALL_TIMEOUT_MS);
+        ipc_type_finish(&ipc_topics_type, &want);
+        ipc_type_finish(&ipc_topics_type, &got);
+    }
+    int64_t last = rc == 0 ? catch_up(x, *after_id, 0) : -1;
+    if (last < 0) {
+        return -1;
+    }
+    *after_id = last;
+    return 0;
+}
+
+/* Print notifications until interrupted; events up to after_id were
+ * listed. A daemon that goes away is waited for, with backoff, and what
+ * its log got meanwhile printed before the stream goes on. */
 static int follow(struct ctx *x, int64_t after_id)
 {
     int rc;
@@ -687,8 +704,18 @@ static int follow(struct ctx *x, int64_t after_id)
             if (stop_following) {
                 break;
             }
-            out_err("shipwatch: %s\n", x->cl.errmsg);
-            return CLI_EXIT_ERROR;
+            fprintf(stderr, "shipwatch: lost the daemon (%s); reconnecting\n", x->cl.errmsg);
+            int64_t wait_ms = RECONNECT_FIRST_MS;
+            while (!stop_following && reconnect(x, &after_id) < 0) {
+                struct timespec ts = {.tv_sec = wait_ms / 1000,
+                                      .tv_nsec = wait_ms % 1000 * 1000000L};
+                nanosleep(&ts, NULL);
+                wait_ms = wait_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : wait_ms * 2;
+            }
+            if (!stop_following) {
+                fprintf(stderr, "shipwatch: reconnected\n");
+            }
+            continue;
         }
         bool matches = (x->o.app == NULL || (n.app && strcmp(n.app, x->o.app) == 0)) &&
                        (x->o.check == NULL || (n.check && strcmp(n.check, x->o.check) == 0)) &&
@@ -697,6 +724,7 @@ static int follow(struct ctx *x, int64_t after_id)
          * subscription started before the listing was taken. */
         if (matches && (n.id == 0 || n.id > after_id)) {
             print_notice(&n, x->o.json);
+            after_id = n.id > after_id ? n.id : after_id;
         }
         ipc_type_finish(&ipc_notice_type, &n);
     }
@@ -711,6 +739,14 @@ static int cmd_events(struct ctx *x, char **args)
     if (x->o.follow && (rc = subscribe(x)) != 0) {
         return rc;
     }
+    if (x->o.set & O_AFTER) {
+        /* Every event after the one given, then (--follow) the stream. */
+        int64_t last = catch_up(x, x->o.after, 0);
+        if (last < 0) {
+            return call_failed(x, "events.list", IPC_CALL_REMOTE);
+        }
+        return x->o.follow ? follow(x, last) : CLI_EXIT_OK;
+    }
     struct ipc_events_query q = {.app = (char *)x->o.app,
                                  .check = (char *)x->o.check,
                                  .type = (char *)x->o.type,
@@ -724,7 +760,7 @@ static int cmd_events(struct ctx *x, char **args)
     if (x->o.json && x->o.follow) {
         /* One object a line, oldest first, then the stream in the same form. */
         for (size_t i = r.nevents; i-- > 0;) {
-            out_json_print(out_json(&ipc_event_type, &r.events[i]), true);
+            print_event(&r.events[i], true);
         }
     } else if (x->o.json) {
         out_json_print(out_json(&ipc_events_type, &r), false);
@@ -855,25 +891,6 @@ static int cmd_ack(struct ctx *x, char **args)
     return 0;
 }
 
-/* The matchers of a mute, "check web, app shop", or "everything". */
-static char *mute_matchers(const struct ipc_mute *m, char *buf, size_t len)
-{
-    const char *keys[] = {"check", "app", "env", "severity"};
-    const char *vals[] = {m->check, m->app, m->env, m->severity};
-    size_t pos = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < 4 && pos + 1 < len; i++) {
-        if (vals[i] != NULL) {
-            int n = snprintf(buf + pos, len - pos, "%s%s %s", pos ? ", " : "", keys[i], vals[i]);
-            pos = n < 0 ? len : pos + (size_t)n;
-        }
-    }
-    if (pos == 0) {
-        snprintf(buf, len, "every alert");
-    }
-    return buf;
-}
-
 /* silence, maintenance add: the mute the options describe. */
 static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
 {
@@ -925,7 +942,7 @@ static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
         out_time(m.starts_ms, from, sizeof(from));
         out_time(m.ends_ms, until, sizeof(until));
         printf("%s %lld: %s, from %s until %s\n", what, (long long)m.id,
-               mute_matchers(&m, match, sizeof(match)), from, until);
+               out_mute_matchers(&m, match, sizeof(match)), from, until);
     }
     ipc_type_finish(&ipc_mute_type, &m);
     return 0;
@@ -959,7 +976,7 @@ static int mute_remove(struct ctx *x, char **args, enum ipc_method_id id, const 
     } else {
         char match[1200];
         printf("%s %lld (%s) removed\n", what, (long long)m.id,
-               mute_matchers(&m, match, sizeof(match)));
+               out_mute_matchers(&m, match, sizeof(match)));
     }
     ipc_type_finish(&ipc_mute_type, &m);
     return 0;
@@ -1062,6 +1079,7 @@ static int cmd_reload(struct ctx *x, char **args)
     struct ipc_reload r = {0};
     int rc = ipc_client_call(&x->cl, IPC_M_RELOAD, NULL, &r, CALL_TIMEOUT_MS);
     if (rc == IPC_CALL_REMOTE && x->cl.errcode == IPC_E_INVALID_CONFIG) {
+        remote_code = ipc_errcode_name(x->cl.errcode);
         out_err("shipwatch: the configuration on disk is invalid; the daemon keeps "
                         "running the old one:\n%s\n",
                 x->cl.errmsg);
@@ -1102,8 +1120,10 @@ static const struct cmd cmds[] = {
      0, 0,
      cmd_deploy_record, "record a deploy"},
     {"events",
-     "[--app A] [--check C] [--type T] [--limit N] [--before ID] [--follow [--topics LIST]]",
-     O_APP | O_CHECK | O_TYPE | O_LIMIT | O_BEFORE | O_FOLLOW | O_TOPICS, 0, 0, cmd_events,
+     "[--app A] [--check C] [--type T] [--limit N] [--before ID | --after ID] "
+     "[--follow [--topics LIST]]",
+     O_APP | O_CHECK | O_TYPE | O_LIMIT | O_BEFORE | O_AFTER | O_FOLLOW | O_TOPICS, 0, 0,
+     cmd_events,
      "the event log; --follow streams it"},
     {"reload", "", 0, 0, 0, cmd_reload, "reload the daemon's configuration"},
     {"alerts", "[--all | --status S] [--app A] [--check C] [--limit N] [--before ID]",
@@ -1184,6 +1204,7 @@ static const struct option longopts[] = {
     {"wide", no_argument, NULL, 'W'},
     {"wait", no_argument, NULL, 'y'},
     {"timeout", required_argument, NULL, 'o'},
+    {"after", required_argument, NULL, 'r'},
     {NULL, 0, NULL, 0},
 };
 
@@ -1219,6 +1240,7 @@ static unsigned opt_bit(int ch)
     case 'W': return O_WIDE;
     case 'y': return O_WAIT;
     case 'o': return O_TIMEOUT;
+    case 'r': return O_AFTER;
     }
     return 0;
 }
@@ -1275,6 +1297,11 @@ static int parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o
                 return -1;
             }
             break;
+        case 'r':
+            if (parse_count("after", optarg, &o->after) < 0) {
+                return -1;
+            }
+            break;
         case 'w':
             if (duration_parse(optarg, &o->since_ms) < 0 || o->since_ms <= 0) {
                 out_err("shipwatch: --since: expected a duration like 30m, 6h or 7d, "
@@ -1317,6 +1344,10 @@ static int parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o
             break;
         case 'B': o->start = optarg; break;
         }
+    }
+    if ((o->set & O_AFTER) && (o->set & (O_BEFORE | O_LIMIT))) {
+        out_err("shipwatch %s: --after goes without --before and --limit\n", c->name);
+        return -1;
     }
     if ((o->set & O_TIMEOUT) && !o->wait) {
         out_err("shipwatch %s: --timeout goes with --wait\n", c->name);
@@ -1434,6 +1465,7 @@ static int run_cmd(const char *socket, bool json, int argc, char **argv)
     if (path == NULL) {
         return CLI_EXIT_ERROR;
     }
+    x.socket = path;
     int rc = cli_connect(&x.cl, path);
     if (rc == 0) {
         rc = c->run(&x, args);

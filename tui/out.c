@@ -13,6 +13,9 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "clock.h"
+#include "duration.h"
+
 #define COL_GAP 2
 
 void table_init(struct table *t, size_t ncols)
@@ -364,4 +367,86 @@ void out_error_flush(const char *code)
     fflush(stdout);
     free(error_kept);
     error_kept = NULL;
+}
+
+/* Print text under a label, its later lines indented to the label's width. */
+static void indented(const char *label, const char *text)
+{
+    fputs(label, stdout);
+    for (const char *p = text; *p != '\0'; p++) {
+        putchar(*p);
+        if (*p == '\n' && p[1] != '\0') {
+            printf("%*s", (int)strlen(label), "");
+        }
+    }
+    putchar('\n');
+}
+
+/* A check in detail, a label a line. */
+void out_check_detail(const struct ipc_check *c)
+{
+    char t1[32], t2[32], span[32], iv[32], to[32];
+    int64_t now = clock_wall_ms();
+    printf("name:       %s\n", c->name);
+    printf("app/env:    %s/%s\n", c->app ? c->app : "-", c->env ? c->env : "-");
+    printf("type:       %s %s\n", c->type ? c->type : "?", c->target ? c->target : "");
+    printf("state:      %s%s since %s (%s)\n", c->state ? c->state : "?",
+           c->paused ? ", paused" : "", out_time(c->state_since_ms, t1, sizeof(t1)),
+           out_ago(c->state_since_ms, now, t2, sizeof(t2)));
+    printf("every:      %s, timeout %s%s\n", duration_format(c->interval_ms, iv, sizeof(iv)),
+           duration_format(c->timeout_ms, to, sizeof(to)), c->running ? ", running now" : "");
+    printf("streaks:    %lld failed, %lld ok; %lld runs, %lld skipped\n",
+           (long long)c->fail_streak, (long long)c->ok_streak, (long long)c->runs_total,
+           (long long)c->skipped_total);
+    if (c->last_ms > 0) {
+        printf("last:       %s at %s in %s", c->last_outcome ? c->last_outcome : "?",
+               out_time(c->last_ms, t1, sizeof(t1)),
+               out_span_us(c->last_duration_us, span, sizeof(span)));
+        if (c->last_status >= 0) {
+            printf(", status %lld", (long long)c->last_status);
+        }
+        putchar('\n');
+    } else {
+        printf("last:       never ran\n");
+    }
+    if (c->last_condition) {
+        printf("failed:     %s\n", c->last_condition);
+    }
+    if (c->held_by) {
+        printf("held by:    %s (its new alerts wait)\n", c->held_by);
+    }
+    if (c->last_error) {
+        printf("error:      %s\n", c->last_error);
+    }
+    if (c->verdict) {
+        printf("verdict:    %s\n", c->verdict);
+    }
+    if (c->last_message) {
+        printf("message:    %s\n", c->last_message);
+    }
+    if (c->last_long_output) {
+        indented("output:     ", c->last_long_output);
+    }
+    if (c->last_perfdata) {
+        printf("perfdata:   %s\n", c->last_perfdata);
+    }
+}
+
+/* The matchers of a mute, "check web, app shop", or "everything". */
+char *out_mute_matchers(const struct ipc_mute *m, char *buf, size_t len)
+{
+    const char *keys[] = {"check", "app", "env", "severity"};
+    const char *vals[] = {m->check, m->app, m->env, m->severity};
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < 4 && pos + 1 < len; i++) {
+        if (vals[i] != NULL) {
+            int n = snprintf(buf + pos, len - pos, "%s%s %s", pos ? ", " : "", keys[i], vals[i]);
+            pos = n < 0 ? len : pos + (size_t)n;
+        }
+    }
+    if (pos == 0) {
+        snprintf(buf, len, "every alert");
+    }
+    return buf;
 }

@@ -48,6 +48,12 @@ char *out_span_us(int64_t us, char *buf, size_t len);
 /* "5s ago", "3m ago", ... relative to now_ms; "never" for 0. */
 char *out_ago(int64_t ms, int64_t now_ms, char *buf, size_t len);
 
+/* The detail of one check, as `checks CHECK` prints it. */
+void out_check_detail(const struct ipc_check *c);
+
+/* The matchers of a mute, "check web, app shop", or "every alert". */
+char *out_mute_matchers(const struct ipc_mute *m, char *buf, size_t len);
+
 /* Errors. With out_error_json(false) (the default) out_err prints its
  * line on stderr at once; with true it keeps the first message, and
  * out_error_flush prints {"error": {"code": CODE, "message": MESSAGE}}

@@ -233,6 +233,12 @@ static void mute_add(struct ipc_conn *c, uint32_t msgid, const struct ipc_mute_p
                                       : "ends_ms: already in the past");
         return;
     }
+    /* A typo would otherwise mute nothing, silently. */
+    if (p->check != NULL && config_find_check(ipc_conn_daemon(c)->conf, p->check) == NULL) {
+        ipc_conn_error(c, msgid, IPC_E_NOT_FOUND, "no check named %s in the configuration",
+                       p->check);
+        return;
+    }
     struct mute m = {
         .kind = kind,
         .check = p->check,

@@ -1,9 +1,11 @@
 /* rpc_deploys.c - deploys.list and deploys.record. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "daemon.h"
 #include "deploy.h"
 #include "rpc.h"
@@ -11,11 +13,27 @@
 
 #define DEPLOYS_MAX_LIMIT 1000
 
+/* Whether deploys of app are taken: configured, named by a check, or
+ * registered on their first deploy. */
+static bool app_known(const struct config *conf, const char *app)
+{
+    if (conf->daemon.auto_register_apps || config_find_app(conf, app) != NULL) {
+        return true;
+    }
+    for (size_t i = 0; i < conf->nchecks; i++) {
+        if (conf->checks[i].app != NULL && strcmp(conf->checks[i].app, app) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* deploys.record: record a deploy as a CI job would. */
 void rpc_deploys_record(struct ipc_conn *c, uint32_t msgid, const void *params)
 {
     const struct ipc_deploy *p = params;
     char why[128];
+    struct daemon *d = ipc_conn_daemon(c);
     struct deploy dep = {
         .app = p->app,
         .env = p->env,
@@ -29,7 +47,14 @@ void rpc_deploys_record(struct ipc_conn *c, uint32_t msgid, const void *params)
         .started_ms = p->started_ms,
         .finished_ms = p->finished_ms,
     };
-    int rc = deploy_record(ipc_conn_daemon(c), &dep, why, sizeof(why));
+    /* As the HTTP API answers: an unknown app is refused, not recorded;
+     * invalid values are said first. */
+    if (deploy_validate(&dep, why, sizeof(why)) == 0 && !app_known(d->conf, dep.app)) {
+        ipc_conn_error(c, msgid, IPC_E_NOT_FOUND, "no app named %s in the configuration",
+                       dep.app);
+        return;
+    }
+    int rc = deploy_record(d, &dep, why, sizeof(why));
     if (rc < 0) {
         ipc_conn_error(c, msgid, rc == -EINVAL ? IPC_E_INVALID_PARAMS : IPC_E_UNAVAILABLE, "%s",
                        why);

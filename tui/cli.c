@@ -10,19 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "civil.h"
 #include "clock.h"
 #include "duration.h"
 #include "ipc_client.h"
 #include "out.h"
+#include "when.h"
 #include "util.h"
 
 #define CALL_TIMEOUT_MS 30000
-#define CLI_SYSTEM_SOCKET "/run/shipwatch/shipwatch.sock"
 #define HISTORY_DEFAULT_SINCE_MS (60LL * 60 * 1000)
+#define EVENTS_PAGE 1000
+#define FOLLOW_TOPICS "states,deploys,alerts"
+#define RECONNECT_FIRST_MS 250
+#define RECONNECT_MAX_MS 5000
 
 enum {
     O_JSON = 1 << 0,
@@ -51,6 +53,10 @@ enum {
     O_FOR = 1 << 23,
     O_UNTIL = 1 << 24,
     O_START = 1 << 25,
+    O_WIDE = 1 << 26,
+    O_WAIT = 1 << 27,
+    O_TIMEOUT = 1 << 28,
+    O_AFTER = 1 << 29,
 };
 
 struct opts {
@@ -58,11 +64,12 @@ struct opts {
     bool json;
     bool follow;
     bool all;
+    bool wait;
     const char *app, *env, *state, *check, *type, *granularity, *topics;
     const char *version, *commit, *author, *status, *url, *description;
     const char *comment, *severity, *until, *start;
     const char *socket;
-    int64_t limit, since_ms, before, for_ms;
+    int64_t limit, since_ms, before, after, for_ms, timeout_ms;
 };
 
 struct ctx {
@@ -82,12 +89,21 @@ struct cmd {
 
 /* --- calls --- */
 
-/* Report a failed call and return the exit code. */
+/* The code of the last error the daemon answered, for --json errors. */
+static const char *remote_code;
+
+/* Report a failed call and return the exit code: a value the daemon
+ * finds invalid is a usage error, as one the CLI finds invalid is. */
 static int call_failed(struct ctx *x, const char *what, int rc)
 {
-    fprintf(stderr, "shipwatch: %s: %s\n", what, x->cl.errmsg);
-    return rc == IPC_CALL_REMOTE && x->cl.errcode == IPC_E_DENIED ? CLI_EXIT_DENIED
-                                                                   : CLI_EXIT_ERROR;
+    out_err("shipwatch: %s: %s\n", what, x->cl.errmsg);
+    if (rc != IPC_CALL_REMOTE) {
+        return CLI_EXIT_ERROR;
+    }
+    remote_code = ipc_errcode_name(x->cl.errcode);
+    return x->cl.errcode == IPC_E_DENIED           ? CLI_EXIT_DENIED
+           : x->cl.errcode == IPC_E_INVALID_PARAMS ? CLI_EXIT_USAGE
+                                                   : CLI_EXIT_ERROR;
 }
 
 static int call(struct ctx *x, enum ipc_method_id id, const void *params, void *result,
@@ -102,6 +118,16 @@ static int call(struct ctx *x, enum ipc_method_id id, const void *params, void *
 
 /* --- status --- */
 
+/* A monitoring plugin's answer: 2 when a check is down, 1 when one is
+ * degraded or the store is, 0 otherwise. */
+static int status_exit(const struct ipc_status *s)
+{
+    if (s->down > 0) {
+        return CLI_STATUS_DOWN;
+    }
+    return s->degraded > 0 || s->store_degraded ? CLI_STATUS_DEGRADED : CLI_EXIT_OK;
+}
+
 static int cmd_status(struct ctx *x, char **args)
 {
     struct ipc_status s = {0};
@@ -111,8 +137,9 @@ static int cmd_status(struct ctx *x, char **args)
     }
     if (x->o.json) {
         out_json_print(out_json(&ipc_status_type, &s), false);
+        int health = status_exit(&s);
         ipc_type_finish(&ipc_status_type, &s);
-        return 0;
+        return health;
     }
     char up[32];
     out_span_us((s.now_ms - s.started_ms) * 1000, up, sizeof(up));
@@ -152,73 +179,12 @@ static int cmd_status(struct ctx *x, char **args)
         table_print(&t);
         table_finish(&t);
     }
+    int health = status_exit(&s);
     ipc_type_finish(&ipc_status_type, &s);
-    return 0;
+    return health;
 }
 
 /* --- checks --- */
-
-/* Print text under a label, its later lines indented to the label's width. */
-static void print_indented(const char *label, const char *text)
-{
-    fputs(label, stdout);
-    for (const char *p = text; *p != '\0'; p++) {
-        putchar(*p);
-        if (*p == '\n' && p[1] != '\0') {
-            printf("%*s", (int)strlen(label), "");
-        }
-    }
-    putchar('\n');
-}
-
-static void print_check_detail(const struct ipc_check *c)
-{
-    char t1[32], t2[32], span[32], iv[32], to[32];
-    int64_t now = clock_wall_ms();
-    printf("name:       %s\n", c->name);
-    printf("app/env:    %s/%s\n", c->app ? c->app : "-", c->env ? c->env : "-");
-    printf("type:       %s %s\n", c->type ? c->type : "?", c->target ? c->target : "");
-    printf("state:      %s%s since %s (%s)\n", c->state ? c->state : "?",
-           c->paused ? ", paused" : "", out_time(c->state_since_ms, t1, sizeof(t1)),
-           out_ago(c->state_since_ms, now, t2, sizeof(t2)));
-    printf("every:      %s, timeout %s%s\n", duration_format(c->interval_ms, iv, sizeof(iv)),
-           duration_format(c->timeout_ms, to, sizeof(to)), c->running ? ", running now" : "");
-    printf("streaks:    %lld failed, %lld ok; %lld runs, %lld skipped\n",
-           (long long)c->fail_streak, (long long)c->ok_streak, (long long)c->runs_total,
-           (long long)c->skipped_total);
-    if (c->last_ms > 0) {
-        printf("last:       %s at %s in %s", c->last_outcome ? c->last_outcome : "?",
-               out_time(c->last_ms, t1, sizeof(t1)),
-               out_span_us(c->last_duration_us, span, sizeof(span)));
-        if (c->last_status >= 0) {
-            printf(", status %lld", (long long)c->last_status);
-        }
-        putchar('\n');
-    } else {
-        printf("last:       never ran\n");
-    }
-    if (c->last_condition) {
-        printf("failed:     %s\n", c->last_condition);
-    }
-    if (c->held_by) {
-        printf("held by:    %s (its new alerts wait)\n", c->held_by);
-    }
-    if (c->last_error) {
-        printf("error:      %s\n", c->last_error);
-    }
-    if (c->verdict) {
-        printf("verdict:    %s\n", c->verdict);
-    }
-    if (c->last_message) {
-        printf("message:    %s\n", c->last_message);
-    }
-    if (c->last_long_output) {
-        print_indented("output:     ", c->last_long_output);
-    }
-    if (c->last_perfdata) {
-        printf("perfdata:   %s\n", c->last_perfdata);
-    }
-}
 
 static int cmd_checks(struct ctx *x, char **args)
 {
@@ -232,7 +198,7 @@ static int cmd_checks(struct ctx *x, char **args)
         if (x->o.json) {
             out_json_print(out_json(&ipc_check_type, &c), false);
         } else {
-            print_check_detail(&c);
+            out_check_detail(&c);
         }
         ipc_type_finish(&ipc_check_type, &c);
         return 0;
@@ -452,6 +418,65 @@ static const char *login_name(void)
     return pw != NULL ? pw->pw_name : NULL;
 }
 
+#define WAIT_POLL_MS 500
+
+/* The verdict of deploy d and its exit status; *d is replaced by the
+ * deploy as last read. */
+static int wait_verdict(struct ctx *x, struct ipc_deploy *d)
+{
+    int64_t deadline = x->o.timeout_ms > 0 ? clock_wall_ms() + x->o.timeout_ms : 0;
+    if (!x->o.json) {
+        printf("deploy %lld recorded: %s/%s %s; waiting for its verdict\n", (long long)d->id,
+               d->app, d->env, d->version);
+        fflush(stdout);
+    }
+    for (;;) {
+        /* The deploy itself: the newest with an id below its own + 1. */
+        struct ipc_deploys_query q = {
+            .app = (char *)d->app, .env = (char *)d->env, .before_id = d->id + 1, .limit = 1};
+        struct ipc_deploys r = {0};
+        int rc = call(x, IPC_M_DEPLOYS_LIST, &q, &r, CALL_TIMEOUT_MS);
+        if (rc != 0) {
+            return rc;
+        }
+        const char *v = r.ndeploys == 1 && r.deploys[0].id == d->id ? r.deploys[0].verdict : NULL;
+        if (v != NULL && strcmp(v, "pending") != 0) {
+            struct ipc_deploy *got = &r.deploys[0];
+            rc = strcmp(v, "healthy") == 0  ? CLI_EXIT_OK
+                 : strcmp(v, "failed") == 0 ? CLI_WAIT_FAILED
+                                            : CLI_WAIT_UNVERIFIED;
+            if (x->o.json) {
+                out_json_print(out_json(&ipc_deploy_type, got), false);
+            } else {
+                printf("verdict: %s", v);
+                if (got->verdict_reason != NULL) {
+                    printf(": %s", got->verdict_reason);
+                }
+                if (got->failing_check != NULL) {
+                    printf(" (check %s)", got->failing_check);
+                }
+                putchar('\n');
+                if (rc == CLI_WAIT_FAILED) {
+                    printf("roll back to: %s\n", got->rollback_version != NULL
+                                                      ? got->rollback_version
+                                                      : "no earlier healthy version");
+                }
+            }
+            ipc_type_finish(&ipc_deploys_type, &r);
+            return rc;
+        }
+        ipc_type_finish(&ipc_deploys_type, &r);
+        if (deadline > 0 && clock_wall_ms() >= deadline) {
+            out_err("shipwatch deploy record: no verdict for deploy %lld within --timeout\n",
+                    (long long)d->id);
+            remote_code = "timeout";
+            return CLI_WAIT_TIMEOUT;
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = WAIT_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int cmd_deploy_record(struct ctx *x, char **args)
 {
     const char *missing = x->o.app == NULL       ? "--app"
@@ -459,7 +484,7 @@ static int cmd_deploy_record(struct ctx *x, char **args)
                           : x->o.version == NULL ? "--version"
                                                  : NULL;
     if (missing != NULL) {
-        fprintf(stderr, "shipwatch deploy record: %s is required\n", missing);
+        out_err("shipwatch deploy record: %s is required\n", missing);
         return CLI_EXIT_USAGE;
     }
     struct ipc_deploy p = {
@@ -473,9 +498,19 @@ static int cmd_deploy_record(struct ctx *x, char **args)
         .description = (char *)x->o.description,
         .status = (char *)x->o.status,
     };
+    if (x->o.wait && x->o.status != NULL && strcmp(x->o.status, "succeeded") != 0) {
+        out_err("shipwatch deploy record: --wait needs a deploy that succeeded: only those "
+                "are verified\n");
+        return CLI_EXIT_USAGE;
+    }
     struct ipc_deploy r = {0};
     int rc = call(x, IPC_M_DEPLOYS_RECORD, &p, &r, CALL_TIMEOUT_MS);
     if (rc != 0) {
+        return rc;
+    }
+    if (x->o.wait) {
+        rc = wait_verdict(x, &r);
+        ipc_type_finish(&ipc_deploy_type, &r);
         return rc;
     }
     if (x->o.json) {
@@ -554,7 +589,7 @@ static int parse_topics(const char *list, struct ipc_topics *out)
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
         if (ipc_topic_parse(tok) == 0) {
-            fprintf(stderr,
+            out_err(
                     "shipwatch events: %s is not a topic (results, states, deploys, alerts, "
                     "log)\n",
                     tok);
@@ -571,7 +606,7 @@ static int parse_topics(const char *list, struct ipc_topics *out)
 static int subscribe(struct ctx *x)
 {
     struct ipc_topics want = {0};
-    if (parse_topics(x->o.topics != NULL ? x->o.topics : "states,deploys,alerts", &want) < 0) {
+    if (parse_topics(x->o.topics != NULL ? x->o.topics : FOLLOW_TOPICS, &want) < 0) {
         return CLI_EXIT_USAGE;
     }
     struct ipc_topics got = {0};
@@ -581,7 +616,81 @@ static int subscribe(struct ctx *x)
     return rc;
 }
 
-/* Print notifications until interrupted; events up to after_id were listed. */
+/* One event of the log as follow prints it: a line each. */
+static void print_event(const struct ipc_event *e, bool json)
+{
+    if (json) {
+        out_json_print(out_json(&ipc_event_type, e), true);
+        return;
+    }
+    struct table t;
+    table_init(&t, 6);
+    event_row(&t, e->id, e->ts_ms, e->type, e->check, e->app, e->message);
+    table_print(&t);
+    table_finish(&t);
+}
+
+/* Print the events after after_id, oldest first, paging back from before
+ * (0: the newest): the highest id printed (after_id when none), -1 after
+ * a failed call. */
+static int64_t catch_up(struct ctx *x, int64_t after_id, int64_t before)
+{
+    struct ipc_events_query q = {.app = (char *)x->o.app,
+                                 .check = (char *)x->o.check,
+                                 .type = (char *)x->o.type,
+                                 .before_id = before,
+                                 .limit = EVENTS_PAGE};
+    struct ipc_events r = {0};
+    if (ipc_client_call(&x->cl, IPC_M_EVENTS_LIST, &q, &r, CALL_TIMEOUT_MS) != 0) {
+        return -1;
+    }
+    int64_t last = after_id;
+    size_t n = r.nevents;
+    /* A full page that does not reach after_id: the older ones first. */
+    if (n == EVENTS_PAGE && r.events[n - 1].id > after_id + 1) {
+        last = catch_up(x, after_id, r.events[n - 1].id);
+    }
+    for (size_t i = n; last >= 0 && i-- > 0;) {
+        if (r.events[i].id > after_id) {
+            print_event(&r.events[i], x->o.json);
+            last = r.events[i].id > last ? r.events[i].id : last;
+        }
+    }
+    ipc_type_finish(&ipc_events_type, &r);
+    fflush(stdout);
+    return last;
+}
+
+/* Connect again, say hello, subscribe, and print what was missed after
+ * after_id; quietly: 0, or -1 to try again later. */
+static int reconnect(struct ctx *x, int64_t *after_id)
+{
+    ipc_client_close(&x->cl);
+    if (ipc_client_open(&x->cl, x->socket) < 0) {
+        return -1;
+    }
+    struct ipc_hello_params hp = {.client = "shipwatch " SHIPWATCH_VERSION,
+                                  .protocol = IPC_PROTOCOL};
+    struct ipc_hello_result hr = {0};
+    struct ipc_topics want = {0}, got = {0};
+    int rc = ipc_client_call(&x->cl, IPC_M_HELLO, &hp, &hr, CALL_TIMEOUT_MS);
+    ipc_type_finish(&ipc_hello_result_type, &hr);
+    if (rc == 0 && parse_topics(x->o.topics != NULL ? x->o.topics : FOLLOW_TOPICS, &want) == 0) {
+        rc = ipc_client_call(&x->cl, IPC_M_EVENTS_SUBSCRIBE, &want, &got, CALL_TIMEOUT_MS);
+        ipc_type_finish(&ipc_topics_type, &want);
+        ipc_type_finish(&ipc_topics_type, &got);
+    }
+    int64_t last = rc == 0 ? catch_up(x, *after_id, 0) : -1;
+    if (last < 0) {
+        return -1;
+    }
+    *after_id = last;
+    return 0;
+}
+
+/* Print notifications until interrupted; events up to after_id were
+ * listed. A daemon that goes away is waited for, with backoff, and what
+ * its log got meanwhile printed before the stream goes on. */
 static int follow(struct ctx *x, int64_t after_id)
 {
     int rc;
@@ -595,8 +704,18 @@ static int follow(struct ctx *x, int64_t after_id)
             if (stop_following) {
                 break;
             }
-            fprintf(stderr, "shipwatch: %s\n", x->cl.errmsg);
-            return CLI_EXIT_ERROR;
+            fprintf(stderr, "shipwatch: lost the daemon (%s); reconnecting\n", x->cl.errmsg);
+            int64_t wait_ms = RECONNECT_FIRST_MS;
+            while (!stop_following && reconnect(x, &after_id) < 0) {
+                struct timespec ts = {.tv_sec = wait_ms / 1000,
+                                      .tv_nsec = wait_ms % 1000 * 1000000L};
+                nanosleep(&ts, NULL);
+                wait_ms = wait_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : wait_ms * 2;
+            }
+            if (!stop_following) {
+                fprintf(stderr, "shipwatch: reconnected\n");
+            }
+            continue;
         }
         bool matches = (x->o.app == NULL || (n.app && strcmp(n.app, x->o.app) == 0)) &&
                        (x->o.check == NULL || (n.check && strcmp(n.check, x->o.check) == 0)) &&
@@ -605,6 +724,7 @@ static int follow(struct ctx *x, int64_t after_id)
          * subscription started before the listing was taken. */
         if (matches && (n.id == 0 || n.id > after_id)) {
             print_notice(&n, x->o.json);
+            after_id = n.id > after_id ? n.id : after_id;
         }
         ipc_type_finish(&ipc_notice_type, &n);
     }
@@ -619,6 +739,14 @@ static int cmd_events(struct ctx *x, char **args)
     if (x->o.follow && (rc = subscribe(x)) != 0) {
         return rc;
     }
+    if (x->o.set & O_AFTER) {
+        /* Every event after the one given, then (--follow) the stream. */
+        int64_t last = catch_up(x, x->o.after, 0);
+        if (last < 0) {
+            return call_failed(x, "events.list", IPC_CALL_REMOTE);
+        }
+        return x->o.follow ? follow(x, last) : CLI_EXIT_OK;
+    }
     struct ipc_events_query q = {.app = (char *)x->o.app,
                                  .check = (char *)x->o.check,
                                  .type = (char *)x->o.type,
@@ -632,7 +760,7 @@ static int cmd_events(struct ctx *x, char **args)
     if (x->o.json && x->o.follow) {
         /* One object a line, oldest first, then the stream in the same form. */
         for (size_t i = r.nevents; i-- > 0;) {
-            out_json_print(out_json(&ipc_event_type, &r.events[i]), true);
+            print_event(&r.events[i], true);
         }
     } else if (x->o.json) {
         out_json_print(out_json(&ipc_events_type, &r), false);
@@ -664,106 +792,10 @@ static int parse_id(const char *cmd, const char *s, int64_t *out)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < 1) {
-        fprintf(stderr, "shipwatch %s: expected an id (a positive integer), got '%s'\n", cmd, s);
+        out_err("shipwatch %s: expected an id (a positive integer), got '%s'\n", cmd, s);
         return -1;
     }
     *out = v;
-    return 0;
-}
-
-/* Exactly n digits at *p as an int; *p moves past them. */
-static bool digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char ch = (*p)[i];
-        if (ch < '0' || ch > '9') {
-            return false;
-        }
-        v = v * 10 + (ch - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-/* A point in time as an operator writes it, in unix ms: "+30m" (from now),
- * "14:30" (local, the next one), "2026-11-23 14:30[:00]" (local), or
- * "2026-11-23T14:30[:00][Z|+01:00]" (local without a zone). 0 or -1. */
-static int parse_when(const char *s, int64_t now_ms, int64_t *out)
-{
-    int64_t span;
-    if (s[0] == '+') {
-        if (duration_parse(s + 1, &span) < 0 || span <= 0) {
-            return -1;
-        }
-        *out = now_ms + span;
-        return 0;
-    }
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-    bool date = false;
-    const char *p = s;
-    if (strlen(s) > 4 && s[4] == '-') {
-        if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
-            !digits(&p, 2, &d) || (*p != ' ' && *p != 'T')) {
-            return -1;
-        }
-        p++;
-        date = true;
-    }
-    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi)) {
-        return -1;
-    }
-    if (*p == ':') {
-        p++;
-        if (!digits(&p, 2, &sec)) {
-            return -1;
-        }
-    }
-    if ((date && (mo < 1 || mo > 12 || d < 1 || d > 31)) || h > 23 || mi > 59 || sec > 59) {
-        return -1;
-    }
-    const char *zone = p;
-    if (date && (zone[0] == 'Z' || zone[0] == '+' || zone[0] == '-')) {
-        int zh = 0, zm = 0;
-        int sign = zone[0] == '-' ? -1 : 1;
-        const char *q = zone + 1;
-        if (zone[0] != 'Z' && (!digits(&q, 2, &zh) || *q++ != ':' || !digits(&q, 2, &zm))) {
-            return -1;
-        }
-        if (*q != '\0' || zh > 23 || zm > 59) {
-            return -1;
-        }
-        int64_t t = civil_to_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-                    sign * (zh * 3600 + zm * 60);
-        *out = t * 1000;
-        return 0;
-    }
-    if (*zone != '\0') {
-        return -1;
-    }
-    time_t now_s = (time_t)(now_ms / 1000);
-    struct tm tm;
-    localtime_r(&now_s, &tm);
-    if (date) {
-        tm.tm_year = y - 1900;
-        tm.tm_mon = mo - 1;
-        tm.tm_mday = d;
-    }
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    if (t == (time_t)-1) {
-        return -1;
-    }
-    if (!date && (int64_t)t * 1000 <= now_ms) {
-        tm.tm_mday++;       /* that time today is over: tomorrow's */
-        tm.tm_isdst = -1;
-        t = mktime(&tm);
-    }
-    *out = (int64_t)t * 1000;
     return 0;
 }
 
@@ -792,7 +824,7 @@ static char *alert_subject(const struct ipc_alert *a, char *buf, size_t len)
 static int cmd_alerts(struct ctx *x, char **args)
 {
     if ((x->o.set & O_ALL) && (x->o.set & O_STATUS)) {
-        fprintf(stderr, "shipwatch alerts: --all and --status exclude each other\n");
+        out_err("shipwatch alerts: --all and --status exclude each other\n");
         return CLI_EXIT_USAGE;
     }
     struct ipc_alerts_query q = {
@@ -859,41 +891,22 @@ static int cmd_ack(struct ctx *x, char **args)
     return 0;
 }
 
-/* The matchers of a mute, "check web, app shop", or "everything". */
-static char *mute_matchers(const struct ipc_mute *m, char *buf, size_t len)
-{
-    const char *keys[] = {"check", "app", "env", "severity"};
-    const char *vals[] = {m->check, m->app, m->env, m->severity};
-    size_t pos = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < 4 && pos + 1 < len; i++) {
-        if (vals[i] != NULL) {
-            int n = snprintf(buf + pos, len - pos, "%s%s %s", pos ? ", " : "", keys[i], vals[i]);
-            pos = n < 0 ? len : pos + (size_t)n;
-        }
-    }
-    if (pos == 0) {
-        snprintf(buf, len, "every alert");
-    }
-    return buf;
-}
-
 /* silence, maintenance add: the mute the options describe. */
 static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
 {
     const char *cmd = id == IPC_M_ALERTS_SILENCE ? "silence" : "maintenance add";
     if (id == IPC_M_ALERTS_SILENCE) {
         if (x->o.check == NULL && x->o.app == NULL && x->o.env == NULL && x->o.severity == NULL) {
-            fprintf(stderr, "shipwatch silence: give at least one of --check, --app, --env, "
+            out_err("shipwatch silence: give at least one of --check, --app, --env, "
                             "--severity\n");
             return CLI_EXIT_USAGE;
         }
         if (!(x->o.set & O_FOR)) {
-            fprintf(stderr, "shipwatch silence: --for is required\n");
+            out_err("shipwatch silence: --for is required\n");
             return CLI_EXIT_USAGE;
         }
     } else if (!!(x->o.set & O_FOR) == !!(x->o.set & O_UNTIL)) {
-        fprintf(stderr, "shipwatch maintenance add: give one of --for and --until\n");
+        out_err("shipwatch maintenance add: give one of --for and --until\n");
         return CLI_EXIT_USAGE;
     }
     int64_t now = clock_wall_ms();
@@ -905,14 +918,14 @@ static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
         .comment = (char *)x->o.comment,
         .duration_ms = x->o.for_ms,
     };
-    if (x->o.start != NULL && parse_when(x->o.start, now, &p.starts_ms) < 0) {
-        fprintf(stderr, "shipwatch %s: --start: expected a time like 14:30, 2026-11-23 14:30, "
+    if (x->o.start != NULL && when_parse(x->o.start, now, &p.starts_ms) < 0) {
+        out_err("shipwatch %s: --start: expected a time like 14:30, 2026-11-23 14:30, "
                         "2026-11-23T14:30Z or +30m, got '%s'\n",
                 cmd, x->o.start);
         return CLI_EXIT_USAGE;
     }
-    if (x->o.until != NULL && parse_when(x->o.until, now, &p.ends_ms) < 0) {
-        fprintf(stderr, "shipwatch %s: --until: expected a time like 14:30, 2026-11-23 14:30, "
+    if (x->o.until != NULL && when_parse(x->o.until, now, &p.ends_ms) < 0) {
+        out_err("shipwatch %s: --until: expected a time like 14:30, 2026-11-23 14:30, "
                         "2026-11-23T14:30Z or +2h, got '%s'\n",
                 cmd, x->o.until);
         return CLI_EXIT_USAGE;
@@ -929,7 +942,7 @@ static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
         out_time(m.starts_ms, from, sizeof(from));
         out_time(m.ends_ms, until, sizeof(until));
         printf("%s %lld: %s, from %s until %s\n", what, (long long)m.id,
-               mute_matchers(&m, match, sizeof(match)), from, until);
+               out_mute_matchers(&m, match, sizeof(match)), from, until);
     }
     ipc_type_finish(&ipc_mute_type, &m);
     return 0;
@@ -963,7 +976,7 @@ static int mute_remove(struct ctx *x, char **args, enum ipc_method_id id, const 
     } else {
         char match[1200];
         printf("%s %lld (%s) removed\n", what, (long long)m.id,
-               mute_matchers(&m, match, sizeof(match)));
+               out_mute_matchers(&m, match, sizeof(match)));
     }
     ipc_type_finish(&ipc_mute_type, &m);
     return 0;
@@ -1066,7 +1079,8 @@ static int cmd_reload(struct ctx *x, char **args)
     struct ipc_reload r = {0};
     int rc = ipc_client_call(&x->cl, IPC_M_RELOAD, NULL, &r, CALL_TIMEOUT_MS);
     if (rc == IPC_CALL_REMOTE && x->cl.errcode == IPC_E_INVALID_CONFIG) {
-        fprintf(stderr, "shipwatch: the configuration on disk is invalid; the daemon keeps "
+        remote_code = ipc_errcode_name(x->cl.errcode);
+        out_err("shipwatch: the configuration on disk is invalid; the daemon keeps "
                         "running the old one:\n%s\n",
                 x->cl.errmsg);
         return CLI_EXIT_ERROR;
@@ -1100,12 +1114,16 @@ static const struct cmd cmds[] = {
      O_APP | O_ENV | O_LIMIT | O_BEFORE, 0, 0, cmd_deploys, "recorded deploys, newest first"},
     {"deploy record",
      "--app A --env E --version V [--commit C] [--author U] [--status S] [--url U] "
-     "[--description D]",
-     O_APP | O_ENV | O_VERSION | O_COMMIT | O_AUTHOR | O_STATUS | O_URL | O_DESCRIPTION, 0, 0,
+     "[--description D] [--wait [--timeout D]]",
+     O_APP | O_ENV | O_VERSION | O_COMMIT | O_AUTHOR | O_STATUS | O_URL | O_DESCRIPTION |
+         O_WAIT | O_TIMEOUT,
+     0, 0,
      cmd_deploy_record, "record a deploy"},
     {"events",
-     "[--app A] [--check C] [--type T] [--limit N] [--before ID] [--follow [--topics LIST]]",
-     O_APP | O_CHECK | O_TYPE | O_LIMIT | O_BEFORE | O_FOLLOW | O_TOPICS, 0, 0, cmd_events,
+     "[--app A] [--check C] [--type T] [--limit N] [--before ID | --after ID] "
+     "[--follow [--topics LIST]]",
+     O_APP | O_CHECK | O_TYPE | O_LIMIT | O_BEFORE | O_AFTER | O_FOLLOW | O_TOPICS, 0, 0,
+     cmd_events,
      "the event log; --follow streams it"},
     {"reload", "", 0, 0, 0, cmd_reload, "reload the daemon's configuration"},
     {"alerts", "[--all | --status S] [--app A] [--check C] [--limit N] [--before ID]",
@@ -1143,13 +1161,16 @@ void cli_usage(FILE *f)
     fprintf(f, "\nEvery command takes --json (one JSON document; one object a line with\n"
                "events --follow) and --socket PATH (default: $SHIPWATCH_SOCKET, or the\n"
                "daemon's default socket). `shipwatch COMMAND --help` shows its options.\n"
+               "--wide prints tables in full; on a terminal, a cell cut to fit ends in '\u2026'.\n"
                "Exit status: 0 ok, 1 error, 2 usage, 3 `run` found the check not up,\n"
-               "4 not allowed (not an admin).\n");
+               "4 not allowed (not an admin); `status` and `deploy record --wait` have\n"
+               "their own (see shipwatch(1)). With --json, an error is one line on stdout:\n"
+               "{\"error\": {\"code\": ..., \"message\": ...}}.\n");
 }
 
 static void cmd_usage(FILE *f, const struct cmd *c)
 {
-    fprintf(f, "usage: shipwatch %s %s%s[--json] [--socket PATH]\n%s\n", c->name, c->usage,
+    fprintf(f, "usage: shipwatch %s %s%s[--json] [--wide] [--socket PATH]\n%s\n", c->name, c->usage,
             c->usage[0] ? " " : "", c->help);
 }
 
@@ -1180,6 +1201,10 @@ static const struct option longopts[] = {
     {"for", required_argument, NULL, 'F'},
     {"until", required_argument, NULL, 'N'},
     {"start", required_argument, NULL, 'B'},
+    {"wide", no_argument, NULL, 'W'},
+    {"wait", no_argument, NULL, 'y'},
+    {"timeout", required_argument, NULL, 'o'},
+    {"after", required_argument, NULL, 'r'},
     {NULL, 0, NULL, 0},
 };
 
@@ -1212,6 +1237,10 @@ static unsigned opt_bit(int ch)
     case 'F': return O_FOR;
     case 'N': return O_UNTIL;
     case 'B': return O_START;
+    case 'W': return O_WIDE;
+    case 'y': return O_WAIT;
+    case 'o': return O_TIMEOUT;
+    case 'r': return O_AFTER;
     }
     return 0;
 }
@@ -1223,7 +1252,7 @@ static int parse_count(const char *name, const char *s, int64_t *out)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < 1) {
-        fprintf(stderr, "shipwatch: --%s: expected a positive integer, got '%s'\n", name, s);
+        out_err("shipwatch: --%s: expected a positive integer, got '%s'\n", name, s);
         return -1;
     }
     *out = v;
@@ -1232,7 +1261,7 @@ static int parse_count(const char *name, const char *s, int64_t *out)
 
 static int parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o)
 {
-    unsigned allowed = c->opts | O_JSON | O_SOCKET | O_HELP;
+    unsigned allowed = c->opts | O_JSON | O_SOCKET | O_HELP | O_WIDE;
     /* 0, not 1: glibc then forgets the "+" mode main's scan used. */
     optind = 0;
     opterr = 0;
@@ -1240,13 +1269,13 @@ static int parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o
     while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         if (ch == '?' || ch == ':') {
             const char *bad = argv[optind - 1];
-            fprintf(stderr, "shipwatch %s: %s %s\n", c->name, bad,
+            out_err("shipwatch %s: %s %s\n", c->name, bad,
                     ch == ':' ? "needs a value" : "is not an option");
             return -1;
         }
         unsigned bit = opt_bit(ch);
         if (!(allowed & bit)) {
-            fprintf(stderr, "shipwatch %s: %s is not an option of this command\n", c->name,
+            out_err("shipwatch %s: %s is not an option of this command\n", c->name,
                     argv[optind - 1]);
             return -1;
         }
@@ -1268,9 +1297,14 @@ static int parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o
                 return -1;
             }
             break;
+        case 'r':
+            if (parse_count("after", optarg, &o->after) < 0) {
+                return -1;
+            }
+            break;
         case 'w':
             if (duration_parse(optarg, &o->since_ms) < 0 || o->since_ms <= 0) {
-                fprintf(stderr, "shipwatch: --since: expected a duration like 30m, 6h or 7d, "
+                out_err("shipwatch: --since: expected a duration like 30m, 6h or 7d, "
                                 "got '%s'\n",
                         optarg);
                 return -1;
@@ -1292,18 +1326,35 @@ static int parse_opts(const struct cmd *c, int argc, char **argv, struct opts *o
         case 'v': o->severity = optarg; break;
         case 'F':
             if (duration_parse(optarg, &o->for_ms) < 0 || o->for_ms <= 0) {
-                fprintf(stderr, "shipwatch: --for: expected a duration like 30m, 2h or 1d, "
+                out_err("shipwatch: --for: expected a duration like 30m, 2h or 1d, "
                                 "got '%s'\n",
                         optarg);
                 return -1;
             }
             break;
         case 'N': o->until = optarg; break;
+        case 'W': table_set_wide(true); break;
+        case 'y': o->wait = true; break;
+        case 'o':
+            if (duration_parse(optarg, &o->timeout_ms) < 0 || o->timeout_ms <= 0) {
+                out_err("shipwatch: --timeout: expected a duration like 90s or 10m, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            break;
         case 'B': o->start = optarg; break;
         }
     }
+    if ((o->set & O_AFTER) && (o->set & (O_BEFORE | O_LIMIT))) {
+        out_err("shipwatch %s: --after goes without --before and --limit\n", c->name);
+        return -1;
+    }
+    if ((o->set & O_TIMEOUT) && !o->wait) {
+        out_err("shipwatch %s: --timeout goes with --wait\n", c->name);
+        return -1;
+    }
     if ((o->set & O_TOPICS) && !o->follow) {
-        fprintf(stderr, "shipwatch %s: --topics goes with --follow\n", c->name);
+        out_err("shipwatch %s: --topics goes with --follow\n", c->name);
         return -1;
     }
     return 0;
@@ -1330,16 +1381,47 @@ static const struct cmd *find_cmd(int argc, char **argv, int *used)
     return NULL;
 }
 
+/* The code of a --json error: the daemon's answer, else the exit status's. */
+static const char *error_code(int rc)
+{
+    static const char *const by_exit[] = {
+        [CLI_EXIT_ERROR] = "error",
+        [CLI_EXIT_USAGE] = "usage",
+        [CLI_EXIT_UNHEALTHY] = "unhealthy",
+        [CLI_EXIT_DENIED] = "denied",
+    };
+    if (remote_code != NULL) {
+        return remote_code;
+    }
+    return rc > 0 && (size_t)rc < ARRAY_SIZE(by_exit) && by_exit[rc] ? by_exit[rc] : "error";
+}
+
+static int run_cmd(const char *socket, bool json, int argc, char **argv);
+
 int cli_run(const char *socket, bool json, int argc, char **argv)
+{
+    /* --json anywhere: an error in the options that come before it is
+     * JSON too. */
+    for (int i = 0; i < argc && !json; i++) {
+        json = strcmp(argv[i], "--json") == 0;
+    }
+    out_error_json(json);
+    int rc = run_cmd(socket, json, argc, argv);
+    out_error_flush(error_code(rc));
+    return rc;
+}
+
+/* Find, parse and run the command. */
+static int run_cmd(const char *socket, bool json, int argc, char **argv)
 {
     int used = 0;
     const struct cmd *c = find_cmd(argc, argv, &used);
     if (c == NULL) {
         if (strcmp(argv[0], "deploy") == 0) {
-            fprintf(stderr, "shipwatch: deploy: expected 'deploy record'\n");
+            out_err("shipwatch: deploy: expected 'deploy record'\n");
 
         } else {
-            fprintf(stderr, "shipwatch: %s is not a command (see shipwatch --help)\n", argv[0]);
+            out_err("shipwatch: %s is not a command (see shipwatch --help)\n", argv[0]);
         }
         return CLI_EXIT_USAGE;
     }
@@ -1351,7 +1433,9 @@ int cli_run(const char *socket, bool json, int argc, char **argv)
     x.o.json = json;
     x.cl.fd = -1;
     if (parse_opts(c, sargc, sargv, &x.o) < 0) {
-        cmd_usage(stderr, c);
+        if (!x.o.json) {
+            cmd_usage(stderr, c);
+        }
         return CLI_EXIT_USAGE;
     }
     if (x.o.set & O_HELP) {
@@ -1361,9 +1445,11 @@ int cli_run(const char *socket, bool json, int argc, char **argv)
     /* getopt_long put the operands last. */
     int nargs = sargc - optind;
     if (nargs < c->min_args || nargs > c->max_args) {
-        fprintf(stderr, "shipwatch %s: %s\n", c->name,
+        out_err("shipwatch %s: %s\n", c->name,
                 nargs < c->min_args ? "missing argument" : "too many arguments");
-        cmd_usage(stderr, c);
+        if (!x.o.json) {
+            cmd_usage(stderr, c);
+        }
         return CLI_EXIT_USAGE;
     }
     char *args[2] = {NULL, NULL};
@@ -1379,6 +1465,7 @@ int cli_run(const char *socket, bool json, int argc, char **argv)
     if (path == NULL) {
         return CLI_EXIT_ERROR;
     }
+    x.socket = path;
     int rc = cli_connect(&x.cl, path);
     if (rc == 0) {
         rc = c->run(&x, args);
@@ -1386,97 +1473,4 @@ int cli_run(const char *socket, bool json, int argc, char **argv)
     }
     free(path);
     return rc;
-}
-
-/* Whether the directory of a default socket path is fit to look in: its
- * own user's or root's and writable by nobody else. A default under /tmp
- * is only as good as that: another user could have made it first. */
-static bool default_dir_ours(const char *path)
-{
-    char dir[256];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL || slash == path || (size_t)(slash - path) >= sizeof(dir)) {
-        return true;
-    }
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-    struct stat st;
-    if (lstat(dir, &st) < 0) {
-        return true;    /* nothing there: connecting will say so */
-    }
-    if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
-        (st.st_mode & (S_IWGRP | S_IWOTH))) {
-        fprintf(stderr,
-                "shipwatch: not using the default socket %s: %s belongs to uid %u or others "
-                "can write to it (pass --socket to choose)\n",
-                path, dir, (unsigned)st.st_uid);
-        return false;
-    }
-    return true;
-}
-
-char *cli_socket_path(const char *given)
-{
-    if (given == NULL || given[0] == '\0') {
-        given = getenv("SHIPWATCH_SOCKET");
-    }
-    char *path = given != NULL && given[0] != '\0' ? strdup(given) : ipc_default_socket_path();
-    if (path == NULL) {
-        fprintf(stderr, "shipwatch: out of memory\n");
-        return NULL;
-    }
-    /* A user on a server whose daemon runs as a system service: the system
-     * socket comes before a personal one under /tmp, and before a default
-     * that does not exist. */
-    if ((given == NULL || given[0] == '\0') &&
-        (access(path, F_OK) < 0 || strncmp(path, "/tmp/", 5) == 0) &&
-        access(CLI_SYSTEM_SOCKET, F_OK) == 0) {
-        free(path);
-        path = strdup(CLI_SYSTEM_SOCKET);
-    }
-    /* The system socket's directory is the service user's, under root's
-     * /run; any other default must be this user's own. */
-    if ((given == NULL || given[0] == '\0') && path != NULL &&
-        strcmp(path, CLI_SYSTEM_SOCKET) != 0 && !default_dir_ours(path)) {
-        free(path);
-        return NULL;
-    }
-    return path;
-}
-
-int cli_connect(struct ipc_client *cl, const char *socket)
-{
-    int rc = ipc_client_open(cl, socket);
-    if (rc == -EACCES) {
-        fprintf(stderr, "shipwatch: cannot connect to %s: permission denied (the socket is for "
-                        "the daemon's user and group)\n",
-                socket);
-        return CLI_EXIT_ERROR;
-    }
-    if (rc == -EPERM) {
-        fprintf(stderr, "shipwatch: %s\n", cl->errmsg);
-        return CLI_EXIT_ERROR;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "shipwatch: cannot connect to %s: is shipwatchd running?\n", socket);
-        return CLI_EXIT_ERROR;
-    }
-    struct ipc_hello_params hp = {.client = "shipwatch " SHIPWATCH_VERSION,
-                                  .protocol = IPC_PROTOCOL};
-    struct ipc_hello_result hr = {0};
-    rc = ipc_client_call(cl, IPC_M_HELLO, &hp, &hr, CALL_TIMEOUT_MS);
-    if (rc != 0) {
-        fprintf(stderr, "shipwatch: %s: %s\n", socket, cl->errmsg);
-        ipc_client_close(cl);
-        return CLI_EXIT_ERROR;
-    }
-    if (hr.protocol != IPC_PROTOCOL) {
-        fprintf(stderr, "shipwatch: the daemon speaks protocol %lld, this client %d\n",
-                (long long)hr.protocol, IPC_PROTOCOL);
-        ipc_type_finish(&ipc_hello_result_type, &hr);
-        ipc_client_close(cl);
-        return CLI_EXIT_ERROR;
-    }
-    ipc_type_finish(&ipc_hello_result_type, &hr);
-    return 0;
 }

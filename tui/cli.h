@@ -16,6 +16,19 @@ enum {
     CLI_EXIT_DENIED = 4,        /* the daemon refused: not an admin */
 };
 
+/* status: like a monitoring plugin's. */
+enum {
+    CLI_STATUS_DEGRADED = 1,    /* a check or the store degraded, none down */
+    CLI_STATUS_DOWN = 2,        /* a check down */
+};
+
+/* deploy record --wait: the verdict. */
+enum {
+    CLI_WAIT_FAILED = 1,
+    CLI_WAIT_UNVERIFIED = 3,    /* unverified or degraded: not shown healthy */
+    CLI_WAIT_TIMEOUT = 4,       /* --timeout passed before a verdict */
+};
+
 /* Run the command in argv[0..argc) (argc >= 1). socket is --socket given
  * before the command, or NULL; json is --json given before it. Returns the
  * exit status. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "out.h"
 #ifdef SHIPWATCH_TUI
 #include "dash.h"
 #include "ipc_client.h"
@@ -12,11 +13,13 @@
 #include <unistd.h>
 #endif
 
+/* Global options, then the dashboard or a command. */
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"socket", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
+        {"wide", no_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -36,6 +39,9 @@ int main(int argc, char **argv)
         case 'j':
             json = true;
             break;
+        case 'W':
+            table_set_wide(true);
+            break;
         case 'h':
             cli_usage(stdout);
             return CLI_EXIT_OK;
@@ -43,9 +49,17 @@ int main(int argc, char **argv)
             printf("shipwatch %s\n", SHIPWATCH_VERSION);
             return CLI_EXIT_OK;
         default:
-            fprintf(stderr, "shipwatch: %s %s\n", argv[optind - 1],
+            /* --json anywhere makes this error JSON too. */
+            for (int i = 1; i < argc; i++) {
+                json = json || strcmp(argv[i], "--json") == 0;
+            }
+            out_error_json(json);
+            out_err("shipwatch: %s %s\n", argv[optind - 1],
                     ch == ':' ? "needs a value" : "is not an option");
-            cli_usage(stderr);
+            out_error_flush("usage");
+            if (!json) {
+                cli_usage(stderr);
+            }
             return CLI_EXIT_USAGE;
         }
     }

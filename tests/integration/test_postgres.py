@@ -174,7 +174,7 @@ class PostgresTest(DaemonTest):
         self.assertIn('127.0.0.1', st['store_reason'])
         out = subprocess.run([SHIPWATCH, 'status'], capture_output=True, text=True, timeout=30,
                              env=dict(os.environ, SHIPWATCH_SOCKET=d.socket))
-        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.returncode, 1, out.stderr)  # degraded, like a plugin's WARNING
         self.assertIn('store DEGRADED: ', out.stdout)
         self.pg.start()
         wait_until(lambda: self.http(d, '/readyz')[0] == 200, timeout=60,

@@ -337,13 +337,17 @@ class SocketTest(DaemonTest):
                    c.call('checks.get', {'check': 'db'})['state'] == 'down', timeout=20,
                    what='three runs')
 
-        out = self.cli(d, 'status').stdout
+        # A check down: status exits 2, like a monitoring plugin.
+        status = self.cli(d, 'status', check=False)
+        self.assertEqual(status.returncode, 2, status.stderr)
+        out = status.stdout
         self.assertIn('3 checks: 2 up, 1 down, 0 degraded, 0 unknown, 0 paused', out)
         self.assertRegex(out, r'APP +ENV +STATE +UP +DOWN')
         self.assertRegex(out, r'\nshop +prod +down +1 +1 ')
-        st = self.cli_json(d, 'status')
+        st = json.loads(self.cli(d, 'status', '--json', check=False).stdout)
         self.assertEqual((st['checks'], st['up'], st['down']), (3, 2, 1))
-        self.assertEqual(self.cli_json(d, '--json', 'status')['pid'], d.proc.pid)
+        st = json.loads(self.cli(d, '--json', 'status', check=False).stdout)
+        self.assertEqual(st['pid'], d.proc.pid)
 
         out = self.cli(d, 'checks').stdout
         lines = out.splitlines()
@@ -394,7 +398,7 @@ class SocketTest(DaemonTest):
         self.assertIn('--version is required', out.stderr)
         out = self.cli(d, 'deploy', 'record', '--app', 'a', '--env', 'e', '--version', '1',
                        '--status', 'maybe', check=False)
-        self.assertEqual(out.returncode, 1)
+        self.assertEqual(out.returncode, 2)
         self.assertIn('status', out.stderr)
         out = self.cli(d, 'deploys').stdout.splitlines()
         self.assertRegex(out[0], r'^ID +STARTED +APP +ENV +VERSION +COMMIT +AUTHOR +STATUS +VERDICT$')
@@ -641,7 +645,7 @@ class SocketTest(DaemonTest):
         self.assertEqual(self.cli_json(d, 'alerts', '--app', 'api')['alerts'], [])
         self.assertEqual(len(self.cli_json(d, 'alerts', '--check', 'db')['alerts']), 1)
         out = self.cli(d, 'alerts', '--status', 'sideways', check=False)
-        self.assertEqual(out.returncode, 1)
+        self.assertEqual(out.returncode, 2)
         self.assertIn('status', out.stderr)
 
         out = self.cli(d, 'ack', str(a['id']), '--comment', 'on it').stdout

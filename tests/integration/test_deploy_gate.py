@@ -114,13 +114,17 @@ class DeployGateTest(DaemonTest):
         waiter = threading.Thread(target=lambda: answer.update(r=self.get(dep_id, '?wait=60')))
         waiter.start()
         time.sleep(0.5)
+        # The held request blocks nothing: other requests are answered.
+        self.assertEqual(self.get(dep_id)[1]['verdict'], 'pending')
         t.get('/toggle?state=down')
+        downed = time.monotonic()
         waiter.join(90 * SLOW)
         status, got, took = answer['r']
         self.assertEqual(status, 200, got)
         self.assertEqual((got['verdict'], got['failing_check']), ('failed', 'web'), got)
         self.assertIn('web is down', got['verdict_reason'])
         self.assertLess(took, 20 * SLOW)
+        self.assertLess(time.monotonic() - downed, 15 * SLOW)
         # Judged: a wait answers at once.
         status, got, took = self.get(dep_id, '?wait=60')
         self.assertEqual((status, got['verdict']), (200, 'failed'))

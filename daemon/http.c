@@ -514,6 +514,13 @@ static const struct route routes[] = {
      .body = "a deploy needs a Content-Length",
      .auth = AUTH_APP,
      .handler = http_route_deploys},
+    {.path = "/api/v1/deploys/",
+     .prefix = true,
+     .methods = METHOD(HTTP_GET),
+     .allow = "GET",
+     .wrong_method = "/api/v1/deploys/ID takes GET",
+     .auth = AUTH_APP,
+     .handler = http_route_deploy_get},
     {.path = "/webhooks/github",
      .methods = METHOD(HTTP_POST),
      .allow = "POST",
@@ -1160,6 +1167,7 @@ void http_server_close(struct http_server *s)
             uv_close((uv_handle_t *)&s->listeners[i], NULL);
         }
     }
+    http_deploy_waits_end(s);
     while (s->conns != NULL) {
         hconn_close(s->conns);
     }

@@ -23,6 +23,7 @@
 
 struct daemon;
 struct http_server;
+struct deploy;
 
 #define HTTP_MAX_HEADER_BYTES (16 * 1024)
 #define HTTP_MAX_BODY_BYTES (1024 * 1024)
@@ -55,6 +56,10 @@ void http_server_close(struct http_server *s);
 /* Free what is left after the loop ran the close callbacks and the store is
  * closed. */
 void http_server_destroy(struct http_server *s);
+
+/* A deploy's verdict landed (verify.c): answer the GETs held for it. NULL
+ * s is a no-op. */
+void http_deploy_verdict(struct http_server *s, const struct deploy *dep);
 
 void http_server_get_stats(const struct http_server *s, struct http_stats *out);
 

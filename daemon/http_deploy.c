@@ -457,10 +457,323 @@ void http_route_github(struct hconn *c, const char *rest)
     json_decref(doc);
 }
 
-/* Free every deploy still waiting for the store. */
+/* --- GET /api/v1/deploys/ID --- */
+
+#define NO_READ_CREDENTIALS                                                               \
+    "reading a deploy needs its app's deploy-token (or daemon.deploy-token) as a bearer "  \
+    "token, or an X-Shipwatch-Signature-256 of X-Shipwatch-Timestamp and an empty body "    \
+    "made with its deploy-secret (or daemon.deploy-secret)"
+
+/* A GET of a deploy: reading the store, then maybe held for its verdict. */
+struct deploy_get {
+    struct hconn *c;
+    int64_t id;                 /* asked for by number; 0: by sender's id */
+    int64_t wait_ms;            /* 0: answer at once */
+    bool held;                  /* waiting for the verdict (owns c->timer) */
+    json_t *answer;             /* the deploy as answered, once read */
+    struct deploy_get *prev, *next;
+};
+
+static void deploy_get_free(struct http_server *s, struct deploy_get *g)
+{
+    if (g->prev != NULL) {
+        g->prev->next = g->next;
+    } else {
+        s->gets = g->next;
+    }
+    if (g->next != NULL) {
+        g->next->prev = g->prev;
+    }
+    if (g->held) {
+        s->nwaits--;
+    }
+    json_decref(g->answer);
+    http_conn_unref(g->c);
+    free(g);
+}
+
+/* Answer g with its deploy as it stands (when its connection is still
+ * there), and free it. */
+static void deploy_get_answer(struct http_server *s, struct deploy_get *g)
+{
+    if (g->c->open) {
+        if (g->held) {
+            uv_timer_stop(&g->c->timer);
+        }
+        http_respond_json(g->c, 200, json_incref(g->answer), NULL);
+    }
+    deploy_get_free(s, g);
+}
+
+/* Whether the request carries a credential someone has: a bearer token of
+ * an app or the daemon, or a signature of the empty body made with one of
+ * their deploy-secrets, its timestamp within the window. */
+static bool some_credential(const struct hconn *c)
+{
+    const struct config *conf = c->srv->d->conf;
+    if (c->hdr_set[H_SIGNATURE]) {
+        if (signed_stamp_ms(c, daemon_now_ms()) < 0) {
+            return false;
+        }
+        bool found = credentials_match(c, NULL, conf->daemon.deploy_secret);
+        for (size_t i = 0; i < conf->napps; i++) {
+            found = credentials_match(c, NULL, conf->apps[i].deploy_secret) || found;
+        }
+        return found;
+    }
+    return c->hdr_set[H_AUTHORIZATION] && strncasecmp(c->hdr[H_AUTHORIZATION], "Bearer ", 7) == 0 &&
+           some_token_is(conf, c->hdr[H_AUTHORIZATION] + 7);
+}
+
+/* Whether the request may read a deploy of the app named app: its own
+ * credentials or the daemon-wide ones. */
+static bool read_authorized(const struct hconn *c, const char *app_name)
+{
+    const struct config *conf = c->srv->d->conf;
+    const struct conf_app *app = config_find_app(conf, app_name);
+    return (app != NULL && credentials_match(c, app->deploy_token, app->deploy_secret)) ||
+           credentials_match(c, conf->daemon.deploy_token, conf->daemon.deploy_secret);
+}
+
+/* A time member: RFC 3339 text, or null for 0. */
+static json_t *time_json(int64_t ms)
+{
+    char buf[CIVIL_RFC3339_LEN];
+    return ms > 0 ? json_string(civil_format_rfc3339(ms, buf, sizeof(buf))) : json_null();
+}
+
+/* A string member: the text, or null. */
+static json_t *text_json(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
+/* The answer for dep: what GET /api/v1/deploys/ID shows. */
+static json_t *deploy_json(const struct deploy *dep)
+{
+    return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+                     (json_int_t)dep->id, "ext_id", text_json(dep->ext_id), "app", dep->app,
+                     "env", dep->env, "version", dep->version, "status", dep->status,
+                     "verdict", text_json(dep->verdict), "verdict_reason",
+                     text_json(dep->verdict_reason), "failing_check",
+                     text_json(dep->failing_check), "rollback_version",
+                     text_json(dep->rollback_version), "started_at", time_json(dep->started_ms),
+                     "finished_at", time_json(dep->finished_ms));
+}
+
+/* The verdict fields of a deploy judged lately (NULL: none remembered). */
+static json_t *verdict_seen(const struct http_server *s, int64_t id)
+{
+    for (size_t i = 0; i < DEPLOY_VERDICTS_KEPT; i++) {
+        if (s->verdicts[i] != NULL && s->verdict_ids[i] == id) {
+            return s->verdicts[i];
+        }
+    }
+    return NULL;
+}
+
+/* Whether an answer is still waiting for its verdict: pending, or no
+ * verdict yet while the deploy is only started. */
+static bool answer_pending(json_t *answer)
+{
+    const char *verdict = json_string_value(json_object_get(answer, "verdict"));
+    const char *status = json_string_value(json_object_get(answer, "status"));
+    return verdict != NULL ? strcmp(verdict, "pending") == 0
+                           : status != NULL && strcmp(status, "started") == 0;
+}
+
+/* The wait is over: answer with the pending state. */
+static void on_wait_end(uv_timer_t *t)
+{
+    struct hconn *c = t->data;
+    struct http_server *s = c->srv;
+    for (struct deploy_get *g = s->gets; g != NULL; g = g->next) {
+        if (g->c == c && g->held) {
+            deploy_get_answer(s, g);
+            return;
+        }
+    }
+}
+
+/* The store's answer for g: 404 unless found and the credentials are its
+ * app's (another app's deploy is never shown, nor said to exist); else
+ * the deploy, at once or once its verdict lands. */
+static void on_get_lookup(int err, const struct deploy *found, size_t n, void *arg)
+{
+    struct deploy_get *g = arg;
+    struct hconn *c = g->c;
+    struct http_server *s = c->srv;
+    if (!c->open) {
+        deploy_get_free(s, g);
+        return;
+    }
+    if (err < 0) {
+        http_respond_error(c, 503, NULL, "the store cannot be read: %s", strerror(-err));
+        deploy_get_free(s, g);
+        return;
+    }
+    const struct deploy *dep = n > 0 && (g->id == 0 || found[0].id == g->id) ? &found[0] : NULL;
+    if (dep == NULL || !read_authorized(c, dep->app)) {
+        http_respond_error(c, 404, NULL, "no such deploy");
+        deploy_get_free(s, g);
+        return;
+    }
+    g->answer = deploy_json(dep);
+    json_t *seen = g->answer != NULL ? verdict_seen(s, dep->id) : NULL;
+    if (seen != NULL) {
+        json_object_update(g->answer, seen);
+    }
+    if (g->answer == NULL || g->wait_ms == 0 || !answer_pending(g->answer)) {
+        deploy_get_answer(s, g);
+        return;
+    }
+    if (s->nwaits >= DEPLOY_WAITS_MAX) {
+        http_respond_error(c, 503, "Retry-After: 5\r\n",
+                           "too many requests wait for a verdict: retry shortly");
+        deploy_get_free(s, g);
+        return;
+    }
+    g->id = dep->id;
+    g->held = true;
+    s->nwaits++;
+    c->timer.data = c;
+    uv_timer_start(&c->timer, on_wait_end, (uint64_t)g->wait_ms, 0);
+}
+
+/* ?wait=SECONDS of the query (0 without one). false after answering 400. */
+static bool wait_param(struct hconn *c, const char *query, int64_t *wait_ms)
+{
+    *wait_ms = 0;
+    for (const char *p = query; *p != '\0';) {
+        size_t len = strcspn(p, "&");
+        if (len >= 5 && strncmp(p, "wait=", 5) == 0) {
+            int64_t v = 0;
+            size_t i = 5;
+            for (; i < len && i < 9 && p[i] >= '0' && p[i] <= '9'; i++) {
+                v = v * 10 + (p[i] - '0');
+            }
+            if (i == 5 || i != len || v > DEPLOY_WAIT_MAX_S) {
+                http_respond_error(c, 400, NULL, "wait: expected seconds from 0 to %d",
+                                   DEPLOY_WAIT_MAX_S);
+                return false;
+            }
+            *wait_ms = v * 1000;
+        } else if (len == 4 && strncmp(p, "wait", 4) == 0) {
+            http_respond_error(c, 400, NULL, "wait: expected seconds from 0 to %d",
+                               DEPLOY_WAIT_MAX_S);
+            return false;
+        }
+        p += len;
+        if (*p == '&') {
+            p++;
+        }
+    }
+    return true;
+}
+
+/* GET /api/v1/deploys/ID: ID is the number POST answered with (or the
+ * sender's id); authorized by the deploy's app's credentials once the
+ * store shows which app that is. */
+void http_route_deploy_get(struct hconn *c, const char *rest)
+{
+    struct http_server *s = c->srv;
+    /* route() ended the path at the '?': the query follows that NUL. */
+    size_t plen = strlen(c->url);
+    const char *query = plen < c->url_len ? c->url + plen + 1 : "";
+    if (!some_credential(c)) {
+        http_respond_error(c, 401, "WWW-Authenticate: Bearer\r\n", "%s", NO_READ_CREDENTIALS);
+        return;
+    }
+    int64_t wait_ms;
+    if (!wait_param(c, query, &wait_ms)) {
+        return;
+    }
+    size_t len = strlen(rest);
+    if (len == 0 || len > DEPLOY_FIELD_MAX || strchr(rest, '/') != NULL) {
+        http_respond_error(c, 404, NULL, "no such deploy");
+        return;
+    }
+    int64_t id = 0;
+    bool numeric = len <= 18 && strspn(rest, "0123456789") == len;
+    for (size_t i = 0; numeric && i < len; i++) {
+        id = id * 10 + (rest[i] - '0');
+    }
+    if (numeric && id == 0) {
+        http_respond_error(c, 404, NULL, "no such deploy");
+        return;
+    }
+    struct deploy_get *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        http_respond_error(c, 500, NULL, "out of memory");
+        return;
+    }
+    g->c = c;
+    g->id = numeric ? id : 0;
+    g->wait_ms = wait_ms;
+    c->refs++;
+    g->next = s->gets;
+    if (g->next != NULL) {
+        g->next->prev = g;
+    }
+    s->gets = g;
+    struct store_deploy_query q = {.limit = 1};
+    if (numeric) {
+        q.before_id = id + 1;
+    } else {
+        q.ext_id = rest;
+    }
+    int rc = store_deploys(s->d->store, &q, on_get_lookup, g);
+    if (rc < 0) {
+        on_get_lookup(rc, NULL, 0, g);
+    }
+}
+
+void http_deploy_verdict(struct http_server *s, const struct deploy *dep)
+{
+    if (s == NULL) {
+        return;
+    }
+    json_t *v = json_pack("{s:o, s:o, s:o, s:o}", "verdict", text_json(dep->verdict),
+                          "verdict_reason", text_json(dep->verdict_reason), "failing_check",
+                          text_json(dep->failing_check), "rollback_version",
+                          text_json(dep->rollback_version));
+    if (v == NULL) {
+        return;
+    }
+    size_t at = s->verdict_next++ % DEPLOY_VERDICTS_KEPT;
+    json_decref(s->verdicts[at]);
+    s->verdicts[at] = v;
+    s->verdict_ids[at] = dep->id;
+    for (struct deploy_get *g = s->gets, *next; g != NULL; g = next) {
+        next = g->next;
+        if (g->held && g->id == dep->id) {
+            json_object_update(g->answer, v);
+            deploy_get_answer(s, g);
+        }
+    }
+}
+
+void http_deploy_waits_end(struct http_server *s)
+{
+    for (struct deploy_get *g = s->gets, *next; g != NULL; g = next) {
+        next = g->next;
+        if (g->held) {
+            deploy_get_answer(s, g);
+        }
+    }
+}
+
+/* Free every deploy and GET still waiting for the store. */
 void http_deploy_reqs_free(struct http_server *s)
 {
     while (s->reqs != NULL) {
         deploy_req_free(s, s->reqs);
+    }
+    while (s->gets != NULL) {
+        deploy_get_free(s, s->gets);
+    }
+    for (size_t i = 0; i < DEPLOY_VERDICTS_KEPT; i++) {
+        json_decref(s->verdicts[i]);
+        s->verdicts[i] = NULL;
     }
 }

@@ -6,7 +6,9 @@
  * handler answers the request once, through http_respond*; the body it
  * reads (c->body, c->body_len) is valid until that answer is written. A
  * deploy waiting for the store holds a reference to its connection and is
- * freed by http_deploy.c (http_deploy_reqs_free at the server's end). */
+ * freed by http_deploy.c (http_deploy_reqs_free at the server's end); so
+ * does a GET of a deploy, which while held for a verdict also owns the
+ * connection's timer (c->timer) until it is answered. */
 #ifndef SHIPWATCH_HTTP_INT_H
 #define SHIPWATCH_HTTP_INT_H
 
@@ -90,6 +92,15 @@ struct hconn {
 };
 
 struct deploy_req;
+struct deploy_get;
+
+/* GET /api/v1/deploys/ID?wait=SECONDS: the longest wait, how many requests
+ * may be held waiting for a verdict at once (each also holds its
+ * connection, within the connection limits), and how many verdicts landed
+ * lately are remembered for a read of the store that may not show them. */
+#define DEPLOY_WAIT_MAX_S 600
+#define DEPLOY_WAITS_MAX 256
+#define DEPLOY_VERDICTS_KEPT 64
 
 /* Signed deploys: the timestamp signed with the body may be this far from
  * now, and the signatures seen within it are remembered (replays are
@@ -104,6 +115,12 @@ struct deploy_req;
 struct http_server {
     struct daemon *d;
     struct deploy_req *reqs;    /* deploys waiting for the store */
+    struct deploy_get *gets;    /* GETs of a deploy: reading the store, or
+                                   held until its verdict lands */
+    size_t nwaits;              /* of gets, those held */
+    int64_t verdict_ids[DEPLOY_VERDICTS_KEPT];  /* verdicts landed lately */
+    json_t *verdicts[DEPLOY_VERDICTS_KEPT];     /* their fields, owned */
+    size_t verdict_next;
     struct recent *signatures;  /* X-Shipwatch-Signature-256 values used */
     struct recent *deliveries;  /* X-GitHub-Delivery ids handled */
     uv_tcp_t *listeners;
@@ -150,7 +167,16 @@ const char *http_deploy_refused_early(const struct hconn *c);
 void http_route_deploys(struct hconn *c, const char *rest);
 void http_route_github(struct hconn *c, const char *rest);
 
-/* Free the deploys still waiting for the store (after the store closed). */
+/* GET /api/v1/deploys/ID: a deploy's status and verdict, ?wait=SECONDS
+ * holding the answer until the verdict is no longer pending. */
+void http_route_deploy_get(struct hconn *c, const char *rest);
+
+/* Answer every GET held for a verdict with the state it has (the server
+ * is closing). */
+void http_deploy_waits_end(struct http_server *s);
+
+/* Free the deploys and GETs still waiting for the store (after the store
+ * closed), and the verdicts remembered. */
 void http_deploy_reqs_free(struct http_server *s);
 
 #endif

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "deploy.h"
+#include "http.h"
 #include "log.h"
 #include "sched.h"
 #include "store.h"
@@ -375,6 +376,7 @@ static void judge(struct daemon *d, struct verify_window *w, const char *cut_sho
                        .message = msg,
                        .data = data};
     daemon_emit_event(d, &ev);
+    http_deploy_verdict(d->http, dep);     /* GET ?wait= answered at once */
     alert_on_deploy(d, dep);
     free(failing);
     free(rb);

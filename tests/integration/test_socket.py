@@ -1088,7 +1088,11 @@ class SocketTest(DaemonTest):
         s.close()
         d2 = self.daemon(d.config_text(), workdir=d.dir)
         d2.start()
-        wait_until(lambda: 'replaced a stale socket' in d2.log(), what='the stale socket')
+        # The path is briefly absent between the unlink and the bind: wait
+        # for the listen that follows the replacement, not the replacement.
+        wait_until(lambda: re.search(r'replaced a stale socket.*\n.*listening on ',
+                                     d2.log()[d2.log_mark:]),
+                   what='the stale socket replaced and listened on')
         self.assertEqual(d2.rpc().call('status.get')['checks'], 3)
         self.assertEqual(d2.stop(), 0)
 

@@ -733,12 +733,12 @@ static void resolve_alert(struct alerting *al, struct open_alert *oa, const char
     link_check(d, oa, NULL);
     set_str(&oa->a.status, "resolved");
     oa->a.resolved_ms = now;
-    char buf[200];
-    const char *muted = muted_by(al, &oa->a, now, buf, sizeof(buf));
     store_put_alert(d->store, &oa->a);
     emit(d, "alert", &oa->a, "alert %" PRId64 " resolved: %s", oa->a.id, why);
-    /* Only an alert someone heard of is announced as resolved. */
-    if (oa->notified && muted == NULL) {
+    /* Only an alert someone heard of is announced as resolved, and every
+     * one they heard of is, muted now or not: a mute holds back news, and
+     * a FIRING left standing in a chat channel is news of the wrong kind. */
+    if (oa->notified) {
         queue_notifications(al, oa, "resolved");
     }
     oa_free(oa);

@@ -14,7 +14,8 @@
  * ends a check still bad gets its alert then. Silences and maintenance
  * windows do not hold alerts back: the alert is recorded and shown, muted,
  * and only its notifications are held; a mute that ends while the alert
- * still fires lets the notification go.
+ * still fires lets the notification go. An alert whose firing notification
+ * went out is announced resolved even while a mute matches it.
  *
  * Every notification is a row of the outbox in the store before it is sent;
  * a row leaves the outbox when its receiver answered 2xx, so a restart

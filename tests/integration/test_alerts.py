@@ -623,6 +623,33 @@ class AlertsTest(DaemonTest):
             rpc.call('alerts.unsilence', {'id': 999999})
         self.assertEqual(e.exception.code, 'not_found')
 
+    def test_resolved_while_muted_is_announced(self):
+        """An alert whose FIRING went out and that resolves while a silence
+        matches it still sends its RESOLVED: a chat channel is never left
+        showing FIRING for an incident that is over."""
+        hook = self.receiver()
+        t = self.target()
+        d, rpc = self.start(config(webhook('hook', hook.url()),
+                                   http_check('web', t.url('/health')),
+                                   rule='  - notify: [hook]\n    send-on-resolved: true\n'))
+        self.wait_state(rpc, 'web', 'up')
+        t.get('/toggle?state=down')
+        firing = hook.wait_requests(1, what='the firing notification')[0].json()
+        alert = self.assert_payload(firing, 'firing', 'down', 'web')
+        m = rpc.call('alerts.silence', {'check': 'web', 'duration_ms': 3600 * 1000})
+        self.wait_alert(rpc, 'web', 'down', pred=lambda a: a.get('muted_by') ==
+                        'silence %d' % m['id'])
+        t.get('/toggle?state=up')
+        reqs = hook.wait_requests(2, what='the resolved notification while muted')
+        resolved = reqs[1].json()
+        self.assert_payload(resolved, 'resolved', 'down', 'web')
+        self.assertEqual(resolved['alert']['id'], alert['id'])
+        # The silence still holds the next incident's FIRING back.
+        t.get('/toggle?state=down')
+        self.wait_alert(rpc, 'web', 'down', pred=lambda a: a['id'] != alert['id'])
+        self.quiet()
+        self.assertEqual(len(hook.received()), 2, hook.received())
+
     def test_maintenance_window_configured(self):
         # A recurring window that covers now: it began a few minutes ago.
         begin = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)

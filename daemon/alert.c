@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
+#include "duration.h"
 #include "log.h"
 #include "maintenance.h"
 #include "notify.h"
@@ -1177,9 +1178,13 @@ int alert_mute_add(struct daemon *d, const struct mute *m, struct mute *out, cha
         mute_copy_finish(&al->mutes[--al->nmutes]);
         return -EIO;
     }
-    char msg[600];
-    snprintf(msg, sizeof(msg), "%s %" PRId64 " added by %s until %" PRId64 "%s%s", stored->kind,
-             stored->id, stored->author ? stored->author : "?", stored->ends_ms,
+    /* The end as people read it: a wall-clock time and how long from the
+     * start; the exact milliseconds are in the MUTE itself. */
+    char msg[700], until[CIVIL_RFC3339_LEN], span[32];
+    civil_format_rfc3339(stored->ends_ms, until, sizeof(until));
+    duration_format(stored->ends_ms - stored->starts_ms, span, sizeof(span));
+    snprintf(msg, sizeof(msg), "%s %" PRId64 " added by %s until %s (for %s)%s%s", stored->kind,
+             stored->id, stored->author ? stored->author : "?", until, span,
              stored->comment ? ": " : "", stored->comment ? stored->comment : "");
     struct event ev = {.ts_ms = now,
                        .type = "alert.mute",

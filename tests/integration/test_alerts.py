@@ -610,6 +610,11 @@ class AlertsTest(DaemonTest):
         self.assertEqual(m['kind'], 'silence')
         self.assertEqual(m['author'], ME)
         self.assertEqual(m['ends_ms'] - m['starts_ms'], 3600 * 1000)
+        # Its event says when it ends as people read time, not in raw ms.
+        added = wait_until(lambda: [e[4] for e in d.events('alert.mute') if 'added' in e[4]],
+                           what='the alert.mute event')[0]
+        self.assertIn('until %s (for 1h): known' % rfc3339_ms(m['ends_ms']), added)
+        self.assertNotIn(str(m['ends_ms']), added)
         # A silence of another check mutes nothing here.
         rpc.call('alerts.silence', {'check': 'other', 'duration_ms': 3600 * 1000})
         self.assertEqual(len(rpc.call('alerts.silences')['mutes']), 2)

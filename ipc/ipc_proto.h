@@ -155,6 +155,9 @@ enum ipc_topic {
 const char *ipc_topic_name(enum ipc_topic t);
 /* A topic's bit, or 0 when the name is not a topic. */
 unsigned ipc_topic_parse(const char *name);
+/* The topic an event of this type reaches subscribers on: states, deploys,
+ * alerts, or log for every other type (pause, resume, reload, daemon...). */
+enum ipc_topic ipc_event_topic(const char *type);
 
 /* Encode a whole message into sb (appended). */
 void ipc_encode_request(msgpack_sbuffer *sb, uint32_t msgid, const struct ipc_method *m,

@@ -403,25 +403,25 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
     if (strcmp(topic, "alerts") == 0 && n->type != NULL && strncmp(n->type, "alert", 5) == 0) {
         dash_fetch_alerts(d);    /* alert, alert.mute; not notifier */
     }
-    if (strcmp(topic, "log") == 0) {
-        /* Reloads change the set of checks; pauses their flags. */
-        if (n->message != NULL && (strncmp(n->message, "configuration reloaded", 22) == 0 ||
-                                   strstr(n->message, " paused by ") != NULL ||
-                                   strstr(n->message, " resumed by ") != NULL)) {
-            link_call(l, IPC_M_CHECKS_LIST, NULL, on_checks, d);
-        }
-        /* The store's outages and recoveries: the header says so. */
-        if (n->message != NULL && (strncmp(n->message, "store degraded", 14) == 0 ||
-                                   strncmp(n->message, "store recovered", 15) == 0)) {
-            link_call(l, IPC_M_STATUS_GET, NULL, on_status, d);
-        }
-        /* Events reach the log as lines too; show the event, not the line. */
-        if (n->level != NULL && strcmp(n->level, "info") == 0) {
-            return;
-        }
+    /* Pauses, reloads and the like come on "log" as events of their own
+     * type; plain log lines have type "log". */
+    const char *type = n->type != NULL ? n->type : "log";
+    bool line = strcmp(topic, "log") == 0 && strcmp(type, "log") == 0;
+    /* Reloads change the set of checks; pauses their flags. */
+    if (strcmp(type, "reload") == 0 || strcmp(type, "pause") == 0 ||
+        strcmp(type, "resume") == 0) {
+        link_call(l, IPC_M_CHECKS_LIST, NULL, on_checks, d);
+    }
+    /* The store's outages and recoveries: the header says so. */
+    if (strcmp(type, "store") == 0) {
+        link_call(l, IPC_M_STATUS_GET, NULL, on_status, d);
+    }
+    /* A line at info repeats an event the tail has from its topic. */
+    if (line && n->level != NULL && strcmp(n->level, "info") == 0) {
+        return;
     }
     char text[600];
-    if (strcmp(topic, "log") == 0) {
+    if (line) {
         snprintf(text, sizeof(text), "%s: %s", n->level ? n->level : "log",
                  n->message ? n->message : "");
     } else {

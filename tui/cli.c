@@ -16,6 +16,7 @@
 #include "duration.h"
 #include "ipc_client.h"
 #include "out.h"
+#include "topics.h"
 #include "when.h"
 #include "util.h"
 
@@ -76,6 +77,7 @@ struct ctx {
     struct ipc_client cl;
     const char *socket;
     struct opts o;
+    unsigned topics;            /* events: the topics --topics names; 0 all */
 };
 
 struct cmd {
@@ -630,6 +632,13 @@ static void print_event(const struct ipc_event *e, bool json)
     table_finish(&t);
 }
 
+/* Whether --topics lets event e through: what is replayed before the
+ * stream is what the stream would have brought. */
+static bool event_wanted(const struct ctx *x, const struct ipc_event *e)
+{
+    return x->topics == 0 || topics_want(x->topics, e->type);
+}
+
 /* Print the events after after_id, oldest first, paging back from before
  * (0: the newest): the highest id printed (after_id when none), -1 after
  * a failed call. */
@@ -652,7 +661,9 @@ static int64_t catch_up(struct ctx *x, int64_t after_id, int64_t before)
     }
     for (size_t i = n; last >= 0 && i-- > 0;) {
         if (r.events[i].id > after_id) {
-            print_event(&r.events[i], x->o.json);
+            if (event_wanted(x, &r.events[i])) {
+                print_event(&r.events[i], x->o.json);
+            }
             last = r.events[i].id > last ? r.events[i].id : last;
         }
     }
@@ -734,6 +745,12 @@ static int follow(struct ctx *x, int64_t after_id)
 static int cmd_events(struct ctx *x, char **args)
 {
     int rc;
+    char bad[64];
+    if (x->o.topics != NULL && (x->topics = topics_mask(x->o.topics, bad, sizeof(bad))) == 0) {
+        out_err("shipwatch events: %s is not a topic (results, states, deploys, alerts, log)\n",
+                bad);
+        return CLI_EXIT_USAGE;
+    }
     /* Subscribe before listing, so nothing falls between the two; what
      * comes twice is dropped by id. */
     if (x->o.follow && (rc = subscribe(x)) != 0) {
@@ -757,6 +774,15 @@ static int cmd_events(struct ctx *x, char **args)
         return rc;
     }
     int64_t last_id = r.nevents > 0 ? r.events[0].id : 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < r.nevents; i++) {
+        if (event_wanted(x, &r.events[i])) {
+            r.events[kept++] = r.events[i];
+        } else {
+            ipc_type_finish(&ipc_event_type, &r.events[i]);
+        }
+    }
+    r.nevents = kept;
     if (x->o.json && x->o.follow) {
         /* One object a line, oldest first, then the stream in the same form. */
         for (size_t i = r.nevents; i-- > 0;) {

@@ -55,6 +55,7 @@ struct screen {
     uv_poll_t tty;
     uv_signal_t sig_winch, sig_term, sig_hup, sig_int;
     uv_timer_t redraw, tick, stats_timer, alerts_timer;
+    bool g_pending;             /* a g was typed: a second makes gg */
 };
 
 static struct dash *the_dash;   /* for the terminal restore on fatal paths */
@@ -522,11 +523,12 @@ static void draw_status(struct dash *d, int h, int w)
                    d->prompt->hint != NULL ? d->prompt->hint : "");
     } else if (d->msg[0] != '\0') {
         panel_put(h - 1, 1, w - 2, d->msg);
+    } else if (d->cur->cls->hint != NULL) {
+        panel_put(h - 1, 1, w - 2, d->cur->cls->hint);
     } else {
-        const char *hint = d->cur->cls->hint;
-        panel_put(h - 1, 1, w - 2,
-                  hint != NULL ? hint
-                               : "? help  q quit  / filter  s sort  Enter open  r run  p pause");
+        char hint[160];
+        keys_footer(d->cur->cls->name, !d->cur->cls->tab, hint, sizeof(hint));
+        panel_put(h - 1, 1, w - 2, hint);
     }
     char sorted[32];
     snprintf(sorted, sizeof(sorted), "sort: %s", sort_names[d->sort]);
@@ -665,6 +667,10 @@ static const struct prompt_class command_prompt = {
 static void key_prompt(struct dash *d, int ch)
 {
     size_t n = strlen(d->input);
+    if (d->prompt->key != NULL && d->prompt->key(d, ch)) {
+        dash_mark(d);
+        return;
+    }
     if (ch == 27) {
         dash_prompt_close(d);
         dash_status(d, "cancelled");
@@ -718,6 +724,7 @@ struct manager_action {
     enum panel_id panel;        /* for view switches */
     int by;                     /* for moves: rows, or pages when page */
     bool page;
+    bool half;                  /* with page: half pages */
 };
 
 /* The check named arg, or the selected one; -1 with a message if none. */
@@ -734,8 +741,17 @@ static int target_check(struct dash *d, const char *arg)
     return c->selected_check != NULL ? c->selected_check(d, d->cur) : -1;
 }
 
-/* q, :q */
+/* q: back from a sub-view (an operator in a check view who presses q
+ * means "out of here", not "out of the program"), quit from a tab; :q and
+ * F10 quit from anywhere. */
 static int act_quit(struct dash *d, const struct manager_action *self, const char *arg,
+                    bool typed)
+{
+    return !typed && !d->cur->cls->tab ? PANEL_BACK : PANEL_QUIT;
+}
+
+/* F10 (htop's): quit, whatever is on screen. */
+static int act_exit(struct dash *d, const struct manager_action *self, const char *arg,
                     bool typed)
 {
     return PANEL_QUIT;
@@ -806,6 +822,7 @@ static int act_move(struct dash *d, const struct manager_action *self, const cha
 {
     struct panel *p = d->cur;
     int page = LINES > 6 ? LINES - 6 : 1;
+    page = self->half && page > 1 ? page / 2 : page;
     int by = self->page ? self->by * page : self->by;
     p->sel += by;
     if (p->sel < 0) {
@@ -841,6 +858,28 @@ static int act_last(struct dash *d, const struct manager_action *self, const cha
 {
     d->cur->sel = 1 << 30;
     panel_fix_selection(d, d->cur, LINES > 6 ? LINES - 6 : 1);
+    return PANEL_REDRAW;
+}
+
+/* n, N: the next (previous) row the filter lets through, wrapping, as
+ * vim's n after a search; the filter hides the rest. */
+static int act_match(struct dash *d, const struct manager_action *self, const char *arg,
+                     bool typed)
+{
+    struct panel *p = d->cur;
+    if (d->filter[0] == '\0') {
+        dash_status(d, "no filter to match (/ sets one)");
+        return PANEL_REDRAW;
+    }
+    for (int i = 1; i <= p->nrows; i++) {
+        int s = ((p->sel + self->by * i) % p->nrows + p->nrows) % p->nrows;
+        if (p->cls->selectable == NULL || p->cls->selectable(d, p, s)) {
+            p->sel = s;
+            panel_fix_selection(d, p, LINES > 6 ? LINES - 6 : 1);
+            return PANEL_REDRAW;
+        }
+    }
+    dash_status(d, "nothing matches '%s'", d->filter);
     return PANEL_REDRAW;
 }
 
@@ -961,7 +1000,40 @@ static int act_run(struct dash *d, const struct manager_action *self, const char
     return PANEL_REDRAW;
 }
 
-/* p toggles; `:pause` pauses and `:resume` resumes (self->by: 1, 0). */
+/* Pause or resume the check called name. */
+static void send_pause(struct dash *d, const char *name, bool pause)
+{
+    struct ipc_check_ref ref = {.check = (char *)name};
+    link_call(&d->link, pause ? IPC_M_CHECKS_PAUSE : IPC_M_CHECKS_RESUME, &ref, on_paused, d);
+}
+
+/* The pause question. checks.pause takes no duration: a paused check
+ * stays paused until someone resumes it, and its alerts resolve. */
+static void pause_question(const struct dash *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "pause %s until resumed? its alerts resolve. [y/N] ", d->prompt_check);
+}
+
+/* y pauses; any other key is a no: one stray key must not stop monitoring. */
+static bool pause_key(struct dash *d, int ch)
+{
+    if (ch == 'y' || ch == 'Y') {
+        send_pause(d, d->prompt_check, true);
+        dash_prompt_close(d);
+    } else {
+        dash_status(d, "%s not paused", d->prompt_check);
+        dash_prompt_close(d);
+    }
+    return true;
+}
+
+static const struct prompt_class pause_prompt = {
+    .question = pause_question,
+    .key = pause_key,
+};
+
+/* p resumes a paused check, and asks before pausing one; `:pause CHECK`,
+ * typed out, pauses at once, `:resume` resumes (self->by: 1, 0). */
 static int act_pause(struct dash *d, const struct manager_action *self, const char *arg,
                      bool typed)
 {
@@ -970,9 +1042,12 @@ static int act_pause(struct dash *d, const struct manager_action *self, const ch
         return PANEL_REDRAW;
     }
     const struct ipc_check *c = &d->checks.checks[k];
-    bool pause = typed ? self->by != 0 : !c->paused;
-    struct ipc_check_ref ref = {.check = c->name};
-    link_call(&d->link, pause ? IPC_M_CHECKS_PAUSE : IPC_M_CHECKS_RESUME, &ref, on_paused, d);
+    if (typed || c->paused) {
+        send_pause(d, c->name, typed ? self->by != 0 : false);
+        return PANEL_REDRAW;
+    }
+    dash_prompt(d, &pause_prompt, NULL);
+    d->prompt_check = panel_strdup(c->name);
     return PANEL_REDRAW;
 }
 
@@ -1021,6 +1096,7 @@ static int act_resize(struct dash *d, const struct manager_action *self, const c
 /* What the manager does with an action no panel took. */
 static const struct manager_action manager_actions[A_COUNT] = {
     [A_QUIT] = {.fn = act_quit},
+    [A_EXIT] = {.fn = act_exit},
     [A_HELP] = {.fn = act_help},
     [A_COMMAND] = {.fn = act_command},
     [A_OVERVIEW] = {.fn = act_view, .panel = PANEL_OVERVIEW},
@@ -1034,11 +1110,15 @@ static const struct manager_action manager_actions[A_COUNT] = {
     [A_UP] = {.fn = act_move, .by = -1},
     [A_PAGE_DOWN] = {.fn = act_move, .by = 1, .page = true},
     [A_PAGE_UP] = {.fn = act_move, .by = -1, .page = true},
+    [A_HALF_DOWN] = {.fn = act_move, .by = 1, .page = true, .half = true},
+    [A_HALF_UP] = {.fn = act_move, .by = -1, .page = true, .half = true},
     [A_FIRST] = {.fn = act_first},
     [A_LAST] = {.fn = act_last},
     [A_OPEN] = {.fn = act_open},
     [A_BACK] = {.fn = act_back},
     [A_FILTER] = {.fn = act_filter},
+    [A_NEXT_MATCH] = {.fn = act_match, .by = 1},
+    [A_PREV_MATCH] = {.fn = act_match, .by = -1},
     [A_SORT] = {.fn = act_sort},
     [A_ACK] = {.fn = act_no_alert},
     [A_SILENCE] = {.fn = act_no_alert},
@@ -1070,8 +1150,9 @@ static int run_action(struct dash *d, enum action a, const char *arg, bool typed
     if (!(flags & PANEL_HANDLED) && a > A_NONE && a < A_COUNT && manager_actions[a].fn != NULL) {
         flags = manager_actions[a].fn(d, &manager_actions[a], arg, typed);
     }
+    /* Back is where we were: the selection there stays. */
     if (flags & PANEL_BACK) {
-        dash_switch(d, panel_id_of(d, d->back));
+        d->cur = d->back;
     }
     if (flags & PANEL_QUIT) {
         quit(d);
@@ -1100,6 +1181,15 @@ static void key(struct dash *d, int ch)
         }
     }
     d->msg[0] = '\0';
+    /* gg, as in vim and less: a g waits for the next key. */
+    struct screen *s = (struct screen *)d;
+    if (s->g_pending) {
+        s->g_pending = false;
+        ch = ch == 'g' ? KEYS_GG : ch;
+    } else if (ch == 'g' && keys_lookup(d->cur->cls->name, 'g') == A_NONE) {
+        s->g_pending = true;
+        return;
+    }
     enum action a = keys_lookup(d->cur->cls->name, ch);
     if (a != A_NONE) {
         run_action(d, a, NULL, false);

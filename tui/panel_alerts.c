@@ -32,7 +32,8 @@ static void build_rows(const struct dash *d, struct panel *p)
     }
     for (size_t i = 0; i < d->alerts.nalerts; i++) {
         const struct ipc_alert *a = &d->alerts.alerts[i];
-        if (panel_matches(d, a->check != NULL ? a->check : a->app, a->summary, a->kind)) {
+        if (panel_matches(d, a->check != NULL ? a->check : a->app, a->summary, a->kind,
+                          a->status, a->severity)) {
             p->rows[p->nrows++] = (int)i;
         }
     }
@@ -317,7 +318,6 @@ const struct panel_class panel_alerts = {
     .name = "Alerts",
     .command = "alerts",
     .tab = true,
-    .hint = "? help  q quit  / filter  a ack  s silence  u unsilence  Enter open",
     .draw = draw,
     .on_action = on_action,
     .selected_check = selected_check,

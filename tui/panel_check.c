@@ -216,8 +216,8 @@ static void draw_graph(const struct dash *d, const struct ipc_check *c, int y0, 
     }
     draw_deploys(d, c, y0 + gh, cols, w, from);
     char when[32];
-    panel_putf(y0 + gh + 2, 10, w - 10, "%s .. now (%s; r run, p pause, g range, Esc back)",
-               out_time(from, when, sizeof(when)), range_names[d->range]);
+    panel_putf(y0 + gh + 2, 10, w - 10, "%s .. now (%s)", out_time(from, when, sizeof(when)),
+               range_names[d->range]);
     free(lat);
     free(fail);
 }
@@ -322,7 +322,7 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     draw_lists(d, gy + gh + 4, y0 + h, w);
 }
 
-/* g (or `:range 24h`): the graph's range; Esc, h: back. */
+/* t (or `:range 24h`): the graph's range; Esc, h: back. */
 static int on_action(struct dash *d, struct panel *p, enum action a, const char *arg)
 {
     if (a == A_BACK) {

@@ -30,7 +30,7 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     if (panel_rows_alloc(p, d->nev)) {
         for (size_t i = 0; i < d->nev; i++) {
             const struct evline *e = panel_event_at(d, i);
-            if (panel_matches(d, e->text, e->check, e->app)) {
+            if (panel_matches(d, e->text, e->check, e->app, e->type)) {
                 p->rows[p->nrows++] = (int)i;
             }
         }

@@ -96,7 +96,8 @@ static void build_rows(const struct dash *d, struct panel *p)
     int m = 0;
     for (size_t i = 0; i < n; i++) {
         const struct ipc_check *c = &d->checks.checks[i];
-        if (panel_matches(d, c->name, c->app, c->env)) {
+        if (panel_matches(d, c->name, c->app, c->env, c->state, c->type,
+                          c->paused ? "paused" : NULL)) {
             idx[m++] = (int)i;
         }
     }

@@ -231,7 +231,7 @@ class DashboardTest(DaemonTest):
                    'the alert resolved')
         self.assertRegex(s.splitlines()[0], r'\b1 firing')
         p.keys('?')
-        p.wait(lambda s: 'Keys' in s and 'pause or resume' in s and 'unsilence' in s, 'the help')
+        p.wait(lambda s: 'Keys' in s and 'pause (asks)' in s and 'unsilence' in s, 'the help')
         p.keys('Escape', '1')
 
         # Resizing keeps a sane layout.
@@ -269,7 +269,7 @@ class DashboardTest(DaemonTest):
         p.keys('?')
         s = p.wait(lambda s: 'Keys' in s and 'Commands' in s, 'the help')
         self.assertIn(':quit (:q)', s)
-        self.assertIn('pause or resume', s)
+        self.assertIn('pause (asks)', s)
         p.keys('Escape')
         p.wait(lambda s: 'Commands' not in s, 'the help closed')
 
@@ -316,6 +316,127 @@ class DashboardTest(DaemonTest):
         command('q')
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
         self.assertEqual(p.exit_code(), 0)
+
+    def start_base(self, width=80, height=24, env=None):
+        """The three checks of BASE up, on an 80x24 dashboard."""
+        t = self.target()
+        d = self.daemon(BASE % (closed_port(), t.base, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d, width, height, env)
+        p.wait(lambda s: all('UP' in row(s, c) for c in ('web', 'api', 'nightly')), 'all up')
+        return t, d, p
+
+    def paused(self, d, check):
+        return [c for c in d.rpc().call('checks.list')['checks'] if c['name'] == check][0][
+            'paused']
+
+    def walk(self, p, steps):
+        """For each (keys, check): after the keys, Enter opens check's view
+        (so the selection is on it); then back."""
+        for keys, check in steps:
+            p.keys(*keys)
+            p.keys('Enter')
+            p.wait(lambda s, c=check: 'recent results' in s and
+                   re.search(r'\b%s\s+\S+/prod' % c, s), "%s's check view after %s" % (check, keys))
+            p.keys('Escape')
+            p.wait(lambda s: 'STATE' in s, 'the overview again')
+
+    def test_pause_asks_first(self):
+        """One stray p must not stop monitoring: it asks, and only y pauses."""
+        t, d, p = self.start_base()
+        p.keys('Home', 'p')
+        s = p.wait(lambda s: 'pause web until resumed?' in s, 'the question')
+        self.assertIn('[y/N]', s.splitlines()[-1])
+        p.keys('n')
+        p.wait(lambda s: 'web not paused' in s, 'the answer no')
+        self.assertFalse(self.paused(d, 'web'))
+        # Any key but y is a no, Enter included.
+        p.keys('p')
+        p.wait(lambda s: 'pause web until resumed?' in s, 'the question again')
+        p.keys('Enter')
+        p.wait(lambda s: 'web not paused' in s, 'Enter is a no')
+        self.assertFalse(self.paused(d, 'web'))
+        p.keys('p')
+        p.wait(lambda s: 'pause web until resumed?' in s, 'the question once more')
+        p.keys('y')
+        p.wait(lambda s: 'web paused' in s and 'paused' in row(s, 'web'), 'web paused')
+        self.assertTrue(self.paused(d, 'web'))
+        # Resuming is safe: no question.
+        p.keys('p')
+        p.wait(lambda s: 'web resumed' in s and 'http' in row(s, 'web'), 'web resumed')
+        self.assertFalse(self.paused(d, 'web'))
+
+    def test_pause_only_where_a_check_is_selected(self):
+        """The events and alerts views select an event or an alert: p is not
+        theirs, and their footers do not offer it."""
+        t, d, p = self.start_base()
+        s = p.screen()
+        self.assertIn('p pause', s.splitlines()[-1])
+        self.assertIn('o sort', s.splitlines()[-1])
+        self.assertNotIn('s sort', s)
+        for view, title in (('4', 'MESSAGE'), ('3', 'CHECK/APP-ENV'), ('2', 'VERSION')):
+            p.keys(view)
+            s = p.wait(lambda s, title=title: title in s, 'view ' + view)
+            self.assertNotIn('p pause', s.splitlines()[-1])
+            p.keys('Home', 'p')
+            time.sleep(0.5 * SLOW)
+            self.assertNotIn('pause', p.screen().splitlines()[-1])
+        self.assertFalse(self.paused(d, 'web'))
+        p.keys('3')
+        s = p.wait(lambda s: 'CHECK/APP-ENV' in s, 'the alerts view')
+        self.assertIn('s silence', s.splitlines()[-1])
+        self.assertNotIn('o sort', s.splitlines()[-1])
+
+    def test_sort_is_o_silence_is_s(self):
+        """o orders the overview; s never sorts (it silences, on an alert)."""
+        t, d, p = self.start_base()
+        p.keys('o')
+        p.wait(lambda s: 'sort: name' in s, 'sorted by name')
+        p.keys('s')
+        p.wait(lambda s: 'no alert selected' in s, 's is not sort')
+        self.assertIn('sort: name', p.screen())
+
+    def test_q_goes_back_from_the_check_view(self):
+        t, d, p = self.start_base()
+        p.keys('2', 'Tab', 'Tab')
+        p.wait(lambda s: 'MESSAGE' in s, 'the events view')
+        p.keys('1', 'Home', 'Enter')
+        p.wait(lambda s: 'recent results' in s, 'the check view')
+        self.assertIn('q back', p.screen().splitlines()[-1])
+        p.keys('q')
+        p.wait(lambda s: 'STATE' in s and row(s, 'web') != '', 'back to the overview')
+        self.assertIsNone(p.exit_code())
+        p.keys('F10')
+        wait_until(lambda: p.exit_code() is not None, what='F10 to quit')
+        self.assertEqual(p.exit_code(), 0)
+
+    def test_vim_moves(self):
+        """gg, G, Ctrl-f/b/d/u move the selection as in vim and less."""
+        t, d, p = self.start_base()
+        self.walk(p, [(['G'], 'nightly'), (['g', 'g'], 'web'), (['C-f'], 'nightly'),
+                      (['C-b'], 'web'), (['C-d'], 'nightly'), (['C-u'], 'web'),
+                      # A g then another key: that key, not gg.
+                      (['G', 'g', 'k'], 'api')])
+
+    def test_filter_state_type_and_n(self):
+        """/ matches state and type too, in any case; n and N walk the matches."""
+        t, d, p = self.start_base()
+        p.keys('/', 'E', 'X', 'E', 'C', 'Enter')
+        p.wait(lambda s: row(s, 'nightly') != '' and row(s, 'web') == '' and
+               row(s, 'api') == '', 'the filter by type')
+        p.keys('Escape')
+        t.get('/toggle?state=down')
+        p.wait(lambda s: 'DOWN' in row(s, 'web'), 'web down')
+        p.keys('/', 'D', 'o', 'w', 'n', 'Enter')
+        p.wait(lambda s: row(s, 'web') != '' and row(s, 'api') == '', 'the filter by state')
+        p.keys('Escape')
+        t.get('/toggle?state=up')
+        p.wait(lambda s: 'UP' in row(s, 'web'), 'web up again')
+        p.keys('/', 'h', 't', 't', 'p', 'Enter')
+        p.wait(lambda s: row(s, 'web') != '' and row(s, 'api') != '' and
+               row(s, 'nightly') == '', 'the http checks')
+        self.walk(p, [(['Home', 'n'], 'api'), (['n'], 'web'), (['N'], 'api')])
 
     def test_alert_actions_denied(self):
         """Someone who may read but not act: "permission denied", no crash."""
@@ -386,6 +507,10 @@ class DashboardTest(DaemonTest):
         p.keys('Enter')
         s = p.wait(lambda s: 'recent results' in s, 'the detail view')
         self.assertTrue(all(ord(ch) < 128 for ch in s), s)
+        # q in the check view goes back; q on a tab quits.
+        p.keys('q')
+        p.wait(lambda s: 'STATE' in s and row(s, 'nightly') != '', 'back to the overview')
+        self.assertIsNone(p.exit_code())
         p.keys('q')
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
 
@@ -403,8 +528,10 @@ class DashboardTest(DaemonTest):
         s = p.wait(lambda s: 'recent results' in s and "OK - 42 rows | 'rows'=42;100;200" in s
                    and 'loaded table two' in s, 'the plugin output in the check view')
         self.assertIn('loaded table one', s)
-        p.keys('q')
+        # F10 quits from a sub-view too.
+        p.keys('F10')
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
+        self.assertEqual(p.exit_code(), 0)
 
     def fake_daemon(self, answer):
         """A socket that answers the first request with answer(msgid)."""

@@ -502,12 +502,13 @@ static void draw_header(struct dash *d, int w)
     }
 }
 
-/* The daemon is away: one line across the screen. */
+/* The daemon is away: one line across the screen, what it means first:
+ * at 80 columns a socket path in the reason cuts the rest. */
 static void draw_banner(struct dash *d, int y, int w)
 {
     theme_on(ROLE_BANNER, A_BOLD | A_REVERSE);
     panel_fill(y, w);
-    panel_putf(y, 1, w - 2, "daemon unreachable: %s - reconnecting", d->link.error);
+    panel_putf(y, 1, w - 2, "daemon unreachable, reconnecting: %s", d->link.error);
     theme_off(ROLE_BANNER, A_BOLD | A_REVERSE);
 }
 

@@ -438,6 +438,64 @@ class DashboardTest(DaemonTest):
                row(s, 'nightly') == '', 'the http checks')
         self.walk(p, [(['Home', 'n'], 'api'), (['n'], 'web'), (['N'], 'api')])
 
+    def record(self, d, version):
+        subprocess.run([SHIPWATCH, '--socket', d.socket, 'deploy', 'record', '--app', 'shop',
+                        '--env', 'prod', '--version', version], check=True, capture_output=True)
+
+    def test_check_view_at_80x24(self):
+        """Results and state changes both show; minutes of history fill the
+        graph's width; every deploy on it is labelled."""
+        t, d, p = self.start_base()
+        self.record(d, '4.1.0')
+        t.get('/toggle?state=down')
+        p.wait(lambda s: 'DOWN' in row(s, 'web'), 'web down')
+        t.get('/toggle?state=up')
+        p.wait(lambda s: 'UP' in row(s, 'web'), 'web up')
+        self.record(d, '4.2.0')
+        p.keys('Home', 'Enter')
+        s = p.wait(lambda s: 'web: down -> up' in s and '4.2.0' in s, 'the check view')
+        lines = s.splitlines()
+        heading = [i for i, x in enumerate(lines) if x.startswith('state changes')]
+        self.assertEqual(len(heading), 1, s)
+        # Under the heading, before the footer: the changes, newest first.
+        self.assertIn('web: down -> up', lines[heading[0] + 1])
+        self.assertIn('web: up -> down', lines[heading[0] + 2])
+        results = [x for x in lines[:heading[0]] if re.match(r'(UP|DOWN) +\d\d:\d\d:\d\d', x)]
+        self.assertGreaterEqual(len(results), 3, s)
+        # Both deploys labelled (a second apart, on one mark), and the graph
+        # spans the history it has, a minute at the least.
+        self.assertIn('4.1.0 4.2.0', s)
+        self.assertRegex(s, r'\.\. now \(1m of 1h\)')
+
+    def test_events_at_80_columns(self):
+        """A pause reaches the tail as it happens, its TYPE whole; the
+        message has the room CHECK and APP took."""
+        t, d, p = self.start_base()
+        p.keys('4')
+        p.wait(lambda s: 'MESSAGE' in s, 'the events view')
+        self.assertNotIn('CHECK', p.screen().splitlines()[2])
+        self.record(d, '4.1.0')
+        t.get('/toggle?state=down')
+        d.rpc().call('checks.pause', {'check': 'api'})
+        s = p.wait(lambda s: re.search(r' pause +api paused by uid \d+', s) and
+                   re.search(r' deploy\.verdict +deploy shop/prod 4\.1\.0 verdict failed', s),
+                   'the pause and the verdict in the tail')
+        d.rpc().call('checks.resume', {'check': 'api'})
+        p.wait(lambda s: re.search(r' resume +api resumed by uid', s), 'the resume')
+
+    def test_sparkline_marks_failures_without_colour(self):
+        t, d, p = self.start_base(120, 24, {'NO_COLOR': '1'})
+        p.wait(lambda s: 'RECENT' in s, 'the sparkline column')
+        t.get('/toggle?state=down')
+        s = p.wait(lambda s: 'xxx' in row(s, 'web'), 'failures marked x')
+        self.assertNotIn('x', row(s, 'api'))
+
+    def test_banner_at_80_columns(self):
+        t, d, p = self.start_base()
+        self.assertEqual(d.stop(), 0)
+        s = p.wait(lambda s: 'daemon unreachable, reconnecting' in s, 'the banner')
+        self.assertTrue(all(len(x) <= 80 for x in s.splitlines()))
+
     def test_alert_actions_denied(self):
         """Someone who may read but not act: "permission denied", no crash."""
         if os.getuid() != 0 or shutil.which('setpriv') is None:

@@ -665,6 +665,7 @@ static const struct ipc_field mute_params_fields[] = {
     I64(struct ipc_mute_params, duration_ms),
     I64(struct ipc_mute_params, ends_ms),
     STR(struct ipc_mute_params, comment),
+    I64(struct ipc_mute_params, alert_id),
 };
 TYPE(ipc_mute_params_type, ipc_mute_params, mute_params_fields);
 
@@ -680,6 +681,7 @@ static const struct ipc_field mute_fields[] = {
     STR(struct ipc_mute, author),
     STR(struct ipc_mute, comment),
     I64(struct ipc_mute, created_ms),
+    I64(struct ipc_mute, alert_id),
 };
 TYPE(ipc_mute_type, ipc_mute, mute_fields);
 

@@ -515,6 +515,7 @@ struct ipc_mute_params {
     int64_t duration_ms;        /* from starts_ms */
     int64_t ends_ms;
     const char *comment;
+    int64_t alert_id;           /* a silence: it ends when this alert resolves */
 };
 extern const struct ipc_type ipc_mute_params_type;
 
@@ -527,10 +528,11 @@ struct ipc_mute {
     const char *env;
     const char *severity;
     int64_t starts_ms;
-    int64_t ends_ms;
+    int64_t ends_ms;            /* 0: none of its own, it ends with its alert */
     const char *author;         /* the user name of who added it */
     const char *comment;
     int64_t created_ms;
+    int64_t alert_id;           /* it ends when this alert resolves; 0 none */
 };
 extern const struct ipc_type ipc_mute_type;
 

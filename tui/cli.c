@@ -917,6 +917,22 @@ static int cmd_ack(struct ctx *x, char **args)
     return 0;
 }
 
+/* When a mute ends: its time, or (a silence made from an alert) when
+ * that alert resolves, whichever comes first. */
+static const char *mute_until(const struct ipc_mute *m, char *buf, size_t len)
+{
+    char at[32];
+    if (m->ends_ms == 0) {
+        snprintf(buf, len, "alert %lld resolves", (long long)m->alert_id);
+    } else if (m->alert_id != 0) {
+        snprintf(buf, len, "%s or alert %lld resolves", out_time(m->ends_ms, at, sizeof(at)),
+                 (long long)m->alert_id);
+    } else {
+        out_time(m->ends_ms, buf, len);
+    }
+    return buf;
+}
+
 /* silence, maintenance add: the mute the options describe. */
 static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
 {
@@ -964,9 +980,9 @@ static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
     if (x->o.json) {
         out_json_print(out_json(&ipc_mute_type, &m), false);
     } else {
-        char from[32], until[32], match[1200];
+        char from[32], until[64], match[1200];
         out_time(m.starts_ms, from, sizeof(from));
-        out_time(m.ends_ms, until, sizeof(until));
+        mute_until(&m, until, sizeof(until));
         printf("%s %lld: %s, from %s until %s\n", what, (long long)m.id,
                out_mute_matchers(&m, match, sizeof(match)), from, until);
     }
@@ -1026,11 +1042,11 @@ static void print_mutes(const struct ipc_mute *ms, size_t n)
     table_row(&t, "ID", "CHECK", "APP", "ENV", "SEVERITY", "FROM", "UNTIL", "AUTHOR", "COMMENT");
     for (size_t i = 0; i < n; i++) {
         const struct ipc_mute *m = &ms[i];
-        char id[24], from[32], until[32];
+        char id[24], from[32], until[64];
         snprintf(id, sizeof(id), "%lld", (long long)m->id);
         table_row(&t, id, m->check, m->app, m->env, m->severity,
-                  out_time(m->starts_ms, from, sizeof(from)),
-                  out_time(m->ends_ms, until, sizeof(until)), m->author, m->comment);
+                  out_time(m->starts_ms, from, sizeof(from)), mute_until(m, until, sizeof(until)),
+                  m->author, m->comment);
     }
     table_print(&t);
     table_finish(&t);

@@ -621,6 +621,7 @@ void dash_prompt_close(struct dash *d)
     free(d->prompt_app);
     free(d->prompt_env);
     d->prompt_check = d->prompt_app = d->prompt_env = NULL;
+    d->prompt_app_env = false;
     dash_mark(d);
 }
 

@@ -156,6 +156,7 @@ struct dash {
     char input[INPUT_MAX];      /* the answer typed so far */
     int64_t prompt_alert;       /* the alert it is about */
     char *prompt_check, *prompt_app, *prompt_env;  /* that alert's, for a silence */
+    bool prompt_app_env;        /* a silence of the alert's app/env, not its check */
 
     /* data */
     struct ipc_checks checks;   /* configuration order */

@@ -212,14 +212,16 @@ class DashboardTest(DaemonTest):
         p.wait(lambda s: 'comment (optional)' in s, 'the prompt again')
         p.keys('Escape')
         p.wait(lambda s: 'cancelled' in s, 'the prompt cancelled')
-        # s: silence the alert's check, 1h unless told otherwise.
+        # s: silence the alert's check until the alert resolves, unless
+        # told otherwise.
         p.keys('s')
-        p.wait(lambda s: 'silence web for: 1h_' in s, 'the silence prompt')
+        p.wait(lambda s: 'silence web (Tab: shop/prod) until resolved, or for: _' in s,
+               'the silence prompt')
         p.keys('Enter')
         s = p.wait(lambda s: re.search(r'silence \d+', alert_row(s, 'web')), 'the alert muted')
         mutes = rpc.call('alerts.silences')['mutes']
-        self.assertEqual([(m['check'], m['ends_ms'] - m['starts_ms']) for m in mutes],
-                         [('web', 3600000)])
+        self.assertEqual([(m['check'], m.get('app'), m['ends_ms'], m['alert_id']) for m in mutes],
+                         [('web', None, 0, a['id'])])
         # u: the silence goes.
         p.keys('u')
         p.wait(lambda s: alert_row(s, 'web') != '' and 'silence' not in alert_row(s, 'web'),
@@ -496,6 +498,42 @@ class DashboardTest(DaemonTest):
         s = p.wait(lambda s: 'daemon unreachable, reconnecting' in s, 'the banner')
         self.assertTrue(all(len(x) <= 80 for x in s.splitlines()))
 
+    def test_silence_choices(self):
+        """s on an alert offers its check or its app/env, until resolved or
+        for a time; a deploy's alert, which has no check, its app/env until
+        resolved: never all of shop/prod for an hour unasked."""
+        t, d, p = self.start_base()
+        self.record(d, '4.1.0')
+        t.get('/toggle?state=down')
+        p.keys('3')
+        p.wait(lambda s: re.search(r'FIRING +down +web ', s) and
+               re.search(r'FIRING +deploy-fai +shop/prod', s), "web's alert and the deploy's")
+        rpc = d.rpc()
+        alerts = {a.get('check') or a['kind']: a for a in rpc.call('alerts.list')['alerts']}
+        # Newest first: which of the two rows is the deploy's.
+        deploy_row, web_row = (('Home', 'End') if alerts['deploy-failed']['id'] > alerts['web']['id']
+                               else ('End', 'Home'))
+        p.keys(deploy_row, 's')
+        p.wait(lambda s: 'silence shop/prod until resolved, or for: _' in s, 'its prompt')
+        self.assertNotIn('Tab:', p.screen().splitlines()[-1])
+        p.keys('Tab', 'Enter')
+        p.wait(lambda s: 'until alert %d resolves' % alerts['deploy-failed']['id'] in s,
+               'the deploy silenced until resolved')
+        # web's alert: Tab to its app/env, and a time instead.
+        p.keys(web_row, 's')
+        p.wait(lambda s: 'silence web (Tab: shop/prod) until resolved' in s, "web's prompt")
+        p.keys('Tab')
+        p.wait(lambda s: 'silence shop/prod (Tab: web) until resolved' in s, 'the app/env')
+        p.keys('3', '0', 'm')
+        p.wait(lambda s: 'silence shop/prod (Tab: web) for: 30m_' in s, 'a duration typed')
+        p.keys('Enter')
+        p.wait(lambda s: re.search(r'silence \d+ until \d{4}-', s), 'silenced for 30 minutes')
+        mutes = sorted((m.get('check'), m.get('app'), m.get('env'), m['alert_id'],
+                        m['ends_ms'] and m['ends_ms'] - m['starts_ms'])
+                       for m in rpc.call('alerts.silences')['mutes'])
+        self.assertEqual(mutes, sorted([(None, 'shop', 'prod', alerts['deploy-failed']['id'], 0),
+                                        (None, 'shop', 'prod', 0, 30 * 60 * 1000)]))
+
     def test_alert_actions_denied(self):
         """Someone who may read but not act: "permission denied", no crash."""
         if os.getuid() != 0 or shutil.which('setpriv') is None:
@@ -525,7 +563,7 @@ class DashboardTest(DaemonTest):
         p.keys('Enter')
         p.wait(lambda s: 'permission denied' in s, 'the denial')
         p.keys('s')
-        p.wait(lambda s: 'silence web for' in s, 'the silence prompt')
+        p.wait(lambda s: 'silence web (Tab: shop/prod) until resolved' in s, 'the silence prompt')
         p.keys('Enter')
         s = p.wait(lambda s: 'permission denied: silencing' in s, 'the second denial')
         self.assertIn('FIRING', alert_row(s, 'web'))

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "config_list.h"
 #include "config_rows.h"
@@ -176,6 +177,25 @@ static void finish_cluster(struct conf_ctx *x, struct conf_mark cluster_at, bool
     }
     if (c->cluster != NULL && c->redis.url == NULL && !url_bad) {
         conf_report(x, cluster_at, "cluster: sharing checks needs redis.url");
+    }
+    /* Whoever can write to the cluster's Redis decides which daemon runs
+     * what and what the peers believe: insist on AUTH (a unix socket is
+     * guarded by its file mode) and on signed messages. */
+    struct cluster_url u;
+    char why[200];
+    if (c->cluster != NULL && c->redis.url != NULL && !url_bad && !c->redis.insecure) {
+        if (cluster_url_parse(c->redis.url, &u, why, sizeof(why)) == 0 && !u.unix_socket &&
+            u.password[0] == '\0') {
+            conf_report(x, cluster_at,
+                        "cluster: redis.url has no password; a cluster needs Redis AUTH "
+                        "(redis://:PASSWORD@host, Redis's requirepass), or redis.insecure: true");
+        }
+        if (c->redis.key == NULL) {
+            conf_report(x, cluster_at,
+                        "cluster: needs redis.key, a secret of at least 16 characters shared by "
+                        "the daemons to sign their messages, or redis.insecure: true");
+        }
+        memset(&u, 0, sizeof(u)); /* the password */
     }
     for (size_t i = 0; i < c->nchecks; i++) {
         if (c->checks[i].locations_all && c->cluster == NULL) {

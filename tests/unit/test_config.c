@@ -261,6 +261,7 @@ static void test_docs_examples(void **state)
     unsetenv("API_DEPLOY_SECRET");
     setenv("API_PROBE_TOKEN", "probe-1", 1);
     setenv("REDIS_PASSWORD", "pw", 1);
+    setenv("SHIPWATCH_CLUSTER_KEY", "a-key-of-the-cluster-0123", 1);
     unsetenv("SMTP_URL");
     int blocks = 0;
     struct config *full = NULL;
@@ -299,6 +300,7 @@ static void test_docs_examples(void **state)
     free(doc);
     unsetenv("API_PROBE_TOKEN");
     unsetenv("REDIS_PASSWORD");
+    unsetenv("SHIPWATCH_CLUSTER_KEY");
 }
 
 /* A file with one check and nothing else gets every default. */
@@ -1009,7 +1011,8 @@ static void test_scaling_keys(void **state)
                                "  queue: 100000\n"
                                "  spool: /var/spool/shipwatch.spool\n"
                                "  spool-max: 64MiB\n"
-                               "redis: {url: \"redis://:pw@127.0.0.1:6380/2\", prefix: sw}\n"
+                               "redis: {url: \"redis://:pw@127.0.0.1:6380/2\", prefix: sw,\n"
+                               "        key: 0123456789abcdef}\n"
                                "cluster: eu\n"
                                "node-name: web-1\n"
                                "checks:\n"
@@ -1023,6 +1026,8 @@ static void test_scaling_keys(void **state)
     assert_int_equal(c->storage.spool_max_bytes, 64 * 1024 * 1024);
     assert_string_equal(c->redis.url, "redis://:pw@127.0.0.1:6380/2");
     assert_string_equal(c->redis.prefix, "sw");
+    assert_string_equal(c->redis.key, "0123456789abcdef");
+    assert_false(c->redis.insecure);
     assert_string_equal(c->cluster, "eu");
     assert_string_equal(c->node_name, "web-1");
     assert_true(c->checks[0].locations_all);
@@ -1067,6 +1072,35 @@ static void test_scaling_keys(void **state)
     load_bad("checks:\n  - {name: a, type: tcp, host: h, port: 1, locations: all}\n",
              NAME ":1:1: checks[0].locations: \"all\" needs a cluster (cluster and redis.url)",
              NULL);
+
+    /* A cluster trusts Redis with which daemon runs what: AUTH and a key
+     * are required, unless insecure says otherwise in so many words. */
+    load_bad("redis: {url: \"redis://127.0.0.1:6380/2\"}\ncluster: eu\n" TCP_CHECK,
+             NAME ":2:1: cluster: redis.url has no password; a cluster needs Redis AUTH "
+                  "(redis://:PASSWORD@host, Redis's requirepass), or redis.insecure: true",
+             NAME ":2:1: cluster: needs redis.key, a secret of at least 16 characters shared by "
+                  "the daemons to sign their messages, or redis.insecure: true",
+             NULL);
+    load_bad("redis: {url: \"redis://:@h\", key: 0123456789abcdef}\ncluster: eu\n" TCP_CHECK,
+             NAME ":2:1: cluster: redis.url has no password; a cluster needs Redis AUTH "
+                  "(redis://:PASSWORD@host, Redis's requirepass), or redis.insecure: true",
+             NULL);
+    load_bad("redis: {url: \"redis://:pw@h\", key: short-key}\ncluster: eu\n" TCP_CHECK,
+             NAME ":1:31: redis.key: too short: at least 16 characters",
+             NAME ":2:1: cluster: needs redis.key, a secret of at least 16 characters shared by "
+                  "the daemons to sign their messages, or redis.insecure: true",
+             NULL);
+    c = load_ok("redis: {url: \"redis://h\", insecure: true}\ncluster: eu\n" TCP_CHECK);
+    assert_true(c->redis.insecure);
+    assert_null(c->redis.key);
+    config_destroy(c);
+    /* A unix socket is guarded by its file mode: the key alone will do. */
+    c = load_ok("redis: {url: \"unix:///run/redis.sock\", key: 0123456789abcdef}\n"
+                "cluster: eu\n" TCP_CHECK);
+    config_destroy(c);
+    /* Fan-out alone shares no checks: neither is required. */
+    c = load_ok("redis: {url: \"redis://h\"}\n" TCP_CHECK);
+    config_destroy(c);
 }
 
 /* A chain of depends-on that comes back to its start is refused. */

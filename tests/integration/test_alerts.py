@@ -818,7 +818,11 @@ class AlertsTest(DaemonTest):
                                    http_check('web', t.url('/health')),
                                    extra=self.DEPLOY_APP))
         self.wait_state(rpc, 'web', 'up')
-        dep = rpc.call('deploys.record', {'app': 'shop', 'env': 'prod', 'version': '3.0'})
+        good = rpc.call('deploys.record', {'app': 'shop', 'env': 'prod', 'version': '2.9'})
+        wait_until(lambda: self.deploy(rpc, good['id']).get('verdict') == 'healthy', timeout=15,
+                   what='2.9 healthy')
+        dep = rpc.call('deploys.record', {'app': 'shop', 'env': 'prod', 'version': '3.0',
+                                          'author': 'alice'})
         t.get('/toggle?state=down')
         got = wait_until(lambda: self.deploy(rpc, dep['id']).get('verdict') not in
                          (None, 'pending') and self.deploy(rpc, dep['id']), timeout=15,
@@ -846,6 +850,18 @@ class AlertsTest(DaemonTest):
         # succeeded: nothing holds it back).
         downs = [p for p in hook.payloads() if p['alert']['kind'] == 'down']
         self.assertEqual([(p['alert']['check'], p['event']) for p in downs], [('web', 'firing')])
+        # Paged during the deploy's verification: the page says which
+        # deploy, by whom, how long ago, and what to roll back to.
+        down = downs[0]['alert']
+        self.assertEqual(down['deploy_id'], dep['id'], down)
+        self.assertEqual(down['deploy']['id'], dep['id'], down)
+        self.assertEqual(down['deploy']['version'], '3.0', down)
+        self.assertEqual(down['deploy']['author'], 'alice', down)
+        self.assertEqual(down['deploy']['last_healthy_version'], '2.9', down)
+        self.assertRegex(down['deploy']['started_at'], RFC3339_MS)
+        self.assertRegex(down['summary'],
+                         r'^web is down: .* \(during deploy 3\.0 by alice, \d+s ago; '
+                         r'last healthy 2\.9\)$')
         kinds = sorted(a['kind'] for a in self.alerts(rpc))
         self.assertEqual(kinds, ['deploy-failed', 'down'])
         # An alert of the app-env, not of a check (store.h: check is NULL

@@ -3,6 +3,7 @@
 #include "panel.h"
 
 #include <curses.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,16 +12,20 @@
 
 #include "out.h"
 #include "theme.h"
+#include "util.h"
 
-const char *const sort_names[S_COUNT] = {"app", "name", "state", "latency"};
+const char *const sort_names[S_COUNT] = {"problems", "app", "name", "state", "latency"};
 
-/* Print s, a column at a time, control characters as '?'. */
-void panel_put(int y, int x, int w, const char *s)
+/* Walk s a column at a time, control characters as '?', at most w
+ * columns; print at (y, x) when draw. The columns it takes. */
+static int walk(int y, int x, int w, const char *s, bool draw)
 {
     if (w <= 0 || s == NULL) {
-        return;
+        return 0;
     }
-    move(y, x);
+    if (draw) {
+        move(y, x);
+    }
     int used = 0;
     mbstate_t st;
     memset(&st, 0, sizeof(st));
@@ -29,7 +34,9 @@ void panel_put(int y, int x, int w, const char *s)
         size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
         if (n == (size_t)-1 || n == (size_t)-2 || wc < 0x20 || wc == 0x7f) {
             memset(&st, 0, sizeof(st));
-            addch('?');
+            if (draw) {
+                addch('?');
+            }
             used++;
             s += (n == (size_t)-1 || n == (size_t)-2) ? 1 : n;
             continue;
@@ -39,10 +46,25 @@ void panel_put(int y, int x, int w, const char *s)
         if (used + cw > w) {
             break;
         }
-        addnstr(s, (int)n);
+        if (draw) {
+            addnstr(s, (int)n);
+        }
         used += cw;
         s += n;
     }
+    return used;
+}
+
+/* Print s, a column at a time, control characters as '?'. */
+void panel_put(int y, int x, int w, const char *s)
+{
+    walk(y, x, w, s, true);
+}
+
+/* What panel_put would take, in columns. */
+int panel_width(const char *s)
+{
+    return walk(0, 0, INT_MAX, s, false);
 }
 
 /* Format into a line-sized buffer, then panel_put. */
@@ -119,6 +141,48 @@ const char *panel_state_word(const char *state)
     case ROLE_DEGRADED: return "DEGR";
     default: return "UNKN";
     }
+}
+
+/* FAILED and DEGRADED loud, the others as the daemon says them. */
+const char *panel_verdict_word(const char *verdict, enum role *role)
+{
+    static const struct {
+        const char *verdict, *word;
+        enum role role;
+    } words[] = {
+        {"failed", "FAILED", ROLE_DOWN},
+        {"degraded", "DEGRADED", ROLE_DEGRADED},
+        {"healthy", "healthy", ROLE_UP},
+        {"pending", "verifying", ROLE_UNKNOWN},
+    };
+    for (size_t i = 0; verdict != NULL && i < ARRAY_SIZE(words); i++) {
+        if (strcmp(verdict, words[i].verdict) == 0) {
+            *role = words[i].role;
+            return words[i].word;
+        }
+    }
+    *role = ROLE_UNKNOWN;
+    return verdict != NULL ? verdict : "-";
+}
+
+/* "↓ 12 more (2 down)   ↑ 3 above", dim, so it reads as no row. */
+void panel_more(const struct dash *d, int y, int w, int above, int below, const char *note)
+{
+    if (above <= 0 && below <= 0) {
+        return;
+    }
+    char down[96] = "", up[32] = "";
+    if (below > 0) {
+        snprintf(down, sizeof(down), "%s %d more%s%s%s", d->utf8 ? "↓" : "v", below,
+                 note != NULL ? " (" : "", note != NULL ? note : "", note != NULL ? ")" : "");
+    }
+    if (above > 0) {
+        snprintf(up, sizeof(up), "%s%s %d above", below > 0 ? "   " : "", d->utf8 ? "↑" : "^",
+                 above);
+    }
+    theme_on(ROLE_DIM, A_BOLD);
+    panel_putf(y, 2, w - 2, "%s%s", down, up);
+    theme_off(ROLE_DIM, A_BOLD);
 }
 
 /* out_span_us, or "-" for nothing. */

@@ -24,6 +24,7 @@
 #include "ipc_proto.h"
 #include "keys.h"
 #include "link.h"
+#include "theme.h"
 
 #define SPARK_N 32
 #define EVENTS_MAX 1000
@@ -96,6 +97,7 @@ struct evline {
 };
 
 enum sort {
+    S_PROBLEMS,                 /* grouped, the worst groups and checks first */
     S_CONFIG,                   /* grouped by app, as configured */
     S_NAME,
     S_STATE,                    /* worst first */
@@ -196,6 +198,8 @@ void dash_prompt_close(struct dash *d);
 
 /* Print s at (y, x), at most w columns, control characters as '?'. */
 void panel_put(int y, int x, int w, const char *s);
+/* The columns panel_put(s) takes, whole. */
+int panel_width(const char *s);
 /* panel_put of a formatted string. */
 void panel_putf(int y, int x, int w, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Fill row y with spaces across w columns (a selected row's bar). */
@@ -211,6 +215,11 @@ const struct ipc_deploy *panel_last_deploy(const struct dash *d, const char *app
 const struct evline *panel_event_at(const struct dash *d, size_t i);
 /* The word for a state: it reads without colour. */
 const char *panel_state_word(const char *state);
+/* The word for a deploy's verdict and its role: FAILED reads without colour. */
+const char *panel_verdict_word(const char *verdict, enum role *role);
+/* On row y, what a table hides: rows below (with a note on them, or
+ * NULL) and above. Nothing when nothing is hidden. */
+void panel_more(const struct dash *d, int y, int w, int above, int below, const char *note);
 /* A duration in microseconds, "-" when none. */
 void panel_span_us(int64_t us, char *buf, size_t len);
 /* An uptime in parts per million as a percentage, "-" when none. */

@@ -14,7 +14,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 from harness import SHIPWATCH, SLOW, DaemonTest, closed_port, main, wait_until  # noqa: E402
 
-BASE = '''
+# Fast checks and one webhook, on a closed port, for every alert.
+COMMON = '''
 daemon:
   socket: {socket}
 storage:
@@ -32,6 +33,9 @@ notifiers:
     retry-max: 5s
 alerts:
   - notify: [hook]
+'''
+
+BASE = COMMON + '''
 checks:
   - name: web
     app: shop
@@ -65,6 +69,36 @@ checks:
     type: exec
     command: [/bin/sh, -c, 'echo "OK - 42 rows | rows=42;100;200"; echo loaded table one;
               echo loaded table two']
+'''
+
+
+# The night page of issue 19: shop/prod with four checks; 1.4.0 judged
+# healthy, then 1.5.0 and its checkout failing right after.
+INCIDENT = COMMON + '''
+apps:
+  - name: shop
+    verify: { window: 1s, interval: 200ms }
+checks:
+  - name: home
+    app: shop
+    env: prod
+    type: http
+    url: %s/ok
+  - name: search
+    app: shop
+    env: prod
+    type: http
+    url: %s/ok
+  - name: checkout
+    app: shop
+    env: prod
+    type: http
+    url: %s/health
+  - name: catalog
+    app: shop
+    env: prod
+    type: http
+    url: %s/json
 '''
 
 
@@ -124,9 +158,12 @@ def alert_row(screen, check):
 
 
 def row(screen, name):
-    """The overview line of a check."""
+    """The overview line of a check: its alerts' mark (! a m) or nothing,
+    then its state and its name."""
     for line in screen.splitlines():
         parts = line.split()
+        if parts and parts[0] in ('!', 'a', 'm'):
+            parts = parts[1:]
         if len(parts) >= 2 and parts[1] == name:
             return line
     return ''
@@ -144,6 +181,99 @@ class DashboardTest(DaemonTest):
                  dict({'LANG': 'C.UTF-8', 'TERM': 'screen'}, **(env or {})))
         self._stoppers.append(lambda: p.kill() and None)
         return p
+
+    def incident(self):
+        """The daemon of INCIDENT once 1.4.0 is judged healthy and 1.5.0,
+        recorded after it, failed on checkout."""
+        t = self.target()
+        d = self.daemon(INCIDENT % (closed_port(), t.base, t.base, t.base, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        rpc = d.rpc()
+
+        def record(version, **extra):
+            subprocess.run([SHIPWATCH, '--socket', d.socket, 'deploy', 'record', '--app', 'shop',
+                            '--env', 'prod', '--version', version,
+                            *sum((['--' + k, v] for k, v in extra.items()), [])],
+                           check=True, capture_output=True)
+
+        def verdict(version):
+            for dp in rpc.call('deploys.list', {'app': 'shop'})['deploys']:
+                if dp['version'] == version:
+                    return dp.get('verdict')
+            return None
+
+        wait_until(lambda: all(c['state'] == 'up' for c in rpc.call('checks.list')['checks']),
+                   what='every check up')
+        record('1.4.0')
+        wait_until(lambda: verdict('1.4.0') == 'healthy', what='1.4.0 judged healthy')
+        record('1.5.0', commit='9f3c2ab', author='ana', url='https://ci.example.com/runs/77')
+        t.get('/toggle?state=down')
+        wait_until(lambda: verdict('1.5.0') == 'failed', what='1.5.0 judged failed')
+        return d, t, rpc
+
+    def test_incident_first_screen(self):
+        """Paged at night: at 80x24, with no key pressed, within 5 seconds
+        the first screen says which check broke, since which deploy, and
+        what to roll back to."""
+        d, t, rpc = self.incident()
+        p = self.pane(d, 80, 24)
+        s = p.wait(lambda s: 'DOWN' in row(s, 'checkout') and 'roll back to 1.4.0' in s,
+                   'the three answers', timeout=5)
+        head = [line for line in s.splitlines() if line.startswith('shop / prod')]
+        self.assertEqual(len(head), 1, s)
+        self.assertRegex(head[0], r'deploy 1\.5\.0 .*FAILED → roll back to 1\.4\.0$')
+        self.assertIn('503', row(s, 'checkout'))
+        self.assertLessEqual(max(len(x) for x in s.splitlines()), 80)
+        # Its alert is firing: the mark on its row, the count in the header.
+        s = p.wait(lambda s: row(s, 'checkout').startswith('!'), "checkout's firing mark")
+        self.assertRegex(s.splitlines()[0], r'\b2 firing\s+connected$')
+
+    def test_problems_first(self):
+        """Forty checks at 80x24: the one down is on the first screen,
+        under its group; what the screen hides is counted."""
+        checks = ''.join('''
+  - name: svc%02d
+    app: shop
+    env: prod
+    type: tcp
+    host: 127.0.0.1
+    port: %d
+    interval: 5s
+''' % (i, port) for i, port in enumerate([self.listener()] * 39 + [closed_port()]))
+        d = self.daemon('''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+defaults:
+  failure-threshold: 1
+checks:''' + checks)
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d, 80, 24)
+        s = p.wait(lambda s: 'DOWN' in row(s, 'svc39') and '22 more' in s, 'svc39 on top')
+        lines = s.splitlines()
+        self.assertTrue(lines[3].startswith('shop / prod'), s)
+        self.assertEqual(row(s, 'svc39'), lines[4].rstrip())
+        self.assertIn('↓ 22 more', lines[-2])
+        self.assertNotIn('not up', lines[-2])
+        # In the configuration's order it would be below the fold: the
+        # marker names it.
+        p.keys(':', 'sort app', 'Enter')
+        s = p.wait(lambda s: 'sort: app' in s and row(s, 'svc39') == '', 'sorted by app')
+        self.assertIn('↓ 22 more (1 not up)', s.splitlines()[-2])
+        p.keys('End')
+        s = p.wait(lambda s: row(s, 'svc39') != '', 'the last row')
+        self.assertIn('↑ 21 above', s.splitlines()[-2])
+
+    def listener(self):
+        """A TCP port on 127.0.0.1 that accepts, until the test ends."""
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.bind(('127.0.0.1', 0))
+        srv.listen(64)
+        self._stoppers.append(lambda: srv.close())
+        return srv.getsockname()[1]
 
     def test_dashboard(self):
         t = self.target()

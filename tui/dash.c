@@ -47,6 +47,8 @@ static const struct panel_class *const panel_classes[PANEL_COUNT] = {
     [PANEL_ALERTS] = &panel_alerts,
     [PANEL_EVENTS] = &panel_events,
     [PANEL_CHECK] = &panel_check,
+    [PANEL_DEPLOY] = &panel_deploy,
+    [PANEL_ALERT] = &panel_alert,
 };
 
 /* The loop's handles, beside the state the panels see. */
@@ -81,6 +83,19 @@ void dash_status(struct dash *d, const char *fmt, ...)
 static enum panel_id panel_id_of(const struct dash *d, const struct panel *p)
 {
     return (enum panel_id)(p - d->panels);
+}
+
+/* The tab the screen belongs to: the check view's origin's, a detail's
+ * list. */
+static const struct panel *tab_on(const struct dash *d)
+{
+    const struct panel *p = d->cur == &d->panels[PANEL_CHECK] ? d->back : d->cur;
+    for (int v = 0; p->cls->parent != NULL && v < PANEL_COUNT; v++) {
+        if (panel_classes[v] == p->cls->parent) {
+            return &d->panels[v];
+        }
+    }
+    return p;
 }
 
 /* --- the events ring --- */
@@ -219,6 +234,9 @@ static void on_deploys(struct link *l, int err, enum ipc_errcode code, const cha
     }
     ipc_type_finish(&ipc_deploys_type, &d->deploys);
     panel_take(&d->deploys, result, sizeof(d->deploys));
+    if (d->cur == &d->panels[PANEL_DEPLOY]) {
+        panel_deploy_fetch(d);      /* a verdict may have come */
+    }
     dash_mark(d);
 }
 
@@ -288,6 +306,9 @@ static void on_alerts(struct link *l, int err, enum ipc_errcode code, const char
     d->alerts_missing = false;
     if (shown) {
         panel_alerts_refresh(d, sel_id);
+    }
+    if (d->cur == &d->panels[PANEL_ALERT]) {
+        panel_alert_fetch(d);       /* acknowledged, resolved, notified */
     }
     if (d->alerts_again) {
         d->alerts_again = false;
@@ -521,7 +542,7 @@ static void draw_header(struct dash *d, int w)
     panel_putf(0, rx, w - rx, "%s%s", daemon, conn);
     /* The tabs: " 1 Overview " and so on. */
     int x = 0;
-    const struct panel *on = d->cur == &d->panels[PANEL_CHECK] ? d->back : d->cur;
+    const struct panel *on = tab_on(d);
     for (int v = 0; v < PANEL_COUNT; v++) {
         if (!panel_classes[v]->tab) {
             continue;
@@ -647,6 +668,14 @@ void dash_switch(struct dash *d, enum panel_id id)
         p->sel = p->cls->tail ? 1 << 30 : 0;
         p->top = 0;
     }
+    dash_mark(d);
+}
+
+/* Show panel id with its selection and scroll as they were (a detail
+ * going back to its list). */
+static void return_to(struct dash *d, enum panel_id id)
+{
+    d->cur = &d->panels[id];
     dash_mark(d);
 }
 
@@ -836,7 +865,7 @@ static int act_cycle(struct dash *d, const struct manager_action *self, const ch
                      bool typed)
 {
     int n = ntabs();
-    const struct panel *from = d->cur == &d->panels[PANEL_CHECK] ? d->back : d->cur;
+    const struct panel *from = tab_on(d);
     dash_switch(d, (enum panel_id)(((int)panel_id_of(d, from) + n + self->by) % n));
     return PANEL_REDRAW;
 }
@@ -896,10 +925,15 @@ static int act_open(struct dash *d, const struct manager_action *self, const cha
     return PANEL_REDRAW;
 }
 
-/* Esc where no panel takes it: the filter goes. */
+/* Esc where no panel takes it: a detail goes back to its list as it
+ * was left; elsewhere the filter goes. */
 static int act_back(struct dash *d, const struct manager_action *self, const char *arg,
                     bool typed)
 {
+    if (d->cur->cls->parent != NULL) {
+        return_to(d, panel_id_of(d, tab_on(d)));
+        return PANEL_REDRAW;
+    }
     d->filter[0] = '\0';
     return PANEL_REDRAW;
 }
@@ -1259,6 +1293,8 @@ static void free_state(struct dash *d)
         ev_clear(&d->events[i]);
     }
     free(d->detail);
+    panel_deploy_finish(d);
+    panel_alert_finish(d);
     for (int i = 0; i < PANEL_COUNT; i++) {
         free(d->panels[i].rows);
     }

@@ -67,6 +67,50 @@ int panel_width(const char *s)
     return walk(0, 0, INT_MAX, s, false);
 }
 
+/* The bytes of s that fit in w columns, ended after the last space
+ * that fits when the whole does not (a word longer than w is cut). */
+static size_t fit(const char *s, int w)
+{
+    size_t at = 0, space = 0;
+    int used = 0;
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    while (s[at] != '\0') {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s + at, MB_CUR_MAX, &st);
+        if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+            memset(&st, 0, sizeof(st));
+            n = 1;
+            wc = '?';
+        }
+        int cw = wcwidth(wc);
+        used += cw < 1 ? 1 : cw;
+        if (used > w) {
+            return space > 0 ? space : at;
+        }
+        at += n;
+        if (wc == ' ') {
+            space = at;
+        }
+    }
+    return at;
+}
+
+/* Line by line; the last line allowed takes what is left, cut. */
+int panel_wrap(int y, int x, int w, int lines, const char *s)
+{
+    int used = 0;
+    while (s != NULL && *s != '\0' && used < lines && w > 0) {
+        size_t n = used == lines - 1 ? strlen(s) : fit(s, w);
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1), s);
+        panel_put(y + used, x, w, line);
+        s += n > 0 ? n : 1;
+        used++;
+    }
+    return used;
+}
+
 /* Format into a line-sized buffer, then panel_put. */
 void panel_putf(int y, int x, int w, const char *fmt, ...)
 {
@@ -271,6 +315,40 @@ void panel_fix_selection(const struct dash *d, struct panel *p, int h)
     if (p->top < 0) {
         p->top = 0;
     }
+}
+
+/* "label" dim in the first 10 columns, text after it, wrapped. */
+int panel_field(int y, int w, int lines, const char *label, const char *text)
+{
+    theme_on(ROLE_DIM, 0);
+    panel_put(y, 0, 10, label);
+    theme_off(ROLE_DIM, 0);
+    return panel_wrap(y, 10, w - 10, lines, text != NULL ? text : "-");
+}
+
+/* What an answer needs to know whether it is still wanted. */
+struct panel_ask {
+    struct dash *d;
+    const unsigned *gen_now;    /* the fetch counter it belongs to */
+    unsigned gen;               /* its value when asked */
+};
+
+/* An ask of the fetch *gen_now counts; NULL when out of memory. */
+struct panel_ask *panel_ask_new(struct dash *d, const unsigned *gen_now)
+{
+    struct panel_ask *ask = malloc(sizeof(*ask));
+    if (ask != NULL) {
+        *ask = (struct panel_ask){.d = d, .gen_now = gen_now, .gen = *gen_now};
+    }
+    return ask;
+}
+
+/* The dashboard when the ask is still current, else NULL; frees it. */
+struct dash *panel_ask_done(struct panel_ask *ask)
+{
+    struct dash *d = ask->gen == *ask->gen_now ? ask->d : NULL;
+    free(ask);
+    return d;
 }
 
 /* A copy and a zeroing: the link frees an empty struct. */

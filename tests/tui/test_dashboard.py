@@ -229,6 +229,62 @@ class DashboardTest(DaemonTest):
         s = p.wait(lambda s: row(s, 'checkout').startswith('!'), "checkout's firing mark")
         self.assertRegex(s.splitlines()[0], r'\b2 firing\s+connected$')
 
+    def test_incident_deploys_and_details(self):
+        """At 80 columns the deploys say how each went before who shipped
+        it; Enter opens a deploy and an alert in full, q and Esc go back."""
+        d, t, rpc = self.incident()
+        p = self.pane(d, 80, 24)
+        p.wait(lambda s: 'roll back to 1.4.0' in s, 'the overview')
+        p.keys('2')
+        s = p.wait(lambda s: 'VERDICT' in s and '1.5.0' in s, 'the deploys view')
+        head = [line for line in s.splitlines() if line.startswith('ID ')][0]
+        order = [head.index(c) for c in ('VERSION', 'STATUS', 'VERDICT', 'ROLLBACK', 'COMMIT')]
+        self.assertEqual(order, sorted(order), head)
+        failed = [line for line in s.splitlines() if ' 1.5.0 ' in line][0]
+        self.assertRegex(failed, r'1\.5\.0\s+succeeded\s+FAILED\s+1\.4\.0\s+9f3c2ab')
+        self.assertLessEqual(max(len(x) for x in s.splitlines()), 80)
+
+        # Enter: the deploy in full, its checks' results in its window.
+        p.keys('Enter')
+        s = p.wait(lambda s: 'checks in the window' in s and 'loading' not in s,
+                   'the deploy view')
+        self.assertRegex(s, r'deploy \d+\s+1\.5\.0\s+shop/prod\s+FAILED → roll back to 1\.4\.0')
+        self.assertIn('reason    checkout is down after the deploy', s)
+        self.assertRegex(s, r'commit\s+9f3c2ab\s+author ana')
+        self.assertIn('https://ci.example.com/runs/77', s)
+        window = {line.split()[1]: line.split() for line in s.splitlines()
+                  if line.split()[:1] in (['UP'], ['DOWN'])}
+        self.assertEqual(sorted(window), ['catalog', 'checkout', 'home', 'search'])
+        self.assertGreater(int(window['checkout'][3]), 0)
+        self.assertEqual(window['home'][3], '0')
+        self.assertIn('503', ' '.join(window['checkout']))
+        # q goes back to the list, not out of the dashboard.
+        p.keys('q')
+        p.wait(lambda s: 'VERDICT' in s and 'checks in the window' not in s, 'the deploys again')
+        self.assertIsNone(p.exit_code())
+
+        # Enter on an alert: its whole text, who acknowledged it, history.
+        p.keys('3')
+        s = p.wait(lambda s: re.search(r'^\d+\s+FIRING\s+down\s+checkout ', s, re.M),
+                   "checkout's alert")
+        rows = [line for line in s.splitlines() if re.match(r'\d+\s', line)]
+        at = [i for i, line in enumerate(rows) if ' checkout ' in line][0]
+        p.keys('Home', *['j'] * at, 'Enter')
+        s = p.wait(lambda s: 'history' in s and 'not acknowledged' in s, 'the alert view')
+        alert_id = int(re.search(r'^alert (\d+)\s+FIRING\s+critical down\s+checkout', s,
+                                 re.M).group(1))
+        self.assertIn('summary   checkout is down: HTTP 503', s)
+        self.assertRegex(s, r'alert %d firing' % alert_id)
+        self.assertRegex(s, r'notified\s+1 queued')
+        rpc.call('alerts.ack', {'id': alert_id, 'comment': 'rolling back to 1.4.0'})
+        s = p.wait(lambda s: 'rolling back to 1.4.0' in s and 'acknowledged by' in s,
+                   'the acknowledgement in the alert view')
+        self.assertRegex(s, r'acked\s+by \S+ .*: rolling back to 1\.4\.0')
+        p.keys('Escape')
+        p.wait(lambda s: re.search(r'^\d+\s+ACKED\s+down\s+checkout ', s, re.M),
+               'the alerts again')
+        self.assertIsNone(p.exit_code())
+
     def test_problems_first(self):
         """Forty checks at 80x24: the one down is on the first screen,
         under its group; what the screen hides is counted."""

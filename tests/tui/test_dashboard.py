@@ -323,6 +323,43 @@ checks:''' + checks)
         s = p.wait(lambda s: row(s, 'svc39') != '', 'the last row')
         self.assertIn('↑ 21 above', s.splitlines()[-2])
 
+    def test_check_view_shows_locations(self):
+        """A "locations: all" check: each location's own state on the
+        check view at 80x24."""
+        if shutil.which('redis-server') is None:
+            self.skipTest('redis-server is not installed')
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+        import servers
+        redis = servers.RedisServer().__enter__()
+        self._stoppers.append(lambda: redis.__exit__(None, None, None) and None)
+        t = self.target()
+        t.get('/toggle?state=down')
+        d = self.daemon('''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+redis:
+  url: %s
+cluster: night
+node-name: eu-1
+checks:
+  - name: everywhere
+    type: http
+    url: %s/health
+    interval: 300ms
+    failure-threshold: 1
+    locations: all
+''' % (redis.url, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d, 80, 24)
+        p.wait(lambda s: 'DOWN' in row(s, 'everywhere'), 'everywhere down')
+        p.keys('Home', 'Enter')
+        s = p.wait(lambda s: re.search(r'^locations eu-1 DOWN \S+ \(HTTP 503\)', s, re.M),
+                   "the location's state")
+        self.assertIn('recent results', s)
+
     def listener(self):
         """A TCP port on 127.0.0.1 that accepts, until the test ends."""
         srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -10,6 +10,8 @@
 
 /* Scoped rows first where a key means something else on one panel. */
 const struct binding keys_bindings[] = {
+    {'q', "q", A_BACK, "Deploy"},
+    {'q', "q", A_BACK, "Alert"},
     {'q', "q", A_QUIT, NULL},
     {'?', "?", A_HELP, NULL},
     {':', ":", A_COMMAND, NULL},
@@ -70,8 +72,8 @@ const struct action_info keys_actions[A_COUNT] = {
     [A_PAGE_UP] = {.help = "page up"},
     [A_FIRST] = {.help = "first row"},
     [A_LAST] = {.help = "last row"},
-    [A_OPEN] = {.help = "open selected check"},
-    [A_BACK] = {.help = "back; clear filter"},
+    [A_OPEN] = {.help = "open the selected row"},
+    [A_BACK] = {.help = "back (q in a deploy, alert); clear filter"},
     [A_FILTER] = {.command = "filter", .arg = "TEXT", .help = "filter rows"},
     [A_SORT] = {.command = "sort", .arg = "BY", .help = "cycle the sort order"},
     [A_ACK] = {.command = "ack", .arg = "COMMENT", .help = "alerts: acknowledge"},

@@ -330,7 +330,8 @@ checks:''' + checks)
             self.skipTest('redis-server is not installed')
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
         import servers
-        redis = servers.RedisServer().__enter__()
+        # A cluster needs Redis AUTH and a key of its own (docs/scaling.md).
+        redis = servers.RedisServer(password='tui-redis-pass-0123').__enter__()
         self._stoppers.append(lambda: redis.__exit__(None, None, None) and None)
         t = self.target()
         t.get('/toggle?state=down')
@@ -341,6 +342,7 @@ storage:
   path: {db}
 redis:
   url: %s
+  key: tui-cluster-key-0123456789
 cluster: night
 node-name: eu-1
 checks:

@@ -1,4 +1,5 @@
 /* test_config.c - loading, validating and freeing the YAML configuration. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -244,8 +246,57 @@ static void test_demo_file(void **state)
     assert_true(c->nchecks >= 5);
     assert_int_equal(config_find_check(c, "shop-cache")->interval_ms, 10000);
     assert_int_equal(config_find_check(c, "shop-web")->interval_ms, 5000);
+    /* The plugin's relative path is the file's directory's, whatever the
+     * working directory: it names the script shipped beside it. */
+    const char *plugin = config_find_check(c, "disk-tmp")->argv[0];
+    assert_true(plugin[0] == '/');
+    assert_non_null(strstr(plugin, "/examples/plugins/check_disk.sh"));
+    assert_int_equal(access(plugin, X_OK), 0);
+    assert_int_equal(c->nnotifiers, 1);
+    assert_int_equal(c->nalerts, 1);
     config_destroy(c);
     unsetenv("SHIPWATCH_DEMO_DIR");
+}
+
+/* Program paths: relative ones are the configuration file's directory's,
+ * bare names are left to PATH, absolute ones untouched. */
+static void test_relative_programs(void **state)
+{
+    const char *tmp = getenv("TEST_TMPDIR");
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof(dir), "%s/cfg-rel-%ld", tmp ? tmp : "/tmp", (long)getpid());
+    assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+    snprintf(path, sizeof(path), "%s/s.yml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("checks:\n"
+          "  - {name: a, type: exec, command: [plugins/check_a, -w, 1]}\n"
+          "  - {name: b, type: exec, command: ./check_b}\n"
+          "  - {name: c, type: exec, command: check_c}\n"
+          "  - {name: d, type: exec, command: /usr/lib/check_d}\n"
+          "notifiers:\n"
+          "  - {name: n, type: exec, command: [bin/page, x]}\n",
+          f);
+    fclose(f);
+    struct config *c = NULL;
+    struct config_errors e = {0};
+    assert_int_equal(config_load(path, &c, &e), 0);
+    char *real = realpath(dir, NULL);
+    assert_non_null(real);
+    char want[4300];
+    snprintf(want, sizeof(want), "%s/plugins/check_a", real);
+    assert_string_equal(config_find_check(c, "a")->argv[0], want);
+    assert_string_equal(config_find_check(c, "a")->argv[1], "-w");
+    snprintf(want, sizeof(want), "%s/check_b", real);
+    assert_string_equal(config_find_check(c, "b")->argv[0], want);
+    assert_string_equal(config_find_check(c, "c")->argv[0], "check_c");
+    assert_string_equal(config_find_check(c, "d")->argv[0], "/usr/lib/check_d");
+    snprintf(want, sizeof(want), "%s/bin/page", real);
+    assert_string_equal(c->notifiers[0].argv[0], want);
+    config_destroy(c);
+    free(real);
+    unlink(path);
+    rmdir(dir);
 }
 
 /* Every YAML block of docs/configuration.md that holds a whole file loads,
@@ -1354,6 +1405,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_design_example),
         cmocka_unit_test(test_demo_file),
+        cmocka_unit_test(test_relative_programs),
         cmocka_unit_test(test_docs_examples),
         cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_defaults_inherited),

@@ -33,17 +33,17 @@ static const struct {
     int narrow, wide;
     const char *narrow_title;
 } columns[C_COUNT] = {
-    [C_ID] = {"ID", 5, 6},
+    [C_ID] = {"ID", 5, 6, NULL},
     [C_STARTED] = {"STARTED", 6, 19, "AGE"},
-    [C_APP] = {"APP", 10, 16},
-    [C_ENV] = {"ENV", 6, 10},
-    [C_VERSION] = {"VERSION", 10, 14},
-    [C_STATUS] = {"STATUS", 9, 9},
-    [C_VERDICT] = {"VERDICT", 10, 10},
-    [C_ROLLBACK] = {"ROLLBACK", 9, 12},
-    [C_COMMIT] = {"COMMIT", 8, 12},
-    [C_AUTHOR] = {"AUTHOR", 8, 12},
-    [C_TOOK] = {"TOOK", 6, 8},
+    [C_APP] = {"APP", 10, 16, NULL},
+    [C_ENV] = {"ENV", 6, 10, NULL},
+    [C_VERSION] = {"VERSION", 10, 14, NULL},
+    [C_STATUS] = {"STATUS", 9, 9, NULL},
+    [C_VERDICT] = {"VERDICT", 10, 10, NULL},
+    [C_ROLLBACK] = {"ROLLBACK", 9, 12, NULL},
+    [C_COMMIT] = {"COMMIT", 8, 12, NULL},
+    [C_AUTHOR] = {"AUTHOR", 8, 12, NULL},
+    [C_TOOK] = {"TOOK", 6, 8, NULL},
 };
 
 /* The text of column col of dp; wide: the full start time. */

@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "recent.h"
 #include "store.h"
+#include "utf8.h"
 #include "util.h"
 
 static const char *const hdr_names[] = {"authorization", "content-type",
@@ -321,7 +322,12 @@ void http_respond_error(struct hconn *c, int status, const char *extra, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    http_respond_json(c, status, json_pack("{s:s}", "error", msg), extra);
+    /* A message may quote the request (its path): jansson refuses invalid
+     * UTF-8, and a strict client could not decode it, so its bytes go out
+     * as \xNN, as on the socket. */
+    char safe[sizeof(msg) * 4];
+    utf8_escape(msg, safe, sizeof(safe));
+    http_respond_json(c, status, json_pack("{s:s}", "error", safe), extra);
 }
 
 /* --- routes --- */

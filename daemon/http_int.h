@@ -146,7 +146,8 @@ void http_respond(struct hconn *c, int status, const char *type, const char *bod
 /* Answer with j as JSON; j (a new reference, or NULL: a 500) passes to the call. */
 void http_respond_json(struct hconn *c, int status, json_t *j, const char *extra);
 
-/* Answer {"error": printf text}. */
+/* Answer {"error": printf text}, cut at 511 bytes, its invalid UTF-8 written
+ * as \xNN. */
 void http_respond_error(struct hconn *c, int status, const char *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -135,6 +135,40 @@ class HttpTest(DaemonTest):
         self.assertIn('malformed request', got)
         self.assertIsNone(d.proc.poll())
 
+    def test_invalid_utf8_is_never_echoed(self):
+        """An error that quotes the request's bytes stays UTF-8 a strict
+        client can decode: invalid bytes escaped, a message cut short
+        never cut into a character."""
+        d = self.start()
+        paths = (b'/nope\xff\xfe/x',                # invalid bytes
+                 b'/' + '\u00e9'.encode() * 300,     # cut at the message limit
+                 b'/hb/\xff\xfe')                    # a route that names no token
+        for path in paths:
+            got = raw(self.base, b'GET ' + path + b' HTTP/1.1\r\nHost: x\r\n'
+                      b'Connection: close\r\n\r\n').encode('latin-1')
+            head, _, body = got.partition(b'\r\n\r\n')
+            self.assertTrue(head.startswith(b'HTTP/1.1 404 '), got)
+            self.assertNotIn(b'\xff', got)
+            self.assertNotIn(b'\xfe', got)
+            error = json.loads(body.decode('utf-8'))['error']
+            self.assertTrue(error.startswith('no such route') or 'token' in error, error)
+        error = json.loads(raw(self.base, b'GET /nope\xff\xfe/x HTTP/1.1\r\nHost: x\r\n'
+                               b'Connection: close\r\n\r\n').partition('\r\n\r\n')[2])
+        self.assertEqual(error['error'], 'no such route: /nope\\xff\\xfe/x')
+        # A GitHub redelivery is answered with its delivery header quoted.
+        body = b'{"zen":"x"}'
+        sig = hmac.new(b'gh-hook-secret', body, hashlib.sha256).hexdigest().encode()
+        ping = (b'POST /webhooks/github HTTP/1.1\r\nHost: x\r\nConnection: close\r\n'
+                b'Content-Type: application/json\r\nX-GitHub-Event: ping\r\n'
+                b'X-GitHub-Delivery: d-\xff\xfe\r\nX-Hub-Signature-256: sha256=' + sig +
+                b'\r\nContent-Length: %d\r\n\r\n' % len(body) + body)
+        self.assertTrue(raw(self.base, ping).startswith('HTTP/1.1 200 '))
+        got = raw(self.base, ping).encode('latin-1')
+        self.assertTrue(got.startswith(b'HTTP/1.1 200 '), got)
+        self.assertEqual(json.loads(got.partition(b'\r\n\r\n')[2].decode('utf-8')),
+                         {'ignored': 'redelivery', 'delivery': 'd-\\xff\\xfe'})
+        self.assertIsNone(d.proc.poll())
+
     def test_several_addresses_and_ipv6(self):
         probe = socket.socket(socket.AF_INET6)
         try:

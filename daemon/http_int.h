@@ -42,6 +42,7 @@ enum hdr {
     H_GITHUB_EVENT,             /* X-GitHub-Event */
     H_GITHUB_DELIVERY,          /* X-GitHub-Delivery */
     H_TIMESTAMP,                /* X-Shipwatch-Timestamp (signed with the body) */
+    H_TRANSFER_ENCODING,        /* framing: "chunked" alone, once */
     H_COUNT
 };
 
@@ -71,6 +72,7 @@ struct hconn {
     size_t field_len;
     char hdr[H_COUNT][HEADER_VALUE_MAX + 1];
     bool hdr_set[H_COUNT];
+    bool te_repeated;           /* Transfer-Encoding came more than once */
     char *body;
     size_t body_len, body_cap;
     size_t body_keep;           /* > 0: the route keeps this much, drops the rest */

@@ -244,6 +244,40 @@ class HttpLimitsTest(DaemonTest):
         self.assertEqual(rpc.call('deploys.list', {})['deploys'], [])
         self.assertIsNone(d.proc.poll())
 
+    def test_heartbeat_paths_never_leave_their_route(self):
+        # /hb/ takes a token and a suffix, nothing else: dots and encoded
+        # slashes are neither decoded nor followed into another route or a
+        # file, and no such path counts as a ping.
+        d = self.start()
+        rpc = d.rpc()
+        for path in ('/hb/../metrics', '/hb/%2e%2e/metrics', '/hb/a%2fb', '/hb/..%2fmetrics',
+                     '/hb/' + TOKEN + '/../metrics', '/hb/' + TOKEN + '%2fstart',
+                     '/hb/' + TOKEN + '/%2e%2e/%2e%2e/etc/passwd',
+                     '/hb/../../../../etc/passwd', '/hb/%2e%2e%2f%2e%2e%2fetc%2fpasswd'):
+            for method in ('GET', 'POST'):
+                s = connect(self.base)
+                try:
+                    s.sendall(('%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n'
+                               'Content-Length: 0\r\n\r\n' % (method, path)).encode())
+                    got = answer(s)
+                    s.settimeout(3 * SLOW)
+                    for _ in range(64):
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        got += chunk.decode('latin-1')
+                finally:
+                    s.close()
+                head, _, body = got.partition('\r\n\r\n')
+                self.assertTrue(head.startswith('HTTP/1.1 404 '), '%s %s: %r' % (method, path, got))
+                self.assertIn('application/json', head)
+                self.assertIn('error', json.loads(body), path)
+                self.assertNotIn('# TYPE', body)
+                self.assertNotIn('root:', body)
+        self.assertEqual(rpc.call('checks.get', {'check': 'backup'})['runs_total'], 0)
+        self.assertEqual(rpc.call('checks.get', {'check': 'backup'})['state'], 'unknown')
+        self.assertIsNone(d.proc.poll())
+
     def test_large_healthy_response_stays_up(self):
         # A 200 whose body is 16x max-body and more: without a [BODY]
         # condition the check stops reading at the cap and is up; with one

@@ -150,6 +150,9 @@ struct conf_notifier {
     char *url;                 /* secret: may embed a token; smtp(s):// for email */
     char **argv;               /* exec: the command, NULL-terminated */
     size_t argc;
+    char **environment;        /* exec: "NAME=value" on top of the minimal
+                                  environment, NULL-terminated; secret */
+    size_t nenvironment;
     char *from;                /* email: sender address */
     char **to;                 /* email: recipient addresses */
     size_t nto;

@@ -19,6 +19,7 @@
 #include "recent.h"
 #include "sign.h"
 #include "store.h"
+#include "utf8.h"
 
 /* Constant-time comparison of two strings. */
 static bool secret_equal(const char *a, const char *b)
@@ -383,8 +384,11 @@ void http_route_github(struct hconn *c, const char *rest)
     const char *event = c->hdr_set[H_GITHUB_EVENT] ? c->hdr[H_GITHUB_EVENT] : "";
     const char *delivery = c->hdr_set[H_GITHUB_DELIVERY] ? c->hdr[H_GITHUB_DELIVERY] : "";
     if (!recent_claim(c->srv->deliveries, delivery, daemon_now_ms(), daemon_now_ms())) {
+        /* The header's bytes are quoted: invalid UTF-8 goes out as \xNN. */
+        char safe[1024];
+        utf8_escape(delivery, safe, sizeof(safe));
         http_respond_json(c, 200, json_pack("{s:s, s:s}", "ignored", "redelivery", "delivery",
-                                       delivery), NULL);
+                                       safe), NULL);
         return;
     }
     json_error_t jerr;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "store.h"
 #include "storewatch.h"
 #include "util.h"
+#include "verify.h"
 
 #define TICK_MS 1000
 #define FAILING_EVENT_AFTER 3       /* failures in a row before a notifier event */
@@ -150,10 +152,6 @@ static int kind_parse(const char *s)
     return -1;
 }
 
-/* The string fields of an alert, for copying and freeing together. */
-#define ALERT_STRINGS(a)                                                                      \
-    {&(a)->kind, &(a)->check, &(a)->app, &(a)->env, &(a)->severity, &(a)->status,          \
-     &(a)->summary, &(a)->ack_by, &(a)->ack_comment, &(a)->muted_by}
 #define MUTE_STRINGS(m)                                                                       \
     {&(m)->kind, &(m)->check, &(m)->app, &(m)->env, &(m)->severity, &(m)->author, &(m)->comment}
 
@@ -180,7 +178,7 @@ static void free_strings(const char **f[], size_t n)
 static bool alert_copy(struct alert *out, const struct alert *a)
 {
     *out = *a;
-    const char **f[] = ALERT_STRINGS(out);
+    const char **f[] = STORE_ALERT_STRINGS(out);
     if (!copy_strings(f, ARRAY_SIZE(f))) {
         alert_copy_finish(out);
         return false;
@@ -190,7 +188,7 @@ static bool alert_copy(struct alert *out, const struct alert *a)
 
 void alert_copy_finish(struct alert *a)
 {
-    const char **f[] = ALERT_STRINGS(a);
+    const char **f[] = STORE_ALERT_STRINGS(a);
     free_strings(f, ARRAY_SIZE(f));
 }
 
@@ -719,7 +717,8 @@ static struct open_alert *open_by_id(const struct alerting *al, int64_t id)
 }
 
 static void open_alert(struct alerting *al, enum kind k, const struct route *rt, const char *check,
-                       const char *app, const char *env, const char *summary, int64_t deploy_id)
+                       const char *app, const char *env, const char *summary, int64_t deploy_id,
+                       const char *deploy_info)
 {
     struct daemon *d = al->d;
     int64_t now = clock_now_ms(d->clock);
@@ -738,7 +737,8 @@ static void open_alert(struct alerting *al, enum kind k, const struct route *rt,
                       .status = "firing",
                       .summary = summary,
                       .started_ms = now,
-                      .deploy_id = deploy_id};
+                      .deploy_id = deploy_id,
+                      .deploy_info = deploy_info};
     if (!alert_copy(&oa->a, &a)) {
         free(oa);
         return;
@@ -873,6 +873,29 @@ static void summarize(const struct check *c, enum kind k, const struct route *rt
     }
 }
 
+/* A page opened while a deploy was verified says so: the deploy, who made
+ * it, how long ago, and what to roll back to, appended to the summary; the
+ * same as the JSON object returned (alert.deploy in notifications; NULL
+ * on ENOMEM). */
+static char *blame(const struct verify_blame *vb, int64_t now, char *summary, size_t len)
+{
+    char ago[32];
+    duration_format((now - vb->started_ms) / 1000 * 1000, ago, sizeof(ago));
+    bool rollback = vb->last_healthy != NULL && !eq(vb->last_healthy, vb->version);
+    size_t at = strlen(summary);
+    snprintf(summary + at, len - at, " (during deploy %s%s%s, %s ago%s%s)", vb->version,
+             vb->author != NULL ? " by " : "", vb->author != NULL ? vb->author : "", ago,
+             rollback ? "; last healthy " : "", rollback ? vb->last_healthy : "");
+    char at_rfc[CIVIL_RFC3339_LEN];
+    json_t *o = json_pack("{s:I, s:s?, s:s?, s:s, s:s?}", "id", (json_int_t)vb->id, "version",
+                          vb->version, "author", vb->author, "started_at",
+                          civil_format_rfc3339(vb->started_ms, at_rfc, sizeof(at_rfc)),
+                          "last_healthy_version", rollback ? vb->last_healthy : NULL);
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
 /* Changes of c's state within the window ending now. */
 static int flap_count(const struct alert_check *ac, int64_t window_ms, int64_t now)
 {
@@ -931,9 +954,17 @@ static void evaluate(struct alerting *al, struct check *c)
                           : c->paused     ? "check paused"
                                           : "check recovered");
         } else if (oa == NULL && want[k] && rt[k].any && held(al, c, k) == NULL) {
-            char summary[600];
+            char summary[800];
             summarize(c, k, &rt[k], now, summary, sizeof(summary));
-            open_alert(al, k, &rt[k], cc->name, cc->app, cc->env, summary, 0);
+            struct verify_blame vb;
+            char *info = NULL;
+            bool blamed = (k == K_DOWN || k == K_DEGRADED) && verify_blame(al->d, c, &vb);
+            if (blamed) {
+                info = blame(&vb, now, summary, sizeof(summary));
+            }
+            open_alert(al, k, &rt[k], cc->name, cc->app, cc->env, summary, blamed ? vb.id : 0,
+                       info);
+            free(info);
         }
     }
 }
@@ -1055,7 +1086,7 @@ void alert_on_deploy(struct daemon *d, const struct deploy *dep)
                          dep->verdict_reason ? dep->verdict_reason : "verdict failed",
                          dep->rollback_version ? "; roll back to " : "",
                          dep->rollback_version ? dep->rollback_version : "");
-                open_alert(al, K_DEPLOY, &rt, NULL, dep->app, dep->env, summary, dep->id);
+                open_alert(al, K_DEPLOY, &rt, NULL, dep->app, dep->env, summary, dep->id, NULL);
             }
         } else if (!failed && open != NULL) {
             resolve_alert(al, open, "a later deploy is not failed");

@@ -311,6 +311,9 @@ struct check {
     int64_t lease_until_ms;             /* loop time the held lease ends */
     uint64_t skipped_not_owner_total;   /* ticks skipped: another daemon holds it */
     int64_t peer_ms;                    /* loop time of the last peer result applied */
+    int64_t unrun_since_ms;             /* loop time of the first tick left to
+                                           another daemon since the last result
+                                           seen; 0 none */
     char last_node[CHECK_LOCATION_NAME_MAX];  /* who ran `last` (with Redis); "" unknown */
     struct check_location *locations;   /* locations: all: each one's latest view,
                                            this daemon's own included; owned */

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
+#include <openssl/crypto.h>
 
 #include "cluster.h"
 #include "clock.h"
@@ -18,6 +20,7 @@
 #include "hash.h"
 #include "log.h"
 #include "sched.h"
+#include "sign.h"
 #include "store.h"
 
 #define BACKOFF_FIRST_MS 100
@@ -29,6 +32,8 @@
 #define PEERS_MAX 256
 #define OBUF_MAX (8u * 1024 * 1024) /* bytes queued to Redis before publishes drop */
 #define LEASES_PENDING_MAX 100000   /* lease requests in flight before the gate opens */
+#define JUDGE_AFTER_MS 3000 /* connected this long, every live peer announced itself */
+#define WARN_EVERY_MS 60000 /* one warning a minute about distrusted input */
 
 /* KEYS[1] the lease, ARGV[1] this node, ARGV[2] the TTL, ARGV[3] the mode:
  *   take   renew it when ours, take it when free: {1, 0}
@@ -36,16 +41,28 @@
  *          preferred for it, ask again after the grace
  *   yield  when ours, delete it: {0, -1} (hand it to the preferred node);
  *          when free {0, -2}
- * Held by another node: {0, its PTTL}. */
+ * Held by another node: {0, its PTTL, its holder}, unless the lease is not
+ * to be believed: a TTL over ARGV[4] (interval plus grace) or none, or,
+ * when ARGV[5] is "1", a holder not among ARGV[6..] (the peers that
+ * announced themselves). Such a lease is taken: {1, its PTTL, its holder,
+ * "ttl" or "unknown"}. A key of another type is deleted first. */
 static const char lease_script[] =
-    "local v = redis.call('GET', KEYS[1]) "
+    "local v = redis.pcall('GET', KEYS[1]) "
+    "if type(v) == 'table' then redis.call('DEL', KEYS[1]) v = false end "
     "if v == ARGV[1] then "
     "if ARGV[3] == 'yield' then redis.call('DEL', KEYS[1]) return {0, -1} end "
     "redis.call('PEXPIRE', KEYS[1], ARGV[2]) return {1, 0} end "
     "if not v then "
     "if ARGV[3] ~= 'take' then return {0, -2} end "
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return {1, 0} end "
-    "return {0, redis.call('PTTL', KEYS[1])}";
+    "local t = redis.call('PTTL', KEYS[1]) "
+    "local why = '' "
+    "if t < 0 or t > tonumber(ARGV[4]) then why = 'ttl' "
+    "elseif ARGV[5] == '1' then why = 'unknown' "
+    "for i = 6, #ARGV do if ARGV[i] == v then why = '' break end end end "
+    "if why ~= '' then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+    "return {1, t, v, why} end "
+    "return {0, t, v}";
 
 /* Delete the lease only if it is ours. */
 static const char release_script[] =
@@ -70,6 +87,7 @@ struct cluster {
     struct daemon *d;
     struct cluster_url url;
     char node[CLUSTER_NAME_MAX]; /* this daemon's name, fixed at start */
+    char *key;                   /* redis.key, fixed at start; NULL none */
     char fp[CLUSTER_FP_MAX];     /* this daemon's checks' fingerprint */
     char *lease_prefix;          /* "<prefix>:<cluster>:lease:"; NULL without cluster */
     char *chan_results, *chan_events, *chan_nodes;
@@ -82,6 +100,9 @@ struct cluster {
     bool ever_ready;
     bool down_reported; /* the loss was logged and evented */
     int64_t attempt_ms; /* loop time this attempt started */
+    int64_t ready_ms;   /* loop time the connection was last ready */
+    int64_t warned_ms;  /* loop time of the last warning about distrust */
+    uint64_t unwarned;  /* distrusted inputs since that warning */
     int64_t backoff_ms;
     uv_timer_t retry_timer;
     uv_timer_t tick_timer; /* connect timeout, "alive", peers */
@@ -95,6 +116,7 @@ struct cluster {
     struct peer peers[PEERS_MAX];
     size_t npeers;
     uint64_t published_total, received_total, rejected_total, dropped_total, reconnects_total;
+    uint64_t leases_overridden_total, unrun_total;
     uint64_t rng;
 };
 
@@ -544,6 +566,55 @@ bad:
     return 0;
 }
 
+/* The signed form of json. */
+char *cluster_msg_seal(const char *key, char *json)
+{
+    if (json == NULL || key == NULL) {
+        return json;
+    }
+    size_t len = strlen(json);
+    char *out = malloc(7 + SIGN_HEX_LEN + 1 + len + 1);
+    if (out == NULL || sign_hex(key, NULL, 0, json, len, out + 7) < 0) {
+        free(out);
+        free(json);
+        return NULL;
+    }
+    memcpy(out, "sha256=", 7);
+    out[7 + SIGN_HEX_LEN] = ' ';
+    memcpy(out + 7 + SIGN_HEX_LEN + 1, json, len + 1);
+    free(json);
+    return out;
+}
+
+/* Check a message's envelope (see cluster.h). */
+int cluster_msg_open(const char *key, const char *buf, size_t len, size_t *json_at)
+{
+    const size_t head = 7 + SIGN_HEX_LEN + 1;
+    if (len > CLUSTER_MSG_MAX) {
+        return -EMSGSIZE;
+    }
+    bool sealed = len >= head && memcmp(buf, "sha256=", 7) == 0 && buf[head - 1] == ' ';
+    *json_at = sealed ? head : 0;
+    if (key == NULL) {
+        return 0;
+    }
+    char want[SIGN_HEX_LEN + 1];
+    if (!sealed || sign_hex(key, NULL, 0, buf + head, len - head, want) < 0 ||
+        !sign_hex_equal(want, buf + 7, SIGN_HEX_LEN)) {
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* Whether m's time is near now (see cluster.h). */
+bool cluster_msg_fresh(const struct cluster_msg *m, int64_t now_ms)
+{
+    int64_t t = m->kind == CLUSTER_MSG_RESULT
+                    ? m->result.started_ms + m->result.duration_us / 1000
+                    : m->ts_ms;
+    return t >= now_ms - CLUSTER_MSG_SKEW_MS && t <= now_ms + CLUSTER_MSG_SKEW_MS;
+}
+
 /* Free what a message owns. */
 void cluster_msg_finish(struct cluster_msg *m)
 {
@@ -637,6 +708,7 @@ char *cluster_encode_node(const char *node, int64_t ts_ms, const char *checks_fp
 static void connect_start(struct cluster *cl);
 static void asked(struct cluster *cl);
 static void on_alive(redisAsyncContext *ac, void *r, void *privdata);
+static void announce(struct cluster *cl);
 
 /* The backoff is over: try again. */
 static void on_retry(uv_timer_t *t)
@@ -761,6 +833,10 @@ static void check_ready(struct cluster *cl)
              conf->cluster != NULL ? conf->cluster : "fan-out only");
     cl->ever_ready = true;
     cl->down_reported = false;
+    cl->ready_ms = loop_now(cl);
+    /* Announce first: peers count nothing from a node they have not heard
+     * say it is alive, the event just below included. */
+    announce(cl);
     log_info(LOG_KV("redis", at), "%s", msg);
     emit(cl, msg);
 }
@@ -944,9 +1020,10 @@ static bool can_send(const struct cluster *cl)
            (cl->cmd->c.obuf == NULL || sdslen(cl->cmd->c.obuf) < OBUF_MAX);
 }
 
-/* PUBLISH text on chan; text is freed. */
+/* PUBLISH text on chan, signed when there is a key; text is freed. */
 static void publish(struct cluster *cl, const char *chan, char *text)
 {
+    text = cluster_msg_seal(cl->key, text);
     if (text == NULL) {
         cl->dropped_total++;
         return;
@@ -962,7 +1039,7 @@ static void publish(struct cluster *cl, const char *chan, char *text)
     free(text);
 }
 
-/* The peer of that name, added when new (NULL when the table is full). */
+/* The peer of that name, which just said it is alive: added when new. */
 static struct peer *peer_note(struct cluster *cl, const char *name)
 {
     int64_t now = loop_now(cl);
@@ -987,7 +1064,52 @@ static struct peer *peer_note(struct cluster *cl, const char *name)
     }
     snprintf(cl->peers[at].name, sizeof(cl->peers[at].name), "%s", name);
     cl->peers[at].heard_ms = now;
+    cl->peers[at].checks_fp[0] = '\0';
     return &cl->peers[at];
+}
+
+/* Whether p said it is alive within CLUSTER_PEER_TTL_MS. */
+static bool peer_live(const struct cluster *cl, const struct peer *p)
+{
+    return loop_now(cl) - p->heard_ms <= CLUSTER_PEER_TTL_MS;
+}
+
+/* The live peer of that name, or NULL. */
+static const struct peer *peer_find(const struct cluster *cl, const char *name)
+{
+    for (size_t i = 0; i < cl->npeers; i++) {
+        if (strcmp(cl->peers[i].name, name) == 0) {
+            return peer_live(cl, &cl->peers[i]) ? &cl->peers[i] : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Say what was not believed: a log line and a "cluster" event at most
+ * once a minute, the rest counted into the next. */
+static void distrust(struct cluster *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void distrust(struct cluster *cl, const char *fmt, ...)
+{
+    int64_t now = loop_now(cl);
+    if (cl->warned_ms != 0 && now - cl->warned_ms < WARN_EVERY_MS) {
+        cl->unwarned++;
+        return;
+    }
+    char what[512], msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (cl->unwarned > 0) {
+        snprintf(msg, sizeof(msg), "cluster: %s (and %" PRIu64 " more in the last minute)", what,
+                 cl->unwarned);
+    } else {
+        snprintf(msg, sizeof(msg), "cluster: %s", what);
+    }
+    cl->warned_ms = now;
+    cl->unwarned = 0;
+    log_warn(LOG_NOKV, "%s", msg);
+    emit(cl, msg);
 }
 
 /* 64-bit FNV-1a of a string, from the basis nodes have always used. */
@@ -1017,15 +1139,16 @@ static void checks_fp(const struct cluster *cl, char *out, size_t len)
     snprintf(out, len, "%016" PRIx64, h);
 }
 
-/* Whether this node is c's preferred holder: the highest rendezvous weight
- * among itself and the live peers running the same checks. */
-static bool preferred(struct cluster *cl, const struct check *c)
+/* Whether this node has the highest rendezvous weight for c among itself
+ * and the live peers running the same checks, except the one named
+ * except (NULL none). */
+static bool preferred_except(struct cluster *cl, const struct check *c, const char *except)
 {
     uint64_t mine = weight(cl->node, c->conf->name);
-    int64_t now = loop_now(cl);
     for (size_t i = 0; i < cl->npeers; i++) {
         const struct peer *p = &cl->peers[i];
-        if (now - p->heard_ms > CLUSTER_PEER_TTL_MS || strcmp(p->checks_fp, cl->fp) != 0) {
+        if (!peer_live(cl, p) || strcmp(p->checks_fp, cl->fp) != 0 ||
+            (except != NULL && strcmp(p->name, except) == 0)) {
             continue;
         }
         uint64_t w = weight(p->name, c->conf->name);
@@ -1036,11 +1159,33 @@ static bool preferred(struct cluster *cl, const struct check *c)
     return true;
 }
 
+/* Whether this node is c's preferred holder. */
+static bool preferred(struct cluster *cl, const struct check *c)
+{
+    return preferred_except(cl, c, NULL);
+}
+
+/* The names of the message kinds, for warnings. */
+static const char *kind_name(enum cluster_msg_kind k)
+{
+    return k == CLUSTER_MSG_RESULT ? "result" : k == CLUSTER_MSG_EVENT ? "event" : "alive message";
+}
+
 /* One message from the bus. */
 static void on_message(struct cluster *cl, const char *buf, size_t len)
 {
+    size_t at;
+    int rc = cluster_msg_open(cl->key, buf, len, &at);
+    if (rc < 0) {
+        cl->rejected_total++;
+        if (rc == -EPERM) {
+            distrust(cl, "refused a message not signed with this daemon's redis.key (is the "
+                         "key the same on every daemon?)");
+        }
+        return;
+    }
     struct cluster_msg m;
-    if (cluster_msg_parse(buf, len, &m) < 0) {
+    if (cluster_msg_parse(buf + at, len - at, &m) < 0) {
         cl->rejected_total++;
         return;
     }
@@ -1049,20 +1194,37 @@ static void on_message(struct cluster *cl, const char *buf, size_t len)
         cluster_msg_finish(&m);
         return; /* our own, echoed */
     }
-    struct peer *p = peer_note(cl, m.node);
-    if (m.kind == CLUSTER_MSG_NODE && p != NULL) {
+    /* A signed message replayed later would be believed again: its time
+     * says how old it is. */
+    if (cl->key != NULL && !cluster_msg_fresh(&m, clock_now_ms(d->clock))) {
+        cl->rejected_total++;
+        distrust(cl, "refused a %s from %s dated over a minute from this daemon's clock (a "
+                     "replay, or clocks apart)",
+                 kind_name(m.kind), m.node);
+        cluster_msg_finish(&m);
+        return;
+    }
+    if (m.kind == CLUSTER_MSG_NODE) {
+        struct peer *p = peer_note(cl, m.node);
         snprintf(p->checks_fp, sizeof(p->checks_fp), "%s", m.checks_fp);
+        cl->received_total++;
+        cluster_msg_finish(&m);
+        return;
+    }
+    if (peer_find(cl, m.node) == NULL) {
+        cl->rejected_total++;
+        distrust(cl, "ignored a %s from %s, a node that has not announced itself", kind_name(m.kind),
+                 m.node);
+        cluster_msg_finish(&m);
+        return;
     }
     cl->received_total++;
-    switch (m.kind) {
-    case CLUSTER_MSG_RESULT: {
+    if (m.kind == CLUSTER_MSG_RESULT) {
         struct check *c = daemon_find_check(d, m.check);
         if (c != NULL) {
             daemon_on_peer_result(d, c, &m);
         }
-        break;
-    }
-    case CLUSTER_MSG_EVENT: {
+    } else {
         struct event ev = {
             .ts_ms = m.ts_ms,
             .type = m.type,
@@ -1073,12 +1235,15 @@ static void on_message(struct cluster *cl, const char *buf, size_t len)
             .data = m.data,
         };
         daemon_on_peer_event(d, m.node, &ev);
-        break;
-    }
-    case CLUSTER_MSG_NODE:
-        break;
     }
     cluster_msg_finish(&m);
+}
+
+/* Say this daemon is alive, with its checks' fingerprint. */
+static void announce(struct cluster *cl)
+{
+    checks_fp(cl, cl->fp, sizeof(cl->fp));
+    publish(cl, cl->chan_nodes, cluster_encode_node(cl->node, clock_now_ms(cl->d->clock), cl->fp));
 }
 
 /* Every second: connect timeout, "alive", closing deadline. */
@@ -1100,8 +1265,7 @@ static void on_tick(uv_timer_t *t)
     }
     checks_fp(cl, cl->fp, sizeof(cl->fp));
     if (cl->state == CONN_READY) {
-        publish(cl, cl->chan_nodes,
-                cluster_encode_node(cl->node, clock_now_ms(cl->d->clock), cl->fp));
+        announce(cl);
         if (redisAsyncCommand(cl->cmd, on_alive, cl, "PING") == REDIS_OK) {
             asked(cl);
         }
@@ -1127,6 +1291,11 @@ int cluster_create(struct daemon *d, struct cluster **out, char *err, size_t err
         return rc;
     }
     cl->d = d;
+    if (conf->redis.key != NULL && (cl->key = strdup(conf->redis.key)) == NULL) {
+        free(cl);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     snprintf(cl->node, sizeof(cl->node), "%s",
              conf->node_name != NULL ? conf->node_name : "shipwatchd");
     const char *prefix =
@@ -1203,8 +1372,64 @@ static void on_alive(redisAsyncContext *ac, void *r, void *privdata)
     replied(privdata);
 }
 
-/* A lease reply: {1, x} ours, {0, pttl} someone else's; NULL or an error
- * means Redis failed us, and the check runs here. */
+/* A lease holder's name as Redis gave it, fit for a message: anyone who
+ * can write to Redis could have written it. */
+static void holder_name(const redisReply *holder, char *out, size_t cap)
+{
+    copy_cut(out, cap, holder->str, holder->len);
+    for (char *p = out; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        }
+    }
+}
+
+/* A lease this daemon took from a holder not to be believed. */
+static void overridden(struct cluster *cl, const struct lease_req *req, const redisReply *holder,
+                       const redisReply *why, int64_t pttl)
+{
+    cl->leases_overridden_total++;
+    char name[CLUSTER_NAME_MAX];
+    holder_name(holder, name, sizeof(name));
+    if (why->len == 3 && memcmp(why->str, "ttl", 3) == 0) {
+        distrust(cl, "took over the lease of %s from %s: it was set to last %s%" PRId64
+                     " ms, beyond interval plus grace (%" PRId64 " ms)",
+                 req->check, name, pttl < 0 ? "forever, " : "", pttl < 0 ? (int64_t)0 : pttl,
+                 req->ttl_ms);
+    } else {
+        distrust(cl, "took over the lease of %s from %s, a node that has not announced itself",
+                 req->check, name);
+    }
+}
+
+/* Another node keeps c's lease: when no result of c came for two
+ * intervals, c is unknown, said by one daemon for the cluster. */
+static void watch_unrun(struct cluster *cl, struct check *c, const struct lease_req *req,
+                        const redisReply *holder)
+{
+    int64_t now = loop_now(cl);
+    int64_t interval = req->ttl_ms - req->grace_ms;
+    if (c->unrun_since_ms == 0) {
+        c->unrun_since_ms = now;
+        return;
+    }
+    /* Ticks come one interval apart: the third denial with no result
+     * between is two intervals after the first. */
+    if (now - c->unrun_since_ms < 2 * interval - req->grace_ms) {
+        return;
+    }
+    char name[CLUSTER_NAME_MAX], why[RESULT_ERROR_MAX];
+    holder_name(holder, name, sizeof(name));
+    snprintf(why, sizeof(why), "no node ran it for two intervals; its lease is held by %s", name);
+    bool loud = preferred_except(cl, c, name);
+    if (loud && c->state != STATE_UNKNOWN) {
+        cl->unrun_total++;
+    }
+    daemon_on_unrun(cl->d, c, why, loud);
+}
+
+/* A lease reply: {1, ...} ours, {0, pttl, holder} someone else's; NULL or
+ * an error means Redis failed us, and the check runs here, owned. */
 static void on_lease(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct lease_req *req = privdata;
@@ -1213,15 +1438,20 @@ static void on_lease(redisAsyncContext *ac, void *r, void *privdata)
     bool granted = true;
     int64_t pttl = -1;
     bool valid = false;
+    const redisReply *holder = NULL, *why = NULL;
 
     cl->leases_pending--;
     replied(cl);
-    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-        reply->element[0]->type == REDIS_REPLY_INTEGER &&
-        reply->element[1]->type == REDIS_REPLY_INTEGER) {
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
+        reply->elements <= 4 && reply->element[0]->type == REDIS_REPLY_INTEGER &&
+        reply->element[1]->type == REDIS_REPLY_INTEGER &&
+        (reply->elements < 3 || reply->element[2]->type == REDIS_REPLY_STRING) &&
+        (reply->elements < 4 || reply->element[3]->type == REDIS_REPLY_STRING)) {
         valid = true;
         granted = reply->element[0]->integer == 1;
         pttl = reply->element[1]->integer;
+        holder = reply->elements >= 3 ? reply->element[2] : NULL;
+        why = reply->elements == 4 ? reply->element[3] : NULL;
     } else if (reply != NULL) {
         log_warn(LOG_KV("check", req->check), "cluster: lease script failed: %s",
                  reply->type == REDIS_REPLY_ERROR && reply->str != NULL ? reply->str
@@ -1233,8 +1463,14 @@ static void on_lease(redisAsyncContext *ac, void *r, void *privdata)
         free(req);
         return;
     }
-    c->lease_held = valid && granted;
-    if (c->lease_held && req->after_defer) {
+    if (granted && holder != NULL && why != NULL) {
+        overridden(cl, req, holder, why, pttl);
+        pttl = 0;
+    }
+    /* A reply that makes no sense leaves this daemon running the check:
+     * it then decides about it too, never silently. */
+    c->lease_held = granted;
+    if (valid && c->lease_held && req->after_defer) {
         /* The preferred node left it free: it is probably dead but still
          * counted live until its silence passes CLUSTER_PEER_TTL_MS. Keep
          * the check that long rather than yield it back to nobody. */
@@ -1246,6 +1482,9 @@ static void on_lease(redisAsyncContext *ac, void *r, void *privdata)
     }
     if (c->lease_held) {
         c->lease_until_ms = loop_now(cl) + req->ttl_ms;
+    }
+    if (req->gate && !granted && holder != NULL) {
+        watch_unrun(cl, c, req, holder);
     }
     if (req->gate && c->lease_pending) {
         c->lease_pending = false;
@@ -1276,7 +1515,10 @@ enum cluster_gate cluster_lease(struct cluster *cl, struct check *c, int64_t int
     }
     size_t nlen = strlen(c->conf->name);
     struct lease_req *req = malloc(sizeof(*req) + nlen + 1);
-    if (req == NULL) {
+    char *key = malloc(strlen(cl->lease_prefix) + nlen + 1);
+    if (req == NULL || key == NULL) {
+        free(req);
+        free(key);
         return CLUSTER_RUN;
     }
     req->cl = cl;
@@ -1296,10 +1538,36 @@ enum cluster_gate cluster_lease(struct cluster *cl, struct check *c, int64_t int
         }
     }
     memcpy(req->check, c->conf->name, nlen + 1);
-    char ttl[24];
+    strcpy(key, cl->lease_prefix);
+    strcat(key, c->conf->name);
+    /* The longest lease a peer may rightly hold: one from the configured
+     * interval, which a post-deploy cadence only shortens. */
+    int64_t base = c->conf->interval_ms > interval_ms ? c->conf->interval_ms : interval_ms;
+    char ttl[24], bound[24];
     snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_ms > 0 ? ttl_ms : 1);
-    if (redisAsyncCommand(cl->cmd, on_lease, req, "EVAL %s 1 %s%s %s %s %s", lease_script,
-                          cl->lease_prefix, c->conf->name, cl->node, ttl, mode) != REDIS_OK) {
+    snprintf(bound, sizeof(bound), "%" PRId64, base + cluster_lease_grace_ms(base));
+    /* Names are judged once every live peer has had time to announce
+     * itself since this daemon (re)joined. */
+    bool judge = cl->state == CONN_READY && loop_now(cl) - cl->ready_ms >= JUDGE_AFTER_MS;
+    const char *argv[9 + PEERS_MAX];
+    int argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = lease_script;
+    argv[argc++] = "1";
+    argv[argc++] = key;
+    argv[argc++] = cl->node;
+    argv[argc++] = ttl;
+    argv[argc++] = mode;
+    argv[argc++] = bound;
+    argv[argc++] = judge ? "1" : "0";
+    for (size_t i = 0; judge && i < cl->npeers; i++) {
+        if (peer_live(cl, &cl->peers[i])) {
+            argv[argc++] = cl->peers[i].name;
+        }
+    }
+    int rc = redisAsyncCommandArgv(cl->cmd, on_lease, req, argc, argv, NULL);
+    free(key);
+    if (rc != REDIS_OK) {
         free(req);
         return CLUSTER_RUN;
     }
@@ -1456,6 +1724,10 @@ void cluster_destroy(struct cluster *cl)
     free(cl->chan_events);
     free(cl->chan_nodes);
     memset(&cl->url, 0, sizeof(cl->url)); /* the password */
+    if (cl->key != NULL) {
+        OPENSSL_cleanse(cl->key, strlen(cl->key));
+        free(cl->key);
+    }
     free(cl);
 }
 
@@ -1486,4 +1758,6 @@ void cluster_get_stats(const struct cluster *cl, struct cluster_stats *out)
     out->rejected_total = cl->rejected_total;
     out->dropped_total = cl->dropped_total;
     out->reconnects_total = cl->reconnects_total;
+    out->leases_overridden_total = cl->leases_overridden_total;
+    out->unrun_total = cl->unrun_total;
 }

@@ -50,6 +50,17 @@
  * 10 s, +-20% jitter) and rejoins. Messages from Redis are hostile input:
  * capped at CLUSTER_MSG_MAX, typed field by field, unknown checks ignored.
  *
+ * Trust: anyone who can write to Redis could otherwise stop a check (a
+ * lease of their own) or page (forged results). So a cluster needs AUTH
+ * and a shared key (config_load.c; redis.insecure waives both); messages
+ * are signed with the key and must be recent; results and events count
+ * only from a node that announced itself ("alive", signed like the rest)
+ * within CLUSTER_PEER_TTL_MS; a lease held by any other name, or with a
+ * TTL beyond interval plus grace, is taken over by the script that asks
+ * for it. A check whose lease another node keeps but of which no result
+ * arrives for two intervals is judged unknown, with the holder named, by
+ * one daemon (the rendezvous winner among the others), never left up.
+ *
  * Everything runs on the daemon's loop (hiredis's libuv adapter); nothing
  * blocks but the name lookup hiredis 0.14 does in redisAsyncConnect. */
 #ifndef SHIPWATCH_CLUSTER_H
@@ -72,6 +83,8 @@ struct cluster;
 #define CLUSTER_NODE_EVERY_MS 2000   /* "alive" messages */
 #define CLUSTER_PEER_TTL_MS 10000    /* a peer not heard from for this long is gone */
 #define CLUSTER_FP_MAX 24            /* a checks fingerprint (hex), with its NUL */
+#define CLUSTER_MSG_SKEW_MS 60000    /* a signed message's time may be this far
+                                        from ours (clocks kept by NTP) */
 
 /* Where Redis is, from redis.url. */
 struct cluster_url {
@@ -117,6 +130,26 @@ struct cluster_msg {
     char *message;   /* never NULL in an event */
     char *data;      /* JSON object text, NULL none */
 };
+
+/* Signed messages. With a cluster key (redis.key) every message on the bus
+ * is "sha256=<HMAC-SHA256 of the JSON, hex> <JSON>"; a daemon with the key
+ * refuses any other, so a Redis user without the key can neither forge nor
+ * alter one. The signature does not stop a replay; the time each message
+ * carries does (cluster_msg_fresh). */
+
+/* The text to publish for json (which is freed): json itself without a
+ * key, else the signed form. NULL on allocation failure. */
+char *cluster_msg_seal(const char *key, char *json);
+
+/* Check one message's envelope: 0 with the JSON at buf + *json_at; without
+ * a key a signed envelope is stripped unchecked. -EMSGSIZE beyond
+ * CLUSTER_MSG_MAX, -EPERM when a key is set and the signature is missing
+ * or wrong. */
+int cluster_msg_open(const char *key, const char *buf, size_t len, size_t *json_at);
+
+/* Whether a parsed message's time (when its result ended, an event or
+ * "alive" was sent) is within CLUSTER_MSG_SKEW_MS of now_ms. */
+bool cluster_msg_fresh(const struct cluster_msg *m, int64_t now_ms);
 
 /* Parse one message of len bytes (not NUL-terminated). 0, -EMSGSIZE when
  * longer than CLUSTER_MSG_MAX, -EINVAL when not a well-formed message.
@@ -185,7 +218,13 @@ struct cluster_stats {
     size_t peers;        /* other daemons heard from within CLUSTER_PEER_TTL_MS */
     uint64_t published_total;
     uint64_t received_total; /* peers' messages applied */
-    uint64_t rejected_total; /* malformed or oversized messages */
+    uint64_t rejected_total; /* malformed, oversized, unsigned, forged or stale
+                                messages, and results and events from nodes that
+                                have not announced themselves */
+    uint64_t leases_overridden_total; /* leases held by a node that never
+                                announced itself, or for longer than interval
+                                plus grace, taken over */
+    uint64_t unrun_total;    /* checks found run by no node for two intervals */
     uint64_t dropped_total;  /* not published: Redis down or backlogged */
     uint64_t reconnects_total;
 };

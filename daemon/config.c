@@ -67,6 +67,16 @@ static const char *v_redis_url(const char *s)
     return cluster_url_parse(s, &u, reason, sizeof(reason)) < 0 ? reason : NULL;
 }
 
+/* The cluster key: a token long enough not to be guessed. */
+static const char *v_cluster_key(const char *s)
+{
+    const char *why = conf_valid_secret(s);
+    if (why != NULL) {
+        return why;
+    }
+    return strlen(s) < CONFIG_CLUSTER_KEY_MIN ? "too short: at least 16 characters" : NULL;
+}
+
 /* ------------------------------------------------------------- sections */
 
 #define NFIELDS(t) CONF_NROWS(t)
@@ -209,6 +219,8 @@ static const struct conf_field redis_fields[] = {
      .off = CO(redis.prefix),
      .valid = conf_valid_name,
      .def_str = CONFIG_DEFAULT_REDIS_PREFIX},
+    {.key = "key", .type = CONF_STR, .off = CO(redis.key), .valid = v_cluster_key},
+    {.key = "insecure", .type = CONF_BOOL, .off = CO(redis.insecure)},
 };
 
 static const struct conf_field defaults_fields[] = {

@@ -45,6 +45,7 @@ struct cond;
 #define CONFIG_DEFAULT_STORE_QUEUE 65536
 #define CONFIG_DEFAULT_SPOOL_MAX_BYTES (1024LL * 1024 * 1024)
 #define CONFIG_DEFAULT_REDIS_PREFIX "shipwatch"
+#define CONFIG_CLUSTER_KEY_MIN 16 /* characters of redis.key at least */
 
 /* One key/value HTTP header. */
 struct conf_header {
@@ -149,6 +150,9 @@ struct conf_notifier {
     char *url;                 /* secret: may embed a token; smtp(s):// for email */
     char **argv;               /* exec: the command, NULL-terminated */
     size_t argc;
+    char **environment;        /* exec: "NAME=value" on top of the minimal
+                                  environment, NULL-terminated; secret */
+    size_t nenvironment;
     char *from;                /* email: sender address */
     char **to;                 /* email: recipient addresses */
     size_t nto;
@@ -250,6 +254,9 @@ struct config {
         char *url;             /* redis://[:password@]host[:port][/db] or
                                   unix:///path; NULL = no Redis; secret */
         char *prefix;          /* of every key and channel; default "shipwatch" */
+        char *key;             /* the cluster key: HMAC-SHA256 of every bus
+                                  message; NULL none; secret */
+        bool insecure;         /* a cluster without AUTH or without a key */
     } redis;
 
     char *cluster;             /* daemons with the same name share the checks

@@ -3,6 +3,7 @@
  *
  * The sections themselves (their rows and hooks) are config.c's, listed in
  * config_sections.h; the tree is config_yaml.c's. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -12,6 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "config_list.h"
 #include "config_rows.h"
@@ -176,6 +178,25 @@ static void finish_cluster(struct conf_ctx *x, struct conf_mark cluster_at, bool
     }
     if (c->cluster != NULL && c->redis.url == NULL && !url_bad) {
         conf_report(x, cluster_at, "cluster: sharing checks needs redis.url");
+    }
+    /* Whoever can write to the cluster's Redis decides which daemon runs
+     * what and what the peers believe: insist on AUTH (a unix socket is
+     * guarded by its file mode) and on signed messages. */
+    struct cluster_url u;
+    char why[200];
+    if (c->cluster != NULL && c->redis.url != NULL && !url_bad && !c->redis.insecure) {
+        if (cluster_url_parse(c->redis.url, &u, why, sizeof(why)) == 0 && !u.unix_socket &&
+            u.password[0] == '\0') {
+            conf_report(x, cluster_at,
+                        "cluster: redis.url has no password; a cluster needs Redis AUTH "
+                        "(redis://:PASSWORD@host, Redis's requirepass), or redis.insecure: true");
+        }
+        if (c->redis.key == NULL) {
+            conf_report(x, cluster_at,
+                        "cluster: needs redis.key, a secret of at least 16 characters shared by "
+                        "the daemons to sign their messages, or redis.insecure: true");
+        }
+        memset(&u, 0, sizeof(u)); /* the password */
     }
     for (size_t i = 0; i < c->nchecks; i++) {
         if (c->checks[i].locations_all && c->cluster == NULL) {
@@ -362,6 +383,66 @@ done:
     return rc;
 }
 
+/* Make *prog absolute when it names a path relative to dir ("plugins/x"):
+ * a daemon's working directory is / under systemd, so the only directory
+ * such a path can sensibly mean is the configuration file's. A bare name
+ * is left to PATH. 0 or -ENOMEM. */
+static int resolve_program(char **prog, const char *dir)
+{
+    if (*prog == NULL || (*prog)[0] == '/' || strchr(*prog, '/') == NULL) {
+        return 0;
+    }
+    const char *p = *prog;
+    while (strncmp(p, "./", 2) == 0) {
+        p += 2;
+    }
+    size_t n = strlen(dir) + strlen(p) + 2;
+    char *abs = malloc(n);
+    if (abs == NULL) {
+        return -ENOMEM;
+    }
+    snprintf(abs, n, "%s/%s", dir, p);
+    free(*prog);
+    *prog = abs;
+    return 0;
+}
+
+/* Resolve the relative program paths of exec checks and notifiers against
+ * the directory of the configuration file at path. 0 or -ENOMEM. */
+static int resolve_programs(struct config *c, const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL) {
+        return -ENOMEM;
+    }
+    char *slash = strrchr(copy, '/');
+    if (slash == copy) {
+        slash[1] = '\0';
+    } else if (slash != NULL) {
+        *slash = '\0';
+    } else {
+        strcpy(copy, ".");
+    }
+    char *dir = realpath(copy, NULL);
+    free(copy);
+    if (dir == NULL) {
+        return errno == ENOMEM ? -ENOMEM : 0; /* gone since it was read: leave them */
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->nchecks; i++) {
+        if (c->checks[i].argv != NULL) {
+            rc = resolve_program(&c->checks[i].argv[0], strcmp(dir, "/") == 0 ? "" : dir);
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < c->nnotifiers; i++) {
+        if (c->notifiers[i].argv != NULL) {
+            rc = resolve_program(&c->notifiers[i].argv[0], strcmp(dir, "/") == 0 ? "" : dir);
+        }
+    }
+    free(dir);
+    return rc;
+}
+
 /* Load and validate path (see config.h). */
 int config_load(const char *path, struct config **out, struct config_errors *errs)
 {
@@ -420,5 +501,10 @@ int config_load(const char *path, struct config **out, struct config_errors *err
     }
     int rc = config_load_buffer(path, buf, len, out, errs);
     free(buf);
+    if (rc == 0 && resolve_programs(*out, path) < 0) {
+        config_destroy(*out);
+        *out = NULL;
+        rc = -ENOMEM;
+    }
     return rc;
 }

@@ -560,6 +560,127 @@ static int p_index(struct conf_ctx *x, const struct conf_field *f, const struct 
     return rc;
 }
 
+/* The start of a mapping row's parse: 1 when v is null, -1 after reporting
+ * a value that is not a mapping (expected names what it should be) or that
+ * has more than f->max pairs (items names them), else 0 with *count pairs. */
+static int map_open(struct conf_ctx *x, const struct conf_field *f, const struct ynode *v,
+                    struct conf_mark at, const char *path, const char *expected,
+                    const char *items, size_t *count)
+{
+    if (conf_is_null(v)) {
+        return conf_visit(x, at) ? 1 : -1;
+    }
+    if (v->type != YN_MAP) {
+        conf_report(x, at, "%s: expected %s", path, expected);
+        return -1;
+    }
+    *count = v->n / 2;
+    if (*count > (size_t)f->max) {
+        conf_report(x, at, "%s: too many %s (limit %lld)", path, items, (long long)f->max);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether s[0..n) is a variable name: [A-Za-z_][A-Za-z0-9_]*. */
+static bool env_name_ok(const char *s, size_t n)
+{
+    static const char first[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
+    if (n == 0 || strchr(first, s[0]) == NULL) {
+        return false;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if (strchr(first, s[i]) == NULL && (s[i] < '0' || s[i] > '9')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A child's environment: a mapping NAME -> string, stored as "NAME=value"
+ * entries, NULL-terminated, at off with the count at off2. Values come
+ * through conf_scalar, ${VAR} expanded, and are secrets: no message quotes
+ * one. */
+static int p_env(struct conf_ctx *x, const struct conf_field *f, const struct ynode *v,
+                 struct conf_mark at, const char *path, void *base)
+{
+    size_t count;
+    int open = map_open(x, f, v, at, path, "a mapping of variable names to strings", "variables",
+                        &count);
+    if (open != 0) {
+        return open;
+    }
+    char **vec = calloc(count + 1, sizeof(*vec));
+    if (vec == NULL) {
+        x->oom = true;
+        x->stop = true;
+        return -1;
+    }
+    size_t n = 0;
+    bool bad = false;
+    for (size_t i = 0; i < count && !x->stop; i++) {
+        const struct ynode *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
+        char vpath[PATH_BUF], q[300];
+        if (!conf_visit(x, k->at)) {
+            bad = true;
+            break;
+        }
+        if (k->type != YN_SCALAR) {
+            conf_report(x, k->at, "%s: variable names must be strings", path);
+            bad = true;
+            continue;
+        }
+        if (!env_name_ok(k->text, k->len)) {
+            conf_report(x, k->at, "%s: bad variable name %s (letters, digits, _; no digit first)",
+                        path, conf_quote(q, sizeof(q), k->text));
+            bad = true;
+            continue;
+        }
+        conf_path_key(vpath, sizeof(vpath), path, k->text, k->len);
+        bool dup = false;
+        for (size_t j = 0; j < n; j++) {
+            dup = dup || (strncmp(vec[j], k->text, k->len) == 0 && vec[j][k->len] == '=');
+        }
+        if (dup) {
+            conf_report(x, k->at, "%s: duplicate variable", vpath);
+            bad = true;
+            continue;
+        }
+        char *s = NULL;
+        int rc = conf_scalar(x, val, k->at, vpath, "a string", false, &s);
+        if (rc < 0) {
+            bad = true;
+            continue;
+        }
+        const char *value = rc == 1 ? "" : s; /* null is the empty string */
+        const char *why = conf_valid_text(value);
+        if (why != NULL) {
+            conf_report(x, k->at, "%s: %s", vpath, why);
+            free(s);
+            bad = true;
+            continue;
+        }
+        size_t len = k->len + 1 + strlen(value) + 1;
+        vec[n] = malloc(len);
+        if (vec[n] == NULL) {
+            free(s);
+            x->oom = true;
+            x->stop = true;
+            bad = true;
+            break;
+        }
+        snprintf(vec[n++], len, "%s=%s", k->text, value);
+        free(s);
+    }
+    if (bad) {
+        conf_strv_free(vec, n);
+        return -1;
+    }
+    *CONF_AT(base, f->off, char **) = vec;
+    *CONF_AT(base, f->off2, size_t) = n;
+    return 0;
+}
+
 /* A time of day "HH:MM" (24 h), stored as minutes after midnight (int). */
 static int p_clock(struct conf_ctx *x, const struct conf_field *f, const struct ynode *v,
                    struct conf_mark at, const char *path, void *base)
@@ -611,17 +732,10 @@ static int p_headers(struct conf_ctx *x, const struct conf_field *f, const struc
 {
     static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    if (conf_is_null(v)) {
-        return conf_visit(x, at) ? 1 : -1;
-    }
-    if (v->type != YN_MAP) {
-        conf_report(x, at, "%s: expected a mapping", path);
-        return -1;
-    }
-    size_t count = v->n / 2;
-    if (count > (size_t)f->max) {
-        conf_report(x, at, "%s: too many headers (limit %lld)", path, (long long)f->max);
-        return -1;
+    size_t count;
+    int open = map_open(x, f, v, at, path, "a mapping", "headers", &count);
+    if (open != 0) {
+        return open;
     }
     struct conf_header *h = calloc(count + 1, sizeof(*h));
     if (h == NULL) {
@@ -806,6 +920,7 @@ static const struct conf_type_ops types[] = {
     [CONF_CLOCK] = {p_clock, SLOT_INT},
     [CONF_LIST] = {p_list, SLOT_STRV},
     [CONF_ARGV] = {p_argv, SLOT_STRV},
+    [CONF_ENV] = {p_env, SLOT_STRV},
     [CONF_HEADERS] = {p_headers, SLOT_HEADERS},
     [CONF_CONDS] = {p_conds, SLOT_CONDS},
     [CONF_MAP] = {p_map, SLOT_MAP},

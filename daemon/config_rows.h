@@ -52,6 +52,8 @@ enum conf_type {
     CONF_CLOCK,    /* int: minutes after 00:00 UTC, written HH:MM */
     CONF_LIST,     /* char ** at off, size_t count at off2; min 1: no empty item */
     CONF_ARGV,     /* a command: as CONF_LIST, NULL-terminated, argv[0] set */
+    CONF_ENV,      /* a child's variables: a mapping, stored as CONF_ARGV's
+                      "NAME=value" vector; values are secrets */
     CONF_HEADERS,  /* struct conf_header * at off, size_t count at off2 */
     CONF_CONDS,    /* condition texts at off, count at off2, struct cond ** at off3 */
     CONF_MAP,      /* a nested mapping of the f->sub rows, into the same base */

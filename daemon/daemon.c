@@ -294,6 +294,8 @@ void daemon_on_peer_result(struct daemon *d, struct check *c, const struct clust
         return;
     }
     enum check_state from = c->state;
+    c->unrun_since_ms = 0;
+    c->verdict[0] = '\0';
     c->state = m->state;
     c->state_since_ms = m->state_since_ms;
     c->fail_streak = m->fail_streak;
@@ -323,6 +325,7 @@ void daemon_on_peer_event(struct daemon *d, const char *node, const struct event
 void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
 {
     c->verdict[0] = '\0';
+    c->unrun_since_ms = 0;
     if (c->conf->locations_all) {
         on_location_result(d, c, r);
         return;
@@ -361,6 +364,22 @@ static void on_check_verdict(void *arg, struct check *c, enum check_state state,
     c->ok_streak = 0;
     emit_state_change(d, c, from, &why);
     alert_on_result(d, c, &why, true, from);
+}
+
+/* No node ran c for two intervals (see daemon.h). */
+void daemon_on_unrun(struct daemon *d, struct check *c, const char *reason, bool loud)
+{
+    if (loud) {
+        on_check_verdict(d, c, STATE_UNKNOWN, reason);
+        return;
+    }
+    if (c->removed || c->state == STATE_UNKNOWN) {
+        return;
+    }
+    c->state = STATE_UNKNOWN;
+    c->state_since_ms = check_env_now_ms(&d->check_env);
+    c->ok_streak = 0;
+    snprintf(c->verdict, sizeof(c->verdict), "%s", reason);
 }
 
 /* A heartbeat ping kept as a "heartbeat" event (check_env.on_ping): a log

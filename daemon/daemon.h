@@ -96,6 +96,11 @@ void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
 void daemon_on_peer_result(struct daemon *d, struct check *c, const struct cluster_msg *m);
 
 /* A peer's event: to the socket's subscribers only (the peer stored it). */
+/* No node ran c for two intervals while another keeps its lease: c is
+ * unknown with reason. loud: this daemon speaks for the cluster (a state
+ * event and alerts); otherwise only its own view changes. */
+void daemon_on_unrun(struct daemon *d, struct check *c, const char *reason, bool loud);
+
 void daemon_on_peer_event(struct daemon *d, const char *node, const struct event *ev);
 
 /* Emit an event: stored and, once the socket lands, sent to subscribers. */

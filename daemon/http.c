@@ -24,12 +24,13 @@
 #include "metrics.h"
 #include "recent.h"
 #include "store.h"
+#include "utf8.h"
 #include "util.h"
 
 static const char *const hdr_names[] = {"authorization", "content-type",
                                         "x-shipwatch-signature-256", "x-hub-signature-256",
                                         "x-github-event", "x-github-delivery",
-                                        "x-shipwatch-timestamp"};
+                                        "x-shipwatch-timestamp", "transfer-encoding"};
 
 /* The rendered /metrics, shared by the scrapes of one second: a burst of
  * scrapes costs one render, and a write holds a reference while the bytes
@@ -164,6 +165,7 @@ static void reset_request(struct hconn *c)
     c->in_value = false;
     c->field_len = 0;
     memset(c->hdr_set, 0, sizeof(c->hdr_set));
+    c->te_repeated = false;
     body_release(c);
     c->body_keep = 0;
     c->body_seen = 0;
@@ -321,7 +323,12 @@ void http_respond_error(struct hconn *c, int status, const char *extra, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    http_respond_json(c, status, json_pack("{s:s}", "error", msg), extra);
+    /* A message may quote the request (its path): jansson refuses invalid
+     * UTF-8, and a strict client could not decode it, so its bytes go out
+     * as \xNN, as on the socket. */
+    char safe[sizeof(msg) * 4];
+    utf8_escape(msg, safe, sizeof(safe));
+    http_respond_json(c, status, json_pack("{s:s}", "error", safe), extra);
 }
 
 /* --- routes --- */
@@ -755,6 +762,7 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
         c->cur = H_NONE;
         for (int i = 0; i < H_COUNT; i++) {
             if (strcmp(c->field, hdr_names[i]) == 0) {
+                c->te_repeated = c->te_repeated || (i == H_TRANSFER_ENCODING && c->hdr_set[i]);
                 c->cur = (enum hdr)i;
                 c->hdr_set[i] = true;
                 c->hdr[i][0] = '\0';
@@ -776,6 +784,14 @@ static int on_headers_complete(http_parser *p)
     arm(c, HTTP_BODY_TIMEOUT_MS);
     bool chunked = (p->flags & F_CHUNKED) != 0;
     bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
+    /* http-parser takes "gzip, chunked", "chunked " and a repeated header
+     * as chunked; a proxy in front may not, and would read what follows
+     * the body as a request of its own. Only the plain shape is framing
+     * both sides agree on (Content-Length with it is refused already). */
+    if (c->hdr_set[H_TRANSFER_ENCODING] &&
+        (c->te_repeated || strcasecmp(c->hdr[H_TRANSFER_ENCODING], "chunked") != 0)) {
+        return refuse(c, 400, NULL, "Transfer-Encoding must be chunked alone");
+    }
     c->route = route_find(c->url, strcspn(c->url, "?"));
     c->body_keep = c->route != NULL ? c->route->body_keep : 0;
     if (c->route != NULL && c->route->handler == route_heartbeat && c->srv->d->conf != NULL &&

@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +17,9 @@
 #include "github.h"
 #include "http_int.h"
 #include "recent.h"
+#include "sign.h"
 #include "store.h"
+#include "utf8.h"
 
 /* Constant-time comparison of two strings. */
 static bool secret_equal(const char *a, const char *b)
@@ -37,40 +37,15 @@ bool http_body_signed(const struct hconn *c, const char *header, const char *sec
     if (strncmp(header, "sha256=", 7) != 0) {
         return false;
     }
-    size_t pre = stamp != NULL ? strlen(stamp) + 1 : 0;
-    unsigned char *msg = malloc(pre + c->body_len + 1);
-    if (msg == NULL) {
+    /* "STAMP." then the body, hashed in two steps without a copy. */
+    char head[32];
+    int hlen = stamp != NULL ? snprintf(head, sizeof(head), "%s.", stamp) : 0;
+    char want[SIGN_HEX_LEN + 1];
+    if (hlen < 0 || (size_t)hlen >= sizeof(head) ||
+        sign_hex(secret, head, (size_t)hlen, c->body, c->body_len, want) < 0) {
         return false;
     }
-    if (stamp != NULL) {
-        memcpy(msg, stamp, pre - 1);
-        msg[pre - 1] = '.';
-    }
-    if (c->body_len > 0) {
-        memcpy(msg + pre, c->body, c->body_len);
-    }
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    bool made = HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, pre + c->body_len, mac,
-                     &maclen) != NULL;
-    free(msg);
-    if (!made) {
-        return false;
-    }
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    for (unsigned i = 0; i < maclen; i++) {
-        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
-    }
-    char given[2 * EVP_MAX_MD_SIZE + 1];
-    size_t n = strlen(header + 7);
-    if (n != 2 * maclen) {
-        return false;
-    }
-    for (size_t i = 0; i <= n; i++) {
-        char ch = header[7 + i];
-        given[i] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
-    }
-    return CRYPTO_memcmp(hex, given, n) == 0;
+    return sign_hex_equal(want, header + 7, strlen(header + 7));
 }
 
 /* Whether the request carries token as a bearer token, or is signed with
@@ -409,8 +384,11 @@ void http_route_github(struct hconn *c, const char *rest)
     const char *event = c->hdr_set[H_GITHUB_EVENT] ? c->hdr[H_GITHUB_EVENT] : "";
     const char *delivery = c->hdr_set[H_GITHUB_DELIVERY] ? c->hdr[H_GITHUB_DELIVERY] : "";
     if (!recent_claim(c->srv->deliveries, delivery, daemon_now_ms(), daemon_now_ms())) {
+        /* The header's bytes are quoted: invalid UTF-8 goes out as \xNN. */
+        char safe[1024];
+        utf8_escape(delivery, safe, sizeof(safe));
         http_respond_json(c, 200, json_pack("{s:s, s:s}", "ignored", "redelivery", "delivery",
-                                       delivery), NULL);
+                                       safe), NULL);
         return;
     }
     json_error_t jerr;

@@ -42,6 +42,7 @@ enum hdr {
     H_GITHUB_EVENT,             /* X-GitHub-Event */
     H_GITHUB_DELIVERY,          /* X-GitHub-Delivery */
     H_TIMESTAMP,                /* X-Shipwatch-Timestamp (signed with the body) */
+    H_TRANSFER_ENCODING,        /* framing: "chunked" alone, once */
     H_COUNT
 };
 
@@ -71,6 +72,7 @@ struct hconn {
     size_t field_len;
     char hdr[H_COUNT][HEADER_VALUE_MAX + 1];
     bool hdr_set[H_COUNT];
+    bool te_repeated;           /* Transfer-Encoding came more than once */
     char *body;
     size_t body_len, body_cap;
     size_t body_keep;           /* > 0: the route keeps this much, drops the rest */
@@ -146,7 +148,8 @@ void http_respond(struct hconn *c, int status, const char *type, const char *bod
 /* Answer with j as JSON; j (a new reference, or NULL: a 500) passes to the call. */
 void http_respond_json(struct hconn *c, int status, json_t *j, const char *extra);
 
-/* Answer {"error": printf text}. */
+/* Answer {"error": printf text}, cut at 511 bytes, its invalid UTF-8 written
+ * as \xNN. */
 void http_respond_error(struct hconn *c, int status, const char *extra, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

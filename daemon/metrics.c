@@ -496,6 +496,14 @@ static void cluster_metrics(struct daemon *d, struct sbuf *b)
     family(b, "shipwatch_cluster_skipped_not_owner_total", "counter",
            "Due ticks not run here because another daemon holds the check's lease.");
     plain(b, "shipwatch_cluster_skipped_not_owner_total", (int64_t)ss.skipped_not_owner_total);
+    family(b, "shipwatch_cluster_leases_overridden_total", "counter",
+           "Check leases taken over from a holder not to be believed: a node that never "
+           "announced itself, or a lease set to outlive interval plus grace.");
+    plain(b, "shipwatch_cluster_leases_overridden_total", (int64_t)cs.leases_overridden_total);
+    family(b, "shipwatch_cluster_unrun_total", "counter",
+           "Checks judged unknown here because no node ran them for two intervals while "
+           "another kept their lease.");
+    plain(b, "shipwatch_cluster_unrun_total", (int64_t)cs.unrun_total);
 }
 
 /* Every family into b. */

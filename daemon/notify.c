@@ -187,6 +187,13 @@ char *notify_payload(const struct alert *a, const char *event, int64_t delivery_
     err |= json_object_set_new(al, "muted_by", jstr(a->muted_by));
     err |= json_object_set_new(al, "deploy_id",
                                a->deploy_id != 0 ? json_integer(a->deploy_id) : json_null());
+    /* The deploy a down or degraded alert opened under, as stored. */
+    json_t *dep = a->deploy_info != NULL ? json_loads(a->deploy_info, 0, NULL) : NULL;
+    if (json_is_object(dep)) {
+        err |= json_object_set_new(al, "deploy", dep);
+    } else {
+        json_decref(dep);
+    }
 
     err |= json_object_set_new(root, "version", json_integer(1));
     err |= json_object_set_new(root, "delivery_id", json_integer(delivery_id));

@@ -1,27 +1,31 @@
 /* notify_exec.c - the exec notifier: run argv with SHIPWATCH_ALERT_* in the
  * environment and the generic body on stdin; exit status 0 is delivered.
  *
- * The command leads a process group of its own, and the whole group is
- * killed at the deadline (conf->timeout_ms, on the attempt's timer) or on
- * cancel. The start of its stderr (else stdout) becomes the reason of a
- * failure. */
+ * Like an exec check's plugin (child.h), the command inherits no descriptor
+ * but its stdio and none of the daemon's environment: the minimal one, what
+ * the notifier's environment key names, then the alert's variables. It
+ * leads a process group of its own, and the whole group is killed at the
+ * deadline (conf->timeout_ms, on the attempt's timer) or on cancel. The
+ * start of its stderr (else stdout) becomes the reason of a failure. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "child.h"
 #include "config.h"
 #include "config_rows.h"
 #include "duration.h"
 #include "log.h"
 #include "notify_class.h"
 
-extern char **environ;
-
 #define READ_CHUNK 4096
 #define OUTPUT_GRACE_MS 200          /* output still drained after the exit */
 #define KILL_WAIT_MS 2000            /* wait for the exit after SIGKILL */
 #define EXEC_ENV_EXTRA 10            /* SHIPWATCH_* variables set */
+/* Variables the environment key names at most: with the minimal
+ * environment's two and the alert's, they fill CHILD_ENV_MAX slots. */
+#define EXEC_ENV_NAMED (CHILD_ENV_MAX - 3 - EXEC_ENV_EXTRA)
 
 /* One command run, the attempt's s->state. Its handles' data is s. */
 struct exec_run {
@@ -176,6 +180,22 @@ static char *env_var(const char *name, const char *value, bool *oom)
     return s;
 }
 
+/* Free the alert's variables. */
+static void free_vars(char **extra)
+{
+    for (size_t i = 0; i < EXEC_ENV_EXTRA; i++) {
+        free(extra[i]);
+    }
+}
+
+/* Whether entry names one of the alert's own variables, which the
+ * environment key may not set: absent from an alert, they stay unset. */
+static bool alert_var(const char *entry)
+{
+    return strncmp(entry, "SHIPWATCH_ALERT_", 16) == 0 ||
+           strncmp(entry, "SHIPWATCH_DELIVERY_ID=", 22) == 0;
+}
+
 /* Spawn the command with the payload on stdin; on failure settle. */
 static void exec_start(struct notify_send *s, const struct conf_notifier *conf,
                        const struct notify_view *v)
@@ -206,32 +226,32 @@ static void exec_start(struct notify_send *s, const struct conf_notifier *conf,
         env_var("SHIPWATCH_ALERT_SUMMARY", v->summary, &oom),
         env_var("SHIPWATCH_DELIVERY_ID", delivery, &oom),
     };
-    size_t nenv = 0;
-    while (environ != NULL && environ[nenv] != NULL) {
-        nenv++;
-    }
-    char **env = calloc(nenv + EXEC_ENV_EXTRA + 1, sizeof(*env));
-    if (env != NULL) {
-        /* The daemon's own SHIPWATCH_ALERT_* never leak in: absent stays unset. */
-        size_t k = 0;
-        for (size_t i = 0; i < nenv; i++) {
-            if (strncmp(environ[i], "SHIPWATCH_ALERT_", 16) != 0 &&
-                strncmp(environ[i], "SHIPWATCH_DELIVERY_ID=", 22) != 0) {
-                env[k++] = environ[i];
-            }
-        }
-        for (size_t i = 0; i < EXEC_ENV_EXTRA; i++) {
-            if (extra[i] != NULL) {
-                env[k++] = extra[i];
-            }
-        }
-    }
-    if (env == NULL || oom) {
-        for (size_t i = 0; i < EXEC_ENV_EXTRA; i++) {
-            free(extra[i]);
-        }
-        free(env);
+    if (oom) {
+        free_vars(extra);
         notify_settle(s, false, "out of memory");
+        return;
+    }
+    /* What the key names, but never one of the alert's names, then the
+     * alert's variables. */
+    const char *vars[EXEC_ENV_NAMED + EXEC_ENV_EXTRA];
+    size_t nvars = 0;
+    for (size_t i = 0; i < conf->nenvironment && nvars < EXEC_ENV_NAMED; i++) {
+        if (!alert_var(conf->environment[i])) {
+            vars[nvars++] = conf->environment[i];
+        }
+    }
+    for (size_t i = 0; i < EXEC_ENV_EXTRA; i++) {
+        if (extra[i] != NULL) {
+            vars[nvars++] = extra[i];
+        }
+    }
+    const char *env[CHILD_ENV_MAX];
+    child_env(vars, nvars, env, CHILD_ENV_MAX);
+    /* No descriptor of the daemon's crosses the exec. */
+    int rc = child_seal_fds();
+    if (rc < 0) {
+        free_vars(extra);
+        notify_settle(s, false, "seal descriptors: %s", uv_strerror(rc));
         return;
     }
 
@@ -252,16 +272,13 @@ static void exec_start(struct notify_send *s, const struct conf_notifier *conf,
         .exit_cb = on_exit_cb,
         .file = conf->argv[0],
         .args = conf->argv,
-        .env = env,
+        .env = (char **)env,
         .stdio = stdio,
         .stdio_count = 3,
         .flags = UV_PROCESS_DETACHED,   /* its own process group, killed as one */
     };
-    int rc = uv_spawn(s->loop, &x->proc, &opts);
-    for (size_t i = 0; i < EXEC_ENV_EXTRA; i++) {
-        free(extra[i]);
-    }
-    free(env);
+    rc = uv_spawn(s->loop, &x->proc, &opts);
+    free_vars(extra);
     if (rc < 0) {
         notify_settle(s, false, "spawn %s: %s", conf->argv[0], uv_strerror(rc));
         return;
@@ -326,6 +343,11 @@ static const struct conf_field exec_rows[] = {
      .off2 = NO(argc),
      .max = 1024,
      .required = true},
+    {.key = "environment",
+     .type = CONF_ENV,
+     .off = NO(environment),
+     .off2 = NO(nenvironment),
+     .max = EXEC_ENV_NAMED},
 };
 
 static const struct conf_rows exec_conf_rows = CONF_ROWS(exec_rows);

@@ -28,6 +28,13 @@ static bool app_known(const struct config *conf, const char *app)
     return false;
 }
 
+/* The verify window app's deploys get, as configured now. */
+static int64_t verify_window(const struct config *conf, const char *app)
+{
+    const struct conf_app *a = config_find_app(conf, app);
+    return a != NULL ? a->verify_window_ms : CONFIG_DEFAULT_VERIFY_WINDOW_MS;
+}
+
 /* deploys.record: record a deploy as a CI job would. */
 void rpc_deploys_record(struct ipc_conn *c, uint32_t msgid, const void *params)
 {
@@ -73,6 +80,7 @@ void rpc_deploys_record(struct ipc_conn *c, uint32_t msgid, const void *params)
         .status = dep.status,
         .started_ms = dep.started_ms,
         .finished_ms = dep.finished_ms,
+        .verify_window_ms = verify_window(d->conf, dep.app),
     };
     ipc_conn_respond(c, msgid, &ipc_deploy_type, &r);
 }
@@ -109,6 +117,7 @@ static void on_deploys(int err, const struct deploy *ds, size_t n, void *arg)
             .failing_check = d->failing_check,
             .rollback_version = d->rollback_version,
             .ref = d->ref,
+            .verify_window_ms = verify_window(ipc_conn_daemon(c)->conf, d->app),
         };
     }
     struct ipc_deploys r = {.deploys = v, .ndeploys = n};

@@ -63,10 +63,21 @@ struct alert {
     const char *ack_comment;
     const char *muted_by;       /* why notifications are held ("silence 3",
                                    "maintenance nightly"); NULL none */
-    int64_t deploy_id;          /* deploy-failed: the deploy; 0 none */
+    int64_t deploy_id;          /* deploy-failed: the deploy; a down or
+                                   degraded alert: the deploy being verified
+                                   when it opened; 0 none */
+    const char *deploy_info;    /* with the latter: a JSON object of that
+                                   deploy (version, author, started_at,
+                                   last_healthy_version); NULL none */
     int64_t last_notified_ms;   /* 0 never */
     int64_t notifications;      /* notifications queued for it */
 };
+
+/* The string fields of an alert, for copying and freeing together. */
+#define STORE_ALERT_STRINGS(a)                                                                \
+    {&(a)->kind,    &(a)->check,  &(a)->app,         &(a)->env,                            \
+     &(a)->severity, &(a)->status, &(a)->summary,    &(a)->ack_by,                         \
+     &(a)->ack_comment, &(a)->muted_by, &(a)->deploy_info}
 
 /* A silence or an ad-hoc maintenance window: notifications of the alerts
  * it matches are held while now is in [starts_ms, ends_ms). */

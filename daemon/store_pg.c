@@ -474,7 +474,7 @@ static void build_alert(struct sbuf *b, const struct alert *a)
     sbuf_append_str(b,
                     "INSERT INTO alerts (id, kind, check_name, app, env, severity, status, "
                     "summary, started, resolved, ack_by, ack_ts, ack_comment, muted_by, "
-                    "deploy_id, last_notified, notifications) VALUES (");
+                    "deploy_id, last_notified, notifications, deploy_info) VALUES (");
     sbuf_append_i64(b, a->id);
     sbuf_append_str(b, ", ");
     sql_lit(b, a->kind != NULL ? a->kind : "");
@@ -508,6 +508,8 @@ static void build_alert(struct sbuf *b, const struct alert *a)
     sql_i64_or_null(b, a->last_notified_ms);
     sbuf_append_str(b, ", ");
     sbuf_append_i64(b, a->notifications);
+    sbuf_append_str(b, ", ");
+    sql_opt(b, a->deploy_info);
     sbuf_append_str(b, ") ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
                        "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
                        "severity = EXCLUDED.severity, status = EXCLUDED.status, "
@@ -516,7 +518,8 @@ static void build_alert(struct sbuf *b, const struct alert *a)
                        "ack_ts = EXCLUDED.ack_ts, ack_comment = EXCLUDED.ack_comment, "
                        "muted_by = EXCLUDED.muted_by, deploy_id = EXCLUDED.deploy_id, "
                        "last_notified = EXCLUDED.last_notified, "
-                       "notifications = EXCLUDED.notifications;\n");
+                       "notifications = EXCLUDED.notifications, "
+                       "deploy_info = EXCLUDED.deploy_info;\n");
 }
 
 static void build_mute(struct sbuf *b, const struct mute *m)

@@ -65,7 +65,8 @@ static const char *col_str(const PGresult *r, int row, int col, bool *oom)
 #define ALERT_COLUMNS                                                                      \
     "id, kind, check_name, app, env, severity, status, summary, started, "                 \
     "COALESCE(resolved, 0), ack_by, COALESCE(ack_ts, 0), ack_comment, muted_by, "          \
-    "COALESCE(deploy_id, 0), COALESCE(last_notified, 0), notifications"
+    "COALESCE(deploy_id, 0), COALESCE(last_notified, 0), notifications, deploy_info"
+#define ALERT_NCOLUMNS 18
 
 static void alert_from_row(const PGresult *r, int row, struct alert *a, bool *oom)
 {
@@ -87,6 +88,7 @@ static void alert_from_row(const PGresult *r, int row, struct alert *a, bool *oo
     a->deploy_id = val_i64(r, row, 14);
     a->last_notified_ms = val_i64(r, row, 15);
     a->notifications = val_i64(r, row, 16);
+    a->deploy_info = col_dup(r, row, 17, oom);
 }
 
 /* The stats row of check id in r, added when missing. NULL on ENOMEM. */
@@ -259,7 +261,7 @@ static void parse_rows(struct rec *r, const PGresult *res)
         parse_stats(r, res);
         break;
     case REC_ALERTS:
-        if (PQnfields(res) != 17) {
+        if (PQnfields(res) != ALERT_NCOLUMNS) {
             r->err = -EPROTO;
             return;
         }
@@ -575,7 +577,7 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
         "SELECT id, alert_id, notifier, payload, created, attempts, next_ts FROM outbox "
         "ORDER BY id",
     };
-    static const int nfields[] = {17, 12, 7};
+    static const int nfields[] = {ALERT_NCOLUMNS, 12, 7};
     for (int pass = 0; pass < 3; pass++) {
         PGresult *r = sync_query(s, sql[pass], pass == 1 ? 1 : 0, pass == 1 ? p : NULL);
         if (r == NULL) {

@@ -61,9 +61,6 @@ static bool strings_dup(const char **const *f, size_t n)
     return ok;
 }
 
-#define ALERT_STRINGS(a)                                                                   \
-    {&(a)->kind, &(a)->check, &(a)->app, &(a)->env, &(a)->severity, &(a)->status,          \
-     &(a)->summary, &(a)->ack_by, &(a)->ack_comment, &(a)->muted_by}
 #define MUTE_STRINGS(m)                                                                    \
     {&(m)->kind, &(m)->check, &(m)->app, &(m)->env, &(m)->severity, &(m)->author,          \
      &(m)->comment}
@@ -71,7 +68,7 @@ static bool strings_dup(const char **const *f, size_t n)
 
 void rec_alert_finish(struct alert *a)
 {
-    const char **f[] = ALERT_STRINGS(a);
+    const char **f[] = STORE_ALERT_STRINGS(a);
     strings_free(f, ARRAY_SIZE(f));
 }
 
@@ -79,7 +76,7 @@ void rec_alert_finish(struct alert *a)
 bool rec_alert_copy(struct alert *out, const struct alert *a)
 {
     *out = *a;
-    const char **f[] = ALERT_STRINGS(out);
+    const char **f[] = STORE_ALERT_STRINGS(out);
     return strings_dup(f, ARRAY_SIZE(f));
 }
 

@@ -372,6 +372,7 @@ static void write_alert(struct store_sqlite *s, struct rec *r)
     bind_int_or_null(q, 15, a->deploy_id);
     bind_int_or_null(q, 16, a->last_notified_ms);
     sqlite3_bind_int64(q, 17, a->notifications);
+    bind_text_or_null(q, 18, a->deploy_info);
     if (sqlite3_step(q) != SQLITE_DONE) {
         store_sqlite_count_error(s, "cannot write alert");
     }
@@ -1285,9 +1286,10 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
         sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO alerts (id, kind, check_name, app, env, "
                            "severity, status, summary, started, resolved, ack_by, ack_ts, "
-                           "ack_comment, muted_by, deploy_id, last_notified, notifications) "
+                           "ack_comment, muted_by, deploy_id, last_notified, notifications, "
+                           "deploy_info) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                           "?15, ?16, ?17)",
+                           "?15, ?16, ?17, ?18)",
                            -1, &s->put_alert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO mutes (id, kind, check_name, app, env, "

@@ -334,7 +334,7 @@ static const char *col_copy(sqlite3_stmt *q, int i, bool *oom)
 #define ALERT_COLUMNS                                                                      \
     "id, kind, check_name, app, env, severity, status, summary, started, "                 \
     "COALESCE(resolved, 0), ack_by, COALESCE(ack_ts, 0), ack_comment, muted_by, "          \
-    "COALESCE(deploy_id, 0), COALESCE(last_notified, 0), notifications"
+    "COALESCE(deploy_id, 0), COALESCE(last_notified, 0), notifications, deploy_info"
 
 /* Fill a from a row of ALERT_COLUMNS; false on ENOMEM (a is then freed). */
 static bool alert_from_row(sqlite3_stmt *q, struct alert *a)
@@ -358,6 +358,7 @@ static bool alert_from_row(sqlite3_stmt *q, struct alert *a)
     a->deploy_id = sqlite3_column_int64(q, 14);
     a->last_notified_ms = sqlite3_column_int64(q, 15);
     a->notifications = sqlite3_column_int64(q, 16);
+    a->deploy_info = col_copy(q, 17, &oom);
     if (oom) {
         rec_alert_finish(a);
     }

@@ -51,11 +51,22 @@ struct healthy {
     struct healthy *next;
 };
 
+/* The last deploy verified in each app-env, kept after its window: an
+ * alert whose check went down while it was being verified names it. */
+struct verified {
+    char *app, *env, *version, *author;
+    int64_t id;
+    int64_t started_ms;         /* the deploy's start */
+    int64_t ended_ms;           /* its window's end by d->clock; 0 while it runs */
+    struct verified *next;
+};
+
 /* This module's state, one per daemon (d->verifier). */
 struct verifier {
     struct daemon *d;
     struct verify_window *windows;  /* post-deploy verifications running */
     struct healthy *healthy;        /* last healthy version per app-env */
+    struct verified *verified;      /* last deploy verified per app-env */
     uv_timer_t timer;               /* at the nearest window's end */
     bool timer_ready;               /* timer initialized (at the first window) */
 };
@@ -79,6 +90,15 @@ void verifier_destroy(struct verifier *v)
         free(h->env);
         free(h->version);
         free(h);
+    }
+    while (v->verified != NULL) {
+        struct verified *x = v->verified;
+        v->verified = x->next;
+        free(x->app);
+        free(x->env);
+        free(x->version);
+        free(x->author);
+        free(x);
     }
     free(v);
 }
@@ -152,6 +172,63 @@ const char *verify_last_healthy(const struct daemon *d, const char *app, const c
         }
     }
     return NULL;
+}
+
+/* Note dep as its app-env's deploy being verified (ended_ms 0), or whose
+ * window ended at ended_ms; a newer deploy's record is kept. */
+static void note_verified(struct verifier *v, const struct deploy *dep, int64_t ended_ms)
+{
+    struct verified *x = v->verified;
+    while (x != NULL && !(eq(x->app, dep->app) && eq(x->env, dep->env))) {
+        x = x->next;
+    }
+    if (x != NULL && x->id > dep->id) {
+        return;
+    }
+    if (x != NULL && x->id == dep->id) {
+        x->ended_ms = ended_ms;
+        return;
+    }
+    if (x == NULL) {
+        if ((x = calloc(1, sizeof(*x))) == NULL) {
+            return;
+        }
+        x->app = dup(dep->app);
+        x->env = dup(dep->env);
+        x->next = v->verified;
+        v->verified = x;
+    }
+    free(x->version);
+    free(x->author);
+    x->version = dup(dep->version);
+    x->author = dup(dep->author);
+    x->id = dep->id;
+    x->started_ms = dep->started_ms;
+    x->ended_ms = ended_ms;
+}
+
+/* The deploy c's present state is blamed on (see verify.h). */
+bool verify_blame(const struct daemon *d, const struct check *c, struct verify_blame *out)
+{
+    if (d->verifier == NULL || c->conf == NULL) {
+        return false;
+    }
+    for (const struct verified *x = d->verifier->verified; x != NULL; x = x->next) {
+        if (!eq(x->app, c->conf->app) || !eq(x->env, c->conf->env)) {
+            continue;
+        }
+        if (x->started_ms <= 0 || c->state_since_ms < x->started_ms ||
+            (x->ended_ms != 0 && c->state_since_ms > x->ended_ms)) {
+            return false;
+        }
+        *out = (struct verify_blame){.id = x->id,
+                                     .started_ms = x->started_ms,
+                                     .version = x->version,
+                                     .author = x->author,
+                                     .last_healthy = verify_last_healthy(d, x->app, x->env)};
+        return true;
+    }
+    return false;
 }
 
 /* Note dep as its app-env's last healthy version unless a newer one is. */
@@ -383,6 +460,7 @@ static void judge(struct daemon *d, struct verify_window *w, const char *cut_sho
     dep->verdict = dep->verdict_reason = dep->failing_check = dep->rollback_version = NULL;
 
     set_cadence(d, dep->app, dep->env, 0);
+    note_verified(v, dep, clock_now_ms(d->clock));
     for (struct verify_window **p = &v->windows; *p != NULL; p = &(*p)->next) {
         if (*p == w) {
             *p = w->next;
@@ -467,6 +545,7 @@ void verify_on_deploy(struct daemon *d, const struct deploy *dep)
         v->timer_ready = true;
     }
     own(&w->od, dep);
+    note_verified(v, dep, 0);
     w->ends_ms = clock_now_ms(d->clock) + window;
     w->next = v->windows;
     v->windows = w;

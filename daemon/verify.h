@@ -28,6 +28,7 @@
 #define SHIPWATCH_VERIFY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct daemon;
 struct deploy;
@@ -53,6 +54,20 @@ void verify_tick(struct daemon *d);
 
 /* A result of c: tallied into its app-env's window, if one runs. */
 void verify_on_result(struct daemon *d, const struct check *c, const struct result *r);
+
+/* The deploy a check's present state is blamed on: the last one verified
+ * in its app-env, when the check's state began after that deploy started
+ * and before its window ended (or while it runs). A check down since
+ * before the deploy is not blamed. The strings are the verifier's, valid
+ * until the next deploy or verdict. */
+struct verify_blame {
+    int64_t id;
+    int64_t started_ms;         /* the deploy's start */
+    const char *version;
+    const char *author;         /* NULL none */
+    const char *last_healthy;   /* the rollback target; NULL none */
+};
+bool verify_blame(const struct daemon *d, const struct check *c, struct verify_blame *out);
 
 /* The last healthy version of app/env as known, or NULL. */
 const char *verify_last_healthy(const struct daemon *d, const char *app, const char *env);

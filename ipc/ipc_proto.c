@@ -528,6 +528,7 @@ static const struct ipc_field deploy_fields[] = {
     STR(struct ipc_deploy, failing_check),
     STR(struct ipc_deploy, rollback_version),
     STR(struct ipc_deploy, ref),
+    I64(struct ipc_deploy, verify_window_ms),
 };
 TYPE(ipc_deploy_type, ipc_deploy, deploy_fields);
 

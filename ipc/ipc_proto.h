@@ -367,6 +367,8 @@ struct ipc_deploy {
     const char *failing_check;
     const char *rollback_version;
     const char *ref;            /* the git ref deployed, when known */
+    int64_t verify_window_ms;   /* results: its app's verify window as
+                                   configured now; 0 in params */
 };
 extern const struct ipc_type ipc_deploy_type;
 

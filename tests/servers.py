@@ -147,28 +147,34 @@ class PgServer:
 
 
 class RedisServer:
-    """A throwaway redis-server without persistence."""
+    """A throwaway redis-server without persistence; with a password, it
+    requires AUTH (requirepass) and url carries the password."""
 
-    def __init__(self, tmpdir=None):
+    def __init__(self, tmpdir=None, password=None):
         self.owned_tmp = tmpdir is None
         self.dir = tmpdir or tempfile.mkdtemp(prefix='shipwatch-redis-')
         self.port = free_port()
-        self.url = 'redis://127.0.0.1:%d/0' % self.port
+        self.password = password
+        auth = ':%s@' % password if password else ''
+        self.url = 'redis://%s127.0.0.1:%d/0' % (auth, self.port)
         self.ctl = os.path.join(self.dir, 'redisctl')
         self.pidfile = os.path.join(self.dir, 'redis.pid')
 
     def __enter__(self):
         server = shutil.which('redis-server') or '/usr/bin/redis-server'
         cli = shutil.which('redis-cli') or '/usr/bin/redis-cli'
+        # The password goes to redis-cli through REDISCLI_AUTH, never argv.
+        auth = ' --requirepass %s' % self.password if self.password else ''
+        env = 'REDISCLI_AUTH=%s ' % self.password if self.password else ''
         write_script(self.ctl, '#!/bin/sh\n'
                      '# redisctl start|stop: control the test Redis server.\n'
                      'case "$1" in\n'
                      'start) exec %s --bind 127.0.0.1 --port %d --save "" --appendonly no '
-                     '--dir %s --daemonize yes --pidfile %s --logfile %s/redis.log ;;\n'
-                     'stop) exec %s -h 127.0.0.1 -p %d shutdown nosave >/dev/null 2>&1 ;;\n'
+                     '--dir %s --daemonize yes --pidfile %s --logfile %s/redis.log%s ;;\n'
+                     'stop) %sexec %s -h 127.0.0.1 -p %d shutdown nosave >/dev/null 2>&1 ;;\n'
                      '*) echo "usage: $0 start|stop" >&2; exit 2 ;;\n'
-                     'esac\n' % (server, self.port, self.dir, self.pidfile, self.dir,
-                                 cli, self.port))
+                     'esac\n' % (server, self.port, self.dir, self.pidfile, self.dir, auth,
+                                 env, cli, self.port))
         self.start()
         return self
 
@@ -184,8 +190,11 @@ class RedisServer:
             time.sleep(0.05)
 
     def cli(self, *args):
+        env = dict(os.environ)
+        if self.password:
+            env['REDISCLI_AUTH'] = self.password
         r = subprocess.run(['redis-cli', '-h', '127.0.0.1', '-p', str(self.port), *args],
-                           check=True, stdout=subprocess.PIPE, text=True)
+                           check=True, stdout=subprocess.PIPE, text=True, env=env)
         return r.stdout.strip()
 
     def __exit__(self, *exc):

@@ -47,6 +47,8 @@ static const struct panel_class *const panel_classes[PANEL_COUNT] = {
     [PANEL_ALERTS] = &panel_alerts,
     [PANEL_EVENTS] = &panel_events,
     [PANEL_CHECK] = &panel_check,
+    [PANEL_DEPLOY] = &panel_deploy,
+    [PANEL_ALERT] = &panel_alert,
 };
 
 /* The loop's handles, beside the state the panels see. */
@@ -82,6 +84,19 @@ void dash_status(struct dash *d, const char *fmt, ...)
 static enum panel_id panel_id_of(const struct dash *d, const struct panel *p)
 {
     return (enum panel_id)(p - d->panels);
+}
+
+/* The tab the screen belongs to: the check view's origin's, a detail's
+ * list. */
+static const struct panel *tab_on(const struct dash *d)
+{
+    const struct panel *p = d->cur == &d->panels[PANEL_CHECK] ? d->back : d->cur;
+    for (int v = 0; p->cls->parent != NULL && v < PANEL_COUNT; v++) {
+        if (panel_classes[v] == p->cls->parent) {
+            return &d->panels[v];
+        }
+    }
+    return p;
 }
 
 /* --- the events ring --- */
@@ -220,6 +235,9 @@ static void on_deploys(struct link *l, int err, enum ipc_errcode code, const cha
     }
     ipc_type_finish(&ipc_deploys_type, &d->deploys);
     panel_take(&d->deploys, result, sizeof(d->deploys));
+    if (d->cur == &d->panels[PANEL_DEPLOY]) {
+        panel_deploy_fetch(d);      /* a verdict may have come */
+    }
     dash_mark(d);
 }
 
@@ -289,6 +307,9 @@ static void on_alerts(struct link *l, int err, enum ipc_errcode code, const char
     d->alerts_missing = false;
     if (shown) {
         panel_alerts_refresh(d, sel_id);
+    }
+    if (d->cur == &d->panels[PANEL_ALERT]) {
+        panel_alert_fetch(d);       /* acknowledged, resolved, notified */
     }
     if (d->alerts_again) {
         d->alerts_again = false;
@@ -434,54 +455,95 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
 
 /* --- drawing --- */
 
-/* The title line (counts, firing, the daemon) and the tabs. */
-static void draw_header(struct dash *d, int w)
+/* The checks' counts, "3 up  1 down  0 degraded  0 unknown"; brief:
+ * only those not zero (up always). Drawn at x when draw; the width. */
+static int draw_counts(const struct dash *d, int x, int w, bool brief, bool draw)
 {
     int counts[4] = {0};    /* up, down, degraded, unknown */
-    const enum role roles[] = {ROLE_UP, ROLE_DOWN, ROLE_DEGRADED, ROLE_UNKNOWN};
-    const char *words[] = {"up", "down", "degraded", "unknown"};
+    static const enum role roles[] = {ROLE_UP, ROLE_DOWN, ROLE_DEGRADED, ROLE_UNKNOWN};
+    static const char *const words[] = {"up", "down", "degraded", "unknown"};
     for (size_t i = 0; i < d->checks.nchecks; i++) {
         enum role r = theme_state_role(d->checks.checks[i].state);
         counts[r == ROLE_UP ? 0 : r == ROLE_DOWN ? 1 : r == ROLE_DEGRADED ? 2 : 3]++;
     }
-    /* Firing alerts once the daemon keeps them; else checks down. */
-    int firing = counts[1];
-    if (d->alerts_loaded && !d->alerts_missing) {
-        firing = 0;
-        for (size_t i = 0; i < d->alerts.nalerts; i++) {
-            firing += d->alerts.alerts[i].status != NULL &&
-                      strcmp(d->alerts.alerts[i].status, "firing") == 0;
+    int at = x;
+    for (int i = 0; i < 4; i++) {
+        if (brief && i > 0 && counts[i] == 0) {
+            continue;
         }
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d %s", counts[i], words[i]);
+        if (draw) {
+            theme_on(roles[i], counts[i] > 0 && i > 0 ? A_BOLD : 0);
+            panel_put(0, at, w - at, buf);
+            theme_off(roles[i], counts[i] > 0 && i > 0 ? A_BOLD : 0);
+        }
+        at += n + 2;
+    }
+    return at - x - 2;
+}
+
+/* Firing alerts once the daemon keeps them; else checks down. */
+static int firing_count(const struct dash *d)
+{
+    int n = 0;
+    bool alerts = d->alerts_loaded && !d->alerts_missing;
+    if (!alerts) {
+        for (size_t i = 0; i < d->checks.nchecks; i++) {
+            n += theme_state_role(d->checks.checks[i].state) == ROLE_DOWN;
+        }
+        return n;
+    }
+    for (size_t i = 0; i < d->alerts.nalerts; i++) {
+        n += panel_same_str(d->alerts.alerts[i].status, "firing");
+    }
+    return n;
+}
+
+/* The title line and the tabs. What a paged operator needs stays at 80
+ * columns: the firing count, the store's trouble and the connection
+ * always; the daemon's version and uptime go first, then the counts
+ * that are zero. */
+static void draw_header(struct dash *d, int w)
+{
+    char firing[32], store[64] = "", daemon[96] = "";
+    snprintf(firing, sizeof(firing), "%d firing  ", firing_count(d));
+    if (d->link.state == LINK_UP && d->store_degraded) {
+        snprintf(store, sizeof(store), "STORE DEGRADED  ");
+    }
+    if (d->link.state == LINK_UP) {
+        char up[32];
+        out_span_us((clock_wall_ms() - d->link.hello.started_ms) * 1000, up, sizeof(up));
+        snprintf(daemon, sizeof(daemon), "shipwatchd %s up %s  ",
+                 d->link.hello.version ? d->link.hello.version : "?", up);
+    }
+    const char *conn = d->link.state == LINK_UP ? "connected" : "disconnected";
+    int need = (int)(strlen(firing) + strlen(store) + strlen(conn));
+    int full = draw_counts(d, 10, w, false, false);
+    bool brief = 10 + full + 2 + need > w;
+    int counts_w = brief ? draw_counts(d, 10, w, true, false) : full;
+    if (10 + counts_w + 2 + need + (int)strlen(daemon) > w) {
+        daemon[0] = '\0';
     }
     theme_on(ROLE_TITLE, A_BOLD);
     panel_put(0, 0, w, "shipwatch");
     theme_off(ROLE_TITLE, A_BOLD);
-    int x = 10;
-    for (int i = 0; i < 4 && x < w; i++) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%d %s", counts[i], words[i]);
-        theme_on(roles[i], counts[i] > 0 && i > 0 ? A_BOLD : 0);
-        panel_put(0, x, w - x, buf);
-        theme_off(roles[i], counts[i] > 0 && i > 0 ? A_BOLD : 0);
-        x += (int)strlen(buf) + 2;
-    }
-    char right[160];
-    if (d->link.state == LINK_UP) {
-        char up[32];
-        out_span_us((clock_wall_ms() - d->link.hello.started_ms) * 1000, up, sizeof(up));
-        snprintf(right, sizeof(right), "%d firing  %sshipwatchd %s up %s  connected", firing,
-                 d->store_degraded ? "STORE DEGRADED  " : "",
-                 d->link.hello.version ? d->link.hello.version : "?", up);
-    } else {
-        snprintf(right, sizeof(right), "%d firing  disconnected", firing);
-    }
-    int rx = w - (int)strlen(right);
-    if (rx > x) {
-        panel_put(0, rx, w - rx, right);
-    }
+    int rx = w - need - (int)strlen(daemon);
+    draw_counts(d, 10, rx - 2, brief, true);
+    rx = rx < 0 ? 0 : rx;
+    bool hot = strncmp(firing, "0 ", 2) != 0;
+    theme_on(hot ? ROLE_DOWN : ROLE_NORMAL, hot ? A_BOLD : 0);
+    panel_put(0, rx, w - rx, firing);
+    theme_off(hot ? ROLE_DOWN : ROLE_NORMAL, hot ? A_BOLD : 0);
+    rx += (int)strlen(firing);
+    theme_on(ROLE_DOWN, A_BOLD);
+    panel_put(0, rx, w - rx, store);
+    theme_off(ROLE_DOWN, A_BOLD);
+    rx += (int)strlen(store);
+    panel_putf(0, rx, w - rx, "%s%s", daemon, conn);
     /* The tabs: " 1 Overview " and so on. */
-    x = 0;
-    const struct panel *on = d->cur == &d->panels[PANEL_CHECK] ? d->back : d->cur;
+    int x = 0;
+    const struct panel *on = tab_on(d);
     for (int v = 0; v < PANEL_COUNT; v++) {
         if (!panel_classes[v]->tab) {
             continue;
@@ -609,6 +671,14 @@ void dash_switch(struct dash *d, enum panel_id id)
         p->sel = p->cls->tail ? 1 << 30 : 0;
         p->top = 0;
     }
+    dash_mark(d);
+}
+
+/* Show panel id with its selection and scroll as they were (a detail
+ * going back to its list). */
+static void return_to(struct dash *d, enum panel_id id)
+{
+    d->cur = &d->panels[id];
     dash_mark(d);
 }
 
@@ -743,13 +813,21 @@ static int target_check(struct dash *d, const char *arg)
     return c->selected_check != NULL ? c->selected_check(d, d->cur) : -1;
 }
 
-/* q: back from a sub-view (an operator in a check view who presses q
- * means "out of here", not "out of the program"), quit from a tab; :q and
- * F10 quit from anywhere. */
+static int act_back(struct dash *d, const struct manager_action *self, const char *arg,
+                    bool typed);
+
+/* q: in a sub-view (a check, a deploy, an alert) what Esc does: an
+ * operator who presses q there means "out of here", not "out of the
+ * program"; on a tab, quit. :q and F10 quit from anywhere. */
 static int act_quit(struct dash *d, const struct manager_action *self, const char *arg,
                     bool typed)
 {
-    return !typed && !d->cur->cls->tab ? PANEL_BACK : PANEL_QUIT;
+    if (typed || d->cur->cls->tab) {
+        return PANEL_QUIT;
+    }
+    struct panel *p = d->cur;
+    int flags = p->cls->on_action != NULL ? p->cls->on_action(d, p, A_BACK, NULL) : 0;
+    return flags & PANEL_HANDLED ? flags : act_back(d, self, NULL, false);
 }
 
 /* F10 (htop's): quit, whatever is on screen. */
@@ -813,7 +891,7 @@ static int act_cycle(struct dash *d, const struct manager_action *self, const ch
                      bool typed)
 {
     int n = ntabs();
-    const struct panel *from = d->cur == &d->panels[PANEL_CHECK] ? d->back : d->cur;
+    const struct panel *from = tab_on(d);
     dash_switch(d, (enum panel_id)(((int)panel_id_of(d, from) + n + self->by) % n));
     return PANEL_REDRAW;
 }
@@ -896,10 +974,15 @@ static int act_open(struct dash *d, const struct manager_action *self, const cha
     return PANEL_REDRAW;
 }
 
-/* Esc where no panel takes it: the filter goes. */
+/* Esc where no panel takes it: a detail goes back to its list as it
+ * was left; elsewhere the filter goes. */
 static int act_back(struct dash *d, const struct manager_action *self, const char *arg,
                     bool typed)
 {
+    if (d->cur->cls->parent != NULL) {
+        return_to(d, panel_id_of(d, tab_on(d)));
+        return PANEL_REDRAW;
+    }
     d->filter[0] = '\0';
     return PANEL_REDRAW;
 }
@@ -932,7 +1015,7 @@ static int act_sort(struct dash *d, const struct manager_action *self, const cha
             return PANEL_REDRAW;
         }
     }
-    dash_status(d, "sort by app, name, state or latency, not '%s'", arg);
+    dash_status(d, "sort by problems, app, name, state or latency, not '%s'", arg);
     return PANEL_REDRAW;
 }
 
@@ -1310,6 +1393,8 @@ static void free_state(struct dash *d)
         ev_clear(&d->events[i]);
     }
     free(d->detail);
+    panel_deploy_finish(d);
+    panel_alert_finish(d);
     for (int i = 0; i < PANEL_COUNT; i++) {
         free(d->panels[i].rows);
     }

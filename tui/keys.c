@@ -89,7 +89,7 @@ const struct action_info keys_actions[A_COUNT] = {
     [A_PAGE_UP] = {.with = A_PAGE_DOWN},
     [A_FIRST] = {.help = "first, last row"},
     [A_LAST] = {.with = A_FIRST},
-    [A_OPEN] = {.help = "open selected check"},
+    [A_OPEN] = {.help = "open selected row"},
     [A_BACK] = {.help = "back; clear filter"},
     [A_FILTER] = {.command = "filter", .arg = "TEXT", .help = "filter rows"},
     [A_NEXT_MATCH] = {.help = "match: next, prev"},

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <curses.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +13,20 @@
 
 #include "out.h"
 #include "theme.h"
+#include "util.h"
 
-const char *const sort_names[S_COUNT] = {"app", "name", "state", "latency"};
+const char *const sort_names[S_COUNT] = {"problems", "app", "name", "state", "latency"};
 
-/* Print s, a column at a time, control characters as '?'. */
-void panel_put(int y, int x, int w, const char *s)
+/* Walk s a column at a time, control characters as '?', at most w
+ * columns; print at (y, x) when draw. The columns it takes. */
+static int walk(int y, int x, int w, const char *s, bool draw)
 {
     if (w <= 0 || s == NULL) {
-        return;
+        return 0;
     }
-    move(y, x);
+    if (draw) {
+        move(y, x);
+    }
     int used = 0;
     mbstate_t st;
     memset(&st, 0, sizeof(st));
@@ -30,7 +35,9 @@ void panel_put(int y, int x, int w, const char *s)
         size_t n = mbrtowc(&wc, s, MB_CUR_MAX, &st);
         if (n == (size_t)-1 || n == (size_t)-2 || wc < 0x20 || wc == 0x7f) {
             memset(&st, 0, sizeof(st));
-            addch('?');
+            if (draw) {
+                addch('?');
+            }
             used++;
             s += (n == (size_t)-1 || n == (size_t)-2) ? 1 : n;
             continue;
@@ -40,10 +47,69 @@ void panel_put(int y, int x, int w, const char *s)
         if (used + cw > w) {
             break;
         }
-        addnstr(s, (int)n);
+        if (draw) {
+            addnstr(s, (int)n);
+        }
         used += cw;
         s += n;
     }
+    return used;
+}
+
+/* Print s, a column at a time, control characters as '?'. */
+void panel_put(int y, int x, int w, const char *s)
+{
+    walk(y, x, w, s, true);
+}
+
+/* What panel_put would take, in columns. */
+int panel_width(const char *s)
+{
+    return walk(0, 0, INT_MAX, s, false);
+}
+
+/* The bytes of s that fit in w columns, ended after the last space
+ * that fits when the whole does not (a word longer than w is cut). */
+static size_t fit(const char *s, int w)
+{
+    size_t at = 0, space = 0;
+    int used = 0;
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    while (s[at] != '\0') {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s + at, MB_CUR_MAX, &st);
+        if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+            memset(&st, 0, sizeof(st));
+            n = 1;
+            wc = '?';
+        }
+        int cw = wcwidth(wc);
+        used += cw < 1 ? 1 : cw;
+        if (used > w) {
+            return space > 0 ? space : at;
+        }
+        at += n;
+        if (wc == ' ') {
+            space = at;
+        }
+    }
+    return at;
+}
+
+/* Line by line; the last line allowed takes what is left, cut. */
+int panel_wrap(int y, int x, int w, int lines, const char *s)
+{
+    int used = 0;
+    while (s != NULL && *s != '\0' && used < lines && w > 0) {
+        size_t n = used == lines - 1 ? strlen(s) : fit(s, w);
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) ? n : sizeof(line) - 1), s);
+        panel_put(y + used, x, w, line);
+        s += n > 0 ? n : 1;
+        used++;
+    }
+    return used;
 }
 
 /* Format into a line-sized buffer, then panel_put. */
@@ -142,6 +208,48 @@ const char *panel_state_word(const char *state)
     }
 }
 
+/* FAILED and DEGRADED loud, the others as the daemon says them. */
+const char *panel_verdict_word(const char *verdict, enum role *role)
+{
+    static const struct {
+        const char *verdict, *word;
+        enum role role;
+    } words[] = {
+        {"failed", "FAILED", ROLE_DOWN},
+        {"degraded", "DEGRADED", ROLE_DEGRADED},
+        {"healthy", "healthy", ROLE_UP},
+        {"pending", "verifying", ROLE_UNKNOWN},
+    };
+    for (size_t i = 0; verdict != NULL && i < ARRAY_SIZE(words); i++) {
+        if (strcmp(verdict, words[i].verdict) == 0) {
+            *role = words[i].role;
+            return words[i].word;
+        }
+    }
+    *role = ROLE_UNKNOWN;
+    return verdict != NULL ? verdict : "-";
+}
+
+/* "↓ 12 more (2 down)   ↑ 3 above", dim, so it reads as no row. */
+void panel_more(const struct dash *d, int y, int w, int above, int below, const char *note)
+{
+    if (above <= 0 && below <= 0) {
+        return;
+    }
+    char down[96] = "", up[32] = "";
+    if (below > 0) {
+        snprintf(down, sizeof(down), "%s %d more%s%s%s", d->utf8 ? "↓" : "v", below,
+                 note != NULL ? " (" : "", note != NULL ? note : "", note != NULL ? ")" : "");
+    }
+    if (above > 0) {
+        snprintf(up, sizeof(up), "%s%s %d above", below > 0 ? "   " : "", d->utf8 ? "↑" : "^",
+                 above);
+    }
+    theme_on(ROLE_DIM, A_BOLD);
+    panel_putf(y, 2, w - 2, "%s%s", down, up);
+    theme_off(ROLE_DIM, A_BOLD);
+}
+
 /* out_span_us, or "-" for nothing. */
 void panel_span_us(int64_t us, char *buf, size_t len)
 {
@@ -228,6 +336,40 @@ void panel_fix_selection(const struct dash *d, struct panel *p, int h)
     if (p->top < 0) {
         p->top = 0;
     }
+}
+
+/* "label" dim in the first 10 columns, text after it, wrapped. */
+int panel_field(int y, int w, int lines, const char *label, const char *text)
+{
+    theme_on(ROLE_DIM, 0);
+    panel_put(y, 0, 10, label);
+    theme_off(ROLE_DIM, 0);
+    return panel_wrap(y, 10, w - 10, lines, text != NULL ? text : "-");
+}
+
+/* What an answer needs to know whether it is still wanted. */
+struct panel_ask {
+    struct dash *d;
+    const unsigned *gen_now;    /* the fetch counter it belongs to */
+    unsigned gen;               /* its value when asked */
+};
+
+/* An ask of the fetch *gen_now counts; NULL when out of memory. */
+struct panel_ask *panel_ask_new(struct dash *d, const unsigned *gen_now)
+{
+    struct panel_ask *ask = malloc(sizeof(*ask));
+    if (ask != NULL) {
+        *ask = (struct panel_ask){.d = d, .gen_now = gen_now, .gen = *gen_now};
+    }
+    return ask;
+}
+
+/* The dashboard when the ask is still current, else NULL; frees it. */
+struct dash *panel_ask_done(struct panel_ask *ask)
+{
+    struct dash *d = ask->gen == *ask->gen_now ? ask->d : NULL;
+    free(ask);
+    return d;
 }
 
 /* A copy and a zeroing: the link frees an empty struct. */

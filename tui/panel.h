@@ -24,6 +24,7 @@
 #include "ipc_proto.h"
 #include "keys.h"
 #include "link.h"
+#include "theme.h"
 
 #define SPARK_N 32
 #define EVENTS_MAX 1000
@@ -57,6 +58,8 @@ struct panel_class {
     bool tab;                   /* listed among the numbered tabs */
     bool tail;                  /* opens on its last row (a live tail) */
     bool sorted;                /* follows d->sort: the status line says it */
+    const struct panel_class *parent;   /* a detail's list: its tab, where Esc
+                                           goes back to; NULL none */
     const char *hint;           /* the status line's key hint; NULL: from the key table */
     /* Draw into r; rebuilds p->rows and keeps p->sel on a selectable row. */
     void (*draw)(struct dash *d, struct panel *p, const struct rect *r);
@@ -96,6 +99,7 @@ struct evline {
 };
 
 enum sort {
+    S_PROBLEMS,                 /* grouped, the worst groups and checks first */
     S_CONFIG,                   /* grouped by app, as configured */
     S_NAME,
     S_STATE,                    /* worst first */
@@ -104,6 +108,32 @@ enum sort {
 };
 
 extern const char *const sort_names[S_COUNT];
+
+/* One check's results in a deploy's verify window. */
+struct window_check {
+    char *check;
+    int64_t runs, failures;
+    int64_t first_failure_ms;   /* 0: none */
+    char *problem;              /* the newest failure's condition or error */
+    bool loaded;                /* its checks.history answered */
+};
+
+/* What the deploy view shows beside the deploy in d->deploys. */
+struct deploy_view {
+    int64_t id;                 /* the deploy on screen */
+    unsigned gen;               /* bumped by every fetch: older answers are dropped */
+    int64_t from_ms, to_ms;     /* the window asked */
+    struct window_check *checks;    /* its app-env's checks */
+    size_t nchecks;
+};
+
+/* What the alert view shows: the alert as stored, and its history. */
+struct alert_view {
+    int64_t id;                 /* the alert on screen */
+    unsigned gen;
+    struct ipc_alerts found;    /* the alerts.list page that holds it */
+    struct ipc_events history;  /* its app's or check's alert events */
+};
 
 /* A question on the status line: its text and what Enter does. */
 struct prompt_class {
@@ -122,6 +152,8 @@ enum panel_id {
     PANEL_ALERTS,
     PANEL_EVENTS,
     PANEL_CHECK,
+    PANEL_DEPLOY,
+    PANEL_ALERT,
     PANEL_COUNT
 };
 
@@ -130,6 +162,8 @@ extern const struct panel_class panel_deploys;
 extern const struct panel_class panel_alerts;
 extern const struct panel_class panel_events;
 extern const struct panel_class panel_check;
+extern const struct panel_class panel_deploy;
+extern const struct panel_class panel_alert;
 extern const struct panel_class panel_help;     /* drawn over the others */
 
 struct dash {
@@ -179,6 +213,9 @@ struct dash {
     struct ipc_history hist;
     struct ipc_events detail_states;
     bool hist_loading;
+
+    struct deploy_view dv;      /* the deploy view */
+    struct alert_view av;       /* the alert view */
 };
 
 /* --- the screen manager's services (dash.c) --- */
@@ -200,6 +237,11 @@ void dash_prompt_close(struct dash *d);
 
 /* Print s at (y, x), at most w columns, control characters as '?'. */
 void panel_put(int y, int x, int w, const char *s);
+/* The columns panel_put(s) takes, whole. */
+int panel_width(const char *s);
+/* s over at most lines rows from (y, x), w columns each, broken at
+ * spaces; the rows it took. */
+int panel_wrap(int y, int x, int w, int lines, const char *s);
 /* panel_put of a formatted string. */
 void panel_putf(int y, int x, int w, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Fill row y with spaces across w columns (a selected row's bar). */
@@ -220,6 +262,11 @@ const struct ipc_deploy *panel_last_deploy(const struct dash *d, const char *app
 const struct evline *panel_event_at(const struct dash *d, size_t i);
 /* The word for a state: it reads without colour. */
 const char *panel_state_word(const char *state);
+/* The word for a deploy's verdict and its role: FAILED reads without colour. */
+const char *panel_verdict_word(const char *verdict, enum role *role);
+/* On row y, what a table hides: rows below (with a note on them, or
+ * NULL) and above. Nothing when nothing is hidden. */
+void panel_more(const struct dash *d, int y, int w, int above, int below, const char *note);
 /* A duration in microseconds, "-" when none. */
 void panel_span_us(int64_t us, char *buf, size_t len);
 /* An uptime in parts per million as a percentage, "-" when none. */
@@ -235,6 +282,16 @@ void panel_fix_selection(const struct dash *d, struct panel *p, int h);
 /* Move a decoded result (size bytes) from src, which the link frees
  * after the callback, to dst; src is left empty. */
 void panel_take(void *dst, void *src, size_t size);
+/* A detail's line: a dim label, then text wrapped over at most lines
+ * rows; the rows it took. */
+int panel_field(int y, int w, int lines, const char *label, const char *text);
+/* A call's argument for an answer that a newer fetch makes stale: the
+ * fetch counter *gen_now as it is now. Owned by the callback, which
+ * gives it to panel_ask_done: the dashboard while the counter has not
+ * moved, else NULL. NULL when out of memory. */
+struct panel_ask;
+struct panel_ask *panel_ask_new(struct dash *d, const unsigned *gen_now);
+struct dash *panel_ask_done(struct panel_ask *ask);
 /* strdup that passes NULL through. */
 char *panel_strdup(const char *s);
 
@@ -249,5 +306,17 @@ const struct ipc_alert *panel_alerts_at(const struct dash *d, int i);
 /* Rebuild the alerts panel's rows; its selection follows the alert with
  * id sel_id when it is still listed. */
 void panel_alerts_refresh(struct dash *d, int64_t sel_id);
+/* The deploy view of deploy dp (in d->deploys). */
+void panel_deploy_open(struct dash *d, const struct ipc_deploy *dp);
+/* Ask the deploy view's window results again. */
+void panel_deploy_fetch(struct dash *d);
+/* The alert view of alert a. */
+void panel_alert_open(struct dash *d, const struct ipc_alert *a);
+/* Ask the alert view's alert and history again. */
+void panel_alert_fetch(struct dash *d);
+/* Free what the deploy view holds. */
+void panel_deploy_finish(struct dash *d);
+/* Free what the alert view holds. */
+void panel_alert_finish(struct dash *d);
 
 #endif

@@ -332,7 +332,7 @@ static void unsilence(struct dash *d, const struct panel *p)
     link_call(&d->link, IPC_M_ALERTS_UNSILENCE, &ref, on_unsilenced, d);
 }
 
-/* a, s, u on the selected alert. */
+/* a, s, u on the selected alert; Enter opens it. */
 static int on_action(struct dash *d, struct panel *p, enum action a, const char *arg)
 {
     switch (a) {
@@ -344,6 +344,12 @@ static int on_action(struct dash *d, struct panel *p, enum action a, const char 
         break;
     case A_UNSILENCE:
         unsilence(d, p);
+        break;
+    case A_OPEN:
+        if (panel_alerts_at(d, p->sel) == NULL) {
+            return PANEL_IGNORED;
+        }
+        panel_alert_open(d, panel_alerts_at(d, p->sel));
         break;
     default:
         return PANEL_IGNORED;

@@ -46,8 +46,9 @@ static void on_states(struct link *l, int err, enum ipc_errcode code, const char
     }
 }
 
-/* checks.get answered: the check's long output, which results do not
- * carry, as of now. */
+/* checks.get answered: the check's long output and, for a "locations:
+ * all" check, each location's view, which results do not carry, as of
+ * now. */
 static void on_check(struct link *l, int err, enum ipc_errcode code, const char *msg,
                      void *result, void *arg)
 {
@@ -62,6 +63,13 @@ static void on_check(struct link *l, int err, enum ipc_errcode code, const char 
         free(c->last_long_output);
         c->last_long_output = got->last_long_output;
         got->last_long_output = NULL;    /* taken; the link frees the rest */
+        /* Swapped: the link frees the old locations with the answer. */
+        struct ipc_location *old = c->locations;
+        size_t nold = c->nlocations;
+        c->locations = got->locations;
+        c->nlocations = got->nlocations;
+        got->locations = old;
+        got->nlocations = nold;
         dash_mark(d);
     }
 }
@@ -318,6 +326,29 @@ static int draw_long_output(const char *text, int y, int max, int w)
     return n;
 }
 
+/* A "locations: all" check: each location's own state, the age of its
+ * last run and its error, on one row (two at most); the rows taken. */
+static int draw_locations(const struct dash *d, const struct ipc_check *c, int y, int w)
+{
+    if (c->nlocations == 0) {
+        return 0;
+    }
+    char line[1024] = "";
+    size_t at = 0;
+    int64_t now = clock_wall_ms();
+    for (size_t i = 0; i < c->nlocations && at < sizeof(line); i++) {
+        const struct ipc_location *l = &c->locations[i];
+        char age[32];
+        panel_age(l->last_ms, now, age, sizeof(age));
+        int n = snprintf(line + at, sizeof(line) - at, "%s%s %s %s%s%s%s", i > 0 ? "   " : "",
+                         l->name ? l->name : "?", panel_state_word(l->state), age,
+                         l->last_error ? " (" : "", l->last_error ? l->last_error : "",
+                         l->last_error ? ")" : "");
+        at += n > 0 ? (size_t)n : 0;
+    }
+    return panel_field(y, w, 2, "locations", line);
+}
+
 /* The check's line, its figures, the graph and the lists. */
 static void draw(struct dash *d, struct panel *p, const struct rect *rc)
 {
@@ -353,6 +384,7 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
                    c->last_perfdata ? c->last_perfdata : "");
     }
     int gy = y0 + 3;
+    gy += draw_locations(d, c, gy, w);
     if (h >= 30) {
         gy += draw_long_output(c->last_long_output, gy, LONG_OUTPUT_LINES, w);
     }

@@ -84,8 +84,76 @@ static int cmp_checks(const void *a, const void *b)
     return r != 0 ? r : strcmp(x->name, y->name);
 }
 
-/* The rows: check indexes, with group headers (-1 - index of the group's
- * first check) when sorted by app. */
+/* Where a check goes in a grouped order: its group's rank and number,
+ * then its own rank and index. */
+struct place {
+    int group_rank, group, rank, k;
+};
+
+/* Every field in turn: qsort is not stable, the indexes make it so. */
+static int cmp_places(const void *a, const void *b)
+{
+    const struct place *x = a, *y = b;
+    return x->group_rank != y->group_rank ? x->group_rank - y->group_rank
+           : x->group != y->group         ? x->group - y->group
+           : x->rank != y->rank           ? x->rank - y->rank
+                                          : x->k - y->k;
+}
+
+/* Grouped by (app, env), the groups in order of first appearance; by
+ * problems, the groups with something wrong (a check not up, a failed
+ * last deploy) first and each group's worst checks first, so a check
+ * down is on the first screen whatever the number of checks. A group
+ * header is the row -1 - (a check of the group). */
+static void build_groups(const struct dash *d, struct panel *p, const int *idx, int m,
+                         bool problems)
+{
+    struct place *pl = calloc((size_t)m + 1, sizeof(*pl));
+    int *lead = calloc((size_t)m + 1, sizeof(int));     /* a group's first check */
+    int *rank = calloc((size_t)m + 1, sizeof(int));     /* a group's rank */
+    if (pl == NULL || lead == NULL || rank == NULL) {
+        goto done;
+    }
+    int ngroups = 0;
+    for (int i = 0; i < m; i++) {
+        const struct ipc_check *c = &d->checks.checks[idx[i]];
+        int g = 0;
+        while (g < ngroups && !(panel_same_str(c->app, d->checks.checks[lead[g]].app) &&
+                                panel_same_str(c->env, d->checks.checks[lead[g]].env))) {
+            g++;
+        }
+        if (g == ngroups) {
+            lead[ngroups] = idx[i];
+            rank[ngroups++] = 3;
+        }
+        pl[i] = (struct place){.group = g, .rank = problems ? state_rank(c->state) : 0,
+                               .k = idx[i]};
+        rank[g] = pl[i].rank < rank[g] ? pl[i].rank : rank[g];
+    }
+    for (int g = 0; problems && g < ngroups; g++) {
+        const struct ipc_check *c = &d->checks.checks[lead[g]];
+        const struct ipc_deploy *dp = panel_last_deploy(d, c->app, c->env);
+        if (dp != NULL && panel_same_str(dp->verdict, "failed")) {
+            rank[g] = 0;
+        }
+    }
+    for (int i = 0; i < m; i++) {
+        pl[i].group_rank = problems ? rank[pl[i].group] : 0;
+    }
+    qsort(pl, (size_t)m, sizeof(*pl), cmp_places);
+    for (int i = 0; i < m; i++) {
+        if (i == 0 || pl[i].group != pl[i - 1].group) {
+            p->rows[p->nrows++] = -1 - pl[i].k;
+        }
+        p->rows[p->nrows++] = pl[i].k;
+    }
+done:
+    free(pl);
+    free(lead);
+    free(rank);
+}
+
+/* The rows: check indexes, with group headers when grouped. */
 static void build_rows(const struct dash *d, struct panel *p)
 {
     size_t n = d->checks.nchecks;
@@ -104,56 +172,122 @@ static void build_rows(const struct dash *d, struct panel *p)
             idx[m++] = (int)i;
         }
     }
-    if (d->sort != S_CONFIG) {
+    if (d->sort == S_PROBLEMS || d->sort == S_CONFIG) {
+        build_groups(d, p, idx, m, d->sort == S_PROBLEMS);
+    } else {
         cmp_by = d->sort;
         cmp_dash = d;
         qsort(idx, (size_t)m, sizeof(int), cmp_checks);
         memcpy(p->rows, idx, (size_t)m * sizeof(int));
         p->nrows = m;
-        free(idx);
-        return;
     }
-    /* Grouped: every (app, env) in order of first appearance. */
-    bool *done = calloc((size_t)m + 1, sizeof(bool));
-    if (done == NULL) {
-        free(idx);
-        return;
-    }
-    for (int i = 0; i < m; i++) {
-        if (done[i]) {
-            continue;
-        }
-        const struct ipc_check *g = &d->checks.checks[idx[i]];
-        p->rows[p->nrows++] = -1 - idx[i];
-        for (int j = i; j < m; j++) {
-            const struct ipc_check *c = &d->checks.checks[idx[j]];
-            if (!done[j] && panel_same_str(c->app, g->app) && panel_same_str(c->env, g->env)) {
-                p->rows[p->nrows++] = idx[j];
-                done[j] = true;
-            }
-        }
-    }
-    free(done);
     free(idx);
 }
 
-/* A group header (app / env and its last deploy) on row y. */
+/* A group header: app / env, and its last deploy with its verdict; a
+ * failed one with the version to roll back to. When the line is too
+ * narrow the deploy's age goes first, then the word "deploy", then the
+ * app and env are cut: the rollback target stays. */
 static void draw_group(const struct dash *d, const struct ipc_check *g, int y, int w, int64_t now)
 {
+    char name[160];
+    snprintf(name, sizeof(name), "%s / %s", g->app ? g->app : "(no app)", g->env ? g->env : "-");
     const struct ipc_deploy *dp = panel_last_deploy(d, g->app, g->env);
-    attron(A_BOLD);
-    panel_putf(y, 0, w, "%s / %s", g->app ? g->app : "(no app)", g->env ? g->env : "-");
-    attroff(A_BOLD);
     if (dp == NULL) {
+        attron(A_BOLD);
+        panel_put(y, 0, w, name);
+        attroff(A_BOLD);
         return;
     }
-    char age[32];
+    char age[32], rollback[128] = "";
     out_ago(dp->started_ms, now, age, sizeof(age));
-    int x = 4 + (int)strlen(g->app ? g->app : "(no app)") + (int)strlen(g->env ? g->env : "-");
+    enum role role;
+    const char *verdict = dp->verdict != NULL ? panel_verdict_word(dp->verdict, &role) : "";
+    if (panel_same_str(dp->verdict, "failed")) {
+        const char *arrow = d->utf8 ? "→" : "->";
+        if (dp->rollback_version != NULL) {
+            snprintf(rollback, sizeof(rollback), " %s roll back to %s", arrow, dp->rollback_version);
+        } else {
+            snprintf(rollback, sizeof(rollback), " %s no healthy version to roll back to", arrow);
+        }
+    }
+    /* The deploy's part, from the most to the least said. */
+    char lead[3][192];
+    snprintf(lead[0], sizeof(lead[0]), "deploy %s %s ", dp->version, age);
+    snprintf(lead[1], sizeof(lead[1]), "deploy %s ", dp->version);
+    snprintf(lead[2], sizeof(lead[2]), "%s ", dp->version);
+    int tail = panel_width(verdict) + panel_width(rollback);
+    int nw = panel_width(name);
+    int pick = 0;
+    while (pick < 2 && nw + 2 + panel_width(lead[pick]) + tail > w) {
+        pick++;
+    }
+    int x = nw + 2 + panel_width(lead[pick]) + tail > w ? w - panel_width(lead[pick]) - tail
+                                                        : nw + 2;
+    x = x < 0 ? 0 : x;
+    attron(A_BOLD);
+    panel_put(y, 0, x > 2 ? x - 2 : x, name);
+    attroff(A_BOLD);
     theme_on(ROLE_DIM, 0);
-    panel_putf(y, x + 2, w - x - 2, "deploy %s %s%s%s", dp->version, age, dp->verdict ? ", " : "",
-               dp->verdict ? dp->verdict : "");
+    panel_put(y, x, w - x, lead[pick]);
     theme_off(ROLE_DIM, 0);
+    x += panel_width(lead[pick]);
+    if (dp->verdict != NULL) {
+        theme_on(role, role == ROLE_DOWN ? A_BOLD : 0);
+        panel_put(y, x, w - x, verdict);
+        theme_off(role, role == ROLE_DOWN ? A_BOLD : 0);
+        x += panel_width(verdict);
+    }
+    attron(A_BOLD);
+    panel_put(y, x, w - x, rollback);
+    attroff(A_BOLD);
+}
+
+/* The mark of a check's open alerts, the loudest of them: '!' one
+ * firing, 'a' acknowledged, 'm' muted (its notifications held); ' '
+ * none. */
+static char alert_mark(const struct dash *d, const char *check, enum role *role)
+{
+    char mark = ' ';
+    *role = ROLE_NORMAL;
+    for (size_t i = 0; i < d->alerts.nalerts && mark != '!'; i++) {
+        const struct ipc_alert *a = &d->alerts.alerts[i];
+        if (a->check == NULL || strcmp(a->check, check) != 0) {
+            continue;
+        }
+        if (a->muted_by != NULL) {
+            mark = mark == ' ' ? 'm' : mark;
+        } else if (panel_same_str(a->status, "acknowledged")) {
+            mark = 'a';
+            *role = ROLE_DEGRADED;
+        } else if (panel_same_str(a->status, "firing")) {
+            mark = '!';
+            *role = ROLE_DOWN;
+        }
+    }
+    return mark;
+}
+
+/* The checks the screen hides, above and below, on row y; those below
+ * that are not up are named, in case an order put them there. */
+static void draw_hidden(const struct dash *d, const struct panel *p, int y, int w, int rows_h)
+{
+    int above = 0, below = 0, bad = 0;
+    for (int i = 0; i < p->nrows; i++) {
+        int k = p->rows[i];
+        if (k < 0) {
+            continue;
+        }
+        if (i < p->top) {
+            above++;
+        } else if (i >= p->top + rows_h) {
+            below++;
+            bad += state_rank(d->checks.checks[k].state) < 2;
+        }
+    }
+    char note[32];
+    snprintf(note, sizeof(note), "%d not up", bad);
+    panel_more(d, y, w, above, below, bad > 0 ? note : NULL);
 }
 
 /* Columns by width: at 80 the essentials, from 110 latency p95, the
@@ -163,7 +297,9 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
 {
     int y0 = rc->y, h = rc->h, w = rc->w;
     build_rows(d, p);
-    panel_fix_selection(d, p, h - 1);
+    /* A table longer than the screen keeps its last line to say so. */
+    int rows_h = p->nrows > h - 1 ? h - 2 : h - 1;
+    panel_fix_selection(d, p, rows_h);
     int64_t now = clock_wall_ms();
     int name_w = w >= 150 ? 28 : w >= 110 ? 22 : 18;
     bool mid = w >= 110;
@@ -175,7 +311,7 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     theme_on(ROLE_HEADER, 0);
     panel_put(y0, 0, w, head);
     theme_off(ROLE_HEADER, 0);
-    for (int i = 0; i < h - 1 && p->top + i < p->nrows; i++) {
+    for (int i = 0; i < rows_h && p->top + i < p->nrows; i++) {
         int line = p->top + i;
         int y = y0 + 1 + i;
         int k = p->rows[line];
@@ -190,6 +326,11 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
             theme_on(ROLE_SELECTED, 0);
             panel_fill(y, w);
         }
+        enum role mark_role;
+        char mark = alert_mark(d, c->name, &mark_role);
+        theme_on(mark_role, A_BOLD);
+        panel_putf(y, 0, 1, "%c", mark);
+        theme_off(mark_role, A_BOLD);
         enum role role = theme_state_role(c->state);
         theme_on(role, A_BOLD);
         panel_putf(y, 2, 6, "%s", panel_state_word(c->state));
@@ -224,6 +365,7 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
             theme_off(ROLE_SELECTED, 0);
         }
     }
+    draw_hidden(d, p, y0 + 1 + rows_h, w, rows_h);
     if (p->nrows == 0) {
         panel_put(y0 + 2, 2, w - 2,
                   d->checks.nchecks == 0 ? "no checks" : "nothing matches the filter");

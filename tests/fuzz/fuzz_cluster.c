@@ -1,7 +1,11 @@
 /* fuzz_cluster.c - libFuzzer: a peer's bytes on the Redis bus, and redis.url.
  * Input: the first byte picks the target (even: a bus message, odd: a URL),
- * the rest is the input. A message that parses is encoded again (results
- * and events) and must parse back to the same fields; aborts otherwise. */
+ * the rest is the input. A message's envelope is opened without a key and
+ * with one (a forged signature must never pass); with bit 1 of the first
+ * byte the input is also sealed with a key and must open with it only. A
+ * message that parses is encoded again (results and events) and must parse
+ * back to the same fields; aborts otherwise. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +72,33 @@ static void check_event(const struct cluster_msg *m)
     free(text);
 }
 
+/* Sealed with key, in opens with it to itself, and with no other key. */
+static void seal_round_trip(const char *key, const char *in, size_t len)
+{
+    char *json = malloc(len + 1);
+    if (json == NULL) {
+        return;
+    }
+    memcpy(json, in, len);
+    json[len] = '\0';
+    len = strlen(json);
+    char *text = cluster_msg_seal(key, json);
+    if (text == NULL) {
+        return;
+    }
+    size_t tlen = strlen(text), at;
+    if (tlen > CLUSTER_MSG_MAX) {
+        free(text);
+        return;
+    }
+    if (cluster_msg_open(key, text, tlen, &at) != 0 || tlen - at != len ||
+        memcmp(text + at, in, len) != 0 ||
+        cluster_msg_open("another-key-0123456", text, tlen, &at) != -EPERM) {
+        abort();
+    }
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) {
@@ -95,6 +126,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(url);
         return 0;
     }
+    static const char key[] = "fuzz-cluster-key-0123";
+    size_t at;
+    if (cluster_msg_open(key, in, len, &at) == 0) {
+        abort(); /* the fuzzer cannot know the key's HMAC of its input */
+    }
+    if (data[0] & 2) {
+        seal_round_trip(key, in, len);
+    }
+    if (cluster_msg_open(NULL, in, len, &at) != 0) {
+        return 0;
+    }
+    if (at > len) {
+        abort();
+    }
+    in += at;
+    len -= at;
     struct cluster_msg m;
     if (cluster_msg_parse(in, len, &m) != 0) {
         return 0;

@@ -6,7 +6,7 @@
 Prints the port it listens on as its first line. Routes:
   /ok                 200 "ok"
   /status/NNN         that status
-  /redirect           301 to /ok
+  /redirect[?to=URL]  301 to /ok, or to URL
   /slow?ms=N          sleeps N ms, then 200
   /close              promises 1000 bytes, sends 10, closes
   /big?bytes=N        streams N bytes (at most 100 MB)
@@ -66,7 +66,7 @@ class Handler(BaseHTTPRequestHandler):
                 code = int(p.split('/')[2])
                 self.send(code, ('status %d' % code).encode())
             elif p == '/redirect':
-                self.send(301, b'', extra={'Location': '/ok'})
+                self.send(301, b'', extra={'Location': q.get('to', ['/ok'])[0]})
             elif p == '/slow':
                 time.sleep(min(int(q.get('ms', ['1000'])[0]), 60000) / 1000.0)
                 self.send(200, b'slow')

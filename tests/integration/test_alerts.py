@@ -145,6 +145,17 @@ class AlertsTest(DaemonTest):
                    what='%s%r == %s (now %s)' % (name, labels, value,
                                                  self.counter(d, name, **labels)))
 
+    def exec_script(self, body):
+        """A private directory and an executable sh script in it, {work}
+        in body naming the directory: (directory, script)."""
+        work = tempfile.mkdtemp(prefix='shipwatch-exec-')
+        self.addCleanup(shutil.rmtree, work, True)
+        script = os.path.join(work, 'page.sh')
+        with open(script, 'w', encoding='utf-8') as f:
+            f.write('#!/bin/sh\n' + body.replace('{work}', work))
+        os.chmod(script, 0o755)
+        return work, script
+
     def quiet(self, seconds=1.5):
         """Let time pass to see that nothing more happens (bounded)."""
         time.sleep(seconds * SLOW)
@@ -385,17 +396,12 @@ class AlertsTest(DaemonTest):
 
     def test_exec(self):
         t = self.target()
-        work = tempfile.mkdtemp(prefix='shipwatch-exec-')
-        self.addCleanup(shutil.rmtree, work, True)
-        script = os.path.join(work, 'page.sh')
-        with open(script, 'w', encoding='utf-8') as f:
-            f.write('#!/bin/sh\n'
-                    'run=$(mktemp "%s/run.XXXXXX")\n'
-                    'env | grep "^SHIPWATCH_ALERT_" | sort > "$run.env"\n'
-                    'printf "%%s\\n" "$@" > "$run.args"\n'
-                    'cat > "$run.stdin"\n'
-                    'touch "$run.done"\n' % work)
-        os.chmod(script, 0o755)
+        work, script = self.exec_script(
+            'run=$(mktemp "{work}/run.XXXXXX")\n'
+            'env | grep "^SHIPWATCH_ALERT_" | sort > "$run.env"\n'
+            'printf "%s\\n" "$@" > "$run.args"\n'
+            'cat > "$run.stdin"\n'
+            'touch "$run.done"\n')
         pager = ('  - name: pager\n    type: exec\n    command: [%s, --team, ops]\n'
                  '    retry-initial: 200ms\n' % script)
         d, rpc = self.start(config(pager, http_check('web', t.url('/health')),
@@ -432,6 +438,45 @@ class AlertsTest(DaemonTest):
         self.assertEqual(env.get('SHIPWATCH_ALERT_APP'), 'shop', env)
         self.assertEqual(env.get('SHIPWATCH_ALERT_ENV'), 'prod', env)
         self.assertIn('web', env.get('SHIPWATCH_ALERT_SUMMARY', ''), env)
+
+    def test_exec_starts_clean(self):
+        """The command inherits no descriptor but stdio and none of the
+        daemon's environment (the unit's EnvironmentFile holds secrets):
+        the minimal one, what its environment key names, the alert's."""
+        t = self.target()
+        # ls opens one descriptor, the lowest free: 3 when none leaked.
+        work, script = self.exec_script(
+            '/usr/bin/env > "{work}/env.tmp"\n'
+            'ls /proc/self/fd > "{work}/fds.tmp"\n'
+            'mv "{work}/env.tmp" "{work}/env"; mv "{work}/fds.tmp" "{work}/fds"\n')
+        pager = ('  - name: pager\n    type: exec\n    command: [%s]\n'
+                 '    environment: {PAGER_TEAM: ops, LANG: C.UTF-8}\n'
+                 '    retry-initial: 200ms\n' % script)
+        d = self.daemon(config(pager, http_check('web', t.url('/health')),
+                               rule='  - notify: [pager]\n'),
+                        env={'SHIPWATCH_TEST_SECRET': 'hunter2', 'HOME': '/root'})
+        d.start()
+        rpc = self.connect(d)
+        self.wait_state(rpc, 'web', 'up')
+        t.get('/toggle?state=down')
+        wait_until(lambda: os.path.exists(os.path.join(work, 'fds')),
+                   what='the exec notifier to run')
+        with open(os.path.join(work, 'fds'), encoding='utf-8') as f:
+            self.assertEqual(f.read().split(), ['0', '1', '2', '3'])
+        env = {}
+        with open(os.path.join(work, 'env'), encoding='utf-8') as f:
+            for line in f:
+                k, _, v = line.rstrip('\n').partition('=')
+                env[k] = v
+        env.pop('PWD', None)   # sh's own
+        self.assertNotIn('SHIPWATCH_TEST_SECRET', env)
+        self.assertNotIn('hunter2', ''.join(env.values()))
+        self.assertEqual(env.pop('PATH'), '/usr/local/bin:/usr/bin:/bin')
+        self.assertEqual(env.pop('LANG'), 'C.UTF-8')
+        self.assertEqual(env.pop('PAGER_TEAM'), 'ops')
+        self.assertEqual(env.get('SHIPWATCH_ALERT_CHECK'), 'web', env)
+        self.assertEqual(sorted(k for k in env if not k.startswith('SHIPWATCH_ALERT_')),
+                         ['SHIPWATCH_DELIVERY_ID'])
 
     def test_alertmanager(self):
         am = self.alertmanager()
@@ -888,7 +933,11 @@ class AlertsTest(DaemonTest):
                                    http_check('web', t.url('/health')),
                                    extra=self.DEPLOY_APP))
         self.wait_state(rpc, 'web', 'up')
-        dep = rpc.call('deploys.record', {'app': 'shop', 'env': 'prod', 'version': '3.0'})
+        good = rpc.call('deploys.record', {'app': 'shop', 'env': 'prod', 'version': '2.9'})
+        wait_until(lambda: self.deploy(rpc, good['id']).get('verdict') == 'healthy', timeout=15,
+                   what='2.9 healthy')
+        dep = rpc.call('deploys.record', {'app': 'shop', 'env': 'prod', 'version': '3.0',
+                                          'author': 'alice'})
         t.get('/toggle?state=down')
         got = wait_until(lambda: self.deploy(rpc, dep['id']).get('verdict') not in
                          (None, 'pending') and self.deploy(rpc, dep['id']), timeout=15,
@@ -916,6 +965,18 @@ class AlertsTest(DaemonTest):
         # succeeded: nothing holds it back).
         downs = [p for p in hook.payloads() if p['alert']['kind'] == 'down']
         self.assertEqual([(p['alert']['check'], p['event']) for p in downs], [('web', 'firing')])
+        # Paged during the deploy's verification: the page says which
+        # deploy, by whom, how long ago, and what to roll back to.
+        down = downs[0]['alert']
+        self.assertEqual(down['deploy_id'], dep['id'], down)
+        self.assertEqual(down['deploy']['id'], dep['id'], down)
+        self.assertEqual(down['deploy']['version'], '3.0', down)
+        self.assertEqual(down['deploy']['author'], 'alice', down)
+        self.assertEqual(down['deploy']['last_healthy_version'], '2.9', down)
+        self.assertRegex(down['deploy']['started_at'], RFC3339_MS)
+        self.assertRegex(down['summary'],
+                         r'^web is down: .* \(during deploy 3\.0 by alice, \d+s ago; '
+                         r'last healthy 2\.9\)$')
         kinds = sorted(a['kind'] for a in self.alerts(rpc))
         self.assertEqual(kinds, ['deploy-failed', 'down'])
         # An alert of the app-env, not of a check (store.h: check is NULL

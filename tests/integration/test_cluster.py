@@ -28,6 +28,8 @@ NODES = ('node-a', 'node-b', 'node-c')
 SHARED = ['c%02d' % i for i in range(1, 13)]
 PREFIX = 'swtest'
 CLUSTER = 'it'
+PASSWORD = 'it-redis-pass-0123'
+KEY = 'it-cluster-key-0123456789'
 
 
 class Counter:
@@ -96,8 +98,8 @@ def config(node, redis_url, port):
                '    interval: 1s\n    failure-threshold: 2\n    locations: all\n    quorum: 2\n'
                % (port, node))
     return ('daemon:\n  socket: {socket}\nstorage:\n  path: {db}\n'
-            'redis:\n  url: %s\n  prefix: %s\ncluster: %s\nnode-name: %s\nchecks:\n%s'
-            % (redis_url, PREFIX, CLUSTER, node, checks))
+            'redis:\n  url: %s\n  prefix: %s\n  key: %s\ncluster: %s\nnode-name: %s\n'
+            'checks:\n%s' % (redis_url, PREFIX, KEY, CLUSTER, node, checks))
 
 
 class ClusterTest(unittest.TestCase):
@@ -106,7 +108,7 @@ class ClusterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='shipwatch-cluster-')
-        cls.redis = servers.RedisServer(os.path.join(cls.tmp, 'redis'))
+        cls.redis = servers.RedisServer(os.path.join(cls.tmp, 'redis'), password=PASSWORD)
         os.makedirs(cls.redis.dir, exist_ok=True)
         cls.redis.__enter__()
         cls.target = Counter()

@@ -16,7 +16,7 @@ import time
 import urllib.request
 import uuid
 
-from harness import SHIPWATCH, SLOW, SOURCE_ROOT, DaemonTest, Rpc, main, wait_until
+from harness import DOWN, SHIPWATCH, SLOW, SOURCE_ROOT, UP, DaemonTest, Rpc, main, wait_until
 
 CONFIG = '''
 daemon:
@@ -50,6 +50,18 @@ checks:
     token: hb-0123456789abcdef
     period: 1h
     grace: 1m
+'''
+
+# A daemon of its own checks, each deciding its state at once.
+QUICK = '''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+defaults:
+  interval: 300ms
+  failure-threshold: 1
+  success-threshold: 1
 '''
 
 
@@ -98,6 +110,15 @@ class HttpTest(DaemonTest):
         self.base = d.http_base()
         return d
 
+    def assert_promtool_clean(self, body):
+        """The /metrics text body passes promtool check metrics."""
+        promtool = shutil.which('promtool')
+        if promtool is None:
+            self.skipTest('promtool is not installed')
+        out = subprocess.run([promtool, 'check', 'metrics'], input=body.encode(),
+                             capture_output=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stdout.decode() + out.stderr.decode())
+
     def post_deploy(self, body, *headers, ctype='application/json'):
         args = ['-X', 'POST', '-H', 'Content-Type: ' + ctype]
         for h in headers:
@@ -134,6 +155,242 @@ class HttpTest(DaemonTest):
         self.assertTrue(got.startswith('HTTP/1.1 400'), got)
         self.assertIn('malformed request', got)
         self.assertIsNone(d.proc.poll())
+
+    def test_invalid_utf8_is_never_echoed(self):
+        """An error that quotes the request's bytes stays UTF-8 a strict
+        client can decode: invalid bytes escaped, a message cut short
+        never cut into a character."""
+        d = self.start()
+        paths = (b'/nope\xff\xfe/x',                # invalid bytes
+                 b'/' + '\u00e9'.encode() * 300,     # cut at the message limit
+                 b'/hb/\xff\xfe')                    # a route that names no token
+        for path in paths:
+            got = raw(self.base, b'GET ' + path + b' HTTP/1.1\r\nHost: x\r\n'
+                      b'Connection: close\r\n\r\n').encode('latin-1')
+            head, _, body = got.partition(b'\r\n\r\n')
+            self.assertTrue(head.startswith(b'HTTP/1.1 404 '), got)
+            self.assertNotIn(b'\xff', got)
+            self.assertNotIn(b'\xfe', got)
+            error = json.loads(body.decode('utf-8'))['error']
+            self.assertTrue(error.startswith('no such route') or 'token' in error, error)
+        error = json.loads(raw(self.base, b'GET /nope\xff\xfe/x HTTP/1.1\r\nHost: x\r\n'
+                               b'Connection: close\r\n\r\n').partition('\r\n\r\n')[2])
+        self.assertEqual(error['error'], 'no such route: /nope\\xff\\xfe/x')
+        # A GitHub redelivery is answered with its delivery header quoted.
+        body = b'{"zen":"x"}'
+        sig = hmac.new(b'gh-hook-secret', body, hashlib.sha256).hexdigest().encode()
+        ping = (b'POST /webhooks/github HTTP/1.1\r\nHost: x\r\nConnection: close\r\n'
+                b'Content-Type: application/json\r\nX-GitHub-Event: ping\r\n'
+                b'X-GitHub-Delivery: d-\xff\xfe\r\nX-Hub-Signature-256: sha256=' + sig +
+                b'\r\nContent-Length: %d\r\n\r\n' % len(body) + body)
+        self.assertTrue(raw(self.base, ping).startswith('HTTP/1.1 200 '))
+        got = raw(self.base, ping).encode('latin-1')
+        self.assertTrue(got.startswith(b'HTTP/1.1 200 '), got)
+        self.assertEqual(json.loads(got.partition(b'\r\n\r\n')[2].decode('utf-8')),
+                         {'ignored': 'redelivery', 'delivery': 'd-\\xff\\xfe'})
+        self.assertIsNone(d.proc.poll())
+
+    def test_labels_are_escaped(self):
+        """Names, apps, environments and deploy versions holding quotes,
+        backslashes and a would-be label stay inside their label value:
+        /metrics is still valid and adds no label."""
+        t = self.target()
+        hostile = 'we"b\\x",evil="1'
+        d = self.daemon(QUICK + textwrap.dedent("""
+            apps:
+              - name: 'sh"op\\'
+                deploy-token: tok-123
+            checks:
+              - name: '%s'
+                app: 'sh"op\\'
+                env: 'pr\\od"} 1'
+                type: http
+                url: %s/ok
+            """) % (hostile.replace("'", "''"), t.base))
+        d.start()
+        self.base = d.http_base()
+        status, _, body = self.post_deploy(json.dumps({'app': 'sh"op\\', 'env': 'pr\\od"} 1',
+                                                       'version': 'v"1\\2",x="y'}),
+                                           'Authorization: Bearer tok-123')
+        self.assertEqual(status, 201, body)
+        check = 'check="we\\"b\\\\x\\",evil=\\"1"'
+        app_env = 'app="sh\\"op\\\\",env="pr\\\\od\\"} 1"'
+        body = wait_until(lambda: (lambda b: b if ('shipwatch_check_up{%s,%s' % (check, app_env)) in b
+                                   and 'version="v\\"1\\\\2\\",x=\\"y"' in b else None)(
+                              curl(self.base + '/metrics')[2]),
+                          what='the hostile names in /metrics')
+        # No line gained a label of its own: every label set parses whole,
+        # and only known names are in it.
+        label = r'([a-zA-Z_][a-zA-Z0-9_]*)="(?:[^"\\\n]|\\[\\"n])*"'
+        series = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{%s(?:,%s)*\})? \S+$' % (label, label))
+        for line in body.splitlines():
+            if line and not line.startswith('#'):
+                self.assertRegex(line, series)
+                names = re.findall(label, line.partition('{')[2].rpartition('}')[0])
+                self.assertFalse({'evil', 'x'} & set(names), line)
+        self.assert_promtool_clean(body)
+
+    def test_redirect_to_a_file_is_refused(self):
+        """With follow-redirects, a target that redirects to file:// gets
+        a down check; the file is never read."""
+        t = self.target()
+        d = self.daemon(QUICK + textwrap.dedent("""
+            checks:
+              - name: leak
+                type: http
+                url: %s/redirect?to=file:///etc/passwd
+                follow-redirects: true
+                conditions: ["[BODY] == pat(*root:*)"]
+              - name: followed
+                type: http
+                url: %s/redirect
+                follow-redirects: true
+            """) % (t.base, t.base))
+        d.start()
+        self.assertEqual(d.wait_results('followed', 1)[0]['outcome'], UP)
+        rows = d.wait_results('leak', 2)
+        for r in rows:
+            self.assertEqual(r['outcome'], DOWN, r)
+            self.assertNotEqual(r['status'], 200, r)
+            self.assertIn('protocol', (r['error'] or '').lower(), r)
+        with open('/etc/passwd', encoding='utf-8') as f:
+            first = f.readline().strip()
+        self.assertNotIn(first, d.log())
+
+    def test_tls_is_verified_by_default(self):
+        """An https target with a self-signed certificate is down with a
+        certificate error, and up only with verify-tls: false."""
+        work = tempfile.mkdtemp(prefix='shipwatch-tls-')
+        self.addCleanup(shutil.rmtree, work, True)
+        cert, key = os.path.join(work, 'cert.pem'), os.path.join(work, 'key.pem')
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+                        '-keyout', key, '-out', cert], check=True, capture_output=True,
+                       timeout=60)
+        with socket.socket() as probe:
+            probe.bind(('127.0.0.1', 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(['openssl', 's_server', '-accept', '127.0.0.1:%d' % port,
+                                   '-cert', cert, '-key', key, '-www', '-quiet'],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        def stop():
+            server.kill()
+            server.wait(10)
+        self.addCleanup(stop)
+
+        def listening():
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                return True
+            except OSError:
+                return server.poll() is not None and 'exited'
+        self.assertEqual(wait_until(listening, what='openssl s_server'), True)
+        d = self.daemon(QUICK + textwrap.dedent("""
+            checks:
+              - name: verified
+                type: http
+                url: https://127.0.0.1:%d/
+              - name: unverified
+                type: http
+                url: https://127.0.0.1:%d/
+                verify-tls: false
+            """) % (port, port))
+        d.start()
+        self.assertEqual(d.wait_results('unverified', 1)[0]['outcome'], UP)
+        rows = d.wait_results('verified', 2)
+        for r in rows:
+            self.assertEqual(r['outcome'], DOWN, r)
+            self.assertIn('certificate', (r['error'] or '').lower(), r)
+
+    def test_secrets_stay_out_of_the_db_the_log_and_metrics(self):
+        """Every credential the configuration holds is used (a deploy by
+        token and one signed, a GitHub delivery, a notifier that fails, a
+        Redis that refuses, a heartbeat ping), and none of them shows in
+        history.db (and its journal), the log or /metrics."""
+        import servers
+        t = self.target()
+        with socket.socket() as probe:      # a port nothing listens on
+            probe.bind(('127.0.0.1', 0))
+            closed = probe.getsockname()[1]
+        secrets = {'deploy-token': 'tok-S3cretDeployToken', 'deploy-secret': 'mac-S3cretKey',
+                   'daemon deploy-token': 'tok-S3cretDaemonToken',
+                   'github-secret': 'gh-S3cretHook', 'notifier token': 'S3cretHookToken',
+                   'notifier password': 'S3cretHookPass', 'redis password': 'S3cretRedisPass',
+                   'heartbeat token': 'hb-S3cretPingToken0123'}
+        redis = servers.RedisServer(password=secrets['redis password']).__enter__()
+        self.addCleanup(redis.__exit__, None, None, None)
+        d = self.daemon(textwrap.dedent("""
+            daemon:
+              socket: {socket}
+              deploy-token: %(daemon deploy-token)s
+              github-secret: %(github-secret)s
+            storage:
+              path: {db}
+            redis:
+              url: %(redis)s
+            defaults:
+              interval: 300ms
+              timeout: 1s
+              failure-threshold: 1
+              success-threshold: 1
+            apps:
+              - name: shop
+                deploy-token: %(deploy-token)s
+                deploy-secret: %(deploy-secret)s
+            notifiers:
+              - name: hook
+                type: webhook
+                url: http://ops:%(notifier password)s@127.0.0.1:%(port)d/hook?token=%(notifier token)s
+                timeout: 1s
+                retry-initial: 100ms
+                retry-max: 200ms
+            alerts:
+              - notify: [hook]
+            checks:
+              - name: web
+                app: shop
+                env: prod
+                type: http
+                url: %(target)s/status/503
+              - name: backup
+                app: shop
+                env: prod
+                type: heartbeat
+                token: %(heartbeat token)s
+                period: 1h
+            """) % dict(secrets, port=closed, target=t.base, redis=redis.url))
+        d.start()
+        self.base = d.http_base()
+        self.assertEqual(self.post_deploy('{"app":"shop","env":"prod","version":"1"}',
+                                          'Authorization: Bearer ' + secrets['deploy-token'])[0],
+                         201)
+        body = b'{"app":"shop","env":"prod","version":"2"}'
+        self.assertEqual(self.post_deploy(body, *signed(body, secrets['deploy-secret'].encode()))[0],
+                         201)
+        self.assertEqual(self.post_deploy('{"app":"shop","env":"prod","version":"3"}',
+                                          'Authorization: Bearer ' +
+                                          secrets['daemon deploy-token'])[0], 201)
+        self.assertEqual(self.github('ping', {'zen': 'z'},
+                                     secret=secrets['github-secret'].encode())[0], 200)
+        self.assertEqual(curl(self.base + '/hb/' + secrets['heartbeat token'])[0], 200)
+        failed = re.compile(r'^shipwatch_notifications_failed_total\{notifier="hook"\} ([0-9]+)$',
+                            re.M)
+        wait_until(lambda: int((failed.search(curl(self.base + '/metrics')[2]) or [0, 0])[1]) >= 2,
+                   what='the notifier to fail twice')
+        metrics = curl(self.base + '/metrics')[2]
+        d.stop()
+        stored = b''
+        for suffix in ('', '-wal', '-shm', '-journal'):
+            if os.path.exists(d.db + suffix):
+                with open(d.db + suffix, 'rb') as f:
+                    stored += f.read()
+        log = d.log()
+        self.assertIn('redis', log.lower())     # the connection was made and logged
+        for what, secret in secrets.items():
+            self.assertNotIn(secret.encode(), stored, what + ' in history.db')
+            self.assertNotIn(secret, log, what + ' in the log')
+            self.assertNotIn(secret, metrics, what + ' in /metrics')
 
     def test_several_addresses_and_ipv6(self):
         probe = socket.socket(socket.AF_INET6)
@@ -215,12 +472,7 @@ class HttpTest(DaemonTest):
                    what='the socket client in /metrics')
         rpc.close()
 
-        promtool = shutil.which('promtool')
-        if promtool is None:
-            self.skipTest('promtool is not installed')
-        out = subprocess.run([promtool, 'check', 'metrics'], input=body.encode(),
-                             capture_output=True, timeout=60)
-        self.assertEqual(out.returncode, 0, out.stdout.decode() + out.stderr.decode())
+        self.assert_promtool_clean(body)
 
     def test_prometheus_scrapes(self):
         prometheus = shutil.which('prometheus')

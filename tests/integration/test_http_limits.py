@@ -196,6 +196,88 @@ class HttpLimitsTest(DaemonTest):
                                 self.base + '/api/v1/deploys')[0] == 201,
                    what='a deploy accepted after the flood')
 
+    def test_smuggling_shapes_are_refused(self):
+        # Every framing two readers could disagree on is 400 and the end of
+        # the connection, so nothing after it is read as a request of its
+        # own: the /healthz smuggled behind it is never answered.
+        d = self.start()
+        rpc = d.rpc()
+        smuggled = b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+        shapes = {
+            'Content-Length and Transfer-Encoding':
+                b'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n',
+            'Transfer-Encoding and Content-Length':
+                b'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n',
+            'two Content-Lengths': b'Content-Length: 1\r\nContent-Length: 5\r\n',
+            'two equal Content-Lengths': b'Content-Length: 5\r\nContent-Length: 5\r\n',
+            'a list of Content-Lengths': b'Content-Length: 5, 5\r\n',
+            'gzip, chunked': b'Transfer-Encoding: gzip, chunked\r\n',
+            'chunked, gzip': b'Transfer-Encoding: chunked, gzip\r\n',
+            'chunked and a space': b'Transfer-Encoding: chunked \r\n',
+            'xchunked': b'Transfer-Encoding: xchunked\r\n',
+            'two Transfer-Encodings':
+                b'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n',
+        }
+        for what, headers in shapes.items():
+            for path in (b'/hb/' + TOKEN.encode(), b'/api/v1/deploys'):
+                s = connect(self.base)
+                try:
+                    s.sendall(b'POST ' + path + b' HTTP/1.1\r\nHost: x\r\n' + headers +
+                              b'\r\n0\r\n\r\n' + smuggled)
+                    s.settimeout(3 * SLOW)
+                    got = b''
+                    for _ in range(64):     # until the server closes
+                        try:
+                            chunk = s.recv(65536)
+                        except (socket.timeout, ConnectionResetError):
+                            break
+                        if not chunk:
+                            break
+                        got += chunk
+                finally:
+                    s.close()
+                got = got.decode('latin-1')
+                self.assertTrue(got.startswith('HTTP/1.1 400 '), '%s %s: %r' % (what, path, got))
+                self.assertIn('Connection: close', got, what)
+                self.assertEqual(got.count('HTTP/1.1 '), 1, '%s: %r' % (what, got))
+        self.assertEqual(rpc.call('checks.get', {'check': 'backup'})['runs_total'], 0)
+        self.assertEqual(rpc.call('deploys.list', {})['deploys'], [])
+        self.assertIsNone(d.proc.poll())
+
+    def test_heartbeat_paths_never_leave_their_route(self):
+        # /hb/ takes a token and a suffix, nothing else: dots and encoded
+        # slashes are neither decoded nor followed into another route or a
+        # file, and no such path counts as a ping.
+        d = self.start()
+        rpc = d.rpc()
+        for path in ('/hb/../metrics', '/hb/%2e%2e/metrics', '/hb/a%2fb', '/hb/..%2fmetrics',
+                     '/hb/' + TOKEN + '/../metrics', '/hb/' + TOKEN + '%2fstart',
+                     '/hb/' + TOKEN + '/%2e%2e/%2e%2e/etc/passwd',
+                     '/hb/../../../../etc/passwd', '/hb/%2e%2e%2f%2e%2e%2fetc%2fpasswd'):
+            for method in ('GET', 'POST'):
+                s = connect(self.base)
+                try:
+                    s.sendall(('%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n'
+                               'Content-Length: 0\r\n\r\n' % (method, path)).encode())
+                    got = answer(s)
+                    s.settimeout(3 * SLOW)
+                    for _ in range(64):
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        got += chunk.decode('latin-1')
+                finally:
+                    s.close()
+                head, _, body = got.partition('\r\n\r\n')
+                self.assertTrue(head.startswith('HTTP/1.1 404 '), '%s %s: %r' % (method, path, got))
+                self.assertIn('application/json', head)
+                self.assertIn('error', json.loads(body), path)
+                self.assertNotIn('# TYPE', body)
+                self.assertNotIn('root:', body)
+        self.assertEqual(rpc.call('checks.get', {'check': 'backup'})['runs_total'], 0)
+        self.assertEqual(rpc.call('checks.get', {'check': 'backup'})['state'], 'unknown')
+        self.assertIsNone(d.proc.poll())
+
     def test_large_healthy_response_stays_up(self):
         # A 200 whose body is 16x max-body and more: without a [BODY]
         # condition the check stops reading at the cap and is up; with one

@@ -14,7 +14,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
 from harness import SHIPWATCH, SLOW, DaemonTest, closed_port, main, wait_until  # noqa: E402
 
-BASE = '''
+# Fast checks and one webhook, on a closed port, for every alert.
+COMMON = '''
 daemon:
   socket: {socket}
 storage:
@@ -32,6 +33,9 @@ notifiers:
     retry-max: 5s
 alerts:
   - notify: [hook]
+'''
+
+BASE = COMMON + '''
 checks:
   - name: web
     app: shop
@@ -65,6 +69,36 @@ checks:
     type: exec
     command: [/bin/sh, -c, 'echo "OK - 42 rows | rows=42;100;200"; echo loaded table one;
               echo loaded table two']
+'''
+
+
+# The night page of issue 19: shop/prod with four checks; 1.4.0 judged
+# healthy, then 1.5.0 and its checkout failing right after.
+INCIDENT = COMMON + '''
+apps:
+  - name: shop
+    verify: { window: 1s, interval: 200ms }
+checks:
+  - name: home
+    app: shop
+    env: prod
+    type: http
+    url: %s/ok
+  - name: search
+    app: shop
+    env: prod
+    type: http
+    url: %s/ok
+  - name: checkout
+    app: shop
+    env: prod
+    type: http
+    url: %s/health
+  - name: catalog
+    app: shop
+    env: prod
+    type: http
+    url: %s/json
 '''
 
 
@@ -124,9 +158,12 @@ def alert_row(screen, check):
 
 
 def row(screen, name):
-    """The overview line of a check."""
+    """The overview line of a check: its alerts' mark (! a m) or nothing,
+    then its state and its name."""
     for line in screen.splitlines():
         parts = line.split()
+        if parts and parts[0] in ('!', 'a', 'm'):
+            parts = parts[1:]
         if len(parts) >= 2 and parts[1] == name:
             return line
     return ''
@@ -144,6 +181,194 @@ class DashboardTest(DaemonTest):
                  dict({'LANG': 'C.UTF-8', 'TERM': 'screen'}, **(env or {})))
         self._stoppers.append(lambda: p.kill() and None)
         return p
+
+    def incident(self):
+        """The daemon of INCIDENT once 1.4.0 is judged healthy and 1.5.0,
+        recorded after it, failed on checkout."""
+        t = self.target()
+        d = self.daemon(INCIDENT % (closed_port(), t.base, t.base, t.base, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        rpc = d.rpc()
+
+        def record(version, **extra):
+            subprocess.run([SHIPWATCH, '--socket', d.socket, 'deploy', 'record', '--app', 'shop',
+                            '--env', 'prod', '--version', version,
+                            *sum((['--' + k, v] for k, v in extra.items()), [])],
+                           check=True, capture_output=True)
+
+        def verdict(version):
+            for dp in rpc.call('deploys.list', {'app': 'shop'})['deploys']:
+                if dp['version'] == version:
+                    return dp.get('verdict')
+            return None
+
+        wait_until(lambda: all(c['state'] == 'up' for c in rpc.call('checks.list')['checks']),
+                   what='every check up')
+        record('1.4.0')
+        wait_until(lambda: verdict('1.4.0') == 'healthy', what='1.4.0 judged healthy')
+        record('1.5.0', commit='9f3c2ab', author='ana', url='https://ci.example.com/runs/77')
+        t.get('/toggle?state=down')
+        wait_until(lambda: verdict('1.5.0') == 'failed', what='1.5.0 judged failed')
+        return d, t, rpc
+
+    def test_incident_first_screen(self):
+        """Paged at night: at 80x24, with no key pressed, within 5 seconds
+        the first screen says which check broke, since which deploy, and
+        what to roll back to."""
+        d, t, rpc = self.incident()
+        p = self.pane(d, 80, 24)
+        s = p.wait(lambda s: 'DOWN' in row(s, 'checkout') and 'roll back to 1.4.0' in s,
+                   'the three answers', timeout=5)
+        head = [line for line in s.splitlines() if line.startswith('shop / prod')]
+        self.assertEqual(len(head), 1, s)
+        self.assertRegex(head[0], r'deploy 1\.5\.0 .*FAILED → roll back to 1\.4\.0$')
+        self.assertIn('503', row(s, 'checkout'))
+        self.assertLessEqual(max(len(x) for x in s.splitlines()), 80)
+        # Its alert is firing: the mark on its row, the count in the header.
+        s = p.wait(lambda s: row(s, 'checkout').startswith('!'), "checkout's firing mark")
+        self.assertRegex(s.splitlines()[0], r'\b2 firing\s+connected$')
+
+    def test_incident_deploys_and_details(self):
+        """At 80 columns the deploys say how each went before who shipped
+        it; Enter opens a deploy and an alert in full, q and Esc go back."""
+        d, t, rpc = self.incident()
+        p = self.pane(d, 80, 24)
+        p.wait(lambda s: 'roll back to 1.4.0' in s, 'the overview')
+        p.keys('2')
+        s = p.wait(lambda s: 'VERDICT' in s and '1.5.0' in s, 'the deploys view')
+        head = [line for line in s.splitlines() if line.startswith('ID ')][0]
+        order = [head.index(c) for c in ('VERSION', 'STATUS', 'VERDICT', 'ROLLBACK', 'COMMIT')]
+        self.assertEqual(order, sorted(order), head)
+        failed = [line for line in s.splitlines() if ' 1.5.0 ' in line][0]
+        self.assertRegex(failed, r'1\.5\.0\s+succeeded\s+FAILED\s+1\.4\.0\s+9f3c2ab')
+        self.assertLessEqual(max(len(x) for x in s.splitlines()), 80)
+
+        # Enter: the deploy in full, its checks' results in its window.
+        p.keys('Enter')
+        s = p.wait(lambda s: 'checks in the window' in s and 'loading' not in s,
+                   'the deploy view')
+        self.assertRegex(s, r'deploy \d+\s+1\.5\.0\s+shop/prod\s+FAILED → roll back to 1\.4\.0')
+        self.assertIn('reason    checkout is down after the deploy', s)
+        self.assertRegex(s, r'commit\s+9f3c2ab\s+author ana')
+        self.assertIn('https://ci.example.com/runs/77', s)
+        window = {line.split()[1]: line.split() for line in s.splitlines()
+                  if line.split()[:1] in (['UP'], ['DOWN'])}
+        self.assertEqual(sorted(window), ['catalog', 'checkout', 'home', 'search'])
+        self.assertGreater(int(window['checkout'][3]), 0)
+        self.assertEqual(window['home'][3], '0')
+        self.assertIn('503', ' '.join(window['checkout']))
+        # q goes back to the list, not out of the dashboard.
+        p.keys('q')
+        p.wait(lambda s: 'VERDICT' in s and 'checks in the window' not in s, 'the deploys again')
+        self.assertIsNone(p.exit_code())
+
+        # Enter on an alert: its whole text, who acknowledged it, history.
+        p.keys('3')
+        s = p.wait(lambda s: re.search(r'^\d+\s+FIRING\s+down\s+checkout ', s, re.M),
+                   "checkout's alert")
+        rows = [line for line in s.splitlines() if re.match(r'\d+\s', line)]
+        at = [i for i, line in enumerate(rows) if ' checkout ' in line][0]
+        p.keys('Home', *['j'] * at, 'Enter')
+        s = p.wait(lambda s: 'history' in s and 'not acknowledged' in s, 'the alert view')
+        alert_id = int(re.search(r'^alert (\d+)\s+FIRING\s+critical down\s+checkout', s,
+                                 re.M).group(1))
+        self.assertIn('summary   checkout is down: HTTP 503', s)
+        self.assertRegex(s, r'alert %d firing' % alert_id)
+        self.assertRegex(s, r'notified\s+1 queued')
+        rpc.call('alerts.ack', {'id': alert_id, 'comment': 'rolling back to 1.4.0'})
+        s = p.wait(lambda s: 'rolling back to 1.4.0' in s and 'acknowledged by' in s,
+                   'the acknowledgement in the alert view')
+        self.assertRegex(s, r'acked\s+by \S+ .*: rolling back to 1\.4\.0')
+        p.keys('Escape')
+        p.wait(lambda s: re.search(r'^\d+\s+ACKED\s+down\s+checkout ', s, re.M),
+               'the alerts again')
+        self.assertIsNone(p.exit_code())
+
+    def test_problems_first(self):
+        """Forty checks at 80x24: the one down is on the first screen,
+        under its group; what the screen hides is counted."""
+        checks = ''.join('''
+  - name: svc%02d
+    app: shop
+    env: prod
+    type: tcp
+    host: 127.0.0.1
+    port: %d
+    interval: 5s
+''' % (i, port) for i, port in enumerate([self.listener()] * 39 + [closed_port()]))
+        d = self.daemon('''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+defaults:
+  failure-threshold: 1
+checks:''' + checks)
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d, 80, 24)
+        s = p.wait(lambda s: 'DOWN' in row(s, 'svc39') and '22 more' in s, 'svc39 on top')
+        lines = s.splitlines()
+        self.assertTrue(lines[3].startswith('shop / prod'), s)
+        self.assertEqual(row(s, 'svc39'), lines[4].rstrip())
+        self.assertIn('↓ 22 more', lines[-2])
+        self.assertNotIn('not up', lines[-2])
+        # In the configuration's order it would be below the fold: the
+        # marker names it.
+        p.keys(':', 'sort app', 'Enter')
+        s = p.wait(lambda s: 'sort: app' in s and row(s, 'svc39') == '', 'sorted by app')
+        self.assertIn('↓ 22 more (1 not up)', s.splitlines()[-2])
+        p.keys('End')
+        s = p.wait(lambda s: row(s, 'svc39') != '', 'the last row')
+        self.assertIn('↑ 21 above', s.splitlines()[-2])
+
+    def test_check_view_shows_locations(self):
+        """A "locations: all" check: each location's own state on the
+        check view at 80x24."""
+        if shutil.which('redis-server') is None:
+            self.skipTest('redis-server is not installed')
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+        import servers
+        # A cluster needs Redis AUTH and a key of its own (docs/scaling.md).
+        redis = servers.RedisServer(password='tui-redis-pass-0123').__enter__()
+        self._stoppers.append(lambda: redis.__exit__(None, None, None) and None)
+        t = self.target()
+        t.get('/toggle?state=down')
+        d = self.daemon('''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+redis:
+  url: %s
+  key: tui-cluster-key-0123456789
+cluster: night
+node-name: eu-1
+checks:
+  - name: everywhere
+    type: http
+    url: %s/health
+    interval: 300ms
+    failure-threshold: 1
+    locations: all
+''' % (redis.url, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d, 80, 24)
+        p.wait(lambda s: 'DOWN' in row(s, 'everywhere'), 'everywhere down')
+        p.keys('Home', 'Enter')
+        s = p.wait(lambda s: re.search(r'^locations eu-1 DOWN \S+ \(HTTP 503\)', s, re.M),
+                   "the location's state")
+        self.assertIn('recent results', s)
+
+    def listener(self):
+        """A TCP port on 127.0.0.1 that accepts, until the test ends."""
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.bind(('127.0.0.1', 0))
+        srv.listen(64)
+        self._stoppers.append(lambda: srv.close())
+        return srv.getsockname()[1]
 
     def test_dashboard(self):
         t = self.target()
@@ -393,11 +618,12 @@ class DashboardTest(DaemonTest):
     def test_sort_is_o_silence_is_s(self):
         """o orders the overview; s never sorts (it silences, on an alert)."""
         t, d, p = self.start_base()
+        self.assertIn('sort: problems', p.screen())
         p.keys('o')
-        p.wait(lambda s: 'sort: name' in s, 'sorted by name')
+        p.wait(lambda s: 'sort: app' in s, 'the next order')
         p.keys('s')
         p.wait(lambda s: 'no alert selected' in s, 's is not sort')
-        self.assertIn('sort: name', p.screen())
+        self.assertIn('sort: app', p.screen())
 
     def test_q_goes_back_from_the_check_view(self):
         t, d, p = self.start_base()

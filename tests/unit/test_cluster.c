@@ -441,6 +441,89 @@ static void lease_grace(void **state)
     assert_int_equal(cluster_lease_grace_ms(0), 0);
 }
 
+/* Sealed messages: a key's signature opens with that key only; a changed
+ * byte, a missing or cut signature, another key: refused. */
+static void sealed_messages(void **state)
+{
+    const char *key = "k3y-of-the-cluster-0123";
+    char *json = cluster_encode_node("node-a", 1700000000000, "00ff");
+    assert_non_null(json);
+    char *plain = strdup(json);
+    char *text = cluster_msg_seal(key, json);
+    assert_non_null(text);
+    size_t len = strlen(text), at = 99;
+    assert_int_equal(strncmp(text, "sha256=", 7), 0);
+    assert_int_equal(cluster_msg_open(key, text, len, &at), 0);
+    assert_string_equal(text + at, plain);
+    struct cluster_msg m;
+    assert_int_equal(cluster_msg_parse(text + at, len - at, &m), 0);
+    assert_string_equal(m.node, "node-a");
+    cluster_msg_finish(&m);
+
+    /* Without a key the envelope is taken off, unchecked. */
+    assert_int_equal(cluster_msg_open(NULL, text, len, &at), 0);
+    assert_string_equal(text + at, plain);
+    assert_int_equal(cluster_msg_open(NULL, plain, strlen(plain), &at), 0);
+    assert_int_equal(at, 0);
+
+    /* Another key, an unsigned message, every single byte changed. */
+    assert_int_equal(cluster_msg_open("another-key-0123456", text, len, &at), -EPERM);
+    assert_int_equal(cluster_msg_open(key, plain, strlen(plain), &at), -EPERM);
+    for (size_t i = 0; i < len; i++) {
+        text[i] ^= 0x01;
+        assert_int_equal(cluster_msg_open(key, text, len, &at), -EPERM);
+        text[i] ^= 0x01;
+    }
+    /* Cut anywhere: refused. */
+    for (size_t cut = 0; cut < len; cut++) {
+        assert_int_equal(cluster_msg_open(key, text, cut, &at), -EPERM);
+    }
+    /* Upper-case hex is the same signature. */
+    for (size_t i = 7; i < 7 + 64; i++) {
+        if (text[i] >= 'a' && text[i] <= 'f') {
+            text[i] = (char)(text[i] - 'a' + 'A');
+        }
+    }
+    assert_int_equal(cluster_msg_open(key, text, len, &at), 0);
+    /* Oversized, with or without a key. */
+    char *big = calloc(1, CLUSTER_MSG_MAX + 2);
+    memset(big, 'x', CLUSTER_MSG_MAX + 1);
+    assert_int_equal(cluster_msg_open(key, big, CLUSTER_MSG_MAX + 1, &at), -EMSGSIZE);
+    assert_int_equal(cluster_msg_open(NULL, big, CLUSTER_MSG_MAX + 1, &at), -EMSGSIZE);
+    free(big);
+    free(text);
+    free(plain);
+}
+
+/* A message's time: an event's and an "alive"'s as sent, a result's when
+ * its run ended; a minute either way of now. */
+static void fresh_messages(void **state)
+{
+    const int64_t now = 1700000600000;
+    struct cluster_msg m;
+    memset(&m, 0, sizeof(m));
+    m.kind = CLUSTER_MSG_NODE;
+    m.ts_ms = now;
+    assert_true(cluster_msg_fresh(&m, now));
+    m.ts_ms = now - CLUSTER_MSG_SKEW_MS;
+    assert_true(cluster_msg_fresh(&m, now));
+    m.ts_ms = now - CLUSTER_MSG_SKEW_MS - 1;
+    assert_false(cluster_msg_fresh(&m, now));
+    m.ts_ms = now + CLUSTER_MSG_SKEW_MS + 1;
+    assert_false(cluster_msg_fresh(&m, now));
+    m.kind = CLUSTER_MSG_EVENT;
+    m.ts_ms = now - 5 * 60 * 1000;
+    assert_false(cluster_msg_fresh(&m, now));
+    /* A result that ran 90 s ended just now: fresh. */
+    m.kind = CLUSTER_MSG_RESULT;
+    m.ts_ms = 0;
+    m.result.started_ms = now - 90000;
+    m.result.duration_us = 89000000;
+    assert_true(cluster_msg_fresh(&m, now));
+    m.result.duration_us = 1000;
+    assert_false(cluster_msg_fresh(&m, now));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,7 +531,8 @@ int main(void)
         cmocka_unit_test(url_bad),          cmocka_unit_test(result_round_trip),
         cmocka_unit_test(event_round_trip), cmocka_unit_test(hostile_messages),
         cmocka_unit_test(quorum),           cmocka_unit_test(location_machine),
-        cmocka_unit_test(lease_grace),
+        cmocka_unit_test(lease_grace),      cmocka_unit_test(sealed_messages),
+        cmocka_unit_test(fresh_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

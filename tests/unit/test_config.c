@@ -1,4 +1,5 @@
 /* test_config.c - loading, validating and freeing the YAML configuration. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -244,8 +246,57 @@ static void test_demo_file(void **state)
     assert_true(c->nchecks >= 5);
     assert_int_equal(config_find_check(c, "shop-cache")->interval_ms, 10000);
     assert_int_equal(config_find_check(c, "shop-web")->interval_ms, 5000);
+    /* The plugin's relative path is the file's directory's, whatever the
+     * working directory: it names the script shipped beside it. */
+    const char *plugin = config_find_check(c, "disk-tmp")->argv[0];
+    assert_true(plugin[0] == '/');
+    assert_non_null(strstr(plugin, "/examples/plugins/check_disk.sh"));
+    assert_int_equal(access(plugin, X_OK), 0);
+    assert_int_equal(c->nnotifiers, 1);
+    assert_int_equal(c->nalerts, 1);
     config_destroy(c);
     unsetenv("SHIPWATCH_DEMO_DIR");
+}
+
+/* Program paths: relative ones are the configuration file's directory's,
+ * bare names are left to PATH, absolute ones untouched. */
+static void test_relative_programs(void **state)
+{
+    const char *tmp = getenv("TEST_TMPDIR");
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof(dir), "%s/cfg-rel-%ld", tmp ? tmp : "/tmp", (long)getpid());
+    assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+    snprintf(path, sizeof(path), "%s/s.yml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("checks:\n"
+          "  - {name: a, type: exec, command: [plugins/check_a, -w, 1]}\n"
+          "  - {name: b, type: exec, command: ./check_b}\n"
+          "  - {name: c, type: exec, command: check_c}\n"
+          "  - {name: d, type: exec, command: /usr/lib/check_d}\n"
+          "notifiers:\n"
+          "  - {name: n, type: exec, command: [bin/page, x]}\n",
+          f);
+    fclose(f);
+    struct config *c = NULL;
+    struct config_errors e = {0};
+    assert_int_equal(config_load(path, &c, &e), 0);
+    char *real = realpath(dir, NULL);
+    assert_non_null(real);
+    char want[4300];
+    snprintf(want, sizeof(want), "%s/plugins/check_a", real);
+    assert_string_equal(config_find_check(c, "a")->argv[0], want);
+    assert_string_equal(config_find_check(c, "a")->argv[1], "-w");
+    snprintf(want, sizeof(want), "%s/check_b", real);
+    assert_string_equal(config_find_check(c, "b")->argv[0], want);
+    assert_string_equal(config_find_check(c, "c")->argv[0], "check_c");
+    assert_string_equal(config_find_check(c, "d")->argv[0], "/usr/lib/check_d");
+    snprintf(want, sizeof(want), "%s/bin/page", real);
+    assert_string_equal(c->notifiers[0].argv[0], want);
+    config_destroy(c);
+    free(real);
+    unlink(path);
+    rmdir(dir);
 }
 
 /* Every YAML block of docs/configuration.md that holds a whole file loads,
@@ -261,6 +312,7 @@ static void test_docs_examples(void **state)
     unsetenv("API_DEPLOY_SECRET");
     setenv("API_PROBE_TOKEN", "probe-1", 1);
     setenv("REDIS_PASSWORD", "pw", 1);
+    setenv("SHIPWATCH_CLUSTER_KEY", "a-key-of-the-cluster-0123", 1);
     unsetenv("SMTP_URL");
     int blocks = 0;
     struct config *full = NULL;
@@ -299,6 +351,7 @@ static void test_docs_examples(void **state)
     free(doc);
     unsetenv("API_PROBE_TOKEN");
     unsetenv("REDIS_PASSWORD");
+    unsetenv("SHIPWATCH_CLUSTER_KEY");
 }
 
 /* A file with one check and nothing else gets every default. */
@@ -1009,7 +1062,8 @@ static void test_scaling_keys(void **state)
                                "  queue: 100000\n"
                                "  spool: /var/spool/shipwatch.spool\n"
                                "  spool-max: 64MiB\n"
-                               "redis: {url: \"redis://:pw@127.0.0.1:6380/2\", prefix: sw}\n"
+                               "redis: {url: \"redis://:pw@127.0.0.1:6380/2\", prefix: sw,\n"
+                               "        key: 0123456789abcdef}\n"
                                "cluster: eu\n"
                                "node-name: web-1\n"
                                "checks:\n"
@@ -1023,6 +1077,8 @@ static void test_scaling_keys(void **state)
     assert_int_equal(c->storage.spool_max_bytes, 64 * 1024 * 1024);
     assert_string_equal(c->redis.url, "redis://:pw@127.0.0.1:6380/2");
     assert_string_equal(c->redis.prefix, "sw");
+    assert_string_equal(c->redis.key, "0123456789abcdef");
+    assert_false(c->redis.insecure);
     assert_string_equal(c->cluster, "eu");
     assert_string_equal(c->node_name, "web-1");
     assert_true(c->checks[0].locations_all);
@@ -1067,6 +1123,35 @@ static void test_scaling_keys(void **state)
     load_bad("checks:\n  - {name: a, type: tcp, host: h, port: 1, locations: all}\n",
              NAME ":1:1: checks[0].locations: \"all\" needs a cluster (cluster and redis.url)",
              NULL);
+
+    /* A cluster trusts Redis with which daemon runs what: AUTH and a key
+     * are required, unless insecure says otherwise in so many words. */
+    load_bad("redis: {url: \"redis://127.0.0.1:6380/2\"}\ncluster: eu\n" TCP_CHECK,
+             NAME ":2:1: cluster: redis.url has no password; a cluster needs Redis AUTH "
+                  "(redis://:PASSWORD@host, Redis's requirepass), or redis.insecure: true",
+             NAME ":2:1: cluster: needs redis.key, a secret of at least 16 characters shared by "
+                  "the daemons to sign their messages, or redis.insecure: true",
+             NULL);
+    load_bad("redis: {url: \"redis://:@h\", key: 0123456789abcdef}\ncluster: eu\n" TCP_CHECK,
+             NAME ":2:1: cluster: redis.url has no password; a cluster needs Redis AUTH "
+                  "(redis://:PASSWORD@host, Redis's requirepass), or redis.insecure: true",
+             NULL);
+    load_bad("redis: {url: \"redis://:pw@h\", key: short-key}\ncluster: eu\n" TCP_CHECK,
+             NAME ":1:31: redis.key: too short: at least 16 characters",
+             NAME ":2:1: cluster: needs redis.key, a secret of at least 16 characters shared by "
+                  "the daemons to sign their messages, or redis.insecure: true",
+             NULL);
+    c = load_ok("redis: {url: \"redis://h\", insecure: true}\ncluster: eu\n" TCP_CHECK);
+    assert_true(c->redis.insecure);
+    assert_null(c->redis.key);
+    config_destroy(c);
+    /* A unix socket is guarded by its file mode: the key alone will do. */
+    c = load_ok("redis: {url: \"unix:///run/redis.sock\", key: 0123456789abcdef}\n"
+                "cluster: eu\n" TCP_CHECK);
+    config_destroy(c);
+    /* Fan-out alone shares no checks: neither is required. */
+    c = load_ok("redis: {url: \"redis://h\"}\n" TCP_CHECK);
+    config_destroy(c);
 }
 
 /* A chain of depends-on that comes back to its start is refused. */
@@ -1320,6 +1405,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_design_example),
         cmocka_unit_test(test_demo_file),
+        cmocka_unit_test(test_relative_programs),
         cmocka_unit_test(test_docs_examples),
         cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_defaults_inherited),

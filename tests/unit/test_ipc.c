@@ -117,6 +117,7 @@ static const struct ipc_deploy deploy_rows[] = {
         .failing_check = "shop-db",
         .rollback_version = "1.4.1",
         .ref = "main",
+        .verify_window_ms = 300000,
     },
     {
         .id = 1,
@@ -136,6 +137,7 @@ static const struct ipc_deploy deploy_rows[] = {
         .failing_check = "blog-web",
         .rollback_version = "2024.01.04",
         .ref = "refs/tags/2024.01.05-rc1",
+        .verify_window_ms = 1000,
     },
 };
 
@@ -645,6 +647,7 @@ static void eq_deploy(const void *x, const void *y)
     EQ_S(failing_check);
     EQ_S(rollback_version);
     EQ_S(ref);
+    EQ_I(verify_window_ms);
 }
 
 static void eq_hello_result(const void *x, const void *y)

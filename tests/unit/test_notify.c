@@ -83,6 +83,28 @@ static void payload_resolved_and_acknowledged(void **state)
     json_decref(j);
     free(p);
 
+    /* Opened during a deploy's verification: the deploy as an object;
+     * text that is not an object is left out, never breaks the body. */
+    a.deploy_id = 6;
+    a.deploy_info = "{\"id\":6,\"version\":\"1.5.0\",\"author\":\"alice\","
+                    "\"started_at\":\"2026-11-23T10:00:00.000Z\","
+                    "\"last_healthy_version\":\"1.4.0\"}";
+    p = notify_payload(&a, "firing", 20, T_CREATED);
+    j = parse(p);
+    al = json_object_get(j, "alert");
+    assert_int_equal(json_integer_value(json_object_get(al, "deploy_id")), 6);
+    json_t *dep = json_object_get(al, "deploy");
+    assert_string_equal(jget_str(dep, "version"), "1.5.0");
+    assert_string_equal(jget_str(dep, "last_healthy_version"), "1.4.0");
+    json_decref(j);
+    free(p);
+    a.deploy_info = "[not an object";
+    p = notify_payload(&a, "firing", 21, T_CREATED);
+    j = parse(p);
+    assert_null(json_object_get(json_object_get(j, "alert"), "deploy"));
+    json_decref(j);
+    free(p);
+
     /* A failed deploy: no check, a deploy id. */
     struct alert d = {
         .id = 9,

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -618,6 +619,10 @@ static void live_exec_delivers(void **state)
     struct conf_notifier n = notifier("exec");
     n.argv = argv;
     n.argc = 3;
+    /* Nor one the notifier's environment key names. */
+    char *named[] = {"SHIPWATCH_ALERT_ENV=named", NULL};
+    n.environment = named;
+    n.nenvironment = 1;
     deliver(&n, p);
     unsetenv("SHIPWATCH_ALERT_ENV");
     if (!done_ok) {
@@ -670,6 +675,60 @@ static void live_exec_failures(void **state)
     deliver(&n, p);
     assert_false(done_ok);
     assert_memory_equal(done_reason, "spawn /nonexistent/pager: ", 26);
+    free(p);
+}
+
+/* A notifier command, like a plugin, starts clean: no descriptor of the
+ * daemon's but stdio, and none of its environment (secrets from the unit's
+ * EnvironmentFile) beyond the minimal one and the alert's variables. */
+static void live_exec_inherits_no_descriptor_and_a_minimal_env(void **state)
+{
+    char out[600], fds[600], script[2048];
+    snprintf(out, sizeof(out), "%s/notify-%d-cleanenv", tmpdir, (int)getpid());
+    snprintf(fds, sizeof(fds), "%s/notify-%d-fds", tmpdir, (int)getpid());
+    /* /usr/bin/env, not sh's set: only what was exported (sh exports PWD
+     * itself). ls opens one descriptor of its own, the lowest free: 3 when
+     * nothing leaked. */
+    snprintf(script, sizeof(script), "/usr/bin/env | grep -v '^PWD=' | sort > '%s'; ls /proc/self/fd > '%s'",
+             out, fds);
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
+    int fd = open("/dev/null", O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(dup2(fd, 57), 57);
+    close(fd);
+    assert_int_equal(setenv("SHIPWATCH_TEST_SECRET", "hunter2", 1), 0);
+    struct alert a = firing_alert();
+    char *p = notify_payload(&a, "firing", 17, T_CREATED);
+    struct conf_notifier n = notifier("exec");
+    n.argv = argv;
+    n.argc = 3;
+    deliver(&n, p);
+    close(57);
+    unsetenv("SHIPWATCH_TEST_SECRET");
+    if (!done_ok) {
+        fail_msg("exec failed: %s", done_reason);
+    }
+    char *got = read_file(fds);
+    assert_non_null(got);
+    assert_string_equal(got, "0\n1\n2\n3\n");
+    free(got);
+    got = read_file(out);
+    assert_non_null(got);
+    assert_string_equal(got, "LANG=C\n"
+                             "PATH=/usr/local/bin:/usr/bin:/bin\n"
+                             "SHIPWATCH_ALERT_APP=api\n"
+                             "SHIPWATCH_ALERT_CHECK=api-health\n"
+                             "SHIPWATCH_ALERT_ENV=production\n"
+                             "SHIPWATCH_ALERT_EVENT=firing\n"
+                             "SHIPWATCH_ALERT_ID=3\n"
+                             "SHIPWATCH_ALERT_KIND=down\n"
+                             "SHIPWATCH_ALERT_SEVERITY=critical\n"
+                             "SHIPWATCH_ALERT_STATUS=firing\n"
+                             "SHIPWATCH_ALERT_SUMMARY=" SUMMARY "\n"
+                             "SHIPWATCH_DELIVERY_ID=17\n");
+    free(got);
+    unlink(out);
+    unlink(fds);
     free(p);
 }
 
@@ -1191,6 +1250,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(live_email_timeout_and_cancel, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_exec_delivers, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_exec_failures, live_setup, live_teardown),
+        cmocka_unit_test_setup_teardown(live_exec_inherits_no_descriptor_and_a_minimal_env,
+                                        live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_exec_timeout_kills_group, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_ntfy_firing, live_setup, live_teardown),
         cmocka_unit_test_setup_teardown(live_ntfy_resolved, live_setup, live_teardown),

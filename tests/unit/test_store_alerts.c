@@ -38,7 +38,7 @@ struct alert_copy {
     struct alert a;             /* strings point into the buffers below */
     char kind[TEXT_MAX], check[TEXT_MAX], app[TEXT_MAX], env[TEXT_MAX], severity[TEXT_MAX];
     char status[TEXT_MAX], summary[TEXT_MAX], ack_by[TEXT_MAX], ack_comment[TEXT_MAX];
-    char muted_by[TEXT_MAX];
+    char muted_by[TEXT_MAX], deploy_info[TEXT_MAX];
 };
 
 static void copy_alert(struct alert_copy *c, const struct alert *a)
@@ -54,6 +54,8 @@ static void copy_alert(struct alert_copy *c, const struct alert *a)
     text(c->ack_by, a->ack_by);
     text(c->ack_comment, a->ack_comment);
     text(c->muted_by, a->muted_by);
+    text(c->deploy_info, a->deploy_info);
+    c->a.deploy_info = NULL;
     c->a.kind = c->a.check = c->a.app = c->a.env = c->a.severity = NULL;
     c->a.status = c->a.summary = c->a.ack_by = c->a.ack_comment = c->a.muted_by = NULL;
 }
@@ -174,7 +176,9 @@ void alerting_round_trip(void **state)
     struct alert down = {.kind = "down", .check = "api-health", .app = "api",
                          .env = "production", .severity = "critical", .status = "firing",
                          .summary = "api-health is down: [STATUS] (503) == 200",
-                         .started_ms = now - 60000};
+                         .started_ms = now - 60000,
+                         .deploy_id = 6,
+                         .deploy_info = "{\"id\":6,\"version\":\"1.5.0\"}"};
     int64_t a1 = store_put_alert(st, &down);
     assert_true(a1 > 0);
     struct alert failed = {.kind = "deploy-failed", .app = "shop", .env = "staging",
@@ -261,7 +265,8 @@ void alerting_round_trip(void **state)
     assert_int_equal(x->a.ack_ms, 0);
     assert_string_equal(x->ack_comment, "(null)");
     assert_string_equal(x->muted_by, "silence 1");
-    assert_int_equal(x->a.deploy_id, 0);
+    assert_int_equal(x->a.deploy_id, 6);
+    assert_string_equal(x->deploy_info, "{\"id\":6,\"version\":\"1.5.0\"}");
     assert_int_equal(x->a.last_notified_ms, now - 1000);
     assert_int_equal(x->a.notifications, 2);
     x = &l.alerts[1];
@@ -275,6 +280,7 @@ void alerting_round_trip(void **state)
     assert_string_equal(x->ack_comment, "on it");
     assert_string_equal(x->muted_by, "(null)");
     assert_int_equal(x->a.deploy_id, 7);
+    assert_string_equal(x->deploy_info, "(null)");
     assert_int_equal(x->a.last_notified_ms, 0);
     assert_int_equal(x->a.notifications, 0);
 

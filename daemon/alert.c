@@ -675,6 +675,47 @@ static bool refresh_mute(struct alerting *al, struct open_alert *oa, int64_t now
     return changed;
 }
 
+/* An "alert.mute" event about m: added, removed, ended. */
+static void emit_mute(struct daemon *d, const struct mute *m, int64_t now, const char *msg)
+{
+    struct event ev = {.ts_ms = now,
+                       .type = "alert.mute",
+                       .check = m->check,
+                       .app = m->app,
+                       .env = m->env,
+                       .message = msg};
+    daemon_emit_event(d, &ev);
+}
+
+/* End mute i now, in the store and with an event saying why (after its
+ * kind and id); it leaves al->mutes, the last one taking its place, and
+ * the open alerts it held are looked at again. */
+static void end_mute(struct alerting *al, size_t i, int64_t now, const char *why)
+{
+    struct daemon *d = al->d;
+    struct mute *m = &al->mutes[i];
+    m->ends_ms = now;
+    store_put_mute(d->store, m);
+    char msg[200];
+    snprintf(msg, sizeof(msg), "%s %" PRId64 " %s", m->kind, m->id, why);
+    emit_mute(d, m, now, msg);
+    mute_copy_finish(m);
+    al->mutes[i] = al->mutes[--al->nmutes];
+    for (struct open_alert *oa = al->alerts; oa != NULL; oa = oa->next) {
+        refresh_mute(al, oa, now);
+    }
+}
+
+/* The open alert with this id, or NULL. */
+static struct open_alert *open_by_id(const struct alerting *al, int64_t id)
+{
+    struct open_alert *oa = al != NULL ? al->alerts : NULL;
+    while (oa != NULL && oa->a.id != id) {
+        oa = oa->next;
+    }
+    return oa;
+}
+
 static void open_alert(struct alerting *al, enum kind k, const struct route *rt, const char *check,
                        const char *app, const char *env, const char *summary, int64_t deploy_id,
                        const char *deploy_info)
@@ -734,13 +775,22 @@ static void resolve_alert(struct alerting *al, struct open_alert *oa, const char
     link_check(d, oa, NULL);
     set_str(&oa->a.status, "resolved");
     oa->a.resolved_ms = now;
-    char buf[200];
-    const char *muted = muted_by(al, &oa->a, now, buf, sizeof(buf));
     store_put_alert(d->store, &oa->a);
     emit(d, "alert", &oa->a, "alert %" PRId64 " resolved: %s", oa->a.id, why);
-    /* Only an alert someone heard of is announced as resolved. */
-    if (oa->notified && muted == NULL) {
+    /* Only an alert someone heard of is announced as resolved, and every
+     * one they heard of is, muted now or not: a mute holds back news, and
+     * a FIRING left standing in a chat channel is news of the wrong kind. */
+    if (oa->notified) {
         queue_notifications(al, oa, "resolved");
+    }
+    /* Silences made "until resolved" from this alert end with it: the
+     * next incident pages again. */
+    for (size_t i = al->nmutes; i-- > 0;) {
+        if (al->mutes[i].alert_id == oa->a.id) {
+            char ended[80];
+            snprintf(ended, sizeof(ended), "ended: alert %" PRId64 " resolved", oa->a.id);
+            end_mute(al, i, now, ended);
+        }
     }
     oa_free(oa);
 }
@@ -1116,10 +1166,7 @@ int alert_ack(struct daemon *d, int64_t id, const char *by, const char *comment,
               struct alert *out, char *why, size_t whylen)
 {
     struct alerting *al = d->alerting;
-    struct open_alert *oa = al != NULL ? al->alerts : NULL;
-    while (oa != NULL && oa->a.id != id) {
-        oa = oa->next;
-    }
+    struct open_alert *oa = open_by_id(al, id);
     if (oa == NULL) {
         snprintf(why, whylen, "no open alert %" PRId64, id);
         return -ENOENT;
@@ -1182,6 +1229,10 @@ int alert_mute_add(struct daemon *d, const struct mute *m, struct mute *out, cha
         snprintf(why, whylen, "comment: longer than 1024 bytes");
         return -EINVAL;
     }
+    if (m->alert_id != 0 && open_by_id(al, m->alert_id) == NULL) {
+        snprintf(why, whylen, "alert_id: no open alert with id %" PRId64, m->alert_id);
+        return -ENOENT;
+    }
     struct mute n = *m;
     if (n.starts_ms == 0) {
         n.starts_ms = now;
@@ -1209,17 +1260,24 @@ int alert_mute_add(struct daemon *d, const struct mute *m, struct mute *out, cha
         mute_copy_finish(&al->mutes[--al->nmutes]);
         return -EIO;
     }
-    char msg[600];
-    snprintf(msg, sizeof(msg), "%s %" PRId64 " added by %s until %" PRId64 "%s%s", stored->kind,
-             stored->id, stored->author ? stored->author : "?", stored->ends_ms,
+    /* The end as people read it: a wall-clock time and how long from the
+     * start; the exact milliseconds are in the MUTE itself. */
+    char msg[800], until[160], at[CIVIL_RFC3339_LEN], span[32], alert[64] = "";
+    if (stored->alert_id != 0) {
+        snprintf(alert, sizeof(alert), "alert %" PRId64 " resolves", stored->alert_id);
+    }
+    if (stored->ends_ms == MUTE_UNTIL_RESOLVED) {
+        snprintf(until, sizeof(until), "%s", alert);
+    } else {
+        civil_format_rfc3339(stored->ends_ms, at, sizeof(at));
+        duration_format(stored->ends_ms - stored->starts_ms, span, sizeof(span));
+        snprintf(until, sizeof(until), "%s (for %s)%s%s", at, span, alert[0] ? " or " : "",
+                 alert);
+    }
+    snprintf(msg, sizeof(msg), "%s %" PRId64 " added by %s until %s%s%s", stored->kind,
+             stored->id, stored->author ? stored->author : "?", until,
              stored->comment ? ": " : "", stored->comment ? stored->comment : "");
-    struct event ev = {.ts_ms = now,
-                       .type = "alert.mute",
-                       .check = stored->check,
-                       .app = stored->app,
-                       .env = stored->env,
-                       .message = msg};
-    daemon_emit_event(d, &ev);
+    emit_mute(d, stored, now, msg);
     if (!mute_copy(out, stored)) {
         return -ENOMEM;
     }
@@ -1239,23 +1297,8 @@ int alert_mute_remove(struct daemon *d, const char *kind, int64_t id, struct mut
             continue;
         }
         m->ends_ms = now;
-        store_put_mute(d->store, m);
-        char msg[200];
-        snprintf(msg, sizeof(msg), "%s %" PRId64 " removed", m->kind, m->id);
-        struct event ev = {.ts_ms = now,
-                           .type = "alert.mute",
-                           .check = m->check,
-                           .app = m->app,
-                           .env = m->env,
-                           .message = msg};
-        daemon_emit_event(d, &ev);
         bool ok = mute_copy(out, m);
-        mute_copy_finish(m);
-        al->mutes[i] = al->mutes[--al->nmutes];
-        for (struct open_alert *oa = al->alerts, *nx; oa != NULL; oa = nx) {
-            nx = oa->next;
-            refresh_mute(al, oa, now);
-        }
+        end_mute(al, i, now, "removed");
         return ok ? 0 : -ENOMEM;
     }
     return -ENOENT;
@@ -1410,6 +1453,12 @@ int alert_init(struct daemon *d)
     d->alerting = al;
     relink(al);
     alert_on_reload(d);
+    /* A silence whose alert resolved while the daemon was down ends now. */
+    for (size_t i = al->nmutes; i-- > 0;) {
+        if (al->mutes[i].alert_id != 0 && open_by_id(al, al->mutes[i].alert_id) == NULL) {
+            end_mute(al, i, clock_now_ms(d->clock), "ended: its alert is no longer open");
+        }
+    }
     uv_timer_start(&al->tick, on_tick, TICK_MS, TICK_MS);
     schedule_sends(al);
     return 0;

@@ -14,7 +14,8 @@
  * ends a check still bad gets its alert then. Silences and maintenance
  * windows do not hold alerts back: the alert is recorded and shown, muted,
  * and only its notifications are held; a mute that ends while the alert
- * still fires lets the notification go.
+ * still fires lets the notification go. An alert whose firing notification
+ * went out is announced resolved even while a mute matches it.
  *
  * Every notification is a row of the outbox in the store before it is sent;
  * a row leaves the outbox when its receiver answered 2xx, so a restart
@@ -84,7 +85,9 @@ int alert_ack(struct daemon *d, int64_t id, const char *by, const char *comment,
               struct alert *out, char *why, size_t whylen);
 
 /* Add a silence or an ad-hoc maintenance window (m->kind). starts_ms 0 is
- * now; ends_ms must be after it. The stored mute, with its id, is copied
+ * now; ends_ms must be after it. A silence with an alert_id (an open
+ * alert's, else -ENOENT) ends when that alert resolves too; with ends_ms
+ * MUTE_UNTIL_RESOLVED, only then. The stored mute, with its id, is copied
  * into *out. */
 int alert_mute_add(struct daemon *d, const struct mute *m, struct mute *out, char *why,
                    size_t whylen);

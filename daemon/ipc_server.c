@@ -770,29 +770,16 @@ void ipc_server_on_result(struct ipc_server *s, const struct check *c, const str
     publish(s, IPC_TOPIC_RESULTS, &n);
 }
 
-/* The topic of an event type; 0 for types only the log carries. */
-static unsigned event_topic(const char *type)
-{
-    if (strcmp(type, "state") == 0) {
-        return IPC_TOPIC_STATES;
-    }
-    if (strncmp(type, "deploy", 6) == 0) {
-        return IPC_TOPIC_DEPLOYS;
-    }
-    if (strncmp(type, "alert", 5) == 0 || strncmp(type, "notifier", 8) == 0 ||
-        strncmp(type, "silence", 7) == 0 || strncmp(type, "maintenance", 11) == 0) {
-        return IPC_TOPIC_ALERTS;
-    }
-    return 0;
-}
-
 /* An event: publish to its topic. */
 void ipc_server_on_event(struct ipc_server *s, const struct event *ev)
 {
-    unsigned topic = s != NULL ? event_topic(ev->type) : 0;
-    if (topic == 0) {
+    if (s == NULL) {
         return;
     }
+    enum ipc_topic topic = ipc_event_topic(ev->type);
+    /* Pauses, reloads and the daemon's own events have no topic of their
+     * own: they go to "log" as the event they are (type, id), at the level
+     * of the log line they replace (see ipc_server_on_log). */
     struct ipc_notice n = {
         .topic = ipc_topic_name(topic),
         .id = ev->id,
@@ -803,6 +790,7 @@ void ipc_server_on_event(struct ipc_server *s, const struct event *ev)
         .env = ev->env,
         .message = ev->message,
         .data = ev->data,
+        .level = topic == IPC_TOPIC_LOG ? "info" : NULL,
     };
     publish(s, topic, &n);
 }
@@ -822,8 +810,10 @@ void ipc_server_on_log(struct ipc_server *s, enum log_level level, const char *m
                        const char *const *kv)
 {
     static const char *const names[] = {"debug", "info", "warn", "error"};
-    if (s == NULL || level < LOG_INFO) {
-        return;
+    const char *event = kv_get(kv, "event");
+    if (s == NULL || level < LOG_INFO ||
+        (event != NULL && ipc_event_topic(event) == IPC_TOPIC_LOG)) {
+        return;     /* an event's line: ipc_server_on_event publishes the event */
     }
     struct ipc_notice n = {
         .topic = "log",

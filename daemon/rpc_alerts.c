@@ -49,10 +49,11 @@ static void mute_view(const struct mute *m, struct ipc_mute *v)
         .env = m->env,
         .severity = m->severity,
         .starts_ms = m->starts_ms,
-        .ends_ms = m->ends_ms,
+        .ends_ms = m->ends_ms == MUTE_UNTIL_RESOLVED ? 0 : m->ends_ms,
         .author = m->author,
         .comment = m->comment,
         .created_ms = m->created_ms,
+        .alert_id = m->alert_id,
     };
 }
 
@@ -202,7 +203,8 @@ void rpc_alerts_ack(struct ipc_conn *c, uint32_t msgid, const void *params)
 }
 
 /* alerts.silence, maintenance.add: a mute of kind from now (or starts_ms)
- * for duration_ms, or until ends_ms. */
+ * for duration_ms, or until ends_ms; a silence with an alert_id ends when
+ * that alert resolves too, and needs no time of its own. */
 static void mute_add(struct ipc_conn *c, uint32_t msgid, const struct ipc_mute_params *p,
                      const char *kind)
 {
@@ -213,11 +215,22 @@ static void mute_add(struct ipc_conn *c, uint32_t msgid, const struct ipc_mute_p
         ipc_conn_error(c, msgid, IPC_E_INVALID_PARAMS, "starts_ms: must not be negative");
         return;
     }
-    if ((p->duration_ms != 0) == (p->ends_ms != 0)) {
-        ipc_conn_error(c, msgid, IPC_E_INVALID_PARAMS, "give one of duration_ms and ends_ms");
+    if (p->alert_id < 0 || (p->alert_id > 0 && strcmp(kind, "silence") != 0)) {
+        ipc_conn_error(c, msgid, IPC_E_INVALID_PARAMS,
+                       p->alert_id < 0 ? "alert_id: must be positive"
+                                       : "alert_id: only a silence ends with an alert");
         return;
     }
-    if (p->duration_ms != 0) {
+    bool timed = p->duration_ms != 0 || p->ends_ms != 0;
+    if ((p->duration_ms != 0 && p->ends_ms != 0) || (!timed && p->alert_id == 0)) {
+        ipc_conn_error(c, msgid, IPC_E_INVALID_PARAMS,
+                       p->alert_id == 0 ? "give one of duration_ms and ends_ms"
+                                        : "give at most one of duration_ms and ends_ms");
+        return;
+    }
+    if (!timed) {
+        ends = MUTE_UNTIL_RESOLVED;
+    } else if (p->duration_ms != 0) {
         if (p->duration_ms < 0 || p->duration_ms > INT64_MAX - starts) {
             ipc_conn_error(c, msgid, IPC_E_INVALID_PARAMS,
                            "duration_ms: must be a positive number of milliseconds");
@@ -250,6 +263,7 @@ static void mute_add(struct ipc_conn *c, uint32_t msgid, const struct ipc_mute_p
         .author = ipc_conn_user(c),
         .comment = p->comment,
         .created_ms = now,
+        .alert_id = p->alert_id,
     };
     char why[256] = "";
     struct mute out;

@@ -85,10 +85,14 @@ struct mute {
     int64_t id;                 /* assigned by the store on write; 0 before */
     const char *kind;           /* silence | maintenance */
     const char *check, *app, *env, *severity;   /* matchers; NULL = any */
-    int64_t starts_ms, ends_ms;
+    int64_t starts_ms, ends_ms; /* ends_ms MUTE_UNTIL_RESOLVED: no time of its own */
     const char *author, *comment;
     int64_t created_ms;
+    int64_t alert_id;           /* it ends when this alert resolves; 0 none */
 };
+
+/* The end of a mute that lasts until its alert resolves. */
+#define MUTE_UNTIL_RESOLVED INT64_MAX
 
 /* A notification owed: the body is rendered (the generic webhook JSON) when
  * it is queued, so a restart delivers exactly what was decided. */

@@ -525,7 +525,7 @@ static void build_alert(struct sbuf *b, const struct alert *a)
 static void build_mute(struct sbuf *b, const struct mute *m)
 {
     sbuf_append_str(b, "INSERT INTO mutes (id, kind, check_name, app, env, severity, starts, ends, "
-                       "author, comment, created) VALUES (");
+                       "author, comment, created, alert_id) VALUES (");
     sbuf_append_i64(b, m->id);
     sbuf_append_str(b, ", ");
     sql_lit(b, m->kind != NULL ? m->kind : "");
@@ -544,12 +544,18 @@ static void build_mute(struct sbuf *b, const struct mute *m)
     sql_opt(b, m->comment);
     sbuf_append_str(b, ", ");
     sbuf_append_i64(b, m->created_ms);
+    sbuf_append_str(b, ", ");
+    if (m->alert_id > 0) {
+        sbuf_append_i64(b, m->alert_id);
+    } else {
+        sbuf_append_str(b, "NULL");
+    }
     sbuf_append_str(b,
                     ") ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
                     "check_name = EXCLUDED.check_name, app = EXCLUDED.app, env = EXCLUDED.env, "
                     "severity = EXCLUDED.severity, starts = EXCLUDED.starts, ends = EXCLUDED.ends, "
                     "author = EXCLUDED.author, comment = EXCLUDED.comment, "
-                    "created = EXCLUDED.created;\n");
+                    "created = EXCLUDED.created, alert_id = EXCLUDED.alert_id;\n");
 }
 
 static void build_outbox(struct sbuf *b, const struct outbox_item *o)

@@ -573,11 +573,11 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
     static const char *const sql[] = {
         "SELECT " ALERT_COLUMNS " FROM alerts WHERE status <> 'resolved' ORDER BY id",
         "SELECT id, kind, check_name, app, env, severity, starts, ends, author, comment, "
-        "created FROM mutes WHERE ends > $1 ORDER BY ends, id",
+        "created, COALESCE(alert_id, 0) FROM mutes WHERE ends > $1 ORDER BY ends, id",
         "SELECT id, alert_id, notifier, payload, created, attempts, next_ts FROM outbox "
         "ORDER BY id",
     };
-    static const int nfields[] = {ALERT_NCOLUMNS, 11, 7};
+    static const int nfields[] = {ALERT_NCOLUMNS, 12, 7};
     for (int pass = 0; pass < 3; pass++) {
         PGresult *r = sync_query(s, sql[pass], pass == 1 ? 1 : 0, pass == 1 ? p : NULL);
         if (r == NULL) {
@@ -609,6 +609,7 @@ int pg_load_alerting(struct store *st, int64_t now_ms, const struct store_alerti
                 m.author = col_dup(r, i, 8, &oom);
                 m.comment = col_dup(r, i, 9, &oom);
                 m.created_ms = val_i64(r, i, 10);
+                m.alert_id = val_i64(r, i, 11);
                 if (!oom && l->mute != NULL) {
                     l->mute(&m, l->arg);
                 }

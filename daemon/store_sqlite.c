@@ -395,6 +395,11 @@ static void write_mute(struct store_sqlite *s, struct rec *r)
     bind_text_or_null(q, 9, m->author);
     bind_text_or_null(q, 10, m->comment);
     sqlite3_bind_int64(q, 11, m->created_ms);
+    if (m->alert_id > 0) {
+        sqlite3_bind_int64(q, 12, m->alert_id);
+    } else {
+        sqlite3_bind_null(q, 12);
+    }
     if (sqlite3_step(q) != SQLITE_DONE) {
         store_sqlite_count_error(s, "cannot write mute");
     }
@@ -1288,8 +1293,8 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
                            -1, &s->put_alert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO mutes (id, kind, check_name, app, env, "
-                           "severity, starts, ends, author, comment, created) VALUES (?1, ?2, "
-                           "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                           "severity, starts, ends, author, comment, created, alert_id) VALUES "
+                           "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                            -1, &s->put_mute, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO outbox (id, alert_id, notifier, payload, "

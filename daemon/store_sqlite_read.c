@@ -429,7 +429,7 @@ void store_sqlite_read_load_alerting(sqlite3 *db, struct rec *r)
     static const char *const sql[] = {
         "SELECT " ALERT_COLUMNS " FROM alerts WHERE status != 'resolved' ORDER BY id",
         "SELECT id, kind, check_name, app, env, severity, starts, ends, author, comment, "
-        "created FROM mutes WHERE ends > ?1 ORDER BY ends, id",
+        "created, COALESCE(alert_id, 0) FROM mutes WHERE ends > ?1 ORDER BY ends, id",
         "SELECT id, alert_id, notifier, payload, created, attempts, next_ts FROM outbox "
         "ORDER BY id",
     };
@@ -471,6 +471,7 @@ void store_sqlite_read_load_alerting(sqlite3 *db, struct rec *r)
                     m->author = col_copy(q, 8, &oom);
                     m->comment = col_copy(q, 9, &oom);
                     m->created_ms = sqlite3_column_int64(q, 10);
+                    m->alert_id = sqlite3_column_int64(q, 11);
                     r->nm++;    /* freed with r, copied or not */
                 }
             } else {

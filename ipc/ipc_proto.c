@@ -666,6 +666,7 @@ static const struct ipc_field mute_params_fields[] = {
     I64(struct ipc_mute_params, duration_ms),
     I64(struct ipc_mute_params, ends_ms),
     STR(struct ipc_mute_params, comment),
+    I64(struct ipc_mute_params, alert_id),
 };
 TYPE(ipc_mute_params_type, ipc_mute_params, mute_params_fields);
 
@@ -681,6 +682,7 @@ static const struct ipc_field mute_fields[] = {
     STR(struct ipc_mute, author),
     STR(struct ipc_mute, comment),
     I64(struct ipc_mute, created_ms),
+    I64(struct ipc_mute, alert_id),
 };
 TYPE(ipc_mute_type, ipc_mute, mute_fields);
 
@@ -813,6 +815,28 @@ unsigned ipc_topic_parse(const char *name)
         }
     }
     return 0;
+}
+
+/* By the type's first word: "deploy.verdict" is a deploy's, "alert.mute"
+ * an alert's; "state" alone (a "state" prefix would take others' words). */
+enum ipc_topic ipc_event_topic(const char *type)
+{
+    static const struct {
+        const char *word;
+        bool prefix;            /* the type starts with word, or is it */
+        enum ipc_topic topic;
+    } topics[] = {
+        {"state", false, IPC_TOPIC_STATES},      {"deploy", true, IPC_TOPIC_DEPLOYS},
+        {"alert", true, IPC_TOPIC_ALERTS},       {"notifier", true, IPC_TOPIC_ALERTS},
+        {"silence", true, IPC_TOPIC_ALERTS},     {"maintenance", true, IPC_TOPIC_ALERTS},
+    };
+    for (size_t i = 0; type != NULL && i < ARRAY_SIZE(topics); i++) {
+        size_t n = topics[i].prefix ? strlen(topics[i].word) : strlen(type) + 1;
+        if (strncmp(type, topics[i].word, n) == 0) {
+            return topics[i].topic;
+        }
+    }
+    return IPC_TOPIC_LOG;
 }
 
 /* --- whole messages --- */

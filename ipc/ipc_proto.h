@@ -155,6 +155,9 @@ enum ipc_topic {
 const char *ipc_topic_name(enum ipc_topic t);
 /* A topic's bit, or 0 when the name is not a topic. */
 unsigned ipc_topic_parse(const char *name);
+/* The topic an event of this type reaches subscribers on: states, deploys,
+ * alerts, or log for every other type (pause, resume, reload, daemon...). */
+enum ipc_topic ipc_event_topic(const char *type);
 
 /* Encode a whole message into sb (appended). */
 void ipc_encode_request(msgpack_sbuffer *sb, uint32_t msgid, const struct ipc_method *m,
@@ -514,6 +517,7 @@ struct ipc_mute_params {
     int64_t duration_ms;        /* from starts_ms */
     int64_t ends_ms;
     const char *comment;
+    int64_t alert_id;           /* a silence: it ends when this alert resolves */
 };
 extern const struct ipc_type ipc_mute_params_type;
 
@@ -526,10 +530,11 @@ struct ipc_mute {
     const char *env;
     const char *severity;
     int64_t starts_ms;
-    int64_t ends_ms;
+    int64_t ends_ms;            /* 0: none of its own, it ends with its alert */
     const char *author;         /* the user name of who added it */
     const char *comment;
     int64_t created_ms;
+    int64_t alert_id;           /* it ends when this alert resolves; 0 none */
 };
 extern const struct ipc_type ipc_mute_type;
 

@@ -16,6 +16,7 @@
 #include "duration.h"
 #include "ipc_client.h"
 #include "out.h"
+#include "topics.h"
 #include "when.h"
 #include "util.h"
 
@@ -76,6 +77,7 @@ struct ctx {
     struct ipc_client cl;
     const char *socket;
     struct opts o;
+    unsigned topics;            /* events: the topics --topics names; 0 all */
 };
 
 struct cmd {
@@ -630,6 +632,13 @@ static void print_event(const struct ipc_event *e, bool json)
     table_finish(&t);
 }
 
+/* Whether --topics lets event e through: what is replayed before the
+ * stream is what the stream would have brought. */
+static bool event_wanted(const struct ctx *x, const struct ipc_event *e)
+{
+    return x->topics == 0 || topics_want(x->topics, e->type);
+}
+
 /* Print the events after after_id, oldest first, paging back from before
  * (0: the newest): the highest id printed (after_id when none), -1 after
  * a failed call. */
@@ -652,7 +661,9 @@ static int64_t catch_up(struct ctx *x, int64_t after_id, int64_t before)
     }
     for (size_t i = n; last >= 0 && i-- > 0;) {
         if (r.events[i].id > after_id) {
-            print_event(&r.events[i], x->o.json);
+            if (event_wanted(x, &r.events[i])) {
+                print_event(&r.events[i], x->o.json);
+            }
             last = r.events[i].id > last ? r.events[i].id : last;
         }
     }
@@ -734,6 +745,12 @@ static int follow(struct ctx *x, int64_t after_id)
 static int cmd_events(struct ctx *x, char **args)
 {
     int rc;
+    char bad[64];
+    if (x->o.topics != NULL && (x->topics = topics_mask(x->o.topics, bad, sizeof(bad))) == 0) {
+        out_err("shipwatch events: %s is not a topic (results, states, deploys, alerts, log)\n",
+                bad);
+        return CLI_EXIT_USAGE;
+    }
     /* Subscribe before listing, so nothing falls between the two; what
      * comes twice is dropped by id. */
     if (x->o.follow && (rc = subscribe(x)) != 0) {
@@ -757,6 +774,15 @@ static int cmd_events(struct ctx *x, char **args)
         return rc;
     }
     int64_t last_id = r.nevents > 0 ? r.events[0].id : 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < r.nevents; i++) {
+        if (event_wanted(x, &r.events[i])) {
+            r.events[kept++] = r.events[i];
+        } else {
+            ipc_type_finish(&ipc_event_type, &r.events[i]);
+        }
+    }
+    r.nevents = kept;
     if (x->o.json && x->o.follow) {
         /* One object a line, oldest first, then the stream in the same form. */
         for (size_t i = r.nevents; i-- > 0;) {
@@ -891,6 +917,22 @@ static int cmd_ack(struct ctx *x, char **args)
     return 0;
 }
 
+/* When a mute ends: its time, or (a silence made from an alert) when
+ * that alert resolves, whichever comes first. */
+static const char *mute_until(const struct ipc_mute *m, char *buf, size_t len)
+{
+    char at[32];
+    if (m->ends_ms == 0) {
+        snprintf(buf, len, "alert %lld resolves", (long long)m->alert_id);
+    } else if (m->alert_id != 0) {
+        snprintf(buf, len, "%s or alert %lld resolves", out_time(m->ends_ms, at, sizeof(at)),
+                 (long long)m->alert_id);
+    } else {
+        out_time(m->ends_ms, buf, len);
+    }
+    return buf;
+}
+
 /* silence, maintenance add: the mute the options describe. */
 static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
 {
@@ -938,9 +980,9 @@ static int mute_add(struct ctx *x, enum ipc_method_id id, const char *what)
     if (x->o.json) {
         out_json_print(out_json(&ipc_mute_type, &m), false);
     } else {
-        char from[32], until[32], match[1200];
+        char from[32], until[64], match[1200];
         out_time(m.starts_ms, from, sizeof(from));
-        out_time(m.ends_ms, until, sizeof(until));
+        mute_until(&m, until, sizeof(until));
         printf("%s %lld: %s, from %s until %s\n", what, (long long)m.id,
                out_mute_matchers(&m, match, sizeof(match)), from, until);
     }
@@ -1000,11 +1042,11 @@ static void print_mutes(const struct ipc_mute *ms, size_t n)
     table_row(&t, "ID", "CHECK", "APP", "ENV", "SEVERITY", "FROM", "UNTIL", "AUTHOR", "COMMENT");
     for (size_t i = 0; i < n; i++) {
         const struct ipc_mute *m = &ms[i];
-        char id[24], from[32], until[32];
+        char id[24], from[32], until[64];
         snprintf(id, sizeof(id), "%lld", (long long)m->id);
         table_row(&t, id, m->check, m->app, m->env, m->severity,
-                  out_time(m->starts_ms, from, sizeof(from)),
-                  out_time(m->ends_ms, until, sizeof(until)), m->author, m->comment);
+                  out_time(m->starts_ms, from, sizeof(from)), mute_until(m, until, sizeof(until)),
+                  m->author, m->comment);
     }
     table_print(&t);
     table_finish(&t);

@@ -57,6 +57,7 @@ struct screen {
     uv_poll_t tty;
     uv_signal_t sig_winch, sig_term, sig_hup, sig_int;
     uv_timer_t redraw, tick, stats_timer, alerts_timer;
+    bool g_pending;             /* a g was typed: a second makes gg */
 };
 
 static struct dash *the_dash;   /* for the terminal restore on fatal paths */
@@ -424,25 +425,25 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
     if (strcmp(topic, "alerts") == 0 && n->type != NULL && strncmp(n->type, "alert", 5) == 0) {
         dash_fetch_alerts(d);    /* alert, alert.mute; not notifier */
     }
-    if (strcmp(topic, "log") == 0) {
-        /* Reloads change the set of checks; pauses their flags. */
-        if (n->message != NULL && (strncmp(n->message, "configuration reloaded", 22) == 0 ||
-                                   strstr(n->message, " paused by ") != NULL ||
-                                   strstr(n->message, " resumed by ") != NULL)) {
-            link_call(l, IPC_M_CHECKS_LIST, NULL, on_checks, d);
-        }
-        /* The store's outages and recoveries: the header says so. */
-        if (n->message != NULL && (strncmp(n->message, "store degraded", 14) == 0 ||
-                                   strncmp(n->message, "store recovered", 15) == 0)) {
-            link_call(l, IPC_M_STATUS_GET, NULL, on_status, d);
-        }
-        /* Events reach the log as lines too; show the event, not the line. */
-        if (n->level != NULL && strcmp(n->level, "info") == 0) {
-            return;
-        }
+    /* Pauses, reloads and the like come on "log" as events of their own
+     * type; plain log lines have type "log". */
+    const char *type = n->type != NULL ? n->type : "log";
+    bool line = strcmp(topic, "log") == 0 && strcmp(type, "log") == 0;
+    /* Reloads change the set of checks; pauses their flags. */
+    if (strcmp(type, "reload") == 0 || strcmp(type, "pause") == 0 ||
+        strcmp(type, "resume") == 0) {
+        link_call(l, IPC_M_CHECKS_LIST, NULL, on_checks, d);
+    }
+    /* The store's outages and recoveries: the header says so. */
+    if (strcmp(type, "store") == 0) {
+        link_call(l, IPC_M_STATUS_GET, NULL, on_status, d);
+    }
+    /* A line at info repeats an event the tail has from its topic. */
+    if (line && n->level != NULL && strcmp(n->level, "info") == 0) {
+        return;
     }
     char text[600];
-    if (strcmp(topic, "log") == 0) {
+    if (line) {
         snprintf(text, sizeof(text), "%s: %s", n->level ? n->level : "log",
                  n->message ? n->message : "");
     } else {
@@ -563,12 +564,13 @@ static void draw_header(struct dash *d, int w)
     }
 }
 
-/* The daemon is away: one line across the screen. */
+/* The daemon is away: one line across the screen, what it means first:
+ * at 80 columns a socket path in the reason cuts the rest. */
 static void draw_banner(struct dash *d, int y, int w)
 {
     theme_on(ROLE_BANNER, A_BOLD | A_REVERSE);
     panel_fill(y, w);
-    panel_putf(y, 1, w - 2, "daemon unreachable: %s - reconnecting", d->link.error);
+    panel_putf(y, 1, w - 2, "daemon unreachable, reconnecting: %s", d->link.error);
     theme_off(ROLE_BANNER, A_BOLD | A_REVERSE);
 }
 
@@ -584,11 +586,12 @@ static void draw_status(struct dash *d, int h, int w)
                    d->prompt->hint != NULL ? d->prompt->hint : "");
     } else if (d->msg[0] != '\0') {
         panel_put(h - 1, 1, w - 2, d->msg);
+    } else if (d->cur->cls->hint != NULL) {
+        panel_put(h - 1, 1, w - 2, d->cur->cls->hint);
     } else {
-        const char *hint = d->cur->cls->hint;
-        panel_put(h - 1, 1, w - 2,
-                  hint != NULL ? hint
-                               : "? help  q quit  / filter  s sort  Enter open  r run  p pause");
+        char hint[160];
+        keys_footer(d->cur->cls->name, !d->cur->cls->tab, hint, sizeof(hint));
+        panel_put(h - 1, 1, w - 2, hint);
     }
     char sorted[32];
     snprintf(sorted, sizeof(sorted), "sort: %s", sort_names[d->sort]);
@@ -688,6 +691,7 @@ void dash_prompt_close(struct dash *d)
     free(d->prompt_app);
     free(d->prompt_env);
     d->prompt_check = d->prompt_app = d->prompt_env = NULL;
+    d->prompt_app_env = false;
     dash_mark(d);
 }
 
@@ -735,6 +739,10 @@ static const struct prompt_class command_prompt = {
 static void key_prompt(struct dash *d, int ch)
 {
     size_t n = strlen(d->input);
+    if (d->prompt->key != NULL && d->prompt->key(d, ch)) {
+        dash_mark(d);
+        return;
+    }
     if (ch == 27) {
         dash_prompt_close(d);
         dash_status(d, "cancelled");
@@ -788,6 +796,7 @@ struct manager_action {
     enum panel_id panel;        /* for view switches */
     int by;                     /* for moves: rows, or pages when page */
     bool page;
+    bool half;                  /* with page: half pages */
 };
 
 /* The check named arg, or the selected one; -1 with a message if none. */
@@ -804,8 +813,25 @@ static int target_check(struct dash *d, const char *arg)
     return c->selected_check != NULL ? c->selected_check(d, d->cur) : -1;
 }
 
-/* q, :q */
+static int act_back(struct dash *d, const struct manager_action *self, const char *arg,
+                    bool typed);
+
+/* q: in a sub-view (a check, a deploy, an alert) what Esc does: an
+ * operator who presses q there means "out of here", not "out of the
+ * program"; on a tab, quit. :q and F10 quit from anywhere. */
 static int act_quit(struct dash *d, const struct manager_action *self, const char *arg,
+                    bool typed)
+{
+    if (typed || d->cur->cls->tab) {
+        return PANEL_QUIT;
+    }
+    struct panel *p = d->cur;
+    int flags = p->cls->on_action != NULL ? p->cls->on_action(d, p, A_BACK, NULL) : 0;
+    return flags & PANEL_HANDLED ? flags : act_back(d, self, NULL, false);
+}
+
+/* F10 (htop's): quit, whatever is on screen. */
+static int act_exit(struct dash *d, const struct manager_action *self, const char *arg,
                     bool typed)
 {
     return PANEL_QUIT;
@@ -876,6 +902,7 @@ static int act_move(struct dash *d, const struct manager_action *self, const cha
 {
     struct panel *p = d->cur;
     int page = LINES > 6 ? LINES - 6 : 1;
+    page = self->half && page > 1 ? page / 2 : page;
     int by = self->page ? self->by * page : self->by;
     p->sel += by;
     if (p->sel < 0) {
@@ -911,6 +938,28 @@ static int act_last(struct dash *d, const struct manager_action *self, const cha
 {
     d->cur->sel = 1 << 30;
     panel_fix_selection(d, d->cur, LINES > 6 ? LINES - 6 : 1);
+    return PANEL_REDRAW;
+}
+
+/* n, N: the next (previous) row the filter lets through, wrapping, as
+ * vim's n after a search; the filter hides the rest. */
+static int act_match(struct dash *d, const struct manager_action *self, const char *arg,
+                     bool typed)
+{
+    struct panel *p = d->cur;
+    if (d->filter[0] == '\0') {
+        dash_status(d, "no filter to match (/ sets one)");
+        return PANEL_REDRAW;
+    }
+    for (int i = 1; i <= p->nrows; i++) {
+        int s = ((p->sel + self->by * i) % p->nrows + p->nrows) % p->nrows;
+        if (p->cls->selectable == NULL || p->cls->selectable(d, p, s)) {
+            p->sel = s;
+            panel_fix_selection(d, p, LINES > 6 ? LINES - 6 : 1);
+            return PANEL_REDRAW;
+        }
+    }
+    dash_status(d, "nothing matches '%s'", d->filter);
     return PANEL_REDRAW;
 }
 
@@ -1036,7 +1085,40 @@ static int act_run(struct dash *d, const struct manager_action *self, const char
     return PANEL_REDRAW;
 }
 
-/* p toggles; `:pause` pauses and `:resume` resumes (self->by: 1, 0). */
+/* Pause or resume the check called name. */
+static void send_pause(struct dash *d, const char *name, bool pause)
+{
+    struct ipc_check_ref ref = {.check = (char *)name};
+    link_call(&d->link, pause ? IPC_M_CHECKS_PAUSE : IPC_M_CHECKS_RESUME, &ref, on_paused, d);
+}
+
+/* The pause question. checks.pause takes no duration: a paused check
+ * stays paused until someone resumes it, and its alerts resolve. */
+static void pause_question(const struct dash *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "pause %s until resumed? its alerts resolve. [y/N] ", d->prompt_check);
+}
+
+/* y pauses; any other key is a no: one stray key must not stop monitoring. */
+static bool pause_key(struct dash *d, int ch)
+{
+    if (ch == 'y' || ch == 'Y') {
+        send_pause(d, d->prompt_check, true);
+        dash_prompt_close(d);
+    } else {
+        dash_status(d, "%s not paused", d->prompt_check);
+        dash_prompt_close(d);
+    }
+    return true;
+}
+
+static const struct prompt_class pause_prompt = {
+    .question = pause_question,
+    .key = pause_key,
+};
+
+/* p resumes a paused check, and asks before pausing one; `:pause CHECK`,
+ * typed out, pauses at once, `:resume` resumes (self->by: 1, 0). */
 static int act_pause(struct dash *d, const struct manager_action *self, const char *arg,
                      bool typed)
 {
@@ -1045,9 +1127,12 @@ static int act_pause(struct dash *d, const struct manager_action *self, const ch
         return PANEL_REDRAW;
     }
     const struct ipc_check *c = &d->checks.checks[k];
-    bool pause = typed ? self->by != 0 : !c->paused;
-    struct ipc_check_ref ref = {.check = c->name};
-    link_call(&d->link, pause ? IPC_M_CHECKS_PAUSE : IPC_M_CHECKS_RESUME, &ref, on_paused, d);
+    if (typed || c->paused) {
+        send_pause(d, c->name, typed ? self->by != 0 : false);
+        return PANEL_REDRAW;
+    }
+    dash_prompt(d, &pause_prompt, NULL);
+    d->prompt_check = panel_strdup(c->name);
     return PANEL_REDRAW;
 }
 
@@ -1096,6 +1181,7 @@ static int act_resize(struct dash *d, const struct manager_action *self, const c
 /* What the manager does with an action no panel took. */
 static const struct manager_action manager_actions[A_COUNT] = {
     [A_QUIT] = {.fn = act_quit},
+    [A_EXIT] = {.fn = act_exit},
     [A_HELP] = {.fn = act_help},
     [A_COMMAND] = {.fn = act_command},
     [A_OVERVIEW] = {.fn = act_view, .panel = PANEL_OVERVIEW},
@@ -1109,11 +1195,15 @@ static const struct manager_action manager_actions[A_COUNT] = {
     [A_UP] = {.fn = act_move, .by = -1},
     [A_PAGE_DOWN] = {.fn = act_move, .by = 1, .page = true},
     [A_PAGE_UP] = {.fn = act_move, .by = -1, .page = true},
+    [A_HALF_DOWN] = {.fn = act_move, .by = 1, .page = true, .half = true},
+    [A_HALF_UP] = {.fn = act_move, .by = -1, .page = true, .half = true},
     [A_FIRST] = {.fn = act_first},
     [A_LAST] = {.fn = act_last},
     [A_OPEN] = {.fn = act_open},
     [A_BACK] = {.fn = act_back},
     [A_FILTER] = {.fn = act_filter},
+    [A_NEXT_MATCH] = {.fn = act_match, .by = 1},
+    [A_PREV_MATCH] = {.fn = act_match, .by = -1},
     [A_SORT] = {.fn = act_sort},
     [A_ACK] = {.fn = act_no_alert},
     [A_SILENCE] = {.fn = act_no_alert},
@@ -1145,8 +1235,9 @@ static int run_action(struct dash *d, enum action a, const char *arg, bool typed
     if (!(flags & PANEL_HANDLED) && a > A_NONE && a < A_COUNT && manager_actions[a].fn != NULL) {
         flags = manager_actions[a].fn(d, &manager_actions[a], arg, typed);
     }
+    /* Back is where we were: the selection there stays. */
     if (flags & PANEL_BACK) {
-        dash_switch(d, panel_id_of(d, d->back));
+        d->cur = d->back;
     }
     if (flags & PANEL_QUIT) {
         quit(d);
@@ -1175,6 +1266,15 @@ static void key(struct dash *d, int ch)
         }
     }
     d->msg[0] = '\0';
+    /* gg, as in vim and less: a g waits for the next key. */
+    struct screen *s = (struct screen *)d;
+    if (s->g_pending) {
+        s->g_pending = false;
+        ch = ch == 'g' ? KEYS_GG : ch;
+    } else if (ch == 'g' && keys_lookup(d->cur->cls->name, 'g') == A_NONE) {
+        s->g_pending = true;
+        return;
+    }
     enum action a = keys_lookup(d->cur->cls->name, ch);
     if (a != A_NONE) {
         run_action(d, a, NULL, false);

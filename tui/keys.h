@@ -2,22 +2,25 @@
  *
  * Contract. A key maps to an action tag (htop's Action_setBindings): a
  * binding scoped to a panel (by its class name) wins over a global one, so
- * `s` silences on the alerts panel and sorts elsewhere. The `:` command
- * line maps a word (or its short alias) to the same tags; the rest of the
- * line is the action's argument. The help screen is generated from these
- * tables. Everything here is const data and pure functions: what an action
- * does is the panels' and the screen manager's business. */
+ * `r` is offered where a check is selected and `s` silences an alert. The
+ * `:` command line maps a word (or its short alias) to the same tags; the
+ * rest of the line is the action's argument. The help screen and every
+ * view's footer are generated from these tables, so neither drifts from
+ * what the keys do. Everything here is const data and pure functions: what
+ * an action does is the panels' and the screen manager's business. */
 #ifndef SHIPWATCH_KEYS_H
 #define SHIPWATCH_KEYS_H
 
+#include <curses.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 /* Every action, in the order the help lists them. */
 enum action {
     A_NONE,
-    A_QUIT,
     A_HELP,
+    A_QUIT,                     /* quit; in a sub-view (not a tab), back */
+    A_EXIT,                     /* quit from any view */
     A_COMMAND,                  /* the `:` command line */
     A_OVERVIEW,
     A_DEPLOYS,
@@ -28,6 +31,8 @@ enum action {
     A_PREV_VIEW,
     A_DOWN,
     A_UP,
+    A_HALF_DOWN,
+    A_HALF_UP,
     A_PAGE_DOWN,
     A_PAGE_UP,
     A_FIRST,
@@ -35,26 +40,33 @@ enum action {
     A_OPEN,                     /* the selected check */
     A_BACK,
     A_FILTER,
+    A_NEXT_MATCH,               /* the filter's next match, wrapping */
+    A_PREV_MATCH,
     A_SORT,
     A_ACK,
     A_SILENCE,
     A_UNSILENCE,
     A_RUN,
-    A_PAUSE,                    /* pause or resume (a key toggles) */
+    A_PAUSE,                    /* pause (asked first) or resume: a key toggles */
     A_RESUME,                   /* `:resume` only */
     A_RANGE,
-    A_TAIL,                     /* pause the events tail */
+    A_TAIL,                     /* hold the events tail */
     A_MOUSE,
     A_RESIZE,
     A_COUNT
 };
 
-/* One key: what it does, where. */
+/* `gg`: the screen manager reads a second g after a first as this code. */
+#define KEYS_GG (KEY_MAX + 1)
+
+/* One key: what it does, where, and what the footer says of it. */
 struct binding {
-    int key;                    /* a character or an ncurses KEY_ code */
-    const char *label;          /* as the help shows it */
+    int key;                    /* a character, an ncurses KEY_ code, KEYS_GG */
+    const char *label;          /* as the help and the footer show it */
     enum action action;
     const char *scope;          /* a panel class name, or NULL: everywhere */
+    const char *hint;           /* the footer's word on a tab view, or NULL */
+    const char *sub_hint;       /* the footer's word on a sub-view, or NULL */
 };
 
 /* One action: its command words and its line of help. */
@@ -63,6 +75,7 @@ struct action_info {
     const char *alias;          /* a short word, or NULL */
     const char *arg;            /* what its argument is, for the help; or NULL */
     const char *help;           /* NULL: not listed */
+    enum action with;           /* listed on this action's line instead; A_NONE */
 };
 
 extern const struct binding keys_bindings[];
@@ -85,5 +98,10 @@ bool keys_help_line(size_t i, char *buf, size_t len);
 /* Every command as the help lists it, ":quit (:q)  :run [CHECK]  ...",
  * into buf (cut at len). */
 void keys_commands(char *buf, size_t len);
+
+/* The footer of the panel called scope, "? help  q quit  / filter ...",
+ * into buf (cut at len): the hints of the keys bound there, in table
+ * order; sub: the panel is a sub-view (the keys' sub_hint words). */
+void keys_footer(const char *scope, bool sub, char *buf, size_t len);
 
 #endif

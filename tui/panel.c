@@ -2,6 +2,7 @@
  * keeping a table's selection in view. */
 #include "panel.h"
 
+#include <ctype.h>
 #include <curses.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -131,15 +132,35 @@ void panel_fill(int y, int w)
     }
 }
 
-/* A substring match on any of three fields. */
-bool panel_matches(const struct dash *d, const char *a, const char *b, const char *c)
+/* Whether s holds needle, ASCII letters in either case. */
+static bool contains_nocase(const char *s, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *s != '\0'; s++) {
+        size_t i = 0;
+        while (i < n && s[i] != '\0' &&
+               tolower((unsigned char)s[i]) == tolower((unsigned char)needle[i])) {
+            i++;
+        }
+        if (i == n) {
+            return true;
+        }
+    }
+    return n == 0;
+}
+
+/* A substring match on any of the fields. */
+bool panel_matches_any(const struct dash *d, const char *const *fields, size_t n)
 {
     if (d->filter[0] == '\0') {
         return true;
     }
-    return (a != NULL && strstr(a, d->filter) != NULL) ||
-           (b != NULL && strstr(b, d->filter) != NULL) ||
-           (c != NULL && strstr(c, d->filter) != NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (fields[i] != NULL && contains_nocase(fields[i], d->filter)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* A linear search: a few hundred checks at most. */

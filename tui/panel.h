@@ -60,7 +60,7 @@ struct panel_class {
     bool sorted;                /* follows d->sort: the status line says it */
     const struct panel_class *parent;   /* a detail's list: its tab, where Esc
                                            goes back to; NULL none */
-    const char *hint;           /* the status line's key hint; NULL: the default */
+    const char *hint;           /* the status line's key hint; NULL: from the key table */
     /* Draw into r; rebuilds p->rows and keeps p->sel on a selectable row. */
     void (*draw)(struct dash *d, struct panel *p, const struct rect *r);
     /* One action (with the `:` command's argument or NULL); PANEL_IGNORED
@@ -140,6 +140,9 @@ struct prompt_class {
     void (*question)(const struct dash *d, char *buf, size_t len);
     void (*send)(struct dash *d);
     const char *hint;           /* after the answer, or NULL */
+    /* A key before line editing (a y/N answer, Tab for a choice): true
+     * when it took it. May be NULL. */
+    bool (*key)(struct dash *d, int ch);
 };
 
 /* The panels, in the order of their tabs. */
@@ -187,6 +190,7 @@ struct dash {
     char input[INPUT_MAX];      /* the answer typed so far */
     int64_t prompt_alert;       /* the alert it is about */
     char *prompt_check, *prompt_app, *prompt_env;  /* that alert's, for a silence */
+    bool prompt_app_env;        /* a silence of the alert's app/env, not its check */
 
     /* data */
     struct ipc_checks checks;   /* configuration order */
@@ -242,8 +246,13 @@ int panel_wrap(int y, int x, int w, int lines, const char *s);
 void panel_putf(int y, int x, int w, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Fill row y with spaces across w columns (a selected row's bar). */
 void panel_fill(int y, int w);
-/* Whether one of a, b, c holds the filter (any may be NULL). */
-bool panel_matches(const struct dash *d, const char *a, const char *b, const char *c);
+/* Whether one of the n fields holds the filter, ignoring case (any field
+ * may be NULL): `/down` finds a check by its state, `/TCP` by its type. */
+bool panel_matches_any(const struct dash *d, const char *const *fields, size_t n);
+/* panel_matches(d, name, app, ...): panel_matches_any over its arguments. */
+#define panel_matches(d, ...)                                                                  \
+    panel_matches_any((d), (const char *const[]){__VA_ARGS__},                                 \
+                      sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 /* The index of the check called name in d->checks, or -1. */
 int panel_find_check(const struct dash *d, const char *name);
 /* The newest deploy of app/env (env NULL: any), or NULL. */

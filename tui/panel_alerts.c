@@ -11,8 +11,6 @@
 #include "panel.h"
 #include "theme.h"
 
-#define SILENCE_DEFAULT "1h"
-
 /* The alert on row i, or NULL. */
 const struct ipc_alert *panel_alerts_at(const struct dash *d, int i)
 {
@@ -32,7 +30,8 @@ static void build_rows(const struct dash *d, struct panel *p)
     }
     for (size_t i = 0; i < d->alerts.nalerts; i++) {
         const struct ipc_alert *a = &d->alerts.alerts[i];
-        if (panel_matches(d, a->check != NULL ? a->check : a->app, a->summary, a->kind)) {
+        if (panel_matches(d, a->check != NULL ? a->check : a->app, a->summary, a->kind,
+                          a->status, a->severity)) {
             p->rows[p->nrows++] = (int)i;
         }
     }
@@ -164,8 +163,13 @@ static void on_silenced(struct link *l, int err, enum ipc_errcode code, const ch
     }
     const struct ipc_mute *m = result;
     char until[32];
-    dash_status(d, "silence %lld until %s", (long long)m->id,
-                out_time(m->ends_ms, until, sizeof(until)));
+    if (m->ends_ms == 0) {
+        dash_status(d, "silence %lld until alert %lld resolves", (long long)m->id,
+                    (long long)m->alert_id);
+    } else {
+        dash_status(d, "silence %lld until %s", (long long)m->id,
+                    out_time(m->ends_ms, until, sizeof(until)));
+    }
     dash_fetch_alerts(d);
 }
 
@@ -198,32 +202,72 @@ static void ack_send(struct dash *d)
     link_call(&d->link, IPC_M_ALERTS_ACK, &p, on_acked, d);
 }
 
-/* The silence prompt's question: the check, or a deploy alert's app/env. */
-static void silence_question(const struct dash *d, char *buf, size_t len)
+/* What a silence from the prompt matches: the alert's check, or its app
+ * and env (a deploy's alert has no check), as "web" or "shop/prod". */
+static void silence_scope(const struct dash *d, bool app_env, char *buf, size_t len)
 {
-    snprintf(buf, len, "silence %s%s%s for: ",
-             d->prompt_check != NULL ? d->prompt_check : d->prompt_app ? d->prompt_app : "-",
-             d->prompt_check != NULL ? "" : "/",
-             d->prompt_check != NULL ? "" : d->prompt_env ? d->prompt_env : "-");
+    if (!app_env && d->prompt_check != NULL) {
+        snprintf(buf, len, "%s", d->prompt_check);
+    } else {
+        snprintf(buf, len, "%s/%s", d->prompt_app ? d->prompt_app : "-",
+                 d->prompt_env ? d->prompt_env : "-");
+    }
 }
 
-/* Enter on the silence prompt: a duration, or nothing is sent. */
+/* Whether the answer asks for "until resolved": nothing typed, or the
+ * word (from `:silence resolved`). */
+static bool until_resolved(const char *answer)
+{
+    return answer[0] == '\0' || strcmp(answer, "resolved") == 0;
+}
+
+/* The silence prompt's question: what it matches (Tab offers the other
+ * scope when the alert has a check), and until when: resolved unless a
+ * duration is typed. */
+static void silence_question(const struct dash *d, char *buf, size_t len)
+{
+    char scope[160], other[170] = "";
+    silence_scope(d, d->prompt_app_env, scope, sizeof(scope));
+    if (d->prompt_check != NULL) {
+        char o[160];
+        silence_scope(d, !d->prompt_app_env, o, sizeof(o));
+        snprintf(other, sizeof(other), " (Tab: %s)", o);
+    }
+    snprintf(buf, len, "silence %s%s %s: ", scope, other,
+             until_resolved(d->input) ? "until resolved, or for" : "for");
+}
+
+/* Tab: the check or its app/env. */
+static bool silence_key(struct dash *d, int ch)
+{
+    if (ch != '\t' || d->prompt_check == NULL) {
+        return false;
+    }
+    d->prompt_app_env = !d->prompt_app_env;
+    return true;
+}
+
+/* Enter on the silence prompt: until the alert resolves, or a duration;
+ * anything else is refused and nothing is sent. */
 static void silence_send(struct dash *d)
 {
     int64_t ms = 0;
-    if (duration_parse(d->input, &ms) < 0 || ms <= 0) {
-        dash_status(d, "not a duration: '%s' (like 30m, 2h, 1d)", d->input);
+    bool resolved = until_resolved(d->input);
+    if (!resolved && (duration_parse(d->input, &ms) < 0 || ms <= 0)) {
+        dash_status(d, "not a duration: '%s' (like 30m, 2h, 1d; nothing: until resolved)",
+                    d->input);
         return;
     }
     char comment[64];
     snprintf(comment, sizeof(comment), "from the dashboard, alert %lld",
              (long long)d->prompt_alert);
-    /* The check; a deploy's alert has none: its app and env. */
+    bool check = !d->prompt_app_env && d->prompt_check != NULL;
     struct ipc_mute_params p = {
-        .check = d->prompt_check,
-        .app = d->prompt_check == NULL ? d->prompt_app : NULL,
-        .env = d->prompt_check == NULL ? d->prompt_env : NULL,
+        .check = check ? d->prompt_check : NULL,
+        .app = check ? NULL : d->prompt_app,
+        .env = check ? NULL : d->prompt_env,
         .duration_ms = ms,
+        .alert_id = resolved ? d->prompt_alert : 0,
         .comment = comment,
     };
     dash_status(d, "silencing...");
@@ -239,7 +283,8 @@ static const struct prompt_class ack_prompt = {
 static const struct prompt_class silence_prompt = {
     .question = silence_question,
     .send = silence_send,
-    .hint = "   Enter sends, Esc cancels",
+    .hint = "  Enter, Esc",
+    .key = silence_key,
 };
 
 /* Ask on the status line about the selected alert; with an answer given
@@ -295,7 +340,7 @@ static int on_action(struct dash *d, struct panel *p, enum action a, const char 
         ask(d, p, &ack_prompt, NULL, arg);
         break;
     case A_SILENCE:
-        ask(d, p, &silence_prompt, SILENCE_DEFAULT, arg);
+        ask(d, p, &silence_prompt, NULL, arg);
         break;
     case A_UNSILENCE:
         unsilence(d, p);
@@ -323,7 +368,6 @@ const struct panel_class panel_alerts = {
     .name = "Alerts",
     .command = "alerts",
     .tab = true,
-    .hint = "? help  q quit  / filter  a ack  s silence  u unsilence  Enter details",
     .draw = draw,
     .on_action = on_action,
     .selected_check = selected_check,

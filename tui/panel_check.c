@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "duration.h"
 #include "out.h"
 #include "panel.h"
 #include "theme.h"
@@ -14,6 +15,7 @@
 static const int64_t range_ms[] = {3600LL * 1000, 86400LL * 1000, 7 * 86400LL * 1000};
 static const char *const range_names[] = {"1h", "24h", "7d"};
 #define NRANGES ((int)ARRAY_SIZE(range_ms))
+#define GRAPH_MIN_MS (60 * 1000)        /* the shortest span a graph shows */
 
 static const char *const bar_utf8[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 
@@ -133,42 +135,71 @@ static void draw_bars(const struct dash *d, int y0, int gh, int cols, const int6
     }
 }
 
-/* The deploys of the check's app on the axis as ^, their versions under. */
-static void draw_deploys(const struct dash *d, const struct ipc_check *c, int y, int cols, int w,
-                         int64_t from)
+/* Whether deploy dp is of check c's app and env. */
+static bool deploy_of(const struct ipc_deploy *dp, const struct ipc_check *c)
 {
-    int label_start = -1, label_end = 0;
-    for (size_t i = d->deploys.ndeploys; i-- > 0;) {
+    return panel_same_str(dp->app, c->app) && panel_same_str(dp->env, c->env);
+}
+
+/* The deploys of the check's app and env in [from, from + span) as ^ on
+ * the axis, their versions under it. Newest first, each label left of the
+ * newer one so that none hides another; the newest always shows, and the
+ * ones with no room left are counted at the line's start. */
+static void draw_deploys(const struct dash *d, const struct ipc_check *c, int y, int cols, int w,
+                         int64_t from, int64_t span)
+{
+    int n = 0;
+    for (size_t i = 0; i < d->deploys.ndeploys; i++) {
+        n += deploy_of(&d->deploys.deploys[i], c) && d->deploys.deploys[i].started_ms >= from;
+    }
+    int start = w + 1, dropped = 0;     /* the left edge of the last label put */
+    theme_on(ROLE_TITLE, A_BOLD);
+    for (size_t i = 0; i < d->deploys.ndeploys; i++) {
         const struct ipc_deploy *dp = &d->deploys.deploys[i];
-        if (!panel_same_str(dp->app, c->app) || !panel_same_str(dp->env, c->env) ||
-            dp->started_ms < from) {
+        if (!deploy_of(dp, c) || dp->started_ms < from) {
             continue;
         }
-        int col = (int)((dp->started_ms - from) * cols / range_ms[d->range]);
+        int col = (int)((dp->started_ms - from) * cols / span);
         if (col < 0 || col >= cols) {
             continue;
         }
-        theme_on(ROLE_TITLE, A_BOLD);
         mvaddch(y, 10 + col, '^');
-        /* The label starts under its mark, or ends there near the edge. */
         char label[80];
-        int len = snprintf(label, sizeof(label), "deploy %s", dp->version);
-        int lx = 10 + col + len <= w ? 10 + col : w - len;
-        /* Deploys come oldest first: a newer label that would overlap
-         * replaces the older one. */
-        if (lx < label_end && label_start >= 0) {
-            move(y + 1, label_start);
-            for (int k = label_start; k < label_end && k < w; k++) {
-                addch(' ');
-            }
+        int len = snprintf(label, sizeof(label), "%s%s", n == 1 ? "deploy " : "", dp->version);
+        int lx = 10 + col + len < start ? 10 + col : start - 1 - len;
+        if (lx < 10) {
+            dropped++;
+            continue;
         }
-        if (lx >= 0) {
-            panel_put(y + 1, lx, w - lx, label);
-            label_start = lx;
-            label_end = lx + len + 1;
-        }
-        theme_off(ROLE_TITLE, A_BOLD);
+        panel_put(y + 1, lx, w - lx, label);
+        start = lx;
     }
+    if (dropped > 0) {
+        panel_putf(y + 1, 0, 9, "+%d", dropped);
+    }
+    theme_off(ROLE_TITLE, A_BOLD);
+}
+
+/* Where the graph starts: the range back from now, or later when the
+ * history (and the deploys around it) begins later, so that minutes of
+ * data fill the width instead of a few columns of an hour. */
+static int64_t graph_from(const struct dash *d, const struct ipc_check *c, int64_t now)
+{
+    int64_t from = now - range_ms[d->range];
+    int64_t first = now;
+    for (size_t i = 0; i < d->hist.nrows; i++) {
+        first = d->hist.rows[i].ts_ms < first ? d->hist.rows[i].ts_ms : first;
+    }
+    for (size_t i = 0; i < d->deploys.ndeploys; i++) {
+        const struct ipc_deploy *dp = &d->deploys.deploys[i];
+        if (deploy_of(dp, c) && dp->started_ms >= from && dp->started_ms < first) {
+            first = dp->started_ms;
+        }
+    }
+    if (first <= from) {
+        return from;
+    }
+    return now - first < GRAPH_MIN_MS ? now - GRAPH_MIN_MS : first;
 }
 
 /* The latency graph: one column per time slot, the slot's worst latency
@@ -177,7 +208,8 @@ static void draw_deploys(const struct dash *d, const struct ipc_check *c, int y,
 static void draw_graph(const struct dash *d, const struct ipc_check *c, int y0, int gh, int w)
 {
     int64_t now = clock_wall_ms();
-    int64_t from = now - range_ms[d->range];
+    int64_t from = graph_from(d, c, now);
+    int64_t span = now - from;
     int cols = w - 10;
     if (cols < 10 || gh < 2) {
         return;
@@ -192,7 +224,7 @@ static void draw_graph(const struct dash *d, const struct ipc_check *c, int y0, 
     int64_t max = 1;
     for (size_t i = 0; i < d->hist.nrows; i++) {
         const struct ipc_history_row *r = &d->hist.rows[i];
-        int col = (int)((r->ts_ms - from) * cols / range_ms[d->range]);
+        int col = (int)((r->ts_ms - from) * cols / span);
         if (col < 0 || col >= cols) {
             continue;
         }
@@ -222,25 +254,32 @@ static void draw_graph(const struct dash *d, const struct ipc_check *c, int y0, 
             addstr(d->utf8 ? "─" : "-");
         }
     }
-    draw_deploys(d, c, y0 + gh, cols, w, from);
-    char when[32];
-    panel_putf(y0 + gh + 2, 10, w - 10, "%s .. now (%s; r run, p pause, g range, Esc back)",
-               out_time(from, when, sizeof(when)), range_names[d->range]);
+    draw_deploys(d, c, y0 + gh, cols, w, from, span);
+    char when[32], shown[32];
+    duration_format(span / 1000 * 1000, shown, sizeof(shown));
+    panel_putf(y0 + gh + 2, 10, w - 10, "%s .. now (%s of %s)", out_time(from, when, sizeof(when)),
+               shown, range_names[d->range]);
     free(lat);
     free(fail);
 }
 
 /* Recent results (raw rows, newest first) and state changes side by side
- * when there is room, else one under the other. */
+ * when there is room, else one under the other, the rows shared so that
+ * both show: the state changes get what they need up to half. */
 static void draw_lists(const struct dash *d, int y, int bottom, int w)
 {
     int half = w >= 110 ? w / 2 : w;
+    bool stacked = half == w;
+    int nstates = (int)d->detail_states.nevents;
+    int states_rows = (bottom - y - 2) / 2;
+    states_rows = nstates < states_rows ? (nstates > 0 ? nstates : 1) : states_rows;
+    int results_end = stacked ? bottom - 1 - states_rows : bottom;
     theme_on(ROLE_HEADER, 0);
     panel_put(y, 0, half, "recent results");
     theme_off(ROLE_HEADER, 0);
     int ry = y + 1;
     bool raw = d->hist.granularity != NULL && strcmp(d->hist.granularity, "raw") == 0;
-    for (size_t i = 0; raw && i < d->hist.nrows && ry < bottom; i++, ry++) {
+    for (size_t i = 0; raw && i < d->hist.nrows && ry < results_end; i++, ry++) {
         const struct ipc_history_row *hr = &d->hist.rows[i];
         char when[32], took[16];
         out_time(hr->ts_ms, when, sizeof(when));
@@ -253,18 +292,21 @@ static void draw_lists(const struct dash *d, int y, int bottom, int w)
                    hr->failed_condition ? hr->failed_condition : hr->error ? hr->error : "");
     }
     if (!raw) {
-        panel_put(ry, 0, half, "(rollups for this range; 1h shows every result)");
+        panel_put(ry++, 0, half, "(rollups for this range; 1h shows every result)");
     }
-    int sx = half < w ? half : 0;
-    int sy = half < w ? y : ry + 1;
+    int sx = stacked ? 0 : half;
+    int sy = stacked ? ry : y;
     theme_on(ROLE_HEADER, 0);
     panel_put(sy, sx, w - sx, "state changes");
     theme_off(ROLE_HEADER, 0);
-    for (size_t i = 0; i < d->detail_states.nevents && sy + 1 + (int)i < bottom; i++) {
+    for (int i = 0; i < nstates && sy + 1 + i < bottom; i++) {
         const struct ipc_event *e = &d->detail_states.events[i];
         char when[32];
         out_time(e->ts_ms, when, sizeof(when));
-        panel_putf(sy + 1 + (int)i, sx, w - sx, "%s %s", when, e->message ? e->message : "");
+        panel_putf(sy + 1 + i, sx, w - sx, "%s %s", when + 5, e->message ? e->message : "");
+    }
+    if (nstates == 0) {
+        panel_put(sy + 1, sx, w - sx, "none recorded");
     }
 }
 
@@ -351,10 +393,10 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     if (d->hist_loading && d->hist.nrows == 0) {
         panel_put(gy, 10, w - 10, "loading...");
     }
-    draw_lists(d, gy + gh + 4, y0 + h, w);
+    draw_lists(d, gy + gh + 3, y0 + h, w);
 }
 
-/* g (or `:range 24h`): the graph's range; Esc, h: back. */
+/* t (or `:range 24h`): the graph's range; Esc, h: back. */
 static int on_action(struct dash *d, struct panel *p, enum action a, const char *arg)
 {
     if (a == A_BACK) {

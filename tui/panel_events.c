@@ -30,7 +30,7 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     if (panel_rows_alloc(p, d->nev)) {
         for (size_t i = 0; i < d->nev; i++) {
             const struct evline *e = panel_event_at(d, i);
-            if (panel_matches(d, e->text, e->check, e->app)) {
+            if (panel_matches(d, e->text, e->check, e->app, e->type)) {
                 p->rows[p->nrows++] = (int)i;
             }
         }
@@ -40,12 +40,19 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
         p->sel = p->nrows - 1;
     }
     panel_fix_selection(d, p, h - 1);
+    /* Below 120 columns the message has the room: it names the check and
+     * the app itself, and the date loses its year. TYPE fits the longest
+     * type, deploy.verdict. */
+    bool wide = w >= 120;
+    int time_w = wide ? 19 : 14, type_w = 14;
+    int x_type = time_w + 1, x_rest = x_type + type_w + 1;
     theme_on(ROLE_HEADER, 0);
-    panel_putf(y0, 0, w, "%-19s %-8s %-20s %-12s %s", "TIME", "TYPE", "CHECK", "APP", "MESSAGE");
+    panel_putf(y0, 0, w, "%-*s %-*s %s", time_w, "TIME", type_w, "TYPE",
+               wide ? "CHECK                APP          MESSAGE" : "MESSAGE");
     theme_off(ROLE_HEADER, 0);
     if (d->events_paused) {
         theme_on(ROLE_BANNER, A_REVERSE);
-        panel_putf(y0, w - 30 > 0 ? w - 30 : 0, 30, " paused, %u new ", d->events_missed);
+        panel_putf(y0, w - 30 > 0 ? w - 30 : 0, 30, " held, %u new ", d->events_missed);
         theme_off(ROLE_BANNER, A_REVERSE);
     }
     for (int i = 0; i < h - 1 && p->top + i < p->nrows; i++) {
@@ -54,15 +61,21 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
         out_time(e->ts_ms, when, sizeof(when));
         enum role role = event_role(e);
         bool selected = p->top + i == p->sel;
+        int y = y0 + 1 + i;
         if (selected) {
             theme_on(ROLE_SELECTED, 0);
+            panel_fill(y, w);
         }
-        panel_putf(y0 + 1 + i, 0, w, "%-19s ", when);
+        panel_putf(y, 0, w, "%s", wide ? when : when + 5);
         theme_on(role, 0);
-        panel_putf(y0 + 1 + i, 20, w - 20, "%-8.8s", e->type ? e->type : "-");
+        panel_putf(y, x_type, w - x_type, "%-*s", type_w, e->type ? e->type : "-");
         theme_off(role, 0);
-        panel_putf(y0 + 1 + i, 29, w - 29, "%-20.20s %-12.12s %s", e->check ? e->check : "-",
-                   e->app ? e->app : "-", e->text ? e->text : "");
+        if (wide) {
+            panel_putf(y, x_rest, w - x_rest, "%-20.20s %-12.12s %s", e->check ? e->check : "-",
+                       e->app ? e->app : "-", e->text ? e->text : "");
+        } else {
+            panel_put(y, x_rest, w - x_rest, e->text ? e->text : "");
+        }
         if (selected) {
             theme_off(ROLE_SELECTED, 0);
         }

@@ -12,7 +12,8 @@
 static const char *const spark_utf8[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 static const char spark_ascii[] = "_.-:=+*#";
 
-/* A sparkline of r in w columns, scaled to its own maximum. */
+/* A sparkline of r in w columns, scaled to its own maximum; a failed run
+ * is an x, not only a colour, so it shows without colours too. */
 static void draw_spark(const struct dash *d, int y, int x, int w, const struct row *r)
 {
     if (r->nspark == 0 || w <= 0) {
@@ -33,7 +34,9 @@ static void draw_spark(const struct dash *d, int y, int x, int w, const struct r
         if (r->spark_fail[at]) {
             theme_on(ROLE_DOWN, 0);
         }
-        if (d->utf8) {
+        if (r->spark_fail[at]) {
+            addch('x');
+        } else if (d->utf8) {
             addstr(spark_utf8[lvl]);
         } else {
             addch((chtype)spark_ascii[lvl]);
@@ -164,7 +167,8 @@ static void build_rows(const struct dash *d, struct panel *p)
     int m = 0;
     for (size_t i = 0; i < n; i++) {
         const struct ipc_check *c = &d->checks.checks[i];
-        if (panel_matches(d, c->name, c->app, c->env)) {
+        if (panel_matches(d, c->name, c->app, c->env, c->state, c->type,
+                          c->paused ? "paused" : NULL)) {
             idx[m++] = (int)i;
         }
     }

@@ -655,6 +655,11 @@ class AlertsTest(DaemonTest):
         self.assertEqual(m['kind'], 'silence')
         self.assertEqual(m['author'], ME)
         self.assertEqual(m['ends_ms'] - m['starts_ms'], 3600 * 1000)
+        # Its event says when it ends as people read time, not in raw ms.
+        added = wait_until(lambda: [e[4] for e in d.events('alert.mute') if 'added' in e[4]],
+                           what='the alert.mute event')[0]
+        self.assertIn('until %s (for 1h): known' % rfc3339_ms(m['ends_ms']), added)
+        self.assertNotIn(str(m['ends_ms']), added)
         # A silence of another check mutes nothing here.
         rpc.call('alerts.silence', {'check': 'other', 'duration_ms': 3600 * 1000})
         self.assertEqual(len(rpc.call('alerts.silences')['mutes']), 2)
@@ -667,6 +672,71 @@ class AlertsTest(DaemonTest):
         with self.assertRaises(RpcError) as e:
             rpc.call('alerts.unsilence', {'id': 999999})
         self.assertEqual(e.exception.code, 'not_found')
+
+    def paged(self):
+        """web down and its FIRING delivered, under a send-on-resolved rule:
+        the receiver, the target, the daemon, a client and the alert (as
+        the payload has it)."""
+        hook = self.receiver()
+        t = self.target()
+        d, rpc = self.start(config(webhook('hook', hook.url()),
+                                   http_check('web', t.url('/health')),
+                                   rule='  - notify: [hook]\n    send-on-resolved: true\n'))
+        self.wait_state(rpc, 'web', 'up')
+        t.get('/toggle?state=down')
+        firing = hook.wait_requests(1, what='the firing notification')[0].json()
+        return hook, t, d, rpc, self.assert_payload(firing, 'firing', 'down', 'web')
+
+    def test_resolved_while_muted_is_announced(self):
+        """An alert whose FIRING went out and that resolves while a silence
+        matches it still sends its RESOLVED: a chat channel is never left
+        showing FIRING for an incident that is over."""
+        hook, t, d, rpc, alert = self.paged()
+        m = rpc.call('alerts.silence', {'check': 'web', 'duration_ms': 3600 * 1000})
+        self.wait_alert(rpc, 'web', 'down', pred=lambda a: a.get('muted_by') ==
+                        'silence %d' % m['id'])
+        t.get('/toggle?state=up')
+        reqs = hook.wait_requests(2, what='the resolved notification while muted')
+        resolved = reqs[1].json()
+        self.assert_payload(resolved, 'resolved', 'down', 'web')
+        self.assertEqual(resolved['alert']['id'], alert['id'])
+        # The silence still holds the next incident's FIRING back.
+        t.get('/toggle?state=down')
+        self.wait_alert(rpc, 'web', 'down', pred=lambda a: a['id'] != alert['id'])
+        self.quiet()
+        self.assertEqual(len(hook.received()), 2, hook.received())
+
+    def test_silence_until_resolved(self):
+        """A silence made from an alert, until it resolves: no time of its
+        own, kept across a restart, ended by the recovery, so the next
+        incident pages again."""
+        hook, t, d, rpc, alert = self.paged()
+        m = rpc.call('alerts.silence', {'check': 'web', 'alert_id': alert['id']})
+        self.assertEqual((m['alert_id'], m['ends_ms'], m['check']), (alert['id'], 0, 'web'))
+        self.assertEqual([x['id'] for x in rpc.call('alerts.silences')['mutes']], [m['id']])
+        added = wait_until(lambda: [e[4] for e in d.events('alert.mute') if 'added' in e[4]],
+                           what='the alert.mute event')[0]
+        self.assertIn('until alert %d resolves' % alert['id'], added)
+        # Kept across a restart.
+        self.assertEqual(d.stop(), 0)
+        d.start()
+        rpc = self.connect(d)
+        self.assertEqual([x['alert_id'] for x in rpc.call('alerts.silences')['mutes']],
+                         [alert['id']])
+        t.get('/toggle?state=up')
+        hook.wait_requests(2, what='the resolved notification')
+        wait_until(lambda: rpc.call('alerts.silences')['mutes'] == [], what='the silence ended')
+        t.get('/toggle?state=down')
+        third = hook.wait_requests(3, what='the next incident paging')[2].json()
+        self.assert_payload(third, 'firing', 'down', 'web')
+        # Only a silence ends with an alert, and only with an open one.
+        for method, params, code in (
+                ('maintenance.add', {'check': 'web', 'alert_id': alert['id']}, 'invalid_params'),
+                ('alerts.silence', {'check': 'web', 'alert_id': alert['id']}, 'not_found'),
+                ('alerts.silence', {'check': 'web'}, 'invalid_params')):
+            with self.assertRaises(RpcError) as e:
+                rpc.call(method, params)
+            self.assertEqual(e.exception.code, code, (method, params))
 
     def test_maintenance_window_configured(self):
         # A recurring window that covers now: it began a few minutes ago.

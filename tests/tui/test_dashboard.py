@@ -437,14 +437,16 @@ checks:
         p.wait(lambda s: 'comment (optional)' in s, 'the prompt again')
         p.keys('Escape')
         p.wait(lambda s: 'cancelled' in s, 'the prompt cancelled')
-        # s: silence the alert's check, 1h unless told otherwise.
+        # s: silence the alert's check until the alert resolves, unless
+        # told otherwise.
         p.keys('s')
-        p.wait(lambda s: 'silence web for: 1h_' in s, 'the silence prompt')
+        p.wait(lambda s: 'silence web (Tab: shop/prod) until resolved, or for: _' in s,
+               'the silence prompt')
         p.keys('Enter')
         s = p.wait(lambda s: re.search(r'silence \d+', alert_row(s, 'web')), 'the alert muted')
         mutes = rpc.call('alerts.silences')['mutes']
-        self.assertEqual([(m['check'], m['ends_ms'] - m['starts_ms']) for m in mutes],
-                         [('web', 3600000)])
+        self.assertEqual([(m['check'], m.get('app'), m['ends_ms'], m['alert_id']) for m in mutes],
+                         [('web', None, 0, a['id'])])
         # u: the silence goes.
         p.keys('u')
         p.wait(lambda s: alert_row(s, 'web') != '' and 'silence' not in alert_row(s, 'web'),
@@ -456,7 +458,7 @@ checks:
                    'the alert resolved')
         self.assertRegex(s.splitlines()[0], r'\b1 firing')
         p.keys('?')
-        p.wait(lambda s: 'Keys' in s and 'pause or resume' in s and 'unsilence' in s, 'the help')
+        p.wait(lambda s: 'Keys' in s and 'pause (asks)' in s and 'unsilence' in s, 'the help')
         p.keys('Escape', '1')
 
         # Resizing keeps a sane layout.
@@ -494,7 +496,7 @@ checks:
         p.keys('?')
         s = p.wait(lambda s: 'Keys' in s and 'Commands' in s, 'the help')
         self.assertIn(':quit (:q)', s)
-        self.assertIn('pause or resume', s)
+        self.assertIn('pause (asks)', s)
         p.keys('Escape')
         p.wait(lambda s: 'Commands' not in s, 'the help closed')
 
@@ -542,6 +544,222 @@ checks:
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
         self.assertEqual(p.exit_code(), 0)
 
+    def start_base(self, width=80, height=24, env=None):
+        """The three checks of BASE up, on an 80x24 dashboard."""
+        t = self.target()
+        d = self.daemon(BASE % (closed_port(), t.base, t.base))
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d, width, height, env)
+        p.wait(lambda s: all('UP' in row(s, c) for c in ('web', 'api', 'nightly')), 'all up')
+        return t, d, p
+
+    def paused(self, d, check):
+        return [c for c in d.rpc().call('checks.list')['checks'] if c['name'] == check][0][
+            'paused']
+
+    def walk(self, p, steps):
+        """For each (keys, check): after the keys, Enter opens check's view
+        (so the selection is on it); then back."""
+        for keys, check in steps:
+            p.keys(*keys)
+            p.keys('Enter')
+            p.wait(lambda s, c=check: 'recent results' in s and
+                   re.search(r'\b%s\s+\S+/prod' % c, s), "%s's check view after %s" % (check, keys))
+            p.keys('Escape')
+            p.wait(lambda s: 'STATE' in s, 'the overview again')
+
+    def test_pause_asks_first(self):
+        """One stray p must not stop monitoring: it asks, and only y pauses."""
+        t, d, p = self.start_base()
+        p.keys('Home', 'p')
+        s = p.wait(lambda s: 'pause web until resumed?' in s, 'the question')
+        self.assertIn('[y/N]', s.splitlines()[-1])
+        p.keys('n')
+        p.wait(lambda s: 'web not paused' in s, 'the answer no')
+        self.assertFalse(self.paused(d, 'web'))
+        # Any key but y is a no, Enter included.
+        p.keys('p')
+        p.wait(lambda s: 'pause web until resumed?' in s, 'the question again')
+        p.keys('Enter')
+        p.wait(lambda s: 'web not paused' in s, 'Enter is a no')
+        self.assertFalse(self.paused(d, 'web'))
+        p.keys('p')
+        p.wait(lambda s: 'pause web until resumed?' in s, 'the question once more')
+        p.keys('y')
+        p.wait(lambda s: 'web paused' in s and 'paused' in row(s, 'web'), 'web paused')
+        self.assertTrue(self.paused(d, 'web'))
+        # Resuming is safe: no question.
+        p.keys('p')
+        p.wait(lambda s: 'web resumed' in s and 'http' in row(s, 'web'), 'web resumed')
+        self.assertFalse(self.paused(d, 'web'))
+
+    def test_pause_only_where_a_check_is_selected(self):
+        """The events and alerts views select an event or an alert: p is not
+        theirs, and their footers do not offer it."""
+        t, d, p = self.start_base()
+        s = p.screen()
+        self.assertIn('p pause', s.splitlines()[-1])
+        self.assertIn('o sort', s.splitlines()[-1])
+        self.assertNotIn('s sort', s)
+        for view, title in (('4', 'MESSAGE'), ('3', 'CHECK/APP-ENV'), ('2', 'VERSION')):
+            p.keys(view)
+            s = p.wait(lambda s, title=title: title in s, 'view ' + view)
+            self.assertNotIn('p pause', s.splitlines()[-1])
+            p.keys('Home', 'p')
+            time.sleep(0.5 * SLOW)
+            self.assertNotIn('pause', p.screen().splitlines()[-1])
+        self.assertFalse(self.paused(d, 'web'))
+        p.keys('3')
+        s = p.wait(lambda s: 'CHECK/APP-ENV' in s, 'the alerts view')
+        self.assertIn('s silence', s.splitlines()[-1])
+        self.assertNotIn('o sort', s.splitlines()[-1])
+
+    def test_sort_is_o_silence_is_s(self):
+        """o orders the overview; s never sorts (it silences, on an alert)."""
+        t, d, p = self.start_base()
+        self.assertIn('sort: problems', p.screen())
+        p.keys('o')
+        p.wait(lambda s: 'sort: app' in s, 'the next order')
+        p.keys('s')
+        p.wait(lambda s: 'no alert selected' in s, 's is not sort')
+        self.assertIn('sort: app', p.screen())
+
+    def test_q_goes_back_from_the_check_view(self):
+        t, d, p = self.start_base()
+        p.keys('2', 'Tab', 'Tab')
+        p.wait(lambda s: 'MESSAGE' in s, 'the events view')
+        p.keys('1', 'Home', 'Enter')
+        p.wait(lambda s: 'recent results' in s, 'the check view')
+        self.assertIn('q back', p.screen().splitlines()[-1])
+        p.keys('q')
+        p.wait(lambda s: 'STATE' in s and row(s, 'web') != '', 'back to the overview')
+        self.assertIsNone(p.exit_code())
+        p.keys('F10')
+        wait_until(lambda: p.exit_code() is not None, what='F10 to quit')
+        self.assertEqual(p.exit_code(), 0)
+
+    def test_vim_moves(self):
+        """gg, G, Ctrl-f/b/d/u move the selection as in vim and less."""
+        t, d, p = self.start_base()
+        self.walk(p, [(['G'], 'nightly'), (['g', 'g'], 'web'), (['C-f'], 'nightly'),
+                      (['C-b'], 'web'), (['C-d'], 'nightly'), (['C-u'], 'web'),
+                      # A g then another key: that key, not gg.
+                      (['G', 'g', 'k'], 'api')])
+
+    def test_filter_state_type_and_n(self):
+        """/ matches state and type too, in any case; n and N walk the matches."""
+        t, d, p = self.start_base()
+        p.keys('/', 'E', 'X', 'E', 'C', 'Enter')
+        p.wait(lambda s: row(s, 'nightly') != '' and row(s, 'web') == '' and
+               row(s, 'api') == '', 'the filter by type')
+        p.keys('Escape')
+        t.get('/toggle?state=down')
+        p.wait(lambda s: 'DOWN' in row(s, 'web'), 'web down')
+        p.keys('/', 'D', 'o', 'w', 'n', 'Enter')
+        p.wait(lambda s: row(s, 'web') != '' and row(s, 'api') == '', 'the filter by state')
+        p.keys('Escape')
+        t.get('/toggle?state=up')
+        p.wait(lambda s: 'UP' in row(s, 'web'), 'web up again')
+        p.keys('/', 'h', 't', 't', 'p', 'Enter')
+        p.wait(lambda s: row(s, 'web') != '' and row(s, 'api') != '' and
+               row(s, 'nightly') == '', 'the http checks')
+        self.walk(p, [(['Home', 'n'], 'api'), (['n'], 'web'), (['N'], 'api')])
+
+    def record(self, d, version):
+        subprocess.run([SHIPWATCH, '--socket', d.socket, 'deploy', 'record', '--app', 'shop',
+                        '--env', 'prod', '--version', version], check=True, capture_output=True)
+
+    def test_check_view_at_80x24(self):
+        """Results and state changes both show; minutes of history fill the
+        graph's width; every deploy on it is labelled."""
+        t, d, p = self.start_base()
+        self.record(d, '4.1.0')
+        t.get('/toggle?state=down')
+        p.wait(lambda s: 'DOWN' in row(s, 'web'), 'web down')
+        t.get('/toggle?state=up')
+        p.wait(lambda s: 'UP' in row(s, 'web'), 'web up')
+        self.record(d, '4.2.0')
+        p.keys('Home', 'Enter')
+        s = p.wait(lambda s: 'web: down -> up' in s and '4.2.0' in s, 'the check view')
+        lines = s.splitlines()
+        heading = [i for i, x in enumerate(lines) if x.startswith('state changes')]
+        self.assertEqual(len(heading), 1, s)
+        # Under the heading, before the footer: the changes, newest first.
+        self.assertIn('web: down -> up', lines[heading[0] + 1])
+        self.assertIn('web: up -> down', lines[heading[0] + 2])
+        results = [x for x in lines[:heading[0]] if re.match(r'(UP|DOWN) +\d\d:\d\d:\d\d', x)]
+        self.assertGreaterEqual(len(results), 3, s)
+        # Both deploys labelled (a second apart, on one mark), and the graph
+        # spans the history it has, a minute at the least.
+        self.assertIn('4.1.0 4.2.0', s)
+        self.assertRegex(s, r'\.\. now \(1m of 1h\)')
+
+    def test_events_at_80_columns(self):
+        """A pause reaches the tail as it happens, its TYPE whole; the
+        message has the room CHECK and APP took."""
+        t, d, p = self.start_base()
+        p.keys('4')
+        p.wait(lambda s: 'MESSAGE' in s, 'the events view')
+        self.assertNotIn('CHECK', p.screen().splitlines()[2])
+        self.record(d, '4.1.0')
+        t.get('/toggle?state=down')
+        d.rpc().call('checks.pause', {'check': 'api'})
+        s = p.wait(lambda s: re.search(r' pause +api paused by uid \d+', s) and
+                   re.search(r' deploy\.verdict +deploy shop/prod 4\.1\.0 verdict failed', s),
+                   'the pause and the verdict in the tail')
+        d.rpc().call('checks.resume', {'check': 'api'})
+        p.wait(lambda s: re.search(r' resume +api resumed by uid', s), 'the resume')
+
+    def test_sparkline_marks_failures_without_colour(self):
+        t, d, p = self.start_base(120, 24, {'NO_COLOR': '1'})
+        p.wait(lambda s: 'RECENT' in s, 'the sparkline column')
+        t.get('/toggle?state=down')
+        s = p.wait(lambda s: 'xxx' in row(s, 'web'), 'failures marked x')
+        self.assertNotIn('x', row(s, 'api'))
+
+    def test_banner_at_80_columns(self):
+        t, d, p = self.start_base()
+        self.assertEqual(d.stop(), 0)
+        s = p.wait(lambda s: 'daemon unreachable, reconnecting' in s, 'the banner')
+        self.assertTrue(all(len(x) <= 80 for x in s.splitlines()))
+
+    def test_silence_choices(self):
+        """s on an alert offers its check or its app/env, until resolved or
+        for a time; a deploy's alert, which has no check, its app/env until
+        resolved: never all of shop/prod for an hour unasked."""
+        t, d, p = self.start_base()
+        self.record(d, '4.1.0')
+        t.get('/toggle?state=down')
+        p.keys('3')
+        p.wait(lambda s: re.search(r'FIRING +down +web ', s) and
+               re.search(r'FIRING +deploy-fai +shop/prod', s), "web's alert and the deploy's")
+        rpc = d.rpc()
+        alerts = {a.get('check') or a['kind']: a for a in rpc.call('alerts.list')['alerts']}
+        # Newest first: which of the two rows is the deploy's.
+        deploy_row, web_row = (('Home', 'End') if alerts['deploy-failed']['id'] > alerts['web']['id']
+                               else ('End', 'Home'))
+        p.keys(deploy_row, 's')
+        p.wait(lambda s: 'silence shop/prod until resolved, or for: _' in s, 'its prompt')
+        self.assertNotIn('Tab:', p.screen().splitlines()[-1])
+        p.keys('Tab', 'Enter')
+        p.wait(lambda s: 'until alert %d resolves' % alerts['deploy-failed']['id'] in s,
+               'the deploy silenced until resolved')
+        # web's alert: Tab to its app/env, and a time instead.
+        p.keys(web_row, 's')
+        p.wait(lambda s: 'silence web (Tab: shop/prod) until resolved' in s, "web's prompt")
+        p.keys('Tab')
+        p.wait(lambda s: 'silence shop/prod (Tab: web) until resolved' in s, 'the app/env')
+        p.keys('3', '0', 'm')
+        p.wait(lambda s: 'silence shop/prod (Tab: web) for: 30m_' in s, 'a duration typed')
+        p.keys('Enter')
+        p.wait(lambda s: re.search(r'silence \d+ until \d{4}-', s), 'silenced for 30 minutes')
+        mutes = sorted((m.get('check'), m.get('app'), m.get('env'), m['alert_id'],
+                        m['ends_ms'] and m['ends_ms'] - m['starts_ms'])
+                       for m in rpc.call('alerts.silences')['mutes'])
+        self.assertEqual(mutes, sorted([(None, 'shop', 'prod', alerts['deploy-failed']['id'], 0),
+                                        (None, 'shop', 'prod', 0, 30 * 60 * 1000)]))
+
     def test_alert_actions_denied(self):
         """Someone who may read but not act: "permission denied", no crash."""
         if os.getuid() != 0 or shutil.which('setpriv') is None:
@@ -571,7 +789,7 @@ checks:
         p.keys('Enter')
         p.wait(lambda s: 'permission denied' in s, 'the denial')
         p.keys('s')
-        p.wait(lambda s: 'silence web for' in s, 'the silence prompt')
+        p.wait(lambda s: 'silence web (Tab: shop/prod) until resolved' in s, 'the silence prompt')
         p.keys('Enter')
         s = p.wait(lambda s: 'permission denied: silencing' in s, 'the second denial')
         self.assertIn('FIRING', alert_row(s, 'web'))
@@ -611,6 +829,10 @@ checks:
         p.keys('Enter')
         s = p.wait(lambda s: 'recent results' in s, 'the detail view')
         self.assertTrue(all(ord(ch) < 128 for ch in s), s)
+        # q in the check view goes back; q on a tab quits.
+        p.keys('q')
+        p.wait(lambda s: 'STATE' in s and row(s, 'nightly') != '', 'back to the overview')
+        self.assertIsNone(p.exit_code())
         p.keys('q')
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
 
@@ -628,8 +850,10 @@ checks:
         s = p.wait(lambda s: 'recent results' in s and "OK - 42 rows | 'rows'=42;100;200" in s
                    and 'loaded table two' in s, 'the plugin output in the check view')
         self.assertIn('loaded table one', s)
-        p.keys('q')
+        # F10 quits from a sub-view too.
+        p.keys('F10')
         wait_until(lambda: p.exit_code() is not None, what='the dashboard to exit')
+        self.assertEqual(p.exit_code(), 0)
 
     def fake_daemon(self, answer):
         """A socket that answers the first request with answer(msgid)."""

@@ -528,6 +528,43 @@ static void mutes_remove_and_unheard_resolve(void **state)
     assert_int_equal(alert_mute_add(f->d, &bad, &out, why, sizeof(why)), -EINVAL);
 }
 
+/* A silence made "until resolved" from an alert holds that alert's
+ * repeats, ends when it resolves (whose RESOLVED still goes: its FIRING
+ * did), and lets the next incident page. */
+static void mutes_until_resolved(void **state)
+{
+    struct fixture *f = *state;
+    start(f,
+          "checks:\n"
+          "  - {name: web, type: tcp, host: h, port: 1}\n",
+          "alerts:\n  - {notify: ops, send-on-resolved: true, repeat-interval: 1m}\n");
+    result(f, "web", STATE_DOWN);
+    assert_string_equal(next_sent(f, "ops"), "firing down web");
+    int64_t alert_id = alerts(f).last_id;
+    struct mute m = {.kind = "silence", .check = "web", .alert_id = alert_id,
+                     .ends_ms = MUTE_UNTIL_RESOLVED};
+    struct mute out;
+    char why[200] = "";
+    assert_int_equal(alert_mute_add(f->d, &m, &out, why, sizeof(why)), 0);
+    int64_t id = out.id;
+    mute_copy_finish(&out);
+    char muted[32];
+    snprintf(muted, sizeof(muted), "down web firing silence %lld", (long long)id);
+    assert_string_equal(open_alerts(f), muted);
+    /* No repeat however long it lasts. */
+    advance(f, 90 * MIN_MS);
+    assert_string_equal(next_sent(f, "ops"), "");
+    result(f, "web", STATE_UP);
+    assert_string_equal(next_sent(f, "ops"), "resolved down web");
+    const struct mute *const *list;
+    assert_int_equal(alert_mutes(f->d, "silence", &list), 0);
+    result(f, "web", STATE_DOWN);
+    assert_string_equal(next_sent(f, "ops"), "firing down web");
+    /* Only an open alert can end a silence. */
+    m.alert_id = alert_id;
+    assert_int_equal(alert_mute_add(f->d, &m, &out, why, sizeof(why)), -ENOENT);
+}
+
 /* A configured maintenance window mutes the alerts it matches while it is
  * open; when it closes, the held notification goes. */
 static void mutes_maintenance_window(void **state)
@@ -711,6 +748,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(flapping, setup, teardown),
         cmocka_unit_test_setup_teardown(repeat_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(send_on_resolved, setup, teardown),
+        cmocka_unit_test_setup_teardown(mutes_until_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_keeps_open_alerts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "out.h"
+#include "topics.h"
 #include "when.h"
 
 #define ELLIPSIS "\xe2\x80\xa6"
@@ -173,6 +174,34 @@ static void test_when(void **state)
     assert_int_equal(when_parse("tomorrow", 0, &ms), -1);
 }
 
+/* events --topics: the replay before the stream keeps to the topics the
+ * stream brings; pauses and reloads are the log's. */
+static void test_topics(void **state)
+{
+    char bad[16] = "";
+    unsigned results = topics_mask("results", bad, sizeof(bad));
+    assert_int_not_equal(results, 0);
+    const char *log_types[] = {"state", "deploy", "deploy.verdict", "alert", "alert.mute",
+                               "pause", "resume", "reload", "daemon"};
+    for (size_t i = 0; i < sizeof(log_types) / sizeof(log_types[0]); i++) {
+        assert_false(topics_want(results, log_types[i]));
+    }
+    unsigned states_log = topics_mask("states,log", bad, sizeof(bad));
+    assert_true(topics_want(states_log, "state"));
+    assert_true(topics_want(states_log, "pause"));
+    assert_true(topics_want(states_log, "reload"));
+    assert_false(topics_want(states_log, "deploy.verdict"));
+    assert_false(topics_want(states_log, "alert.mute"));
+    /* "statesman" is no state event: the type is matched whole. */
+    assert_true(topics_want(states_log, "statesman"));
+    assert_false(topics_want(topics_mask("states", bad, sizeof(bad)), "statesman"));
+    assert_true(topics_want(topics_mask("deploys,alerts", bad, sizeof(bad)), "deploy.verdict"));
+    assert_int_equal(topics_mask("states,bogus", bad, sizeof(bad)), 0);
+    assert_string_equal(bad, "bogus");
+    assert_int_equal(topics_mask("states,", bad, sizeof(bad)), 0);
+    assert_string_equal(bad, "");
+}
+
 int main(void)
 {
     if (setlocale(LC_ALL, "C.UTF-8") == NULL) {
@@ -185,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_json_error),
         cmocka_unit_test(test_text_error_not_on_stdout),
         cmocka_unit_test(test_when),
+        cmocka_unit_test(test_topics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

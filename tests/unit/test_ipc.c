@@ -477,6 +477,7 @@ static const struct ipc_mute_params mute_params = {
     .duration_ms = 7200000,
     .ends_ms = 1700007200001,
     .comment = "migration, ticket 42",
+    .alert_id = 4294967299,
 };
 
 static const struct ipc_mute mute_rows[] = {
@@ -490,7 +491,8 @@ static const struct ipc_mute mute_rows[] = {
      .ends_ms = 1700003600000,
      .author = "ana",
      .comment = "flaky upstream",
-     .created_ms = 1699999999999},
+     .created_ms = 1699999999999,
+     .alert_id = 17},
     {.id = 5,
      .kind = "maintenance",
      .check = "blog-db",
@@ -501,7 +503,8 @@ static const struct ipc_mute mute_rows[] = {
      .ends_ms = INT64_MAX,
      .author = "uid 65534",
      .comment = "",
-     .created_ms = 1},
+     .created_ms = 1,
+     .alert_id = INT64_MAX},
 };
 
 static const struct ipc_mutes mutes = {.mutes = (struct ipc_mute *)mute_rows,
@@ -960,6 +963,7 @@ static void eq_mute_params(const void *x, const void *y)
     EQ_I(duration_ms);
     EQ_I(ends_ms);
     EQ_S(comment);
+    EQ_I(alert_id);
 }
 
 static void eq_mute(const void *x, const void *y)
@@ -976,6 +980,7 @@ static void eq_mute(const void *x, const void *y)
     EQ_S(author);
     EQ_S(comment);
     EQ_I(created_ms);
+    EQ_I(alert_id);
 }
 
 static void eq_mutes(const void *x, const void *y)

@@ -276,10 +276,10 @@ static void migrates_and_reopens(void **state)
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
     store_close(st);
-    assert_int_equal(sql_int(path, "SELECT MAX(version) FROM schema_version"), 5);
+    assert_int_equal(sql_int(path, "SELECT MAX(version) FROM schema_version"), 6);
     st = open_store(&loop, path);
     store_close(st);
-    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 5);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 6);
 
     /* A database from a newer shipwatchd is refused, untouched. */
     if (pg) {
@@ -1173,7 +1173,7 @@ static void pg_concurrent_migration(void **state)
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 5);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 6);
 }
 
 static const struct CMUnitTest pg_tests[] = {

@@ -132,6 +132,8 @@ void store_sqlite_keep(struct store_sqlite *s, struct rec *r)
             log_warn(LOG_KV("store", "sqlite"), "writes wait in the spool %s", s->sp.path);
         }
         s->sp.active = true;
+        /* The health a caller reads once told "kept" counts this record. */
+        store_sqlite_publish(s);
         settle(s, r, 0);
         rec_free(r);
         return;

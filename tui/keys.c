@@ -149,6 +149,14 @@ enum action keys_command(char *line, char **arg)
             return (enum action)a;
         }
     }
+    /* k9s names a view in the singular as well (:deploy, :alert, :event). */
+    size_t n = strlen(line);
+    for (int a = 0; a < A_COUNT && n > 1; a++) {
+        const char *cmd = keys_actions[a].command;
+        if (cmd != NULL && strlen(cmd) == n + 1 && cmd[n] == 's' && strncmp(cmd, line, n) == 0) {
+            return (enum action)a;
+        }
+    }
     return A_NONE;
 }
 

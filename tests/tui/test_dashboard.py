@@ -511,6 +511,10 @@ checks:
         p.wait(lambda s: 'MESSAGE' in s, 'the events view')
         command('d')
         p.wait(lambda s: 'VERSION' in s, 'the deploys view by alias')
+        command('alert')
+        p.wait(lambda s: 'CHECK/APP-ENV' in s, 'the alerts view in the singular')
+        command('deploy')
+        p.wait(lambda s: 'VERSION' in s, 'the deploys view in the singular, as k9s')
         command('check api')
         p.wait(lambda s: 'recent results' in s and re.search(r'UP\s+api\s+shop/prod', s),
                "api's check view")

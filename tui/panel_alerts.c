@@ -65,8 +65,9 @@ static const char *alert_word(const char *status, enum role *role)
     return status != NULL && strcmp(status, "resolved") == 0 ? "resolved" : "?";
 }
 
-/* At 80 columns the essentials; from 100 the severity; wider, longer
- * names and mutes. The summary takes what is left. */
+/* At 80 columns the essentials, the mutes only when one is muted; from
+ * 100 the severity; wider, longer names and mutes. The summary takes what
+ * is left. */
 static void draw(struct dash *d, struct panel *p, const struct rect *rc)
 {
     int y0 = rc->y, h = rc->h, w = rc->w;
@@ -75,13 +76,19 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     int64_t now = clock_wall_ms();
     bool wide = w >= 110;
     int sev_w = w >= 100 ? 9 : 0;
-    int kind_w = wide ? 13 : 10;
+    int kind_w = 13; /* "deploy-failed" whole */
     int subj_w = w >= 150 ? 28 : wide ? 22 : 14;
-    int muted_w = wide ? 20 : 11;
+    bool muted = wide;
+    for (int i = 0; !muted && i < p->nrows; i++) {
+        const struct ipc_alert *a = panel_alerts_at(d, i);
+        muted = a != NULL && a->muted_by != NULL;
+    }
+    int muted_w = wide ? 20 : muted ? 11 : 0;
+    int muted_gap = muted ? 1 : 0;
     theme_on(ROLE_HEADER, 0);
-    panel_putf(y0, 0, w, "%-5s %-8s %-*.*s%-*s %-*s %5s  %-*s %s", "ID", "STATUS", sev_w, sev_w,
-               "SEVERITY ", kind_w, "KIND", subj_w, "CHECK/APP-ENV", "AGE", muted_w, "MUTED",
-               "SUMMARY");
+    panel_putf(y0, 0, w, "%-5s %-8s %-*.*s%-*s %-*s %5s  %-*.*s%*s%s", "ID", "STATUS", sev_w,
+               sev_w, "SEVERITY ", kind_w, "KIND", subj_w, "CHECK/APP-ENV", "AGE", muted_w,
+               muted_w, "MUTED", muted_gap, "", "SUMMARY");
     theme_off(ROLE_HEADER, 0);
     for (int i = 0; i < h - 1 && p->top + i < p->nrows; i++) {
         const struct ipc_alert *a = panel_alerts_at(d, p->top + i);
@@ -111,9 +118,10 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
         int x = 15;
         char sev[16];
         snprintf(sev, sizeof(sev), "%-8.8s ", a->severity ? a->severity : "-");
-        panel_putf(y, x, w - x, "%-*.*s%-*.*s %-*.*s %5s  %-*.*s %s", sev_w, sev_w, sev, kind_w,
+        panel_putf(y, x, w - x, "%-*.*s%-*.*s %-*.*s %5s  %-*.*s%*s%s", sev_w, sev_w, sev, kind_w,
                    kind_w, a->kind ? a->kind : "-", subj_w, subj_w, subject, ago, muted_w,
-                   muted_w, a->muted_by ? a->muted_by : "-", a->summary ? a->summary : "");
+                   muted_w, a->muted_by ? a->muted_by : "-", muted_gap, "",
+                   a->summary ? a->summary : "");
         if (selected) {
             theme_off(ROLE_SELECTED, 0);
         }

@@ -736,8 +736,11 @@ checks:
         self.record(d, '4.1.0')
         t.get('/toggle?state=down')
         p.keys('3')
-        p.wait(lambda s: re.search(r'FIRING +down +web ', s) and
-               re.search(r'FIRING +deploy-fai +shop/prod', s), "web's alert and the deploy's")
+        s = p.wait(lambda s: re.search(r'FIRING +down +web ', s) and
+                   re.search(r'FIRING +deploy-failed +shop/prod', s),
+                   "web's alert and the deploy's")
+        # At 80 columns nothing muted leaves MUTED out: the summary keeps its room.
+        self.assertRegex(s, r'(?m)^ID +STATUS +KIND +CHECK/APP-ENV +AGE +SUMMARY$')
         rpc = d.rpc()
         alerts = {a.get('check') or a['kind']: a for a in rpc.call('alerts.list')['alerts']}
         # Newest first: which of the two rows is the deploy's.

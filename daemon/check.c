@@ -1,5 +1,7 @@
 /* check.c - check types, state names, and the start and end of every run. */
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,7 @@ void check_destroy(struct check *c)
         free(c->alerting);      /* alert.c's; owns no pointers */
         free(c->long_output);
         free(c->locations);
+        free(c->memory);
     }
     free(c);
 }
@@ -175,6 +178,33 @@ static void evaluate(struct check_run *run)
     }
 }
 
+/* A type's placeholders as the run's perfdata, when it has none of its
+ * own: "used=42.5%;;; free=1024B;;;", known values only. */
+static void vars_perfdata(struct check_run *run)
+{
+    const struct check_type *t = run->check->type;
+    if (t->nvars == 0 || run->result.perfdata[0] != '\0') {
+        return;
+    }
+    struct perfdata pd;
+    memset(&pd, 0, sizeof(pd));
+    for (size_t i = 0; i < t->nvars && i < COND_VARS_MAX; i++) {
+        const struct cond_var *v = &t->vars[i];
+        if (isnan(run->facts.vars[i])) {
+            continue;
+        }
+        struct perfdata_item *it = &pd.items[pd.n++];
+        size_t k = 0;
+        for (const char *p = v->name + 1; *p != ']' && k + 1 < sizeof(it->label); p++) {
+            it->label[k++] = (char)tolower((unsigned char)*p);
+        }
+        it->label[k] = '\0';
+        snprintf(it->uom, sizeof(it->uom), "%s", v->unit);
+        it->value = run->facts.vars[i];
+    }
+    perfdata_format(&pd, run->result.perfdata, sizeof(run->result.perfdata));
+}
+
 /* Replace c's long output with the run's; NULL when it has none. */
 static void keep_long_output(struct check *c, const struct check_run *run)
 {
@@ -231,6 +261,7 @@ void check_run_finish(struct check_run *run)
             run->facts.deploy_version = env->deploy_version(env->arg, c->conf->app, c->conf->env);
         }
         evaluate(run);
+        vars_perfdata(run);
         keep_long_output(c, run);
     }
     r = run->result;

@@ -116,6 +116,8 @@ struct check_env {
      * (either may be NULL), or NULL. The callback may be NULL. */
     const char *(*deploy_version)(void *arg, const char *app, const char *env);
     void *arg;                          /* passed to the callbacks */
+    const char *proc_root;              /* where host checks read /proc; NULL
+                                           "/proc" (tests hand in a fake tree) */
 };
 
 /* The env's clock, unix milliseconds. */
@@ -173,6 +175,14 @@ struct check_type {
                                            thresholds of 1 */
     int64_t interval_ms;                /* default interval; 0: defaults.interval */
     int64_t timeout_ms;                 /* default timeout; 0: defaults.timeout */
+    /* The placeholders this type gives besides the common ones, in the
+     * order of facts.vars; a run sets their values, and those of a run
+     * with no perfdata of its own become its perfdata (labels in lower
+     * case), so they reach history and /metrics. At most COND_VARS_MAX. */
+    const struct cond_var *vars;
+    size_t nvars;
+    const char *default_condition;      /* a check without conditions gets
+                                           this one; NULL none */
 };
 
 #define CHECK_TYPE_DECLARE(name, kind) extern const struct check_type check_##name##_type;
@@ -277,6 +287,10 @@ struct check {
                                            in flight: freed when the run ends;
                                            conf must not be read any more */
     struct check_run *run;              /* run in flight, or NULL */
+    void *memory;                       /* what the type keeps across runs (a
+                                           CPU sample, a log's position): one
+                                           block without pointers, freed by
+                                           check_destroy; NULL none yet */
     struct alert_check *alerting;       /* alert.c's per-check state, or NULL */
 
     /* counters, exported as metrics */

@@ -1,0 +1,97 @@
+/* host.h - what the host check types share (check_disk.c, check_memory.c,
+ * check_load.c, check_cpu.c, check_file.c, check_process.c, check_log.c).
+ *
+ * A host check's run is a job: the type's read() learns the placeholders
+ * from files alone, then the job hands them to the run on the loop. Where
+ * read() runs is the type's choice, by what its files can cost:
+ *
+ * - on the loop, for a few small /proc files (meminfo, loadavg, stat):
+ *   procfs serves them from kernel memory in microseconds and never waits
+ *   on a disk, so a thread hop would cost more than the read. The run still
+ *   ends from a loop callback, never inside start();
+ * - on libuv's thread pool (blocking), for what can wait or grow: statfs of
+ *   a hung NFS mount, a file or a log on a slow disk, a walk of every
+ *   process. The check's timeout ends the run (down, "timed out") even when
+ *   the read never returns; the job is then freed when it does, its facts
+ *   dropped.
+ *
+ * read() sees the job only: no check, no run, no loop, so it may run on any
+ * thread. What a type keeps across runs (check->memory) is copied into its
+ * job in start() and back by keep() on the loop.
+ *
+ * Ownership: the type allocates its job (struct host_job first) and hands
+ * it to host_job_start, which owns it from then on, success or not, and
+ * frees it (with its body) with free(). */
+#ifndef SHIPWATCH_HOST_H
+#define SHIPWATCH_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "check.h"
+#include "config_rows.h"
+
+#define HOST_PATH_MAX 4096
+
+struct host_job;
+
+/* How a host type reads. */
+struct host_ops {
+    /* Fill the job's vars, message, error and body from files. */
+    void (*read)(struct host_job *j);
+    /* On the loop, after a read whose facts reached the run: keep in
+     * c->memory what the next run needs. NULL when nothing is kept. */
+    void (*keep)(struct check *c, const struct host_job *j);
+    bool blocking;                      /* read on the thread pool */
+};
+
+/* One run's read. The fields above the line are read()'s to use. */
+struct host_job {
+    const struct host_ops *ops;
+    char proc[HOST_PATH_MAX];           /* the /proc root, without a final / */
+    double vars[COND_VARS_MAX];         /* the type's placeholders; NAN unknown */
+    char message[RESULT_MESSAGE_MAX];   /* the result's message; "" none */
+    char error[RESULT_ERROR_MAX];       /* set: the run is unknown, with this error */
+    char *body;                         /* [BODY]: malloc'd, handed to the run */
+    size_t body_len;
+    /* ---- host.c's */
+    struct check_run *run;              /* NULL once the run ended without it */
+    uv_work_t work;
+    uv_timer_t timer;                   /* the deferred end, or the timeout */
+    int pending;                        /* callbacks owed before the free */
+    int64_t timeout_ms;
+    bool working;                       /* queued or running on the pool */
+    bool settled;
+};
+
+/* Begin the run with job j of ops (see Ownership above). 0, or a negative
+ * errno when it could not start (j freed already). */
+int host_job_start(struct check_run *run, struct host_job *j, const struct host_ops *ops);
+
+/* struct check_type's cancel for host types. */
+void host_job_cancel(struct check_run *run);
+
+/* Set j's error (the run is then unknown). */
+__attribute__((format(printf, 2, 3))) void host_fail(struct host_job *j, const char *fmt, ...);
+
+/* Read the file root/name (name may be NULL: root is the path) into buf
+ * (size > 1), NUL-terminated, at most size - 1 bytes. The bytes read, or a
+ * negative errno. */
+ssize_t host_read(const char *root, const char *name, char *buf, size_t size);
+
+/* The number after "key" at a line's start in text ("MemTotal:", "cpu ");
+ * false when no line has it. */
+bool host_field(const char *text, const char *key, double *out);
+
+/* CPUs the kernel lists in root/stat (its cpuN lines); 0 when unreadable. */
+int host_cpus(const char *root);
+
+/* A conf_field validator: an absolute path (conf_valid_path's rules). */
+const char *host_valid_path(const char *s);
+
+/* Bytes for people: "512 B", "3.2 KiB", "17.0 GiB". */
+const char *host_bytes(double bytes, char *buf, size_t n);
+
+#endif

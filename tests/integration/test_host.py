@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The host check types in the real daemon against the real machine: a real
+filesystem, this host's memory, load and CPU, files, processes and logs the
+test makes and changes. The numbers a run reports are its perfdata in the
+store, compared here with what Python reads of the same things."""
+import os
+import re
+import shutil
+import tempfile
+
+from harness import DOWN, UNKNOWN, UP, DaemonTest, main, wait_until
+
+HEAD = '''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+defaults:
+  interval: 300ms
+  timeout: 2s
+  failure-threshold: 1
+  success-threshold: 1
+checks:
+'''
+
+
+def perfdata(text):
+    """{label: value} of a normalized perfdata text."""
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r"'?([a-z0-9_]+)'?=(-?[0-9.e+]+)", text or '')}
+
+
+class HostChecks(DaemonTest):
+
+    def rows(self, d, check):
+        """Raw results of a check, oldest first: outcome, error, failed
+        condition, message, perfdata as a dict."""
+        rows = d.query(
+            'SELECT r.outcome, r.error, r.failed_condition, r.message, r.perfdata '
+            'FROM results r JOIN checks c ON c.id = r.check_id WHERE c.name = ? ORDER BY r.ts',
+            (check,))
+        return [{'outcome': o, 'error': e, 'failed': f, 'message': m, 'perf': perfdata(p)}
+                for o, e, f, m, p in rows]
+
+    def last(self, d, check, n=1):
+        """The last of at least n results of check."""
+        return wait_until(lambda: len(self.rows(d, check)) >= n and self.rows(d, check)[-1],
+                          timeout=15, what='%d results of %s' % (n, check))
+
+    def tmpdir(self):
+        tmp = tempfile.mkdtemp(prefix='shipwatch-host-')
+        self.addCleanup(shutil.rmtree, tmp, True)
+        return tmp
+
+    def test_disk(self):
+        tmp = self.tmpdir()
+        d = self.daemon(HEAD + '''
+  - name: disk-tmp
+    type: disk
+    path: %(tmp)s
+    conditions: ["[USED] >= 0", "[USED] <= 100", "[FREE] > 0", "[INODES_USED] <= 100"]
+  - name: disk-default
+    type: disk
+    path: /
+  - name: disk-full
+    type: disk
+    path: %(tmp)s
+    conditions: ["[FREE] < 1"]
+  - name: disk-gone
+    type: disk
+    path: %(tmp)s/missing
+''' % {'tmp': tmp}).start()
+        r = self.last(d, 'disk-tmp')
+        self.assertEqual(r['outcome'], UP, r)
+        st = os.statvfs(tmp)
+        free = st.f_bavail * st.f_frsize
+        # Other writers on the machine move the free space a little.
+        self.assertLess(abs(r['perf']['free'] - free), max(free * 0.05, 64 << 20), r)
+        used = st.f_blocks - st.f_bfree
+        self.assertAlmostEqual(r['perf']['used'], 100.0 * used / (used + st.f_bavail), delta=2)
+        self.assertTrue(r['message'].startswith(tmp + ': '), r)
+        self.assertIn(self.last(d, 'disk-default')['outcome'], (UP, DOWN))
+        r = self.last(d, 'disk-full')
+        self.assertEqual(r['outcome'], DOWN)
+        self.assertRegex(r['failed'], r'^\[FREE\] \([0-9]+\) < 1$')
+        r = self.last(d, 'disk-gone')
+        self.assertEqual(r['outcome'], UNKNOWN)
+        self.assertIn('No such file or directory', r['error'])
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,190 @@
+/* test_host.c - the host check types on their own loop: their keys and
+ * messages at FILE:LINE:COL, and their readers against real files and
+ * fake /proc trees this test writes (env.proc_root), where the edges
+ * (old kernels, containers, vanishing processes) are reachable. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "config.h"
+#include "config_fixtures.h"
+#include "harness.h"
+#include "harness_checks.h"
+#include "perfdata.h"
+
+#define T0_MS 1700000000000LL
+#define DEADLINE_MS 5000
+
+/* One test's world: a loop, a directory, a configuration and its checks. */
+struct fixture {
+    struct harness_checks h;
+    char *dir;                          /* private: files, fake /proc trees */
+    struct harness_check_set set;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    assert_int_equal(harness_checks_init(&f->h, T0_MS), 0);
+    f->dir = harness_tmpdir("host");
+    assert_non_null(f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(harness_checks_finish(&f->h), 0);
+    harness_check_set_finish(&f->set);
+    harness_tmpdir_remove(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Load the YAML of a printf format and create its checks. */
+#define setup_checks(f, ...) assert_int_equal(harness_check_set_load(&(f)->set, __VA_ARGS__), 0)
+
+/* Run the i-th check once; its result. */
+static const struct result *run(struct fixture *f, size_t i)
+{
+    const struct result *r = harness_checks_run(&f->h, f->set.checks[i], DEADLINE_MS);
+    assert_non_null(r);
+    return r;
+}
+
+/* The value of the perfdata item label in r; fails when absent. */
+static double perf(const struct result *r, const char *label)
+{
+    struct perfdata pd;
+    memset(&pd, 0, sizeof(pd));
+    perfdata_parse(&pd, r->perfdata, strlen(r->perfdata));
+    const struct perfdata_item *it = perfdata_find(&pd, label);
+    if (it == NULL) {
+        fail_msg("no %s in perfdata \"%s\"", label, r->perfdata);
+    }
+    return it->value;
+}
+
+/* Whether r's perfdata has label. */
+static bool has_perf(const struct result *r, const char *label)
+{
+    struct perfdata pd;
+    memset(&pd, 0, sizeof(pd));
+    perfdata_parse(&pd, r->perfdata, strlen(r->perfdata));
+    return perfdata_find(&pd, label) != NULL;
+}
+
+/* ------------------------------------------------------------------ disk */
+
+/* A real directory: numbers within their ranges, all three in perfdata,
+ * the message naming the path. */
+static void disk_reads_a_real_filesystem(void **state)
+{
+    struct fixture *f = *state;
+    setup_checks(f,
+                 "checks:\n"
+                 "  - name: d\n"
+                 "    type: disk\n"
+                 "    path: %s\n"
+                 "    conditions: ['[USED] >= 0', '[USED] <= 100', '[FREE] > 0',\n"
+                 "                 '[INODES_USED] <= 100']\n",
+                 f->dir);
+    const struct result *r = run(f, 0);
+    assert_string_equal(r->error, "");
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_int_equal(r->nconds, 4);
+    assert_true(perf(r, "used") >= 0 && perf(r, "used") <= 100);
+    assert_true(perf(r, "free") > 0);
+    assert_true(has_perf(r, "inodes_used"));
+    assert_true(strncmp(r->message, f->dir, strlen(f->dir)) == 0);
+    assert_non_null(strstr(r->message, "% used"));
+}
+
+/* A failing condition shows the value it saw; a missing path is unknown
+ * with the reason. */
+static void disk_failures(void **state)
+{
+    struct fixture *f = *state;
+    setup_checks(f,
+                 "checks:\n"
+                 "  - {name: full, type: disk, path: %s, conditions: ['[FREE] < 1']}\n"
+                 "  - {name: gone, type: disk, path: %s/nothing/here}\n",
+                 f->dir, f->dir);
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_true(strncmp(r->failed_condition, "[FREE] (", 8) == 0);
+    assert_non_null(strstr(r->failed_condition, ") < 1"));
+    r = run(f, 1);
+    assert_int_equal(r->outcome, STATE_UNKNOWN);
+    assert_non_null(strstr(r->error, "statvfs"));
+    assert_non_null(strstr(r->error, "No such file or directory"));
+}
+
+/* ---------------------------------------------------------- the config */
+
+/* A bare host check gets its type's default condition; conditions
+ * written replace it, even an empty list. */
+static void default_conditions(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("checks:\n"
+                               "  - {name: d, type: disk, path: /}\n"
+                               "  - {name: e, type: disk, path: /, conditions: '[FREE] > 1'}\n");
+    assert_int_equal(c->checks[0].nconditions, 1);
+    assert_string_equal(c->checks[0].conditions[0], "[USED] < 90");
+    assert_int_equal(c->checks[1].nconditions, 1);
+    assert_string_equal(c->checks[1].conditions[0], "[FREE] > 1");
+    config_destroy(c);
+}
+
+/* The keys of host checks and their placeholders, refused where they
+ * do not belong, at their position. */
+static void host_keys_bad(void **state)
+{
+    (void)state;
+    load_bad("checks:\n  - {name: d, type: disk}\n",
+             "t.yml:2:5: checks[0]: disk check needs path", NULL);
+    load_bad("checks:\n  - {name: d, type: disk, path: var/lib}\n",
+             "t.yml:2:27: checks[0].path: must be an absolute path", NULL);
+    load_bad("checks:\n"
+             "  - name: d\n"
+             "    type: disk\n"
+             "    path: /\n"
+             "    conditions:\n"
+             "      - '[USED] < 90'\n"
+             "      - '[USD] < 90'\n",
+             "t.yml:7:9: checks[0].conditions[1]: bad condition: unknown placeholder [USD]",
+             NULL);
+    load_bad("checks:\n"
+             "  - name: h\n"
+             "    conditions: '[USED] < 90'\n"
+             "    type: http\n"
+             "    url: http://127.0.0.1/\n",
+             "t.yml:3:5: checks[0].conditions: bad condition: unknown placeholder [USED]",
+             NULL);
+    load_bad("checks:\n  - {name: d, type: tcp, host: x, port: 1, path: /}\n",
+             "t.yml:2:44: checks[0].path: not a key of tcp checks", NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(disk_reads_a_real_filesystem, setup, teardown),
+        cmocka_unit_test_setup_teardown(disk_failures, setup, teardown),
+        cmocka_unit_test(default_conditions),
+        cmocka_unit_test(host_keys_bad),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -934,7 +934,7 @@ static void resolve_body(const struct side *sd, const struct cond_facts *f, stru
  * decimals ("42", "1.25"). */
 static void format_real(double d, char *buf, size_t n)
 {
-    if (d == floor(d) && fabs(d) < 1e15) {
+    if (d == floor(d) && fabs(d) < 9e18) {
         snprintf(buf, n, "%.0f", d);
     } else {
         snprintf(buf, n, "%.2f", d);

@@ -61,7 +61,8 @@ struct conf_header {
     X(tcp, CHECK_TCP)                  \
     X(exec, CHECK_EXEC)                \
     X(heartbeat, CHECK_HEARTBEAT)      \
-    X(disk, CHECK_DISK)
+    X(disk, CHECK_DISK)                \
+    X(memory, CHECK_MEMORY)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };

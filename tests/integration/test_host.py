@@ -87,6 +87,32 @@ class HostChecks(DaemonTest):
         self.assertEqual(r['outcome'], UNKNOWN)
         self.assertIn('No such file or directory', r['error'])
 
+    def test_memory(self):
+        d = self.daemon(HEAD + '''
+  - name: mem
+    type: memory
+    conditions: ["[USED] >= 0", "[USED] <= 100", "[AVAILABLE] > 0", "[SWAP_USED] >= 0",
+                 "[SWAP_USED] <= 100"]
+  - name: mem-default
+    type: memory
+  - name: mem-never
+    type: memory
+    conditions: ["[AVAILABLE] > 1000000000000000"]
+''').start()
+        r = self.last(d, 'mem')
+        self.assertEqual(r['outcome'], UP, r)
+        with open('/proc/meminfo', encoding='ascii') as f:
+            info = {k: int(v.split()[0]) * 1024 for k, v in
+                    (line.split(':', 1) for line in f)}
+        # Others on the machine allocate meanwhile: close, not equal.
+        self.assertLess(abs(r['perf']['available'] - info['MemAvailable']),
+                        max(info['MemTotal'] * 0.1, 256 << 20), r)
+        self.assertIn('available of', r['message'])
+        self.assertIn(self.last(d, 'mem-default')['outcome'], (UP, DOWN))
+        r = self.last(d, 'mem-never')
+        self.assertEqual(r['outcome'], DOWN)
+        self.assertRegex(r['failed'], r'^\[AVAILABLE\] \([0-9]+\) > 1000000000000000$')
+
 
 if __name__ == '__main__':
     main()

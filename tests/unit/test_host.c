@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -86,6 +87,35 @@ static bool has_perf(const struct result *r, const char *label)
     return perfdata_find(&pd, label) != NULL;
 }
 
+/* Write text to the fake tree's dir/name, making its directories. */
+static void put(struct fixture *f, const char *name, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    for (char *p = path + strlen(f->dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
+        *p = '/';
+    }
+    char *done = harness_write_file(f->dir, name, text, 0644);
+    assert_non_null(done);
+    free(done);
+}
+
+/* Remove the fake tree's dir/name. */
+static void drop(struct fixture *f, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    assert_int_equal(unlink(path), 0);
+}
+
+/* Point the env's /proc at the fixture's directory. */
+static void fake_proc(struct fixture *f)
+{
+    f->h.env.proc_root = f->dir;
+}
+
 /* ------------------------------------------------------------------ disk */
 
 /* A real directory: numbers within their ranges, all three in perfdata,
@@ -130,6 +160,64 @@ static void disk_failures(void **state)
     assert_int_equal(r->outcome, STATE_UNKNOWN);
     assert_non_null(strstr(r->error, "statvfs"));
     assert_non_null(strstr(r->error, "No such file or directory"));
+}
+
+/* ---------------------------------------------------------------- memory */
+
+/* A kernel of today: used is what MemAvailable leaves; swap in percent. */
+static void memory_meminfo(void **state)
+{
+    struct fixture *f = *state;
+    fake_proc(f);
+    put(f, "meminfo",
+        "MemTotal:        8000000 kB\n"
+        "MemFree:          500000 kB\n"
+        "MemAvailable:    2000000 kB\n"
+        "Buffers:          100000 kB\n"
+        "Cached:          1000000 kB\n"
+        "SwapTotal:       1000000 kB\n"
+        "SwapFree:         750000 kB\n");
+    setup_checks(f, "checks:\n"
+                    "  - {name: m, type: memory}\n"
+                    "  - {name: tight, type: memory, conditions: ['[USED] < 70']}\n");
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_true(fabs(perf(r, "used") - 75.0) < 0.01);
+    assert_true(fabs(perf(r, "available") - 2000000.0 * 1024) < 1);
+    assert_true(fabs(perf(r, "swap_used") - 25.0) < 0.01);
+    assert_string_equal(r->message, "75.0% used, 1.9 GiB available of 7.6 GiB, swap 25.0% used");
+    r = run(f, 1);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->failed_condition, "[USED] (75) < 70");
+}
+
+/* Before Linux 3.14 there is no MemAvailable: free + buffers + cached +
+ * reclaimable slab stand in. A container without swap lines has 0 % swap
+ * used; a file without MemTotal is no reading at all. */
+static void memory_old_kernels_and_containers(void **state)
+{
+    struct fixture *f = *state;
+    fake_proc(f);
+    put(f, "meminfo",
+        "MemTotal:        1000 kB\n"
+        "MemFree:          100 kB\n"
+        "Buffers:          100 kB\n"
+        "Cached:           200 kB\n"
+        "SReclaimable:     100 kB\n");
+    setup_checks(f, "checks:\n  - {name: m, type: memory}\n");
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_true(fabs(perf(r, "used") - 50.0) < 0.01);
+    assert_true(perf(r, "swap_used") == 0);
+    put(f, "meminfo", "MemFree: 100 kB\n");
+    r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UNKNOWN);
+    assert_non_null(strstr(r->error, "/meminfo: no MemTotal"));
+    assert_string_equal(r->perfdata, "");
+    drop(f, "meminfo");
+    r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UNKNOWN);
+    assert_non_null(strstr(r->error, "/meminfo: No such file or directory"));
 }
 
 /* ---------------------------------------------------------- the config */
@@ -183,6 +271,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(disk_reads_a_real_filesystem, setup, teardown),
         cmocka_unit_test_setup_teardown(disk_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(memory_meminfo, setup, teardown),
+        cmocka_unit_test_setup_teardown(memory_old_kernels_and_containers, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_keys_bad),
     };

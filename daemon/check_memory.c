@@ -7,7 +7,6 @@
  * MemAvailable: it is then estimated as MemFree + Buffers + Cached +
  * SReclaimable (what procps did then). Without swap, or without its lines
  * (some containers), [SWAP_USED] is 0. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,11 +77,7 @@ static const struct host_ops memory_ops = {.read = memory_read};
 /* Begin a memory run. */
 static int memory_start(struct check_run *run)
 {
-    struct host_job *j = calloc(1, sizeof(*j));
-    if (j == NULL) {
-        return -ENOMEM;
-    }
-    return host_job_start(run, j, &memory_ops);
+    return host_start(run, &memory_ops);
 }
 
 /* What is read, for display. */

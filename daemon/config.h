@@ -62,7 +62,8 @@ struct conf_header {
     X(exec, CHECK_EXEC)                \
     X(heartbeat, CHECK_HEARTBEAT)      \
     X(disk, CHECK_DISK)                \
-    X(memory, CHECK_MEMORY)
+    X(memory, CHECK_MEMORY)            \
+    X(load, CHECK_LOAD)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };

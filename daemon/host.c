@@ -142,6 +142,16 @@ int host_job_start(struct check_run *run, struct host_job *j, const struct host_
     return 0;
 }
 
+/* Begin a host run with a bare job. */
+int host_start(struct check_run *run, const struct host_ops *ops)
+{
+    struct host_job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return -ENOMEM;
+    }
+    return host_job_start(run, j, ops);
+}
+
 /* Abort: the run ends from the timer's close; a read in a thread is left
  * to finish and be freed. */
 void host_job_cancel(struct check_run *run)

@@ -70,6 +70,10 @@ struct host_job {
  * errno when it could not start (j freed already). */
 int host_job_start(struct check_run *run, struct host_job *j, const struct host_ops *ops);
 
+/* host_job_start with a job of its own, for a type whose read needs
+ * nothing but the /proc root. */
+int host_start(struct check_run *run, const struct host_ops *ops);
+
 /* struct check_type's cancel for host types. */
 void host_job_cancel(struct check_run *run);
 

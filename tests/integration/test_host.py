@@ -87,20 +87,28 @@ class HostChecks(DaemonTest):
         self.assertEqual(r['outcome'], UNKNOWN)
         self.assertIn('No such file or directory', r['error'])
 
-    def test_memory(self):
+    def this_machine(self, type_, holds, never, failed):
+        """Run three checks of a type without keys on this machine: one whose
+        conditions hold must be up, a bare one must run (its default condition
+        decides), one that can never hold must be down showing its value.
+        The first one's last result."""
         d = self.daemon(HEAD + '''
-  - name: mem
-    type: memory
-    conditions: ["[USED] >= 0", "[USED] <= 100", "[AVAILABLE] > 0", "[SWAP_USED] >= 0",
-                 "[SWAP_USED] <= 100"]
-  - name: mem-default
-    type: memory
-  - name: mem-never
-    type: memory
-    conditions: ["[AVAILABLE] > 1000000000000000"]
-''').start()
-        r = self.last(d, 'mem')
+  - {name: %(t)s, type: %(t)s, conditions: %(holds)s}
+  - {name: %(t)s-default, type: %(t)s}
+  - {name: %(t)s-never, type: %(t)s, conditions: ["%(never)s"]}
+''' % {'t': type_, 'holds': holds, 'never': never}).start()
+        r = self.last(d, type_ + '-never')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertRegex(r['failed'], failed)
+        self.assertIn(self.last(d, type_ + '-default')['outcome'], (UP, DOWN))
+        r = self.last(d, type_)
         self.assertEqual(r['outcome'], UP, r)
+        return r
+
+    def test_memory(self):
+        r = self.this_machine(
+            'memory', '["[USED] >= 0", "[USED] <= 100", "[AVAILABLE] > 0", "[SWAP_USED] <= 100"]',
+            '[AVAILABLE] > 1000000000000000', r'^\[AVAILABLE\] \([0-9]+\) > 1000000000000000$')
         with open('/proc/meminfo', encoding='ascii') as f:
             info = {k: int(v.split()[0]) * 1024 for k, v in
                     (line.split(':', 1) for line in f)}
@@ -108,11 +116,18 @@ class HostChecks(DaemonTest):
         self.assertLess(abs(r['perf']['available'] - info['MemAvailable']),
                         max(info['MemTotal'] * 0.1, 256 << 20), r)
         self.assertIn('available of', r['message'])
-        self.assertIn(self.last(d, 'mem-default')['outcome'], (UP, DOWN))
-        r = self.last(d, 'mem-never')
-        self.assertEqual(r['outcome'], DOWN)
-        self.assertRegex(r['failed'], r'^\[AVAILABLE\] \([0-9]+\) > 1000000000000000$')
 
+    def test_load(self):
+        r = self.this_machine(
+            'load', '["[LOAD1] >= 0", "[LOAD15] >= 0", "[LOAD5_PER_CPU] <= [LOAD5]"]',
+            '[LOAD1] < 0', r'^\[LOAD1\] \([0-9.]+\) < 0$')
+        with open('/proc/loadavg', encoding='ascii') as f:
+            load5 = float(f.read().split()[1])
+        self.assertAlmostEqual(r['perf']['load5'], load5, delta=max(1.0, load5 * 0.5))
+        with open('/proc/stat', encoding='ascii') as f:
+            cpus = len([line for line in f if re.match(r'cpu[0-9]', line)])
+        self.assertAlmostEqual(r['perf']['load5_per_cpu'] * cpus, r['perf']['load5'], places=2)
+        self.assertIn(' on %d CPU' % cpus, r['message'])
 
 if __name__ == '__main__':
     main()

@@ -220,6 +220,57 @@ static void memory_old_kernels_and_containers(void **state)
     assert_non_null(strstr(r->error, "/meminfo: No such file or directory"));
 }
 
+/* ------------------------------------------------------------------ load */
+
+/* The three averages, and the same over the cpuN lines of /proc/stat. */
+static void load_per_cpu(void **state)
+{
+    struct fixture *f = *state;
+    fake_proc(f);
+    put(f, "loadavg", "3.00 6.50 1.25 2/345 6789\n");
+    put(f, "stat", "cpu  1 2 3 4 5 6 7 8 0 0\n"
+                   "cpu0 1 2 3 4 5 6 7 8 0 0\n"
+                   "cpu1 1 2 3 4 5 6 7 8 0 0\n"
+                   "cpu2 1 2 3 4 5 6 7 8 0 0\n"
+                   "cpu3 1 2 3 4 5 6 7 8 0 0\n"
+                   "intr 12345 0 0\n");
+    setup_checks(f, "checks:\n"
+                    "  - {name: l, type: load, conditions: ['[LOAD1_PER_CPU] < 0.8']}\n"
+                    "  - {name: bare, type: load}\n");
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_true(fabs(perf(r, "load1") - 3.0) < 1e-9);
+    assert_true(fabs(perf(r, "load5") - 6.5) < 1e-9);
+    assert_true(fabs(perf(r, "load15") - 1.25) < 1e-9);
+    assert_true(fabs(perf(r, "load1_per_cpu") - 0.75) < 1e-9);
+    assert_true(fabs(perf(r, "load5_per_cpu") - 1.625) < 1e-9);
+    assert_string_equal(r->message, "load 3.00 6.50 1.25 on 4 CPUs");
+    /* The default: [LOAD5_PER_CPU] < 2 holds at 1.625. */
+    assert_int_equal(run(f, 1)->outcome, STATE_UP);
+    put(f, "loadavg", "9.00 9.00 9.00 2/345 6789\n");
+    r = run(f, 1);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->failed_condition, "[LOAD5_PER_CPU] (2.25) < 2");
+}
+
+/* Without /proc/stat the CPUs online count; a loadavg that is not three
+ * numbers is no reading. */
+static void load_edges(void **state)
+{
+    struct fixture *f = *state;
+    fake_proc(f);
+    put(f, "loadavg", "1.00 1.00 1.00 1/1 1\n");
+    setup_checks(f, "checks:\n  - {name: l, type: load}\n");
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UP);
+    double cpus = 1.0 / perf(r, "load1_per_cpu");
+    assert_true(cpus >= 1 && fabs(cpus - sysconf(_SC_NPROCESSORS_ONLN)) < 0.01);
+    put(f, "loadavg", "garbage\n");
+    r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UNKNOWN);
+    assert_non_null(strstr(r->error, "/loadavg: not three load averages"));
+}
+
 /* ---------------------------------------------------------- the config */
 
 /* A bare host check gets its type's default condition; conditions
@@ -273,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(disk_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_meminfo, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_old_kernels_and_containers, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_per_cpu, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_edges, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_keys_bad),
     };

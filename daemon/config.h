@@ -63,7 +63,8 @@ struct conf_header {
     X(heartbeat, CHECK_HEARTBEAT)      \
     X(disk, CHECK_DISK)                \
     X(memory, CHECK_MEMORY)            \
-    X(load, CHECK_LOAD)
+    X(load, CHECK_LOAD)                \
+    X(cpu, CHECK_CPU)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };

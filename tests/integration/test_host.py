@@ -87,11 +87,11 @@ class HostChecks(DaemonTest):
         self.assertEqual(r['outcome'], UNKNOWN)
         self.assertIn('No such file or directory', r['error'])
 
-    def this_machine(self, type_, holds, never, failed):
+    def this_machine(self, type_, holds, never, failed, runs=1):
         """Run three checks of a type without keys on this machine: one whose
         conditions hold must be up, a bare one must run (its default condition
         decides), one that can never hold must be down showing its value.
-        The first one's last result."""
+        The first one's last result, of at least runs."""
         d = self.daemon(HEAD + '''
   - {name: %(t)s, type: %(t)s, conditions: %(holds)s}
   - {name: %(t)s-default, type: %(t)s}
@@ -101,7 +101,7 @@ class HostChecks(DaemonTest):
         self.assertEqual(r['outcome'], DOWN, r)
         self.assertRegex(r['failed'], failed)
         self.assertIn(self.last(d, type_ + '-default')['outcome'], (UP, DOWN))
-        r = self.last(d, type_)
+        r = self.last(d, type_, runs)
         self.assertEqual(r['outcome'], UP, r)
         return r
 
@@ -128,6 +128,15 @@ class HostChecks(DaemonTest):
             cpus = len([line for line in f if re.match(r'cpu[0-9]', line)])
         self.assertAlmostEqual(r['perf']['load5_per_cpu'] * cpus, r['perf']['load5'], places=2)
         self.assertIn(' on %d CPU' % cpus, r['message'])
+
+    def test_cpu(self):
+        r = self.this_machine(
+            'cpu', '["[USED] >= 0", "[USED] <= 100", "[IOWAIT] <= 100", "[STEAL] <= 100"]',
+            '[USED] > 100', r'^\[USED\] \([0-9.]+\) > 100$', runs=2)
+        # Later runs share out the interval, not the time since boot.
+        self.assertNotIn('since boot', r['message'])
+        self.assertLessEqual(r['perf']['iowait'] + r['perf']['steal'], 100)
+
 
 if __name__ == '__main__':
     main()

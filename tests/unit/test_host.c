@@ -271,6 +271,51 @@ static void load_edges(void **state)
     assert_non_null(strstr(r->error, "/loadavg: not three load averages"));
 }
 
+/* ------------------------------------------------------------------- cpu */
+
+/* The first run shares out the ticks since boot; the next ones the ticks
+ * since the run before. */
+static void cpu_deltas(void **state)
+{
+    struct fixture *f = *state;
+    fake_proc(f);
+    /* user nice system idle iowait irq softirq steal guest guest_nice */
+    put(f, "stat", "cpu  100 0 100 700 50 0 0 50 10 0\ncpu0 1 1 1 1\n");
+    setup_checks(f, "checks:\n  - {name: c, type: cpu}\n");
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_true(fabs(perf(r, "used") - 25.0) < 1e-9);
+    assert_true(fabs(perf(r, "iowait") - 5.0) < 1e-9);
+    assert_true(fabs(perf(r, "steal") - 5.0) < 1e-9);
+    assert_string_equal(r->message, "25.0% used, 5.0% iowait, 5.0% steal since boot");
+    /* 100 ticks later: 97 busy, 3 idle. */
+    put(f, "stat", "cpu  190 0 107 703 50 0 0 50 10 0\n");
+    r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->failed_condition, "[USED] (97) < 95");
+    assert_string_equal(r->message, "97.0% used, 0.0% iowait, 0.0% steal");
+    /* Within the same tick: nothing to share, since boot again. */
+    r = run(f, 0);
+    assert_non_null(strstr(r->message, "since boot"));
+}
+
+/* An old kernel's shorter line counts the missing states as 0; a file
+ * without a cpu line is no reading. */
+static void cpu_old_kernels(void **state)
+{
+    struct fixture *f = *state;
+    fake_proc(f);
+    put(f, "stat", "cpu  300 0 100 600\n");
+    setup_checks(f, "checks:\n  - {name: c, type: cpu}\n");
+    const struct result *r = run(f, 0);
+    assert_true(fabs(perf(r, "used") - 40.0) < 1e-9);
+    assert_true(perf(r, "iowait") == 0 && perf(r, "steal") == 0);
+    put(f, "stat", "intr 1 2 3\n");
+    r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UNKNOWN);
+    assert_non_null(strstr(r->error, "/stat: no cpu line"));
+}
+
 /* ---------------------------------------------------------- the config */
 
 /* A bare host check gets its type's default condition; conditions
@@ -326,6 +371,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(memory_old_kernels_and_containers, setup, teardown),
         cmocka_unit_test_setup_teardown(load_per_cpu, setup, teardown),
         cmocka_unit_test_setup_teardown(load_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(cpu_deltas, setup, teardown),
+        cmocka_unit_test_setup_teardown(cpu_old_kernels, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_keys_bad),
     };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "check.h"
 #include "util.h"
@@ -75,6 +76,19 @@ void check_describe_masked(const struct conf_check *cc, char *out, size_t len)
     } else if (*cut != '\0') {
         *cut = '\0';
     }
+}
+
+/* Whether a condition of cc reads the body. */
+bool check_reads_body(const struct conf_check *cc)
+{
+    for (size_t i = 0; i < cc->nconditions; i++) {
+        for (const char *p = cc->conditions[i]; *p != '\0'; p++) {
+            if (strncasecmp(p, "[BODY]", 6) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 /* The env's clock, unix milliseconds. */

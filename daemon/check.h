@@ -120,6 +120,18 @@ struct check_env {
                                            "/proc" (tests hand in a fake tree) */
 };
 
+/* The max-body row of the types that keep a body for [BODY] (http, file),
+ * for their conf_field tables (config_rows.h). */
+#define CHECK_ROW_MAX_BODY                                                                         \
+    {                                                                                              \
+        .key = "max-body", .type = CONF_SIZE, .off = offsetof(struct conf_check, max_body_bytes),  \
+        .min = 1, .max = CONF_MIB(16), .def = CONFIG_DEFAULT_MAX_BODY_BYTES                        \
+    }
+
+/* Whether any of cc's conditions reads [BODY] (in any case): a checker
+ * that need not keep a body when none does. */
+bool check_reads_body(const struct conf_check *cc);
+
 /* The env's clock, unix milliseconds. */
 int64_t check_env_now_ms(const struct check_env *env);
 

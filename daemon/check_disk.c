@@ -68,17 +68,9 @@ static int disk_start(struct check_run *run)
     return host_job_start(run, &d->job, &disk_ops);
 }
 
-/* The path, for display. */
-static void disk_describe(const struct conf_check *cc, char *out, size_t len)
-{
-    snprintf(out, len, "%s", cc->path != NULL ? cc->path : "");
-}
-
-#define KO(m) offsetof(struct conf_check, m)
-
 /* Keys only disk checks take. */
 static const struct conf_field disk_rows[] = {
-    {.key = "path", .type = CONF_STR, .off = KO(path), .valid = host_valid_path, .required = true},
+    HOST_ROW_PATH,
 };
 
 static const struct conf_rows disk_conf_rows = CONF_ROWS(disk_rows);
@@ -88,7 +80,7 @@ const struct check_type check_disk_type = {
     .kind = CHECK_DISK,
     .start = disk_start,
     .cancel = host_job_cancel,
-    .describe = disk_describe,
+    .describe = host_describe_path,
     .rows = &disk_conf_rows,
     .vars = disk_vars,
     .nvars = ARRAY_SIZE(disk_vars),

@@ -64,7 +64,8 @@ struct conf_header {
     X(disk, CHECK_DISK)                \
     X(memory, CHECK_MEMORY)            \
     X(load, CHECK_LOAD)                \
-    X(cpu, CHECK_CPU)
+    X(cpu, CHECK_CPU)                  \
+    X(file, CHECK_FILE)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
@@ -121,7 +122,8 @@ struct conf_check {
 
     /* host checks */
     char *path;                /* disk: a path on the filesystem; file, log:
-                                  the file watched (absolute) */
+                                  the file watched (absolute). file's
+                                  [BODY] is max_body_bytes long at most */
 
     /* cluster */
     bool locations_all;        /* "locations: all": run by every daemon of the

@@ -112,6 +112,7 @@ int host_job_start(struct check_run *run, struct host_job *j, const struct host_
     j->ops = ops;
     j->run = run;
     j->timeout_ms = run->check->conf->timeout_ms;
+    j->now_ms = check_env_now_ms(env);
     snprintf(j->proc, sizeof(j->proc), "%s", env->proc_root != NULL ? env->proc_root : "/proc");
     for (size_t i = 0; i < COND_VARS_MAX; i++) {
         j->vars[i] = NAN;
@@ -258,6 +259,12 @@ const char *host_bytes(double bytes, char *buf, size_t n)
     }
     snprintf(buf, n, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
     return buf;
+}
+
+/* The path, for display. */
+void host_describe_path(const struct conf_check *cc, char *out, size_t len)
+{
+    snprintf(out, len, "%s", cc->path != NULL ? cc->path : "");
 }
 
 /* An absolute path. */

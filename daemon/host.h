@@ -51,6 +51,7 @@ struct host_ops {
 struct host_job {
     const struct host_ops *ops;
     char proc[HOST_PATH_MAX];           /* the /proc root, without a final / */
+    int64_t now_ms;                     /* the env's clock at the start: unix ms */
     double vars[COND_VARS_MAX];         /* the type's placeholders; NAN unknown */
     char message[RESULT_MESSAGE_MAX];   /* the result's message; "" none */
     char error[RESULT_ERROR_MAX];       /* set: the run is unknown, with this error */
@@ -92,8 +93,18 @@ bool host_field(const char *text, const char *key, double *out);
 /* CPUs the kernel lists in root/stat (its cpuN lines); 0 when unreadable. */
 int host_cpus(const char *root);
 
+/* struct check_type's describe for a type that watches its path. */
+void host_describe_path(const struct conf_check *cc, char *out, size_t len);
+
 /* A conf_field validator: an absolute path (conf_valid_path's rules). */
 const char *host_valid_path(const char *s);
+
+/* The path row of the types that watch a path (disk, file, log). */
+#define HOST_ROW_PATH                                                                              \
+    {                                                                                              \
+        .key = "path", .type = CONF_STR, .off = offsetof(struct conf_check, path),                 \
+        .valid = host_valid_path, .required = true                                                 \
+    }
 
 /* Bytes for people: "512 B", "3.2 KiB", "17.0 GiB". */
 const char *host_bytes(double bytes, char *buf, size_t n);

@@ -138,5 +138,39 @@ class HostChecks(DaemonTest):
         self.assertLessEqual(r['perf']['iowait'] + r['perf']['steal'], 100)
 
 
+    def test_file(self):
+        tmp = self.tmpdir()
+        path = os.path.join(tmp, 'state')
+        with open(path, 'w', encoding='ascii') as f:
+            f.write('state: ready\n')
+        old = os.stat(path).st_mtime - 3 * 3600
+        os.utime(path, (old, old))
+        d = self.daemon(HEAD + '''
+  - name: file-old
+    type: file
+    path: %(p)s
+    conditions: ["[AGE] > 2h", "[AGE] < 4h", "[SIZE] == 13", "[BODY] == pat(*ready*)"]
+  - name: file-bare
+    type: file
+    path: %(p)s
+''' % {'p': path}).start()
+        r = self.last(d, 'file-old')
+        self.assertEqual(r['outcome'], UP, r)
+        self.assertAlmostEqual(r['perf']['age'] / 3600e3, 3, delta=0.1)
+        self.assertEqual(r['perf']['size'], 13)
+        self.assertEqual(self.last(d, 'file-bare')['outcome'], UP)
+        # Gone: the bare check's default condition fails; back: up again.
+        os.unlink(path)
+        r = wait_until(lambda: (self.rows(d, 'file-bare')[-1]['outcome'] == DOWN
+                                and self.rows(d, 'file-bare')[-1]),
+                       timeout=15, what='file-bare down')
+        self.assertEqual(r['failed'], '[EXISTS] (false) == true')
+        self.assertEqual(r['message'], path + ': does not exist')
+        with open(path, 'w', encoding='ascii') as f:
+            f.write('x')
+        wait_until(lambda: self.rows(d, 'file-bare')[-1]['outcome'] == UP, timeout=15,
+                   what='file-bare up again')
+
+
 if __name__ == '__main__':
     main()

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -316,6 +318,65 @@ static void cpu_old_kernels(void **state)
     assert_non_null(strstr(r->error, "/stat: no cpu line"));
 }
 
+/* ------------------------------------------------------------------ file */
+
+/* Set path's modification time to ms, unix milliseconds. */
+static void set_mtime(const char *path, int64_t ms)
+{
+    struct timespec t[2] = {{.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000},
+                            {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}};
+    assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* Age by the env's clock, size, the body for pat() and JSON paths. */
+static void file_age_size_body(void **state)
+{
+    struct fixture *f = *state;
+    char *path = harness_write_file(f->dir, "status.json", "{\"status\": \"ok\", \"n\": 3}\n", 0644);
+    assert_non_null(path);
+    set_mtime(path, T0_MS - 2 * 3600 * 1000);
+    setup_checks(f,
+                 "checks:\n"
+                 "  - name: fresh\n"
+                 "    type: file\n"
+                 "    path: %s\n"
+                 "    conditions: ['[AGE] < 1h', '[SIZE] == 25', '[BODY].status == ok',\n"
+                 "                 '[BODY] == pat(*\"n\": 3*)']\n"
+                 "  - {name: bare, type: file, path: %s}\n",
+                 path, path);
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_int_equal(r->conds_failed, 1);
+    assert_string_equal(r->failed_condition, "[AGE] (2h) < 1h");
+    assert_true(perf(r, "age") == 2 * 3600 * 1000);
+    assert_true(perf(r, "exists") == 1);
+    assert_non_null(strstr(r->message, "status.json: 25 B, modified 2h ago"));
+    assert_int_equal(run(f, 1)->outcome, STATE_UP);
+    free(path);
+}
+
+/* A missing file is a fact: [EXISTS] false, [AGE] and [SIZE] unknown. */
+static void file_missing(void **state)
+{
+    struct fixture *f = *state;
+    setup_checks(f,
+                 "checks:\n"
+                 "  - {name: bare, type: file, path: %s/none}\n"
+                 "  - {name: absent, type: file, path: %s/none,\n"
+                 "     conditions: ['[EXISTS] == false']}\n"
+                 "  - {name: age, type: file, path: %s/none/deeper, conditions: ['[AGE] < 1h']}\n",
+                 f->dir, f->dir, f->dir);
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->failed_condition, "[EXISTS] (false) == true");
+    assert_string_equal(r->error, "");
+    assert_false(has_perf(r, "age"));
+    assert_int_equal(run(f, 1)->outcome, STATE_UP);
+    r = run(f, 2);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->failed_condition, "[AGE] (n/a) < 1h");
+}
+
 /* ---------------------------------------------------------- the config */
 
 /* A bare host check gets its type's default condition; conditions
@@ -373,6 +434,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(load_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(cpu_deltas, setup, teardown),
         cmocka_unit_test_setup_teardown(cpu_old_kernels, setup, teardown),
+        cmocka_unit_test_setup_teardown(file_age_size_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(file_missing, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_keys_bad),
     };

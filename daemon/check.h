@@ -182,6 +182,9 @@ struct check_type {
     /* The configuration (config.c reads it through check_type_for, so a
      * new type is its file and its row in check.c's table): */
     const struct conf_rows *rows;       /* the keys only this type takes */
+    /* What is wrong with cc beyond what its rows check (keys that exclude
+     * each other), reported at the check; NULL when nothing. May be NULL. */
+    const char *(*invalid)(const struct conf_check *cc);
     bool passive;                       /* pinged, not run: no timeout or
                                            conditions, one location,
                                            thresholds of 1 */

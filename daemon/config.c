@@ -723,6 +723,15 @@ static void check_item(struct conf_ctx *x, void *item, const struct list_item *l
     if (kind != NULL && !passive) {
         check_conditions(x, k, kind, li);
     }
+    /* A key refused already is not reported again as missing. */
+    bool bad = false;
+    for (size_t i = 0; i < conf_item_nrows(it); i++) {
+        bad = bad || st[i].bad;
+    }
+    const char *why = kind != NULL && kind->invalid != NULL && !bad ? kind->invalid(k) : NULL;
+    if (why != NULL) {
+        conf_report(x, li->iat, "%s: %s", li->ipath, why);
+    }
 }
 
 static const char *const check_marks[] = {"name", "token", "depends-on"};

@@ -65,7 +65,8 @@ struct conf_header {
     X(memory, CHECK_MEMORY)            \
     X(load, CHECK_LOAD)                \
     X(cpu, CHECK_CPU)                  \
-    X(file, CHECK_FILE)
+    X(file, CHECK_FILE)                \
+    X(process, CHECK_PROCESS)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
@@ -124,6 +125,8 @@ struct conf_check {
     char *path;                /* disk: a path on the filesystem; file, log:
                                   the file watched (absolute). file's
                                   [BODY] is max_body_bytes long at most */
+    char *match;               /* process: regex on the command line */
+    char *pidfile;             /* process: or the pid in this file */
 
     /* cluster */
     bool locations_all;        /* "locations: all": run by every daemon of the

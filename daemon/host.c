@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,20 @@ int host_cpus(const char *root)
     }
     free(buf);
     return n;
+}
+
+/* An extended regular expression. */
+const char *host_valid_regex(const char *s)
+{
+    regex_t re;
+    if (strlen(s) >= HOST_REGEX_MAX) {
+        return "regular expression too long";
+    }
+    if (regcomp(&re, s, REG_EXTENDED | REG_NOSUB) != 0) {
+        return "not a valid extended regular expression";
+    }
+    regfree(&re);
+    return NULL;
 }
 
 /* Bytes for people. */

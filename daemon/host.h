@@ -99,6 +99,11 @@ void host_describe_path(const struct conf_check *cc, char *out, size_t len);
 /* A conf_field validator: an absolute path (conf_valid_path's rules). */
 const char *host_valid_path(const char *s);
 
+/* A conf_field validator: a POSIX extended regular expression of at most
+ * HOST_REGEX_MAX - 1 bytes. */
+#define HOST_REGEX_MAX 1024
+const char *host_valid_regex(const char *s);
+
 /* The path row of the types that watch a path (disk, file, log). */
 #define HOST_ROW_PATH                                                                              \
     {                                                                                              \

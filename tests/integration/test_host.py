@@ -6,6 +6,7 @@ store, compared here with what Python reads of the same things."""
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 
 from harness import DOWN, UNKNOWN, UP, DaemonTest, main, wait_until
@@ -44,8 +45,15 @@ class HostChecks(DaemonTest):
 
     def last(self, d, check, n=1):
         """The last of at least n results of check."""
-        return wait_until(lambda: len(self.rows(d, check)) >= n and self.rows(d, check)[-1],
-                          timeout=15, what='%d results of %s' % (n, check))
+        return self.until(d, check, lambda r: len(self.rows(d, check)) >= n,
+                          '%d results of %s' % (n, check))
+
+    def until(self, d, check, pred, what):
+        """The first last result of check that pred holds for, waited for."""
+        def seen():
+            rows = self.rows(d, check)
+            return rows and pred(rows[-1]) and rows[-1]
+        return wait_until(seen, timeout=15, what=what)
 
     def tmpdir(self):
         tmp = tempfile.mkdtemp(prefix='shipwatch-host-')
@@ -161,15 +169,55 @@ class HostChecks(DaemonTest):
         self.assertEqual(self.last(d, 'file-bare')['outcome'], UP)
         # Gone: the bare check's default condition fails; back: up again.
         os.unlink(path)
-        r = wait_until(lambda: (self.rows(d, 'file-bare')[-1]['outcome'] == DOWN
-                                and self.rows(d, 'file-bare')[-1]),
-                       timeout=15, what='file-bare down')
+        r = self.until(d, 'file-bare', lambda r: r['outcome'] == DOWN, 'file-bare down')
         self.assertEqual(r['failed'], '[EXISTS] (false) == true')
         self.assertEqual(r['message'], path + ': does not exist')
         with open(path, 'w', encoding='ascii') as f:
             f.write('x')
-        wait_until(lambda: self.rows(d, 'file-bare')[-1]['outcome'] == UP, timeout=15,
-                   what='file-bare up again')
+        self.until(d, 'file-bare', lambda r: r['outcome'] == UP, 'file-bare up again')
+
+
+    def sleeper(self, seconds):
+        """A sleep the test owns: killed at the end whatever happens."""
+        p = subprocess.Popen(['sleep', str(seconds)])
+        def stop():
+            p.kill()
+            p.wait()
+        self.addCleanup(stop)
+        return p
+
+    def test_process(self):
+        tmp = self.tmpdir()
+        pidfile = os.path.join(tmp, 'sleep.pid')
+        # A duration no other process on the machine sleeps for.
+        secs = 900000 + os.getpid() % 90000
+        first = self.sleeper(secs)
+        with open(pidfile, 'w', encoding='ascii') as f:
+            f.write('%d\n' % first.pid)
+        d = self.daemon(HEAD + '''
+  - name: sleep
+    type: process
+    match: "^sleep %(secs)d$"
+    conditions: ["[COUNT] == 1", "[RSS] > 0", "[CPU] < 50", "[UPTIME] < 1h"]
+  - name: sleep-pid
+    type: process
+    pidfile: %(pidfile)s
+''' % {'secs': secs, 'pidfile': pidfile}).start()
+        r = self.last(d, 'sleep')
+        self.assertEqual(r['outcome'], UP, r)
+        self.assertEqual(r['perf']['restarts'], 0)
+        self.assertIn('1 matching ^sleep %d$' % secs, r['message'])
+        self.assertEqual(self.last(d, 'sleep-pid')['outcome'], UP)
+        # Killed and started again: a restart; the pidfile still names
+        # the dead one.
+        first.kill()
+        first.wait()
+        self.sleeper(secs)
+        r = self.until(d, 'sleep', lambda r: r['perf'].get('restarts') == 1,
+                       'a restart of the sleep')
+        self.assertEqual(r['perf']['count'], 1)
+        r = self.until(d, 'sleep-pid', lambda r: r['outcome'] == DOWN, 'the pidfile check down')
+        self.assertEqual(r['failed'], '[COUNT] (0) > 0')
 
 
 if __name__ == '__main__':

@@ -377,6 +377,119 @@ static void file_missing(void **state)
     assert_string_equal(r->failed_condition, "[AGE] (n/a) < 1h");
 }
 
+/* --------------------------------------------------------------- process */
+
+/* A fake process: /proc/PID/stat with the fields a run reads (ticks after
+ * boot), and its command line (NULs between words; NULL: none written, as
+ * a process that exited between the two reads). */
+static void fake_process(struct fixture *f, int pid, const char *comm, char state,
+                         unsigned long long utime, unsigned long long stime,
+                         unsigned long long start, long long rss_pages, const char *cmdline,
+                         size_t cmdlen)
+{
+    char name[64], text[512];
+    snprintf(name, sizeof(name), "%d/stat", pid);
+    snprintf(text, sizeof(text),
+             "%d (%s) %c 1 %d %d 0 -1 4194560 10 0 0 0 %llu %llu 0 0 20 0 1 0 %llu 1000000 %lld"
+             " 18446744073709551615 1 1 0 0 0\n",
+             pid, comm, state, pid, pid, utime, stime, start, rss_pages);
+    put(f, name, text);
+    if (cmdline != NULL) {
+        snprintf(name, sizeof(name), "%s/%d/cmdline", f->dir, pid);
+        FILE *fp = fopen(name, "w");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(cmdline, 1, cmdlen, fp), cmdlen);
+        fclose(fp);
+    }
+}
+
+#define CMD(s) s, sizeof(s) - 1
+
+/* Matches by command line, zombies and vanished processes left out, CPU
+ * over the interval (over each life on the first run), restarts. */
+static void process_walk(void **state)
+{
+    struct fixture *f = *state;
+    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    fake_proc(f);
+    put(f, "uptime", "1000.00 1800.00\n");
+    put(f, "loadavg", "0 0 0 1/1 1\n");  /* not a process: skipped */
+    /* master: 100 s of CPU over 900 s of life; worker: none. */
+    fake_process(f, 100, "nginx", 'S', 60 * hz, 40 * hz, 100 * hz, 1000, CMD("nginx: master\0"));
+    fake_process(f, 101, "nginx (w) x)", 'S', 0, 0, 500 * hz, 500, CMD("nginx: worker\0-q\0"));
+    fake_process(f, 102, "nginx", 'Z', 0, 0, 500 * hz, 0, CMD(""));
+    fake_process(f, 103, "nginx", 'S', 0, 0, 500 * hz, 0, NULL, 0);    /* exited */
+    put(f, "104/status", "gone before its stat\n");
+    fake_process(f, 105, "kworker/0:1", 'I', 0, 0, 1, 0, CMD(""));
+    fake_process(f, 106, "sshd", 'S', 0, 0, 1, 10, CMD("/usr/sbin/sshd\0-D\0"));
+    setup_checks(f, "checks:\n"
+                    "  - {name: web, type: process, match: '^nginx: '}\n"
+                    "  - {name: kthread, type: process, match: '^\\[kworker'}\n"
+                    "  - {name: none, type: process, match: postgres}\n");
+    const struct result *r = run(f, 0);
+    assert_string_equal(r->error, "");
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_true(perf(r, "count") == 2);
+    assert_true(fabs(perf(r, "cpu") - 100.0 * 100 / 900) < 0.01);
+    assert_true(perf(r, "rss") == 1500.0 * page);
+    assert_true(perf(r, "uptime") == 900000);
+    assert_true(perf(r, "restarts") == 0);
+    assert_non_null(strstr(r->message, "2 matching ^nginx: : 11.1% CPU"));
+    assert_true(perf(run(f, 1), "count") == 1);
+    r = run(f, 2);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->failed_condition, "[COUNT] (0) > 0");
+    assert_string_equal(r->message, "no process matching postgres");
+    assert_false(has_perf(r, "uptime"));
+
+    /* 10 s on: the master used 5 s of CPU; the worker was replaced by one
+     * started 4 s ago that used 2 s. */
+    put(f, "uptime", "1010.00 1800.00\n");
+    fake_process(f, 100, "nginx", 'S', 65 * hz, 40 * hz, 100 * hz, 1000, CMD("nginx: master\0"));
+    put(f, "101/stat", "");
+    fake_process(f, 107, "nginx", 'S', 2 * hz, 0, 1006 * hz, 500, CMD("nginx: worker\0"));
+    r = run(f, 0);
+    assert_true(perf(r, "count") == 2);
+    assert_true(fabs(perf(r, "cpu") - 70.0) < 0.01);
+    assert_true(perf(r, "restarts") == 1);
+    /* Restarts add up across runs. */
+    put(f, "107/stat", "");
+    fake_process(f, 108, "nginx", 'S', 0, 0, 1009 * hz, 500, CMD("nginx: worker\0"));
+    assert_true(perf(run(f, 0), "restarts") == 2);
+}
+
+/* A pidfile names the process; one that is not there is none running;
+ * one without a pid is no reading. */
+static void process_pidfile(void **state)
+{
+    struct fixture *f = *state;
+    long hz = sysconf(_SC_CLK_TCK);
+    fake_proc(f);
+    put(f, "uptime", "100.00 100.00\n");
+    fake_process(f, 42, "redis-server", 'S', hz, 0, 50 * hz, 100, CMD("redis-server\0"));
+    put(f, "run/redis.pid", "42\n");
+    put(f, "run/bad.pid", "forty-two\n");
+    setup_checks(f,
+                 "checks:\n"
+                 "  - {name: redis, type: process, pidfile: %s/run/redis.pid}\n"
+                 "  - {name: bad, type: process, pidfile: %s/run/bad.pid}\n"
+                 "  - {name: gone, type: process, pidfile: %s/run/gone.pid}\n",
+                 f->dir, f->dir, f->dir);
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_true(perf(r, "count") == 1 && perf(r, "uptime") == 50000);
+    r = run(f, 1);
+    assert_int_equal(r->outcome, STATE_UNKNOWN);
+    assert_non_null(strstr(r->error, "bad.pid: no pid in it"));
+    r = run(f, 2);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->failed_condition, "[COUNT] (0) > 0");
+    /* The pid's process exited: none running. */
+    drop(f, "42/stat");
+    drop(f, "42/cmdline");
+    assert_int_equal(run(f, 0)->outcome, STATE_DOWN);
+}
+
 /* ---------------------------------------------------------- the config */
 
 /* A bare host check gets its type's default condition; conditions
@@ -419,6 +532,12 @@ static void host_keys_bad(void **state)
              "    url: http://127.0.0.1/\n",
              "t.yml:3:5: checks[0].conditions: bad condition: unknown placeholder [USED]",
              NULL);
+    load_bad("checks:\n  - {name: p, type: process}\n",
+             "t.yml:2:5: checks[0]: a process check needs match or pidfile, one of them", NULL);
+    load_bad("checks:\n  - {name: p, type: process, match: x, pidfile: /run/x.pid}\n",
+             "t.yml:2:5: checks[0]: a process check needs match or pidfile, one of them", NULL);
+    load_bad("checks:\n  - {name: p, type: process, match: '(x'}\n",
+             "t.yml:2:30: checks[0].match: not a valid extended regular expression", NULL);
     load_bad("checks:\n  - {name: d, type: tcp, host: x, port: 1, path: /}\n",
              "t.yml:2:44: checks[0].path: not a key of tcp checks", NULL);
 }
@@ -436,6 +555,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(cpu_old_kernels, setup, teardown),
         cmocka_unit_test_setup_teardown(file_age_size_body, setup, teardown),
         cmocka_unit_test_setup_teardown(file_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(process_walk, setup, teardown),
+        cmocka_unit_test_setup_teardown(process_pidfile, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_keys_bad),
     };

@@ -270,6 +270,20 @@ struct check_ping {
                                            duration when paired; -1 none */
 };
 
+/* Where a log check has read its file to (check_log.c). It is stored with
+ * the check's state, in the transaction of the result that reached it, so
+ * a restart neither reads a line again nor skips one. */
+struct check_log_position {
+    uint64_t dev;                       /* the file read, by device and inode; */
+    uint64_t ino;                       /* both 0: it was not there */
+    int64_t offset;                     /* bytes of it read: the next line starts here */
+    uint64_t head;                      /* FNV-1a of its first bytes (up to 64 and
+                                           the offset): a file rewritten from its
+                                           start no longer has them */
+    bool skipping;                      /* inside a line longer than the cap: the
+                                           rest of it is not a line of its own */
+};
+
 /* A configured check and its live state. */
 struct check {
     const struct conf_check *conf;      /* owned by the daemon's config */
@@ -302,6 +316,10 @@ struct check {
                                            in flight: freed when the run ends;
                                            conf must not be read any more */
     struct check_run *run;              /* run in flight, or NULL */
+    struct check_log_position log;      /* log: where it has read to */
+    bool log_known;                     /* log: set by a run or restored from the
+                                           store; until then a run starts at
+                                           the end of the file */
     void *memory;                       /* what the type keeps across runs (a
                                            CPU sample, a log's position): one
                                            block without pointers, freed by

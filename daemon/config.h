@@ -66,7 +66,8 @@ struct conf_header {
     X(load, CHECK_LOAD)                \
     X(cpu, CHECK_CPU)                  \
     X(file, CHECK_FILE)                \
-    X(process, CHECK_PROCESS)
+    X(process, CHECK_PROCESS)          \
+    X(log, CHECK_LOG)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
@@ -127,6 +128,7 @@ struct conf_check {
                                   [BODY] is max_body_bytes long at most */
     char *match;               /* process: regex on the command line */
     char *pidfile;             /* process: or the pid in this file */
+    char *pattern;             /* log: regex of the lines counted */
 
     /* cluster */
     bool locations_all;        /* "locations: all": run by every daemon of the

@@ -223,6 +223,8 @@ static void record_result(struct daemon *d, struct check *c, const struct result
         .ok_streak = c->ok_streak,
         .state_since_ms = c->state_since_ms,
         .last = *r,
+        .has_log = c->log_known,
+        .log = c->log,
     };
     store_put_result(d->store, &s);
     ipc_server_on_result(d->ipc, c, r);
@@ -448,6 +450,10 @@ static void restore_state(const struct store_check_state *s, void *arg)
     c->ok_streak = s->ok_streak;
     c->state_since_ms = s->state_since_ms;
     c->last = s->last;
+    if (s->has_log) {
+        c->log = s->log;
+        c->log_known = true;
+    }
 }
 
 /* Create the checks of conf; on failure nothing is left allocated. */

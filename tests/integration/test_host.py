@@ -220,5 +220,59 @@ class HostChecks(DaemonTest):
         self.assertEqual(r['failed'], '[COUNT] (0) > 0')
 
 
+    def test_log(self):
+        tmp = self.tmpdir()
+        path = os.path.join(tmp, 'app.log')
+
+        def write(text, mode='a'):
+            with open(path, mode, encoding='ascii') as f:
+                f.write(text)
+
+        def counted():
+            return sum(r['perf'].get('matches', 0) for r in self.rows(d, 'app-log'))
+
+        def counts(n, what):
+            wait_until(lambda: counted() >= n, timeout=15, what=what)
+            # A few more runs: nothing is counted twice.
+            runs = len(self.rows(d, 'app-log'))
+            wait_until(lambda: len(self.rows(d, 'app-log')) >= runs + 3, timeout=15,
+                       what='three more runs')
+            self.assertEqual(counted(), n, what)
+
+        write('ERROR from before the check\n' * 3, 'w')
+        d = self.daemon(HEAD + '''
+  - name: app-log
+    type: log
+    path: %s
+    pattern: "ERROR|FATAL"
+''' % path).start()
+        r = self.last(d, 'app-log')
+        self.assertEqual(r['outcome'], UP, r)
+        self.assertEqual(r['message'], path + ': followed from its end')
+        write('ok\nERROR one\nFATAL two\n')
+        counts(2, 'the two new lines')
+        r = [r for r in self.rows(d, 'app-log') if r['perf'].get('matches')][-1]
+        self.assertEqual(r['outcome'], DOWN)
+        self.assertEqual(r['message'], 'FATAL two')
+        self.assertEqual(r['failed'], '[MATCHES] (2) == 0')
+
+        # Lines written while the daemon is down are counted once after.
+        self.assertEqual(d.stop(), 0)
+        write('ERROR while down 1\nERROR while down 2\nERROR while down 3\n')
+        d.start()
+        counts(5, 'the lines written while the daemon was down')
+
+        # Rotated by rename: the old file's rest, then the new one.
+        write('ERROR just before the rotation\n')
+        os.rename(path, path + '.1')
+        write('ERROR in the new file\nok\n', 'w')
+        counts(7, 'the lines around a rotation')
+
+        # Truncated in place (copytruncate), then written again.
+        os.truncate(path, 0)
+        write('ERROR after the truncation\n')
+        counts(8, 'the line after a truncation')
+
+
 if __name__ == '__main__':
     main()

@@ -490,6 +490,139 @@ static void process_pidfile(void **state)
     assert_int_equal(run(f, 0)->outcome, STATE_DOWN);
 }
 
+/* ------------------------------------------------------------------- log */
+
+/* Append text to the fixture's file name. */
+static void append(struct fixture *f, const char *name, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    FILE *fp = fopen(path, "a");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    fclose(fp);
+}
+
+/* The number of new matching lines a run of check i counted. */
+static double matches(struct fixture *f, size_t i)
+{
+    return perf(run(f, i), "matches");
+}
+
+/* From the end at first, then new lines only; a line being written waits
+ * for its newline; the last match is the message. */
+static void log_follows(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "app.log", "ERROR old, before the check\n");
+    setup_checks(f, "checks:\n  - {name: l, type: log, path: %s/app.log, pattern: ERROR}\n",
+                 f->dir);
+    const struct result *r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_UP);
+    assert_true(perf(r, "matches") == 0);
+    assert_non_null(strstr(r->message, "app.log: followed from its end"));
+    append(f, "app.log", "ok 1\nERROR one\nok 2\nERROR two\r\n");
+    r = run(f, 0);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->failed_condition, "[MATCHES] (2) == 0");
+    assert_string_equal(r->message, "ERROR two");
+    assert_true(matches(f, 0) == 0);
+    append(f, "app.log", "ERROR half");
+    assert_true(matches(f, 0) == 0);
+    append(f, "app.log", " written\n");
+    r = run(f, 0);
+    assert_true(perf(r, "matches") == 1);
+    assert_string_equal(r->message, "ERROR half written");
+}
+
+/* Rotation: the rest of the old file at PATH.1, then the new file from
+ * its start; truncation: from the start; a file not there yet: read whole
+ * once it comes. */
+static void log_rotation_and_truncation(void **state)
+{
+    struct fixture *f = *state;
+    setup_checks(f, "checks:\n  - {name: l, type: log, path: %s/app.log, pattern: ERROR}\n",
+                 f->dir);
+    const struct result *r = run(f, 0);
+    assert_non_null(strstr(r->message, "app.log: not there"));
+    put(f, "app.log", "ERROR first\n");
+    assert_true(matches(f, 0) == 1);
+    append(f, "app.log", "ERROR before the rotation\n");
+    char from[1024], to[1024];
+    snprintf(from, sizeof(from), "%s/app.log", f->dir);
+    snprintf(to, sizeof(to), "%s/app.log.1", f->dir);
+    assert_int_equal(rename(from, to), 0);
+    put(f, "app.log", "ERROR after the rotation\nok\n");
+    r = run(f, 0);
+    assert_true(perf(r, "matches") == 2);
+    assert_string_equal(r->message, "ERROR after the rotation");
+    /* Rotated elsewhere: the old file's rest is gone, the new one is read. */
+    assert_int_equal(rename(from, to), 0);
+    put(f, "app.log", "ERROR new\n");
+    assert_true(matches(f, 0) == 1);
+    /* copytruncate: the same file, shorter than the offset. */
+    assert_int_equal(truncate(from, 0), 0);
+    append(f, "app.log", "ERROR t\n");
+    assert_true(matches(f, 0) == 1);
+    assert_true(matches(f, 0) == 0);
+    /* Truncated and written past the offset between two runs: its first
+     * bytes tell. */
+    assert_int_equal(truncate(from, 0), 0);
+    append(f, "app.log", "ok, a longer line than before\nERROR u\n");
+    assert_true(matches(f, 0) == 1);
+}
+
+/* A line over the cap is cut: its start is matched, its rest skipped
+ * without being kept, across runs too; nothing of it counts twice. */
+static void log_long_lines(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "app.log", "");
+    setup_checks(f, "checks:\n  - {name: l, type: log, path: %s/app.log, pattern: ERROR}\n",
+                 f->dir);
+    assert_true(matches(f, 0) == 0);
+    static char big[20001];
+    memset(big, 'x', sizeof(big) - 1);
+    memcpy(big, "ERROR at the start", 18);
+    append(f, "app.log", big);
+    const struct result *r = run(f, 0);
+    assert_true(perf(r, "matches") == 1);    /* cut at the cap, the rest skipped */
+    assert_true(strncmp(r->message, "ERROR at the start", 18) == 0);
+    append(f, "app.log", "xxxx ERROR in the cut part\nERROR next\n");
+    r = run(f, 0);
+    assert_true(perf(r, "matches") == 1);
+    assert_string_equal(r->message, "ERROR next");
+    memset(big, 'x', sizeof(big) - 1);
+    memcpy(big + 10000, "ERROR past the cap", 18);
+    append(f, "app.log", big);
+    append(f, "app.log", "\n");
+    assert_true(matches(f, 0) == 0);
+}
+
+/* The position a check had (as the store hands it back) is where a new
+ * check of the same configuration goes on: no line twice, none skipped. */
+static void log_position_restored(void **state)
+{
+    struct fixture *f = *state;
+    put(f, "app.log", "ERROR old\n");
+    setup_checks(f, "checks:\n  - {name: l, type: log, path: %s/app.log, pattern: ERROR}\n",
+                 f->dir);
+    assert_true(matches(f, 0) == 0);
+    append(f, "app.log", "ERROR 1\n");
+    assert_true(matches(f, 0) == 1);
+    struct check_log_position kept = f->set.checks[0]->log;
+    assert_true(f->set.checks[0]->log_known);
+    append(f, "app.log", "ERROR 2\nERROR 3\n");
+    struct check *again = check_create(f->set.checks[0]->conf);
+    assert_non_null(again);
+    again->log = kept;
+    again->log_known = true;
+    const struct result *r = harness_checks_run(&f->h, again, DEADLINE_MS);
+    assert_non_null(r);
+    assert_true(perf(r, "matches") == 2);
+    check_destroy(again);
+}
+
 /* ---------------------------------------------------------- the config */
 
 /* A bare host check gets its type's default condition; conditions
@@ -538,6 +671,8 @@ static void host_keys_bad(void **state)
              "t.yml:2:5: checks[0]: a process check needs match or pidfile, one of them", NULL);
     load_bad("checks:\n  - {name: p, type: process, match: '(x'}\n",
              "t.yml:2:30: checks[0].match: not a valid extended regular expression", NULL);
+    load_bad("checks:\n  - {name: l, type: log, path: /var/log/syslog}\n",
+             "t.yml:2:5: checks[0]: log check needs pattern", NULL);
     load_bad("checks:\n  - {name: d, type: tcp, host: x, port: 1, path: /}\n",
              "t.yml:2:44: checks[0].path: not a key of tcp checks", NULL);
 }
@@ -557,6 +692,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(file_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(process_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(process_pidfile, setup, teardown),
+        cmocka_unit_test_setup_teardown(log_follows, setup, teardown),
+        cmocka_unit_test_setup_teardown(log_rotation_and_truncation, setup, teardown),
+        cmocka_unit_test_setup_teardown(log_long_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(log_position_restored, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_keys_bad),
     };

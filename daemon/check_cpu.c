@@ -89,7 +89,7 @@ static void cpu_read(struct host_job *j)
     char text[STAT_LINE_MAX];
     ssize_t n = host_read(j->proc, "stat", text, sizeof(text));
     if (n < 0) {
-        host_fail(j, "%s/stat: %s", j->proc, strerror((int)-n));
+        host_fail_errno(j, (int)-n, "%s/stat", j->proc);
         return;
     }
     if (!parse_cpu_line(text, &c->now)) {

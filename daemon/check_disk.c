@@ -40,7 +40,7 @@ static void disk_read(struct host_job *j)
     struct disk_job *d = (struct disk_job *)j;
     struct statvfs sv;
     if (statvfs(d->path, &sv) < 0) {
-        host_fail(j, "statvfs %s: %s", d->path, strerror(errno));
+        host_fail_errno(j, errno, "statvfs %s", d->path);
         return;
     }
     double unit = sv.f_frsize != 0 ? (double)sv.f_frsize : (double)sv.f_bsize;

@@ -41,7 +41,7 @@ static void read_body(struct file_job *fj)
     struct host_job *j = &fj->job;
     int fd = open(fj->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        host_fail(j, "open %s: %s", fj->path, strerror(errno));
+        host_fail_errno(j, errno, "open %s", fj->path);
         return;
     }
     j->body = malloc(fj->body_max);
@@ -51,7 +51,7 @@ static void read_body(struct file_job *fj)
             continue;
         }
         if (n < 0) {
-            host_fail(j, "read %s: %s", fj->path, strerror(errno));
+            host_fail_errno(j, errno, "read %s", fj->path);
         }
         if (n <= 0) {
             break;
@@ -68,7 +68,7 @@ static void file_read(struct host_job *j)
     struct stat st;
     if (stat(fj->path, &st) < 0) {
         if (errno != ENOENT && errno != ENOTDIR) {
-            host_fail(j, "stat %s: %s", fj->path, strerror(errno));
+            host_fail_errno(j, errno, "stat %s", fj->path);
             return;
         }
         j->vars[FILE_EXISTS] = 0;

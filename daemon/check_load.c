@@ -34,7 +34,7 @@ static void load_read(struct host_job *j)
     char text[LOADAVG_MAX];
     ssize_t n = host_read(j->proc, "loadavg", text, sizeof(text));
     if (n < 0) {
-        host_fail(j, "%s/loadavg: %s", j->proc, strerror((int)-n));
+        host_fail_errno(j, (int)-n, "%s/loadavg", j->proc);
         return;
     }
     double avg[3];

@@ -87,7 +87,7 @@ static bool read_lines(struct log_job *l, int fd, struct check_log_position *pos
             continue;
         }
         if (n < 0) {
-            host_fail(&l->job, "read %s: %s", l->path, strerror(errno));
+            host_fail_errno(&l->job, errno, "read %s", l->path);
             return false;
         }
         if (n == 0) {
@@ -161,7 +161,7 @@ static void follow(struct log_job *l)
     int fd = open(l->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat st;
     if (fd < 0 && errno != ENOENT && errno != ENOTDIR) {
-        host_fail(j, "open %s: %s", l->path, strerror(errno));
+        host_fail_errno(j, errno, "open %s", l->path);
         return;
     }
     j->vars[LOG_MATCHES] = 0;
@@ -173,7 +173,7 @@ static void follow(struct log_job *l)
         return;
     }
     if (fstat(fd, &st) < 0) {
-        host_fail(j, "stat %s: %s", l->path, strerror(errno));
+        host_fail_errno(j, errno, "stat %s", l->path);
         close(fd);
         return;
     }

@@ -42,7 +42,7 @@ static void memory_read(struct host_job *j)
     char text[MEMINFO_MAX];
     ssize_t n = host_read(j->proc, "meminfo", text, sizeof(text));
     if (n < 0) {
-        host_fail(j, "%s/meminfo: %s", j->proc, strerror((int)-n));
+        host_fail_errno(j, (int)-n, "%s/meminfo", j->proc);
         return;
     }
     bool has_total, has_available;

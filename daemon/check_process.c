@@ -155,31 +155,33 @@ static bool read_pid_file(const char *root, int pid, const char *name, char *buf
     return *len >= 0;
 }
 
-/* Look at process pid: its stat, and (with a regex) its command line. */
+/* Look at process pid: (with a regex) its command line first, so most
+ * processes cost one read; then its stat. */
 static void look_at(struct process_job *p, struct tally *t, int pid, const regex_t *re,
                     double uptime_s, struct process_memory *now)
 {
-    char stat[PROC_STAT_MAX], comm[64];
-    ssize_t n;
+    char cmd[CMDLINE_MAX], stat[PROC_STAT_MAX], comm[64];
+    ssize_t n = 0, ns;
     struct pstat ps;
-    if (!read_pid_file(p->job.proc, pid, "stat", stat, sizeof(stat), &n) ||
-        !parse_stat(stat, &ps, comm, sizeof(comm)) || ps.state == 'Z') {
-        return;                 /* gone, unreadable, or a zombie */
+    if (re != NULL && !read_pid_file(p->job.proc, pid, "cmdline", cmd, sizeof(cmd), &n)) {
+        return;                 /* gone since the walk */
     }
-    if (re != NULL) {
-        char cmd[CMDLINE_MAX];
-        if (!read_pid_file(p->job.proc, pid, "cmdline", cmd, sizeof(cmd), &n)) {
-            return;             /* exited since its stat was read */
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            cmd[i] = cmd[i] == '\0' ? ' ' : cmd[i];
-        }
-        while (n > 0 && cmd[n - 1] == ' ') {
-            cmd[--n] = '\0';
-        }
-        if (regexec(re, n > 0 ? cmd : comm, 0, NULL, 0) != 0) {
-            return;
-        }
+    for (ssize_t i = 0; i < n; i++) {
+        cmd[i] = cmd[i] == '\0' ? ' ' : cmd[i];
+    }
+    while (n > 0 && cmd[n - 1] == ' ') {
+        cmd[--n] = '\0';
+    }
+    if (re != NULL && n > 0 && regexec(re, cmd, 0, NULL, 0) != 0) {
+        return;
+    }
+    if (!read_pid_file(p->job.proc, pid, "stat", stat, sizeof(stat), &ns) ||
+        !parse_stat(stat, &ps, comm, sizeof(comm)) || ps.state == 'Z') {
+        return;                 /* gone meanwhile, unreadable, or a zombie */
+    }
+    /* No command line: a kernel thread (or a zombie), known by its name. */
+    if (re != NULL && n == 0 && regexec(re, comm, 0, NULL, 0) != 0) {
+        return;
     }
     add_match(p, t, pid, &ps, uptime_s, now);
 }
@@ -191,7 +193,7 @@ static bool walk(struct process_job *p, struct tally *t, const regex_t *re, doub
 {
     DIR *dir = opendir(p->job.proc);
     if (dir == NULL) {
-        host_fail(&p->job, "%s: %s", p->job.proc, strerror(errno));
+        host_fail_errno(&p->job, errno, "%s", p->job.proc);
         return true;
     }
     size_t looked = 0;
@@ -232,7 +234,7 @@ static void process_read(struct host_job *j)
     double uptime_s;
     ssize_t n = host_read(j->proc, "uptime", text, sizeof(text));
     if (n < 0 || sscanf(text, "%lf", &uptime_s) != 1) {
-        host_fail(j, "%s/uptime: %s", j->proc, n < 0 ? strerror((int)-n) : "no uptime");
+        host_fail_errno(j, n < 0 ? (int)-n : EINVAL, "%s/uptime", j->proc);
         return;
     }
     struct tally t = {.hz = sysconf(_SC_CLK_TCK), .page = sysconf(_SC_PAGESIZE)};
@@ -241,7 +243,7 @@ static void process_read(struct host_job *j)
     /* now is this run's record: it starts from the kept restarts. */
     struct process_memory *now = calloc(1, sizeof(*now));
     if (now == NULL) {
-        host_fail(j, "%s", strerror(ENOMEM));
+        host_fail_errno(j, ENOMEM, "processes");
         return;
     }
     now->set = true;

@@ -173,6 +173,22 @@ void host_fail(struct host_job *j, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Set the job's error, errno's text after it. strerror_r, not strerror:
+ * reads run on the thread pool too. */
+void host_fail_errno(struct host_job *j, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(j->error, sizeof(j->error), fmt, ap);
+    va_end(ap);
+    size_t at = n < 0 ? 0 : (size_t)n < sizeof(j->error) ? (size_t)n : sizeof(j->error) - 1;
+    char text[128];
+    if (strerror_r(err, text, sizeof(text)) != 0) {
+        snprintf(text, sizeof(text), "error %d", err);
+    }
+    snprintf(j->error + at, sizeof(j->error) - at, ": %s", text);
+}
+
 /* Read root/name into buf. */
 ssize_t host_read(const char *root, const char *name, char *buf, size_t size)
 {

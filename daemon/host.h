@@ -81,6 +81,11 @@ void host_job_cancel(struct check_run *run);
 /* Set j's error (the run is then unknown). */
 __attribute__((format(printf, 2, 3))) void host_fail(struct host_job *j, const char *fmt, ...);
 
+/* host_fail with ": " and the text of errno err after it ("statvfs /srv:
+ * No such file or directory"); safe in read()'s thread. */
+__attribute__((format(printf, 3, 4))) void host_fail_errno(struct host_job *j, int err,
+                                                           const char *fmt, ...);
+
 /* Read the file root/name (name may be NULL: root is the path) into buf
  * (size > 1), NUL-terminated, at most size - 1 bytes. The bytes read, or a
  * negative errno. */

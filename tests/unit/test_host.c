@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "harness_checks.h"
 #include "perfdata.h"
+#include "util.h"
 
 #define T0_MS 1700000000000LL
 #define DEADLINE_MS 5000
@@ -419,7 +420,8 @@ static void process_walk(void **state)
     fake_process(f, 101, "nginx (w) x)", 'S', 0, 0, 500 * hz, 500, CMD("nginx: worker\0-q\0"));
     fake_process(f, 102, "nginx", 'Z', 0, 0, 500 * hz, 0, CMD(""));
     fake_process(f, 103, "nginx", 'S', 0, 0, 500 * hz, 0, NULL, 0);    /* exited */
-    put(f, "104/status", "gone before its stat\n");
+    put(f, "104/status", "gone before its command line was read\n");
+    put(f, "109/cmdline", "nginx: exited before its stat was read");
     fake_process(f, 105, "kworker/0:1", 'I', 0, 0, 1, 0, CMD(""));
     fake_process(f, 106, "sshd", 'S', 0, 0, 1, 10, CMD("/usr/sbin/sshd\0-D\0"));
     setup_checks(f, "checks:\n"
@@ -640,6 +642,32 @@ static void default_conditions(void **state)
     config_destroy(c);
 }
 
+/* What each host check watches, for display. */
+static void host_describe(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("checks:\n"
+                               "  - {name: d, type: disk, path: /srv}\n"
+                               "  - {name: m, type: memory}\n"
+                               "  - {name: l, type: load}\n"
+                               "  - {name: c, type: cpu}\n"
+                               "  - {name: f, type: file, path: /etc/motd}\n"
+                               "  - {name: p, type: process, match: '^nginx: master'}\n"
+                               "  - {name: q, type: process, pidfile: /run/redis.pid}\n"
+                               "  - {name: g, type: log, path: /var/log/syslog, pattern: 'ERR'}\n");
+    static const char *const want[] = {
+        "/srv", "/proc/meminfo", "/proc/loadavg", "/proc/stat", "/etc/motd",
+        "^nginx: master", "/run/redis.pid", "/var/log/syslog ~ ERR",
+    };
+    assert_int_equal(c->nchecks, ARRAY_SIZE(want));
+    for (size_t i = 0; i < c->nchecks; i++) {
+        char out[256];
+        check_describe(&c->checks[i], out, sizeof(out));
+        assert_string_equal(out, want[i]);
+    }
+    config_destroy(c);
+}
+
 /* The keys of host checks and their placeholders, refused where they
  * do not belong, at their position. */
 static void host_keys_bad(void **state)
@@ -697,6 +725,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(log_long_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(log_position_restored, setup, teardown),
         cmocka_unit_test(default_conditions),
+        cmocka_unit_test(host_describe),
         cmocka_unit_test(host_keys_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -115,6 +115,9 @@ struct check *check_create(const struct conf_check *conf)
 /* Free a check with no run in flight. */
 void check_destroy(struct check *c)
 {
+    if (c != NULL && c->type != NULL && c->type->forget != NULL) {
+        c->type->forget(c);
+    }
     if (c != NULL) {
         free(c->alerting);      /* alert.c's; owns no pointers */
         free(c->long_output);

@@ -198,6 +198,9 @@ struct check_type {
     size_t nvars;
     const char *default_condition;      /* a check without conditions gets
                                            this one; NULL none */
+    /* Called by check_destroy before c is freed: drop what points at it
+     * (a read still in a thread). May be NULL. */
+    void (*forget)(struct check *c);
 };
 
 #define CHECK_TYPE_DECLARE(name, kind) extern const struct check_type check_##name##_type;
@@ -320,6 +323,9 @@ struct check {
     bool log_known;                     /* log: set by a run or restored from the
                                            store; until then a run starts at
                                            the end of the file */
+    void *stuck;                        /* host types: the read of a run that timed
+                                           out, still in a thread; no other starts
+                                           until it returns (host.c) */
     void *memory;                       /* what the type keeps across runs (a
                                            CPU sample, a log's position): one
                                            block without pointers, freed by

@@ -80,6 +80,7 @@ const struct check_type check_disk_type = {
     .kind = CHECK_DISK,
     .start = disk_start,
     .cancel = host_job_cancel,
+    .forget = host_job_forget,
     .describe = host_describe_path,
     .rows = &disk_conf_rows,
     .vars = disk_vars,

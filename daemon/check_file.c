@@ -116,6 +116,7 @@ const struct check_type check_file_type = {
     .kind = CHECK_FILE,
     .start = file_start,
     .cancel = host_job_cancel,
+    .forget = host_job_forget,
     .describe = host_describe_path,
     .rows = &file_conf_rows,
     .vars = file_vars,

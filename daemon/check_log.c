@@ -276,6 +276,7 @@ const struct check_type check_log_type = {
     .kind = CHECK_LOG,
     .start = log_start,
     .cancel = host_job_cancel,
+    .forget = host_job_forget,
     .describe = log_describe,
     .rows = &log_conf_rows,
     .vars = log_vars,

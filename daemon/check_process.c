@@ -351,6 +351,7 @@ const struct check_type check_process_type = {
     .kind = CHECK_PROCESS,
     .start = process_start,
     .cancel = host_job_cancel,
+    .forget = host_job_forget,
     .describe = process_describe,
     .invalid = process_invalid,
     .rows = &process_conf_rows,

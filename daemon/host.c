@@ -65,7 +65,7 @@ static void hand_over(struct host_job *j)
     if (j->error[0] != '\0') {
         run->result.outcome = STATE_UNKNOWN;
         snprintf(run->result.error, sizeof(run->result.error), "%s", j->error);
-    } else if (j->ops->keep != NULL) {
+    } else if (j->read && j->ops->keep != NULL) {
         j->ops->keep(run->check, j);
     }
     run->body = j->body;
@@ -83,6 +83,7 @@ static void on_work(uv_work_t *w)
 {
     struct host_job *j = w->data;
     j->ops->read(j);
+    j->read = true;
 }
 
 static void on_worked(uv_work_t *w, int status)
@@ -160,6 +161,7 @@ int host_job_start(struct check_run *run, struct host_job *j, const struct host_
     run->priv = j;
     if (!ops->blocking) {
         ops->read(j);
+        j->read = true;
         uv_timer_start(&j->timer, on_ready, 0, 0);
         return 0;
     }

@@ -69,6 +69,7 @@ struct host_job {
     int pending;                        /* callbacks owed before the free */
     int64_t timeout_ms;
     bool working;                       /* queued or running on the pool */
+    bool read;                          /* read() ran: keep() may keep its work */
     bool settled;
 };
 

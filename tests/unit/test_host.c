@@ -639,7 +639,14 @@ static void hang_read(struct host_job *j)
     j->vars[0] = 1;
 }
 
-static const struct host_ops hang_ops = {.read = hang_read, .blocking = true};
+/* Keeps what a log check would: a run without a read must not. */
+static void hang_keep(struct check *c, const struct host_job *j)
+{
+    (void)j;
+    c->log_known = true;
+}
+
+static const struct host_ops hang_ops = {.read = hang_read, .keep = hang_keep, .blocking = true};
 
 static int hang_start(struct check_run *run)
 {
@@ -693,6 +700,7 @@ static void host_hung_read(void **state)
     r = run_hung(f, c);
     assert_int_equal(r->outcome, STATE_DOWN);
     assert_non_null(strstr(r->error, "the last read has not returned"));
+    assert_false(c->log_known);         /* a run without a read keeps nothing */
     assert_int_equal(write(p[1], "x", 1), 1);
     assert_true(harness_run_until(&f->h.loop, unstuck, c, DEADLINE_MS));
     /* The next read hangs no more (a byte waits for it): it is handed on. */

@@ -6,9 +6,10 @@
  * host.h) and compares it with the previous run's, kept on the check.
  * [USED] is the time neither idle nor waiting for I/O, so it includes time
  * stolen by a hypervisor (htop's bar does the same), which [STEAL] shows on
- * its own. The first run has no previous reading, nor does a run that
- * comes within the same clock tick: it reports the shares since boot, as
- * vmstat's first line does. Kernels older than 2.6.11 list fewer states:
+ * its own. The first run has no previous reading: it reports the shares
+ * since boot, as vmstat's first line does. So does a run within the same
+ * clock tick as the last, which keeps the last one's reading for the next
+ * run to compare with. Kernels older than 2.6.11 list fewer states:
  * a state the line lacks counts as 0 ([STEAL] 0 before 2.6.11, [IOWAIT] 0
  * before 2.5.41). */
 #include <errno.h>
@@ -102,6 +103,7 @@ static void cpu_read(struct host_job *j)
     if (total <= 0 && delta) {
         delta = false;          /* the same tick as the last run: since boot */
         total = share_out(&c->now, NULL, d);
+        c->now = c->prev;       /* and the next run compares with the last one */
     }
     if (total <= 0) {
         host_fail(j, "%s/stat: no CPU time counted", j->proc);

@@ -298,9 +298,13 @@ static void cpu_deltas(void **state)
     assert_int_equal(r->outcome, STATE_DOWN);
     assert_string_equal(r->failed_condition, "[USED] (97) < 95");
     assert_string_equal(r->message, "97.0% used, 0.0% iowait, 0.0% steal");
-    /* Within the same tick: nothing to share, since boot again. */
+    /* Within the same tick: nothing to share, since boot again; the next
+     * run compares with the last reading that had time behind it. */
     r = run(f, 0);
     assert_non_null(strstr(r->message, "since boot"));
+    put(f, "stat", "cpu  240 0 107 753 50 0 0 50 10 0\n");
+    r = run(f, 0);
+    assert_string_equal(r->message, "50.0% used, 0.0% iowait, 0.0% steal");
 }
 
 /* An old kernel's shorter line counts the missing states as 0; a file

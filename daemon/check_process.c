@@ -324,7 +324,8 @@ static int process_start(struct check_run *run)
 /* The pattern or the pidfile, for display. */
 static void process_describe(const struct conf_check *cc, char *out, size_t len)
 {
-    snprintf(out, len, "%s", cc->pidfile != NULL ? cc->pidfile : cc->match != NULL ? cc->match : "");
+    const char *what = cc->pidfile != NULL ? cc->pidfile : cc->match;
+    snprintf(out, len, "%s", what != NULL ? what : "");
 }
 
 /* One of match and pidfile, not both. */

@@ -744,6 +744,41 @@ static void default_conditions(void **state)
     config_destroy(c);
 }
 
+/* A reload keeps a host check (its CPU reading, its log position) when
+ * nothing of it changed, writing its default condition out included, and
+ * starts it over when a key of its type did. */
+static void host_fingerprints(void **state)
+{
+    (void)state;
+    static const char *const same[][2] = {
+        {"{name: a, type: disk, path: /}",
+         "{name: a, type: disk, path: /, conditions: '[USED] < 90'}"},
+        {"{name: a, type: cpu}", "{name: a, type: cpu, conditions: ['[USED] < 95']}"},
+    };
+    static const char *const differ[][2] = {
+        {"{name: a, type: disk, path: /}", "{name: a, type: disk, path: /srv}"},
+        {"{name: a, type: file, path: /x}", "{name: a, type: file, path: /x, max-body: 1KiB}"},
+        {"{name: a, type: process, match: x}", "{name: a, type: process, match: y}"},
+        {"{name: a, type: process, match: x}", "{name: a, type: process, pidfile: /x}"},
+        {"{name: a, type: log, path: /x, pattern: a}",
+         "{name: a, type: log, path: /x, pattern: b}"},
+        {"{name: a, type: memory}", "{name: a, type: load}"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(same) + ARRAY_SIZE(differ); i++) {
+        bool eq = i < ARRAY_SIZE(same);
+        const char *const *pair = eq ? same[i] : differ[i - ARRAY_SIZE(same)];
+        char y1[256], y2[256];
+        snprintf(y1, sizeof(y1), "checks:\n  - %s\n", pair[0]);
+        snprintf(y2, sizeof(y2), "checks:\n  - %s\n", pair[1]);
+        struct config *c1 = load_ok(y1), *c2 = load_ok(y2);
+        if ((c1->checks[0].fingerprint == c2->checks[0].fingerprint) != eq) {
+            fail_msg("%s and %s: fingerprints %s", pair[0], pair[1], eq ? "differ" : "equal");
+        }
+        config_destroy(c1);
+        config_destroy(c2);
+    }
+}
+
 /* What each host check watches, for display. */
 static void host_describe(void **state)
 {
@@ -829,6 +864,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(host_hung_read, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_describe),
+        cmocka_unit_test(host_fingerprints),
         cmocka_unit_test(host_keys_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

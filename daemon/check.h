@@ -35,6 +35,7 @@ struct alert_check;
 struct curlm;
 struct check_ping;
 struct conf_rows;
+struct proctab;
 
 /* A check's state, and also a single result's outcome. The numeric values
  * are stored in the database and exported as shipwatch_check_state. */
@@ -118,6 +119,9 @@ struct check_env {
     void *arg;                          /* passed to the callbacks */
     const char *proc_root;              /* where host checks read /proc; NULL
                                            "/proc" (tests hand in a fake tree) */
+    struct proctab *proctab;            /* the process table process checks
+                                           share (proctab.h); NULL: each
+                                           reads its own */
 };
 
 /* The max-body row of the types that keep a body for [BODY] (http, file),

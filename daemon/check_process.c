@@ -1,13 +1,13 @@
 /* check_process.c - process checks: whether a program runs, how many of
  * it, what it costs, and how often it was restarted.
  *
- * A run walks /proc on the thread pool (many processes make many reads;
- * none should hold the loop), at most PROCESS_SCAN_MAX entries of it. A
- * process is found by an extended regular expression on its command line
- * (its arguments joined by spaces; a kernel thread's is its name in
- * brackets, as ps shows it), or by the pid in a pidfile. Zombies do not
- * count. A process that exits between the walk and the read of its files
- * is skipped: it is no longer there.
+ * A run reads the process table (proctab.h: one walk of /proc on the
+ * thread pool, shared by the process checks that ask within 250 ms, at
+ * most 32768 processes) and matches an extended regular expression
+ * against each command line (its arguments joined by spaces; a kernel
+ * thread's is its name in brackets, as ps shows it); or it reads the one
+ * process a pidfile names. Zombies do not count; a process that exits
+ * while the table is read is not in it.
  *
  * The check keeps what it saw of each match (pid, start time, CPU ticks)
  * for the next run, so [CPU] is the CPU time the matches used over the
@@ -18,7 +18,6 @@
  * PROCESS_TRACK_MAX matches are kept; others count in [COUNT], [RSS] and
  * [CPU] (by their life's average) but not in [RESTARTS]. */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <regex.h>
@@ -31,11 +30,10 @@
 #include "config_rows.h"
 #include "duration.h"
 #include "host.h"
+#include "proctab.h"
 
-#define PROCESS_SCAN_MAX 32768          /* /proc entries looked at, a run */
 #define PROCESS_TRACK_MAX 256           /* matches remembered across runs */
-#define CMDLINE_MAX 4096                /* bytes of a command line matched */
-#define PROC_STAT_MAX 1024              /* /proc/PID/stat, and a pidfile */
+#define PIDFILE_MAX 128                 /* bytes of a pidfile read */
 
 enum { PROCESS_COUNT, PROCESS_CPU, PROCESS_RSS, PROCESS_UPTIME, PROCESS_RESTARTS };
 
@@ -68,6 +66,7 @@ struct process_job {
     char match[HOST_REGEX_MAX];         /* the regex; "" with a pidfile */
     char pidfile[HOST_PATH_MAX];        /* "" with a match */
     struct process_memory mem;          /* the last run's in, this run's out */
+    struct proctab *tab;                /* the shared table; NULL: its own */
 };
 
 /* What a run adds up. */
@@ -76,32 +75,6 @@ struct tally {
     long hz;
     long page;
 };
-
-/* The fields of /proc/PID/stat a run reads. */
-struct pstat {
-    char state;
-    unsigned long long ticks, start;
-    long long rss_pages;
-};
-
-/* Parse /proc/PID/stat: the name in parentheses may hold anything, so
- * the fields are counted from its last ')'. */
-static bool parse_stat(const char *text, struct pstat *ps, char *comm, size_t commlen)
-{
-    const char *open = strchr(text, '('), *close = strrchr(text, ')');
-    if (open == NULL || close == NULL || close < open) {
-        return false;
-    }
-    snprintf(comm, commlen, "[%.*s]", (int)(close - open - 1), open + 1);
-    unsigned long long utime, stime;
-    /* state(3) ... utime(14) stime(15) ... starttime(22) vsize(23) rss(24) */
-    int n = sscanf(close + 1,
-                   " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d"
-                   " %*d %llu %*u %lld",
-                   &ps->state, &utime, &stime, &ps->start, &ps->rss_pages);
-    ps->ticks = utime + stime;
-    return n == 5;
-}
 
 /* The last run's record of pid with start, or NULL. */
 static const struct seen *seen_before(const struct process_memory *m, int pid,
@@ -115,11 +88,12 @@ static const struct seen *seen_before(const struct process_memory *m, int pid,
     return NULL;
 }
 
-/* Count process pid (its stat read into ps) as a match: its share of the
- * interval's CPU, its memory, its age; remember it in now. */
-static void add_match(struct process_job *p, struct tally *t, int pid, const struct pstat *ps,
+/* Count process ps as a match: its share of the interval's CPU, its
+ * memory, its age; remember it in now. */
+static void add_match(struct process_job *p, struct tally *t, const struct proctab_entry *ps,
                       double uptime_s, struct process_memory *now)
 {
+    int pid = ps->pid;
     const struct process_memory *prev = &p->mem;
     double age_s = uptime_s - (double)ps->start / (double)t->hz;
     const struct seen *was = prev->set ? seen_before(prev, pid, ps->start) : NULL;
@@ -145,77 +119,21 @@ static void add_match(struct process_job *p, struct tally *t, int pid, const str
     }
 }
 
-/* Read root/PID/name into buf; false when the process is gone. */
-static bool read_pid_file(const char *root, int pid, const char *name, char *buf, size_t size,
-                          ssize_t *len)
+/* Count the processes of the table whose command line re matches. */
+static void match_table(struct process_job *p, struct tally *t, const regex_t *re,
+                        const struct proctab_table *tb, struct process_memory *now)
 {
-    char rel[64];
-    snprintf(rel, sizeof(rel), "%d/%s", pid, name);
-    *len = host_read(root, rel, buf, size);
-    return *len >= 0;
-}
-
-/* Look at process pid: (with a regex) its command line first, so most
- * processes cost one read; then its stat. */
-static void look_at(struct process_job *p, struct tally *t, int pid, const regex_t *re,
-                    double uptime_s, struct process_memory *now)
-{
-    char cmd[CMDLINE_MAX], stat[PROC_STAT_MAX], comm[64];
-    ssize_t n = 0, ns;
-    struct pstat ps;
-    if (re != NULL && !read_pid_file(p->job.proc, pid, "cmdline", cmd, sizeof(cmd), &n)) {
-        return;                 /* gone since the walk */
-    }
-    for (ssize_t i = 0; i < n; i++) {
-        cmd[i] = cmd[i] == '\0' ? ' ' : cmd[i];
-    }
-    while (n > 0 && cmd[n - 1] == ' ') {
-        cmd[--n] = '\0';
-    }
-    if (re != NULL && n > 0 && regexec(re, cmd, 0, NULL, 0) != 0) {
-        return;
-    }
-    if (!read_pid_file(p->job.proc, pid, "stat", stat, sizeof(stat), &ns) ||
-        !parse_stat(stat, &ps, comm, sizeof(comm)) || ps.state == 'Z') {
-        return;                 /* gone meanwhile, unreadable, or a zombie */
-    }
-    /* No command line: a kernel thread (or a zombie), known by its name. */
-    if (re != NULL && n == 0 && regexec(re, comm, 0, NULL, 0) != 0) {
-        return;
-    }
-    add_match(p, t, pid, &ps, uptime_s, now);
-}
-
-/* Walk /proc for the processes the regex matches; false when the walk
- * stopped at PROCESS_SCAN_MAX. */
-static bool walk(struct process_job *p, struct tally *t, const regex_t *re, double uptime_s,
-                 struct process_memory *now)
-{
-    DIR *dir = opendir(p->job.proc);
-    if (dir == NULL) {
-        host_fail_errno(&p->job, errno, "%s", p->job.proc);
-        return true;
-    }
-    size_t looked = 0;
-    struct dirent *de;
-    while ((de = readdir(dir)) != NULL) {
-        if (!isdigit((unsigned char)de->d_name[0])) {
-            continue;
+    for (size_t i = 0; i < tb->n; i++) {
+        if (regexec(re, tb->entries[i].cmdline, 0, NULL, 0) == 0) {
+            add_match(p, t, &tb->entries[i], tb->uptime_s, now);
         }
-        if (++looked > PROCESS_SCAN_MAX) {
-            closedir(dir);
-            return false;
-        }
-        look_at(p, t, atoi(de->d_name), re, uptime_s, now);
     }
-    closedir(dir);
-    return true;
 }
 
 /* The pid a pidfile names; 0 when it names none, -1 when it is not there. */
 static int read_pidfile(struct process_job *p)
 {
-    char text[PROC_STAT_MAX];
+    char text[PIDFILE_MAX];
     ssize_t n = host_read(p->pidfile, NULL, text, sizeof(text));
     if (n < 0) {
         return -1;
@@ -226,17 +144,52 @@ static int read_pidfile(struct process_job *p)
                                                                                        : 0;
 }
 
+/* The process a pidfile names, when it runs: into t. */
+static void read_by_pidfile(struct process_job *p, struct tally *t, struct process_memory *now)
+{
+    struct host_job *j = &p->job;
+    char cmd[PROCTAB_CMDLINE_MAX];
+    struct proctab_entry e;
+    int rc = host_uptime(j->proc, &now->uptime_s);
+    int pid = rc == 0 ? read_pidfile(p) : -1;
+    if (rc < 0) {
+        host_fail_errno(j, -rc, "%s/uptime", j->proc);
+    } else if (pid == 0) {
+        host_fail(j, "pidfile %s: no pid in it", p->pidfile);
+    } else if (pid > 0 && proctab_read_pid(j->proc, pid, &e, cmd, sizeof(cmd)) == 0) {
+        add_match(p, t, &e, now->uptime_s, now);
+    }
+}
+
+/* The processes whose command line matches: into t; false when the table
+ * was cut at PROCTAB_SCAN_MAX. */
+static bool read_by_match(struct process_job *p, struct tally *t, struct process_memory *now)
+{
+    struct host_job *j = &p->job;
+    regex_t re;
+    const struct proctab_table *tb;
+    if (regcomp(&re, p->match, REG_EXTENDED | REG_NOSUB) != 0) {
+        host_fail(j, "match: not a valid extended regular expression");
+        return true;
+    }
+    int rc = proctab_get(p->tab, j->proc, &tb);
+    if (rc < 0) {
+        host_fail_errno(j, -rc, "%s", j->proc);
+        regfree(&re);
+        return true;
+    }
+    now->uptime_s = tb->uptime_s;
+    match_table(p, t, &re, tb, now);
+    bool whole = tb->whole;
+    proctab_put(p->tab, tb);
+    regfree(&re);
+    return whole;
+}
+
 /* Find the matches and add them up: in a thread. */
 static void process_read(struct host_job *j)
 {
     struct process_job *p = (struct process_job *)j;
-    char text[128];
-    double uptime_s;
-    ssize_t n = host_read(j->proc, "uptime", text, sizeof(text));
-    if (n < 0 || sscanf(text, "%lf", &uptime_s) != 1) {
-        host_fail_errno(j, n < 0 ? (int)-n : EINVAL, "%s/uptime", j->proc);
-        return;
-    }
     struct tally t = {.hz = sysconf(_SC_CLK_TCK), .page = sysconf(_SC_PAGESIZE)};
     t.hz = t.hz > 0 ? t.hz : 100;
     t.page = t.page > 0 ? t.page : 4096;
@@ -247,26 +200,14 @@ static void process_read(struct host_job *j)
         return;
     }
     now->set = true;
-    now->uptime_s = uptime_s;
     now->restarts = p->mem.restarts;
+    bool pidfile = p->pidfile[0] != '\0';
+    const char *what = pidfile ? p->pidfile : p->match;
     bool whole = true;
-    const char *what = p->match;
-    if (p->pidfile[0] != '\0') {
-        int pid = read_pidfile(p);
-        what = p->pidfile;
-        if (pid > 0) {
-            look_at(p, &t, pid, NULL, uptime_s, now);
-        } else if (pid == 0) {
-            host_fail(j, "pidfile %s: no pid in it", p->pidfile);
-        }
+    if (pidfile) {
+        read_by_pidfile(p, &t, now);
     } else {
-        regex_t re;
-        if (regcomp(&re, p->match, REG_EXTENDED | REG_NOSUB) != 0) {
-            host_fail(j, "match: not a valid extended regular expression");
-        } else {
-            whole = walk(p, &t, &re, uptime_s, now);
-            regfree(&re);
-        }
+        whole = read_by_match(p, &t, now);
     }
     if (j->error[0] == '\0') {
         j->vars[PROCESS_COUNT] = t.count;
@@ -276,7 +217,7 @@ static void process_read(struct host_job *j)
         j->vars[PROCESS_RESTARTS] = (double)now->restarts;
         char b[32], d[32], cut[48] = "";
         if (!whole) {
-            snprintf(cut, sizeof(cut), " (first %d processes)", PROCESS_SCAN_MAX);
+            snprintf(cut, sizeof(cut), " (first %d processes)", PROCTAB_SCAN_MAX);
         }
         if (t.count == 0) {
             snprintf(j->message, sizeof(j->message), "no process matching %s%s", what, cut);
@@ -315,6 +256,7 @@ static int process_start(struct check_run *run)
     }
     snprintf(p->match, sizeof(p->match), "%s", c->match != NULL ? c->match : "");
     snprintf(p->pidfile, sizeof(p->pidfile), "%s", c->pidfile != NULL ? c->pidfile : "");
+    p->tab = run->env->proctab;
     if (run->check->memory != NULL) {
         memcpy(&p->mem, run->check->memory, sizeof(p->mem));
     }

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "ipc_server.h"
 #include "log.h"
+#include "proctab.h"
 #include "sched.h"
 #include "state.h"
 #include "store.h"
@@ -759,8 +760,10 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
     struct store_deploy_query dq = {.limit = 1000};
     store_deploys(d->store, &dq, on_loaded_deploys, d);
     d->curlm = curlm_create(loop);
+    d->proctab = proctab_create();
     d->check_env = (struct check_env){.loop = loop,
                                       .curlm = d->curlm,
+                                      .proctab = d->proctab,
                                       .clock = &wall_clock,
                                       .on_result = on_check_result,
                                       .on_verdict = on_check_verdict,
@@ -768,7 +771,7 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
                                       .deploy_version = last_deploy_version,
                                       .arg = d};
     d->sched = sched_create(loop, &d->check_env, conf->daemon.max_concurrency);
-    if (d->curlm == NULL || d->sched == NULL) {
+    if (d->curlm == NULL || d->proctab == NULL || d->sched == NULL) {
         log_error(LOG_NOKV, "out of memory at start-up");
         return -ENOMEM;
     }
@@ -891,6 +894,9 @@ void daemon_finish(struct daemon *d)
     d->curlm = NULL;
     uv_walk(d->loop, close_handle, NULL);
     uv_run(d->loop, UV_RUN_DEFAULT);
+    /* After the loop: no read on the thread pool is left to use it. */
+    proctab_destroy(d->proctab);
+    d->proctab = NULL;
     for (size_t i = 0; i < d->nchecks; i++) {
         check_destroy(d->checks[i]);
     }

@@ -285,6 +285,17 @@ bool host_field(const char *text, const char *key, double *out)
     return false;
 }
 
+/* The host's uptime. */
+int host_uptime(const char *root, double *out)
+{
+    char text[128];
+    ssize_t n = host_read(root, "uptime", text, sizeof(text));
+    if (n < 0) {
+        return (int)n;
+    }
+    return sscanf(text, "%lf", out) == 1 ? 0 : -EINVAL;
+}
+
 /* The cpuN lines of root/stat. */
 int host_cpus(const char *root)
 {

@@ -104,6 +104,9 @@ ssize_t host_read(const char *root, const char *name, char *buf, size_t size);
  * false when no line has it. */
 bool host_field(const char *text, const char *key, double *out);
 
+/* The host's uptime in seconds from root/uptime: 0, or a negative errno. */
+int host_uptime(const char *root, double *out);
+
 /* CPUs the kernel lists in root/stat (its cpuN lines); 0 when unreadable. */
 int host_cpus(const char *root);
 

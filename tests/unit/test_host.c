@@ -24,6 +24,7 @@
 #include "harness_checks.h"
 #include "host.h"
 #include "perfdata.h"
+#include "proctab.h"
 #include "util.h"
 
 #define T0_MS 1700000000000LL
@@ -465,6 +466,50 @@ static void process_walk(void **state)
     assert_true(perf(run(f, 0), "restarts") == 2);
 }
 
+/* One table serves every process check that asks within its time to
+ * live: the same walk, whatever their patterns; a table of another root,
+ * or an older one, is read again; a table outlives the cache while a
+ * reference to it is held. */
+static void process_table_shared(void **state)
+{
+    struct fixture *f = *state;
+    long hz = sysconf(_SC_CLK_TCK);
+    fake_proc(f);
+    put(f, "uptime", "100.00 100.00\n");
+    fake_process(f, 10, "nginx", 'S', hz, 0, hz, 10, CMD("nginx: master\0"));
+    struct proctab *tab = proctab_create();
+    assert_non_null(tab);
+    const struct proctab_table *a, *b, *c;
+    assert_int_equal(proctab_get(tab, f->dir, &a), 0);
+    assert_int_equal(a->n, 1);
+    assert_string_equal(a->entries[0].cmdline, "nginx: master");
+    fake_process(f, 11, "nginx", 'S', hz, 0, hz, 10, CMD("nginx: worker\0"));
+    assert_int_equal(proctab_get(tab, f->dir, &b), 0);
+    assert_ptr_equal(a, b);              /* within the time to live */
+    assert_int_equal(proctab_get(tab, "/proc", &c), 0);
+    assert_ptr_not_equal(a, c);          /* another root */
+    proctab_put(tab, c);
+    proctab_put(tab, b);
+    harness_run_for(&f->h.loop, PROCTAB_TTL_MS + 50);
+    assert_int_equal(proctab_get(tab, f->dir, &b), 0);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(b->n, 2);
+    proctab_destroy(tab);
+    assert_int_equal(a->n, 1);           /* still held */
+    proctab_put(NULL, a);
+    proctab_put(NULL, b);
+    assert_int_equal(proctab_get(NULL, "/nonexistent", &a), -ENOENT);
+
+    /* Process checks through the daemon's cache count as without it. */
+    f->h.env.proctab = proctab_create();
+    setup_checks(f, "checks:\n"
+                    "  - {name: m, type: process, match: 'nginx: m'}\n"
+                    "  - {name: all, type: process, match: '^nginx'}\n");
+    assert_true(perf(run(f, 0), "count") == 1);
+    assert_true(perf(run(f, 1), "count") == 2);
+    proctab_destroy(f->h.env.proctab);
+}
+
 /* A pidfile names the process; one that is not there is none running;
  * one without a pid is no reading. */
 static void process_pidfile(void **state)
@@ -857,6 +902,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(file_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(process_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(process_pidfile, setup, teardown),
+        cmocka_unit_test_setup_teardown(process_table_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(log_follows, setup, teardown),
         cmocka_unit_test_setup_teardown(log_rotation_and_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(log_long_lines, setup, teardown),

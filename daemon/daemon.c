@@ -862,6 +862,26 @@ static void log_sched_stats(struct daemon *d)
              skipped, s50, s99);
 }
 
+/* Run the loop until its handles are closed and the thread pool's work is
+ * back. A host check's read hung on a dead mount may never come back: the
+ * wait ends at the drain timeout and leaves it behind (the process exits
+ * under it). Whether everything came back. */
+static bool run_to_empty(struct daemon *d)
+{
+    int64_t limit_ms = d->conf != NULL ? d->conf->daemon.drain_timeout_ms
+                                       : CONFIG_DEFAULT_DRAIN_TIMEOUT_MS;
+    int64_t until_ms = clock_mono_ms() + limit_ms;
+    while (uv_run(d->loop, UV_RUN_NOWAIT) != 0) {
+        if (clock_mono_ms() >= until_ms) {
+            log_warn(LOG_NOKV, "a read on the thread pool has not returned in %lld ms: left "
+                               "behind at exit", (long long)limit_ms);
+            return false;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
+    }
+    return true;
+}
+
 /* Tear everything down after the loop stopped; flushes the store. */
 void daemon_finish(struct daemon *d)
 {
@@ -893,9 +913,10 @@ void daemon_finish(struct daemon *d)
     curlm_destroy(d->curlm);
     d->curlm = NULL;
     uv_walk(d->loop, close_handle, NULL);
-    uv_run(d->loop, UV_RUN_DEFAULT);
-    /* After the loop: no read on the thread pool is left to use it. */
-    proctab_destroy(d->proctab);
+    if (run_to_empty(d)) {
+        /* No read on the thread pool is left to use it. */
+        proctab_destroy(d->proctab);
+    }
     d->proctab = NULL;
     for (size_t i = 0; i < d->nchecks; i++) {
         check_destroy(d->checks[i]);

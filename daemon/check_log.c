@@ -32,6 +32,7 @@
 #include "config_rows.h"
 #include "hash.h"
 #include "host.h"
+#include "utf8.h"
 
 #define LOG_LINE_MAX 8192               /* bytes of a line matched; the rest is cut */
 #define LOG_READ_MAX (8 * 1024 * 1024)  /* bytes read a run, at most */
@@ -67,8 +68,14 @@ static void on_line(struct log_job *l)
     }
     l->line[l->len] = '\0';
     if (regexec(&l->re, l->line, 0, NULL, 0) == 0) {
+        /* The result's message: one line of valid UTF-8, whatever the log
+         * holds. */
+        for (size_t i = 0; i < l->len; i++) {
+            unsigned char ch = (unsigned char)l->line[i];
+            l->line[i] = ch < 0x20 || ch == 0x7f ? ' ' : l->line[i];
+        }
         l->matches++;
-        snprintf(l->last, sizeof(l->last), "%s", l->line);
+        utf8_escape(l->line, l->last, sizeof(l->last));
     }
     l->len = 0;
 }

@@ -579,6 +579,9 @@ static void log_follows(void **state)
     assert_string_equal(r->failed_condition, "[MATCHES] (2) == 0");
     assert_string_equal(r->message, "ERROR two");
     assert_true(matches(f, 0) == 0);
+    append(f, "app.log", "ERROR \tbad \xff\xfe bytes\n");
+    r = run(f, 0);
+    assert_string_equal(r->message, "ERROR  bad \\xff\\xfe bytes");
     append(f, "app.log", "ERROR half");
     assert_true(matches(f, 0) == 0);
     append(f, "app.log", " written\n");

@@ -106,7 +106,8 @@ static void add_match(struct process_job *p, struct tally *t, const struct proct
     } else if (age_s > 0) {
         t->cpu_s += (double)ps->ticks / (double)t->hz / age_s;  /* its life's average */
     }
-    if (was == NULL && prev->set) {
+    /* New since the last run; unless that run could not remember them all. */
+    if (was == NULL && prev->set && prev->n < PROCESS_TRACK_MAX) {
         now->restarts++;
     }
     t->count++;

@@ -466,6 +466,24 @@ static void process_walk(void **state)
     assert_true(perf(run(f, 0), "restarts") == 2);
 }
 
+/* More matches than a check remembers: all counted, none of those it could
+ * not remember taken for a restart. */
+static void process_many(void **state)
+{
+    struct fixture *f = *state;
+    long hz = sysconf(_SC_CLK_TCK);
+    fake_proc(f);
+    put(f, "uptime", "100.00 100.00\n");
+    for (int pid = 1000; pid < 1300; pid++) {
+        fake_process(f, pid, "worker", 'S', 0, 0, hz, 1, CMD("worker\0"));
+    }
+    setup_checks(f, "checks:\n  - {name: w, type: process, match: '^worker$'}\n");
+    assert_true(perf(run(f, 0), "count") == 300);
+    const struct result *r = run(f, 0);
+    assert_true(perf(r, "count") == 300);
+    assert_true(perf(r, "restarts") == 0);
+}
+
 /* One table serves every process check that asks within its time to
  * live: the same walk, whatever their patterns; a table of another root,
  * or an older one, is read again; a table outlives the cache while a
@@ -906,6 +924,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(process_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(process_pidfile, setup, teardown),
         cmocka_unit_test_setup_teardown(process_table_shared, setup, teardown),
+        cmocka_unit_test_setup_teardown(process_many, setup, teardown),
         cmocka_unit_test_setup_teardown(log_follows, setup, teardown),
         cmocka_unit_test_setup_teardown(log_rotation_and_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(log_long_lines, setup, teardown),

@@ -1156,6 +1156,8 @@ static void real_text(const struct side *sd, double d, char *buf, size_t len)
     if ((sd->var != NULL && sd->var->kind == COND_VAR_MS) ||
         (sd->ph == PH_LITERAL && parse_duration_go(sd->text, strlen(sd->text), &ignored) &&
          ignored != 0)) {
+        /* Within int64_t before the conversion, which is undefined past it. */
+        d = d > 9.2e18 ? 9.2e18 : d < -9.2e18 ? -9.2e18 : isnan(d) ? 0 : d;
         format_duration((int64_t)d, buf, len);
     } else {
         format_real(d, buf, len);

@@ -575,6 +575,8 @@ static void type_placeholders(void **state)
     f.vars[2] = 0;
     assert_false(eval_var("[EXISTS] == true", &f, why, sizeof(why)));
     assert_string_equal(why, "[EXISTS] (false) == true");
+    f.vars[1] = -1e300;             /* no int64_t holds it: shown clamped */
+    assert_false(eval_var("[AGE] > 24h", &f, why, sizeof(why)));
     f.vars[1] = NAN;
     assert_false(eval_var("[AGE] < 24h", &f, why, sizeof(why)));
     assert_string_equal(why, "[AGE] (n/a) < 24h");

@@ -1,8 +1,11 @@
 /* check.c - check types, state names, and the start and end of every run. */
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "check.h"
 #include "util.h"
@@ -75,6 +78,19 @@ void check_describe_masked(const struct conf_check *cc, char *out, size_t len)
     }
 }
 
+/* Whether a condition of cc reads the body. */
+bool check_reads_body(const struct conf_check *cc)
+{
+    for (size_t i = 0; i < cc->nconditions; i++) {
+        for (const char *p = cc->conditions[i]; *p != '\0'; p++) {
+            if (strncasecmp(p, "[BODY]", 6) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 /* The env's clock, unix milliseconds. */
 int64_t check_env_now_ms(const struct check_env *env)
 {
@@ -99,10 +115,14 @@ struct check *check_create(const struct conf_check *conf)
 /* Free a check with no run in flight. */
 void check_destroy(struct check *c)
 {
+    if (c != NULL && c->type != NULL && c->type->forget != NULL) {
+        c->type->forget(c);
+    }
     if (c != NULL) {
         free(c->alerting);      /* alert.c's; owns no pointers */
         free(c->long_output);
         free(c->locations);
+        free(c->memory);
     }
     free(c);
 }
@@ -175,6 +195,33 @@ static void evaluate(struct check_run *run)
     }
 }
 
+/* A type's placeholders as the run's perfdata, when it has none of its
+ * own: "used=42.5%;;; free=1024B;;;", known values only. */
+static void vars_perfdata(struct check_run *run)
+{
+    const struct check_type *t = run->check->type;
+    if (t->nvars == 0 || run->result.perfdata[0] != '\0') {
+        return;
+    }
+    struct perfdata pd;
+    memset(&pd, 0, sizeof(pd));
+    for (size_t i = 0; i < t->nvars && i < COND_VARS_MAX; i++) {
+        const struct cond_var *v = &t->vars[i];
+        if (isnan(run->facts.vars[i])) {
+            continue;
+        }
+        struct perfdata_item *it = &pd.items[pd.n++];
+        size_t k = 0;
+        for (const char *p = v->name + 1; *p != ']' && k + 1 < sizeof(it->label); p++) {
+            it->label[k++] = (char)tolower((unsigned char)*p);
+        }
+        it->label[k] = '\0';
+        snprintf(it->uom, sizeof(it->uom), "%s", v->unit);
+        it->value = run->facts.vars[i];
+    }
+    perfdata_format(&pd, run->result.perfdata, sizeof(run->result.perfdata));
+}
+
 /* Replace c's long output with the run's; NULL when it has none. */
 static void keep_long_output(struct check *c, const struct check_run *run)
 {
@@ -231,6 +278,7 @@ void check_run_finish(struct check_run *run)
             run->facts.deploy_version = env->deploy_version(env->arg, c->conf->app, c->conf->env);
         }
         evaluate(run);
+        vars_perfdata(run);
         keep_long_output(c, run);
     }
     r = run->result;

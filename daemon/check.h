@@ -35,6 +35,7 @@ struct alert_check;
 struct curlm;
 struct check_ping;
 struct conf_rows;
+struct proctab;
 
 /* A check's state, and also a single result's outcome. The numeric values
  * are stored in the database and exported as shipwatch_check_state. */
@@ -116,7 +117,24 @@ struct check_env {
      * (either may be NULL), or NULL. The callback may be NULL. */
     const char *(*deploy_version)(void *arg, const char *app, const char *env);
     void *arg;                          /* passed to the callbacks */
+    const char *proc_root;              /* where host checks read /proc; NULL
+                                           "/proc" (tests hand in a fake tree) */
+    struct proctab *proctab;            /* the process table process checks
+                                           share (proctab.h); NULL: each
+                                           reads its own */
 };
+
+/* The max-body row of the types that keep a body for [BODY] (http, file),
+ * for their conf_field tables (config_rows.h). */
+#define CHECK_ROW_MAX_BODY                                                                         \
+    {                                                                                              \
+        .key = "max-body", .type = CONF_SIZE, .off = offsetof(struct conf_check, max_body_bytes),  \
+        .min = 1, .max = CONF_MIB(16), .def = CONFIG_DEFAULT_MAX_BODY_BYTES                        \
+    }
+
+/* Whether any of cc's conditions reads [BODY] (in any case): a checker
+ * that need not keep a body when none does. */
+bool check_reads_body(const struct conf_check *cc);
 
 /* The env's clock, unix milliseconds. */
 int64_t check_env_now_ms(const struct check_env *env);
@@ -168,11 +186,25 @@ struct check_type {
     /* The configuration (config.c reads it through check_type_for, so a
      * new type is its file and its row in check.c's table): */
     const struct conf_rows *rows;       /* the keys only this type takes */
+    /* What is wrong with cc beyond what its rows check (keys that exclude
+     * each other), reported at the check; NULL when nothing. May be NULL. */
+    const char *(*invalid)(const struct conf_check *cc);
     bool passive;                       /* pinged, not run: no timeout or
                                            conditions, one location,
                                            thresholds of 1 */
     int64_t interval_ms;                /* default interval; 0: defaults.interval */
     int64_t timeout_ms;                 /* default timeout; 0: defaults.timeout */
+    /* The placeholders this type gives besides the common ones, in the
+     * order of facts.vars; a run sets their values, and those of a run
+     * with no perfdata of its own become its perfdata (labels in lower
+     * case), so they reach history and /metrics. At most COND_VARS_MAX. */
+    const struct cond_var *vars;
+    size_t nvars;
+    const char *default_condition;      /* a check without conditions gets
+                                           this one; NULL none */
+    /* Called by check_destroy before c is freed: drop what points at it
+     * (a read still in a thread). May be NULL. */
+    void (*forget)(struct check *c);
 };
 
 #define CHECK_TYPE_DECLARE(name, kind) extern const struct check_type check_##name##_type;
@@ -245,6 +277,20 @@ struct check_ping {
                                            duration when paired; -1 none */
 };
 
+/* Where a log check has read its file to (check_log.c). It is stored with
+ * the check's state, in the transaction of the result that reached it, so
+ * a restart neither reads a line again nor skips one. */
+struct check_log_position {
+    uint64_t dev;                       /* the file read, by device and inode; */
+    uint64_t ino;                       /* both 0: it was not there */
+    int64_t offset;                     /* bytes of it read: the next line starts here */
+    uint64_t head;                      /* FNV-1a of its first bytes (up to 64 and
+                                           the offset): a file rewritten from its
+                                           start no longer has them */
+    bool skipping;                      /* inside a line longer than the cap: the
+                                           rest of it is not a line of its own */
+};
+
 /* A configured check and its live state. */
 struct check {
     const struct conf_check *conf;      /* owned by the daemon's config */
@@ -277,6 +323,17 @@ struct check {
                                            in flight: freed when the run ends;
                                            conf must not be read any more */
     struct check_run *run;              /* run in flight, or NULL */
+    struct check_log_position log;      /* log: where it has read to */
+    bool log_known;                     /* log: set by a run or restored from the
+                                           store; until then a run starts at
+                                           the end of the file */
+    void *stuck;                        /* host types: the read of a run that timed
+                                           out, still in a thread; no other starts
+                                           until it returns (host.c) */
+    void *memory;                       /* what the type keeps across runs (a
+                                           CPU sample, a log's position): one
+                                           block without pointers, freed by
+                                           check_destroy; NULL none yet */
     struct alert_check *alerting;       /* alert.c's per-check state, or NULL */
 
     /* counters, exported as metrics */

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "check.h"
@@ -33,19 +32,6 @@ struct http_run {
     bool body_needed;           /* a condition reads [BODY] */
     bool stopped;               /* no [BODY] condition: stopped at the cap */
 };
-
-/* Whether any of c's conditions reads the body ([BODY], in any case). */
-static bool needs_body(const struct conf_check *c)
-{
-    for (size_t i = 0; i < c->nconditions; i++) {
-        for (const char *p = c->conditions[i]; *p != '\0'; p++) {
-            if (strncasecmp(p, "[BODY]", 6) == 0) {
-                return true;
-            }
-        }
-    }
-    return false;
-}
 
 /* CURLOPT_WRITEFUNCTION: keep up to the cap, count the rest. Without a
  * [BODY] condition nothing past the cap is wanted: stop there and keep the
@@ -202,7 +188,7 @@ static int http_start(struct check_run *run)
         return -ENOMEM;
     }
     h->cap = c->max_body_bytes;
-    h->body_needed = needs_body(c);
+    h->body_needed = check_reads_body(c);
     run->priv = h;
     CURL *e = h->easy;
     curl_easy_setopt(e, CURLOPT_URL, c->url);
@@ -304,12 +290,7 @@ static const struct conf_field http_rows[] = {
     {.key = "body", .type = CONF_STR, .off = KO(body)},
     {.key = "follow-redirects", .type = CONF_BOOL, .off = KO(follow_redirects)},
     {.key = "verify-tls", .type = CONF_BOOL, .off = KO(verify_tls), .def = true},
-    {.key = "max-body",
-     .type = CONF_SIZE,
-     .off = KO(max_body_bytes),
-     .min = 1,
-     .max = CONF_MIB(16),
-     .def = CONFIG_DEFAULT_MAX_BODY_BYTES},
+    CHECK_ROW_MAX_BODY,
 };
 
 static const struct conf_rows http_conf_rows = CONF_ROWS(http_rows);

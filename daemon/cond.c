@@ -58,6 +58,7 @@ enum ph {
     PH_CERT,
     PH_BODY,
     PH_DEPLOY,
+    PH_VAR,         /* a check type's own, bound by cond_bind */
 };
 
 /* The text of [STATUS]; Gatus's 0 when unknown. */
@@ -133,7 +134,10 @@ struct side {
     enum fn fn;
     enum ph ph;
     const struct placeholder *def;  /* NULL for a literal */
-    char *path;       /* [BODY] path without "[BODY]" and its leading dot; "" the body */
+    char *path;       /* [BODY] path without "[BODY]" and its leading dot; "" the
+                         body; PH_VAR: the name as written, until bound */
+    const struct cond_var *var;     /* PH_VAR once bound */
+    size_t var_index;               /* PH_VAR: index of var in its table */
 };
 
 struct cond {
@@ -150,6 +154,8 @@ struct value {
     char small[32];
     bool invalid;     /* s is "<operand> (INVALID)" or "<operand> (n/a)" */
     bool unknown;     /* a shipwatch fact that is not known: fails the condition */
+    bool real;        /* num holds a type's placeholder's value */
+    double num;
 };
 
 /* Initialise facts to unknown. */
@@ -161,6 +167,9 @@ void cond_facts_init(struct cond_facts *f)
         .connected = -1,
         .cert_expiry_ms = INT64_MIN,
     };
+    for (size_t i = 0; i < COND_VARS_MAX; i++) {
+        f->vars[i] = NAN;
+    }
 }
 
 /* Go's strings.TrimSpace for ASCII: the bounds of s[0..n) without white space. */
@@ -234,14 +243,15 @@ static bool valid_path(const char *p)
 }
 
 /* Recognise a placeholder at the start of s (its inner text); ph stays
- * PH_LITERAL when s is no placeholder. Returns 0 or -EINVAL with err. */
-static int parse_placeholder(const char *s, struct side *sd, char *err, size_t errlen)
+ * PH_LITERAL when s is no placeholder. A name no table here has is kept
+ * aside for cond_bind when open. Returns 0 or -EINVAL with err. */
+static int parse_placeholder(const char *s, struct side *sd, bool open, char *err, size_t errlen)
 {
     if (s[0] != '[') {
         return 0;
     }
     size_t n = 1;
-    while (isalpha((unsigned char)s[n]) || s[n] == '_') {
+    while (isalpha((unsigned char)s[n]) || s[n] == '_' || (n > 1 && isdigit((unsigned char)s[n]))) {
         n++;
     }
     if (n == 1) {
@@ -284,12 +294,18 @@ static int parse_placeholder(const char *s, struct side *sd, char *err, size_t e
         }
         return 0;
     }
+    if (open && s[n] == '\0') {
+        sd->ph = PH_VAR;
+        sd->path = dup_n(s, n);
+        return sd->path != NULL ? 0 : -ENOMEM;
+    }
     snprintf(err, errlen, "unknown placeholder %.*s", (int)(n < 64 ? n : 64), s);
     return -EINVAL;
 }
 
 /* Parse one operand s[0..n) into sd. */
-static int parse_side(const char *s, size_t n, struct side *sd, char *err, size_t errlen)
+static int parse_side(const char *s, size_t n, struct side *sd, bool open, char *err,
+                      size_t errlen)
 {
     s = trim(s, &n);
     sd->text = dup_n(s, n);
@@ -306,7 +322,7 @@ static int parse_side(const char *s, size_t n, struct side *sd, char *err, size_
         }
         inner = tmp;
     }
-    int rc = parse_placeholder(inner, sd, err, errlen);
+    int rc = parse_placeholder(inner, sd, open, err, errlen);
     if (rc == 0 && sd->fn != FN_NONE && sd->ph == PH_LITERAL) {
         snprintf(err, errlen, "%s() takes a placeholder, not \"%.64s\"",
                  sd->fn == FN_LEN ? "len" : "has", inner);
@@ -332,8 +348,8 @@ static void missing_operator(const char *text, char *err, size_t errlen)
     snprintf(err, errlen, "invalid condition: missing operator (==, !=, <, <=, >, >=)");
 }
 
-/* Parse a condition. */
-int cond_parse(const char *text, struct cond **out, char *err, size_t errlen)
+/* Parse a condition; open keeps unknown placeholders for cond_bind. */
+static int parse(const char *text, bool open, struct cond **out, char *err, size_t errlen)
 {
     err[0] = '\0';
     *out = NULL;
@@ -364,10 +380,10 @@ int cond_parse(const char *text, struct cond **out, char *err, size_t errlen)
     const char *again = strstr(r, ops[op].sep);
     size_t rn = again != NULL ? (size_t)(again - r) : strlen(r);
     if (rc == 0) {
-        rc = parse_side(text, (size_t)(at - text), &c->side[0], err, errlen);
+        rc = parse_side(text, (size_t)(at - text), &c->side[0], open, err, errlen);
     }
     if (rc == 0) {
-        rc = parse_side(r, rn, &c->side[1], err, errlen);
+        rc = parse_side(r, rn, &c->side[1], open, err, errlen);
     }
     for (int i = 0; i < 2 && rc == 0 && ops[op].numeric; i++) {
         const struct side *sd = &c->side[i];
@@ -385,6 +401,41 @@ int cond_parse(const char *text, struct cond **out, char *err, size_t errlen)
         return rc;
     }
     *out = c;
+    return 0;
+}
+
+/* Parse a condition of the common placeholders. */
+int cond_parse(const char *text, struct cond **out, char *err, size_t errlen)
+{
+    return parse(text, false, out, err, errlen);
+}
+
+/* Parse a condition, a type's placeholders left for cond_bind. */
+int cond_parse_open(const char *text, struct cond **out, char *err, size_t errlen)
+{
+    return parse(text, true, out, err, errlen);
+}
+
+/* Bind a type's placeholders to its table. */
+int cond_bind(struct cond *c, const struct cond_var *vars, size_t n, char *err, size_t errlen)
+{
+    for (int i = 0; i < 2; i++) {
+        struct side *sd = &c->side[i];
+        if (sd->ph != PH_VAR) {
+            continue;
+        }
+        sd->var = NULL;
+        for (size_t k = 0; k < n && k < COND_VARS_MAX; k++) {
+            if (strcasecmp(sd->path, vars[k].name) == 0) {
+                sd->var = &vars[k];
+                sd->var_index = k;
+            }
+        }
+        if (sd->var == NULL) {
+            snprintf(err, errlen, "unknown placeholder %.64s", sd->path);
+            return -EINVAL;
+        }
+    }
     return 0;
 }
 
@@ -879,12 +930,71 @@ static void resolve_body(const struct side *sd, const struct cond_facts *f, stru
     }
 }
 
+/* A number as text: whole numbers without a point, others with two
+ * decimals ("42", "1.25"). */
+static void format_real(double d, char *buf, size_t n)
+{
+    if (d == floor(d) && fabs(d) < 9e18) {
+        snprintf(buf, n, "%.0f", d);
+    } else {
+        snprintf(buf, n, "%.2f", d);
+    }
+}
+
+/* A type's placeholder: its number (an unbound one is unknown). */
+static void resolve_var(const struct side *sd, const struct cond_facts *f, struct value *v)
+{
+    double d = sd->var != NULL ? f->vars[sd->var_index] : NAN;
+    if (isnan(d)) {
+        if (sd->fn == FN_HAS) {
+            set_small(v, "false");
+            return;
+        }
+        set_invalid(v, sd, UNKNOWN_SUFFIX);
+        v->unknown = true;
+        return;
+    }
+    char buf[32];
+    if (sd->var->kind == COND_VAR_BOOL) {
+        snprintf(buf, sizeof(buf), "%s", d != 0 ? "true" : "false");
+    } else {
+        format_real(d, buf, sizeof(buf));
+    }
+    set_fact(v, sd->fn, buf);
+    v->real = sd->fn == FN_NONE;    /* len() and has() read the text */
+    v->num = d;
+}
+
+/* A value as a floating-point number, for comparisons with a type's
+ * placeholder: its own number, else as to_number reads it without
+ * truncating. */
+static double to_real(const struct value *v)
+{
+    int64_t n;
+    double d;
+    if (v->real) {
+        return v->num;
+    }
+    if (parse_duration_go(v->s, v->n, &n) && n != 0) {
+        return (double)n;
+    }
+    if (parse_int_go(v->s, v->n, &n)) {
+        return (double)n;
+    }
+    if (parse_float_go(v->s, v->n, &d) && !isnan(d)) {
+        return d;
+    }
+    return 0;
+}
+
 /* The value of one operand against the facts. */
 static void resolve(const struct side *sd, const struct cond_facts *f, struct value *v)
 {
     *v = (struct value){.s = sd->text, .n = strlen(sd->text)};
     if (sd->ph == PH_BODY) {
         resolve_body(sd, f, v);
+    } else if (sd->ph == PH_VAR) {
+        resolve_var(sd, f, v);
     } else if (sd->def != NULL) {
         char buf[32];
         const char *fact = sd->def->fact(f, buf, sizeof(buf));
@@ -1038,6 +1148,22 @@ static void numeric_text(const struct side *sd, int64_t n, char *buf, size_t len
     }
 }
 
+/* The text of a number compared as floating point: a duration for a
+ * duration placeholder or an operand written as one. */
+static void real_text(const struct side *sd, double d, char *buf, size_t len)
+{
+    int64_t ignored;
+    if ((sd->var != NULL && sd->var->kind == COND_VAR_MS) ||
+        (sd->ph == PH_LITERAL && parse_duration_go(sd->text, strlen(sd->text), &ignored) &&
+         ignored != 0)) {
+        /* Within int64_t before the conversion, which is undefined past it. */
+        d = d > 9.2e18 ? 9.2e18 : d < -9.2e18 ? -9.2e18 : isnan(d) ? 0 : d;
+        format_duration((int64_t)d, buf, len);
+    } else {
+        format_real(d, buf, len);
+    }
+}
+
 /* Evaluate c into ok and, when wanted, the text Gatus shows. */
 static bool evaluate(const struct cond *c, const struct cond_facts *f, struct text *t)
 {
@@ -1047,15 +1173,30 @@ static bool evaluate(const struct cond *c, const struct cond_facts *f, struct te
     bool ok;
     enum op op = c->op;
     if (ops[op].numeric) {
-        int64_t a = to_number(&v[0]), b = to_number(&v[1]);
-        ok = op == OP_LE ? a <= b : op == OP_GE ? a >= b : op == OP_GT ? a > b : a < b;
+        /* A type's placeholder on either side compares as floating point. */
+        bool real = c->side[0].ph == PH_VAR || c->side[1].ph == PH_VAR;
+        int64_t a = 0, b = 0;
+        double ra = 0, rb = 0;
+        if (real) {
+            ra = to_real(&v[0]);
+            rb = to_real(&v[1]);
+            ok = op == OP_LE ? ra <= rb : op == OP_GE ? ra >= rb : op == OP_GT ? ra > rb : ra < rb;
+        } else {
+            a = to_number(&v[0]);
+            b = to_number(&v[1]);
+            ok = op == OP_LE ? a <= b : op == OP_GE ? a >= b : op == OP_GT ? a > b : a < b;
+        }
         if (!ok && t != NULL) {
             /* Gatus shows the numbers it compared, not the texts. */
             struct value nv[2];
             for (int i = 0; i < 2; i++) {
                 nv[i] = (struct value){0};
                 char buf[32];
-                numeric_text(&c->side[i], i == 0 ? a : b, buf, sizeof(buf));
+                if (real) {
+                    real_text(&c->side[i], i == 0 ? ra : rb, buf, sizeof(buf));
+                } else {
+                    numeric_text(&c->side[i], i == 0 ? a : b, buf, sizeof(buf));
+                }
                 set_small(&nv[i], buf);
             }
             put_side(t, &c->side[0], &nv[0], false);

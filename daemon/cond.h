@@ -9,6 +9,15 @@
  * Placeholder names are case-insensitive. docs/conditions.md has the rules
  * and what Gatus does for each form.
  *
+ * A check type may give placeholders of its own ([USED] of a disk, [COUNT]
+ * of a process): numbers, durations or truths it lists in a const table of
+ * struct cond_var. The configuration parses a check's conditions before it
+ * need know its type (cond_parse_open keeps unknown names aside), then
+ * binds them to the type's table (cond_bind), which refuses the names the
+ * type does not give. A comparison with such a placeholder on either side
+ * is done on floating-point numbers, so "[LOAD1] < 0.5" means what it says
+ * (Gatus's placeholders keep Gatus's integer comparisons).
+ *
  * Ownership: cond_parse allocates a struct cond that the caller frees with
  * cond_destroy. struct cond_facts only borrows its strings: they must outlive
  * the cond_eval / cond_eval_all call that reads them, nothing more.
@@ -26,6 +35,23 @@ struct cond;
  * size as a result's failed_condition. */
 #define COND_RESULT_TEXT_MAX 256
 
+/* A placeholder a check type gives beyond the common ones. */
+enum cond_var_kind {
+    COND_VAR_NUMBER,             /* a count, bytes, a percentage */
+    COND_VAR_MS,                 /* a duration in ms, shown as one: "[AGE] (25h) < 24h" */
+    COND_VAR_BOOL,               /* 0 or 1, reads "false" or "true" */
+};
+
+struct cond_var {
+    const char *name;            /* "[USED]": upper case, letters and _ */
+    enum cond_var_kind kind;
+    const char *unit;            /* its unit as perfdata writes it: "%", "B",
+                                    "ms", "" for a count or a truth */
+};
+
+/* A type's placeholders at most. */
+#define COND_VARS_MAX 8
+
 /* What one check run learned, read by conditions. A fact the check type does
  * not produce keeps its "unknown" value and reads as Gatus's zero value:
  * [STATUS] 0, [CERTIFICATE_EXPIRATION] 0, [CONNECTED] false, [BODY] and
@@ -42,6 +68,9 @@ struct cond_facts {
     const char *deploy_version;  /* version of the app-env's last deploy; NULL unknown */
     const char *ip;              /* address connected to, "127.0.0.1" or "::1"; NULL unknown */
     const char *dns_rcode;       /* "NOERROR", "NXDOMAIN", ...; NULL unknown */
+    double vars[COND_VARS_MAX];  /* the type's own placeholders, by index in its
+                                    table; NAN unknown: fails the condition
+                                    and reads "(n/a)", as [DEPLOY].version */
 };
 
 /* One condition's verdict. text is the condition as written when it holds,
@@ -58,6 +87,16 @@ void cond_facts_init(struct cond_facts *f);
 /* Parse text. Returns 0 and *out (free with cond_destroy), or -EINVAL with a
  * one-line reason in err (e.g. "unknown placeholder [STAUS]"), or -ENOMEM. */
 int cond_parse(const char *text, struct cond **out, char *err, size_t errlen);
+
+/* cond_parse, but a placeholder it does not know ([USED]) is kept aside
+ * for cond_bind rather than refused. A condition not bound yet cannot be
+ * evaluated. */
+int cond_parse_open(const char *text, struct cond **out, char *err, size_t errlen);
+
+/* Bind the placeholders cond_parse_open kept aside to vars[0..n) (static:
+ * must outlive c). 0, or -EINVAL with "unknown placeholder [X]" in err. A
+ * condition without such placeholders binds to anything. */
+int cond_bind(struct cond *c, const struct cond_var *vars, size_t n, char *err, size_t errlen);
 
 /* Evaluate. Returns true when the condition holds. When it does not, why
  * (when not NULL) gets the condition with the values it saw, as

@@ -625,6 +625,61 @@ static uint64_t check_fingerprint(const struct conf_check *k)
     return h;
 }
 
+/* Where the i-th condition of an item is written: its list item, else
+ * (a single string) the key. */
+static struct conf_mark cond_at(const struct list_item *li, struct conf_mark key_at, size_t i,
+                                bool *listed)
+{
+    *listed = false;
+    for (uint32_t k = 0; k + 1 < li->m->n; k += 2) {
+        const struct ynode *key = li->m->kids[k], *v = li->m->kids[k + 1];
+        if (key->type == YN_SCALAR && strcmp(key->text, "conditions") == 0 &&
+            v->type == YN_SEQ && i < v->n) {
+            *listed = true;
+            return v->kat[i];
+        }
+    }
+    return key_at;
+}
+
+/* A check's conditions name only the placeholders its type gives; one
+ * whose conditions are not written gets its type's default condition. */
+static void check_conditions(struct conf_ctx *x, struct conf_check *k, const struct check_type *t,
+                             const struct list_item *li)
+{
+    const struct conf_state *cs = conf_item_state(li->it, li->st, "conditions");
+    for (size_t i = 0; i < k->nconditions; i++) {
+        char err[256] = "";
+        if (k->conds[i] == NULL ||  /* did not parse: reported */
+            cond_bind(k->conds[i], t->vars, t->nvars, err, sizeof(err)) == 0) {
+            continue;
+        }
+        bool listed;
+        struct conf_mark at = cond_at(li, cs->at, i, &listed);
+        char path[PATH_BUF];
+        if (listed) {
+            conf_pathf(path, sizeof(path), "%s.conditions[%zu]", li->ipath, i);
+        } else {
+            conf_pathf(path, sizeof(path), "%s.conditions", li->ipath);
+        }
+        conf_report(x, at, "%s: bad condition: %s", path, err);
+    }
+    if (cs->seen || t->default_condition == NULL) {
+        return;
+    }
+    char err[256];
+    k->conditions = calloc(2, sizeof(*k->conditions));
+    k->conds = calloc(2, sizeof(*k->conds));
+    if (k->conditions == NULL || k->conds == NULL ||
+        (k->conditions[0] = strdup(t->default_condition)) == NULL ||
+        cond_parse_open(t->default_condition, &k->conds[0], err, sizeof(err)) < 0 ||
+        cond_bind(k->conds[0], t->vars, t->nvars, err, sizeof(err)) < 0) {
+        x->oom = true;  /* a type's own default parses: only memory fails */
+        x->stop = true;
+    }
+    k->nconditions = 1;
+}
+
 /* A check beyond its rows: defaults from the defaults section, quorum and
  * locations. */
 static void check_item(struct conf_ctx *x, void *item, const struct list_item *li)
@@ -664,6 +719,18 @@ static void check_item(struct conf_ctx *x, void *item, const struct list_item *l
         conf_report(x, conf_item_state(it, st, "locations")->at,
                     "%s.locations: a %s is pinged, not run: it has one location", li->ipath,
                     kind->name);
+    }
+    if (kind != NULL && !passive) {
+        check_conditions(x, k, kind, li);
+    }
+    /* A key refused already is not reported again as missing. */
+    bool bad = false;
+    for (size_t i = 0; i < conf_item_nrows(it); i++) {
+        bad = bad || st[i].bad;
+    }
+    const char *why = kind != NULL && kind->invalid != NULL && !bad ? kind->invalid(k) : NULL;
+    if (why != NULL) {
+        conf_report(x, li->iat, "%s: %s", li->ipath, why);
     }
 }
 

@@ -60,7 +60,14 @@ struct conf_header {
     X(http, CHECK_HTTP)                \
     X(tcp, CHECK_TCP)                  \
     X(exec, CHECK_EXEC)                \
-    X(heartbeat, CHECK_HEARTBEAT)
+    X(heartbeat, CHECK_HEARTBEAT)      \
+    X(disk, CHECK_DISK)                \
+    X(memory, CHECK_MEMORY)            \
+    X(load, CHECK_LOAD)                \
+    X(cpu, CHECK_CPU)                  \
+    X(file, CHECK_FILE)                \
+    X(process, CHECK_PROCESS)          \
+    X(log, CHECK_LOG)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
@@ -114,6 +121,14 @@ struct conf_check {
     int64_t period_ms;
     int64_t grace_ms;
     int64_t max_runtime_ms;    /* a started run's limit; 0: grace, else period */
+
+    /* host checks */
+    char *path;                /* disk: a path on the filesystem; file, log:
+                                  the file watched (absolute). file's
+                                  [BODY] is max_body_bytes long at most */
+    char *match;               /* process: regex on the command line */
+    char *pidfile;             /* process: or the pid in this file */
+    char *pattern;             /* log: regex of the lines counted */
 
     /* cluster */
     bool locations_all;        /* "locations: all": run by every daemon of the

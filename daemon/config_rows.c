@@ -815,7 +815,9 @@ static int p_headers(struct conf_ctx *x, const struct conf_field *f, const struc
     return 0;
 }
 
-/* Conditions: their texts (off, count at off2) and parsed form (off3). */
+/* Conditions: their texts (off, count at off2) and parsed form (off3).
+ * The placeholders of a check's type are bound once the type is known
+ * (config.c's check_item). */
 static int p_conds(struct conf_ctx *x, const struct conf_field *f, const struct ynode *v,
                    struct conf_mark at, const char *path, void *base)
 {
@@ -846,24 +848,18 @@ static int p_conds(struct conf_ctx *x, const struct conf_field *f, const struct 
         if (texts[i][0] == '\0') {
             conf_report(x, iat, "%s: must not be empty", ipath);
             bad = true;
-        } else if (cond_parse(texts[i], &conds[i], err, sizeof(err)) < 0) {
+        } else if (cond_parse_open(texts[i], &conds[i], err, sizeof(err)) < 0) {
             conf_report(x, iat, "%s: bad condition: %s", ipath, err[0] ? err : "cannot parse");
             conds[i] = NULL;
             bad = true;
         }
     }
-    if (bad) {
-        for (size_t i = 0; i < n; i++) {
-            cond_destroy(conds[i]);
-        }
-        free(conds);
-        conf_strv_free(texts, n);
-        return -1;
-    }
+    /* Stored even when one is bad (NULL in conds): binding the others to
+     * the check's type reports their placeholders too. */
     *CONF_AT(base, f->off, char **) = texts;
     *CONF_AT(base, f->off2, size_t) = n;
     *CONF_AT(base, f->off3, struct cond **) = conds;
-    return 0;
+    return bad ? -1 : 0;
 }
 
 /* A nested mapping described by f->sub, into the same base. */

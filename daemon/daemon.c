@@ -19,6 +19,7 @@
 #include "http.h"
 #include "ipc_server.h"
 #include "log.h"
+#include "proctab.h"
 #include "sched.h"
 #include "state.h"
 #include "store.h"
@@ -223,6 +224,8 @@ static void record_result(struct daemon *d, struct check *c, const struct result
         .ok_streak = c->ok_streak,
         .state_since_ms = c->state_since_ms,
         .last = *r,
+        .has_log = c->log_known,
+        .log = c->log,
     };
     store_put_result(d->store, &s);
     ipc_server_on_result(d->ipc, c, r);
@@ -448,6 +451,10 @@ static void restore_state(const struct store_check_state *s, void *arg)
     c->ok_streak = s->ok_streak;
     c->state_since_ms = s->state_since_ms;
     c->last = s->last;
+    if (s->has_log) {
+        c->log = s->log;
+        c->log_known = true;
+    }
 }
 
 /* Create the checks of conf; on failure nothing is left allocated. */
@@ -753,8 +760,10 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
     struct store_deploy_query dq = {.limit = 1000};
     store_deploys(d->store, &dq, on_loaded_deploys, d);
     d->curlm = curlm_create(loop);
+    d->proctab = proctab_create();
     d->check_env = (struct check_env){.loop = loop,
                                       .curlm = d->curlm,
+                                      .proctab = d->proctab,
                                       .clock = &wall_clock,
                                       .on_result = on_check_result,
                                       .on_verdict = on_check_verdict,
@@ -762,7 +771,7 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
                                       .deploy_version = last_deploy_version,
                                       .arg = d};
     d->sched = sched_create(loop, &d->check_env, conf->daemon.max_concurrency);
-    if (d->curlm == NULL || d->sched == NULL) {
+    if (d->curlm == NULL || d->proctab == NULL || d->sched == NULL) {
         log_error(LOG_NOKV, "out of memory at start-up");
         return -ENOMEM;
     }
@@ -853,6 +862,26 @@ static void log_sched_stats(struct daemon *d)
              skipped, s50, s99);
 }
 
+/* Run the loop until its handles are closed and the thread pool's work is
+ * back. A host check's read hung on a dead mount may never come back: the
+ * wait ends at the drain timeout and leaves it behind (the process exits
+ * under it). Whether everything came back. */
+static bool run_to_empty(struct daemon *d)
+{
+    int64_t limit_ms = d->conf != NULL ? d->conf->daemon.drain_timeout_ms
+                                       : CONFIG_DEFAULT_DRAIN_TIMEOUT_MS;
+    int64_t until_ms = clock_mono_ms() + limit_ms;
+    while (uv_run(d->loop, UV_RUN_NOWAIT) != 0) {
+        if (clock_mono_ms() >= until_ms) {
+            log_warn(LOG_NOKV, "a read on the thread pool has not returned in %lld ms: left "
+                               "behind at exit", (long long)limit_ms);
+            return false;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
+    }
+    return true;
+}
+
 /* Tear everything down after the loop stopped; flushes the store. */
 void daemon_finish(struct daemon *d)
 {
@@ -884,7 +913,11 @@ void daemon_finish(struct daemon *d)
     curlm_destroy(d->curlm);
     d->curlm = NULL;
     uv_walk(d->loop, close_handle, NULL);
-    uv_run(d->loop, UV_RUN_DEFAULT);
+    if (run_to_empty(d)) {
+        /* No read on the thread pool is left to use it. */
+        proctab_destroy(d->proctab);
+    }
+    d->proctab = NULL;
     for (size_t i = 0; i < d->nchecks; i++) {
         check_destroy(d->checks[i]);
     }

@@ -17,6 +17,7 @@
 struct sched;
 struct store;
 struct curlm;
+struct proctab;
 struct event;
 struct ipc_server;
 struct http_server;
@@ -42,6 +43,7 @@ struct daemon {
     struct sched *sched;
     struct store *store;
     struct curlm *curlm;
+    struct proctab *proctab;           /* the process table process checks share */
     struct ipc_server *ipc;
     struct http_server *http;
     struct cluster *cluster;      /* Redis fan-out and leases; NULL without redis.url */

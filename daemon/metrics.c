@@ -241,7 +241,7 @@ static int checks(struct daemon *d, struct sbuf *b)
 static void check_perfdata(struct daemon *d, struct sbuf *b)
 {
     family(b, "shipwatch_check_perfdata", "gauge",
-           "The perfdata of an exec check's last result, by label and unit of measure.");
+           "The perfdata of an exec or host check's last result, by label and unit of measure.");
     struct perfdata pd;
     for (size_t i = 0; i < d->nchecks; i++) {
         const struct check *c = d->checks[i];

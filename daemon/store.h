@@ -131,6 +131,8 @@ struct store_check_state {
     int ok_streak;
     int64_t state_since_ms;
     struct result last;         /* last.started_ms 0 when none */
+    bool has_log;               /* a log check: log is where it read to */
+    struct check_log_position log;
 };
 
 enum store_granularity {

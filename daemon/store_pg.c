@@ -582,6 +582,22 @@ static void build_outbox(struct sbuf *b, const struct outbox_item *o)
                        "next_ts = EXCLUDED.next_ts;\n");
 }
 
+/* One row of log_positions: a log check's position after its result. */
+static void build_log_position(struct sbuf *b, int32_t id, const struct check_log_position *lp)
+{
+    sbuf_append_str(b, "(");
+    sbuf_append_i64(b, id);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, (int64_t)lp->dev);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, (int64_t)lp->ino);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, lp->offset);
+    sbuf_append_str(b, ", ");
+    sbuf_append_i64(b, (int64_t)lp->head);
+    sbuf_append_str(b, lp->skipping ? ", true)" : ", false)");
+}
+
 static void build_state(struct sbuf *b, int32_t id, const struct store_check_state *cs)
 {
     const struct result *res = &cs->last;
@@ -641,7 +657,7 @@ static size_t unknown_names(struct store_pg *s, struct sbuf *b)
  * Returns the number taken (0: nothing ready). */
 static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, size_t max)
 {
-    struct sbuf evs = {0}, states = {0}, late = {0};
+    struct sbuf evs = {0}, states = {0}, late = {0}, logs = {0};
     size_t n = 0, nres = 0, nev = 0, nstates = 0, nlate = 0;
     uint64_t mark = ++s->batch_no;
     int64_t late_before = clock_wall_ms() - LATE_MARGIN_MS;
@@ -774,7 +790,7 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
                   "FROM STDIN;\n");
         /* The check's state after its last result of the batch; one row a
          * check, as one upsert cannot touch a row twice. */
-        size_t k = 0;
+        size_t k = 0, nlogs = 0;
         for (struct rec *r = s->inflight; r != NULL; r = r->next) {
             if (r->kind != REC_RESULT) {
                 continue;
@@ -783,6 +799,10 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
             if (e != NULL && e->mark == mark && e->last == r) {
                 sbuf_append_str(&states, k++ > 0 ? ",\n" : "");
                 build_state(&states, e->id, &r->st);
+                if (r->st.has_log) {
+                    sbuf_append_str(&logs, nlogs++ > 0 ? ",\n" : "");
+                    build_log_position(&logs, e->id, &r->st.log);
+                }
             }
         }
         sbuf_append_str(b, "INSERT INTO check_state VALUES\n");
@@ -796,6 +816,13 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
                   "last_cert_expiry = EXCLUDED.last_cert_expiry, "
                   "last_message = EXCLUDED.last_message, "
                   "last_perfdata = EXCLUDED.last_perfdata;\n");
+        if (nlogs > 0) {
+            sbuf_append_str(b, "INSERT INTO log_positions VALUES\n");
+            sbuf_append(b, logs.data, logs.len);
+            sbuf_append_str(b, "\nON CONFLICT (check_id) DO UPDATE SET dev = EXCLUDED.dev, "
+                               "ino = EXCLUDED.ino, pos = EXCLUDED.pos, head = EXCLUDED.head, "
+                               "skipping = EXCLUDED.skipping;\n");
+        }
         if (nlate > 0) {
             sbuf_append_str(b, "INSERT INTO rollup_late VALUES ");
             sbuf_append(b, late.data, late.len);
@@ -813,12 +840,13 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
     sbuf_append_i64(b, (int64_t)s->inflight_rn);
     sbuf_append_str(b, ") ON CONFLICT (node) DO UPDATE SET last_rn = "
                        "GREATEST(writer_progress.last_rn, EXCLUDED.last_rn)");
+    /* Read before sbuf_finish, which clears them. */
+    bool failed = b->failed || states.failed || res->failed || logs.failed;
     sbuf_finish(&evs);
     sbuf_finish(&states);
     sbuf_finish(&late);
-    if (b->failed || states.failed || res->failed) {
-        b->failed = true;
-    }
+    sbuf_finish(&logs);
+    b->failed = failed;
     (void)nstates;
     return n;
 }

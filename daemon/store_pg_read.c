@@ -525,14 +525,15 @@ int pg_load_states(struct store *st, store_state_fn fn, void *arg)
         s,
         "SELECT c.name, s.state, s.fail_streak, s.ok_streak, s.state_since, s.last_ts, "
         "s.last_duration_us, s.last_outcome, COALESCE(s.last_status, -1), s.last_error, "
-        "s.last_failed, COALESCE(s.last_cert_expiry, 0), s.last_message, s.last_perfdata "
-        "FROM check_state s JOIN checks c ON "
-        "c.id = s.check_id",
+        "s.last_failed, COALESCE(s.last_cert_expiry, 0), s.last_message, s.last_perfdata, "
+        "l.dev, l.ino, l.pos, l.head, l.skipping::int "
+        "FROM check_state s JOIN checks c ON c.id = s.check_id "
+        "LEFT JOIN log_positions l ON l.check_id = s.check_id",
         0, NULL);
     if (r == NULL) {
         return s->writer.state == C_DOWN ? 0 : -EIO;
     }
-    if (PQnfields(r) != 14) {
+    if (PQnfields(r) != 19) {
         PQclear(r);
         return -EPROTO;
     }
@@ -553,6 +554,12 @@ int pg_load_states(struct store *st, store_state_fn fn, void *arg)
         cs.last.cert_expiry_s = val_i64(r, i, 11);
         snprintf(cs.last.message, sizeof(cs.last.message), "%s", col_text(r, i, 12));
         snprintf(cs.last.perfdata, sizeof(cs.last.perfdata), "%s", col_text(r, i, 13));
+        cs.has_log = !PQgetisnull(r, i, 14);
+        cs.log.dev = (uint64_t)val_i64(r, i, 14);
+        cs.log.ino = (uint64_t)val_i64(r, i, 15);
+        cs.log.offset = val_i64(r, i, 16);
+        cs.log.head = (uint64_t)val_i64(r, i, 17);
+        cs.log.skipping = val_i64(r, i, 18) != 0;
         fn(&cs, arg);
     }
     PQclear(r);

@@ -235,6 +235,15 @@ static void rec_encode(struct rec *r, struct sbuf *b)
         put_str(b, cs->last.perfdata);
         put_i64(b, cs->last.nconds);
         put_i64(b, cs->last.conds_failed);
+        /* Added later still: a log check's position. */
+        put_i64(b, cs->has_log);
+        if (cs->has_log) {
+            put_i64(b, (int64_t)cs->log.dev);
+            put_i64(b, (int64_t)cs->log.ino);
+            put_i64(b, cs->log.offset);
+            put_i64(b, (int64_t)cs->log.head);
+            put_i64(b, cs->log.skipping);
+        }
         return;
     }
     int64_t *ints[16];
@@ -290,6 +299,16 @@ static struct rec *rec_decode(const unsigned char *p, size_t n)
             get_buf(&c, cs->last.perfdata, sizeof(cs->last.perfdata));
             cs->last.nconds = (uint8_t)clamp(get_i64(&c), 0, RESULT_CONDS_MAX);
             cs->last.conds_failed = (uint16_t)clamp(get_i64(&c), 0, UINT16_MAX);
+        }
+        if (c.n > 0) {
+            cs->has_log = get_i64(&c) != 0;
+        }
+        if (cs->has_log) {
+            cs->log.dev = (uint64_t)get_i64(&c);
+            cs->log.ino = (uint64_t)get_i64(&c);
+            cs->log.offset = clamp(get_i64(&c), 0, INT64_MAX);
+            cs->log.head = (uint64_t)get_i64(&c);
+            cs->log.skipping = get_i64(&c) != 0;
         }
         if (r->check == NULL) {
             c.bad = true;

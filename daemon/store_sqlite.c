@@ -268,6 +268,20 @@ static void write_result(struct store_sqlite *s, struct rec *r)
     if (sqlite3_step(q) != SQLITE_DONE) {
         store_sqlite_count_error(s, "cannot update check state");
     }
+    if (r->st.has_log) {
+        const struct check_log_position *lp = &r->st.log;
+        q = s->up_log;
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int64(q, 2, (int64_t)lp->dev);
+        sqlite3_bind_int64(q, 3, (int64_t)lp->ino);
+        sqlite3_bind_int64(q, 4, lp->offset);
+        sqlite3_bind_int64(q, 5, (int64_t)lp->head);
+        sqlite3_bind_int(q, 6, lp->skipping);
+        if (sqlite3_step(q) != SQLITE_DONE) {
+            store_sqlite_count_error(s, "cannot update log position");
+        }
+    }
 }
 
 static void write_event(struct store_sqlite *s, struct rec *r)
@@ -883,6 +897,7 @@ static void sqlite_close(struct store *st)
     sqlite3_finalize(s->put_alert);
     sqlite3_finalize(s->put_mute);
     sqlite3_finalize(s->put_outbox);
+    sqlite3_finalize(s->up_log);
     sqlite3_finalize(s->del_outbox);
     if (s->db != NULL) {
         if (s->thread_started) {
@@ -1301,7 +1316,10 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
                            "created, attempts, next_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                            -1, &s->put_outbox, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM outbox WHERE id = ?1", -1, &s->del_outbox,
-                           NULL) != SQLITE_OK) {
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO log_positions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &s->up_log, NULL) != SQLITE_OK) {
         snprintf(errbuf, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
         goto fail;
     }

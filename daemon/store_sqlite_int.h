@@ -61,7 +61,7 @@ struct store_sqlite {
     uint64_t dropped_logged;        /* loop thread: last count logged */
     /* writer-thread only */
     sqlite3_stmt *ins_result, *up_state, *ins_event, *get_check, *ins_check, *put_deploy;
-    sqlite3_stmt *put_alert, *put_mute, *put_outbox, *del_outbox;
+    sqlite3_stmt *put_alert, *put_mute, *put_outbox, *del_outbox, *up_log;
     bool in_txn;
     bool txn_failed;                /* a statement of the open transaction failed */
     int txn_code;                   /* its SQLite error code */

@@ -511,9 +511,10 @@ int store_sqlite_read_states(sqlite3 *db, store_state_fn fn, void *arg)
         db,
         "SELECT c.name, s.state, s.fail_streak, s.ok_streak, s.state_since, s.last_ts, "
         "s.last_duration_us, s.last_outcome, COALESCE(s.last_status, -1), s.last_error, "
-        "s.last_failed, COALESCE(s.last_cert_expiry, 0), s.last_message, s.last_perfdata "
-        "FROM check_state s JOIN checks c ON "
-        "c.id = s.check_id",
+        "s.last_failed, COALESCE(s.last_cert_expiry, 0), s.last_message, s.last_perfdata, "
+        "l.dev, l.ino, l.pos, l.head, l.skipping "
+        "FROM check_state s JOIN checks c ON c.id = s.check_id "
+        "LEFT JOIN log_positions l ON l.check_id = s.check_id",
         -1, &q, NULL);
     if (rc != SQLITE_OK) {
         return -EIO;
@@ -535,6 +536,12 @@ int store_sqlite_read_states(sqlite3 *db, store_state_fn fn, void *arg)
         cs.last.cert_expiry_s = sqlite3_column_int64(q, 11);
         snprintf(cs.last.message, sizeof(cs.last.message), "%s", col_text(q, 12));
         snprintf(cs.last.perfdata, sizeof(cs.last.perfdata), "%s", col_text(q, 13));
+        cs.has_log = sqlite3_column_type(q, 14) != SQLITE_NULL;
+        cs.log.dev = (uint64_t)sqlite3_column_int64(q, 14);
+        cs.log.ino = (uint64_t)sqlite3_column_int64(q, 15);
+        cs.log.offset = sqlite3_column_int64(q, 16);
+        cs.log.head = (uint64_t)sqlite3_column_int64(q, 17);
+        cs.log.skipping = sqlite3_column_int(q, 18) != 0;
         fn(&cs, arg);
     }
     sqlite3_finalize(q);

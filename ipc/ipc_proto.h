@@ -207,8 +207,9 @@ struct ipc_check {
     char *name;
     char *app;
     char *env;
-    char *type;                 /* http | tcp | exec | heartbeat */
-    char *target;               /* url, host:port, command, or heartbeat token hint */
+    char *type;                 /* http | tcp | exec | heartbeat | a host type */
+    char *target;               /* url, host:port, command, heartbeat token hint,
+                                   or what a host check reads */
     char *state;                /* up | down | degraded | unknown */
     bool paused;
     bool running;

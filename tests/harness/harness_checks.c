@@ -1,6 +1,8 @@
 /* harness_checks.c - a check_env on a private loop that collects results. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "curlm.h"
@@ -160,4 +162,50 @@ const struct result *harness_checks_last(const struct harness_checks *h)
         return NULL;
     }
     return &h->results[h->nresults - 1].result;
+}
+
+/* Load the YAML fmt makes and create its checks. */
+int harness_check_set_load(struct harness_check_set *s, const char *fmt, ...)
+{
+    char yaml[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(yaml, sizeof(yaml), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(yaml)) {
+        return -1;
+    }
+    s->conf = harness_config(yaml);
+    if (s->conf == NULL || s->conf->nchecks > HARNESS_CHECKS_MAX) {
+        return -1;
+    }
+    for (size_t i = 0; i < s->conf->nchecks; i++) {
+        s->checks[i] = check_create(&s->conf->checks[i]);
+        if (s->checks[i] == NULL) {
+            return -1;
+        }
+        s->n = i + 1;
+    }
+    return 0;
+}
+
+/* Destroy the checks and the configuration. */
+void harness_check_set_finish(struct harness_check_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        check_destroy(s->checks[i]);
+    }
+    config_destroy(s->conf);
+    memset(s, 0, sizeof(*s));
+}
+
+/* The check named name. */
+struct check *harness_check_set_find(const struct harness_check_set *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->checks[i]->conf->name, name) == 0) {
+            return s->checks[i];
+        }
+    }
+    return NULL;
 }

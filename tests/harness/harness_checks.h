@@ -82,4 +82,25 @@ const struct harness_verdict *harness_checks_last_verdict(const struct harness_c
 /* The last result collected, or NULL. */
 const struct result *harness_checks_last(const struct harness_checks *h);
 
+#define HARNESS_CHECKS_MAX 16
+
+/* The checks of a configuration written in a test, created to be run. */
+struct harness_check_set {
+    struct config *conf;                /* owned */
+    struct check *checks[HARNESS_CHECKS_MAX];   /* owned, conf's order */
+    size_t n;
+};
+
+/* Load the YAML that the printf format fmt makes (at most 8 KiB) into s
+ * (zeroed by the caller) and create its checks. 0, or -1 when it does not
+ * load (the messages on stderr) or has more than HARNESS_CHECKS_MAX checks. */
+__attribute__((format(printf, 2, 3))) int harness_check_set_load(struct harness_check_set *s,
+                                                                 const char *fmt, ...);
+
+/* Destroy the checks, then the configuration; s is zeroed. */
+void harness_check_set_finish(struct harness_check_set *s);
+
+/* The check named name in s, or NULL. */
+struct check *harness_check_set_find(const struct harness_check_set *s, const char *name);
+
 #endif

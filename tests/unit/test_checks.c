@@ -31,28 +31,11 @@
 /* One test's world: the env, a configuration, its checks. */
 struct fixture {
     struct harness_checks h;
-    struct config *conf;
-    struct check *checks[16];
-    size_t nchecks;
+    struct harness_check_set set;
 };
 
-/* Load yaml (a printf format) and create its checks. */
-static void load(struct fixture *f, const char *fmt, ...)
-{
-    char yaml[YAML_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(yaml, sizeof(yaml), fmt, ap);
-    va_end(ap);
-    f->conf = harness_config(yaml);
-    assert_non_null(f->conf);
-    assert_true(f->conf->nchecks <= 16);
-    for (size_t i = 0; i < f->conf->nchecks; i++) {
-        f->checks[i] = check_create(&f->conf->checks[i]);
-        assert_non_null(f->checks[i]);
-    }
-    f->nchecks = f->conf->nchecks;
-}
+/* Load the YAML of a printf format and create its checks. */
+#define load(f, ...) assert_int_equal(harness_check_set_load(&(f)->set, __VA_ARGS__), 0)
 
 static int setup(void **state)
 {
@@ -67,10 +50,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     assert_int_equal(harness_checks_finish(&f->h), 0);
-    for (size_t i = 0; i < f->nchecks; i++) {
-        check_destroy(f->checks[i]);
-    }
-    config_destroy(f->conf);
+    harness_check_set_finish(&f->set);
     free(f);
     return 0;
 }
@@ -78,13 +58,11 @@ static int teardown(void **state)
 /* The check named name. */
 static struct check *check_named(struct fixture *f, const char *name)
 {
-    for (size_t i = 0; i < f->nchecks; i++) {
-        if (strcmp(f->checks[i]->conf->name, name) == 0) {
-            return f->checks[i];
-        }
+    struct check *c = harness_check_set_find(&f->set, name);
+    if (c == NULL) {
+        fail_msg("no check %s", name);
     }
-    fail_msg("no check %s", name);
-    return NULL;
+    return c;
 }
 
 /* Run the check named name once; its result. */
@@ -124,7 +102,7 @@ static void describe_leaves_secrets_out(void **state)
     check_describe(check_named(f, "disk")->conf, small, sizeof(small));
     assert_string_equal(small, "/usr/li");
     /* Every type has a describe. */
-    for (int k = CHECK_HTTP; k <= CHECK_HEARTBEAT; k++) {
+    for (int k = 0; check_type_for((enum check_kind)k) != NULL; k++) {
         assert_non_null(check_type_for((enum check_kind)k)->describe);
     }
 }
@@ -898,16 +876,16 @@ static void heartbeat_uuid_tokens_ignore_case(void **state)
             "  - {name: u, type: heartbeat, token: 5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278, "
             "period: 1h}\n"
             "  - {name: s, type: heartbeat, token: Secret-Token, period: 1h}\n");
-    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks,
+    assert_ptr_equal(check_heartbeat_find(f->set.checks, f->set.n,
                                           "5BF66975-D4C7-4BF5-BCC8-B8D8A82EA278"),
                      check_named(f, "u"));
-    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks,
+    assert_ptr_equal(check_heartbeat_find(f->set.checks, f->set.n,
                                           "5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278"),
                      check_named(f, "u"));
     /* Other tokens are compared exactly. */
-    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks, "Secret-Token"),
+    assert_ptr_equal(check_heartbeat_find(f->set.checks, f->set.n, "Secret-Token"),
                      check_named(f, "s"));
-    assert_null(check_heartbeat_find(f->checks, f->nchecks, "secret-token"));
+    assert_null(check_heartbeat_find(f->set.checks, f->set.n, "secret-token"));
 }
 
 static void heartbeat_found_by_token(void **state)
@@ -917,12 +895,12 @@ static void heartbeat_found_by_token(void **state)
             "  - {name: a, type: heartbeat, token: tok-a, period: 1h}\n"
             "  - {name: b, type: heartbeat, token: tok-b, period: 1h}\n"
             "  - {name: c, type: tcp, host: 127.0.0.1, port: 1}\n");
-    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks, "tok-a"), check_named(f, "a"));
-    assert_ptr_equal(check_heartbeat_find(f->checks, f->nchecks, "tok-b"), check_named(f, "b"));
-    assert_null(check_heartbeat_find(f->checks, f->nchecks, "tok-"));
-    assert_null(check_heartbeat_find(f->checks, f->nchecks, "tok-bb"));
-    assert_null(check_heartbeat_find(f->checks, f->nchecks, ""));
-    assert_null(check_heartbeat_find(f->checks, 0, "tok-a"));
+    assert_ptr_equal(check_heartbeat_find(f->set.checks, f->set.n, "tok-a"), check_named(f, "a"));
+    assert_ptr_equal(check_heartbeat_find(f->set.checks, f->set.n, "tok-b"), check_named(f, "b"));
+    assert_null(check_heartbeat_find(f->set.checks, f->set.n, "tok-"));
+    assert_null(check_heartbeat_find(f->set.checks, f->set.n, "tok-bb"));
+    assert_null(check_heartbeat_find(f->set.checks, f->set.n, ""));
+    assert_null(check_heartbeat_find(f->set.checks, 0, "tok-a"));
 }
 
 int main(void)

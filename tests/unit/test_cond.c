@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -533,6 +535,71 @@ static void text_kept(void **state)
     cond_destroy(NULL);
 }
 
+/* A type's own placeholders: bound to its table, compared as floating
+ * point, shown with their values, unknown ones failing as "(n/a)". */
+static const struct cond_var vars[] = {
+    {"[LOAD1]", COND_VAR_NUMBER, ""},
+    {"[AGE]", COND_VAR_MS, "ms"},
+    {"[EXISTS]", COND_VAR_BOOL, ""},
+};
+
+/* Parse text open, bind it to vars, evaluate it against f. */
+static bool eval_var(const char *text, const struct cond_facts *f, char *why, size_t n)
+{
+    struct cond *c;
+    char err[128];
+    assert_int_equal(cond_parse_open(text, &c, err, sizeof(err)), 0);
+    assert_int_equal(cond_bind(c, vars, ARRAY_SIZE(vars), err, sizeof(err)), 0);
+    bool ok = cond_eval(c, f, why, n);
+    cond_destroy(c);
+    return ok;
+}
+
+static void type_placeholders(void **state)
+{
+    (void)state;
+    struct cond_facts f;
+    cond_facts_init(&f);
+    f.vars[0] = 0.42;
+    f.vars[1] = 25.0 * 3600 * 1000;
+    f.vars[2] = 1;
+    char why[COND_RESULT_TEXT_MAX];
+    assert_true(eval_var("[LOAD1] < 0.5", &f, why, sizeof(why)));
+    assert_false(eval_var("[LOAD1] > 0.42", &f, why, sizeof(why)));
+    assert_string_equal(why, "[LOAD1] (0.42) > 0.42");
+    assert_true(eval_var("[load1] >= 0.42", &f, why, sizeof(why)));
+    assert_true(eval_var("[AGE] > 24h", &f, why, sizeof(why)));
+    assert_false(eval_var("[AGE] < 24h", &f, why, sizeof(why)));
+    assert_string_equal(why, "[AGE] (25h) < 24h");
+    assert_true(eval_var("[EXISTS] == true", &f, why, sizeof(why)));
+    f.vars[2] = 0;
+    assert_false(eval_var("[EXISTS] == true", &f, why, sizeof(why)));
+    assert_string_equal(why, "[EXISTS] (false) == true");
+    f.vars[1] = -1e300;             /* no int64_t holds it: shown clamped */
+    assert_false(eval_var("[AGE] > 24h", &f, why, sizeof(why)));
+    f.vars[1] = NAN;
+    assert_false(eval_var("[AGE] < 24h", &f, why, sizeof(why)));
+    assert_string_equal(why, "[AGE] (n/a) < 24h");
+
+    /* Unknown names wait for the binding, which refuses them; cond_parse
+     * refuses them at once, as before. */
+    struct cond *c;
+    char err[128];
+    assert_int_equal(cond_parse_open("[LOAD2] < 1", &c, err, sizeof(err)), 0);
+    assert_int_equal(cond_bind(c, vars, ARRAY_SIZE(vars), err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "unknown placeholder [LOAD2]");
+    cond_destroy(c);
+    assert_int_equal(cond_parse("[LOAD1] < 1", &c, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "unknown placeholder [LOAD1]");
+    /* Gatus's placeholders bind to any table and keep integer comparisons. */
+    assert_int_equal(cond_parse_open("[STATUS] < 1.5", &c, err, sizeof(err)), 0);
+    assert_int_equal(cond_bind(c, NULL, 0, err, sizeof(err)), 0);
+    cond_facts_init(&f);
+    f.status = 1;
+    assert_false(cond_eval(c, &f, why, sizeof(why)));
+    cond_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +610,7 @@ int main(void)
         cmocka_unit_test(all_conditions_evaluated),
         cmocka_unit_test(hostile_bodies),
         cmocka_unit_test(text_kept),
+        cmocka_unit_test(type_placeholders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

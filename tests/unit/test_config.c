@@ -91,6 +91,9 @@ static void set_example_env(void)
 }
 
 /* A check that is valid alone, for tests about something else. */
+/* Every check type, as messages list them. */
+#define TYPES "http, tcp, exec, heartbeat, disk, memory, load, cpu, file, process, log"
+
 #define TCP_CHECK "checks:\n  - name: a\n    type: tcp\n    host: h\n    port: 1\n"
 
 /* ------------------------------------------------------------ valid files */
@@ -333,7 +336,7 @@ static void test_docs_examples(void **state)
         }
         p = end + 4;
     }
-    assert_int_equal(blocks, 4);
+    assert_int_equal(blocks, 11);
     assert_non_null(full);
     assert_int_equal(full->nchecks, 6);
     assert_int_equal(full->nnotifiers, 3);
@@ -646,7 +649,7 @@ static void test_aliases(void **state)
     load_bad("a: &x [*x]\n", NAME ":1:8: unknown alias *x", NULL);
     load_bad("checks:\n  - <<: {name: a}\n", NAME ":2:5: checks[0].<<: unknown key",
              NAME ":2:5: checks[0]: check needs a name",
-             NAME ":2:5: checks[0]: check needs a type (http, tcp, exec, heartbeat)", NULL);
+             NAME ":2:5: checks[0]: check needs a type (" TYPES ")", NULL);
 }
 
 /* config_load reads a file; errors name the path. */
@@ -833,7 +836,7 @@ static void test_bad_values(void **state)
                   "part of the /hb/ URL)",
              NAME ":19:46: checks[4].period: must be at least 1s",
              NAME ":19:61: checks[4].grace: bad duration \"1.5h\" (use 500ms, 30s, 5m, 24h, 14d)",
-             NAME ":20:15: checks[5].type: unknown type \"htp\" (http, tcp, exec, heartbeat)",
+             NAME ":20:15: checks[5].type: unknown type \"htp\" (" TYPES ")",
              NAME ":21:44: checks[6].interval: bad duration \"5x\" (use 500ms, 30s, 5m, 24h, "
                   "14d)",
              NULL);
@@ -853,7 +856,7 @@ static void test_required_keys(void **state)
              "  - {name: g, type: heartbeat, token: t, period: 1m, timeout: 1s, conditions: []}\n"
              "  - {name: h, type: http, url: ~}\n",
              NAME ":2:5: checks[0]: check needs a name",
-             NAME ":3:5: checks[1]: check needs a type (http, tcp, exec, heartbeat)",
+             NAME ":3:5: checks[1]: check needs a type (" TYPES ")",
              NAME ":4:5: checks[2]: http check needs url",
              NAME ":5:5: checks[3]: tcp check needs host",
              NAME ":5:5: checks[3]: tcp check needs port",
@@ -1225,7 +1228,7 @@ static void test_many_errors_sorted(void **state)
              NAME ":2:15: alerts[0].notify[0]: unknown notifier \"ghost\"",
              NAME ":4:44: checks[0].interval: bad duration \"1x\" (use 500ms, 30s, 5m, 24h, 14d)",
              NAME ":5:6: checks[1].name: duplicate check name \"a\" (first at line 4)",
-             NAME ":5:15: checks[1].type: unknown type \"udp\" (http, tcp, exec, heartbeat)",
+             NAME ":5:15: checks[1].type: unknown type \"udp\" (" TYPES ")",
              NAME ":6:10: daemon.sockt: unknown key", NULL);
 
     /* A flood of errors stops at a limit, with a last line saying so. */

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "schema.h"
 #include "store.h"
 #include "store_rec.h"
 #include "store_spool.h"
@@ -268,6 +269,12 @@ static void wait_for(uv_loop_t *loop, struct got *g)
 
 /* --- tests --- */
 
+/* The migrations of the engine under test. */
+static int migrations(void)
+{
+    return (int)(pg ? schema_postgres_count : schema_sqlite_count);
+}
+
 static void migrates_and_reopens(void **state)
 {
     uv_loop_t loop;
@@ -276,10 +283,10 @@ static void migrates_and_reopens(void **state)
     new_path(path, sizeof(path));
     struct store *st = open_store(&loop, path);
     store_close(st);
-    assert_int_equal(sql_int(path, "SELECT MAX(version) FROM schema_version"), 6);
+    assert_int_equal(sql_int(path, "SELECT MAX(version) FROM schema_version"), migrations());
     st = open_store(&loop, path);
     store_close(st);
-    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 6);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), migrations());
 
     /* A database from a newer shipwatchd is refused, untouched. */
     if (pg) {
@@ -460,6 +467,62 @@ static void results_keep_message_and_perfdata(void **state)
     assert_int_equal(store_load_states(st, on_disk_state, &last), 0);
     assert_string_equal(last.message, s.last.message);
     assert_string_equal(last.perfdata, s.last.perfdata);
+    store_close(st);
+    uv_loop_close(&loop);
+}
+
+/* What a load saw of the log checks: their last positions. */
+struct logs {
+    int n;                              /* states with a position */
+    struct check_log_position syslog;
+};
+
+static void on_log_state(const struct store_check_state *s, void *arg)
+{
+    struct logs *l = arg;
+    if (s->has_log) {
+        l->n++;
+    }
+    if (strcmp(s->check, "syslog") == 0) {
+        l->syslog = s->log;
+    }
+}
+
+/* A log check's position goes with its state, the last one written wins,
+ * and 64-bit device and inode numbers come back bit for bit. */
+static void log_positions_survive_restart(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char path[600];
+    new_path(path, sizeof(path));
+    struct store *st = open_store(&loop, path);
+    int64_t t = clock_wall_ms();
+    put(st, "web", t, 1000, STATE_UP, 0);
+    struct store_check_state s = {.check = "syslog", .state = STATE_UP, .state_since_ms = t};
+    s.last.started_ms = t;
+    s.last.outcome = STATE_UP;
+    s.last.status = -1;
+    s.has_log = true;
+    s.log = (struct check_log_position){.dev = 2049, .ino = 17, .offset = 100};
+    store_put_result(st, &s);
+    s.last.started_ms = t + 1;
+    s.log = (struct check_log_position){.dev = UINT64_MAX - 1,
+                                        .ino = (uint64_t)1 << 63,
+                                        .offset = 123456789012,
+                                        .head = 0xcbf29ce484222325ULL,
+                                        .skipping = true};
+    store_put_result(st, &s);
+    store_close(st);
+    st = open_store(&loop, path);
+    struct logs l = {0};
+    assert_int_equal(store_load_states(st, on_log_state, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_true(l.syslog.dev == UINT64_MAX - 1);
+    assert_true(l.syslog.ino == (uint64_t)1 << 63);
+    assert_true(l.syslog.offset == 123456789012);
+    assert_true(l.syslog.head == 0xcbf29ce484222325ULL);
+    assert_true(l.syslog.skipping);
     store_close(st);
     uv_loop_close(&loop);
 }
@@ -1173,7 +1236,7 @@ static void pg_concurrent_migration(void **state)
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), 6);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM schema_version"), migrations());
 }
 
 static const struct CMUnitTest pg_tests[] = {
@@ -1308,6 +1371,7 @@ int main(void)
         cmocka_unit_test(bad_paths_are_clean_errors),
         cmocka_unit_test(history_states_and_rollups),
         cmocka_unit_test(states_survive_restart),
+        cmocka_unit_test(log_positions_survive_restart),
         cmocka_unit_test(results_keep_message_and_perfdata),
         cmocka_unit_test(events_in_order_with_filters),
         cmocka_unit_test(deploys_record_list_update),

@@ -1,0 +1,82 @@
+/* check_load.c - load checks: the load averages, whole and per CPU.
+ *
+ * /proc/loadavg and the head of /proc/stat (its cpuN lines, for the CPU
+ * count) are read on the loop: procfs makes both from kernel counters
+ * without a disk (host.h). The count is of the CPUs the kernel lists, so
+ * a per-CPU load compares hosts of any size; when /proc/stat cannot be
+ * read, the CPUs online (sysconf) stand in. In a container both files are
+ * usually the host's: so is the load. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config_rows.h"
+#include "host.h"
+
+#define LOADAVG_MAX 256
+
+enum { LOAD1, LOAD5, LOAD15, LOAD1_PER_CPU, LOAD5_PER_CPU, LOAD15_PER_CPU };
+
+static const struct cond_var load_vars[] = {
+    [LOAD1] = {"[LOAD1]", COND_VAR_NUMBER, ""},
+    [LOAD5] = {"[LOAD5]", COND_VAR_NUMBER, ""},
+    [LOAD15] = {"[LOAD15]", COND_VAR_NUMBER, ""},
+    [LOAD1_PER_CPU] = {"[LOAD1_PER_CPU]", COND_VAR_NUMBER, ""},
+    [LOAD5_PER_CPU] = {"[LOAD5_PER_CPU]", COND_VAR_NUMBER, ""},
+    [LOAD15_PER_CPU] = {"[LOAD15_PER_CPU]", COND_VAR_NUMBER, ""},
+};
+
+/* Read /proc/loadavg and count the CPUs: on the loop. */
+static void load_read(struct host_job *j)
+{
+    char text[LOADAVG_MAX];
+    ssize_t n = host_read(j->proc, "loadavg", text, sizeof(text));
+    if (n < 0) {
+        host_fail_errno(j, (int)-n, "%s/loadavg", j->proc);
+        return;
+    }
+    double avg[3];
+    if (sscanf(text, "%lf %lf %lf", &avg[0], &avg[1], &avg[2]) != 3) {
+        host_fail(j, "%s/loadavg: not three load averages", j->proc);
+        return;
+    }
+    int cpus = host_cpus(j->proc);
+    if (cpus <= 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        cpus = online > 0 ? (int)online : 1;
+    }
+    for (int i = 0; i < 3; i++) {
+        j->vars[LOAD1 + i] = avg[i];
+        j->vars[LOAD1_PER_CPU + i] = avg[i] / cpus;
+    }
+    snprintf(j->message, sizeof(j->message), "load %.2f %.2f %.2f on %d CPU%s", avg[0], avg[1],
+             avg[2], cpus, cpus == 1 ? "" : "s");
+}
+
+static const struct host_ops load_ops = {.read = load_read};
+
+/* Begin a load run. */
+static int load_start(struct check_run *run)
+{
+    return host_start(run, &load_ops);
+}
+
+/* What is read, for display. */
+static void load_describe(const struct conf_check *cc, char *out, size_t len)
+{
+    (void)cc;
+    snprintf(out, len, "/proc/loadavg");
+}
+
+const struct check_type check_load_type = {
+    .name = "load",
+    .kind = CHECK_LOAD,
+    .start = load_start,
+    .cancel = host_job_cancel,
+    .describe = load_describe,
+    .vars = load_vars,
+    .nvars = ARRAY_SIZE(load_vars),
+    .default_condition = "[LOAD5_PER_CPU] < 2",
+};

@@ -1,0 +1,356 @@
+/* host.c - the run of a host check's job, on the loop or the thread pool,
+ * and the small readers the host types share. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "host.h"
+
+#define STAT_HEAD_MAX (64 * 1024)   /* bytes of /proc/stat read for its cpu lines */
+
+/* The job is done with: free it once no callback is owed. */
+static void release(struct host_job *j)
+{
+    if (--j->pending > 0) {
+        return;
+    }
+    free(j->body);
+    free(j);
+}
+
+/* The timer is closed: the run ends (when still the job's). */
+static void on_closed(uv_handle_t *h)
+{
+    struct host_job *j = h->data;
+    struct check_run *run = j->run;
+    j->run = NULL;
+    if (run != NULL) {
+        run->priv = NULL;
+        check_run_finish(run);
+    }
+    release(j);
+}
+
+/* End the run once: no more callbacks of the timer, the work's facts (if
+ * any come later) dropped. */
+static void settle(struct host_job *j)
+{
+    if (j->settled) {
+        return;
+    }
+    j->settled = true;
+    if (j->working) {
+        uv_cancel((uv_req_t *)&j->work);  /* not started yet: it never will be */
+    }
+    uv_timer_stop(&j->timer);
+    uv_close((uv_handle_t *)&j->timer, on_closed);
+}
+
+/* The read is over: hand its facts to the run and end it. */
+static void hand_over(struct host_job *j)
+{
+    struct check_run *run = j->run;
+    if (run == NULL || j->settled) {
+        return;
+    }
+    memcpy(run->facts.vars, j->vars, sizeof(run->facts.vars));
+    snprintf(run->result.message, sizeof(run->result.message), "%s", j->message);
+    if (j->error[0] != '\0') {
+        run->result.outcome = STATE_UNKNOWN;
+        snprintf(run->result.error, sizeof(run->result.error), "%s", j->error);
+    } else if (j->read && j->ops->keep != NULL) {
+        j->ops->keep(run->check, j);
+    }
+    run->body = j->body;
+    run->body_len = j->body_len;
+    j->body = NULL;
+    settle(j);
+}
+
+static void on_ready(uv_timer_t *t)
+{
+    hand_over(t->data);
+}
+
+static void on_work(uv_work_t *w)
+{
+    struct host_job *j = w->data;
+    j->ops->read(j);
+    j->read = true;
+}
+
+static void on_worked(uv_work_t *w, int status)
+{
+    struct host_job *j = w->data;
+    (void)status;               /* cancelled: settled already, nothing to hand */
+    j->working = false;
+    if (j->stuck_on != NULL) {
+        j->stuck_on->stuck = NULL;      /* its check may read again */
+        j->stuck_on = NULL;
+    }
+    hand_over(j);
+    release(j);
+}
+
+/* The read took the check's whole timeout: the run is down without it. */
+static void on_timeout(uv_timer_t *t)
+{
+    struct host_job *j = t->data;
+    struct check_run *run = j->run;
+    char d[32];
+    run->result.outcome = STATE_DOWN;
+    snprintf(run->result.error, sizeof(run->result.error), "timed out after %s",
+             duration_format(j->timeout_ms, d, sizeof(d)));
+    if (j->working) {
+        j->stuck_on = run->check;
+        run->check->stuck = j;
+    }
+    settle(j);
+}
+
+/* A run while the last read is still in its thread: down at once, without
+ * a read of its own. */
+static void refuse(struct host_job *j, const struct host_job *last)
+{
+    struct check_run *run = j->run;
+    char d[32];
+    run->result.outcome = STATE_DOWN;
+    snprintf(run->result.error, sizeof(run->result.error),
+             "the last read has not returned (started %s ago): a hung filesystem?",
+             duration_format(j->now_ms - last->now_ms, d, sizeof(d)));
+    uv_timer_start(&j->timer, on_ready, 0, 0);
+}
+
+/* The check goes away: the read it waits for must not reach it. */
+void host_job_forget(struct check *c)
+{
+    struct host_job *j = c->stuck;
+    if (j != NULL) {
+        j->stuck_on = NULL;
+        c->stuck = NULL;
+    }
+}
+
+/* Begin a host run. */
+int host_job_start(struct check_run *run, struct host_job *j, const struct host_ops *ops)
+{
+    const struct check_env *env = run->env;
+    j->ops = ops;
+    j->run = run;
+    j->timeout_ms = run->check->conf->timeout_ms;
+    j->now_ms = check_env_now_ms(env);
+    snprintf(j->proc, sizeof(j->proc), "%s", env->proc_root != NULL ? env->proc_root : "/proc");
+    for (size_t i = 0; i < COND_VARS_MAX; i++) {
+        j->vars[i] = NAN;
+    }
+    int rc = uv_timer_init(env->loop, &j->timer);
+    if (rc < 0) {
+        free(j);
+        return rc;
+    }
+    j->timer.data = j;
+    j->work.data = j;
+    j->pending = 1;
+    run->priv = j;
+    if (!ops->blocking) {
+        ops->read(j);
+        j->read = true;
+        uv_timer_start(&j->timer, on_ready, 0, 0);
+        return 0;
+    }
+    if (run->check->stuck != NULL) {
+        refuse(j, run->check->stuck);
+        return 0;
+    }
+    rc = uv_queue_work(env->loop, &j->work, on_work, on_worked);
+    if (rc < 0) {
+        host_fail(j, "thread pool: %s", uv_strerror(rc));
+        uv_timer_start(&j->timer, on_ready, 0, 0);
+        return 0;
+    }
+    j->pending = 2;
+    j->working = true;
+    uv_timer_start(&j->timer, on_timeout, (uint64_t)j->timeout_ms, 0);
+    return 0;
+}
+
+/* Begin a host run with a bare job. */
+int host_start(struct check_run *run, const struct host_ops *ops)
+{
+    struct host_job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return -ENOMEM;
+    }
+    return host_job_start(run, j, ops);
+}
+
+/* Abort: the run ends from the timer's close; a read in a thread is left
+ * to finish and be freed. */
+void host_job_cancel(struct check_run *run)
+{
+    struct host_job *j = run->priv;
+    if (j != NULL) {
+        settle(j);
+    }
+}
+
+/* Set the job's error. */
+void host_fail(struct host_job *j, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->error, sizeof(j->error), fmt, ap);
+    va_end(ap);
+}
+
+/* Set the job's error, errno's text after it. strerror_r, not strerror:
+ * reads run on the thread pool too. */
+void host_fail_errno(struct host_job *j, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(j->error, sizeof(j->error), fmt, ap);
+    va_end(ap);
+    size_t at = n < 0 ? 0 : (size_t)n < sizeof(j->error) ? (size_t)n : sizeof(j->error) - 1;
+    char text[128];
+    if (strerror_r(err, text, sizeof(text)) != 0) {
+        snprintf(text, sizeof(text), "error %d", err);
+    }
+    snprintf(j->error + at, sizeof(j->error) - at, ": %s", text);
+}
+
+/* Read root/name into buf. */
+ssize_t host_read(const char *root, const char *name, char *buf, size_t size)
+{
+    char path[HOST_PATH_MAX];
+    if (name != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", root, name);
+    } else {
+        snprintf(path, sizeof(path), "%s", root);
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return -errno;
+    }
+    size_t len = 0;
+    while (len + 1 < size) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* The start of the line after p's, or NULL at the end. */
+static const char *next_line(const char *p)
+{
+    const char *nl = strchr(p, '\n');
+    return nl != NULL && nl[1] != '\0' ? nl + 1 : NULL;
+}
+
+/* The number after key at a line's start. */
+bool host_field(const char *text, const char *key, double *out)
+{
+    size_t kl = strlen(key);
+    for (const char *p = text; p != NULL; p = next_line(p)) {
+        if (strncmp(p, key, kl) == 0) {
+            char *end;
+            double d = strtod(p + kl, &end);
+            if (end == p + kl) {
+                return false;
+            }
+            *out = d;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The host's uptime. */
+int host_uptime(const char *root, double *out)
+{
+    char text[128];
+    ssize_t n = host_read(root, "uptime", text, sizeof(text));
+    if (n < 0) {
+        return (int)n;
+    }
+    return sscanf(text, "%lf", out) == 1 ? 0 : -EINVAL;
+}
+
+/* The cpuN lines of root/stat. */
+int host_cpus(const char *root)
+{
+    char *buf = malloc(STAT_HEAD_MAX);
+    if (buf == NULL) {
+        return 0;
+    }
+    int n = 0;
+    if (host_read(root, "stat", buf, STAT_HEAD_MAX) > 0) {
+        for (const char *p = buf; p != NULL && strncmp(p, "cpu", 3) == 0; p = next_line(p)) {
+            n += p[3] >= '0' && p[3] <= '9';
+        }
+    }
+    free(buf);
+    return n;
+}
+
+/* An extended regular expression. */
+const char *host_valid_regex(const char *s)
+{
+    regex_t re;
+    if (strlen(s) >= HOST_REGEX_MAX) {
+        return "regular expression too long";
+    }
+    if (regcomp(&re, s, REG_EXTENDED | REG_NOSUB) != 0) {
+        return "not a valid extended regular expression";
+    }
+    regfree(&re);
+    return NULL;
+}
+
+/* Bytes for people. */
+const char *host_bytes(double bytes, char *buf, size_t n)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    size_t u = 0;
+    while (bytes >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(buf, n, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+    return buf;
+}
+
+/* The path, for display. */
+void host_describe_path(const struct conf_check *cc, char *out, size_t len)
+{
+    snprintf(out, len, "%s", cc->path != NULL ? cc->path : "");
+}
+
+/* An absolute path. */
+const char *host_valid_path(const char *s)
+{
+    if (s[0] != '/') {
+        return "must be an absolute path";
+    }
+    return conf_valid_path(s);
+}

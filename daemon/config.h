@@ -61,7 +61,8 @@ struct conf_header {
     X(tcp, CHECK_TCP)                  \
     X(exec, CHECK_EXEC)                \
     X(heartbeat, CHECK_HEARTBEAT)      \
-    X(disk, CHECK_DISK)
+    X(disk, CHECK_DISK)                \
+    X(dns, CHECK_DNS)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
@@ -98,8 +99,12 @@ struct conf_check {
     size_t max_body_bytes;     /* default CONFIG_DEFAULT_MAX_BODY_BYTES */
 
     /* tcp */
-    char *host;
+    char *host;                /* also dns: the name queried */
     int port;
+
+    /* dns */
+    char *dns_server;          /* "IP[:port]"; NULL: the system resolver's first */
+    int dns_record;            /* index into dnsmsg_record_names; 0 is A */
 
     /* exec */
     char **argv;               /* NULL-terminated */

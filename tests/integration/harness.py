@@ -43,6 +43,24 @@ def wait_until(pred, timeout=10.0, interval=0.05, what='condition'):
                          (timeout * SLOW, what, last))
 
 
+def config_head(interval='300ms', timeout='2s', failure=1, success=1):
+    """The start of a test's configuration, up to its checks: the daemon's
+    socket and database left as {socket} and {db} for Daemon to fill, fast
+    defaults, thresholds of 1 so one result moves the state."""
+    return textwrap.dedent('''
+        daemon:
+          socket: {socket}
+        storage:
+          path: {db}
+        defaults:
+          interval: %s
+          timeout: %s
+          failure-threshold: %d
+          success-threshold: %d
+        checks:
+        ''') % (interval, timeout, failure, success)
+
+
 def closed_port():
     """A TCP port on 127.0.0.1 with nothing listening on it."""
     return servers.free_port()

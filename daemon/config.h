@@ -62,7 +62,8 @@ struct conf_header {
     X(exec, CHECK_EXEC)                \
     X(heartbeat, CHECK_HEARTBEAT)      \
     X(disk, CHECK_DISK)                \
-    X(dns, CHECK_DNS)
+    X(dns, CHECK_DNS)                  \
+    X(tls, CHECK_TLS)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
@@ -105,6 +106,11 @@ struct conf_check {
     /* dns */
     char *dns_server;          /* "IP[:port]"; NULL: the system resolver's first */
     int dns_record;            /* index into dnsmsg_record_names; 0 is A */
+
+    /* tls (with host, port and verify_tls) */
+    char *server_name;         /* SNI and the name verified; NULL: host */
+    char *ca_file;             /* CA certificates in PEM; NULL: the system's */
+    int starttls;              /* index into check_tls.c's protocols; 0 none */
 
     /* exec */
     char **argv;               /* NULL-terminated */

@@ -8,6 +8,7 @@
 #define SHIPWATCH_CURLM_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -39,6 +40,11 @@ void curlm_cancel(struct curlm *m, CURL *easy);
 
 /* What an ended transfer learned, for the checks that use curl (http,
  * tls). */
+
+/* The options a check's transfer takes (http, tls): a fresh connection
+ * each run, since a pooled one could hide a dead backend; the check's
+ * timeout for the connect and the whole; verification as configured. */
+void curlm_check_options(CURL *easy, int64_t timeout_ms, bool verify_tls);
 
 /* The peer certificate's expiry from CURLINFO_CERTINFO (the transfer had
  * CURLOPT_CERTINFO set), in unix seconds; 0 when unknown. */

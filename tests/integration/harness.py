@@ -350,10 +350,11 @@ class DaemonTest(unittest.TestCase):
         self._stoppers.append(lambda: r.stop() and None)
         return r
 
-    def smtp_sink(self, port=None):
-        """An SMTP server on 127.0.0.1 that records every message."""
+    def smtp_sink(self, port=None, tls_context=None):
+        """An SMTP server on 127.0.0.1 that records every message; with
+        tls_context, one that offers STARTTLS."""
         from receivers import SmtpSink
-        s = SmtpSink(port)
+        s = SmtpSink(port, tls_context)
         self._stoppers.append(lambda: s.stop() and None)
         return s
 

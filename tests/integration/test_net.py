@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """The network check types in the real daemon against real servers on
 127.0.0.1: dns against a private dnsmasq serving a hosts file and a few
-records of each type, and against a socket that never answers."""
+records of each type, and against a socket that never answers; tls
+against openssl s_server with certificates the test makes, expiring in
+so many days, and an SMTP server offering STARTTLS."""
 import getpass
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 
-from harness import DOWN, UP, DaemonTest, config_head, main, wait_until
+from harness import DOWN, UP, DaemonTest, closed_port, config_head, main, wait_until
 import servers  # noqa: E402  (on the path harness sets)
 
 HEAD = config_head()
@@ -99,6 +102,48 @@ class Dnsmasq:
             self.proc.wait()
 
 
+def make_cert(workdir, name, days):
+    """A self-signed certificate for localhost and 127.0.0.1, valid for
+    days from now: (cert path, key path)."""
+    cert = os.path.join(workdir, name + '.pem')
+    key = os.path.join(workdir, name + '.key')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+                    '-days', str(days), '-subj', '/CN=localhost',
+                    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def port_open(port):
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+class SServer:
+    """openssl s_server on 127.0.0.1 with a certificate: it answers one
+    handshake after another."""
+
+    def __init__(self, binary, cert, key, *args):
+        self.port = servers.free_port()
+        self.proc = subprocess.Popen([binary, 's_server', '-quiet', '-accept',
+                                      '127.0.0.1:%d' % self.port, '-cert', cert, '-key', key,
+                                      *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.proc.poll() is not None or port_open(self.port),
+                   timeout=10, what='s_server on port %d' % self.port)
+        if self.proc.poll() is not None:
+            raise RuntimeError('openssl s_server exited %d' % self.proc.returncode)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 class NetChecks(DaemonTest):
 
     def rows(self, d, check):
@@ -126,6 +171,70 @@ class NetChecks(DaemonTest):
         s = Dnsmasq(binary, self.tmpdir())
         self.addCleanup(s.stop)
         return s
+
+    def s_server(self, cert, key, *args):
+        try:
+            binary = require('openssl', 'openssl')
+        except SkipTest as e:
+            self.skipTest(str(e))
+        s = SServer(binary, cert, key, *args)
+        self.addCleanup(s.stop)
+        return s
+
+    def test_tls(self):
+        tmp = self.tmpdir()
+        cert30, key30 = make_cert(tmp, 'month', 30)
+        cert1, key1 = make_cert(tmp, 'day', 1)
+        month = self.s_server(cert30, key30)
+        day = self.s_server(cert1, key1, '-tls1_2')
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert30, key30)
+        smtp = self.smtp_sink(tls_context=ctx)
+        d = self.daemon(HEAD + '''
+  - {name: month, type: tls, host: 127.0.0.1, port: %(month)d, verify-tls: false,
+     conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h",
+                  "[CERTIFICATE_EXPIRATION] < 744h", "[TLS_VERSION] == 1.3", "[RESPONSE_TIME] < 1000"]}
+  - {name: day, type: tls, host: 127.0.0.1, port: %(day)d, verify-tls: false,
+     conditions: ["[CERTIFICATE_EXPIRATION] > 48h"]}
+  - {name: day-tls12, type: tls, host: 127.0.0.1, port: %(day)d, verify-tls: false,
+     conditions: ["[TLS_VERSION] == 1.2", "[TLS_VERSION] < 1.3"]}
+  - {name: verify, type: tls, host: 127.0.0.1, port: %(month)d}
+  - {name: verify-ca, type: tls, host: 127.0.0.1, port: %(month)d, ca-file: "%(ca)s",
+     server-name: localhost, conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h"]}
+  - {name: wrong-name, type: tls, host: 127.0.0.1, port: %(month)d, ca-file: "%(ca)s",
+     server-name: other.example}
+  - {name: closed, type: tls, host: 127.0.0.1, port: %(closed)d}
+  - {name: smtp, type: tls, host: 127.0.0.1, port: %(smtp)d, starttls: smtp,
+     ca-file: "%(ca)s", conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h"]}
+  - {name: smtp-plain, type: tls, host: 127.0.0.1, port: %(smtp)d, verify-tls: false}
+''' % {'month': month.port, 'day': day.port, 'ca': cert30, 'closed': closed_port(),
+       'smtp': smtp.port}).start()
+
+        for name in ('month', 'day-tls12', 'verify-ca', 'smtp'):
+            r = self.last(d, name)
+            self.assertEqual(r['outcome'], UP, '%s: %r' % (name, r))
+        self.assertRegex(self.last(d, 'month')['message'],
+                         r'^TLS 1\.3, certificate expires in (29d|30d)')
+
+        r = self.last(d, 'day')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertRegex(r['failed'], r'^\[CERTIFICATE_EXPIRATION\] \((23h|1d)[0-9hms]*\) > 48h$')
+
+        # Self-signed: refused unless ca-file names it, and then for its names only.
+        r = self.last(d, 'verify')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertIn('tls 127.0.0.1:%d: ' % month.port, r['error'])
+        self.assertIn('self-signed certificate', r['error'])
+        r = self.last(d, 'wrong-name')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertIn('other.example', r['error'])
+
+        r = self.last(d, 'closed')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertIn('tls 127.0.0.1:', r['error'])
+
+        # A plain TLS handshake on an SMTP port fails: it speaks SMTP first.
+        self.assertEqual(self.last(d, 'smtp-plain')['outcome'], DOWN)
 
     def test_dns(self):
         s = self.dnsmasq()

@@ -1,5 +1,5 @@
 /* test_net.c - the network check types without the network: their keys and
- * messages at FILE:LINE:COL, and what a dns check reads of a reply
+ * messages at FILE:LINE:COL (dns, tls), and what a dns check reads of a reply
  * (dnsmsg.c), on replies this test writes byte by byte, where the edges
  * (compression, several strings, a record running past the end) are
  * reachable. The real servers are tests/integration/test_net.py's. */
@@ -299,6 +299,55 @@ static void dns_keys_bad(void **state)
              NULL);
 }
 
+/* A bare tls check wants a handshake, verified; its keys as written. */
+static void tls_defaults(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("checks:\n"
+                               "  - {name: t, type: tls, host: mail.example.com, port: 443}\n"
+                               "  - {name: s, type: tls, host: '::1', port: 587, starttls: smtp,\n"
+                               "     server-name: mail.example.com, ca-file: /etc/ca.pem,\n"
+                               "     verify-tls: false, conditions: '[TLS_VERSION] >= 1.2'}\n");
+    const struct conf_check *t = &c->checks[0], *s = &c->checks[1];
+    assert_int_equal(t->nconditions, 1);
+    assert_string_equal(t->conditions[0], "[CONNECTED] == true");
+    assert_true(t->verify_tls);
+    assert_int_equal(t->starttls, 0);
+    assert_null(t->server_name);
+    assert_false(s->verify_tls);
+    assert_string_equal(s->server_name, "mail.example.com");
+    assert_string_equal(s->ca_file, "/etc/ca.pem");
+    char d[128];
+    check_describe(t, d, sizeof(d));
+    assert_string_equal(d, "mail.example.com:443");
+    check_describe(s, d, sizeof(d));
+    assert_string_equal(d, "[::1]:587 starttls smtp");
+    config_destroy(c);
+}
+
+/* The keys of tls checks, refused where they are wrong, at their position. */
+static void tls_keys_bad(void **state)
+{
+    (void)state;
+    load_bad("checks:\n  - {name: t, type: tls, host: x}\n",
+             "t.yml:2:5: checks[0]: tls check needs port", NULL);
+    load_bad("checks:\n  - {name: t, type: tls, host: x, port: 5432, starttls: postgres}\n",
+             "t.yml:2:47: checks[0].starttls: unknown starttls \"postgres\" "
+             "(none, smtp, imap, pop3)",
+             NULL);
+    load_bad_text("checks:\n  - {name: t, type: tls, host: x, port: 1, ca-file: ca.pem}\n",
+                  "checks[0].ca-file: must be an absolute path");
+    load_bad("checks:\n  - {name: t, type: dns, host: x, starttls: smtp}\n",
+             "t.yml:2:35: checks[0].starttls: not a key of dns checks", NULL);
+    load_bad("checks:\n"
+             "  - name: d\n"
+             "    type: dns\n"
+             "    host: x\n"
+             "    conditions: '[TLS_VERSION] == 1.3'\n",
+             "t.yml:5:5: checks[0].conditions: bad condition: unknown placeholder [TLS_VERSION]",
+             NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +358,8 @@ int main(void)
         cmocka_unit_test(malformed_and_cut),
         cmocka_unit_test(dns_defaults),
         cmocka_unit_test(dns_keys_bad),
+        cmocka_unit_test(tls_defaults),
+        cmocka_unit_test(tls_keys_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,16 +172,19 @@ class NetChecks(DaemonTest):
         self.addCleanup(s.stop)
         return s
 
-    def s_server(self, cert, key, *args):
+    def openssl(self):
         try:
-            binary = require('openssl', 'openssl')
+            return require('openssl', 'openssl')
         except SkipTest as e:
             self.skipTest(str(e))
-        s = SServer(binary, cert, key, *args)
+
+    def s_server(self, cert, key, *args):
+        s = SServer(self.openssl(), cert, key, *args)
         self.addCleanup(s.stop)
         return s
 
     def test_tls(self):
+        self.openssl()
         tmp = self.tmpdir()
         cert30, key30 = make_cert(tmp, 'month', 30)
         cert1, key1 = make_cert(tmp, 'day', 1)

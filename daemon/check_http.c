@@ -6,18 +6,16 @@
  * the rest is read and dropped, and a body over 16 times the cap aborts the
  * transfer, so a runaway response costs neither memory nor the check's
  * whole timeout. */
-#define _DEFAULT_SOURCE /* timegm */
-#define _XOPEN_SOURCE 700 /* strptime */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <strings.h>
 
 #include "check.h"
 #include "config_rows.h"
 #include "curlm.h"
-#include "fdres.h"
 
 #define REDIRECTS_MAX 10
 #define BODY_ABORT_FACTOR 16
@@ -64,52 +62,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* Parse certinfo's "Expire date" (e.g. "Jan  1 00:00:00 2030 GMT") into unix s. */
-static int64_t parse_expiry(const char *v)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    const char *end = strptime(v, "%b %d %H:%M:%S %Y", &tm);
-    if (end == NULL) {
-        end = strptime(v, "%Y-%m-%d %H:%M:%S", &tm);
-    }
-    return end != NULL ? (int64_t)timegm(&tm) : 0;
-}
-
-/* The peer certificate's expiry from CURLINFO_CERTINFO, 0 when unknown. */
-static int64_t cert_expiry(CURL *easy)
-{
-    struct curl_certinfo *ci = NULL;
-    if (curl_easy_getinfo(easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || ci == NULL ||
-        ci->num_of_certs < 1) {
-        return 0;
-    }
-    for (struct curl_slist *s = ci->certinfo[0]; s != NULL; s = s->next) {
-        if (strncmp(s->data, "Expire date:", 12) == 0) {
-            return parse_expiry(s->data + 12);
-        }
-    }
-    return 0;
-}
-
-/* When a failed transfer failed for want of our own descriptors or memory:
- * the reason to record, or NULL. */
-static const char *local_reason(CURL *easy, CURLcode rc)
-{
-    if (rc == CURLE_OUT_OF_MEMORY) {
-        return fdres_local_reason(-ENOMEM);
-    }
-    long oserr = 0;
-    if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr > 0) {
-        return fdres_local_reason(-(int)oserr);
-    }
-    /* A socket libcurl could not open leaves no errno: ask. */
-    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
-        return fdres_local_reason(fdres_probe());
-    }
-    return NULL;
-}
-
 /* The transfer ended: fill the result and finish the run. */
 static void on_done(CURL *easy, CURLcode rc, void *arg)
 {
@@ -137,7 +89,7 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
         snprintf(run->ip, sizeof(run->ip), "%s", ip);
         run->facts.ip = run->ip;
     }
-    int64_t expiry = cert_expiry(easy);
+    int64_t expiry = curlm_cert_expiry_s(easy);
     if (expiry > 0) {
         r->cert_expiry_s = expiry;
         run->facts.cert_expiry_ms = expiry * 1000 - check_env_now_ms(run->env);
@@ -150,10 +102,10 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
         snprintf(r->error, sizeof(r->error), "response body over %zu bytes: transfer aborted",
                  h->cap * BODY_ABORT_FACTOR);
     } else if (rc != CURLE_OK && !(h->stopped && rc == CURLE_WRITE_ERROR) &&
-               local_reason(easy, rc) != NULL) {
+               curlm_local_reason(easy, rc) != NULL) {
         /* Our own shortage (descriptors, memory), not the target down. */
         r->outcome = STATE_UNKNOWN;
-        snprintf(r->error, sizeof(r->error), "%s", local_reason(easy, rc));
+        snprintf(r->error, sizeof(r->error), "%s", curlm_local_reason(easy, rc));
     } else if (rc != CURLE_OK && !(h->stopped && rc == CURLE_WRITE_ERROR)) {
         r->outcome = STATE_DOWN;
         snprintf(r->error, sizeof(r->error), "%s",
@@ -194,18 +146,13 @@ static int http_start(struct check_run *run)
     curl_easy_setopt(e, CURLOPT_URL, c->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curlm_check_options(e, c->timeout_ms, c->verify_tls);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "shipwatch/" SHIPWATCH_VERSION);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, run);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, c->follow_redirects ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)REDIRECTS_MAX);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->verify_tls ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->verify_tls ? 2L : 0L);
     if (strncmp(c->url, "https:", 6) == 0) {
         curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
     }

@@ -1164,6 +1164,23 @@ static void real_text(const struct side *sd, double d, char *buf, size_t len)
     }
 }
 
+/* A type's number against a number, for == and !=: equal as numbers, so
+ * "[TLS_VERSION] == 1.3" holds for 1.3 whatever its text ("1.30"). False
+ * when either is not such a pair (then the texts compare, as Gatus's). */
+static bool real_equal(const struct value *a, const struct value *b, bool *eq)
+{
+    double d;
+    if (a->real && !b->real && parse_float_go(b->s, b->n, &d)) {
+        *eq = a->num == d;
+        return true;
+    }
+    if (b->real && !a->real && parse_float_go(a->s, a->n, &d)) {
+        *eq = b->num == d;
+        return true;
+    }
+    return false;
+}
+
 /* Evaluate c into ok and, when wanted, the text Gatus shows. */
 static bool evaluate(const struct cond *c, const struct cond_facts *f, struct text *t)
 {
@@ -1206,7 +1223,7 @@ static bool evaluate(const struct cond *c, const struct cond_facts *f, struct te
             put_side(t, &c->side[1], &nv[1], false);
         }
     } else {
-        bool eq = is_equal(v[0].s, v[0].n, v[1].s, v[1].n);
+        bool eq = real_equal(&v[0], &v[1], &ok) ? ok : is_equal(v[0].s, v[0].n, v[1].s, v[1].n);
         ok = op == OP_EQ ? eq : !eq;
         if (!ok && t != NULL) {
             put_side(t, &c->side[0], &v[0], side_is_pattern(&c->side[1]));

@@ -67,7 +67,9 @@ struct conf_header {
     X(cpu, CHECK_CPU)                  \
     X(file, CHECK_FILE)                \
     X(process, CHECK_PROCESS)          \
-    X(log, CHECK_LOG)
+    X(log, CHECK_LOG)                  \
+    X(dns, CHECK_DNS)                  \
+    X(tls, CHECK_TLS)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
@@ -104,8 +106,17 @@ struct conf_check {
     size_t max_body_bytes;     /* default CONFIG_DEFAULT_MAX_BODY_BYTES */
 
     /* tcp */
-    char *host;
+    char *host;                /* also dns: the name queried */
     int port;
+
+    /* dns */
+    char *dns_server;          /* "IP[:port]"; NULL: the system resolver's first */
+    int dns_record;            /* index into dnsmsg_record_names; 0 is A */
+
+    /* tls (with host, port and verify_tls) */
+    char *server_name;         /* SNI and the name verified; NULL: host */
+    char *ca_file;             /* CA certificates in PEM; NULL: the system's */
+    int starttls;              /* index into check_tls.c's protocols; 0 none */
 
     /* exec */
     char **argv;               /* NULL-terminated */

@@ -6,11 +6,15 @@
  * readiness calls curl_multi_socket_action and drains curl_multi_info_read.
  * Cancellations are deferred to a zero timer so a done callback never runs
  * inside the caller of curlm_cancel. */
+#define _DEFAULT_SOURCE /* timegm */
+#define _XOPEN_SOURCE 700 /* strptime */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "curlm.h"
+#include "fdres.h"
 #include "log.h"
 
 /* One transfer: what to call back when it ends. */
@@ -316,4 +320,57 @@ void curlm_cancel(struct curlm *m, CURL *easy)
 unsigned curlm_running(const struct curlm *m)
 {
     return m->running;
+}
+
+/* Parse certinfo's "Expire date" (e.g. "Jan  1 00:00:00 2030 GMT") into unix s. */
+static int64_t parse_expiry(const char *v)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(v, "%b %d %H:%M:%S %Y", &tm);
+    if (end == NULL) {
+        end = strptime(v, "%Y-%m-%d %H:%M:%S", &tm);
+    }
+    return end != NULL ? (int64_t)timegm(&tm) : 0;
+}
+
+int64_t curlm_cert_expiry_s(CURL *easy)
+{
+    struct curl_certinfo *ci = NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || ci == NULL ||
+        ci->num_of_certs < 1) {
+        return 0;
+    }
+    for (struct curl_slist *s = ci->certinfo[0]; s != NULL; s = s->next) {
+        if (strncmp(s->data, "Expire date:", 12) == 0) {
+            return parse_expiry(s->data + 12);
+        }
+    }
+    return 0;
+}
+
+const char *curlm_local_reason(CURL *easy, CURLcode rc)
+{
+    if (rc == CURLE_OUT_OF_MEMORY) {
+        return fdres_local_reason(-ENOMEM);
+    }
+    long oserr = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr > 0) {
+        return fdres_local_reason(-(int)oserr);
+    }
+    /* A socket libcurl could not open leaves no errno: ask. */
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+        return fdres_local_reason(fdres_probe());
+    }
+    return NULL;
+}
+
+void curlm_check_options(CURL *easy, int64_t timeout_ms, bool verify_tls)
+{
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, verify_tls ? 2L : 0L);
 }

@@ -8,6 +8,8 @@
 #define SHIPWATCH_CURLM_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct curlm;
@@ -35,6 +37,22 @@ int curlm_add(struct curlm *m, CURL *easy, curlm_done_fn done, void *arg);
 /* Abort one transfer: done runs with CURLE_ABORTED_BY_CALLBACK from a later
  * loop callback. */
 void curlm_cancel(struct curlm *m, CURL *easy);
+
+/* What an ended transfer learned, for the checks that use curl (http,
+ * tls). */
+
+/* The options a check's transfer takes (http, tls): a fresh connection
+ * each run, since a pooled one could hide a dead backend; the check's
+ * timeout for the connect and the whole; verification as configured. */
+void curlm_check_options(CURL *easy, int64_t timeout_ms, bool verify_tls);
+
+/* The peer certificate's expiry from CURLINFO_CERTINFO (the transfer had
+ * CURLOPT_CERTINFO set), in unix seconds; 0 when unknown. */
+int64_t curlm_cert_expiry_s(CURL *easy);
+
+/* When a failed transfer failed for want of our own descriptors or memory:
+ * the reason to record (fdres.h), or NULL when the target failed it. */
+const char *curlm_local_reason(CURL *easy, CURLcode rc);
 
 /* Transfers in flight. */
 unsigned curlm_running(const struct curlm *m);

@@ -8,8 +8,8 @@ PACKAGES="
   build-essential clang libclang-rt-14-dev meson ninja-build pkg-config python3
   libuv1-dev libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev
   libsqlite3-dev libmsgpack-dev libncurses-dev libhiredis-dev libpq-dev
-  libhttp-parser-dev libcmocka-dev scdoc
-  sqlite3 curl tmux valgrind python3-msgpack python3-aiosmtpd
+  libhttp-parser-dev libcmocka-dev libc-ares-dev scdoc
+  sqlite3 curl openssl tmux valgrind python3-msgpack python3-aiosmtpd dnsmasq-base
   nginx-light postgresql redis-server prometheus prometheus-alertmanager
   monitoring-plugins-basic monitoring-plugins-standard liburiparser1
 "

@@ -43,6 +43,24 @@ def wait_until(pred, timeout=10.0, interval=0.05, what='condition'):
                          (timeout * SLOW, what, last))
 
 
+def config_head(interval='300ms', timeout='2s', failure=1, success=1):
+    """The start of a test's configuration, up to its checks: the daemon's
+    socket and database left as {socket} and {db} for Daemon to fill, fast
+    defaults, thresholds of 1 so one result moves the state."""
+    return textwrap.dedent('''
+        daemon:
+          socket: {socket}
+        storage:
+          path: {db}
+        defaults:
+          interval: %s
+          timeout: %s
+          failure-threshold: %d
+          success-threshold: %d
+        checks:
+        ''') % (interval, timeout, failure, success)
+
+
 def closed_port():
     """A TCP port on 127.0.0.1 with nothing listening on it."""
     return servers.free_port()
@@ -332,10 +350,11 @@ class DaemonTest(unittest.TestCase):
         self._stoppers.append(lambda: r.stop() and None)
         return r
 
-    def smtp_sink(self, port=None):
-        """An SMTP server on 127.0.0.1 that records every message."""
+    def smtp_sink(self, port=None, tls_context=None):
+        """An SMTP server on 127.0.0.1 that records every message; with
+        tls_context, one that offers STARTTLS."""
         from receivers import SmtpSink
-        s = SmtpSink(port)
+        s = SmtpSink(port, tls_context)
         self._stoppers.append(lambda: s.stop() and None)
         return s
 

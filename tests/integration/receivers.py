@@ -214,9 +214,10 @@ class SmtpMessage:
 
 class SmtpSink:
     """An SMTP server on 127.0.0.1 that accepts and records every message.
-    Without a TLS context it offers no STARTTLS (a plain local relay)."""
+    Without a TLS context it offers no STARTTLS (a plain local relay); with
+    one (an ssl.SSLContext for the server side) it offers STARTTLS."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, tls_context=None):
         from aiosmtpd.controller import Controller
         self.messages = []
         self.lock = threading.Lock()
@@ -239,7 +240,7 @@ class SmtpSink:
         for _ in range(5):
             self.port = port or closed_port()
             self.controller = Controller(Handler(), hostname='127.0.0.1', port=self.port,
-                                         ready_timeout=10 * SLOW)
+                                         ready_timeout=10 * SLOW, tls_context=tls_context)
             try:
                 self.controller.start()
                 break

@@ -580,6 +580,14 @@ static void type_placeholders(void **state)
     f.vars[1] = NAN;
     assert_false(eval_var("[AGE] < 24h", &f, why, sizeof(why)));
     assert_string_equal(why, "[AGE] (n/a) < 24h");
+    /* == and != with a number compare numbers, whatever the text. */
+    f.vars[0] = 1.3;
+    assert_true(eval_var("[LOAD1] == 1.3", &f, why, sizeof(why)));
+    assert_true(eval_var("1.30 == [LOAD1]", &f, why, sizeof(why)));
+    assert_false(eval_var("[LOAD1] != 1.3", &f, why, sizeof(why)));
+    assert_false(eval_var("[LOAD1] == 1.2", &f, why, sizeof(why)));
+    assert_string_equal(why, "[LOAD1] (1.30) == 1.2");
+    assert_false(eval_var("[LOAD1] == high", &f, why, sizeof(why)));
 
     /* Unknown names wait for the binding, which refuses them; cond_parse
      * refuses them at once, as before. */

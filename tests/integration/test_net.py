@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""The network check types in the real daemon against real servers on
+127.0.0.1: dns against a private dnsmasq serving a hosts file and a few
+records of each type, and against a socket that never answers; tls
+against openssl s_server with certificates the test makes, expiring in
+so many days, and an SMTP server offering STARTTLS."""
+import getpass
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+
+from harness import DOWN, UP, DaemonTest, closed_port, config_head, main, wait_until
+import servers  # noqa: E402  (on the path harness sets)
+
+HEAD = config_head()
+
+HOSTS = '''\
+127.0.0.1 www.shipwatch.test
+10.0.0.7 multi.shipwatch.test
+10.0.0.8 multi.shipwatch.test
+2001:db8::7 v6.shipwatch.test
+'''
+
+
+class SkipTest(Exception):
+    """A server binary this machine lacks."""
+
+
+def require(binary, package):
+    """The path of binary; skips the test without it, fails it in CI, where
+    scripts/deps.sh installs package."""
+    path = shutil.which(binary) or next(
+        (p for p in ('/usr/sbin/' + binary, '/sbin/' + binary) if os.path.exists(p)), None)
+    if path is None:
+        if os.environ.get('CI'):
+            raise AssertionError('%s is missing in CI: scripts/deps.sh installs %s' %
+                                 (binary, package))
+        raise SkipTest('%s is not installed (scripts/deps.sh installs %s)' % (binary, package))
+    return path
+
+
+def udp_tcp_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (now)."""
+    for _ in range(50):
+        port = servers.free_port()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(('127.0.0.1', port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+    raise RuntimeError('no free port')
+
+
+class Dnsmasq:
+    """A private dnsmasq on 127.0.0.1: the names of HOSTS, a TXT, an MX, an
+    SRV and a CNAME record under shipwatch.test, NXDOMAIN for other names
+    there."""
+
+    def __init__(self, binary, workdir):
+        hosts = os.path.join(workdir, 'hosts')
+        with open(hosts, 'w') as f:
+            f.write(HOSTS)
+        os.chmod(workdir, 0o755)  # dnsmasq reads the file as its own user
+        os.chmod(hosts, 0o644)
+        self.port = udp_tcp_port()
+        self.proc = subprocess.Popen([
+            binary, '--keep-in-foreground', '--conf-file=/dev/null', '--pid-file=',
+            '--user=' + getpass.getuser(), '--log-facility=-',
+            '--no-resolv', '--no-hosts', '--addn-hosts=' + hosts,
+            '--port=%d' % self.port, '--listen-address=127.0.0.1', '--bind-interfaces',
+            '--local=/shipwatch.test/',
+            '--txt-record=txt.shipwatch.test,v=spf1 -all',
+            '--mx-host=shipwatch.test,mail.shipwatch.test,10',
+            '--srv-host=_smtp._tcp.shipwatch.test,mail.shipwatch.test,25,0,5',
+            '--cname=alias.shipwatch.test,www.shipwatch.test',
+        ], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: self.proc.poll() is not None or self.answers(),
+                   timeout=10, what='dnsmasq on port %d' % self.port)
+        if self.proc.poll() is not None:
+            raise RuntimeError('dnsmasq exited: %s' % self.proc.stderr.read())
+
+    def answers(self):
+        """Whether something listens on the TCP port yet."""
+        try:
+            socket.create_connection(('127.0.0.1', self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def make_cert(workdir, name, days):
+    """A self-signed certificate for localhost and 127.0.0.1, valid for
+    days from now: (cert path, key path)."""
+    cert = os.path.join(workdir, name + '.pem')
+    key = os.path.join(workdir, name + '.key')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+                    '-days', str(days), '-subj', '/CN=localhost',
+                    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def port_open(port):
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+class SServer:
+    """openssl s_server on 127.0.0.1 with a certificate: it answers one
+    handshake after another."""
+
+    def __init__(self, binary, cert, key, *args):
+        self.port = servers.free_port()
+        self.proc = subprocess.Popen([binary, 's_server', '-quiet', '-accept',
+                                      '127.0.0.1:%d' % self.port, '-cert', cert, '-key', key,
+                                      *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.proc.poll() is not None or port_open(self.port),
+                   timeout=10, what='s_server on port %d' % self.port)
+        if self.proc.poll() is not None:
+            raise RuntimeError('openssl s_server exited %d' % self.proc.returncode)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class NetChecks(DaemonTest):
+
+    def rows(self, d, check):
+        """Raw results of a check, oldest first."""
+        rows = d.query(
+            'SELECT r.outcome, r.error, r.failed_condition, r.message '
+            'FROM results r JOIN checks c ON c.id = r.check_id WHERE c.name = ? ORDER BY r.ts',
+            (check,))
+        return [{'outcome': o, 'error': e, 'failed': f, 'message': m} for o, e, f, m in rows]
+
+    def last(self, d, check):
+        return wait_until(lambda: self.rows(d, check) and self.rows(d, check)[-1],
+                          timeout=15, what='a result of %s' % check)
+
+    def tmpdir(self):
+        tmp = tempfile.mkdtemp(prefix='shipwatch-net-')
+        self.addCleanup(shutil.rmtree, tmp, True)
+        return tmp
+
+    def dnsmasq(self):
+        try:
+            binary = require('dnsmasq', 'dnsmasq-base')
+        except SkipTest as e:
+            self.skipTest(str(e))
+        s = Dnsmasq(binary, self.tmpdir())
+        self.addCleanup(s.stop)
+        return s
+
+    def openssl(self):
+        try:
+            return require('openssl', 'openssl')
+        except SkipTest as e:
+            self.skipTest(str(e))
+
+    def s_server(self, cert, key, *args):
+        s = SServer(self.openssl(), cert, key, *args)
+        self.addCleanup(s.stop)
+        return s
+
+    def test_tls(self):
+        self.openssl()
+        tmp = self.tmpdir()
+        cert30, key30 = make_cert(tmp, 'month', 30)
+        cert1, key1 = make_cert(tmp, 'day', 1)
+        month = self.s_server(cert30, key30)
+        day = self.s_server(cert1, key1, '-tls1_2')
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert30, key30)
+        smtp = self.smtp_sink(tls_context=ctx)
+        d = self.daemon(HEAD + '''
+  - {name: month, type: tls, host: 127.0.0.1, port: %(month)d, verify-tls: false,
+     conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h",
+                  "[CERTIFICATE_EXPIRATION] < 744h", "[TLS_VERSION] == 1.3", "[RESPONSE_TIME] < 1000"]}
+  - {name: day, type: tls, host: 127.0.0.1, port: %(day)d, verify-tls: false,
+     conditions: ["[CERTIFICATE_EXPIRATION] > 48h"]}
+  - {name: day-tls12, type: tls, host: 127.0.0.1, port: %(day)d, verify-tls: false,
+     conditions: ["[TLS_VERSION] == 1.2", "[TLS_VERSION] < 1.3"]}
+  - {name: verify, type: tls, host: 127.0.0.1, port: %(month)d}
+  - {name: verify-ca, type: tls, host: 127.0.0.1, port: %(month)d, ca-file: "%(ca)s",
+     server-name: localhost, conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h"]}
+  - {name: wrong-name, type: tls, host: 127.0.0.1, port: %(month)d, ca-file: "%(ca)s",
+     server-name: other.example}
+  - {name: closed, type: tls, host: 127.0.0.1, port: %(closed)d}
+  - {name: smtp, type: tls, host: 127.0.0.1, port: %(smtp)d, starttls: smtp,
+     ca-file: "%(ca)s", conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h"]}
+  - {name: smtp-plain, type: tls, host: 127.0.0.1, port: %(smtp)d, verify-tls: false}
+''' % {'month': month.port, 'day': day.port, 'ca': cert30, 'closed': closed_port(),
+       'smtp': smtp.port}).start()
+
+        for name in ('month', 'day-tls12', 'verify-ca', 'smtp'):
+            r = self.last(d, name)
+            self.assertEqual(r['outcome'], UP, '%s: %r' % (name, r))
+        self.assertRegex(self.last(d, 'month')['message'],
+                         r'^TLS 1\.3, certificate expires in (29d|30d)')
+
+        r = self.last(d, 'day')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertRegex(r['failed'], r'^\[CERTIFICATE_EXPIRATION\] \((23h|1d)[0-9hms]*\) > 48h$')
+
+        # Self-signed: refused unless ca-file names it, and then for its names only.
+        r = self.last(d, 'verify')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertIn('tls 127.0.0.1:%d: ' % month.port, r['error'])
+        self.assertIn('self-signed certificate', r['error'])
+        r = self.last(d, 'wrong-name')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertIn('other.example', r['error'])
+
+        r = self.last(d, 'closed')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertIn('tls 127.0.0.1:', r['error'])
+
+        # A plain TLS handshake on an SMTP port fails: it speaks SMTP first.
+        self.assertEqual(self.last(d, 'smtp-plain')['outcome'], DOWN)
+
+    def test_dns(self):
+        s = self.dnsmasq()
+        # A UDP socket that reads nothing: the query is never answered.
+        mute = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        mute.bind(('127.0.0.1', 0))
+        self.addCleanup(mute.close)
+        srv = '127.0.0.1:%d' % s.port
+        d = self.daemon(HEAD + '''
+  - {name: a, type: dns, host: www.shipwatch.test, server: "%(srv)s",
+     conditions: ["[DNS_RCODE] == NOERROR", "[BODY] == 127.0.0.1", "[RESPONSE_TIME] < 1000"]}
+  - {name: a-default, type: dns, host: www.shipwatch.test, server: "%(srv)s"}
+  - {name: a-many, type: dns, host: multi.shipwatch.test, server: "%(srv)s",
+     conditions: ["[BODY] == pat(*10.0.0.8*)", "[BODY] == 10.0.0.7, 10.0.0.8"]}
+  - {name: aaaa, type: dns, host: v6.shipwatch.test, record: AAAA, server: "%(srv)s",
+     conditions: ["[BODY] == 2001:db8::7"]}
+  - {name: cname, type: dns, host: alias.shipwatch.test, record: CNAME, server: "%(srv)s",
+     conditions: ["[BODY] == www.shipwatch.test."]}
+  - {name: behind-cname, type: dns, host: alias.shipwatch.test, server: "%(srv)s",
+     conditions: ["[BODY] == 127.0.0.1"]}
+  - {name: nx, type: dns, host: nothing.shipwatch.test, server: "%(srv)s"}
+  - {name: nx-expected, type: dns, host: nothing.shipwatch.test, server: "%(srv)s",
+     conditions: ["[DNS_RCODE] == NXDOMAIN", "len([BODY]) == 0"]}
+  - {name: txt, type: dns, host: txt.shipwatch.test, record: TXT, server: "%(srv)s",
+     conditions: ["[BODY] == v=spf1 -all"]}
+  - {name: mx, type: dns, host: shipwatch.test, record: MX, server: "%(srv)s",
+     conditions: ["[BODY] == mail.shipwatch.test."]}
+  - {name: srv, type: dns, host: _smtp._tcp.shipwatch.test, record: SRV, server: "%(srv)s",
+     conditions: ["[BODY] == 0 5 25 mail.shipwatch.test."]}
+  - {name: mute, type: dns, host: www.shipwatch.test, server: "127.0.0.1:%(mute)d",
+     timeout: 700ms}
+''' % {'srv': srv, 'mute': mute.getsockname()[1]}).start()
+
+        for name in ('a', 'a-default', 'a-many', 'aaaa', 'cname', 'behind-cname', 'nx-expected',
+                     'txt', 'mx', 'srv'):
+            r = self.last(d, name)
+            self.assertEqual(r['outcome'], UP, '%s: %r' % (name, r))
+        self.assertEqual(self.last(d, 'a')['message'], 'NOERROR: 127.0.0.1')
+        self.assertEqual(self.last(d, 'a-many')['message'], 'NOERROR: 10.0.0.7, 10.0.0.8')
+
+        r = self.last(d, 'nx')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertEqual(r['failed'], '[DNS_RCODE] (NXDOMAIN) == NOERROR')
+        self.assertEqual(r['message'], 'NXDOMAIN')
+
+        r = self.last(d, 'mute')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertEqual(r['error'], 'query www.shipwatch.test A at 127.0.0.1:%d: '
+                         'timed out after 700ms' % mute.getsockname()[1])
+        mute.settimeout(2)
+        self.assertGreater(len(mute.recv(512)), 12)  # it was asked, and kept silent
+
+
+if __name__ == '__main__':
+    main()

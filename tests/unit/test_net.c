@@ -1,0 +1,365 @@
+/* test_net.c - the network check types without the network: their keys and
+ * messages at FILE:LINE:COL (dns, tls), and what a dns check reads of a reply
+ * (dnsmsg.c), on replies this test writes byte by byte, where the edges
+ * (compression, several strings, a record running past the end) are
+ * reachable. The real servers are tests/integration/test_net.py's. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "config.h"
+#include "config_fixtures.h"
+#include "dnsmsg.h"
+
+/* ------------------------------------------------------- dns replies */
+
+enum { A = 1, NS = 2, CNAME = 5, SOA = 6, MX = 15, TXT = 16, AAAA = 28, SRV = 33 };
+
+/* A reply being written. */
+struct msg {
+    unsigned char b[1024];
+    size_t n;
+};
+
+static void bytes(struct msg *m, const void *p, size_t n)
+{
+    assert_true(m->n + n <= sizeof(m->b));
+    memcpy(m->b + m->n, p, n);
+    m->n += n;
+}
+
+static void u16(struct msg *m, unsigned v)
+{
+    unsigned char b[2] = {(unsigned char)(v >> 8), (unsigned char)v};
+    bytes(m, b, 2);
+}
+
+static void u32(struct msg *m, uint32_t v)
+{
+    u16(m, v >> 16);
+    u16(m, v & 0xffff);
+}
+
+/* A name as labels: "www.example.com" (no pointer). */
+static void name(struct msg *m, const char *s)
+{
+    while (*s != '\0') {
+        const char *dot = strchr(s, '.');
+        size_t l = dot != NULL ? (size_t)(dot - s) : strlen(s);
+        unsigned char len = (unsigned char)l;
+        bytes(m, &len, 1);
+        bytes(m, s, l);
+        s += l + (dot != NULL ? 1 : 0);
+    }
+    bytes(m, "", 1);
+}
+
+/* A pointer to offset off (compression, RFC 1035 4.1.4). */
+static void pointer(struct msg *m, unsigned off)
+{
+    u16(m, 0xc000 | off);
+}
+
+/* Header with rcode and ancount, and the question for qname/qtype. */
+static void head(struct msg *m, int rcode, unsigned ancount, const char *qname, int qtype)
+{
+    m->n = 0;
+    u16(m, 0x1234);
+    u16(m, 0x8180 | (unsigned)rcode);
+    u16(m, 1);
+    u16(m, ancount);
+    u16(m, 0);
+    u16(m, 0);
+    name(m, qname);
+    u16(m, (unsigned)qtype);
+    u16(m, 1);
+}
+
+/* An answer's fixed part for the question's name (a pointer to 12);
+ * rdlength as given. */
+static void rr(struct msg *m, int type, unsigned rdlength)
+{
+    pointer(m, 12);
+    u16(m, (unsigned)type);
+    u16(m, 1);
+    u32(m, 300);
+    u16(m, rdlength);
+}
+
+static void read_ok(const struct msg *m, int qtype, const char *want, size_t nanswers)
+{
+    char out[256];
+    struct dnsmsg_reply r;
+    assert_int_equal(dnsmsg_read(m->b, m->n, qtype, out, sizeof(out), &r), 0);
+    assert_string_equal(out, want);
+    assert_int_equal(r.len, strlen(want));
+    assert_int_equal(r.nanswers, nanswers);
+}
+
+/* Response codes by Gatus's (miekg/dns's) names. */
+static void rcode_names(void **state)
+{
+    (void)state;
+    assert_string_equal(dnsmsg_rcode_name(0), "NOERROR");
+    assert_string_equal(dnsmsg_rcode_name(1), "FORMERR");
+    assert_string_equal(dnsmsg_rcode_name(2), "SERVFAIL");
+    assert_string_equal(dnsmsg_rcode_name(3), "NXDOMAIN");
+    assert_string_equal(dnsmsg_rcode_name(4), "NOTIMP");
+    assert_string_equal(dnsmsg_rcode_name(5), "REFUSED");
+    assert_string_equal(dnsmsg_rcode_name(9), "NOTAUTH");
+    assert_string_equal(dnsmsg_rcode_name(12), "RCODE12");
+
+    struct msg m;
+    head(&m, 3, 0, "nothing.example", A);
+    read_ok(&m, A, "", 0);
+    struct dnsmsg_reply r;
+    char out[16];
+    assert_int_equal(dnsmsg_read(m.b, m.n, A, out, sizeof(out), &r), 0);
+    assert_int_equal(r.rcode, 3);
+}
+
+/* A and AAAA: addresses, sorted; the CNAME in front left out. */
+static void addresses(void **state)
+{
+    (void)state;
+    struct msg m;
+    head(&m, 0, 3, "www.example", A);
+    rr(&m, CNAME, 5);
+    name(&m, "cdn");
+    rr(&m, A, 4);
+    bytes(&m, "\x0a\x00\x00\x08", 4);
+    rr(&m, A, 4);
+    bytes(&m, "\x0a\x00\x00\x07", 4);
+    read_ok(&m, A, "10.0.0.7, 10.0.0.8", 2);
+    read_ok(&m, CNAME, "cdn.", 1);
+
+    head(&m, 0, 1, "v6.example", AAAA);
+    rr(&m, AAAA, 16);
+    bytes(&m, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x07", 16);
+    read_ok(&m, AAAA, "2001:db8::7", 1);
+}
+
+/* Names in data, compressed or not, with their trailing dot; MX as the
+ * exchange only (as Gatus), SRV and SOA as dig prints them. */
+static void names_in_data(void **state)
+{
+    (void)state;
+    struct msg m;
+    head(&m, 0, 2, "example", MX);     /* "example" is at offset 12 */
+    rr(&m, MX, 2 + 7);
+    u16(&m, 10);
+    bytes(&m, "\x04mail", 5);
+    pointer(&m, 12);                   /* mail.example */
+    rr(&m, MX, 2 + 2);
+    u16(&m, 20);
+    pointer(&m, 12);                   /* example itself */
+    read_ok(&m, MX, "example., mail.example.", 2);
+
+    head(&m, 0, 1, "_smtp._tcp.example", SRV);
+    rr(&m, SRV, 6 + 14);
+    u16(&m, 0);
+    u16(&m, 5);
+    u16(&m, 25);
+    name(&m, "mail.example.");
+    read_ok(&m, SRV, "0 5 25 mail.example.", 1);
+
+    head(&m, 0, 1, "example", SOA);
+    rr(&m, SOA, 12 + 12 + 20);          /* two names of 12 bytes, five numbers */
+    name(&m, "ns.example");
+    name(&m, "hm.example");
+    u32(&m, 2024010101);
+    u32(&m, 3600);
+    u32(&m, 600);
+    u32(&m, 86400);
+    u32(&m, 300);
+    read_ok(&m, SOA, "ns.example. hm.example. 2024010101 3600 600 86400 300", 1);
+
+    head(&m, 0, 1, "example", NS);
+    rr(&m, NS, 1);
+    bytes(&m, "", 1);                  /* the root */
+    read_ok(&m, NS, ".", 1);
+}
+
+/* TXT: a record's strings joined as one; control bytes shown as '?'. */
+static void txt(void **state)
+{
+    (void)state;
+    struct msg m;
+    head(&m, 0, 2, "example", TXT);
+    rr(&m, TXT, 1 + 7 + 1 + 4);
+    bytes(&m, "\x07v=spf1 \x04-all", 13);
+    rr(&m, TXT, 4);
+    bytes(&m, "\x03" "a\x01z", 4);
+    read_ok(&m, TXT, "a?z, v=spf1 -all", 2);
+}
+
+/* Malformed replies are refused, never read past their end; answers that
+ * do not fit the room are left out whole. */
+static void malformed_and_cut(void **state)
+{
+    (void)state;
+    char out[64];
+    struct dnsmsg_reply r;
+    struct msg m;
+    head(&m, 0, 1, "example", A);
+    assert_int_equal(dnsmsg_read(m.b, 11, A, out, sizeof(out), &r), -EINVAL);
+    rr(&m, A, 4);
+    bytes(&m, "\x0a\x00", 2);          /* two of its four bytes */
+    assert_int_equal(dnsmsg_read(m.b, m.n, A, out, sizeof(out), &r), -EINVAL);
+
+    head(&m, 0, 1, "example", CNAME);
+    rr(&m, CNAME, 2);
+    pointer(&m, (unsigned)m.n);        /* points at itself */
+    assert_int_equal(dnsmsg_read(m.b, m.n, CNAME, out, sizeof(out), &r), -EINVAL);
+
+    head(&m, 0, 1, "example", TXT);
+    rr(&m, TXT, 3);
+    bytes(&m, "\x09" "ab", 3);         /* says nine, has two */
+    assert_int_equal(dnsmsg_read(m.b, m.n, TXT, out, sizeof(out), &r), -EINVAL);
+
+    head(&m, 0, 3, "example", A);
+    for (int i = 0; i < 3; i++) {
+        rr(&m, A, 4);
+        bytes(&m, "\xc0\xa8\x64", 3);
+        unsigned char last = (unsigned char)(100 + i);
+        bytes(&m, &last, 1);
+    }
+    char small[36];                    /* room for two of three */
+    assert_int_equal(dnsmsg_read(m.b, m.n, A, small, sizeof(small), &r), 0);
+    assert_string_equal(small, "192.168.100.100, 192.168.100.101");
+    assert_int_equal(r.nanswers, 2);
+    assert_true(r.truncated);
+}
+
+/* ---------------------------------------------------------- the config */
+
+/* A bare dns check asks for A records of the system resolver's first
+ * server and wants NOERROR. */
+static void dns_defaults(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("checks:\n"
+                               "  - {name: d, type: dns, host: example.com}\n"
+                               "  - {name: e, type: dns, host: example.com, record: MX,\n"
+                               "     server: '[::1]:5353', conditions: ['[BODY] == x.']}\n");
+    assert_int_equal(c->checks[0].dns_record, 0);
+    assert_null(c->checks[0].dns_server);
+    assert_int_equal(c->checks[0].nconditions, 1);
+    assert_string_equal(c->checks[0].conditions[0], "[DNS_RCODE] == NOERROR");
+    assert_string_equal(dnsmsg_record_names[c->checks[1].dns_record], "MX");
+    assert_int_equal(dnsmsg_record_type(c->checks[1].dns_record), MX);
+    assert_string_equal(c->checks[1].dns_server, "[::1]:5353");
+    char d[128];
+    check_describe(&c->checks[1], d, sizeof(d));
+    assert_string_equal(d, "example.com MX @[::1]:5353");
+    config_destroy(c);
+    c = load_ok("checks:\n"
+                "  - {name: a, type: dns, host: x, server: 192.0.2.1}\n"
+                "  - {name: b, type: dns, host: x, server: '192.0.2.1:53'}\n"
+                "  - {name: c, type: dns, host: x, server: '2001:db8::1'}\n");
+    config_destroy(c);
+}
+
+/* The keys of dns checks, refused where they are wrong, at their position. */
+static void dns_keys_bad(void **state)
+{
+    (void)state;
+    load_bad("checks:\n  - {name: d, type: dns}\n", "t.yml:2:5: checks[0]: dns check needs host",
+             NULL);
+    load_bad("checks:\n  - {name: d, type: dns, host: x, record: a}\n",
+             "t.yml:2:35: checks[0].record: unknown record \"a\" "
+             "(A, AAAA, CNAME, MX, TXT, NS, SOA, PTR, SRV)",
+             NULL);
+    const char *bad_server =
+        "checks[0].server: must be an IP address, with its port as 192.0.2.1:53 or "
+        "[2001:db8::1]:53";
+    load_bad_text("checks:\n  - {name: d, type: dns, host: x, server: dns.example}\n", bad_server);
+    load_bad_text("checks:\n  - {name: d, type: dns, host: x, server: '[::1]'}\n", bad_server);
+    load_bad_text("checks:\n  - {name: d, type: dns, host: x, server: '1.2.3.4:'}\n",
+                  "checks[0].server: port must be 1-65535");
+    load_bad_text("checks:\n  - {name: d, type: dns, host: x, server: '1.2.3.4:70000'}\n",
+                  "checks[0].server: port must be 1-65535");
+    load_bad_text("checks:\n  - {name: d, type: dns, host: 'a b'}\n",
+                  "checks[0].host: must be a DNS name, without spaces");
+    load_bad("checks:\n  - {name: d, type: tcp, host: x, port: 1, server: 1.2.3.4}\n",
+             "t.yml:2:44: checks[0].server: not a key of tcp checks", NULL);
+    load_bad("checks:\n"
+             "  - name: d\n"
+             "    type: dns\n"
+             "    host: x\n"
+             "    conditions: ['[USED] < 1']\n",
+             "t.yml:5:18: checks[0].conditions[0]: bad condition: unknown placeholder [USED]",
+             NULL);
+}
+
+/* A bare tls check wants a handshake, verified; its keys as written. */
+static void tls_defaults(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("checks:\n"
+                               "  - {name: t, type: tls, host: mail.example.com, port: 443}\n"
+                               "  - {name: s, type: tls, host: '::1', port: 587, starttls: smtp,\n"
+                               "     server-name: mail.example.com, ca-file: /etc/ca.pem,\n"
+                               "     verify-tls: false, conditions: '[TLS_VERSION] >= 1.2'}\n");
+    const struct conf_check *t = &c->checks[0], *s = &c->checks[1];
+    assert_int_equal(t->nconditions, 1);
+    assert_string_equal(t->conditions[0], "[CONNECTED] == true");
+    assert_true(t->verify_tls);
+    assert_int_equal(t->starttls, 0);
+    assert_null(t->server_name);
+    assert_false(s->verify_tls);
+    assert_string_equal(s->server_name, "mail.example.com");
+    assert_string_equal(s->ca_file, "/etc/ca.pem");
+    char d[128];
+    check_describe(t, d, sizeof(d));
+    assert_string_equal(d, "mail.example.com:443");
+    check_describe(s, d, sizeof(d));
+    assert_string_equal(d, "[::1]:587 starttls smtp");
+    config_destroy(c);
+}
+
+/* The keys of tls checks, refused where they are wrong, at their position. */
+static void tls_keys_bad(void **state)
+{
+    (void)state;
+    load_bad("checks:\n  - {name: t, type: tls, host: x}\n",
+             "t.yml:2:5: checks[0]: tls check needs port", NULL);
+    load_bad("checks:\n  - {name: t, type: tls, host: x, port: 5432, starttls: postgres}\n",
+             "t.yml:2:47: checks[0].starttls: unknown starttls \"postgres\" "
+             "(none, smtp, imap, pop3)",
+             NULL);
+    load_bad_text("checks:\n  - {name: t, type: tls, host: x, port: 1, ca-file: ca.pem}\n",
+                  "checks[0].ca-file: must be an absolute path");
+    load_bad("checks:\n  - {name: t, type: dns, host: x, starttls: smtp}\n",
+             "t.yml:2:35: checks[0].starttls: not a key of dns checks", NULL);
+    load_bad("checks:\n"
+             "  - name: d\n"
+             "    type: dns\n"
+             "    host: x\n"
+             "    conditions: '[TLS_VERSION] == 1.3'\n",
+             "t.yml:5:5: checks[0].conditions: bad condition: unknown placeholder [TLS_VERSION]",
+             NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rcode_names),
+        cmocka_unit_test(addresses),
+        cmocka_unit_test(names_in_data),
+        cmocka_unit_test(txt),
+        cmocka_unit_test(malformed_and_cut),
+        cmocka_unit_test(dns_defaults),
+        cmocka_unit_test(dns_keys_bad),
+        cmocka_unit_test(tls_defaults),
+        cmocka_unit_test(tls_keys_bad),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

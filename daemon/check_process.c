@@ -173,7 +173,7 @@ static bool read_by_match(struct process_job *p, struct tally *t, struct process
         host_fail(j, "match: not a valid extended regular expression");
         return true;
     }
-    int rc = proctab_get(p->tab, j->proc, &tb);
+    int rc = proctab_get(p->tab, j->proc, p->mem.set ? p->mem.uptime_s : 0, &tb);
     if (rc < 0) {
         host_fail_errno(j, -rc, "%s", j->proc);
         regfree(&re);

@@ -667,16 +667,25 @@ static void check_conditions(struct conf_ctx *x, struct conf_check *k, const str
     if (cs->seen || t->default_condition == NULL) {
         return;
     }
+    /* A type's own default parses and binds: only memory can fail here. */
     char err[256];
-    k->conditions = calloc(2, sizeof(*k->conditions));
-    k->conds = calloc(2, sizeof(*k->conds));
-    if (k->conditions == NULL || k->conds == NULL ||
-        (k->conditions[0] = strdup(t->default_condition)) == NULL ||
-        cond_parse_open(t->default_condition, &k->conds[0], err, sizeof(err)) < 0 ||
-        cond_bind(k->conds[0], t->vars, t->nvars, err, sizeof(err)) < 0) {
-        x->oom = true;  /* a type's own default parses: only memory fails */
+    char **texts = calloc(2, sizeof(*texts));
+    struct cond **conds = calloc(2, sizeof(*conds));
+    char *text = strdup(t->default_condition);
+    if (texts == NULL || conds == NULL || text == NULL ||
+        cond_parse_open(text, &conds[0], err, sizeof(err)) < 0 ||
+        cond_bind(conds[0], t->vars, t->nvars, err, sizeof(err)) < 0) {
+        cond_destroy(conds != NULL ? conds[0] : NULL);
+        free(conds);
+        free(texts);
+        free(text);
+        x->oom = true;
         x->stop = true;
+        return;
     }
+    texts[0] = text;
+    k->conditions = texts;
+    k->conds = conds;
     k->nconditions = 1;
 }
 

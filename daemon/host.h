@@ -18,8 +18,9 @@
  *   thread of the pool per check, not one per run.
  *
  * read() sees the job only: no check, no run, no loop, so it may run on any
- * thread. What a type keeps across runs (check->memory) is copied into its
- * job in start() and back by keep() on the loop.
+ * thread. What a type keeps across runs (check->memory; a log check's
+ * position in check->log, which the store keeps too) is copied into its
+ * job in start() and back by keep() on the loop, after a read only.
  *
  * Ownership: the type allocates its job (struct host_job first) and hands
  * it to host_job_start, which owns it from then on, success or not, and

@@ -180,12 +180,13 @@ static int walk(const char *root, struct proctab_table **out)
 
 /* The table of root, fresh enough. Two reads that both find it stale both
  * walk: the later one's table is kept; neither waits for the other. */
-int proctab_get(struct proctab *t, const char *root, const struct proctab_table **out)
+int proctab_get(struct proctab *t, const char *root, double after_s,
+                const struct proctab_table **out)
 {
     if (t != NULL) {
         pthread_mutex_lock(&t->mu);
         struct proctab_table *cur = t->cur;
-        if (cur != NULL && strcmp(cur->root, root) == 0 &&
+        if (cur != NULL && strcmp(cur->root, root) == 0 && cur->uptime_s > after_s &&
             clock_mono_ms() - cur->read_ms < PROCTAB_TTL_MS) {
             cur->refs++;
             pthread_mutex_unlock(&t->mu);

@@ -57,11 +57,14 @@ struct proctab *proctab_create(void);
  * NULL is a no-op. */
 void proctab_destroy(struct proctab *t);
 
-/* The table of the /proc at root, read now or at most PROCTAB_TTL_MS ago;
- * t may be NULL (read now, shared with nobody). 0 and *out, or a negative
- * errno (root or its uptime cannot be read). May block: call it off the
- * loop. */
-int proctab_get(struct proctab *t, const char *root, const struct proctab_table **out);
+/* The table of the /proc at root, read now or at most PROCTAB_TTL_MS ago,
+ * and read when the host's uptime was past after_s (the caller's last
+ * table's: a check run again within PROCTAB_TTL_MS gets a newer one, so it
+ * measures an interval); t may be NULL (read now, shared with nobody). 0
+ * and *out, or a negative errno (root or its uptime cannot be read). May
+ * block: call it off the loop. */
+int proctab_get(struct proctab *t, const char *root, double after_s,
+                const struct proctab_table **out);
 
 /* Drop a reference proctab_get handed out (with the same t). */
 void proctab_put(struct proctab *t, const struct proctab_table *table);

@@ -498,25 +498,33 @@ static void process_table_shared(void **state)
     struct proctab *tab = proctab_create();
     assert_non_null(tab);
     const struct proctab_table *a, *b, *c;
-    assert_int_equal(proctab_get(tab, f->dir, &a), 0);
+    assert_int_equal(proctab_get(tab, f->dir, 0, &a), 0);
     assert_int_equal(a->n, 1);
     assert_string_equal(a->entries[0].cmdline, "nginx: master");
     fake_process(f, 11, "nginx", 'S', hz, 0, hz, 10, CMD("nginx: worker\0"));
-    assert_int_equal(proctab_get(tab, f->dir, &b), 0);
+    assert_int_equal(proctab_get(tab, f->dir, 0, &b), 0);
     assert_ptr_equal(a, b);              /* within the time to live */
-    assert_int_equal(proctab_get(tab, "/proc", &c), 0);
+    proctab_put(tab, b);
+    /* A caller that used this table asks for one read after it. */
+    put(f, "uptime", "100.50 100.00\n");
+    assert_int_equal(proctab_get(tab, f->dir, a->uptime_s, &b), 0);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(b->n, 2);
+    proctab_put(tab, b);
+    assert_int_equal(proctab_get(tab, f->dir, 0, &b), 0);
+    assert_int_equal(proctab_get(tab, "/proc", 0, &c), 0);
     assert_ptr_not_equal(a, c);          /* another root */
     proctab_put(tab, c);
     proctab_put(tab, b);
     harness_run_for(&f->h.loop, PROCTAB_TTL_MS + 50);
-    assert_int_equal(proctab_get(tab, f->dir, &b), 0);
+    assert_int_equal(proctab_get(tab, f->dir, 0, &b), 0);
     assert_ptr_not_equal(a, b);
     assert_int_equal(b->n, 2);
     proctab_destroy(tab);
     assert_int_equal(a->n, 1);           /* still held */
     proctab_put(NULL, a);
     proctab_put(NULL, b);
-    assert_int_equal(proctab_get(NULL, "/nonexistent", &a), -ENOENT);
+    assert_int_equal(proctab_get(NULL, "/nonexistent", 0, &a), -ENOENT);
 
     /* Process checks through the daemon's cache count as without it. */
     f->h.env.proctab = proctab_create();

@@ -11,7 +11,7 @@ RUN apt-get update -q \
       build-essential meson ninja-build pkg-config python3 scdoc \
       libuv1-dev libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev \
       libsqlite3-dev libmsgpack-dev libncurses-dev libhiredis-dev libpq-dev \
-      libhttp-parser-dev \
+      libhttp-parser-dev libc-ares-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -28,7 +28,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -q \
  && apt-get install -y -q --no-install-recommends \
       libuv1 libcurl4 libssl3 libyaml-0-2 libjansson4 libsqlite3-0 libmsgpackc2 \
-      libncursesw6 libhiredis0.14 libpq5 libhttp-parser2.9 \
+      libncursesw6 libhiredis0.14 libpq5 libhttp-parser2.9 libc-ares2 \
       ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 999 shipwatch \

@@ -144,6 +144,26 @@ class SServer:
         self.proc.wait()
 
 
+class Ftpd:
+    """tests/integration/ftpd.py: pyftpdlib on 127.0.0.1, with AUTH TLS when
+    given a certificate."""
+
+    def __init__(self, *cert_key):
+        self.port = servers.free_port()
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.proc = subprocess.Popen(['/usr/bin/python3', os.path.join(here, 'ftpd.py'),
+                                      str(self.port), *cert_key],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.proc.poll() is not None or port_open(self.port),
+                   timeout=10, what='the FTP server on port %d' % self.port)
+        if self.proc.poll() is not None:
+            raise RuntimeError('ftpd.py exited %d' % self.proc.returncode)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 class NetChecks(DaemonTest):
 
     def rows(self, d, check):
@@ -238,6 +258,90 @@ class NetChecks(DaemonTest):
 
         # A plain TLS handshake on an SMTP port fails: it speaks SMTP first.
         self.assertEqual(self.last(d, 'smtp-plain')['outcome'], DOWN)
+
+    def ftpd(self, *cert_key):
+        try:
+            import pyftpdlib  # noqa: F401
+            import OpenSSL  # noqa: F401
+        except ImportError:
+            if os.environ.get('CI'):
+                self.fail('python3-pyftpdlib or python3-openssl is missing in CI')
+            self.skipTest('python3-pyftpdlib and python3-openssl are needed '
+                          '(scripts/deps.sh installs them)')
+        s = Ftpd(*cert_key)
+        self.addCleanup(s.stop)
+        return s
+
+    def postgres(self, cert=None, key=None):
+        """A real PostgreSQL; with cert and key, ssl on (the files copied where
+        the server's user may read them)."""
+        pg = servers.PgServer(tmpdir=self.tmpdir())
+        if cert is not None:
+            for src, dst in ((cert, 'server.crt'), (key, 'server.key')):
+                path = os.path.join(pg.dir, dst)
+                shutil.copy(src, path)
+                os.chmod(path, 0o600)
+                if pg.as_root:
+                    shutil.chown(path, 'postgres', 'postgres')
+            pg.opts += ' -c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s' % (
+                os.path.join(pg.dir, 'server.crt'), os.path.join(pg.dir, 'server.key'))
+        pg.__enter__()
+        self.addCleanup(pg.__exit__, None, None, None)
+        return pg
+
+    def test_starttls_ftp_and_postgres(self):
+        """FTP's AUTH TLS and PostgreSQL's SSLRequest, then the handshake:
+        against pyftpdlib and a real PostgreSQL, each with and without TLS."""
+        self.openssl()
+        tmp = self.tmpdir()
+        cert, key = make_cert(tmp, 'month', 30)
+        ftp = self.ftpd(cert, key)
+        ftp_plain = self.ftpd()
+        pg = self.postgres(cert, key)
+        pg_plain = self.postgres()
+        # Two dialogues and a handshake: a slow build's whole timeout.
+        head = config_head(timeout='%ds' % (2 * SLOW))
+        d = self.daemon(head + '''
+  - {name: ftp, type: tls, host: 127.0.0.1, port: %(ftp)d, starttls: ftp, ca-file: "%(ca)s",
+     server-name: localhost,
+     conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] > 48h", "[TLS_VERSION] >= 1.2"]}
+  - {name: ftp-plain, type: tls, host: 127.0.0.1, port: %(ftp_plain)d, starttls: ftp}
+  - {name: ftp-unverified, type: tls, host: 127.0.0.1, port: %(ftp)d, starttls: ftp}
+  - {name: pg, type: tls, host: 127.0.0.1, port: %(pg)d, starttls: postgres, ca-file: "%(ca)s",
+     server-name: localhost,
+     conditions: ["[CONNECTED] == true", "[CERTIFICATE_EXPIRATION] < 744h", "[TLS_VERSION] == 1.3"]}
+  - {name: pg-plain, type: tls, host: 127.0.0.1, port: %(pg_plain)d, starttls: postgres}
+  - {name: pg-as-ftp, type: tls, host: 127.0.0.1, port: %(pg)d, starttls: ftp, timeout: 1s}
+  - {name: ftp-as-pg, type: tls, host: 127.0.0.1, port: %(ftp)d, starttls: postgres}
+''' % {'ftp': ftp.port, 'ftp_plain': ftp_plain.port, 'pg': pg.port,
+       'pg_plain': pg_plain.port, 'ca': cert}).start()
+
+        for name in ('ftp', 'pg'):
+            r = self.last(d, name)
+            self.assertEqual(r['outcome'], UP, '%s: %r' % (name, r))
+            self.assertRegex(r['message'], r'^TLS 1\.[23], certificate expires in (29d|30d)')
+
+        r = self.last(d, 'ftp-plain')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertRegex(r['error'], r'^tls 127\.0\.0\.1:%d: starttls ftp: the server refuses '
+                         r'AUTH TLS: 5\d\d ' % ftp_plain.port)
+        # Talked to TLS, then the self-signed certificate is refused.
+        r = self.last(d, 'ftp-unverified')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertIn('self-signed certificate', r['error'])
+
+        r = self.last(d, 'pg-plain')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertEqual(r['error'], 'tls 127.0.0.1:%d: starttls postgres: the server does not '
+                         'accept TLS (ssl is off)' % pg_plain.port)
+        # PostgreSQL waits for the client to speak: an FTP client waits too.
+        r = self.last(d, 'pg-as-ftp')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertIn('starttls: timed out after 1s', r['error'])
+        # An FTP server answers an SSLRequest with its greeting.
+        r = self.last(d, 'ftp-as-pg')
+        self.assertEqual(r['outcome'], DOWN, r)
+        self.assertIn('not a PostgreSQL server (it answered 0x32)', r['error'])
 
     def test_dns(self):
         s = self.dnsmasq()

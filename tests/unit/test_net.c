@@ -17,6 +17,7 @@
 #include "config.h"
 #include "config_fixtures.h"
 #include "dnsmsg.h"
+#include "starttls.h"
 
 /* ------------------------------------------------------- dns replies */
 
@@ -331,9 +332,9 @@ static void tls_keys_bad(void **state)
     (void)state;
     load_bad("checks:\n  - {name: t, type: tls, host: x}\n",
              "t.yml:2:5: checks[0]: tls check needs port", NULL);
-    load_bad("checks:\n  - {name: t, type: tls, host: x, port: 5432, starttls: postgres}\n",
-             "t.yml:2:47: checks[0].starttls: unknown starttls \"postgres\" "
-             "(none, smtp, imap, pop3)",
+    load_bad("checks:\n  - {name: t, type: tls, host: x, port: 389, starttls: ldap}\n",
+             "t.yml:2:46: checks[0].starttls: unknown starttls \"ldap\" "
+             "(none, smtp, imap, pop3, ftp, postgres)",
              NULL);
     load_bad_text("checks:\n  - {name: t, type: tls, host: x, port: 1, ca-file: ca.pem}\n",
                   "checks[0].ca-file: must be an absolute path");
@@ -348,6 +349,126 @@ static void tls_keys_bad(void **state)
              NULL);
 }
 
+/* ------------------------------------------------ STARTTLS dialogues */
+
+/* Feed text to a talk, in one piece. */
+static enum starttls_step feed(struct starttls_talk *t, const char *text)
+{
+    return starttls_talk_feed(t, text, strlen(text));
+}
+
+/* FTP: the greeting (one line, several, in pieces, after a 120), AUTH TLS
+ * sent, 234 is ready. */
+static void ftp_dialogue(void **state)
+{
+    (void)state;
+    struct starttls_talk t;
+    assert_int_equal(starttls_talk_begin(&t, STARTTLS_FTP), STARTTLS_MORE);
+    assert_int_equal(feed(&t, "220 Service ready\r\n"), STARTTLS_SEND);
+    assert_int_equal(t.send_len, 10);
+    assert_memory_equal(t.send, "AUTH TLS\r\n", 10);
+    assert_int_equal(feed(&t, "234 AUTH TLS OK.\r\n"), STARTTLS_READY);
+
+    /* A multi-line greeting, a byte at a time; lines between that look like
+     * codes but are not the closing one. */
+    const char *greet = "220-Welcome\r\n220-to the\r\n 220 indented\r\n220 end\r\n";
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    for (size_t i = 0; greet[i + 1] != '\0'; i++) {
+        assert_int_equal(starttls_talk_feed(&t, greet + i, 1), STARTTLS_MORE);
+    }
+    assert_int_equal(feed(&t, "\n"), STARTTLS_SEND);
+    assert_int_equal(feed(&t, "234-AUTH\n234 ok\n"), STARTTLS_READY);
+
+    /* Ready in a while, then ready; a bare code; LF line ends. */
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "120 wait\r\n"), STARTTLS_MORE);
+    assert_int_equal(feed(&t, "220\n"), STARTTLS_SEND);
+}
+
+/* FTP servers that say no, or are not FTP servers, or say too much. */
+static void ftp_refusals(void **state)
+{
+    (void)state;
+    struct starttls_talk t;
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "220 ok\r\n"), STARTTLS_SEND);
+    assert_int_equal(feed(&t, "502 Command not implemented\r\n"), STARTTLS_FAIL);
+    assert_string_equal(t.why, "the server refuses AUTH TLS: 502 Command not implemented");
+
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "421 Too many users\r\n"), STARTTLS_FAIL);
+    assert_string_equal(t.why, "the server is not ready: 421 Too many users");
+
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "SSH-2.0-OpenSSH_9.2\r\n"), STARTTLS_FAIL);
+    assert_string_equal(t.why, "not an FTP server, it said: SSH-2.0-OpenSSH_9.2");
+
+    /* Control bytes from the server never reach a message as they are. */
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "220 ok\r\n"), STARTTLS_SEND);
+    assert_int_equal(feed(&t, "530 \x1b[31mno\x07\r\n"), STARTTLS_FAIL);
+    assert_string_equal(t.why, "the server refuses AUTH TLS: 530 ?[31mno?");
+
+    /* Bytes after the 234 would be read as if TLS had carried them. */
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "220 ok\r\n"), STARTTLS_SEND);
+    assert_int_equal(feed(&t, "234 go\r\n230 logged in\r\n"), STARTTLS_FAIL);
+    assert_string_equal(t.why, "the server sent more than its reply before TLS");
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "220 ok\r\n234 early\r\n"), STARTTLS_FAIL);
+
+    /* A reply that never ends is cut at 4096 bytes, whether it comes in
+     * one piece or many; a line with no code is refused at once. */
+    char big[5000];
+    memset(big, 'x', sizeof(big));
+    memcpy(big, "220-", 4);
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(starttls_talk_feed(&t, big, sizeof(big)), STARTTLS_FAIL);
+    assert_string_equal(t.why, "a reply longer than 4096 bytes");
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    enum starttls_step s = STARTTLS_MORE;
+    for (size_t i = 0; i < sizeof(big) && s == STARTTLS_MORE; i += 100) {
+        s = starttls_talk_feed(&t, big + i, 100);
+    }
+    assert_int_equal(s, STARTTLS_FAIL);
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "22 short\n"), STARTTLS_FAIL);
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "2200 long\n"), STARTTLS_FAIL);
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(feed(&t, "\n"), STARTTLS_FAIL);
+    /* NUL bytes in a line are bytes like others, and never end it early. */
+    starttls_talk_begin(&t, STARTTLS_FTP);
+    assert_int_equal(starttls_talk_feed(&t, "220 a\0b\r\n", 9), STARTTLS_SEND);
+    assert_int_equal(starttls_talk_feed(&t, "", 0), STARTTLS_MORE);
+}
+
+/* PostgreSQL: the SSLRequest first; 'S' alone is ready. */
+static void postgres_dialogue(void **state)
+{
+    (void)state;
+    struct starttls_talk t;
+    assert_int_equal(starttls_talk_begin(&t, STARTTLS_POSTGRES), STARTTLS_SEND);
+    assert_int_equal(t.send_len, 8);
+    assert_memory_equal(t.send, "\0\0\0\x08\x04\xd2\x16\x2f", 8);
+    assert_int_equal(starttls_talk_feed(&t, "", 0), STARTTLS_MORE);
+    assert_int_equal(feed(&t, "S"), STARTTLS_READY);
+
+    starttls_talk_begin(&t, STARTTLS_POSTGRES);
+    assert_int_equal(feed(&t, "N"), STARTTLS_FAIL);
+    assert_string_equal(t.why, "the server does not accept TLS (ssl is off)");
+    starttls_talk_begin(&t, STARTTLS_POSTGRES);
+    assert_int_equal(feed(&t, "E\0\0\0\x50SFATAL"), STARTTLS_FAIL);
+    assert_string_equal(t.why, "the server answered the SSL request with an error");
+    starttls_talk_begin(&t, STARTTLS_POSTGRES);
+    assert_int_equal(feed(&t, "HTTP/1.1 400"), STARTTLS_FAIL);
+    assert_string_equal(t.why, "not a PostgreSQL server (it answered 0x48)");
+    /* 'S' and more: what follows would pass for the TLS stream's. */
+    starttls_talk_begin(&t, STARTTLS_POSTGRES);
+    assert_int_equal(feed(&t, "S\x16\x03"), STARTTLS_FAIL);
+    assert_string_equal(t.why, "the server sent more than its answer before TLS");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +481,9 @@ int main(void)
         cmocka_unit_test(dns_keys_bad),
         cmocka_unit_test(tls_defaults),
         cmocka_unit_test(tls_keys_bad),
+        cmocka_unit_test(ftp_dialogue),
+        cmocka_unit_test(ftp_refusals),
+        cmocka_unit_test(postgres_dialogue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

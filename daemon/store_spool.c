@@ -314,8 +314,8 @@ static struct rec *rec_decode(const unsigned char *p, size_t n)
             c.bad = true;
         }
     } else {
-        int64_t *ints[16];
-        const char **strs[16];
+        int64_t *ints[16] = {0};
+        const char **strs[16] = {0};
         size_t ni, ns;
         rec_fields(r, ints, &ni, (const char ***(*))strs, &ns);
         for (size_t i = 0; i < ni; i++) {

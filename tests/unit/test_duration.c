@@ -29,8 +29,8 @@ static void bad(const char *s, int want_rc)
     int64_t ms = -12345;
     int rc = duration_parse(s, &ms);
     if (rc != want_rc || ms != -12345) {
-        fail_msg("duration_parse(\"%s\") = %d, %lld; want %d, untouched", s, rc, (long long)ms,
-                 want_rc);
+        fail_msg("duration_parse(\"%s\") = %d, %lld; want %d, untouched", s ? s : "(null)", rc,
+                 (long long)ms, want_rc);
     }
 }
 

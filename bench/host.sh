@@ -2,14 +2,20 @@
 # Host checks: CPU per check of shipwatchd running 1,000 host checks at 1 s,
 # the seven types mixed (a seventh each) and each type alone, beside 1,000
 # tcp checks refused on 127.0.0.1 as the baseline of a check's cost in the
-# daemon (scheduler, conditions, store). Each phase is bounded in time.
+# daemon (scheduler, conditions, store); then 1,000 dns checks against a
+# local dnsmasq (Debian's dnsmasq-base). Each phase is bounded in time.
 #
-#   sh bench/host.sh [SECONDS]      # default 15 s a phase, after 4 s of warm-up
+#   sh bench/host.sh [SECONDS] [PHASE...]   # default 15 s a phase, after 4 s
+#                                          # of warm-up; all phases, or those
+#                                          # named (tcp-refused host-mixed dns
+#                                          # disk memory load cpu file process log)
 #
 # SHIPWATCHD names the binary; by default a release build in build-bench.
 set -eu
 cd "$(dirname "$0")/.."
 secs="${1:-15}"
+[ $# -gt 0 ] && shift
+phases="${*:-tcp-refused host-mixed disk memory load cpu file process log dns}"
 n=1000
 if [ -z "${SHIPWATCHD:-}" ]; then
     [ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
@@ -21,7 +27,8 @@ hz=$(getconf CLK_TCK)
 work=$(mktemp -d /tmp/shipwatch-bench.XXXXXX)
 daemon=""
 sleeper=""
-trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
+dnsmasq=""
+trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; [ -n "$dnsmasq" ] && kill "$dnsmasq" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
 
 # What the process and log checks watch: a sleep and a log that grows.
 sleep 3600 & sleeper=$!
@@ -36,6 +43,7 @@ keys() {
     process) echo ", match: '^sleep 3600\$'" ;;
     log) echo ", path: $work/app.log, pattern: ERROR" ;;
     tcp) echo ", host: 127.0.0.1, port: $port" ;;
+    dns) echo ", host: www.bench.test, server: '127.0.0.1:$dnsport'" ;;
     *) echo "" ;;
     esac
 }
@@ -71,14 +79,35 @@ phase() {
     kill "$daemon"
     wait "$daemon" || true
     daemon=""
-    awk -v name="$name" -v t=$((b - a)) -v hz="$hz" -v s="$secs" -v n="$n" 'BEGIN {
-        printf "| %s | %.1f%% | %.0f µs |\n", name, 100 * t / hz / s, 1e6 * t / hz / s / n }'
+    # What the runs found (outcome 1 is up): a phase whose checks fail
+    # measures the failure path instead.
+    up=$(sqlite3 "$work/history-$name.db" \
+        "SELECT round(100.0 * sum(outcome = 1) / count(*)) || '%' FROM results" 2>/dev/null || echo '?')
+    awk -v name="$name" -v t=$((b - a)) -v hz="$hz" -v s="$secs" -v n="$n" -v up="$up" 'BEGIN {
+        printf "| %s | %.1f%% | %.0f µs | %s |\n", name, 100 * t / hz / s, 1e6 * t / hz / s / n, up }'
 }
 
-echo "| $n checks at 1 s | CPU, % of a core | per check |"
-echo "|---|---|---|"
-phase tcp-refused tcp
-phase host-mixed disk memory load cpu file process log
-for t in disk memory load cpu file process log; do
-    phase "$t" "$t"
+# A dnsmasq answering www.bench.test from a hosts file, for the dns phase.
+start_dnsmasq() {
+    dnsport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    echo "127.0.0.1 www.bench.test" > "$work/hosts"
+    chmod 755 "$work"
+    chmod 644 "$work/hosts"
+    /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --pid-file= \
+        --user="$(id -un)" --no-resolv --no-hosts --addn-hosts="$work/hosts" \
+        --port="$dnsport" --listen-address=127.0.0.1 --bind-interfaces \
+        --local=/bench.test/ --dns-forward-max=1000 2>"$work/dnsmasq.log" &
+    dnsmasq=$!
+    sleep 1
+}
+
+echo "| $n checks at 1 s | CPU, % of a core | per check | runs up |"
+echo "|---|---|---|---|"
+for p in $phases; do
+    case $p in
+    tcp-refused) phase tcp-refused tcp ;;
+    host-mixed) phase host-mixed disk memory load cpu file process log ;;
+    dns) start_dnsmasq; phase dns dns ;;
+    *) phase "$p" "$p" ;;
+    esac
 done

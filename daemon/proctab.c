@@ -14,17 +14,27 @@
 #define PROC_STAT_MAX 1024              /* /proc/PID/stat */
 
 struct proctab {
-    pthread_mutex_t mu;                 /* guards cur and every table's refs */
+    pthread_mutex_t mu;                 /* guards cur, walking and every table's refs */
+    pthread_cond_t walked;              /* a walk ended */
     struct proctab_table *cur;          /* the last table read; NULL none */
+    bool walking;                       /* a thread is reading a table for cur */
 };
 
 /* A cache with no table yet. */
 struct proctab *proctab_create(void)
 {
     struct proctab *t = calloc(1, sizeof(*t));
-    if (t != NULL && pthread_mutex_init(&t->mu, NULL) != 0) {
+    if (t == NULL) {
+        return NULL;
+    }
+    if (pthread_mutex_init(&t->mu, NULL) != 0) {
         free(t);
-        t = NULL;
+        return NULL;
+    }
+    if (pthread_cond_init(&t->walked, NULL) != 0) {
+        pthread_mutex_destroy(&t->mu);
+        free(t);
+        return NULL;
     }
     return t;
 }
@@ -60,6 +70,7 @@ void proctab_destroy(struct proctab *t)
     if (t->cur != NULL) {
         unref(t->cur);
     }
+    pthread_cond_destroy(&t->walked);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
@@ -178,36 +189,55 @@ static int walk(const char *root, struct proctab_table **out)
     return 0;
 }
 
-/* The table of root, fresh enough. Two reads that both find it stale both
- * walk: the later one's table is kept; neither waits for the other. */
+/* Whether cur serves a get of root after_s. */
+static bool fresh(const struct proctab_table *cur, const char *root, double after_s)
+{
+    return cur != NULL && strcmp(cur->root, root) == 0 && cur->uptime_s > after_s &&
+           clock_mono_ms() - cur->read_ms < PROCTAB_TTL_MS;
+}
+
+/* The table of root, fresh enough. One walk at a time: a read that finds
+ * the table stale while another thread walks waits for that walk's table
+ * (read after it asked, so newer than its last) rather than walking too;
+ * a hundred process checks a second would otherwise walk /proc several
+ * times over at each refresh. */
 int proctab_get(struct proctab *t, const char *root, double after_s,
                 const struct proctab_table **out)
 {
     if (t != NULL) {
         pthread_mutex_lock(&t->mu);
-        struct proctab_table *cur = t->cur;
-        if (cur != NULL && strcmp(cur->root, root) == 0 && cur->uptime_s > after_s &&
-            clock_mono_ms() - cur->read_ms < PROCTAB_TTL_MS) {
-            cur->refs++;
-            pthread_mutex_unlock(&t->mu);
-            *out = cur;
-            return 0;
+        for (;;) {
+            if (fresh(t->cur, root, after_s)) {
+                t->cur->refs++;
+                *out = t->cur;
+                pthread_mutex_unlock(&t->mu);
+                return 0;
+            }
+            if (!t->walking) {
+                break;
+            }
+            pthread_cond_wait(&t->walked, &t->mu);
         }
+        t->walking = true;
         pthread_mutex_unlock(&t->mu);
     }
     struct proctab_table *tb;
     int rc = walk(root, &tb);
-    if (rc < 0) {
-        return rc;
-    }
     if (t != NULL) {
         pthread_mutex_lock(&t->mu);
-        if (t->cur != NULL) {
-            unref(t->cur);
+        if (rc == 0) {
+            if (t->cur != NULL) {
+                unref(t->cur);
+            }
+            t->cur = tb;
+            tb->refs++;         /* the cache's and the caller's */
         }
-        t->cur = tb;
-        tb->refs++;             /* the cache's and the caller's */
+        t->walking = false;
+        pthread_cond_broadcast(&t->walked);
         pthread_mutex_unlock(&t->mu);
+    }
+    if (rc < 0) {
+        return rc;
     }
     *out = tb;
     return 0;

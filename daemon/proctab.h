@@ -8,7 +8,9 @@
  *
  * Tables are read on the thread pool (check_process.c's reads); struct
  * proctab is the cache they share, its mutex the only lock. A table never
- * changes once read, and is freed with its last reference.
+ * changes once read, and is freed with its last reference. One walk runs
+ * at a time: a read that finds the table stale while another walks waits
+ * for that table.
  *
  * Ownership: the daemon creates the cache and hands it to checkers in
  * struct check_env (NULL there: nothing shared, each get reads a table of

@@ -92,7 +92,7 @@ static void set_example_env(void)
 
 /* A check that is valid alone, for tests about something else. */
 /* Every check type, as messages list them. */
-#define TYPES "http, tcp, exec, heartbeat, disk, memory, load, cpu, file, process, log, dns, tls"
+#define TYPES "http, tcp, exec, heartbeat, disk, memory, load, cpu, file, process, log, dns, tls, icmp"
 
 #define TCP_CHECK "checks:\n  - name: a\n    type: tcp\n    host: h\n    port: 1\n"
 

@@ -336,7 +336,7 @@ static void test_docs_examples(void **state)
         }
         p = end + 4;
     }
-    assert_int_equal(blocks, 13);
+    assert_int_equal(blocks, 14);
     assert_non_null(full);
     assert_int_equal(full->nchecks, 6);
     assert_int_equal(full->nnotifiers, 3);

@@ -36,6 +36,7 @@ struct curlm;
 struct check_ping;
 struct conf_rows;
 struct proctab;
+struct pinger;
 
 /* A check's state, and also a single result's outcome. The numeric values
  * are stored in the database and exported as shipwatch_check_state. */
@@ -122,6 +123,9 @@ struct check_env {
     struct proctab *proctab;            /* the process table process checks
                                            share (proctab.h); NULL: each
                                            reads its own */
+    struct pinger *pinger;              /* the ICMP sockets icmp checks share
+                                           (pinger.h); NULL: icmp checks
+                                           cannot start */
 };
 
 /* The max-body row of the types that keep a body for [BODY] (http, file),

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "ipc_server.h"
 #include "log.h"
+#include "pinger.h"
 #include "proctab.h"
 #include "sched.h"
 #include "state.h"
@@ -761,9 +762,11 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
     store_deploys(d->store, &dq, on_loaded_deploys, d);
     d->curlm = curlm_create(loop);
     d->proctab = proctab_create();
+    d->pinger = pinger_create(loop);
     d->check_env = (struct check_env){.loop = loop,
                                       .curlm = d->curlm,
                                       .proctab = d->proctab,
+                                      .pinger = d->pinger,
                                       .clock = &wall_clock,
                                       .on_result = on_check_result,
                                       .on_verdict = on_check_verdict,
@@ -771,7 +774,7 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
                                       .deploy_version = last_deploy_version,
                                       .arg = d};
     d->sched = sched_create(loop, &d->check_env, conf->daemon.max_concurrency);
-    if (d->curlm == NULL || d->proctab == NULL || d->sched == NULL) {
+    if (d->curlm == NULL || d->proctab == NULL || d->pinger == NULL || d->sched == NULL) {
         log_error(LOG_NOKV, "out of memory at start-up");
         return -ENOMEM;
     }
@@ -912,6 +915,8 @@ void daemon_finish(struct daemon *d)
     d->sched = NULL;
     curlm_destroy(d->curlm);
     d->curlm = NULL;
+    pinger_destroy(d->pinger);
+    d->pinger = NULL;
     uv_walk(d->loop, close_handle, NULL);
     if (run_to_empty(d)) {
         /* No read on the thread pool is left to use it. */

@@ -101,8 +101,11 @@ class Target:
 class Daemon:
     """One shipwatchd with a private directory, config and database."""
 
-    def __init__(self, config, workdir=None, env=None):
+    def __init__(self, config, workdir=None, env=None, prefix=None):
         self.dir = workdir or tempfile.mkdtemp(prefix='shipwatch-it-')
+        # A command the daemon runs under before WRAPPER, e.g. setpriv
+        # dropping a capability.
+        self.prefix = list(prefix or [])
         self.db = os.path.join(self.dir, 'history.db')
         self.socket = os.path.join(self.dir, 'shipwatch.sock')
         self.config_path = os.path.join(self.dir, 'shipwatch.yml')
@@ -136,9 +139,9 @@ class Daemon:
         # The log is appended to across restarts on one directory.
         self.log_mark = len(self.log())
         self.logf = open(self.log_path, 'a', encoding='utf-8')
-        self.proc = subprocess.Popen([*WRAPPER, SHIPWATCHD, '--config', self.config_path,
-                                      '--log-level', 'debug'],
-                                     stdout=self.logf, stderr=self.logf, env=self.env)
+        argv = [*self.prefix, *WRAPPER, SHIPWATCHD, '--config', self.config_path,
+                '--log-level', 'debug']
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf, env=self.env)
         if wait_db:
             wait_until(lambda: self.proc.poll() is not None or self.table_exists('events'),
                        what='the daemon to create its database')

@@ -290,7 +290,7 @@ static void test_fingerprint(void **state)
     }
     config_destroy(c1);
 
-    /* Other types: host, port, argv, token, period, grace. */
+    /* Other types: host, port, argv, token, period, grace, count, payload. */
     const char *pairs[][2] = {
         {"checks:\n  - {name: a, type: tcp, host: h, port: 1}\n",
          "checks:\n  - {name: a, type: tcp, host: h, port: 2}\n"},
@@ -308,6 +308,10 @@ static void test_fingerprint(void **state)
          "checks:\n  - {name: a, type: heartbeat, token: t, period: 1h, grace: 1m}\n"},
         {"checks:\n  - {name: a, type: tcp, host: h, port: 1}\n",
          "defaults: {interval: 1m}\nchecks:\n  - {name: a, type: tcp, host: h, port: 1}\n"},
+        {"checks:\n  - {name: a, type: icmp, host: h}\n",
+         "checks:\n  - {name: a, type: icmp, host: h, count: 4}\n"},
+        {"checks:\n  - {name: a, type: icmp, host: h}\n",
+         "checks:\n  - {name: a, type: icmp, host: h, payload: x}\n"},
     };
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         c1 = load_ok(pairs[i][0]);

@@ -1,8 +1,10 @@
 /* test_net.c - the network check types without the network: their keys and
- * messages at FILE:LINE:COL (dns, tls), and what a dns check reads of a reply
- * (dnsmsg.c), on replies this test writes byte by byte, where the edges
- * (compression, several strings, a record running past the end) are
- * reachable. The real servers are tests/integration/test_net.py's. */
+ * messages at FILE:LINE:COL (dns, tls, icmp), what a dns check reads of a
+ * reply (dnsmsg.c) and what an icmp check reads of a packet (icmpmsg.c),
+ * on packets this test writes byte by byte, where the edges (compression,
+ * several strings, a record running past the end, an IP header that lies)
+ * are reachable. The real servers are tests/integration/test_net.py's, the
+ * real ICMP sockets tests/integration/test_icmp.py's. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +20,8 @@
 #include "config_fixtures.h"
 #include "dnsmsg.h"
 #include "starttls.h"
+#include "icmpmsg.h"
+#include <sys/socket.h>
 
 /* ------------------------------------------------------- dns replies */
 
@@ -237,6 +241,224 @@ static void malformed_and_cut(void **state)
     assert_string_equal(small, "192.168.100.100, 192.168.100.101");
     assert_int_equal(r.nanswers, 2);
     assert_true(r.truncated);
+}
+
+/* ------------------------------------------------------ icmp packets */
+
+/* RFC 1071's example, an odd length, and a message whose checksum is in
+ * place summing to zero. */
+static void icmp_checksum(void **state)
+{
+    (void)state;
+    const uint8_t rfc[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+    assert_int_equal(icmpmsg_checksum(rfc, sizeof(rfc)), 0x220d);
+    const uint8_t odd[] = {0x01};
+    assert_int_equal(icmpmsg_checksum(odd, 1), 0xfeff);
+    assert_int_equal(icmpmsg_checksum(odd, 0), 0xffff);
+    uint8_t m[8 + 5];
+    size_t n = icmpmsg_echo_request(AF_INET, 0x1234, 7, "hello", 5, m, sizeof(m));
+    assert_int_equal(n, 13);
+    assert_int_equal(icmpmsg_checksum(m, n), 0);
+}
+
+/* Requests: type 8 with the checksum for IPv4, type 128 with 0 (the
+ * kernel's) for IPv6; refused when the data or the room is wrong. */
+static void icmp_requests(void **state)
+{
+    (void)state;
+    uint8_t m[8 + ICMPMSG_PAYLOAD_MAX + 1];
+    assert_int_equal(icmpmsg_echo_request(AF_INET, 0xabcd, 0x0102, "xy", 2, m, sizeof(m)), 10);
+    const uint8_t want4[] = {8, 0, 0, 0, 0xab, 0xcd, 0x01, 0x02, 'x', 'y'};
+    assert_memory_equal(m + 4, want4 + 4, 6);
+    assert_int_equal(m[0], 8);
+    assert_int_not_equal(m[2] | m[3], 0);
+    assert_int_equal(icmpmsg_echo_request(AF_INET6, 1, 2, "", 0, m, sizeof(m)), 8);
+    const uint8_t want6[] = {128, 0, 0, 0, 0, 1, 0, 2};
+    assert_memory_equal(m, want6, 8);
+    uint8_t big[ICMPMSG_PAYLOAD_MAX + 1];
+    memset(big, 'a', sizeof(big));
+    assert_int_equal(icmpmsg_echo_request(AF_INET, 1, 1, big, ICMPMSG_PAYLOAD_MAX, m, sizeof(m)),
+                     8 + ICMPMSG_PAYLOAD_MAX);
+    assert_int_equal(icmpmsg_echo_request(AF_INET, 1, 1, big, sizeof(big), m, sizeof(m)), 0);
+    assert_int_equal(icmpmsg_echo_request(AF_INET, 1, 1, "abc", 3, m, 10), 0);
+    assert_int_equal(icmpmsg_echo_request(AF_UNIX, 1, 1, "abc", 3, m, sizeof(m)), 0);
+}
+
+/* A reply: what a datagram socket hands over, its request turned into a
+ * reply (type 0 or 129) the way a host answers. */
+static size_t reply(int family, uint16_t id, uint16_t seq, const char *data, uint8_t *out,
+                    size_t outlen)
+{
+    size_t n = icmpmsg_echo_request(family, id, seq, data, strlen(data), out, outlen);
+    out[0] = family == AF_INET ? 0 : 129;
+    if (family == AF_INET) {
+        out[2] = out[3] = 0;
+        uint16_t c = icmpmsg_checksum(out, n);
+        out[2] = (uint8_t)(c >> 8);
+        out[3] = (uint8_t)c;
+    }
+    return n;
+}
+
+/* The reply behind an IPv4 header of hlen bytes (options zeroed), as a
+ * raw socket delivers it; total is its total length field. */
+static size_t ip4(const uint8_t *icmp, size_t n, size_t hlen, size_t total, uint8_t proto,
+                  uint8_t *out)
+{
+    memset(out, 0, hlen);
+    out[0] = (uint8_t)(0x40 | hlen / 4);
+    out[2] = (uint8_t)(total >> 8);
+    out[3] = (uint8_t)total;
+    out[6] = 0x40;                      /* don't fragment: no fragment */
+    out[8] = 64;
+    out[9] = proto;
+    out[12] = out[16] = 127;
+    out[15] = out[19] = 1;
+    memcpy(out + hlen, icmp, n);
+    return hlen + n;
+}
+
+/* Echo replies decoded from each kind of socket, matched by identifier,
+ * sequence and payload. */
+static void icmp_replies(void **state)
+{
+    (void)state;
+    uint8_t m[2048], pkt[2048];
+    struct icmpmsg_echo r;
+    size_t n = reply(AF_INET, 0x4242, 9, "shipwatch", m, sizeof(m));
+    assert_int_equal(icmpmsg_read(ICMPMSG_DGRAM4, m, n, &r), 0);
+    assert_int_equal(r.id, 0x4242);
+    assert_int_equal(r.seq, 9);
+    assert_int_equal(r.data_len, 9);
+    assert_memory_equal(r.data, "shipwatch", 9);
+    assert_true(icmpmsg_answers(&r, 0x4242, 9, (const uint8_t *)"shipwatch", 9));
+    assert_false(icmpmsg_answers(&r, 0x4243, 9, (const uint8_t *)"shipwatch", 9));
+    assert_false(icmpmsg_answers(&r, 0x4242, 10, (const uint8_t *)"shipwatch", 9));
+    assert_false(icmpmsg_answers(&r, 0x4242, 9, (const uint8_t *)"shipwatcH", 9));
+    assert_false(icmpmsg_answers(&r, 0x4242, 9, (const uint8_t *)"shipwatch!", 10));
+
+    /* Raw IPv4: the header skipped, options and all; bytes past the total
+     * length are padding. */
+    size_t k = ip4(m, n, 20, 20 + n, 1, pkt);
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, pkt, k, &r), 0);
+    assert_int_equal(r.seq, 9);
+    assert_memory_equal(r.data, "shipwatch", 9);
+    k = ip4(m, n, 24, 24 + n, 1, pkt);
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, pkt, k, &r), 0);
+    assert_int_equal(r.data_len, 9);
+    k = ip4(m, n, 20, 20 + n, 1, pkt);
+    memset(pkt + k, 0xee, 6);
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, pkt, k + 6, &r), 0);
+    assert_int_equal(r.data_len, 9);
+
+    /* IPv6, either socket: the ICMPv6 message alone. */
+    n = reply(AF_INET6, 7, 65535, "", m, sizeof(m));
+    assert_int_equal(icmpmsg_read(ICMPMSG_DGRAM6, m, n, &r), 0);
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW6, m, n, &r), 0);
+    assert_int_equal(r.id, 7);
+    assert_int_equal(r.seq, 65535);
+    assert_int_equal(r.data_len, 0);
+    assert_true(icmpmsg_answers(&r, 7, 65535, NULL, 0));
+}
+
+/* What is not an echo reply is told apart from what is broken. */
+static void icmp_not_replies(void **state)
+{
+    (void)state;
+    uint8_t m[64], pkt[128];
+    struct icmpmsg_echo r;
+    /* Our own request looped back to a raw socket, and an unreachable. */
+    size_t n = icmpmsg_echo_request(AF_INET, 1, 1, "x", 1, m, sizeof(m));
+    size_t k = ip4(m, n, 20, 20 + n, 1, pkt);
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, pkt, k, &r), -ENOMSG);
+    assert_int_equal(icmpmsg_read(ICMPMSG_DGRAM4, m, n, &r), -ENOMSG);
+    n = reply(AF_INET, 1, 1, "x", m, sizeof(m));
+    m[0] = 3;                           /* destination unreachable */
+    m[2] = m[3] = 0;
+    uint16_t c = icmpmsg_checksum(m, n);
+    m[2] = (uint8_t)(c >> 8);
+    m[3] = (uint8_t)c;
+    assert_int_equal(icmpmsg_read(ICMPMSG_DGRAM4, m, n, &r), -ENOMSG);
+    /* An IPv4 reply type read as ICMPv6, a request of v6. */
+    n = reply(AF_INET, 1, 1, "x", m, sizeof(m));
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW6, m, n, &r), -ENOMSG);
+    n = icmpmsg_echo_request(AF_INET6, 1, 1, "x", 1, m, sizeof(m));
+    assert_int_equal(icmpmsg_read(ICMPMSG_DGRAM6, m, n, &r), -ENOMSG);
+    /* Another protocol in the IP header (TCP). */
+    n = reply(AF_INET, 1, 1, "x", m, sizeof(m));
+    k = ip4(m, n, 20, 20 + n, 6, pkt);
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, pkt, k, &r), -ENOMSG);
+    /* A reply with a code other than 0. */
+    m[1] = 1;
+    assert_int_equal(icmpmsg_read(ICMPMSG_DGRAM4, m, n, &r), -ENOMSG);
+}
+
+/* Truncated, lying, oversized and hostile packets: refused, never read
+ * past their end (ASan watches). */
+static void icmp_malformed(void **state)
+{
+    (void)state;
+    uint8_t m[64], pkt[128];
+    struct icmpmsg_echo r;
+    size_t n = reply(AF_INET, 1, 1, "abcd", m, sizeof(m));
+    /* Every cut of a good packet. */
+    for (size_t cut = 0; cut < n; cut++) {
+        uint8_t *exact = malloc(cut > 0 ? cut : 1);
+        memcpy(exact, m, cut);
+        int rc = icmpmsg_read(ICMPMSG_DGRAM4, exact, cut, &r);
+        assert_true(cut < 8 ? rc == -EINVAL : rc == 0);
+        free(exact);
+    }
+    size_t k = ip4(m, n, 20, 20 + n, 1, pkt);
+    for (size_t cut = 0; cut < k; cut++) {
+        uint8_t *exact = malloc(cut > 0 ? cut : 1);
+        memcpy(exact, pkt, cut);
+        assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, exact, cut, &r), -EINVAL);
+        free(exact);
+    }
+    /* A wrong checksum behind a raw IPv4 socket. */
+    pkt[20 + 9] ^= 0x01;
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, pkt, k, &r), -EINVAL);
+    /* Headers that lie: a length under 20, over the packet, a total under
+     * the header or over the bytes there are, another version, a fragment. */
+    k = ip4(m, n, 20, 20 + n, 1, pkt);
+    uint8_t bad[128];
+    memcpy(bad, pkt, k);
+    bad[0] = 0x44;
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, bad, k, &r), -EINVAL);
+    bad[0] = 0x4f;                      /* 60 bytes of header: more than there is */
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, bad, k, &r), -EINVAL);
+    memcpy(bad, pkt, k);
+    bad[2] = 0;
+    bad[3] = 10;
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, bad, k, &r), -EINVAL);
+    bad[3] = (uint8_t)(k + 1);
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, bad, k, &r), -EINVAL);
+    memcpy(bad, pkt, k);
+    bad[0] = 0x65;
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, bad, k, &r), -EINVAL);
+    memcpy(bad, pkt, k);
+    bad[6] = 0x20;                      /* more fragments */
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, bad, k, &r), -EINVAL);
+    memcpy(bad, pkt, k);
+    bad[7] = 0x01;                      /* an offset */
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, bad, k, &r), -EINVAL);
+    /* A total length of exactly the header: no ICMP message at all. */
+    memcpy(bad, pkt, k);
+    bad[2] = 0;
+    bad[3] = 20;
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, bad, k, &r), -EINVAL);
+    assert_int_equal(icmpmsg_read(ICMPMSG_RAW4, NULL, 0, &r), -EINVAL);
+
+    /* Oversized: a packet over any datagram, a payload over our echoes'. */
+    uint8_t *huge = calloc(1, ICMPMSG_PACKET_MAX + 1);
+    huge[0] = 0;                        /* an echo reply, were it believed */
+    assert_int_equal(icmpmsg_read(ICMPMSG_DGRAM4, huge, ICMPMSG_PACKET_MAX + 1, &r), -EMSGSIZE);
+    huge[0] = 129;
+    assert_int_equal(icmpmsg_read(ICMPMSG_DGRAM6, huge, 8 + ICMPMSG_PAYLOAD_MAX + 1, &r),
+                     -EMSGSIZE);
+    assert_int_equal(icmpmsg_read(ICMPMSG_DGRAM6, huge, 8 + ICMPMSG_PAYLOAD_MAX, &r), 0);
+    free(huge);
 }
 
 /* ---------------------------------------------------------- the config */
@@ -469,6 +691,56 @@ static void postgres_dialogue(void **state)
     assert_string_equal(t.why, "the server sent more than its answer before TLS");
 }
 
+/* A bare icmp check sends three echoes of "shipwatch" and wants a reply. */
+static void icmp_defaults(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("checks:\n"
+                               "  - {name: i, type: icmp, host: 127.0.0.1}\n"
+                               "  - {name: j, type: icmp, host: '::1', count: 10,\n"
+                               "     payload: 'hello there', conditions: '[PACKET_LOSS] < 50'}\n");
+    const struct conf_check *i = &c->checks[0], *j = &c->checks[1];
+    assert_int_equal(i->icmp_count, 3);
+    assert_string_equal(i->icmp_payload, "shipwatch");
+    assert_int_equal(i->nconditions, 1);
+    assert_string_equal(i->conditions[0], "[CONNECTED] == true");
+    assert_int_equal(j->icmp_count, 10);
+    assert_string_equal(j->icmp_payload, "hello there");
+    char d[128];
+    check_describe(j, d, sizeof(d));
+    assert_string_equal(d, "::1");
+    config_destroy(c);
+}
+
+/* The keys of icmp checks, refused where they are wrong, at their position. */
+static void icmp_keys_bad(void **state)
+{
+    (void)state;
+    load_bad("checks:\n  - {name: i, type: icmp}\n", "t.yml:2:5: checks[0]: icmp check needs host",
+             NULL);
+    load_bad("checks:\n  - {name: i, type: icmp, host: x, count: 0}\n",
+             "t.yml:2:36: checks[0].count: expected an integer from 1 to 100", NULL);
+    load_bad("checks:\n  - {name: i, type: icmp, host: x, count: 101}\n",
+             "t.yml:2:36: checks[0].count: expected an integer from 1 to 100", NULL);
+    char big[1200];
+    snprintf(big, sizeof(big), "checks:\n  - {name: i, type: icmp, host: x, payload: %01025d}\n",
+             0);
+    load_bad(big, "t.yml:2:36: checks[0].payload: must be at most 1024 bytes", NULL);
+    load_bad("checks:\n  - {name: i, type: icmp, host: x, payload: \"a\\tb\"}\n",
+             "t.yml:2:36: checks[0].payload: control characters are not allowed", NULL);
+    load_bad("checks:\n  - {name: i, type: icmp, host: x, port: 1}\n",
+             "t.yml:2:36: checks[0].port: not a key of icmp checks", NULL);
+    load_bad("checks:\n  - {name: i, type: tcp, host: x, port: 1, count: 1}\n",
+             "t.yml:2:44: checks[0].count: not a key of tcp checks", NULL);
+    load_bad("checks:\n"
+             "  - name: d\n"
+             "    type: dns\n"
+             "    host: x\n"
+             "    conditions: '[PACKET_LOSS] == 0'\n",
+             "t.yml:5:5: checks[0].conditions: bad condition: unknown placeholder [PACKET_LOSS]",
+             NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +756,13 @@ int main(void)
         cmocka_unit_test(ftp_dialogue),
         cmocka_unit_test(ftp_refusals),
         cmocka_unit_test(postgres_dialogue),
+        cmocka_unit_test(icmp_checksum),
+        cmocka_unit_test(icmp_requests),
+        cmocka_unit_test(icmp_replies),
+        cmocka_unit_test(icmp_not_replies),
+        cmocka_unit_test(icmp_malformed),
+        cmocka_unit_test(icmp_defaults),
+        cmocka_unit_test(icmp_keys_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,7 @@ PACKAGES="
   libsqlite3-dev libmsgpack-dev libncurses-dev libhiredis-dev libpq-dev
   libhttp-parser-dev libcmocka-dev libc-ares-dev scdoc
   sqlite3 curl openssl tmux valgrind python3-msgpack python3-aiosmtpd dnsmasq-base
-  python3-pyftpdlib python3-openssl
+  python3-pyftpdlib python3-openssl iproute2 iputils-ping
   nginx-light postgresql redis-server prometheus prometheus-alertmanager
   monitoring-plugins-basic monitoring-plugins-standard liburiparser1
 "

@@ -8,7 +8,7 @@ seconds="${1:-60}"
 dir=build-fuzz
 
 sh scripts/deps.sh
-[ -d "$dir" ] || CC=clang meson setup "$dir" -Dfuzz=true -Dtui=disabled >/dev/null || exit 1
+[ -f "$dir/build.ninja" ] || CC=clang meson setup "$dir" -Dfuzz=true -Dtui=disabled >/dev/null || exit 1
 ninja -C "$dir" || exit 1
 
 log="$dir/fuzzlog.json"

@@ -20,10 +20,10 @@ sh scripts/deps.sh
 
 if [ "$sanitize" -eq 1 ]; then
     dir=build-asan
-    [ -d "$dir" ] || meson setup "$dir" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+    [ -f "$dir/build.ninja" ] || meson setup "$dir" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 else
     dir=build
-    [ -d "$dir" ] || meson setup "$dir" >/dev/null
+    [ -f "$dir/build.ninja" ] || meson setup "$dir" >/dev/null
 fi
 ninja -C "$dir"
 

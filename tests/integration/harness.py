@@ -26,6 +26,17 @@ SLOW = float(os.environ.get('SHIPWATCH_TEST_SLOW', '1'))
 # A command the daemon runs under, e.g. valgrind (meson test --setup valgrind).
 WRAPPER = os.environ.get('SHIPWATCHD_WRAPPER', '').split()
 
+
+def outage(test):
+    """A long outage test (a server stopped, killed or hung for many
+    seconds) runs in the plain build and under ASan+UBSan, whose
+    LeakSanitizer checks the same recovery paths, and not a third time under
+    valgrind, where it costs five times the minutes for no other finding.
+    SHIPWATCH_TEST_OUTAGES=1 runs it there too."""
+    under_valgrind = any('valgrind' in w for w in WRAPPER)
+    return unittest.skipIf(under_valgrind and not os.environ.get('SHIPWATCH_TEST_OUTAGES'),
+                           'an outage test: run in the plain and ASan builds')(test)
+
 sys.path.insert(0, os.path.join(SOURCE_ROOT, 'tests'))
 import servers  # noqa: E402  (PostgreSQL and Redis for the tests)
 
@@ -383,5 +394,26 @@ class DaemonTest(unittest.TestCase):
         return d
 
 
+class _TimedResult(unittest.TextTestResult):
+    """Notes each test's wall time: main() prints the slowest, so where a
+    suite's minutes go is in its log."""
+
+    durations = []
+
+    def startTest(self, test):
+        self._started = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.durations.append((time.monotonic() - self._started, test.id()))
+
+
 def main():
-    unittest.main(verbosity=2)
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=_TimedResult)
+    prog = unittest.main(verbosity=2, testRunner=runner, exit=False)
+    slowest = sorted(_TimedResult.durations, reverse=True)[:5]
+    if slowest:
+        sys.stderr.write('slowest: %s\n' % ', '.join(
+            '%s %.1fs' % (name.rsplit('.', 1)[-1], secs) for secs, name in slowest))
+    sys.exit(0 if prog.result.wasSuccessful() else 1)

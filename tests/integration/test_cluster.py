@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SHIPWATCH, SLOW, Daemon, wait_until  # noqa: E402
+from harness import SHIPWATCH, SLOW, Daemon, outage, wait_until  # noqa: E402
 import servers  # noqa: E402  (harness put tests/ on the path)
 
 INTERVAL = 1.0                      # seconds, every check
@@ -261,6 +261,7 @@ class ClusterTest(unittest.TestCase):
                                == 'up' for n in NODES),
                    timeout=8, what='everywhere to recover')
 
+    @outage
     def test_4_kill_9_moves_the_checks(self):
         owners = self.settle()
         victim = 'node-b'
@@ -284,6 +285,7 @@ class ClusterTest(unittest.TestCase):
         time.sleep(4 * INTERVAL)
         self.assert_once_per_interval(since, time.monotonic())
 
+    @outage
     def test_5_redis_outage(self):
         live = [n for n in NODES if self.daemons[n].proc.poll() is None]
         self.redis.stop()
@@ -308,6 +310,7 @@ class ClusterTest(unittest.TestCase):
         time.sleep(5 * INTERVAL)
         self.assert_once_per_interval(since, time.monotonic())
 
+    @outage
     def test_6_redis_hangs(self):
         # A Redis that keeps its connections but answers nothing (stopped,
         # or a partition without a reset): the daemons give up on it after

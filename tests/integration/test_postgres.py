@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
-from harness import SHIPWATCH, DaemonTest, SLOW, main, servers, wait_until
+from harness import SHIPWATCH, DaemonTest, SLOW, main, outage, servers, wait_until
 
 CHECKS = 200
 
@@ -118,6 +118,7 @@ class PostgresTest(DaemonTest):
 
     # --- the tests ---
 
+    @outage
     def test_outage_loses_and_doubles_nothing(self):
         d = self.start_daemon()
         wait_until(lambda: self.count() >= 2 * CHECKS,
@@ -188,6 +189,7 @@ class PostgresTest(DaemonTest):
         self.assert_stored(counted)
         self.assert_consistent()
 
+    @outage
     def test_sigkill_during_writes_leaves_a_consistent_history(self):
         # 1,000 results a second: a batch is nearly always in flight.
         d = self.start_daemon(interval='200ms')

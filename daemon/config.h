@@ -69,7 +69,8 @@ struct conf_header {
     X(process, CHECK_PROCESS)          \
     X(log, CHECK_LOG)                  \
     X(dns, CHECK_DNS)                  \
-    X(tls, CHECK_TLS)
+    X(tls, CHECK_TLS)                  \
+    X(grpc, CHECK_GRPC)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
@@ -117,6 +118,10 @@ struct conf_check {
     char *server_name;         /* SNI and the name verified; NULL: host */
     char *ca_file;             /* CA certificates in PEM; NULL: the system's */
     int starttls;              /* index into check_tls.c's protocols; 0 none */
+
+    /* grpc (with url, and server_name, ca_file, verify_tls as tls) */
+    char *service;             /* the service asked about; NULL: the server
+                                  as a whole */
 
     /* exec */
     char **argv;               /* NULL-terminated */

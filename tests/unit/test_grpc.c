@@ -1,7 +1,9 @@
 /* test_grpc.c - the grpc check type without a server: the health check's
  * request as written byte by byte, replies this test writes byte by byte
  * (grpcmsg.c: well formed, malformed, cut, oversized, hostile varints,
- * compressed, several messages), and the trailers' code and message. */
+ * compressed, several messages), the trailers' code and message, and the
+ * type's keys and messages at FILE:LINE:COL. The real server is
+ * tests/integration/test_grpc.py's. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "check.h"
+#include "config.h"
+#include "config_fixtures.h"
 #include "grpcmsg.h"
 
 /* A reply body being written. */
@@ -400,6 +405,81 @@ static void messages(void **state)
     assert_int_equal(grpcmsg_unescape(big, sizeof(big), out, sizeof(out)), sizeof(out) - 1);
 }
 
+/* -------------------------------------------------------------- keys */
+
+/* A bare grpc check asks for the whole server and wants SERVING. */
+static void grpc_defaults(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("checks:\n"
+                               "  - {name: g, type: grpc, url: 'grpc://10.0.0.5:50051'}\n"
+                               "  - {name: s, type: grpc, url: 'GRPCS://[::1]:443/',\n"
+                               "     service: api.v1.Orders, server-name: api.example.com,\n"
+                               "     ca-file: /etc/ca.pem, verify-tls: false,\n"
+                               "     conditions: ['[STATUS] != NOT_SERVING']}\n");
+    const struct conf_check *g = &c->checks[0], *s = &c->checks[1];
+    assert_int_equal(g->kind, CHECK_GRPC);
+    assert_int_equal(g->nconditions, 1);
+    assert_string_equal(g->conditions[0], "[STATUS] == SERVING");
+    assert_null(g->service);
+    assert_true(g->verify_tls);
+    assert_int_equal(g->timeout_ms, CONFIG_DEFAULT_TIMEOUT_MS);
+    assert_string_equal(s->service, "api.v1.Orders");
+    assert_string_equal(s->server_name, "api.example.com");
+    assert_string_equal(s->ca_file, "/etc/ca.pem");
+    assert_false(s->verify_tls);
+    char d[128];
+    check_describe(g, d, sizeof(d));
+    assert_string_equal(d, "grpc://10.0.0.5:50051");
+    check_describe(s, d, sizeof(d));
+    assert_string_equal(d, "GRPCS://[::1]:443/ service api.v1.Orders");
+    config_destroy(c);
+}
+
+/* The keys of grpc checks, refused where they are wrong, at their position. */
+static void grpc_keys_bad(void **state)
+{
+    (void)state;
+    load_bad("checks:\n  - {name: g, type: grpc}\n", "t.yml:2:5: checks[0]: grpc check needs url",
+             NULL);
+    const char *bad_url = "checks[0].url: expected grpc://HOST:PORT or grpcs://HOST:PORT";
+    load_bad_text("checks:\n  - {name: g, type: grpc, url: 'http://h:1'}\n", bad_url);
+    load_bad_text("checks:\n  - {name: g, type: grpc, url: 'grpc://:1'}\n", bad_url);
+    load_bad_text("checks:\n  - {name: g, type: grpc, url: 'grpc://u@h:1'}\n", bad_url);
+    load_bad_text("checks:\n  - {name: g, type: grpc, url: 'grpc://[::1]'}\n", bad_url);
+    load_bad_text("checks:\n  - {name: g, type: grpc, url: 'grpc://::1:50051'}\n", bad_url);
+    load_bad_text("checks:\n  - {name: g, type: grpc, url: 'grpc://h'}\n",
+                  "checks[0].url: needs a port: grpc://HOST:PORT");
+    load_bad_text("checks:\n  - {name: g, type: grpc, url: 'grpc://h:0'}\n",
+                  "checks[0].url: port must be 1-65535");
+    load_bad_text("checks:\n  - {name: g, type: grpc, url: 'grpc://h:65536'}\n",
+                  "checks[0].url: port must be 1-65535");
+    load_bad_text("checks:\n  - {name: g, type: grpc, url: 'grpc://h:1/grpc.health.v1.Health'}\n",
+                  "checks[0].url: takes no path: the method is /grpc.health.v1.Health/Check");
+    load_bad("checks:\n  - {name: g, type: grpc, url: 'grpc://h:1', service: 'a b'}\n",
+             "t.yml:2:46: checks[0].service: must be a service name, without spaces", NULL);
+    load_bad("checks:\n  - {name: g, type: grpc, url: 'grpc://h:1', ca-file: /ca.pem}\n",
+             "t.yml:2:5: checks[0]: ca-file needs a grpcs:// url", NULL);
+    load_bad("checks:\n  - {name: g, type: grpc, url: 'grpc://h:1', host: h}\n",
+             "t.yml:2:46: checks[0].host: not a key of grpc checks", NULL);
+    load_bad("checks:\n  - {name: t, type: tls, host: x, port: 1, service: s}\n",
+             "t.yml:2:44: checks[0].service: not a key of tls checks", NULL);
+    load_bad("checks:\n"
+             "  - name: g\n"
+             "    type: grpc\n"
+             "    url: grpc://h:1\n"
+             "    conditions: '[TLS_VERSION] == 1.3'\n",
+             "t.yml:5:5: checks[0].conditions: bad condition: unknown placeholder [TLS_VERSION]",
+             NULL);
+    char text[2200];
+    char name[GRPCMSG_SERVICE_MAX + 2];
+    memset(name, 's', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    snprintf(text, sizeof(text),
+             "checks:\n  - {name: g, type: grpc, url: 'grpc://h:1', service: %s}\n", name);
+    load_bad_text(text, "checks[0].service: too long (at most 1024 bytes)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +488,7 @@ int main(void)
         cmocka_unit_test(hostile_varints), cmocka_unit_test(malformed_protobuf),
         cmocka_unit_test(framing),        cmocka_unit_test(oversized),
         cmocka_unit_test(status_codes),   cmocka_unit_test(messages),
+        cmocka_unit_test(grpc_defaults),  cmocka_unit_test(grpc_keys_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "config_rows.h"
+#include "curlfacts.h"
 #include "curlm.h"
 
 #define REDIRECTS_MAX 10
@@ -68,31 +69,10 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
     struct check_run *run = arg;
     struct http_run *h = run->priv;
     struct result *r = &run->result;
-    long code = 0;
-    double total = 0;
-
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &total);
-    run->facts.response_time_ms = (int64_t)(total * 1000.0);
+    long code = curlfacts_request(run, easy);
     if (code > 0) {
         r->status = (int)code;
         run->facts.status = (int)code;
-    }
-    long connects = 0;
-    curl_off_t connect_us = 0;
-    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
-    curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-    run->facts.connected = (code > 0 || connect_us > 0) ? 1 : 0;
-    char *ip = NULL;
-    if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != NULL &&
-        ip[0] != '\0') {
-        snprintf(run->ip, sizeof(run->ip), "%s", ip);
-        run->facts.ip = run->ip;
-    }
-    int64_t expiry = curlm_cert_expiry_s(easy);
-    if (expiry > 0) {
-        r->cert_expiry_s = expiry;
-        run->facts.cert_expiry_ms = expiry * 1000 - check_env_now_ms(run->env);
     }
 
     if (run->cancelled) {

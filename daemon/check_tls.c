@@ -28,6 +28,7 @@
 
 #include "check.h"
 #include "config_rows.h"
+#include "curlfacts.h"
 #include "curlm.h"
 #include "duration.h"
 #include "fdres.h"
@@ -59,16 +60,6 @@ struct tls_run {
     char errbuf[CURL_ERROR_SIZE];
     char target[300];           /* host:port, for messages */
 };
-
-/* "[::1]" for an IPv6 address in a URL, the name as it is otherwise. */
-static const char *url_host(const char *h, char *buf, size_t len)
-{
-    if (strchr(h, ':') == NULL) {
-        return h;
-    }
-    snprintf(buf, len, "[%s]", h);
-    return buf;
-}
 
 /* Where a connection's SSL_CTX keeps its run, for the info callback. */
 static int ctx_index = -1;
@@ -136,23 +127,16 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
     struct check_run *run = arg;
     struct tls_run *t = run->priv;
     struct result *r = &run->result;
-    char *ip = NULL;
-    if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != NULL &&
-        ip[0] != '\0') {
-        snprintf(run->ip, sizeof(run->ip), "%s", ip);
-        run->facts.ip = run->ip;
-    }
+    curlfacts_ip(run, easy);
     if (rc == CURLE_OK) {
         curl_off_t us = 0;
         curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &us);
         run->facts.connected = 1;
         run->facts.response_time_ms = t->talk_ms + (int64_t)(us / 1000);
         run->facts.vars[TLS_VERSION] = version_number(t->version);
-        int64_t expiry = curlm_cert_expiry_s(easy);
+        curlfacts_cert(run, easy);
         char left[32] = "?";
-        if (expiry > 0) {
-            r->cert_expiry_s = expiry;
-            run->facts.cert_expiry_ms = expiry * 1000 - check_env_now_ms(run->env);
+        if (r->cert_expiry_s > 0) {
             /* to the hour: the seconds would read as noise */
             duration_format(run->facts.cert_expiry_ms / 3600000 * 3600000, left, sizeof(left));
         }
@@ -206,14 +190,14 @@ static int tls_handshake(struct check_run *run, const char *peer)
     char hb[300], nb[300], url[700], to[700];
     const char *name = c->server_name != NULL ? c->server_name : c->host;
     snprintf(url, sizeof(url), "%s://%s:%d/", schemes[c->starttls],
-             url_host(name, nb, sizeof(nb)), c->port);
+             curlm_url_host(name, nb, sizeof(nb)), c->port);
     CURL *e = t->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
     if (peer != NULL) {
         /* The name resolves to where the dialogue is connected: no lookup,
          * and the socket handed over is the connection. */
         snprintf(to, sizeof(to), "%s:%d:%s", name, c->port,
-                 url_host(peer[0] != '\0' ? peer : c->host, hb, sizeof(hb)));
+                 curlm_url_host(peer[0] != '\0' ? peer : c->host, hb, sizeof(hb)));
         t->resolve = curl_slist_append(NULL, to);
         curl_easy_setopt(e, CURLOPT_RESOLVE, t->resolve);
         curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
@@ -222,10 +206,12 @@ static int tls_handshake(struct check_run *run, const char *peer)
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     } else if (c->server_name != NULL) {
         /* Ask for and verify server-name, connected to host. */
-        snprintf(to, sizeof(to), "%s:%d:%s:%d", url_host(name, nb, sizeof(nb)), c->port,
-                 url_host(c->host, hb, sizeof(hb)), c->port);
-        t->connect_to = curl_slist_append(NULL, to);
-        curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
+        t->connect_to = curlm_connect_to(e, name, c->host, c->port);
+        if (t->connect_to == NULL) {
+            curl_easy_cleanup(e);
+            t->easy = NULL;
+            return -ENOMEM;
+        }
     }
     curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
     curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
@@ -243,6 +229,7 @@ static int tls_handshake(struct check_run *run, const char *peer)
     int rc = curlm_add(m, e, on_done, run);
     if (rc < 0) {
         curl_easy_cleanup(e);
+        t->easy = NULL;
     }
     return rc;
 }
@@ -295,7 +282,7 @@ static int tls_start(struct check_run *run)
     t->fd = -1;
     run->priv = t;
     char hb[300];
-    snprintf(t->target, sizeof(t->target), "%s:%d", url_host(c->host, hb, sizeof(hb)), c->port);
+    snprintf(t->target, sizeof(t->target), "%s:%d", curlm_url_host(c->host, hb, sizeof(hb)), c->port);
     int rc;
     if (c->starttls == TLS_FTP || c->starttls == TLS_POSTGRES) {
         rc = starttls_open(run->env->loop, c->host, c->port,
@@ -328,8 +315,9 @@ static void tls_cancel(struct check_run *run)
 static void tls_describe(const struct conf_check *cc, char *out, size_t len)
 {
     char hb[300];
-    snprintf(out, len, "%s:%d%s%s", url_host(cc->host != NULL ? cc->host : "", hb, sizeof(hb)),
-             cc->port, cc->starttls != 0 ? " starttls " : "",
+    snprintf(out, len, "%s:%d%s%s",
+             curlm_url_host(cc->host != NULL ? cc->host : "", hb, sizeof(hb)), cc->port,
+             cc->starttls != 0 ? " starttls " : "",
              cc->starttls != 0 ? protocols[cc->starttls] : "");
 }
 

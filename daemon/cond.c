@@ -61,9 +61,13 @@ enum ph {
     PH_VAR,         /* a check type's own, bound by cond_bind */
 };
 
-/* The text of [STATUS]; Gatus's 0 when unknown. */
+/* The text of [STATUS]: its word when the check gives one; else the
+ * number, Gatus's 0 when unknown. */
 static const char *fact_status(const struct cond_facts *f, char *buf, size_t n)
 {
+    if (f->status_word != NULL) {
+        return f->status_word;
+    }
     snprintf(buf, n, "%d", f->status >= 0 ? f->status : 0);
     return buf;
 }

@@ -54,11 +54,13 @@ struct cond_var {
 
 /* What one check run learned, read by conditions. A fact the check type does
  * not produce keeps its "unknown" value and reads as Gatus's zero value:
- * [STATUS] 0, [CERTIFICATE_EXPIRATION] 0, [CONNECTED] false, [BODY] and
+ * [STATUS] 0 (or its word, empty), [CERTIFICATE_EXPIRATION] 0, [CONNECTED] false, [BODY] and
  * [IP] and [DNS_RCODE] empty. An unknown [DEPLOY].version fails the
  * condition and reads "(n/a)". */
 struct cond_facts {
     int status;                  /* HTTP status; -1 unknown */
+    const char *status_word;     /* [STATUS] as a word instead (a grpc check's
+                                    "SERVING"); NULL: status, the number */
     int64_t response_time_ms;    /* -1 unknown */
     const char *body;            /* not NUL-terminated; NULL unknown */
     size_t body_len;

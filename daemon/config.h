@@ -70,7 +70,8 @@ struct conf_header {
     X(log, CHECK_LOG)                  \
     X(dns, CHECK_DNS)                  \
     X(tls, CHECK_TLS)                  \
-    X(icmp, CHECK_ICMP)
+    X(icmp, CHECK_ICMP)                \
+    X(grpc, CHECK_GRPC)
 
 #define CHECK_KIND_ENUM(name, kind) kind,
 enum check_kind { CHECK_TYPES(CHECK_KIND_ENUM) };
@@ -122,6 +123,9 @@ struct conf_check {
     /* icmp (with host) */
     int icmp_count;            /* echoes a run; default 3 */
     char *icmp_payload;        /* each echo's data, text; default "shipwatch" */
+    /* grpc (with url, and server_name, ca_file, verify_tls as tls) */
+    char *service;             /* the service asked about; NULL: the server
+                                  as a whole */
 
     /* exec */
     char **argv;               /* NULL-terminated */

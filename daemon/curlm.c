@@ -9,6 +9,7 @@
 #define _DEFAULT_SOURCE /* timegm */
 #define _XOPEN_SOURCE 700 /* strptime */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -373,4 +374,25 @@ void curlm_check_options(CURL *easy, int64_t timeout_ms, bool verify_tls)
     curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, verify_tls ? 1L : 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, verify_tls ? 2L : 0L);
+}
+
+const char *curlm_url_host(const char *host, char *buf, size_t len)
+{
+    if (strchr(host, ':') == NULL) {
+        return host;
+    }
+    snprintf(buf, len, "[%s]", host);
+    return buf;
+}
+
+struct curl_slist *curlm_connect_to(CURL *easy, const char *name, const char *host, int port)
+{
+    char nb[300], hb[300], to[700];
+    snprintf(to, sizeof(to), "%s:%d:%s:%d", curlm_url_host(name, nb, sizeof(nb)), port,
+             curlm_url_host(host, hb, sizeof(hb)), port);
+    struct curl_slist *list = curl_slist_append(NULL, to);
+    if (list != NULL) {
+        curl_easy_setopt(easy, CURLOPT_CONNECT_TO, list);
+    }
+    return list;
 }

@@ -54,6 +54,17 @@ int64_t curlm_cert_expiry_s(CURL *easy);
  * the reason to record (fdres.h), or NULL when the target failed it. */
 const char *curlm_local_reason(CURL *easy, CURLcode rc);
 
+/* host as a URL's authority writes it: "[::1]" (in buf) for an IPv6
+ * address, host itself otherwise. */
+const char *curlm_url_host(const char *host, char *buf, size_t len);
+
+/* Have easy, whose URL names name:port, connect to host:port instead
+ * (CURLOPT_CONNECT_TO): name is then what is sent as SNI and Host and
+ * verified against the certificate. Returns the list CURLOPT_CONNECT_TO
+ * points at, which the caller frees (curl_slist_free_all) after
+ * curl_easy_cleanup; NULL when out of memory. */
+struct curl_slist *curlm_connect_to(CURL *easy, const char *name, const char *host, int port);
+
 /* Transfers in flight. */
 unsigned curlm_running(const struct curlm *m);
 

@@ -9,7 +9,7 @@ PACKAGES="
   libuv1-dev libcurl4-openssl-dev libssl-dev libyaml-dev libjansson-dev
   libsqlite3-dev libmsgpack-dev libncurses-dev libhiredis-dev libpq-dev
   libhttp-parser-dev libcmocka-dev libc-ares-dev scdoc
-  sqlite3 curl openssl tmux valgrind python3-msgpack python3-aiosmtpd dnsmasq-base
+  sqlite3 curl openssl tmux valgrind python3-msgpack python3-aiosmtpd python3-grpcio dnsmasq-base
   python3-pyftpdlib python3-openssl iproute2 iputils-ping
   nginx-light postgresql redis-server prometheus prometheus-alertmanager
   monitoring-plugins-basic monitoring-plugins-standard liburiparser1

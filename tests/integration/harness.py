@@ -4,6 +4,7 @@ Every server binds 127.0.0.1 on a port the kernel picks; every wait is
 bounded. Paths come from the environment meson sets (SHIPWATCHD, SOURCE_ROOT).
 """
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -349,6 +350,26 @@ class DaemonTest(unittest.TestCase):
                 problems.append(problem)
         if problems:
             self.fail('\n'.join(problems))
+
+    def rows(self, d, check):
+        """Raw results of a check, oldest first: outcome, error, failed
+        condition and message."""
+        rows = d.query(
+            'SELECT r.outcome, r.error, r.failed_condition, r.message '
+            'FROM results r JOIN checks c ON c.id = r.check_id WHERE c.name = ? ORDER BY r.ts',
+            (check,))
+        return [{'outcome': o, 'error': e, 'failed': f, 'message': m} for o, e, f, m in rows]
+
+    def last(self, d, check, timeout=15):
+        """The latest of rows(), once there is one."""
+        return wait_until(lambda: self.rows(d, check) and self.rows(d, check)[-1],
+                          timeout=timeout, what='a result of %s' % check)
+
+    def tmpdir(self):
+        """A private directory, removed after the test."""
+        tmp = tempfile.mkdtemp(prefix='shipwatch-test-')
+        self.addCleanup(shutil.rmtree, tmp, True)
+        return tmp
 
     def target(self, *args):
         t = Target(*args)

@@ -10,7 +10,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 
 from harness import DOWN, SLOW, UP, DaemonTest, closed_port, config_head, main, wait_until
 import servers  # noqa: E402  (on the path harness sets)
@@ -165,23 +164,6 @@ class Ftpd:
 
 
 class NetChecks(DaemonTest):
-
-    def rows(self, d, check):
-        """Raw results of a check, oldest first."""
-        rows = d.query(
-            'SELECT r.outcome, r.error, r.failed_condition, r.message '
-            'FROM results r JOIN checks c ON c.id = r.check_id WHERE c.name = ? ORDER BY r.ts',
-            (check,))
-        return [{'outcome': o, 'error': e, 'failed': f, 'message': m} for o, e, f, m in rows]
-
-    def last(self, d, check):
-        return wait_until(lambda: self.rows(d, check) and self.rows(d, check)[-1],
-                          timeout=15, what='a result of %s' % check)
-
-    def tmpdir(self):
-        tmp = tempfile.mkdtemp(prefix='shipwatch-net-')
-        self.addCleanup(shutil.rmtree, tmp, True)
-        return tmp
 
     def dnsmasq(self):
         try:

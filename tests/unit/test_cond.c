@@ -29,6 +29,7 @@ struct cond_case {
     int64_t cert_ms;
     const char *ip;
     const char *deploy;
+    const char *status_word;    /* a grpc check's [STATUS]; NULL: the number */
     bool ok;
     const char *text;   /* the failure text; NULL: the condition as written */
 };
@@ -293,6 +294,17 @@ static const struct cond_case more_cases[] = {
      .text = "[BODY].version (1.2.3) == [DEPLOY].version (n/a)"},
     {"deploy-unknown-never-holds", "[DEPLOY].version != 1.0",
      .text = "[DEPLOY].version (n/a) != 1.0"},
+    {"status-word", "[STATUS] == SERVING", .status_word = "SERVING", .ok = true},
+    {"status-word-failure", "[STATUS] == SERVING", .status_word = "NOT_SERVING",
+     .text = "[STATUS] (NOT_SERVING) == SERVING"},
+    {"status-word-over-number", "[STATUS] == 200", .status = 200, .status_word = "SERVING",
+     .text = "[STATUS] (SERVING) == 200"},
+    {"status-word-unknown-is-empty", "[STATUS] == SERVING", .status_word = "",
+     .text = "[STATUS] () == SERVING"},
+    {"status-word-any", "[STATUS] == any(SERVING, NOT_SERVING)", .status_word = "NOT_SERVING",
+     .ok = true},
+    {"status-word-pattern", "[STATUS] != pat(*SERVING)", .status_word = "SERVICE_UNKNOWN",
+     .ok = true},
 };
 
 /* Facts for a case. */
@@ -308,6 +320,7 @@ static struct cond_facts case_facts(const struct cond_case *k)
     f.cert_expiry_ms = k->cert_ms;
     f.ip = k->ip;
     f.deploy_version = k->deploy;
+    f.status_word = k->status_word;
     return f;
 }
 

@@ -92,7 +92,7 @@ static void set_example_env(void)
 
 /* A check that is valid alone, for tests about something else. */
 /* Every check type, as messages list them. */
-#define TYPES "http, tcp, exec, heartbeat, disk, memory, load, cpu, file, process, log, dns, tls, icmp"
+#define TYPES "http, tcp, exec, heartbeat, disk, memory, load, cpu, file, process, log, dns, tls, icmp, grpc"
 
 #define TCP_CHECK "checks:\n  - name: a\n    type: tcp\n    host: h\n    port: 1\n"
 
@@ -336,7 +336,7 @@ static void test_docs_examples(void **state)
         }
         p = end + 4;
     }
-    assert_int_equal(blocks, 14);
+    assert_int_equal(blocks, 15);
     assert_non_null(full);
     assert_int_equal(full->nchecks, 6);
     assert_int_equal(full->nnotifiers, 3);

@@ -18,11 +18,13 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "clock.h"
 #include "config.h"
 #include "config_fixtures.h"
 #include "harness.h"
 #include "harness_checks.h"
 #include "host.h"
+#include "hoststat.h"
 #include "perfdata.h"
 #include "proctab.h"
 #include "util.h"
@@ -916,6 +918,90 @@ static void host_keys_bad(void **state)
              "t.yml:2:44: checks[0].path: not a key of tcp checks", NULL);
 }
 
+/* -------------------------------------------------- the shared readers */
+
+/* Odd /proc content: garbage lines, pseudo filesystems, escapes, bind
+ * mounts, names too long, short cpu lines. Each reader keeps what parses. */
+static void hoststat_odd_files(void **state)
+{
+    struct fixture *f = *state;
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "proc /proc proc rw 0 0\n"
+             "/dev/vda1 / ext4 rw 0 0\n"
+             "garbage\n"
+             "\n"
+             "sysfs /sys sysfs rw 0 0\n"
+             "tmpfs /dev/shm tmpfs rw 0 0\n"
+             "/dev/vda1 /var/lib/docker/x ext4 rw 0 0\n"
+             "/dev/vda1 /etc/hosts ext4 rw 0 0\n"
+             "/dev/vdb /srv\\040data xfs rw 0 0\n"
+             "overlay /merged overlay rw 0 0\n"
+             "server:/x %s nfs4 rw 0 0\n"
+             "relative dir ext4 rw 0 0\n"
+             "/dev/vdc /a\\\\b ext4\n",
+             f->dir);
+    put(f, "self/mounts", text);
+    struct hoststat_mount m[8];
+    int n = hoststat_mounts(f->dir, m, ARRAY_SIZE(m));
+    assert_int_equal(n, 4);
+    assert_string_equal(m[0].dir, "/");
+    assert_string_equal(m[0].device, "/dev/vda1");
+    assert_string_equal(m[1].dir, "/srv data");
+    assert_string_equal(m[1].fstype, "xfs");
+    assert_string_equal(m[2].dir, f->dir);
+    assert_string_equal(m[2].fstype, "nfs4");
+    assert_false(hoststat_fs_local(m[2].fstype));
+    assert_true(hoststat_fs_local("ext4"));
+    assert_false(hoststat_fs_local("fuse.sshfs"));
+    assert_string_equal(m[3].dir, "/a\\\\b");
+    assert_int_equal(hoststat_mounts(f->dir, m, 1), 1);     /* cut at cap */
+    drop(f, "self/mounts");
+    assert_int_equal(hoststat_mounts(f->dir, m, ARRAY_SIZE(m)), -ENOENT);
+
+    put(f, "net/dev",
+        "Inter-|   Receive                            |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes\n"
+        "    lo: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n"
+        "  eth0: 18446744073709551615 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n"
+        "  bad0: 12 x\n"
+        "  averyveryveryveryverylonginterfacename0: 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\n"
+        "nocolon 1 2 3\n"
+        "  wg0:7 0 0 0 0 0 0 0 8 0 0 0 0 0 0 0");
+    struct hoststat_net nets[4];
+    n = hoststat_netdev(f->dir, nets, ARRAY_SIZE(nets));
+    assert_int_equal(n, 3);
+    assert_string_equal(nets[0].name, "lo");
+    assert_true(nets[0].rx_bytes == 1000 && nets[0].tx_bytes == 2000);
+    assert_true(nets[1].rx_bytes == 18446744073709551615ULL);
+    assert_string_equal(nets[2].name, "wg0");
+    assert_true(nets[2].rx_bytes == 7 && nets[2].tx_bytes == 8);
+
+    struct hoststat_cpu c;
+    int id;
+    assert_true(hoststat_cpu_line("cpu  1 2 3 4\n", &id, &c));
+    assert_int_equal(id, -1);
+    assert_true(c.ticks[HOSTSTAT_IDLE] == 4 && c.ticks[HOSTSTAT_STEAL] == 0);
+    assert_true(hoststat_cpu_line("cpu12 5 0 0 5 1 0 0 2 0 0", &id, &c));
+    assert_int_equal(id, 12);
+    assert_false(hoststat_cpu_line("cpux 1 2", &id, &c));
+    assert_false(hoststat_cpu_line("cpu99999999 1 2", &id, &c));
+    assert_false(hoststat_cpu_line("intr 1 2", &id, &c));
+    struct hoststat_cpu_pct pct;
+    assert_false(hoststat_cpu_share(&c, &c, &pct));     /* no tick between them */
+
+    double avg[3];
+    put(f, "loadavg", "1.5 nope\n");
+    assert_int_equal(hoststat_loadavg(f->dir, avg), -EINVAL);
+    struct hoststat_mem mem;
+    put(f, "meminfo", "MemTotal: -5 kB\n");
+    assert_int_equal(hoststat_meminfo(f->dir, &mem), -EINVAL);
+    put(f, "meminfo", "MemTotal: 1000 kB\nMemAvailable: 5000 kB\nSwapTotal: 10 kB\n"
+                      "SwapFree: 20 kB\n");
+    assert_int_equal(hoststat_meminfo(f->dir, &mem), 0);
+    assert_true(mem.available == mem.total && mem.swap_free == mem.swap_total);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -938,6 +1024,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(log_long_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(log_position_restored, setup, teardown),
         cmocka_unit_test_setup_teardown(host_hung_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(hoststat_odd_files, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_describe),
         cmocka_unit_test(host_fingerprints),

@@ -18,6 +18,7 @@ struct sched;
 struct store;
 struct curlm;
 struct proctab;
+struct hostmon;
 struct event;
 struct ipc_server;
 struct http_server;
@@ -44,6 +45,7 @@ struct daemon {
     struct store *store;
     struct curlm *curlm;
     struct proctab *proctab;           /* the process table process checks share */
+    struct hostmon *hostmon;           /* the host sampler: host topic, host.get */
     struct ipc_server *ipc;
     struct http_server *http;
     struct cluster *cluster;      /* Redis fan-out and leases; NULL without redis.url */

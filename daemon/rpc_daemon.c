@@ -26,15 +26,15 @@ void rpc_hello(struct ipc_conn *c, uint32_t msgid, const void *params)
                        (long long)p->protocol, p->protocol == 0 ? " (or did not say)" : "");
         return;
     }
-    char *caps[IPC_M_COUNT + 5];
+    char *caps[IPC_M_COUNT + IPC_TOPIC_COUNT];
+    char topics[IPC_TOPIC_COUNT][32];
     size_t n = 0;
     for (size_t i = 0; i < IPC_M_COUNT; i++) {
         caps[n++] = (char *)ipc_methods[i].name;
     }
-    static const char *const topics[] = {"topic:results", "topic:states", "topic:deploys",
-                                         "topic:alerts", "topic:log"};
-    for (size_t i = 0; i < ARRAY_SIZE(topics); i++) {
-        caps[n++] = (char *)topics[i];
+    for (unsigned i = 0; i < IPC_TOPIC_COUNT; i++) {
+        snprintf(topics[i], sizeof(topics[i]), "topic:%s", ipc_topic_name(1u << i));
+        caps[n++] = topics[i];
     }
     if (p->client != NULL) {
         char pid[16];

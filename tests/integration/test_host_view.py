@@ -3,11 +3,13 @@
 samples of this host (CPUs, memory, disks, network, processes) compared
 with what Python reads of the same things, and who gets the samples."""
 import os
+import re
 import socket
 import threading
 import time
+import urllib.request
 
-from harness import DaemonTest, main, wait_until
+from harness import DaemonTest, assert_promtool_clean, main, wait_until
 
 CONFIG = '''
 daemon:
@@ -16,6 +18,8 @@ storage:
   path: {db}
 checks: []
 '''
+
+WITH_HTTP = CONFIG.replace('daemon:\n', 'daemon:\n  http: 127.0.0.1:0\n')
 
 
 def meminfo(key):
@@ -173,6 +177,41 @@ class HostView(DaemonTest):
         time.sleep(2)
         h = d.rpc().call('host.get')
         self.assertGreater(h['mem_total_bytes'], 0)
+
+
+    def test_host_metrics(self):
+        """The shipwatch_host_* families on /metrics, against what Python
+        reads, and promtool clean."""
+        d = self.daemon(WITH_HTTP)
+        d.start()
+        with urllib.request.urlopen(d.http_base() + '/metrics', timeout=10) as r:
+            body = r.read().decode()
+
+        def value(name, labels=''):
+            m = re.search(r'^%s%s ([0-9.e+]+)$' % (re.escape(name), re.escape(labels)), body,
+                          re.M)
+            self.assertIsNotNone(m, '%s%s not in /metrics' % (name, labels))
+            return float(m.group(1))
+        self.assertEqual(value('shipwatch_host_cpus'), os.cpu_count())
+        self.assertAlmostEqual(value('shipwatch_host_memory_total_bytes'), meminfo('MemTotal'),
+                               delta=4096)
+        self.assertAlmostEqual(value('shipwatch_host_swap_total_bytes'),
+                               meminfo('SwapTotal') or 0, delta=4096)
+        self.assertAlmostEqual(value('shipwatch_host_load15'), os.getloadavg()[2], delta=0.5)
+        idle = value('shipwatch_host_cpu_seconds_total', '{mode="idle"}')
+        with open('/proc/stat') as f:
+            ticks = int(f.readline().split()[4])
+        self.assertAlmostEqual(idle, ticks / os.sysconf('SC_CLK_TCK'), delta=5 * os.cpu_count())
+        self.assertGreater(value('shipwatch_host_network_receive_bytes_total',
+                                 '{device="lo"}'), 0)
+        st = os.statvfs('/')
+        if 'mountpoint="/"' in body:
+            size = re.search(r'^shipwatch_host_filesystem_size_bytes\{mountpoint="/",[^}]*\} '
+                             r'([0-9.e+]+)$', body, re.M)
+            self.assertAlmostEqual(float(size.group(1)), st.f_blocks * st.f_frsize,
+                                   delta=st.f_frsize)
+        self.assertNotIn('fstype="proc"', body)
+        assert_promtool_clean(self, body)
 
 
 if __name__ == '__main__':

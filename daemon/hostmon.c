@@ -537,6 +537,11 @@ const struct ipc_host *hostmon_latest(const struct hostmon *m, uint64_t max_age_
     return &m->host;
 }
 
+bool hostmon_running(const struct hostmon *m)
+{
+    return m != NULL && m->holders > 0 && !m->closing;
+}
+
 uint64_t hostmon_reads(const struct hostmon *m)
 {
     return m->reads;

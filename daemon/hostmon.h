@@ -24,6 +24,7 @@
 #ifndef SHIPWATCH_HOSTMON_H
 #define SHIPWATCH_HOSTMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -53,6 +54,9 @@ void hostmon_release(struct hostmon *m);
 /* The last sample when it is at most max_age_ms old (loop time), else
  * NULL. m may be NULL. */
 const struct ipc_host *hostmon_latest(const struct hostmon *m, uint64_t max_age_ms);
+
+/* Whether somebody holds the sampler (it samples). m may be NULL. */
+bool hostmon_running(const struct hostmon *m);
 
 /* Reads completed since the sampler was created (a baseline included). */
 uint64_t hostmon_reads(const struct hostmon *m);

@@ -8,6 +8,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "daemon.h"
+#include "hostmon.h"
 #include "ipc_server.h"
 #include "rpc.h"
 #include "store.h"
@@ -193,6 +194,7 @@ void rpc_status_get(struct ipc_conn *c, uint32_t msgid, const void *params)
         .cluster_connected = cst.connected,
         .cluster_peers = (int64_t)cst.peers,
         .checks_owned = (int64_t)cst.checks_owned,
+        .host_sampling = hostmon_running(ipc_conn_daemon(c)->hostmon),
         .apps = apps,
         .napps = s->napps,
     };

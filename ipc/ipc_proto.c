@@ -436,6 +436,7 @@ static const struct ipc_field status_fields[] = {
     BOOL(struct ipc_status, cluster_connected),
     I64(struct ipc_status, cluster_peers),
     I64(struct ipc_status, checks_owned),
+    BOOL(struct ipc_status, host_sampling),
     ARRAY(struct ipc_status, apps, napps, ipc_app_status_type),
 };
 TYPE(ipc_status_type, ipc_status, status_fields);

@@ -285,6 +285,7 @@ struct ipc_status {
     bool cluster_connected;     /* Redis reachable */
     int64_t cluster_peers;      /* other daemons heard from lately */
     int64_t checks_owned;       /* check leases this daemon holds */
+    bool host_sampling;         /* the host sampler runs: a client asks for it */
     struct ipc_app_status *apps;
     size_t napps;
 };

@@ -30,6 +30,19 @@ sys.path.insert(0, os.path.join(SOURCE_ROOT, 'tests'))
 import servers  # noqa: E402  (PostgreSQL and Redis for the tests)
 
 
+def busy_child(test, seconds=30):
+    """The pid of a child of this python that spins on a CPU for seconds,
+    killed and reaped when test ends: a process a host sample must show."""
+    pid = os.fork()
+    if pid == 0:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+        os._exit(0)
+    test.addCleanup(lambda: (os.kill(pid, signal.SIGKILL), os.waitpid(pid, 0)))
+    return pid
+
+
 def assert_promtool_clean(test, body):
     """The /metrics text body passes promtool check metrics; test is
     skipped without promtool (Debian's prometheus package has it)."""

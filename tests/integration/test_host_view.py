@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.request
 
-from harness import DaemonTest, assert_promtool_clean, main, wait_until
+from harness import DaemonTest, assert_promtool_clean, busy_child, main, wait_until
 
 CONFIG = '''
 daemon:
@@ -86,13 +86,7 @@ class HostView(DaemonTest):
 
     def test_a_busy_process_tops_the_cpu_list(self):
         d = self.start()
-        pid = os.fork()
-        if pid == 0:
-            end = time.monotonic() + 20
-            while time.monotonic() < end:
-                pass
-            os._exit(0)
-        self.addCleanup(lambda: (os.kill(pid, 9), os.waitpid(pid, 0)))
+        pid = busy_child(self)
         rpc = d.rpc()
         rpc.call('events.subscribe', {'topics': ['host']})
 

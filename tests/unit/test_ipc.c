@@ -275,6 +275,7 @@ static const struct ipc_status status = {
     .cluster_connected = true,
     .cluster_peers = 19,
     .checks_owned = 20,
+    .host_sampling = true,
     .apps = (struct ipc_app_status *)app_rows,
     .napps = ARRAY_SIZE(app_rows),
 };
@@ -804,6 +805,7 @@ static void eq_status(const void *x, const void *y)
     EQ_B(cluster_connected);
     EQ_I(cluster_peers);
     EQ_I(checks_owned);
+    EQ_B(host_sampling);
     EQ_I(napps);
     for (size_t i = 0; i < a->napps && i < b->napps; i++) {
         eq_app_status(&a->apps[i], &b->apps[i]);

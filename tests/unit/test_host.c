@@ -405,8 +405,9 @@ static void fake_process(struct fixture *f, int pid, const char *comm, char stat
              pid, comm, state, pid, pid, utime, stime, start, rss_pages);
     put(f, name, text);
     if (cmdline != NULL) {
-        snprintf(name, sizeof(name), "%s/%d/cmdline", f->dir, pid);
-        FILE *fp = fopen(name, "w");
+        char path[1024];        /* the tree's own path is as long as the build dir's */
+        snprintf(path, sizeof(path), "%s/%d/cmdline", f->dir, pid);
+        FILE *fp = fopen(path, "w");
         assert_non_null(fp);
         assert_int_equal(fwrite(cmdline, 1, cmdlen, fp), cmdlen);
         fclose(fp);

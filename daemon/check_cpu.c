@@ -20,6 +20,7 @@
 #include "check.h"
 #include "config_rows.h"
 #include "host.h"
+#include "hoststat.h"
 
 #define STAT_LINE_MAX 512           /* the first line: "cpu  " and ten numbers */
 
@@ -31,14 +32,9 @@ static const struct cond_var cpu_vars[] = {
     [CPU_STEAL] = {"[STEAL]", COND_VAR_NUMBER, "%"},
 };
 
-/* The states of /proc/stat's cpu line, in its order; guest time is part of
- * user and nice already, so it is not read. */
-enum { ST_USER, ST_NICE, ST_SYSTEM, ST_IDLE, ST_IOWAIT, ST_IRQ, ST_SOFTIRQ, ST_STEAL, ST_N };
-
 /* One reading of the cpu line (the check's memory between runs). */
 struct cpu_sample {
-    unsigned long long ticks[ST_N];
-    bool set;
+    struct hoststat_cpu cpu;
 };
 
 struct cpu_job {
@@ -46,41 +42,6 @@ struct cpu_job {
     struct cpu_sample prev;             /* the last run's; set false: none */
     struct cpu_sample now;
 };
-
-/* Read the cpu line into s; false when it is not there. */
-static bool parse_cpu_line(const char *text, struct cpu_sample *s)
-{
-    if (strncmp(text, "cpu ", 4) != 0) {
-        return false;
-    }
-    memset(s, 0, sizeof(*s));
-    const char *p = text + 4;
-    for (int i = 0; i < ST_N; i++) {
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p || (*end != ' ' && *end != '\n' && *end != '\0')) {
-            break;              /* an older kernel's shorter line: the rest is 0 */
-        }
-        s->ticks[i] = v;
-        p = end;
-    }
-    s->set = true;
-    return true;
-}
-
-/* The ticks of each state from before (NULL: boot) to now into d; their
- * sum. A counter that went back counts 0. */
-static double share_out(const struct cpu_sample *now, const struct cpu_sample *before,
-                        double d[ST_N])
-{
-    double total = 0;
-    for (int i = 0; i < ST_N; i++) {
-        unsigned long long b = before != NULL ? before->ticks[i] : 0;
-        d[i] = now->ticks[i] >= b ? (double)(now->ticks[i] - b) : 0;
-        total += d[i];
-    }
-    return total;
-}
 
 /* Read /proc/stat's cpu line and share out the ticks since the last run:
  * on the loop. */
@@ -93,25 +54,26 @@ static void cpu_read(struct host_job *j)
         host_fail_errno(j, (int)-n, "%s/stat", j->proc);
         return;
     }
-    if (!parse_cpu_line(text, &c->now)) {
+    int id;
+    if (!hoststat_cpu_line(text, &id, &c->now.cpu) || id != -1) {
         host_fail(j, "%s/stat: no cpu line", j->proc);
         return;
     }
-    double d[ST_N];
-    bool delta = c->prev.set;
-    double total = share_out(&c->now, delta ? &c->prev : NULL, d);
-    if (total <= 0 && delta) {
+    struct hoststat_cpu_pct pct;
+    bool delta = c->prev.cpu.set;
+    bool counted = hoststat_cpu_share(&c->now.cpu, delta ? &c->prev.cpu : NULL, &pct);
+    if (!counted && delta) {
         delta = false;          /* the same tick as the last run: since boot */
-        total = share_out(&c->now, NULL, d);
+        counted = hoststat_cpu_share(&c->now.cpu, NULL, &pct);
         c->now = c->prev;       /* and the next run compares with the last one */
     }
-    if (total <= 0) {
+    if (!counted) {
         host_fail(j, "%s/stat: no CPU time counted", j->proc);
         return;
     }
-    j->vars[CPU_USED] = 100.0 * (total - d[ST_IDLE] - d[ST_IOWAIT]) / total;
-    j->vars[CPU_IOWAIT] = 100.0 * d[ST_IOWAIT] / total;
-    j->vars[CPU_STEAL] = 100.0 * d[ST_STEAL] / total;
+    j->vars[CPU_USED] = pct.used;
+    j->vars[CPU_IOWAIT] = pct.iowait;
+    j->vars[CPU_STEAL] = pct.steal;
     snprintf(j->message, sizeof(j->message), "%.1f%% used, %.1f%% iowait, %.1f%% steal%s",
              j->vars[CPU_USED], j->vars[CPU_IOWAIT], j->vars[CPU_STEAL],
              delta ? "" : " since boot");

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include "check.h"
 #include "config_rows.h"
 #include "host.h"
+#include "hoststat.h"
 
 enum { DISK_USED, DISK_FREE, DISK_INODES_USED };
 
@@ -28,27 +28,19 @@ struct disk_job {
     char path[HOST_PATH_MAX];
 };
 
-/* part of part + rest, in percent; 0 of nothing. */
-static double percent(double part, double rest)
-{
-    return part + rest > 0 ? 100.0 * part / (part + rest) : 0;
-}
-
 /* statvfs the path: in a thread. */
 static void disk_read(struct host_job *j)
 {
     struct disk_job *d = (struct disk_job *)j;
-    struct statvfs sv;
-    if (statvfs(d->path, &sv) < 0) {
-        host_fail_errno(j, errno, "statvfs %s", d->path);
+    struct hoststat_fs fs;
+    int rc = hoststat_fs(d->path, &fs);
+    if (rc < 0) {
+        host_fail_errno(j, -rc, "statvfs %s", d->path);
         return;
     }
-    double unit = sv.f_frsize != 0 ? (double)sv.f_frsize : (double)sv.f_bsize;
-    double used = (double)(sv.f_blocks - sv.f_bfree);
-    j->vars[DISK_USED] = percent(used, (double)sv.f_bavail);
-    j->vars[DISK_FREE] = (double)sv.f_bavail * unit;
-    j->vars[DISK_INODES_USED] =
-        sv.f_files > 0 ? percent((double)(sv.f_files - sv.f_ffree), (double)sv.f_ffree) : 0;
+    j->vars[DISK_USED] = fs.used_pct;
+    j->vars[DISK_FREE] = fs.avail;
+    j->vars[DISK_INODES_USED] = fs.files_used_pct;
     char b[32];
     snprintf(j->message, sizeof(j->message), "%s: %.1f%% used, %s free, %.1f%% inodes used",
              d->path, j->vars[DISK_USED], host_bytes(j->vars[DISK_FREE], b, sizeof(b)),

@@ -6,6 +6,7 @@
  * a per-CPU load compares hosts of any size; when /proc/stat cannot be
  * read, the CPUs online (sysconf) stand in. In a container both files are
  * usually the host's: so is the load. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,7 @@
 #include "check.h"
 #include "config_rows.h"
 #include "host.h"
-
-#define LOADAVG_MAX 256
+#include "hoststat.h"
 
 enum { LOAD1, LOAD5, LOAD15, LOAD1_PER_CPU, LOAD5_PER_CPU, LOAD15_PER_CPU };
 
@@ -31,15 +31,14 @@ static const struct cond_var load_vars[] = {
 /* Read /proc/loadavg and count the CPUs: on the loop. */
 static void load_read(struct host_job *j)
 {
-    char text[LOADAVG_MAX];
-    ssize_t n = host_read(j->proc, "loadavg", text, sizeof(text));
-    if (n < 0) {
-        host_fail_errno(j, (int)-n, "%s/loadavg", j->proc);
+    double avg[3];
+    int rc = hoststat_loadavg(j->proc, avg);
+    if (rc == -EINVAL) {
+        host_fail(j, "%s/loadavg: not three load averages", j->proc);
         return;
     }
-    double avg[3];
-    if (sscanf(text, "%lf %lf %lf", &avg[0], &avg[1], &avg[2]) != 3) {
-        host_fail(j, "%s/loadavg: not three load averages", j->proc);
+    if (rc < 0) {
+        host_fail_errno(j, -rc, "%s/loadavg", j->proc);
         return;
     }
     int cpus = host_cpus(j->proc);

@@ -7,6 +7,7 @@
  * MemAvailable: it is then estimated as MemFree + Buffers + Cached +
  * SReclaimable (what procps did then). Without swap, or without its lines
  * (some containers), [SWAP_USED] is 0. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,7 @@
 #include "check.h"
 #include "config_rows.h"
 #include "host.h"
-
-#define MEMINFO_MAX 8192            /* bytes of /proc/meminfo read (about 1.5 KiB today) */
+#include "hoststat.h"
 
 enum { MEMORY_USED, MEMORY_AVAILABLE, MEMORY_SWAP_USED };
 
@@ -25,51 +25,27 @@ static const struct cond_var memory_vars[] = {
     [MEMORY_SWAP_USED] = {"[SWAP_USED]", COND_VAR_NUMBER, "%"},
 };
 
-/* A meminfo field in bytes (the file says kB); 0 when absent. */
-static double kib(const char *text, const char *key, bool *found)
-{
-    double v = 0;
-    bool ok = host_field(text, key, &v);
-    if (found != NULL) {
-        *found = ok;
-    }
-    return ok ? v * 1024 : 0;
-}
-
 /* Read /proc/meminfo: on the loop. */
 static void memory_read(struct host_job *j)
 {
-    char text[MEMINFO_MAX];
-    ssize_t n = host_read(j->proc, "meminfo", text, sizeof(text));
-    if (n < 0) {
-        host_fail_errno(j, (int)-n, "%s/meminfo", j->proc);
-        return;
-    }
-    bool has_total, has_available;
-    double total = kib(text, "MemTotal:", &has_total);
-    double available = kib(text, "MemAvailable:", &has_available);
-    if (!has_total || total <= 0) {
+    struct hoststat_mem m;
+    int rc = hoststat_meminfo(j->proc, &m);
+    if (rc == -EINVAL) {
         host_fail(j, "%s/meminfo: no MemTotal", j->proc);
         return;
     }
-    if (!has_available) {
-        available = kib(text, "MemFree:", NULL) + kib(text, "Buffers:", NULL) +
-                    kib(text, "Cached:", NULL) + kib(text, "SReclaimable:", NULL);
+    if (rc < 0) {
+        host_fail_errno(j, -rc, "%s/meminfo", j->proc);
+        return;
     }
-    if (available > total) {
-        available = total;
-    }
-    double swap_total = kib(text, "SwapTotal:", NULL);
-    double swap_free = kib(text, "SwapFree:", NULL);
-    j->vars[MEMORY_USED] = 100.0 * (total - available) / total;
-    j->vars[MEMORY_AVAILABLE] = available;
+    j->vars[MEMORY_USED] = 100.0 * (m.total - m.available) / m.total;
+    j->vars[MEMORY_AVAILABLE] = m.available;
     j->vars[MEMORY_SWAP_USED] =
-        swap_total > 0 && swap_free <= swap_total ? 100.0 * (swap_total - swap_free) / swap_total
-                                                  : 0;
+        m.swap_total > 0 ? 100.0 * (m.swap_total - m.swap_free) / m.swap_total : 0;
     char a[32], t[32];
     snprintf(j->message, sizeof(j->message), "%.1f%% used, %s available of %s, swap %.1f%% used",
-             j->vars[MEMORY_USED], host_bytes(available, a, sizeof(a)),
-             host_bytes(total, t, sizeof(t)), j->vars[MEMORY_SWAP_USED]);
+             j->vars[MEMORY_USED], host_bytes(m.available, a, sizeof(a)),
+             host_bytes(m.total, t, sizeof(t)), j->vars[MEMORY_SWAP_USED]);
 }
 
 static const struct host_ops memory_ops = {.read = memory_read};

@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "deploy.h"
 #include "duration.h"
+#include "hostmon.h"
 #include "http.h"
 #include "ipc_server.h"
 #include "log.h"
@@ -717,6 +718,13 @@ static bool lease_gate(struct check *c, int64_t interval_ms, void *arg)
 }
 
 /* Bring the daemon up on loop with conf (whose ownership passes to d). */
+/* A host sample: to the socket's host subscribers and host.get callers. */
+static void on_host_sample(void *arg, const struct ipc_host *h)
+{
+    struct daemon *d = arg;
+    ipc_server_on_host(d->ipc, h);
+}
+
 int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const char *config_path)
 {
     char err[256];
@@ -786,6 +794,13 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
     }
     if (d->cluster != NULL) {
         sched_set_gate(d->sched, lease_gate, d->cluster);
+    }
+    d->hostmon = hostmon_create(loop, d->check_env.proc_root, d->proctab,
+                                d->cluster != NULL ? cluster_node(d->cluster) : NULL,
+                                on_host_sample, d);
+    if (d->hostmon == NULL) {
+        log_error(LOG_NOKV, "out of memory at start-up");
+        return -ENOMEM;
     }
     rc = build_checks(d, conf, &d->checks);
     if (rc < 0) {
@@ -910,6 +925,7 @@ void daemon_finish(struct daemon *d)
     verify_finish(d);
     alert_finish(d);
     ipc_server_close(d->ipc);
+    hostmon_close(d->hostmon);
     http_server_close(d->http);
     sched_destroy(d->sched);
     d->sched = NULL;
@@ -921,8 +937,10 @@ void daemon_finish(struct daemon *d)
     if (run_to_empty(d)) {
         /* No read on the thread pool is left to use it. */
         proctab_destroy(d->proctab);
+        hostmon_destroy(d->hostmon);
     }
     d->proctab = NULL;
+    d->hostmon = NULL;
     for (size_t i = 0; i < d->nchecks; i++) {
         check_destroy(d->checks[i]);
     }

@@ -19,6 +19,7 @@ struct store;
 struct curlm;
 struct proctab;
 struct pinger;
+struct hostmon;
 struct event;
 struct ipc_server;
 struct http_server;
@@ -46,6 +47,7 @@ struct daemon {
     struct curlm *curlm;
     struct proctab *proctab;           /* the process table process checks share */
     struct pinger *pinger;             /* the ICMP sockets icmp checks share */
+    struct hostmon *hostmon;           /* the host sampler: host topic, host.get */
     struct ipc_server *ipc;
     struct http_server *http;
     struct cluster *cluster;      /* Redis fan-out and leases; NULL without redis.url */

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "fdres.h"
+#include "hostmon.h"
 #include "ipc_proto.h"
 #include "ipc_wire.h"
 #include "peer.h"
@@ -29,6 +30,8 @@
 #define READ_CHUNK 4096
 #define RUN_SWEEP_MS 1000
 #define RUN_GRACE_MS 10000       /* beyond the check's timeout */
+#define HOST_WAIT_MS 5000        /* host.get without a sample this long: unavailable */
+#define HOST_FRESH_MS 1500       /* host.get answers with a sample this recent at once */
 #define MAX_PEER_GROUPS 256
 /* Clients at once, and of one uid: a local user cannot take every slot or
  * hold unbounded memory with idle connections (docs/operations.md). */
@@ -50,11 +53,12 @@ struct ipc_conn {
     struct ipc_conn *zombie_next;    /* closed, waiting for its last reference */
 };
 
-/* A checks.run call waiting for its check's next result. */
+/* A checks.run call waiting for its check's next result, or a host.get
+ * call waiting for the next host sample (check NULL). */
 struct run_wait {
     struct ipc_conn *conn;
     uint32_t msgid;
-    char *check;
+    char *check;                 /* NULL: host.get */
     uint64_t deadline;           /* loop time */
     struct run_wait *next;
 };
@@ -81,7 +85,7 @@ struct ipc_server {
     uv_prepare_t flush_pre;      /* and before the loop blocks for I/O */
     struct run_wait *waits;
     uv_timer_t run_timer;
-    size_t topic_subs[5];        /* subscribers per topic bit */
+    size_t topic_subs[IPC_TOPIC_COUNT];  /* subscribers per topic bit */
     struct rpc_state rpc;        /* the handlers' own */
     bool in_publish;             /* a notification is being sent: log lines
                                     it causes are not sent on */
@@ -191,13 +195,19 @@ static void set_topics(struct ipc_conn *c, unsigned topics)
 {
     struct ipc_server *s = c->srv;
     bool was = c->topics != 0;
-    for (unsigned i = 0; i < 5; i++) {
+    for (unsigned i = 0; i < IPC_TOPIC_COUNT; i++) {
         unsigned bit = 1u << i;
         if ((c->topics & bit) && !(topics & bit)) {
             s->topic_subs[i]--;
         } else if (!(c->topics & bit) && (topics & bit)) {
             s->topic_subs[i]++;
         }
+    }
+    /* The host sampler reads while a client listens to its topic. */
+    if ((c->topics & IPC_TOPIC_HOST) && !(topics & IPC_TOPIC_HOST)) {
+        hostmon_release(s->d->hostmon);
+    } else if (!(c->topics & IPC_TOPIC_HOST) && (topics & IPC_TOPIC_HOST)) {
+        hostmon_hold(s->d->hostmon);
     }
     c->topics = topics;
     if (was && topics == 0) {
@@ -423,25 +433,49 @@ void ipc_conn_set_topics(struct ipc_conn *c, unsigned topics)
 
 static void on_run_timer(uv_timer_t *t);
 
-/* Wait for the next result of check for c. */
-int ipc_conn_wait_run(struct ipc_conn *c, uint32_t msgid, const char *check, int64_t timeout_ms)
+/* Queue a waiter for check's next result (check NULL: the next host
+ * sample) until timeout_ms. */
+static int wait_add(struct ipc_conn *c, uint32_t msgid, const char *check, int64_t timeout_ms)
 {
     struct ipc_server *s = c->srv;
     struct run_wait *w = calloc(1, sizeof(*w));
-    if (w == NULL || (w->check = strdup(check)) == NULL) {
+    if (w == NULL || (check != NULL && (w->check = strdup(check)) == NULL)) {
         free(w);
         return -ENOMEM;
     }
     w->conn = c;
     c->refs++;
     w->msgid = msgid;
-    w->deadline = uv_now(s->d->loop) + (uint64_t)timeout_ms + RUN_GRACE_MS;
+    w->deadline = uv_now(s->d->loop) + (uint64_t)timeout_ms;
     w->next = s->waits;
     s->waits = w;
     if (!uv_is_active((uv_handle_t *)&s->run_timer)) {
         uv_timer_start(&s->run_timer, on_run_timer, RUN_SWEEP_MS, RUN_SWEEP_MS);
     }
+    if (check == NULL) {
+        hostmon_hold(s->d->hostmon);
+    }
     return 0;
+}
+
+/* Wait for the next result of check for c. */
+int ipc_conn_wait_run(struct ipc_conn *c, uint32_t msgid, const char *check, int64_t timeout_ms)
+{
+    return wait_add(c, msgid, check, timeout_ms + RUN_GRACE_MS);
+}
+
+/* host.get: a sample at most HOST_FRESH_MS old now, else the next. */
+int ipc_conn_host(struct ipc_conn *c, uint32_t msgid)
+{
+    const struct ipc_host *h = hostmon_latest(c->srv->d->hostmon, HOST_FRESH_MS);
+    if (h != NULL) {
+        ipc_conn_respond(c, msgid, &ipc_host_type, h);
+        return 0;
+    }
+    if (c->srv->d->hostmon == NULL) {
+        return -ENODEV;
+    }
+    return wait_add(c, msgid, NULL, HOST_WAIT_MS);
 }
 
 /* --- dispatch --- */
@@ -654,9 +688,12 @@ static void answer_run(struct ipc_server *s, struct run_wait *w, const struct ch
     ipc_conn_respond(w->conn, w->msgid, &ipc_run_type, &v);
 }
 
-/* Free a waiter and its hold on the connection. */
+/* Free a waiter and its holds on the connection and the sampler. */
 static void wait_free(struct run_wait *w)
 {
+    if (w->check == NULL) {
+        hostmon_release(w->conn->srv->d->hostmon);
+    }
     conn_unref(w->conn);
     free(w->check);
     free(w);
@@ -669,9 +706,12 @@ static void sweep_waits(struct ipc_server *s, bool timeouts)
     uint64_t now = uv_now(s->d->loop);
     for (struct run_wait **p = &s->waits; *p != NULL;) {
         struct run_wait *w = *p;
-        bool gone = daemon_find_check(s->d, w->check) == NULL;
+        bool gone = w->check != NULL && daemon_find_check(s->d, w->check) == NULL;
         if (gone || (timeouts && now >= w->deadline)) {
-            if (gone) {
+            if (w->check == NULL) {
+                ipc_conn_error(w->conn, w->msgid, IPC_E_UNAVAILABLE,
+                               "no host sample in time: a read of /proc or a mount hangs?");
+            } else if (gone) {
                 ipc_conn_error(w->conn, w->msgid, IPC_E_NOT_FOUND,
                                "check %s was removed by a reload", w->check);
             } else {
@@ -697,10 +737,11 @@ static void on_run_timer(uv_timer_t *t)
 
 /* --- publishing --- */
 
-/* Send a notice to every subscriber of topic; encoded once, only when
- * somebody listens. A subscriber whose queue would pass the limit is
- * disconnected: it stopped reading. */
-static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notice *n)
+/* Send a notification (method, v of type t) to every subscriber of
+ * topic; encoded once, only when somebody listens. A subscriber whose
+ * queue would pass the limit is disconnected: it stopped reading. */
+static void publish_as(struct ipc_server *s, unsigned topic, const char *method,
+                       const struct ipc_type *t, const void *v)
 {
     unsigned idx = (unsigned)__builtin_ctz(topic);
     if (s->topic_subs[idx] == 0 || s->in_publish) {
@@ -709,7 +750,7 @@ static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notic
     s->in_publish = true;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    ipc_encode_notify(&sb, &ipc_notice_type, n);
+    ipc_encode_notify_method(&sb, method, t, v);
     for (struct ipc_conn *c = s->conns, *next; c != NULL; c = next) {
         next = c->next;
         if (!(c->topics & topic)) {
@@ -735,6 +776,31 @@ static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notic
     s->in_publish = false;
 }
 
+/* A notice of the event log to the subscribers of its topic. */
+static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notice *n)
+{
+    publish_as(s, topic, IPC_NOTICE_METHOD, &ipc_notice_type, n);
+}
+
+/* A host sample: host.get waiters, then the host topic. */
+void ipc_server_on_host(struct ipc_server *s, const struct ipc_host *h)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (struct run_wait **p = &s->waits; *p != NULL;) {
+        struct run_wait *w = *p;
+        if (w->check == NULL) {
+            ipc_conn_respond(w->conn, w->msgid, &ipc_host_type, h);
+            *p = w->next;
+            wait_free(w);
+        } else {
+            p = &w->next;
+        }
+    }
+    publish_as(s, IPC_TOPIC_HOST, IPC_HOST_METHOD, &ipc_host_type, h);
+}
+
 /* A result: answer checks.run waiters, publish to "results". */
 void ipc_server_on_result(struct ipc_server *s, const struct check *c, const struct result *r)
 {
@@ -743,7 +809,7 @@ void ipc_server_on_result(struct ipc_server *s, const struct check *c, const str
     }
     for (struct run_wait **p = &s->waits; *p != NULL;) {
         struct run_wait *w = *p;
-        if (strcmp(w->check, c->conf->name) == 0) {
+        if (w->check != NULL && strcmp(w->check, c->conf->name) == 0) {
             answer_run(s, w, c, r);
             *p = w->next;
             wait_free(w);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +19,15 @@
 #include "cluster.h"
 #include "daemon.h"
 #include "deploy.h"
+#include "host.h"
+#include "hoststat.h"
 #include "http.h"
 #include "ipc_server.h"
 #include "perfdata.h"
 #include "sbuf.h"
 #include "sched.h"
 #include "store.h"
+#include "util.h"
 
 /* Microseconds as seconds: "0.001234". */
 static void put_seconds_us(struct sbuf *b, int64_t us)
@@ -47,6 +51,17 @@ static void format_seconds_us(char *out, size_t n, int64_t us)
     if (len > 0 && out[len - 1] == '.') {
         out[--len] = '\0';
     }
+}
+
+/* A double as the shortest text that reads back to it. */
+static void put_double(struct sbuf *b, double d)
+{
+    char v[40];
+    snprintf(v, sizeof(v), "%.15g", d);
+    if (strtod(v, NULL) != d) {
+        snprintf(v, sizeof(v), "%.17g", d);
+    }
+    sbuf_append_str(b, v);
 }
 
 static void family(struct sbuf *b, const char *name, const char *type, const char *help)
@@ -256,17 +271,13 @@ static void check_perfdata(struct daemon *d, struct sbuf *b)
             if (it->flags & PERFDATA_VALUE_UNKNOWN) {
                 continue;
             }
-            /* The shortest text that reads back to the same double. */
-            char v[40];
-            snprintf(v, sizeof(v), "} %.15g\n", it->value);
-            if (strtod(v + 2, NULL) != it->value) {
-                snprintf(v, sizeof(v), "} %.17g\n", it->value);
-            }
             sbuf_append_str(b, "shipwatch_check_perfdata{");
             put_label(b, "check", c->conf->name, false);
             put_label(b, "label", it->label, true);
             put_label(b, "uom", it->uom, true);
-            sbuf_append_str(b, v);
+            sbuf_append_str(b, "} ");
+            put_double(b, it->value);
+            sbuf_append_str(b, "\n");
         }
     }
 }
@@ -506,6 +517,162 @@ static void cluster_metrics(struct daemon *d, struct sbuf *b)
     plain(b, "shipwatch_cluster_unrun_total", (int64_t)cs.unrun_total);
 }
 
+/* Filesystems and interfaces listed at most. */
+#define HOST_FS_MAX 64
+#define HOST_NET_MAX 64
+
+/* One sample with at most one label: name{label="v"} d, or name d. */
+static void host_sample(struct sbuf *b, const char *name, const char *label, const char *v,
+                        double d)
+{
+    sbuf_append_str(b, name);
+    if (label != NULL) {
+        sbuf_append_str(b, "{");
+        put_label(b, label, v, false);
+        sbuf_append_str(b, "}");
+    }
+    sbuf_append_str(b, " ");
+    put_double(b, d);
+    sbuf_append_str(b, "\n");
+}
+
+/* The host's CPU time by mode, and its CPUs. */
+static void host_cpu(struct sbuf *b)
+{
+    static const char *const modes[HOSTSTAT_NSTATES] = {
+        [HOSTSTAT_USER] = "user",     [HOSTSTAT_NICE] = "nice",       [HOSTSTAT_SYSTEM] = "system",
+        [HOSTSTAT_IDLE] = "idle",     [HOSTSTAT_IOWAIT] = "iowait",   [HOSTSTAT_IRQ] = "irq",
+        [HOSTSTAT_SOFTIRQ] = "softirq", [HOSTSTAT_STEAL] = "steal",
+    };
+    char line[512];
+    struct hoststat_cpu c;
+    int id;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (host_read("/proc", "stat", line, sizeof(line)) > 0 && hoststat_cpu_line(line, &id, &c) &&
+        id < 0 && hz > 0) {
+        family(b, "shipwatch_host_cpu_seconds_total", "counter",
+               "Time all the host's CPUs spent in each mode since boot (/proc/stat).");
+        for (int i = 0; i < HOSTSTAT_NSTATES; i++) {
+            host_sample(b, "shipwatch_host_cpu_seconds_total", "mode", modes[i],
+                        (double)c.ticks[i] / (double)hz);
+        }
+    }
+    int cpus = host_cpus("/proc");
+    if (cpus > 0) {
+        family(b, "shipwatch_host_cpus", "gauge", "CPUs the host's kernel lists.");
+        host_sample(b, "shipwatch_host_cpus", NULL, NULL, cpus);
+    }
+}
+
+/* Memory, swap and load. */
+static void host_memory_load(struct sbuf *b)
+{
+    struct hoststat_mem m;
+    if (hoststat_meminfo("/proc", &m) == 0) {
+        family(b, "shipwatch_host_memory_total_bytes", "gauge", "The host's memory (MemTotal).");
+        host_sample(b, "shipwatch_host_memory_total_bytes", NULL, NULL, m.total);
+        family(b, "shipwatch_host_memory_available_bytes", "gauge",
+               "Memory available without swapping (MemAvailable, or its estimate).");
+        host_sample(b, "shipwatch_host_memory_available_bytes", NULL, NULL, m.available);
+        family(b, "shipwatch_host_swap_total_bytes", "gauge", "Swap space; 0 without swap.");
+        host_sample(b, "shipwatch_host_swap_total_bytes", NULL, NULL, m.swap_total);
+        family(b, "shipwatch_host_swap_free_bytes", "gauge", "Swap space unused.");
+        host_sample(b, "shipwatch_host_swap_free_bytes", NULL, NULL, m.swap_free);
+    }
+    double avg[3];
+    if (hoststat_loadavg("/proc", avg) == 0) {
+        static const char *const names[3] = {"shipwatch_host_load1", "shipwatch_host_load5",
+                                             "shipwatch_host_load15"};
+        static const char *const helps[3] = {"The 1-minute load average.",
+                                             "The 5-minute load average.",
+                                             "The 15-minute load average."};
+        for (int i = 0; i < 3; i++) {
+            family(b, names[i], "gauge", helps[i]);
+            host_sample(b, names[i], NULL, NULL, avg[i]);
+        }
+    }
+}
+
+/* Local filesystems: statvfs on the loop never waits on a network mount,
+ * so those are left out (the dashboard's host view reads them in a thread). */
+static void host_filesystems(struct sbuf *b)
+{
+    struct hoststat_mount *mounts = calloc(HOST_FS_MAX, sizeof(*mounts));
+    struct hoststat_fs *fs = calloc(HOST_FS_MAX, sizeof(*fs));
+    int n = mounts != NULL && fs != NULL ? hoststat_mounts("/proc", mounts, HOST_FS_MAX) : -1;
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (hoststat_fs_local(mounts[i].fstype) && hoststat_fs(mounts[i].dir, &fs[kept]) == 0 &&
+            fs[kept].size > 0) {
+            mounts[kept++] = mounts[i];
+        }
+    }
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } families[] = {
+        {"shipwatch_host_filesystem_size_bytes", "The filesystem's size.",
+         offsetof(struct hoststat_fs, size)},
+        {"shipwatch_host_filesystem_free_bytes", "Bytes free, root's reserve included.",
+         offsetof(struct hoststat_fs, free)},
+        {"shipwatch_host_filesystem_avail_bytes", "Bytes users may still write.",
+         offsetof(struct hoststat_fs, avail)},
+        {"shipwatch_host_filesystem_files", "Inodes; 0 when the filesystem counts none.",
+         offsetof(struct hoststat_fs, files)},
+        {"shipwatch_host_filesystem_files_free", "Inodes free.",
+         offsetof(struct hoststat_fs, files_free)},
+    };
+    for (size_t k = 0; k < ARRAY_SIZE(families) && kept > 0; k++) {
+        family(b, families[k].name, "gauge", families[k].help);
+        for (int i = 0; i < kept; i++) {
+            sbuf_append_str(b, families[k].name);
+            sbuf_append_str(b, "{");
+            put_label(b, "mountpoint", mounts[i].dir, false);
+            put_label(b, "device", mounts[i].device, true);
+            put_label(b, "fstype", mounts[i].fstype, true);
+            sbuf_append_str(b, "} ");
+            double v;
+            memcpy(&v, (const char *)&fs[i] + families[k].off, sizeof(v));
+            put_double(b, v);
+            sbuf_append_str(b, "\n");
+        }
+    }
+    free(mounts);
+    free(fs);
+}
+
+/* Bytes in and out of each interface. */
+static void host_network(struct sbuf *b)
+{
+    struct hoststat_net *nets = calloc(HOST_NET_MAX, sizeof(*nets));
+    int n = nets != NULL ? hoststat_netdev("/proc", nets, HOST_NET_MAX) : -1;
+    if (n > 0) {
+        family(b, "shipwatch_host_network_receive_bytes_total", "counter",
+               "Bytes the interface received (/proc/net/dev).");
+        for (int i = 0; i < n; i++) {
+            host_sample(b, "shipwatch_host_network_receive_bytes_total", "device", nets[i].name,
+                        (double)nets[i].rx_bytes);
+        }
+        family(b, "shipwatch_host_network_transmit_bytes_total", "counter",
+               "Bytes the interface sent (/proc/net/dev).");
+        for (int i = 0; i < n; i++) {
+            host_sample(b, "shipwatch_host_network_transmit_bytes_total", "device", nets[i].name,
+                        (double)nets[i].tx_bytes);
+        }
+    }
+    free(nets);
+}
+
+/* The host's basics, read now: a few small files of /proc and statvfs of
+ * the local filesystems, well under a millisecond. */
+static void host_metrics(struct sbuf *b)
+{
+    host_cpu(b);
+    host_memory_load(b);
+    host_filesystems(b);
+    host_network(b);
+}
+
 /* Every family into b. */
 static int render(struct daemon *d, struct sbuf *b)
 {
@@ -592,6 +759,7 @@ static int render(struct daemon *d, struct sbuf *b)
     sbuf_append_i64(b, (int64_t)h.dropped);
     sbuf_append_str(b, "\n");
     cluster_metrics(d, b);
+    host_metrics(b);
     process(b);
     return rc < 0 || b->failed ? -ENOMEM : 0;
 }

@@ -31,6 +31,7 @@ const struct rpc_handler rpc_handlers[IPC_M_COUNT] = {
     [IPC_M_MAINTENANCE_LIST] = {rpc_maintenance_list, .admin = false},
     [IPC_M_MAINTENANCE_ADD] = {rpc_maintenance_add, .admin = true},
     [IPC_M_MAINTENANCE_REMOVE] = {rpc_maintenance_remove, .admin = true},
+    [IPC_M_HOST_GET] = {rpc_host_get, .admin = false},
 };
 
 /* Free the app index. */

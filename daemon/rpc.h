@@ -95,6 +95,11 @@ void ipc_conn_error(struct ipc_conn *c, uint32_t msgid, enum ipc_errcode code, c
  * -ENOMEM. */
 int ipc_conn_wait_run(struct ipc_conn *c, uint32_t msgid, const char *check, int64_t timeout_ms);
 
+/* Answer host.get on c: with the host sampler's last sample when it is
+ * fresh, else with its next one (the sampler runs meanwhile), or an error
+ * when none comes in time. 0, -ENOMEM, or -ENODEV without a sampler. */
+int ipc_conn_host(struct ipc_conn *c, uint32_t msgid);
+
 /* A request answered later (a store query). */
 struct ipc_pending {
     struct ipc_conn *conn;
@@ -134,6 +139,8 @@ rpc_fn rpc_checks_list, rpc_checks_get, rpc_checks_history, rpc_checks_run, rpc_
 rpc_fn rpc_deploys_list, rpc_deploys_record;
 /* rpc_events.c */
 rpc_fn rpc_events_list, rpc_events_subscribe, rpc_events_unsubscribe;
+/* rpc_host.c */
+rpc_fn rpc_host_get;
 /* rpc_alerts.c */
 rpc_fn rpc_alerts_list, rpc_alerts_ack, rpc_alerts_silence, rpc_alerts_unsilence,
     rpc_alerts_silences, rpc_maintenance_list, rpc_maintenance_add, rpc_maintenance_remove;

@@ -8,6 +8,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "daemon.h"
+#include "hostmon.h"
 #include "ipc_server.h"
 #include "rpc.h"
 #include "store.h"
@@ -26,15 +27,15 @@ void rpc_hello(struct ipc_conn *c, uint32_t msgid, const void *params)
                        (long long)p->protocol, p->protocol == 0 ? " (or did not say)" : "");
         return;
     }
-    char *caps[IPC_M_COUNT + 5];
+    char *caps[IPC_M_COUNT + IPC_TOPIC_COUNT];
+    char topics[IPC_TOPIC_COUNT][32];
     size_t n = 0;
     for (size_t i = 0; i < IPC_M_COUNT; i++) {
         caps[n++] = (char *)ipc_methods[i].name;
     }
-    static const char *const topics[] = {"topic:results", "topic:states", "topic:deploys",
-                                         "topic:alerts", "topic:log"};
-    for (size_t i = 0; i < ARRAY_SIZE(topics); i++) {
-        caps[n++] = (char *)topics[i];
+    for (unsigned i = 0; i < IPC_TOPIC_COUNT; i++) {
+        snprintf(topics[i], sizeof(topics[i]), "topic:%s", ipc_topic_name(1u << i));
+        caps[n++] = topics[i];
     }
     if (p->client != NULL) {
         char pid[16];
@@ -193,6 +194,7 @@ void rpc_status_get(struct ipc_conn *c, uint32_t msgid, const void *params)
         .cluster_connected = cst.connected,
         .cluster_peers = (int64_t)cst.peers,
         .checks_owned = (int64_t)cst.checks_owned,
+        .host_sampling = hostmon_running(ipc_conn_daemon(c)->hostmon),
         .apps = apps,
         .napps = s->napps,
     };

@@ -71,12 +71,15 @@ void rpc_events_list(struct ipc_conn *c, uint32_t msgid, const void *params)
 /* events.subscribe and .unsubscribe: change the topics; answer them all. */
 static void subscribe(struct ipc_conn *c, uint32_t msgid, const struct ipc_topics *p, bool on)
 {
-    unsigned bits = p->ntopics == 0 ? IPC_TOPIC_ALL : 0;
+    /* No topics: every topic of the event log to subscribe (not the host
+     * samples, which only a client that names them gets), everything to
+     * unsubscribe. */
+    unsigned bits = p->ntopics > 0 ? 0 : on ? IPC_TOPIC_ALL : IPC_TOPIC_ALL | IPC_TOPIC_HOST;
     for (size_t i = 0; i < p->ntopics; i++) {
         unsigned b = ipc_topic_parse(p->topics[i]);
         if (b == 0) {
             ipc_conn_error(c, msgid, IPC_E_INVALID_PARAMS,
-                           "topics: %s is not a topic (results, states, deploys, alerts, log)",
+                           "topics: %s is not a topic (results, states, deploys, alerts, log, host)",
                            p->topics[i]);
             return;
         }
@@ -85,9 +88,9 @@ static void subscribe(struct ipc_conn *c, uint32_t msgid, const struct ipc_topic
     unsigned topics = ipc_conn_topics(c);
     ipc_conn_set_topics(c, on ? topics | bits : topics & ~bits);
     topics = ipc_conn_topics(c);
-    char *names[5];
+    char *names[IPC_TOPIC_COUNT];
     size_t n = 0;
-    for (unsigned i = 0; i < 5; i++) {
+    for (unsigned i = 0; i < IPC_TOPIC_COUNT; i++) {
         if (topics & (1u << i)) {
             names[n++] = (char *)ipc_topic_name(1u << i);
         }

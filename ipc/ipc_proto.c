@@ -436,6 +436,7 @@ static const struct ipc_field status_fields[] = {
     BOOL(struct ipc_status, cluster_connected),
     I64(struct ipc_status, cluster_peers),
     I64(struct ipc_status, checks_owned),
+    BOOL(struct ipc_status, host_sampling),
     ARRAY(struct ipc_status, apps, napps, ipc_app_status_type),
 };
 TYPE(ipc_status_type, ipc_status, status_fields);
@@ -725,6 +726,73 @@ static const struct ipc_field reload_fields[] = {
 };
 TYPE(ipc_reload_type, ipc_reload, reload_fields);
 
+static const struct ipc_field host_cpu_fields[] = {
+    STR(struct ipc_host_cpu, name),
+    I64(struct ipc_host_cpu, used_ppm),
+    I64(struct ipc_host_cpu, iowait_ppm),
+    I64(struct ipc_host_cpu, steal_ppm),
+};
+TYPE(ipc_host_cpu_type, ipc_host_cpu, host_cpu_fields);
+
+static const struct ipc_field host_disk_fields[] = {
+    STR(struct ipc_host_disk, mount),
+    STR(struct ipc_host_disk, device),
+    STR(struct ipc_host_disk, fstype),
+    I64(struct ipc_host_disk, size_bytes),
+    I64(struct ipc_host_disk, avail_bytes),
+    I64(struct ipc_host_disk, used_ppm),
+    I64(struct ipc_host_disk, inodes),
+    I64(struct ipc_host_disk, inodes_free),
+    I64(struct ipc_host_disk, inodes_used_ppm),
+};
+TYPE(ipc_host_disk_type, ipc_host_disk, host_disk_fields);
+
+static const struct ipc_field host_net_fields[] = {
+    STR(struct ipc_host_net, name),
+    I64(struct ipc_host_net, rx_bytes),
+    I64(struct ipc_host_net, tx_bytes),
+    I64(struct ipc_host_net, rx_bytes_per_s),
+    I64(struct ipc_host_net, tx_bytes_per_s),
+};
+TYPE(ipc_host_net_type, ipc_host_net, host_net_fields);
+
+static const struct ipc_field host_proc_fields[] = {
+    I64(struct ipc_host_proc, pid),
+    STR(struct ipc_host_proc, command),
+    I64(struct ipc_host_proc, cpu_ppm),
+    I64(struct ipc_host_proc, rss_bytes),
+};
+TYPE(ipc_host_proc_type, ipc_host_proc, host_proc_fields);
+
+static const struct ipc_field host_fields[] = {
+    STR(struct ipc_host, hostname),
+    STR(struct ipc_host, node),
+    I64(struct ipc_host, ts_ms),
+    I64(struct ipc_host, interval_ms),
+    I64(struct ipc_host, uptime_s),
+    I64(struct ipc_host, cpu_count),
+    I64(struct ipc_host, cpu_used_ppm),
+    I64(struct ipc_host, cpu_iowait_ppm),
+    I64(struct ipc_host, cpu_steal_ppm),
+    ARRAY(struct ipc_host, cpus, ncpus, ipc_host_cpu_type),
+    I64(struct ipc_host, mem_total_bytes),
+    I64(struct ipc_host, mem_available_bytes),
+    I64(struct ipc_host, mem_used_bytes),
+    I64(struct ipc_host, swap_total_bytes),
+    I64(struct ipc_host, swap_used_bytes),
+    I64(struct ipc_host, load1_milli),
+    I64(struct ipc_host, load5_milli),
+    I64(struct ipc_host, load15_milli),
+    ARRAY(struct ipc_host, disks, ndisks, ipc_host_disk_type),
+    ARRAY(struct ipc_host, nets, nnets, ipc_host_net_type),
+    I64(struct ipc_host, procs),
+    ARRAY(struct ipc_host, top_cpu, ntop_cpu, ipc_host_proc_type),
+    ARRAY(struct ipc_host, top_rss, ntop_rss, ipc_host_proc_type),
+    I64(struct ipc_host, sample_cpu_us),
+    STRV(struct ipc_host, unavailable, nunavailable),
+};
+TYPE(ipc_host_type, ipc_host, host_fields);
+
 /* --- methods --- */
 
 const struct ipc_method ipc_methods[IPC_M_COUNT] = {
@@ -751,6 +819,7 @@ const struct ipc_method ipc_methods[IPC_M_COUNT] = {
     {IPC_M_MAINTENANCE_LIST, "maintenance.list", NULL, &ipc_maintenance_type, false},
     {IPC_M_MAINTENANCE_ADD, "maintenance.add", &ipc_mute_params_type, &ipc_mute_type, true},
     {IPC_M_MAINTENANCE_REMOVE, "maintenance.remove", &ipc_id_ref_type, &ipc_mute_type, true},
+    {IPC_M_HOST_GET, "host.get", NULL, &ipc_host_type, false},
 };
 
 const struct ipc_method *ipc_method_find(const char *name, size_t len)
@@ -795,7 +864,9 @@ enum ipc_errcode ipc_errcode_parse(const char *name, size_t len)
     return IPC_E_INTERNAL;
 }
 
-static const char *const topic_names[] = {"results", "states", "deploys", "alerts", "log"};
+/* By bit, enum ipc_topic's order. */
+static const char *const topic_names[IPC_TOPIC_COUNT] = {"results", "states", "deploys",
+                                                         "alerts",  "log",    "host"};
 
 const char *ipc_topic_name(enum ipc_topic t)
 {
@@ -883,9 +954,15 @@ void ipc_encode_error(msgpack_sbuffer *sb, uint32_t msgid, enum ipc_errcode code
 
 void ipc_encode_notify(msgpack_sbuffer *sb, const struct ipc_type *t, const void *params)
 {
+    ipc_encode_notify_method(sb, IPC_NOTICE_METHOD, t, params);
+}
+
+void ipc_encode_notify_method(msgpack_sbuffer *sb, const char *method, const struct ipc_type *t,
+                              const void *params)
+{
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    ipc_pack_notify_head(&pk, IPC_NOTICE_METHOD);
+    ipc_pack_notify_head(&pk, method);
     msgpack_pack_array(&pk, 1);
     ipc_type_pack(&pk, t, params);
 }
@@ -903,4 +980,31 @@ int ipc_decode_params(const msgpack_object *params, const struct ipc_type *t, vo
     }
     return ipc_type_unpack(params->via.array.size == 1 ? &params->via.array.ptr[0] : &nil, t, v,
                            why, whylen);
+}
+
+/* The params, then each list against its bound. */
+int ipc_host_decode(const msgpack_object *params, struct ipc_host *h, char *why, size_t whylen)
+{
+    if (ipc_decode_params(params, &ipc_host_type, h, why, whylen) < 0) {
+        return -1;
+    }
+    const struct {
+        const char *what;
+        size_t n, max;
+    } lists[] = {
+        {"cpus", h->ncpus, IPC_HOST_CPUS_MAX},
+        {"disks", h->ndisks, IPC_HOST_DISKS_MAX},
+        {"nets", h->nnets, IPC_HOST_NETS_MAX},
+        {"top_cpu", h->ntop_cpu, IPC_HOST_PROCS_MAX},
+        {"top_rss", h->ntop_rss, IPC_HOST_PROCS_MAX},
+        {"unavailable", h->nunavailable, 16},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+        if (lists[i].n > lists[i].max) {
+            snprintf(why, whylen, "%s: %zu entries, at most %zu", lists[i].what, lists[i].n,
+                     lists[i].max);
+            return -1;
+        }
+    }
+    return 0;
 }

@@ -124,6 +124,7 @@ enum ipc_method_id {
     IPC_M_MAINTENANCE_LIST,
     IPC_M_MAINTENANCE_ADD,
     IPC_M_MAINTENANCE_REMOVE,
+    IPC_M_HOST_GET,
     IPC_M_COUNT
 };
 
@@ -143,7 +144,13 @@ const struct ipc_method *ipc_method_find(const char *name, size_t len);
 /* Notifications of a subscription: [2, "event", [notice]]. */
 #define IPC_NOTICE_METHOD "event"
 
-/* Topics of events.subscribe. */
+/* Notifications of the host topic: [2, "host", [host]], one a second. */
+#define IPC_HOST_METHOD "host"
+
+/* Topics of events.subscribe. IPC_TOPIC_ALL is every topic of the event
+ * log, what an empty list subscribes to; the host topic is not one: it is
+ * a stream of samples that costs the daemon a read of /proc a second, so
+ * only a client that names it gets it (and makes the daemon sample). */
 enum ipc_topic {
     IPC_TOPIC_RESULTS = 1 << 0,
     IPC_TOPIC_STATES = 1 << 1,
@@ -151,7 +158,9 @@ enum ipc_topic {
     IPC_TOPIC_ALERTS = 1 << 3,
     IPC_TOPIC_LOG = 1 << 4,
     IPC_TOPIC_ALL = (1 << 5) - 1,
+    IPC_TOPIC_HOST = 1 << 5,
 };
+#define IPC_TOPIC_COUNT 6               /* bits, the host topic's included */
 const char *ipc_topic_name(enum ipc_topic t);
 /* A topic's bit, or 0 when the name is not a topic. */
 unsigned ipc_topic_parse(const char *name);
@@ -167,6 +176,9 @@ void ipc_encode_result(msgpack_sbuffer *sb, uint32_t msgid, const struct ipc_typ
 void ipc_encode_error(msgpack_sbuffer *sb, uint32_t msgid, enum ipc_errcode code,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void ipc_encode_notify(msgpack_sbuffer *sb, const struct ipc_type *t, const void *params);
+/* A notification of another method than IPC_NOTICE_METHOD (IPC_HOST_METHOD). */
+void ipc_encode_notify_method(msgpack_sbuffer *sb, const char *method, const struct ipc_type *t,
+                              const void *params);
 
 /* Decode a request's params (an array of zero or one map) into v, zeroed by
  * the caller and freed with ipc_type_finish. 0, or -1 with why. */
@@ -273,6 +285,7 @@ struct ipc_status {
     bool cluster_connected;     /* Redis reachable */
     int64_t cluster_peers;      /* other daemons heard from lately */
     int64_t checks_owned;       /* check leases this daemon holds */
+    bool host_sampling;         /* the host sampler runs: a client asks for it */
     struct ipc_app_status *apps;
     size_t napps;
 };
@@ -586,5 +599,103 @@ struct ipc_reload {
     int64_t unchanged;
 };
 extern const struct ipc_type ipc_reload_type;
+
+/* --- host.get and the host topic --- */
+
+/* What one sample may hold: a larger host is cut (cpu_count still says
+ * how many CPUs it has), and a decoder refuses more (ipc_host_decode). */
+#define IPC_HOST_CPUS_MAX 256
+#define IPC_HOST_DISKS_MAX 32
+#define IPC_HOST_NETS_MAX 32
+#define IPC_HOST_PROCS_MAX 10           /* in each of the two top lists */
+
+/* One CPU's busy shares over the sample's interval, in parts per million
+ * of its time (500000 = 50%). */
+struct ipc_host_cpu {
+    const char *name;           /* "cpu0" */
+    int64_t used_ppm;           /* neither idle nor iowait (steal included) */
+    int64_t iowait_ppm;
+    int64_t steal_ppm;
+};
+extern const struct ipc_type ipc_host_cpu_type;
+
+/* A mounted filesystem (pseudo filesystems and bind mounts left out). */
+struct ipc_host_disk {
+    const char *mount;          /* the mount point */
+    const char *device;
+    const char *fstype;
+    int64_t size_bytes;
+    int64_t avail_bytes;        /* what users may still write */
+    int64_t used_ppm;           /* df's Use%: used over used + avail */
+    int64_t inodes;             /* 0: the filesystem counts none (btrfs) */
+    int64_t inodes_free;
+    int64_t inodes_used_ppm;
+};
+extern const struct ipc_type ipc_host_disk_type;
+
+/* A network interface: its counters and their rates over the interval. */
+struct ipc_host_net {
+    const char *name;
+    int64_t rx_bytes;           /* since boot (as the kernel counts them) */
+    int64_t tx_bytes;
+    int64_t rx_bytes_per_s;
+    int64_t tx_bytes_per_s;
+};
+extern const struct ipc_type ipc_host_net_type;
+
+/* A process of the top lists. */
+struct ipc_host_proc {
+    int64_t pid;
+    const char *command;        /* its command line, cut at 128 bytes; a kernel
+                                   thread's "[name]" */
+    int64_t cpu_ppm;            /* of one CPU over the interval: 2 busy
+                                   cores are 2000000 */
+    int64_t rss_bytes;
+};
+extern const struct ipc_type ipc_host_proc_type;
+
+/* host.get's result and the host topic's notification: one sample of the
+ * daemon's host. A figure the host does not give (a container's missing
+ * swap lines, an unreadable /proc/net/dev) is -1 and its part is named in
+ * unavailable. */
+struct ipc_host {
+    const char *hostname;
+    const char *node;           /* the daemon's node name (cluster); absent none */
+    int64_t ts_ms;              /* when it was read, unix ms */
+    int64_t interval_ms;        /* what the shares and rates cover */
+    int64_t uptime_s;
+    int64_t cpu_count;          /* CPUs the kernel lists; cpus may hold fewer */
+    int64_t cpu_used_ppm;       /* of all CPUs */
+    int64_t cpu_iowait_ppm;
+    int64_t cpu_steal_ppm;
+    struct ipc_host_cpu *cpus;
+    size_t ncpus;
+    int64_t mem_total_bytes;
+    int64_t mem_available_bytes;
+    int64_t mem_used_bytes;     /* total - available, as free(1) shows it */
+    int64_t swap_total_bytes;   /* 0 without swap */
+    int64_t swap_used_bytes;
+    int64_t load1_milli;        /* load averages in thousandths: 1250 = 1.25 */
+    int64_t load5_milli;
+    int64_t load15_milli;
+    struct ipc_host_disk *disks;
+    size_t ndisks;
+    struct ipc_host_net *nets;
+    size_t nnets;
+    int64_t procs;              /* processes running (zombies left out) */
+    struct ipc_host_proc *top_cpu;  /* the busiest first */
+    size_t ntop_cpu;
+    struct ipc_host_proc *top_rss;  /* the largest first */
+    size_t ntop_rss;
+    int64_t sample_cpu_us;      /* CPU time the daemon spent reading this sample */
+    char **unavailable;         /* "swap", "net", "disks", "processes"... */
+    size_t nunavailable;
+};
+extern const struct ipc_type ipc_host_type;
+
+/* Decode a host notification's params (an array of one map) into h,
+ * zeroed by the caller and freed with ipc_type_finish either way; a list
+ * longer than its IPC_HOST_*_MAX is refused. 0, or -1 with why. */
+int ipc_host_decode(const msgpack_object *params, struct ipc_host *h, char *why, size_t whylen);
 
 #endif

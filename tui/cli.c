@@ -590,7 +590,8 @@ static int parse_topics(const char *list, struct ipc_topics *out)
     }
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        if (ipc_topic_parse(tok) == 0) {
+        /* The host topic carries samples, not events: nothing to print. */
+        if ((ipc_topic_parse(tok) & IPC_TOPIC_ALL) == 0) {
             out_err(
                     "shipwatch events: %s is not a topic (results, states, deploys, alerts, "
                     "log)\n",

@@ -46,6 +46,7 @@ static const struct panel_class *const panel_classes[PANEL_COUNT] = {
     [PANEL_DEPLOYS] = &panel_deploys,
     [PANEL_ALERTS] = &panel_alerts,
     [PANEL_EVENTS] = &panel_events,
+    [PANEL_HOST] = &panel_host,
     [PANEL_CHECK] = &panel_check,
     [PANEL_DEPLOY] = &panel_deploy,
     [PANEL_ALERT] = &panel_alert,
@@ -361,6 +362,9 @@ static void fetch_all(struct dash *d)
 static void on_link_state(struct link *l, void *arg)
 {
     struct dash *d = arg;
+    /* A new connection has no subscription; its daemon may have the topic. */
+    d->host_subscribed = false;
+    d->host_missing = false;
     if (l->state == LINK_UP) {
         if (d->daemon_started_ms != 0 && d->daemon_started_ms != l->hello.started_ms) {
             dash_status(d, "reconnected: shipwatchd %s restarted", l->hello.version);
@@ -601,6 +605,49 @@ static void draw_status(struct dash *d, int h, int w)
     theme_off(ROLE_STATUS, 0);
 }
 
+/* The host topic answered: subscribed, or a daemon without it. */
+static void on_host_topic(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                          void *result, void *arg)
+{
+    struct dash *d = arg;
+    if (err > 0 && code == IPC_E_INVALID_PARAMS) {
+        d->host_missing = true;     /* a daemon from before the host topic */
+        dash_mark(d);
+    } else if (err > 0) {
+        dash_status(d, "host: %s", msg);
+    }
+}
+
+/* The host samples flow while the host view is on screen, and only then:
+ * the daemon reads /proc for them. Followed at every draw, so every way
+ * onto or off the view (keys, commands, clicks, a reconnect) counts. */
+static void sync_host(struct dash *d)
+{
+    bool want = d->cur == &d->panels[PANEL_HOST] && d->link.state == LINK_UP &&
+                !d->host_missing;
+    if (want == d->host_subscribed || d->link.state != LINK_UP) {
+        return;
+    }
+    char *topics[] = {"host"};
+    struct ipc_topics t = {.topics = topics, .ntopics = 1};
+    d->host_subscribed = want;
+    link_call(&d->link, want ? IPC_M_EVENTS_SUBSCRIBE : IPC_M_EVENTS_UNSUBSCRIBE, &t,
+              want ? on_host_topic : NULL, d);
+}
+
+/* A host sample: kept for the host view. */
+static void on_host(struct link *l, struct ipc_host *h, void *arg)
+{
+    struct dash *d = arg;
+    ipc_type_finish(&ipc_host_type, &d->host);
+    panel_take(&d->host, h, sizeof(d->host));
+    d->has_host = true;
+    d->host_at_ms = clock_wall_ms();
+    if (d->cur == &d->panels[PANEL_HOST]) {
+        dash_mark(d);
+    }
+}
+
 /* The whole screen: header, banner, the panel's body, the status line. */
 static void draw(struct dash *d)
 {
@@ -618,6 +665,7 @@ static void draw(struct dash *d)
         draw_banner(d, y0, w);
         y0++;
     }
+    sync_host(d);
     struct rect body = {.y = y0, .x = 0, .h = h - y0 - 1, .w = w};
     d->cur->cls->draw(d, d->cur, &body);
     draw_status(d, h, w);
@@ -861,7 +909,7 @@ static int act_view(struct dash *d, const struct manager_action *self, const cha
     return PANEL_REDRAW;
 }
 
-/* 5: back to the check last opened; `:check NAME` opens one. */
+/* 6: back to the check last opened; `:check NAME` opens one. */
 static int act_check(struct dash *d, const struct manager_action *self, const char *arg,
                      bool typed)
 {
@@ -1188,6 +1236,7 @@ static const struct manager_action manager_actions[A_COUNT] = {
     [A_DEPLOYS] = {.fn = act_view, .panel = PANEL_DEPLOYS},
     [A_ALERTS] = {.fn = act_view, .panel = PANEL_ALERTS},
     [A_EVENTS] = {.fn = act_view, .panel = PANEL_EVENTS},
+    [A_HOST] = {.fn = act_view, .panel = PANEL_HOST},
     [A_CHECK] = {.fn = act_check},
     [A_NEXT_VIEW] = {.fn = act_cycle, .by = 1},
     [A_PREV_VIEW] = {.fn = act_cycle, .by = -1},
@@ -1386,6 +1435,7 @@ static void free_state(struct dash *d)
     ipc_type_finish(&ipc_checks_type, &d->checks);
     ipc_type_finish(&ipc_deploys_type, &d->deploys);
     ipc_type_finish(&ipc_alerts_type, &d->alerts);
+    ipc_type_finish(&ipc_host_type, &d->host);
     dash_prompt_close(d);
     ipc_type_finish(&ipc_history_type, &d->hist);
     ipc_type_finish(&ipc_events_type, &d->detail_states);
@@ -1458,7 +1508,7 @@ int dash_run(const char *socket)
         return 1;
     }
     start_handles(s, &loop);
-    struct link_ops ops = {.state = on_link_state, .notice = on_notice};
+    struct link_ops ops = {.state = on_link_state, .notice = on_notice, .host = on_host};
     d->dirty = true;
     if (link_start(&d->link, &loop, socket, &ops, d) < 0) {
         quit(d);

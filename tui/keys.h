@@ -26,6 +26,7 @@ enum action {
     A_DEPLOYS,
     A_ALERTS,
     A_EVENTS,
+    A_HOST,
     A_CHECK,                    /* back to the last check view, or `:check NAME` */
     A_NEXT_VIEW,
     A_PREV_VIEW,

@@ -186,6 +186,14 @@ static void handle(struct link *l, const struct ipc_envelope *env)
                 l->ops.notice(l, &n, l->arg);
             }
             ipc_type_finish(&ipc_notice_type, &n);
+        } else if (env->method_len == strlen(IPC_HOST_METHOD) &&
+                   memcmp(env->method, IPC_HOST_METHOD, env->method_len) == 0 &&
+                   l->ops.host != NULL) {
+            struct ipc_host h = {0};
+            if (ipc_host_decode(env->params, &h, why, sizeof(why)) == 0) {
+                l->ops.host(l, &h, l->arg);
+            }
+            ipc_type_finish(&ipc_host_type, &h);
         }
         return;
     }

@@ -35,6 +35,10 @@ typedef void (*link_call_fn)(struct link *l, int err, enum ipc_errcode code, con
 struct link_ops {
     void (*state)(struct link *l, void *arg);   /* l->state changed */
     void (*notice)(struct link *l, const struct ipc_notice *n, void *arg);
+    /* A host sample (the host topic), the link's: the callback may take
+     * what it holds (leaving h zeroed), the rest is freed after it. NULL:
+     * ignored. One that does not decode (ipc_host_decode) is dropped. */
+    void (*host)(struct link *l, struct ipc_host *h, void *arg);
 };
 
 struct link_call;

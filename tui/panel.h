@@ -151,6 +151,7 @@ enum panel_id {
     PANEL_DEPLOYS,
     PANEL_ALERTS,
     PANEL_EVENTS,
+    PANEL_HOST,
     PANEL_CHECK,
     PANEL_DEPLOY,
     PANEL_ALERT,
@@ -161,6 +162,7 @@ extern const struct panel_class panel_overview;
 extern const struct panel_class panel_deploys;
 extern const struct panel_class panel_alerts;
 extern const struct panel_class panel_events;
+extern const struct panel_class panel_host;
 extern const struct panel_class panel_check;
 extern const struct panel_class panel_deploy;
 extern const struct panel_class panel_alert;
@@ -213,6 +215,13 @@ struct dash {
     struct ipc_history hist;
     struct ipc_events detail_states;
     bool hist_loading;
+
+    /* the host view */
+    struct ipc_host host;       /* the last sample; has_host: one came */
+    bool has_host;
+    bool host_subscribed;       /* the host topic is asked for on this link */
+    bool host_missing;          /* the daemon has no host topic */
+    int64_t host_at_ms;         /* when the last sample arrived */
 
     struct deploy_view dv;      /* the deploy view */
     struct alert_view av;       /* the alert view */

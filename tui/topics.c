@@ -14,7 +14,8 @@ unsigned topics_mask(const char *list, char *bad, size_t badlen)
         size_t n = strcspn(p, ",");
         char word[32];
         snprintf(word, sizeof(word), "%.*s", (int)n, p);
-        unsigned bit = n < sizeof(word) ? ipc_topic_parse(word) : 0;
+        /* Of the event log's topics: host samples are not events. */
+        unsigned bit = n < sizeof(word) ? ipc_topic_parse(word) & IPC_TOPIC_ALL : 0;
         if (bit == 0) {
             snprintf(bad, badlen, "%.*s", (int)n, p);
             return 0;

@@ -42,6 +42,31 @@ sys.path.insert(0, os.path.join(SOURCE_ROOT, 'tests'))
 import servers  # noqa: E402  (PostgreSQL and Redis for the tests)
 
 
+def busy_child(test, seconds=30):
+    """The pid of a child of this python that spins on a CPU for seconds,
+    killed and reaped when test ends: a process a host sample must show."""
+    pid = os.fork()
+    if pid == 0:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+        os._exit(0)
+    test.addCleanup(lambda: (os.kill(pid, signal.SIGKILL), os.waitpid(pid, 0)))
+    return pid
+
+
+def assert_promtool_clean(test, body):
+    """The /metrics text body passes promtool check metrics; test is
+    skipped without promtool (Debian's prometheus package has it)."""
+    import shutil
+    promtool = shutil.which('promtool')
+    if promtool is None:
+        test.skipTest('promtool is not installed')
+    out = subprocess.run([promtool, 'check', 'metrics'], input=body.encode(),
+                         capture_output=True, timeout=60)
+    test.assertEqual(out.returncode, 0, out.stdout.decode() + out.stderr.decode())
+
+
 def wait_until(pred, timeout=10.0, interval=0.05, what='condition'):
     """Poll pred() until it returns a truthy value; fail after timeout seconds."""
     deadline = time.monotonic() + timeout * SLOW

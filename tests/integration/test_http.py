@@ -16,7 +16,8 @@ import time
 import urllib.request
 import uuid
 
-from harness import DOWN, SHIPWATCH, SLOW, SOURCE_ROOT, UP, DaemonTest, Rpc, main, wait_until
+from harness import (DOWN, SHIPWATCH, SLOW, SOURCE_ROOT, UP, DaemonTest, Rpc,
+                     assert_promtool_clean, main, wait_until)
 
 CONFIG = '''
 daemon:
@@ -112,12 +113,7 @@ class HttpTest(DaemonTest):
 
     def assert_promtool_clean(self, body):
         """The /metrics text body passes promtool check metrics."""
-        promtool = shutil.which('promtool')
-        if promtool is None:
-            self.skipTest('promtool is not installed')
-        out = subprocess.run([promtool, 'check', 'metrics'], input=body.encode(),
-                             capture_output=True, timeout=60)
-        self.assertEqual(out.returncode, 0, out.stdout.decode() + out.stderr.decode())
+        assert_promtool_clean(self, body)
 
     def post_deploy(self, body, *headers, ctype='application/json'):
         args = ['-X', 'POST', '-H', 'Content-Type: ' + ctype]

@@ -18,11 +18,14 @@
 #include <cmocka.h>
 
 #include "check.h"
+#include "clock.h"
 #include "config.h"
 #include "config_fixtures.h"
 #include "harness.h"
 #include "harness_checks.h"
 #include "host.h"
+#include "hostmon.h"
+#include "hoststat.h"
 #include "perfdata.h"
 #include "proctab.h"
 #include "util.h"
@@ -402,8 +405,9 @@ static void fake_process(struct fixture *f, int pid, const char *comm, char stat
              pid, comm, state, pid, pid, utime, stime, start, rss_pages);
     put(f, name, text);
     if (cmdline != NULL) {
-        snprintf(name, sizeof(name), "%s/%d/cmdline", f->dir, pid);
-        FILE *fp = fopen(name, "w");
+        char path[1024];        /* the tree's own path is as long as the build dir's */
+        snprintf(path, sizeof(path), "%s/%d/cmdline", f->dir, pid);
+        FILE *fp = fopen(path, "w");
         assert_non_null(fp);
         assert_int_equal(fwrite(cmdline, 1, cmdlen, fp), cmdlen);
         fclose(fp);
@@ -916,6 +920,218 @@ static void host_keys_bad(void **state)
              "t.yml:2:44: checks[0].path: not a key of tcp checks", NULL);
 }
 
+/* -------------------------------------------------- the shared readers */
+
+/* Odd /proc content: garbage lines, pseudo filesystems, escapes, bind
+ * mounts, names too long, short cpu lines. Each reader keeps what parses. */
+static void hoststat_odd_files(void **state)
+{
+    struct fixture *f = *state;
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "proc /proc proc rw 0 0\n"
+             "/dev/vda1 / ext4 rw 0 0\n"
+             "garbage\n"
+             "\n"
+             "sysfs /sys sysfs rw 0 0\n"
+             "tmpfs /dev/shm tmpfs rw 0 0\n"
+             "/dev/vda1 /var/lib/docker/x ext4 rw 0 0\n"
+             "/dev/vda1 /etc/hosts ext4 rw 0 0\n"
+             "/dev/vdb /srv\\040data xfs rw 0 0\n"
+             "overlay /merged overlay rw 0 0\n"
+             "server:/x %s nfs4 rw 0 0\n"
+             "relative dir ext4 rw 0 0\n"
+             "/dev/vdc /a\\\\b ext4\n",
+             f->dir);
+    put(f, "self/mounts", text);
+    struct hoststat_mount m[8];
+    int n = hoststat_mounts(f->dir, m, ARRAY_SIZE(m));
+    assert_int_equal(n, 4);
+    assert_string_equal(m[0].dir, "/");
+    assert_string_equal(m[0].device, "/dev/vda1");
+    assert_string_equal(m[1].dir, "/srv data");
+    assert_string_equal(m[1].fstype, "xfs");
+    assert_string_equal(m[2].dir, f->dir);
+    assert_string_equal(m[2].fstype, "nfs4");
+    assert_false(hoststat_fs_local(m[2].fstype));
+    assert_true(hoststat_fs_local("ext4"));
+    assert_false(hoststat_fs_local("fuse.sshfs"));
+    assert_string_equal(m[3].dir, "/a\\\\b");
+    assert_int_equal(hoststat_mounts(f->dir, m, 1), 1);     /* cut at cap */
+    drop(f, "self/mounts");
+    assert_int_equal(hoststat_mounts(f->dir, m, ARRAY_SIZE(m)), -ENOENT);
+
+    put(f, "net/dev",
+        "Inter-|   Receive                            |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes\n"
+        "    lo: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n"
+        "  eth0: 18446744073709551615 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n"
+        "  bad0: 12 x\n"
+        "  averyveryveryveryverylonginterfacename0: 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\n"
+        "nocolon 1 2 3\n"
+        "  wg0:7 0 0 0 0 0 0 0 8 0 0 0 0 0 0 0");
+    struct hoststat_net nets[4];
+    n = hoststat_netdev(f->dir, nets, ARRAY_SIZE(nets));
+    assert_int_equal(n, 3);
+    assert_string_equal(nets[0].name, "lo");
+    assert_true(nets[0].rx_bytes == 1000 && nets[0].tx_bytes == 2000);
+    assert_true(nets[1].rx_bytes == 18446744073709551615ULL);
+    assert_string_equal(nets[2].name, "wg0");
+    assert_true(nets[2].rx_bytes == 7 && nets[2].tx_bytes == 8);
+
+    struct hoststat_cpu c;
+    int id;
+    assert_true(hoststat_cpu_line("cpu  1 2 3 4\n", &id, &c));
+    assert_int_equal(id, -1);
+    assert_true(c.ticks[HOSTSTAT_IDLE] == 4 && c.ticks[HOSTSTAT_STEAL] == 0);
+    assert_true(hoststat_cpu_line("cpu12 5 0 0 5 1 0 0 2 0 0", &id, &c));
+    assert_int_equal(id, 12);
+    assert_false(hoststat_cpu_line("cpux 1 2", &id, &c));
+    assert_false(hoststat_cpu_line("cpu99999999 1 2", &id, &c));
+    assert_false(hoststat_cpu_line("intr 1 2", &id, &c));
+    struct hoststat_cpu_pct pct;
+    assert_false(hoststat_cpu_share(&c, &c, &pct));     /* no tick between them */
+
+    double avg[3];
+    put(f, "loadavg", "1.5 nope\n");
+    assert_int_equal(hoststat_loadavg(f->dir, avg), -EINVAL);
+    struct hoststat_mem mem;
+    put(f, "meminfo", "MemTotal: -5 kB\n");
+    assert_int_equal(hoststat_meminfo(f->dir, &mem), -EINVAL);
+    put(f, "meminfo", "MemTotal: 1000 kB\nMemAvailable: 5000 kB\nSwapTotal: 10 kB\n"
+                      "SwapFree: 20 kB\n");
+    assert_int_equal(hoststat_meminfo(f->dir, &mem), 0);
+    assert_true(mem.available == mem.total && mem.swap_free == mem.swap_total);
+}
+
+/* ------------------------------------------------------ the host sampler */
+
+struct samples {
+    struct fixture *f;
+    int n;
+    struct ipc_host last;               /* a copy, through the codec */
+};
+
+/* Keep a copy of each sample; after the first, time moves on in the tree. */
+static void on_sample(void *arg, const struct ipc_host *h)
+{
+    struct samples *s = arg;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    ipc_encode_notify_method(&sb, IPC_HOST_METHOD, &ipc_host_type, h);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    ipc_type_finish(&ipc_host_type, &s->last);
+    memset(&s->last, 0, sizeof(s->last));
+    char why[128];
+    assert_int_equal(ipc_host_decode(&u.data.via.array.ptr[2], &s->last, why, sizeof(why)), 0);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    s->n++;
+}
+
+/* Run the loop until n samples came. */
+static void wait_samples(struct fixture *f, struct samples *s, int n)
+{
+    int64_t end = clock_mono_ms() + DEADLINE_MS;
+    while (s->n < n && clock_mono_ms() < end) {
+        uv_run(&f->h.loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(s->n, n);
+}
+
+/* A fake host of two CPUs, watched for two samples: shares and rates
+ * over the interval, the tree's disk, its processes; then a container
+ * that hides memory and network. */
+static void hostmon_fake_host(void **state)
+{
+    struct fixture *f = *state;
+    long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    char mounts[512];
+    snprintf(mounts, sizeof(mounts), "/dev/fake %s ext4 rw 0 0\nproc /proc proc rw 0 0\n",
+             f->dir);
+    put(f, "self/mounts", mounts);
+    put(f, "uptime", "1000.00 1800.00\n");
+    put(f, "stat", "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\n"
+                   "cpu1 50 0 50 400 0 0 0 0 0 0\nintr 1\n");
+    put(f, "meminfo", "MemTotal: 1000 kB\nMemAvailable: 250 kB\n");
+    put(f, "loadavg", "1.25 0.50 0.05 1/80 99\n");
+    put(f, "net/dev", "h\nh\n  eth0: 1000 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+    fake_process(f, 10, "busy", 'R', 0, 0, 10 * hz, 100, CMD("busy --loop\0"));
+    fake_process(f, 11, "big", 'S', 0, 0, 10 * hz, 5000, CMD("big\0"));
+    struct samples s = {.f = f};
+    struct hostmon *m = hostmon_create(&f->h.loop, f->dir, NULL, "eu-1", on_sample, &s);
+    assert_non_null(m);
+    assert_null(hostmon_latest(m, 1000000));
+    hostmon_hold(m);
+    /* Once the baseline is read, 10 s of host time pass before the next. */
+    int64_t end = clock_mono_ms() + DEADLINE_MS;
+    while (hostmon_reads(m) == 0 && clock_mono_ms() < end) {
+        uv_run(&f->h.loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(hostmon_reads(m), 1);
+    assert_int_equal(s.n, 0);
+    put(f, "uptime", "1010.00 1800.00\n");
+    put(f, "stat", "cpu  200 0 100 900 100 0 0 0 0 0\ncpu0 150 0 50 400 0 0 0 0 0 0\n"
+                   "cpu1 50 0 50 500 100 0 0 0 0 0\n");
+    put(f, "net/dev", "h\nh\n  eth0: 5000 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+    fake_process(f, 10, "busy", 'R', 5 * hz, 0, 10 * hz, 100, CMD("busy --loop\0"));
+    wait_samples(f, &s, 1);
+    const struct ipc_host *h = &s.last;
+    assert_string_equal(h->node, "eu-1");
+    assert_int_equal(h->cpu_count, 2);
+    assert_int_equal(h->ncpus, 2);
+    assert_int_equal(h->cpu_used_ppm, 333333);          /* 100 of 300 ticks */
+    assert_int_equal(h->cpu_iowait_ppm, 333333);
+    assert_string_equal(h->cpus[0].name, "cpu0");
+    assert_int_equal(h->cpus[0].used_ppm, 1000000);
+    assert_int_equal(h->cpus[1].used_ppm, 0);
+    assert_int_equal(h->cpus[1].iowait_ppm, 500000);
+    assert_int_equal(h->mem_total_bytes, 1024000);
+    assert_int_equal(h->mem_used_bytes, 768000);
+    assert_int_equal(h->swap_total_bytes, 0);
+    assert_int_equal(h->load1_milli, 1250);
+    assert_int_equal(h->load15_milli, 50);
+    assert_int_equal(h->ndisks, 1);
+    assert_string_equal(h->disks[0].mount, f->dir);
+    assert_true(h->disks[0].size_bytes > 0);
+    assert_int_equal(h->nnets, 1);
+    assert_true(h->nets[0].rx_bytes_per_s > 0 && h->nets[0].rx_bytes == 5000);
+    assert_int_equal(h->procs, 2);
+    assert_int_equal(h->top_cpu[0].pid, 10);
+    assert_int_equal(h->top_cpu[0].cpu_ppm, 500000);    /* 5 s of CPU in 10 s */
+    assert_string_equal(h->top_cpu[0].command, "busy --loop");
+    assert_int_equal(h->top_rss[0].pid, 11);
+    assert_int_equal(h->top_rss[0].rss_bytes, 5000LL * page);
+    assert_int_equal(h->nunavailable, 0);
+    assert_non_null(hostmon_latest(m, 1000000));
+
+    /* A container: no meminfo, no net/dev, an empty stat. */
+    drop(f, "meminfo");
+    drop(f, "net/dev");
+    put(f, "stat", "nothing here\n");
+    wait_samples(f, &s, 2);
+    h = &s.last;
+    assert_int_equal(h->mem_total_bytes, -1);
+    assert_int_equal(h->cpu_used_ppm, -1);
+    assert_int_equal(h->ncpus, 0);
+    assert_int_equal(h->nnets, 0);
+    assert_int_equal(h->nunavailable, 3);
+    assert_string_equal(h->unavailable[0], "cpu");
+    assert_string_equal(h->unavailable[1], "memory");
+    assert_string_equal(h->unavailable[2], "net");
+
+    hostmon_release(m);
+    hostmon_close(m);
+    while (uv_run(&f->h.loop, UV_RUN_NOWAIT) != 0) {
+        struct timespec ts = {.tv_nsec = 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    hostmon_destroy(m);
+    ipc_type_finish(&ipc_host_type, &s.last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -938,6 +1154,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(log_long_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(log_position_restored, setup, teardown),
         cmocka_unit_test_setup_teardown(host_hung_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(hoststat_odd_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(hostmon_fake_host, setup, teardown),
         cmocka_unit_test(default_conditions),
         cmocka_unit_test(host_describe),
         cmocka_unit_test(host_fingerprints),

@@ -275,6 +275,7 @@ static const struct ipc_status status = {
     .cluster_connected = true,
     .cluster_peers = 19,
     .checks_owned = 20,
+    .host_sampling = true,
     .apps = (struct ipc_app_status *)app_rows,
     .napps = ARRAY_SIZE(app_rows),
 };
@@ -415,6 +416,62 @@ static const struct ipc_reload reload = {
     .removed = 1,
     .changed = 2,
     .unchanged = 6,
+};
+
+static struct ipc_host_cpu host_cpus[] = {
+    {.name = "cpu0", .used_ppm = 125000, .iowait_ppm = 2000, .steal_ppm = 300},
+    {.name = "cpu1", .used_ppm = 1000000, .iowait_ppm = 1, .steal_ppm = 2},
+};
+static struct ipc_host_disk host_disks[] = {
+    {.mount = "/", .device = "/dev/vda1", .fstype = "ext4", .size_bytes = 40LL << 30,
+     .avail_bytes = 12LL << 30, .used_ppm = 700000, .inodes = 2621440, .inodes_free = 2000000,
+     .inodes_used_ppm = 237060},
+    {.mount = "/srv data", .device = "/dev/vdb", .fstype = "xfs", .size_bytes = 1,
+     .avail_bytes = 2, .used_ppm = 3, .inodes = 4, .inodes_free = 5, .inodes_used_ppm = 6},
+};
+static struct ipc_host_net host_nets[] = {
+    {.name = "lo", .rx_bytes = 1234567, .tx_bytes = 1234567, .rx_bytes_per_s = 2048,
+     .tx_bytes_per_s = 2048},
+    {.name = "eth0", .rx_bytes = 9, .tx_bytes = 8, .rx_bytes_per_s = 7, .tx_bytes_per_s = 6},
+};
+static struct ipc_host_proc host_procs[] = {
+    {.pid = 4242, .command = "/usr/sbin/shipwatchd --config /etc/shipwatch.yml",
+     .cpu_ppm = 1500000, .rss_bytes = 12 << 20},
+    {.pid = 2, .command = "[kthreadd]", .cpu_ppm = 1, .rss_bytes = 4096},
+};
+static char *host_unavailable[] = {"swap"};
+static const struct ipc_host host = {
+    .hostname = "web-1",
+    .node = "eu-1",
+    .ts_ms = 1790000000000,
+    .interval_ms = 1001,
+    .uptime_s = 86400,
+    .cpu_count = 2,
+    .cpu_used_ppm = 562500,
+    .cpu_iowait_ppm = 1000,
+    .cpu_steal_ppm = 150,
+    .cpus = host_cpus,
+    .ncpus = 2,
+    .mem_total_bytes = 8LL << 30,
+    .mem_available_bytes = 5LL << 30,
+    .mem_used_bytes = 3LL << 30,
+    .swap_total_bytes = 1LL << 30,
+    .swap_used_bytes = 1 << 20,
+    .load1_milli = 1250,
+    .load5_milli = 800,
+    .load15_milli = 500,
+    .disks = host_disks,
+    .ndisks = 2,
+    .nets = host_nets,
+    .nnets = 2,
+    .procs = 183,
+    .top_cpu = host_procs,
+    .ntop_cpu = 2,
+    .top_rss = host_procs,
+    .ntop_rss = 2,
+    .sample_cpu_us = 2500,
+    .unavailable = host_unavailable,
+    .nunavailable = 1,
 };
 
 static const struct ipc_alert alert_rows[] = {
@@ -748,6 +805,7 @@ static void eq_status(const void *x, const void *y)
     EQ_B(cluster_connected);
     EQ_I(cluster_peers);
     EQ_I(checks_owned);
+    EQ_B(host_sampling);
     EQ_I(napps);
     for (size_t i = 0; i < a->napps && i < b->napps; i++) {
         eq_app_status(&a->apps[i], &b->apps[i]);
@@ -902,6 +960,96 @@ static void eq_notice(const void *x, const void *y)
     EQ_S(failed_condition);
     EQ_S(perfdata);
     EQ_S(level);
+}
+
+static void eq_host_cpu(const void *x, const void *y)
+{
+    const struct ipc_host_cpu *a = x, *b = y;
+    EQ_S(name);
+    EQ_I(used_ppm);
+    EQ_I(iowait_ppm);
+    EQ_I(steal_ppm);
+}
+
+static void eq_host_disk(const void *x, const void *y)
+{
+    const struct ipc_host_disk *a = x, *b = y;
+    EQ_S(mount);
+    EQ_S(device);
+    EQ_S(fstype);
+    EQ_I(size_bytes);
+    EQ_I(avail_bytes);
+    EQ_I(used_ppm);
+    EQ_I(inodes);
+    EQ_I(inodes_free);
+    EQ_I(inodes_used_ppm);
+}
+
+static void eq_host_net(const void *x, const void *y)
+{
+    const struct ipc_host_net *a = x, *b = y;
+    EQ_S(name);
+    EQ_I(rx_bytes);
+    EQ_I(tx_bytes);
+    EQ_I(rx_bytes_per_s);
+    EQ_I(tx_bytes_per_s);
+}
+
+static void eq_host_proc(const void *x, const void *y)
+{
+    const struct ipc_host_proc *a = x, *b = y;
+    EQ_I(pid);
+    EQ_S(command);
+    EQ_I(cpu_ppm);
+    EQ_I(rss_bytes);
+}
+
+static void eq_host(const void *x, const void *y)
+{
+    const struct ipc_host *a = x, *b = y;
+    EQ_S(hostname);
+    EQ_S(node);
+    EQ_I(ts_ms);
+    EQ_I(interval_ms);
+    EQ_I(uptime_s);
+    EQ_I(cpu_count);
+    EQ_I(cpu_used_ppm);
+    EQ_I(cpu_iowait_ppm);
+    EQ_I(cpu_steal_ppm);
+    EQ_I(ncpus);
+    for (size_t i = 0; i < a->ncpus && i < b->ncpus; i++) {
+        eq_host_cpu(&a->cpus[i], &b->cpus[i]);
+    }
+    EQ_I(mem_total_bytes);
+    EQ_I(mem_available_bytes);
+    EQ_I(mem_used_bytes);
+    EQ_I(swap_total_bytes);
+    EQ_I(swap_used_bytes);
+    EQ_I(load1_milli);
+    EQ_I(load5_milli);
+    EQ_I(load15_milli);
+    EQ_I(ndisks);
+    for (size_t i = 0; i < a->ndisks && i < b->ndisks; i++) {
+        eq_host_disk(&a->disks[i], &b->disks[i]);
+    }
+    EQ_I(nnets);
+    for (size_t i = 0; i < a->nnets && i < b->nnets; i++) {
+        eq_host_net(&a->nets[i], &b->nets[i]);
+    }
+    EQ_I(procs);
+    EQ_I(ntop_cpu);
+    for (size_t i = 0; i < a->ntop_cpu && i < b->ntop_cpu; i++) {
+        eq_host_proc(&a->top_cpu[i], &b->top_cpu[i]);
+    }
+    EQ_I(ntop_rss);
+    for (size_t i = 0; i < a->ntop_rss && i < b->ntop_rss; i++) {
+        eq_host_proc(&a->top_rss[i], &b->top_rss[i]);
+    }
+    EQ_I(sample_cpu_us);
+    EQ_I(nunavailable);
+    for (size_t i = 0; i < a->nunavailable && i < b->nunavailable; i++) {
+        eq_s("unavailable[]", a->unavailable[i], b->unavailable[i]);
+    }
 }
 
 static void eq_alert(const void *x, const void *y)
@@ -1071,6 +1219,11 @@ static const struct fixture fixtures[] = {
     {&ipc_maint_window_type, &window_rows[0], eq_maint_window},
     {&ipc_maintenance_type, &maintenance, eq_maintenance},
     {&ipc_id_ref_type, &id_ref, eq_id_ref},
+    {&ipc_host_cpu_type, &host_cpus[0], eq_host_cpu},
+    {&ipc_host_disk_type, &host_disks[0], eq_host_disk},
+    {&ipc_host_net_type, &host_nets[0], eq_host_net},
+    {&ipc_host_proc_type, &host_procs[0], eq_host_proc},
+    {&ipc_host_type, &host, eq_host},
 };
 
 /* The fixture of type t; fails the test when there is none. */
@@ -1392,6 +1545,31 @@ static void test_notify_round_trip(void **state)
     }
 }
 
+/* A host sample goes out as [2, "host", [sample]] and ipc_host_decode
+ * gives it back whole. */
+static void test_host_round_trip(void **state)
+{
+    msgpack_sbuffer sb;
+    struct ipc_reader rd;
+    struct ipc_envelope env;
+    struct ipc_host back = {0};
+    char why[128];
+
+    msgpack_sbuffer_init(&sb);
+    ipc_encode_notify_method(&sb, IPC_HOST_METHOD, &ipc_host_type, &host);
+    read_one(&rd, &ipc_limits_client, &sb, &env);
+    assert_int_equal(env.kind, IPC_NOTIFY);
+    assert_int_equal(env.method_len, strlen(IPC_HOST_METHOD));
+    assert_memory_equal(env.method, IPC_HOST_METHOD, env.method_len);
+    if (ipc_host_decode(env.params, &back, why, sizeof(why)) != 0) {
+        fail_msg("host: %s", why);
+    }
+    eq_host(&host, &back);
+    ipc_type_finish(&ipc_host_type, &back);
+    ipc_reader_finish(&rd);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /* --- truncation and framing --- */
 
 /* A cut message is never a message; byte-at-a-time reads give one message
@@ -1497,6 +1675,7 @@ int main(void)
         cmocka_unit_test(test_absent_fields),
         cmocka_unit_test(test_error_round_trip),
         cmocka_unit_test(test_notify_round_trip),
+        cmocka_unit_test(test_host_round_trip),
         cmocka_unit_test(test_truncation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

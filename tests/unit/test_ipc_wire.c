@@ -1374,6 +1374,11 @@ static void test_topics(void **state)
     assert_int_equal(ipc_topic_parse("result"), 0);
     assert_string_equal(ipc_topic_name((enum ipc_topic)0), "?");
     assert_string_equal(ipc_topic_name(IPC_TOPIC_ALL), "?");
+    /* The host topic is one, but not among those an empty list means. */
+    assert_int_equal(ipc_topic_parse("host"), IPC_TOPIC_HOST);
+    assert_string_equal(ipc_topic_name(IPC_TOPIC_HOST), "host");
+    assert_int_equal(IPC_TOPIC_ALL & IPC_TOPIC_HOST, 0);
+    assert_int_equal(1u << (IPC_TOPIC_COUNT - 1), IPC_TOPIC_HOST);
 }
 
 /* Error code names, both ways; unknown names are internal. */
@@ -1402,6 +1407,135 @@ static void test_errcodes(void **state)
     assert_int_equal(ipc_errcode_parse("", 0), IPC_E_INTERNAL);
 }
 
+/* A host notification's params as a daemon that lies or breaks sends
+ * them: each is refused with a reason, nothing leaks (ASan), and the
+ * client goes on. */
+static bool decode_host(const struct mp *b, char *why, size_t whylen)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, b->sb.data, b->sb.size, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+    struct ipc_host h = {0};
+    int rc = ipc_host_decode(&u.data, &h, why, whylen);
+    ipc_type_finish(&ipc_host_type, &h);
+    msgpack_unpacked_destroy(&u);
+    return rc == 0;
+}
+
+/* [{key: an array of n maps of one int field}]. */
+static void host_list(struct mp *b, const char *key, size_t n)
+{
+    P(msgpack_pack_array(&b->pk, 1));
+    P(msgpack_pack_map(&b->pk, 1));
+    mp_str(b, key);
+    P(msgpack_pack_array(&b->pk, n));
+    for (size_t i = 0; i < n; i++) {
+        P(msgpack_pack_map(&b->pk, 1));
+        mp_str(b, "pid");
+        P(msgpack_pack_int64(&b->pk, (int64_t)i));
+    }
+}
+
+static void test_host_hostile(void **state)
+{
+    char why[200];
+    struct mp b;
+    static const struct {
+        const char *key;
+        size_t max;
+    } lists[] = {{"cpus", IPC_HOST_CPUS_MAX},   {"disks", IPC_HOST_DISKS_MAX},
+                 {"nets", IPC_HOST_NETS_MAX},   {"top_cpu", IPC_HOST_PROCS_MAX},
+                 {"top_rss", IPC_HOST_PROCS_MAX}};
+    for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+        mp_init(&b);
+        host_list(&b, lists[i].key, lists[i].max);
+        assert_true(decode_host(&b, why, sizeof(why)));
+        mp_finish(&b);
+        mp_init(&b);
+        host_list(&b, lists[i].key, lists[i].max + 1);
+        assert_false(decode_host(&b, why, sizeof(why)));
+        assert_non_null(strstr(why, lists[i].key));
+        assert_non_null(strstr(why, "at most"));
+        mp_finish(&b);
+    }
+    /* Not an array of one map. */
+    mp_init(&b);
+    P(msgpack_pack_map(&b.pk, 0));
+    assert_false(decode_host(&b, why, sizeof(why)));
+    mp_finish(&b);
+    mp_init(&b);
+    P(msgpack_pack_array(&b.pk, 2));
+    P(msgpack_pack_map(&b.pk, 0));
+    P(msgpack_pack_map(&b.pk, 0));
+    assert_false(decode_host(&b, why, sizeof(why)));
+    mp_finish(&b);
+    mp_init(&b);
+    P(msgpack_pack_array(&b.pk, 1));
+    mp_str(&b, "cpus");
+    assert_false(decode_host(&b, why, sizeof(why)));
+    mp_finish(&b);
+    /* A number where a list goes, a string where a number goes, a list
+     * element that is not a map, a name with a NUL, a count past int64. */
+    mp_init(&b);
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "cpus");
+    P(msgpack_pack_int(&b.pk, 4));
+    assert_false(decode_host(&b, why, sizeof(why)));
+    mp_finish(&b);
+    mp_init(&b);
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "mem_total_bytes");
+    mp_str(&b, "8G");
+    assert_false(decode_host(&b, why, sizeof(why)));
+    mp_finish(&b);
+    mp_init(&b);
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "nets");
+    P(msgpack_pack_array(&b.pk, 2));
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "name");
+    mp_str(&b, "eth0");
+    P(msgpack_pack_nil(&b.pk));
+    assert_true(decode_host(&b, why, sizeof(why)));     /* nil: an empty entry */
+    mp_finish(&b);
+    mp_init(&b);
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "disks");
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_true(&b.pk));
+    assert_false(decode_host(&b, why, sizeof(why)));
+    mp_finish(&b);
+    mp_init(&b);
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "hostname");
+    P(msgpack_pack_str_with_body(&b.pk, "web\0-1", 6));
+    assert_false(decode_host(&b, why, sizeof(why)));
+    mp_finish(&b);
+    mp_init(&b);
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 1));
+    mp_str(&b, "procs");
+    P(msgpack_pack_uint64(&b.pk, UINT64_MAX));
+    assert_false(decode_host(&b, why, sizeof(why)));
+    mp_finish(&b);
+    /* Unknown keys are fields of a newer daemon: ignored. */
+    mp_init(&b);
+    P(msgpack_pack_array(&b.pk, 1));
+    P(msgpack_pack_map(&b.pk, 2));
+    mp_str(&b, "gpus");
+    P(msgpack_pack_array(&b.pk, 0));
+    mp_str(&b, "cpu_count");
+    P(msgpack_pack_int(&b.pk, -5));
+    assert_true(decode_host(&b, why, sizeof(why)));
+    mp_finish(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1422,6 +1556,7 @@ int main(void)
         cmocka_unit_test(test_rpc_handlers),
         cmocka_unit_test(test_topics),
         cmocka_unit_test(test_errcodes),
+        cmocka_unit_test(test_host_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,7 +65,11 @@ open(sys.argv[1], 'w').write(str(s.getsockname()[1]))
 time.sleep(3600)
 EOF
 pids="$pids $!"
-sleep 0.5
+i=0
+while [ ! -s "$work/blackhole.port" ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 hole=$(cat "$work/blackhole.port")
 
 urls() { # N -> URL list spread over the addresses

@@ -3,7 +3,7 @@
 store holds what happened: outcomes, latencies, failed conditions, states."""
 import os
 
-from harness import (DOWN, DEGRADED, PLUGINS, UNKNOWN, UP, DaemonTest, closed_port, main,
+from harness import (DOWN, DEGRADED, PLUGINS, SLOW, UNKNOWN, UP, DaemonTest, closed_port, main,
                      wait_until)
 
 CONFIG = '''
@@ -13,7 +13,7 @@ storage:
   path: {db}
 defaults:
   interval: 500ms
-  timeout: 1s
+  timeout: %(timeout)dms
   failure-threshold: 2
   success-threshold: 2
 checks:
@@ -106,7 +106,9 @@ class ChecksTest(DaemonTest):
         super().setUp()
         self.t = self.target()
         self.d = self.daemon(CONFIG % {'base': self.t.base, 'closed': closed_port(),
-                                       'port': self.t.port, 'plugins': PLUGINS})
+                                       'port': self.t.port, 'plugins': PLUGINS,
+                                       # a first run under valgrind takes over 1 s
+                                       'timeout': 1000 * SLOW})
         self.d.start()
         # Two rounds of everything (interval 500 ms, thresholds 2).
         for name in ('ok', 'five-hundred', 'slow', 'plugin-hang', 'big', 'tcp-closed'):

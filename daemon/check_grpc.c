@@ -34,6 +34,7 @@
 
 #define TARGET_MAX 300          /* "host:port" for messages, with the NUL */
 #define GRPC_MESSAGE_MAX 160    /* the server's grpc-message kept, decoded */
+#define GRPC_ATTEMPTS 4         /* calls per run when the answer is dropped */
 
 struct grpc_run {
     CURL *easy;
@@ -46,6 +47,7 @@ struct grpc_run {
     char message[GRPC_MESSAGE_MAX];  /* grpc-message, decoded */
     char content_type[64];      /* the reply's, cut */
     int64_t timeout_ms;
+    int attempts;               /* calls made this run */
     char errbuf[CURL_ERROR_SIZE];
     char target[TARGET_MAX];    /* host:port, for messages */
 };
@@ -201,6 +203,10 @@ static void transfer_error(struct check_run *run, CURL *easy, CURLcode rc, bool 
                  duration_format(g->timeout_ms, t, sizeof(t)));
     } else if (rc == CURLE_COULDNT_CONNECT && oserr > 0) {
         snprintf(out, len, "grpc %s: connect: %s", g->target, uv_strerror(-(int)oserr));
+    } else if (g->attempts >= GRPC_ATTEMPTS) {
+        snprintf(out, len, "grpc %s: the server ended each of %d calls before the request "
+                 "went out, its answer lost (%s)", g->target, GRPC_ATTEMPTS,
+                 curl_easy_strerror(rc));
     } else if (connected && !answered &&
                (rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM || rc == CURLE_PARTIAL_FILE ||
                 rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
@@ -271,6 +277,41 @@ static void read_reply(struct check_run *run, long http_code, long version)
     }
 }
 
+static void on_done(CURL *easy, CURLcode rc, void *arg);
+
+/* libcurl before 8.1 fails a call whose server, its answer complete,
+ * closed the stream before curl sent the request body: RFC 9113 8.1 lets
+ * a server answer from the headers alone and reset the rest with
+ * NO_ERROR, as gRPC servers do for a method they lack (UNIMPLEMENTED).
+ * curl says CURLE_HTTP2_STREAM with no response and nothing in the error
+ * buffer, and the answer is lost. It is a race with the server, which a
+ * busy loop loses now and then: ask again, on a fresh connection, in the
+ * time left. True when the call is under way again. */
+static bool dropped(const struct check_run *run, CURLcode rc, long code)
+{
+    const struct grpc_run *g = run->priv;
+    return rc == CURLE_HTTP2_STREAM && code == 0 && g->errbuf[0] == '\0' &&
+           run->facts.connected == 1 && !g->overflow;
+}
+
+static bool retry_dropped(struct check_run *run, CURL *easy, CURLcode rc, long code)
+{
+    struct grpc_run *g = run->priv;
+    if (!dropped(run, rc, code) || ++g->attempts >= GRPC_ATTEMPTS) {
+        return false;
+    }
+    int64_t left = g->timeout_ms - (int64_t)((uv_hrtime() - run->started_ns) / 1000000);
+    if (left < 1) {
+        return false;
+    }
+    g->body_len = 0;
+    g->code = -1;
+    g->message[0] = g->content_type[0] = '\0';
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)left);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
+    return curlm_add(run->env->curlm, easy, on_done, run) == 0;
+}
+
 /* The transfer ended: fill the result and finish the run. */
 static void on_done(CURL *easy, CURLcode rc, void *arg)
 {
@@ -281,6 +322,9 @@ static void on_done(CURL *easy, CURLcode rc, void *arg)
     curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
     bool connected = run->facts.connected == 1;
 
+    if (!run->cancelled && retry_dropped(run, easy, rc, code)) {
+        return;
+    }
     if (run->cancelled) {
         /* dropped by check_run_finish */
     } else if (g->overflow) {

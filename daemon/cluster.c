@@ -13,11 +13,14 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "cluster.h"
 #include "clock.h"
 #include "daemon.h"
 #include "hash.h"
+#include "hostmon.h"
+#include "ipc_wire.h"
 #include "log.h"
 #include "sched.h"
 #include "sign.h"
@@ -115,6 +118,14 @@ struct cluster {
     int64_t close_started_ms;
     struct peer peers[PEERS_MAX];
     size_t npeers;
+    /* the other nodes this daemon's clients watch the host of */
+    struct host_want {
+        char name[CLUSTER_NAME_MAX];
+        unsigned refs;
+    } wants[CLUSTER_HOST_WANTS_MAX];
+    size_t nwants;
+    bool host_held;              /* a peer watches this host: the sampler is held */
+    int64_t host_wanted_ms;      /* loop time a peer last said so */
     uint64_t published_total, received_total, rejected_total, dropped_total, reconnects_total;
     uint64_t leases_overridden_total, unrun_total;
     uint64_t rng;
@@ -517,6 +528,85 @@ static int parse_event(json_t *o, struct cluster_msg *m)
 }
 
 /* Parse one message (see cluster.h). */
+/* An "alive" message's host_wants: absent, or an array of at most
+ * CLUSTER_HOST_WANTS_MAX names. */
+static int parse_wants(json_t *o, struct cluster_msg *m)
+{
+    json_t *a = json_object_get(o, "host_wants");
+    if (a == NULL) {
+        return 0;
+    }
+    size_t n = json_is_array(a) ? json_array_size(a) : SIZE_MAX;
+    if (n > CLUSTER_HOST_WANTS_MAX) {
+        return -1;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    m->host_wants = calloc(n, sizeof(*m->host_wants));
+    if (m->host_wants == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(a, i);
+        const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+        size_t len = s != NULL ? json_string_length(v) : 0;
+        if (s == NULL || strlen(s) != len || !valid_name(s, len, CLUSTER_NAME_MAX) ||
+            (m->host_wants[i] = strdup(s)) == NULL) {
+            return -1;
+        }
+        m->nhost_wants = i + 1;
+    }
+    return 0;
+}
+
+/* A "host" message: its time and the sample, base64 of the msgpack the
+ * socket sends, decoded and checked as a client of the socket would, and
+ * naming the sender. */
+static int parse_host(json_t *o, struct cluster_msg *m)
+{
+    const char *s;
+    size_t len;
+    if (get_int(o, "ts_ms", 0, INT64_MAX / 2, &m->ts_ms) != 1 ||
+        get_str(o, "sample", &s, &len) != 1 || len == 0 || len % 4 != 0 || len > INT_MAX) {
+        return -1;
+    }
+    unsigned char *raw = malloc(len / 4 * 3);
+    if (raw == NULL) {
+        return -1;
+    }
+    int rc = -1;
+    /* Nothing but the alphabet, '=' only as the padding at the end
+     * (EVP_DecodeBlock would skip blanks, and counts the padding in). */
+    size_t pad = s[len - 1] == '=' ? (s[len - 2] == '=' ? 2 : 1) : 0;
+    int n = -1;
+    if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") ==
+        len - pad) {
+        n = EVP_DecodeBlock(raw, (const unsigned char *)s, (int)len);
+    }
+    if (n < 0 || (size_t)n < pad) {
+        free(raw);
+        return -1;
+    }
+    size_t size = (size_t)n - pad, off = 0, whole = 0;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    char why[128];
+    /* Walked within a client's limits first, as the socket's bytes are: a
+     * header declaring four billion entries must not reach the unpacker,
+     * which would allocate for them. */
+    if (ipc_wire_scan(raw, size, &ipc_limits_client, &whole) == IPC_WIRE_OK && whole == size &&
+        msgpack_unpack_next(&u, (const char *)raw, size, &off) == MSGPACK_UNPACK_SUCCESS &&
+        off == size && ipc_bad_utf8(&u.data) == NULL &&
+        ipc_host_decode(&u.data, &m->host, why, sizeof(why)) == 0 && m->host.node != NULL &&
+        strcmp(m->host.node, m->node) == 0 && m->host.ts_ms == m->ts_ms) {
+        rc = 0;
+    }
+    msgpack_unpacked_destroy(&u);
+    free(raw);
+    return rc;
+}
+
 int cluster_msg_parse(const char *buf, size_t len, struct cluster_msg *m)
 {
     memset(m, 0, sizeof(*m));
@@ -555,6 +645,12 @@ int cluster_msg_parse(const char *buf, size_t len, struct cluster_msg *m)
         } else if (fp == 1) {
             memcpy(m->checks_fp, s, slen + 1);
         }
+        if (rc == 0) {
+            rc = parse_wants(o, m);
+        }
+    } else if (strcmp(s, "host") == 0) {
+        m->kind = CLUSTER_MSG_HOST;
+        rc = parse_host(o, m);
     }
 bad:
     json_decref(o);
@@ -624,6 +720,14 @@ void cluster_msg_finish(struct cluster_msg *m)
     free(m->message);
     free(m->data);
     m->type = m->app = m->env = m->message = m->data = NULL;
+    for (size_t i = 0; i < m->nhost_wants; i++) {
+        free(m->host_wants[i]);
+    }
+    free(m->host_wants);
+    m->host_wants = NULL;
+    m->nhost_wants = 0;
+    ipc_type_finish(&ipc_host_type, &m->host);
+    memset(&m->host, 0, sizeof(m->host));
 }
 
 /* Dump o compactly and drop it. */
@@ -693,13 +797,48 @@ char *cluster_encode_event(const char *node, const struct event *ev)
 }
 
 /* The JSON of an "alive" message. */
-char *cluster_encode_node(const char *node, int64_t ts_ms, const char *checks_fp)
+char *cluster_encode_node(const char *node, int64_t ts_ms, const char *checks_fp,
+                          const char *const *host_wants, size_t nhost_wants)
 {
     json_t *o = json_pack("{s:i, s:s, s:s, s:I}", "v", 1, "kind", "node", "node", node, "ts_ms",
                           (json_int_t)ts_ms);
     if (o != NULL) {
         set_text(o, "checks", checks_fp);
     }
+    if (o != NULL && nhost_wants > 0) {
+        json_t *a = json_array();
+        for (size_t i = 0; a != NULL && i < nhost_wants; i++) {
+            if (json_array_append_new(a, json_string(host_wants[i])) < 0) {
+                json_decref(a);
+                a = NULL;
+            }
+        }
+        if (a == NULL || json_object_set_new(o, "host_wants", a) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return dump(o);
+}
+
+/* The JSON of a "host" message: h as the socket packs it, in base64. */
+char *cluster_encode_host(const char *node, const struct ipc_host *h)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    ipc_type_pack(&pk, &ipc_host_type, h);
+    char *b64 = NULL;
+    json_t *o = NULL;
+    if (sb.size <= CLUSTER_MSG_MAX / 4 * 3 - 256 && (b64 = malloc(sb.size / 3 * 4 + 5)) != NULL) {
+        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)sb.data, (int)sb.size);
+        o = json_pack("{s:i, s:s, s:s, s:I, s:s}", "v", 1, "kind", "host", "node", node, "ts_ms",
+                      (json_int_t)h->ts_ms, "sample", b64);
+    }
+    free(b64);
+    msgpack_sbuffer_destroy(&sb);
     return dump(o);
 }
 
@@ -709,6 +848,7 @@ static void connect_start(struct cluster *cl);
 static void asked(struct cluster *cl);
 static void on_alive(redisAsyncContext *ac, void *r, void *privdata);
 static void announce(struct cluster *cl);
+static void host_watched(struct cluster *cl, bool now_wanted);
 
 /* The backoff is over: try again. */
 static void on_retry(uv_timer_t *t)
@@ -1168,7 +1308,10 @@ static bool preferred(struct cluster *cl, const struct check *c)
 /* The names of the message kinds, for warnings. */
 static const char *kind_name(enum cluster_msg_kind k)
 {
-    return k == CLUSTER_MSG_RESULT ? "result" : k == CLUSTER_MSG_EVENT ? "event" : "alive message";
+    return k == CLUSTER_MSG_RESULT ? "result"
+           : k == CLUSTER_MSG_EVENT ? "event"
+           : k == CLUSTER_MSG_HOST  ? "host sample"
+                                    : "alive message";
 }
 
 /* One message from the bus. */
@@ -1208,6 +1351,11 @@ static void on_message(struct cluster *cl, const char *buf, size_t len)
         struct peer *p = peer_note(cl, m.node);
         snprintf(p->checks_fp, sizeof(p->checks_fp), "%s", m.checks_fp);
         cl->received_total++;
+        for (size_t i = 0; i < m.nhost_wants; i++) {
+            if (strcmp(m.host_wants[i], cl->node) == 0) {
+                host_watched(cl, true);
+            }
+        }
         cluster_msg_finish(&m);
         return;
     }
@@ -1219,7 +1367,9 @@ static void on_message(struct cluster *cl, const char *buf, size_t len)
         return;
     }
     cl->received_total++;
-    if (m.kind == CLUSTER_MSG_RESULT) {
+    if (m.kind == CLUSTER_MSG_HOST) {
+        daemon_on_peer_host(d, m.node, &m.host);
+    } else if (m.kind == CLUSTER_MSG_RESULT) {
         struct check *c = daemon_find_check(d, m.check);
         if (c != NULL) {
             daemon_on_peer_result(d, c, &m);
@@ -1239,11 +1389,103 @@ static void on_message(struct cluster *cl, const char *buf, size_t len)
     cluster_msg_finish(&m);
 }
 
-/* Say this daemon is alive, with its checks' fingerprint. */
+/* Say this daemon is alive, with its checks' fingerprint and the nodes
+ * its clients watch. */
 static void announce(struct cluster *cl)
 {
     checks_fp(cl, cl->fp, sizeof(cl->fp));
-    publish(cl, cl->chan_nodes, cluster_encode_node(cl->node, clock_now_ms(cl->d->clock), cl->fp));
+    const char *wants[CLUSTER_HOST_WANTS_MAX];
+    for (size_t i = 0; i < cl->nwants; i++) {
+        wants[i] = cl->wants[i].name;
+    }
+    publish(cl, cl->chan_nodes,
+            cluster_encode_node(cl->node, clock_now_ms(cl->d->clock), cl->fp, wants, cl->nwants));
+}
+
+/* A peer watches this host (or no longer): hold the sampler while one
+ * said so within CLUSTER_HOST_WANT_TTL_MS. */
+static void host_watched(struct cluster *cl, bool now_wanted)
+{
+    int64_t now = loop_now(cl);
+    if (now_wanted) {
+        cl->host_wanted_ms = now;
+        if (!cl->host_held) {
+            cl->host_held = true;
+            hostmon_hold(cl->d->hostmon);
+        }
+    } else if (cl->host_held && now - cl->host_wanted_ms > CLUSTER_HOST_WANT_TTL_MS) {
+        cl->host_held = false;
+        hostmon_release(cl->d->hostmon);
+    }
+}
+
+int cluster_host_want(struct cluster *cl, const char *node, int delta)
+{
+    if (cl == NULL) {
+        return -ENODEV;
+    }
+    size_t i = 0;
+    while (i < cl->nwants && strcmp(cl->wants[i].name, node) != 0) {
+        i++;
+    }
+    if (delta > 0) {
+        if (i == cl->nwants) {
+            if (cl->nwants == CLUSTER_HOST_WANTS_MAX) {
+                return -ENOSPC;
+            }
+            snprintf(cl->wants[i].name, sizeof(cl->wants[i].name), "%s", node);
+            cl->wants[i].refs = 0;
+            cl->nwants++;
+        }
+        if (cl->wants[i].refs++ == 0 && cl->state == CONN_READY) {
+            announce(cl); /* the node starts sampling now, not at the next tick */
+        }
+    } else if (i < cl->nwants && --cl->wants[i].refs == 0) {
+        cl->wants[i] = cl->wants[--cl->nwants];
+        if (cl->state == CONN_READY) {
+            announce(cl);
+        }
+    }
+    return 0;
+}
+
+void cluster_publish_host(struct cluster *cl, const struct ipc_host *h)
+{
+    if (cl == NULL || !cl->host_held) {
+        return;
+    }
+    char *text = cluster_encode_host(cl->node, h);
+    if (text == NULL) {
+        cl->dropped_total++;
+        return;
+    }
+    publish(cl, cl->chan_nodes, text);
+}
+
+bool cluster_peer_live(const struct cluster *cl, const char *node)
+{
+    const struct peer *p = cl != NULL ? peer_find(cl, node) : NULL;
+    return p != NULL && peer_live(cl, p);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+size_t cluster_peer_names(const struct cluster *cl, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; cl != NULL && i < cl->npeers; i++) {
+        if (peer_live(cl, &cl->peers[i])) {
+            if (n < max) {
+                names[n] = cl->peers[i].name;
+            }
+            n++;
+        }
+    }
+    qsort(names, n < max ? n : max, sizeof(*names), by_name);
+    return n;
 }
 
 /* Every second: connect timeout, "alive", closing deadline. */
@@ -1251,6 +1493,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct cluster *cl = t->data;
     int64_t now = loop_now(cl);
+    host_watched(cl, false);
     if (cl->state == CONN_CONNECTING && now - cl->attempt_ms > CONNECT_TIMEOUT_MS) {
         fail(cl, "timed out connecting");
         return;
@@ -1653,6 +1896,10 @@ void cluster_close(struct cluster *cl)
         return;
     }
     uv_timer_stop(&cl->retry_timer);
+    if (cl->host_held) {
+        cl->host_held = false;
+        hostmon_release(cl->d->hostmon);
+    }
     bool ready = cl->state == CONN_READY;
     cl->state = CONN_CLOSING;
     cl->close_started_ms = loop_now(cl);

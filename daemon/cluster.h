@@ -61,6 +61,15 @@
  * arrives for two intervals is judged unknown, with the holder named, by
  * one daemon (the rendezvous winner among the others), never left up.
  *
+ * Host views (the socket's host topic, host.get) may name another node:
+ * the nodes a daemon's clients watch go out in its "alive" messages
+ * (host_wants, at once when they change), and a daemon named there holds
+ * its host sampler for CLUSTER_HOST_WANT_TTL_MS from each one and
+ * publishes its samples on :nodes ("host", the sample as the socket's
+ * msgpack in base64, decoded by ipc_host_decode on arrival). So a node
+ * nobody watches reads nothing, and a watcher that dies stops the
+ * sampling within the TTL.
+ *
  * Everything runs on the daemon's loop (hiredis's libuv adapter); nothing
  * blocks but the name lookup hiredis 0.14 does in redisAsyncConnect. */
 #ifndef SHIPWATCH_CLUSTER_H
@@ -71,6 +80,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "ipc_proto.h"
 
 struct daemon;
 struct event;
@@ -83,6 +93,8 @@ struct cluster;
 #define CLUSTER_NODE_EVERY_MS 2000   /* "alive" messages */
 #define CLUSTER_PEER_TTL_MS 10000    /* a peer not heard from for this long is gone */
 #define CLUSTER_FP_MAX 24            /* a checks fingerprint (hex), with its NUL */
+#define CLUSTER_HOST_WANTS_MAX 16     /* other nodes one daemon's clients watch at once */
+#define CLUSTER_HOST_WANT_TTL_MS 6000 /* a watched node samples this long after a want */
 #define CLUSTER_MSG_SKEW_MS 60000    /* a signed message's time may be this far
                                         from ours (clocks kept by NTP) */
 
@@ -106,6 +118,7 @@ enum cluster_msg_kind {
     CLUSTER_MSG_RESULT,
     CLUSTER_MSG_EVENT,
     CLUSTER_MSG_NODE,
+    CLUSTER_MSG_HOST,
 };
 
 /* One message from a peer, parsed. The strings of an event are owned by
@@ -129,6 +142,12 @@ struct cluster_msg {
     char *app, *env; /* NULL none */
     char *message;   /* never NULL in an event */
     char *data;      /* JSON object text, NULL none */
+    /* node: the nodes whose host the sender's clients watch */
+    char **host_wants;
+    size_t nhost_wants;
+    /* host: the sender's host sample (ts_ms is its time); its node is
+     * the sender's */
+    struct ipc_host host;
 };
 
 /* Signed messages. With a cluster key (redis.key) every message on the bus
@@ -165,7 +184,9 @@ char *cluster_encode_result(const char *node, const char *check, const struct re
                             enum check_state state, int64_t state_since_ms, int fail_streak,
                             int ok_streak, bool location);
 char *cluster_encode_event(const char *node, const struct event *ev);
-char *cluster_encode_node(const char *node, int64_t ts_ms, const char *checks_fp);
+char *cluster_encode_node(const char *node, int64_t ts_ms, const char *checks_fp,
+                          const char *const *host_wants, size_t nhost_wants);
+char *cluster_encode_host(const char *node, const struct ipc_host *h);
 
 /* Start connecting to d->conf->redis.url (asynchronously). *out is NULL and
  * 0 returned when no URL is configured. -EINVAL with err for a bad URL,
@@ -211,6 +232,21 @@ int64_t cluster_lease_grace_ms(int64_t interval_ms);
  * Redis is unreachable (pub/sub is at most once anyway). */
 void cluster_publish_result(struct cluster *cl, const struct check *c, const struct result *r);
 void cluster_publish_event(struct cluster *cl, const struct event *ev);
+
+/* A client of this daemon starts (delta 1) or stops (-1) watching node's
+ * host. 0, or -ENOSPC when CLUSTER_HOST_WANTS_MAX other nodes are watched
+ * already. */
+int cluster_host_want(struct cluster *cl, const char *node, int delta);
+
+/* This host's sample h, published when a peer watches this node. */
+void cluster_publish_host(struct cluster *cl, const struct ipc_host *h);
+
+/* Whether node is another daemon heard from within CLUSTER_PEER_TTL_MS. */
+bool cluster_peer_live(const struct cluster *cl, const char *node);
+
+/* The names of the live peers, sorted, into names (at most max, pointing
+ * into cl, valid until the next message); how many there are. */
+size_t cluster_peer_names(const struct cluster *cl, const char **names, size_t max);
 
 struct cluster_stats {
     bool connected;

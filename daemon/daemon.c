@@ -326,6 +326,11 @@ void daemon_on_peer_event(struct daemon *d, const char *node, const struct event
     ipc_server_on_event(d->ipc, ev);
 }
 
+void daemon_on_peer_host(struct daemon *d, const char *node, const struct ipc_host *h)
+{
+    ipc_server_on_host(d->ipc, node, h);
+}
+
 /* A finished result: state machine, store, event on change. */
 void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
 {
@@ -718,11 +723,13 @@ static bool lease_gate(struct check *c, int64_t interval_ms, void *arg)
 }
 
 /* Bring the daemon up on loop with conf (whose ownership passes to d). */
-/* A host sample: to the socket's host subscribers and host.get callers. */
+/* A host sample: to the socket's host subscribers and host.get callers,
+ * and to the cluster when a peer watches this host. */
 static void on_host_sample(void *arg, const struct ipc_host *h)
 {
     struct daemon *d = arg;
-    ipc_server_on_host(d->ipc, h);
+    ipc_server_on_host(d->ipc, NULL, h);
+    cluster_publish_host(d->cluster, h);
 }
 
 int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const char *config_path)

@@ -28,6 +28,7 @@ struct verifier;
 struct alerting;
 struct cluster;
 struct cluster_msg;
+struct ipc_host;
 
 struct daemon {
     uv_loop_t *loop;
@@ -101,13 +102,17 @@ void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
  * this daemon holds the lease of a locations-all check. */
 void daemon_on_peer_result(struct daemon *d, struct check *c, const struct cluster_msg *m);
 
-/* A peer's event: to the socket's subscribers only (the peer stored it). */
 /* No node ran c for two intervals while another keeps its lease: c is
  * unknown with reason. loud: this daemon speaks for the cluster (a state
  * event and alerts); otherwise only its own view changes. */
 void daemon_on_unrun(struct daemon *d, struct check *c, const char *reason, bool loud);
 
+/* A peer's event: to the socket's subscribers only (the peer stored it). */
 void daemon_on_peer_event(struct daemon *d, const char *node, const struct event *ev);
+
+/* A peer's host sample (a client here watches that node): to the socket's
+ * clients watching it. */
+void daemon_on_peer_host(struct daemon *d, const char *node, const struct ipc_host *h);
 
 /* Emit an event: stored and, once the socket lands, sent to subscribers. */
 void daemon_emit_event(struct daemon *d, const struct event *ev);

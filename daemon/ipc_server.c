@@ -17,6 +17,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "fdres.h"
+#include "cluster.h"
 #include "hostmon.h"
 #include "ipc_proto.h"
 #include "ipc_wire.h"
@@ -48,6 +49,8 @@ struct ipc_conn {
     bool open;                   /* in the list, peer not closed */
     bool dirty;                  /* in the server's flush list */
     unsigned topics;
+    char *host_node;             /* whose host the host topic sends: NULL this
+                                    daemon's, else a peer's (cluster.h) */
     unsigned refs;               /* the handle, plus one per pending query */
     struct ipc_conn *dirty_next;     /* the server's flush list */
     struct ipc_conn *zombie_next;    /* closed, waiting for its last reference */
@@ -59,6 +62,7 @@ struct run_wait {
     struct ipc_conn *conn;
     uint32_t msgid;
     char *check;                 /* NULL: host.get */
+    char *host_node;             /* host.get: a peer's name, NULL this daemon */
     uint64_t deadline;           /* loop time */
     struct run_wait *next;
 };
@@ -190,6 +194,25 @@ static void on_conn_closed(struct peer *p)
     conn_unref(p->data);
 }
 
+/* Hold (delta 1) or let go of (-1) the samples of node's host: this
+ * daemon's sampler (node NULL), or a peer's through the cluster. */
+static void host_hold(struct ipc_server *s, const char *node, int delta)
+{
+    if (node != NULL) {
+        cluster_host_want(s->d->cluster, node, delta);
+    } else if (delta > 0) {
+        hostmon_hold(s->d->hostmon);
+    } else {
+        hostmon_release(s->d->hostmon);
+    }
+}
+
+/* Whether two host nodes (NULL: this daemon) are the same. */
+static bool same_node(const char *a, const char *b)
+{
+    return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
 /* Count c's subscriptions in the server's. */
 static void set_topics(struct ipc_conn *c, unsigned topics)
 {
@@ -205,9 +228,11 @@ static void set_topics(struct ipc_conn *c, unsigned topics)
     }
     /* The host sampler reads while a client listens to its topic. */
     if ((c->topics & IPC_TOPIC_HOST) && !(topics & IPC_TOPIC_HOST)) {
-        hostmon_release(s->d->hostmon);
+        host_hold(s, c->host_node, -1);
+        free(c->host_node);
+        c->host_node = NULL;
     } else if (!(c->topics & IPC_TOPIC_HOST) && (topics & IPC_TOPIC_HOST)) {
-        hostmon_hold(s->d->hostmon);
+        host_hold(s, c->host_node, 1);
     }
     c->topics = topics;
     if (was && topics == 0) {
@@ -431,15 +456,69 @@ void ipc_conn_set_topics(struct ipc_conn *c, unsigned topics)
     set_topics(c, topics);
 }
 
+/* Whether one more node's host may be watched from here. */
+static bool can_watch(const struct ipc_server *s, const char *node)
+{
+    if (node == NULL) {
+        return true;
+    }
+    if (cluster_host_want(s->d->cluster, node, 1) < 0) {
+        return false;
+    }
+    cluster_host_want(s->d->cluster, node, -1);
+    return true;
+}
+
+int ipc_conn_watch_host(struct ipc_conn *c, const char *node)
+{
+    struct ipc_server *s = c->srv;
+    bool on = c->topics & IPC_TOPIC_HOST;
+    if (on && same_node(c->host_node, node)) {
+        return 0;
+    }
+    char *dup = NULL;
+    if (node != NULL && (dup = strdup(node)) == NULL) {
+        return -ENOMEM;
+    }
+    if (on) {
+        /* Hold the new node before letting go of the old: a peer watched
+         * by this connection alone is not told to stop and start again. */
+        if (dup != NULL && cluster_host_want(s->d->cluster, dup, 1) < 0) {
+            free(dup);
+            return -ENOSPC;
+        }
+        if (dup == NULL) {
+            host_hold(s, NULL, 1);
+        }
+        host_hold(s, c->host_node, -1);
+        free(c->host_node);
+        c->host_node = dup;
+        return 0;
+    }
+    if (!can_watch(s, dup)) {
+        free(dup);
+        return -ENOSPC;
+    }
+    free(c->host_node);
+    c->host_node = dup;
+    set_topics(c, c->topics | IPC_TOPIC_HOST);
+    return 0;
+}
+
 static void on_run_timer(uv_timer_t *t);
 
 /* Queue a waiter for check's next result (check NULL: the next host
- * sample) until timeout_ms. */
-static int wait_add(struct ipc_conn *c, uint32_t msgid, const char *check, int64_t timeout_ms)
+ * sample of node, NULL this daemon's) until timeout_ms. */
+static int wait_add(struct ipc_conn *c, uint32_t msgid, const char *check, const char *node,
+                    int64_t timeout_ms)
 {
     struct ipc_server *s = c->srv;
     struct run_wait *w = calloc(1, sizeof(*w));
-    if (w == NULL || (check != NULL && (w->check = strdup(check)) == NULL)) {
+    if (w == NULL || (check != NULL && (w->check = strdup(check)) == NULL) ||
+        (node != NULL && (w->host_node = strdup(node)) == NULL)) {
+        if (w != NULL) {
+            free(w->check);
+        }
         free(w);
         return -ENOMEM;
     }
@@ -453,7 +532,7 @@ static int wait_add(struct ipc_conn *c, uint32_t msgid, const char *check, int64
         uv_timer_start(&s->run_timer, on_run_timer, RUN_SWEEP_MS, RUN_SWEEP_MS);
     }
     if (check == NULL) {
-        hostmon_hold(s->d->hostmon);
+        host_hold(s, node, 1);
     }
     return 0;
 }
@@ -461,12 +540,16 @@ static int wait_add(struct ipc_conn *c, uint32_t msgid, const char *check, int64
 /* Wait for the next result of check for c. */
 int ipc_conn_wait_run(struct ipc_conn *c, uint32_t msgid, const char *check, int64_t timeout_ms)
 {
-    return wait_add(c, msgid, check, timeout_ms + RUN_GRACE_MS);
+    return wait_add(c, msgid, check, NULL, timeout_ms + RUN_GRACE_MS);
 }
 
-/* host.get: a sample at most HOST_FRESH_MS old now, else the next. */
-int ipc_conn_host(struct ipc_conn *c, uint32_t msgid)
+/* host.get: a sample of this host at most HOST_FRESH_MS old now, else
+ * the next; a peer's next. */
+int ipc_conn_host(struct ipc_conn *c, uint32_t msgid, const char *node)
 {
+    if (node != NULL) {
+        return can_watch(c->srv, node) ? wait_add(c, msgid, NULL, node, HOST_WAIT_MS) : -ENOSPC;
+    }
     const struct ipc_host *h = hostmon_latest(c->srv->d->hostmon, HOST_FRESH_MS);
     if (h != NULL) {
         ipc_conn_respond(c, msgid, &ipc_host_type, h);
@@ -475,41 +558,10 @@ int ipc_conn_host(struct ipc_conn *c, uint32_t msgid)
     if (c->srv->d->hostmon == NULL) {
         return -ENODEV;
     }
-    return wait_add(c, msgid, NULL, HOST_WAIT_MS);
+    return wait_add(c, msgid, NULL, NULL, HOST_WAIT_MS);
 }
 
 /* --- dispatch --- */
-
-/* The first string in o (keys included) that is not valid UTF-8, or NULL.
- * Depth is bounded by the reader's max_depth. */
-static const msgpack_object *bad_utf8(const msgpack_object *o)
-{
-    switch (o->type) {
-    case MSGPACK_OBJECT_STR:
-        return utf8_valid_prefix(o->via.str.ptr, o->via.str.size) == o->via.str.size ? NULL : o;
-    case MSGPACK_OBJECT_ARRAY:
-        for (uint32_t i = 0; i < o->via.array.size; i++) {
-            const msgpack_object *b = bad_utf8(&o->via.array.ptr[i]);
-            if (b != NULL) {
-                return b;
-            }
-        }
-        return NULL;
-    case MSGPACK_OBJECT_MAP:
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            const msgpack_object *b = bad_utf8(&o->via.map.ptr[i].key);
-            if (b == NULL) {
-                b = bad_utf8(&o->via.map.ptr[i].val);
-            }
-            if (b != NULL) {
-                return b;
-            }
-        }
-        return NULL;
-    default:
-        return NULL;
-    }
-}
 
 /* A request: find the method, apply the table's policy, decode, call. */
 static void handle_request(struct ipc_conn *c, const struct ipc_envelope *env)
@@ -544,7 +596,7 @@ static void handle_request(struct ipc_conn *c, const struct ipc_envelope *env)
     }
     /* Strings are UTF-8 (docs/protocol.md): one that is not is refused
      * before any handler can store it or quote it back. */
-    const msgpack_object *bad = bad_utf8(env->params);
+    const msgpack_object *bad = ipc_bad_utf8(env->params);
     if (bad != NULL) {
         size_t at = utf8_valid_prefix(bad->via.str.ptr, bad->via.str.size);
         ipc_conn_error(c, env->msgid, IPC_E_INVALID_PARAMS,
@@ -692,10 +744,11 @@ static void answer_run(struct ipc_server *s, struct run_wait *w, const struct ch
 static void wait_free(struct run_wait *w)
 {
     if (w->check == NULL) {
-        hostmon_release(w->conn->srv->d->hostmon);
+        host_hold(w->conn->srv, w->host_node, -1);
     }
     conn_unref(w->conn);
     free(w->check);
+    free(w->host_node);
     free(w);
 }
 
@@ -708,7 +761,10 @@ static void sweep_waits(struct ipc_server *s, bool timeouts)
         struct run_wait *w = *p;
         bool gone = w->check != NULL && daemon_find_check(s->d, w->check) == NULL;
         if (gone || (timeouts && now >= w->deadline)) {
-            if (w->check == NULL) {
+            if (w->check == NULL && w->host_node != NULL) {
+                ipc_conn_error(w->conn, w->msgid, IPC_E_UNAVAILABLE,
+                               "no host sample from node %s in time", w->host_node);
+            } else if (w->check == NULL) {
                 ipc_conn_error(w->conn, w->msgid, IPC_E_UNAVAILABLE,
                                "no host sample in time: a read of /proc or a mount hangs?");
             } else if (gone) {
@@ -740,8 +796,8 @@ static void on_run_timer(uv_timer_t *t)
 /* Send a notification (method, v of type t) to every subscriber of
  * topic; encoded once, only when somebody listens. A subscriber whose
  * queue would pass the limit is disconnected: it stopped reading. */
-static void publish_as(struct ipc_server *s, unsigned topic, const char *method,
-                       const struct ipc_type *t, const void *v)
+static void publish_as(struct ipc_server *s, unsigned topic, const char *host_node,
+                       const char *method, const struct ipc_type *t, const void *v)
 {
     unsigned idx = (unsigned)__builtin_ctz(topic);
     if (s->topic_subs[idx] == 0 || s->in_publish) {
@@ -753,7 +809,8 @@ static void publish_as(struct ipc_server *s, unsigned topic, const char *method,
     ipc_encode_notify_method(&sb, method, t, v);
     for (struct ipc_conn *c = s->conns, *next; c != NULL; c = next) {
         next = c->next;
-        if (!(c->topics & topic)) {
+        if (!(c->topics & topic) ||
+            (topic == IPC_TOPIC_HOST && !same_node(c->host_node, host_node))) {
             continue;
         }
         size_t q = peer_queued(&c->peer);
@@ -779,18 +836,18 @@ static void publish_as(struct ipc_server *s, unsigned topic, const char *method,
 /* A notice of the event log to the subscribers of its topic. */
 static void publish(struct ipc_server *s, unsigned topic, const struct ipc_notice *n)
 {
-    publish_as(s, topic, IPC_NOTICE_METHOD, &ipc_notice_type, n);
+    publish_as(s, topic, NULL, IPC_NOTICE_METHOD, &ipc_notice_type, n);
 }
 
 /* A host sample: host.get waiters, then the host topic. */
-void ipc_server_on_host(struct ipc_server *s, const struct ipc_host *h)
+void ipc_server_on_host(struct ipc_server *s, const char *peer, const struct ipc_host *h)
 {
     if (s == NULL) {
         return;
     }
     for (struct run_wait **p = &s->waits; *p != NULL;) {
         struct run_wait *w = *p;
-        if (w->check == NULL) {
+        if (w->check == NULL && same_node(w->host_node, peer)) {
             ipc_conn_respond(w->conn, w->msgid, &ipc_host_type, h);
             *p = w->next;
             wait_free(w);
@@ -798,7 +855,7 @@ void ipc_server_on_host(struct ipc_server *s, const struct ipc_host *h)
             p = &w->next;
         }
     }
-    publish_as(s, IPC_TOPIC_HOST, IPC_HOST_METHOD, &ipc_host_type, h);
+    publish_as(s, IPC_TOPIC_HOST, peer, IPC_HOST_METHOD, &ipc_host_type, h);
 }
 
 /* A result: answer checks.run waiters, publish to "results". */

@@ -56,9 +56,11 @@ void ipc_server_on_result(struct ipc_server *s, const struct check *c, const str
 /* An event, with its id: to subscribers of its topic. */
 void ipc_server_on_event(struct ipc_server *s, const struct event *ev);
 
-/* A host sample (hostmon.h): to the host topic's subscribers, and the
- * answer of every host.get waiting for one. h is valid for the call. */
-void ipc_server_on_host(struct ipc_server *s, const struct ipc_host *h);
+/* A host sample (hostmon.h) of this daemon's host (peer NULL) or of a
+ * peer's (its node name): to the host topic's subscribers watching that
+ * node, and the answer of every host.get waiting for one. h is valid for
+ * the call. */
+void ipc_server_on_host(struct ipc_server *s, const char *peer, const struct ipc_host *h);
 
 /* A log line: to "log" subscribers. Loop thread only. */
 void ipc_server_on_log(struct ipc_server *s, enum log_level level, const char *msg,

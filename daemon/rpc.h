@@ -97,8 +97,19 @@ int ipc_conn_wait_run(struct ipc_conn *c, uint32_t msgid, const char *check, int
 
 /* Answer host.get on c: with the host sampler's last sample when it is
  * fresh, else with its next one (the sampler runs meanwhile), or an error
- * when none comes in time. 0, -ENOMEM, or -ENODEV without a sampler. */
-int ipc_conn_host(struct ipc_conn *c, uint32_t msgid);
+ * when none comes in time. node: NULL this daemon's host, else a live
+ * peer's (cluster.h), whose next sample answers. 0, -ENOMEM, -ENOSPC
+ * (too many nodes watched), or -ENODEV without a sampler. */
+int ipc_conn_host(struct ipc_conn *c, uint32_t msgid, const char *node);
+
+/* c's host topic sends node's samples (NULL: this daemon's), subscribed
+ * now if it was not. 0, -ENOMEM, or -ENOSPC: too many nodes watched. */
+int ipc_conn_watch_host(struct ipc_conn *c, const char *node);
+
+/* node as host.get and the host topic name it, into *out: NULL for this
+ * daemon (absent, or its own name), or a live peer's name. false, with
+ * the error answered, for any other. */
+bool rpc_host_node(struct ipc_conn *c, uint32_t msgid, const char *node, const char **out);
 
 /* A request answered later (a store query). */
 struct ipc_pending {

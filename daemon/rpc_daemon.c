@@ -166,6 +166,8 @@ void rpc_status_get(struct ipc_conn *c, uint32_t msgid, const void *params)
     }
     struct cluster_stats cst;
     cluster_get_stats(d->cluster, &cst);
+    const char *peers[IPC_PEER_NAMES_MAX];
+    size_t npeers = cluster_peer_names(d->cluster, peers, ARRAY_SIZE(peers));
     struct store_health sh;
     store_health(d->store, &sh);
     struct ipc_status r = {
@@ -193,6 +195,8 @@ void rpc_status_get(struct ipc_conn *c, uint32_t msgid, const void *params)
         .cluster = d->cluster != NULL ? d->conf->cluster : NULL,
         .cluster_connected = cst.connected,
         .cluster_peers = (int64_t)cst.peers,
+        .cluster_peer_names = (char **)peers,
+        .ncluster_peer_names = npeers < ARRAY_SIZE(peers) ? npeers : ARRAY_SIZE(peers),
         .checks_owned = (int64_t)cst.checks_owned,
         .host_sampling = hostmon_running(ipc_conn_daemon(c)->hostmon),
         .apps = apps,

@@ -85,6 +85,20 @@ static void subscribe(struct ipc_conn *c, uint32_t msgid, const struct ipc_topic
         }
         bits |= b;
     }
+    if (on && (bits & IPC_TOPIC_HOST)) {
+        /* Whose host: this daemon's, or a node's of the cluster. */
+        const char *node;
+        if (!rpc_host_node(c, msgid, p->node, &node)) {
+            return;
+        }
+        int rc = ipc_conn_watch_host(c, node);
+        if (rc < 0) {
+            ipc_conn_error(c, msgid, IPC_E_UNAVAILABLE, "host of node %s: %s", node,
+                           rc == -ENOSPC ? "this daemon's clients watch too many nodes already"
+                                         : strerror(-rc));
+            return;
+        }
+    }
     unsigned topics = ipc_conn_topics(c);
     ipc_conn_set_topics(c, on ? topics | bits : topics & ~bits);
     topics = ipc_conn_topics(c);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ipc_wire.h"
+#include "utf8.h"
 #include "util.h"
 
 /* --- codec --- */
@@ -435,6 +436,7 @@ static const struct ipc_field status_fields[] = {
     STR(struct ipc_status, cluster),
     BOOL(struct ipc_status, cluster_connected),
     I64(struct ipc_status, cluster_peers),
+    STRV(struct ipc_status, cluster_peer_names, ncluster_peer_names),
     I64(struct ipc_status, checks_owned),
     BOOL(struct ipc_status, host_sampling),
     ARRAY(struct ipc_status, apps, napps, ipc_app_status_type),
@@ -575,6 +577,7 @@ TYPE(ipc_events_type, ipc_events, events_fields);
 
 static const struct ipc_field topics_fields[] = {
     STRV(struct ipc_topics, topics, ntopics),
+    STR(struct ipc_topics, node),
 };
 TYPE(ipc_topics_type, ipc_topics, topics_fields);
 
@@ -793,6 +796,11 @@ static const struct ipc_field host_fields[] = {
 };
 TYPE(ipc_host_type, ipc_host, host_fields);
 
+static const struct ipc_field host_query_fields[] = {
+    STR(struct ipc_host_query, node),
+};
+TYPE(ipc_host_query_type, ipc_host_query, host_query_fields);
+
 /* --- methods --- */
 
 const struct ipc_method ipc_methods[IPC_M_COUNT] = {
@@ -819,7 +827,7 @@ const struct ipc_method ipc_methods[IPC_M_COUNT] = {
     {IPC_M_MAINTENANCE_LIST, "maintenance.list", NULL, &ipc_maintenance_type, false},
     {IPC_M_MAINTENANCE_ADD, "maintenance.add", &ipc_mute_params_type, &ipc_mute_type, true},
     {IPC_M_MAINTENANCE_REMOVE, "maintenance.remove", &ipc_id_ref_type, &ipc_mute_type, true},
-    {IPC_M_HOST_GET, "host.get", NULL, &ipc_host_type, false},
+    {IPC_M_HOST_GET, "host.get", &ipc_host_query_type, &ipc_host_type, false},
 };
 
 const struct ipc_method *ipc_method_find(const char *name, size_t len)
@@ -983,6 +991,37 @@ int ipc_decode_params(const msgpack_object *params, const struct ipc_type *t, vo
 }
 
 /* The params, then each list against its bound. */
+/* The first string in o (keys included) that is not valid UTF-8, or NULL.
+ * Depth is bounded by the reader's max_depth. */
+const msgpack_object *ipc_bad_utf8(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_STR:
+        return utf8_valid_prefix(o->via.str.ptr, o->via.str.size) == o->via.str.size ? NULL : o;
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            const msgpack_object *b = ipc_bad_utf8(&o->via.array.ptr[i]);
+            if (b != NULL) {
+                return b;
+            }
+        }
+        return NULL;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *b = ipc_bad_utf8(&o->via.map.ptr[i].key);
+            if (b == NULL) {
+                b = ipc_bad_utf8(&o->via.map.ptr[i].val);
+            }
+            if (b != NULL) {
+                return b;
+            }
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
 int ipc_host_decode(const msgpack_object *params, struct ipc_host *h, char *why, size_t whylen)
 {
     if (ipc_decode_params(params, &ipc_host_type, h, why, whylen) < 0) {

@@ -284,6 +284,9 @@ struct ipc_status {
     const char *cluster;        /* the cluster it shares checks in; absent none */
     bool cluster_connected;     /* Redis reachable */
     int64_t cluster_peers;      /* other daemons heard from lately */
+    char **cluster_peer_names;  /* their node names, sorted, at most
+                                   IPC_PEER_NAMES_MAX; absent none */
+    size_t ncluster_peer_names;
     int64_t checks_owned;       /* check leases this daemon holds */
     bool host_sampling;         /* the host sampler runs: a client asks for it */
     struct ipc_app_status *apps;
@@ -427,6 +430,7 @@ extern const struct ipc_type ipc_events_query_type, ipc_event_type, ipc_events_t
 struct ipc_topics {
     char **topics;
     size_t ntopics;
+    char *node;                 /* the host topic's node (cluster); absent: this daemon */
 };
 extern const struct ipc_type ipc_topics_type;
 
@@ -600,6 +604,8 @@ struct ipc_reload {
 };
 extern const struct ipc_type ipc_reload_type;
 
+#define IPC_PEER_NAMES_MAX 256     /* status.get's cluster_peer_names */
+
 /* --- host.get and the host topic --- */
 
 /* What one sample may hold: a larger host is cut (cpu_count still says
@@ -692,6 +698,16 @@ struct ipc_host {
     size_t nunavailable;
 };
 extern const struct ipc_type ipc_host_type;
+
+/* host.get's params: whose host. */
+struct ipc_host_query {
+    char *node;                 /* a node of the cluster; absent: this daemon */
+};
+extern const struct ipc_type ipc_host_query_type;
+
+/* The first string in o (keys included) that is not valid UTF-8, or NULL.
+ * Recursive: o comes from an unpacker whose depth is bounded. */
+const msgpack_object *ipc_bad_utf8(const msgpack_object *o);
 
 /* Decode a host notification's params (an array of one map) into h,
  * zeroed by the caller and freed with ipc_type_finish either way; a list

@@ -158,6 +158,12 @@ static int cmd_status(struct ctx *x, char **args)
                s.cluster ? " in cluster " : "", s.cluster ? s.cluster : "",
                s.cluster_connected ? "connected" : "UNREACHABLE (running every check alone)",
                (long long)s.cluster_peers, (long long)s.checks_owned);
+        for (size_t i = 0; i < s.ncluster_peer_names; i++) {
+            printf("%s%s", i == 0 ? "peers: " : ", ", s.cluster_peer_names[i]);
+        }
+        if (s.ncluster_peer_names > 0) {
+            printf("\n");
+        }
     }
     printf("%lld checks: %lld up, %lld down, %lld degraded, %lld unknown, %lld paused\n",
            (long long)s.checks, (long long)s.up, (long long)s.down, (long long)s.degraded,

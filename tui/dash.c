@@ -341,7 +341,10 @@ static void on_status(struct link *l, int err, enum ipc_errcode code, const char
 {
     struct dash *d = arg;
     if (err == 0) {
-        d->store_degraded = ((const struct ipc_status *)result)->store_degraded;
+        const struct ipc_status *st = result;
+        d->store_degraded = st->store_degraded;
+        free(d->self_node);
+        d->self_node = st->node != NULL ? strdup(st->node) : NULL;
         dash_mark(d);
     }
 }
@@ -364,6 +367,8 @@ static void on_link_state(struct link *l, void *arg)
     struct dash *d = arg;
     /* A new connection has no subscription; its daemon may have the topic. */
     d->host_subscribed = false;
+    free(d->host_sub_node);
+    d->host_sub_node = NULL;
     d->host_missing = false;
     if (l->state == LINK_UP) {
         if (d->daemon_started_ms != 0 && d->daemon_started_ms != l->hello.started_ms) {
@@ -613,9 +618,22 @@ static void on_host_topic(struct link *l, int err, enum ipc_errcode code, const 
     if (err > 0 && code == IPC_E_INVALID_PARAMS) {
         d->host_missing = true;     /* a daemon from before the host topic */
         dash_mark(d);
+    } else if (err > 0 && code == IPC_E_NOT_FOUND && d->host_node != NULL) {
+        /* The node left the cluster: back to the daemon's own host. */
+        dash_status(d, "host: %s", msg);
+        panel_host_show(d, NULL);
+        d->host_subscribed = false;
+        free(d->host_sub_node);
+        d->host_sub_node = NULL;
     } else if (err > 0) {
         dash_status(d, "host: %s", msg);
     }
+}
+
+/* Whether two node names (NULL: the daemon's own host) are the same. */
+static bool same_node(const char *a, const char *b)
+{
+    return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
 }
 
 /* The host samples flow while the host view is on screen, and only then:
@@ -625,12 +643,20 @@ static void sync_host(struct dash *d)
 {
     bool want = d->cur == &d->panels[PANEL_HOST] && d->link.state == LINK_UP &&
                 !d->host_missing;
-    if (want == d->host_subscribed || d->link.state != LINK_UP) {
+    if (d->link.state != LINK_UP ||
+        (want == d->host_subscribed && (!want || same_node(d->host_sub_node, d->host_node)))) {
+        return;
+    }
+    /* Subscribing again with another node moves the subscription there. */
+    char *sub = want && d->host_node != NULL ? strdup(d->host_node) : NULL;
+    if (want && d->host_node != NULL && sub == NULL) {
         return;
     }
     char *topics[] = {"host"};
-    struct ipc_topics t = {.topics = topics, .ntopics = 1};
+    struct ipc_topics t = {.topics = topics, .ntopics = 1, .node = sub};
     d->host_subscribed = want;
+    free(d->host_sub_node);
+    d->host_sub_node = sub;
     link_call(&d->link, want ? IPC_M_EVENTS_SUBSCRIBE : IPC_M_EVENTS_UNSUBSCRIBE, &t,
               want ? on_host_topic : NULL, d);
 }
@@ -639,6 +665,11 @@ static void sync_host(struct dash *d)
 static void on_host(struct link *l, struct ipc_host *h, void *arg)
 {
     struct dash *d = arg;
+    /* Right after a switch, a sample of the node left may still come. */
+    const char *want = d->host_node != NULL ? d->host_node : d->self_node;
+    if (want != NULL && h->node != NULL && strcmp(h->node, want) != 0) {
+        return;         /* the link frees it */
+    }
     ipc_type_finish(&ipc_host_type, &d->host);
     panel_take(&d->host, h, sizeof(d->host));
     d->has_host = true;
@@ -1262,6 +1293,8 @@ static const struct manager_action manager_actions[A_COUNT] = {
     [A_RESUME] = {.fn = act_pause, .by = 0},
     [A_RANGE] = {.fn = act_elsewhere},
     [A_TAIL] = {.fn = act_elsewhere},
+    [A_NODE] = {.fn = act_elsewhere},
+    [A_PREV_NODE] = {.fn = act_elsewhere},
     [A_MOUSE] = {.fn = act_mouse},
     [A_RESIZE] = {.fn = act_resize},
 };
@@ -1443,6 +1476,9 @@ static void free_state(struct dash *d)
         ev_clear(&d->events[i]);
     }
     free(d->detail);
+    free(d->host_node);
+    free(d->host_sub_node);
+    free(d->self_node);
     panel_deploy_finish(d);
     panel_alert_finish(d);
     for (int i = 0; i < PANEL_COUNT; i++) {

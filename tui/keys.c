@@ -40,6 +40,8 @@ const struct binding keys_bindings[] = {
     {'G', "G", A_LAST, NULL, NULL, NULL},
     {KEY_END, "End", A_LAST, NULL, NULL, NULL},
     {'/', "/", A_FILTER, NULL, "filter", NULL},
+    {'n', "n", A_NODE, "Host", "next node", NULL},
+    {'N', "N", A_PREV_NODE, "Host", NULL, NULL},
     {'n', "n", A_NEXT_MATCH, NULL, NULL, NULL},
     {'N', "N", A_PREV_MATCH, NULL, NULL, NULL},
     {'o', "o", A_SORT, "Overview", "sort", NULL},
@@ -105,6 +107,8 @@ const struct action_info keys_actions[A_COUNT] = {
     [A_RESUME] = {.command = "resume", .arg = "CHECK"},
     [A_RANGE] = {.command = "range", .arg = "1h|24h|7d", .help = "check: graph range"},
     [A_TAIL] = {.command = "tail", .help = "events: hold tail"},
+    [A_NODE] = {.command = "node", .arg = "NAME", .help = "host: next/prev node"},
+    [A_PREV_NODE] = {.with = A_NODE},
     [A_MOUSE] = {.help = "click; double: open"},
 };
 

@@ -52,6 +52,8 @@ enum action {
     A_RESUME,                   /* `:resume` only */
     A_RANGE,
     A_TAIL,                     /* hold the events tail */
+    A_NODE,                     /* host: the next node's host, or `:node NAME` */
+    A_PREV_NODE,
     A_MOUSE,
     A_RESIZE,
     A_COUNT

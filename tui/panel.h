@@ -222,6 +222,11 @@ struct dash {
     bool host_subscribed;       /* the host topic is asked for on this link */
     bool host_missing;          /* the daemon has no host topic */
     int64_t host_at_ms;         /* when the last sample arrived */
+    char *host_node;            /* the node whose host is shown; NULL the
+                                   daemon's own */
+    char *host_sub_node;        /* the node the link's subscription names */
+    char *self_node;            /* the daemon's node name (status.get); NULL
+                                   outside a cluster */
 
     struct deploy_view dv;      /* the deploy view */
     struct alert_view av;       /* the alert view */
@@ -310,6 +315,10 @@ char *panel_strdup(const char *s);
 void panel_check_open(struct dash *d, int k);
 /* Ask the check view's history and state changes again. */
 void panel_check_fetch(struct dash *d);
+
+/* The host view shows node's host from now on (NULL: the daemon's own);
+ * the sample on screen is dropped until one of it comes. */
+void panel_host_show(struct dash *d, const char *node);
 /* The alert on row i of the alerts panel, or NULL. */
 const struct ipc_alert *panel_alerts_at(const struct dash *d, int i);
 /* Rebuild the alerts panel's rows; its selection follows the alert with

@@ -8,6 +8,7 @@
  * right. A figure the daemon could not read (-1) shows as "-". */
 #include <curses.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -99,10 +100,14 @@ static void draw_title(const struct dash *d, int y, int w)
     if (age > STALE_MS) {
         snprintf(stale, sizeof(stale), "  STALE %llds", (long long)(age / 1000));
     }
+    char name[300];
+    snprintf(name, sizeof(name), "%s%s%s%s", h->hostname != NULL ? h->hostname : "?",
+             h->node != NULL ? " (node " : "", h->node != NULL ? h->node : "",
+             h->node != NULL ? ")" : "");
     theme_on(ROLE_TITLE, A_BOLD);
-    panel_put(y, 0, w, h->hostname != NULL ? h->hostname : "?");
+    panel_put(y, 0, w, name);
     theme_off(ROLE_TITLE, A_BOLD);
-    int x = panel_width(h->hostname != NULL ? h->hostname : "?") + 1;
+    int x = panel_width(name) + 1;
     panel_putf(y, x, w - x, " up %s  load %s %s %s  %lld CPUs  %lld procs%s", up, l1, l5, l15,
                (long long)h->cpu_count, (long long)h->procs, stale);
 }
@@ -244,6 +249,11 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
         panel_put(y + 1, 2, w - 2, "this shipwatchd has no host topic: it is older than the view");
         return;
     }
+    if (!d->has_host && d->host_node != NULL) {
+        panel_putf(y + 1, 2, w - 2, "waiting for the first sample of node %s's host...",
+                   d->host_node);
+        return;
+    }
     if (!d->has_host) {
         panel_put(y + 1, 2, w - 2, "waiting for the first sample of the daemon's host...");
         return;
@@ -276,10 +286,84 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     draw_top(y + used + half, rx, rw, rest - half, "TOP MEMORY", hs->top_rss, hs->ntop_rss);
 }
 
+void panel_host_show(struct dash *d, const char *node)
+{
+    char *dup = node != NULL ? strdup(node) : NULL;
+    if (node != NULL && dup == NULL) {
+        return;
+    }
+    free(d->host_node);
+    d->host_node = dup;
+    ipc_type_finish(&ipc_host_type, &d->host);
+    memset(&d->host, 0, sizeof(d->host));
+    d->has_host = false;
+    dash_mark(d);
+}
+
+/* A node switch asked for: by steps through the nodes, or to a name. */
+struct node_ask {
+    int by;
+    char name[];
+};
+
+/* status.get answered with the cluster's nodes: the switch goes ahead. */
+static void on_nodes(struct link *l, int err, enum ipc_errcode code, const char *msg,
+                     void *result, void *arg)
+{
+    struct node_ask *ask = arg;
+    struct dash *d = l->arg;
+    const struct ipc_status *st = result;
+    if (err != 0) {
+        dash_status(d, "node: %s", msg);
+    } else if (st->node == NULL) {
+        dash_status(d, "this shipwatchd is in no cluster: its host is the only one");
+    } else if (ask->name[0] != '\0') {
+        bool found = strcmp(ask->name, st->node) == 0;
+        for (size_t i = 0; !found && i < st->ncluster_peer_names; i++) {
+            found = strcmp(ask->name, st->cluster_peer_names[i]) == 0;
+        }
+        if (!found) {
+            dash_status(d, "node: no daemon named '%s' in the cluster", ask->name);
+        } else {
+            panel_host_show(d, strcmp(ask->name, st->node) == 0 ? NULL : ask->name);
+            dash_status(d, "host of node %s", ask->name);
+        }
+    } else {
+        /* The daemon's own node first, then its peers by name. */
+        size_t n = 1 + st->ncluster_peer_names, at = 0;
+        for (size_t i = 0; d->host_node != NULL && i < st->ncluster_peer_names; i++) {
+            at = strcmp(d->host_node, st->cluster_peer_names[i]) == 0 ? i + 1 : at;
+        }
+        at = (at + (ask->by > 0 ? 1 : n - 1)) % n;
+        const char *to = at == 0 ? st->node : st->cluster_peer_names[at - 1];
+        panel_host_show(d, at == 0 ? NULL : to);
+        dash_status(d, "host of node %s (%zu of %zu)", to, at + 1, n);
+    }
+    free(ask);
+}
+
+/* n, N, `:node NAME`: another node's host. */
+static int on_action(struct dash *d, struct panel *p, enum action a, const char *arg)
+{
+    if (a != A_NODE && a != A_PREV_NODE) {
+        return PANEL_IGNORED;
+    }
+    size_t len = arg != NULL ? strlen(arg) : 0;
+    struct node_ask *ask = malloc(sizeof(*ask) + len + 1);
+    if (ask == NULL) {
+        return PANEL_HANDLED;
+    }
+    ask->by = a == A_NODE ? 1 : -1;
+    memcpy(ask->name, arg != NULL ? arg : "", len + 1);
+    link_call(&d->link, IPC_M_STATUS_GET, NULL, on_nodes, ask);
+    return PANEL_HANDLED | PANEL_REDRAW;
+}
+
 const struct panel_class panel_host = {
     .name = "Host",
     .command = "host",
     .tab = true,
-    .hint = "? help  q quit  1-5 views  refreshed every second",
+    .hint = "? help  q quit  1-5 views  n/N other node  refreshed every second",
     .draw = draw,
+    .on_action = on_action,
 };

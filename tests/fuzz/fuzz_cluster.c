@@ -3,8 +3,9 @@
  * the rest is the input. A message's envelope is opened without a key and
  * with one (a forged signature must never pass); with bit 1 of the first
  * byte the input is also sealed with a key and must open with it only. A
- * message that parses is encoded again (results and events) and must parse
- * back to the same fields; aborts otherwise. */
+ * message that parses is encoded again (results, events, "alive" messages
+ * and host samples) and must parse back to the same fields; aborts
+ * otherwise. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,6 +67,45 @@ static void check_event(const struct cluster_msg *m)
     if (cluster_msg_parse(text, strlen(text), &b) != 0 || b.kind != CLUSTER_MSG_EVENT ||
         b.ts_ms != m->ts_ms || !same(b.type, m->type) || strcmp(b.check, m->check) != 0 ||
         !same(b.message, m->message) || !same(b.data, m->data)) {
+        abort();
+    }
+    cluster_msg_finish(&b);
+    free(text);
+}
+
+/* An "alive" message's wants, and a host sample, survive their encoders. */
+static void check_node(const struct cluster_msg *m)
+{
+    char *text = cluster_encode_node(m->node, m->ts_ms, m->checks_fp,
+                                     (const char *const *)m->host_wants, m->nhost_wants);
+    if (text == NULL) {
+        return;
+    }
+    struct cluster_msg b;
+    if (cluster_msg_parse(text, strlen(text), &b) != 0 || b.kind != CLUSTER_MSG_NODE ||
+        b.nhost_wants != m->nhost_wants) {
+        abort();
+    }
+    for (size_t i = 0; i < b.nhost_wants; i++) {
+        if (strcmp(b.host_wants[i], m->host_wants[i]) != 0) {
+            abort();
+        }
+    }
+    cluster_msg_finish(&b);
+    free(text);
+}
+
+static void check_host(const struct cluster_msg *m)
+{
+    char *text = cluster_encode_host(m->node, &m->host);
+    if (text == NULL) {
+        return;
+    }
+    struct cluster_msg b;
+    if (cluster_msg_parse(text, strlen(text), &b) != 0 || b.kind != CLUSTER_MSG_HOST ||
+        b.ts_ms != m->ts_ms || !same(b.host.hostname, m->host.hostname) ||
+        b.host.ncpus != m->host.ncpus || b.host.ntop_cpu != m->host.ntop_cpu ||
+        b.host.mem_total_bytes != m->host.mem_total_bytes) {
         abort();
     }
     cluster_msg_finish(&b);
@@ -150,6 +190,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_result(&m);
     } else if (m.kind == CLUSTER_MSG_EVENT) {
         check_event(&m);
+    } else if (m.kind == CLUSTER_MSG_NODE) {
+        check_node(&m);
+    } else {
+        check_host(&m);
     }
     cluster_msg_finish(&m);
     return 0;

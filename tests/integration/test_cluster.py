@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,8 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SHIPWATCH, SLOW, Daemon, outage, wait_until  # noqa: E402
+from harness import SHIPWATCH, SLOW, Daemon, RpcError, outage, wait_until  # noqa: E402
 import servers  # noqa: E402  (harness put tests/ on the path)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tui'))
+from test_dashboard import Pane  # noqa: E402
 
 INTERVAL = 1.0                      # seconds, every check
 GRACE = min(INTERVAL / 4, 2.0)      # the lease's grace (cluster.h)
@@ -231,6 +234,99 @@ class ClusterTest(unittest.TestCase):
         while time.monotonic() < deadline and not b_checks <= seen:
             seen.add(rpc.notice().get('check'))
         self.assertLessEqual(b_checks, seen)
+
+    def test_3a_host_of_another_node(self):
+        """The host topic and host.get of node-a name node-b or node-c: the
+        node watched samples (and only while watched), its samples come
+        through Redis, and a name no daemon has is refused."""
+        def sampling(node):
+            return self.rpc(node).call('status.get').get('host_sampling')
+
+        def host_sample(rpc, node, timeout=5):
+            end = time.monotonic() + timeout * SLOW
+            while time.monotonic() < end:
+                msg = rpc.recv()
+                if msg[0] == 2 and msg[1] == 'host' and msg[2][0].get('node') == node:
+                    return msg[2][0]
+            raise AssertionError('no host sample of %s within %ss' % (node, timeout * SLOW))
+
+        st = self.rpc('node-a').call('status.get')
+        self.assertEqual(st['node'], 'node-a')
+        self.assertEqual(st['cluster_peer_names'], ['node-b', 'node-c'])
+        out = subprocess.run([SHIPWATCH, '--socket', self.daemons['node-a'].socket, 'status'],
+                             capture_output=True, text=True, timeout=10 * SLOW)
+        self.assertIn('\npeers: node-b, node-c\n', out.stdout)
+        for node in NODES:
+            self.assertFalse(sampling(node), node)
+
+        rpc = self.rpc('node-a')
+        rpc.call('events.subscribe', {'topics': ['host'], 'node': 'node-b'})
+        h = host_sample(rpc, 'node-b')
+        self.assertEqual(h['hostname'], socket.gethostname())
+        self.assertGreater(h['ts_ms'], time.time() * 1000 - 5000 * SLOW)
+        self.assertGreater(h['cpu_count'], 0)
+        self.assertTrue(h['cpus'] and h['top_cpu'], h)
+        self.assertTrue(sampling('node-b'))
+        self.assertFalse(sampling('node-a'))  # its own sampler: nobody asked
+        self.assertFalse(sampling('node-c'))
+
+        # Subscribing again moves the subscription: node-c's samples come,
+        # node-b stops reading once its want expires (6 s).
+        rpc.call('events.subscribe', {'topics': ['host'], 'node': 'node-c'})
+        host_sample(rpc, 'node-c')
+        wait_until(lambda: not sampling('node-b'), timeout=10,
+                   what='node-b to stop sampling once nobody watches it')
+        self.assertTrue(sampling('node-c'))
+        # Back to node-a's own host, by its name.
+        rpc.call('events.subscribe', {'topics': ['host'], 'node': 'node-a'})
+        host_sample(rpc, 'node-a')
+
+        # host.get of another node: its next sample.
+        other = self.rpc('node-c')
+        h = other.call('host.get', {'node': 'node-b'})
+        self.assertEqual(h['node'], 'node-b')
+        for method, params in (('host.get', {'node': 'node-z'}),
+                               ('events.subscribe', {'topics': ['host'], 'node': 'node-z'})):
+            with self.assertRaises(RpcError) as e:
+                other.call(method, params)
+            self.assertEqual(e.exception.code, 'not_found')
+            self.assertIn('node-z', e.exception.message)
+        other.close()
+
+        # The watcher hangs up: node-c stops reading within the want's life.
+        rpc.close()
+        wait_until(lambda: not any(sampling(n) for n in NODES), timeout=10,
+                   what='every node to stop sampling')
+
+    def test_3b_dashboard_switches_nodes(self):
+        """The host view on node-a at 80x24: n goes to node-b's host, then
+        node-c's, then back; :node picks one by name."""
+        if shutil.which('tmux') is None:
+            self.skipTest('tmux is not installed')
+        p = Pane('%s --socket %s' % (SHIPWATCH, self.daemons['node-a'].socket), 80, 24,
+                 {'LANG': 'C', 'LC_ALL': 'C', 'NO_COLOR': '1', 'TERM': 'screen'})
+        try:
+            p.wait(lambda s: '1 Overview' in s, 'the dashboard')
+            p.keys('5')
+            title = '%s (node %%s)' % socket.gethostname()
+            p.wait(lambda s: title % 'node-a' in s and 'TOP CPU' in s, 'node-a\'s host',
+                   timeout=15)
+            for node, n in (('node-b', 2), ('node-c', 3), ('node-a', 1)):
+                p.keys('n')
+                s = p.wait(lambda s, node=node: title % node in s and 'TOP CPU' in s,
+                           '%s\'s host' % node, timeout=15)
+                self.assertIn('host of node %s (%d of 3)' % (node, n), s)
+            p.keys('N')
+            p.wait(lambda s: title % 'node-c' in s, 'N: the previous node', timeout=15)
+            p.keys(':node node-b', 'Enter')
+            p.wait(lambda s: title % 'node-b' in s, ':node node-b', timeout=15)
+            p.keys(':node nowhere', 'Enter')
+            p.wait(lambda s: "no daemon named 'nowhere'" in s, 'an unknown node refused')
+            s = p.screen()
+            self.assertIn(title % 'node-b', s)
+            self.assertTrue(all(len(line) <= 80 for line in s.splitlines()), s)
+        finally:
+            p.kill()
 
     def test_3_locations_and_quorum(self):
         # node-a's location fails; quorum 2 keeps the check up everywhere.

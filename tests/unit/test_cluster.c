@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "cluster.h"
 #include "state.h"
 #include "store.h"
@@ -212,14 +214,14 @@ static void event_round_trip(void **state)
     cluster_msg_finish(&m);
     free(text);
 
-    text = cluster_encode_node("c", 77, "00ff00ff00ff00ff");
+    text = cluster_encode_node("c", 77, "00ff00ff00ff00ff", NULL, 0);
     assert_int_equal(parse_s(text, &m), 0);
     assert_int_equal(m.kind, CLUSTER_MSG_NODE);
     assert_string_equal(m.node, "c");
     assert_int_equal(m.ts_ms, 77);
     assert_string_equal(m.checks_fp, "00ff00ff00ff00ff");
     free(text);
-    text = cluster_encode_node("c", 77, NULL);
+    text = cluster_encode_node("c", 77, NULL, NULL, 0);
     assert_int_equal(parse_s(text, &m), 0);
     assert_string_equal(m.checks_fp, "");
     free(text);
@@ -446,7 +448,7 @@ static void lease_grace(void **state)
 static void sealed_messages(void **state)
 {
     const char *key = "k3y-of-the-cluster-0123";
-    char *json = cluster_encode_node("node-a", 1700000000000, "00ff");
+    char *json = cluster_encode_node("node-a", 1700000000000, "00ff", NULL, 0);
     assert_non_null(json);
     char *plain = strdup(json);
     char *text = cluster_msg_seal(key, json);
@@ -524,6 +526,191 @@ static void fresh_messages(void **state)
     assert_false(cluster_msg_fresh(&m, now));
 }
 
+/* --- host views across the cluster --- */
+
+/* "alive" with the nodes watched from its sender. */
+static void node_host_wants(void **state)
+{
+    const char *wants[] = {"b", "node c"};
+    char *text = cluster_encode_node("a", 5, "00ff", wants, 2);
+    struct cluster_msg m;
+    assert_int_equal(parse_s(text, &m), 0);
+    assert_int_equal(m.nhost_wants, 2);
+    assert_string_equal(m.host_wants[0], "b");
+    assert_string_equal(m.host_wants[1], "node c");
+    cluster_msg_finish(&m);
+    assert_null(m.host_wants);
+    free(text);
+
+#define NODE "{\"v\":1,\"kind\":\"node\",\"node\":\"n\",\"ts_ms\":1,\"host_wants\":"
+    const char *bad[] = {
+        NODE "\"b\"}",              /* not an array */
+        NODE "[\"b\",5]}",          /* a name not a string */
+        NODE "[\"\"]}",             /* empty */
+        NODE "[\"a\\u0001\"]}",     /* a control character */
+        NODE "[\"a\\u0000b\"]}",    /* a NUL inside */
+        NODE "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\","
+             "\"13\",\"14\",\"15\",\"16\",\"17\"]}", /* more than CLUSTER_HOST_WANTS_MAX */
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_int_equal(parse_s(bad[i], &m), -EINVAL);
+        assert_null(m.host_wants);
+    }
+    assert_int_equal(parse_s(NODE "[]}", &m), 0);
+    assert_int_equal(m.nhost_wants, 0);
+#undef NODE
+}
+
+static struct ipc_host_cpu sample_cpus[] = {{.name = "cpu0", .used_ppm = 250000}};
+static struct ipc_host_proc sample_procs[] = {{.pid = 42, .command = "/usr/sbin/x", .cpu_ppm = 1}};
+
+/* A sample as hostmon makes one, of node b. */
+static struct ipc_host sample(void)
+{
+    return (struct ipc_host){
+        .hostname = "web-2",
+        .node = "b",
+        .ts_ms = 1700000000123,
+        .interval_ms = 1000,
+        .cpu_count = 1,
+        .cpu_used_ppm = 250000,
+        .cpus = sample_cpus,
+        .ncpus = 1,
+        .mem_total_bytes = 1 << 30,
+        .swap_total_bytes = -1,
+        .top_cpu = sample_procs,
+        .ntop_cpu = 1,
+    };
+}
+
+static void host_round_trip(void **state)
+{
+    struct ipc_host h = sample();
+    char *text = cluster_encode_host("b", &h);
+    assert_non_null(text);
+    struct cluster_msg m;
+    assert_int_equal(parse_s(text, &m), 0);
+    assert_int_equal(m.kind, CLUSTER_MSG_HOST);
+    assert_string_equal(m.node, "b");
+    assert_int_equal(m.ts_ms, 1700000000123);
+    assert_string_equal(m.host.hostname, "web-2");
+    assert_string_equal(m.host.node, "b");
+    assert_int_equal(m.host.ncpus, 1);
+    assert_string_equal(m.host.cpus[0].name, "cpu0");
+    assert_int_equal(m.host.cpus[0].used_ppm, 250000);
+    assert_int_equal(m.host.swap_total_bytes, -1);
+    assert_int_equal(m.host.top_cpu[0].pid, 42);
+    assert_string_equal(m.host.top_cpu[0].command, "/usr/sbin/x");
+    assert_true(cluster_msg_fresh(&m, 1700000000123 + 1000));
+    assert_false(cluster_msg_fresh(&m, 1700000000123 + 2 * CLUSTER_MSG_SKEW_MS));
+    cluster_msg_finish(&m);
+    free(text);
+}
+
+/* A host message around the msgpack given: base64 of it as the sample. */
+static char *host_msg(const char *node, int64_t ts_ms, const void *mp, size_t n)
+{
+    char *b64 = malloc(n / 3 * 4 + 5), *out = malloc(n / 3 * 4 + 200);
+    EVP_EncodeBlock((unsigned char *)b64, mp, (int)n);
+    sprintf(out, "{\"v\":1,\"kind\":\"host\",\"node\":\"%s\",\"ts_ms\":%lld,\"sample\":\"%s\"}",
+            node, (long long)ts_ms, b64);
+    free(b64);
+    return out;
+}
+
+/* The msgpack the bus carries for h: [h]. */
+static void pack_host(const struct ipc_host *h, msgpack_sbuffer *sb)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    ipc_type_pack(&pk, &ipc_host_type, h);
+}
+
+/* Host samples from a hostile bus: refused whole, nothing left to free. */
+static void host_hostile(void **state)
+{
+    struct cluster_msg m;
+#define HOST "{\"v\":1,\"kind\":\"host\",\"node\":\"b\",\"ts_ms\":1,\"sample\":"
+    const char *bad[] = {
+        HOST "\"\"}",                 /* empty */
+        HOST "5}",                    /* not a string */
+        HOST "\"kQ\"}",               /* not a multiple of 4 */
+        HOST "\"k Q=\"}",             /* a blank inside */
+        HOST "\"kQ==kQ==\"}",         /* padding inside */
+        HOST "\"k*==\"}",             /* not the alphabet */
+        HOST "\"====\"}",             /* all padding */
+        HOST "\"wQ==\"}",             /* 0xc1, never msgpack */
+        HOST "\"kQ==\"}",             /* [] : an empty array, no sample */
+        HOST "\"3f////8=\"}",         /* an array declaring 2^32 entries */
+        "{\"v\":1,\"kind\":\"host\",\"node\":\"b\",\"sample\":\"kQ==\"}", /* no time */
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_int_equal(parse_s(bad[i], &m), -EINVAL);
+    }
+#undef HOST
+
+    struct ipc_host h = sample();
+    msgpack_sbuffer sb;
+    pack_host(&h, &sb);
+    char *text = host_msg("b", h.ts_ms, sb.data, sb.size);
+    assert_int_equal(parse_s(text, &m), 0); /* the control */
+    cluster_msg_finish(&m);
+    free(text);
+    /* Another node's sample, another time than the message's. */
+    text = host_msg("c", h.ts_ms, sb.data, sb.size);
+    assert_int_equal(parse_s(text, &m), -EINVAL);
+    free(text);
+    text = host_msg("b", h.ts_ms + 1, sb.data, sb.size);
+    assert_int_equal(parse_s(text, &m), -EINVAL);
+    free(text);
+    /* Cut short, and with a byte after the sample. */
+    text = host_msg("b", h.ts_ms, sb.data, sb.size - 1);
+    assert_int_equal(parse_s(text, &m), -EINVAL);
+    free(text);
+    char *more = malloc(sb.size + 1);
+    memcpy(more, sb.data, sb.size);
+    more[sb.size] = (char)0xc0;
+    text = host_msg("b", h.ts_ms, more, sb.size + 1);
+    assert_int_equal(parse_s(text, &m), -EINVAL);
+    free(text);
+    free(more);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* A string that is not UTF-8, and a list over its cap. */
+    h.hostname = "web-\xff";
+    pack_host(&h, &sb);
+    text = host_msg("b", h.ts_ms, sb.data, sb.size);
+    assert_int_equal(parse_s(text, &m), -EINVAL);
+    free(text);
+    msgpack_sbuffer_destroy(&sb);
+    h = sample();
+    struct ipc_host_cpu *many = calloc(IPC_HOST_CPUS_MAX + 1, sizeof(*many));
+    for (size_t i = 0; i <= IPC_HOST_CPUS_MAX; i++) {
+        many[i].name = "cpu";
+    }
+    h.cpus = many;
+    h.ncpus = IPC_HOST_CPUS_MAX + 1;
+    pack_host(&h, &sb);
+    text = host_msg("b", h.ts_ms, sb.data, sb.size);
+    assert_int_equal(parse_s(text, &m), -EINVAL);
+    free(text);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* A sample too large for one message is not sent at all. */
+    char *name = malloc(400);
+    memset(name, 'c', 399);
+    name[399] = '\0';
+    for (size_t i = 0; i < IPC_HOST_CPUS_MAX; i++) {
+        many[i].name = name;
+    }
+    h.ncpus = IPC_HOST_CPUS_MAX;
+    assert_null(cluster_encode_host("b", &h));
+    free(name);
+    free(many);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,7 +719,8 @@ int main(void)
         cmocka_unit_test(event_round_trip), cmocka_unit_test(hostile_messages),
         cmocka_unit_test(quorum),           cmocka_unit_test(location_machine),
         cmocka_unit_test(lease_grace),      cmocka_unit_test(sealed_messages),
-        cmocka_unit_test(fresh_messages),
+        cmocka_unit_test(fresh_messages),   cmocka_unit_test(node_host_wants),
+        cmocka_unit_test(host_round_trip),  cmocka_unit_test(host_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,7 +96,10 @@ static const struct ipc_events_query events_query = {
 };
 
 static char *topic_list[] = {"results", "states", "deploys", "alerts", "log"};
-static const struct ipc_topics topics = {.topics = topic_list, .ntopics = ARRAY_SIZE(topic_list)};
+static const struct ipc_topics topics = {
+    .topics = topic_list, .ntopics = ARRAY_SIZE(topic_list), .node = "fra-2"};
+static const struct ipc_host_query host_query = {.node = "fra-3"};
+static char *peer_list[] = {"fra-2", "fra-3"};
 
 static const struct ipc_deploy deploy_rows[] = {
     {
@@ -274,6 +277,8 @@ static const struct ipc_status status = {
     .cluster = "edge",
     .cluster_connected = true,
     .cluster_peers = 19,
+    .cluster_peer_names = peer_list,
+    .ncluster_peer_names = ARRAY_SIZE(peer_list),
     .checks_owned = 20,
     .host_sampling = true,
     .apps = (struct ipc_app_status *)app_rows,
@@ -682,6 +687,13 @@ static void eq_topics(const void *x, const void *y)
     for (size_t i = 0; i < a->ntopics && i < b->ntopics; i++) {
         eq_s("topics[]", a->topics[i], b->topics[i]);
     }
+    EQ_S(node);
+}
+
+static void eq_host_query(const void *x, const void *y)
+{
+    const struct ipc_host_query *a = x, *b = y;
+    EQ_S(node);
 }
 
 static void eq_deploy(const void *x, const void *y)
@@ -804,6 +816,10 @@ static void eq_status(const void *x, const void *y)
     EQ_S(cluster);
     EQ_B(cluster_connected);
     EQ_I(cluster_peers);
+    EQ_I(ncluster_peer_names);
+    for (size_t i = 0; i < a->ncluster_peer_names && i < b->ncluster_peer_names; i++) {
+        eq_s("cluster_peer_names[]", a->cluster_peer_names[i], b->cluster_peer_names[i]);
+    }
     EQ_I(checks_owned);
     EQ_B(host_sampling);
     EQ_I(napps);
@@ -1224,6 +1240,7 @@ static const struct fixture fixtures[] = {
     {&ipc_host_net_type, &host_nets[0], eq_host_net},
     {&ipc_host_proc_type, &host_procs[0], eq_host_proc},
     {&ipc_host_type, &host, eq_host},
+    {&ipc_host_query_type, &host_query, eq_host_query},
 };
 
 /* The fixture of type t; fails the test when there is none. */

@@ -1449,6 +1449,19 @@ int cluster_host_want(struct cluster *cl, const char *node, int delta)
     return 0;
 }
 
+bool cluster_host_can_want(const struct cluster *cl, const char *node)
+{
+    if (cl == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < cl->nwants; i++) {
+        if (strcmp(cl->wants[i].name, node) == 0) {
+            return true;
+        }
+    }
+    return cl->nwants < CLUSTER_HOST_WANTS_MAX;
+}
+
 void cluster_publish_host(struct cluster *cl, const struct ipc_host *h)
 {
     if (cl == NULL || !cl->host_held) {

@@ -238,6 +238,9 @@ void cluster_publish_event(struct cluster *cl, const struct event *ev);
  * already. */
 int cluster_host_want(struct cluster *cl, const char *node, int delta);
 
+/* Whether cluster_host_want(cl, node, 1) would succeed; no side effect. */
+bool cluster_host_can_want(const struct cluster *cl, const char *node);
+
 /* This host's sample h, published when a peer watches this node. */
 void cluster_publish_host(struct cluster *cl, const struct ipc_host *h);
 

@@ -459,14 +459,7 @@ void ipc_conn_set_topics(struct ipc_conn *c, unsigned topics)
 /* Whether one more node's host may be watched from here. */
 static bool can_watch(const struct ipc_server *s, const char *node)
 {
-    if (node == NULL) {
-        return true;
-    }
-    if (cluster_host_want(s->d->cluster, node, 1) < 0) {
-        return false;
-    }
-    cluster_host_want(s->d->cluster, node, -1);
-    return true;
+    return node == NULL || cluster_host_can_want(s->d->cluster, node);
 }
 
 int ipc_conn_watch_host(struct ipc_conn *c, const char *node)
@@ -480,28 +473,21 @@ int ipc_conn_watch_host(struct ipc_conn *c, const char *node)
     if (node != NULL && (dup = strdup(node)) == NULL) {
         return -ENOMEM;
     }
-    if (on) {
-        /* Hold the new node before letting go of the old: a peer watched
-         * by this connection alone is not told to stop and start again. */
-        if (dup != NULL && cluster_host_want(s->d->cluster, dup, 1) < 0) {
-            free(dup);
-            return -ENOSPC;
-        }
-        if (dup == NULL) {
-            host_hold(s, NULL, 1);
-        }
-        host_hold(s, c->host_node, -1);
-        free(c->host_node);
-        c->host_node = dup;
-        return 0;
-    }
     if (!can_watch(s, dup)) {
         free(dup);
         return -ENOSPC;
     }
+    if (on) {
+        /* Hold the new node before letting go of the old: a peer watched
+         * by this connection alone is not told to stop and start again. */
+        host_hold(s, dup, 1);
+        host_hold(s, c->host_node, -1);
+    }
     free(c->host_node);
     c->host_node = dup;
-    set_topics(c, c->topics | IPC_TOPIC_HOST);
+    if (!on) {
+        set_topics(c, c->topics | IPC_TOPIC_HOST);
+    }
     return 0;
 }
 

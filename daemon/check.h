@@ -126,6 +126,9 @@ struct check_env {
     struct pinger *pinger;              /* the ICMP sockets icmp checks share
                                            (pinger.h); NULL: icmp checks
                                            cannot start */
+    struct hostpool *hostpool;          /* where host checks' blocking reads
+                                           gather (host.h); NULL: each read
+                                           goes to the thread pool alone */
 };
 
 /* The max-body row of the types that keep a body for [BODY] (http, file),

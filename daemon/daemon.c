@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "deploy.h"
 #include "duration.h"
+#include "host.h"
 #include "hostmon.h"
 #include "http.h"
 #include "ipc_server.h"
@@ -778,10 +779,12 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
     d->curlm = curlm_create(loop);
     d->proctab = proctab_create();
     d->pinger = pinger_create(loop);
+    d->hostpool = hostpool_create(loop);
     d->check_env = (struct check_env){.loop = loop,
                                       .curlm = d->curlm,
                                       .proctab = d->proctab,
                                       .pinger = d->pinger,
+                                      .hostpool = d->hostpool,
                                       .clock = &wall_clock,
                                       .on_result = on_check_result,
                                       .on_verdict = on_check_verdict,
@@ -789,7 +792,8 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
                                       .deploy_version = last_deploy_version,
                                       .arg = d};
     d->sched = sched_create(loop, &d->check_env, conf->daemon.max_concurrency);
-    if (d->curlm == NULL || d->proctab == NULL || d->pinger == NULL || d->sched == NULL) {
+    if (d->curlm == NULL || d->proctab == NULL || d->pinger == NULL || d->hostpool == NULL ||
+        d->sched == NULL) {
         log_error(LOG_NOKV, "out of memory at start-up");
         return -ENOMEM;
     }
@@ -940,6 +944,11 @@ void daemon_finish(struct daemon *d)
     d->curlm = NULL;
     pinger_destroy(d->pinger);
     d->pinger = NULL;
+    /* The runs are cancelled: what still gathers goes to the threads, to
+     * come back and be freed before the loop empties. */
+    hostpool_close(d->hostpool);
+    d->hostpool = NULL;
+    d->check_env.hostpool = NULL;
     uv_walk(d->loop, close_handle, NULL);
     if (run_to_empty(d)) {
         /* No read on the thread pool is left to use it. */

@@ -48,6 +48,7 @@ struct daemon {
     struct curlm *curlm;
     struct proctab *proctab;           /* the process table process checks share */
     struct pinger *pinger;             /* the ICMP sockets icmp checks share */
+    struct hostpool *hostpool;         /* where host checks' reads gather */
     struct hostmon *hostmon;           /* the host sampler: host topic, host.get */
     struct ipc_server *ipc;
     struct http_server *http;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,21 @@
 #include "host.h"
 
 #define STAT_HEAD_MAX (64 * 1024)   /* bytes of /proc/stat read for its cpu lines */
+
+enum { HOST_QUEUED, HOST_READING, HOST_DONE, HOST_DROPPED };
+
+/* Reads sent to the thread pool as one work item. */
+struct host_batch {
+    uv_work_t work;
+    size_t n;
+    struct host_job *jobs[HOST_BATCH_MAX];
+};
+
+struct hostpool {
+    uv_timer_t gather;                  /* sends the gathering batch */
+    struct host_batch *open;            /* gathering; NULL none */
+    bool closed;
+};
 
 /* The job is done with: free it once no callback is owed. */
 static void release(struct host_job *j)
@@ -38,6 +54,14 @@ static void on_closed(uv_handle_t *h)
     release(j);
 }
 
+/* Give up j's read unless its thread took it already: true when given up
+ * (the read will never run). */
+static bool drop_read(struct host_job *j)
+{
+    int queued = HOST_QUEUED;
+    return j->working && atomic_compare_exchange_strong(&j->stage, &queued, HOST_DROPPED);
+}
+
 /* End the run once: no more callbacks of the timer, the work's facts (if
  * any come later) dropped. */
 static void settle(struct host_job *j)
@@ -46,9 +70,7 @@ static void settle(struct host_job *j)
         return;
     }
     j->settled = true;
-    if (j->working) {
-        uv_cancel((uv_req_t *)&j->work);  /* not started yet: it never will be */
-    }
+    drop_read(j);               /* not begun yet: it never will be */
     uv_timer_stop(&j->timer);
     uv_close((uv_handle_t *)&j->timer, on_closed);
 }
@@ -79,17 +101,24 @@ static void on_ready(uv_timer_t *t)
     hand_over(t->data);
 }
 
-static void on_work(uv_work_t *w)
+/* A thread reads the batch's jobs in turn, but for those given up. */
+static void on_batch_work(uv_work_t *w)
 {
-    struct host_job *j = w->data;
-    j->ops->read(j);
-    j->read = true;
+    struct host_batch *b = w->data;
+    for (size_t i = 0; i < b->n; i++) {
+        struct host_job *j = b->jobs[i];
+        int queued = HOST_QUEUED;
+        if (atomic_compare_exchange_strong(&j->stage, &queued, HOST_READING)) {
+            j->ops->read(j);
+            j->read = true;
+            atomic_store(&j->stage, HOST_DONE);   /* its facts are whole */
+        }
+    }
 }
 
-static void on_worked(uv_work_t *w, int status)
+/* A job's batch came back (read, given up, or never sent). */
+static void job_back(struct host_job *j)
 {
-    struct host_job *j = w->data;
-    (void)status;               /* cancelled: settled already, nothing to hand */
     j->working = false;
     if (j->stuck_on != NULL) {
         j->stuck_on->stuck = NULL;      /* its check may read again */
@@ -99,18 +128,126 @@ static void on_worked(uv_work_t *w, int status)
     release(j);
 }
 
-/* The read took the check's whole timeout: the run is down without it. */
+static void on_batch_done(uv_work_t *w, int status)
+{
+    struct host_batch *b = w->data;
+    (void)status;
+    for (size_t i = 0; i < b->n; i++) {
+        job_back(b->jobs[i]);
+    }
+    free(b);
+}
+
+/* Send b to the thread pool; when it cannot go, its reads fail. */
+static void send_batch(uv_loop_t *loop, struct host_batch *b)
+{
+    b->work.data = b;
+    int rc = uv_queue_work(loop, &b->work, on_batch_work, on_batch_done);
+    if (rc < 0) {
+        for (size_t i = 0; i < b->n; i++) {
+            host_fail(b->jobs[i], "thread pool: %s", uv_strerror(rc));
+        }
+        on_batch_done(&b->work, rc);
+    }
+}
+
+/* The gathering is over: send the batch. */
+static void on_gathered(uv_timer_t *t)
+{
+    struct hostpool *p = t->data;
+    struct host_batch *b = p->open;
+    p->open = NULL;
+    if (b != NULL) {
+        send_batch(t->loop, b);
+    }
+}
+
+/* Put j in the pool's gathering batch (a new one when none is), or in a
+ * batch of its own without a pool. -ENOMEM when no batch can be had. */
+static int gather(struct hostpool *p, uv_loop_t *loop, struct host_job *j)
+{
+    if (p == NULL || p->closed) {
+        struct host_batch *b = malloc(sizeof(*b));
+        if (b == NULL) {
+            return -ENOMEM;
+        }
+        b->n = 1;
+        b->jobs[0] = j;
+        send_batch(loop, b);
+        return 0;
+    }
+    if (p->open == NULL) {
+        p->open = malloc(sizeof(*p->open));
+        if (p->open == NULL) {
+            return -ENOMEM;
+        }
+        p->open->n = 0;
+        uv_timer_start(&p->gather, on_gathered, HOST_GATHER_MS, 0);
+    }
+    p->open->jobs[p->open->n++] = j;
+    if (p->open->n == HOST_BATCH_MAX) {
+        uv_timer_stop(&p->gather);
+        on_gathered(&p->gather);
+    }
+    return 0;
+}
+
+/* Create a pool. */
+struct hostpool *hostpool_create(uv_loop_t *loop)
+{
+    struct hostpool *p = calloc(1, sizeof(*p));
+    if (p == NULL || uv_timer_init(loop, &p->gather) < 0) {
+        free(p);
+        return NULL;
+    }
+    p->gather.data = p;
+    return p;
+}
+
+static void on_pool_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* Send what gathers and close. */
+void hostpool_close(struct hostpool *p)
+{
+    if (p == NULL || p->closed) {
+        return;
+    }
+    p->closed = true;
+    uv_timer_stop(&p->gather);
+    on_gathered(&p->gather);
+    if (!uv_is_closing((uv_handle_t *)&p->gather)) {
+        uv_close((uv_handle_t *)&p->gather, on_pool_closed);
+    }
+}
+
+/* The check's whole timeout passed without the batch coming back. A read
+ * that is done (a read after it in the batch hangs) is handed over as it
+ * is; otherwise the run is down without it. A read a thread is in holds
+ * the check back until it returns; one given up before it began does not. */
 static void on_timeout(uv_timer_t *t)
 {
     struct host_job *j = t->data;
     struct check_run *run = j->run;
     char d[32];
+    if (atomic_load(&j->stage) == HOST_DONE) {
+        hand_over(j);
+        return;
+    }
     run->result.outcome = STATE_DOWN;
-    snprintf(run->result.error, sizeof(run->result.error), "timed out after %s",
-             duration_format(j->timeout_ms, d, sizeof(d)));
-    if (j->working) {
-        j->stuck_on = run->check;
-        run->check->stuck = j;
+    duration_format(j->timeout_ms, d, sizeof(d));
+    if (drop_read(j)) {
+        snprintf(run->result.error, sizeof(run->result.error),
+                 "timed out after %s before its read began: the reads ahead of it in "
+                 "the thread pool are slow (a hung filesystem?)", d);
+    } else {
+        snprintf(run->result.error, sizeof(run->result.error), "timed out after %s", d);
+        if (j->working) {
+            j->stuck_on = run->check;
+            run->check->stuck = j;
+        }
     }
     settle(j);
 }
@@ -156,7 +293,6 @@ int host_job_start(struct check_run *run, struct host_job *j, const struct host_
         return rc;
     }
     j->timer.data = j;
-    j->work.data = j;
     j->pending = 1;
     run->priv = j;
     if (!ops->blocking) {
@@ -169,15 +305,20 @@ int host_job_start(struct check_run *run, struct host_job *j, const struct host_
         refuse(j, run->check->stuck);
         return 0;
     }
-    rc = uv_queue_work(env->loop, &j->work, on_work, on_worked);
-    if (rc < 0) {
-        host_fail(j, "thread pool: %s", uv_strerror(rc));
+    atomic_init(&j->stage, HOST_QUEUED);
+    j->pending = 2;
+    j->working = true;
+    if (gather(env->hostpool, env->loop, j) < 0) {
+        j->pending = 1;
+        j->working = false;
+        host_fail(j, "out of memory for a read");
         uv_timer_start(&j->timer, on_ready, 0, 0);
         return 0;
     }
-    j->pending = 2;
-    j->working = true;
-    uv_timer_start(&j->timer, on_timeout, (uint64_t)j->timeout_ms, 0);
+    /* A batch that could not be sent handed its reads back already. */
+    if (!j->settled && j->working) {
+        uv_timer_start(&j->timer, on_timeout, (uint64_t)j->timeout_ms, 0);
+    }
     return 0;
 }
 

@@ -17,6 +17,15 @@
  *   down, "the last read has not returned"), so a hung mount holds one
  *   thread of the pool per check, not one per run.
  *
+ * Blocking reads started within HOST_GATHER_MS of each other go to the pool
+ * together, as one batch read in turn by one thread: a thread hop (a wake-up
+ * of a worker and one of the loop) costs more than most reads, and a
+ * thousand checks a second would otherwise pay one each. A read that hangs
+ * holds the reads behind it in its batch: each of those is given up when
+ * its own timeout comes ("before its read began"), never read late, and
+ * its check reads again at the next run, in another batch; a read done
+ * before it is handed over at its timeout all the same.
+ *
  * read() sees the job only: no check, no run, no loop, so it may run on any
  * thread. What a type keeps across runs (check->memory; a log check's
  * position in check->log, which the store keeps too) is copied into its
@@ -28,6 +37,7 @@
 #ifndef SHIPWATCH_HOST_H
 #define SHIPWATCH_HOST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,8 +47,21 @@
 #include "config_rows.h"
 
 #define HOST_PATH_MAX 4096
+#define HOST_GATHER_MS 20           /* how long a batch gathers reads */
+#define HOST_BATCH_MAX 64           /* reads in a batch at most */
 
 struct host_job;
+struct host_batch;
+
+/* Where blocking reads gather into batches: one per loop. */
+struct hostpool;
+
+/* A pool for loop; NULL when out of memory. */
+struct hostpool *hostpool_create(uv_loop_t *loop);
+
+/* Send the batch still gathering to the thread pool and close the pool
+ * (freed once its timer is closed). Reads started afterwards go alone. */
+void hostpool_close(struct hostpool *p);
 
 /* How a host type reads. */
 struct host_ops {
@@ -65,11 +88,13 @@ struct host_job {
     struct check *stuck_on;             /* the check it holds back (timed out in a
                                            thread), until it returns or the check
                                            is freed; else NULL */
-    uv_work_t work;
+    _Atomic int stage;                  /* a blocking read's: queued, then being
+                                           read and done (the thread's moves),
+                                           or dropped (the loop gave it up) */
     uv_timer_t timer;                   /* the deferred end, or the timeout */
     int pending;                        /* callbacks owed before the free */
     int64_t timeout_ms;
-    bool working;                       /* queued or running on the pool */
+    bool working;                       /* in a batch, its facts not yet back */
     bool read;                          /* read() ran: keep() may keep its work */
     bool settled;
 };

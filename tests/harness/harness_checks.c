@@ -7,6 +7,7 @@
 
 #include "curlm.h"
 #include "harness_checks.h"
+#include "host.h"
 
 /* check_env.on_result: keep a copy. */
 static void collect(void *arg, struct check *c, const struct result *r)
@@ -76,10 +77,17 @@ int harness_checks_init(struct harness_checks *h, int64_t now_ms)
         uv_loop_close(&h->loop);
         return -ENOMEM;
     }
+    h->hostpool = hostpool_create(&h->loop);
+    if (h->hostpool == NULL) {
+        curlm_destroy(h->curlm);
+        uv_loop_close(&h->loop);
+        return -ENOMEM;
+    }
     harness_clock_init(&h->clock, now_ms);
     h->env = (struct check_env){
         .loop = &h->loop,
         .curlm = h->curlm,
+        .hostpool = h->hostpool,
         .clock = &h->clock.clock,
         .on_result = collect,
         .on_verdict = collect_verdict,
@@ -95,6 +103,8 @@ int harness_checks_finish(struct harness_checks *h)
 {
     curlm_destroy(h->curlm);
     h->curlm = NULL;
+    hostpool_close(h->hostpool);
+    h->hostpool = NULL;
     return harness_loop_finish(&h->loop);
 }
 

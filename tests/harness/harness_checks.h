@@ -42,6 +42,7 @@ struct harness_ping {
 struct harness_checks {
     uv_loop_t loop;
     struct curlm *curlm;
+    struct hostpool *hostpool;          /* host checks' batches, as the daemon's */
     struct harness_clock clock;         /* the env's clock, a fake one */
     struct check_env env;               /* points at loop, curlm, clock */
     struct harness_result results[HARNESS_RESULTS_MAX];

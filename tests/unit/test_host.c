@@ -4,8 +4,10 @@
  * (old kernels, containers, vanishing processes) are reachable. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -805,6 +807,152 @@ static void host_hung_read(void **state)
     close(p[1]);
 }
 
+/* ------------------------------------------------- reads in batches */
+
+/* A read that notes the thread it ran on and when, then takes 5 ms. */
+#define QUICK_MAX 8
+static pthread_t quick_thread[QUICK_MAX];
+static _Atomic int quick_reads;
+
+static void quick_read(struct host_job *j)
+{
+    int i = atomic_fetch_add(&quick_reads, 1);
+    if (i < QUICK_MAX) {
+        quick_thread[i] = pthread_self();
+    }
+    nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+    j->vars[0] = 1;
+}
+
+static const struct host_ops quick_ops = {.read = quick_read, .blocking = true};
+
+static int quick_start(struct check_run *run)
+{
+    return host_start(run, &quick_ops);
+}
+
+static const struct check_type quick_type = {
+    .name = "quick",
+    .start = quick_start,
+    .cancel = host_job_cancel,
+    .forget = host_job_forget,
+    .vars = hang_vars,
+    .nvars = 1,
+};
+
+/* Runs started together, and whether all have ended. */
+struct together {
+    size_t started;
+    size_t ended;
+};
+
+static void together_end(void *arg, struct check *c)
+{
+    (void)c;
+    ((struct together *)arg)->ended++;
+}
+
+static bool together_done(void *arg)
+{
+    const struct together *t = arg;
+    return t->ended == t->started;
+}
+
+/* Start a run of each of the first n checks in one loop turn; wait for all. */
+static void run_together(struct fixture *f, size_t n)
+{
+    struct together t = {.started = n};
+    uv_update_time(&f->h.loop);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(check_run_start(f->set.checks[i], &f->h.env, together_end, &t), 0);
+    }
+    assert_true(harness_run_until(&f->h.loop, together_done, &t, DEADLINE_MS));
+}
+
+/* The last result of check c. */
+static const struct result *result_of(struct fixture *f, const struct check *c)
+{
+    for (size_t i = f->h.nresults; i > 0; i--) {
+        if (f->h.results[i - 1].check == c) {
+            return &f->h.results[i - 1].result;
+        }
+    }
+    fail_msg("no result of %s", c->conf->name);
+    return NULL;
+}
+
+/* Blocking reads started together go to the thread pool as one batch:
+ * one thread reads them in turn (five reads of 5 ms on a pool of four
+ * threads would otherwise spread over several). */
+static void host_reads_batched(void **state)
+{
+    struct fixture *f = *state;
+    setup_checks(f, "checks:\n"
+                    "  - {name: a, type: disk, path: /}\n"
+                    "  - {name: b, type: disk, path: /}\n"
+                    "  - {name: c, type: disk, path: /}\n"
+                    "  - {name: d, type: disk, path: /}\n"
+                    "  - {name: e, type: disk, path: /}\n");
+    for (size_t i = 0; i < 5; i++) {
+        f->set.checks[i]->type = &quick_type;
+    }
+    atomic_store(&quick_reads, 0);
+    run_together(f, 5);
+    assert_int_equal(atomic_load(&quick_reads), 5);
+    for (size_t i = 0; i < 5; i++) {
+        const struct result *r = result_of(f, f->set.checks[i]);
+        assert_string_equal(r->error, "");
+        assert_true(perf(r, "done") == 1);
+        assert_true(pthread_equal(quick_thread[i], quick_thread[0]));
+    }
+}
+
+/* A read that hangs holds the reads behind it in its batch: each is given
+ * up at its timeout, said so, never read late, and its check reads again
+ * at the next run; a read done before the hanging one is handed over at
+ * its timeout, its check not held back. */
+static void host_batch_behind_a_hang(void **state)
+{
+    struct fixture *f = *state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    hang_fd = p[0];
+    setup_checks(f, "checks:\n"
+                    "  - {name: before, type: disk, path: /, timeout: 300ms}\n"
+                    "  - {name: hangs, type: disk, path: /, timeout: 300ms}\n"
+                    "  - {name: behind, type: disk, path: /, timeout: 300ms}\n");
+    struct check *before = f->set.checks[0], *hangs = f->set.checks[1];
+    struct check *behind = f->set.checks[2];
+    before->type = &quick_type;
+    hangs->type = &hang_type;
+    behind->type = &quick_type;
+    atomic_store(&quick_reads, 0);
+    run_together(f, 3);
+    const struct result *r = result_of(f, before);
+    assert_string_equal(r->error, "");
+    assert_true(perf(r, "done") == 1);
+    assert_null(before->stuck);
+    r = result_of(f, hangs);
+    assert_string_equal(r->error, "timed out after 300ms");
+    assert_non_null(hangs->stuck);
+    r = result_of(f, behind);
+    assert_int_equal(r->outcome, STATE_DOWN);
+    assert_non_null(strstr(r->error, "timed out after 300ms before its read began"));
+    assert_null(behind->stuck);
+    /* The hang ends: the read behind it was given up, so it never runs. */
+    assert_int_equal(write(p[1], "x", 1), 1);
+    assert_true(harness_run_until(&f->h.loop, unstuck, hangs, DEADLINE_MS));
+    harness_run_for(&f->h.loop, 50);
+    assert_int_equal(atomic_load(&quick_reads), 1);
+    /* Its next run reads, in a batch of its own. */
+    r = harness_checks_run(&f->h, behind, DEADLINE_MS);
+    assert_non_null(r);
+    assert_string_equal(r->error, "");
+    assert_int_equal(atomic_load(&quick_reads), 2);
+    close(p[0]);
+    close(p[1]);
+}
+
 /* ---------------------------------------------------------- the config */
 
 /* A bare host check gets its type's default condition; conditions
@@ -1154,6 +1302,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(log_long_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(log_position_restored, setup, teardown),
         cmocka_unit_test_setup_teardown(host_hung_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(host_reads_batched, setup, teardown),
+        cmocka_unit_test_setup_teardown(host_batch_behind_a_hang, setup, teardown),
         cmocka_unit_test_setup_teardown(hoststat_odd_files, setup, teardown),
         cmocka_unit_test_setup_teardown(hostmon_fake_host, setup, teardown),
         cmocka_unit_test(default_conditions),

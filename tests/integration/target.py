@@ -121,6 +121,10 @@ def main():
     STATE['period'] = args.flip_period
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
+    # A real server's backlog, not socketserver's 5: a daemon starting a
+    # dozen checks at once on a loaded machine overflows 5, and the kernel
+    # then drops SYNs the client resends only a second later.
+    ThreadingHTTPServer.request_queue_size = 128
     srv = ThreadingHTTPServer(('127.0.0.1', args.port), Handler)
     print(srv.server_address[1], flush=True)
 

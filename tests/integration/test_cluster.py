@@ -71,6 +71,7 @@ class Counter:
                 self.wfile.write(body)
 
         ThreadingHTTPServer.daemon_threads = True
+        ThreadingHTTPServer.request_queue_size = 128  # not 5: see target.py
         self.srv = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
         self.port = self.srv.server_address[1]
         self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={'poll_interval': 0.1},

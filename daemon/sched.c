@@ -14,11 +14,18 @@
 /* Due checks handled per timer callback before yielding to I/O. */
 #define SCHED_BATCH 10000
 
+/* A heap slot holds its check's due time: sifting compares keys in one
+ * array, not in 10,000 checks scattered over the heap of malloc. */
+struct slot {
+    int64_t due_ms;               /* the check's next_due_ms */
+    struct check *check;
+};
+
 struct sched {
     uv_loop_t *loop;              /* the grids' clock and the timer's loop */
     const struct check_env *env;  /* where runs are started */
     uv_timer_t timer;
-    struct check **heap;          /* min-heap on next_due_ms */
+    struct slot *heap;            /* min-heap on due_ms */
     size_t nheap;
     size_t capheap;
     struct check *wait_head;      /* FIFO of due checks waiting for a slot */
@@ -64,37 +71,37 @@ static int64_t interval_of(const struct check *c)
 
 /* --- the heap --- */
 
-static void heap_set(struct sched *s, size_t i, struct check *c)
+static void heap_set(struct sched *s, size_t i, struct slot e)
 {
-    s->heap[i] = c;
-    c->heap_index = i;
+    s->heap[i] = e;
+    e.check->heap_index = i;
 }
 
 static void heap_up(struct sched *s, size_t i)
 {
-    struct check *c = s->heap[i];
+    struct slot e = s->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (s->heap[parent]->next_due_ms <= c->next_due_ms) {
+        if (s->heap[parent].due_ms <= e.due_ms) {
             break;
         }
         heap_set(s, i, s->heap[parent]);
         i = parent;
     }
-    heap_set(s, i, c);
+    heap_set(s, i, e);
 }
 
 static void heap_down(struct sched *s, size_t i)
 {
-    struct check *c = s->heap[i];
+    struct slot e = s->heap[i];
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        int64_t due = c->next_due_ms;
-        if (l < s->nheap && s->heap[l]->next_due_ms < due) {
+        int64_t due = e.due_ms;
+        if (l < s->nheap && s->heap[l].due_ms < due) {
             m = l;
-            due = s->heap[l]->next_due_ms;
+            due = s->heap[l].due_ms;
         }
-        if (r < s->nheap && s->heap[r]->next_due_ms < due) {
+        if (r < s->nheap && s->heap[r].due_ms < due) {
             m = r;
         }
         if (m == i) {
@@ -103,39 +110,45 @@ static void heap_down(struct sched *s, size_t i)
         heap_set(s, i, s->heap[m]);
         i = m;
     }
-    heap_set(s, i, c);
+    heap_set(s, i, e);
+}
+
+/* Whether c is in the heap. */
+static bool in_heap(const struct sched *s, const struct check *c)
+{
+    return c->heap_index < s->nheap && s->heap[c->heap_index].check == c;
 }
 
 static int heap_push(struct sched *s, struct check *c)
 {
     if (s->nheap == s->capheap) {
         size_t cap = s->capheap ? s->capheap * 2 : 64;
-        struct check **v = realloc(s->heap, cap * sizeof(*v));
+        struct slot *v = realloc(s->heap, cap * sizeof(*v));
         if (v == NULL) {
             return -ENOMEM;
         }
         s->heap = v;
         s->capheap = cap;
     }
-    heap_set(s, s->nheap++, c);
+    heap_set(s, s->nheap++, (struct slot){c->next_due_ms, c});
     heap_up(s, s->nheap - 1);
     return 0;
 }
 
 static void heap_remove(struct sched *s, struct check *c)
 {
-    size_t i = c->heap_index;
-    if (i >= s->nheap || s->heap[i] != c) {
+    if (!in_heap(s, c)) {
         return;
     }
-    struct check *last = s->heap[--s->nheap];
+    size_t i = c->heap_index;
+    struct slot last = s->heap[--s->nheap];
     c->heap_index = SIZE_MAX;
-    if (last == c) {
+    if (last.check == c) {
         return;
     }
     heap_set(s, i, last);
     heap_up(s, i);
-    heap_down(s, last->heap_index);
+    heap_down(s, last.check->heap_index);
 }
 
 /* --- running set (for cancel_all) --- */
@@ -308,10 +321,11 @@ void sched_lease_reply(struct sched *s, struct check *c, bool granted, int64_t r
      * is alive it renews first and this tick is skipped again; if it
      * died, this daemon takes the check over then. Only ever earlier than
      * the grid's own next tick. */
-    if (retry_in_ms >= 0 && c->heap_index < s->nheap && s->heap[c->heap_index] == c) {
+    if (retry_in_ms >= 0 && in_heap(s, c)) {
         int64_t at = (int64_t)uv_now(s->loop) + retry_in_ms + 1;
         if (at < c->next_due_ms) {
             c->next_due_ms = at;
+            s->heap[c->heap_index].due_ms = at;
             heap_up(s, c->heap_index);
             arm(s);
         }
@@ -325,9 +339,8 @@ static void on_timer(uv_timer_t *t)
     int64_t now = (int64_t)uv_now(s->loop);
     size_t handled = 0;
 
-    while (!s->stopped && s->nheap > 0 && s->heap[0]->next_due_ms <= now &&
-           handled < SCHED_BATCH) {
-        struct check *c = s->heap[0];
+    while (!s->stopped && s->nheap > 0 && s->heap[0].due_ms <= now && handled < SCHED_BATCH) {
+        struct check *c = s->heap[0].check;
         int64_t due_ms = c->next_due_ms;
         int64_t iv = interval_of(c);
         /* Fixed rate: the next point of the grid after now. Missed ticks
@@ -340,6 +353,7 @@ static void on_timer(uv_timer_t *t)
             next = due_ms + (missed + 1) * iv;
         }
         c->next_due_ms = next;
+        s->heap[0].due_ms = next;
         heap_down(s, 0);
         due(s, c, due_ms);
         handled++;
@@ -355,7 +369,14 @@ static void arm(struct sched *s)
         return;
     }
     int64_t now = (int64_t)uv_now(s->loop);
-    int64_t wait = s->heap[0]->next_due_ms - now;
+    int64_t at = s->heap[0].due_ms;
+    /* Wake on the tick grid every check shares: due times a few ms apart
+     * start in one wake-up instead of one each. */
+    int64_t r = at % SCHED_TICK_MS;
+    if (r != 0) {
+        at += SCHED_TICK_MS - (r < 0 ? r + SCHED_TICK_MS : r);
+    }
+    int64_t wait = at - now;
     uv_timer_start(&s->timer, on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 

@@ -41,6 +41,11 @@ struct sched_stats {
 };
 #define SCHED_LAG_SAMPLES 65536
 
+/* The scheduler wakes on a grid of this many ms: a check starts up to
+   SCHED_TICK_MS - 1 ms after its due time, and the loop wakes at most
+   1000 / SCHED_TICK_MS times a second for 1,000 checks or 100,000. */
+#define SCHED_TICK_MS 10
+
 /* Create a scheduler on loop whose runs start in env (normally env->loop
  * is loop). NULL on allocation failure. */
 struct sched *sched_create(struct uv_loop_s *loop, const struct check_env *env,

@@ -4,7 +4,9 @@
  * count) are read on the loop: procfs makes both from kernel counters
  * without a disk (host.h). The count is of the CPUs the kernel lists, so
  * a per-CPU load compares hosts of any size; when /proc/stat cannot be
- * read, the CPUs online (sysconf) stand in. In a container both files are
+ * read, the CPUs online (sysconf) stand in. The count is the check's
+ * memory, read again every LOAD_CPUS_MS: the head of /proc/stat is most of
+ * a run's cost, and CPUs come and go seldom. In a container both files are
  * usually the host's: so is the load. */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +19,8 @@
 #include "host.h"
 #include "hoststat.h"
 
+#define LOAD_CPUS_MS 60000   /* the CPU count is read again after this long */
+
 enum { LOAD1, LOAD5, LOAD15, LOAD1_PER_CPU, LOAD5_PER_CPU, LOAD15_PER_CPU };
 
 static const struct cond_var load_vars[] = {
@@ -28,9 +32,22 @@ static const struct cond_var load_vars[] = {
     [LOAD15_PER_CPU] = {"[LOAD15_PER_CPU]", COND_VAR_NUMBER, ""},
 };
 
-/* Read /proc/loadavg and count the CPUs: on the loop. */
+/* The CPU count a check keeps between runs. */
+struct load_cpus {
+    int cpus;
+    int64_t counted_ms;
+};
+
+struct load_job {
+    struct host_job job;
+    struct load_cpus cpus;              /* cpus 0: count them this run */
+};
+
+/* Read /proc/loadavg, and count the CPUs when the kept count is old: on
+ * the loop. */
 static void load_read(struct host_job *j)
 {
+    struct load_job *l = (struct load_job *)j;
     double avg[3];
     int rc = hoststat_loadavg(j->proc, avg);
     if (rc == -EINVAL) {
@@ -41,11 +58,15 @@ static void load_read(struct host_job *j)
         host_fail_errno(j, -rc, "%s/loadavg", j->proc);
         return;
     }
-    int cpus = host_cpus(j->proc);
-    if (cpus <= 0) {
-        long online = sysconf(_SC_NPROCESSORS_ONLN);
-        cpus = online > 0 ? (int)online : 1;
+    if (l->cpus.cpus <= 0) {
+        l->cpus.cpus = host_cpus(j->proc);
+        if (l->cpus.cpus <= 0) {
+            long online = sysconf(_SC_NPROCESSORS_ONLN);
+            l->cpus.cpus = online > 0 ? (int)online : 1;
+        }
+        l->cpus.counted_ms = j->now_ms;
     }
+    int cpus = l->cpus.cpus;
     for (int i = 0; i < 3; i++) {
         j->vars[LOAD1 + i] = avg[i];
         j->vars[LOAD1_PER_CPU + i] = avg[i] / cpus;
@@ -54,12 +75,31 @@ static void load_read(struct host_job *j)
              avg[2], cpus, cpus == 1 ? "" : "s");
 }
 
-static const struct host_ops load_ops = {.read = load_read};
+/* Keep the CPU count for the next runs. */
+static void load_keep(struct check *c, const struct host_job *j)
+{
+    if (c->memory == NULL) {
+        c->memory = calloc(1, sizeof(struct load_cpus));
+    }
+    if (c->memory != NULL) {
+        memcpy(c->memory, &((const struct load_job *)j)->cpus, sizeof(struct load_cpus));
+    }
+}
 
-/* Begin a load run. */
+static const struct host_ops load_ops = {.read = load_read, .keep = load_keep};
+
+/* Begin a load run with the CPU count kept, unless it is old. */
 static int load_start(struct check_run *run)
 {
-    return host_start(run, &load_ops);
+    struct load_job *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return -ENOMEM;
+    }
+    const struct load_cpus *kept = run->check->memory;
+    if (kept != NULL && check_env_now_ms(run->env) - kept->counted_ms < LOAD_CPUS_MS) {
+        l->cpus = *kept;
+    }
+    return host_job_start(run, &l->job, &load_ops);
 }
 
 /* What is read, for display. */

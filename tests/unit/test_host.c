@@ -261,6 +261,16 @@ static void load_per_cpu(void **state)
     r = run(f, 1);
     assert_int_equal(r->outcome, STATE_DOWN);
     assert_string_equal(r->failed_condition, "[LOAD5_PER_CPU] (2.25) < 2");
+    /* The count is kept for a minute of the env's clock, then read again. */
+    put(f, "stat", "cpu  1 2 3 4 5 6 7 8 0 0\n"
+                   "cpu0 1 2 3 4 5 6 7 8 0 0\n"
+                   "cpu1 1 2 3 4 5 6 7 8 0 0\n");
+    f->h.clock.now_ms += 59000;
+    assert_string_equal(run(f, 1)->message, "load 9.00 9.00 9.00 on 4 CPUs");
+    f->h.clock.now_ms += 1000;
+    r = run(f, 1);
+    assert_string_equal(r->message, "load 9.00 9.00 9.00 on 2 CPUs");
+    assert_true(fabs(perf(r, "load5_per_cpu") - 4.5) < 1e-9);
 }
 
 /* Without /proc/stat the CPUs online count; a loadavg that is not three

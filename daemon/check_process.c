@@ -2,7 +2,7 @@
  * it, what it costs, and how often it was restarted.
  *
  * A run reads the process table (proctab.h: one walk of /proc on the
- * thread pool, shared by the process checks that ask within 250 ms, at
+ * thread pool, shared by the process checks that ask within a second, at
  * most 32768 processes) and matches an extended regular expression
  * against each command line (its arguments joined by spaces; a kernel
  * thread's is its name in brackets, as ps shows it); or it reads the one

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROCTAB_TTL_MS 250              /* a table this old is read again */
+#define PROCTAB_TTL_MS 1000             /* a table this old is read again */
 #define PROCTAB_SCAN_MAX 32768          /* /proc entries a walk looks at */
 #define PROCTAB_CMDLINE_MAX 4096        /* bytes of a command line kept */
 

@@ -119,7 +119,9 @@ struct check_env {
     const char *(*deploy_version)(void *arg, const char *app, const char *env);
     void *arg;                          /* passed to the callbacks */
     const char *proc_root;              /* where host checks read /proc; NULL
-                                           "/proc" (tests hand in a fake tree) */
+                                           "/proc" (tests hand in a fake tree,
+                                           which must outlive every read, one
+                                           stuck in a thread too) */
     struct proctab *proctab;            /* the process table process checks
                                            share (proctab.h); NULL: each
                                            reads its own */

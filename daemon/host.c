@@ -283,7 +283,7 @@ int host_job_start(struct check_run *run, struct host_job *j, const struct host_
     j->run = run;
     j->timeout_ms = run->check->conf->timeout_ms;
     j->now_ms = check_env_now_ms(env);
-    snprintf(j->proc, sizeof(j->proc), "%s", env->proc_root != NULL ? env->proc_root : "/proc");
+    j->proc = env->proc_root != NULL ? env->proc_root : "/proc";
     for (size_t i = 0; i < COND_VARS_MAX; i++) {
         j->vars[i] = NAN;
     }

@@ -76,7 +76,7 @@ struct host_ops {
 /* One run's read. The fields above the line are read()'s to use. */
 struct host_job {
     const struct host_ops *ops;
-    char proc[HOST_PATH_MAX];           /* the /proc root, without a final / */
+    const char *proc;                   /* the /proc root: the env's, or "/proc" */
     int64_t now_ms;                     /* the env's clock at the start: unix ms */
     double vars[COND_VARS_MAX];         /* the type's placeholders; NAN unknown */
     char message[RESULT_MESSAGE_MAX];   /* the result's message; "" none */

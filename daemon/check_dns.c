@@ -5,8 +5,9 @@
  * through its socket-state callback which sockets it wants watched, each
  * gets a uv_poll, and one uv_timer wakes it for its retransmissions
  * (ares_timeout) and ends the run at the check's timeout. Nothing here
- * blocks; creating a channel reads /etc/resolv.conf, a small local file,
- * as host checks read /proc on the loop.
+ * blocks; creating the channel of a check that names no server reads
+ * /etc/resolv.conf, a small local file, as host checks read /proc on the
+ * loop.
  *
  * A channel is made per run: servers are a channel's, and each check names
  * its own. The query goes out as written (no search domains, no
@@ -301,16 +302,28 @@ static int dns_start(struct check_run *run)
     d->run = run;
     d->qtype = dnsmsg_record_type(c->dns_record);
     d->timeout_ms = c->timeout_ms;
+    /* What only c-ares's own lookups use (search domains, the order of
+     * hosts file and DNS, the sorting of addresses) is set empty, so that
+     * making the channel reads no file for it: /etc/nsswitch.conf,
+     * /etc/host.conf and /etc/svc.conf were opened at every run. A check
+     * that names its server needs nothing of /etc/resolv.conf either: no
+     * servers here, its own set by use_server. */
+    char lookups[] = "b";
     struct ares_options o = {
         .flags = ARES_FLAG_NOCHECKRESP,
         .timeout = (int)(c->timeout_ms / (DNS_TRIES + 1) > 0 ? c->timeout_ms / (DNS_TRIES + 1) : 1),
         .tries = DNS_TRIES,
+        .ndots = 1,
         .sock_state_cb = on_sock_state,
         .sock_state_cb_data = d,
+        .lookups = lookups,
     };
-    int rc = ares_init_options(&d->channel, &o,
-                               ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-                                   ARES_OPT_SOCK_STATE_CB);
+    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS |
+               ARES_OPT_SOCK_STATE_CB | ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS | ARES_OPT_SORTLIST;
+    if (c->dns_server != NULL) {
+        mask |= ARES_OPT_SERVERS;
+    }
+    int rc = ares_init_options(&d->channel, &o, mask);
     if (rc != ARES_SUCCESS) {
         free(d);
         return rc == ARES_ENOMEM ? -ENOMEM : -EIO;

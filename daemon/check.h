@@ -341,8 +341,10 @@ struct check {
                                            until it returns (host.c) */
     void *memory;                       /* what the type keeps across runs (a
                                            CPU sample, a log's position): one
-                                           block without pointers, freed by
-                                           check_destroy; NULL none yet */
+                                           block, freed by check_destroy after
+                                           the type's forget, which frees what
+                                           it points to (a dns channel); NULL
+                                           none yet */
     struct alert_check *alerting;       /* alert.c's per-check state, or NULL */
 
     /* counters, exported as metrics */

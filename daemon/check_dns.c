@@ -9,16 +9,22 @@
  * /etc/resolv.conf, a small local file, as host checks read /proc on the
  * loop.
  *
- * A channel is made per run: servers are a channel's, and each check names
- * its own. The query goes out as written (no search domains, no
- * /etc/hosts), and with ARES_FLAG_NOCHECKRESP, so a SERVFAIL or REFUSED
+ * Servers are a channel's, and each check names its own: a check that
+ * names its server keeps its channel across runs (check->memory, struct
+ * dns_chan), since making one costs more than the query; a check that
+ * names none makes one each run, which reads /etc/resolv.conf again and so
+ * follows its changes. The query goes out as written (no search domains,
+ * no /etc/hosts), and with ARES_FLAG_NOCHECKRESP, so a SERVFAIL or REFUSED
  * reply reaches [DNS_RCODE] instead of being retried away as an error.
  *
  * Teardown: the answer (or the deadline) settles the run; the timer is
- * closed first, and from its close callback, outside any c-ares call, the
- * channel is destroyed, which closes its sockets through the socket-state
- * callback, whose polls are closed there; the run finishes once the last
- * handle's close callback has come. */
+ * closed first, and from its close callback, outside any c-ares call, a
+ * query still out is cancelled. c-ares closes a channel's sockets once no
+ * query is left, through the socket-state callback, whose polls are
+ * closed there; a channel that still has a socket then, or that is the
+ * run's own, is destroyed, which closes the rest. A kept channel is idle
+ * between runs, with no socket, and is destroyed with its check (forget).
+ * The run finishes once the last handle's close callback has come. */
 #include <sys/select.h> /* fd_set, which ares.h uses unincluded */
 #include <sys/time.h>
 #include <ares.h>
@@ -46,9 +52,19 @@ struct dns_poll {
     struct dns_poll *next;
 };
 
+/* A channel and what it was made for. */
+struct dns_chan {
+    ares_channel channel;       /* NULL: none (yet, or destroyed) */
+    struct dns_run *cur;        /* the run using it; NULL between runs */
+    bool kept;                  /* the check's memory; else the run's own */
+    int64_t timeout_ms;         /* the check's, when it was made */
+    char conf_server[64];       /* the check's server key, when it was made */
+    char server[80];            /* its server, for messages */
+};
+
 struct dns_run {
     struct check_run *run;
-    ares_channel channel;       /* NULL once destroyed */
+    struct dns_chan *chan;      /* NULL once let go */
     uv_timer_t timer;           /* c-ares's next timeout, or the deadline */
     struct dns_poll *polls;     /* open, not closing */
     int handles;                /* handles whose close callback is owed */
@@ -88,9 +104,18 @@ static void on_poll_closed(uv_handle_t *h)
 static void on_timer_closed(uv_handle_t *h)
 {
     struct dns_run *d = h->data;
-    if (d->channel != NULL) {
-        ares_destroy(d->channel);
-        d->channel = NULL;
+    struct dns_chan *ch = d->chan;
+    if (ch != NULL) {
+        ares_cancel(ch->channel);       /* its callback sees the run done */
+        if (d->polls != NULL || !ch->kept) {
+            ares_destroy(ch->channel);
+            ch->channel = NULL;
+        }
+        ch->cur = NULL;
+        if (!ch->kept) {
+            free(ch);
+        }
+        d->chan = NULL;
     }
     while (d->polls != NULL) {  /* any c-ares did not report closed */
         struct dns_poll *p = d->polls;
@@ -172,7 +197,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
     }
     ares_socket_t r = status < 0 || (events & UV_READABLE) ? p->fd : ARES_SOCKET_BAD;
     ares_socket_t w = status < 0 || (events & UV_WRITABLE) ? p->fd : ARES_SOCKET_BAD;
-    ares_process_fd(d->channel, r, w);
+    ares_process_fd(d->chan->channel, r, w);
     if (!d->done) {
         arm(d);
     }
@@ -181,7 +206,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 /* c-ares's socket-state callback: watch fd for what it asks, or stop. */
 static void on_sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
-    struct dns_run *d = data;
+    struct dns_run *d = ((struct dns_chan *)data)->cur;
+    if (d == NULL) {
+        return;                 /* an idle channel has no socket to report */
+    }
     struct dns_poll **pp = &d->polls;
     while (*pp != NULL && (*pp)->fd != fd) {
         pp = &(*pp)->next;
@@ -232,7 +260,7 @@ static void on_timer(uv_timer_t *h)
                duration_format(d->timeout_ms, t, sizeof(t)));
         return;
     }
-    ares_process_fd(d->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    ares_process_fd(d->chan->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
     if (!d->done) {
         arm(d);
     }
@@ -244,7 +272,7 @@ static void arm(struct dns_run *d)
     uint64_t now = uv_now(d->run->env->loop);
     uint64_t ms = d->deadline > now ? d->deadline - now : 0;
     struct timeval tv;
-    if (ares_timeout(d->channel, NULL, &tv) != NULL) {
+    if (ares_timeout(d->chan->channel, NULL, &tv) != NULL) {
         uint64_t next = (uint64_t)tv.tv_sec * 1000 + ((uint64_t)tv.tv_usec + 999) / 1000;
         ms = next < ms ? next : ms;
     }
@@ -285,7 +313,98 @@ static int use_server(ares_channel ch, const char *server, char *out, size_t len
     return rc;
 }
 
-/* Begin a DNS run: a channel, the query, the timer. */
+/* Make ch's channel for check c: 0, or -ENOMEM, -EIO (no channel), -ENXIO
+ * (no server to ask). */
+static int chan_open(struct dns_chan *ch, const struct conf_check *c)
+{
+    /* What only c-ares's own lookups use (search domains, the order of
+     * hosts file and DNS, the sorting of addresses) is set empty, so that
+     * making the channel reads no file for it: /etc/nsswitch.conf,
+     * /etc/host.conf and /etc/svc.conf were opened at every run. A check
+     * that names its server needs nothing of /etc/resolv.conf either: no
+     * servers here, its own set by use_server. */
+    char lookups[] = "b";
+    struct ares_options o = {
+        .flags = ARES_FLAG_NOCHECKRESP,
+        .timeout = (int)(c->timeout_ms / (DNS_TRIES + 1) > 0 ? c->timeout_ms / (DNS_TRIES + 1) : 1),
+        .tries = DNS_TRIES,
+        .ndots = 1,
+        .sock_state_cb = on_sock_state,
+        .sock_state_cb_data = ch,
+        .lookups = lookups,
+    };
+    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS |
+               ARES_OPT_SOCK_STATE_CB | ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS | ARES_OPT_SORTLIST;
+    if (c->dns_server != NULL) {
+        mask |= ARES_OPT_SERVERS;
+    }
+    int rc = ares_init_options(&ch->channel, &o, mask);
+    if (rc != ARES_SUCCESS) {
+        ch->channel = NULL;
+        return rc == ARES_ENOMEM ? -ENOMEM : -EIO;
+    }
+    rc = use_server(ch->channel, c->dns_server, ch->server, sizeof(ch->server));
+    if (rc != ARES_SUCCESS) {
+        ares_destroy(ch->channel);
+        ch->channel = NULL;
+        return rc == ARES_ENOMEM ? -ENOMEM : -ENXIO;
+    }
+    ch->timeout_ms = c->timeout_ms;
+    snprintf(ch->conf_server, sizeof(ch->conf_server), "%s",
+             c->dns_server != NULL ? c->dns_server : "");
+    return 0;
+}
+
+/* The check is freed (or names no server now): its kept channel, idle,
+ * goes. */
+static void dns_forget(struct check *c)
+{
+    struct dns_chan *ch = c->memory;
+    if (ch != NULL) {
+        if (ch->channel != NULL) {
+            ares_destroy(ch->channel);
+        }
+        free(ch);
+        c->memory = NULL;
+    }
+}
+
+/* The channel for a run of check: the one it keeps, made again when its
+ * server or timeout changed; or one of the run's own. NULL and *err (a
+ * negative errno, as chan_open's) when none could be made. */
+static struct dns_chan *chan_get(struct check *check, int *err)
+{
+    const struct conf_check *c = check->conf;
+    if (c->dns_server == NULL) {
+        dns_forget(check);
+    }
+    struct dns_chan *ch = check->memory;
+    if (ch != NULL && ch->channel != NULL &&
+        (ch->timeout_ms != c->timeout_ms || strcmp(ch->conf_server, c->dns_server) != 0)) {
+        ares_destroy(ch->channel);      /* idle: no socket, no query */
+        ch->channel = NULL;
+    }
+    if (ch == NULL) {
+        ch = calloc(1, sizeof(*ch));
+        if (ch == NULL) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        ch->kept = c->dns_server != NULL && strlen(c->dns_server) < sizeof(ch->conf_server);
+        if (ch->kept) {
+            check->memory = ch;
+        }
+    }
+    if (ch->channel == NULL && (*err = chan_open(ch, c)) < 0) {
+        if (!ch->kept) {
+            free(ch);
+        }
+        return NULL;
+    }
+    return ch;
+}
+
+/* Begin a DNS run: its channel, the query, the timer. */
 static int dns_start(struct check_run *run)
 {
     const struct conf_check *c = run->check->conf;
@@ -302,41 +421,16 @@ static int dns_start(struct check_run *run)
     d->run = run;
     d->qtype = dnsmsg_record_type(c->dns_record);
     d->timeout_ms = c->timeout_ms;
-    /* What only c-ares's own lookups use (search domains, the order of
-     * hosts file and DNS, the sorting of addresses) is set empty, so that
-     * making the channel reads no file for it: /etc/nsswitch.conf,
-     * /etc/host.conf and /etc/svc.conf were opened at every run. A check
-     * that names its server needs nothing of /etc/resolv.conf either: no
-     * servers here, its own set by use_server. */
-    char lookups[] = "b";
-    struct ares_options o = {
-        .flags = ARES_FLAG_NOCHECKRESP,
-        .timeout = (int)(c->timeout_ms / (DNS_TRIES + 1) > 0 ? c->timeout_ms / (DNS_TRIES + 1) : 1),
-        .tries = DNS_TRIES,
-        .ndots = 1,
-        .sock_state_cb = on_sock_state,
-        .sock_state_cb_data = d,
-        .lookups = lookups,
-    };
-    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS |
-               ARES_OPT_SOCK_STATE_CB | ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS | ARES_OPT_SORTLIST;
-    if (c->dns_server != NULL) {
-        mask |= ARES_OPT_SERVERS;
-    }
-    int rc = ares_init_options(&d->channel, &o, mask);
-    if (rc != ARES_SUCCESS) {
+    int rc = 0;
+    struct dns_chan *ch = chan_get(run->check, &rc);
+    if (ch == NULL) {
         free(d);
-        return rc == ARES_ENOMEM ? -ENOMEM : -EIO;
+        return rc;
     }
-    char server[80];
-    rc = use_server(d->channel, c->dns_server, server, sizeof(server));
-    if (rc != ARES_SUCCESS) {
-        ares_destroy(d->channel);
-        free(d);
-        return rc == ARES_ENOMEM ? -ENOMEM : -ENXIO;    /* no server to ask */
-    }
+    ch->cur = d;
+    d->chan = ch;
     snprintf(d->what, sizeof(d->what), "%s %s at %s", c->host,
-             dnsmsg_record_names[c->dns_record], server);
+             dnsmsg_record_names[c->dns_record], ch->server);
     run->priv = d;
     uv_loop_t *loop = run->env->loop;
     uv_timer_init(loop, &d->timer);
@@ -352,7 +446,7 @@ static int dns_start(struct check_run *run)
         settle(d, STATE_UNKNOWN, "query %s: %s", d->what, ares_strerror(rc));
         return 0;
     }
-    ares_send(d->channel, q, qlen, on_answer, d);
+    ares_send(ch->channel, q, qlen, on_answer, d);
     ares_free_string(q);
     if (!d->done) {
         arm(d);
@@ -445,6 +539,7 @@ const struct check_type check_dns_type = {
     .kind = CHECK_DNS,
     .start = dns_start,
     .cancel = dns_cancel,
+    .forget = dns_forget,
     .describe = dns_describe,
     .rows = &dns_conf_rows,
     .default_condition = "[DNS_RCODE] == NOERROR",

@@ -377,6 +377,25 @@ class NetChecks(DaemonTest):
         mute.settimeout(2)
         self.assertGreater(len(mute.recv(512)), 12)  # it was asked, and kept silent
 
+        # A check that names its server keeps its channel across runs: later
+        # runs answer as the first did, a timed-out run leaves nothing that
+        # spoils the next, and sockets do not pile up.
+        fds = lambda: len(os.listdir('/proc/%d/fd' % d.proc.pid))
+        n = len(self.rows(d, 'a'))
+        wait_until(lambda: len(self.rows(d, 'a')) >= n + 3 and len(self.rows(d, 'mute')) >= 3,
+                   timeout=15 * SLOW, what='three more runs of a, three of mute')
+        before = fds()
+        n = len(self.rows(d, 'a'))
+        wait_until(lambda: len(self.rows(d, 'a')) >= n + 5, timeout=15 * SLOW,
+                   what='five more runs of a')
+        for r in self.rows(d, 'a'):
+            self.assertEqual((r['outcome'], r['message']), (UP, 'NOERROR: 127.0.0.1'), r)
+        for r in self.rows(d, 'mute'):
+            self.assertEqual(r['outcome'], DOWN, r)
+            self.assertIn('timed out after 700ms', r['error'])
+        # Twelve checks at 300 ms, each with at most one socket while it runs.
+        self.assertLess(fds(), before + 13)
+
 
 if __name__ == '__main__':
     main()

@@ -27,6 +27,7 @@ from test_dashboard import Pane  # noqa: E402
 
 INTERVAL = 1.0                      # seconds, every check
 GRACE = min(INTERVAL / 4, 2.0)      # the lease's grace (cluster.h)
+PEER_TTL = 10.0                     # CLUSTER_PEER_TTL_MS (cluster.h)
 NODES = ('node-a', 'node-b', 'node-c')
 SHARED = ['c%02d' % i for i in range(1, 13)]
 PREFIX = 'swtest'
@@ -149,14 +150,17 @@ class ClusterTest(unittest.TestCase):
     @classmethod
     def settle(cls, timeout=20):
         """Wait until every shared check has a holder and no lease moved
-        for three intervals."""
+        for the peer TTL and two intervals: a node that took a check its
+        preferred node left free (a node slow to start, or back after an
+        outage) keeps it for the peer TTL, then hands it back, and a lease
+        still to move would fail the tests that follow."""
         last, stable_since = None, time.monotonic()
-        deadline = time.monotonic() + timeout * SLOW
+        deadline = time.monotonic() + timeout * SLOW + PEER_TTL
         while time.monotonic() < deadline:
             now = cls.owners(everywhere=True)
             if now != last:
                 last, stable_since = now, time.monotonic()
-            elif all(now.values()) and time.monotonic() - stable_since >= 3 * INTERVAL:
+            elif all(now.values()) and time.monotonic() - stable_since >= PEER_TTL + 2 * INTERVAL:
                 now.pop('everywhere')
                 return now
             time.sleep(0.1)

@@ -82,12 +82,7 @@ static void cpu_read(struct host_job *j)
 /* Keep this run's reading for the next. */
 static void cpu_keep(struct check *c, const struct host_job *j)
 {
-    if (c->memory == NULL) {
-        c->memory = calloc(1, sizeof(struct cpu_sample));
-    }
-    if (c->memory != NULL) {
-        memcpy(c->memory, &((const struct cpu_job *)j)->now, sizeof(struct cpu_sample));
-    }
+    host_keep_memory(c, &((const struct cpu_job *)j)->now, sizeof(struct cpu_sample));
 }
 
 static const struct host_ops cpu_ops = {.read = cpu_read, .keep = cpu_keep};

@@ -78,12 +78,7 @@ static void load_read(struct host_job *j)
 /* Keep the CPU count for the next runs. */
 static void load_keep(struct check *c, const struct host_job *j)
 {
-    if (c->memory == NULL) {
-        c->memory = calloc(1, sizeof(struct load_cpus));
-    }
-    if (c->memory != NULL) {
-        memcpy(c->memory, &((const struct load_job *)j)->cpus, sizeof(struct load_cpus));
-    }
+    host_keep_memory(c, &((const struct load_job *)j)->cpus, sizeof(struct load_cpus));
 }
 
 static const struct host_ops load_ops = {.read = load_read, .keep = load_keep};

@@ -236,12 +236,7 @@ static void process_read(struct host_job *j)
 /* Keep this run's record for the next. */
 static void process_keep(struct check *c, const struct host_job *j)
 {
-    if (c->memory == NULL) {
-        c->memory = malloc(sizeof(struct process_memory));
-    }
-    if (c->memory != NULL) {
-        memcpy(c->memory, &((const struct process_job *)j)->mem, sizeof(struct process_memory));
-    }
+    host_keep_memory(c, &((const struct process_job *)j)->mem, sizeof(struct process_memory));
 }
 
 static const struct host_ops process_ops = {

@@ -265,6 +265,16 @@ static void refuse(struct host_job *j, const struct host_job *last)
     uv_timer_start(&j->timer, on_ready, 0, 0);
 }
 
+void host_keep_memory(struct check *c, const void *src, size_t n)
+{
+    if (c->memory == NULL) {
+        c->memory = malloc(n);
+    }
+    if (c->memory != NULL) {
+        memcpy(c->memory, src, n);
+    }
+}
+
 /* The check goes away: the read it waits for must not reach it. */
 void host_job_forget(struct check *c)
 {

@@ -113,6 +113,11 @@ void host_job_cancel(struct check_run *run);
 /* struct check_type's forget for the types whose reads are blocking. */
 void host_job_forget(struct check *c);
 
+/* For keep(): copy the n bytes at src into c->memory, made at the first
+ * keep (n is the same every time for a type). On allocation failure
+ * nothing is kept, and the next run starts as a first one. */
+void host_keep_memory(struct check *c, const void *src, size_t n);
+
 /* Set j's error (the run is then unknown). */
 __attribute__((format(printf, 2, 3))) void host_fail(struct host_job *j, const char *fmt, ...);
 

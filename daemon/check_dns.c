@@ -52,13 +52,13 @@ struct dns_poll {
     struct dns_poll *next;
 };
 
-/* A channel and what it was made for. */
+/* A channel. A check's server and timeout are part of its fingerprint:
+ * a reload that changes them makes a new check, so a kept channel always
+ * fits its check. */
 struct dns_chan {
     ares_channel channel;       /* NULL: none (yet, or destroyed) */
     struct dns_run *cur;        /* the run using it; NULL between runs */
     bool kept;                  /* the check's memory; else the run's own */
-    int64_t timeout_ms;         /* the check's, when it was made */
-    char conf_server[64];       /* the check's server key, when it was made */
     char server[80];            /* its server, for messages */
 };
 
@@ -349,14 +349,10 @@ static int chan_open(struct dns_chan *ch, const struct conf_check *c)
         ch->channel = NULL;
         return rc == ARES_ENOMEM ? -ENOMEM : -ENXIO;
     }
-    ch->timeout_ms = c->timeout_ms;
-    snprintf(ch->conf_server, sizeof(ch->conf_server), "%s",
-             c->dns_server != NULL ? c->dns_server : "");
     return 0;
 }
 
-/* The check is freed (or names no server now): its kept channel, idle,
- * goes. */
+/* The check is freed: its kept channel, idle, goes. */
 static void dns_forget(struct check *c)
 {
     struct dns_chan *ch = c->memory;
@@ -369,28 +365,20 @@ static void dns_forget(struct check *c)
     }
 }
 
-/* The channel for a run of check: the one it keeps, made again when its
- * server or timeout changed; or one of the run's own. NULL and *err (a
+/* The channel for a run of check: the one it keeps (made again after a
+ * run that had to destroy it), or one of the run's own. NULL and *err (a
  * negative errno, as chan_open's) when none could be made. */
 static struct dns_chan *chan_get(struct check *check, int *err)
 {
     const struct conf_check *c = check->conf;
-    if (c->dns_server == NULL) {
-        dns_forget(check);
-    }
     struct dns_chan *ch = check->memory;
-    if (ch != NULL && ch->channel != NULL &&
-        (ch->timeout_ms != c->timeout_ms || strcmp(ch->conf_server, c->dns_server) != 0)) {
-        ares_destroy(ch->channel);      /* idle: no socket, no query */
-        ch->channel = NULL;
-    }
     if (ch == NULL) {
         ch = calloc(1, sizeof(*ch));
         if (ch == NULL) {
             *err = -ENOMEM;
             return NULL;
         }
-        ch->kept = c->dns_server != NULL && strlen(c->dns_server) < sizeof(ch->conf_server);
+        ch->kept = c->dns_server != NULL;
         if (ch->kept) {
             check->memory = ch;
         }

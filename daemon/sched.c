@@ -372,10 +372,7 @@ static void arm(struct sched *s)
     int64_t at = s->heap[0].due_ms;
     /* Wake on the tick grid every check shares: due times a few ms apart
      * start in one wake-up instead of one each. */
-    int64_t r = at % SCHED_TICK_MS;
-    if (r != 0) {
-        at += SCHED_TICK_MS - (r < 0 ? r + SCHED_TICK_MS : r);
-    }
+    at += (SCHED_TICK_MS - at % SCHED_TICK_MS) % SCHED_TICK_MS;    /* loop times are >= 0 */
     int64_t wait = at - now;
     uv_timer_start(&s->timer, on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }

@@ -42,8 +42,8 @@ bytes=$(psql_ -c "SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tr
 echo "postgres bytes: $bytes for $n results = $((bytes / n)) B per result (heap + index, every partition)"
 sqlite3 "$work/h.db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 n=$(sqlite3 "$work/h.db" 'SELECT count(*) FROM results')
-bytes=$(sqlite3 "$work/h.db" "SELECT sum(pgsize) FROM dbstat WHERE name = 'results'" 2>/dev/null || stat -c %s "$work/h.db")
-echo "sqlite bytes: $bytes for $n results = $((bytes / n)) B per result (the clustered table)"
+bytes=$(sqlite3 "$work/h.db" "SELECT sum(pgsize) FROM dbstat WHERE name IN ('results_by_check', 'results_recent')" 2>/dev/null || stat -c %s "$work/h.db")
+echo "sqlite bytes: $bytes for $n results = $((bytes / n)) B per result (the clustered table and the recent one)"
 
 # --- ceilings: the same rows, straight into an empty table of the same shape ---
 psql_ -c "COPY (SELECT check_id, ts, duration_us, outcome, status, error, failed_condition FROM results) TO STDOUT" > "$work/rows.tsv"

@@ -46,6 +46,7 @@
 #define MINUTE_MS 60000LL
 #define HOUR_MS 3600000LL
 #define RETENTION_CHUNK 10000
+#define RECENT_MAX 50000       /* results_recent is moved sooner once this long */
 
 /* Execute SQL without results; logs and returns -EIO on failure. */
 static int exec_sql(sqlite3 *db, const char *sql, const char *what)
@@ -213,39 +214,34 @@ static void write_result(struct store_sqlite *s, struct rec *r)
         return;
     }
     const struct result *res = &r->st.last;
-    int rc = SQLITE_CONSTRAINT;
-    /* Two results of one check in the same millisecond (a heartbeat ping
-     * beside a scheduled run): the later one moves by a millisecond. */
-    for (int64_t bump = 0; bump < 8 && rc == SQLITE_CONSTRAINT; bump++) {
-        sqlite3_stmt *q = s->ins_result;
-        sqlite3_reset(q);
-        sqlite3_bind_int64(q, 1, id);
-        sqlite3_bind_int64(q, 2, res->started_ms + bump);
-        sqlite3_bind_int64(q, 3, res->duration_us);
-        sqlite3_bind_int(q, 4, (int)res->outcome);
-        if (res->status >= 0) {
-            sqlite3_bind_int(q, 5, res->status);
-        } else {
-            sqlite3_bind_null(q, 5);
-        }
-        bind_text_or_null(q, 6, res->error);
-        bind_text_or_null(q, 7, res->failed_condition);
-        bind_text_or_null(q, 8, res->message);
-        bind_text_or_null(q, 9, res->perfdata);
-        if (res->nconds > 0) {
-            sqlite3_bind_int(q, 10, res->nconds);
-            sqlite3_bind_int(q, 11, res->conds_failed);
-        } else {
-            sqlite3_bind_null(q, 10);
-            sqlite3_bind_null(q, 11);
-        }
-        rc = sqlite3_step(q);
+    sqlite3_stmt *q = s->ins_result;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, res->started_ms);
+    sqlite3_bind_int64(q, 3, res->duration_us);
+    sqlite3_bind_int(q, 4, (int)res->outcome);
+    if (res->status >= 0) {
+        sqlite3_bind_int(q, 5, res->status);
+    } else {
+        sqlite3_bind_null(q, 5);
     }
-    if (rc != SQLITE_DONE) {
+    bind_text_or_null(q, 6, res->error);
+    bind_text_or_null(q, 7, res->failed_condition);
+    bind_text_or_null(q, 8, res->message);
+    bind_text_or_null(q, 9, res->perfdata);
+    if (res->nconds > 0) {
+        sqlite3_bind_int(q, 10, res->nconds);
+        sqlite3_bind_int(q, 11, res->conds_failed);
+    } else {
+        sqlite3_bind_null(q, 10);
+        sqlite3_bind_null(q, 11);
+    }
+    if (sqlite3_step(q) != SQLITE_DONE) {
         store_sqlite_count_error(s, "cannot insert result");
         return;
     }
-    sqlite3_stmt *q = s->up_state;
+    s->recent_rows++;
+    q = s->up_state;
     sqlite3_reset(q);
     sqlite3_bind_int64(q, 1, id);
     sqlite3_bind_int(q, 2, (int)r->st.state);
@@ -463,7 +459,7 @@ static int rollup_check(struct store_sqlite *s, int64_t id, int64_t from, int64_
     snprintf(sql, sizeof(sql),
              "INSERT OR REPLACE INTO %s VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", table);
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT ts, duration_us, outcome FROM results WHERE check_id = ?1 "
+                           "SELECT ts, duration_us, outcome FROM results_by_check WHERE check_id = ?1 "
                            "AND ts >= ?2 AND ts < ?3 ORDER BY ts",
                            -1, &q, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, sql, -1, &ins, NULL) != SQLITE_OK) {
@@ -550,15 +546,77 @@ static int rollup_range(struct store_sqlite *s, int64_t from, int64_t to, int64_
     return rc;
 }
 
+/* Move one recent row (the current row of s->sel_recent) into
+ * results_by_check. Two results of one check in the same millisecond (a
+ * heartbeat ping beside a scheduled run): the later one moves by a
+ * millisecond. A row that cannot go in after that is dropped and counted;
+ * 0, or -EIO when the database failed. */
+static int move_row(struct store_sqlite *s)
+{
+    sqlite3_stmt *from = s->sel_recent, *to = s->ins_sorted;
+    int rc = SQLITE_CONSTRAINT;
+    for (int64_t bump = 0; bump < 8 && rc == SQLITE_CONSTRAINT; bump++) {
+        sqlite3_reset(to);
+        for (int i = 0; i < 11; i++) {
+            sqlite3_bind_value(to, i + 1, sqlite3_column_value(from, i));
+        }
+        sqlite3_bind_int64(to, 2, sqlite3_column_int64(from, 1) + bump);
+        rc = sqlite3_step(to);
+    }
+    if (rc == SQLITE_CONSTRAINT) {
+        store_sqlite_count_error(s, "cannot insert result");
+        return 0;
+    }
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* Move results_recent into results_by_check, a check's rows together, in
+ * one transaction: each check's page is written once for all its rows of
+ * the last seconds. 0, or -EIO with nothing moved. */
+static int move_recent(struct store_sqlite *s)
+{
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        store_sqlite_count_error(s, "cannot move recent results");
+        return -EIO;
+    }
+    sqlite3_stmt *q = s->sel_recent;
+    sqlite3_reset(q);
+    int rc = 0, step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        rc = move_row(s);
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = -EIO;
+    }
+    sqlite3_reset(q);
+    if (rc == 0 && (exec_sql(s->db, "DELETE FROM results_recent", "move recent results") < 0 ||
+                    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)) {
+        rc = -EIO;
+    }
+    if (rc < 0) {
+        if (!sqlite3_get_autocommit(s->db)) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        store_sqlite_count_error(s, "cannot move recent results");
+    }
+    s->recent_rows = 0;         /* a failed move is tried again by the next rollup */
+    return rc;
+}
+
 /* Roll up every minute and hour that has closed since the last pass. */
 static void rollup(struct store_sqlite *s, int64_t now_ms)
 {
+    /* Rollups read the clustered table only: what is recent goes there
+     * first, or nothing is rolled up this pass. */
+    if (move_recent(s) < 0) {
+        return;
+    }
     int64_t minute_end = (now_ms - ROLLUP_MARGIN_MS) / MINUTE_MS * MINUTE_MS;
     int64_t hour_end = (now_ms - ROLLUP_MARGIN_MS) / HOUR_MS * HOUR_MS;
     if (s->next_minute == 0) {
         /* First pass on an empty store: start from the oldest raw row. */
         sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(s->db, "SELECT MIN(ts) FROM results", -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(s->db, "SELECT MIN(ts) FROM results_by_check", -1, &q, NULL) == SQLITE_OK) {
             if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
                 int64_t t = sqlite3_column_int64(q, 0);
                 s->next_minute = t - t % MINUTE_MS;
@@ -604,10 +662,11 @@ static void retention(struct store_sqlite *s, int64_t now_ms)
     int64_t raw_before = now_ms - s->base.retention_raw_ms;
     int64_t roll_before = now_ms - s->base.retention_rollups_ms;
     static const char *const per_check[] = {
-        "DELETE FROM results WHERE check_id = ?1 AND ts < ?2",
+        "DELETE FROM results_by_check WHERE check_id = ?1 AND ts < ?2",
         "DELETE FROM rollups_minute WHERE check_id = ?1 AND bucket_ts < ?3",
         "DELETE FROM rollups_hour WHERE check_id = ?1 AND bucket_ts < ?3",
     };
+    move_recent(s);             /* recent rows are judged like the rest */
     sqlite3_stmt *ids;
     if (sqlite3_prepare_v2(s->db, "SELECT id FROM checks", -1, &ids, NULL) != SQLITE_OK) {
         store_sqlite_count_error(s, "retention");
@@ -833,6 +892,10 @@ static void *writer_main(void *arg)
         if (s->pend_head == NULL && (stop || now - s->last_rollup_ms >= ROLLUP_EVERY_MS)) {
             s->last_rollup_ms = now;
             rollup(s, now);
+        } else if (s->pend_head == NULL && s->recent_rows >= RECENT_MAX) {
+            /* A burst (a spool replayed, a fast rate) is moved before it
+             * makes every history read sort it. */
+            move_recent(s);
         }
         store_sqlite_publish(s);
     }
@@ -889,6 +952,8 @@ static void sqlite_close(struct store *st)
     store_sqlite_list_free(s->held_head);
     store_spool_finish(&s->sp);
     sqlite3_finalize(s->ins_result);
+    sqlite3_finalize(s->sel_recent);
+    sqlite3_finalize(s->ins_sorted);
     sqlite3_finalize(s->up_state);
     sqlite3_finalize(s->ins_event);
     sqlite3_finalize(s->get_check);
@@ -1283,10 +1348,15 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
     }
     rc = -EIO;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                           "INSERT INTO results_recent VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
                            "?10, ?11)",
-                           -1,
-                           &s->ins_result, NULL) != SQLITE_OK ||
+                           -1, &s->ins_result, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT * FROM results_recent ORDER BY check_id, ts, rowid",
+                           -1, &s->sel_recent, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT INTO results_by_check VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                           "?9, ?10, ?11)",
+                           -1, &s->ins_sorted, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO check_state VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
                            "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",

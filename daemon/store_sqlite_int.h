@@ -62,6 +62,8 @@ struct store_sqlite {
     /* writer-thread only */
     sqlite3_stmt *ins_result, *up_state, *ins_event, *get_check, *ins_check, *put_deploy;
     sqlite3_stmt *put_alert, *put_mute, *put_outbox, *del_outbox, *up_log;
+    sqlite3_stmt *sel_recent, *ins_sorted;  /* results_recent -> results_by_check */
+    uint64_t recent_rows;           /* written to results_recent since the last move */
     bool in_txn;
     bool txn_failed;                /* a statement of the open transaction failed */
     int txn_code;                   /* its SQLite error code */

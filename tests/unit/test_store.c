@@ -807,6 +807,44 @@ static void retention_trims_old_rows(void **state)
     uv_loop_close(&loop);
 }
 
+/* Results of one check in the same millisecond (a heartbeat ping beside a
+ * scheduled run) are all kept and all read back, before SQLite moves its
+ * recent rows into the table ordered by check and time, and after. */
+static void same_millisecond_results_are_kept(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char path[600];
+    new_path(path, sizeof(path));
+    struct store *st = open_store(&loop, path);
+    int64_t ts = clock_wall_ms() - 5000;
+    for (int i = 0; i < 3; i++) {
+        put(st, "hb", ts, 100 + i, STATE_UP, 0);
+    }
+    put(st, "hb", ts + 1, 200, STATE_UP, 0);
+    struct got g = {0};
+    struct store_history_query q = {.check = "hb", .to_ms = INT64_MAX, .limit = 10,
+                                    .granularity = STORE_RAW};
+    assert_int_equal(store_history(st, &q, on_history, &g), 0);
+    wait_for(&loop, &g);
+    assert_int_equal(g.err, 0);
+    assert_int_equal(g.n, 4);
+    store_close(st);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM results"), 4);
+    if (!pg) {
+        /* SQLite keys a check's rows by time: each later one moved by 1 ms. */
+        assert_int_equal(sql_int(path, "SELECT COUNT(DISTINCT ts) FROM results"), 4);
+        assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM results_recent"), 0);
+    }
+    st = open_store(&loop, path);
+    memset(&g, 0, sizeof(g));
+    store_history(st, &q, on_history, &g);
+    wait_for(&loop, &g);
+    assert_int_equal(g.n, 4);
+    store_close(st);
+    uv_loop_close(&loop);
+}
+
 static void insert_rate(void **state)
 {
     uv_loop_t loop;
@@ -1378,6 +1416,7 @@ int main(void)
         cmocka_unit_test(deploys_move_forward_only),
         cmocka_unit_test(check_stats_from_rollups),
         cmocka_unit_test(retention_trims_old_rows),
+        cmocka_unit_test(same_millisecond_results_are_kept),
         cmocka_unit_test(alerting_round_trip),
         cmocka_unit_test(alerts_list_and_page),
         cmocka_unit_test(retention_trims_alerting),

@@ -46,7 +46,7 @@ bytes=$(sqlite3 "$work/h.db" "SELECT sum(pgsize) FROM dbstat WHERE name IN ('res
 echo "sqlite bytes: $bytes for $n results = $((bytes / n)) B per result (the clustered table and the recent one)"
 
 # --- ceilings: the same rows, straight into an empty table of the same shape ---
-psql_ -c "COPY (SELECT check_id, ts, duration_us, outcome, status, error, failed_condition FROM results) TO STDOUT" > "$work/rows.tsv"
+psql_ -c "COPY (SELECT * FROM results) TO STDOUT" > "$work/rows.tsv"
 psql_ -c "CREATE TABLE copy_ceiling (LIKE results INCLUDING DEFAULTS); CREATE INDEX ON copy_ceiling (check_id, ts)"
 t0=$(ms)
 psql_ -c "\\copy copy_ceiling FROM '$work/rows.tsv'"

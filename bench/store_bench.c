@@ -2,6 +2,7 @@
  * CPU per 1,000 results, and CPU at a paced rate.
  *
  *   store_bench sqlite PATH     [--results N] [--checks K] [--rate R] [--seconds S]
+ *                               [--batch B] [--routine 0|1]
  *   store_bench postgres DSN    [...]
  *
  * Phase 1 puts N results of K checks through store_put_result as fast as the
@@ -10,7 +11,12 @@
  * one: everything before it is committed. Phase 2 (with --rate) puts R
  * results a second for S seconds in 10 ms ticks and reports the process's
  * CPU over that span. The producer's own cost (a struct fill a result) is
- * included in the CPU figures. */
+ * included in the CPU figures.
+ *
+ * Each check gets one result a round, its streak growing by one, and says
+ * which results are routine as the daemon would (state.h), so the state rows
+ * are written when the daemon would write them; --routine 0 marks none
+ * routine: a state row with every result, as before state.h had the rule. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +29,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "state.h"
 #include "store.h"
 
 struct bench {
@@ -38,6 +45,7 @@ struct bench {
     bool barrier_sent, done;
     int barrier_err;
     char (*names)[24];
+    bool routine;               /* mark routine results (state.h) */
 };
 
 static double now_s(void)
@@ -53,16 +61,20 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* Result i: check i % checks, one a second per check, 1% down. */
+/* Result i: check i % checks, one a second per check; 1% of the checks
+ * down throughout. */
 static void put_one(struct bench *b, uint64_t i)
 {
     uint64_t c = i % b->checks, k = i / b->checks;
-    bool down = i % 100 == 7;
+    bool down = c % 100 == 7;
+    int streak = k < INT32_MAX ? (int)k + 1 : INT32_MAX;
+    int threshold = down ? CONFIG_DEFAULT_FAILURE_THRESHOLD : CONFIG_DEFAULT_SUCCESS_THRESHOLD;
     struct store_check_state s = {
         .check = b->names[c],
         .state = down ? STATE_DOWN : STATE_UP,
-        .fail_streak = down ? 1 : 0,
-        .ok_streak = down ? 0 : 1,
+        .fail_streak = down ? streak : 0,
+        .ok_streak = down ? 0 : streak,
+        .routine = b->routine && k > 0 && state_streak_routine(streak, threshold),
         .state_since_ms = b->base_ms,
         .last =
             {
@@ -149,7 +161,7 @@ static int run_phase(struct bench *b, uint64_t total, uint64_t rate, double *sec
 static void usage(void)
 {
     fprintf(stderr, "usage: store_bench sqlite PATH | postgres DSN [--results N] [--checks K] "
-                    "[--rate R] [--seconds S] [--batch B]\n");
+                    "[--rate R] [--seconds S] [--batch B] [--routine 0|1]\n");
     exit(2);
 }
 
@@ -160,6 +172,7 @@ int main(int argc, char **argv)
     }
     uint64_t results = 1000000, checks = 10000, rate = 0, seconds = 10;
     int batch = CONFIG_DEFAULT_STORE_BATCH;
+    bool routine = true;
     for (int i = 3; i + 1 < argc; i += 2) {
         uint64_t v = strtoull(argv[i + 1], NULL, 10);
         if (strcmp(argv[i], "--results") == 0) {
@@ -172,6 +185,8 @@ int main(int argc, char **argv)
             seconds = v;
         } else if (strcmp(argv[i], "--batch") == 0) {
             batch = (int)v;
+        } else if (strcmp(argv[i], "--routine") == 0) {
+            routine = v != 0;
         } else {
             usage();
         }
@@ -205,6 +220,7 @@ int main(int argc, char **argv)
         return 1;
     }
     b->checks = checks;
+    b->routine = routine;
     for (uint64_t i = 0; i < checks; i++) {
         snprintf(b->names[i], sizeof(b->names[i]), "bench-%05" PRIu64, i);
     }

@@ -311,6 +311,9 @@ struct check {
     enum check_state state;             /* settled state */
     int fail_streak;                    /* consecutive failed results */
     int ok_streak;                      /* consecutive good results */
+    bool routine;                       /* the last result changed nothing the
+                                           store cannot rebuild from results
+                                           (state_apply) */
     struct result last;                 /* last result; started_ms 0 when none */
     char *long_output;                  /* the last run's long output (owned, at
                                            most RESULT_LONG_OUTPUT_MAX bytes with

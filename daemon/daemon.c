@@ -217,8 +217,10 @@ static bool aggregate(struct daemon *d, struct check *c, int64_t ts_ms)
 }
 
 /* A result this daemon ran, with c's state after it: stored, sent to the
- * socket's subscribers, to a running verification and to the peers. */
-static void record_result(struct daemon *d, struct check *c, const struct result *r)
+ * socket's subscribers, to a running verification and to the peers.
+ * routine: the store may skip the state row (state.h). */
+static void record_result(struct daemon *d, struct check *c, const struct result *r,
+                          bool routine)
 {
     struct store_check_state s = {
         .check = c->conf->name,
@@ -227,6 +229,7 @@ static void record_result(struct daemon *d, struct check *c, const struct result
         .ok_streak = c->ok_streak,
         .state_since_ms = c->state_since_ms,
         .last = *r,
+        .routine = routine,
         .has_log = c->log_known,
         .log = c->log,
     };
@@ -253,7 +256,8 @@ static void on_location_result(struct daemon *d, struct check *c, const struct r
     }
     enum check_state from = c->state;
     bool changed = aggregate(d, c, r->started_ms);
-    record_result(d, c, r);
+    /* Every location writes the one state row: never skipped. */
+    record_result(d, c, r, false);
     if (cluster_owns(d->cluster, c)) {
         if (changed) {
             emit_state_change(d, c, from, r);
@@ -346,7 +350,7 @@ void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
     if (d->cluster != NULL) {
         snprintf(c->last_node, sizeof(c->last_node), "%s", own_location(d));
     }
-    record_result(d, c, r);
+    record_result(d, c, r, c->routine);
     if (changed) {
         emit_state_change(d, c, from, r);
     }

@@ -43,6 +43,11 @@ void state_count(struct check *c, const struct result *r)
     c->duration_sum_us += r->duration_us;
 }
 
+bool state_streak_routine(int streak, int threshold)
+{
+    return streak > threshold && streak % STATE_WRITE_EVERY != 0;
+}
+
 /* Apply r to c: streaks, state, last result, counters. */
 bool state_apply(struct check *c, const struct result *r, enum check_state *from)
 {
@@ -52,6 +57,11 @@ bool state_apply(struct check *c, const struct result *r, enum check_state *from
     state_count(c, r);
     enum check_state next =
         step(prev, fresh, &c->fail_streak, &c->ok_streak, c->conf, r->outcome);
+    bool up = r->outcome == STATE_UP;
+    c->routine = next == prev && !fresh && r->cert_expiry_s == c->last.cert_expiry_s &&
+                 state_streak_routine(up ? c->ok_streak : c->fail_streak,
+                                      up ? c->conf->success_threshold
+                                         : c->conf->failure_threshold);
     c->last = *r;
     *from = prev;
     if (next == prev) {

@@ -16,8 +16,17 @@
 #include "check.h"
 
 /* Apply r to c's streaks, state and last result. Returns true when the state
- * changed, with the previous state in *from. */
+ * changed, with the previous state in *from. Sets c->routine. */
 bool state_apply(struct check *c, const struct result *r, enum check_state *from);
+
+/* A result is routine when it changed neither the state nor the certificate
+ * expiry, and only grew a streak already past its threshold: the store may
+ * then skip the check's state row, and rebuild it at start from the results
+ * after the row's last one (each of them grew the same streak by one). Every
+ * STATE_WRITE_EVERY-th result of a streak is not routine, which bounds what
+ * a start reads back. */
+#define STATE_WRITE_EVERY 32
+bool state_streak_routine(int streak, int threshold);
 
 /* Count r in c's metrics (outcomes, duration histogram) alone. state_apply
  * does it itself; a locations-all check's own results use this with

@@ -1,5 +1,6 @@
 /* store.c - pick a backend, dispatch through its ops. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,24 @@ void store_close(struct store *st)
 int store_load_states(struct store *st, store_state_fn fn, void *arg)
 {
     return st->ops->load_states(st, fn, arg);
+}
+
+void store_state_catch_up(struct store_check_state *cs, int64_t n, const struct result *newest)
+{
+    if (n <= 0) {
+        return;
+    }
+    int *grown = newest->outcome == STATE_UP ? &cs->ok_streak : &cs->fail_streak;
+    int64_t v = (int64_t)*grown + n;
+    *grown = v > INT_MAX ? INT_MAX : (int)v;
+    if (newest->outcome == STATE_UP) {
+        cs->fail_streak = 0;
+    } else {
+        cs->ok_streak = 0;
+    }
+    int64_t cert = cs->last.cert_expiry_s;
+    cs->last = *newest;
+    cs->last.cert_expiry_s = cert;
 }
 
 void store_put_result(struct store *st, const struct store_check_state *s)

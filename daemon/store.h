@@ -131,6 +131,8 @@ struct store_check_state {
     int ok_streak;
     int64_t state_since_ms;
     struct result last;         /* last.started_ms 0 when none */
+    bool routine;               /* may skip the state row (state.h); the
+                                   store rebuilds it at load from results */
     bool has_log;               /* a log check: log is where it read to */
     struct check_log_position log;
 };
@@ -275,8 +277,14 @@ int store_open(uv_loop_t *loop, const struct config *conf, struct store **out, c
  * is committed: call at shutdown only. NULL is a no-op. */
 void store_close(struct store *st);
 
-/* Synchronous read of every stored check state, at start-up. */
+/* Synchronous read of every stored check state, at start-up, with the
+ * routine results after each state row applied to it. */
 int store_load_states(struct store *st, store_state_fn fn, void *arg);
+
+/* For the backends' load_states: apply to cs the n results stored after its
+ * state row (all routine, so all good or all bad), newest the last of them.
+ * The certificate expiry stays the row's: no routine result changed it. */
+void store_state_catch_up(struct store_check_state *cs, int64_t n, const struct result *newest);
 
 /* Queue a result together with the check's state after it. Never blocks:
  * when the queue is full the oldest queued write is kept and this one is

@@ -658,7 +658,7 @@ static size_t unknown_names(struct store_pg *s, struct sbuf *b)
 static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, size_t max)
 {
     struct sbuf evs = {0}, states = {0}, late = {0}, logs = {0};
-    size_t n = 0, nres = 0, nev = 0, nstates = 0, nlate = 0;
+    size_t n = 0, nres = 0, nev = 0, nlate = 0;
     uint64_t mark = ++s->batch_no;
     int64_t late_before = clock_wall_ms() - LATE_MARGIN_MS;
     if (s->head != NULL) {
@@ -724,9 +724,10 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
             sbuf_append_str(res, "\n");
             if (e->mark != mark) {
                 e->mark = mark;
-                nstates++;
+                e->dirty = false;
             }
             e->last = r;
+            e->dirty |= !r->st.routine;
             if (x->started_ms < late_before) {
                 sbuf_append_str(&late, nlate++ > 0 ? ", (" : "(");
                 sbuf_append_i64(&late, e->id);
@@ -788,8 +789,9 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
         sbuf_append_str(b, "COPY results (check_id, ts, duration_us, outcome, status, error, "
                   "failed_condition, message, perfdata, conditions, conditions_failed) "
                   "FROM STDIN;\n");
-        /* The check's state after its last result of the batch; one row a
-         * check, as one upsert cannot touch a row twice. */
+        /* The check's state after its last result of the batch, when one
+         * of them was not routine (state.h); one row a check, as one
+         * upsert cannot touch a row twice. */
         size_t k = 0, nlogs = 0;
         for (struct rec *r = s->inflight; r != NULL; r = r->next) {
             if (r->kind != REC_RESULT) {
@@ -797,25 +799,29 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
             }
             struct name_ent *e = map_find(&s->names, r->check);
             if (e != NULL && e->mark == mark && e->last == r) {
-                sbuf_append_str(&states, k++ > 0 ? ",\n" : "");
-                build_state(&states, e->id, &r->st);
+                if (e->dirty) {
+                    sbuf_append_str(&states, k++ > 0 ? ",\n" : "");
+                    build_state(&states, e->id, &r->st);
+                }
                 if (r->st.has_log) {
                     sbuf_append_str(&logs, nlogs++ > 0 ? ",\n" : "");
                     build_log_position(&logs, e->id, &r->st.log);
                 }
             }
         }
-        sbuf_append_str(b, "INSERT INTO check_state VALUES\n");
-        sbuf_append(b, states.data, states.len);
-        sbuf_append_str(b, "\nON CONFLICT (check_id) DO UPDATE SET state = EXCLUDED.state, "
-                  "fail_streak = EXCLUDED.fail_streak, ok_streak = EXCLUDED.ok_streak, "
-                  "state_since = EXCLUDED.state_since, last_ts = EXCLUDED.last_ts, "
-                  "last_duration_us = EXCLUDED.last_duration_us, "
-                  "last_outcome = EXCLUDED.last_outcome, last_status = EXCLUDED.last_status, "
-                  "last_error = EXCLUDED.last_error, last_failed = EXCLUDED.last_failed, "
-                  "last_cert_expiry = EXCLUDED.last_cert_expiry, "
-                  "last_message = EXCLUDED.last_message, "
-                  "last_perfdata = EXCLUDED.last_perfdata;\n");
+        if (k > 0) {
+            sbuf_append_str(b, "INSERT INTO check_state VALUES\n");
+            sbuf_append(b, states.data, states.len);
+            sbuf_append_str(b, "\nON CONFLICT (check_id) DO UPDATE SET state = EXCLUDED.state, "
+                      "fail_streak = EXCLUDED.fail_streak, ok_streak = EXCLUDED.ok_streak, "
+                      "state_since = EXCLUDED.state_since, last_ts = EXCLUDED.last_ts, "
+                      "last_duration_us = EXCLUDED.last_duration_us, "
+                      "last_outcome = EXCLUDED.last_outcome, last_status = EXCLUDED.last_status, "
+                      "last_error = EXCLUDED.last_error, last_failed = EXCLUDED.last_failed, "
+                      "last_cert_expiry = EXCLUDED.last_cert_expiry, "
+                      "last_message = EXCLUDED.last_message, "
+                      "last_perfdata = EXCLUDED.last_perfdata;\n");
+        }
         if (nlogs > 0) {
             sbuf_append_str(b, "INSERT INTO log_positions VALUES\n");
             sbuf_append(b, logs.data, logs.len);
@@ -847,7 +853,6 @@ static size_t build_batch(struct store_pg *s, struct sbuf *b, struct sbuf *res, 
     sbuf_finish(&late);
     sbuf_finish(&logs);
     b->failed = failed;
-    (void)nstates;
     return n;
 }
 

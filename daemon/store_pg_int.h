@@ -71,6 +71,7 @@ struct name_ent {
     int32_t id;
     uint64_t mark;          /* batch number this check was last seen in */
     struct rec *last;       /* its last result in that batch */
+    bool dirty;             /* a result of that batch was not routine */
 };
 
 struct name_map {

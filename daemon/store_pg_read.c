@@ -526,14 +526,22 @@ int pg_load_states(struct store *st, store_state_fn fn, void *arg)
         "SELECT c.name, s.state, s.fail_streak, s.ok_streak, s.state_since, s.last_ts, "
         "s.last_duration_us, s.last_outcome, COALESCE(s.last_status, -1), s.last_error, "
         "s.last_failed, COALESCE(s.last_cert_expiry, 0), s.last_message, s.last_perfdata, "
-        "l.dev, l.ino, l.pos, l.head, l.skipping::int "
+        "l.dev, l.ino, l.pos, l.head, l.skipping::int, "
+        "t.n, t.ts, t.duration_us, t.outcome, COALESCE(t.status, -1), t.error, "
+        "t.failed_condition, t.message, t.perfdata "
         "FROM check_state s JOIN checks c ON c.id = s.check_id "
-        "LEFT JOIN log_positions l ON l.check_id = s.check_id",
+        "LEFT JOIN log_positions l ON l.check_id = s.check_id "
+        /* The routine results after the state row (state.h): their count
+         * (the window runs before the LIMIT) and the newest. */
+        "LEFT JOIN LATERAL (SELECT count(*) OVER () AS n, r.ts, r.duration_us, r.outcome, "
+        "r.status, r.error, r.failed_condition, r.message, r.perfdata FROM results r "
+        "WHERE r.check_id = s.check_id AND r.ts > s.last_ts ORDER BY r.ts DESC LIMIT 1) t "
+        "ON true",
         0, NULL);
     if (r == NULL) {
         return s->writer.state == C_DOWN ? 0 : -EIO;
     }
-    if (PQnfields(r) != 19) {
+    if (PQnfields(r) != 28) {
         PQclear(r);
         return -EPROTO;
     }
@@ -560,6 +568,19 @@ int pg_load_states(struct store *st, store_state_fn fn, void *arg)
         cs.log.offset = val_i64(r, i, 16);
         cs.log.head = (uint64_t)val_i64(r, i, 17);
         cs.log.skipping = val_i64(r, i, 18) != 0;
+        if (!PQgetisnull(r, i, 19)) {
+            struct result newest = {0};
+            newest.started_ms = val_i64(r, i, 20);
+            newest.duration_us = val_i64(r, i, 21);
+            newest.outcome = (enum check_state)clamp(val_i64(r, i, 22), STATE_UNKNOWN, STATE_DOWN);
+            newest.status = (int)clamp(val_i64(r, i, 23), -1, INT_MAX);
+            snprintf(newest.error, sizeof(newest.error), "%s", col_text(r, i, 24));
+            snprintf(newest.failed_condition, sizeof(newest.failed_condition), "%s",
+                     col_text(r, i, 25));
+            snprintf(newest.message, sizeof(newest.message), "%s", col_text(r, i, 26));
+            snprintf(newest.perfdata, sizeof(newest.perfdata), "%s", col_text(r, i, 27));
+            store_state_catch_up(&cs, val_i64(r, i, 19), &newest);
+        }
         fn(&cs, arg);
     }
     PQclear(r);

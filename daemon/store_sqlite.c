@@ -205,7 +205,35 @@ static int64_t check_id(struct store_sqlite *s, const char *name)
     return id;
 }
 
-/* Write one result and the check's state after it. */
+/* Write a check's state row after its result. */
+static void write_state(struct store_sqlite *s, int64_t id, const struct store_check_state *cs)
+{
+    sqlite3_stmt *q = s->up_state;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int(q, 2, (int)cs->state);
+    sqlite3_bind_int(q, 3, cs->fail_streak);
+    sqlite3_bind_int(q, 4, cs->ok_streak);
+    sqlite3_bind_int64(q, 5, cs->state_since_ms);
+    sqlite3_bind_int64(q, 6, cs->last.started_ms);
+    sqlite3_bind_int64(q, 7, cs->last.duration_us);
+    sqlite3_bind_int(q, 8, (int)cs->last.outcome);
+    if (cs->last.status >= 0) {
+        sqlite3_bind_int(q, 9, cs->last.status);
+    } else {
+        sqlite3_bind_null(q, 9);
+    }
+    bind_text_or_null(q, 10, cs->last.error);
+    bind_text_or_null(q, 11, cs->last.failed_condition);
+    sqlite3_bind_int64(q, 12, cs->last.cert_expiry_s);
+    bind_text_or_null(q, 13, cs->last.message);
+    bind_text_or_null(q, 14, cs->last.perfdata);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        store_sqlite_count_error(s, "cannot update check state");
+    }
+}
+
+/* Write one result and, unless it is routine, the check's state after it. */
 static void write_result(struct store_sqlite *s, struct rec *r)
 {
     int64_t id = check_id(s, r->check);
@@ -241,28 +269,8 @@ static void write_result(struct store_sqlite *s, struct rec *r)
         return;
     }
     s->recent_rows++;
-    q = s->up_state;
-    sqlite3_reset(q);
-    sqlite3_bind_int64(q, 1, id);
-    sqlite3_bind_int(q, 2, (int)r->st.state);
-    sqlite3_bind_int(q, 3, r->st.fail_streak);
-    sqlite3_bind_int(q, 4, r->st.ok_streak);
-    sqlite3_bind_int64(q, 5, r->st.state_since_ms);
-    sqlite3_bind_int64(q, 6, res->started_ms);
-    sqlite3_bind_int64(q, 7, res->duration_us);
-    sqlite3_bind_int(q, 8, (int)res->outcome);
-    if (res->status >= 0) {
-        sqlite3_bind_int(q, 9, res->status);
-    } else {
-        sqlite3_bind_null(q, 9);
-    }
-    bind_text_or_null(q, 10, res->error);
-    bind_text_or_null(q, 11, res->failed_condition);
-    sqlite3_bind_int64(q, 12, res->cert_expiry_s);
-    bind_text_or_null(q, 13, res->message);
-    bind_text_or_null(q, 14, res->perfdata);
-    if (sqlite3_step(q) != SQLITE_DONE) {
-        store_sqlite_count_error(s, "cannot update check state");
+    if (!r->st.routine) {
+        write_state(s, id, &r->st);
     }
     if (r->st.has_log) {
         const struct check_log_position *lp = &r->st.log;
@@ -1401,6 +1409,9 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
     s->next_minute = query_int(s->db, "SELECT next_minute FROM rollup_progress", 0);
     s->next_hour = query_int(s->db, "SELECT next_hour FROM rollup_progress", 0);
     s->last_rollup_ms = clock_wall_ms();
+    /* What a crash left in results_recent: the states loaded next count
+     * the results after their row in results_by_check. */
+    move_recent(s);
     store_sqlite_load_spool(s);
 
     rc = uv_async_init(loop, &s->async, on_async);

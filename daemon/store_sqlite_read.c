@@ -512,9 +512,20 @@ int store_sqlite_read_states(sqlite3 *db, store_state_fn fn, void *arg)
         "SELECT c.name, s.state, s.fail_streak, s.ok_streak, s.state_since, s.last_ts, "
         "s.last_duration_us, s.last_outcome, COALESCE(s.last_status, -1), s.last_error, "
         "s.last_failed, COALESCE(s.last_cert_expiry, 0), s.last_message, s.last_perfdata, "
-        "l.dev, l.ino, l.pos, l.head, l.skipping "
+        "l.dev, l.ino, l.pos, l.head, l.skipping, "
+        "t.n, t.ts, t.duration_us, t.outcome, t.status, t.error, t.failed_condition, "
+        "t.message, t.perfdata "
         "FROM check_state s JOIN checks c ON c.id = s.check_id "
-        "LEFT JOIN log_positions l ON l.check_id = s.check_id",
+        "LEFT JOIN log_positions l ON l.check_id = s.check_id "
+        /* The routine results after the state row (state.h); the bare
+         * columns beside max() are the newest row's. The store moved
+         * results_recent before this. CROSS JOIN keeps check_state outside:
+         * a range of the key a check, not a scan of all history. */
+        "LEFT JOIN (SELECT r.check_id AS cid, count(*) AS n, max(r.ts) AS ts, r.duration_us, "
+        "r.outcome, COALESCE(r.status, -1) AS status, r.error, r.failed_condition, r.message, "
+        "r.perfdata FROM check_state s2 CROSS JOIN results_by_check r "
+        "ON r.check_id = s2.check_id AND r.ts > s2.last_ts GROUP BY r.check_id) t "
+        "ON t.cid = s.check_id",
         -1, &q, NULL);
     if (rc != SQLITE_OK) {
         return -EIO;
@@ -542,6 +553,19 @@ int store_sqlite_read_states(sqlite3 *db, store_state_fn fn, void *arg)
         cs.log.offset = sqlite3_column_int64(q, 16);
         cs.log.head = (uint64_t)sqlite3_column_int64(q, 17);
         cs.log.skipping = sqlite3_column_int(q, 18) != 0;
+        if (sqlite3_column_type(q, 19) != SQLITE_NULL) {
+            struct result newest = {0};
+            newest.started_ms = sqlite3_column_int64(q, 20);
+            newest.duration_us = sqlite3_column_int64(q, 21);
+            newest.outcome = (enum check_state)sqlite3_column_int(q, 22);
+            newest.status = sqlite3_column_int(q, 23);
+            snprintf(newest.error, sizeof(newest.error), "%s", col_text(q, 24));
+            snprintf(newest.failed_condition, sizeof(newest.failed_condition), "%s",
+                     col_text(q, 25));
+            snprintf(newest.message, sizeof(newest.message), "%s", col_text(q, 26));
+            snprintf(newest.perfdata, sizeof(newest.perfdata), "%s", col_text(q, 27));
+            store_state_catch_up(&cs, sqlite3_column_int64(q, 19), &newest);
+        }
         fn(&cs, arg);
     }
     sqlite3_finalize(q);

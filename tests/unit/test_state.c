@@ -123,6 +123,60 @@ static void counters_and_last(void **state)
     assert_int_equal(c.last.outcome, STATE_DEGRADED);
 }
 
+/* Which results are routine: only those that grow a streak already past its
+ * threshold, change neither the state nor the certificate expiry, and are
+ * not a STATE_WRITE_EVERY-th of their streak. Replaying the routine ones
+ * after the last that was not (as a store does at load) gives the streaks
+ * back. */
+static void routine_results(void **state)
+{
+    struct check c = fresh();
+    enum check_state from;
+    struct result r = res(STATE_UP, 1);
+    state_apply(&c, &r, &from);
+    assert_false(c.routine);                    /* the first */
+    r = res(STATE_UP, 2);
+    state_apply(&c, &r, &from);
+    assert_false(c.routine);                    /* ok_streak 2, the threshold */
+    r = res(STATE_UP, 3);
+    state_apply(&c, &r, &from);
+    assert_true(c.routine);                     /* 3 > 2 */
+    r = res(STATE_UP, 4);
+    r.cert_expiry_s = 99;
+    state_apply(&c, &r, &from);
+    assert_false(c.routine);                    /* the certificate changed */
+    int written = c.ok_streak;
+    for (int64_t t = 5; c.ok_streak < STATE_WRITE_EVERY - 1; t++) {
+        r = res(STATE_UP, t);
+        r.cert_expiry_s = 99;
+        state_apply(&c, &r, &from);
+        assert_true(c.routine);
+    }
+    r = res(STATE_UP, 100);
+    r.cert_expiry_s = 99;
+    state_apply(&c, &r, &from);
+    assert_int_equal(c.ok_streak, STATE_WRITE_EVERY);
+    assert_false(c.routine);                    /* every 32nd is written */
+    assert_true(c.ok_streak - written < STATE_WRITE_EVERY);
+
+    /* A failure resets: the first three change something (streak 1..3, the
+     * third the state), the fourth is routine. */
+    for (int i = 1; i <= 4; i++) {
+        r = res(STATE_DOWN, 100 + i);
+        r.cert_expiry_s = 99;
+        state_apply(&c, &r, &from);
+        assert_int_equal(c.routine, i == 4);
+    }
+    assert_int_equal(c.state, STATE_DOWN);
+    /* Down to degraded past the threshold: the state changes, not routine. */
+    r = res(STATE_DEGRADED, 200);
+    r.cert_expiry_s = 99;
+    assert_true(state_apply(&c, &r, &from));
+    assert_false(c.routine);
+    assert_false(state_streak_routine(1, 1));
+    assert_true(state_streak_routine(2, 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +185,7 @@ int main(void)
         cmocka_unit_test(streak_resets),
         cmocka_unit_test(bad_state_follows_latest_bad_outcome),
         cmocka_unit_test(counters_and_last),
+        cmocka_unit_test(routine_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -568,6 +568,103 @@ static void states_survive_restart(void **state)
     uv_loop_close(&loop);
 }
 
+/* The states of "up" and "down" after a restart, as loaded. */
+struct caught {
+    struct store_check_state up, down, quiet;
+    char up_message[64];
+};
+
+static void on_caught(const struct store_check_state *s, void *arg)
+{
+    struct caught *c = arg;
+    if (strcmp(s->check, "up") == 0) {
+        c->up = *s;
+        snprintf(c->up_message, sizeof(c->up_message), "%s", s->last.message);
+    } else if (strcmp(s->check, "down") == 0) {
+        c->down = *s;
+    } else if (strcmp(s->check, "quiet") == 0) {
+        c->quiet = *s;
+    }
+    c->up.check = c->down.check = c->quiet.check = NULL;
+}
+
+/* A routine result (state.h) may leave the state row as it was; the load
+ * at start applies the results after the row: streaks, the last result. */
+static void routine_results_are_caught_up_at_load(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char path[600];
+    new_path(path, sizeof(path));
+    struct store *st = open_store(&loop, path);
+    int64_t t = clock_wall_ms() - 60000;
+    struct store_check_state up = {
+        .check = "up", .state = STATE_UP, .ok_streak = 3, .state_since_ms = t - 9000,
+        .last = {.started_ms = t, .duration_us = 10, .outcome = STATE_UP, .status = 200,
+                 .cert_expiry_s = 1893456000},
+    };
+    store_put_result(st, &up);
+    struct store_check_state down = {
+        .check = "down", .state = STATE_DOWN, .fail_streak = 4, .state_since_ms = t - 2000,
+        .last = {.started_ms = t, .outcome = STATE_DOWN, .status = -1},
+    };
+    snprintf(down.last.error, sizeof(down.last.error), "connect: refused");
+    store_put_result(st, &down);
+    /* Committed before the routine ones: PostgreSQL writes the state row of
+     * a batch's newest result when any of the batch's was not routine. */
+    struct got g = {0};
+    struct store_history_query q = {.check = "up", .to_ms = INT64_MAX, .limit = 1};
+    assert_int_equal(store_history(st, &q, on_history, &g), 0);
+    wait_for(&loop, &g);
+    for (int i = 1; i <= 5; i++) {
+        up.ok_streak++;
+        up.routine = true;
+        up.last.started_ms = t + i * 1000;
+        up.last.duration_us = 10 + i;
+        snprintf(up.last.message, sizeof(up.last.message), "run %d", i);
+        store_put_result(st, &up);
+    }
+    for (int i = 1; i <= 3; i++) {
+        down.fail_streak++;
+        down.routine = true;
+        down.last.started_ms = t + i * 1000;
+        snprintf(down.last.error, sizeof(down.last.error), "timeout %d", i);
+        store_put_result(st, &down);
+    }
+    put(st, "quiet", t, 100, STATE_UP, 0);
+    store_close(st);
+    /* The rows stayed where the last result that was not routine left them. */
+    assert_int_equal(sql_int(path, "SELECT s.ok_streak FROM check_state s JOIN checks c "
+                                   "ON c.id = s.check_id WHERE c.name = 'up'"),
+                     3);
+    assert_int_equal(sql_int(path, "SELECT s.fail_streak FROM check_state s JOIN checks c "
+                                   "ON c.id = s.check_id WHERE c.name = 'down'"),
+                     4);
+
+    st = open_store(&loop, path);
+    struct caught c = {0};
+    assert_int_equal(store_load_states(st, on_caught, &c), 0);
+    assert_int_equal(c.up.state, STATE_UP);
+    assert_int_equal(c.up.ok_streak, 8);
+    assert_int_equal(c.up.fail_streak, 0);
+    assert_int_equal(c.up.state_since_ms, t - 9000);
+    assert_int_equal(c.up.last.started_ms, t + 5000);
+    assert_int_equal(c.up.last.duration_us, 15);
+    assert_int_equal(c.up.last.status, 200);
+    assert_int_equal(c.up.last.cert_expiry_s, 1893456000);
+    assert_string_equal(c.up_message, "run 5");
+    assert_int_equal(c.down.state, STATE_DOWN);
+    assert_int_equal(c.down.fail_streak, 7);
+    assert_int_equal(c.down.ok_streak, 0);
+    assert_int_equal(c.down.last.started_ms, t + 3000);
+    assert_int_equal(c.down.last.status, -1);
+    assert_string_equal(c.down.last.error, "timeout 3");
+    assert_int_equal(c.quiet.ok_streak, 1);
+    assert_int_equal(c.quiet.last.started_ms, t);
+    store_close(st);
+    uv_loop_close(&loop);
+}
+
 static void events_in_order_with_filters(void **state)
 {
     uv_loop_t loop;
@@ -1409,6 +1506,7 @@ int main(void)
         cmocka_unit_test(bad_paths_are_clean_errors),
         cmocka_unit_test(history_states_and_rollups),
         cmocka_unit_test(states_survive_restart),
+        cmocka_unit_test(routine_results_are_caught_up_at_load),
         cmocka_unit_test(log_positions_survive_restart),
         cmocka_unit_test(results_keep_message_and_perfdata),
         cmocka_unit_test(events_in_order_with_filters),

@@ -3,7 +3,8 @@
  *
  * The first line of /proc/stat holds the time all CPUs spent in each state
  * since boot, in clock ticks; a run reads it on the loop (procfs, no disk:
- * host.h) and compares it with the previous run's, kept on the check.
+ * host.h; shared with the checks of the same 100 ms, host_read_shared) and
+ * compares it with the previous run's, kept on the check.
  * [USED] is the time neither idle nor waiting for I/O, so it includes time
  * stolen by a hypervisor (htop's bar does the same), which [STEAL] shows on
  * its own. The first run has no previous reading: it reports the shares
@@ -49,7 +50,7 @@ static void cpu_read(struct host_job *j)
 {
     struct cpu_job *c = (struct cpu_job *)j;
     char text[STAT_LINE_MAX];
-    ssize_t n = host_read(j->proc, "stat", text, sizeof(text));
+    ssize_t n = host_read_shared(j, "stat", text, sizeof(text));
     if (n < 0) {
         host_fail_errno(j, (int)-n, "%s/stat", j->proc);
         return;

@@ -49,7 +49,9 @@ static void load_read(struct host_job *j)
 {
     struct load_job *l = (struct load_job *)j;
     double avg[3];
-    int rc = hoststat_loadavg(j->proc, avg);
+    char text[HOSTSTAT_LOADAVG_MAX];
+    ssize_t n = host_read_shared(j, "loadavg", text, sizeof(text));
+    int rc = n < 0 ? (int)n : hoststat_loadavg_text(text, avg);
     if (rc == -EINVAL) {
         host_fail(j, "%s/loadavg: not three load averages", j->proc);
         return;

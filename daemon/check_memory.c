@@ -29,7 +29,9 @@ static const struct cond_var memory_vars[] = {
 static void memory_read(struct host_job *j)
 {
     struct hoststat_mem m;
-    int rc = hoststat_meminfo(j->proc, &m);
+    char text[HOSTSTAT_MEMINFO_MAX];
+    ssize_t n = host_read_shared(j, "meminfo", text, sizeof(text));
+    int rc = n < 0 ? (int)n : hoststat_meminfo_text(text, &m);
     if (rc == -EINVAL) {
         host_fail(j, "%s/meminfo: no MemTotal", j->proc);
         return;

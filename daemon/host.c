@@ -294,6 +294,7 @@ int host_job_start(struct check_run *run, struct host_job *j, const struct host_
     j->timeout_ms = run->check->conf->timeout_ms;
     j->now_ms = check_env_now_ms(env);
     j->proc = env->proc_root != NULL ? env->proc_root : "/proc";
+    j->real_proc = env->proc_root == NULL;
     for (size_t i = 0; i < COND_VARS_MAX; i++) {
         j->vars[i] = NAN;
     }
@@ -409,6 +410,50 @@ ssize_t host_read(const char *root, const char *name, char *buf, size_t size)
     close(fd);
     buf[len] = '\0';
     return (ssize_t)len;
+}
+
+/* The last read of each whole-host file: the loop's alone (host.h). */
+#define SHARED_FILES 4
+#define SHARED_MAX 8192
+static struct {
+    const char *name;           /* a literal of the callers; NULL unused */
+    size_t size;                /* the size asked for */
+    int64_t at_ms;              /* the env's clock when read */
+    ssize_t len;                /* host_read's answer */
+    char text[SHARED_MAX];
+} shared[SHARED_FILES];
+static uint64_t shared_reads;
+
+ssize_t host_read_shared(const struct host_job *j, const char *name, char *buf, size_t size)
+{
+    if (!j->real_proc || size > SHARED_MAX) {
+        return host_read(j->proc, name, buf, size);
+    }
+    size_t i = 0;
+    while (i < SHARED_FILES && shared[i].name != NULL &&
+           (strcmp(shared[i].name, name) != 0 || shared[i].size != size)) {
+        i++;
+    }
+    if (i == SHARED_FILES) {
+        return host_read(j->proc, name, buf, size);
+    }
+    int64_t age = j->now_ms - shared[i].at_ms;
+    if (shared[i].name == NULL || age < 0 || age >= HOST_SHARE_MS) {
+        shared[i].name = name;
+        shared[i].size = size;
+        shared[i].at_ms = j->now_ms;
+        shared[i].len = host_read(j->proc, name, shared[i].text, size);
+        shared_reads++;
+    }
+    if (shared[i].len >= 0) {
+        memcpy(buf, shared[i].text, (size_t)shared[i].len + 1);
+    }
+    return shared[i].len;
+}
+
+uint64_t host_shared_reads(void)
+{
+    return shared_reads;
 }
 
 /* The start of the line after p's, or NULL at the end. */

@@ -77,6 +77,7 @@ struct host_ops {
 struct host_job {
     const struct host_ops *ops;
     const char *proc;                   /* the /proc root: the env's, or "/proc" */
+    bool real_proc;                     /* proc is the host's own /proc */
     int64_t now_ms;                     /* the env's clock at the start: unix ms */
     double vars[COND_VARS_MAX];         /* the type's placeholders; NAN unknown */
     char message[RESULT_MESSAGE_MAX];   /* the result's message; "" none */
@@ -130,6 +131,18 @@ __attribute__((format(printf, 3, 4))) void host_fail_errno(struct host_job *j, i
  * (size > 1), NUL-terminated, at most size - 1 bytes. The bytes read, or a
  * negative errno. */
 ssize_t host_read(const char *root, const char *name, char *buf, size_t size);
+
+/* host_read of j's /proc/name for a whole-host file (stat, meminfo,
+ * loadavg), on the loop: one read of the host's own /proc serves every
+ * check that asks for the same file and size within HOST_SHARE_MS of the
+ * env's clock, so a hundred cpu checks a second do not make the kernel
+ * format /proc/stat a hundred times. A tree of the env's (tests) is read
+ * each time. */
+#define HOST_SHARE_MS 100
+ssize_t host_read_shared(const struct host_job *j, const char *name, char *buf, size_t size);
+
+/* Reads host_read_shared made (not served from an earlier one): tests. */
+uint64_t host_shared_reads(void);
 
 /* The number after "key" at a line's start in text ("MemTotal:", "cpu ");
  * false when no line has it. */

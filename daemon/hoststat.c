@@ -10,8 +10,6 @@
 #include "host.h"
 #include "util.h"
 
-#define MEMINFO_MAX 8192            /* bytes of /proc/meminfo read (about 1.5 KiB today) */
-#define LOADAVG_MAX 256
 #define MOUNTS_MAX (256 * 1024)     /* bytes of /proc/self/mounts read */
 #define NETDEV_MAX (64 * 1024)      /* bytes of /proc/net/dev read */
 
@@ -82,11 +80,13 @@ static double kib(const char *text, const char *key, bool *found)
 /* Memory from meminfo. */
 int hoststat_meminfo(const char *root, struct hoststat_mem *m)
 {
-    char text[MEMINFO_MAX];
+    char text[HOSTSTAT_MEMINFO_MAX];
     ssize_t n = host_read(root, "meminfo", text, sizeof(text));
-    if (n < 0) {
-        return (int)n;
-    }
+    return n < 0 ? (int)n : hoststat_meminfo_text(text, m);
+}
+
+int hoststat_meminfo_text(const char *text, struct hoststat_mem *m)
+{
     bool has_total;
     memset(m, 0, sizeof(*m));
     m->total = kib(text, "MemTotal:", &has_total);
@@ -112,11 +112,13 @@ int hoststat_meminfo(const char *root, struct hoststat_mem *m)
 /* The load averages. */
 int hoststat_loadavg(const char *root, double avg[3])
 {
-    char text[LOADAVG_MAX];
+    char text[HOSTSTAT_LOADAVG_MAX];
     ssize_t n = host_read(root, "loadavg", text, sizeof(text));
-    if (n < 0) {
-        return (int)n;
-    }
+    return n < 0 ? (int)n : hoststat_loadavg_text(text, avg);
+}
+
+int hoststat_loadavg_text(const char *text, double avg[3])
+{
     return sscanf(text, "%lf %lf %lf", &avg[0], &avg[1], &avg[2]) == 3 ? 0 : -EINVAL;
 }
 

@@ -69,13 +69,22 @@ struct hoststat_mem {
     bool has_available;                 /* MemAvailable was there */
 };
 
+#define HOSTSTAT_MEMINFO_MAX 8192   /* bytes of /proc/meminfo read (about 1.5 KiB today) */
+#define HOSTSTAT_LOADAVG_MAX 256
+
 /* 0, a negative errno when the file cannot be read, or -EINVAL when it
  * has no MemTotal. */
 int hoststat_meminfo(const char *root, struct hoststat_mem *m);
 
+/* The same from meminfo's text, read already: 0 or -EINVAL. */
+int hoststat_meminfo_text(const char *text, struct hoststat_mem *m);
+
 /* The three load averages of root/loadavg: 0, a negative errno, or
  * -EINVAL when the file does not start with three numbers. */
 int hoststat_loadavg(const char *root, double avg[3]);
+
+/* The same from loadavg's text, read already: 0 or -EINVAL. */
+int hoststat_loadavg_text(const char *text, double avg[3]);
 
 /* A filesystem as statvfs(3) tells, in bytes and inodes. */
 struct hoststat_fs {

@@ -230,6 +230,46 @@ static void memory_old_kernels_and_containers(void **state)
     assert_non_null(strstr(r->error, "/meminfo: No such file or directory"));
 }
 
+/* The host's own /proc/meminfo, stat and loadavg: one read serves every
+ * check that runs within HOST_SHARE_MS of the env's clock, and the next
+ * one after that reads again. */
+static void whole_host_files_are_shared(void **state)
+{
+    struct fixture *f = *state;
+    setup_checks(f, "checks:\n"
+                    "  - {name: m1, type: memory}\n"
+                    "  - {name: m2, type: memory}\n"
+                    "  - {name: m3, type: memory}\n"
+                    "  - {name: c1, type: cpu}\n"
+                    "  - {name: c2, type: cpu}\n"
+                    "  - {name: l1, type: load}\n");
+    /* A time no other test reads at: the reads kept are the loop's. */
+    f->h.clock.now_ms += 7 * 86400000LL + 123;
+    uint64_t before = host_shared_reads();
+    double avail = perf(run(f, 0), "available");
+    assert_int_equal(host_shared_reads(), before + 1);
+    assert_true(perf(run(f, 1), "available") == avail);
+    assert_true(perf(run(f, 2), "available") == avail);
+    assert_int_equal(host_shared_reads(), before + 1);
+    assert_int_equal(run(f, 3)->outcome, STATE_UP);
+    assert_int_equal(run(f, 4)->outcome, STATE_UP);
+    assert_int_equal(run(f, 5)->outcome, STATE_UP);
+    assert_int_equal(host_shared_reads(), before + 3);
+    f->h.clock.now_ms += HOST_SHARE_MS - 1;
+    run(f, 0);
+    assert_int_equal(host_shared_reads(), before + 3);
+    f->h.clock.now_ms += 1;
+    run(f, 1);
+    assert_int_equal(host_shared_reads(), before + 4);
+    /* A tree of the env's is read each time, never kept. */
+    fake_proc(f);
+    put(f, "meminfo", "MemTotal: 1000 kB\nMemAvailable: 250 kB\n");
+    assert_true(fabs(perf(run(f, 0), "used") - 75.0) < 0.01);
+    put(f, "meminfo", "MemTotal: 1000 kB\nMemAvailable: 500 kB\n");
+    assert_true(fabs(perf(run(f, 1), "used") - 50.0) < 0.01);
+    assert_int_equal(host_shared_reads(), before + 4);
+}
+
 /* ------------------------------------------------------------------ load */
 
 /* The three averages, and the same over the cpuN lines of /proc/stat. */
@@ -1296,6 +1336,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(disk_reads_a_real_filesystem, setup, teardown),
         cmocka_unit_test_setup_teardown(disk_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_meminfo, setup, teardown),
+        cmocka_unit_test_setup_teardown(whole_host_files_are_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_old_kernels_and_containers, setup, teardown),
         cmocka_unit_test_setup_teardown(load_per_cpu, setup, teardown),
         cmocka_unit_test_setup_teardown(load_edges, setup, teardown),

@@ -106,6 +106,34 @@ static void format_reads_back(void **state)
     }
 }
 
+/* Numbers come out as "%.15g" prints them, whichever way they are made:
+ * integers (the fast path), fractions, -0, the edges of 1e15, huge and
+ * tiny ones. */
+static void format_numbers_as_printf(void **state)
+{
+    (void)state;
+    static const double values[] = {
+        0, -0.0, 1, -1, 7, 10, 99, 100, 1048576, -1048576, 4294967296.0, 45.5, -0.125,
+        1e14, 999999999999999.0, 1e15, -999999999999999.0, -1e15, 123456789012345.0,
+        1e16, 9007199254740993.0, 1e300, -1e-300, 5e-324, 0.1, 1.0 / 3, 2.5e-7,
+    };
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        struct perfdata pd;
+        memset(&pd, 0, sizeof(pd));
+        pd.n = 1;
+        snprintf(pd.items[0].label, sizeof(pd.items[0].label), "v");
+        pd.items[0].value = values[i];
+        pd.items[0].min = -values[i];
+        pd.items[0].max = values[i] * 2;
+        pd.items[0].flags = PERFDATA_HAS_MIN | PERFDATA_HAS_MAX;
+        char got[256], want[256];
+        assert_int_equal(perfdata_format(&pd, got, sizeof(got)), 1);
+        snprintf(want, sizeof(want), "'v'=%.15g;;;%.15g;%.15g", values[i], -values[i],
+                 values[i] * 2);
+        assert_string_equal(got, want);
+    }
+}
+
 static void format_keeps_whole_items(void **state)
 {
     (void)state;
@@ -341,6 +369,7 @@ int main(void)
         cmocka_unit_test(optional_fields_and_units),
         cmocka_unit_test(quoted_labels),
         cmocka_unit_test(format_reads_back),
+        cmocka_unit_test(format_numbers_as_printf),
         cmocka_unit_test(format_keeps_whole_items),
         cmocka_unit_test(malformed_items_are_skipped),
         cmocka_unit_test(bounded_and_unique),

@@ -845,7 +845,7 @@ static void summarize(const struct check *c, enum kind k, const struct route *rt
                       char *buf, size_t len)
 {
     const struct result *r = &c->last;
-    const char *detail = c->verdict[0]              ? c->verdict
+    const char *detail = c->verdict != NULL         ? c->verdict
                          : r->failed_condition[0] ? r->failed_condition
                                                   : r->error;
     switch (k) {

@@ -123,8 +123,16 @@ void check_destroy(struct check *c)
         free(c->long_output);
         free(c->locations);
         free(c->memory);
+        free(c->hb_runs);
+        free(c->verdict);
     }
     free(c);
+}
+
+void check_set_verdict(struct check *c, const char *why)
+{
+    free(c->verdict);
+    c->verdict = why != NULL ? strndup(why, RESULT_ERROR_MAX - 1) : NULL;
 }
 
 /* Record each condition's verdict on r: how many ran, a bit for each that

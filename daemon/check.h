@@ -320,14 +320,18 @@ struct check {
                                            the NUL), replaced by each run that
                                            hands a result on; NULL none */
     int64_t state_since_ms;             /* when state last changed */
-    char verdict[RESULT_ERROR_MAX];     /* why the state was last judged without
+    char *verdict;                      /* why the state was last judged without
                                            a result (a heartbeat's late ping or
-                                           overdue run); "" once a result came */
+                                           overdue run); NULL once a result came
+                                           (check_set_verdict) */
     int64_t last_ping_ms;               /* heartbeat: last success or failure
                                            ping; 0 never */
     int64_t heartbeat_since_ms;         /* heartbeat: when watching began */
-    struct check_hb_run hb_runs[CHECK_HB_RUNS_MAX];  /* heartbeat: runs started
-                                           and not finished yet, oldest first */
+    struct check_hb_run *hb_runs;       /* heartbeat: runs started and not
+                                           finished yet, oldest first, in
+                                           CHECK_HB_RUNS_MAX slots made at the
+                                           first start ping; NULL before (most
+                                           checks never get one) */
     size_t nhb_runs;
 
     bool paused;
@@ -397,6 +401,10 @@ struct check *check_create(const struct conf_check *conf);
 
 /* Free a check that has no run in flight. NULL is a no-op. */
 void check_destroy(struct check *c);
+
+/* Set c->verdict to a copy of why (at most RESULT_ERROR_MAX - 1 bytes), or
+ * clear it with NULL. Out of memory leaves none. */
+void check_set_verdict(struct check *c, const char *why);
 
 /* Start a run of c (which has none in flight) in env: c->run is set and
  * type->start called. When start fails the run ends at once with an unknown

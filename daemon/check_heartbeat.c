@@ -306,6 +306,12 @@ int check_ping_parse(const char *path, const char *query, struct check_ping *out
  * gives way when the table is full. */
 static void run_open(struct check *c, const char *rid, int64_t now)
 {
+    if (c->hb_runs == NULL) {
+        c->hb_runs = calloc(CHECK_HB_RUNS_MAX, sizeof(*c->hb_runs));
+        if (c->hb_runs == NULL) {
+            return;             /* not timed: its finish has no duration */
+        }
+    }
     size_t i = 0;
     while (i < c->nhb_runs && strcmp(c->hb_runs[i].rid, rid) != 0) {
         i++;

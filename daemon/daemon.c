@@ -305,7 +305,7 @@ void daemon_on_peer_result(struct daemon *d, struct check *c, const struct clust
     }
     enum check_state from = c->state;
     c->unrun_since_ms = 0;
-    c->verdict[0] = '\0';
+    check_set_verdict(c, NULL);
     c->state = m->state;
     c->state_since_ms = m->state_since_ms;
     c->fail_streak = m->fail_streak;
@@ -339,7 +339,7 @@ void daemon_on_peer_host(struct daemon *d, const char *node, const struct ipc_ho
 /* A finished result: state machine, store, event on change. */
 void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
 {
-    c->verdict[0] = '\0';
+    check_set_verdict(c, NULL);
     c->unrun_since_ms = 0;
     if (c->conf->locations_all) {
         on_location_result(d, c, r);
@@ -373,7 +373,7 @@ static void on_check_verdict(void *arg, struct check *c, enum check_state state,
                          .outcome = state,
                          .status = -1};
     snprintf(why.error, sizeof(why.error), "%s", reason);
-    snprintf(c->verdict, sizeof(c->verdict), "%s", reason);
+    check_set_verdict(c, reason);
     c->state = state;
     c->state_since_ms = why.started_ms;
     c->ok_streak = 0;
@@ -394,7 +394,7 @@ void daemon_on_unrun(struct daemon *d, struct check *c, const char *reason, bool
     c->state = STATE_UNKNOWN;
     c->state_since_ms = check_env_now_ms(&d->check_env);
     c->ok_streak = 0;
-    snprintf(c->verdict, sizeof(c->verdict), "%s", reason);
+    check_set_verdict(c, reason);
 }
 
 /* A heartbeat ping kept as a "heartbeat" event (check_env.on_ping): a log
@@ -585,9 +585,12 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
             next[i]->last = old->last;
             next[i]->last_ping_ms = old->last_ping_ms;
             /* A heartbeat's open runs still end with their finishes. */
-            memcpy(next[i]->hb_runs, old->hb_runs, sizeof(old->hb_runs));
+            next[i]->hb_runs = old->hb_runs;
             next[i]->nhb_runs = old->nhb_runs;
-            memcpy(next[i]->verdict, old->verdict, sizeof(old->verdict));
+            old->hb_runs = NULL;
+            old->nhb_runs = 0;
+            next[i]->verdict = old->verdict;
+            old->verdict = NULL;
             changed++;
         }
     }

@@ -61,7 +61,7 @@ static void check_view(const struct check *c, struct ipc_check *v, char *buf, si
         .last_message = c->last.message[0] ? (char *)c->last.message : NULL,
         .last_long_output = c->long_output,
         .last_perfdata = c->last.perfdata[0] ? (char *)c->last.perfdata : NULL,
-        .verdict = c->verdict[0] ? (char *)c->verdict : NULL,
+        .verdict = c->verdict,
         .held_by = held,
         .runner = c->last_node[0] != '\0' ? (char *)c->last_node : NULL,
         .skipped_not_owner = (int64_t)c->skipped_not_owner_total,
@@ -253,7 +253,7 @@ static void answer_heartbeat(struct ipc_conn *c, uint32_t msgid, const struct ch
 {
     const struct result *r = &ck->last;
     const char *error = r->error[0] ? r->error : NULL;
-    if (ck->verdict[0] != '\0') {
+    if (ck->verdict != NULL) {
         error = ck->verdict;
     }
     struct ipc_run v = {

@@ -467,6 +467,16 @@ bool conf_visit(struct conf_ctx *x, struct conf_mark at)
  * by anything else is kept as is. */
 int conf_expand(const char *s, size_t len, char **out, char *err, size_t errlen)
 {
+    /* Most values name no variable: a copy of their own size. The daemon
+     * keeps every one for its lifetime, a few a check. */
+    if (memchr(s, '$', len) == NULL) {
+        if (len > CONFIG_MAX_VALUE) {
+            snprintf(err, errlen, "value longer than %d bytes", CONFIG_MAX_VALUE);
+            return -EINVAL;
+        }
+        *out = strndup(s, len);
+        return *out != NULL ? 0 : -ENOMEM;
+    }
     struct sbuf buf;
     sbuf_init(&buf, 0);
     for (size_t i = 0; i < len;) {
@@ -534,8 +544,16 @@ int conf_expand(const char *s, size_t len, char **out, char *err, size_t errlen)
         }
         sbuf_append(&buf, piece, plen);
     }
+    size_t n = buf.len;
     *out = sbuf_take(&buf);
-    return *out != NULL ? 0 : -ENOMEM;
+    if (*out == NULL) {
+        return -ENOMEM;
+    }
+    char *fit = realloc(*out, n + 1);   /* sbuf grows from 256 bytes */
+    if (fit != NULL) {
+        *out = fit;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------- scalar values */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,6 +359,24 @@ static void test_docs_examples(void **state)
 }
 
 /* A file with one check and nothing else gets every default. */
+/* A value takes the memory of its own length, written plainly or through
+ * ${VAR}: the daemon keeps every one for its lifetime, a few a check, so a
+ * buffer of a string builder's first size each was 256 bytes a value. */
+static void test_values_take_their_size(void **state)
+{
+    (void)state;
+    setenv("SW_TEST_HOST", "db.internal", 1);
+    struct config *c = load_ok("checks:\n  - name: a\n    type: tcp\n"
+                               "    host: ${SW_TEST_HOST}\n    port: 1\n");
+    const struct conf_check *k = &c->checks[0];
+    assert_string_equal(k->name, "a");
+    assert_string_equal(k->host, "db.internal");
+    assert_true(malloc_usable_size((void *)k->name) < 64);
+    assert_true(malloc_usable_size((void *)k->host) < 64);
+    config_destroy(c);
+    unsetenv("SW_TEST_HOST");
+}
+
 static void test_minimal(void **state)
 {
     struct config *c = load_ok(TCP_CHECK);
@@ -1411,6 +1430,7 @@ int main(void)
         cmocka_unit_test(test_relative_programs),
         cmocka_unit_test(test_docs_examples),
         cmocka_unit_test(test_minimal),
+        cmocka_unit_test(test_values_take_their_size),
         cmocka_unit_test(test_defaults_inherited),
         cmocka_unit_test(test_http_forms),
         cmocka_unit_test(test_all_keys),

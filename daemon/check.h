@@ -389,7 +389,9 @@ struct check {
     int64_t unrun_since_ms;             /* loop time of the first tick left to
                                            another daemon since the last result
                                            seen; 0 none */
-    char last_node[CHECK_LOCATION_NAME_MAX];  /* who ran `last` (with Redis); "" unknown */
+    const char *last_node;              /* who ran `last` (with Redis), one of
+                                           the daemon's node names
+                                           (daemon_node_name); NULL unknown */
     struct check_location *locations;   /* locations: all: each one's latest view,
                                            this daemon's own included; owned */
     size_t nlocations;

@@ -252,7 +252,7 @@ static void on_location_result(struct daemon *d, struct check *c, const struct r
     }
     c->last = *r;
     if (d->cluster != NULL) {
-        snprintf(c->last_node, sizeof(c->last_node), "%s", own_location(d));
+        c->last_node = daemon_node_name(d, own_location(d));
     }
     enum check_state from = c->state;
     bool changed = aggregate(d, c, r->started_ms);
@@ -312,7 +312,7 @@ void daemon_on_peer_result(struct daemon *d, struct check *c, const struct clust
     c->ok_streak = m->ok_streak;
     c->last = *r;
     c->peer_ms = now;
-    snprintf(c->last_node, sizeof(c->last_node), "%s", m->node);
+    c->last_node = daemon_node_name(d, m->node);
     ipc_server_on_result(d->ipc, c, r);
     verify_on_result(d, c, r);
     /* An alert this daemon opened while it ran the check (before the lease
@@ -348,7 +348,7 @@ void daemon_on_result(struct daemon *d, struct check *c, const struct result *r)
     enum check_state from;
     bool changed = state_apply(c, r, &from);
     if (d->cluster != NULL) {
-        snprintf(c->last_node, sizeof(c->last_node), "%s", own_location(d));
+        c->last_node = daemon_node_name(d, own_location(d));
     }
     record_result(d, c, r, c->routine);
     if (changed) {
@@ -985,4 +985,34 @@ void daemon_finish(struct daemon *d)
     d->verifier = NULL;
     config_destroy(d->conf);
     d->conf = NULL;
+    for (size_t i = 0; i < d->nnode_names; i++) {
+        free(d->node_names[i]);
+    }
+    free(d->node_names);
+    d->node_names = NULL;
+    d->nnode_names = 0;
+}
+
+const char *daemon_node_name(struct daemon *d, const char *name)
+{
+    for (size_t i = 0; i < d->nnode_names; i++) {
+        if (strcmp(d->node_names[i], name) == 0) {
+            return d->node_names[i];
+        }
+    }
+    if (d->nnode_names == DAEMON_NODE_NAMES_MAX) {
+        return NULL;
+    }
+    if (d->nnode_names % 8 == 0) {
+        char **v = realloc(d->node_names, (d->nnode_names + 8) * sizeof(*v));
+        if (v == NULL) {
+            return NULL;
+        }
+        d->node_names = v;
+    }
+    char *copy = strdup(name);
+    if (copy != NULL) {
+        d->node_names[d->nnode_names++] = copy;
+    }
+    return copy;
 }

@@ -71,6 +71,10 @@ struct daemon {
     int64_t started_ms;           /* wall clock at start */
     uint64_t reloads_total;
     uint64_t reload_failures_total;
+
+    char **node_names;            /* the runners checks name (check.last_node),
+                                     each once; owned */
+    size_t nnode_names;
 };
 
 /* Bring the daemon up on loop: open the store, restore states, schedule
@@ -81,6 +85,12 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *conf, const ch
 /* After the loop stopped: close every handle, flush and close the store,
  * free everything. */
 void daemon_finish(struct daemon *d);
+
+/* name as one of d's node names, kept until daemon_finish: a check points
+ * at it instead of holding a copy. NULL past DAEMON_NODE_NAMES_MAX names
+ * (a cluster has a handful) or out of memory: the runner is then unknown. */
+#define DAEMON_NODE_NAMES_MAX 256
+const char *daemon_node_name(struct daemon *d, const char *name);
 
 /* What a reload did to the checks. */
 struct reload_counts {

@@ -63,7 +63,7 @@ static void check_view(const struct check *c, struct ipc_check *v, char *buf, si
         .last_perfdata = c->last.perfdata[0] ? (char *)c->last.perfdata : NULL,
         .verdict = c->verdict,
         .held_by = held,
-        .runner = c->last_node[0] != '\0' ? (char *)c->last_node : NULL,
+        .runner = c->last_node != NULL && c->last_node[0] != '\0' ? (char *)c->last_node : NULL,
         .skipped_not_owner = (int64_t)c->skipped_not_owner_total,
     };
 }

@@ -520,7 +520,10 @@ int store_sqlite_read_states(sqlite3 *db, store_state_fn fn, void *arg)
         /* The routine results after the state row (state.h); the bare
          * columns beside max() are the newest row's. The store moved
          * results_recent before this. CROSS JOIN keeps check_state outside:
-         * a range of the key a check, not a scan of all history. */
+         * a range of the key a check, not a scan of all history. One case
+         * counts a result twice: when the row's own result shared its
+         * millisecond with an earlier one, the move put it 1 ms later
+         * than last_ts says (a streak one too long, nothing else). */
         "LEFT JOIN (SELECT r.check_id AS cid, count(*) AS n, max(r.ts) AS ts, r.duration_us, "
         "r.outcome, COALESCE(r.status, -1) AS status, r.error, r.failed_condition, r.message, "
         "r.perfdata FROM check_state s2 CROSS JOIN results_by_check r "

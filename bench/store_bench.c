@@ -4,6 +4,7 @@
  *   store_bench sqlite PATH     [--results N] [--checks K] [--rate R] [--seconds S]
  *                               [--batch B] [--routine 0|1]
  *   store_bench postgres DSN    [...]
+ *   store_bench ENGINE TARGET --queries N [--history CHECK]
  *
  * Phase 1 puts N results of K checks through store_put_result as fast as the
  * store takes them (the producer keeps the queue between a quarter and a half
@@ -16,7 +17,12 @@
  * Each check gets one result a round, its streak growing by one, and says
  * which results are routine as the daemon would (state.h), so the state rows
  * are written when the daemon would write them; --routine 0 marks none
- * routine: a state row with every result, as before state.h had the rule. */
+ * routine: a state row with every result, as before state.h had the rule.
+ *
+ * --queries N writes nothing: it times N runs of the daemon's checks.stats
+ * query (24 hours, 7 and 30 days of every check) and of CHECK's daily
+ * history over 365 days, each from the call to its callback, on whatever
+ * the store holds, and prints the best and the median. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -158,10 +164,81 @@ static int run_phase(struct bench *b, uint64_t total, uint64_t rate, double *sec
     return b->barrier_err;
 }
 
+/* --queries: one query in flight, timed from the call to its callback. */
+struct timed {
+    uv_loop_t *loop;
+    bool done;
+    int err;
+    size_t rows;
+};
+
+static void on_stats(int err, const struct store_check_stats *rows, size_t n, void *arg)
+{
+    (void)rows;
+    struct timed *t = arg;
+    t->err = err;
+    t->rows = n;
+    t->done = true;
+    uv_stop(t->loop);
+}
+
+static void on_history(int err, const struct store_history_row *rows, size_t n, void *arg)
+{
+    on_stats(err, NULL, n, arg);
+    (void)rows;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Time n runs of the stats query and of check's daily history. */
+static int run_queries(uv_loop_t *loop, struct store *st, const char *engine, int n,
+                       const char *check)
+{
+    double ms[2][64];
+    size_t rows[2] = {0, 0};
+    if (n > 64) {
+        n = 64;
+    }
+    for (int kind = 0; kind < 2; kind++) {
+        for (int i = 0; i < n; i++) {
+            struct timed t = {.loop = loop};
+            int64_t now = clock_wall_ms();
+            struct store_history_query hq = {.check = check, .from_ms = now - 365 * DAY_MS,
+                                             .to_ms = now, .limit = 1000,
+                                             .granularity = STORE_DAY};
+            double t0 = now_s();
+            int rc = kind == 0 ? store_check_stats(st, now, on_stats, &t)
+                               : store_history(st, &hq, on_history, &t);
+            while (rc == 0 && !t.done) {
+                uv_run(loop, UV_RUN_DEFAULT);
+            }
+            ms[kind][i] = (now_s() - t0) * 1000.0;
+            if (rc < 0 || t.err < 0) {
+                fprintf(stderr, "store_bench: query failed: %s\n", strerror(-(rc < 0 ? rc : t.err)));
+                return 1;
+            }
+            rows[kind] = t.rows;
+        }
+        qsort(ms[kind], (size_t)n, sizeof(double), cmp_double);
+    }
+    printf("%s checks.stats (24 h, 7 d and 30 d of every check): %zu rows, best of %d %.1f ms, "
+           "median %.1f ms\n",
+           engine, rows[0], n, ms[0][0], ms[0][n / 2]);
+    printf("%s history of %s, day rollups over 365 days: %zu rows, best of %d %.2f ms, "
+           "median %.2f ms\n",
+           engine, check, rows[1], n, ms[1][0], ms[1][n / 2]);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: store_bench sqlite PATH | postgres DSN [--results N] [--checks K] "
-                    "[--rate R] [--seconds S] [--batch B] [--routine 0|1]\n");
+                    "[--rate R] [--seconds S] [--batch B] [--routine 0|1] | "
+                    "--queries N [--history CHECK]\n");
     exit(2);
 }
 
@@ -173,9 +250,15 @@ int main(int argc, char **argv)
     uint64_t results = 1000000, checks = 10000, rate = 0, seconds = 10;
     int batch = CONFIG_DEFAULT_STORE_BATCH;
     bool routine = true;
+    int queries = 0;
+    const char *history = "q-5000";
     for (int i = 3; i + 1 < argc; i += 2) {
         uint64_t v = strtoull(argv[i + 1], NULL, 10);
-        if (strcmp(argv[i], "--results") == 0) {
+        if (strcmp(argv[i], "--queries") == 0) {
+            queries = (int)(v > 64 ? 64 : v);
+        } else if (strcmp(argv[i], "--history") == 0) {
+            history = argv[i + 1];
+        } else if (strcmp(argv[i], "--results") == 0) {
             results = v;
         } else if (strcmp(argv[i], "--checks") == 0) {
             checks = v;
@@ -243,6 +326,10 @@ int main(int argc, char **argv)
     }
     uv_timer_init(&loop, &b->tick);
     b->tick.data = b;
+    if (queries > 0) {
+        rc = run_queries(&loop, b->st, argv[1], queries, history);
+        goto out;
+    }
 
     double secs, cpu;
     rc = run_phase(b, results, 0, &secs, &cpu);
@@ -258,6 +345,8 @@ int main(int argc, char **argv)
         printf("%s paced: %" PRIu64 " results/s for %.1f s, CPU %.1f%% of a core%s\n", argv[1],
                rate, secs, cpu / secs * 100.0, rc < 0 ? " (query failed)" : "");
     }
+    rc = 0;
+out:
     fflush(stdout);
     uv_close((uv_handle_t *)&b->tick, NULL);
     uv_run(&loop, UV_RUN_NOWAIT);
@@ -266,5 +355,5 @@ int main(int argc, char **argv)
     uv_loop_close(&loop);
     free(b->names);
     free(b);
-    return 0;
+    return rc != 0;
 }

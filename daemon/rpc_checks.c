@@ -213,9 +213,11 @@ void rpc_checks_history(struct ipc_conn *c, uint32_t msgid, const void *params)
                                     .limit = p->limit ? (size_t)p->limit : HISTORY_DEFAULT_LIMIT};
     const char *g = p->granularity != NULL ? p->granularity : "auto";
     if (strcmp(g, "auto") == 0) {
-        /* Raw rows for a few hours, minute rollups up to two days, hours beyond. */
+        /* Raw rows for a few hours, minute rollups up to two days, hours up
+         * to 40 days (a default page of them), days beyond. */
         int64_t span = to - from;
-        g = span <= 6LL * 3600 * 1000 ? "raw" : span <= 48LL * 3600 * 1000 ? "minute" : "hour";
+        g = span <= 6 * HOUR_MS ? "raw" : span <= 48 * HOUR_MS ? "minute"
+            : span <= 40 * DAY_MS ? "hour" : "day";
     }
     if (strcmp(g, "raw") == 0) {
         q.granularity = STORE_RAW;
@@ -226,9 +228,12 @@ void rpc_checks_history(struct ipc_conn *c, uint32_t msgid, const void *params)
     } else if (strcmp(g, "hour") == 0) {
         q.granularity = STORE_HOUR;
         g = "hour";
+    } else if (strcmp(g, "day") == 0) {
+        q.granularity = STORE_DAY;
+        g = "day";
     } else {
         ipc_conn_error(c, msgid, IPC_E_INVALID_PARAMS,
-                       "granularity: %s is not one of raw, minute, hour, auto", g);
+                       "granularity: %s is not one of raw, minute, hour, day, auto", g);
         return;
     }
     struct ipc_pending *pd = ipc_pending_create(c, msgid);
@@ -369,6 +374,9 @@ static void on_check_stats(int err, const struct store_check_stats *rows, size_t
             .runs_7d = r->runs_7d,
             .failures_7d = r->failures_7d,
             .uptime_7d_ppm = ppm(r->runs_7d, r->failures_7d),
+            .runs_30d = r->runs_30d,
+            .failures_30d = r->failures_30d,
+            .uptime_30d_ppm = ppm(r->runs_30d, r->failures_30d),
             .p95_1h_us = r->p95_1h_us,
             .spark = spark + i * STORE_SPARK_MINUTES,
             .nspark = STORE_SPARK_MINUTES,

@@ -18,6 +18,11 @@
 
 #include "check.h"
 
+/* Bucket widths of the rollups (UTC; a day starts at 00:00 UTC). */
+#define MINUTE_MS 60000LL
+#define HOUR_MS 3600000LL
+#define DAY_MS 86400000LL
+
 struct config;
 
 /* An event: state change, deploy, reload, notifier failure, ... */
@@ -141,6 +146,7 @@ enum store_granularity {
     STORE_RAW,
     STORE_MINUTE,
     STORE_HOUR,
+    STORE_DAY,
 };
 
 /* One row of history: a raw result (count 1) or a rollup. */
@@ -177,13 +183,15 @@ struct store_event_query {
 };
 
 /* Aggregates of one check for the dashboard. Counts come from the hour
- * rollups plus the minute rollups of the hour not closed yet, so they run
+ * rollups' running totals (two rows a check and window, however long the
+ * window) plus the minute rollups of the hour not closed yet, so they run
  * to the last closed minute. */
 #define STORE_SPARK_MINUTES 30
 struct store_check_stats {
     const char *check;
     int64_t runs_24h, failures_24h;
     int64_t runs_7d, failures_7d;
+    int64_t runs_30d, failures_30d;
     int64_t p95_1h_us;          /* the worst minute p95 of the last hour; 0 none */
     int64_t spark[STORE_SPARK_MINUTES];     /* average latency a minute, oldest
                                                first; -1 for a minute without runs */

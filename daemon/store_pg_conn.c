@@ -857,15 +857,15 @@ int parse_dsn(struct store_pg *s, const char *dsn, char *errbuf, size_t errlen)
     for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
         n++;
     }
-    s->keys = calloc(n + 4, sizeof(char *));
-    s->vals = calloc(n + 4, sizeof(char *));
+    s->keys = calloc(n + 5, sizeof(char *));
+    s->vals = calloc(n + 5, sizeof(char *));
     if (s->keys == NULL || s->vals == NULL) {
         PQconninfoFree(opts);
         snprintf(errbuf, errlen, "out of memory");
         return -ENOMEM;
     }
     size_t k = 0;
-    bool timeout = false, app = false;
+    bool timeout = false, app = false, options = false;
     for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
         if (o->val == NULL || strcmp(o->keyword, "client_encoding") == 0) {
             continue;
@@ -873,14 +873,25 @@ int parse_dsn(struct store_pg *s, const char *dsn, char *errbuf, size_t errlen)
         timeout |= strcmp(o->keyword, "connect_timeout") == 0;
         app |= strcmp(o->keyword, "application_name") == 0;
         s->keys[k] = strdup(o->keyword);
-        s->vals[k++] = strdup(o->val);
+        if (strcmp(o->keyword, "options") == 0) {
+            options = true;
+            size_t len = strlen(JIT_OFF " ") + strlen(o->val) + 1;
+            char *v = malloc(len);
+            if (v != NULL) {
+                snprintf(v, len, JIT_OFF " %s", o->val); /* theirs come last: they win */
+            }
+            s->vals[k++] = v;
+        } else {
+            s->vals[k++] = strdup(o->val);
+        }
     }
     PQconninfoFree(opts);
     const char *extra[][2] = {{"connect_timeout", CONNECT_TIMEOUT_S},
                               {"application_name", "shipwatchd"},
+                              {"options", JIT_OFF},
                               {"client_encoding", "UTF8"}};
     for (size_t i = 0; i < ARRAY_SIZE(extra); i++) {
-        if ((i == 0 && timeout) || (i == 1 && app)) {
+        if ((i == 0 && timeout) || (i == 1 && app) || (i == 2 && options)) {
             continue;
         }
         s->keys[k] = strdup(extra[i][0]);

@@ -91,82 +91,52 @@ static void alert_from_row(const PGresult *r, int row, struct alert *a, bool *oo
     a->deploy_info = col_dup(r, row, 17, oom);
 }
 
-/* The stats row of check id in r, added when missing. NULL on ENOMEM. */
-static struct store_check_stats *stats_row(struct rec *r, size_t *cap, int64_t id,
-                                           int64_t **ids, const char *name)
+/* A "{count,failures}" array of the stats query into v; false for NULL. */
+static bool stats_pair(const PGresult *res, int row, int col, int64_t v[2])
 {
-    for (size_t i = r->ns; i-- > 0;) {
-        if ((*ids)[i] == id) {
-            return &r->srows[i];
-        }
+    long long a, b;
+    if (PQgetisnull(res, row, col) ||
+        sscanf(PQgetvalue(res, row, col), "{%lld,%lld}", &a, &b) != 2) {
+        return false;
     }
-    if (r->ns == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        struct store_check_stats *v = realloc(r->srows, nc * sizeof(*v));
-        if (v == NULL) {
-            return NULL;
-        }
-        r->srows = v;
-        int64_t *w = realloc(*ids, nc * sizeof(*w));
-        if (w == NULL) {
-            return NULL;
-        }
-        *ids = w;
-        *cap = nc;
-    }
-    struct store_check_stats *st = &r->srows[r->ns];
-    memset(st, 0, sizeof(*st));
-    st->check = strdup(name);
-    for (size_t m = 0; m < STORE_SPARK_MINUTES; m++) {
-        st->spark[m] = -1;
-    }
-    (*ids)[r->ns++] = id;
-    return st->check != NULL ? st : NULL;
+    v[0] = a;
+    v[1] = b;
+    return true;
 }
 
-/* Aggregate rows of the stats query like the SQLite store does: closed
- * hours from rollups_hour, the open hour's closed minutes from
- * rollups_minute. */
+/* Rows of the stats query into r, as the SQLite store reads them: pass 0
+ * is a check's running totals at its last closed hour and before each
+ * window (NULL: none), pass 1 a closed minute. Column 3 is the first hour
+ * not rolled up. */
 static void parse_stats(struct rec *r, const PGresult *res)
 {
-    const int64_t now = r->now_ms;
-    const int64_t day = now - 24 * HOUR_MS;
-    const int64_t spark_from = (now / MINUTE_MS - STORE_SPARK_MINUTES) * MINUTE_MS;
-    int64_t *ids = NULL;
-    size_t cap = 0;
-    for (int row = 0; row < PQntuples(res); row++) {
+    struct rec_stats_index ix = {0};
+    for (int row = 0; row < PQntuples(res) && r->err == 0; row++) {
         int pass = (int)val_i64(res, row, 0);
-        int64_t hour_start = val_i64(res, row, 8);
+        int64_t hour_start = val_i64(res, row, 3), total[2];
+        if (pass == 0 && !stats_pair(res, row, 4, total)) {
+            continue;           /* no closed hour: its minutes may still count */
+        }
         struct store_check_stats *st =
-            stats_row(r, &cap, val_i64(res, row, 1), &ids, col_text(res, row, 2));
+            rec_stats_row(r, &ix, val_i64(res, row, 1), col_text(res, row, 2));
         if (st == NULL) {
             r->err = -ENOMEM;
             break;
         }
-        int64_t ts = val_i64(res, row, 3);
-        int64_t n = val_i64(res, row, 4), f = val_i64(res, row, 5);
-        if (pass == 0 || ts >= hour_start) {
-            st->runs_7d += n;
-            st->failures_7d += f;
-            if (ts >= day - day % (pass == 0 ? HOUR_MS : MINUTE_MS)) {
-                st->runs_24h += n;
-                st->failures_24h += f;
+        if (pass == 0) {
+            int64_t before[STATS_WINDOWS][2];
+            bool have[STATS_WINDOWS];
+            for (int w = 0; w < STATS_WINDOWS; w++) {
+                have[w] = stats_pair(res, row, 5 + w, before[w]);
             }
-        }
-        if (pass == 1) {
-            int64_t p95 = val_i64(res, row, 7);
-            if (ts >= now - HOUR_MS && p95 > st->p95_1h_us) {
-                st->p95_1h_us = p95;
-            }
-            if (ts >= spark_from) {
-                size_t m = (size_t)((ts - spark_from) / MINUTE_MS);
-                if (m < STORE_SPARK_MINUTES) {
-                    st->spark[m] = val_i64(res, row, 6);
-                }
-            }
+            rec_stats_hours(st, total[0], total[1], before, have);
+        } else {
+            rec_stats_minute(st, r->now_ms, hour_start, val_i64(res, row, 4),
+                             val_i64(res, row, 5), val_i64(res, row, 6), val_i64(res, row, 7),
+                             val_i64(res, row, 8));
         }
     }
-    free(ids);
+    rec_stats_index_free(&ix);
 }
 
 /* Rows of a finished query into r. */
@@ -328,6 +298,22 @@ static void on_query_done(struct pgconn *c, PGresult **res, int nres, const char
     }
 }
 
+/* Pieces of the stats query: the first hour not rolled up; a check's
+ * totals (as an array: count, failures) at an hour row found by key, or
+ * else its last closed hour's, or before its first hour in a window. */
+#define STATS_NEXT_HOUR "COALESCE((SELECT next_hour FROM rollup_progress WHERE id = 1), 0)"
+#define STATS_H "(SELECT " STATS_NEXT_HOUR " AS h) h"
+#define STATS_AT(a) \
+    "CASE WHEN " a ".check_id IS NOT NULL THEN ARRAY[" a ".total_count - " a ".count, " \
+    a ".total_failures - " a ".failures] END AS " a
+#define STATS_BEFORE(a, from) \
+    "CASE WHEN t.bt IS NULL OR t.f IS NULL AND t." a " IS NULL THEN NULL " \
+    "WHEN t." a " IS NOT NULL THEN t." a "::text " \
+    "WHEN t.f[1] >= " from " THEN t.f[2:3]::text " \
+    "ELSE (SELECT ARRAY[x.total_count - x.count, x.total_failures - x.failures]::text " \
+    "FROM rollups_hour x WHERE x.check_id = t.id AND x.bucket_ts >= " from " " \
+    "AND x.bucket_ts < t.h ORDER BY x.bucket_ts LIMIT 1) END"
+
 /* Send a query record on c. */
 static void query_send(struct pgconn *c, struct rec *r)
 {
@@ -345,21 +331,19 @@ static void query_send(struct pgconn *c, struct rec *r)
         if (limit > HISTORY_MAX) {
             limit = HISTORY_MAX;
         }
-        text = hq->granularity == STORE_RAW
-                   ? "SELECT ts, 1, (outcome <> 1)::int, duration_us, duration_us, duration_us, "
-                     "duration_us, outcome, COALESCE(status, -1), error, failed_condition, "
-                     "message, perfdata, COALESCE(conditions, 0), COALESCE(conditions_failed, 0) "
-                     "FROM results WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
-                     "AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT $4"
-               : hq->granularity == STORE_MINUTE
-                   ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, "
-                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute "
-                     "WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
-                     "AND bucket_ts >= $2 AND bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4"
-                   : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, "
-                     "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour "
-                     "WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
-                     "AND bucket_ts >= $2 AND bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4";
+        snprintf(sql, sizeof(sql),
+                 "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, "
+                 "lat_max_us, 0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM %s "
+                 "WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
+                 "AND bucket_ts >= $2 AND bucket_ts < $3 ORDER BY bucket_ts DESC LIMIT $4",
+                 rec_rollup_table(hq->granularity));
+        if (hq->granularity == STORE_RAW) {
+            text = "SELECT ts, 1, (outcome <> 1)::int, duration_us, duration_us, duration_us, "
+                   "duration_us, outcome, COALESCE(status, -1), error, failed_condition, "
+                   "message, perfdata, COALESCE(conditions, 0), COALESCE(conditions_failed, 0) "
+                   "FROM results WHERE check_id = (SELECT id FROM checks WHERE name = $1) "
+                   "AND ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT $4";
+        }
         PARAM_STR(hq->check != NULL ? hq->check : "");
         PARAM_I64(hq->from_ms);
         PARAM_I64(hq->to_ms > 0 ? hq->to_ms : INT64_MAX);
@@ -398,21 +382,45 @@ static void query_send(struct pgconn *c, struct rec *r)
         PARAM_STR(r->dq.ext_id);
         break;
     }
-    case REC_STATS: {
-        int64_t week = r->now_ms - 7 * 24 * HOUR_MS;
-        text = "WITH p AS (SELECT COALESCE((SELECT next_hour FROM rollup_progress WHERE id = 1), "
-               "0) AS h) "
-               "SELECT 0, r.check_id, c.name, r.bucket_ts, r.count, r.failures, 0, 0, p.h "
-               "FROM rollups_hour r JOIN checks c ON c.id = r.check_id, p "
-               "WHERE r.bucket_ts >= $1 AND r.bucket_ts < p.h "
+    case REC_STATS:
+        /* A check that ran through a window has an hour row at both of its
+         * ends, found by the joins (each an index scan of one hour, hashed);
+         * one that started or stopped inside it is looked up by range, and
+         * only then (a CASE runs its subquery only when reached), once for
+         * all its windows unless it has a gap, and only when it has a
+         * closed hour at all. */
+        text = "SELECT 0, t.id, t.name, t.h::text, t.bt::text, "
+               STATS_BEFORE("a0", "$1") ", " STATS_BEFORE("a1", "$2") ", "
+               STATS_BEFORE("a2", "$3") ", NULL FROM "
+               /* f: the first hour in the longest window, when a window has
+                * no row at its start: the first in the others too, mostly. */
+               "(SELECT s.*, CASE WHEN s.bt IS NOT NULL AND (s.a0 IS NULL OR s.a1 IS NULL "
+               "OR s.a2 IS NULL) THEN (SELECT ARRAY[x.bucket_ts, x.total_count - x.count, "
+               "x.total_failures - x.failures] FROM rollups_hour x WHERE x.check_id = s.id "
+               "AND x.bucket_ts >= $3 AND x.bucket_ts < s.h ORDER BY x.bucket_ts LIMIT 1) "
+               "END AS f FROM "
+               "(SELECT c.id, c.name, h.h, "
+               "CASE WHEN b.check_id IS NOT NULL THEN ARRAY[b.total_count, b.total_failures] "
+               "ELSE (SELECT ARRAY[x.total_count, x.total_failures] FROM rollups_hour x "
+               "WHERE x.check_id = c.id AND x.bucket_ts < h.h ORDER BY x.bucket_ts DESC LIMIT 1) "
+               "END AS bt, " STATS_AT("a0") ", " STATS_AT("a1") ", " STATS_AT("a2") " "
+               "FROM checks c CROSS JOIN " STATS_H " "
+               "LEFT JOIN rollups_hour b ON b.check_id = c.id AND b.bucket_ts = "
+               "(SELECT " STATS_NEXT_HOUR ") - 3600000 "
+               "LEFT JOIN rollups_hour a0 ON a0.check_id = c.id AND a0.bucket_ts = $1 "
+               "LEFT JOIN rollups_hour a1 ON a1.check_id = c.id AND a1.bucket_ts = $2 "
+               "LEFT JOIN rollups_hour a2 ON a2.check_id = c.id AND a2.bucket_ts = $3 "
+               "OFFSET 0) s OFFSET 0) t " /* fences: bt and f are computed once each */
                "UNION ALL "
-               "SELECT 1, r.check_id, c.name, r.bucket_ts, r.count, r.failures, r.lat_avg_us, "
-               "r.lat_p95_us, p.h FROM rollups_minute r JOIN checks c ON c.id = r.check_id, p "
-               "WHERE r.bucket_ts >= LEAST(p.h, $2) ORDER BY 1, 2, 4";
-        PARAM_I64(week - week % HOUR_MS);
+               "SELECT 1, c.id, c.name, h.h::text, m.bucket_ts::text, m.count::text, "
+               "m.failures::text, m.lat_avg_us::text, m.lat_p95_us::text FROM rollups_minute m "
+               "JOIN checks c ON c.id = m.check_id CROSS JOIN " STATS_H " "
+               "WHERE m.bucket_ts >= LEAST(h.h, $4) ORDER BY 1, 2";
+        for (int w = 0; w < STATS_WINDOWS; w++) {
+            PARAM_I64(rec_stats_window_start(r->now_ms, w));
+        }
         PARAM_I64(r->now_ms - HOUR_MS);
         break;
-    }
     case REC_ALERTS: {
         const struct store_alert_query *aq = &r->aq;
         size_t limit = aq->limit == 0 ? ALERTS_DEFAULT : aq->limit;

@@ -347,3 +347,129 @@ struct rec *rec_new_alerts(const struct store_alert_query *q, store_alerts_fn fn
     const char **f[] = {&r->aq.status, &r->aq.check, &r->aq.app};
     return rec_made(r, strings_dup(f, ARRAY_SIZE(f)));
 }
+
+int64_t rec_stats_window_start(int64_t now_ms, int window)
+{
+    static const int64_t len[STATS_WINDOWS] = {
+        [STATS_24H] = 24 * HOUR_MS,
+        [STATS_7D] = 7 * DAY_MS,
+        [STATS_30D] = 30 * DAY_MS,
+    };
+    int64_t t = now_ms - len[window];
+    return t - t % HOUR_MS;
+}
+
+void rec_stats_index_free(struct rec_stats_index *ix)
+{
+    free(ix->ids);
+    free(ix->slots);
+    memset(ix, 0, sizeof(*ix));
+}
+
+static size_t stats_slot(const struct rec_stats_index *ix, int64_t id)
+{
+    uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ULL;
+    size_t i = (size_t)(h >> 32) & (ix->nslots - 1);
+    while (ix->slots[i] != 0 && ix->ids[ix->slots[i] - 1] != id) {
+        i = (i + 1) & (ix->nslots - 1);
+    }
+    return i;
+}
+
+struct store_check_stats *rec_stats_row(struct rec *r, struct rec_stats_index *ix, int64_t id,
+                                        const char *name)
+{
+    if (ix->last < r->ns && ix->ids[ix->last] == id) {
+        return &r->srows[ix->last];
+    }
+    if (ix->nslots > 0) {
+        uint32_t row = ix->slots[stats_slot(ix, id)];
+        if (row != 0) {
+            ix->last = row - 1;
+            return &r->srows[ix->last];
+        }
+    }
+    if (r->ns == ix->cap) {
+        size_t nc = ix->cap ? ix->cap * 2 : 64;
+        struct store_check_stats *v = realloc(r->srows, nc * sizeof(*v));
+        if (v == NULL) {
+            return NULL;
+        }
+        r->srows = v;
+        int64_t *w = realloc(ix->ids, nc * sizeof(*w));
+        uint32_t *slots = calloc(nc * 4, sizeof(*slots));
+        if (w == NULL || slots == NULL || nc > UINT32_MAX) {
+            if (w != NULL) {
+                ix->ids = w;
+            }
+            free(slots);
+            return NULL;
+        }
+        ix->ids = w;
+        ix->cap = nc;
+        free(ix->slots);
+        ix->slots = slots;
+        ix->nslots = nc * 4;
+        for (size_t i = 0; i < r->ns; i++) {
+            ix->slots[stats_slot(ix, ix->ids[i])] = (uint32_t)i + 1;
+        }
+    }
+    char *copy = strdup(name != NULL ? name : "");
+    if (copy == NULL) {
+        return NULL;
+    }
+    struct store_check_stats *st = &r->srows[r->ns];
+    memset(st, 0, sizeof(*st));
+    st->check = copy;
+    for (size_t m = 0; m < STORE_SPARK_MINUTES; m++) {
+        st->spark[m] = -1;
+    }
+    ix->ids[r->ns] = id;
+    ix->slots[stats_slot(ix, id)] = (uint32_t)r->ns + 1;
+    ix->last = r->ns++;
+    return st;
+}
+
+void rec_stats_hours(struct store_check_stats *st, int64_t total, int64_t total_failures,
+                     const int64_t before[STATS_WINDOWS][2], const bool have[STATS_WINDOWS])
+{
+    int64_t *runs[STATS_WINDOWS] = {&st->runs_24h, &st->runs_7d, &st->runs_30d};
+    int64_t *fails[STATS_WINDOWS] = {&st->failures_24h, &st->failures_7d, &st->failures_30d};
+    for (int w = 0; w < STATS_WINDOWS; w++) {
+        if (have[w]) {
+            *runs[w] += total - before[w][0];
+            *fails[w] += total_failures - before[w][1];
+        }
+    }
+}
+
+void rec_stats_minute(struct store_check_stats *st, int64_t now_ms, int64_t hour_start,
+                      int64_t ts, int64_t n, int64_t f, int64_t avg_us, int64_t p95_us)
+{
+    /* Minutes before the open hour were counted with their hour. */
+    if (ts >= hour_start) {
+        st->runs_30d += n;
+        st->failures_30d += f;
+        st->runs_7d += n;
+        st->failures_7d += f;
+        if (ts >= rec_stats_window_start(now_ms, STATS_24H)) {
+            st->runs_24h += n;
+            st->failures_24h += f;
+        }
+    }
+    if (ts >= now_ms - HOUR_MS && p95_us > st->p95_1h_us) {
+        st->p95_1h_us = p95_us;
+    }
+    int64_t spark_from = (now_ms / MINUTE_MS - STORE_SPARK_MINUTES) * MINUTE_MS;
+    if (ts >= spark_from) {
+        size_t m = (size_t)((ts - spark_from) / MINUTE_MS);
+        if (m < STORE_SPARK_MINUTES) {
+            st->spark[m] = avg_us;
+        }
+    }
+}
+
+const char *rec_rollup_table(enum store_granularity g)
+{
+    return g == STORE_MINUTE ? "rollups_minute" : g == STORE_HOUR ? "rollups_hour" : "rollups_day";
+}

@@ -125,4 +125,41 @@ struct rec *rec_new_deploys(const struct store_deploy_query *q, store_deploys_fn
 struct rec *rec_new_check_stats(int64_t now_ms, store_check_stats_fn fn, void *arg);
 struct rec *rec_new_alerts(const struct store_alert_query *q, store_alerts_fn fn, void *arg);
 
+/* The rollup table of a granularity other than STORE_RAW. */
+const char *rec_rollup_table(enum store_granularity g);
+
+/* Assembling check stats, the same on every backend. The windows are
+ * whole hours: STATS_24H, STATS_7D and STATS_30D start at the hour that
+ * holds now less their length. */
+enum { STATS_24H, STATS_7D, STATS_30D, STATS_WINDOWS };
+int64_t rec_stats_window_start(int64_t now_ms, int window);
+
+/* The caller's index of r->srows by check id: zeroed to start, freed with
+ * rec_stats_index_free. */
+struct rec_stats_index {
+    int64_t *ids;               /* the check id of each row of r->srows */
+    size_t cap;                 /* rows allocated */
+    uint32_t *slots;            /* open addressing: row + 1, 0 empty */
+    size_t nslots;              /* a power of two, over twice cap */
+    size_t last;                /* the row found last: rows come a check at a time */
+};
+void rec_stats_index_free(struct rec_stats_index *ix);
+
+/* The stats row of check id in r, added (named name) when missing. NULL on
+ * ENOMEM. */
+struct store_check_stats *rec_stats_row(struct rec *r, struct rec_stats_index *ix, int64_t id,
+                                        const char *name);
+
+/* The closed hours of one check: total and total_failures are its running
+ * totals through its last closed hour; before[w] its totals before its
+ * first hour in window w (have[w] false when it has none there). */
+void rec_stats_hours(struct store_check_stats *st, int64_t total, int64_t total_failures,
+                     const int64_t before[STATS_WINDOWS][2], const bool have[STATS_WINDOWS]);
+
+/* One closed minute of a check (bucket ts, n runs, f failures, average and
+ * p95 latency): counted in every window when the hour it is in is still
+ * open (ts >= hour_start), and in the last hour's p95 and the sparkline. */
+void rec_stats_minute(struct store_check_stats *st, int64_t now_ms, int64_t hour_start,
+                      int64_t ts, int64_t n, int64_t f, int64_t avg_us, int64_t p95_us);
+
 #endif

@@ -43,8 +43,6 @@
 #define ROLLUP_EVERY_MS 10000
 #define GATHER_MS 100         /* a batch waits this long to fill before commit */
 #define ROLLUP_MARGIN_MS 60000 /* a minute is rolled up once it closed a minute ago */
-#define MINUTE_MS 60000LL
-#define HOUR_MS 3600000LL
 #define RETENTION_CHUNK 10000
 #define RECENT_MAX 50000       /* results_recent is moved sooner once this long */
 
@@ -269,6 +267,16 @@ static void write_result(struct store_sqlite *s, struct rec *r)
         return;
     }
     s->recent_rows++;
+    if (res->started_ms < s->next_minute) {
+        /* Its minute is rolled up already: the next pass does it again. */
+        s->late_pending = true;
+        sqlite3_reset(s->ins_late);
+        sqlite3_bind_int64(s->ins_late, 1, id);
+        sqlite3_bind_int64(s->ins_late, 2, res->started_ms - res->started_ms % MINUTE_MS);
+        if (sqlite3_step(s->ins_late) != SQLITE_DONE) {
+            store_sqlite_count_error(s, "cannot mark a late result");
+        }
+    }
     if (!r->st.routine) {
         write_state(s, id, &r->st);
     }
@@ -457,20 +465,53 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Two integers of one hour row of check id, by sql (bound to id and ts),
+ * into v; 0 and 0 when there is none. Returns 0 or -EIO. */
+static int hour_pair(struct store_sqlite *s, const char *sql, int64_t id, int64_t ts,
+                     int64_t v[2])
+{
+    sqlite3_stmt *q;
+    v[0] = v[1] = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        return -EIO;
+    }
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, ts);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        v[0] = sqlite3_column_int64(q, 0);
+        v[1] = sqlite3_column_int64(q, 1);
+    }
+    sqlite3_finalize(q);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The running totals of a check through its last hour before ts. */
+#define HOUR_TOTALS_BEFORE                                                                         \
+    "SELECT total_count, total_failures FROM rollups_hour WHERE check_id = ?1 "                    \
+    "AND bucket_ts < ?2 ORDER BY bucket_ts DESC LIMIT 1"
+/* The count and failures of a check's hour. */
+#define HOUR_COUNTS "SELECT count, failures FROM rollups_hour WHERE check_id = ?1 AND bucket_ts = ?2"
+
 /* Aggregate raw rows of one check in [from, to) into buckets of width
- * bucket_ms, written to table. Returns 0 or -EIO. */
+ * bucket_ms, written to table; hours carry the check's running totals.
+ * Returns 0 or -EIO. */
 static int rollup_check(struct store_sqlite *s, int64_t id, int64_t from, int64_t to,
                         int64_t bucket_ms, const char *table, int64_t **buf, size_t *cap)
 {
     sqlite3_stmt *q = NULL, *ins = NULL;
+    const bool hourly = bucket_ms == HOUR_MS;
+    int64_t totals[2] = {0, 0};
     char sql[256];
     snprintf(sql, sizeof(sql),
-             "INSERT OR REPLACE INTO %s VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", table);
+             "INSERT OR REPLACE INTO %s VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8%s)", table,
+             hourly ? ", ?9, ?10" : "");
     if (sqlite3_prepare_v2(s->db,
                            "SELECT ts, duration_us, outcome FROM results_by_check WHERE check_id = ?1 "
                            "AND ts >= ?2 AND ts < ?3 ORDER BY ts",
                            -1, &q, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, sql, -1, &ins, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(s->db, sql, -1, &ins, NULL) != SQLITE_OK ||
+        (hourly && hour_pair(s, HOUR_TOTALS_BEFORE, id, from, totals) < 0)) {
         sqlite3_finalize(q);
         sqlite3_finalize(ins);
         return -EIO;
@@ -503,6 +544,12 @@ static int rollup_check(struct store_sqlite *s, int64_t id, int64_t from, int64_
             sqlite3_bind_int64(ins, 6, sum / (int64_t)n);
             sqlite3_bind_int64(ins, 7, (*buf)[(n * 95 + 99) / 100 - 1]);
             sqlite3_bind_int64(ins, 8, (*buf)[n - 1]);
+            totals[0] += (int64_t)n;
+            totals[1] += failures;
+            if (hourly) {
+                sqlite3_bind_int64(ins, 9, totals[0]);
+                sqlite3_bind_int64(ins, 10, totals[1]);
+            }
             if (sqlite3_step(ins) != SQLITE_DONE) {
                 rc = -EIO;
                 break;
@@ -551,6 +598,97 @@ static int rollup_range(struct store_sqlite *s, int64_t from, int64_t to, int64_
     }
     sqlite3_finalize(ids);
     free(buf);
+    return rc;
+}
+
+/* Recompute the day rows of every day that has an hour in [from, to), of
+ * one check (or every one: check 0), from all the hours of those days: idempotent, so a pass that failed half way
+ * is simply done again. Returns 0 or -EIO. */
+static int rollup_days(struct store_sqlite *s, int64_t check, int64_t from, int64_t to)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO rollups_day "
+                           "SELECT h.check_id, h.bucket_ts - h.bucket_ts % 86400000, sum(h.count), "
+                           "sum(h.failures), min(h.lat_min_us), "
+                           "sum(h.lat_avg_us * h.count) / sum(h.count), max(h.lat_p95_us), "
+                           "max(h.lat_max_us) FROM checks c JOIN rollups_hour h "
+                           "ON h.check_id = c.id AND h.bucket_ts >= ?1 AND h.bucket_ts < ?2 "
+                           "WHERE ?3 = 0 OR c.id = ?3 GROUP BY 1, 2",
+                           -1, &q, NULL) != SQLITE_OK) {
+        return -EIO;
+    }
+    sqlite3_bind_int64(q, 1, from - from % DAY_MS);
+    sqlite3_bind_int64(q, 2, to);
+    sqlite3_bind_int64(q, 3, check);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* Recompute check id's closed hour h from its raw rows, move the running
+ * totals of its later hours by what h gained, and recompute h's day. */
+static int rollup_late_hour(struct store_sqlite *s, int64_t id, int64_t h, int64_t **buf,
+                            size_t *cap)
+{
+    int64_t old[2], now[2];
+    sqlite3_stmt *q;
+    if (hour_pair(s, HOUR_COUNTS, id, h, old) < 0 ||
+        rollup_check(s, id, h, h + HOUR_MS, HOUR_MS, "rollups_hour", buf, cap) < 0 ||
+        hour_pair(s, HOUR_COUNTS, id, h, now) < 0 ||
+        sqlite3_prepare_v2(s->db,
+                           "UPDATE rollups_hour SET total_count = total_count + ?3, "
+                           "total_failures = total_failures + ?4 "
+                           "WHERE check_id = ?1 AND bucket_ts > ?2",
+                           -1, &q, NULL) != SQLITE_OK) {
+        return -EIO;
+    }
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, h);
+    sqlite3_bind_int64(q, 3, now[0] - old[0]);
+    sqlite3_bind_int64(q, 4, now[1] - old[1]);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -EIO;
+    sqlite3_finalize(q);
+    return rc == 0 ? rollup_days(s, id, h, h - h % DAY_MS + DAY_MS) : rc;
+}
+
+/* Fold in the results written after their minute was rolled up: each such
+ * minute again, and its hour and day when closed. Minutes of hours not yet
+ * closed are left for their hour's own pass. Returns 0 or -EIO. */
+static int rollup_late(struct store_sqlite *s, int64_t minute_end, int64_t hour_end)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT check_id, bucket_ts FROM rollup_late WHERE bucket_ts < ?1 "
+                           "ORDER BY 1, 2",
+                           -1, &q, NULL) != SQLITE_OK) {
+        return -EIO;
+    }
+    sqlite3_bind_int64(q, 1, minute_end);
+    int64_t *buf = NULL, last_id = -1, last_hour = -1;
+    size_t cap = 0;
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(q, 0), m = sqlite3_column_int64(q, 1);
+        int64_t h = m - m % HOUR_MS;
+        rc = rollup_check(s, id, m, m + MINUTE_MS, MINUTE_MS, "rollups_minute", &buf, &cap);
+        if (rc == 0 && h < hour_end && (id != last_id || h != last_hour)) {
+            rc = rollup_late_hour(s, id, h, &buf, &cap);
+        }
+        last_id = id;
+        last_hour = h;
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = -EIO;
+    }
+    sqlite3_finalize(q);
+    free(buf);
+    if (rc == 0) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "DELETE FROM rollup_late WHERE bucket_ts < %" PRId64,
+                 minute_end);
+        rc = exec_sql(s->db, sql, "late rollups");
+    }
     return rc;
 }
 
@@ -636,7 +774,7 @@ static void rollup(struct store_sqlite *s, int64_t now_ms)
             return;
         }
     }
-    if (minute_end <= s->next_minute && hour_end <= s->next_hour) {
+    if (minute_end <= s->next_minute && hour_end <= s->next_hour && !s->late_pending) {
         return;
     }
     store_sqlite_txn_begin(s);
@@ -646,10 +784,17 @@ static void rollup(struct store_sqlite *s, int64_t now_ms)
     }
     if (rc == 0 && hour_end > s->next_hour) {
         rc = rollup_range(s, s->next_hour, hour_end, HOUR_MS, "rollups_hour");
+        if (rc == 0) {
+            rc = rollup_days(s, 0, s->next_hour, hour_end);
+        }
+    }
+    int64_t nm = minute_end > s->next_minute ? minute_end : s->next_minute;
+    int64_t nh = hour_end > s->next_hour ? hour_end : s->next_hour;
+    if (rc == 0 && s->late_pending) {
+        rc = rollup_late(s, nm, nh);
+        s->late_pending = rc < 0;
     }
     if (rc == 0) {
-        int64_t nm = minute_end > s->next_minute ? minute_end : s->next_minute;
-        int64_t nh = hour_end > s->next_hour ? hour_end : s->next_hour;
         char sql[160];
         snprintf(sql, sizeof(sql),
                  "INSERT OR REPLACE INTO rollup_progress VALUES (1, %" PRId64 ", %" PRId64 ")",
@@ -673,6 +818,7 @@ static void retention(struct store_sqlite *s, int64_t now_ms)
         "DELETE FROM results_by_check WHERE check_id = ?1 AND ts < ?2",
         "DELETE FROM rollups_minute WHERE check_id = ?1 AND bucket_ts < ?3",
         "DELETE FROM rollups_hour WHERE check_id = ?1 AND bucket_ts < ?3",
+        "DELETE FROM rollups_day WHERE check_id = ?1 AND bucket_ts < ?3",
     };
     move_recent(s);             /* recent rows are judged like the rest */
     sqlite3_stmt *ids;
@@ -972,6 +1118,7 @@ static void sqlite_close(struct store *st)
     sqlite3_finalize(s->put_outbox);
     sqlite3_finalize(s->up_log);
     sqlite3_finalize(s->del_outbox);
+    sqlite3_finalize(s->ins_late);
     if (s->db != NULL) {
         if (s->thread_started) {
             exec_sql(s->db, "PRAGMA optimize", "optimize");
@@ -1397,7 +1544,9 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO log_positions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                           -1, &s->up_log, NULL) != SQLITE_OK) {
+                           -1, &s->up_log, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO rollup_late VALUES (?1, ?2)", -1,
+                           &s->ins_late, NULL) != SQLITE_OK) {
         snprintf(errbuf, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
         goto fail;
     }
@@ -1408,6 +1557,7 @@ int store_sqlite_open(uv_loop_t *loop, const struct config *conf, struct store *
     s->next_outbox_id = next_autoincrement_id(s->db, "outbox");
     s->next_minute = query_int(s->db, "SELECT next_minute FROM rollup_progress", 0);
     s->next_hour = query_int(s->db, "SELECT next_hour FROM rollup_progress", 0);
+    s->late_pending = true;     /* whatever the last run left in rollup_late */
     s->last_rollup_ms = clock_wall_ms();
     /* What a crash left in results_recent: the states loaded next count
      * the results after their row in results_by_check. */

@@ -61,7 +61,7 @@ struct store_sqlite {
     uint64_t dropped_logged;        /* loop thread: last count logged */
     /* writer-thread only */
     sqlite3_stmt *ins_result, *up_state, *ins_event, *get_check, *ins_check, *put_deploy;
-    sqlite3_stmt *put_alert, *put_mute, *put_outbox, *del_outbox, *up_log;
+    sqlite3_stmt *put_alert, *put_mute, *put_outbox, *del_outbox, *up_log, *ins_late;
     sqlite3_stmt *sel_recent, *ins_sorted;  /* results_recent -> results_by_check */
     uint64_t recent_rows;           /* written to results_recent since the last move */
     bool in_txn;
@@ -78,6 +78,7 @@ struct store_sqlite {
     struct store_spool sp;
     uint64_t spool_max;
     int64_t next_minute, next_hour; /* rollup progress */
+    bool late_pending;              /* rollup_late may have rows */
     int64_t last_rollup_ms;
 };
 

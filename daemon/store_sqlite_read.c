@@ -13,8 +13,6 @@
 #include "store_rec.h"
 #include "store_sqlite_read.h"
 
-#define MINUTE_MS 60000LL
-#define HOUR_MS 3600000LL
 #define HISTORY_DEFAULT 1000
 #define HISTORY_MAX 100000
 #define EVENTS_DEFAULT 100
@@ -62,6 +60,13 @@ void store_sqlite_read_history(sqlite3 *db, struct rec *r)
     if (limit > HISTORY_MAX) {
         limit = HISTORY_MAX;
     }
+    char rollup[320];
+    snprintf(rollup, sizeof(rollup),
+             "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
+             "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM %s "
+             "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND bucket_ts >= ?2 "
+             "AND bucket_ts < ?3 ORDER BY bucket_ts DESC LIMIT ?4",
+             rec_rollup_table(hq->granularity));
     const char *sql =
         hq->granularity == STORE_RAW
             ? "SELECT ts, 1, outcome != 1, duration_us, duration_us, duration_us, duration_us, "
@@ -69,15 +74,7 @@ void store_sqlite_read_history(sqlite3 *db, struct rec *r)
               "COALESCE(conditions, 0), COALESCE(conditions_failed, 0) FROM results "
               "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND ts >= ?2 AND ts < ?3 "
               "ORDER BY ts DESC LIMIT ?4"
-        : hq->granularity == STORE_MINUTE
-            ? "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
-              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_minute "
-              "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND bucket_ts >= ?2 "
-              "AND bucket_ts < ?3 ORDER BY bucket_ts DESC LIMIT ?4"
-            : "SELECT bucket_ts, count, failures, lat_min_us, lat_avg_us, lat_p95_us, lat_max_us, "
-              "0, -1, NULL, NULL, NULL, NULL, 0, 0 FROM rollups_hour "
-              "WHERE check_id = (SELECT id FROM checks WHERE name = ?1) AND bucket_ts >= ?2 "
-              "AND bucket_ts < ?3 ORDER BY bucket_ts DESC LIMIT ?4";
+            : rollup;
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
         r->err = -EIO;
@@ -162,102 +159,155 @@ void store_sqlite_read_events(sqlite3 *db, struct rec *r)
     sqlite3_finalize(q);
 }
 
-/* The stats row of check id in r, added when missing. NULL on ENOMEM. */
-static struct store_check_stats *stats_row(struct rec *r, size_t *cap, int64_t id,
-                                           int64_t **ids, const char *name)
+/* Step q, bound to check id and the bounds lo and hi, for one row of
+ * integers (as many as q has columns, at most 3). true with them in v,
+ * false when there is none or on error (*err set). */
+static bool totals_row(sqlite3_stmt *q, int64_t id, int64_t lo, int64_t hi, int64_t v[3],
+                       int *err)
 {
-    for (size_t i = r->ns; i-- > 0;) {
-        if ((*ids)[i] == id) {
-            return &r->srows[i];
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, lo);
+    sqlite3_bind_int64(q, 3, hi);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(q) && i < 3; i++) {
+            v[i] = sqlite3_column_int64(q, i);
         }
+        return true;
     }
-    if (r->ns == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        struct store_check_stats *v = realloc(r->srows, nc * sizeof(*v));
-        int64_t *w = v != NULL ? realloc(*ids, nc * sizeof(*w)) : NULL;
-        if (v != NULL) {
-            r->srows = v;
+    if (step != SQLITE_DONE) {
+        *err = -EIO;
+    }
+    return false;
+}
+
+/* The closed hours of every check into r: its running totals at the last
+ * closed hour, less those before each window. A check that ran through the
+ * window has a row at both ends, read by the join; one that started or
+ * stopped inside it is looked up by range. */
+static void read_stats_hours(sqlite3 *db, int64_t hour_start, struct rec *r,
+                             struct rec_stats_index *ix)
+{
+    sqlite3_stmt *q = NULL, *last = NULL, *first = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT c.id, c.name, b.total_count, b.total_failures, "
+                           "a0.total_count - a0.count, a0.total_failures - a0.failures, "
+                           "a1.total_count - a1.count, a1.total_failures - a1.failures, "
+                           "a2.total_count - a2.count, a2.total_failures - a2.failures "
+                           "FROM checks c "
+                           "LEFT JOIN rollups_hour b ON b.check_id = c.id AND b.bucket_ts = ?1 "
+                           "LEFT JOIN rollups_hour a0 ON a0.check_id = c.id AND a0.bucket_ts = ?2 "
+                           "LEFT JOIN rollups_hour a1 ON a1.check_id = c.id AND a1.bucket_ts = ?3 "
+                           "LEFT JOIN rollups_hour a2 ON a2.check_id = c.id AND a2.bucket_ts = ?4",
+                           -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "SELECT total_count, total_failures FROM rollups_hour "
+                           "WHERE check_id = ?1 AND bucket_ts >= ?2 AND bucket_ts < ?3 "
+                           "ORDER BY bucket_ts DESC LIMIT 1",
+                           -1, &last, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "SELECT total_count - count, total_failures - failures, bucket_ts "
+                           "FROM rollups_hour WHERE check_id = ?1 AND bucket_ts >= ?2 "
+                           "AND bucket_ts < ?3 ORDER BY bucket_ts LIMIT 1",
+                           -1, &first, NULL) != SQLITE_OK) {
+        r->err = -EIO;
+        goto out;
+    }
+    int64_t start[STATS_WINDOWS];
+    sqlite3_bind_int64(q, 1, hour_start - HOUR_MS);
+    for (int w = 0; w < STATS_WINDOWS; w++) {
+        start[w] = rec_stats_window_start(r->now_ms, w);
+        sqlite3_bind_int64(q, 2 + w, start[w]);
+    }
+    int step;
+    while (r->err == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(q, 0), total[3], before[STATS_WINDOWS][2], f[3] = {0};
+        bool have[STATS_WINDOWS], f_read = false, f_found = false;
+        if (sqlite3_column_type(q, 2) != SQLITE_NULL) {
+            total[0] = sqlite3_column_int64(q, 2);
+            total[1] = sqlite3_column_int64(q, 3);
+        } else if (!totals_row(last, id, INT64_MIN, hour_start, total, &r->err)) {
+            continue;           /* no closed hour: its minutes may still count */
         }
-        if (w == NULL) {
-            return NULL;
+        /* Longest window first: its first hour is, mostly, the first of
+         * the shorter ones that have no row at their start either. */
+        for (int w = STATS_WINDOWS - 1; w >= 0; w--) {
+            have[w] = sqlite3_column_type(q, 4 + 2 * w) != SQLITE_NULL;
+            if (have[w]) {
+                before[w][0] = sqlite3_column_int64(q, 4 + 2 * w);
+                before[w][1] = sqlite3_column_int64(q, 5 + 2 * w);
+                continue;
+            }
+            if (!f_read) {
+                f_read = true;
+                f_found = totals_row(first, id, start[STATS_WINDOWS - 1], hour_start, f, &r->err);
+            }
+            if (!f_found || f[2] >= start[w]) {
+                have[w] = f_found;
+                before[w][0] = f[0];
+                before[w][1] = f[1];
+            } else {
+                int64_t v[3] = {0};
+                have[w] = totals_row(first, id, start[w], hour_start, v, &r->err);
+                before[w][0] = v[0];
+                before[w][1] = v[1];
+            }
         }
-        *ids = w;
-        *cap = nc;
+        struct store_check_stats *st = rec_stats_row(r, ix, id, col_text(q, 1));
+        if (st == NULL) {
+            r->err = -ENOMEM;
+            break;
+        }
+        rec_stats_hours(st, total[0], total[1], before, have);
     }
-    struct store_check_stats *st = &r->srows[r->ns];
-    memset(st, 0, sizeof(*st));
-    st->check = strdup(name);
-    for (size_t m = 0; m < STORE_SPARK_MINUTES; m++) {
-        st->spark[m] = -1;
+    if (r->err == 0 && step != SQLITE_DONE) {
+        r->err = -EIO;
     }
-    (*ids)[r->ns++] = id;
-    return st;
+out:
+    sqlite3_finalize(q);
+    sqlite3_finalize(last);
+    sqlite3_finalize(first);
 }
 
 /* Uptime and latency aggregates of every check into r->srows: closed hours
- * from rollups_hour, the open hour's closed minutes from rollups_minute. */
+ * from the running totals of rollups_hour, the open hour's closed minutes
+ * (and the last hour's, for p95 and the sparkline) from rollups_minute. */
 void store_sqlite_read_stats(sqlite3 *db, int64_t hours_done_ms, struct rec *r)
 {
-    const int64_t now = r->now_ms;
-    const int64_t day = now - 24 * HOUR_MS, week = now - 7 * 24 * HOUR_MS;
     const int64_t hour_start = hours_done_ms; /* first hour not rolled up */
-    const int64_t spark_from = (now / MINUTE_MS - STORE_SPARK_MINUTES) * MINUTE_MS;
-    const int64_t minute_from = hour_start < now - HOUR_MS ? hour_start : now - HOUR_MS;
-    static const char *const sql[] = {
-        "SELECT r.check_id, c.name, r.bucket_ts, r.count, r.failures, 0, 0 FROM rollups_hour r "
-        "JOIN checks c ON c.id = r.check_id WHERE r.bucket_ts >= ?1 AND r.bucket_ts < ?2",
-        "SELECT r.check_id, c.name, r.bucket_ts, r.count, r.failures, r.lat_avg_us, "
-        "r.lat_p95_us FROM rollups_minute r JOIN checks c ON c.id = r.check_id "
-        "WHERE r.bucket_ts >= ?1 AND r.bucket_ts < ?2",
-    };
-    int64_t *ids = NULL;
-    size_t cap = 0;
-    for (int pass = 0; pass < 2 && r->err == 0; pass++) {
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(db, sql[pass], -1, &q, NULL) != SQLITE_OK) {
-            r->err = -EIO;
-            break;
-        }
-        sqlite3_bind_int64(q, 1, pass == 0 ? week - week % HOUR_MS : minute_from);
-        sqlite3_bind_int64(q, 2, pass == 0 ? hour_start : INT64_MAX);
+    const int64_t minute_from = hour_start < r->now_ms - HOUR_MS ? hour_start : r->now_ms - HOUR_MS;
+    struct rec_stats_index ix = {0};
+    read_stats_hours(db, hour_start, r, &ix);
+    sqlite3_stmt *q;
+    if (r->err == 0 &&
+        sqlite3_prepare_v2(db,
+                           "SELECT c.id, c.name, m.bucket_ts, m.count, m.failures, m.lat_avg_us, "
+                           "m.lat_p95_us FROM checks c JOIN rollups_minute m "
+                           "ON m.check_id = c.id AND m.bucket_ts >= ?1",
+                           -1, &q, NULL) != SQLITE_OK) {
+        r->err = -EIO;
+    }
+    if (r->err == 0) {
+        sqlite3_bind_int64(q, 1, minute_from);
         int step;
         while ((step = sqlite3_step(q)) == SQLITE_ROW) {
             struct store_check_stats *st =
-                stats_row(r, &cap, sqlite3_column_int64(q, 0), &ids, col_text(q, 1));
-            if (st == NULL || st->check == NULL) {
+                rec_stats_row(r, &ix, sqlite3_column_int64(q, 0), col_text(q, 1));
+            if (st == NULL) {
                 r->err = -ENOMEM;
                 break;
             }
-            int64_t ts = sqlite3_column_int64(q, 2);
-            int64_t n = sqlite3_column_int64(q, 3), f = sqlite3_column_int64(q, 4);
-            /* Minutes before the open hour were counted with their hour. */
-            if (pass == 0 || ts >= hour_start) {
-                st->runs_7d += n;
-                st->failures_7d += f;
-                if (ts >= day - day % (pass == 0 ? HOUR_MS : MINUTE_MS)) {
-                    st->runs_24h += n;
-                    st->failures_24h += f;
-                }
-            }
-            if (pass == 1) {
-                int64_t p95 = sqlite3_column_int64(q, 6);
-                if (ts >= now - HOUR_MS && p95 > st->p95_1h_us) {
-                    st->p95_1h_us = p95;
-                }
-                if (ts >= spark_from) {
-                    size_t m = (size_t)((ts - spark_from) / MINUTE_MS);
-                    if (m < STORE_SPARK_MINUTES) {
-                        st->spark[m] = sqlite3_column_int64(q, 5);
-                    }
-                }
-            }
+            rec_stats_minute(st, r->now_ms, hour_start, sqlite3_column_int64(q, 2),
+                             sqlite3_column_int64(q, 3), sqlite3_column_int64(q, 4),
+                             sqlite3_column_int64(q, 5), sqlite3_column_int64(q, 6));
         }
         if (step != SQLITE_DONE && r->err == 0) {
             r->err = -EIO;
         }
         sqlite3_finalize(q);
     }
-    free(ids);
+    rec_stats_index_free(&ix);
 }
 
 /* Run a deploys query into r->drows. */

@@ -610,6 +610,9 @@ static const struct ipc_field check_stats_fields[] = {
     I64(struct ipc_check_stats, runs_7d),
     I64(struct ipc_check_stats, failures_7d),
     I64(struct ipc_check_stats, uptime_7d_ppm),
+    I64(struct ipc_check_stats, runs_30d),
+    I64(struct ipc_check_stats, failures_30d),
+    I64(struct ipc_check_stats, uptime_30d_ppm),
     I64(struct ipc_check_stats, p95_1h_us),
     I64V(struct ipc_check_stats, spark, nspark),
 };

@@ -466,6 +466,8 @@ struct ipc_check_stats {
     int64_t uptime_24h_ppm;     /* good runs per million; -1 without runs */
     int64_t runs_7d, failures_7d;
     int64_t uptime_7d_ppm;
+    int64_t runs_30d, failures_30d;
+    int64_t uptime_30d_ppm;
     int64_t p95_1h_us;          /* the worst minute p95 of the last hour; 0 none */
     int64_t *spark;             /* average latency a minute, last 30 minutes,
                                    oldest first; -1 for a minute without runs */

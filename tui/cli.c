@@ -1154,7 +1154,7 @@ static const struct cmd cmds[] = {
     {"status", "", 0, 0, 0, cmd_status, "the daemon and every app at a glance"},
     {"checks", "[CHECK] [--app A] [--env E] [--state S]", O_APP | O_ENV | O_STATE, 0, 1,
      cmd_checks, "every check and its state, or one check in detail"},
-    {"history", "CHECK [--since DURATION] [--limit N] [--granularity raw|minute|hour|auto]",
+    {"history", "CHECK [--since DURATION] [--limit N] [--granularity raw|minute|hour|day|auto]",
      O_SINCE | O_LIMIT | O_GRANULARITY, 1, 1, cmd_history, "a check's past results"},
     {"run", "CHECK", 0, 1, 1, cmd_run, "run a check now and wait for its result"},
     {"pause", "CHECK", 0, 1, 1, cmd_pause, "stop running a check until resumed"},

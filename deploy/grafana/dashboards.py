@@ -200,45 +200,55 @@ def check_detail():
 
 def trends():
     b = Board("shipwatch-trends", "shipwatch: long-term trends",
-              "Uptime by month and latency by day over a year, from the PostgreSQL rollups "
-              "(kept storage.retention.rollups, 400 days by default).",
+              "Uptime by month and latency by day over a year, from the PostgreSQL day and hour "
+              "rollups (kept storage.retention.rollups, 400 days by default).",
               time_from="now-1y", tags=["trends"])
     b.variables.append(query_var("check", "check",
                                  {"query": "SELECT name FROM checks ORDER BY name", "refId": "V"},
                                  ds=PG, multi=True))
     b.variables[-1]["definition"] = "SELECT name FROM checks ORDER BY name"
     b.add(panel("timeseries", "Uptime by month", [sql(
-        "SELECT (extract(epoch FROM date_trunc('month', to_timestamp(h.bucket_ts / 1000.0) AT TIME ZONE 'UTC')) * 1000)::bigint AS time,\n"
+        "SELECT (extract(epoch FROM date_trunc('month', to_timestamp(d.bucket_ts / 1000.0) AT TIME ZONE 'UTC')) * 1000)::bigint AS time,\n"
         "       c.name AS metric,\n"
-        "       1 - sum(h.failures)::float8 / nullif(sum(h.count), 0) AS value\n"
-        "FROM rollups_hour h JOIN checks c ON c.id = h.check_id\n"
-        "WHERE h.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
+        "       1 - sum(d.failures)::float8 / nullif(sum(d.count), 0) AS value\n"
+        "FROM rollups_day d JOIN checks c ON c.id = d.check_id\n"
+        "WHERE d.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
         "GROUP BY 1, 2 ORDER BY 1")], "percentunit", ds=PG,
                 fieldConfig={"defaults": {"unit": "percentunit", "custom": {"drawStyle": "bars"}},
-                             "overrides": []}), 24, 9)
-    b.add(panel("timeseries", "Latency by day: p95 (median of the hourly p95s)", [sql(
-        "SELECT (h.bucket_ts / 86400000) * 86400000 AS time, c.name AS metric,\n"
-        "       percentile_cont(0.5) WITHIN GROUP (ORDER BY h.lat_p95_us) / 1000.0 AS value\n"
-        "FROM rollups_hour h JOIN checks c ON c.id = h.check_id\n"
-        "WHERE h.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
-        "GROUP BY 1, 2 ORDER BY 1")], "ms", ds=PG), 12, 9)
+                             "overrides": []}), 12, 9)
+    # Two hour rows a check, however long the range: each hour row carries
+    # the check's running totals.
+    b.add(panel("table", "Uptime over the range", [sql(
+        "SELECT c.name AS check, l.total_count - f.before_count AS runs,\n"
+        "       l.total_failures - f.before_failures AS failures,\n"
+        "       round(100 * (1 - (l.total_failures - f.before_failures)::numeric\n"
+        "             / nullif(l.total_count - f.before_count, 0)), 3) AS uptime_pct\n"
+        "FROM checks c\n"
+        "CROSS JOIN LATERAL (SELECT total_count - count AS before_count, total_failures - failures AS before_failures\n"
+        "      FROM rollups_hour WHERE check_id = c.id AND bucket_ts >= $__from ORDER BY bucket_ts LIMIT 1) f\n"
+        "CROSS JOIN LATERAL (SELECT total_count, total_failures FROM rollups_hour\n"
+        "      WHERE check_id = c.id AND bucket_ts < $__to ORDER BY bucket_ts DESC LIMIT 1) l\n"
+        "WHERE c.name IN ($check) ORDER BY uptime_pct, 1", "table")], ds=PG), 12, 9)
+    b.add(panel("timeseries", "Latency by day: p95 (the day's worst hour)", [sql(
+        "SELECT d.bucket_ts AS time, c.name AS metric, d.lat_p95_us / 1000.0 AS value\n"
+        "FROM rollups_day d JOIN checks c ON c.id = d.check_id\n"
+        "WHERE d.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
+        "ORDER BY 1")], "ms", ds=PG), 12, 9)
     b.add(panel("timeseries", "Latency by day: mean and worst", [sql(
-        "SELECT (h.bucket_ts / 86400000) * 86400000 AS time, c.name || ' mean' AS metric,\n"
-        "       sum(h.lat_avg_us * h.count)::float8 / nullif(sum(h.count), 0) / 1000.0 AS value\n"
-        "FROM rollups_hour h JOIN checks c ON c.id = h.check_id\n"
-        "WHERE h.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
-        "GROUP BY 1, 2\n"
+        "SELECT d.bucket_ts AS time, c.name || ' mean' AS metric, d.lat_avg_us / 1000.0 AS value\n"
+        "FROM rollups_day d JOIN checks c ON c.id = d.check_id\n"
+        "WHERE d.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
         "UNION ALL\n"
-        "SELECT (h.bucket_ts / 86400000) * 86400000, c.name || ' max', max(h.lat_max_us) / 1000.0\n"
-        "FROM rollups_hour h JOIN checks c ON c.id = h.check_id\n"
-        "WHERE h.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
-        "GROUP BY 1, 2 ORDER BY 1")], "ms", ds=PG), 12, 9)
+        "SELECT d.bucket_ts, c.name || ' max', d.lat_max_us / 1000.0\n"
+        "FROM rollups_day d JOIN checks c ON c.id = d.check_id\n"
+        "WHERE d.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
+        "ORDER BY 1")], "ms", ds=PG), 12, 9)
     b.add(panel("table", "Failures by month", [sql(
-        "SELECT to_char(to_timestamp(h.bucket_ts / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM') AS month,\n"
-        "       c.name AS check, sum(h.count) AS runs, sum(h.failures) AS failures,\n"
-        "       round((100 * (1 - sum(h.failures)::numeric / nullif(sum(h.count), 0))), 3) AS uptime_pct\n"
-        "FROM rollups_hour h JOIN checks c ON c.id = h.check_id\n"
-        "WHERE h.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
+        "SELECT to_char(to_timestamp(d.bucket_ts / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM') AS month,\n"
+        "       c.name AS check, sum(d.count) AS runs, sum(d.failures) AS failures,\n"
+        "       round((100 * (1 - sum(d.failures)::numeric / nullif(sum(d.count), 0))), 3) AS uptime_pct\n"
+        "FROM rollups_day d JOIN checks c ON c.id = d.check_id\n"
+        "WHERE d.bucket_ts BETWEEN $__from AND $__to AND c.name IN ($check)\n"
         "GROUP BY 1, 2 ORDER BY 1 DESC, 2", "table")], ds=PG), 12, 9)
     b.add(panel("table", "Deploys and verdicts", [sql(
         "SELECT started_ms AS time, app, env, version, status, verdict, verdict_reason, rollback_version\n"

@@ -205,6 +205,11 @@ class SocketTest(DaemonTest):
         h = c.call('checks.history', {'check': 'web', 'from_ms': now - 7 * 86400000,
                                       'to_ms': now})
         self.assertEqual(h['granularity'], 'hour')
+        h = c.call('checks.history', {'check': 'web', 'from_ms': now - 90 * 86400000,
+                                      'to_ms': now})
+        self.assertEqual(h['granularity'], 'day')
+        h = c.call('checks.history', {'check': 'web', 'granularity': 'day'})
+        self.assertEqual(h['granularity'], 'day')
         for bad in ({'check': 'web', 'granularity': 'weekly'}, {'check': 'web', 'limit': -1},
                     {'check': 'web', 'limit': 10001}, {'check': 'web', 'from_ms': now,
                                                        'to_ms': now - 1}):
@@ -299,6 +304,8 @@ class SocketTest(DaemonTest):
             self.assertIn(row['check'], ('web', 'db', 'api'))
             self.assertEqual(len(row['spark']), 30)
             self.assertGreaterEqual(row['runs_7d'], row['runs_24h'])
+            self.assertGreaterEqual(row['runs_30d'], row['runs_7d'])
+            self.assertIn('uptime_30d_ppm', row)
 
         with self.assertRaises(RpcError) as e:
             c.call('no.such.method')

@@ -398,6 +398,9 @@ static struct ipc_check_stats stats_rows[] = {
      .runs_7d = 10080,
      .failures_7d = 17,
      .uptime_7d_ppm = 998313,
+     .runs_30d = 43200,
+     .failures_30d = 40,
+     .uptime_30d_ppm = 999074,
      .p95_1h_us = 81234,
      .spark = spark_a,
      .nspark = 4},
@@ -408,6 +411,9 @@ static struct ipc_check_stats stats_rows[] = {
      .runs_7d = 14,
      .failures_7d = 15,
      .uptime_7d_ppm = -1,
+     .runs_30d = 17,
+     .failures_30d = 18,
+     .uptime_30d_ppm = 19,
      .p95_1h_us = 16,
      .spark = spark_b,
      .nspark = 1},
@@ -930,6 +936,9 @@ static void eq_check_stats(const void *x, const void *y)
     EQ_I(runs_7d);
     EQ_I(failures_7d);
     EQ_I(uptime_7d_ppm);
+    EQ_I(runs_30d);
+    EQ_I(failures_30d);
+    EQ_I(uptime_30d_ppm);
     EQ_I(p95_1h_us);
     EQ_I(nspark);
     for (size_t i = 0; i < a->nspark && i < b->nspark; i++) {

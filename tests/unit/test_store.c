@@ -239,6 +239,7 @@ struct got_stats {
     bool done;
     int err;
     size_t n;
+    const char *want;           /* the check kept in web; NULL "web" */
     struct store_check_stats web;
     bool has_web;
 };
@@ -250,7 +251,7 @@ static void on_check_stats(int err, const struct store_check_stats *rows, size_t
     g->err = err;
     g->n = n;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(rows[i].check, "web") == 0) {
+        if (strcmp(rows[i].check, g->want != NULL ? g->want : "web") == 0) {
             g->web = rows[i];
             g->web.check = NULL;
             g->has_web = true;
@@ -875,6 +876,125 @@ static void check_stats_from_rollups(void **state)
     assert_true(m < STORE_SPARK_MINUTES);
     assert_int_equal(g.web.spark[m], 10500);
     assert_int_equal(g.web.spark[0], -1);
+    store_close(st);
+    uv_loop_close(&loop);
+}
+
+/* The stats of check name as of now. */
+static struct store_check_stats stats_of(uv_loop_t *loop, struct store *st, int64_t now,
+                                         const char *name)
+{
+    struct got_stats g = {.want = name};
+    assert_int_equal(store_check_stats(st, now, on_check_stats, &g), 0);
+    for (int i = 0; i < 1000 && !g.done; i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    assert_true(g.done);
+    assert_int_equal(g.err, 0);
+    assert_true(g.has_web);
+    return g.web;
+}
+
+/* Day rollups come from the hours (counts, minimum and maximum exact, the
+ * average weighted, the p95 the worst hour's); every hour carries its
+ * check's running totals, which give the windows of the stats whether a
+ * check has a row at a window's edge or not; a result written after its
+ * hour was rolled up is folded into the hour, the day and the totals of
+ * every later hour. */
+static void day_rollups_totals_and_late_rows(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char path[600];
+    new_path(path, sizeof(path));
+    struct store *st = open_store(&loop, path);
+    const int64_t H = 3600000, D = 86400000;
+    int64_t now = clock_wall_ms();
+    int64_t day0 = now - now % D - 3 * D;
+    for (int i = 0; i < 10; i++) {
+        put(st, "d", day0 + H + i * 1000, (i + 1) * 1000, i == 9 ? STATE_DOWN : STATE_UP, 0);
+        put(st, "d", day0 + 5 * H + i * 1000, 100000, STATE_UP, 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        put(st, "d", day0 + D + 2 * H + i * 1000, 2000, i < 2 ? STATE_DOWN : STATE_UP, 0);
+    }
+    /* "e" has a row at the first hour of the 24-hour window and, most
+     * likely, at the last closed hour: the stats read both by key. */
+    int64_t t = now - 24 * H, s24 = t - t % H;
+    int64_t last_closed = (now - 60000) - (now - 60000) % H - H;
+    put(st, "e", s24 - H + 1000, 1000, STATE_DOWN, 0);
+    put(st, "e", s24 + 1000, 1000, STATE_UP, 0);
+    put(st, "e", s24 + 2 * H + 1000, 1000, STATE_DOWN, 0);
+    put(st, "e", last_closed + 1000, 1000, STATE_UP, 0);
+    /* "g" has a gap over the starts of the 24-hour and 7-day windows. */
+    t = now - 7 * D;
+    int64_t s7 = t - t % H;
+    put(st, "g", s7 - 2 * H + 1000, 1000, STATE_DOWN, 0);
+    put(st, "g", s24 + 3 * H + 1000, 1000, STATE_UP, 0);
+    store_close(st);    /* rolls up every closed minute and hour */
+
+    st = open_store(&loop, path);
+    struct got g = {0};
+    struct store_history_query q = {.check = "d", .to_ms = INT64_MAX, .granularity = STORE_DAY};
+    assert_int_equal(store_history(st, &q, on_history, &g), 0);
+    wait_for(&loop, &g);
+    assert_int_equal(g.err, 0);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.rows[0].ts_ms, day0 + D);
+    assert_int_equal(g.rows[0].count, 5);
+    assert_int_equal(g.rows[0].failures, 2);
+    assert_int_equal(g.rows[1].ts_ms, day0);
+    assert_int_equal(g.rows[1].count, 20);
+    assert_int_equal(g.rows[1].failures, 1);
+    assert_int_equal(g.rows[1].latency_min_us, 1000);
+    assert_int_equal(g.rows[1].latency_max_us, 100000);
+    assert_int_equal(g.rows[1].latency_avg_us, (5500 * 10 + 100000 * 10) / 20);
+    assert_int_equal(g.rows[1].latency_p95_us, 100000);
+    const char *totals = "SELECT total_count * 1000 + total_failures FROM rollups_hour "
+                         "WHERE check_id = (SELECT id FROM checks WHERE name = 'd') "
+                         "AND bucket_ts = ";
+    char sql[300];
+    snprintf(sql, sizeof(sql), "%s%lld", totals, (long long)(day0 + 5 * H));
+    assert_int_equal(sql_int(path, sql), 20 * 1000 + 1);
+    snprintf(sql, sizeof(sql), "%s%lld", totals, (long long)(day0 + D + 2 * H));
+    assert_int_equal(sql_int(path, sql), 25 * 1000 + 3);
+
+    struct store_check_stats e = stats_of(&loop, st, now, "e");
+    assert_int_equal(e.runs_24h, 3);
+    assert_int_equal(e.failures_24h, 1);
+    assert_int_equal(e.runs_7d, 4);
+    assert_int_equal(e.failures_7d, 2);
+    assert_int_equal(e.runs_30d, 4);
+    struct store_check_stats gap = stats_of(&loop, st, now, "g");
+    assert_int_equal(gap.runs_24h, 1);
+    assert_int_equal(gap.failures_24h, 0);
+    assert_int_equal(gap.runs_7d, 1);
+    assert_int_equal(gap.runs_30d, 2);
+    assert_int_equal(gap.failures_30d, 1);
+
+    /* A late result in the first hour of day0, after it was rolled up. */
+    put(st, "d", day0 + H + 30000, 1000, STATE_DOWN, 0);
+    store_close(st);
+    st = open_store(&loop, path);
+    memset(&g, 0, sizeof(g));
+    store_history(st, &q, on_history, &g);
+    wait_for(&loop, &g);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.rows[1].count, 21);
+    assert_int_equal(g.rows[1].failures, 2);
+    assert_int_equal(g.rows[0].count, 5);
+    snprintf(sql, sizeof(sql), "%s%lld", totals, (long long)(day0 + 5 * H));
+    assert_int_equal(sql_int(path, sql), 21 * 1000 + 2);
+    snprintf(sql, sizeof(sql), "%s%lld", totals, (long long)(day0 + D + 2 * H));
+    assert_int_equal(sql_int(path, sql), 26 * 1000 + 4);
+    struct store_check_stats d = stats_of(&loop, st, now, "d");
+    assert_int_equal(d.runs_24h, 0);
+    assert_int_equal(d.runs_7d, 26);
+    assert_int_equal(d.failures_7d, 4);
+    assert_int_equal(d.runs_30d, 26);
+    assert_int_equal(d.failures_30d, 4);
     store_close(st);
     uv_loop_close(&loop);
 }
@@ -1513,6 +1633,7 @@ int main(void)
         cmocka_unit_test(deploys_record_list_update),
         cmocka_unit_test(deploys_move_forward_only),
         cmocka_unit_test(check_stats_from_rollups),
+        cmocka_unit_test(day_rollups_totals_and_late_rows),
         cmocka_unit_test(retention_trims_old_rows),
         cmocka_unit_test(same_millisecond_results_are_kept),
         cmocka_unit_test(alerting_round_trip),

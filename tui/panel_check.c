@@ -362,10 +362,11 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     const struct ipc_check *c = &d->checks.checks[k];
     const struct row *r = &d->rows[k];
     int64_t now = clock_wall_ms();
-    char since[32], u24[16], u7[16], p95[16];
+    char since[32], u24[16], u7[16], u30[16], p95[16];
     out_ago(c->state_since_ms, now, since, sizeof(since));
     panel_uptime(r->st.uptime_24h_ppm, r->has_stats && r->st.runs_24h > 0, u24, sizeof(u24));
     panel_uptime(r->st.uptime_7d_ppm, r->has_stats && r->st.runs_7d > 0, u7, sizeof(u7));
+    panel_uptime(r->st.uptime_30d_ppm, r->has_stats && r->st.runs_30d > 0, u30, sizeof(u30));
     panel_span_us(r->has_stats ? r->st.p95_1h_us : 0, p95, sizeof(p95));
     enum role role = theme_state_role(c->state);
     theme_on(role, A_BOLD);
@@ -374,8 +375,8 @@ static void draw(struct dash *d, struct panel *p, const struct rect *rc)
     panel_putf(y0, 6, w - 6, "%s  %s/%s  %s %s%s  since %s", c->name, c->app ? c->app : "-",
                c->env ? c->env : "-", c->type, c->target ? c->target : "",
                c->paused ? "  PAUSED" : "", since);
-    panel_putf(y0 + 1, 6, w - 6, "uptime 24h %s, 7d %s; p95 1h %s; %lld runs, %lld skipped", u24,
-               u7, p95, (long long)c->runs_total, (long long)c->skipped_total);
+    panel_putf(y0 + 1, 6, w - 6, "up 24h %s 7d %s 30d %s; p95 1h %s; %lld runs, %lld skipped",
+               u24, u7, u30, p95, (long long)c->runs_total, (long long)c->skipped_total);
     /* What the last run said: the message and perfdata (the error is on
      * the lists' rows), then the start of a plugin's long output. */
     if (c->last_message != NULL || c->last_perfdata != NULL) {

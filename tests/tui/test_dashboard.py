@@ -406,6 +406,9 @@ checks:
         s = p.wait(lambda s: 'recent results' in s and '^' in s, 'the detail view')
         self.assertIn('deploy 4.2.0', s)
         self.assertRegex(s, r'UP\s+web\s+shop/prod')
+        # Uptime figures (none yet: nothing is rolled up in the first
+        # minute) and the run counts fit the line at 80 columns.
+        self.assertRegex(s, r'up 24h \S+ 7d \S+ 30d \S+; p95 1h \S+; \d+ runs, \d+ skipped')
         p.keys('Escape')
         p.wait(lambda s: 'STATE' in s and row(s, 'nightly') != '', 'back to the overview')
 

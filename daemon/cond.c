@@ -945,8 +945,11 @@ static void format_real(double d, char *buf, size_t n)
     }
 }
 
-/* A type's placeholder: its number (an unbound one is unknown). */
-static void resolve_var(const struct side *sd, const struct cond_facts *f, struct value *v)
+/* A type's placeholder: its number (an unbound one is unknown). Its text
+ * only when text: a numeric comparison reads the number alone, and a host
+ * check compares a few placeholders every second. */
+static void resolve_var(const struct side *sd, const struct cond_facts *f, struct value *v,
+                        bool text)
 {
     double d = sd->var != NULL ? f->vars[sd->var_index] : NAN;
     if (isnan(d)) {
@@ -956,6 +959,13 @@ static void resolve_var(const struct side *sd, const struct cond_facts *f, struc
         }
         set_invalid(v, sd, UNKNOWN_SUFFIX);
         v->unknown = true;
+        return;
+    }
+    if (!text && sd->fn == FN_NONE) {
+        v->s = "";
+        v->n = 0;
+        v->real = true;
+        v->num = d;
         return;
     }
     char buf[32];
@@ -991,14 +1001,15 @@ static double to_real(const struct value *v)
     return 0;
 }
 
-/* The value of one operand against the facts. */
-static void resolve(const struct side *sd, const struct cond_facts *f, struct value *v)
+/* The value of one operand against the facts; text false when only its
+ * number will be read (a numeric comparison). */
+static void resolve(const struct side *sd, const struct cond_facts *f, struct value *v, bool text)
 {
     *v = (struct value){.s = sd->text, .n = strlen(sd->text)};
     if (sd->ph == PH_BODY) {
         resolve_body(sd, f, v);
     } else if (sd->ph == PH_VAR) {
-        resolve_var(sd, f, v);
+        resolve_var(sd, f, v, text);
     } else if (sd->def != NULL) {
         char buf[32];
         const char *fact = sd->def->fact(f, buf, sizeof(buf));
@@ -1189,10 +1200,10 @@ static bool real_equal(const struct value *a, const struct value *b, bool *eq)
 static bool evaluate(const struct cond *c, const struct cond_facts *f, struct text *t)
 {
     struct value v[2];
-    resolve(&c->side[0], f, &v[0]);
-    resolve(&c->side[1], f, &v[1]);
-    bool ok;
     enum op op = c->op;
+    resolve(&c->side[0], f, &v[0], !ops[op].numeric);
+    resolve(&c->side[1], f, &v[1], !ops[op].numeric);
+    bool ok;
     if (ops[op].numeric) {
         /* A type's placeholder on either side compares as floating point. */
         bool real = c->side[0].ph == PH_VAR || c->side[1].ph == PH_VAR;

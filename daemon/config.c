@@ -30,7 +30,7 @@
 #include "notify_class.h"
 #include "hash.h"
 
-#define CONFIG_MAX_CHECKS 50000
+#define CONFIG_MAX_CHECKS 100000
 #define CONFIG_MAX_ITEMS 10000             /* apps, notifiers, alerts */
 
 /* Free the messages in errs and zero it. */

@@ -334,7 +334,8 @@ int config_load_buffer(const char *name, const char *buf, size_t len, struct con
     struct conf_ctx x = {.name = name, .buf = buf, .len = len};
     int rc = 0;
     if (len > CONFIG_MAX_FILE) {
-        conf_report(&x, (struct conf_mark){0, 0}, "file too large (over 4 MiB)");
+        conf_report(&x, (struct conf_mark){0, 0}, "file too large (over %d MiB)",
+                    CONFIG_MAX_FILE / (1024 * 1024));
         rc = -EINVAL;
         goto done;
     }

@@ -20,15 +20,18 @@
 #include "hash.h"
 #include "sbuf.h"
 
-#define CONFIG_MAX_NODES 500000 /* scalars, collections and aliases */
-#define CONFIG_MAX_DEPTH 64     /* nesting of collections */
+#define CONFIG_MAX_NODES 4000000 /* scalars, collections and aliases */
+#define CONFIG_MAX_DEPTH 64      /* nesting of collections */
 #define CONFIG_MAX_ANCHORS 1000
-#define CONFIG_MAX_VISITS 2000000      /* node visits while walking (aliases) */
+/* What aliases may add to a walk, beyond the file's own nodes and text: a
+ * file without aliases walks each node once (100,000 checks are about
+ * 1.7 M nodes and 10 MB), and its own size is bounded by the limits above;
+ * aliases of one long value could otherwise turn a few hundred KB into
+ * gigabytes, or a few thousand aliases of a big list into millions of
+ * strings. */
+#define CONFIG_MAX_ALIAS_VISITS 2000000
+#define CONFIG_MAX_ALIAS_BYTES (16 * 1024 * 1024)
 #define CONFIG_MAX_VALUE (1024 * 1024) /* bytes of one value after expansion */
-/* Bytes of scalar text walked, every aliased copy counted: a file without
- * aliases walks at most CONFIG_MAX_FILE; aliases of one long value could
- * otherwise turn a few hundred KB into gigabytes. */
-#define CONFIG_MAX_SCALAR_BYTES (16 * 1024 * 1024)
 #define MSG_BUF 1024
 
 struct conf_anchor {
@@ -341,6 +344,7 @@ int conf_tree_build(struct conf_ctx *x, struct ynode **root)
                 }
             } else if (ev.type == YAML_SCALAR_EVENT) {
                 size_t len = ev.data.scalar.length;
+                x->file_scalar_bytes += len;
                 if (memchr(ev.data.scalar.value, '\0', len) != NULL) {
                     conf_report(x, at, "NUL character in a value");
                     rc = -EINVAL;
@@ -452,8 +456,9 @@ bool conf_visit(struct conf_ctx *x, struct conf_mark at)
     if (x->stop) {
         return false;
     }
-    if (++x->visits > CONFIG_MAX_VISITS) {
-        conf_report(x, at, "aliases expand to more than %d nodes", CONFIG_MAX_VISITS);
+    if (++x->visits > x->entries + CONFIG_MAX_ALIAS_VISITS) {
+        conf_report(x, at, "aliases expand to more than %d nodes beyond the file's own",
+                    CONFIG_MAX_ALIAS_VISITS);
         x->stop = true;
         return false;
     }
@@ -589,9 +594,9 @@ int conf_scalar(struct conf_ctx *x, const struct ynode *v, struct conf_mark at, 
         return -1;
     }
     x->scalar_bytes += v->len;
-    if (x->scalar_bytes > CONFIG_MAX_SCALAR_BYTES) {
+    if (x->scalar_bytes > x->file_scalar_bytes + CONFIG_MAX_ALIAS_BYTES) {
         conf_report(x, at, "%s: aliases expand to more than %d MiB of text", path,
-                    CONFIG_MAX_SCALAR_BYTES / (1024 * 1024));
+                    CONFIG_MAX_ALIAS_BYTES / (1024 * 1024));
         x->stop = true;
         return -1;
     }

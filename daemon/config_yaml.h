@@ -22,7 +22,7 @@
 
 #include "config.h"
 
-#define CONFIG_MAX_FILE (4 * 1024 * 1024) /* bytes of YAML read at most */
+#define CONFIG_MAX_FILE (32 * 1024 * 1024) /* bytes of YAML read at most */
 #define CONFIG_MAX_ERRORS 200
 #define CONFIG_MAX_NAME 128     /* check, app, notifier names */
 #define PATH_BUF 512            /* "checks[12].headers.X-Key" */
@@ -93,6 +93,7 @@ struct conf_ctx {
     size_t nanchors;
     size_t visits;
     size_t scalar_bytes; /* text of the scalars walked, aliased copies too */
+    size_t file_scalar_bytes; /* text of the scalars written in the file */
 
     struct config_priv *priv;
     struct config *c;

@@ -719,11 +719,11 @@ static void test_load_file(void **state)
     assert_true(any_contains(&e, "cannot read"));
     config_errors_finish(&e);
 
-    /* A file over 4 MiB is refused before parsing. */
+    /* A file over 32 MiB is refused before parsing. */
     f = fopen(path, "w");
     assert_non_null(f);
     fputs("checks: []\n", f);
-    for (int i = 0; i < 4 * 1024; i++) {
+    for (int i = 0; i < 32 * 1024; i++) {
         char line[1025];
         memset(line, '#', 1023);
         line[1023] = '\n';
@@ -733,7 +733,7 @@ static void test_load_file(void **state)
     fclose(f);
     assert_int_equal(config_load(path, &c, &e), -EINVAL);
     assert_null(c);
-    snprintf(want, sizeof(want), "%s: file too large (over 4 MiB)", path);
+    snprintf(want, sizeof(want), "%s: file too large (over 32 MiB)", path);
     assert_int_equal(e.n, 1);
     assert_string_equal(e.msgs[0], want);
     config_errors_finish(&e);

@@ -238,7 +238,7 @@ static void test_billion_laughs(void **state)
 /* More nodes than the limit is an error before the walk. */
 static void test_node_limit(void **state)
 {
-    size_t count = 510000, cap = count * 2 + 64, n = 0;
+    size_t count = 4010000, cap = count * 2 + 64, n = 0;
     char *buf = malloc(cap);
     assert_non_null(buf);
     n += (size_t)snprintf(buf, cap, "x: [");
@@ -252,7 +252,7 @@ static void test_node_limit(void **state)
     struct config_errors e;
     load_fail(buf, &e);
     assert_int_equal(e.n, 1);
-    assert_non_null(strstr(e.msgs[0], ": too many YAML nodes (limit 500000)"));
+    assert_non_null(strstr(e.msgs[0], ": too many YAML nodes (limit 4000000)"));
     config_errors_finish(&e);
     free(buf);
 }
@@ -284,6 +284,32 @@ static void test_alias_bytes_bounded(void **state)
     free(buf);
 }
 
+/* 100,000 checks is the most a file may hold: one more is an error at the
+ * list, after a YAML tree of 1.7 M nodes and 7 MB that the reader takes
+ * whole (the limits of nodes and bytes are far above it). */
+static void test_check_limit(void **state)
+{
+    (void)state;
+    size_t count = 100001, cap = count * 72 + 64, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    n += (size_t)snprintf(buf, cap, "checks:\n");
+    for (size_t i = 0; i < count; i++) {
+        n += (size_t)snprintf(buf + n, cap - n,
+                              "- {name: c%zu, type: tcp, host: 127.0.0.1, port: 9, interval: 10s}\n",
+                              i);
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct config_errors e;
+    load_fail(buf, &e);
+    assert_true(since(&t0) < 60.0);
+    assert_int_equal(e.n, 1);
+    assert_non_null(strstr(e.msgs[0], NAME ":1:1: checks: too many items (limit 100000)"));
+    config_errors_finish(&e);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_binary_garbage),
         cmocka_unit_test(test_billion_laughs),
         cmocka_unit_test(test_node_limit),
+        cmocka_unit_test(test_check_limit),
         cmocka_unit_test(test_alias_bytes_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

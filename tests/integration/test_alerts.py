@@ -938,6 +938,12 @@ class AlertsTest(DaemonTest):
                    what='2.9 healthy')
         dep = rpc.call('deploys.record', {'app': 'shop', 'env': 'prod', 'version': '3.0',
                                           'author': 'alice'})
+        # A run that started before the deploy and sees the outage (a slow
+        # machine, valgrind) dates the outage before it: not blamed, as
+        # the daemon should. The outage comes after a run of the deploy's.
+        started = self.deploy(rpc, dep['id'])['started_ms']
+        wait_until(lambda: rpc.call('checks.get', {'check': 'web'})['last_ms'] > started,
+                   what='a run started after the deploy')
         t.get('/toggle?state=down')
         got = wait_until(lambda: self.deploy(rpc, dep['id']).get('verdict') not in
                          (None, 'pending') and self.deploy(rpc, dep['id']), timeout=15,

@@ -344,7 +344,6 @@ int conf_tree_build(struct conf_ctx *x, struct ynode **root)
                 }
             } else if (ev.type == YAML_SCALAR_EVENT) {
                 size_t len = ev.data.scalar.length;
-                x->file_scalar_bytes += len;
                 if (memchr(ev.data.scalar.value, '\0', len) != NULL) {
                     conf_report(x, at, "NUL character in a value");
                     rc = -EINVAL;
@@ -594,7 +593,9 @@ int conf_scalar(struct conf_ctx *x, const struct ynode *v, struct conf_mark at, 
         return -1;
     }
     x->scalar_bytes += v->len;
-    if (x->scalar_bytes > x->file_scalar_bytes + CONFIG_MAX_ALIAS_BYTES) {
+    /* A scalar's text is never longer than where it is written: without
+     * aliases the walk reads at most the file's length. */
+    if (x->scalar_bytes > x->len + CONFIG_MAX_ALIAS_BYTES) {
         conf_report(x, at, "%s: aliases expand to more than %d MiB of text", path,
                     CONFIG_MAX_ALIAS_BYTES / (1024 * 1024));
         x->stop = true;

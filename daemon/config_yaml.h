@@ -93,7 +93,6 @@ struct conf_ctx {
     size_t nanchors;
     size_t visits;
     size_t scalar_bytes; /* text of the scalars walked, aliased copies too */
-    size_t file_scalar_bytes; /* text of the scalars written in the file */
 
     struct config_priv *priv;
     struct config *c;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "store_rec.h"
 #include "util.h"
 
@@ -368,8 +369,7 @@ void rec_stats_index_free(struct rec_stats_index *ix)
 
 static size_t stats_slot(const struct rec_stats_index *ix, int64_t id)
 {
-    uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ULL;
-    size_t i = (size_t)(h >> 32) & (ix->nslots - 1);
+    size_t i = (size_t)hash_mix((uint64_t)id) & (ix->nslots - 1);
     while (ix->slots[i] != 0 && ix->ids[ix->slots[i] - 1] != id) {
         i = (i + 1) & (ix->nslots - 1);
     }
@@ -430,15 +430,21 @@ struct store_check_stats *rec_stats_row(struct rec *r, struct rec_stats_index *i
     return st;
 }
 
-void rec_stats_hours(struct store_check_stats *st, int64_t total, int64_t total_failures,
-                     const int64_t before[STATS_WINDOWS][2], const bool have[STATS_WINDOWS])
+/* Count n runs, f of them failed, in window w of st. */
+static void stats_add(struct store_check_stats *st, int w, int64_t n, int64_t f)
 {
     int64_t *runs[STATS_WINDOWS] = {&st->runs_24h, &st->runs_7d, &st->runs_30d};
     int64_t *fails[STATS_WINDOWS] = {&st->failures_24h, &st->failures_7d, &st->failures_30d};
+    *runs[w] += n;
+    *fails[w] += f;
+}
+
+void rec_stats_hours(struct store_check_stats *st, int64_t total, int64_t total_failures,
+                     const int64_t before[STATS_WINDOWS][2], const bool have[STATS_WINDOWS])
+{
     for (int w = 0; w < STATS_WINDOWS; w++) {
         if (have[w]) {
-            *runs[w] += total - before[w][0];
-            *fails[w] += total_failures - before[w][1];
+            stats_add(st, w, total - before[w][0], total_failures - before[w][1]);
         }
     }
 }
@@ -447,14 +453,9 @@ void rec_stats_minute(struct store_check_stats *st, int64_t now_ms, int64_t hour
                       int64_t ts, int64_t n, int64_t f, int64_t avg_us, int64_t p95_us)
 {
     /* Minutes before the open hour were counted with their hour. */
-    if (ts >= hour_start) {
-        st->runs_30d += n;
-        st->failures_30d += f;
-        st->runs_7d += n;
-        st->failures_7d += f;
-        if (ts >= rec_stats_window_start(now_ms, STATS_24H)) {
-            st->runs_24h += n;
-            st->failures_24h += f;
+    for (int w = 0; w < STATS_WINDOWS; w++) {
+        if (ts >= hour_start && ts >= rec_stats_window_start(now_ms, w)) {
+            stats_add(st, w, n, f);
         }
     }
     if (ts >= now_ms - HOUR_MS && p95_us > st->p95_1h_us) {

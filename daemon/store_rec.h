@@ -157,8 +157,9 @@ void rec_stats_hours(struct store_check_stats *st, int64_t total, int64_t total_
                      const int64_t before[STATS_WINDOWS][2], const bool have[STATS_WINDOWS]);
 
 /* One closed minute of a check (bucket ts, n runs, f failures, average and
- * p95 latency): counted in every window when the hour it is in is still
- * open (ts >= hour_start), and in the last hour's p95 and the sparkline. */
+ * p95 latency): counted in each window it falls in when the hour it is in
+ * is not rolled up yet (ts >= hour_start), and in the last hour's p95 and
+ * the sparkline. */
 void rec_stats_minute(struct store_check_stats *st, int64_t now_ms, int64_t hour_start,
                       int64_t ts, int64_t n, int64_t f, int64_t avg_us, int64_t p95_us);
 

@@ -602,8 +602,9 @@ static int rollup_range(struct store_sqlite *s, int64_t from, int64_t to, int64_
 }
 
 /* Recompute the day rows of every day that has an hour in [from, to), of
- * one check (or every one: check 0), from all the hours of those days: idempotent, so a pass that failed half way
- * is simply done again. Returns 0 or -EIO. */
+ * one check (or every one: check 0), from all the hours of those days:
+ * idempotent, so a pass that failed half way is simply done again.
+ * Returns 0 or -EIO. */
 static int rollup_days(struct store_sqlite *s, int64_t check, int64_t from, int64_t to)
 {
     sqlite3_stmt *q;

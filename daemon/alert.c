@@ -844,10 +844,11 @@ const char *alert_held_by(const struct daemon *d, const struct check *c)
 static void summarize(const struct check *c, enum kind k, const struct route *rt, int64_t now,
                       char *buf, size_t len)
 {
-    const struct result *r = &c->last;
-    const char *detail = c->verdict != NULL         ? c->verdict
-                         : r->failed_condition[0] ? r->failed_condition
-                                                  : r->error;
+    const struct last_result *r = &c->last;
+    const char *cond = last_result_text(r, RESULT_TEXT_CONDITION);
+    const char *detail = c->verdict != NULL ? c->verdict
+                         : cond[0]          ? cond
+                                            : last_result_text(r, RESULT_TEXT_ERROR);
     switch (k) {
     case K_DOWN:
         snprintf(buf, len, "%s is down%s%s", c->conf->name, detail[0] ? ": " : "", detail);

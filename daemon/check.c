@@ -97,6 +97,67 @@ int64_t check_env_now_ms(const struct check_env *env)
     return env->clock->now_ms(env->clock);
 }
 
+void last_result_set(struct last_result *l, const struct result *r)
+{
+    const char *texts[4] = {r->error, r->failed_condition, r->message, r->perfdata};
+    size_t lens[4] = {
+        strnlen(r->error, sizeof(r->error) - 1),
+        strnlen(r->failed_condition, sizeof(r->failed_condition) - 1),
+        strnlen(r->message, sizeof(r->message) - 1),
+        strnlen(r->perfdata, sizeof(r->perfdata) - 1),
+    };
+    size_t size = lens[0] + lens[1] + lens[2] + lens[3] + 4;
+
+    l->started_ms = r->started_ms;
+    l->duration_us = r->duration_us;
+    l->outcome = r->outcome;
+    l->status = r->status;
+    l->cert_expiry_s = r->cert_expiry_s;
+    l->nconds = r->nconds;
+    l->conds_failed = r->conds_failed;
+    if (size == 4) {
+        last_result_free(l);
+        return;
+    }
+    /* A check that keeps failing the same way fills the block it has. */
+    if (size != l->size) {
+        char *text = realloc(l->text, size);
+        if (text == NULL) {
+            last_result_free(l);
+            return;
+        }
+        l->text = text;
+        l->size = (uint16_t)size;
+    }
+    size_t at = 0;
+    for (int i = 0; i < 4; i++) {
+        l->at[i] = (uint16_t)at;
+        memcpy(l->text + at, texts[i], lens[i]);
+        l->text[at + lens[i]] = '\0';
+        at += lens[i] + 1;
+    }
+}
+
+const char *last_result_text(const struct last_result *l, enum result_text which)
+{
+    return l->text != NULL ? l->text + l->at[which] : "";
+}
+
+void last_result_move(struct last_result *dst, struct last_result *src)
+{
+    free(dst->text);
+    *dst = *src;
+    src->text = NULL;
+    src->size = 0;
+}
+
+void last_result_free(struct last_result *l)
+{
+    free(l->text);
+    l->text = NULL;
+    l->size = 0;
+}
+
 /* Create a check for conf, state unknown. */
 struct check *check_create(const struct conf_check *conf)
 {
@@ -125,6 +186,7 @@ void check_destroy(struct check *c)
         free(c->memory);
         free(c->hb_runs);
         free(c->verdict);
+        last_result_free(&c->last);
     }
     free(c);
 }

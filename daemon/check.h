@@ -64,8 +64,9 @@ extern const int64_t check_duration_bounds_us[CHECK_DURATION_BUCKETS];
 #define RESULT_IP_MAX 64                /* an address as text, with the NUL */
 
 /* One run of a check: a small value type, copied freely (no pointers;
- * about 1.3 KB: checks, locations and the store's queue embed it). The
- * long output is not part of it: the check keeps its last one. */
+ * about 1.3 KB: locations and the store's queue embed it, a check keeps a
+ * struct last_result instead). The long output is not part of it: the
+ * check keeps its last one. */
 struct result {
     int64_t started_ms;                 /* wall clock, unix ms */
     int64_t duration_us;
@@ -88,6 +89,37 @@ struct result {
                                            RESULT_CONDS_MAX recorded */
     uint16_t conds_failed;              /* bit i: condition i failed */
 };
+
+/* A check's last result as it keeps it until the next: the numbers
+ * inline, the four texts in one block sized to what the run said (most
+ * runs say nothing: no block). A zeroed one is valid and empty. */
+struct last_result {
+    int64_t started_ms;                 /* 0 when none */
+    int64_t duration_us;
+    enum check_state outcome;
+    int status;
+    int64_t cert_expiry_s;
+    uint8_t nconds;
+    uint16_t conds_failed;
+    uint16_t at[4];                     /* where each text starts in text */
+    uint16_t size;                      /* bytes text holds */
+    char *text;                         /* owned; NULL: every text "" */
+};
+
+enum result_text {
+    RESULT_TEXT_ERROR,
+    RESULT_TEXT_CONDITION,
+    RESULT_TEXT_MESSAGE,
+    RESULT_TEXT_PERFDATA,
+};
+
+/* Keep r in l. Without memory for its texts the numbers are kept and the
+ * texts read "". */
+void last_result_set(struct last_result *l, const struct result *r);
+const char *last_result_text(const struct last_result *l, enum result_text which);
+/* Hand src's result to dst (whose own is freed); src is left empty. */
+void last_result_move(struct last_result *dst, struct last_result *src);
+void last_result_free(struct last_result *l);
 
 /* A wall clock handed in: the daemon's reads the real time, a test's is
  * moved by hand. The same shape as common/'s struct clock. */
@@ -314,7 +346,7 @@ struct check {
     bool routine;                       /* the last result changed nothing the
                                            store cannot rebuild from results
                                            (state_apply) */
-    struct result last;                 /* last result; started_ms 0 when none */
+    struct last_result last;            /* last result; started_ms 0 when none */
     char *long_output;                  /* the last run's long output (owned, at
                                            most RESULT_LONG_OUTPUT_MAX bytes with
                                            the NUL), replaced by each run that

@@ -250,7 +250,7 @@ static void on_location_result(struct daemon *d, struct check *c, const struct r
         c->fail_streak = own->fail_streak;
         c->ok_streak = own->ok_streak;
     }
-    c->last = *r;
+    last_result_set(&c->last, r);
     if (d->cluster != NULL) {
         c->last_node = daemon_node_name(d, own_location(d));
     }
@@ -310,7 +310,7 @@ void daemon_on_peer_result(struct daemon *d, struct check *c, const struct clust
     c->state_since_ms = m->state_since_ms;
     c->fail_streak = m->fail_streak;
     c->ok_streak = m->ok_streak;
-    c->last = *r;
+    last_result_set(&c->last, r);
     c->peer_ms = now;
     c->last_node = daemon_node_name(d, m->node);
     ipc_server_on_result(d->ipc, c, r);
@@ -462,7 +462,7 @@ static void restore_state(const struct store_check_state *s, void *arg)
     c->fail_streak = s->fail_streak;
     c->ok_streak = s->ok_streak;
     c->state_since_ms = s->state_since_ms;
-    c->last = s->last;
+    last_result_set(&c->last, &s->last);
     if (s->has_log) {
         c->log = s->log;
         c->log_known = true;
@@ -582,7 +582,7 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
             next[i]->fail_streak = old->fail_streak;
             next[i]->ok_streak = old->ok_streak;
             next[i]->state_since_ms = old->state_since_ms;
-            next[i]->last = old->last;
+            last_result_move(&next[i]->last, &old->last);
             next[i]->last_ping_ms = old->last_ping_ms;
             /* A heartbeat's open runs still end with their finishes. */
             next[i]->hb_runs = old->hb_runs;

@@ -167,7 +167,7 @@ static int checks(struct daemon *d, struct sbuf *b)
            "1 when the check's last result was up or degraded, 0 when down or unknown; "
            "absent before its first.");
     for (size_t i = 0; i < d->nchecks; i++) {
-        const struct result *r = &d->checks[i]->last;
+        const struct last_result *r = &d->checks[i]->last;
         if (r->started_ms > 0) {
             sample(b, "shipwatch_check_last_success", LBL(i), NULL,
                    r->outcome == STATE_UP || r->outcome == STATE_DEGRADED);
@@ -176,7 +176,7 @@ static int checks(struct daemon *d, struct sbuf *b)
     family(b, "shipwatch_check_last_duration_seconds", "gauge",
            "How long the check's last run took; absent before its first.");
     for (size_t i = 0; i < d->nchecks; i++) {
-        const struct result *r = &d->checks[i]->last;
+        const struct last_result *r = &d->checks[i]->last;
         if (r->started_ms > 0) {
             sbuf_append_str(b, "shipwatch_check_last_duration_seconds{");
             sbuf_append(b, LBL(i));
@@ -260,12 +260,12 @@ static void check_perfdata(struct daemon *d, struct sbuf *b)
     struct perfdata pd;
     for (size_t i = 0; i < d->nchecks; i++) {
         const struct check *c = d->checks[i];
-        if (c->last.perfdata[0] == '\0') {
+        const char *text = last_result_text(&c->last, RESULT_TEXT_PERFDATA);
+        if (text[0] == '\0') {
             continue;
         }
         memset(&pd, 0, sizeof(pd));
-        perfdata_parse(&pd, c->last.perfdata, strnlen(c->last.perfdata,
-                                                      sizeof(c->last.perfdata)));
+        perfdata_parse(&pd, text, strlen(text));
         for (size_t k = 0; k < pd.n && k < PERFDATA_MAX; k++) {
             const struct perfdata_item *it = &pd.items[k];
             if (it->flags & PERFDATA_VALUE_UNKNOWN) {

@@ -17,6 +17,13 @@
 #define HISTORY_MAX_LIMIT 10000
 #define TARGET_MAX 512
 
+/* One text of a kept result, NULL when it is empty (an absent field). */
+static char *text_or_null(const struct last_result *l, enum result_text which)
+{
+    const char *t = last_result_text(l, which);
+    return t[0] ? (char *)t : NULL;
+}
+
 /* Fill v from c; the strings point into c and buf (the target, then what
  * holds its alerts back), nothing is allocated. A client that is not an
  * admin sees the target masked (check_describe_masked). */
@@ -56,11 +63,11 @@ static void check_view(const struct check *c, struct ipc_check *v, char *buf, si
         .last_duration_us = c->last.duration_us,
         .last_outcome = c->last.started_ms ? (char *)check_state_name(c->last.outcome) : NULL,
         .last_status = c->last.started_ms ? c->last.status : -1,
-        .last_error = c->last.error[0] ? (char *)c->last.error : NULL,
-        .last_condition = c->last.failed_condition[0] ? (char *)c->last.failed_condition : NULL,
-        .last_message = c->last.message[0] ? (char *)c->last.message : NULL,
+        .last_error = text_or_null(&c->last, RESULT_TEXT_ERROR),
+        .last_condition = text_or_null(&c->last, RESULT_TEXT_CONDITION),
+        .last_message = text_or_null(&c->last, RESULT_TEXT_MESSAGE),
         .last_long_output = c->long_output,
-        .last_perfdata = c->last.perfdata[0] ? (char *)c->last.perfdata : NULL,
+        .last_perfdata = text_or_null(&c->last, RESULT_TEXT_PERFDATA),
         .verdict = c->verdict,
         .held_by = held,
         .runner = c->last_node != NULL && c->last_node[0] != '\0' ? (char *)c->last_node : NULL,
@@ -256,8 +263,8 @@ void rpc_checks_history(struct ipc_conn *c, uint32_t msgid, const void *params)
  * the error is why a late ping judged it down when no result says. */
 static void answer_heartbeat(struct ipc_conn *c, uint32_t msgid, const struct check *ck)
 {
-    const struct result *r = &ck->last;
-    const char *error = r->error[0] ? r->error : NULL;
+    const struct last_result *r = &ck->last;
+    const char *error = text_or_null(r, RESULT_TEXT_ERROR);
     if (ck->verdict != NULL) {
         error = ck->verdict;
     }
@@ -269,7 +276,7 @@ static void answer_heartbeat(struct ipc_conn *c, uint32_t msgid, const struct ch
         .duration_us = r->started_ms ? r->duration_us : 0,
         .status = r->started_ms ? r->status : -1,
         .error = error,
-        .failed_condition = r->failed_condition[0] ? r->failed_condition : NULL,
+        .failed_condition = text_or_null(r, RESULT_TEXT_CONDITION),
     };
     ipc_conn_respond(c, msgid, &ipc_run_type, &v);
 }

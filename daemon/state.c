@@ -62,7 +62,7 @@ bool state_apply(struct check *c, const struct result *r, enum check_state *from
                  state_streak_routine(up ? c->ok_streak : c->fail_streak,
                                       up ? c->conf->success_threshold
                                          : c->conf->failure_threshold);
-    c->last = *r;
+    last_result_set(&c->last, r);
     *from = prev;
     if (next == prev) {
         return false;

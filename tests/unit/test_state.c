@@ -121,6 +121,66 @@ static void counters_and_last(void **state)
     assert_int_equal(c.results_total[STATE_DEGRADED], 1);
     assert_int_equal(c.last.started_ms, 3);
     assert_int_equal(c.last.outcome, STATE_DEGRADED);
+    assert_string_equal(last_result_text(&c.last, RESULT_TEXT_ERROR), "");
+    last_result_free(&c.last);
+}
+
+/* A kept result holds what the run said and no more: the texts come back
+ * whole, at their full lengths too; a run that said nothing keeps no
+ * block; a move leaves the source empty; a zeroed one reads "". */
+static void last_result_texts(void **state)
+{
+    struct last_result l;
+    memset(&l, 0, sizeof(l));
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_PERFDATA), "");
+
+    struct result r = res(STATE_DOWN, 7);
+    r.status = 503;
+    r.cert_expiry_s = 99;
+    r.nconds = 2;
+    r.conds_failed = 2;
+    strcpy(r.error, "connection refused");
+    strcpy(r.message, "CRITICAL - down");
+    last_result_set(&l, &r);
+    assert_int_equal(l.started_ms, 7);
+    assert_int_equal(l.status, 503);
+    assert_int_equal(l.cert_expiry_s, 99);
+    assert_int_equal(l.nconds, 2);
+    assert_int_equal(l.conds_failed, 2);
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_ERROR), "connection refused");
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_CONDITION), "");
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_MESSAGE), "CRITICAL - down");
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_PERFDATA), "");
+    assert_int_equal(l.size, strlen("connection refused") + strlen("CRITICAL - down") + 4);
+
+    /* Every text at its longest: a full result fits. */
+    memset(r.error, 'e', sizeof(r.error) - 1);
+    r.error[sizeof(r.error) - 1] = '\0';
+    memset(r.failed_condition, 'c', sizeof(r.failed_condition) - 1);
+    r.failed_condition[sizeof(r.failed_condition) - 1] = '\0';
+    memset(r.message, 'm', sizeof(r.message) - 1);
+    r.message[sizeof(r.message) - 1] = '\0';
+    memset(r.perfdata, 'p', sizeof(r.perfdata) - 1);
+    r.perfdata[sizeof(r.perfdata) - 1] = '\0';
+    last_result_set(&l, &r);
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_ERROR), r.error);
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_CONDITION), r.failed_condition);
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_MESSAGE), r.message);
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_PERFDATA), r.perfdata);
+
+    struct last_result to;
+    memset(&to, 0, sizeof(to));
+    last_result_move(&to, &l);
+    assert_null(l.text);
+    assert_string_equal(last_result_text(&l, RESULT_TEXT_ERROR), "");
+    assert_string_equal(last_result_text(&to, RESULT_TEXT_PERFDATA), r.perfdata);
+
+    r = res(STATE_UP, 8);
+    last_result_set(&to, &r);
+    assert_null(to.text);
+    assert_int_equal(to.started_ms, 8);
+    assert_string_equal(last_result_text(&to, RESULT_TEXT_MESSAGE), "");
+    last_result_free(&to);
 }
 
 /* Which results are routine: only those that grow a streak already past its
@@ -181,6 +241,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(first_result_settles_at_once),
+        cmocka_unit_test(last_result_texts),
         cmocka_unit_test(thresholds),
         cmocka_unit_test(streak_resets),
         cmocka_unit_test(bad_state_follows_latest_bad_outcome),

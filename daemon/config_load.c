@@ -54,15 +54,19 @@ static char *env_path(struct conf_ctx *x, const char *var, const char *suffix)
     return s;
 }
 
-/* The home directory: $HOME, else the password database; NULL unknown. */
-static const char *home_dir(void)
+/* The home directory: $HOME, else the password database (read into buf:
+ * a reload reads the configuration on a thread); NULL unknown. */
+static const char *home_dir(char *buf, size_t len)
 {
     const char *h = getenv("HOME");
     if (h != NULL && h[0] == '/') {
         return h;
     }
-    struct passwd *pw = getpwuid(geteuid());
-    return pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
+    struct passwd pw, *found = NULL;
+    if (getpwuid_r(geteuid(), &pw, buf, len, &found) != 0 || found == NULL) {
+        return NULL;
+    }
+    return pw.pw_dir != NULL && pw.pw_dir[0] == '/' ? pw.pw_dir : NULL;
 }
 
 /* The default path of a file in the daemon's state directory:
@@ -89,7 +93,8 @@ static char *state_path(struct conf_ctx *x, const char *name, const char *key, s
             sprintf(p, "/var/lib%s", suffix);
         }
     } else if ((p = env_path(x, "XDG_STATE_HOME", suffix)) == NULL && !x->oom) {
-        const char *home = home_dir();
+        char buf[4096];
+        const char *home = home_dir(buf, sizeof(buf));
         if (home == NULL) {
             conf_report(x, at, "%s: not set, and neither XDG_STATE_HOME nor HOME gives a default",
                         key);

@@ -523,59 +523,74 @@ static void log_config_errors(const struct config_errors *errs)
     }
 }
 
-/* Reload the configuration: unchanged checks keep their state and schedule,
- * changed ones restart with their state carried over, removed ones stop.
- * An invalid file changes nothing. Returns 0 or -EINVAL; errs (zeroed by
- * the caller) receives the messages. */
-int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_counts *counts)
-{
-    struct config *conf = NULL;
-    int rc = config_load(d->config_path, &conf, errs);
-    if (rc < 0) {
-        d->reload_failures_total++;
-        log_config_errors(errs);
-        struct event ev = {.ts_ms = daemon_now_ms(),
-                           .type = "reload",
-                           .message = "configuration reload failed; keeping the running one"};
-        daemon_emit_event(d, &ev);
-        return rc;
-    }
+/* One caller of a reload. */
+struct reload_waiter {
+    daemon_reload_cb cb;
+    void *arg;
+    struct reload_waiter *next;
+};
 
-    struct check **next;
-    rc = build_checks(d, conf, &next);
-    if (rc < 0) {
-        config_destroy(conf);
-        return rc;
-    }
+/* A read of the configuration on the thread pool, and who waits for it. */
+struct reload {
+    uv_work_t work;
+    struct daemon *d;
+    const char *path;
+    struct config *conf;        /* what the read made; NULL when it failed */
+    struct config_errors errs;
+    int rc;
+    uint64_t read_ns;
+    struct reload_waiter *waiters;
+};
+
+/* Apply a configuration read and checked: unchanged checks keep their
+ * state and schedule, changed ones restart with their state carried over,
+ * removed ones stop. Takes conf (freed on failure, when nothing changed).
+ * New check objects are made first, for the changed and added checks
+ * only, so running out of memory leaves the running configuration as it
+ * was. */
+static int reload_apply(struct daemon *d, struct config *conf, struct reload_counts *counts)
+{
+    size_t n = conf->nchecks;
+    struct check **next = calloc(n + 1, sizeof(*next));
+    ssize_t *from = calloc(n + 1, sizeof(*from));  /* the old position of each; -1 new */
     bool *carried = calloc(d->nchecks + 1, sizeof(*carried)); /* by old index position */
-    bool *reused = calloc(conf->nchecks + 1, sizeof(*reused)); /* by new position */
-    struct check **by_name = NULL;
-    if (carried == NULL || reused == NULL) {
-        free(carried);
-        free(reused);
-        for (size_t i = 0; i < conf->nchecks; i++) {
+    bool ok = next != NULL && from != NULL && carried != NULL;
+    size_t made = 0;
+    for (size_t i = 0; ok && i < n; i++, made++) {
+        from[i] = index_find(d->by_name, d->nchecks, conf->checks[i].name);
+        if (from[i] >= 0 && d->by_name[from[i]]->conf->fingerprint == conf->checks[i].fingerprint) {
+            continue;           /* the running object stays */
+        }
+        if ((next[i] = check_create(&conf->checks[i])) == NULL) {
+            ok = false;
+            break;
+        }
+        next[i]->daemon = d;
+    }
+    if (!ok) {
+        for (size_t i = 0; next != NULL && i < made; i++) {
             check_destroy(next[i]);
         }
         free(next);
+        free(from);
+        free(carried);
         config_destroy(conf);
         return -ENOMEM;
     }
+
     size_t kept = 0, changed = 0, added = 0, removed = 0;
-    for (size_t i = 0; i < conf->nchecks; i++) {
-        ssize_t at = index_find(d->by_name, d->nchecks, conf->checks[i].name);
-        if (at < 0) {
+    for (size_t i = 0; i < n; i++) {
+        if (from[i] < 0) {
             added++;
             continue;
         }
-        struct check *old = d->by_name[at];
-        if (old->conf->fingerprint == conf->checks[i].fingerprint) {
+        struct check *old = d->by_name[from[i]];
+        if (next[i] == NULL) {
             /* Same definition: keep the running object, point it at the new
              * (identical) configuration entry. */
-            check_destroy(next[i]);
             next[i] = old;
             old->conf = &conf->checks[i];
-            carried[at] = true;
-            reused[i] = true;
+            carried[from[i]] = true;
             kept++;
         } else {
             next[i]->state = old->state;
@@ -609,51 +624,153 @@ int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_co
             old->conf = NULL;
         }
     }
-    for (size_t i = 0; i < conf->nchecks; i++) {
-        if (!reused[i] && sched_add(d->sched, next[i]) < 0) {
+    for (size_t i = 0; i < n; i++) {
+        bool reused = from[i] >= 0 && carried[from[i]] && next[i] == d->by_name[from[i]];
+        if (!reused && sched_add(d->sched, next[i]) < 0) {
             log_error(LOG_KV("check", conf->checks[i].name), "cannot schedule check");
         }
     }
+    free(from);
     free(carried);
-    free(reused);
-    by_name = index_by_name(next, conf->nchecks);
+    struct check **by_name = index_by_name(next, n);
     free(d->by_name);
     d->by_name = by_name;
     free(d->checks);
     config_destroy(d->conf);
     d->checks = next;
-    d->nchecks = conf->nchecks;
+    d->nchecks = n;
     d->conf = conf;
     d->reloads_total++;
     alert_on_reload(d);
     ipc_server_reconfigure(d->ipc);
-    if (counts != NULL) {
-        *counts = (struct reload_counts){.checks = conf->nchecks,
-                                         .unchanged = kept,
-                                         .changed = changed,
-                                         .added = added,
-                                         .removed = removed};
-    }
-
-    char msg[160];
-    snprintf(msg, sizeof(msg),
-             "configuration reloaded: %zu checks (%zu unchanged, %zu changed, %zu added, "
-             "%zu removed)",
-             conf->nchecks, kept, changed, added, removed);
-    struct event ev = {.ts_ms = daemon_now_ms(), .type = "reload", .message = msg};
-    daemon_emit_event(d, &ev);
+    *counts = (struct reload_counts){
+        .checks = n, .unchanged = kept, .changed = changed, .added = added, .removed = removed};
     return 0;
+}
+
+/* On the thread pool: read and check the file. Nothing of the daemon is
+ * touched here. */
+static void reload_read(uv_work_t *w)
+{
+    struct reload *r = w->data;
+    uint64_t t0 = uv_hrtime();
+    r->rc = config_load(r->path, &r->conf, &r->errs);
+    r->read_ns = uv_hrtime() - t0;
+}
+
+static int reload_start(struct daemon *d, struct reload *r);
+
+/* Back on the loop: apply what was read, answer its callers, start the
+ * read the callers that came meanwhile wait for. */
+static void reload_read_done(uv_work_t *w, int status)
+{
+    struct reload *r = w->data;
+    struct daemon *d = r->d;
+    struct reload_counts counts = {0};
+    int rc = status < 0 ? -ESHUTDOWN : r->rc;   /* cancelled, or never sent */
+    d->reloading = NULL;
+
+    if (rc == 0 && (d->draining || d->sched == NULL)) {
+        rc = -ESHUTDOWN;
+        config_destroy(r->conf);
+    } else if (rc == 0) {
+        uint64_t t0 = uv_hrtime();
+        rc = reload_apply(d, r->conf, &counts);
+        if (rc == 0) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "configuration reloaded: %zu checks (%zu unchanged, %zu changed, %zu "
+                     "added, %zu removed)",
+                     counts.checks, counts.unchanged, counts.changed, counts.added,
+                     counts.removed);
+            struct event ev = {.ts_ms = daemon_now_ms(), .type = "reload", .message = msg};
+            daemon_emit_event(d, &ev);
+            log_info(LOG_NOKV,
+                     "reload: configuration read in %" PRIu64 " ms (thread pool), applied in %" PRIu64
+                     " ms (loop)",
+                     r->read_ns / 1000000, (uv_hrtime() - t0) / 1000000);
+        }
+    } else if (rc != -ESHUTDOWN) {
+        d->reload_failures_total++;
+        log_config_errors(&r->errs);
+        struct event ev = {.ts_ms = daemon_now_ms(),
+                           .type = "reload",
+                           .message = "configuration reload failed; keeping the running one"};
+        daemon_emit_event(d, &ev);
+    }
+    r->conf = NULL;
+    while (r->waiters != NULL) {
+        struct reload_waiter *x = r->waiters;
+        r->waiters = x->next;
+        if (x->cb != NULL) {
+            x->cb(x->arg, rc, &r->errs, &counts);
+        }
+        free(x);
+    }
+    config_errors_finish(&r->errs);
+    free(r);
+
+    struct reload *again = d->reload_next;
+    d->reload_next = NULL;
+    if (again != NULL && reload_start(d, again) < 0) {
+        reload_read_done(&again->work, -ESHUTDOWN);
+    }
+}
+
+/* Send r's read to the thread pool, unless the daemon stops. */
+static int reload_start(struct daemon *d, struct reload *r)
+{
+    if (d->draining || d->sched == NULL) {
+        return -ESHUTDOWN;
+    }
+    r->work.data = r;
+    r->path = d->config_path;
+    int rc = uv_queue_work(d->loop, &r->work, reload_read, reload_read_done);
+    if (rc == 0) {
+        d->reloading = r;
+    }
+    return rc;
+}
+
+int daemon_reload(struct daemon *d, daemon_reload_cb cb, void *arg)
+{
+    struct reload_waiter *x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return -ENOMEM;
+    }
+    x->cb = cb;
+    x->arg = arg;
+    struct reload *r = d->reloading == NULL ? NULL : d->reload_next;
+    if (r == NULL) {
+        if ((r = calloc(1, sizeof(*r))) == NULL) {
+            free(x);
+            return -ENOMEM;
+        }
+        r->d = d;
+        r->work.data = r;
+    }
+    x->next = r->waiters;
+    r->waiters = x;
+    if (d->reloading != NULL) {
+        d->reload_next = r;     /* read when the one in flight is applied */
+        return 0;
+    }
+    int rc = reload_start(d, r);
+    if (rc < 0) {
+        free(x);
+        free(r);
+    }
+    return rc;
 }
 
 /* SIGHUP: reload. */
 static void on_sighup(uv_signal_t *h, int signum)
 {
     struct daemon *d = h->data;
-    struct config_errors errs = {0};
-    if (!d->draining) {
-        daemon_reload(d, &errs, NULL);
+    (void)signum;
+    if (!d->draining && daemon_reload(d, NULL, NULL) < 0) {
+        log_error(LOG_NOKV, "reload: out of memory");
     }
-    config_errors_finish(&errs);
 }
 
 /* Close every handle still open on the loop. */

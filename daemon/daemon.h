@@ -29,6 +29,7 @@ struct alerting;
 struct cluster;
 struct cluster_msg;
 struct ipc_host;
+struct reload;
 
 struct daemon {
     uv_loop_t *loop;
@@ -71,6 +72,8 @@ struct daemon {
     int64_t started_ms;           /* wall clock at start */
     uint64_t reloads_total;
     uint64_t reload_failures_total;
+    struct reload *reloading;     /* the read on the thread pool; NULL none */
+    struct reload *reload_next;   /* callers waiting for the read after it */
 
     char **node_names;            /* the runners checks name (check.last_node),
                                      each once; owned */
@@ -97,10 +100,20 @@ struct reload_counts {
     size_t checks, unchanged, changed, added, removed;
 };
 
-/* Reload config_path. An invalid file changes nothing and returns -EINVAL
- * with the messages in errs (zeroed by the caller, freed with
- * config_errors_finish). counts (may be NULL) receives what changed. */
-int daemon_reload(struct daemon *d, struct config_errors *errs, struct reload_counts *counts);
+/* A reload's outcome, on the loop: 0 with what changed (counts); -EINVAL
+ * for an invalid file, which changed nothing, with its messages (errs);
+ * -ESHUTDOWN when the daemon began to stop first; -ENOMEM. errs and counts
+ * are valid for the call only. */
+typedef void (*daemon_reload_cb)(void *arg, int rc, const struct config_errors *errs,
+                                 const struct reload_counts *counts);
+
+/* Reload config_path: read and checked on the thread pool (100,000 checks
+ * take a second to read), then applied on the loop. A reload asked while
+ * one is being read is done by the next read, which starts when that one
+ * is applied: a file changed meanwhile is not missed. cb (may be NULL) is
+ * called once, on the loop, never from within this call. 0; -ESHUTDOWN
+ * when the daemon is stopping, or -ENOMEM, and then cb is not called. */
+int daemon_reload(struct daemon *d, daemon_reload_cb cb, void *arg);
 
 /* Called by check_run_finish with a finished result: applies the state
  * machine, stores the result, emits a state event on change. */

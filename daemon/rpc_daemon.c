@@ -206,38 +206,55 @@ void rpc_status_get(struct ipc_conn *c, uint32_t msgid, const void *params)
     free(apps);
     free(worst);
 }
-/* daemon.reload: read the configuration again; every error when it is invalid. */
-void rpc_reload(struct ipc_conn *c, uint32_t msgid, const void *params)
+/* The reload daemon.reload asked for is applied, or failed. */
+static void on_reloaded(void *arg, int rc, const struct config_errors *errs,
+                        const struct reload_counts *n)
 {
-    struct daemon *d = ipc_conn_daemon(c);
-    if (d->draining) {
-        ipc_conn_error(c, msgid, IPC_E_UNAVAILABLE, "the daemon is shutting down");
-        return;
-    }
-    struct config_errors errs = {0};
-    struct reload_counts n = {0};
-    int rc = daemon_reload(d, &errs, &n);
-    if (rc < 0) {
+    struct ipc_pending *p = arg;
+    struct ipc_conn *c = p->conn;
+    if (rc == -ESHUTDOWN) {
+        ipc_conn_error(c, p->msgid, IPC_E_UNAVAILABLE, "the daemon is shutting down");
+    } else if (rc < 0) {
         /* Every message, one a line, as --check-config prints them. */
         char text[2048];
         size_t pos = 0;
         text[0] = '\0';
-        for (size_t i = 0; i < errs.n && pos + 1 < sizeof(text); i++) {
-            int k = snprintf(text + pos, sizeof(text) - pos, "%s%s", i ? "\n" : "", errs.msgs[i]);
+        for (size_t i = 0; i < errs->n && pos + 1 < sizeof(text); i++) {
+            int k = snprintf(text + pos, sizeof(text) - pos, "%s%s", i ? "\n" : "", errs->msgs[i]);
             pos = k < 0 ? sizeof(text) : pos + (size_t)k;
         }
-        ipc_conn_error(c, msgid, IPC_E_INVALID_CONFIG, "%s",
-                       errs.n > 0 ? text : strerror(-rc));
-        config_errors_finish(&errs);
+        ipc_conn_error(c, p->msgid, IPC_E_INVALID_CONFIG, "%s",
+                       errs->n > 0 ? text : strerror(-rc));
+    } else {
+        struct ipc_reload r = {.checks = (int64_t)n->checks,
+                               .added = (int64_t)n->added,
+                               .removed = (int64_t)n->removed,
+                               .changed = (int64_t)n->changed,
+                               .unchanged = (int64_t)n->unchanged};
+        ipc_conn_respond(c, p->msgid, &ipc_reload_type, &r);
+    }
+    ipc_pending_done(p);
+}
+
+/* daemon.reload: read the configuration again; every error when it is
+ * invalid. Answered once the new configuration runs. */
+void rpc_reload(struct ipc_conn *c, uint32_t msgid, const void *params)
+{
+    struct daemon *d = ipc_conn_daemon(c);
+    (void)params;
+    if (d->draining) {
+        ipc_conn_error(c, msgid, IPC_E_UNAVAILABLE, "the daemon is shutting down");
         return;
     }
-    config_errors_finish(&errs);
-    struct ipc_reload r = {.checks = (int64_t)n.checks,
-                           .added = (int64_t)n.added,
-                           .removed = (int64_t)n.removed,
-                           .changed = (int64_t)n.changed,
-                           .unchanged = (int64_t)n.unchanged};
-    ipc_conn_respond(c, msgid, &ipc_reload_type, &r);
+    struct ipc_pending *p = ipc_pending_create(c, msgid);
+    int rc = p != NULL ? daemon_reload(d, on_reloaded, p) : -ENOMEM;
+    if (rc < 0) {
+        ipc_conn_error(c, msgid, rc == -ESHUTDOWN ? IPC_E_UNAVAILABLE : IPC_E_INTERNAL, "%s",
+                       rc == -ESHUTDOWN ? "the daemon is shutting down" : "out of memory");
+        if (p != NULL) {
+            ipc_pending_done(p);
+        }
+    }
 }
 
 /* --- alerts, silences, maintenance --- */

@@ -159,6 +159,35 @@ class LifecycleTest(DaemonTest):
         self.assertIsNone(d.proc.poll())
         self.assertEqual(d.stop(), 0)
 
+    def test_reload_is_read_off_the_loop(self):
+        """A reload reads the file on a thread: the socket answers meanwhile,
+        and a reload asked while one is being read reads the file again, so
+        a change made after the first read began is never missed."""
+        many = ''.join('  - {name: c%d, type: tcp, host: 127.0.0.1, port: 9, interval: 60s}\n'
+                       % i for i in range(20000))
+        d = self.daemon(BASE + many)
+        d.start()
+        c = d.rpc(timeout=60)
+        self.assertEqual(c.call('status.get')['checks'], 20000)
+        d.write_config(BASE + many + '  - {name: extra, type: tcp, host: 127.0.0.1, port: 9}\n')
+        d.send_signal(signal.SIGHUP)
+        # Answered while the signal's read goes on (or after it: either way
+        # the socket is served, and the count below says which read it was).
+        t0 = time.monotonic()
+        c.call('status.get')
+        status_s = time.monotonic() - t0
+        d.write_config(BASE + many + '  - {name: extra, type: tcp, host: 127.0.0.1, port: 9}\n'
+                       + '  - {name: later, type: tcp, host: 127.0.0.1, port: 9}\n')
+        r = c.call('daemon.reload')
+        self.assertEqual(r['checks'], 20002, 'the reload asked second saw the second file')
+        self.assertEqual(r['added'] + r['unchanged'], 20002)
+        wait_until(lambda: len(d.events('reload')) >= 2, what='two reload events')
+        self.assertEqual(c.call('checks.get', {'check': 'later'})['name'], 'later')
+        self.assertRegex(d.log(), r'reload: configuration read in \d+ ms \(thread pool\), '
+                                  r'applied in \d+ ms \(loop\)')
+        print('status.get during a reload: %.1f ms' % (status_s * 1000))
+        self.assertEqual(d.stop(), 0)
+
     def test_sigterm_during_run(self):
         d = self.daemon(BASE + '''
   - name: hang

@@ -75,7 +75,16 @@ static void check_view(const struct check *c, struct ipc_check *v, char *buf, si
     };
 }
 
-/* checks.list: the checks, filtered by app, env or state. */
+/* Whether ck passes checks.list's filter (state: want). */
+static bool listed(const struct check *ck, const struct ipc_checks_filter *f, enum check_state want)
+{
+    return (f->app == NULL || rpc_same(f->app, ck->conf->app)) &&
+           (f->env == NULL || rpc_same(f->env, ck->conf->env)) &&
+           (f->state == NULL || ck->state == want);
+}
+
+/* checks.list: the checks, filtered by app, env or state, a page at a
+ * time in configuration order (100,000 checks would not fit one answer). */
 void rpc_checks_list(struct ipc_conn *c, uint32_t msgid, const void *params)
 {
     const struct ipc_checks_filter *f = params;
@@ -86,8 +95,28 @@ void rpc_checks_list(struct ipc_conn *c, uint32_t msgid, const void *params)
                        "state: %s is not a state (up, down, degraded, unknown)", f->state);
         return;
     }
-    struct ipc_check *v = calloc(d->nchecks + 1, sizeof(*v));
-    char *targets = malloc((d->nchecks + 1) * TARGET_MAX);
+    if (!rpc_limit_ok(c, msgid, f->limit, IPC_CHECKS_PAGE_MAX)) {
+        return;
+    }
+    size_t limit = f->limit > 0 ? (size_t)f->limit : IPC_CHECKS_PAGE_DEFAULT;
+    size_t from = 0;
+    if (f->after != NULL) {
+        /* By the check, then its place: a pointer scan, no name compared. */
+        const struct check *a = daemon_find_check(d, f->after);
+        while (a != NULL && from < d->nchecks && d->checks[from] != a) {
+            from++;
+        }
+        if (a == NULL) {
+            ipc_conn_error(c, msgid, IPC_E_NOT_FOUND,
+                           "after: no check named %s (a reload removed it?): list again from "
+                           "the start", f->after);
+            return;
+        }
+        from = from < d->nchecks ? from + 1 : d->nchecks;
+    }
+    size_t room = d->nchecks - from < limit ? d->nchecks - from : limit;
+    struct ipc_check *v = calloc(room + 1, sizeof(*v));
+    char *targets = malloc((room + 1) * TARGET_MAX);
     if (v == NULL || targets == NULL) {
         free(v);
         free(targets);
@@ -95,17 +124,20 @@ void rpc_checks_list(struct ipc_conn *c, uint32_t msgid, const void *params)
         return;
     }
     size_t n = 0;
-    for (size_t i = 0; i < d->nchecks; i++) {
+    const char *next = NULL;
+    for (size_t i = from; i < d->nchecks; i++) {
         const struct check *ck = d->checks[i];
-        if ((f->app != NULL && !rpc_same(f->app, ck->conf->app)) ||
-            (f->env != NULL && !rpc_same(f->env, ck->conf->env)) ||
-            (f->state != NULL && ck->state != want)) {
+        if (!listed(ck, f, want)) {
             continue;
+        }
+        if (n == limit) {
+            next = v[n - 1].name;       /* another one follows this page */
+            break;
         }
         check_view(ck, &v[n], targets + n * TARGET_MAX, TARGET_MAX, !ipc_conn_caller(c)->admin);
         n++;
     }
-    struct ipc_checks r = {.checks = v, .nchecks = n};
+    struct ipc_checks r = {.checks = v, .nchecks = n, .next = next};
     ipc_conn_respond(c, msgid, &ipc_checks_type, &r);
     free(v);
     free(targets);

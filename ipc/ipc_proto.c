@@ -1,6 +1,7 @@
 /* ipc_proto.c - field tables, their codec, the method table. */
 #include "ipc_proto.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,13 +448,34 @@ static const struct ipc_field checks_filter_fields[] = {
     STR(struct ipc_checks_filter, app),
     STR(struct ipc_checks_filter, env),
     STR(struct ipc_checks_filter, state),
+    STR(struct ipc_checks_filter, after),
+    I64(struct ipc_checks_filter, limit),
 };
 TYPE(ipc_checks_filter_type, ipc_checks_filter, checks_filter_fields);
 
 static const struct ipc_field checks_fields[] = {
     ARRAY(struct ipc_checks, checks, nchecks, ipc_check_type),
+    STR(struct ipc_checks, next),
 };
 TYPE(ipc_checks_type, ipc_checks, checks_fields);
+
+int ipc_checks_append(struct ipc_checks *all, struct ipc_checks *page)
+{
+    struct ipc_check *v = realloc(all->checks, (all->nchecks + page->nchecks + 1) * sizeof(*v));
+    if (v == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(v + all->nchecks, page->checks, page->nchecks * sizeof(*v));
+    all->checks = v;
+    all->nchecks += page->nchecks;
+    free(page->checks);
+    page->checks = NULL;
+    page->nchecks = 0;
+    free((char *)all->next);
+    all->next = page->next;
+    page->next = NULL;
+    return 0;
+}
 
 static const struct ipc_field check_ref_fields[] = {
     STR_REQ(struct ipc_check_ref, check),

@@ -299,12 +299,20 @@ struct ipc_checks_filter {
     const char *app;
     const char *env;
     const char *state;
+    const char *after;          /* paging: the checks after this one */
+    int64_t limit;              /* checks a page; 0 the default */
 };
+#define IPC_CHECKS_PAGE_DEFAULT 5000
+#define IPC_CHECKS_PAGE_MAX 10000
 struct ipc_checks {
     struct ipc_check *checks;
     size_t nchecks;
+    const char *next;           /* pass as after for the next page; NULL: the last */
 };
 extern const struct ipc_type ipc_checks_filter_type, ipc_checks_type;
+/* Move page's checks to the end of all's and its next to all's (the
+ * page is left empty). 0, or -ENOMEM with both untouched. */
+int ipc_checks_append(struct ipc_checks *all, struct ipc_checks *page);
 
 /* checks.get, checks.run, checks.pause, checks.resume */
 struct ipc_check_ref {

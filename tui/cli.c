@@ -214,9 +214,21 @@ static int cmd_checks(struct ctx *x, char **args)
     struct ipc_checks_filter f = {
         .app = (char *)x->o.app, .env = (char *)x->o.env, .state = (char *)x->o.state};
     struct ipc_checks r = {0};
-    if ((rc = call(x, IPC_M_CHECKS_LIST, &f, &r, CALL_TIMEOUT_MS)) != 0) {
-        return rc;
-    }
+    /* Every page: after the last check of the one before. */
+    do {
+        struct ipc_checks page = {0};
+        f.after = r.next;
+        if ((rc = call(x, IPC_M_CHECKS_LIST, &f, &page, CALL_TIMEOUT_MS)) != 0 ||
+            (rc = ipc_checks_append(&r, &page)) != 0) {
+            if (rc == -ENOMEM) {
+                out_err("shipwatch: out of memory\n");
+                rc = CLI_EXIT_ERROR;
+            }
+            ipc_type_finish(&ipc_checks_type, &page);
+            ipc_type_finish(&ipc_checks_type, &r);
+            return rc;
+        }
+    } while (r.next != NULL);
     if (x->o.json) {
         out_json_print(out_json(&ipc_checks_type, &r), false);
         ipc_type_finish(&ipc_checks_type, &r);

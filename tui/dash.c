@@ -157,36 +157,114 @@ static void spark_add(struct row *r, int64_t us, bool failed)
 }
 
 static void fetch_stats(struct dash *d);
+static void fetch_checks(struct dash *d);
 
-/* checks.list answered: the new set, sparklines kept by name. */
+/* Each check's index by name, and the first check of its app and env
+ * (the overview's groups). False when out of memory. */
+static bool index_checks(const struct ipc_checks *cs, struct row *rows, struct strmap *names)
+{
+    size_t n = cs->nchecks;
+    struct strmap groups;
+    char *keys = NULL;
+    size_t *at = calloc(n + 1, sizeof(*at));
+    size_t len = 0;
+    for (size_t i = 0; at != NULL && i < n; i++) {
+        at[i] = len;
+        len += strlen(cs->checks[i].app ? cs->checks[i].app : "") +
+               strlen(cs->checks[i].env ? cs->checks[i].env : "") + 4;  /* "+app\x1f+env" */
+    }
+    if (at == NULL || (keys = malloc(len + 1)) == NULL || strmap_init(names, n) < 0 ||
+        strmap_init(&groups, n) < 0) {
+        free(at);
+        free(keys);
+        strmap_free(names);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ipc_check *c = &cs->checks[i];
+        strmap_put(names, c->name, (int32_t)i);
+        /* app and env apart: absent differs from "" (the "-" marks none). */
+        snprintf(keys + at[i], len + 1 - at[i], "%s%s\x1f%s%s", c->app ? "+" : "-",
+                 c->app ? c->app : "", c->env ? "+" : "-", c->env ? c->env : "");
+        strmap_put(&groups, keys + at[i], (int32_t)i);
+        rows[i].group = strmap_get(&groups, keys + at[i]);
+    }
+    strmap_free(&groups);
+    free(keys);
+    free(at);
+    return true;
+}
+
+/* checks.list answered a page: the next one asked for, or, with the last,
+ * the new set, sparklines kept by name. */
 static void on_checks(struct link *l, int err, enum ipc_errcode code, const char *msg,
                       void *result, void *arg)
 {
     struct dash *d = arg;
-    if (err != 0) {
-        dash_status(d, "checks.list: %s", msg);
+    struct ipc_checks page = {0};
+    if (err == 0) {
+        panel_take(&page, result, sizeof(page));
+    }
+    if (err != 0 || ipc_checks_append(&d->loading, &page) < 0) {
+        ipc_type_finish(&ipc_checks_type, &page);
+        ipc_type_finish(&ipc_checks_type, &d->loading);
+        d->checks_loading = d->checks_again = false;
+        dash_status(d, "checks.list: %s", err != 0 ? msg : "out of memory");
         return;
     }
+    if (d->loading.next != NULL) {
+        struct ipc_checks_filter f = {.after = (char *)d->loading.next};
+        link_call(l, IPC_M_CHECKS_LIST, &f, on_checks, d);
+        return;
+    }
+    struct ipc_checks next = d->loading;
+    memset(&d->loading, 0, sizeof(d->loading));
+    d->checks_loading = false;
     /* Keep the sparklines of checks that stay. */
-    struct ipc_checks next;
-    panel_take(&next, result, sizeof(next));
     struct row *rows = calloc(next.nchecks + 1, sizeof(*rows));
-    if (rows == NULL) {
+    struct strmap index;
+    if (rows == NULL || !index_checks(&next, rows, &index)) {
+        free(rows);
         ipc_type_finish(&ipc_checks_type, &next);
+        dash_status(d, "checks.list: out of memory");
         return;
     }
     for (size_t i = 0; i < next.nchecks; i++) {
         int old = panel_find_check(d, next.checks[i].name);
         if (old >= 0) {
+            int group = rows[i].group;
             rows[i] = d->rows[old];
+            rows[i].group = group;
+            memset(&d->rows[old].st, 0, sizeof(d->rows[old].st));   /* moved */
         }
+    }
+    for (size_t i = 0; d->rows != NULL && i < d->checks.nchecks; i++) {
+        ipc_type_finish(&ipc_check_stats_type, &d->rows[i].st);
     }
     ipc_type_finish(&ipc_checks_type, &d->checks);
     free(d->rows);
+    strmap_free(&d->check_index);
     d->checks = next;
     d->rows = rows;
+    d->check_index = index;
     fetch_stats(d);
     dash_mark(d);
+    if (d->checks_again) {
+        d->checks_again = false;
+        fetch_checks(d);
+    }
+}
+
+/* Ask for the checks again: one listing (of as many pages as it takes)
+ * at a time, and one more after it when the set changed meanwhile. */
+static void fetch_checks(struct dash *d)
+{
+    if (d->checks_loading) {
+        d->checks_again = true;
+        return;
+    }
+    d->checks_loading = true;
+    link_call(&d->link, IPC_M_CHECKS_LIST, NULL, on_checks, d);
 }
 
 /* checks.stats answered: the figures of each check. */
@@ -353,7 +431,7 @@ static void on_status(struct link *l, int err, enum ipc_errcode code, const char
 static void fetch_all(struct dash *d)
 {
     link_call(&d->link, IPC_M_STATUS_GET, NULL, on_status, d);
-    link_call(&d->link, IPC_M_CHECKS_LIST, NULL, on_checks, d);
+    fetch_checks(d);
     fetch_deploys(d);
     dash_fetch_alerts(d);
     char *topics[] = {"results", "states", "deploys", "alerts", "log"};
@@ -441,7 +519,7 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
     /* Reloads change the set of checks; pauses their flags. */
     if (strcmp(type, "reload") == 0 || strcmp(type, "pause") == 0 ||
         strcmp(type, "resume") == 0) {
-        link_call(l, IPC_M_CHECKS_LIST, NULL, on_checks, d);
+        fetch_checks(d);
     }
     /* The store's outages and recoveries: the header says so. */
     if (strcmp(type, "store") == 0) {
@@ -1466,6 +1544,8 @@ static void free_state(struct dash *d)
     }
     free(d->rows);
     ipc_type_finish(&ipc_checks_type, &d->checks);
+    ipc_type_finish(&ipc_checks_type, &d->loading);
+    strmap_free(&d->check_index);
     ipc_type_finish(&ipc_deploys_type, &d->deploys);
     ipc_type_finish(&ipc_alerts_type, &d->alerts);
     ipc_type_finish(&ipc_host_type, &d->host);

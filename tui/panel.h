@@ -24,6 +24,7 @@
 #include "ipc_proto.h"
 #include "keys.h"
 #include "link.h"
+#include "strmap.h"
 #include "theme.h"
 
 #define SPARK_N 32
@@ -89,6 +90,7 @@ struct row {
     bool spark_fail[SPARK_N];
     struct ipc_check_stats st;
     bool has_stats;
+    int group;                  /* the first check (index) of its app and env */
 };
 
 /* One line of the events view. */
@@ -197,6 +199,10 @@ struct dash {
     /* data */
     struct ipc_checks checks;   /* configuration order */
     struct row *rows;           /* parallel to checks */
+    struct strmap check_index;  /* a check's name -> its index in checks */
+    struct ipc_checks loading;  /* the pages of checks.list so far */
+    bool checks_loading;        /* a checks.list in flight */
+    bool checks_again;          /* and a reload or pause since it went out */
     struct ipc_deploys deploys;
     struct evline events[EVENTS_MAX];   /* a ring, oldest at ev_head */
     size_t ev_head, nev;

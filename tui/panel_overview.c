@@ -108,24 +108,28 @@ static int cmp_places(const void *a, const void *b)
 static void build_groups(const struct dash *d, struct panel *p, const int *idx, int m,
                          bool problems)
 {
+    size_t n = d->checks.nchecks;
     struct place *pl = calloc((size_t)m + 1, sizeof(*pl));
     int *lead = calloc((size_t)m + 1, sizeof(int));     /* a group's first check */
     int *rank = calloc((size_t)m + 1, sizeof(int));     /* a group's rank */
-    if (pl == NULL || lead == NULL || rank == NULL) {
+    int *number = malloc((n + 1) * sizeof(int));        /* by its app and env's first
+                                                           check: its group; -1 none yet */
+    if (pl == NULL || lead == NULL || rank == NULL || number == NULL) {
         goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        number[i] = -1;
     }
     int ngroups = 0;
     for (int i = 0; i < m; i++) {
         const struct ipc_check *c = &d->checks.checks[idx[i]];
-        int g = 0;
-        while (g < ngroups && !(panel_same_str(c->app, d->checks.checks[lead[g]].app) &&
-                                panel_same_str(c->env, d->checks.checks[lead[g]].env))) {
-            g++;
-        }
-        if (g == ngroups) {
+        int first = d->rows[idx[i]].group;
+        if (number[first] < 0) {
+            number[first] = ngroups;
             lead[ngroups] = idx[i];
             rank[ngroups++] = 3;
         }
+        int g = number[first];
         pl[i] = (struct place){.group = g, .rank = problems ? state_rank(c->state) : 0,
                                .k = idx[i]};
         rank[g] = pl[i].rank < rank[g] ? pl[i].rank : rank[g];
@@ -151,6 +155,7 @@ done:
     free(pl);
     free(lead);
     free(rank);
+    free(number);
 }
 
 /* The rows: check indexes, with group headers when grouped. */

@@ -314,6 +314,57 @@ class SocketTest(DaemonTest):
             c.call('checks.list', [1])
         self.assertEqual(e.exception.code, 'invalid_params')
 
+    def test_checks_list_pages(self):
+        """checks.list answers a page at a time, in configuration order:
+        next names the last check of a page while more follow; filters hold
+        across pages; a bad page is refused; the client reads every page."""
+        n = 12005               # over two default pages (5,000)
+        checks = ''.join('  - {name: c%05d, app: %s, type: tcp, host: 127.0.0.1, port: 9, '
+                         'interval: 60s}\n' % (i, 'odd' if i % 2 else 'even') for i in range(n))
+        d = self.start(checks)
+        c = d.rpc(timeout=30 * SLOW)
+        first = c.call('checks.list')
+        self.assertEqual(len(first['checks']), 5000)
+        self.assertEqual(first['next'], 'c04999')
+        self.assertEqual(first['checks'][-1]['name'], 'c04999')
+
+        names, after, pages = [], None, 0
+        while True:
+            page = c.call('checks.list', {'limit': 3000, **({'after': after} if after else {})})
+            names += [x['name'] for x in page['checks']]
+            pages += 1
+            after = page.get('next')
+            if after is None:
+                break
+            self.assertEqual(after, page['checks'][-1]['name'])
+        self.assertEqual(pages, 5)
+        self.assertEqual(names, ['c%05d' % i for i in range(n)])
+
+        # A filter pages over the checks it passes: next is the last shown.
+        odd = c.call('checks.list', {'app': 'odd', 'limit': 2})
+        self.assertEqual([x['name'] for x in odd['checks']], ['c00001', 'c00003'])
+        self.assertEqual(odd['next'], 'c00003')
+        odd = c.call('checks.list', {'app': 'odd', 'limit': 2, 'after': 'c11999'})
+        self.assertEqual([x['name'] for x in odd['checks']], ['c12001', 'c12003'])
+        self.assertNotIn('next', odd)
+        # The last check, exactly a page: no next.
+        last = c.call('checks.list', {'limit': 1, 'after': 'c12003'})
+        self.assertEqual([x['name'] for x in last['checks']], ['c12004'])
+        self.assertNotIn('next', last)
+        self.assertEqual(c.call('checks.list', {'after': 'c12004'})['checks'], [])
+
+        for bad, code in (({'limit': -1}, 'invalid_params'), ({'limit': 10001}, 'invalid_params'),
+                          ({'after': 'nope'}, 'not_found'), ({'after': 'x' * 60000}, 'not_found'),
+                          ({'after': 7}, 'invalid_params'), ({'limit': 'ten'}, 'invalid_params')):
+            with self.assertRaises(RpcError) as e:
+                c.call('checks.list', bad)
+            self.assertEqual(e.exception.code, code, bad)
+
+        listed = self.cli_json(d, 'checks')['checks']
+        self.assertEqual([x['name'] for x in listed], ['c%05d' % i for i in range(n)])
+        self.assertEqual(len(self.cli_json(d, 'checks', '--app', 'odd')['checks']), n // 2)
+        self.assertEqual(d.stop(), 0)
+
     def test_run_waits_for_a_slow_check_and_reload_removal(self):
         t = self.target()
         d = self.start('''

@@ -323,6 +323,36 @@ checks:''' + checks)
         s = p.wait(lambda s: row(s, 'svc39') != '', 'the last row')
         self.assertIn('↑ 21 above', s.splitlines()[-2])
 
+    def test_many_checks(self):
+        """12,005 checks, over two pages of checks.list: every one is there,
+        grouped by app, and the filter finds one from the last page."""
+        n = 12005
+        checks = ''.join('  - {name: c%05d, app: app%d, type: tcp, host: 127.0.0.1, port: 9, '
+                         'interval: 60s}\n' % (i, i // 1000) for i in range(n))
+        d = self.daemon('''
+daemon:
+  socket: {socket}
+storage:
+  path: {db}
+checks:
+''' + checks)
+        d.start()
+        wait_until(lambda: os.path.exists(d.socket), what='the socket')
+        p = self.pane(d, 80, 24)
+        s = p.wait(lambda s: re.search(r'more', s) and 'c00000' in s, 'the first screen',
+                   timeout=30)
+        # Every check is either on the screen or counted below it.
+        self.assertRegex(s.splitlines()[-2], r'↓ (\d+) more')
+        more = int(re.search(r'↓ (\d+) more', s).group(1))
+        shown = len(re.findall(r' c\d{5} ', s))
+        self.assertGreater(shown, 10, s)
+        self.assertEqual(more + shown, n, s)
+        p.keys('/', 'c12004', 'Enter')
+        s = p.wait(lambda s: row(s, 'c12004') != '', 'the filter finding c12004')
+        self.assertIn('app12', s)
+        self.assertEqual(row(s, 'c12003'), '')
+        self.assertIsNone(p.exit_code())
+
     def test_check_view_shows_locations(self):
         """A "locations: all" check: each location's own state on the
         check view at 80x24."""

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "hash.h"
 #include "sbuf.h"
+#include "strmap.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -364,6 +365,56 @@ static void test_utf8(void **state)
     assert_int_equal(utf8_seq_len((const unsigned char *)"\x80", 1), 0);
 }
 
+/* The string map: every key found with its value, a miss is -1, the
+ * first of duplicates wins, it refuses keys past its size, and 100,000
+ * keys that differ in their last characters all come back. */
+static void test_strmap(void **state)
+{
+    (void)state;
+    struct strmap m;
+    assert_int_equal(strmap_init(&m, 3), 0);
+    assert_int_equal(strmap_get(&m, "a"), -1);
+    assert_int_equal(strmap_get(&m, NULL), -1);
+    assert_int_equal(strmap_put(&m, "a", 0), 0);
+    assert_int_equal(strmap_put(&m, "", 1), 0);
+    assert_int_equal(strmap_put(&m, "a", 7), 0);     /* a duplicate: the first stays */
+    assert_int_equal(strmap_put(&m, "b", 2), 0);
+    assert_int_equal(strmap_get(&m, "a"), 0);
+    assert_int_equal(strmap_get(&m, ""), 1);
+    assert_int_equal(strmap_get(&m, "b"), 2);
+    assert_int_equal(strmap_get(&m, "c"), -1);
+    for (int i = 0; i < 100 && strmap_put(&m, "c", 3) == 0; i++) {
+    }
+    assert_int_equal(m.n, 4);
+    char extra[32][8];
+    int refused = 0;
+    for (int i = 0; i < 32; i++) {
+        snprintf(extra[i], sizeof(extra[i]), "x%d", i);
+        refused += strmap_put(&m, extra[i], i) == -ENOSPC;
+    }
+    assert_true(refused > 0);           /* never more than half full */
+    assert_true(2 * m.n <= m.cap);
+    strmap_free(&m);
+    assert_int_equal(strmap_get(&m, "a"), -1);
+
+    enum { N = 100000 };
+    char (*names)[16] = malloc(N * sizeof(*names));
+    assert_non_null(names);
+    assert_int_equal(strmap_init(&m, N), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "check-%06d", i);
+        assert_int_equal(strmap_put(&m, names[i], i), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        char probe[16];
+        snprintf(probe, sizeof(probe), "check-%06d", i);
+        assert_int_equal(strmap_get(&m, probe), i);
+    }
+    assert_int_equal(strmap_get(&m, "check-100000"), -1);
+    strmap_free(&m);
+    free(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_clock_real),
         cmocka_unit_test(test_clock_fake),
         cmocka_unit_test(test_sbuf_append),
+        cmocka_unit_test(test_strmap),
         cmocka_unit_test(test_sbuf_appendf_long),
         cmocka_unit_test(test_sbuf_limit),
         cmocka_unit_test(test_sbuf_reuse),

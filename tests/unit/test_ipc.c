@@ -68,6 +68,8 @@ static const struct ipc_checks_filter checks_filter = {
     .app = "shop",
     .env = "prod",
     .state = "down",
+    .after = "shop-api",
+    .limit = 500,
 };
 
 static const struct ipc_check_ref check_ref = {.check = "shop-web"};
@@ -288,6 +290,7 @@ static const struct ipc_status status = {
 static const struct ipc_checks checks = {
     .checks = (struct ipc_check *)check_rows,
     .nchecks = ARRAY_SIZE(check_rows),
+    .next = "shop-db",
 };
 
 static const struct ipc_history_row history_rows[] = {
@@ -649,6 +652,8 @@ static void eq_checks_filter(const void *x, const void *y)
     EQ_S(app);
     EQ_S(env);
     EQ_S(state);
+    EQ_S(after);
+    EQ_I(limit);
 }
 
 static void eq_check_ref(const void *x, const void *y)
@@ -838,6 +843,7 @@ static void eq_checks(const void *x, const void *y)
 {
     const struct ipc_checks *a = x, *b = y;
     EQ_I(nchecks);
+    EQ_S(next);
     for (size_t i = 0; i < a->nchecks && i < b->nchecks; i++) {
         eq_check(&a->checks[i], &b->checks[i]);
     }

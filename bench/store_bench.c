@@ -210,8 +210,9 @@ static int run_queries(uv_loop_t *loop, struct store *st, const char *engine, in
             struct store_history_query hq = {.check = check, .from_ms = now - 365 * DAY_MS,
                                              .to_ms = now, .limit = 1000,
                                              .granularity = STORE_DAY};
+            struct store_stats_query sq = {.now_ms = now};
             double t0 = now_s();
-            int rc = kind == 0 ? store_check_stats(st, now, on_stats, &t)
+            int rc = kind == 0 ? store_check_stats(st, &sq, on_stats, &t)
                                : store_history(st, &hq, on_history, &t);
             while (rc == 0 && !t.done) {
                 uv_run(loop, UV_RUN_DEFAULT);

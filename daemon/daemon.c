@@ -92,6 +92,20 @@ struct check *daemon_find_check(struct daemon *d, const char *name)
     return i < 0 ? NULL : d->by_name[i];
 }
 
+size_t daemon_checks_after(const struct daemon *d, const char *name)
+{
+    size_t lo = 0, hi = d->nchecks;
+    while (name != NULL && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(d->by_name[mid]->conf->name, name) <= 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
 /* Store an event, log it, and send it to the socket's subscribers. */
 void daemon_emit_event(struct daemon *d, const struct event *ev)
 {

@@ -144,6 +144,10 @@ void daemon_emit_event(struct daemon *d, const struct event *ev);
 /* Find a check by name; NULL when absent. */
 struct check *daemon_find_check(struct daemon *d, const char *name);
 
+/* The position in d->by_name (names in byte order) of the first check
+ * named after name; d->nchecks when none is. NULL name: 0. */
+size_t daemon_checks_after(const struct daemon *d, const char *name);
+
 /* Wall clock in unix milliseconds, the system's (clock_wall_ms). Code
  * that holds the daemon reads clock_now_ms(d->clock) instead. */
 int64_t daemon_now_ms(void);

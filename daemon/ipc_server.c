@@ -147,7 +147,7 @@ void ipc_conn_respond(struct ipc_conn *c, uint32_t msgid, const struct ipc_type 
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     ipc_encode_result(&sb, msgid, t, v);
-    peer_send(&c->peer, sb.data, sb.size);
+    peer_send_answer(&c->peer, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -799,7 +799,9 @@ static void publish_as(struct ipc_server *s, unsigned topic, const char *host_no
             (topic == IPC_TOPIC_HOST && !same_node(c->host_node, host_node))) {
             continue;
         }
-        size_t q = peer_queued(&c->peer);
+        /* An answer it asked for (a page of checks) may be larger than
+         * the bound: only what it did not ask for counts. */
+        size_t q = peer_unasked(&c->peer);
         if (q + sb.size > s->max_queue) {
             char pid[16], uid[16], qs[24];
             snprintf(pid, sizeof(pid), "%d", (int)c->who.pid);

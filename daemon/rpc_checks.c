@@ -421,22 +421,38 @@ static void on_check_stats(int err, const struct store_check_stats *rows, size_t
             .nspark = STORE_SPARK_MINUTES,
         };
     }
-    struct ipc_checks_stats res = {.stats = v, .nstats = n};
+    struct ipc_checks_stats res = {.stats = v, .nstats = n, .next = p->check};
     ipc_conn_respond(c, p->msgid, &ipc_checks_stats_type, &res);
     free(v);
     free(spark);
     ipc_pending_done(p);
 }
 
-/* checks.stats: uptime and latency of every check, from the store. */
+/* checks.stats: uptime and latency of the checks, from the store, a page
+ * at a time: the configured checks in byte order of their names, limit of
+ * them after after, and whatever the store has between (a check a reload
+ * removed); the first page reaches back to the first name, the last on to
+ * the end. */
 void rpc_checks_stats(struct ipc_conn *c, uint32_t msgid, const void *params)
 {
-    struct ipc_pending *pd = ipc_pending_create(c, msgid);
-    if (pd == NULL) {
-        ipc_conn_error(c, msgid, IPC_E_INTERNAL, "out of memory");
+    const struct ipc_stats_page *pg = params;
+    struct daemon *d = ipc_conn_daemon(c);
+    if (!rpc_limit_ok(c, msgid, pg->limit, IPC_CHECKS_PAGE_MAX)) {
         return;
     }
-    int rc = store_check_stats(ipc_conn_daemon(c)->store, daemon_now_ms(), on_check_stats, pd);
+    size_t limit = pg->limit > 0 ? (size_t)pg->limit : IPC_CHECKS_PAGE_DEFAULT;
+    size_t from = daemon_checks_after(d, pg->after);
+    const char *to = d->nchecks - from > limit ? d->by_name[from + limit - 1]->conf->name : NULL;
+    struct ipc_pending *pd = ipc_pending_create(c, msgid);
+    if (pd == NULL || (to != NULL && (pd->check = strdup(to)) == NULL)) {
+        ipc_conn_error(c, msgid, IPC_E_INTERNAL, "out of memory");
+        if (pd != NULL) {
+            ipc_pending_done(pd);
+        }
+        return;
+    }
+    struct store_stats_query q = {.now_ms = daemon_now_ms(), .from = pg->after, .to = to};
+    int rc = store_check_stats(d->store, &q, on_check_stats, pd);
     if (rc < 0) {
         ipc_conn_error(c, msgid, IPC_E_UNAVAILABLE, "statistics query failed: %s", strerror(-rc));
         ipc_pending_done(pd);

@@ -99,9 +99,10 @@ int store_deploys(struct store *st, const struct store_deploy_query *q, store_de
     return st->ops->deploys(st, q, fn, arg);
 }
 
-int store_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg)
+int store_check_stats(struct store *st, const struct store_stats_query *q,
+                      store_check_stats_fn fn, void *arg)
 {
-    return st->ops->check_stats(st, now_ms, fn, arg);
+    return st->ops->check_stats(st, q, fn, arg);
 }
 
 void store_retention(struct store *st, int64_t now_ms)

@@ -197,6 +197,15 @@ struct store_check_stats {
                                                first; -1 for a minute without runs */
 };
 
+/* Which checks' aggregates, as of now_ms: those whose names are after
+ * from and up to to, in byte order (NULL: no bound), so a caller can page
+ * through many checks by the names it knows. */
+struct store_stats_query {
+    int64_t now_ms;
+    const char *from;           /* exclusive */
+    const char *to;             /* inclusive */
+};
+
 /* err is 0 or a negative errno; rows valid only during the call. */
 typedef void (*store_history_fn)(int err, const struct store_history_row *rows, size_t n,
                                  void *arg);
@@ -242,7 +251,8 @@ struct store_ops {
     int64_t (*put_deploy)(struct store *st, const struct deploy *dep);
     int (*deploys)(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
                    void *arg);
-    int (*check_stats)(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg);
+    int (*check_stats)(struct store *st, const struct store_stats_query *q,
+                       store_check_stats_fn fn, void *arg);
     void (*retention)(struct store *st, int64_t now_ms);
     int (*load_alerting)(struct store *st, int64_t now_ms, const struct store_alerting_load *l);
     int64_t (*put_alert)(struct store *st, const struct alert *a);
@@ -321,9 +331,10 @@ int store_events(struct store *st, const struct store_event_query *q, store_even
 int store_deploys(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
                   void *arg);
 
-/* Uptime and latency aggregates of every check with history, as of now_ms.
+/* Uptime and latency aggregates of every check with history in q's range.
  * Asynchronous like the queries above. */
-int store_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg);
+int store_check_stats(struct store *st, const struct store_stats_query *q,
+                      store_check_stats_fn fn, void *arg);
 
 /* Trim raw results older than retention.raw and rollups older than
  * retention.rollups, in the writer, without blocking the loop. */

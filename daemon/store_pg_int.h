@@ -286,7 +286,8 @@ int pg_events(struct store *st, const struct store_event_query *q, store_events_
               void *arg);
 int pg_deploys(struct store *st, const struct store_deploy_query *q, store_deploys_fn fn,
                void *arg);
-int pg_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg);
+int pg_check_stats(struct store *st, const struct store_stats_query *q,
+                   store_check_stats_fn fn, void *arg);
 int pg_alerts(struct store *st, const struct store_alert_query *q, store_alerts_fn fn,
               void *arg);
 

@@ -301,6 +301,11 @@ static void on_query_done(struct pgconn *c, PGresult **res, int nres, const char
 /* Pieces of the stats query: the first hour not rolled up; a check's
  * totals (as an array: count, failures) at an hour row found by key, or
  * else its last closed hour's, or before its first hour in a window. */
+/* The range of names asked for ($5 exclusive, $6 inclusive; NULL none), in
+ * byte order as the daemon sorts them, whatever the database's collation. */
+#define STATS_NAMES                                                                        \
+    "($5::text IS NULL OR c.name > $5::text COLLATE \"C\") AND "                           \
+    "($6::text IS NULL OR c.name <= $6::text COLLATE \"C\")"
 #define STATS_NEXT_HOUR "COALESCE((SELECT next_hour FROM rollup_progress WHERE id = 1), 0)"
 #define STATS_H "(SELECT " STATS_NEXT_HOUR " AS h) h"
 #define STATS_AT(a) \
@@ -410,16 +415,19 @@ static void query_send(struct pgconn *c, struct rec *r)
                "LEFT JOIN rollups_hour a0 ON a0.check_id = c.id AND a0.bucket_ts = $1 "
                "LEFT JOIN rollups_hour a1 ON a1.check_id = c.id AND a1.bucket_ts = $2 "
                "LEFT JOIN rollups_hour a2 ON a2.check_id = c.id AND a2.bucket_ts = $3 "
+               "WHERE " STATS_NAMES " "
                "OFFSET 0) s OFFSET 0) t " /* fences: bt and f are computed once each */
                "UNION ALL "
                "SELECT 1, c.id, c.name, h.h::text, m.bucket_ts::text, m.count::text, "
                "m.failures::text, m.lat_avg_us::text, m.lat_p95_us::text FROM rollups_minute m "
                "JOIN checks c ON c.id = m.check_id CROSS JOIN " STATS_H " "
-               "WHERE m.bucket_ts >= LEAST(h.h, $4) ORDER BY 1, 2";
+               "WHERE m.bucket_ts >= LEAST(h.h, $4) AND " STATS_NAMES " ORDER BY 1, 2";
         for (int w = 0; w < STATS_WINDOWS; w++) {
             PARAM_I64(rec_stats_window_start(r->now_ms, w));
         }
         PARAM_I64(r->now_ms - HOUR_MS);
+        PARAM_STR(r->stats_from);
+        PARAM_STR(r->stats_to);
         break;
     case REC_ALERTS: {
         const struct store_alert_query *aq = &r->aq;
@@ -698,9 +706,10 @@ int pg_deploys(struct store *st, const struct store_deploy_query *q, store_deplo
     return query_put(st, rec_new_deploys(q, fn, arg));
 }
 
-int pg_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn, void *arg)
+int pg_check_stats(struct store *st, const struct store_stats_query *q,
+                   store_check_stats_fn fn, void *arg)
 {
-    return query_put(st, rec_new_check_stats(now_ms, fn, arg));
+    return query_put(st, rec_new_check_stats(q, fn, arg));
 }
 
 int pg_alerts(struct store *st, const struct store_alert_query *q, store_alerts_fn fn,

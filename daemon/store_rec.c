@@ -122,6 +122,8 @@ void rec_free(struct rec *r)
     free((char *)r->ev.message);
     free((char *)r->ev.data);
     free((char *)r->hq.check);
+    free((char *)r->stats_from);
+    free((char *)r->stats_to);
     free((char *)r->eq.app);
     free((char *)r->eq.check);
     free((char *)r->eq.type);
@@ -327,14 +329,19 @@ struct rec *rec_new_deploys(const struct store_deploy_query *q, store_deploys_fn
     return rec_made(r, strings_dup(f, ARRAY_SIZE(f)));
 }
 
-struct rec *rec_new_check_stats(int64_t now_ms, store_check_stats_fn fn, void *arg)
+struct rec *rec_new_check_stats(const struct store_stats_query *q, store_check_stats_fn fn,
+                                void *arg)
 {
     struct rec *r = query_rec(REC_STATS, arg);
-    if (r != NULL) {
-        r->now_ms = now_ms;
-        r->sfn = fn;
+    if (r == NULL) {
+        return NULL;
     }
-    return r;
+    r->now_ms = q->now_ms;
+    r->sfn = fn;
+    r->stats_from = q->from;
+    r->stats_to = q->to;
+    const char **f[] = {&r->stats_from, &r->stats_to};
+    return rec_made(r, strings_dup(f, ARRAY_SIZE(f)));
 }
 
 struct rec *rec_new_alerts(const struct store_alert_query *q, store_alerts_fn fn, void *arg)

@@ -62,6 +62,7 @@ struct rec {
     /* REC_RETENTION, REC_STATS */
     int64_t now_ms;
     /* REC_STATS */
+    const char *stats_from, *stats_to;  /* the range of names (store_stats_query) */
     store_check_stats_fn sfn;
     struct store_check_stats *srows;
     size_t ns;
@@ -122,7 +123,8 @@ struct rec *rec_new_outbox_delete(int64_t id);
 struct rec *rec_new_history(const struct store_history_query *q, store_history_fn fn, void *arg);
 struct rec *rec_new_events(const struct store_event_query *q, store_events_fn fn, void *arg);
 struct rec *rec_new_deploys(const struct store_deploy_query *q, store_deploys_fn fn, void *arg);
-struct rec *rec_new_check_stats(int64_t now_ms, store_check_stats_fn fn, void *arg);
+struct rec *rec_new_check_stats(const struct store_stats_query *q, store_check_stats_fn fn,
+                                void *arg);
 struct rec *rec_new_alerts(const struct store_alert_query *q, store_alerts_fn fn, void *arg);
 
 /* The rollup table of a granularity other than STORE_RAW. */

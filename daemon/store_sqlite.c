@@ -1249,10 +1249,10 @@ static int sqlite_deploys(struct store *st, const struct store_deploy_query *q,
     return query_put(st, rec_new_deploys(q, fn, arg));
 }
 
-static int sqlite_check_stats(struct store *st, int64_t now_ms, store_check_stats_fn fn,
-                              void *arg)
+static int sqlite_check_stats(struct store *st, const struct store_stats_query *q,
+                              store_check_stats_fn fn, void *arg)
 {
-    return query_put(st, rec_new_check_stats(now_ms, fn, arg));
+    return query_put(st, rec_new_check_stats(q, fn, arg));
 }
 
 static void sqlite_retention(struct store *st, int64_t now_ms)

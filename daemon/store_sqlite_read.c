@@ -199,7 +199,8 @@ static void read_stats_hours(sqlite3 *db, int64_t hour_start, struct rec *r,
                            "LEFT JOIN rollups_hour b ON b.check_id = c.id AND b.bucket_ts = ?1 "
                            "LEFT JOIN rollups_hour a0 ON a0.check_id = c.id AND a0.bucket_ts = ?2 "
                            "LEFT JOIN rollups_hour a1 ON a1.check_id = c.id AND a1.bucket_ts = ?3 "
-                           "LEFT JOIN rollups_hour a2 ON a2.check_id = c.id AND a2.bucket_ts = ?4",
+                           "LEFT JOIN rollups_hour a2 ON a2.check_id = c.id AND a2.bucket_ts = ?4 "
+                           "WHERE (?5 IS NULL OR c.name > ?5) AND (?6 IS NULL OR c.name <= ?6)",
                            -1, &q, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
                            "SELECT total_count, total_failures FROM rollups_hour "
@@ -216,6 +217,8 @@ static void read_stats_hours(sqlite3 *db, int64_t hour_start, struct rec *r,
     }
     int64_t start[STATS_WINDOWS];
     sqlite3_bind_int64(q, 1, hour_start - HOUR_MS);
+    bind_text_or_null(q, 5, r->stats_from);
+    bind_text_or_null(q, 6, r->stats_to);
     for (int w = 0; w < STATS_WINDOWS; w++) {
         start[w] = rec_stats_window_start(r->now_ms, w);
         sqlite3_bind_int64(q, 2 + w, start[w]);
@@ -284,12 +287,15 @@ void store_sqlite_read_stats(sqlite3 *db, int64_t hours_done_ms, struct rec *r)
         sqlite3_prepare_v2(db,
                            "SELECT c.id, c.name, m.bucket_ts, m.count, m.failures, m.lat_avg_us, "
                            "m.lat_p95_us FROM checks c JOIN rollups_minute m "
-                           "ON m.check_id = c.id AND m.bucket_ts >= ?1",
+                           "ON m.check_id = c.id AND m.bucket_ts >= ?1 "
+                           "WHERE (?2 IS NULL OR c.name > ?2) AND (?3 IS NULL OR c.name <= ?3)",
                            -1, &q, NULL) != SQLITE_OK) {
         r->err = -EIO;
     }
     if (r->err == 0) {
         sqlite3_bind_int64(q, 1, minute_from);
+        bind_text_or_null(q, 2, r->stats_from);
+        bind_text_or_null(q, 3, r->stats_to);
         int step;
         while ((step = sqlite3_step(q)) == SQLITE_ROW) {
             struct store_check_stats *st =

@@ -642,8 +642,15 @@ TYPE(ipc_check_stats_type, ipc_check_stats, check_stats_fields);
 
 static const struct ipc_field checks_stats_fields[] = {
     ARRAY(struct ipc_checks_stats, stats, nstats, ipc_check_stats_type),
+    STR(struct ipc_checks_stats, next),
 };
 TYPE(ipc_checks_stats_type, ipc_checks_stats, checks_stats_fields);
+
+static const struct ipc_field stats_page_fields[] = {
+    STR(struct ipc_stats_page, after),
+    I64(struct ipc_stats_page, limit),
+};
+TYPE(ipc_stats_page_type, ipc_stats_page, stats_page_fields);
 
 static const struct ipc_field alert_fields[] = {
     I64(struct ipc_alert, id),
@@ -843,7 +850,7 @@ const struct ipc_method ipc_methods[IPC_M_COUNT] = {
     {IPC_M_EVENTS_SUBSCRIBE, "events.subscribe", &ipc_topics_type, &ipc_topics_type, false},
     {IPC_M_EVENTS_UNSUBSCRIBE, "events.unsubscribe", &ipc_topics_type, &ipc_topics_type, false},
     {IPC_M_RELOAD, "daemon.reload", NULL, &ipc_reload_type, true},
-    {IPC_M_CHECKS_STATS, "checks.stats", NULL, &ipc_checks_stats_type, false},
+    {IPC_M_CHECKS_STATS, "checks.stats", &ipc_stats_page_type, &ipc_checks_stats_type, false},
     {IPC_M_ALERTS_LIST, "alerts.list", &ipc_alerts_query_type, &ipc_alerts_type, false},
     {IPC_M_ALERTS_ACK, "alerts.ack", &ipc_ack_params_type, &ipc_alert_type, true},
     {IPC_M_ALERTS_SILENCE, "alerts.silence", &ipc_mute_params_type, &ipc_mute_type, true},

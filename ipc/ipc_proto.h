@@ -484,7 +484,14 @@ struct ipc_check_stats {
 struct ipc_checks_stats {
     struct ipc_check_stats *stats;
     size_t nstats;
+    const char *next;           /* pass as after for the next page; NULL: the last */
 };
+/* checks.stats: a page of the checks, by name */
+struct ipc_stats_page {
+    const char *after;          /* the checks named after this, in byte order */
+    int64_t limit;              /* configured checks a page; 0 the default */
+};
+extern const struct ipc_type ipc_stats_page_type;
 extern const struct ipc_type ipc_check_stats_type, ipc_checks_stats_type;
 
 /* An alert as alerts.list and alerts.ack show it: one incident of a check,

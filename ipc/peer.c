@@ -80,6 +80,9 @@ static void on_write(uv_write_t *req, int status)
     struct peer *p = req->handle->data;
     free(w->data);
     free(w);
+    if (peer_queued(p) == 0) {
+        p->answered = 0;
+    }
     if ((p->flags & (PEER_READ_PAUSED | PEER_CLOSED | PEER_CLOSING)) == PEER_READ_PAUSED &&
         peer_queued(p) <= p->max_queue / 2) {
         p->flags &= ~(unsigned)PEER_READ_PAUSED;
@@ -107,6 +110,20 @@ void peer_send(struct peer *p, const void *data, size_t len)
     }
 }
 
+void peer_send_answer(struct peer *p, const void *data, size_t len)
+{
+    if (!(p->flags & PEER_CLOSED)) {
+        p->answered += len;
+    }
+    peer_send(p, data, len);
+}
+
+size_t peer_unasked(const struct peer *p)
+{
+    size_t q = peer_queued(p);
+    return q > p->answered ? q - p->answered : 0;
+}
+
 /* Queue an error response. */
 void peer_send_error(struct peer *p, uint32_t msgid, enum ipc_errcode code, const char *fmt, ...)
 {
@@ -123,7 +140,7 @@ void peer_send_error(struct peer *p, uint32_t msgid, enum ipc_errcode code, cons
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     ipc_encode_error(&sb, msgid, code, "%s", safe);
-    peer_send(p, sb.data, sb.size);
+    peer_send_answer(p, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
 

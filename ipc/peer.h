@@ -80,6 +80,8 @@ struct peer {
     struct ipc_reader rd;
     size_t max_queue;
     msgpack_sbuffer out;        /* queued, not yet handed to libuv */
+    size_t answered;            /* bytes of answers queued since the output
+                                   was last empty (peer_send_answer) */
 };
 
 /* Set up p (and its pipe, for uv_accept or uv_pipe_connect) on loop. From
@@ -95,6 +97,15 @@ void peer_set_max_queue(struct peer *p, size_t max_queue);
 
 /* Queue one whole message (copied). Nothing happens on a closed peer. */
 void peer_send(struct peer *p, const void *data, size_t len);
+
+/* peer_send of an answer to the other side's call, counted apart: a large
+ * answer in the queue (a page of checks) is output the other side asked
+ * for, not output it failed to read (peer_unasked). */
+void peer_send_answer(struct peer *p, const void *data, size_t len);
+
+/* Bytes queued beyond the answers queued since the output was last empty:
+ * at most what the other side did not ask for and has not read. */
+size_t peer_unasked(const struct peer *p);
 
 /* Queue an error response to msgid. */
 void peer_send_error(struct peer *p, uint32_t msgid, enum ipc_errcode code, const char *fmt, ...)

@@ -157,6 +157,7 @@ static void spark_add(struct row *r, int64_t us, bool failed)
 }
 
 static void fetch_stats(struct dash *d);
+static void fetch_stats_page(struct dash *d, const char *after);
 static void fetch_checks(struct dash *d);
 
 /* Each check's index by name, and the first check of its app and env
@@ -273,6 +274,7 @@ static void on_stats(struct link *l, int err, enum ipc_errcode code, const char 
 {
     struct dash *d = arg;
     if (err != 0) {
+        d->stats_loading = d->stats_again = false;
         return;     /* an older daemon, or the store is busy: no figures */
     }
     struct ipc_checks_stats *s = result;
@@ -295,12 +297,34 @@ static void on_stats(struct link *l, int err, enum ipc_errcode code, const char 
         }
     }
     dash_mark(d);
+    if (s->next != NULL) {
+        fetch_stats_page(d, s->next);
+        return;
+    }
+    d->stats_loading = false;
+    if (d->stats_again) {
+        d->stats_again = false;
+        fetch_stats(d);
+    }
 }
 
-/* Ask the per-check statistics. */
+/* Ask one page of the per-check statistics: the checks named after after. */
+static void fetch_stats_page(struct dash *d, const char *after)
+{
+    struct ipc_stats_page pg = {.after = after};
+    link_call(&d->link, IPC_M_CHECKS_STATS, &pg, on_stats, d);
+}
+
+/* Ask the per-check statistics, every page: one round at a time, and one
+ * more after it when asked meanwhile. */
 static void fetch_stats(struct dash *d)
 {
-    link_call(&d->link, IPC_M_CHECKS_STATS, NULL, on_stats, d);
+    if (d->stats_loading) {
+        d->stats_again = true;
+        return;
+    }
+    d->stats_loading = true;
+    fetch_stats_page(d, NULL);
 }
 
 /* deploys.list answered. */

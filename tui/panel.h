@@ -203,6 +203,8 @@ struct dash {
     struct ipc_checks loading;  /* the pages of checks.list so far */
     bool checks_loading;        /* a checks.list in flight */
     bool checks_again;          /* and a reload or pause since it went out */
+    bool stats_loading;         /* a checks.stats (of its pages) in flight */
+    bool stats_again;           /* and another asked for since */
     struct ipc_deploys deploys;
     struct evline events[EVENTS_MAX];   /* a ring, oldest at ev_head */
     size_t ev_head, nev;

@@ -360,6 +360,22 @@ class SocketTest(DaemonTest):
                 c.call('checks.list', bad)
             self.assertEqual(e.exception.code, code, bad)
 
+        # checks.stats pages by name in byte order, over the configured
+        # checks; the last page runs on to the end.
+        st = c.call('checks.stats')
+        self.assertEqual(st['next'], 'c04999')
+        st = c.call('checks.stats', {'after': st['next'], 'limit': 7000})
+        self.assertEqual(st['next'], 'c11999')
+        st = c.call('checks.stats', {'after': st['next']})
+        self.assertNotIn('next', st)
+        self.assertNotIn('next', c.call('checks.stats', {'after': 'c12004'}))
+        self.assertNotIn('next', c.call('checks.stats', {'after': 'zzz'}))
+        self.assertEqual(c.call('checks.stats', {'after': '', 'limit': 1})['next'], 'c00000')
+        for bad in ({'limit': 0.5}, {'limit': -3}, {'limit': 10001}, {'after': 3}):
+            with self.assertRaises(RpcError) as e:
+                c.call('checks.stats', bad)
+            self.assertEqual(e.exception.code, 'invalid_params', bad)
+
         listed = self.cli_json(d, 'checks')['checks']
         self.assertEqual([x['name'] for x in listed], ['c%05d' % i for i in range(n)])
         self.assertEqual(len(self.cli_json(d, 'checks', '--app', 'odd')['checks']), n // 2)
@@ -910,6 +926,42 @@ class SocketTest(DaemonTest):
             reader.sock.shutdown(socket.SHUT_RDWR)
             th.join(10)
             stuck.close()
+
+    def test_large_answer_is_not_a_stalled_subscriber(self):
+        """A subscriber that asks for a page of checks far over the output
+        bound, and reads it late, is not taken for one that stopped
+        reading: only output it did not ask for counts against the bound.
+        One that asks and then reads nothing is still cut, by its
+        notifications."""
+        port = closed_port()
+        idle = ''.join('  - {name: idle%05d, type: tcp, host: 127.0.0.1, port: %d, '
+                       'interval: 60s}\n' % (i, port) for i in range(5000))
+        busy = ''.join('  - {name: busy%d, type: tcp, host: 127.0.0.1, port: %d}\n'
+                       % (i, port) for i in range(5))
+        d = self.start(idle + busy, daemon_extra='ipc-max-queue: 64KiB', interval='100ms')
+        c = d.rpc(timeout=30)
+        c.call('events.subscribe', {'topics': ['results']})
+        c.notice()                          # results are flowing
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        msgid = c.request('checks.list')    # about 2 MB, over 64 KiB
+        time.sleep(1.5 * SLOW)              # results queue behind it meanwhile
+        page = c.response(msgid)
+        self.assertEqual(len(page['checks']), 5000)
+        for _ in range(3):      # and the results go on arriving
+            self.assertEqual(c.notice()['topic'], 'results')
+        self.assertNotIn('disconnecting a subscriber', d.log())
+        self.assertEqual(d.rpc().call('status.get')['subscribers'], 1)
+
+        # Asked, then never read again: cut once its notifications pass it.
+        stuck = Rpc(d.socket)
+        stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.call('daemon.hello', {'client': 'stuck', 'protocol': 1})
+        stuck.call('events.subscribe', {'topics': ['results']})
+        stuck.request('checks.list')
+        wait_until(lambda: 'disconnecting a subscriber that stopped reading' in d.log(),
+                   timeout=60, what='the stalled subscriber to be cut')
+        stuck.close()
+        self.assertEqual(d.stop(), 0)
 
     # --- hostile input ---
 

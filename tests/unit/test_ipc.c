@@ -422,7 +422,9 @@ static struct ipc_check_stats stats_rows[] = {
      .nspark = 1},
 };
 
-static const struct ipc_checks_stats checks_stats = {.stats = stats_rows, .nstats = 2};
+static const struct ipc_checks_stats checks_stats = {.stats = stats_rows, .nstats = 2,
+                                                     .next = "web"};
+static const struct ipc_stats_page stats_page = {.after = "db", .limit = 2000};
 
 static const struct ipc_reload reload = {
     .checks = 12,
@@ -956,6 +958,7 @@ static void eq_checks_stats(const void *x, const void *y)
 {
     const struct ipc_checks_stats *a = x, *b = y;
     EQ_I(nstats);
+    EQ_S(next);
     for (size_t i = 0; i < a->nstats && i < b->nstats; i++) {
         eq_check_stats(&a->stats[i], &b->stats[i]);
     }
@@ -1202,6 +1205,13 @@ static void eq_maintenance(const void *x, const void *y)
     }
 }
 
+static void eq_stats_page(const void *x, const void *y)
+{
+    const struct ipc_stats_page *a = x, *b = y;
+    EQ_S(after);
+    EQ_I(limit);
+}
+
 static void eq_id_ref(const void *x, const void *y)
 {
     const struct ipc_id_ref *a = x, *b = y;
@@ -1239,6 +1249,7 @@ static const struct fixture fixtures[] = {
     {&ipc_reload_type, &reload, eq_reload},
     {&ipc_check_stats_type, &stats_rows[0], eq_check_stats},
     {&ipc_checks_stats_type, &checks_stats, eq_checks_stats},
+    {&ipc_stats_page_type, &stats_page, eq_stats_page},
     {&ipc_notice_type, &notice, eq_notice},
     {&ipc_alert_type, &alert_rows[0], eq_alert},
     {&ipc_alerts_type, &alerts, eq_alerts},

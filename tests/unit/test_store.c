@@ -855,8 +855,30 @@ static void check_stats_from_rollups(void **state)
     store_close(st);    /* rolls up every closed minute and hour */
 
     st = open_store(&loop, path);
+    /* A range of names, as checks.stats pages: (from, to], byte order. */
+    static const struct {
+        const char *from, *to;
+        size_t n;
+        bool web;
+    } ranges[] = {{"db", NULL, 1, true}, {NULL, "db", 1, false}, {"da", "dc", 1, false},
+                  {"db", "wea", 0, false}, {"web", NULL, 0, false}, {"D", "w", 1, false},
+                  {NULL, NULL, 2, true}};
+    for (size_t k = 0; k < ARRAY_SIZE(ranges); k++) {
+        struct got_stats r = {0};
+        struct store_stats_query rq = {.now_ms = now, .from = ranges[k].from, .to = ranges[k].to};
+        assert_int_equal(store_check_stats(st, &rq, on_check_stats, &r), 0);
+        for (int i = 0; i < 1000 && !r.done; i++) {
+            uv_run(&loop, UV_RUN_NOWAIT);
+            nanosleep(&(struct timespec){0, 5000000}, NULL);
+        }
+        assert_true(r.done);
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.n, ranges[k].n);
+        assert_int_equal(r.has_web, ranges[k].web);
+    }
     struct got_stats g = {0};
-    assert_int_equal(store_check_stats(st, now, on_check_stats, &g), 0);
+    struct store_stats_query q = {.now_ms = now};
+    assert_int_equal(store_check_stats(st, &q, on_check_stats, &g), 0);
     for (int i = 0; i < 1000 && !g.done; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
         nanosleep(&(struct timespec){0, 5000000}, NULL);
@@ -885,7 +907,8 @@ static struct store_check_stats stats_of(uv_loop_t *loop, struct store *st, int6
                                          const char *name)
 {
     struct got_stats g = {.want = name};
-    assert_int_equal(store_check_stats(st, now, on_check_stats, &g), 0);
+    struct store_stats_query q = {.now_ms = now};
+    assert_int_equal(store_check_stats(st, &q, on_check_stats, &g), 0);
     for (int i = 0; i < 1000 && !g.done; i++) {
         uv_run(loop, UV_RUN_NOWAIT);
         nanosleep(&(struct timespec){0, 5000000}, NULL);

@@ -1,11 +1,15 @@
 #!/usr/bin/python3
 """The dashboard's cost: CPU and bytes written to its terminal.
 
-  tui_bench.py SHIPWATCH SOCKET SECONDS [COLS ROWS]
+  tui_bench.py SHIPWATCH SOCKET SECONDS [COLS ROWS [FILTER]]
 
 Runs the dashboard on a pseudo-terminal of COLSxROWS (default 200x50), reads
 everything it writes for SECONDS after a settling second, and prints one
-line: bytes a second written, CPU a core, and its peak RSS."""
+line: bytes a second written, CPU a core, and its peak RSS. With FILTER,
+then types '/' and FILTER a key at a time and reports how long each key
+took to reach the screen: from the key written to the last byte of the
+output it caused (its burst ends at 30 ms without a byte; a timer redraw
+caught in it counts against the key, never for it)."""
 import fcntl
 import os
 import pty
@@ -61,12 +65,30 @@ def main():
     elapsed = time.monotonic() - t0
     c1 = cpu_seconds(pid)
     rss = hwm_kib(pid)
+    keys_ms = []
+    if len(sys.argv) > 6:
+        for ch in '/' + sys.argv[6]:
+            drain(time.monotonic() + 0.3)
+            k0 = time.monotonic()
+            os.write(fd, ch.encode())
+            last = None
+            while True:
+                r, _, _ = select.select([fd], [], [], 0.03 if last else 5)
+                if not r:
+                    break
+                os.read(fd, 65536)
+                last = time.monotonic()
+            keys_ms.append((last - k0) * 1000 if last else float('inf'))
+        os.write(fd, b'\x1b')
     os.write(fd, b'q')
     drain(time.monotonic() + 2)
     _, status = os.waitpid(pid, 0)
     print('seconds=%.0f bytes=%d bytes_per_s=%.0f cpu=%.2f%% hwm_kib=%d exit=%d' %
           (elapsed, written, written / elapsed, (c1 - c0) / elapsed * 100, rss,
            os.waitstatus_to_exitcode(status)))
+    if keys_ms:
+        print('filter keys: %s ms; max %.1f ms' %
+              (' '.join('%.1f' % k for k in keys_ms), max(keys_ms)))
 
 
 if __name__ == '__main__':

@@ -19,7 +19,8 @@ start_tcp_daemon "$n" "$interval" "$group" tui/shipwatch
 
 echo "# $(date -u +%Y-%m-%d) $(nproc) cores, kernel $(uname -r); $n checks at $interval"
 if [ "$n" -gt 500 ]; then
-    sleep 5     # the daemon settles: every check has a state
+    sleep "${SETTLE:-25}"   # every check has run once (the first runs spread
+                            # over an interval): what follows is steady
     /usr/bin/python3 bench/tui_bench.py build-bench/tui/shipwatch "$work/sw.sock" "$secs" 200 50 \
         "check-$((n - 1))"
     exit 0

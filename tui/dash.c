@@ -248,6 +248,7 @@ static void on_checks(struct link *l, int err, enum ipc_errcode code, const char
     d->checks = next;
     d->rows = rows;
     d->check_index = index;
+    d->order_gen++;
     fetch_stats(d);
     dash_mark(d);
     if (d->checks_again) {
@@ -338,6 +339,7 @@ static void on_deploys(struct link *l, int err, enum ipc_errcode code, const cha
     }
     ipc_type_finish(&ipc_deploys_type, &d->deploys);
     panel_take(&d->deploys, result, sizeof(d->deploys));
+    d->order_gen++;             /* a failed deploy puts its group first */
     if (d->cur == &d->panels[PANEL_DEPLOY]) {
         panel_deploy_fetch(d);      /* a verdict may have come */
     }
@@ -503,6 +505,9 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
             return;
         }
         struct ipc_check *c = &d->checks.checks[k];
+        if (d->sort == S_LATENCY || !panel_same_str(c->state, n->state)) {
+            d->order_gen++;
+        }
         c->last_ms = n->ts_ms;
         c->last_duration_us = n->duration_us;
         c->last_status = n->status;
@@ -568,15 +573,26 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
 
 /* The checks' counts, "3 up  1 down  0 degraded  0 unknown"; brief:
  * only those not zero (up always). Drawn at x when draw; the width. */
-static int draw_counts(const struct dash *d, int x, int w, bool brief, bool draw)
+/* The checks in each state (up, down, degraded, unknown), counted again
+ * only when a state may have changed (order_gen). */
+static const int *state_counts(struct dash *d)
 {
-    int counts[4] = {0};    /* up, down, degraded, unknown */
+    if (!d->counts_valid || d->counts_gen != d->order_gen) {
+        memset(d->counts, 0, sizeof(d->counts));
+        for (size_t i = 0; i < d->checks.nchecks; i++) {
+            enum role r = theme_state_role(d->checks.checks[i].state);
+            d->counts[r == ROLE_UP ? 0 : r == ROLE_DOWN ? 1 : r == ROLE_DEGRADED ? 2 : 3]++;
+        }
+        d->counts_gen = d->order_gen;
+        d->counts_valid = true;
+    }
+    return d->counts;
+}
+
+static int draw_counts(const int counts[4], int x, int w, bool brief, bool draw)
+{
     static const enum role roles[] = {ROLE_UP, ROLE_DOWN, ROLE_DEGRADED, ROLE_UNKNOWN};
     static const char *const words[] = {"up", "down", "degraded", "unknown"};
-    for (size_t i = 0; i < d->checks.nchecks; i++) {
-        enum role r = theme_state_role(d->checks.checks[i].state);
-        counts[r == ROLE_UP ? 0 : r == ROLE_DOWN ? 1 : r == ROLE_DEGRADED ? 2 : 3]++;
-    }
     int at = x;
     for (int i = 0; i < 4; i++) {
         if (brief && i > 0 && counts[i] == 0) {
@@ -595,15 +611,12 @@ static int draw_counts(const struct dash *d, int x, int w, bool brief, bool draw
 }
 
 /* Firing alerts once the daemon keeps them; else checks down. */
-static int firing_count(const struct dash *d)
+static int firing_count(struct dash *d)
 {
     int n = 0;
     bool alerts = d->alerts_loaded && !d->alerts_missing;
     if (!alerts) {
-        for (size_t i = 0; i < d->checks.nchecks; i++) {
-            n += theme_state_role(d->checks.checks[i].state) == ROLE_DOWN;
-        }
-        return n;
+        return state_counts(d)[1];
     }
     for (size_t i = 0; i < d->alerts.nalerts; i++) {
         n += panel_same_str(d->alerts.alerts[i].status, "firing");
@@ -630,9 +643,10 @@ static void draw_header(struct dash *d, int w)
     }
     const char *conn = d->link.state == LINK_UP ? "connected" : "disconnected";
     int need = (int)(strlen(firing) + strlen(store) + strlen(conn));
-    int full = draw_counts(d, 10, w, false, false);
+    const int *counts = state_counts(d);
+    int full = draw_counts(counts, 10, w, false, false);
     bool brief = 10 + full + 2 + need > w;
-    int counts_w = brief ? draw_counts(d, 10, w, true, false) : full;
+    int counts_w = brief ? draw_counts(counts, 10, w, true, false) : full;
     if (10 + counts_w + 2 + need + (int)strlen(daemon) > w) {
         daemon[0] = '\0';
     }
@@ -640,7 +654,7 @@ static void draw_header(struct dash *d, int w)
     panel_put(0, 0, w, "shipwatch");
     theme_off(ROLE_TITLE, A_BOLD);
     int rx = w - need - (int)strlen(daemon);
-    draw_counts(d, 10, rx - 2, brief, true);
+    draw_counts(counts, 10, rx - 2, brief, true);
     rx = rx < 0 ? 0 : rx;
     bool hot = strncmp(firing, "0 ", 2) != 0;
     theme_on(hot ? ROLE_DOWN : ROLE_NORMAL, hot ? A_BOLD : 0);
@@ -1475,6 +1489,7 @@ static void on_tty(uv_poll_t *p, int status, int events)
     }
     int ch;
     while ((ch = getch()) != ERR) {
+        d->order_gen++;         /* a filter, a sort, a pause: built anew */
         key(d, ch);
         if (d->quitting) {
             return;

@@ -81,6 +81,8 @@ struct panel {
     int top;                    /* first row shown */
     int *rows;                  /* what each row shows, the panel's own indexes */
     int nrows;
+    unsigned built;             /* the overview: dash.order_gen its rows were
+                                   built at */
 };
 
 /* What the dashboard knows of a check beyond ipc_check. */
@@ -200,6 +202,13 @@ struct dash {
     struct ipc_checks checks;   /* configuration order */
     struct row *rows;           /* parallel to checks */
     struct strmap check_index;  /* a check's name -> its index in checks */
+    unsigned order_gen;         /* bumped by whatever may change the overview's
+                                   rows: the set of checks, a state, a key, a
+                                   deploy (with 100,000 checks, building them
+                                   is most of a frame) */
+    int counts[4];              /* checks up, down, degraded, unknown ... */
+    unsigned counts_gen;        /* ... as of this order_gen */
+    bool counts_valid;
     struct ipc_checks loading;  /* the pages of checks.list so far */
     bool checks_loading;        /* a checks.list in flight */
     bool checks_again;          /* and a reload or pause since it went out */

@@ -301,7 +301,10 @@ static void draw_hidden(const struct dash *d, const struct panel *p, int y, int 
 static void draw(struct dash *d, struct panel *p, const struct rect *rc)
 {
     int y0 = rc->y, h = rc->h, w = rc->w;
-    build_rows(d, p);
+    if (p->rows == NULL || p->built != d->order_gen) {
+        build_rows(d, p);
+        p->built = d->order_gen;
+    }
     /* A table longer than the screen keeps its last line to say so. */
     int rows_h = p->nrows > h - 1 ? h - 2 : h - 1;
     panel_fix_selection(d, p, rows_h);

@@ -66,32 +66,6 @@ static struct check **index_by_name(struct check **checks, size_t n)
     return v;
 }
 
-/* Binary search of a sorted index; the position, or -1. */
-static ssize_t index_find(struct check **index, size_t n, const char *name)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(name, index[mid]->conf->name);
-        if (cmp == 0) {
-            return (ssize_t)mid;
-        }
-        if (cmp < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return -1;
-}
-
-/* Find a check by name; NULL when absent. */
-struct check *daemon_find_check(struct daemon *d, const char *name)
-{
-    ssize_t i = index_find(d->by_name, d->nchecks, name);
-    return i < 0 ? NULL : d->by_name[i];
-}
-
 size_t daemon_checks_after(const struct daemon *d, const char *name)
 {
     size_t lo = 0, hi = d->nchecks;
@@ -104,6 +78,20 @@ size_t daemon_checks_after(const struct daemon *d, const char *name)
         }
     }
     return lo;
+}
+
+/* name's position in d->by_name, or -1. */
+static ssize_t index_find(const struct daemon *d, const char *name)
+{
+    size_t i = daemon_checks_after(d, name);
+    return i > 0 && strcmp(d->by_name[i - 1]->conf->name, name) == 0 ? (ssize_t)(i - 1) : -1;
+}
+
+/* Find a check by name; NULL when absent. */
+struct check *daemon_find_check(struct daemon *d, const char *name)
+{
+    ssize_t i = index_find(d, name);
+    return i < 0 ? NULL : d->by_name[i];
 }
 
 /* Store an event, log it, and send it to the socket's subscribers. */
@@ -571,7 +559,7 @@ static int reload_apply(struct daemon *d, struct config *conf, struct reload_cou
     bool ok = next != NULL && from != NULL && carried != NULL;
     size_t made = 0;
     for (size_t i = 0; ok && i < n; i++, made++) {
-        from[i] = index_find(d->by_name, d->nchecks, conf->checks[i].name);
+        from[i] = index_find(d, conf->checks[i].name);
         if (from[i] >= 0 && d->by_name[from[i]]->conf->fingerprint == conf->checks[i].fingerprint) {
             continue;           /* the running object stays */
         }
@@ -761,7 +749,6 @@ int daemon_reload(struct daemon *d, daemon_reload_cb cb, void *arg)
             return -ENOMEM;
         }
         r->d = d;
-        r->work.data = r;
     }
     x->next = r->waiters;
     r->waiters = x;

@@ -165,8 +165,9 @@ static void fetch_checks(struct dash *d);
 static bool index_checks(const struct ipc_checks *cs, struct row *rows, struct strmap *names)
 {
     size_t n = cs->nchecks;
-    struct strmap groups;
+    struct strmap groups = {0};
     char *keys = NULL;
+    *names = (struct strmap){0};    /* freed below whatever failed first */
     size_t *at = calloc(n + 1, sizeof(*at));
     size_t len = 0;
     for (size_t i = 0; at != NULL && i < n; i++) {
@@ -577,14 +578,13 @@ static void on_notice(struct link *l, const struct ipc_notice *n, void *arg)
  * only when a state may have changed (order_gen). */
 static const int *state_counts(struct dash *d)
 {
-    if (!d->counts_valid || d->counts_gen != d->order_gen) {
+    if (d->counts_gen != d->order_gen) {   /* equal at first: no checks, all 0 */
         memset(d->counts, 0, sizeof(d->counts));
         for (size_t i = 0; i < d->checks.nchecks; i++) {
             enum role r = theme_state_role(d->checks.checks[i].state);
             d->counts[r == ROLE_UP ? 0 : r == ROLE_DOWN ? 1 : r == ROLE_DEGRADED ? 2 : 3]++;
         }
         d->counts_gen = d->order_gen;
-        d->counts_valid = true;
     }
     return d->counts;
 }

@@ -208,7 +208,6 @@ struct dash {
                                    is most of a frame) */
     int counts[4];              /* checks up, down, degraded, unknown ... */
     unsigned counts_gen;        /* ... as of this order_gen */
-    bool counts_valid;
     struct ipc_checks loading;  /* the pages of checks.list so far */
     bool checks_loading;        /* a checks.list in flight */
     bool checks_again;          /* and a reload or pause since it went out */

@@ -20,6 +20,7 @@
 # on two cores says little about scaling and is reported as measured.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 checks="${1:-2000}"
 secs="${2:-20}"
 nodes="${3:-0 1 2 4}"
@@ -27,14 +28,13 @@ nodes="${3:-0 1 2 4}"
 if [ -z "${SHIPWATCH_TEST_REDIS_URL:-}" ]; then
     exec /usr/bin/python3 tests/servers.py redis -- sh "$0" "$checks" "$secs" "$nodes"
 fi
-[ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
-ninja -C build-bench daemon/shipwatchd >/dev/null
+release_build daemon/shipwatchd
 SHIPWATCHD=build-bench/daemon/shipwatchd
 
 work=$(mktemp -d /tmp/shipwatch-bench.XXXXXX)
 pids=""
 trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT INT TERM
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 rport=$(echo "$SHIPWATCH_TEST_REDIS_URL" | sed 's/.*:\([0-9]*\)\/.*/\1/')
 rcli() { redis-cli -p "$rport" "$@"; }
 rpid=$(rcli info server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')

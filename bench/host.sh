@@ -13,13 +13,13 @@
 # SHIPWATCHD names the binary; by default a release build in build-bench.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 secs="${1:-15}"
 [ $# -gt 0 ] && shift
 phases="${*:-tcp-refused host-mixed disk memory load cpu file process log dns}"
 n=1000
 if [ -z "${SHIPWATCHD:-}" ]; then
-    [ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
-    ninja -C build-bench daemon/shipwatchd >/dev/null
+    release_build daemon/shipwatchd
     SHIPWATCHD=build-bench/daemon/shipwatchd
 fi
 hz=$(getconf CLK_TCK)
@@ -33,7 +33,7 @@ trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; [ -n "$sleeper" ] && kill 
 # What the process and log checks watch: a sleep and a log that grows.
 sleep 3600 & sleeper=$!
 : > "$work/app.log"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 # The keys of one check of type $1.
 keys() {
@@ -89,7 +89,7 @@ phase() {
 
 # A dnsmasq answering www.bench.test from a hosts file, for the dns phase.
 start_dnsmasq() {
-    dnsport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    dnsport=$(free_port)
     echo "127.0.0.1 www.bench.test" > "$work/hosts"
     chmod 755 "$work"
     chmod 644 "$work/hosts"

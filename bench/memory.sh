@@ -8,18 +8,18 @@
 # SHIPWATCHD names the binary; by default a release build in build-bench.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 n="${1:-20000}"
 secs="${2:-12}"
 if [ -z "${SHIPWATCHD:-}" ]; then
-    [ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
-    ninja -C build-bench daemon/shipwatchd >/dev/null
+    release_build daemon/shipwatchd
     SHIPWATCHD=build-bench/daemon/shipwatchd
 fi
 
 work=$(mktemp -d /tmp/shipwatch-bench.XXXXXX)
 daemon=""
 trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 awk -v n="$n" -v port="$port" -v work="$work" 'BEGIN {
     print "daemon: {socket: " work "/sw.sock, http: 127.0.0.1:0, max-concurrency: 2000}"

@@ -14,6 +14,7 @@
 # backlog fills, further SYNs are dropped) makes checks time out.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 secs="${1:-20}"
 naddr=32
 
@@ -28,8 +29,7 @@ fi
 systemctl stop prometheus-blackbox-exporter 2>/dev/null || true
 pkill -x prometheus-blackbox-exporter 2>/dev/null || true
 
-[ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
-ninja -C build-bench daemon/shipwatchd bench/bare_loop >/dev/null
+release_build daemon/shipwatchd bench/bare_loop
 
 work=$(mktemp -d /tmp/shipwatch-bench.XXXXXX)
 pids=""

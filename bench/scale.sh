@@ -22,11 +22,11 @@
 # build-bench.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 n="${1:-100000}"
 secs="${2:-20}"
 if [ -z "${SHIPWATCHD:-}" ]; then
-    [ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
-    ninja -C build-bench daemon/shipwatchd tui/shipwatch >/dev/null
+    release_build daemon/shipwatchd tui/shipwatch
     SHIPWATCHD=build-bench/daemon/shipwatchd
     SHIPWATCH=${SHIPWATCH:-build-bench/tui/shipwatch}
 fi
@@ -36,9 +36,6 @@ work=$(mktemp -d /tmp/shipwatch-bench.XXXXXX)
 daemon=""
 listener=""
 trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; [ -n "$listener" ] && kill "$listener" 2>/dev/null; rm -rf "$work"' EXIT INT TERM
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 hport=$(free_port)
 now() { date +%s.%N; }

@@ -12,12 +12,12 @@
 # SHIPWATCH_PG_DURABLE=1.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 results="${1:-1000000}"
 days="${2:-366}"
 checks=10000
 
-[ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
-ninja -C build-bench bench/store_bench >/dev/null
+release_build bench/store_bench
 
 if [ -z "${SHIPWATCH_TEST_PG_DSN:-}" ]; then
     SHIPWATCH_PG_DURABLE=1 exec /usr/bin/python3 tests/servers.py postgres -- sh "$0" "$@"

@@ -7,17 +7,18 @@
 #   start_tcp_daemon N INTERVAL GROUP TARGETS...   # TARGETS: extra ninja targets
 #   http_base                                      # its http://127.0.0.1:PORT
 
+. bench/lib.sh
+
 start_tcp_daemon() {
     n=$1 interval=$2 group=$3
     shift 3
-    [ -d build-bench ] || meson setup build-bench --buildtype=release >/dev/null
-    ninja -C build-bench daemon/shipwatchd "$@" >/dev/null
+    release_build daemon/shipwatchd "$@"
 
     work=$(mktemp -d /tmp/shipwatch-bench.XXXXXX)
     daemon=""
     trap 'cleanup_tcp_daemon' EXIT INT TERM
 
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_port)
     {
         echo "daemon: {socket: $work/sw.sock, http: 127.0.0.1:0, max-concurrency: 1000}"
         echo "storage: {path: $work/history.db}"
